@@ -1,0 +1,103 @@
+#include "autograd/engine.h"
+
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "ops/elementwise.h"
+
+namespace bitgrad {
+namespace {
+
+// Nodes reachable from `root`, each listed after every node that consumes its output.
+std::vector<Node*> reverse_topological_order(Node* root) {
+  std::vector<Node*> post_order;
+  std::unordered_set<Node*> visited{root};
+  std::vector<std::pair<Node*, size_t>> stack{{root, 0}};  // (node, next input to visit)
+  while (!stack.empty()) {
+    auto& [node, next_input] = stack.back();
+    if (next_input < node->inputs().size()) {
+      Node* child = node->inputs()[next_input++].node.get();
+      if (child != nullptr && visited.insert(child).second) stack.push_back({child, 0});
+      continue;
+    }
+    post_order.push_back(node);
+    stack.pop_back();
+  }
+  return {post_order.rbegin(), post_order.rend()};
+}
+
+// Sums gradients out of place: a backward may hand the same tensor to several inputs.
+void accumulate(Tensor& total, const Tensor& gradient) {
+  total = total.defined() ? call<BinaryFwd>(total, gradient, BinaryOp::kAdd) : gradient;
+}
+
+// A leaf's .grad may later be changed in place (zero_, clipping), so it must not share memory
+// with another tensor; a gradient that nobody else holds is kept as it is.
+Tensor owned_plain(Tensor grad) {
+  if (!grad.is_plain()) return grad.to_plain();
+  return grad.storage_use_count() == 1 ? grad : grad.clone();
+}
+
+void check_gradient(const Node& node, size_t input, const Edge& edge, const Tensor& gradient) {
+  BG_CHECK(gradient.shape() == edge.shape && gradient.dtype() == edge.dtype, "backward of ",
+           node.name(), " returned a gradient of shape ", gradient.shape(), " and dtype ",
+           dtype_name(gradient.dtype()), " for input ", input, ", which has shape ", edge.shape,
+           " and dtype ", dtype_name(edge.dtype));
+}
+
+}  // namespace
+
+void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions& options) {
+  BG_CHECK(root.defined() && root.requires_grad(), "backward: the tensor does not require grad ",
+           "(no input of the computation had requires_grad set, or it ran under NoGradGuard)");
+  Tensor seed = gradient;
+  if (!seed.defined()) {
+    BG_CHECK(root.numel() == 1, "backward: a gradient argument is needed for a tensor of shape ",
+             root.shape(), "; only one-element tensors have an implicit gradient of 1");
+    seed = ones(root.shape(), root.dtype(), root.device());
+  }
+  BG_CHECK(seed.shape() == root.shape() && seed.dtype() == root.dtype(), "backward: gradient ",
+           "of shape ", seed.shape(), " and dtype ", dtype_name(seed.dtype()),
+           " does not match the tensor's shape ", root.shape(), " and dtype ",
+           dtype_name(root.dtype()));
+  NoGradGuard backward_is_not_recorded;
+
+  Tensor handle = root;
+  if (root.is_leaf()) {
+    accumulate(handle.autograd_meta().grad, owned_plain(seed));
+    return;
+  }
+
+  std::unordered_map<Node*, Tensor> pending{{root.grad_fn().get(), seed}};
+  for (Node* node : reverse_topological_order(root.grad_fn().get())) {
+    auto it = pending.find(node);
+    if (it == pending.end()) continue;  // no gradient flowed here
+    Tensor grad_output = std::move(it->second);
+    pending.erase(it);
+
+    std::vector<Tensor> grads = node->backward(grad_output);
+    BG_CHECK(grads.size() == node->inputs().size(), "backward of ", node->name(), " returned ",
+             grads.size(), " gradients for ", node->inputs().size(), " inputs");
+    for (size_t i = 0; i < grads.size(); ++i) {
+      const Edge& edge = node->inputs()[i];
+      Tensor grad = std::move(grads[i]);
+      if (!edge.needs_grad() || !grad.defined()) continue;
+      check_gradient(*node, i, edge, grad);
+      if (edge.node) {
+        accumulate(pending[edge.node.get()], grad);
+      } else {
+        accumulate(edge.leaf->grad, owned_plain(std::move(grad)));
+      }
+    }
+    if (!options.retain_graph) node->release_saved();
+  }
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  bitgrad::backward(*this, gradient, BackwardOptions{retain_graph});
+}
+
+}  // namespace bitgrad

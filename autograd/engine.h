@@ -1,0 +1,23 @@
+// Reverse-mode automatic differentiation over the graph recorded by apply().
+//
+// backward(root) walks the nodes that led to `root` in reverse topological order. Each node turns
+// its output's gradient into its inputs' gradients; gradients reaching the same node or leaf are
+// summed. Leaves that require grad receive their total in .grad (added to what is already there,
+// so calling backward twice accumulates, as in PyTorch). Backward formulas are not themselves
+// recorded: there are no higher-order gradients.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace bitgrad {
+
+struct BackwardOptions {
+  // Keep what forward saved, so backward can run through the same graph again.
+  bool retain_graph = false;
+};
+
+// `gradient` is d(something)/d(root); it may be omitted (= 1) when root has one element.
+void backward(const Tensor& root, const Tensor& gradient = Tensor(),
+              const BackwardOptions& options = {});
+
+}  // namespace bitgrad

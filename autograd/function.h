@@ -1,0 +1,96 @@
+// apply<Op>(): runs an op's forward and, when gradients are wanted, records it in the graph.
+//
+// An op is a struct with a name, a forward over tensors and a backward that maps the output's
+// gradient to the inputs' gradients. Attributes and the tensors backward needs are plain
+// members, set by forward: the struct is its own "ctx", so what is saved is typed and named
+// rather than indexed (ctx.saved(2)). The graph node owns the struct and destroys it after
+// backward, which frees everything it saved.
+//
+//   struct Relu {
+//     static constexpr const char* kName = "relu";
+//     Tensor y;                                        // saved for backward
+//     Tensor forward(const Tensor& x) { return y = call<ReluFwd>(x); }
+//     std::vector<Tensor> backward(const Tensor& gy, const std::vector<bool>& needs_grad) {
+//       return {call<ReluBwd>(gy, y)};
+//     }
+//   };
+//   Tensor relu(const Tensor& x) { return apply(Relu{}, x); }
+//
+// backward returns one gradient per forward input (undefined where needs_grad is false).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "autograd/node.h"
+#include "core/check.h"
+#include "core/tensor.h"
+
+namespace bitgrad {
+
+template <typename Op>
+class OpNode final : public Node {
+ public:
+  OpNode(Op op, std::vector<Edge> inputs, std::vector<bool> needs_grad)
+      : Node(std::move(inputs)), op_(std::move(op)), needs_grad_(std::move(needs_grad)) {}
+
+  const char* name() const override { return Op::kName; }
+
+  std::vector<Tensor> backward(const Tensor& grad_output) override {
+    BG_CHECK(op_.has_value(), Op::kName, ": backward through this part of the graph a second ",
+             "time, but its saved tensors were freed; pass retain_graph = true to the first ",
+             "backward()");
+    return op_->backward(grad_output, needs_grad_);
+  }
+
+  void release_saved() override { op_.reset(); }
+
+ private:
+  std::optional<Op> op_;
+  std::vector<bool> needs_grad_;
+};
+
+namespace detail {
+
+Edge make_edge(const Tensor& input);
+// Checks that the defined inputs share one device; names the op and the shapes if not.
+void check_same_device(const char* op_name, const std::vector<const Tensor*>& inputs);
+
+}  // namespace detail
+
+template <typename Op, typename... Inputs>
+Tensor apply(Op op, const Inputs&... inputs) {
+  static_assert((std::is_same_v<Inputs, Tensor> && ...), "apply(): inputs must be Tensors");
+  std::vector<const Tensor*> input_list = {&inputs...};
+  detail::check_same_device(Op::kName, input_list);
+
+  std::vector<bool> needs_grad;
+  bool record = false;
+  for (const Tensor* input : input_list) {
+    bool needs = input->defined() && input->requires_grad();
+    needs_grad.push_back(needs);
+    record = record || needs;
+  }
+  record = record && GradMode::is_enabled();
+
+  Tensor output;
+  {
+    NoGradGuard forward_is_not_recorded;
+    output = op.forward(inputs...);
+  }
+  if (!record) return output;
+
+  std::vector<Edge> edges;
+  for (size_t i = 0; i < input_list.size(); ++i) {
+    edges.push_back(needs_grad[i] ? detail::make_edge(*input_list[i]) : Edge{});
+  }
+  AutogradMeta& meta = output.autograd_meta();
+  meta.requires_grad = true;
+  meta.grad_fn = std::make_shared<OpNode<Op>>(std::move(op), std::move(edges), std::move(needs_grad));
+  return output;
+}
+
+}  // namespace bitgrad

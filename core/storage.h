@@ -1,0 +1,62 @@
+// Raw, reference-counted memory on one device. Tensors share a Storage through shared_ptr, so
+// views (reshape, flatten, detach) cost nothing and memory is freed with the last user.
+//
+// Each device type has a DeviceRuntime that allocates, frees and copies its memory. The CPU one
+// lives here; the CUDA one lives in //core/cuda and registers itself when linked, so programs and
+// tests without CUDA never load the CUDA libraries.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "core/device.h"
+
+namespace bitgrad {
+
+class DeviceRuntime {
+ public:
+  virtual ~DeviceRuntime() = default;
+  virtual void* allocate(size_t nbytes, int device_index) = 0;
+  virtual void deallocate(void* ptr, size_t nbytes, int device_index) = 0;
+  // Copies nbytes; one side is this runtime's device, the other the same device or the host.
+  virtual void copy(void* dst, Device dst_device, const void* src, Device src_device,
+                    size_t nbytes) = 0;
+  virtual void fill_zero(void* ptr, size_t nbytes, int device_index) = 0;
+  virtual void synchronize(int device_index) {}
+};
+
+void register_device_runtime(DeviceType type, DeviceRuntime* runtime);
+// Throws a clear Error when no runtime is linked (e.g. CUDA in a CPU-only build).
+DeviceRuntime& device_runtime(DeviceType type);
+bool has_device_runtime(DeviceType type);
+
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() { return data_; }
+  const void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+};
+
+// CPU memory is cached by size and reused: a training step allocates the same buffers every
+// step, and returning large buffers to the OS (munmap) and faulting them back in costs more than
+// the kernels that use them. These report and trim that cache.
+struct CpuMemoryStats {
+  size_t bytes_in_use = 0;
+  size_t bytes_cached = 0;   // freed by tensors, kept for reuse
+  size_t peak_bytes_in_use = 0;
+};
+CpuMemoryStats cpu_memory_stats();
+void cpu_empty_cache();
+
+}  // namespace bitgrad

@@ -1,0 +1,67 @@
+#include "ops/conv.h"
+
+#include "autograd/function.h"
+#include "ops/reduce.h"
+
+namespace bitgrad {
+
+Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dAttrs& attrs) {
+  BG_CHECK(x.rank() == 4, "conv2d: expected input of shape (N, C, H, W), got ", x);
+  BG_CHECK(w.rank() == 4, "conv2d: expected weight of shape (O, C/groups, KH, KW), got ", w);
+  int64_t groups = attrs.groups;
+  BG_CHECK(groups >= 1 && x[1] % groups == 0 && w[0] % groups == 0, "conv2d: groups = ", groups,
+           " must divide the input channels (", x[1], ") and output channels (", w[0], ")");
+  BG_CHECK(w[1] * groups == x[1], "conv2d: weight ", w, " expects ", w[1] * groups,
+           " input channels, but input ", x, " has ", x[1]);
+  Shape out = {x[0], w[0], 0, 0};
+  for (int i = 0; i < 2; ++i) {
+    BG_CHECK(attrs.stride[i] >= 1 && attrs.dilation[i] >= 1 && attrs.padding[i] >= 0,
+             "conv2d: stride and dilation must be >= 1 and padding >= 0");
+    int64_t span = attrs.dilation[i] * (w[2 + i] - 1) + 1;
+    int64_t padded = x[2 + i] + 2 * attrs.padding[i];
+    BG_CHECK(padded >= span, "conv2d: the ", w[2 + i], "-wide kernel (dilation ",
+             attrs.dilation[i], ") does not fit input ", x, " with padding ", attrs.padding[i]);
+    out[2 + i] = (padded - span) / attrs.stride[i] + 1;
+  }
+  return out;
+}
+
+namespace {
+
+struct Conv2d {
+  static constexpr const char* kName = "conv2d";
+  Conv2dAttrs attrs;
+  Tensor x, w;
+
+  Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+    BG_CHECK(input.dtype() == weight.dtype(), "conv2d: input is ", dtype_name(input.dtype()),
+             " but weight is ", dtype_name(weight.dtype()));
+    conv2d_output_shape(input.shape(), weight.shape(), attrs);
+    if (bias.defined()) {
+      BG_CHECK(bias.shape() == Shape{weight.size(0)}, "conv2d: expected bias of shape (",
+               weight.size(0), "), got ", bias.shape());
+      BG_CHECK(bias.dtype() == input.dtype(), "conv2d: bias is ", dtype_name(bias.dtype()),
+               " but input is ", dtype_name(input.dtype()));
+    }
+    x = input;
+    w = weight;
+    return call<Conv2dFwd>(input, weight, bias, attrs);
+  }
+
+  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>& needs_grad) {
+    Tensor dx, dw, db;
+    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
+    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
+    if (needs_grad[2]) db = call<SumFwd>(dy, std::vector<int64_t>{0, 2, 3}, false);
+    return {dx, dw, db};
+  }
+};
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dAttrs& attrs) {
+  BG_CHECK(x.defined() && w.defined(), "conv2d: input and weight must be defined");
+  return apply(Conv2d{attrs}, x, w, bias);
+}
+
+}  // namespace bitgrad

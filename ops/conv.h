@@ -1,0 +1,37 @@
+// 2-D convolution (cross-correlation, as in every framework), NCHW input, OIHW weights.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "core/dispatch.h"
+#include "core/tensor.h"
+
+namespace bitgrad {
+
+struct Conv2dAttrs {
+  std::array<int64_t, 2> stride = {1, 1};
+  std::array<int64_t, 2> padding = {0, 0};   // zeros added on both sides of (H, W)
+  std::array<int64_t, 2> dilation = {1, 1};  // 1 = dense kernel (PyTorch's convention)
+  int64_t groups = 1;
+};
+
+// y[n,o,i,j] = b[o] + sum_{c,kh,kw} x[n, g*C/G + c, i*s - p + kh*d, j*s - p + kw*d] * w[o,c,kh,kw],
+// with g the group of o. x: (N, C, H, W); w: (O, C/groups, KH, KW); bias: (O) or undefined.
+BG_KERNEL_SLOT(Conv2dFwd, Tensor(const Tensor& x, const Tensor& w, const Tensor& bias,
+                                 const Conv2dAttrs& attrs));
+// dx (shape x_shape) from dy (N, O, OH, OW) and w.
+BG_KERNEL_SLOT(Conv2dBwdData, Tensor(const Tensor& dy, const Tensor& w, const Shape& x_shape,
+                                     const Conv2dAttrs& attrs));
+// dw (shape w_shape) from dy and x. The bias gradient is sum(dy, {0, 2, 3}).
+BG_KERNEL_SLOT(Conv2dBwdWeight, Tensor(const Tensor& dy, const Tensor& x, const Shape& w_shape,
+                                       const Conv2dAttrs& attrs));
+
+// The output shape (N, O, OH, OW); throws an Error naming conv2d and the shapes when x, w and
+// attrs do not fit together.
+Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dAttrs& attrs);
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
+              const Conv2dAttrs& attrs = {});
+
+}  // namespace bitgrad

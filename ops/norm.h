@@ -1,0 +1,46 @@
+// Normalisations: GroupNorm (optionally fused with the ReLU that follows it in BiT) and
+// Weight Standardization of convolution kernels.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dispatch.h"
+#include "core/tensor.h"
+
+namespace bitgrad {
+
+struct GroupNormAttrs {
+  int64_t groups = 32;
+  double eps = 1e-5;
+  bool relu = false;  // y = relu(group_norm(x)): one pass instead of two
+};
+
+// Per sample n and group g, over the group's C/G channels and all spatial positions:
+//   mean, rstd = 1 / sqrt(biased var + eps);  y = (x - mean) * rstd * gamma[c] + beta[c]
+// x: (N, C, *); gamma, beta: (C) or undefined (1 and 0). mean, rstd: (N, G), x's dtype.
+struct GroupNormResult {
+  Tensor y, mean, rstd;
+};
+BG_KERNEL_SLOT(GroupNormFwd, GroupNormResult(const Tensor& x, const Tensor& gamma,
+                                             const Tensor& beta, const GroupNormAttrs& attrs));
+
+// Gradients of group_norm given dy. With attrs.relu, y (the forward output) gates dy by y > 0;
+// otherwise y may be undefined. dgamma/dbeta are undefined when gamma/beta are.
+struct GroupNormGrads {
+  Tensor dx, dgamma, dbeta;
+};
+BG_KERNEL_SLOT(GroupNormBwd, GroupNormGrads(const Tensor& dy, const Tensor& x, const Tensor& y,
+                                            const Tensor& gamma, const Tensor& mean,
+                                            const Tensor& rstd, const GroupNormAttrs& attrs));
+
+Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                  const GroupNormAttrs& attrs = {});
+
+// Weight Standardization (BiT): for each output channel o of w (O, ...), over all its other
+// elements: w_hat = (w - mean_o) / sqrt(biased var_o + eps). BiT uses eps = 1e-10.
+BG_KERNEL_SLOT(WeightStandardizeFwd, Tensor(const Tensor& w, double eps));
+BG_KERNEL_SLOT(WeightStandardizeBwd, Tensor(const Tensor& dy, const Tensor& w, double eps));
+
+Tensor weight_standardize(const Tensor& w, double eps = 1e-10);
+
+}  // namespace bitgrad

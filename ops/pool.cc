@@ -1,0 +1,50 @@
+#include "ops/pool.h"
+
+#include "autograd/function.h"
+
+namespace bitgrad {
+
+Shape max_pool2d_output_shape(const Shape& x, const Pool2dAttrs& attrs) {
+  BG_CHECK(x.rank() == 4, "max_pool2d: expected input of shape (N, C, H, W), got ", x);
+  Shape out = {x[0], x[1], 0, 0};
+  for (int i = 0; i < 2; ++i) {
+    BG_CHECK(attrs.kernel[i] >= 1 && attrs.stride[i] >= 1, "max_pool2d: kernel and stride must ",
+             "be >= 1, got kernel ", attrs.kernel[i], " stride ", attrs.stride[i]);
+    BG_CHECK(attrs.padding[i] >= 0 && 2 * attrs.padding[i] <= attrs.kernel[i], "max_pool2d: ",
+             "padding ", attrs.padding[i], " must be between 0 and half the kernel (",
+             attrs.kernel[i], ")");
+    int64_t padded = x[2 + i] + 2 * attrs.padding[i];
+    BG_CHECK(padded >= attrs.kernel[i], "max_pool2d: the ", attrs.kernel[i],
+             "-wide window does not fit input ", x, " with padding ", attrs.padding[i]);
+    out[2 + i] = (padded - attrs.kernel[i]) / attrs.stride[i] + 1;
+  }
+  return out;
+}
+
+namespace {
+
+struct MaxPool2d {
+  static constexpr const char* kName = "max_pool2d";
+  Pool2dAttrs attrs;
+  Tensor x, workspace;
+
+  Tensor forward(const Tensor& input) {
+    max_pool2d_output_shape(input.shape(), attrs);
+    MaxPool2dResult result = call<MaxPool2dFwd>(input, attrs);
+    x = input;
+    workspace = result.workspace;
+    return result.y;
+  }
+  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
+    return {call<MaxPool2dBwd>(dy, x, workspace, attrs)};
+  }
+};
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, const Pool2dAttrs& attrs) {
+  BG_CHECK(x.defined(), "max_pool2d: the input tensor is undefined");
+  return apply(MaxPool2d{attrs}, x);
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,63 @@
+#include "ops/shape_utils.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+
+namespace bitgrad {
+
+Shape broadcast_shapes(const char* op_name, const Shape& a, const Shape& b) {
+  int64_t rank = std::max(a.rank(), b.rank());
+  Shape out;
+  for (int64_t i = 0; i < rank; ++i) {
+    // Align from the right: dimension i of the result pairs with a[i - (rank - a.rank())].
+    int64_t da = i - (rank - a.rank()) >= 0 ? a[i - (rank - a.rank())] : 1;
+    int64_t db = i - (rank - b.rank()) >= 0 ? b[i - (rank - b.rank())] : 1;
+    BG_CHECK(da == db || da == 1 || db == 1, op_name, ": shapes ", a, " and ", b,
+             " cannot be broadcast together (dimension ", i, " of the result: ", da, " vs ", db,
+             ")");
+    out.push_back(da == 1 ? db : da);
+  }
+  return out;
+}
+
+std::vector<int64_t> normalize_dims(const char* op_name, const std::vector<int64_t>& dims,
+                                    int64_t rank) {
+  std::vector<int64_t> out;
+  if (dims.empty()) {
+    for (int64_t d = 0; d < rank; ++d) out.push_back(d);
+    return out;
+  }
+  for (int64_t d : dims) {
+    BG_CHECK(d >= -rank && d < rank, op_name, ": dimension ", d, " is out of range for a tensor ",
+             "of rank ", rank);
+    out.push_back(d < 0 ? d + rank : d);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Shape reduced_shape(const Shape& shape, const std::vector<int64_t>& dims, bool keepdim) {
+  Shape out;
+  size_t next = 0;
+  for (int64_t d = 0; d < shape.rank(); ++d) {
+    bool reduced = next < dims.size() && dims[next] == d;
+    if (reduced) ++next;
+    if (!reduced) out.push_back(shape[d]);
+    else if (keepdim) out.push_back(1);
+  }
+  return out;
+}
+
+std::vector<int64_t> contiguous_strides(const Shape& shape) {
+  std::vector<int64_t> strides(shape.rank());
+  int64_t stride = 1;
+  for (int64_t d = shape.rank() - 1; d >= 0; --d) {
+    strides[d] = stride;
+    stride *= shape[d];
+  }
+  return strides;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,26 @@
+// Shape arithmetic shared by ops and kernels: broadcasting, dimension normalisation.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/shape.h"
+
+namespace bitgrad {
+
+// NumPy broadcasting of two shapes; throws an Error naming `op_name` and both shapes when they
+// are incompatible.
+Shape broadcast_shapes(const char* op_name, const Shape& a, const Shape& b);
+
+// Turns possibly negative, unordered dims into sorted unique dims in [0, rank); an empty list
+// means all dims. Throws an Error naming `op_name` on an out-of-range dim.
+std::vector<int64_t> normalize_dims(const char* op_name, const std::vector<int64_t>& dims,
+                                    int64_t rank);
+
+// `shape` with the extents at `dims` (sorted, unique) set to 1 (keepdim) or removed.
+Shape reduced_shape(const Shape& shape, const std::vector<int64_t>& dims, bool keepdim);
+
+// Row-major strides, in elements, of a plain tensor of `shape`.
+std::vector<int64_t> contiguous_strides(const Shape& shape);
+
+}  // namespace bitgrad

@@ -1,0 +1,79 @@
+#include "ops/elementwise.h"
+
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+#include "tests/testing/gradcheck.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::all_close;
+using testing::gradcheck;
+using testing::throws_error;
+
+Tensor random64(const Shape& shape) {
+  return randn(shape, DType::kFloat64).set_requires_grad();
+}
+
+TEST(ElementwiseTest, AddBroadcastsLikeNumPy) {
+  Tensor a = from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor b = from_vector<float>({10, 20, 30}, {3});
+  EXPECT_TRUE(all_close(add(a, b), from_vector<float>({11, 22, 33, 14, 25, 36}, {2, 3})));
+  Tensor column = from_vector<float>({100, 200}, {2, 1});
+  EXPECT_TRUE(all_close(a + column, from_vector<float>({101, 102, 103, 204, 205, 206}, {2, 3})));
+}
+
+TEST(ElementwiseTest, SubMulDivAndScalars) {
+  Tensor a = from_vector<double>({1, -2, 3}, {3});
+  Tensor b = from_vector<double>({4, 5, -6}, {3});
+  EXPECT_TRUE(all_close(a - b, from_vector<double>({-3, -7, 9}, {3})));
+  EXPECT_TRUE(all_close(a * b, from_vector<double>({4, -10, -18}, {3})));
+  EXPECT_TRUE(all_close(a / b, from_vector<double>({0.25, -0.4, -0.5}, {3})));
+  EXPECT_TRUE(all_close(2.0 * a + 1.0, from_vector<double>({3, -3, 7}, {3})));
+  EXPECT_TRUE(all_close(1.0 - a, from_vector<double>({0, 3, -2}, {3})));
+  EXPECT_TRUE(all_close(-a / 2.0, from_vector<double>({-0.5, 1, -1.5}, {3})));
+}
+
+TEST(ElementwiseTest, Relu) {
+  Tensor x = from_vector<float>({-1, 0, 2.5, -0.1}, {4});
+  EXPECT_TRUE(all_close(relu(x), from_vector<float>({0, 0, 2.5, 0}, {4})));
+}
+
+TEST(ElementwiseTest, GradcheckBinaryOpsWithBroadcasting) {
+  for (auto op : {add, sub, mul, div}) {
+    Tensor a = random64({2, 3, 4});
+    Tensor b = random64({3, 1});
+    EXPECT_TRUE(gradcheck([&](const std::vector<Tensor>& in) { return op(in[0], in[1]); },
+                          {a, b}));
+  }
+}
+
+TEST(ElementwiseTest, GradcheckDivAwayFromZero) {
+  Tensor a = random64({5});
+  Tensor b = (rand({5}, 1.0, 2.0, DType::kFloat64)).set_requires_grad();
+  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return in[0] / in[1]; }, {a, b}));
+}
+
+TEST(ElementwiseTest, GradcheckAffineAndRelu) {
+  // Values kept away from relu's kink at 0.
+  Tensor x = (rand({4, 5}, 0.1, 1.0, DType::kFloat64) * 2.0 - 1.0).detach();
+  for (int64_t i = 0; i < 20; ++i) {
+    double& v = x.mutable_data<double>()[i];
+    if (std::abs(v) < 0.05) v = 0.5;
+  }
+  x.set_requires_grad();
+  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return relu(3.0 * in[0] - 0.5 * in[0]); },
+                        {x}));
+}
+
+TEST(ElementwiseTest, ErrorsNameTheOpAndShapes) {
+  Tensor a = zeros({2, 3});
+  EXPECT_TRUE(throws_error([&] { add(a, zeros({4})); }, {"add", "(2, 3)", "(4)"}));
+  EXPECT_TRUE(throws_error([&] { mul(a, zeros({2, 3}, DType::kFloat64)); },
+                           {"mul", "float32", "float64"}));
+  EXPECT_TRUE(throws_error([&] { relu(zeros({2}, DType::kInt64)); }, {"relu", "int64"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

@@ -1,0 +1,81 @@
+"""cuda_library: compiles .cu files with nvcc into a cc_library.
+
+Bazel 4 has no CUDA rules, and rules_cuda cannot be fetched offline. This rule runs
+/usr/local/cuda/bin/nvcc on each .cu file, with the headers, include paths and defines of its
+C++ deps, and hands the objects to a cc_library so the rest of the build sees plain C++.
+
+    cuda_library(
+        name = "relu_cuda",
+        srcs = ["relu.cu"],
+        deps = ["//ops:dispatch"],
+    )
+"""
+
+NVCC = "/usr/local/cuda/bin/nvcc"
+
+# H100/H200 (sm_90) and A100 (sm_80) machine code, plus sm_90 PTX that newer GPUs can JIT.
+CUDA_GENCODE = [
+    "-gencode=arch=compute_80,code=sm_80",
+    "-gencode=arch=compute_90,code=sm_90",
+    "-gencode=arch=compute_90,code=compute_90",
+]
+
+def _cuda_objects_impl(ctx):
+    cc_infos = [dep[CcInfo] for dep in ctx.attr.deps]
+    headers = depset(
+        ctx.files.hdrs,
+        transitive = [info.compilation_context.headers for info in cc_infos],
+    )
+    include_flags = ["-I."]
+    for info in cc_infos:
+        cc = info.compilation_context
+        include_flags += ["-I" + d for d in cc.includes.to_list()]
+        include_flags += ["-I" + d for d in cc.quote_includes.to_list()]
+        include_flags += ["-isystem=" + d for d in cc.system_includes.to_list()]
+        include_flags += ["-D" + d for d in cc.defines.to_list()]
+    include_flags = depset(include_flags).to_list()
+
+    objects = []
+    for src in ctx.files.srcs:
+        obj = ctx.actions.declare_file("_objs/{}/{}.o".format(ctx.label.name, src.basename))
+        args = ["-c", src.path, "-o", obj.path, "-std=c++17", "-O3", "-Xcompiler", "-fPIC",
+                "--expt-relaxed-constexpr", "-Werror=all-warnings"] + CUDA_GENCODE + include_flags + ctx.attr.copts
+        ctx.actions.run(
+            executable = NVCC,
+            arguments = args,
+            inputs = depset([src], transitive = [headers]),
+            outputs = [obj],
+            mnemonic = "NvccCompile",
+            progress_message = "nvcc {}".format(src.short_path),
+            use_default_shell_env = True,
+        )
+        objects.append(obj)
+    return [DefaultInfo(files = depset(objects))]
+
+_cuda_objects = rule(
+    implementation = _cuda_objects_impl,
+    attrs = {
+        "srcs": attr.label_list(allow_files = [".cu"]),
+        "hdrs": attr.label_list(allow_files = True),
+        "deps": attr.label_list(providers = [CcInfo]),
+        "copts": attr.string_list(),
+    },
+)
+
+def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], alwayslink = False, **kwargs):
+    """A cc_library whose .cu sources are compiled by nvcc (see the module docstring)."""
+    _cuda_objects(
+        name = name + "_nvcc",
+        srcs = srcs,
+        hdrs = hdrs,
+        deps = deps + ["//third_party:cuda_runtime"],
+        copts = copts,
+    )
+    native.cc_library(
+        name = name,
+        srcs = [":" + name + "_nvcc"],
+        hdrs = hdrs,
+        deps = deps + ["//third_party:cuda_runtime"],
+        alwayslink = alwayslink,
+        **kwargs
+    )
