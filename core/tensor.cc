@@ -156,6 +156,17 @@ Tensor& Tensor::copy_(const Tensor& source) {
   return *this;
 }
 
+void Tensor::set_data(const Tensor& source) {
+  BG_CHECK(defined() && source.defined(), "set_data: both tensors must be defined");
+  BG_CHECK(is_leaf(), "set_data: only leaf tensors can have their data replaced");
+  TensorImpl& impl = *impl_;
+  impl.storage = source.impl_->storage;
+  impl.byte_offset = source.impl_->byte_offset;
+  impl.shape = source.impl_->shape;
+  impl.dtype = source.impl_->dtype;
+  impl.layout = source.impl_->layout;
+}
+
 Tensor& Tensor::fill_(double value) {
   BG_CHECK(is_plain(), "fill_: the tensor is in an opaque layout");
   if (value == 0.0) return zero_();

@@ -94,6 +94,11 @@ class Tensor {
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
 
+  // Makes this tensor (and every handle to it) use `source`'s memory, shape, dtype and layout,
+  // keeping its autograd identity (requires_grad, grad). How Module::to(device) moves
+  // parameters without invalidating handles held by optimizers.
+  void set_data(const Tensor& source);
+
   // In-place writes, for initialisation and optimizers (never recorded by autograd).
   Tensor& copy_(const Tensor& source);  // same shape; converts dtype and device
   Tensor& fill_(double value);
