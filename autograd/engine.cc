@@ -38,7 +38,8 @@ void accumulate(Tensor& total, const Tensor& gradient) {
 // with another tensor; a gradient that nobody else holds is kept as it is.
 Tensor owned_plain(Tensor grad) {
   if (!grad.is_plain()) return grad.to_plain();
-  return grad.storage_use_count() == 1 ? grad : grad.clone();
+  bool sole_owner = grad.use_count() == 1 && grad.storage_use_count() == 1;
+  return sole_owner ? grad : grad.clone();
 }
 
 void check_gradient(const Node& node, size_t input, const Edge& edge, const Tensor& gradient) {

@@ -118,7 +118,8 @@ class Tensor {
   std::string str() const;  // PyTorch-style printing, summarised for large tensors
   TensorImpl* impl() const { return impl_.get(); }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
-  // How many tensors (views included) share this tensor's memory.
+  // How many handles share this tensor, and how many tensors (views included) share its memory.
+  long use_count() const { return impl_.use_count(); }
   long storage_use_count() const { return checked().storage.use_count(); }
 
   AutogradMeta& autograd_meta();  // created on first use; for autograd/ internals

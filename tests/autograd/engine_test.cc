@@ -1,0 +1,125 @@
+#include "autograd/engine.h"
+
+#include "autograd/function.h"
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::all_close;
+using testing::throws_error;
+
+Tensor leaf(std::vector<double> values) {
+  return from_vector<double>(values, {static_cast<int64_t>(values.size())}).set_requires_grad();
+}
+
+TEST(EngineTest, ChainRuleThroughADiamond) {
+  // y = sum((a * b) + a): dy/da = b + 1, dy/db = a. `a` is used twice.
+  Tensor a = leaf({1, 2, 3});
+  Tensor b = leaf({4, 5, 6});
+  Tensor y = sum(a * b + a);
+  y.backward();
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({5, 6, 7}, {3})));
+  EXPECT_TRUE(all_close(b.grad(), from_vector<double>({1, 2, 3}, {3})));
+}
+
+TEST(EngineTest, GradientsAccumulateAcrossBackwardCalls) {
+  Tensor a = leaf({1, 2});
+  sum(a * 3.0).backward();
+  sum(a * 3.0).backward();
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({6, 6}, {2})));
+}
+
+TEST(EngineTest, LeafGradientsDoNotAliasEachOther) {
+  Tensor a = leaf({1, 2});
+  Tensor b = leaf({3, 4});
+  sum(a + b).backward();
+  a.grad().fill_(0.0);  // in-place on one leaf's grad must not touch the other's
+  EXPECT_TRUE(all_close(b.grad(), from_vector<double>({1, 1}, {2})));
+}
+
+TEST(EngineTest, NoGradGuardRecordsNothing) {
+  Tensor a = leaf({1, 2});
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = a * 2.0;
+  }
+  EXPECT_FALSE(y.requires_grad());
+  EXPECT_TRUE(throws_error([&] { y.backward(); }, {"does not require grad"}));
+}
+
+TEST(EngineTest, SavedTensorsAreReleasedAfterBackward) {
+  Tensor a = leaf({1, 2});
+  Tensor b = leaf({3, 4});
+  long before = b.use_count();
+  Tensor y = sum(a * b);  // mul saves a and b
+  EXPECT_GT(b.use_count(), before);
+  y.backward();
+  EXPECT_EQ(b.use_count(), before);
+  EXPECT_TRUE(throws_error([&] { y.backward(); }, {"sum", "second time", "retain_graph"}));
+}
+
+TEST(EngineTest, RetainGraphAllowsASecondBackward) {
+  Tensor a = leaf({1, 2});
+  Tensor y = sum(a * a);
+  backward(y, Tensor(), BackwardOptions{.retain_graph = true});
+  backward(y);
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({4, 8}, {2})));  // 2 * (2a)
+}
+
+TEST(EngineTest, NonScalarRootNeedsAGradient) {
+  Tensor a = leaf({1, 2});
+  Tensor y = a * 3.0;
+  EXPECT_TRUE(throws_error([&] { y.backward(); }, {"gradient argument", "(2)"}));
+  y.backward(from_vector<double>({1, 10}, {2}));
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({3, 30}, {2})));
+}
+
+TEST(EngineTest, InputsWithoutRequiresGradGetNoGradient) {
+  Tensor a = leaf({1, 2});
+  Tensor c = from_vector<double>({5, 6}, {2});
+  sum(a * c).backward();
+  EXPECT_FALSE(c.grad().defined());
+  EXPECT_TRUE(all_close(a.grad(), c));
+}
+
+TEST(EngineTest, BackwardOfALeafAccumulatesIntoItsGrad) {
+  Tensor a = leaf({1, 2});
+  a.backward(from_vector<double>({7, 8}, {2}));
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({7, 8}, {2})));
+}
+
+// An op whose backward returns the wrong shape, as a buggy custom op might.
+struct WrongShapeGrad {
+  static constexpr const char* kName = "wrong_shape_grad";
+  Tensor forward(const Tensor& x) { return x.clone(); }
+  std::vector<Tensor> backward(const Tensor&, const std::vector<bool>&) { return {zeros({5})}; }
+};
+
+TEST(EngineTest, ABackwardReturningTheWrongShapeIsCaught) {
+  Tensor a = leaf({1, 2});
+  Tensor y = sum(apply(WrongShapeGrad{}, a));
+  EXPECT_TRUE(throws_error([&] { y.backward(); }, {"wrong_shape_grad", "(5)", "(2)"}));
+}
+
+TEST(EngineTest, LongChainsDoNotOverflowTheStack) {
+  Tensor a = leaf({1});
+  Tensor y = a;
+  for (int i = 0; i < 20000; ++i) y = y + 1.0;
+  sum(y).backward();
+  EXPECT_EQ(a.grad().item<double>(), 1.0);
+}
+
+TEST(EngineTest, OpsOnDifferentDevicesAreRejectedByName) {
+  // Only the CPU exists here; a device mismatch is exercised in the CUDA tests.
+  Tensor a = leaf({1});
+  EXPECT_TRUE(throws_error([&] { add(a, Tensor()); }, {"add", "undefined"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

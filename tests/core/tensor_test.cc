@@ -1,0 +1,138 @@
+#include "core/tensor.h"
+
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::throws_error;
+
+TEST(TensorTest, FactoriesSetShapeDtypeDeviceAndValues) {
+  Tensor z = zeros({2, 3});
+  EXPECT_EQ(z.shape(), Shape({2, 3}));
+  EXPECT_EQ(z.dtype(), DType::kFloat32);
+  EXPECT_TRUE(z.device().is_cpu());
+  EXPECT_EQ(z.numel(), 6);
+  EXPECT_EQ(z.nbytes(), 24u);
+  for (float v : z.to_vector<float>()) EXPECT_EQ(v, 0.0f);
+
+  Tensor f = full({4}, 2.5, DType::kFloat64);
+  for (double v : f.to_vector<double>()) EXPECT_EQ(v, 2.5);
+  EXPECT_EQ(ones({3}, DType::kInt64).to_vector<int64_t>(), std::vector<int64_t>({1, 1, 1}));
+  EXPECT_EQ(scalar_tensor(7.0).dim(), 0);
+  EXPECT_EQ(scalar_tensor(7.0).item<float>(), 7.0f);
+}
+
+TEST(TensorTest, ElementAccessIsRowMajorAndBoundsChecked) {
+  Tensor t = from_vector<float>({0, 1, 2, 3, 4, 5}, {2, 3});
+  EXPECT_EQ(t.at<float>({1, 2}), 5.0f);
+  EXPECT_EQ(t.at<float>({0, 1}), 1.0f);
+  t.at<float>({1, 0}) = 9.0f;
+  EXPECT_EQ(t.to_vector<float>()[3], 9.0f);
+  EXPECT_TRUE(throws_error([&] { t.at<float>({2, 0}); }, {"index 2", "(2, 3)"}));
+  EXPECT_TRUE(throws_error([&] { t.at<float>({0}); }, {"1 indices", "(2, 3)"}));
+  EXPECT_TRUE(throws_error([&] { t.at<double>({0, 0}); }, {"float32", "float64"}));
+}
+
+TEST(TensorTest, ViewSharesMemoryAndDetachDropsHistory) {
+  Tensor t = from_vector<float>({0, 1, 2, 3, 4, 5}, {2, 3});
+  Tensor v = t.view({3, 2});
+  v.at<float>({2, 1}) = 42.0f;
+  EXPECT_EQ(t.at<float>({1, 2}), 42.0f);
+  EXPECT_EQ(t.storage_use_count(), 2);
+  EXPECT_TRUE(throws_error([&] { t.view({4}); }, {"view", "(2, 3)", "(4)"}));
+
+  Tensor c = t.clone();
+  c.at<float>({0, 0}) = -1.0f;
+  EXPECT_EQ(t.at<float>({0, 0}), 0.0f);
+}
+
+TEST(TensorTest, DtypeConversionRoundTrips) {
+  Tensor t = from_vector<double>({1.5, -2.25, 3e6, 0.0}, {4});
+  EXPECT_EQ(t.to(DType::kFloat32).to_vector<float>(), std::vector<float>({1.5f, -2.25f, 3e6f, 0.0f}));
+  EXPECT_EQ(t.to(DType::kInt64).to_vector<int64_t>(), std::vector<int64_t>({1, -2, 3000000, 0}));
+  // bf16 keeps 8 bits of mantissa: 1.5 and -2.25 are exact, 3e6 rounds.
+  std::vector<double> bf16 = t.to(DType::kBFloat16).to_vector<double>();
+  EXPECT_EQ(bf16[0], 1.5);
+  EXPECT_EQ(bf16[1], -2.25);
+  EXPECT_NEAR(bf16[2], 3e6, 3e6 / 128);
+  std::vector<double> fp16 = from_vector<double>({1.0 / 3, 65504, 1e-7, -0.0}, {4})
+                                 .to(DType::kFloat16)
+                                 .to_vector<double>();
+  EXPECT_NEAR(fp16[0], 1.0 / 3, 1e-3);
+  EXPECT_EQ(fp16[1], 65504);
+  EXPECT_NEAR(fp16[2], 1.19209e-7, 1e-10);  // nearest subnormal: 2 * 2^-24
+  EXPECT_TRUE(std::signbit(fp16[3]));
+}
+
+TEST(TensorTest, Float16RoundsToNearestEvenAndOverflowsToInfinity) {
+  EXPECT_EQ(static_cast<float>(Float16(1.0f + 1.0f / 2048)), 1.0f);  // tie -> even
+  EXPECT_EQ(static_cast<float>(Float16(1.0f + 3.0f / 2048)), 1.0f + 2.0f / 1024);
+  EXPECT_TRUE(std::isinf(static_cast<float>(Float16(65520.0f))));
+  EXPECT_TRUE(std::isnan(static_cast<float>(Float16(NAN))));
+  EXPECT_EQ(static_cast<float>(BFloat16(1.0f + 1.0f / 256)), 1.0f);  // tie -> even
+}
+
+TEST(TensorTest, CopyFillAndZeroWriteInPlace) {
+  Tensor t = zeros({2, 2});
+  t.copy_(from_vector<double>({1, 2, 3, 4}, {2, 2}));
+  EXPECT_EQ(t.to_vector<float>(), std::vector<float>({1, 2, 3, 4}));
+  t.fill_(-3.0);
+  EXPECT_EQ(t.to_vector<float>(), std::vector<float>({-3, -3, -3, -3}));
+  t.zero_();
+  EXPECT_EQ(t.to_vector<float>(), std::vector<float>({0, 0, 0, 0}));
+  EXPECT_TRUE(throws_error([&] { t.copy_(zeros({4})); }, {"copy_", "(4)", "(2, 2)"}));
+}
+
+TEST(TensorTest, SetDataKeepsAutogradIdentity) {
+  Tensor param = zeros({2}).set_requires_grad();
+  Tensor alias = param;
+  param.set_data(from_vector<float>({5, 6, 7}, {3}));
+  EXPECT_EQ(alias.shape(), Shape({3}));
+  EXPECT_TRUE(alias.requires_grad());
+  EXPECT_EQ(alias.to_vector<float>(), std::vector<float>({5, 6, 7}));
+}
+
+TEST(TensorTest, RequiresGradOnlyForFloatingTensors) {
+  EXPECT_TRUE(throws_error([] { zeros({2}, DType::kInt64).set_requires_grad(); },
+                           {"requires_grad", "int64"}));
+}
+
+TEST(TensorTest, UndefinedTensorUseIsAnError) {
+  Tensor undefined;
+  EXPECT_FALSE(undefined.defined());
+  EXPECT_TRUE(throws_error([&] { (void)undefined.shape(); }, {"undefined tensor"}));
+}
+
+TEST(TensorTest, PrintsLikePyTorch) {
+  EXPECT_EQ(from_vector<float>({1, 2.5, -3, 4}, {2, 2}).str(),
+            "tensor([[1.0000, 2.5000],\n        [-3.0000, 4.0000]])");
+  EXPECT_EQ(from_vector<int64_t>({3, 1}, {2}).str(), "tensor([3, 1], dtype=int64)");
+  EXPECT_EQ(scalar_tensor(0.5, DType::kFloat64).str(), "tensor(0.5000, dtype=float64)");
+  std::string big = zeros({100, 100}).str();
+  EXPECT_NE(big.find("..."), std::string::npos);
+  EXPECT_NE(big.find("shape=(100, 100)"), std::string::npos);
+}
+
+TEST(TensorTest, NegativeExtentsAreRejected) {
+  EXPECT_TRUE(throws_error([] { empty({2, -1}); }, {"(2, -1)", "negative"}));
+}
+
+TEST(TensorTest, CpuCacheReusesFreedBuffers) {
+  cpu_empty_cache();
+  const void* first;
+  {
+    Tensor t = empty({1000});
+    first = t.raw_data();
+  }
+  EXPECT_GE(cpu_memory_stats().bytes_cached, 4000u);
+  Tensor again = empty({1000});
+  EXPECT_EQ(again.raw_data(), first);
+  cpu_empty_cache();
+  EXPECT_EQ(cpu_memory_stats().bytes_cached, 0u);
+}
+
+}  // namespace
+}  // namespace bitgrad
