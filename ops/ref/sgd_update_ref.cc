@@ -1,0 +1,32 @@
+// Reference kernel for the SGD-with-momentum update (ops/sgd_update.h).
+#include "ops/sgd_update.h"
+
+namespace bitgrad::ref {
+namespace {
+
+// Updates param and momentum_buffer in place (the one kind of kernel that does).
+void sgd_update_ref(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+                    const SgdUpdateAttrs& attrs) {
+  Tensor p_handle = param, buf_handle = momentum_buffer;
+  BG_DISPATCH_FLOAT(param.dtype(), "sgd_update", [&] {
+    scalar_t* p = p_handle.mutable_data<scalar_t>();
+    const scalar_t* g = grad.data<scalar_t>();
+    scalar_t* buf = attrs.momentum != 0 ? buf_handle.mutable_data<scalar_t>() : nullptr;
+    for (int64_t i = 0; i < param.numel(); ++i) {
+      double step = g[i] + attrs.weight_decay * p[i];
+      if (buf != nullptr) {
+        double b = attrs.first_step ? step
+                                    : attrs.momentum * buf[i] + (1 - attrs.dampening) * step;
+        buf[i] = static_cast<scalar_t>(b);
+        step = attrs.nesterov ? step + attrs.momentum * b : b;
+      }
+      p[i] = static_cast<scalar_t>(p[i] - attrs.lr * step);
+    }
+  });
+}
+
+}  // namespace
+
+BG_REGISTER_KERNEL(SgdUpdate, kRef, sgd_update_ref);
+
+}  // namespace bitgrad::ref

@@ -1,0 +1,67 @@
+#include "optim/sgd.h"
+
+#include <set>
+
+#include "autograd/grad_mode.h"
+#include "ops/sgd_update.h"
+
+namespace bitgrad {
+
+Sgd::Sgd(std::vector<NamedTensor> parameters, SgdOptions options) : options_(options) {
+  BG_CHECK(options.lr >= 0 && options.momentum >= 0 && options.weight_decay >= 0,
+           "Sgd: lr, momentum and weight_decay must be >= 0");
+  BG_CHECK(!options.nesterov || (options.momentum > 0 && options.dampening == 0),
+           "Sgd: nesterov needs momentum > 0 and dampening 0");
+  std::set<std::string> names;
+  for (auto& [name, param] : parameters) {
+    BG_CHECK(param.defined() && param.is_leaf(), "Sgd: parameter '", name,
+             "' must be a defined leaf tensor");
+    BG_CHECK(names.insert(name).second, "Sgd: parameter name '", name, "' appears twice");
+    slots_.push_back({name, param, Tensor()});
+  }
+}
+
+void Sgd::step() {
+  NoGradGuard no_grad;
+  for (Slot& slot : slots_) {
+    Tensor grad = slot.param.grad();
+    if (!grad.defined()) continue;
+    bool first_step = !slot.momentum_buffer.defined();
+    if (first_step && options_.momentum != 0) slot.momentum_buffer = empty_like(slot.param);
+    SgdUpdateAttrs attrs{options_.lr, options_.momentum, options_.dampening,
+                         options_.weight_decay, options_.nesterov, first_step};
+    call<SgdUpdate>(slot.param, grad, slot.momentum_buffer, attrs);
+  }
+  ++steps_taken_;
+}
+
+void Sgd::zero_grad() {
+  for (Slot& slot : slots_) slot.param.set_grad(Tensor());
+}
+
+std::vector<NamedTensor> Sgd::state() const {
+  std::vector<NamedTensor> state;
+  for (const Slot& slot : slots_) {
+    if (slot.momentum_buffer.defined()) state.emplace_back(slot.name, slot.momentum_buffer);
+  }
+  return state;
+}
+
+void Sgd::load_state(const std::vector<NamedTensor>& state, int64_t steps_taken) {
+  for (Slot& slot : slots_) slot.momentum_buffer = Tensor();
+  for (const auto& [name, buffer] : state) {
+    Slot* match = nullptr;
+    for (Slot& slot : slots_) {
+      if (slot.name == name) match = &slot;
+    }
+    BG_CHECK(match != nullptr, "Sgd::load_state: the state has a momentum buffer for '", name,
+             "', which is not a parameter of this optimizer");
+    BG_CHECK(buffer.shape() == match->param.shape(), "Sgd::load_state: momentum buffer '", name,
+             "' has shape ", buffer.shape(), " but the parameter has shape ",
+             match->param.shape());
+    match->momentum_buffer = buffer.to(match->param.dtype()).to(match->param.device()).clone();
+  }
+  steps_taken_ = steps_taken;
+}
+
+}  // namespace bitgrad
