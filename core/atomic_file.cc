@@ -1,0 +1,76 @@
+#include "core/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace bitgrad {
+namespace {
+
+class FdSink final : public FileSink {
+ public:
+  FdSink(int fd, const std::string& path) : fd_(fd), path_(path) {}
+  absl::Status write(const void* data, size_t nbytes) override {
+    const char* bytes = static_cast<const char*>(data);
+    while (nbytes > 0) {
+      ssize_t written = ::write(fd_, bytes, nbytes);
+      if (written < 0 && errno == EINTR) continue;
+      if (written < 0) {
+        return absl::InternalError(absl::StrCat("writing ", path_, ": ", std::strerror(errno)));
+      }
+      bytes += written;
+      nbytes -= static_cast<size_t>(written);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  int fd_;
+  const std::string& path_;
+};
+
+std::string directory_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+}  // namespace
+
+absl::Status write_file_atomically(const std::string& path,
+                                   const std::function<absl::Status(FileSink&)>& fill) {
+  std::string temp = absl::StrCat(path, ".tmp.", ::getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return absl::InternalError(absl::StrCat("cannot write ", path, ": creating ", temp, ": ",
+                                            std::strerror(errno)));
+  }
+  FdSink sink(fd, path);
+  absl::Status status = fill(sink);
+  if (status.ok() && ::fsync(fd) != 0) {
+    status = absl::InternalError(absl::StrCat("flushing ", path, ": ", std::strerror(errno)));
+  }
+  if (::close(fd) != 0 && status.ok()) {
+    status = absl::InternalError(absl::StrCat("closing ", path, ": ", std::strerror(errno)));
+  }
+  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
+    status = absl::InternalError(absl::StrCat("cannot replace ", path, ": ", std::strerror(errno)));
+  }
+  if (!status.ok()) {
+    ::unlink(temp.c_str());
+    return status;
+  }
+  // Make the rename itself durable.
+  int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace bitgrad

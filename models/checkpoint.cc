@@ -1,0 +1,242 @@
+#include "models/checkpoint.h"
+
+#include <zlib.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "core/atomic_file.h"
+#include "models/checkpoint.pb.h"
+
+namespace bitgrad {
+namespace {
+
+constexpr char kMagic[8] = {'B', 'G', 'C', 'K', 'P', 'T', '0', '1'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint64_t kDataAlignment = 64;
+
+proto::DType to_proto(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return proto::FLOAT32;
+    case DType::kFloat64: return proto::FLOAT64;
+    case DType::kInt64: return proto::INT64;
+    case DType::kUInt8: return proto::UINT8;
+    case DType::kBFloat16: return proto::BFLOAT16;
+    case DType::kFloat16: return proto::FLOAT16;
+  }
+  return proto::DTYPE_UNSPECIFIED;
+}
+
+bool from_proto(proto::DType dtype, DType* out) {
+  switch (dtype) {
+    case proto::FLOAT32: *out = DType::kFloat32; return true;
+    case proto::FLOAT64: *out = DType::kFloat64; return true;
+    case proto::INT64: *out = DType::kInt64; return true;
+    case proto::UINT8: *out = DType::kUInt8; return true;
+    case proto::BFLOAT16: *out = DType::kBFloat16; return true;
+    case proto::FLOAT16: *out = DType::kFloat16; return true;
+    default: return false;
+  }
+}
+
+uint32_t crc32_of(const void* data, uint64_t nbytes) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const Bytef* bytes = static_cast<const Bytef*>(data);
+  while (nbytes > 0) {  // zlib takes 32-bit lengths
+    uInt chunk = static_cast<uInt>(std::min<uint64_t>(nbytes, 1u << 30));
+    crc = crc32(crc, bytes, chunk);
+    bytes += chunk;
+    nbytes -= chunk;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+uint64_t align_up(uint64_t offset) {
+  return (offset + kDataAlignment - 1) / kDataAlignment * kDataAlignment;
+}
+
+// A tensor to be written: its record in the header and its host bytes.
+struct PendingTensor {
+  proto::TensorRecord* record;
+  Tensor host;
+};
+
+void add_records(const NamedTensors& tensors,
+                 google::protobuf::RepeatedPtrField<proto::TensorRecord>* records,
+                 std::vector<PendingTensor>* pending) {
+  for (const auto& [name, tensor] : tensors) {
+    proto::TensorRecord* record = records->Add();
+    Tensor host = tensor.to(Device::cpu()).to_plain();
+    record->set_name(name);
+    for (int64_t d : host.shape()) record->add_shape(d);
+    record->set_dtype(to_proto(host.dtype()));
+    record->set_nbytes(host.nbytes());
+    record->set_crc32(crc32_of(host.raw_data(), host.nbytes()));
+    pending->push_back({record, host});
+  }
+}
+
+}  // namespace
+
+absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
+  proto::Checkpoint header;
+  header.set_format_version(kFormatVersion);
+  header.set_model_name(checkpoint.model_name);
+  header.set_step(checkpoint.step);
+  header.set_rng_state(checkpoint.rng_state);
+  header.set_config(checkpoint.config);
+  for (const auto& [key, value] : checkpoint.metadata) (*header.mutable_metadata())[key] = value;
+  std::vector<PendingTensor> pending;
+  add_records(checkpoint.parameters, header.mutable_parameters(), &pending);
+  add_records(checkpoint.buffers, header.mutable_buffers(), &pending);
+  if (!checkpoint.optimizer.kind.empty()) {
+    proto::OptimizerState* optimizer = header.mutable_optimizer();
+    optimizer->set_kind(checkpoint.optimizer.kind);
+    optimizer->set_steps_taken(checkpoint.optimizer.steps_taken);
+    for (const auto& [key, value] : checkpoint.optimizer.hyperparameters) {
+      (*optimizer->mutable_hyperparameters())[key] = value;
+    }
+    add_records(checkpoint.optimizer.tensors, optimizer->mutable_tensors(), &pending);
+  }
+
+  // Offsets depend on the header's size, which depends on the offsets' varint lengths: fix the
+  // header size first with maximal offsets, then lay the data out after it.
+  for (PendingTensor& p : pending) p.record->set_offset(UINT64_MAX);
+  uint64_t data_start = align_up(sizeof kMagic + sizeof(uint64_t) + header.ByteSizeLong());
+  uint64_t offset = data_start;
+  for (PendingTensor& p : pending) {
+    p.record->set_offset(offset);
+    offset = align_up(offset + p.record->nbytes());
+  }
+  std::string header_bytes = header.SerializeAsString();
+
+  return write_file_atomically(path, [&](FileSink& sink) -> absl::Status {
+    uint64_t header_length = header_bytes.size();
+    uint64_t position = 0;
+    auto write = [&](const void* data, uint64_t n) {
+      position += n;
+      return sink.write(data, n);
+    };
+    auto pad_to = [&](uint64_t target) {
+      static const char zeros[kDataAlignment] = {};
+      return write(zeros, target - position);
+    };
+    if (auto s = write(kMagic, sizeof kMagic); !s.ok()) return s;
+    if (auto s = write(&header_length, sizeof header_length); !s.ok()) return s;
+    if (auto s = write(header_bytes.data(), header_bytes.size()); !s.ok()) return s;
+    for (const PendingTensor& p : pending) {
+      if (auto s = pad_to(p.record->offset()); !s.ok()) return s;
+      if (auto s = write(p.host.raw_data(), p.host.nbytes()); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+class CheckpointReader {
+ public:
+  explicit CheckpointReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {}
+
+  absl::StatusOr<Checkpoint> read() {
+    if (!in_) return absl::NotFoundError(absl::StrCat("cannot open checkpoint ", path_));
+    in_.seekg(0, std::ios::end);
+    file_size_ = static_cast<uint64_t>(in_.tellg());
+    in_.seekg(0);
+    char magic[sizeof kMagic];
+    uint64_t header_length = 0;
+    if (!in_.read(magic, sizeof magic) || std::memcmp(magic, kMagic, sizeof kMagic) != 0) {
+      return corrupt("it does not start with the bitgrad checkpoint magic \"BGCKPT01\"");
+    }
+    if (!in_.read(reinterpret_cast<char*>(&header_length), sizeof header_length) ||
+        header_length > file_size_ - 16) {
+      return corrupt("the header length is past the end of the file (truncated?)");
+    }
+    std::string header_bytes(header_length, '\0');
+    proto::Checkpoint header;
+    if (!in_.read(header_bytes.data(), header_length) || !header.ParseFromString(header_bytes)) {
+      return corrupt("the header does not parse");
+    }
+    if (header.format_version() != kFormatVersion) {
+      return corrupt(absl::StrCat("format version ", header.format_version(),
+                                  " is not supported (this build reads version ",
+                                  kFormatVersion, ")"));
+    }
+    Checkpoint checkpoint;
+    checkpoint.model_name = header.model_name();
+    checkpoint.step = header.step();
+    checkpoint.rng_state = header.rng_state();
+    checkpoint.config = header.config();
+    checkpoint.metadata.insert(header.metadata().begin(), header.metadata().end());
+    if (auto s = read_tensors(header.parameters(), &checkpoint.parameters); !s.ok()) return s;
+    if (auto s = read_tensors(header.buffers(), &checkpoint.buffers); !s.ok()) return s;
+    if (header.has_optimizer()) {
+      const proto::OptimizerState& optimizer = header.optimizer();
+      checkpoint.optimizer.kind = optimizer.kind();
+      checkpoint.optimizer.steps_taken = optimizer.steps_taken();
+      checkpoint.optimizer.hyperparameters.insert(optimizer.hyperparameters().begin(),
+                                                  optimizer.hyperparameters().end());
+      if (auto s = read_tensors(optimizer.tensors(), &checkpoint.optimizer.tensors); !s.ok()) {
+        return s;
+      }
+    }
+    return checkpoint;
+  }
+
+ private:
+  absl::Status corrupt(const std::string& why) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", path_, " is unreadable: ", why));
+  }
+
+  absl::Status read_tensors(const google::protobuf::RepeatedPtrField<proto::TensorRecord>& records,
+                            NamedTensors* out) {
+    for (const proto::TensorRecord& record : records) {
+      DType dtype;
+      if (!from_proto(record.dtype(), &dtype)) {
+        return corrupt(absl::StrCat("tensor '", record.name(), "' has an unknown dtype"));
+      }
+      Shape shape(record.shape().begin(), record.shape().end());
+      for (int64_t d : shape) {
+        if (d < 0) return corrupt(absl::StrCat("tensor '", record.name(), "' has shape ", shape.str()));
+      }
+      if (record.nbytes() != shape.numel() * dtype_size(dtype)) {
+        return corrupt(absl::StrCat("tensor '", record.name(), "' of shape ", shape.str(),
+                                    " records ", record.nbytes(), " bytes"));
+      }
+      if (record.offset() > file_size_ || record.nbytes() > file_size_ - record.offset()) {
+        return corrupt(absl::StrCat("tensor '", record.name(),
+                                    "' lies past the end of the file (truncated?)"));
+      }
+      Tensor tensor = empty(shape, dtype);
+      in_.seekg(static_cast<std::streamoff>(record.offset()));
+      if (!in_.read(static_cast<char*>(tensor.mutable_raw_data()),
+                    static_cast<std::streamsize>(record.nbytes()))) {
+        return corrupt(absl::StrCat("reading tensor '", record.name(), "' failed"));
+      }
+      if (crc32_of(tensor.raw_data(), record.nbytes()) != record.crc32()) {
+        return corrupt(absl::StrCat("tensor '", record.name(), "' fails its checksum"));
+      }
+      out->emplace_back(record.name(), tensor);
+    }
+    return absl::OkStatus();
+  }
+
+  std::string path_;
+  std::ifstream in_;
+  uint64_t file_size_ = 0;
+};
+
+}  // namespace
+
+absl::StatusOr<Checkpoint> load_checkpoint(const std::string& path) {
+  return CheckpointReader(path).read();
+}
+
+bool is_checkpoint_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[sizeof kMagic];
+  return in.read(magic, sizeof magic) && std::memcmp(magic, kMagic, sizeof kMagic) == 0;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,110 @@
+#include "models/checkpoint.h"
+
+#include <fstream>
+
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+Checkpoint sample_checkpoint() {
+  Generator g(9);
+  Checkpoint c;
+  c.model_name = "BiT-M-R50x1";
+  c.step = 1234;
+  c.parameters = {{"root.conv.weight", randn({8, 3, 7, 7}, DType::kFloat32, Device::cpu(), g)},
+                  {"head.conv.bias", randn({10}, DType::kFloat32, Device::cpu(), g)},
+                  {"empty", zeros({0, 4})}};
+  c.buffers = {{"counts", from_vector<int64_t>({1, 2, 3}, {3})}};
+  c.optimizer.kind = "sgd";
+  c.optimizer.steps_taken = 1234;
+  c.optimizer.hyperparameters = {{"lr", 0.003}, {"momentum", 0.9}};
+  c.optimizer.tensors = {{"root.conv.weight", randn({8, 3, 7, 7}, DType::kFloat64, Device::cpu(), g)}};
+  c.rng_state = g.state();
+  c.config = "base_lr: 0.003\nbatch: 512\n";
+  c.metadata = {{"created_by", "checkpoint_test"}};
+  return c;
+}
+
+void expect_same_tensors(const NamedTensors& a, const NamedTensors& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_EQ(a[i].second.dtype(), b[i].second.dtype());
+    EXPECT_EQ(a[i].second.shape(), b[i].second.shape());
+    EXPECT_EQ(a[i].second.to_vector<double>(), b[i].second.to_vector<double>()) << a[i].first;
+  }
+}
+
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+TEST(CheckpointTest, RoundTripsEverything) {
+  Checkpoint saved = sample_checkpoint();
+  std::string path = temp_path("round_trip.ckpt");
+  ASSERT_TRUE(save_checkpoint(path, saved).ok());
+  EXPECT_TRUE(is_checkpoint_file(path));
+  absl::StatusOr<Checkpoint> loaded = load_checkpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->model_name, saved.model_name);
+  EXPECT_EQ(loaded->step, saved.step);
+  EXPECT_EQ(loaded->rng_state, saved.rng_state);
+  EXPECT_EQ(loaded->config, saved.config);
+  EXPECT_EQ(loaded->metadata, saved.metadata);
+  EXPECT_EQ(loaded->optimizer.kind, "sgd");
+  EXPECT_EQ(loaded->optimizer.steps_taken, 1234);
+  EXPECT_EQ(loaded->optimizer.hyperparameters, saved.optimizer.hyperparameters);
+  expect_same_tensors(loaded->parameters, saved.parameters);
+  expect_same_tensors(loaded->buffers, saved.buffers);
+  expect_same_tensors(loaded->optimizer.tensors, saved.optimizer.tensors);
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+TEST(CheckpointTest, CorruptionIsDetectedAndNamed) {
+  std::string path = temp_path("corrupt.ckpt");
+  ASSERT_TRUE(save_checkpoint(path, sample_checkpoint()).ok());
+  std::string bytes = read_bytes(path);
+
+  write_bytes(path, bytes.substr(0, bytes.size() - 100));
+  absl::StatusOr<Checkpoint> truncated = load_checkpoint(path);
+  ASSERT_FALSE(truncated.ok());
+  EXPECT_NE(truncated.status().message().find("past the end of the file"), std::string::npos)
+      << truncated.status();
+  EXPECT_NE(truncated.status().message().find(path), std::string::npos);
+
+  std::string flipped = bytes;
+  flipped[flipped.size() - 8] ^= 0x40;  // inside the last tensor's data
+  write_bytes(path, flipped);
+  absl::StatusOr<Checkpoint> bad_sum = load_checkpoint(path);
+  ASSERT_FALSE(bad_sum.ok());
+  EXPECT_NE(bad_sum.status().message().find("checksum"), std::string::npos) << bad_sum.status();
+  EXPECT_NE(bad_sum.status().message().find("root.conv.weight"), std::string::npos);
+
+  write_bytes(path, "PK\x03\x04 this is a zip, not a checkpoint");
+  EXPECT_FALSE(is_checkpoint_file(path));
+  EXPECT_NE(load_checkpoint(path).status().message().find("magic"), std::string::npos);
+
+  EXPECT_NE(load_checkpoint(temp_path("missing.ckpt")).status().message().find("cannot open"),
+            std::string::npos);
+}
+
+TEST(CheckpointTest, AFailedSaveKeepsThePreviousCheckpoint) {
+  std::string path = temp_path("keep.ckpt");
+  ASSERT_TRUE(save_checkpoint(path, sample_checkpoint()).ok());
+  std::string before = read_bytes(path);
+  Checkpoint unsavable = sample_checkpoint();
+  EXPECT_FALSE(save_checkpoint("/nonexistent_dir/keep.ckpt", unsavable).ok());
+  EXPECT_EQ(read_bytes(path), before);
+}
+
+}  // namespace
+}  // namespace bitgrad
