@@ -25,7 +25,8 @@ BG_KERNEL_SLOT(GroupNormFwd, GroupNormResult(const Tensor& x, const Tensor& gamm
                                              const Tensor& beta, const GroupNormAttrs& attrs));
 
 // Gradients of group_norm given dy. With attrs.relu, y (the forward output) gates dy by y > 0;
-// otherwise y may be undefined. dgamma/dbeta are undefined when gamma/beta are.
+// otherwise y may be undefined. dgamma is undefined when gamma is. The slot does not see beta, so
+// dbeta is always returned; autograd drops it when beta is absent.
 struct GroupNormGrads {
   Tensor dx, dgamma, dbeta;
 };

@@ -1,0 +1,126 @@
+#include "ops/loss.h"
+
+#include <cmath>
+
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "ops/elementwise.h"
+#include "tests/testing/assertions.h"
+#include "tests/testing/gradcheck.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::all_close;
+using testing::gradcheck;
+using testing::throws_error;
+
+// One-hot rows (N, K) in `dtype` for class indices.
+Tensor one_hot(const std::vector<int64_t>& labels, int64_t classes,
+               DType dtype = DType::kFloat64) {
+  std::vector<double> rows(labels.size() * classes, 0.0);
+  for (size_t n = 0; n < labels.size(); ++n) rows[n * classes + labels[n]] = 1.0;
+  return from_vector(rows, {static_cast<int64_t>(labels.size()), classes}).to(dtype);
+}
+
+Tensor labels_tensor(const std::vector<int64_t>& labels) {
+  return from_vector(labels, {static_cast<int64_t>(labels.size())});
+}
+
+TEST(CrossEntropyTest, HandComputedLosses) {
+  // Two equal logits: -log(1/2).
+  Tensor even = from_vector<double>({0, 0}, {1, 2});
+  EXPECT_NEAR(cross_entropy(even, labels_tensor({0})).item<double>(), std::log(2.0), 1e-12);
+  // Mean over rows of -log softmax at the label.
+  Tensor logits = from_vector<double>({1, 2, 3, 0, 0, 1}, {2, 3});
+  double row0 = std::log(std::exp(1) + std::exp(2) + std::exp(3)) - 3;
+  double row1 = std::log(2 + std::exp(1)) - 0;
+  Tensor loss = cross_entropy(logits, labels_tensor({2, 0}));
+  EXPECT_EQ(loss.dim(), 0);
+  EXPECT_NEAR(loss.item<double>(), (row0 + row1) / 2, 1e-12);
+  // float32 logits give a float32 loss.
+  Tensor loss32 = cross_entropy(logits.to(DType::kFloat32), labels_tensor({2, 0}));
+  EXPECT_EQ(loss32.dtype(), DType::kFloat32);
+  EXPECT_NEAR(loss32.item<double>(), (row0 + row1) / 2, 1e-6);
+}
+
+TEST(CrossEntropyTest, LargeLogitsDoNotOverflow) {
+  // exp(1000) overflows; with the row max subtracted the loss is exactly 1000 and 0.
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    Tensor logits = from_vector<double>({1000, 0}, {1, 2}).to(dtype);
+    EXPECT_NEAR(cross_entropy(logits, labels_tensor({1})).item<double>(), 1000.0, 1e-3);
+    EXPECT_NEAR(cross_entropy(logits, labels_tensor({0})).item<double>(), 0.0, 1e-6);
+    Tensor shifted = from_vector<double>({-1000, -1001}, {1, 2}).to(dtype);
+    EXPECT_NEAR(cross_entropy(shifted, labels_tensor({1})).item<double>(),
+                std::log(1 + std::exp(1.0)), 1e-5);
+  }
+}
+
+TEST(CrossEntropyTest, ProbsAreTheSoftmax) {
+  Tensor logits = from_vector<double>({0, std::log(3.0), 2, 2}, {2, 2});
+  CrossEntropyResult result = call<CrossEntropyFwd>(logits, labels_tensor({0, 1}));
+  EXPECT_TRUE(all_close(result.probs, from_vector<double>({0.25, 0.75, 0.5, 0.5}, {2, 2}),
+                        1e-12, 1e-12));
+}
+
+TEST(CrossEntropyTest, OneHotSoftTargetsReproduceClassIndexLoss) {
+  std::vector<int64_t> labels = {3, 0, 4, 4, 1};
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    Tensor logits = (randn({5, 6}, DType::kFloat64) * 3.0).to(dtype);
+    Tensor hard = cross_entropy(logits, labels_tensor(labels));
+    Tensor soft = cross_entropy(logits, one_hot(labels, 6, dtype));
+    EXPECT_TRUE(all_close(soft, hard, 1e-6, 1e-6));
+  }
+}
+
+TEST(CrossEntropyTest, MixupBlendIsLinearInTheTargets) {
+  // lambda * CE(y1) + (1 - lambda) * CE(y2) == CE(lambda * onehot(y1) + (1 - lambda) * onehot(y2))
+  Tensor logits = randn({4, 5}, DType::kFloat64);
+  std::vector<int64_t> y1 = {0, 1, 2, 3}, y2 = {4, 1, 0, 2};
+  double lambda = 0.3;
+  double blended_losses = lambda * cross_entropy(logits, labels_tensor(y1)).item<double>() +
+                          (1 - lambda) * cross_entropy(logits, labels_tensor(y2)).item<double>();
+  Tensor targets = lambda * one_hot(y1, 5) + (1 - lambda) * one_hot(y2, 5);
+  EXPECT_NEAR(cross_entropy(logits, targets).item<double>(), blended_losses, 1e-12);
+}
+
+TEST(CrossEntropyTest, GradientOfMeanLossIsProbsMinusOneHotOverN) {
+  Tensor logits = randn({3, 4}, DType::kFloat64).set_requires_grad();
+  std::vector<int64_t> labels = {1, 3, 0};
+  cross_entropy(logits, labels_tensor(labels)).backward();
+  CrossEntropyResult forward = call<CrossEntropyFwd>(logits.detach(), labels_tensor(labels));
+  Tensor expected = (forward.probs - one_hot(labels, 4)) * (1.0 / 3.0);
+  EXPECT_TRUE(all_close(logits.grad(), expected, 1e-12, 1e-12));
+}
+
+TEST(CrossEntropyTest, GradcheckHardAndSoftTargets) {
+  Tensor logits = randn({4, 5}, DType::kFloat64).set_requires_grad();
+  auto fn = [](const std::vector<Tensor>& t) { return cross_entropy(t[0], t[1]); };
+  EXPECT_TRUE(gradcheck(fn, {logits, labels_tensor({0, 4, 2, 2})}));
+  // Soft rows that sum to 1 (mixup) and rows that do not (the p * sum(t) term).
+  Tensor blended = 0.7 * one_hot({1, 0, 3, 4}, 5) + 0.3 * one_hot({2, 0, 1, 1}, 5);
+  EXPECT_TRUE(gradcheck(fn, {logits, blended}));
+  EXPECT_TRUE(gradcheck(fn, {logits, rand({4, 5}, 0.0, 1.0, DType::kFloat64)}));
+}
+
+TEST(CrossEntropyTest, ErrorsNameTheOpLabelRowAndShapes) {
+  Tensor logits = zeros({2, 3});
+  EXPECT_TRUE(throws_error([&] { cross_entropy(logits, labels_tensor({0, 5})); },
+                           {"cross_entropy", "label 5", "row 1", "K = 3"}));
+  EXPECT_TRUE(throws_error([&] { cross_entropy(logits, labels_tensor({-1, 0})); },
+                           {"cross_entropy", "label -1", "row 0", "K = 3"}));
+  EXPECT_TRUE(throws_error([&] { cross_entropy(logits, labels_tensor({0, 1, 2})); },
+                           {"cross_entropy", "(N) = (2)", "(3)"}));
+  EXPECT_TRUE(throws_error([&] { cross_entropy(logits, zeros({2, 4})); },
+                           {"cross_entropy", "soft targets", "(2, 3)", "(2, 4)"}));
+  EXPECT_TRUE(throws_error([&] { cross_entropy(logits, zeros({2, 3}, DType::kFloat64)); },
+                           {"cross_entropy", "float64", "float32"}));
+  EXPECT_TRUE(throws_error([&] { cross_entropy(zeros({6}), labels_tensor({0})); },
+                           {"cross_entropy", "(N, K)", "(6)"}));
+  EXPECT_TRUE(throws_error(
+      [&] { cross_entropy(zeros({2, 3}, DType::kInt64), labels_tensor({0, 1})); },
+      {"cross_entropy", "int64"}));
+}
+
+}  // namespace
+}  // namespace bitgrad
