@@ -27,7 +27,7 @@ double objective(const TensorFunction& fn, const std::vector<Tensor>& inputs,
 std::vector<Tensor> with_values(const std::vector<Tensor>& inputs, size_t which,
                                 const std::vector<double>& values) {
   std::vector<Tensor> out;
-  for (const Tensor& t : inputs) out.push_back(t.detach());
+  for (const Tensor& t : inputs) out.push_back(t.defined() ? t.detach() : t);  // absent bias
   out[which] = from_vector(values, inputs[which].shape()).to(inputs[which].device());
   return out;
 }
