@@ -66,7 +66,8 @@ void check_grad_shape(const char* what, const Tensor& dy, const ConvGeometry& ge
 }
 
 // x (N, C, H, W), w (O, C/G, KH, KW), bias (O) or undefined -> y (N, O, OH, OW):
-//   y[n,o,i,j] = bias[o] + sum_{c,kh,kw} x[n, g*C/G + c, i*s - p + kh*d, j*s - p + kw*d] w[o,c,kh,kw]
+//   y[n,o,i,j] = bias[o] + sum_{c,kh,kw} x[n, g*C/G + c, i*s - p + kh*d, j*s - p + kw*d]
+//                                        * w[o,c,kh,kw]
 // with g = o / (O/G) and zero outside the input. Saves nothing; overwrites y.
 Tensor conv2d_fwd_ref(const Tensor& x, const Tensor& w, const Tensor& bias,
                       const Conv2dAttrs& attrs) {

@@ -223,9 +223,10 @@ TEST_F(Conv2dTest, GradcheckWeightOnly) {
   // Only the weight wants a gradient: the data kernel is skipped, the weight one must not care.
   Tensor x = randn({2, 3, 6, 5}, DType::kFloat64);
   Tensor w = randn({4, 3, 3, 3}, DType::kFloat64).set_requires_grad();
-  EXPECT_TRUE(gradcheck(
-      [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), make_attrs(2, 1)); },
-      {x, w}));
+  auto fn = [](const std::vector<Tensor>& in) {
+    return conv2d(in[0], in[1], Tensor(), make_attrs(2, 1));
+  };
+  EXPECT_TRUE(gradcheck(fn, {x, w}));
 }
 
 TEST_F(Conv2dTest, Float32BackwardAgreesWithFloat64) {
@@ -234,9 +235,9 @@ TEST_F(Conv2dTest, Float32BackwardAgreesWithFloat64) {
   Tensor dy = randn({2, 6, 4, 4}, DType::kFloat64);
   Tensor dx64 = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
   Tensor dw64 = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
-  Tensor dx32 = call<Conv2dBwdData>(dy.to(DType::kFloat32), w.to(DType::kFloat32), x.shape(), attrs);
-  Tensor dw32 = call<Conv2dBwdWeight>(dy.to(DType::kFloat32), x.to(DType::kFloat32), w.shape(),
-                                      attrs);
+  Tensor dy32 = dy.to(DType::kFloat32);
+  Tensor dx32 = call<Conv2dBwdData>(dy32, w.to(DType::kFloat32), x.shape(), attrs);
+  Tensor dw32 = call<Conv2dBwdWeight>(dy32, x.to(DType::kFloat32), w.shape(), attrs);
   EXPECT_EQ(dx32.dtype(), DType::kFloat32);
   EXPECT_TRUE(all_close(dx32, dx64, 1e-5, 1e-5));
   EXPECT_TRUE(all_close(dw32, dw64, 1e-5, 1e-5));
@@ -252,10 +253,11 @@ TEST_F(Conv2dTest, ErrorsNameTheOpAndShapes) {
   EXPECT_TRUE(throws_error([&] { conv2d(x, zeros({4, 3, 3})); }, {"conv2d", "(4, 3, 3)"}));
   EXPECT_TRUE(throws_error([&] { conv2d(x, zeros({4, 2, 3, 3})); },
                            {"conv2d", "(4, 2, 3, 3)", "(1, 3, 5, 5)"}));
-  EXPECT_TRUE(throws_error([&] { conv2d(x, zeros({4, 1, 3, 3}), Tensor(), make_attrs(1, 0, 1, 2)); },
+  Conv2dAttrs two_groups = make_attrs(1, 0, 1, 2);
+  EXPECT_TRUE(throws_error([&] { conv2d(x, zeros({4, 1, 3, 3}), Tensor(), two_groups); },
                            {"conv2d", "groups", "(1, 3, 5, 5)", "(4, 1, 3, 3)"}));
   EXPECT_TRUE(throws_error([&] { conv2d(zeros({1, 4, 5, 5}), zeros({3, 2, 3, 3}), Tensor(),
-                                        make_attrs(1, 0, 1, 2)); },
+                                        two_groups); },
                            {"conv2d", "groups", "(1, 4, 5, 5)", "(3, 2, 3, 3)"}));
   EXPECT_TRUE(throws_error([&] { conv2d(zeros({1, 3, 2, 2}), w); },
                            {"conv2d", "3-wide kernel", "(1, 3, 2, 2)"}));

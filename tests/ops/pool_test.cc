@@ -232,7 +232,8 @@ TEST_F(MaxPool2dTest, BackwardRejectsAWorkspaceItDidNotMake) {
   Tensor x = zeros({1, 2, 7, 7});  // output (1, 2, 4, 4)
   Tensor dy = zeros({1, 2, 4, 4});
   // Another backend's opaque bytes, e.g. oneDNN's uint8 workspace.
-  EXPECT_TRUE(throws_error([&] { call<MaxPool2dBwd>(dy, x, zeros({1, 2, 4, 4}, DType::kUInt8), attrs); },
+  Tensor foreign = zeros({1, 2, 4, 4}, DType::kUInt8);
+  EXPECT_TRUE(throws_error([&] { call<MaxPool2dBwd>(dy, x, foreign, attrs); },
                            {"max_pool2d backward", "int64", "(1, 2, 4, 4)", "uint8"}));
   EXPECT_TRUE(throws_error([&] { call<MaxPool2dBwd>(dy, x, zeros({64}, DType::kInt64), attrs); },
                            {"max_pool2d backward", "int64", "(1, 2, 4, 4)", "(64)"}));
