@@ -122,7 +122,7 @@ std::vector<ConvCase> forward_cases() {
   return {
       {{2, 3, 5, 5}, {4, 3, 3, 3}, make_attrs(1, 0), true},
       {{2, 3, 7, 6}, {4, 3, 3, 3}, make_attrs(1, 1), false},
-      {{1, 3, 9, 9}, {5, 3, 7, 7}, make_attrs(2, 3), false},      // BiT root, small
+      {{1, 2, 9, 9}, {3, 2, 7, 7}, make_attrs(2, 3), false},      // BiT root, small
       {{2, 4, 7, 7}, {6, 4, 3, 3}, make_attrs(2, 1), true},       // BiT 3x3 stride 2
       {{2, 4, 7, 6}, {8, 4, 1, 1}, make_attrs(2, 0), false},      // BiT 1x1 projection, odd
       {{1, 3, 8, 9}, {4, 3, 3, 3}, make_attrs(1, 2, 2), true},    // dilation 2
