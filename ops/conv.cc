@@ -10,13 +10,16 @@ Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dAttrs& att
   BG_CHECK(w.rank() == 4, "conv2d: expected weight of shape (O, C/groups, KH, KW), got ", w);
   int64_t groups = attrs.groups;
   BG_CHECK(groups >= 1 && x[1] % groups == 0 && w[0] % groups == 0, "conv2d: groups = ", groups,
-           " must divide the input channels (", x[1], ") and output channels (", w[0], ")");
+           " must divide the input channels (", x[1], ") and output channels (", w[0],
+           ") of input ", x, " and weight ", w);
   BG_CHECK(w[1] * groups == x[1], "conv2d: weight ", w, " expects ", w[1] * groups,
            " input channels, but input ", x, " has ", x[1]);
   Shape out = {x[0], w[0], 0, 0};
   for (int i = 0; i < 2; ++i) {
     BG_CHECK(attrs.stride[i] >= 1 && attrs.dilation[i] >= 1 && attrs.padding[i] >= 0,
-             "conv2d: stride and dilation must be >= 1 and padding >= 0");
+             "conv2d: stride and dilation must be >= 1 and padding >= 0, got stride ",
+             attrs.stride[i], " dilation ", attrs.dilation[i], " padding ", attrs.padding[i],
+             " for input ", x, " and weight ", w);
     int64_t span = attrs.dilation[i] * (w[2 + i] - 1) + 1;
     int64_t padded = x[2 + i] + 2 * attrs.padding[i];
     BG_CHECK(padded >= span, "conv2d: the ", w[2 + i], "-wide kernel (dilation ",
