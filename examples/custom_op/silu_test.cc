@@ -1,0 +1,147 @@
+// Tests for the SiLU custom op (step 4 of README.md): gradcheck in float64, forward against an
+// independent formula, the CPU and CUDA kernels against the reference kernel, and errors.
+#include "examples/custom_op/silu.h"
+
+#include <cmath>
+#include <vector>
+
+#include "autograd/engine.h"
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "ops/elementwise.h"
+#include "tests/testing/assertions.h"
+#include "tests/testing/gpu.h"
+#include "tests/testing/gradcheck.h"
+
+namespace custom_op {
+namespace {
+
+using bitgrad::Backend;
+using bitgrad::BackendOverride;
+using bitgrad::Device;
+using bitgrad::DType;
+using bitgrad::Shape;
+using bitgrad::Tensor;
+using bitgrad::testing::all_close;
+using bitgrad::testing::gradcheck;
+using bitgrad::testing::throws_error;
+
+// sigmoid(v) = (1 + tanh(v / 2)) / 2: a different formula from the kernels' 1 / (1 + exp(-v)).
+double silu_by_tanh(double v) { return v * 0.5 * (1.0 + std::tanh(0.5 * v)); }
+double silu_derivative_by_tanh(double v) {
+  double s = 0.5 * (1.0 + std::tanh(0.5 * v));
+  return s + v * s * (1.0 - s);  // product rule on v * s, with s' = s (1 - s)
+}
+
+Tensor map_values(const Tensor& x, double (*f)(double)) {
+  std::vector<double> values = x.to_vector<double>();
+  for (double& v : values) v = f(v);
+  return bitgrad::from_vector(values, x.shape()).to(x.dtype());
+}
+
+// Float tolerances: the kernels may round differently (fused loops, expf on the GPU).
+double rtol_for(DType dtype) { return dtype == DType::kFloat32 ? 2e-6 : 1e-13; }
+double atol_for(DType dtype) { return dtype == DType::kFloat32 ? 1e-6 : 1e-14; }
+
+Tensor reference_forward(const Tensor& x) {
+  BackendOverride reference(Backend::kRef);
+  return silu(x.to(Device::cpu()));
+}
+
+Tensor reference_backward(const Tensor& dy, const Tensor& x) {
+  BackendOverride reference(Backend::kRef);
+  return bitgrad::call<SiluBwd>(dy.to(Device::cpu()), x.to(Device::cpu()));
+}
+
+// Odd sizes, an empty tensor, and sizes on both sides of the CPU kernel's threading threshold.
+const std::vector<int64_t> kSizes = {0, 1, 7, 33, 1000, 40961};
+
+TEST(SiluTest, ForwardMatchesAnIndependentFormula) {
+  Tensor x = bitgrad::from_vector<double>({-30, -3, -1, -0.5, 0, 0.25, 1, 2.5, 30}, {3, 3});
+  EXPECT_TRUE(all_close(silu(x), map_values(x, silu_by_tanh), 1e-14, 1e-15));
+  EXPECT_DOUBLE_EQ(silu(x).at<double>({1, 1}), 0.0);
+  EXPECT_NEAR(silu(x).at<double>({2, 0}), 1.0 / (1.0 + std::exp(-1.0)), 1e-15);
+
+  Tensor x32 = x.to(DType::kFloat32);
+  Tensor y32 = silu(x32);
+  EXPECT_EQ(y32.dtype(), DType::kFloat32);
+  EXPECT_TRUE(all_close(y32, map_values(x32, silu_by_tanh), 1e-6, 1e-6));
+}
+
+TEST(SiluTest, BackwardMatchesAnIndependentDerivative) {
+  Tensor x = bitgrad::from_vector<double>({-4, -1, 0, 0.5, 3}, {5});
+  x.set_requires_grad();
+  Tensor dy = bitgrad::from_vector<double>({1, 2, -1, 0.5, 3}, {5});
+  silu(x).backward(dy);
+  Tensor expected = bitgrad::mul(map_values(x.detach(), silu_derivative_by_tanh), dy);
+  EXPECT_TRUE(all_close(x.grad(), expected, 1e-13, 1e-15));
+}
+
+TEST(SiluTest, GradcheckFloat64) {
+  // SiLU is smooth everywhere, so no input needs to be kept away from a kink.
+  auto fn = [](const std::vector<Tensor>& in) { return silu(in[0]); };
+  Tensor x = (bitgrad::randn({3, 4, 5}, DType::kFloat64) * 3.0).detach().set_requires_grad();
+  EXPECT_TRUE(gradcheck(fn, {x}));  // reference kernels
+  bitgrad::testing::GradcheckOptions cpu_kernels;
+  cpu_kernels.backend = Backend::kCpu;
+  EXPECT_TRUE(gradcheck(fn, {x}, cpu_kernels));
+}
+
+TEST(SiluTest, EveryBackendHasAKernel) {
+  for (auto* registered : {&SiluFwd::registered, &SiluBwd::registered}) {
+    auto backends = registered();
+    EXPECT_TRUE(backends[static_cast<int>(Backend::kRef)]);
+    EXPECT_TRUE(backends[static_cast<int>(Backend::kCpu)]);
+    EXPECT_TRUE(backends[static_cast<int>(Backend::kCuda)]);
+  }
+}
+
+TEST(SiluTest, CpuKernelMatchesReference) {
+  bitgrad::Generator generator(7);
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (int64_t n : kSizes) {
+      Tensor x = (bitgrad::randn({n}, dtype, Device::cpu(), generator) * 4.0).detach();
+      Tensor dy = bitgrad::randn({n}, dtype, Device::cpu(), generator);
+      // Without an override, CPU tensors run the kCpu kernel (EveryBackendHasAKernel).
+      EXPECT_TRUE(all_close(silu(x), reference_forward(x), rtol_for(dtype), atol_for(dtype)))
+          << bitgrad::dtype_name(dtype) << ", " << n << " elements";
+      EXPECT_TRUE(all_close(bitgrad::call<SiluBwd>(dy, x), reference_backward(dy, x),
+                            rtol_for(dtype), atol_for(dtype)))
+          << bitgrad::dtype_name(dtype) << ", " << n << " elements";
+    }
+  }
+}
+
+TEST(SiluTest, CudaKernelMatchesReference) {
+  BG_REQUIRE_GPU();
+  bitgrad::Generator generator(11);
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (int64_t n : {int64_t{0}, int64_t{1}, int64_t{7}, int64_t{4099}, int64_t{(1 << 20) + 3}}) {
+      Tensor x = (bitgrad::randn({n}, dtype, Device::cpu(), generator) * 4.0).detach();
+      Tensor dy = bitgrad::randn({n}, dtype, Device::cpu(), generator);
+      Tensor x_gpu = x.to(Device::cuda()).set_requires_grad();
+      Tensor y_gpu = silu(x_gpu);
+      EXPECT_EQ(y_gpu.device(), Device::cuda());
+      y_gpu.backward(dy.to(Device::cuda()));  // autograd end to end on the GPU
+      EXPECT_TRUE(all_close(y_gpu.to(Device::cpu()), reference_forward(x), rtol_for(dtype),
+                            atol_for(dtype)))
+          << bitgrad::dtype_name(dtype) << ", " << n << " elements";
+      EXPECT_TRUE(all_close(x_gpu.grad().to(Device::cpu()), reference_backward(dy, x),
+                            rtol_for(dtype), atol_for(dtype)))
+          << bitgrad::dtype_name(dtype) << ", " << n << " elements";
+    }
+  }
+}
+
+TEST(SiluTest, ErrorsNameTheOpTheDtypeAndTheShape) {
+  EXPECT_TRUE(throws_error([] { silu(bitgrad::zeros({2, 3}, DType::kInt64)); },
+                           {"silu", "float32 or float64", "int64", "(2, 3)"}));
+  EXPECT_TRUE(throws_error([] { silu(bitgrad::zeros({4}, DType::kUInt8)); }, {"silu", "uint8"}));
+  EXPECT_TRUE(throws_error([] { silu(Tensor()); }, {"silu", "undefined"}));
+  // The kernels check dtypes too, for callers that go around the op.
+  EXPECT_TRUE(throws_error([] { bitgrad::call<SiluFwd>(bitgrad::zeros({2}, DType::kInt64)); },
+                           {"silu", "int64"}));
+}
+
+}  // namespace
+}  // namespace custom_op
