@@ -1,0 +1,19 @@
+// The format-specific decoders behind read_image / decode_image (image_io.h). Not a public API.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "data/image_io.h"
+
+namespace bitgrad::image_internal {
+
+// Larger images are refused before any pixel memory is allocated (2^28 pixels = 768 MiB of RGB).
+constexpr int64_t kMaxPixels = int64_t{1} << 28;
+
+// `bytes` must start with the format's signature; `name` labels the error messages.
+absl::StatusOr<Image> decode_png(const std::string& bytes, const std::string& name);
+absl::StatusOr<Image> decode_jpeg(const std::string& bytes, const std::string& name);
+
+}  // namespace bitgrad::image_internal

@@ -1,0 +1,142 @@
+#include "data/image_io.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "core/check.h"
+#include "data/image_decoders.h"
+
+namespace bitgrad {
+namespace {
+
+constexpr char kPngSignature[] = "\x89PNG\r\n\x1a\n";
+constexpr char kJpegSignature[] = "\xff\xd8\xff";
+
+bool starts_with(const std::string& bytes, const char* prefix, size_t length) {
+  return bytes.size() >= length && std::memcmp(bytes.data(), prefix, length) == 0;
+}
+
+std::string hex_prefix(const std::string& bytes) {
+  std::string out;
+  for (size_t i = 0; i < bytes.size() && i < 8; ++i) {
+    absl::StrAppendFormat(&out, "%s%02x", i ? " " : "", static_cast<uint8_t>(bytes[i]));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> read_file(const std::string& path) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": is a directory, not an image file"));
+  }
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int error = errno;
+    const std::string reason = absl::StrCat(path, ": cannot open image file (",
+                                            error ? std::strerror(error) : "unknown error", ")");
+    if (error == ENOENT) return absl::NotFoundError(reason);
+    if (error == EACCES) return absl::PermissionDeniedError(reason);
+    return absl::UnavailableError(reason);
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) return absl::UnavailableError(absl::StrCat(path, ": error reading image file"));
+  return contents.str();
+}
+
+// Rounds to nearest, ties to even (the default floating-point rounding mode), into [0, 255].
+uint8_t round_to_byte(double value) {
+  const double rounded = std::nearbyint(value);
+  return static_cast<uint8_t>(rounded < 0 ? 0 : rounded > 255 ? 255 : rounded);
+}
+
+// For each output index, the two source indices and the weight of the second one.
+struct Taps {
+  std::vector<int64_t> low, high;
+  std::vector<double> frac;
+};
+
+Taps bilinear_taps(int64_t in_size, int64_t out_size) {
+  Taps taps;
+  const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
+  for (int64_t i = 0; i < out_size; ++i) {
+    double source = (static_cast<double>(i) + 0.5) * scale - 0.5;
+    if (source < 0) source = 0;  // the first half pixel clamps to the edge
+    const int64_t low = std::min(static_cast<int64_t>(source), in_size - 1);
+    taps.low.push_back(low);
+    taps.high.push_back(std::min(low + 1, in_size - 1));
+    taps.frac.push_back(source - static_cast<double>(low));
+  }
+  return taps;
+}
+
+}  // namespace
+
+absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name) {
+  if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat(name, ": empty image file"));
+  if (starts_with(bytes, kPngSignature, 8)) return image_internal::decode_png(bytes, name);
+  if (starts_with(bytes, kJpegSignature, 3)) return image_internal::decode_jpeg(bytes, name);
+  return absl::InvalidArgumentError(absl::StrCat(
+      name, ": unsupported image format (first bytes ", hex_prefix(bytes),
+      "); expected PNG (89 50 4e 47 0d 0a 1a 0a) or JPEG (ff d8 ff)"));
+}
+
+absl::StatusOr<Image> read_image(const std::string& path) {
+  absl::StatusOr<std::string> bytes = read_file(path);
+  if (!bytes.ok()) return bytes.status();
+  return decode_image(*bytes, path);
+}
+
+// Separable: each output pixel blends its row taps, then its column taps.
+Image resize_bilinear(const Image& image, int64_t height, int64_t width) {
+  BG_CHECK(image.height > 0 && image.width > 0 &&
+               image.pixels.size() == static_cast<size_t>(image.height * image.width * 3),
+           "resize_bilinear: the input image is empty or its pixels do not match ",
+           image.height, "x", image.width, "x3");
+  BG_CHECK(height > 0 && width > 0, "resize_bilinear: target size must be positive, got ",
+           height, "x", width);
+  const Taps rows = bilinear_taps(image.height, height);
+  const Taps cols = bilinear_taps(image.width, width);
+  Image out{height, width, std::vector<uint8_t>(static_cast<size_t>(height * width * 3))};
+  for (int64_t y = 0; y < height; ++y) {
+    const double fy = rows.frac[y];
+    for (int64_t x = 0; x < width; ++x) {
+      const double fx = cols.frac[x];
+      for (int64_t c = 0; c < 3; ++c) {
+        const double top = (1 - fx) * image.at(rows.low[y], cols.low[x], c) +
+                           fx * image.at(rows.low[y], cols.high[x], c);
+        const double bottom = (1 - fx) * image.at(rows.high[y], cols.low[x], c) +
+                              fx * image.at(rows.high[y], cols.high[x], c);
+        out.pixels[(y * width + x) * 3 + c] = round_to_byte((1 - fy) * top + fy * bottom);
+      }
+    }
+  }
+  return out;
+}
+
+Tensor image_to_tensor(const Image& image) {
+  BG_CHECK(image.pixels.size() == static_cast<size_t>(image.height * image.width * 3),
+           "image_to_tensor: ", image.pixels.size(), " bytes do not match ", image.height, "x",
+           image.width, "x3");
+  Tensor out = empty({3, image.height, image.width});
+  float* data = out.mutable_data<float>();
+  const int64_t plane = image.height * image.width;
+  for (int64_t i = 0; i < plane; ++i) {
+    for (int64_t c = 0; c < 3; ++c) {
+      data[c * plane + i] = static_cast<float>(image.pixels[i * 3 + c] / 127.5 - 1.0);
+    }
+  }
+  return out;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,323 @@
+#include "data/image_io.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::all_close;
+using testing::throws_error;
+
+// Fixtures: tools/golden/gen_image_fixtures.py, described in testdata/README.md.
+std::string testdata(const std::string& name) { return "tests/data/testdata/" + name; }
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot open fixture " << path;
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+std::string write_temp(const std::string& name, const std::string& bytes) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  const std::string path = std::string(dir ? dir : "/tmp") + "/" + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+// Binary PPM (P6, maxval 255): the expected pixels.
+Image read_ppm(const std::string& path) {
+  std::istringstream in(read_bytes(path));
+  std::string magic;
+  int width = 0, height = 0, maxval = 0;
+  in >> magic >> width >> height >> maxval;
+  in.get();  // the single whitespace byte before the pixels
+  EXPECT_EQ(magic, "P6") << path;
+  EXPECT_EQ(maxval, 255) << path;
+  Image image{height, width, std::vector<uint8_t>(static_cast<size_t>(width) * height * 3)};
+  in.read(reinterpret_cast<char*>(image.pixels.data()), image.pixels.size());
+  EXPECT_TRUE(in.good()) << path << " is short";
+  return image;
+}
+
+// Same size and every sample within max_diff; reports the worst sample and the count over.
+::testing::AssertionResult same_pixels(const Image& actual, const Image& expected,
+                                       int max_diff = 0) {
+  if (actual.height != expected.height || actual.width != expected.width) {
+    return ::testing::AssertionFailure() << "size " << actual.height << "x" << actual.width
+                                         << " != " << expected.height << "x" << expected.width;
+  }
+  int worst = 0;
+  size_t worst_at = 0, over = 0;
+  for (size_t i = 0; i < expected.pixels.size(); ++i) {
+    const int diff = std::abs(int{actual.pixels[i]} - int{expected.pixels[i]});
+    if (diff > worst) worst = diff, worst_at = i;
+    if (diff > max_diff) ++over;
+  }
+  if (over == 0) return ::testing::AssertionSuccess() << "max diff " << worst;
+  const size_t pixel = worst_at / 3;
+  return ::testing::AssertionFailure()
+         << over << " samples differ by more than " << max_diff << "; worst " << worst
+         << " at (y=" << pixel / expected.width << ", x=" << pixel % expected.width
+         << ", c=" << worst_at % 3 << "): " << int{actual.pixels[worst_at]} << " vs "
+         << int{expected.pixels[worst_at]};
+}
+
+Image decode_ok(const std::string& name) {
+  absl::StatusOr<Image> image = read_image(testdata(name));
+  EXPECT_TRUE(image.ok()) << image.status();
+  return image.ok() ? *image : Image{};
+}
+
+// Expects an error of `code` whose message contains every fragment.
+void expect_error(const absl::StatusOr<Image>& result, absl::StatusCode code,
+                  const std::vector<std::string>& fragments) {
+  ASSERT_FALSE(result.ok()) << "decoded an image of " << result->height << "x" << result->width;
+  EXPECT_EQ(result.status().code(), code) << result.status();
+  for (const std::string& fragment : fragments) {
+    EXPECT_NE(result.status().message().find(fragment), std::string::npos)
+        << "'" << result.status().message() << "' lacks '" << fragment << "'";
+  }
+}
+
+// ---- PNG: exact pixels ------------------------------------------------------------------------
+
+TEST(ImageIoTest, PngColourTypesAndDepthsDecodeExactly) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"rgb8.png", "rgb8.ppm"},       {"rgb8_interlaced.png", "rgb8.ppm"},
+      {"gray8.png", "gray8.ppm"},     {"gray1.png", "gray1.ppm"},
+      {"gray16.png", "gray16.ppm"},   {"rgb16.png", "rgb16.ppm"},
+      {"rgba8.png", "rgba8.ppm"},     {"gray_alpha8.png", "gray_alpha8.ppm"},
+      {"palette2.png", "palette2.ppm"}};
+  for (const auto& [png, ppm] : cases) {
+    EXPECT_TRUE(same_pixels(decode_ok(png), read_ppm(testdata(ppm)))) << png;
+  }
+}
+
+TEST(ImageIoTest, PngSixteenBitsRoundToNearest) {
+  // gray16.png's first row starts 0, 65535, 128, 129: v * 255 / 65535 = 0, 255, 0.498, 0.502.
+  const Image image = decode_ok("gray16.png");
+  ASSERT_EQ(image.width, 5);
+  const std::vector<int> expected = {0, 255, 0, 1};
+  for (int x = 0; x < 4; ++x) {
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(image.at(0, x, c), expected[x]) << "x=" << x;
+  }
+}
+
+TEST(ImageIoTest, AlphaIsDroppedNotComposited) {
+  // rgba8.png: pixel (0,0) is fully transparent, (0,1) opaque; both keep their stored colour.
+  const Image image = decode_ok("rgba8.png");
+  const Image expected = read_ppm(testdata("rgba8.ppm"));
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_EQ(image.at(0, 0, c), expected.at(0, 0, c));
+    EXPECT_EQ(image.at(0, 1, c), expected.at(0, 1, c));
+  }
+  EXPECT_NE(expected.at(0, 0, 0) + expected.at(0, 0, 1) + expected.at(0, 0, 2), 0)
+      << "the fixture's transparent pixel should not be black, or this test proves nothing";
+}
+
+// ---- JPEG: against PIL ------------------------------------------------------------------------
+
+TEST(ImageIoTest, JpegMatchesPil) {
+  // PIL links the same libjpeg-turbo with the same defaults, so 0 is expected; 2 allows for a
+  // different IDCT build.
+  for (const std::string name : {"rgb", "rgb_progressive", "gray", "cmyk"}) {
+    const ::testing::AssertionResult result =
+        same_pixels(decode_ok(name + ".jpg"), read_ppm(testdata(name + ".ppm")), 2);
+    EXPECT_TRUE(result) << name;
+    std::printf("%s.jpg vs PIL: %s\n", name.c_str(), result.message());
+  }
+}
+
+TEST(ImageIoTest, GrayJpegIsReplicated) {
+  const Image image = decode_ok("gray.jpg");
+  for (int64_t i = 0; i < image.height * image.width; ++i) {
+    ASSERT_EQ(image.pixels[3 * i], image.pixels[3 * i + 1]);
+    ASSERT_EQ(image.pixels[3 * i], image.pixels[3 * i + 2]);
+  }
+}
+
+TEST(ImageIoTest, FormatComesFromContentNotName) {
+  absl::StatusOr<Image> image = decode_image(read_bytes(testdata("rgb.jpg")), "photo.png");
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_TRUE(same_pixels(*image, read_ppm(testdata("rgb.ppm")), 2));
+}
+
+// ---- resize -----------------------------------------------------------------------------------
+
+TEST(ImageIoTest, ResizeMatchesTorchBilinearWithoutAntialias) {
+  const Image source = read_ppm(testdata("rgb8.ppm"));  // 5 x 7
+  for (const auto& [h, w] : std::vector<std::pair<int, int>>{
+           {11, 13}, {3, 2}, {9, 3}, {5, 7}, {1, 1}, {2, 14}}) {
+    const std::string name =
+        "rgb8_resized_" + std::to_string(h) + "x" + std::to_string(w) + ".ppm";
+    EXPECT_TRUE(same_pixels(resize_bilinear(source, h, w), read_ppm(testdata(name)))) << name;
+  }
+}
+
+TEST(ImageIoTest, ResizeHandComputedRamp) {
+  // Width 2 -> 4: sources -0.25 (clamped to 0), 0.25, 0.75, 1.25 (high tap clamped).
+  Image ramp{1, 2, {0, 0, 0, 100, 200, 255}};
+  const Image wide = resize_bilinear(ramp, 1, 4);
+  const std::vector<int> red = {0, 25, 75, 100}, green = {0, 50, 150, 200};
+  // Blue: 0.75 * 0 + 0.25 * 255 = 63.75 -> 64; 0.25 * 0 + 0.75 * 255 = 191.25 -> 191.
+  const std::vector<int> blue = {0, 64, 191, 255};
+  for (int x = 0; x < 4; ++x) {
+    EXPECT_EQ(wide.at(0, x, 0), red[x]) << x;
+    EXPECT_EQ(wide.at(0, x, 1), green[x]) << x;
+    EXPECT_EQ(wide.at(0, x, 2), blue[x]) << x;
+  }
+  // Ties round to even: 4 -> 8 over {1, 2}: the middle outputs are 1.25, 1.75 -> 1, 2; and
+  // {1, 4} 2 -> 1 averages to 2.5 -> 2 (even), {3, 4} to 3.5 -> 4.
+  Image ties{1, 2, {1, 3, 0, 4, 4, 0}};
+  const Image halved = resize_bilinear(ties, 1, 1);
+  EXPECT_EQ(halved.at(0, 0, 0), 2);
+  EXPECT_EQ(halved.at(0, 0, 1), 4);
+  EXPECT_EQ(halved.at(0, 0, 2), 0);
+}
+
+TEST(ImageIoTest, ResizeKeepsConstantImagesAndSameSize) {
+  Image flat{3, 4, std::vector<uint8_t>(36, 77)};
+  const Image out = resize_bilinear(flat, 7, 2);
+  EXPECT_TRUE(std::all_of(out.pixels.begin(), out.pixels.end(), [](uint8_t v) { return v == 77; }));
+  const Image source = read_ppm(testdata("rgb8.ppm"));
+  EXPECT_TRUE(same_pixels(resize_bilinear(source, source.height, source.width), source));
+}
+
+TEST(ImageIoTest, ResizeRejectsBadSizes) {
+  Image one{1, 1, {1, 2, 3}};
+  EXPECT_TRUE(throws_error([&] { resize_bilinear(one, 0, 3); },
+                           {"resize_bilinear", "target size", "0x3"}));
+  EXPECT_TRUE(throws_error([&] { resize_bilinear(Image{}, 2, 2); }, {"resize_bilinear", "empty"}));
+  Image short_pixels{2, 2, {1, 2, 3}};
+  EXPECT_TRUE(throws_error([&] { resize_bilinear(short_pixels, 2, 2); },
+                           {"resize_bilinear", "2x2x3"}));
+}
+
+// ---- tensor conversion ------------------------------------------------------------------------
+
+TEST(ImageIoTest, ImageToTensorIsChwInMinusOneToOne) {
+  Image image{1, 2, {0, 127, 255, 51, 204, 102}};
+  const Tensor t = image_to_tensor(image);
+  EXPECT_EQ(t.shape(), Shape({3, 1, 2}));
+  EXPECT_EQ(t.dtype(), DType::kFloat32);
+  // value / 127.5 - 1, channel planes first.
+  EXPECT_TRUE(all_close(t, from_vector<float>({-1.0f, 51 / 127.5f - 1, 127 / 127.5f - 1,
+                                               204 / 127.5f - 1, 1.0f, 102 / 127.5f - 1},
+                                              {3, 1, 2}),
+                        0, 1e-7));
+  Image bad{2, 2, {1}};
+  EXPECT_TRUE(throws_error([&] { image_to_tensor(bad); }, {"image_to_tensor", "2x2x3"}));
+}
+
+// ---- errors -----------------------------------------------------------------------------------
+
+TEST(ImageIoTest, MissingFileIsNotFound) {
+  expect_error(read_image(testdata("no_such_image.png")), absl::StatusCode::kNotFound,
+               {"no_such_image.png", "No such file"});
+}
+
+TEST(ImageIoTest, DirectoryIsRefused) {
+  expect_error(read_image("tests/data/testdata"), absl::StatusCode::kInvalidArgument,
+               {"tests/data/testdata", "directory"});
+}
+
+TEST(ImageIoTest, EmptyAndUnsupportedFiles) {
+  expect_error(read_image(write_temp("empty.jpg", "")), absl::StatusCode::kInvalidArgument,
+               {"empty.jpg", "empty"});
+  expect_error(read_image(write_temp("anim.gif", "GIF89a\x01\x00\x01\x00")),
+               absl::StatusCode::kInvalidArgument,
+               {"anim.gif", "unsupported image format", "47 49 46 38 39 61"});
+  expect_error(decode_image("hello", "notes.txt"), absl::StatusCode::kInvalidArgument,
+               {"notes.txt", "unsupported", "68 65 6c 6c 6f"});
+  // Two bytes of a JPEG signature are not enough to call it a JPEG.
+  expect_error(decode_image("\xff\xd8", "short"), absl::StatusCode::kInvalidArgument,
+               {"short", "unsupported"});
+}
+
+TEST(ImageIoTest, TruncatedFilesAreDataLoss) {
+  const std::string png = read_bytes(testdata("smooth32.png"));
+  const std::string jpeg = read_bytes(testdata("smooth32.jpg"));
+  expect_error(read_image(write_temp("half.png", png.substr(0, png.size() / 2))),
+               absl::StatusCode::kDataLoss, {"half.png", "truncated PNG"});
+  expect_error(decode_image(png.substr(0, png.size() - 12), "no_iend.png"),
+               absl::StatusCode::kDataLoss, {"no_iend.png", "truncated PNG"});
+  expect_error(decode_image(png.substr(0, 8), "signature_only.png"),
+               absl::StatusCode::kDataLoss, {"signature_only.png", "truncated PNG"});
+  expect_error(read_image(write_temp("half.jpg", jpeg.substr(0, jpeg.size() / 2))),
+               absl::StatusCode::kDataLoss, {"half.jpg", "truncated JPEG", "Premature end"});
+  expect_error(decode_image(jpeg.substr(0, jpeg.size() - 2), "no_eoi.jpg"),
+               absl::StatusCode::kDataLoss, {"no_eoi.jpg", "truncated JPEG"});
+}
+
+TEST(ImageIoTest, EveryProperPrefixFailsCleanly) {
+  for (const std::string name : {"smooth32.png", "smooth32.jpg", "rgb8_interlaced.png",
+                                 "rgb_progressive.jpg"}) {
+    const std::string bytes = read_bytes(testdata(name));
+    for (size_t length = 0; length < bytes.size(); ++length) {
+      absl::StatusOr<Image> result = decode_image(bytes.substr(0, length), name);
+      ASSERT_FALSE(result.ok()) << name << " cut to " << length << " bytes decoded";
+      ASSERT_NE(result.status().message().find(name), std::string::npos) << result.status();
+    }
+    EXPECT_TRUE(decode_image(bytes, name).ok()) << name;
+  }
+}
+
+TEST(ImageIoTest, CorruptPngIsDataLossNamingLibpngsReason) {
+  std::string png = read_bytes(testdata("smooth32.png"));
+  const size_t idat = png.find("IDAT");
+  ASSERT_NE(idat, std::string::npos);
+  std::string bad_data = png;
+  bad_data[idat + 10] ^= 0x55;  // inside the compressed data: zlib fails before the CRC check
+  expect_error(decode_image(bad_data, "flipped.png"), absl::StatusCode::kDataLoss,
+               {"flipped.png", "corrupt PNG", "libpng: IDAT"});
+  std::string bad_crc = png;
+  bad_crc[png.size() - 13] ^= 0x01;  // the IDAT chunk's CRC (IEND is the last 12 bytes)
+  expect_error(decode_image(bad_crc, "crc.png"), absl::StatusCode::kDataLoss,
+               {"crc.png", "corrupt PNG", "CRC error"});
+  std::string bad_header = read_bytes(testdata("rgb8.png"));
+  bad_header[16] = 0x7f;  // IHDR width: 0x7f000007, and its CRC breaks too
+  expect_error(decode_image(bad_header, "header.png"), absl::StatusCode::kDataLoss,
+               {"header.png", "corrupt PNG"});
+}
+
+TEST(ImageIoTest, CorruptJpegHeaderIsDataLoss) {
+  expect_error(decode_image(std::string("\xff\xd8\xff\x00garbage-not-a-marker", 23), "junk.jpg"),
+               absl::StatusCode::kDataLoss, {"junk.jpg", "JPEG", "libjpeg"});
+}
+
+TEST(ImageIoTest, FlippedBytesNeverCrash) {
+  // libjpeg recovers from most damage inside the entropy-coded data (with warnings, as PIL
+  // does); anything else must come back as an error naming the file.
+  for (const std::string name : {"smooth32.png", "smooth32.jpg", "cmyk.jpg", "palette2.png"}) {
+    const std::string original = read_bytes(testdata(name));
+    int decoded = 0, refused = 0;
+    for (size_t i = 0; i < original.size(); i += 3) {
+      std::string bytes = original;
+      bytes[i] ^= static_cast<char>(0xa5);
+      absl::StatusOr<Image> result = decode_image(bytes, name);
+      if (result.ok()) {
+        ++decoded;
+        ASSERT_EQ(result->pixels.size(), static_cast<size_t>(result->height * result->width * 3));
+      } else {
+        ++refused;
+        ASSERT_NE(result.status().message().find(name), std::string::npos) << result.status();
+      }
+    }
+    std::printf("%s: %d damaged copies decoded, %d refused\n", name.c_str(), decoded, refused);
+    EXPECT_GT(refused, 0) << name;
+  }
+}
+
+}  // namespace
+}  // namespace bitgrad
