@@ -117,6 +117,14 @@ def count_params(cfg, include_head=True):
                if include_head or not is_head_key(key))
 
 
+def torch_shape(npz_shape):
+    """The in-memory (OIHW) shape of an npz-layout (HWIO) shape; 1-D shapes are unchanged."""
+    if len(npz_shape) == 4:
+        h, w, i, o = npz_shape
+        return (o, i, h, w)
+    return tuple(npz_shape)
+
+
 def hwio_to_oihw(array):
     return array.transpose(3, 2, 0, 1) if array.ndim == 4 else array
 
@@ -176,10 +184,9 @@ class BitModel:
             raise ValueError(f"BitModel: parameter keys do not match {cfg}: missing {missing[:5]}"
                              f", unexpected {extra[:5]}")
         for key, shape in expected.items():
-            torch_shape = tuple(hwio_to_oihw(np.empty(shape, dtype=np.uint8)).shape)
-            if tuple(params[key].shape) != torch_shape:
+            if tuple(params[key].shape) != torch_shape(shape):
                 raise ValueError(f"BitModel: {key} has shape {tuple(params[key].shape)}, "
-                                 f"expected {torch_shape} (OIHW)")
+                                 f"expected {torch_shape(shape)} (OIHW)")
         self.params = params
 
     @classmethod
@@ -190,8 +197,7 @@ class BitModel:
         gen = torch.Generator().manual_seed(seed)
         params = collections.OrderedDict()
         for key, shape in param_shapes(cfg).items():
-            torch_shape = tuple(hwio_to_oihw(np.empty(shape, dtype=np.uint8)).shape)
-            noise = torch.randn(torch_shape, generator=gen, dtype=torch.float64)
+            noise = torch.randn(torch_shape(shape), generator=gen, dtype=torch.float64)
             if key.endswith("/gamma"):
                 value = 1.0 + 0.2 * noise
             elif key.endswith("/beta"):
