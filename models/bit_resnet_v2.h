@@ -1,0 +1,155 @@
+// BiT ResNet-v2: pre-activation bottleneck ResNet with GroupNorm and Weight Standardization,
+// built exactly as /work/shared/reference/bit.md §1 describes (official bit_pytorch/models.py):
+//
+//   root   StdConv 7x7/s2/p3 (3 -> C0), no GN/ReLU; zero pad 1; max-pool 3x3/s2/p0
+//   body   block1..block4 of pre-activation bottleneck units (3,4,6,3 / 3,4,23,3 / 3,8,36,3);
+//          stage s has mid = C0 * 2^s and out = 4 * mid channels; unit01 of every stage has a
+//          strided 1x1 projection of the pre-activation; the stride sits on the 3x3 conv2
+//   head   GroupNorm + ReLU (fused), global mean over (H, W), 1x1 conv with bias (not WS)
+//
+// C0 = base_width * width_factor (base_width = 64 in every real BiT model). Every conv but the
+// head is a StdConv2d (eps 1e-10); every GroupNorm has num_groups = 32 groups, eps 1e-5, and the
+// ReLU that follows it fused in.
+//
+// Parameter names are the official PyTorch module names:
+//   root.conv.weight
+//   body.block1.unit01.{gn1,conv1,gn2,conv2,gn3,conv3,downsample}.{weight,bias}
+//   head.gn.{weight,bias}, head.conv.{weight,bias}
+// bit_param_specs() lists them with their shapes and their official .npz keys: the one place
+// where module names and checkpoint keys meet.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "models/module.h"
+#include "models/nn/conv2d.h"
+#include "models/nn/group_norm.h"
+#include "models/nn/pool.h"
+#include "models/nn/std_conv2d.h"
+
+namespace bitgrad {
+
+struct BitConfig {
+  static constexpr int64_t kOfficialBaseWidth = 64;
+  static constexpr int64_t kOfficialNumGroups = 32;
+
+  int depth = 50;              // 50, 101 or 152
+  int64_t width_factor = 1;    // multiplies every channel count
+  int64_t head_size = 21843;   // BiT-M's ImageNet-21k head; BiT-S has 1000
+  bool zero_head = false;      // head weight and bias start at 0 (the fine-tuning recipe)
+  uint64_t seed = 0;           // initialisation of every weight (models/nn/init.h)
+  // Test-only knobs that shrink the model without changing its wiring (the golden PyTorch model
+  // in tools/golden/bit_torch.py has the same two). Real BiT models use the defaults.
+  int64_t base_width = kOfficialBaseWidth;  // C0 = base_width * width_factor
+  int64_t num_groups = kOfficialNumGroups;  // GroupNorm groups; must divide C0
+
+  int64_t root_channels() const { return base_width * width_factor; }
+  int64_t feature_channels() const { return 32 * root_channels(); }  // 2048 * wf officially
+  std::array<int, 4> units_per_block() const;
+};
+
+// Throws an Error naming the bad field unless the config can be built.
+void check_bit_config(const BitConfig& config);
+
+// "R50x1" etc.
+std::string bit_arch_name(const BitConfig& config);
+
+// Parses "BiT-S-R50x1", "BiT-M-R152x4" or a bare "R101x3": depth 50/101/152, width 1..4. The
+// head size is the upstream one: 1000 for BiT-S, 21843 for BiT-M and bare names. Other fields
+// keep their defaults.
+absl::StatusOr<BitConfig> bit_config_from_name(const std::string& name);
+
+// One residual unit of the body.
+struct BitUnitSpec {
+  int block = 1;  // 1..4
+  int unit = 1;   // 1-based within its block
+  int64_t in_channels = 0, mid_channels = 0, out_channels = 0;
+  int64_t stride = 1;  // on conv2 and the projection
+  bool projection = false;  // true exactly for unit 1 of each block
+  std::string path() const;  // "block1.unit01"
+};
+std::vector<BitUnitSpec> bit_units(const BitConfig& config);
+
+// Every parameter in named_parameters() order.
+struct BitParamSpec {
+  std::string name;     // module name, "body.block1.unit01.conv1.weight"
+  std::string npz_key;  // official checkpoint key, "resnet/block1/unit01/a/standardized_conv2d/kernel"
+  Shape shape;          // bitgrad layout (OIHW kernels); the .npz stores 4-D kernels HWIO
+  bool head = false;    // head.conv.weight / head.conv.bias
+};
+std::vector<BitParamSpec> bit_param_specs(const BitConfig& config);
+// Number of parameter elements, computed from the specs without building the model.
+int64_t bit_param_count(const BitConfig& config, bool include_head = true);
+
+// ------------------------------------------------------------------------------------------------
+// The modules.
+
+class BitRootBlock : public Module {
+ public:
+  BitRootBlock(const BitConfig& config, Generator& generator);
+  Tensor forward(const Tensor& x);
+
+  std::shared_ptr<nn::StdConv2d> conv;           // 7x7/s2/p3
+  std::shared_ptr<nn::ZeroPadMaxPool2d> pool;    // zero pad 1, 3x3/s2/p0
+};
+
+class PreActBottleneck : public Module {
+ public:
+  PreActBottleneck(const BitUnitSpec& spec, int64_t num_groups, Generator& generator);
+  Tensor forward(const Tensor& x);
+
+  std::shared_ptr<nn::GroupNorm> gn1;
+  std::shared_ptr<nn::StdConv2d> conv1;  // 1x1
+  std::shared_ptr<nn::GroupNorm> gn2;
+  std::shared_ptr<nn::StdConv2d> conv2;  // 3x3, strided
+  std::shared_ptr<nn::GroupNorm> gn3;
+  std::shared_ptr<nn::StdConv2d> conv3;  // 1x1
+  std::shared_ptr<nn::StdConv2d> downsample;  // strided 1x1 projection; null without one
+};
+
+class BitHead : public Module {
+ public:
+  BitHead(const BitConfig& config, Generator& generator);
+  // GroupNorm + ReLU, then the mean over (H, W): (N, C, H, W) -> (N, C, 1, 1).
+  Tensor pre_logits(const Tensor& x);
+  // The 1x1 conv, squeezed: (N, C, 1, 1) -> (N, head_size).
+  Tensor logits(const Tensor& pooled);
+
+  std::shared_ptr<nn::GroupNorm> gn;
+  std::shared_ptr<nn::Conv2d> conv;
+};
+
+class BitResNetV2 : public Module {
+ public:
+  explicit BitResNetV2(const BitConfig& config);
+
+  // x: (N, 3, H, W), RGB in [-1, 1] -> logits (N, head_size).
+  Tensor forward(const Tensor& x);
+  Tensor operator()(const Tensor& x) { return forward(x); }
+  // The pre-logits features (N, 2048 * wf): everything but the head conv.
+  Tensor features(const Tensor& x);
+
+  // Replaces the head conv by a new head_size-way one on the same device and dtype, zero (the
+  // fine-tuning recipe) or freshly initialised from config().seed. Handles to the old head's
+  // parameters no longer belong to the model.
+  void reset_head(int64_t head_size, bool zero);
+
+  const BitConfig& config() const { return config_; }
+
+  std::shared_ptr<BitRootBlock> root;
+  std::shared_ptr<Module> body;  // body.blockB.unitUU
+  std::shared_ptr<BitHead> head;
+  std::vector<std::shared_ptr<PreActBottleneck>> units;  // body's units in forward order
+
+ private:
+  Tensor body_forward(const Tensor& x);
+
+  BitConfig config_;
+};
+
+}  // namespace bitgrad
