@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "absl/strings/match.h"
@@ -108,8 +109,10 @@ class HeaderDictParser {
 
  private:
   absl::Status error(const std::string& what, const std::string& more = "") const {
+    std::string_view shown = text_.substr(0, 200);
+    while (!shown.empty() && (shown.back() == ' ' || shown.back() == '\n')) shown.remove_suffix(1);
     return absl::InvalidArgumentError(absl::StrCat(where_, ": bad .npy header: ", what, more,
-                                                   " (header: ", std::string(text_.substr(0, 200)), ")"));
+                                                   " (header: ", std::string(shown), ")"));
   }
   char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
   bool consume(char c) {
@@ -565,8 +568,20 @@ absl::Status write_npz(const std::string& path, const NamedArrays& arrays,
       return fail(why);
     }
   }
+  // Flush the data before the rename publishes it, then make the rename itself durable.
+  const int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool flushed = fd >= 0 && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!flushed) return fail(absl::StrCat("flushing ", temporary, ": ", std::strerror(errno)));
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     return fail(absl::StrCat("renaming ", temporary, " failed: ", std::strerror(errno)));
+  }
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
   return absl::OkStatus();
 }
