@@ -4,7 +4,6 @@
 #include <string>
 #include <vector>
 
-#include "core/storage.h"
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
 
@@ -151,24 +150,12 @@ TEST(ModuleTest, ToDTypeConvertsInPlaceSoHeldHandlesFollow) {
   EXPECT_TRUE(throws_error([&] { tree.to(DType::kInt64); }, {"Tree", "floating"}));
 }
 
+// Moving to a GPU: cuda_module_test.cc.
 TEST(ModuleTest, ToTheCurrentDeviceKeepsTheMemory) {
   Tree tree;
   const void* before = tree.a->weight.raw_data();
   tree.to(Device::cpu());
   EXPECT_EQ(tree.a->weight.raw_data(), before);
-}
-
-TEST(ModuleTest, ToCudaMovesInPlace) {
-  if (!has_device_runtime(DeviceType::kCUDA)) {
-    GTEST_SKIP() << "no CUDA runtime linked into this test; Module::to(cuda) is checked on GPUs";
-  }
-  Tree tree;
-  Tensor held = tree.b->weight;
-  tree.to(Device::cuda());
-  EXPECT_TRUE(held.device().is_cuda());
-  EXPECT_EQ(held.to_vector<float>(), std::vector<float>(6, 1.0f));
-  tree.to(Device::cpu());
-  EXPECT_TRUE(held.device().is_cpu());
 }
 
 TEST(ModuleTest, ReplaceModuleKeepsThePlaceInTheOrder) {
