@@ -41,7 +41,9 @@ struct BitConfig {
   int depth = 50;              // 50, 101 or 152
   int64_t width_factor = 1;    // multiplies every channel count
   int64_t head_size = 21843;   // BiT-M's ImageNet-21k head; BiT-S has 1000
-  bool zero_head = false;      // head weight and bias start at 0 (the fine-tuning recipe)
+  // The head conv starts at 0 (weight and bias; the fine-tuning recipe) instead of Kaiming-normal
+  // weights and a zero bias. Other convs are Kaiming-normal, GroupNorms gamma 1 and beta 0.
+  bool zero_head = false;
   uint64_t seed = 0;           // initialisation of every weight (models/nn/init.h)
   // Test-only knobs that shrink the model without changing its wiring (the golden PyTorch model
   // in tools/golden/bit_torch.py has the same two). Real BiT models use the defaults.
@@ -77,8 +79,8 @@ std::vector<BitUnitSpec> bit_units(const BitConfig& config);
 
 // Every parameter in named_parameters() order.
 struct BitParamSpec {
-  std::string name;     // module name, "body.block1.unit01.conv1.weight"
-  std::string npz_key;  // official checkpoint key, "resnet/block1/unit01/a/standardized_conv2d/kernel"
+  std::string name;     // module name: "body.block1.unit01.conv1.weight"
+  std::string npz_key;  // checkpoint key: "resnet/block1/unit01/a/standardized_conv2d/kernel"
   Shape shape;          // bitgrad layout (OIHW kernels); the .npz stores 4-D kernels HWIO
   bool head = false;    // head.conv.weight / head.conv.bias
 };

@@ -14,17 +14,18 @@ namespace {
 
 // out dim k = in dim perm[k], for a plain 4-D CPU tensor; elements copied as raw bits.
 template <typename Bits>
-void permute4_loop(const Bits* in, Bits* out, const Shape& in_shape, std::array<int, 4> perm) {
-  const std::array<int64_t, 4> in_strides = {in_shape[1] * in_shape[2] * in_shape[3],
-                                             in_shape[2] * in_shape[3], in_shape[3], 1};
-  const int64_t n0 = in_shape[perm[0]], n1 = in_shape[perm[1]], n2 = in_shape[perm[2]],
-                n3 = in_shape[perm[3]];
-  const int64_t s0 = in_strides[perm[0]], s1 = in_strides[perm[1]], s2 = in_strides[perm[2]],
-                s3 = in_strides[perm[3]];
+void permute4_as(const Tensor& in, Tensor& out, std::array<int, 4> perm) {
+  const Bits* src = static_cast<const Bits*>(in.raw_data());
+  Bits* dst = static_cast<Bits*>(out.mutable_raw_data());
+  const Shape& s = in.shape();
+  const std::array<int64_t, 4> strides = {s[1] * s[2] * s[3], s[2] * s[3], s[3], 1};
+  const int64_t n0 = s[perm[0]], n1 = s[perm[1]], n2 = s[perm[2]], n3 = s[perm[3]];
+  const int64_t s0 = strides[perm[0]], s1 = strides[perm[1]], s2 = strides[perm[2]],
+                s3 = strides[perm[3]];
   for (int64_t a = 0; a < n0; ++a)
     for (int64_t b = 0; b < n1; ++b)
       for (int64_t c = 0; c < n2; ++c)
-        for (int64_t d = 0; d < n3; ++d) *out++ = in[a * s0 + b * s1 + c * s2 + d * s3];
+        for (int64_t d = 0; d < n3; ++d) *dst++ = src[a * s0 + b * s1 + c * s2 + d * s3];
 }
 
 Tensor permute4(const Tensor& tensor, std::array<int, 4> perm) {
@@ -32,13 +33,11 @@ Tensor permute4(const Tensor& tensor, std::array<int, 4> perm) {
   const Tensor in = tensor.to(Device::cpu()).to_plain();
   const Shape& s = in.shape();
   Tensor out = empty({s[perm[0]], s[perm[1]], s[perm[2]], s[perm[3]]}, in.dtype());
-  const void* src = in.raw_data();
-  void* dst = out.mutable_raw_data();
   switch (in.itemsize()) {
-    case 1: permute4_loop(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst), s, perm); break;
-    case 2: permute4_loop(static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst), s, perm); break;
-    case 4: permute4_loop(static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst), s, perm); break;
-    case 8: permute4_loop(static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst), s, perm); break;
+    case 1: permute4_as<uint8_t>(in, out, perm); break;
+    case 2: permute4_as<uint16_t>(in, out, perm); break;
+    case 4: permute4_as<uint32_t>(in, out, perm); break;
+    case 8: permute4_as<uint64_t>(in, out, perm); break;
     default: BG_ASSERT(false, "unexpected element size ", in.itemsize());
   }
   return out;
@@ -185,9 +184,6 @@ absl::StatusOr<std::string> load_bit_weights(BitResNetV2& model, const std::stri
 absl::StatusOr<BitConfig> infer_bit_config(const NpzReader& reader, int64_t base_width,
                                            int64_t num_groups) {
   const std::string& path = reader.path();
-  BitConfig probe;  // only for the key names
-  probe.base_width = base_width;
-  probe.num_groups = num_groups;
   const std::string root_key = "resnet/root_block/standardized_conv2d/kernel";
   const std::string head_key = "resnet/head/conv2d/bias";
   const NpzArrayInfo* root = reader.find(root_key);

@@ -302,7 +302,9 @@ absl::StatusOr<NpyHeader> parse_npy_header(const std::string& bytes, const std::
                                             bytes.size() - kNpyPrefixSize - length_size,
                                             " are present"));
   }
-  HeaderDictParser parser(std::string_view(bytes).substr(kNpyPrefixSize + length_size, dict_size), at);
+  const std::string_view dict =
+      std::string_view(bytes).substr(kNpyPrefixSize + length_size, dict_size);
+  HeaderDictParser parser(dict, at);
   auto header = parser.parse();
   if (!header.ok()) return header.status();
   header->data_offset = data_offset;
@@ -334,7 +336,9 @@ absl::StatusOr<std::string> encode_npy_header(DType dtype, const Shape& shape) {
     std::string header(kNpyMagic, kNpyMagicSize);
     header += static_cast<char>(length_size == 2 ? 1 : 2);
     header += '\0';
-    for (size_t i = 0; i < length_size; ++i) header += static_cast<char>((dict_size >> (8 * i)) & 0xFF);
+    for (size_t i = 0; i < length_size; ++i) {
+      header += static_cast<char>((dict_size >> (8 * i)) & 0xFF);
+    }
     header += dict;
     header.append(dict_size - dict.size() - 1, ' ');
     header += '\n';
@@ -508,7 +512,9 @@ absl::Status write_npz(const std::string& path, const NamedArrays& arrays,
   host_arrays.reserve(arrays.size());
   headers.reserve(arrays.size());
   for (const auto& [key, tensor] : arrays) {
-    if (key.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": an array key is empty"));
+    if (key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": an array key is empty"));
+    }
     for (const auto& [other, unused] : arrays) {
       if (&other != &key && other == key) {
         return absl::InvalidArgumentError(absl::StrCat(array_where(path, key), ": given twice"));

@@ -169,7 +169,8 @@ TEST(BitWeightsTest, AHeadOfAnotherSizeIsReplacedByAZeroHeadAndSaidSo) {
   for (float v : model.parameter("head.conv.weight").to_vector<float>()) ASSERT_EQ(v, 0.0f);
   for (float v : model.parameter("head.conv.bias").to_vector<float>()) ASSERT_EQ(v, 0.0f);
   // The rest was loaded.
-  EXPECT_TRUE(same_bits(model.parameter("head.gn.weight"), tiny_arrays().at("resnet/group_norm/gamma")));
+  EXPECT_TRUE(
+      same_bits(model.parameter("head.gn.weight"), tiny_arrays().at("resnet/group_norm/gamma")));
 }
 
 TEST(BitWeightsTest, ZeroHeadIgnoresTheFilesHead) {
@@ -188,8 +189,8 @@ TEST(BitWeightsTest, LoadsIntoAnExistingModelAndItsHeadSize) {
   ASSERT_TRUE(message.ok()) << message.status();
   EXPECT_NE(message->find("zero-initialised 7-way head"), std::string::npos) << *message;
   EXPECT_TRUE(held.is_same(model.parameter("body.block4.unit03.conv2.weight")));
-  EXPECT_EQ(held.at<float>({0, 0, 0, 0}),
-            tiny_arrays().at("resnet/block4/unit03/b/standardized_conv2d/kernel").at<float>({0, 0, 0, 0}));
+  const Tensor raw = tiny_arrays().at("resnet/block4/unit03/b/standardized_conv2d/kernel");
+  EXPECT_EQ(held.at<float>({0, 0, 0, 0}), raw.at<float>({0, 0, 0, 0}));
 }
 
 TEST(BitWeightsTest, ModelNamesAreCheckedAgainstTheFile) {
@@ -284,7 +285,8 @@ TEST(BitWeightsTest, UnitCountsThatMatchNoDepth) {
   ASSERT_EQ(drop.size(), 9u);
   const std::string path = tiny_variant("five_units.npz", drop);
   EXPECT_TRUE(status_names(load_bit_model(path, tiny_options()).status(),
-                           {"five_units.npz", "units per block (3, 4, 5, 3)", "match no BiT depth"}));
+                           {"five_units.npz", "units per block (3, 4, 5, 3)",
+                            "match no BiT depth"}));
 }
 
 TEST(BitWeightsTest, KernelLayoutConversions) {

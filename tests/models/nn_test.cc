@@ -86,8 +86,8 @@ TEST(NnTest, StdConv2dConvolvesWithTheStandardizedKernel) {
   const Tensor x = randn({1, 3, 6, 6});
   Conv2dAttrs attrs;
   attrs.padding = {1, 1};
-  EXPECT_TRUE(all_close(conv(x), conv2d(x, standardize_by_hand(conv.weight, 1e-10), Tensor(), attrs),
-                        1e-4, 1e-4));
+  const Tensor expected = conv2d(x, standardize_by_hand(conv.weight, 1e-10), Tensor(), attrs);
+  EXPECT_TRUE(all_close(conv(x), expected, 1e-4, 1e-4));
 }
 
 TEST(NnTest, StdConv2dGradientsThroughTheStandardization) {
