@@ -1,5 +1,5 @@
 // BiT ResNet-v2: pre-activation bottleneck ResNet with GroupNorm and Weight Standardization,
-// built exactly as /work/shared/reference/bit.md §1 describes (official bit_pytorch/models.py):
+// built exactly as docs/bit.md §1 describes (official bit_pytorch/models.py):
 //
 //   root   StdConv 7x7/s2/p3 (3 -> C0), no GN/ReLU; zero pad 1; max-pool 3x3/s2/p0
 //   body   block1..block4 of pre-activation bottleneck units (3,4,6,3 / 3,4,23,3 / 3,8,36,3);

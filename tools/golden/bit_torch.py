@@ -1,4 +1,4 @@
-"""BiT ResNet-v2 in PyTorch, written from /work/shared/reference/bit.md (sections 1, 2 and 7).
+"""BiT ResNet-v2 in PyTorch, written from docs/bit.md (sections 1, 2 and 7).
 
 This is the golden reference that bitgrad's C++ model is checked against. It is deliberately a
 set of small functions over one dict of parameters keyed by the official .npz names, so that

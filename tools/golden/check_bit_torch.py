@@ -1,4 +1,4 @@
-"""Self-check of bit_torch.py against the facts in /work/shared/reference/bit.md, and of the
+"""Self-check of bit_torch.py against the facts in docs/bit.md, and of the
 committed fixtures against the current code.
 
     /usr/bin/python3 tools/golden/check_bit_torch.py
