@@ -1,0 +1,40 @@
+#include "optim/lr_schedule.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/check.h"
+
+namespace bitgrad {
+
+WarmupStaircase::WarmupStaircase(double base_lr, int64_t warmup_steps,
+                                 std::vector<int64_t> decay_steps, int64_t total_steps)
+    : base_lr_(base_lr), warmup_steps_(warmup_steps), decay_steps_(std::move(decay_steps)),
+      total_steps_(total_steps) {
+  BG_CHECK(base_lr >= 0 && warmup_steps >= 0 && total_steps > 0,
+           "WarmupStaircase: need base_lr >= 0, warmup_steps >= 0 and total_steps > 0, got ",
+           base_lr, ", ", warmup_steps, ", ", total_steps);
+  BG_CHECK(std::is_sorted(decay_steps_.begin(), decay_steps_.end()),
+           "WarmupStaircase: decay steps must be increasing");
+}
+
+std::optional<double> WarmupStaircase::lr(int64_t step) const {
+  if (step >= total_steps_) return std::nullopt;
+  if (step < warmup_steps_) return base_lr_ * static_cast<double>(step) / warmup_steps_;
+  int64_t decays = std::count_if(decay_steps_.begin(), decay_steps_.end(),
+                                 [&](int64_t boundary) { return boundary < step; });
+  return base_lr_ / std::pow(10.0, static_cast<double>(decays));
+}
+
+WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr) {
+  BG_CHECK(num_examples > 0, "bit_hyperrule_schedule: the dataset is empty");
+  if (num_examples < 20000) return WarmupStaircase(base_lr, 100, {200, 300, 400}, 500);
+  if (num_examples < 500000) return WarmupStaircase(base_lr, 500, {3000, 6000, 9000}, 10000);
+  return WarmupStaircase(base_lr, 500, {6000, 12000, 18000}, 20000);
+}
+
+double bit_hyperrule_mixup_alpha(int64_t num_examples) {
+  return num_examples < 20000 ? 0.0 : 0.1;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,44 @@
+#include "optim/lr_schedule.h"
+
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+// The worked example in docs/bit.md §3.1 (small regime, base 3e-3).
+TEST(LrScheduleTest, SmallRegimeMatchesTheOfficialHyperRule) {
+  WarmupStaircase schedule = bit_hyperrule_schedule(1000);
+  EXPECT_EQ(schedule.lr(0).value(), 0.0);
+  EXPECT_DOUBLE_EQ(schedule.lr(50).value(), 0.0015);
+  EXPECT_DOUBLE_EQ(schedule.lr(99).value(), 0.003 * 99 / 100);
+  EXPECT_DOUBLE_EQ(schedule.lr(100).value(), 0.003);
+  EXPECT_DOUBLE_EQ(schedule.lr(200).value(), 0.003);  // the boundary keeps the higher rate
+  EXPECT_DOUBLE_EQ(schedule.lr(201).value(), 3e-4);
+  EXPECT_DOUBLE_EQ(schedule.lr(300).value(), 3e-4);
+  EXPECT_DOUBLE_EQ(schedule.lr(301).value(), 3e-5);
+  EXPECT_DOUBLE_EQ(schedule.lr(401).value(), 3e-6);
+  EXPECT_DOUBLE_EQ(schedule.lr(499).value(), 3e-6);
+  EXPECT_FALSE(schedule.lr(500).has_value());
+  EXPECT_EQ(schedule.total_steps(), 500);
+}
+
+TEST(LrScheduleTest, RegimesAndMixupFollowTheDatasetSize) {
+  EXPECT_EQ(bit_hyperrule_schedule(19999).total_steps(), 500);
+  EXPECT_EQ(bit_hyperrule_schedule(20000).total_steps(), 10000);
+  EXPECT_EQ(bit_hyperrule_schedule(499999).total_steps(), 10000);
+  EXPECT_EQ(bit_hyperrule_schedule(500000).total_steps(), 20000);
+  EXPECT_DOUBLE_EQ(bit_hyperrule_schedule(50000).lr(3001).value(), 3e-4);
+  EXPECT_DOUBLE_EQ(bit_hyperrule_schedule(600000).lr(6000).value(), 3e-3);
+  EXPECT_DOUBLE_EQ(bit_hyperrule_schedule(600000).lr(250).value(), 1.5e-3);
+  EXPECT_EQ(bit_hyperrule_mixup_alpha(19999), 0.0);
+  EXPECT_EQ(bit_hyperrule_mixup_alpha(20000), 0.1);
+}
+
+TEST(LrScheduleTest, BadArgumentsAreReported) {
+  EXPECT_TRUE(testing::throws_error([] { WarmupStaircase(0.1, 10, {5, 3}, 20); }, {"increasing"}));
+  EXPECT_TRUE(testing::throws_error([] { WarmupStaircase(0.1, 10, {}, 0); }, {"total_steps"}));
+}
+
+}  // namespace
+}  // namespace bitgrad
