@@ -1,0 +1,50 @@
+#include "examples/common/progress.h"
+
+#include <cstdio>
+
+namespace bitgrad {
+
+ProgressMeter::ProgressMeter(int64_t total_steps, int64_t images_per_step,
+                             double print_every_seconds, std::ostream& out)
+    : total_steps_(total_steps), images_per_step_(images_per_step),
+      print_every_(print_every_seconds), out_(out), start_(Clock::now()), last_print_(start_) {}
+
+void ProgressMeter::restart(int64_t step) {
+  start_ = Clock::now();
+  start_step_ = step;
+  last_step_ = step;
+}
+
+double ProgressMeter::images_per_second() const {
+  double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+  return seconds > 0 ? (last_step_ - start_step_) * images_per_step_ / seconds : 0.0;
+}
+
+void ProgressMeter::update(int64_t step, double loss, double lr, const std::string& extra) {
+  last_step_ = step;
+  Clock::time_point now = Clock::now();
+  bool due = std::chrono::duration<double>(now - last_print_).count() >= print_every_;
+  if (!due && step != total_steps_) return;
+  last_print_ = now;
+  double elapsed = std::chrono::duration<double>(now - start_).count();
+  double steps_per_second = elapsed > 0 ? (step - start_step_) / elapsed : 0.0;
+  double eta = steps_per_second > 0 ? (total_steps_ - step) / steps_per_second : 0.0;
+  char line[256];
+  std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.1f img/s  ETA %s",
+                static_cast<long long>(step), static_cast<long long>(total_steps_), loss, lr,
+                steps_per_second * images_per_step_, format_duration(eta).c_str());
+  out_ << line << (extra.empty() ? "" : "  ") << extra << std::endl;
+}
+
+std::string format_duration(double seconds) {
+  long total = static_cast<long>(seconds + 0.5);
+  char text[32];
+  if (total >= 3600) {
+    std::snprintf(text, sizeof text, "%ld:%02ld:%02ld", total / 3600, total / 60 % 60, total % 60);
+  } else {
+    std::snprintf(text, sizeof text, "%ld:%02ld", total / 60, total % 60);
+  }
+  return text;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,38 @@
+// One status line every few seconds for long loops:
+//   step 120/1000  loss 0.4321  lr 0.1000  412.3 img/s  elapsed 0:17  ETA 2:05
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iostream>
+#include <string>
+
+namespace bitgrad {
+
+class ProgressMeter {
+ public:
+  ProgressMeter(int64_t total_steps, int64_t images_per_step, double print_every_seconds = 5.0,
+                std::ostream& out = std::cout);
+
+  // Call after step `step` (1-based count of completed steps) finishes. Prints when the interval
+  // has passed, and always at the last step. `extra` is appended to the line.
+  void update(int64_t step, double loss, double lr, const std::string& extra = "");
+
+  // Throughput since the last restart(), over steps actually timed.
+  double images_per_second() const;
+  // Forget timing so far (after warm-up or an evaluation pause), keeping the step count.
+  void restart(int64_t step);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  int64_t total_steps_, images_per_step_;
+  double print_every_;
+  std::ostream& out_;
+  Clock::time_point start_, last_print_;
+  int64_t start_step_ = 0, last_step_ = 0;
+};
+
+// "1:02:03" or "2:05".
+std::string format_duration(double seconds);
+
+}  // namespace bitgrad
