@@ -1,0 +1,107 @@
+#!/usr/bin/python3
+"""PyTorch baseline for //tools/bench:bit_bench: the same BiT model, mode, batch and resolution,
+timed the same way (median step time after warm-up), on Debian's python3-torch (1.13, CPU, the
+same oneDNN 2.6.3). The model is tools/golden/bit_torch.py, written from docs/bit.md.
+
+  /usr/bin/python3 tools/bench/bit_bench_torch.py --model=BiT-R50x1 --mode=train --batch=16 --res=128
+
+Prints a progress line per step and, last, one JSON object like bit_bench's.
+"""
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import bit_torch  # noqa: E402
+
+
+def parse_model(name):
+    match = re.fullmatch(r"(?:BiT-[SM]-)?(?:BiT-)?R(50|101|152)x([1-4])", name)
+    if not match:
+        raise SystemExit(f"--model: expected a name like BiT-R50x1 or BiT-M-R101x3, got {name}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="BiT-R50x1")
+    parser.add_argument("--mode", choices=["train", "infer"], default="train")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--res", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--head", type=int, default=1000)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    depth, width = parse_model(args.model)
+    cfg = bit_torch.BitConfig(depth=depth, width_factor=width, head_size=args.head)
+    model = bit_torch.BitModel.random(cfg, seed=0)
+    x = torch.rand(args.batch, 3, args.res, args.res) * 2 - 1
+    y = torch.randint(0, args.head, (args.batch,))
+
+    if args.mode == "train":
+        params = model.requires_grad_(True).parameters()
+        optimizer = torch.optim.SGD(params, lr=0.003, momentum=0.9)
+
+        def step():
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    else:
+        def step():
+            with torch.no_grad():
+                model(x)
+
+    times = []
+    for i in range(args.warmup + args.steps):
+        start = time.perf_counter()
+        step()
+        elapsed = time.perf_counter() - start
+        if i >= args.warmup:
+            times.append(elapsed)
+        print(f"step {i + 1}/{args.warmup + args.steps}{' (warm-up)' if i < args.warmup else ''}: "
+              f"{elapsed * 1000:.0f} ms, {args.batch / elapsed:.2f} img/s", file=sys.stderr)
+
+    median = statistics.median(times)
+    # Multiply-adds of the convolutions and the head, times 2 (forward) and 3x for training.
+    flops = bit_torch_flops(cfg, args.res) * args.batch * (3 if args.mode == "train" else 1)
+    print(json.dumps({
+        "framework": "pytorch " + torch.__version__, "model": args.model, "mode": args.mode,
+        "batch": args.batch, "res": args.res, "threads": args.threads,
+        "img_per_s": round(args.batch / median, 3), "step_ms": round(median * 1000, 2),
+        "gflops": round(flops / median / 1e9, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+
+
+def bit_torch_flops(cfg, res):
+    """Forward FLOPs of one image: 2 * multiply-adds of every conv and the head."""
+    side = (res + 2 * 3 - 7) // 2 + 1           # root conv 7x7/s2/p3
+    total = 2 * side * side * 7 * 7 * 3 * cfg.root_channels
+    side = (side + 2 - 3) // 2 + 1             # zero pad 1, max-pool 3x3/s2
+    for _, n_units, cin, cmid, cout, stride in cfg.stages():
+        for u in range(n_units):
+            s = stride if u == 0 else 1
+            out_side = (side - 1) // s + 1
+            total += 2 * side * side * cin * cmid                       # conv1 1x1
+            total += 2 * out_side * out_side * cmid * cmid * 9          # conv2 3x3 (strided)
+            total += 2 * out_side * out_side * cmid * cout              # conv3 1x1
+            if u == 0:
+                total += 2 * out_side * out_side * cin * cout           # projection
+            cin, side = cout, out_side
+    return total + 2 * cfg.feature_channels * cfg.head_size
+
+
+if __name__ == "__main__":
+    main()
