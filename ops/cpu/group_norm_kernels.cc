@@ -13,13 +13,13 @@
 //               Backward: dx = a * g + b * (x - mean) + c.
 // Centring on the mean inside pass 2 keeps float32 results accurate when |mean| >> std.
 //
-// The row loops keep kLanes accumulators: a multiple of every channel block, so lane l always
-// holds channel l % b and one loop serves every layout. 32 floats are 4 AVX2 registers, enough
-// independent add chains to stay memory-bound.
+// The row loops work in 128-byte chunks, a multiple of every channel block, so lane l of a
+// chunk always holds channel l % b and the same loop serves every layout.
 #include "ops/cpu/group_norm_kernels.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <numeric>
 #include <type_traits>
@@ -30,26 +30,66 @@
 namespace bitgrad::cpu {
 namespace {
 
-constexpr int kLanes = 32;
-// Rows of lanes summed in T before the partial sums are flushed into double.
+// A chunk is 128 bytes of a row: four 32-byte vectors (GCC vector extensions; AVX2 registers
+// in the AVX2 build, pairs of SSE registers in the portable one). Four independent accumulators
+// hide the add latency. A chunk holds a multiple of every channel block, so every chunk of a row
+// starts at channel 0 of the block, and element i of a row belongs to channel i % kBlock.
+template <typename T>
+struct Vec32;
+template <>
+struct Vec32<float> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct Vec32<double> {
+  typedef double type __attribute__((vector_size(32)));
+};
+template <typename T>
+using Vec = typename Vec32<T>::type;
+template <typename T>
+constexpr int kWidth = 32 / sizeof(T);  // values per vector
+constexpr int kVecsPerChunk = 4;
+template <typename T>
+constexpr int kChunk = kVecsPerChunk * kWidth<T>;  // values per chunk: 32 float, 16 double
+// Chunks summed in T before the partial sums are flushed into double.
 constexpr int64_t kFlushEvery = 16;
 
-template <bool kRelu, typename T>
-BG_ALWAYS_INLINE T relu_if(T v) {
-  if constexpr (kRelu) return v > T(0) ? v : T(0);
-  return v;
-}
-
-// Copies the kBlock per-channel values of a row to every lane.
+// Per-channel values of a row's block spread over vectors: lane l of vector v holds channel
+// (v * kWidth + l) % kBlock. Blocks up to one vector wide repeat in every vector; wider blocks
+// need kBlock / kWidth distinct vectors.
 template <typename T, int kBlock>
-BG_ALWAYS_INLINE void spread(const T* per_channel, T* lanes) {
-  for (int l = 0; l < kLanes; ++l) lanes[l] = per_channel[l % kBlock];
+constexpr int kDistinctVecs = kBlock > kWidth<T> ? kBlock / kWidth<T> : 1;
+
+template <typename T, int kBlock>
+BG_ALWAYS_INLINE void spread(const T* per_channel, Vec<T>* vecs) {
+  for (int v = 0; v < kDistinctVecs<T, kBlock>; ++v) {
+    for (int l = 0; l < kWidth<T>; ++l) vecs[v][l] = per_channel[(v * kWidth<T> + l) % kBlock];
+  }
 }
 
-// Adds per-lane totals into their channels.
-template <int kBlock>
+// Adds the lanes of per-lane double totals (one chunk's worth) into their channels.
+template <typename T, int kBlock>
 BG_ALWAYS_INLINE void fold(const double* lanes, double* per_channel) {
-  for (int l = 0; l < kLanes; ++l) per_channel[l % kBlock] += lanes[l];
+  for (int l = 0; l < kChunk<T>; ++l) per_channel[l % kBlock] += lanes[l];
+}
+
+template <typename T>
+BG_ALWAYS_INLINE void flush(const Vec<T>* part, double* total) {
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    for (int l = 0; l < kWidth<T>; ++l) total[v * kWidth<T> + l] += part[v][l];
+  }
+}
+
+// Unaligned vector load and store. Vectors never pass by value between functions, whose ABI
+// would differ between the portable and the AVX2 build.
+template <typename T>
+BG_ALWAYS_INLINE void load(Vec<T>& v, const T* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+
+template <typename T>
+BG_ALWAYS_INLINE void store(T* p, const Vec<T>& v) {
+  std::memcpy(p, &v, sizeof v);
 }
 
 // Forward pass 1 over one row (a channel block of one sample, S * kBlock values): adds
@@ -57,94 +97,108 @@ BG_ALWAYS_INLINE void fold(const double* lanes, double* per_channel) {
 template <typename T, int kBlock>
 BG_ALWAYS_INLINE void row_shifted_sums(const T* x, int64_t spatial, const T* shift, double* sum,
                                        double* sum_sq) {
-  T shift_lanes[kLanes];
-  spread<T, kBlock>(shift, shift_lanes);
-  double total[kLanes] = {}, total_sq[kLanes] = {};
-  const int64_t length = spatial * kBlock, chunks = length / kLanes;
+  using V = Vec<T>;
+  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
+  V shift_v[kDistinct];
+  spread<T, kBlock>(shift, shift_v);
+  double total[kChunk<T>] = {}, total_sq[kChunk<T>] = {};
+  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
     const int64_t end = std::min(chunks, begin + kFlushEvery);
-    T part[kLanes] = {}, part_sq[kLanes] = {};
+    V part[kVecsPerChunk] = {}, part_sq[kVecsPerChunk] = {};
     for (int64_t chunk = begin; chunk < end; ++chunk) {
-      const T* p = x + chunk * kLanes;
-#pragma omp simd
-      for (int l = 0; l < kLanes; ++l) {
-        T v = p[l] - shift_lanes[l];
-        part[l] += v;
-        part_sq[l] += v * v;
+#pragma GCC unroll 4
+      for (int v = 0; v < kVecsPerChunk; ++v) {
+        V d;
+        load(d, x + chunk * kChunk<T> + v * kWidth<T>);
+        d -= shift_v[v % kDistinct];
+        part[v] += d;
+        part_sq[v] += d * d;
       }
     }
-    for (int l = 0; l < kLanes; ++l) {
-      total[l] += part[l];
-      total_sq[l] += part_sq[l];
-    }
+    flush<T>(part, total);
+    flush<T>(part_sq, total_sq);
   }
-  for (int64_t i = chunks * kLanes; i < length; ++i) {
-    const int64_t l = i - chunks * kLanes;
-    T v = x[i] - shift_lanes[l];
-    total[l] += v;
-    total_sq[l] += v * v;
+  fold<T, kBlock>(total, sum);
+  fold<T, kBlock>(total_sq, sum_sq);
+  for (int64_t i = chunks * kChunk<T>; i < length; ++i) {
+    const double d = x[i] - shift[i % kBlock];
+    sum[i % kBlock] += d;
+    sum_sq[i % kBlock] += d * d;
   }
-  fold<kBlock>(total, sum);
-  fold<kBlock>(total_sq, sum_sq);
 }
 
 // Forward pass 2 over one row: y = relu?(scale * (x - center) + bias), per channel.
 template <typename T, int kBlock, bool kRelu>
 BG_ALWAYS_INLINE void row_affine(const T* x, T* y, int64_t spatial, const T* scale,
                                  const T* center, const T* bias) {
-  T a[kLanes], m[kLanes], b[kLanes];
+  using V = Vec<T>;
+  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
+  V a[kDistinct], m[kDistinct], b[kDistinct];
   spread<T, kBlock>(scale, a);
   spread<T, kBlock>(center, m);
   spread<T, kBlock>(bias, b);
-  const int64_t length = spatial * kBlock, chunks = length / kLanes;
+  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    const T* p = x + chunk * kLanes;
-    T* q = y + chunk * kLanes;
-#pragma omp simd
-    for (int l = 0; l < kLanes; ++l) q[l] = relu_if<kRelu>(a[l] * (p[l] - m[l]) + b[l]);
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecsPerChunk; ++v) {
+      const int64_t offset = chunk * kChunk<T> + v * kWidth<T>;
+      const int k = v % kDistinct;
+      V value;
+      load(value, x + offset);
+      value = a[k] * (value - m[k]) + b[k];
+      if constexpr (kRelu) value = value > V{} ? value : V{};
+      store(y + offset, value);
+    }
   }
-  for (int64_t i = chunks * kLanes; i < length; ++i) {
-    const int64_t l = i - chunks * kLanes;
-    y[i] = relu_if<kRelu>(a[l] * (x[i] - m[l]) + b[l]);
+  for (int64_t i = chunks * kChunk<T>; i < length; ++i) {
+    const int64_t c = i % kBlock;
+    T value = scale[c] * (x[i] - center[c]) + bias[c];
+    y[i] = kRelu && !(value > T(0)) ? T(0) : value;
   }
 }
 
-// Backward pass 1 over one row: adds sum(g) and sum(g * (x - center)) per channel, where g is dy,
-// zeroed where y <= 0 under a fused ReLU (y is read only then).
+// Backward pass 1 over one row: adds sum(g) and sum(g * (x - center)) per channel, where g is dy
+// gated by y > 0 under a fused ReLU (y is read only then).
 template <typename T, int kBlock, bool kRelu>
 BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* y, const T* x, int64_t spatial,
                                     const T* center, double* sum_g, double* sum_gx) {
-  T m[kLanes];
+  using V = Vec<T>;
+  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
+  V m[kDistinct];
   spread<T, kBlock>(center, m);
-  double total_g[kLanes] = {}, total_gx[kLanes] = {};
-  const int64_t length = spatial * kBlock, chunks = length / kLanes;
+  double total_g[kChunk<T>] = {}, total_gx[kChunk<T>] = {};
+  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
     const int64_t end = std::min(chunks, begin + kFlushEvery);
-    T part_g[kLanes] = {}, part_gx[kLanes] = {};
+    V part_g[kVecsPerChunk] = {}, part_gx[kVecsPerChunk] = {};
     for (int64_t chunk = begin; chunk < end; ++chunk) {
-      const int64_t offset = chunk * kLanes;
-#pragma omp simd
-      for (int l = 0; l < kLanes; ++l) {
-        T g = dy[offset + l];
-        if constexpr (kRelu) g = y[offset + l] > T(0) ? g : T(0);
-        part_g[l] += g;
-        part_gx[l] += g * (x[offset + l] - m[l]);
+#pragma GCC unroll 4
+      for (int v = 0; v < kVecsPerChunk; ++v) {
+        const int64_t offset = chunk * kChunk<T> + v * kWidth<T>;
+        V g, xv;
+        load(g, dy + offset);
+        if constexpr (kRelu) {
+          V yv;
+          load(yv, y + offset);
+          g = yv > V{} ? g : V{};
+        }
+        load(xv, x + offset);
+        part_g[v] += g;
+        part_gx[v] += g * (xv - m[v % kDistinct]);
       }
     }
-    for (int l = 0; l < kLanes; ++l) {
-      total_g[l] += part_g[l];
-      total_gx[l] += part_gx[l];
-    }
+    flush<T>(part_g, total_g);
+    flush<T>(part_gx, total_gx);
   }
-  for (int64_t i = chunks * kLanes; i < length; ++i) {
-    const int64_t l = i - chunks * kLanes;
-    T g = dy[i];
-    if constexpr (kRelu) g = y[i] > T(0) ? g : T(0);
-    total_g[l] += g;
-    total_gx[l] += g * (x[i] - m[l]);
+  fold<T, kBlock>(total_g, sum_g);
+  fold<T, kBlock>(total_gx, sum_gx);
+  for (int64_t i = chunks * kChunk<T>; i < length; ++i) {
+    const int64_t c = i % kBlock;
+    const T g = kRelu && !(y[i] > T(0)) ? T(0) : dy[i];
+    sum_g[c] += g;
+    sum_gx[c] += g * (x[i] - center[c]);
   }
-  fold<kBlock>(total_g, sum_g);
-  fold<kBlock>(total_gx, sum_gx);
 }
 
 // Backward pass 2 over one row: dx = a * g + b * (x - center) + c, per channel.
@@ -152,26 +206,34 @@ template <typename T, int kBlock, bool kRelu>
 BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* y, const T* x, T* dx, int64_t spatial,
                                      const T* coef_a, const T* coef_b, const T* coef_c,
                                      const T* center) {
-  T a[kLanes], b[kLanes], c[kLanes], m[kLanes];
+  using V = Vec<T>;
+  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
+  V a[kDistinct], b[kDistinct], c[kDistinct], m[kDistinct];
   spread<T, kBlock>(coef_a, a);
   spread<T, kBlock>(coef_b, b);
   spread<T, kBlock>(coef_c, c);
   spread<T, kBlock>(center, m);
-  const int64_t length = spatial * kBlock, chunks = length / kLanes;
+  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-    const int64_t offset = chunk * kLanes;
-#pragma omp simd
-    for (int l = 0; l < kLanes; ++l) {
-      T g = dy[offset + l];
-      if constexpr (kRelu) g = y[offset + l] > T(0) ? g : T(0);
-      dx[offset + l] = a[l] * g + b[l] * (x[offset + l] - m[l]) + c[l];
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecsPerChunk; ++v) {
+      const int64_t offset = chunk * kChunk<T> + v * kWidth<T>;
+      const int k = v % kDistinct;
+      V g, xv;
+      load(g, dy + offset);
+      if constexpr (kRelu) {
+        V yv;
+        load(yv, y + offset);
+        g = yv > V{} ? g : V{};
+      }
+      load(xv, x + offset);
+      store(dx + offset, V(a[k] * g + b[k] * (xv - m[k]) + c[k]));
     }
   }
-  for (int64_t i = chunks * kLanes; i < length; ++i) {
-    const int64_t l = i - chunks * kLanes;
-    T g = dy[i];
-    if constexpr (kRelu) g = y[i] > T(0) ? g : T(0);
-    dx[i] = a[l] * g + b[l] * (x[i] - m[l]) + c[l];
+  for (int64_t i = chunks * kChunk<T>; i < length; ++i) {
+    const int64_t ch = i % kBlock;
+    const T g = kRelu && !(y[i] > T(0)) ? T(0) : dy[i];
+    dx[i] = coef_a[ch] * g + coef_b[ch] * (x[i] - center[ch]) + coef_c[ch];
   }
 }
 
