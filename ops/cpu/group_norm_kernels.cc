@@ -20,9 +20,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <memory>
 #include <numeric>
 #include <type_traits>
+#include <vector>
 
 #include "core/check.h"
 #include "ops/cpu/cpu_isa.h"
@@ -55,28 +55,67 @@ constexpr int kChunk = kVecsPerChunk * kWidth<T>;  // values per chunk: 32 float
 constexpr int64_t kFlushEvery = 16;
 
 // Per-channel values of a row's block spread over vectors: lane l of vector v holds channel
-// (v * kWidth + l) % kBlock. Blocks up to one vector wide repeat in every vector; wider blocks
-// need kBlock / kWidth distinct vectors.
+// (v * kWidth + l) % kBlock. Block 1 broadcasts; wider blocks (a multiple of the vector width)
+// need kBlock / kWidth distinct vectors, repeating through the chunk.
 template <typename T, int kBlock>
 constexpr int kDistinctVecs = kBlock > kWidth<T> ? kBlock / kWidth<T> : 1;
 
 template <typename T, int kBlock>
 BG_ALWAYS_INLINE void spread(const T* per_channel, Vec<T>* vecs) {
-  for (int v = 0; v < kDistinctVecs<T, kBlock>; ++v) {
-    for (int l = 0; l < kWidth<T>; ++l) vecs[v][l] = per_channel[(v * kWidth<T> + l) % kBlock];
+  static_assert(kBlock == 1 || kBlock % kWidth<T> == 0, "blocks are 1 or whole vectors");
+  if constexpr (kBlock == 1) {
+    vecs[0] = Vec<T>{} + per_channel[0];
+  } else {
+#pragma GCC unroll 4
+    for (int v = 0; v < kDistinctVecs<T, kBlock>; ++v) {
+      std::memcpy(&vecs[v], per_channel + v * kWidth<T>, sizeof(Vec<T>));
+    }
   }
 }
 
-// Adds the lanes of per-lane double totals (one chunk's worth) into their channels.
-template <typename T, int kBlock>
-BG_ALWAYS_INLINE void fold(const double* lanes, double* per_channel) {
-  for (int l = 0; l < kChunk<T>; ++l) per_channel[l % kBlock] += lanes[l];
+// Sets vectors to zero one by one. Every loop over a chunk's vectors is unrolled so the arrays
+// of vectors live in registers; an array initialiser `= {}` would become a `rep stos`, whose
+// start-up cost dominates short rows.
+template <typename V, int kCount>
+BG_ALWAYS_INLINE void zero(V (&vecs)[kCount]) {
+#pragma GCC unroll 16
+  for (int i = 0; i < kCount; ++i) vecs[i] = V{};
 }
 
+// Per-lane totals of a chunk in double: kChunk / 4 vectors of 4 doubles.
+using VecD = Vec<double>;
 template <typename T>
-BG_ALWAYS_INLINE void flush(const Vec<T>* part, double* total) {
+constexpr int kDoubleVecs = kChunk<T> / 4;
+
+// Adds a chunk's partial sums (four vectors of T) into the double totals, lane by lane.
+template <typename T>
+BG_ALWAYS_INLINE void flush(const Vec<T>* part, VecD* total) {
+#pragma GCC unroll 4
   for (int v = 0; v < kVecsPerChunk; ++v) {
-    for (int l = 0; l < kWidth<T>; ++l) total[v * kWidth<T> + l] += part[v][l];
+    if constexpr (std::is_same_v<T, double>) {
+      total[v] += part[v];
+    } else {
+      typedef float Vec4f __attribute__((vector_size(16)));
+      Vec4f low = __builtin_shufflevector(part[v], part[v], 0, 1, 2, 3);
+      Vec4f high = __builtin_shufflevector(part[v], part[v], 4, 5, 6, 7);
+      total[2 * v] += __builtin_convertvector(low, VecD);
+      total[2 * v + 1] += __builtin_convertvector(high, VecD);
+    }
+  }
+}
+
+// Adds the double totals into their channels: chunk lane j (vector j / 4) is channel
+// j % kBlock, so vectors whose lanes hold the same channels are summed first.
+template <typename T, int kBlock>
+BG_ALWAYS_INLINE void fold(VecD* total, double* per_channel) {
+  static_assert(kBlock == 1 || kBlock % 4 == 0, "blocks are 1 or whole double vectors");
+  constexpr int kPatterns = kBlock >= 4 ? kBlock / 4 : 1;
+#pragma GCC unroll 8
+  for (int u = kPatterns; u < kDoubleVecs<T>; ++u) total[u % kPatterns] += total[u];
+#pragma GCC unroll 4
+  for (int u = 0; u < kPatterns; ++u) {
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; ++l) per_channel[(u * 4 + l) % kBlock] += total[u][l];
   }
 }
 
@@ -101,11 +140,15 @@ BG_ALWAYS_INLINE void row_shifted_sums(const T* x, int64_t spatial, const T* shi
   constexpr int kDistinct = kDistinctVecs<T, kBlock>;
   V shift_v[kDistinct];
   spread<T, kBlock>(shift, shift_v);
-  double total[kChunk<T>] = {}, total_sq[kChunk<T>] = {};
+  VecD total[kDoubleVecs<T>], total_sq[kDoubleVecs<T>];
+  zero(total);
+  zero(total_sq);
   const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
     const int64_t end = std::min(chunks, begin + kFlushEvery);
-    V part[kVecsPerChunk] = {}, part_sq[kVecsPerChunk] = {};
+    V part[kVecsPerChunk], part_sq[kVecsPerChunk];
+    zero(part);
+    zero(part_sq);
     for (int64_t chunk = begin; chunk < end; ++chunk) {
 #pragma GCC unroll 4
       for (int v = 0; v < kVecsPerChunk; ++v) {
@@ -167,11 +210,15 @@ BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* y, const T* x, int64_t
   constexpr int kDistinct = kDistinctVecs<T, kBlock>;
   V m[kDistinct];
   spread<T, kBlock>(center, m);
-  double total_g[kChunk<T>] = {}, total_gx[kChunk<T>] = {};
+  VecD total_g[kDoubleVecs<T>], total_gx[kDoubleVecs<T>];
+  zero(total_g);
+  zero(total_gx);
   const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
     const int64_t end = std::min(chunks, begin + kFlushEvery);
-    V part_g[kVecsPerChunk] = {}, part_gx[kVecsPerChunk] = {};
+    V part_g[kVecsPerChunk], part_gx[kVecsPerChunk];
+    zero(part_g);
+    zero(part_gx);
     for (int64_t chunk = begin; chunk < end; ++chunk) {
 #pragma GCC unroll 4
       for (int v = 0; v < kVecsPerChunk; ++v) {
@@ -278,14 +325,23 @@ struct Plan {
   double group_count() const { return static_cast<double>(group_channels * spatial); }
 };
 
-// Uninitialised per-(n, channel) scratch arrays, each N * Cp long. Every unit writes its slice
-// before reading it.
-template <typename T>
-struct Scratch {
-  std::unique_ptr<T[]> buffer;
-  int64_t stride;
-  Scratch(int64_t arrays, int64_t length) : buffer(new T[arrays * length]), stride(length) {}
-  T* operator[](int64_t i) { return buffer.get() + i * stride; }
+// Per-(n, channel) scratch arrays, each N * Cp long, uninitialised: every unit writes its slice
+// before reading it. The memory stays with the calling thread and is reused (kSlot keeps two
+// scratches of one type apart); a fresh allocation of this size would be mmapped and
+// page-faulted again on every call.
+template <typename T, int kSlot>
+class Scratch {
+ public:
+  Scratch(int64_t arrays, int64_t length) : stride_(length) {
+    thread_local std::vector<T> buffer;
+    if (buffer.size() < static_cast<size_t>(arrays * length)) buffer.resize(arrays * length);
+    data_ = buffer.data();
+  }
+  T* operator[](int64_t i) const { return data_ + i * stride_; }
+
+ private:
+  T* data_;
+  int64_t stride_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -502,8 +558,8 @@ void group_norm_fwd_blocked(const ChannelBlockedShape& shape, const GroupNormAtt
                             const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd) {
   const Plan plan(shape, attrs, "group_norm");
   const int64_t per_sample = plan.units_per_sample;
-  Scratch<double> sums(2, plan.batch * plan.padded_channels);
-  Scratch<T> coefs(4, plan.batch * plan.padded_channels);
+  const Scratch<double, 0> sums(2, plan.batch * plan.padded_channels);
+  const Scratch<T, 1> coefs(4, plan.batch * plan.padded_channels);
   const FwdArgs<T> args{plan,    x,       gamma,    beta,     y,        mean,    rstd,
                         sums[0], sums[1], coefs[0], coefs[1], coefs[2], coefs[3]};
   const FwdUnitFn<T> unit = select_fwd_unit<T>(plan.block, attrs.relu);
@@ -519,8 +575,8 @@ void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAtt
   BG_CHECK(!attrs.relu || y != nullptr,
            "group_norm backward: attrs.relu needs the forward output y to gate dy");
   const int64_t per_sample = plan.units_per_sample;
-  Scratch<double> sums(2, plan.batch * plan.padded_channels);
-  Scratch<T> coefs(4, plan.batch * plan.padded_channels);
+  const Scratch<double, 0> sums(2, plan.batch * plan.padded_channels);
+  const Scratch<T, 1> coefs(4, plan.batch * plan.padded_channels);
   const BwdArgs<T> args{plan,    dy,      x,       y,        gamma,    mean,     rstd,
                         dx,      sums[0], sums[1], coefs[0], coefs[1], coefs[2], coefs[3]};
   const BwdUnitFn<T> unit = select_bwd_unit<T>(plan.block, attrs.relu);
