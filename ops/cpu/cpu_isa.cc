@@ -17,9 +17,7 @@ std::atomic<CpuIsa> isa_cap{CpuIsa::kAvx2Fma};
 
 }  // namespace
 
-const char* cpu_isa_name(CpuIsa isa) {
-  return isa == CpuIsa::kAvx2Fma ? "avx2+fma" : "portable";
-}
+const char* cpu_isa_name(CpuIsa isa) { return isa == CpuIsa::kAvx2Fma ? "avx2+fma" : "portable"; }
 
 CpuIsa active_cpu_isa() {
   static const CpuIsa detected = detected_cpu_isa();

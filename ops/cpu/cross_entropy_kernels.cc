@@ -43,8 +43,8 @@ LogitsShape check_inputs(const char* op, const Tensor& logits, const Tensor& tar
 // Row loops. Pragmas cannot sit inside BG_DISPATCH_FLOAT's macro argument, hence templates.
 // labels: int64 (N) or null; soft: (N, K) or null (exactly one is given).
 template <typename T>
-double cross_entropy_rows(LogitsShape shape, const T* logits, const int64_t* labels,
-                          const T* soft, T* probs) {
+double cross_entropy_rows(LogitsShape shape, const T* logits, const int64_t* labels, const T* soft,
+                          T* probs) {
   const int64_t K = shape.classes;
   std::vector<double> row_loss(shape.rows);
 #pragma omp parallel for schedule(static) if (shape.rows * K >= kParallelMinElements)
@@ -77,8 +77,8 @@ double cross_entropy_rows(LogitsShape shape, const T* logits, const int64_t* lab
 
 // dz = scale * (p * sum_k t - t), t one-hot for labels.
 template <typename T>
-void cross_entropy_grad_rows(LogitsShape shape, double scale, const T* probs,
-                             const int64_t* labels, const T* soft, T* dlogits) {
+void cross_entropy_grad_rows(LogitsShape shape, double scale, const T* probs, const int64_t* labels,
+                             const T* soft, T* dlogits) {
   const int64_t K = shape.classes;
 #pragma omp parallel for schedule(static) if (shape.rows * K >= kParallelMinElements)
   for (int64_t n = 0; n < shape.rows; ++n) {
@@ -122,10 +122,9 @@ Tensor cross_entropy_bwd_cpu(const Tensor& dloss, const Tensor& probs, const Ten
   const double scale = dloss.item<double>() / shape.rows;
   Tensor dlogits = empty_like(probs);
   BG_DISPATCH_FLOAT(probs.dtype(), "cross_entropy backward", [&] {
-    cross_entropy_grad_rows<scalar_t>(shape, scale, probs.data<scalar_t>(),
-                                      hard ? target.data<int64_t>() : nullptr,
-                                      hard ? nullptr : target.data<scalar_t>(),
-                                      dlogits.mutable_data<scalar_t>());
+    cross_entropy_grad_rows<scalar_t>(
+        shape, scale, probs.data<scalar_t>(), hard ? target.data<int64_t>() : nullptr,
+        hard ? nullptr : target.data<scalar_t>(), dlogits.mutable_data<scalar_t>());
   });
   return dlogits;
 }

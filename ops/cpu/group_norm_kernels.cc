@@ -50,7 +50,7 @@ template <typename T>
 constexpr int kWidth = 32 / sizeof(T);  // values per vector
 constexpr int kVecsPerChunk = 4;
 template <typename T>
-constexpr int kChunk = kVecsPerChunk * kWidth<T>;  // values per chunk: 32 float, 16 double
+constexpr int kChunk = kVecsPerChunk* kWidth<T>;  // values per chunk: 32 float, 16 double
 // Chunks summed in T before the partial sums are flushed into double.
 constexpr int64_t kFlushEvery = 16;
 
@@ -131,14 +131,42 @@ BG_ALWAYS_INLINE void store(T* p, const Vec<T>& v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+// A row's last, partial chunk (rest < kChunk values) copied into a full one whose other lanes
+// hold `fill` (vectors spread per channel; zeros if null), chosen so that they add nothing. Rows
+// of any length then run the same vector code: plain rows of 7x7 or 4x4 are all tail.
+template <typename T, int kBlock>
+struct PaddedChunk {
+  T values[kChunk<T>];
+  PaddedChunk(const T* row_tail, int64_t rest, const Vec<T>* fill) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecsPerChunk; ++v) {
+      store(values + v * kWidth<T>, fill ? fill[v % kDistinctVecs<T, kBlock>] : Vec<T>{});
+    }
+    std::memcpy(values, row_tail, rest * sizeof(T));
+  }
+};
+
+// Forward pass 1, one chunk: part += x - shift, part_sq += (x - shift)^2.
+template <typename T, int kBlock>
+BG_ALWAYS_INLINE void shifted_sums_chunk(const T* x, const Vec<T>* shift, Vec<T>* part,
+                                         Vec<T>* part_sq) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    Vec<T> d;
+    load(d, x + v * kWidth<T>);
+    d -= shift[v % kDistinctVecs<T, kBlock>];
+    part[v] += d;
+    part_sq[v] += d * d;
+  }
+}
+
 // Forward pass 1 over one row (a channel block of one sample, S * kBlock values): adds
 // sum(x - shift) and sum((x - shift)^2) per channel into sum[0, kBlock) and sum_sq[0, kBlock).
 template <typename T, int kBlock>
 BG_ALWAYS_INLINE void row_shifted_sums(const T* x, int64_t spatial, const T* shift, double* sum,
                                        double* sum_sq) {
   using V = Vec<T>;
-  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
-  V shift_v[kDistinct];
+  V shift_v[kDistinctVecs<T, kBlock>], part[kVecsPerChunk], part_sq[kVecsPerChunk];
   spread<T, kBlock>(shift, shift_v);
   VecD total[kDoubleVecs<T>], total_sq[kDoubleVecs<T>];
   zero(total);
@@ -146,69 +174,93 @@ BG_ALWAYS_INLINE void row_shifted_sums(const T* x, int64_t spatial, const T* shi
   const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
     const int64_t end = std::min(chunks, begin + kFlushEvery);
-    V part[kVecsPerChunk], part_sq[kVecsPerChunk];
     zero(part);
     zero(part_sq);
     for (int64_t chunk = begin; chunk < end; ++chunk) {
-#pragma GCC unroll 4
-      for (int v = 0; v < kVecsPerChunk; ++v) {
-        V d;
-        load(d, x + chunk * kChunk<T> + v * kWidth<T>);
-        d -= shift_v[v % kDistinct];
-        part[v] += d;
-        part_sq[v] += d * d;
-      }
+      shifted_sums_chunk<T, kBlock>(x + chunk * kChunk<T>, shift_v, part, part_sq);
     }
+    flush<T>(part, total);
+    flush<T>(part_sq, total_sq);
+  }
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    const PaddedChunk<T, kBlock> tail(x + chunks * kChunk<T>, rest, shift_v);
+    zero(part);
+    zero(part_sq);
+    shifted_sums_chunk<T, kBlock>(tail.values, shift_v, part, part_sq);
     flush<T>(part, total);
     flush<T>(part_sq, total_sq);
   }
   fold<T, kBlock>(total, sum);
   fold<T, kBlock>(total_sq, sum_sq);
-  for (int64_t i = chunks * kChunk<T>; i < length; ++i) {
-    const double d = x[i] - shift[i % kBlock];
-    sum[i % kBlock] += d;
-    sum_sq[i % kBlock] += d * d;
+}
+
+// Forward pass 2, one chunk: y = relu?(a * (x - m) + b).
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void affine_chunk(const T* x, T* y, const Vec<T>* a, const Vec<T>* m,
+                                   const Vec<T>* b) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    const int k = v % kDistinctVecs<T, kBlock>;
+    Vec<T> value;
+    load(value, x + v * kWidth<T>);
+    value = a[k] * (value - m[k]) + b[k];
+    if constexpr (kRelu) value = value > Vec<T>{} ? value : Vec<T>{};
+    store(y + v * kWidth<T>, value);
   }
 }
 
 // Forward pass 2 over one row: y = relu?(scale * (x - center) + bias), per channel.
 template <typename T, int kBlock, bool kRelu>
-BG_ALWAYS_INLINE void row_affine(const T* x, T* y, int64_t spatial, const T* scale,
-                                 const T* center, const T* bias) {
+BG_ALWAYS_INLINE void row_affine(const T* x, T* y, int64_t spatial, const T* scale, const T* center,
+                                 const T* bias) {
   using V = Vec<T>;
-  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
-  V a[kDistinct], m[kDistinct], b[kDistinct];
+  V a[kDistinctVecs<T, kBlock>], m[kDistinctVecs<T, kBlock>], b[kDistinctVecs<T, kBlock>];
   spread<T, kBlock>(scale, a);
   spread<T, kBlock>(center, m);
   spread<T, kBlock>(bias, b);
   const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-#pragma GCC unroll 4
-    for (int v = 0; v < kVecsPerChunk; ++v) {
-      const int64_t offset = chunk * kChunk<T> + v * kWidth<T>;
-      const int k = v % kDistinct;
-      V value;
-      load(value, x + offset);
-      value = a[k] * (value - m[k]) + b[k];
-      if constexpr (kRelu) value = value > V{} ? value : V{};
-      store(y + offset, value);
-    }
+    affine_chunk<T, kBlock, kRelu>(x + chunk * kChunk<T>, y + chunk * kChunk<T>, a, m, b);
   }
-  for (int64_t i = chunks * kChunk<T>; i < length; ++i) {
-    const int64_t c = i % kBlock;
-    T value = scale[c] * (x[i] - center[c]) + bias[c];
-    y[i] = kRelu && !(value > T(0)) ? T(0) : value;
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    PaddedChunk<T, kBlock> tail(x + chunks * kChunk<T>, rest, nullptr);
+    affine_chunk<T, kBlock, kRelu>(tail.values, tail.values, a, m, b);
+    std::memcpy(y + chunks * kChunk<T>, tail.values, rest * sizeof(T));
   }
 }
 
-// Backward pass 1 over one row: adds sum(g) and sum(g * (x - center)) per channel, where g is dy
-// gated by y > 0 under a fused ReLU (y is read only then).
+// g = dy, zeroed where y <= 0 under a fused ReLU (y is read only then).
+template <typename T, bool kRelu>
+BG_ALWAYS_INLINE void load_gated(Vec<T>& g, const T* dy, const T* y) {
+  load(g, dy);
+  if constexpr (kRelu) {
+    Vec<T> yv;
+    load(yv, y);
+    g = yv > Vec<T>{} ? g : Vec<T>{};
+  }
+}
+
+// Backward pass 1, one chunk: part_g += g, part_gx += g * (x - m).
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void grad_sums_chunk(const T* dy, const T* y, const T* x, const Vec<T>* m,
+                                      Vec<T>* part_g, Vec<T>* part_gx) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    const int64_t offset = v * kWidth<T>;
+    Vec<T> g, xv;
+    load_gated<T, kRelu>(g, dy + offset, y + offset);
+    load(xv, x + offset);
+    part_g[v] += g;
+    part_gx[v] += g * (xv - m[v % kDistinctVecs<T, kBlock>]);
+  }
+}
+
+// Backward pass 1 over one row: adds sum(g) and sum(g * (x - center)) per channel.
 template <typename T, int kBlock, bool kRelu>
 BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* y, const T* x, int64_t spatial,
                                     const T* center, double* sum_g, double* sum_gx) {
   using V = Vec<T>;
-  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
-  V m[kDistinct];
+  V m[kDistinctVecs<T, kBlock>], part_g[kVecsPerChunk], part_gx[kVecsPerChunk];
   spread<T, kBlock>(center, m);
   VecD total_g[kDoubleVecs<T>], total_gx[kDoubleVecs<T>];
   zero(total_g);
@@ -216,35 +268,45 @@ BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* y, const T* x, int64_t
   const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
     const int64_t end = std::min(chunks, begin + kFlushEvery);
-    V part_g[kVecsPerChunk], part_gx[kVecsPerChunk];
     zero(part_g);
     zero(part_gx);
     for (int64_t chunk = begin; chunk < end; ++chunk) {
-#pragma GCC unroll 4
-      for (int v = 0; v < kVecsPerChunk; ++v) {
-        const int64_t offset = chunk * kChunk<T> + v * kWidth<T>;
-        V g, xv;
-        load(g, dy + offset);
-        if constexpr (kRelu) {
-          V yv;
-          load(yv, y + offset);
-          g = yv > V{} ? g : V{};
-        }
-        load(xv, x + offset);
-        part_g[v] += g;
-        part_gx[v] += g * (xv - m[v % kDistinct]);
-      }
+      const int64_t offset = chunk * kChunk<T>;
+      grad_sums_chunk<T, kBlock, kRelu>(dy + offset, kRelu ? y + offset : nullptr, x + offset, m,
+                                        part_g, part_gx);
     }
+    flush<T>(part_g, total_g);
+    flush<T>(part_gx, total_gx);
+  }
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    // Padding: dy = 0 contributes nothing whatever x and y hold.
+    const int64_t offset = chunks * kChunk<T>;
+    const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
+        x_tail(x + offset, rest, nullptr);
+    const PaddedChunk<T, kBlock> y_tail(kRelu ? y + offset : x + offset, rest, nullptr);
+    zero(part_g);
+    zero(part_gx);
+    grad_sums_chunk<T, kBlock, kRelu>(dy_tail.values, y_tail.values, x_tail.values, m, part_g,
+                                      part_gx);
     flush<T>(part_g, total_g);
     flush<T>(part_gx, total_gx);
   }
   fold<T, kBlock>(total_g, sum_g);
   fold<T, kBlock>(total_gx, sum_gx);
-  for (int64_t i = chunks * kChunk<T>; i < length; ++i) {
-    const int64_t c = i % kBlock;
-    const T g = kRelu && !(y[i] > T(0)) ? T(0) : dy[i];
-    sum_g[c] += g;
-    sum_gx[c] += g * (x[i] - center[c]);
+}
+
+// Backward pass 2, one chunk: dx = a * g + b * (x - m) + c.
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* y, const T* x, T* dx, const Vec<T>* a,
+                                       const Vec<T>* b, const Vec<T>* c, const Vec<T>* m) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    const int64_t offset = v * kWidth<T>;
+    const int k = v % kDistinctVecs<T, kBlock>;
+    Vec<T> g, xv;
+    load_gated<T, kRelu>(g, dy + offset, y + offset);
+    load(xv, x + offset);
+    store(dx + offset, Vec<T>(a[k] * g + b[k] * (xv - m[k]) + c[k]));
   }
 }
 
@@ -262,25 +324,19 @@ BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* y, const T* x, T* dx,
   spread<T, kBlock>(center, m);
   const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-#pragma GCC unroll 4
-    for (int v = 0; v < kVecsPerChunk; ++v) {
-      const int64_t offset = chunk * kChunk<T> + v * kWidth<T>;
-      const int k = v % kDistinct;
-      V g, xv;
-      load(g, dy + offset);
-      if constexpr (kRelu) {
-        V yv;
-        load(yv, y + offset);
-        g = yv > V{} ? g : V{};
-      }
-      load(xv, x + offset);
-      store(dx + offset, V(a[k] * g + b[k] * (xv - m[k]) + c[k]));
-    }
+    const int64_t offset = chunk * kChunk<T>;
+    grad_apply_chunk<T, kBlock, kRelu>(dy + offset, kRelu ? y + offset : nullptr, x + offset,
+                                       dx + offset, a, b, c, m);
   }
-  for (int64_t i = chunks * kChunk<T>; i < length; ++i) {
-    const int64_t ch = i % kBlock;
-    const T g = kRelu && !(y[i] > T(0)) ? T(0) : dy[i];
-    dx[i] = coef_a[ch] * g + coef_b[ch] * (x[i] - center[ch]) + coef_c[ch];
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    const int64_t offset = chunks * kChunk<T>;
+    const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
+        x_tail(x + offset, rest, nullptr);
+    const PaddedChunk<T, kBlock> y_tail(kRelu ? y + offset : x + offset, rest, nullptr);
+    T dx_tail[kChunk<T>];
+    grad_apply_chunk<T, kBlock, kRelu>(dy_tail.values, y_tail.values, x_tail.values, dx_tail, a, b,
+                                       c, m);
+    std::memcpy(dx + offset, dx_tail, rest * sizeof(T));
   }
 }
 
@@ -302,13 +358,20 @@ struct Plan {
   double eps;
 
   Plan(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs, const char* op)
-      : batch(shape.batch), channels(shape.channels), padded_channels(shape.padded_channels()),
-        spatial(shape.spatial), block(shape.channel_block), groups(attrs.groups),
-        group_channels(0), unit_channels(0), units_per_sample(0), eps(attrs.eps) {
+      : batch(shape.batch),
+        channels(shape.channels),
+        padded_channels(shape.padded_channels()),
+        spatial(shape.spatial),
+        block(shape.channel_block),
+        groups(attrs.groups),
+        group_channels(0),
+        unit_channels(0),
+        units_per_sample(0),
+        eps(attrs.eps) {
     BG_CHECK(is_supported_channel_block(block), op, ": channel block ", block,
              " is not supported (expected 1, 8 or 16)");
-    BG_CHECK(batch >= 0 && channels >= 0 && spatial >= 0, op, ": expected N, C, S >= 0, got N = ",
-             batch, ", C = ", channels, ", S = ", spatial);
+    BG_CHECK(batch >= 0 && channels >= 0 && spatial >= 0, op,
+             ": expected N, C, S >= 0, got N = ", batch, ", C = ", channels, ", S = ", spatial);
     BG_CHECK(groups >= 1 && channels % groups == 0, op, ": ", groups, " groups do not divide the ",
              channels, " channels");
     group_channels = channels / groups;
@@ -352,7 +415,7 @@ struct FwdArgs {
   const Plan& plan;
   const T *x, *gamma, *beta;
   T *y, *mean, *rstd;
-  double *sum, *sum_sq;         // (N, Cp): pass-1 sums of x - shift and its square
+  double *sum, *sum_sq;              // (N, Cp): pass-1 sums of x - shift and its square
   T *shift, *scale, *center, *bias;  // (N, Cp)
 };
 
@@ -398,8 +461,8 @@ BG_ALWAYS_INLINE void fwd_unit(const FwdArgs<T>& a, int64_t n, int64_t unit) {
       scale[c] = static_cast<T>(factor);
       center[c] = saved_mean;
       // Pass 2 centres on the rounded mean; the bias absorbs the rounding.
-      bias[c] = static_cast<T>((a.beta ? double(a.beta[c]) : 0.0) +
-                               factor * (double(saved_mean) - mean));
+      bias[c] =
+          static_cast<T>((a.beta ? double(a.beta[c]) : 0.0) + factor * (double(saved_mean) - mean));
     }
   }
   for (int64_t c = std::max(p.channels, c_begin); c < c_end; ++c) {
@@ -455,8 +518,8 @@ BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
       sum_g[channel] = sum_gx[channel] = 0;
     }
     const int64_t offset = p.row_offset(n, c);
-    row_grad_sums<T, kBlock, kRelu>(a.dy + offset, kRelu ? a.y + offset : nullptr, a.x + offset,
-                                    S, center + c, sum_g + c, sum_gx + c);
+    row_grad_sums<T, kBlock, kRelu>(a.dy + offset, kRelu ? a.y + offset : nullptr, a.x + offset, S,
+                                    center + c, sum_g + c, sum_gx + c);
   }
 
   // dx = rstd * (gamma * g - mean(gamma * g) - xhat * mean(gamma * g * xhat)), xhat = (x - mean)
@@ -517,9 +580,12 @@ auto with_block_and_relu(int64_t block, bool relu, Fn&& fn) {
     return relu ? fn(block_constant, std::true_type{}) : fn(block_constant, std::false_type{});
   };
   switch (block) {
-    case 1: return with_relu(std::integral_constant<int, 1>{});
-    case 8: return with_relu(std::integral_constant<int, 8>{});
-    default: return with_relu(std::integral_constant<int, 16>{});  // Plan checked the block
+    case 1:
+      return with_relu(std::integral_constant<int, 1>{});
+    case 8:
+      return with_relu(std::integral_constant<int, 8>{});
+    default:
+      return with_relu(std::integral_constant<int, 16>{});  // Plan checked the block
   }
 }
 
@@ -577,8 +643,8 @@ void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAtt
   const int64_t per_sample = plan.units_per_sample;
   const Scratch<double, 0> sums(2, plan.batch * plan.padded_channels);
   const Scratch<T, 1> coefs(4, plan.batch * plan.padded_channels);
-  const BwdArgs<T> args{plan,    dy,      x,       y,        gamma,    mean,     rstd,
-                        dx,      sums[0], sums[1], coefs[0], coefs[1], coefs[2], coefs[3]};
+  const BwdArgs<T> args{plan, dy,      x,       y,        gamma,    mean,     rstd,
+                        dx,   sums[0], sums[1], coefs[0], coefs[1], coefs[2], coefs[3]};
   const BwdUnitFn<T> unit = select_bwd_unit<T>(plan.block, attrs.relu);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < plan.batch * per_sample; ++i) unit(args, i / per_sample, i % per_sample);
@@ -602,16 +668,15 @@ template void group_norm_fwd_blocked<float>(const ChannelBlockedShape&, const Gr
                                             const float*, const float*, const float*, float*,
                                             float*, float*);
 template void group_norm_fwd_blocked<double>(const ChannelBlockedShape&, const GroupNormAttrs&,
-                                             const double*, const double*, const double*,
-                                             double*, double*, double*);
+                                             const double*, const double*, const double*, double*,
+                                             double*, double*);
 template void group_norm_bwd_blocked<float>(const ChannelBlockedShape&, const GroupNormAttrs&,
-                                            const float*, const float*, const float*,
-                                            const float*, const float*, const float*, float*,
-                                            float*, float*);
+                                            const float*, const float*, const float*, const float*,
+                                            const float*, const float*, float*, float*, float*);
 template void group_norm_bwd_blocked<double>(const ChannelBlockedShape&, const GroupNormAttrs&,
                                              const double*, const double*, const double*,
-                                             const double*, const double*, const double*,
-                                             double*, double*, double*);
+                                             const double*, const double*, const double*, double*,
+                                             double*, double*);
 
 // ---------------------------------------------------------------------------------------------
 // The kCpu kernels for plain tensors.

@@ -77,8 +77,7 @@ void weight_standardize_bwd_rows(int64_t rows, int64_t cols, double eps, const T
 }
 
 template void weight_standardize_fwd_rows<float>(int64_t, int64_t, double, const float*, float*);
-template void weight_standardize_fwd_rows<double>(int64_t, int64_t, double, const double*,
-                                                  double*);
+template void weight_standardize_fwd_rows<double>(int64_t, int64_t, double, const double*, double*);
 template void weight_standardize_bwd_rows<float>(int64_t, int64_t, double, const float*,
                                                  const float*, float*);
 template void weight_standardize_bwd_rows<double>(int64_t, int64_t, double, const double*,
@@ -92,8 +91,8 @@ Tensor weight_standardize_fwd_cpu(const Tensor& w, double eps) {
            "(O, ...) with at least one element per output channel, got ", w.shape());
   Tensor w_hat = empty_like(w);
   BG_DISPATCH_FLOAT(w.dtype(), "weight_standardize", [&] {
-    weight_standardize_fwd_rows<scalar_t>(w.size(0), w.numel() / w.size(0), eps,
-                                          w.data<scalar_t>(), w_hat.mutable_data<scalar_t>());
+    weight_standardize_fwd_rows<scalar_t>(w.size(0), w.numel() / w.size(0), eps, w.data<scalar_t>(),
+                                          w_hat.mutable_data<scalar_t>());
   });
   return w_hat;
 }
@@ -103,8 +102,8 @@ Tensor weight_standardize_bwd_cpu(const Tensor& dy, const Tensor& w, double eps)
   BG_CHECK(w.dim() >= 2 && w.numel() > 0 && dy.shape() == w.shape(),
            "weight_standardize backward: expected dy and w of one shape (O, ...), got dy ",
            dy.shape(), " and w ", w.shape());
-  BG_CHECK(dy.dtype() == w.dtype(), "weight_standardize backward: dy is ",
-           dtype_name(dy.dtype()), " but w is ", dtype_name(w.dtype()));
+  BG_CHECK(dy.dtype() == w.dtype(), "weight_standardize backward: dy is ", dtype_name(dy.dtype()),
+           " but w is ", dtype_name(w.dtype()));
   Tensor dw = empty_like(w);
   BG_DISPATCH_FLOAT(w.dtype(), "weight_standardize backward", [&] {
     weight_standardize_bwd_rows<scalar_t>(w.size(0), w.numel() / w.size(0), eps,

@@ -114,22 +114,29 @@ TEST(CrossEntropyKernelsTest, GradcheckThroughKcpu) {
   EXPECT_TRUE(testing::gradcheck(
       [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], labels); }, {logits},
       options));
-  EXPECT_TRUE(testing::gradcheck(
-      [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], soft); }, {logits},
-      options));
+  EXPECT_TRUE(
+      testing::gradcheck([&](const std::vector<Tensor>& in) { return cross_entropy(in[0], soft); },
+                         {logits}, options));
 }
 
 TEST(CrossEntropyKernelsTest, ErrorsNameTheOpAndValues) {
   BackendOverride use(Backend::kCpu);
   Tensor logits = zeros({2, 3});
   EXPECT_TRUE(testing::throws_error(
-      [&] { call<CrossEntropyFwd>(logits, from_vector<int64_t>({0, 3}, {2})); },
+      [&] {
+        call<CrossEntropyFwd>(logits, from_vector<int64_t>({0, 3}, {2}));
+      },
       {"cross_entropy", "label 3", "row 1", "K = 3"}));
   EXPECT_TRUE(testing::throws_error(
-      [&] { call<CrossEntropyBwd>(scalar_tensor(1.0), logits, from_vector<int64_t>({-1, 0}, {2})); },
+      [&] {
+        call<CrossEntropyBwd>(scalar_tensor(1.0), logits, from_vector<int64_t>({-1, 0}, {2}));
+      },
       {"cross_entropy backward", "label -1", "row 0"}));
-  EXPECT_TRUE(testing::throws_error([&] { call<CrossEntropyFwd>(logits, zeros({2, 4})); },
-                                    {"cross_entropy", "(2, 3)", "(2, 4)"}));
+  EXPECT_TRUE(testing::throws_error(
+      [&] {
+        call<CrossEntropyFwd>(logits, zeros({2, 4}));
+      },
+      {"cross_entropy", "(2, 3)", "(2, 4)"}));
   EXPECT_TRUE(testing::throws_error([&] { call<CrossEntropyFwd>(zeros({6}), zeros({6})); },
                                     {"cross_entropy", "(N, K)", "(6)"}));
 }

@@ -27,7 +27,7 @@ using testing::tolerance_for;
 
 struct Case {
   int64_t batch, channels, groups;
-  Shape spatial;  // the dims after (N, C)
+  Shape spatial;                // the dims after (N, C)
   double mean = 0, stddev = 1;  // of x
 
   Shape x_shape() const {
@@ -140,8 +140,8 @@ TEST(GroupNormKernelsTest, MatchesReferenceOnPlainTensors) {
 
 template <typename T>
 std::vector<T> pack_blocked(const Tensor& plain, int64_t block, T padding) {
-  ChannelBlockedShape s{plain.size(0), plain.size(1), plain.numel() / (plain.size(0) * plain.size(1)),
-                        block};
+  ChannelBlockedShape s{plain.size(0), plain.size(1),
+                        plain.numel() / (plain.size(0) * plain.size(1)), block};
   std::vector<T> out(s.padded_numel(), padding);
   const T* p = plain.data<T>();
   const int64_t Cp = s.padded_channels();
@@ -196,8 +196,7 @@ void check_blocked_matches_reference(int64_t block) {
   for (const Case& c : cases()) {
     Tensor x = random_normal(c.x_shape(), dtype, gen, c.mean, c.stddev);
     Tensor dy = random_normal(c.x_shape(), dtype, gen);
-    const ChannelBlockedShape shape{c.batch, c.channels, x.numel() / (c.batch * c.channels),
-                                    block};
+    const ChannelBlockedShape shape{c.batch, c.channels, x.numel() / (c.batch * c.channels), block};
     const std::vector<T> x_blocked = pack_blocked<T>(x, block, garbage);
     const std::vector<T> dy_blocked = pack_blocked<T>(dy, block, garbage);
     for (const auto& [affine_name, params] : affine_variants(c.channels, dtype, gen)) {
@@ -218,19 +217,18 @@ void check_blocked_matches_reference(int64_t block) {
                                          data_or_null<T>(params.beta), y.data(),
                                          mean.mutable_data<T>(), rstd.mutable_data<T>());
           bool y_padding_zero = false, dx_padding_zero = false;
-          EXPECT_TRUE(close_relative(unpack_blocked(y, x.shape(), block, &y_padding_zero), ref.y,
-                                     tol));
+          EXPECT_TRUE(
+              close_relative(unpack_blocked(y, x.shape(), block, &y_padding_zero), ref.y, tol));
           EXPECT_TRUE(y_padding_zero);
           EXPECT_TRUE(close_relative(mean, ref.mean, tol));
           EXPECT_TRUE(close_relative(rstd, ref.rstd, tol));
           // Gating reads the blocked y of the reference forward, packed with zero padding.
           const std::vector<T> ref_y_blocked = pack_blocked<T>(ref.y, block, T(0));
-          cpu::group_norm_bwd_blocked<T>(shape, attrs, dy_blocked.data(), x_blocked.data(),
-                                         relu ? ref_y_blocked.data() : nullptr,
-                                         data_or_null<T>(params.gamma), ref.mean.data<T>(),
-                                         ref.rstd.data<T>(), dx.data(),
-                                         params.gamma.defined() ? dgamma.mutable_data<T>() : nullptr,
-                                         dbeta.mutable_data<T>());
+          cpu::group_norm_bwd_blocked<T>(
+              shape, attrs, dy_blocked.data(), x_blocked.data(),
+              relu ? ref_y_blocked.data() : nullptr, data_or_null<T>(params.gamma),
+              ref.mean.data<T>(), ref.rstd.data<T>(), dx.data(),
+              params.gamma.defined() ? dgamma.mutable_data<T>() : nullptr, dbeta.mutable_data<T>());
           EXPECT_TRUE(close_relative(unpack_blocked(dx, x.shape(), block, &dx_padding_zero),
                                      ref_grads.dx, tol));
           EXPECT_TRUE(dx_padding_zero);
@@ -244,7 +242,9 @@ void check_blocked_matches_reference(int64_t block) {
   }
 }
 
-TEST(GroupNormKernelsTest, Blocked8MatchesReferenceFloat) { check_blocked_matches_reference<float>(8); }
+TEST(GroupNormKernelsTest, Blocked8MatchesReferenceFloat) {
+  check_blocked_matches_reference<float>(8);
+}
 TEST(GroupNormKernelsTest, Blocked8MatchesReferenceDouble) {
   check_blocked_matches_reference<double>(8);
 }
@@ -272,7 +272,8 @@ TEST(GroupNormKernelsTest, DeterministicAcrossThreadCounts) {
   Generator gen(5);
   Tensor x = random_normal({4, 64, 9, 9}, DType::kFloat32, gen, 3.0, 2.0);
   Tensor dy = random_normal({4, 64, 9, 9}, DType::kFloat32, gen);
-  Params params{random_normal({64}, DType::kFloat32, gen), random_normal({64}, DType::kFloat32, gen)};
+  Params params{random_normal({64}, DType::kFloat32, gen),
+                random_normal({64}, DType::kFloat32, gen)};
   GroupNormAttrs attrs;
   attrs.relu = true;
   const int saved_threads = omp_get_max_threads();
@@ -322,7 +323,9 @@ TEST(GroupNormKernelsTest, ErrorsNameTheOpAndShapes) {
   attrs.groups = 3;
   GroupNormResult fwd = call<GroupNormFwd>(x, Tensor(), Tensor(), attrs);
   EXPECT_TRUE(testing::throws_error(
-      [&] { call<GroupNormBwd>(zeros({2, 6, 5}), x, Tensor(), Tensor(), fwd.mean, fwd.rstd, attrs); },
+      [&] {
+        call<GroupNormBwd>(zeros({2, 6, 5}), x, Tensor(), Tensor(), fwd.mean, fwd.rstd, attrs);
+      },
       {"group_norm backward", "(2, 6, 5)", "(2, 6, 4)"}));
   attrs.relu = true;
   EXPECT_TRUE(testing::throws_error(
@@ -330,10 +333,14 @@ TEST(GroupNormKernelsTest, ErrorsNameTheOpAndShapes) {
       {"group_norm backward", "relu", "y"}));
   attrs.relu = false;
   EXPECT_TRUE(testing::throws_error(
-      [&] { call<GroupNormBwd>(x, x, Tensor(), Tensor(), zeros({2, 4}), fwd.rstd, attrs); },
+      [&] {
+        call<GroupNormBwd>(x, x, Tensor(), Tensor(), zeros({2, 4}), fwd.rstd, attrs);
+      },
       {"group_norm backward", "(2, 3)", "(2, 4)"}));
   EXPECT_TRUE(testing::throws_error(
-      [&] { call<GroupNormFwd>(zeros({2, 6, 4}, DType::kInt64), Tensor(), Tensor(), attrs); },
+      [&] {
+        call<GroupNormFwd>(zeros({2, 6, 4}, DType::kInt64), Tensor(), Tensor(), attrs);
+      },
       {"group_norm", "int64"}));
   EXPECT_TRUE(testing::throws_error(
       [&] {

@@ -26,9 +26,16 @@ struct Case {
 // threads, odd sizes, and rows with a large offset relative to their spread.
 std::vector<Case> cases() {
   return {
-      {{64, 32, 3, 3}},   {{128, 256, 1, 1}}, {{16, 3, 7, 7}},  {{10, 7, 1, 1}},
-      {{5, 1}},           {{1, 1, 1, 1}},     {{3, 5, 3}},      {{256, 64, 3, 3}},
-      {{32, 16, 3, 3}, 50.0, 0.01},           {{7, 9, 1, 1}, -3.0, 1e-4},
+      {{64, 32, 3, 3}},
+      {{128, 256, 1, 1}},
+      {{16, 3, 7, 7}},
+      {{10, 7, 1, 1}},
+      {{5, 1}},
+      {{1, 1, 1, 1}},
+      {{3, 5, 3}},
+      {{256, 64, 3, 3}},
+      {{32, 16, 3, 3}, 50.0, 0.01},
+      {{7, 9, 1, 1}, -3.0, 1e-4},
   };
 }
 
@@ -88,15 +95,21 @@ TEST(WeightStandardizeKernelsTest, GradcheckThroughKcpu) {
 TEST(WeightStandardizeKernelsTest, ErrorsNameTheOpAndShapes) {
   BackendOverride use(Backend::kCpu);
   EXPECT_TRUE(testing::throws_error(
-      [] { call<WeightStandardizeBwd>(zeros({4, 3}), zeros({4, 2}), 1e-10); },
+      [] {
+        call<WeightStandardizeBwd>(zeros({4, 3}), zeros({4, 2}), 1e-10);
+      },
       {"weight_standardize backward", "(4, 3)", "(4, 2)"}));
   EXPECT_TRUE(testing::throws_error(
-      [] { call<WeightStandardizeBwd>(zeros({4, 3}, DType::kFloat64), zeros({4, 3}), 1e-10); },
+      [] {
+        call<WeightStandardizeBwd>(zeros({4, 3}, DType::kFloat64), zeros({4, 3}), 1e-10);
+      },
       {"weight_standardize backward", "float64", "float32"}));
   EXPECT_TRUE(testing::throws_error([] { call<WeightStandardizeFwd>(zeros({5}), 1e-10); },
                                     {"weight_standardize", "(5)"}));
   EXPECT_TRUE(testing::throws_error(
-      [] { call<WeightStandardizeFwd>(zeros({4, 3}, DType::kInt64), 1e-10); },
+      [] {
+        call<WeightStandardizeFwd>(zeros({4, 3}, DType::kInt64), 1e-10);
+      },
       {"weight_standardize", "int64"}));
 }
 

@@ -14,9 +14,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <vector>
 
@@ -76,8 +76,8 @@ Timing time_raw(const cpu::ChannelBlockedShape& shape, const GroupNormAttrs& att
   std::vector<float> mean(shape.batch * attrs.groups), rstd(shape.batch * attrs.groups);
   Timing t;
   t.fwd_ms = best_ms([&] {
-    cpu::group_norm_fwd_blocked<float>(shape, attrs, x.data(), gamma.data(), beta.data(),
-                                       y.data(), mean.data(), rstd.data());
+    cpu::group_norm_fwd_blocked<float>(shape, attrs, x.data(), gamma.data(), beta.data(), y.data(),
+                                       mean.data(), rstd.data());
   });
   t.bwd_ms = best_ms([&] {
     cpu::group_norm_bwd_blocked<float>(shape, attrs, dy.data(), x.data(), y.data(), gamma.data(),
@@ -95,18 +95,16 @@ Timing time_tensors(int64_t n, int64_t c, int64_t hw, const GroupNormAttrs& attr
   GroupNormResult fwd;
   Timing t;
   t.fwd_ms = best_ms([&] { fwd = call<GroupNormFwd>(x, gamma, beta, attrs); });
-  t.bwd_ms = best_ms([&] {
-    call<GroupNormBwd>(dy, x, fwd.y, gamma, fwd.mean, fwd.rstd, attrs);
-  });
+  t.bwd_ms = best_ms([&] { call<GroupNormBwd>(dy, x, fwd.y, gamma, fwd.mean, fwd.rstd, attrs); });
   return t;
 }
 
 void print_row(const char* path, int64_t n, int64_t c, int64_t hw, const Timing& t) {
   const double mb = n * c * hw * hw * 4.0 / 1e6;  // one tensor, MB
-  std::printf("%-14s C=%4lld %2lldx%-2lld  %6.1f MB  fwd %7.3f ms %6.1f GB/s   bwd %7.3f ms %6.1f GB/s\n",
-              path, static_cast<long long>(c), static_cast<long long>(hw),
-              static_cast<long long>(hw), mb, t.fwd_ms, 2 * mb / t.fwd_ms, t.bwd_ms,
-              4 * mb / t.bwd_ms);
+  std::printf(
+      "%-14s C=%4lld %2lldx%-2lld  %6.1f MB  fwd %7.3f ms %6.1f GB/s   bwd %7.3f ms %6.1f GB/s\n",
+      path, static_cast<long long>(c), static_cast<long long>(hw), static_cast<long long>(hw), mb,
+      t.fwd_ms, 2 * mb / t.fwd_ms, t.bwd_ms, 4 * mb / t.bwd_ms);
 }
 
 int run(bool with_portable) {
@@ -143,7 +141,8 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--cpu-time") == 0) {
       bitgrad::use_cpu_time = true;
     } else {
-      std::fprintf(stderr, "gn_bench: unknown flag %s (expected --portable, --cpu-time)\n", argv[i]);
+      std::fprintf(stderr, "gn_bench: unknown flag %s (expected --portable, --cpu-time)\n",
+                   argv[i]);
       return 2;
     }
   }
