@@ -229,13 +229,14 @@ BG_ALWAYS_INLINE void row_affine(const T* x, T* y, int64_t spatial, const T* sca
   }
 }
 
-// g = dy, zeroed where y <= 0 under a fused ReLU (y is read only then).
+// g = dy[offset...], zeroed where y <= 0 under a fused ReLU (y is read only then; it may be
+// null otherwise).
 template <typename T, bool kRelu>
-BG_ALWAYS_INLINE void load_gated(Vec<T>& g, const T* dy, const T* y) {
-  load(g, dy);
+BG_ALWAYS_INLINE void load_gated(Vec<T>& g, const T* dy, const T* y, int64_t offset) {
+  load(g, dy + offset);
   if constexpr (kRelu) {
     Vec<T> yv;
-    load(yv, y);
+    load(yv, y + offset);
     g = yv > Vec<T>{} ? g : Vec<T>{};
   }
 }
@@ -248,7 +249,7 @@ BG_ALWAYS_INLINE void grad_sums_chunk(const T* dy, const T* y, const T* x, const
   for (int v = 0; v < kVecsPerChunk; ++v) {
     const int64_t offset = v * kWidth<T>;
     Vec<T> g, xv;
-    load_gated<T, kRelu>(g, dy + offset, y + offset);
+    load_gated<T, kRelu>(g, dy, y, offset);
     load(xv, x + offset);
     part_g[v] += g;
     part_gx[v] += g * (xv - m[v % kDistinctVecs<T, kBlock>]);
@@ -283,7 +284,7 @@ BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* y, const T* x, int64_t
     const int64_t offset = chunks * kChunk<T>;
     const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
         x_tail(x + offset, rest, nullptr);
-    const PaddedChunk<T, kBlock> y_tail(kRelu ? y + offset : x + offset, rest, nullptr);
+    const PaddedChunk<T, kBlock> y_tail(kRelu ? y + offset : dy, kRelu ? rest : 0, nullptr);
     zero(part_g);
     zero(part_gx);
     grad_sums_chunk<T, kBlock, kRelu>(dy_tail.values, y_tail.values, x_tail.values, m, part_g,
@@ -304,7 +305,7 @@ BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* y, const T* x, T* d
     const int64_t offset = v * kWidth<T>;
     const int k = v % kDistinctVecs<T, kBlock>;
     Vec<T> g, xv;
-    load_gated<T, kRelu>(g, dy + offset, y + offset);
+    load_gated<T, kRelu>(g, dy, y, offset);
     load(xv, x + offset);
     store(dx + offset, Vec<T>(a[k] * g + b[k] * (xv - m[k]) + c[k]));
   }
@@ -332,7 +333,7 @@ BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* y, const T* x, T* dx,
     const int64_t offset = chunks * kChunk<T>;
     const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
         x_tail(x + offset, rest, nullptr);
-    const PaddedChunk<T, kBlock> y_tail(kRelu ? y + offset : x + offset, rest, nullptr);
+    const PaddedChunk<T, kBlock> y_tail(kRelu ? y + offset : dy, kRelu ? rest : 0, nullptr);
     T dx_tail[kChunk<T>];
     grad_apply_chunk<T, kBlock, kRelu>(dy_tail.values, y_tail.values, x_tail.values, dx_tail, a, b,
                                        c, m);
