@@ -49,6 +49,7 @@ Tensor bwd_on(Backend backend, const Tensor& dy, const Tensor& w, double eps) {
   return call<WeightStandardizeBwd>(dy, w, eps);
 }
 
+// Every case, in float32 and float64, on every ISA.
 TEST(WeightStandardizeKernelsTest, MatchesReference) {
   Generator gen(17);
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
@@ -58,10 +59,16 @@ TEST(WeightStandardizeKernelsTest, MatchesReference) {
                      std::to_string(eps) + " " + dtype_name(dtype));
         Tensor w = random_normal(c.shape, dtype, gen, c.mean, c.stddev);
         Tensor dy = random_normal(c.shape, dtype, gen);
-        EXPECT_TRUE(close_relative(fwd_on(Backend::kCpu, w, eps), fwd_on(Backend::kRef, w, eps),
-                                   tolerance_for(dtype)));
-        EXPECT_TRUE(close_relative(bwd_on(Backend::kCpu, dy, w, eps),
-                                   bwd_on(Backend::kRef, dy, w, eps), tolerance_for(dtype)));
+        const Tensor ref_w_hat = fwd_on(Backend::kRef, w, eps);
+        const Tensor ref_dw = bwd_on(Backend::kRef, dy, w, eps);
+        for (cpu::CpuIsa isa : testing::isas_to_test()) {
+          SCOPED_TRACE(cpu::cpu_isa_name(isa));
+          cpu::ScopedCpuIsaCap cap(isa);
+          EXPECT_TRUE(
+              close_relative(fwd_on(Backend::kCpu, w, eps), ref_w_hat, tolerance_for(dtype)));
+          EXPECT_TRUE(
+              close_relative(bwd_on(Backend::kCpu, dy, w, eps), ref_dw, tolerance_for(dtype)));
+        }
       }
     }
   }
