@@ -1,0 +1,41 @@
+// Which vector instruction set the hand-written CPU kernels (ops/cpu/*_kernels.cc) run with.
+//
+// The build targets the baseline x86-64 ISA (SSE2), so a binary runs on any x86-64 CPU. Hot
+// loops are compiled twice: once for the baseline and once for AVX2+FMA through a function
+// attribute (BG_TARGET_AVX2_FMA). The AVX2 copy runs only when the CPU reports both features,
+// so an older CPU takes the portable path instead of dying with SIGILL.
+#pragma once
+
+namespace bitgrad::cpu {
+
+enum class CpuIsa { kPortable, kAvx2Fma };
+const char* cpu_isa_name(CpuIsa isa);  // "portable", "avx2+fma"
+
+// The best ISA this CPU supports, lowered by an active ScopedCpuIsaCap.
+CpuIsa active_cpu_isa();
+
+// Lowers the ISA the kernels use, process-wide, while in scope: tests run both paths, and
+// benchmarks compare them. Not for concurrent use from several threads.
+class ScopedCpuIsaCap {
+ public:
+  explicit ScopedCpuIsaCap(CpuIsa cap);
+  ~ScopedCpuIsaCap();
+  ScopedCpuIsaCap(const ScopedCpuIsaCap&) = delete;
+  ScopedCpuIsaCap& operator=(const ScopedCpuIsaCap&) = delete;
+
+ private:
+  CpuIsa previous_;
+};
+
+}  // namespace bitgrad::cpu
+
+// BG_TARGET_AVX2_FMA compiles one function for AVX2+FMA. Helpers it calls must be inlined into
+// it (BG_ALWAYS_INLINE) so that their loops are vectorized for AVX2 too.
+#if defined(__x86_64__) && defined(__GNUC__)
+#define BG_HAVE_AVX2_CLONES 1
+#define BG_TARGET_AVX2_FMA __attribute__((target("avx2,fma")))
+#else
+#define BG_HAVE_AVX2_CLONES 0
+#define BG_TARGET_AVX2_FMA
+#endif
+#define BG_ALWAYS_INLINE inline __attribute__((always_inline))

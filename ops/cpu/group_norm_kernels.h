@@ -1,0 +1,53 @@
+// GroupNorm (optionally fused with the ReLU after it) on the CPU: OpenMP-parallel, vectorized,
+// and layout-agnostic over channel-blocked activations, so one kernel serves plain NCHW tensors
+// and oneDNN's blocked nChw8c / nChw16c tensors without a reorder.
+//
+// The raw-pointer entry points below are what the kCpu kernels registered for GroupNormFwd and
+// GroupNormBwd call on plain tensors (block 1); a layout-aware caller passes the block of an
+// opaque oneDNN tensor. Numerics: per-channel sums accumulate in short float runs flushed into
+// double, the forward variance is computed from shifted data (no E[x^2] - E[x]^2 cancellation),
+// and the backward sums are centred on the saved mean. Results do not depend on the thread
+// count: every (sample, group) is reduced by one thread in a fixed order, with no atomics.
+#pragma once
+
+#include <cstdint>
+
+#include "ops/norm.h"
+
+namespace bitgrad::cpu {
+
+// An activation (N, C, S) (S = H * W) stored channel-blocked with block b: channels form
+// blocks of b, the last block padded with channels C..Cp-1 (Cp = C rounded up to b), and
+//   element (n, c, s) lives at ((n * Cp/b + c/b) * S + s) * b + c % b.
+// b = 1 is plain NCHW; b = 8 is oneDNN's nChw8c (tag aBcd8b, AVX2); b = 16 is nChw16c (AVX-512).
+struct ChannelBlockedShape {
+  int64_t batch = 0;
+  int64_t channels = 0;
+  int64_t spatial = 0;
+  int64_t channel_block = 1;
+
+  int64_t padded_channels() const;  // Cp
+  int64_t padded_numel() const;     // N * Cp * S: the elements a buffer of this shape holds
+};
+
+// The blocks the kernels are compiled for: 1, 8 and 16.
+bool is_supported_channel_block(int64_t block);
+
+// Forward. x: `shape`; gamma, beta: (C) or null (1 and 0); attrs.groups must divide C.
+// Writes y (like x: padding channels are set to 0), and mean and rstd (N, G) for backward.
+// y = relu(...) when attrs.relu. Overwrites all outputs; x's padding channels are never read
+// into a result.
+template <typename T>
+void group_norm_fwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
+                            const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd);
+
+// Backward. dy, x, y: `shape`; y is the forward output, read only when attrs.relu (dy is then
+// gated by y > 0) and may be null otherwise. gamma: (C) or null. mean, rstd: (N, G) from the
+// forward. Writes dx (like x, padding channels 0), dbeta (C) and, unless null, dgamma (C).
+// Overwrites all outputs.
+template <typename T>
+void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
+                            const T* dy, const T* x, const T* y, const T* gamma, const T* mean,
+                            const T* rstd, T* dx, T* dgamma, T* dbeta);
+
+}  // namespace bitgrad::cpu

@@ -1,0 +1,98 @@
+// Weight Standardization forward + backward over every conv weight of BiT-R50 (53 kernels,
+// 23.5M weights), once per training step. Compares the kCpu kernels with the reference kernels.
+//
+//   bazel run //tools/bench/kernels:ws_bench [-- --cpu-time]
+//   python3 tools/bench/kernels/ws_torch_bench.py   # BiT's StdConv2d standardization in PyTorch
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "core/random.h"
+#include "ops/elementwise.h"
+#include "ops/norm.h"
+
+namespace bitgrad {
+namespace {
+
+bool use_cpu_time = false;
+
+double now_ms() {
+  if (use_cpu_time) {
+    timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (t.tv_sec * 1e3 + t.tv_nsec * 1e-6) / omp_get_max_threads();
+  }
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// OIHW shapes of BiT-R50's convolutions: the 7x7 root, then per bottleneck block 1x1, 3x3, 1x1
+// and, in each stage's first block, the 1x1 projection.
+std::vector<Shape> bit_r50_weights() {
+  std::vector<Shape> shapes{{64, 3, 7, 7}};
+  int64_t in = 64;
+  const int64_t mids[] = {64, 128, 256, 512}, blocks[] = {3, 4, 6, 3};
+  for (int stage = 0; stage < 4; ++stage) {
+    const int64_t mid = mids[stage], out = 4 * mid;
+    for (int64_t b = 0; b < blocks[stage]; ++b) {
+      if (b == 0) shapes.push_back({out, in, 1, 1});
+      shapes.push_back({mid, b == 0 ? in : out, 1, 1});
+      shapes.push_back({mid, mid, 3, 3});
+      shapes.push_back({out, mid, 1, 1});
+    }
+    in = out;
+  }
+  return shapes;
+}
+
+double best_step_ms(Backend backend, const std::vector<Tensor>& weights,
+                    const std::vector<Tensor>& grads) {
+  BackendOverride use(backend);
+  double best = 1e30;
+  for (int rep = 0; rep < 7; ++rep) {
+    const double start = now_ms();
+    for (size_t i = 0; i < weights.size(); ++i) {
+      call<WeightStandardizeFwd>(weights[i], 1e-10);
+      call<WeightStandardizeBwd>(grads[i], weights[i], 1e-10);
+    }
+    best = std::min(best, now_ms() - start);
+  }
+  return best;
+}
+
+int run() {
+  std::vector<Tensor> weights, grads;
+  int64_t total = 0;
+  for (const Shape& shape : bit_r50_weights()) {
+    weights.push_back(randn(shape) * 0.05);
+    grads.push_back(randn(shape));
+    total += shape.numel();
+  }
+  std::printf("WS fwd+bwd over BiT-R50's %zu conv weights (%.1fM values), %d threads, %s\n",
+              weights.size(), total / 1e6, omp_get_max_threads(),
+              use_cpu_time ? "CPU time / threads" : "wall time");
+  std::printf("cpu kernels %8.2f ms\n", best_step_ms(Backend::kCpu, weights, grads));
+  std::printf("ref kernels %8.2f ms\n", best_step_ms(Backend::kRef, weights, grads));
+  return 0;
+}
+
+}  // namespace
+}  // namespace bitgrad
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--cpu-time") != 0) {
+      std::fprintf(stderr, "ws_bench: unknown flag %s (expected --cpu-time)\n", argv[i]);
+      return 2;
+    }
+    bitgrad::use_cpu_time = true;
+  }
+  return bitgrad::run();
+}
