@@ -17,10 +17,12 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "core/profiler.h"
 #include "core/tensor.h"
 
 namespace bitgrad {
@@ -138,6 +140,8 @@ decltype(auto) call(const Args&... args) {
   Device device = scan.found ? scan.device : Device::cpu();
   Backend backend = detail::select_backend(Slot::kName, device, Slot::registered());
   const auto& entry = Slot::entry(backend);
+  std::optional<detail::KernelTimer> timer;
+  if (detail::profiler_running) timer.emplace(Slot::kName, backend_name(backend));
   if (entry.layouts == LayoutSupport::kPlainOnly) return entry.fn(detail::plain(args)...);
   return entry.fn(args...);
 }

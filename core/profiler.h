@@ -1,0 +1,60 @@
+// A per-kernel time profile: while a Profiler is running, every call<Slot>() is timed, and
+// report() prints where the time went, by slot and backend, most expensive first:
+//
+//   bitgrad::Profiler profiler;
+//   profiler.start();
+//   ...train a few steps...
+//   profiler.stop();
+//   std::cout << profiler.report();
+//
+// Times are exclusive (a kernel that calls another slot is not charged for it) and wall-clock:
+// for GPU kernels, which return before the device finishes, synchronize to get device times.
+// When no profiler runs, the cost in call<>() is one branch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bitgrad {
+
+struct KernelTime {
+  std::string slot;
+  std::string backend;
+  int64_t calls = 0;
+  double seconds = 0;  // exclusive
+};
+
+class Profiler {
+ public:
+  void start();  // clears earlier results; one profiler runs at a time (per process)
+  void stop();
+  std::vector<KernelTime> results() const;  // most expensive first
+  std::string report() const;               // a table with calls, ms, ms/call, % of total
+
+ private:
+  std::vector<KernelTime> results_;
+};
+
+namespace detail {
+
+extern bool profiler_running;
+
+// Times one kernel call (constructed only while a profiler runs).
+class KernelTimer {
+ public:
+  KernelTimer(const char* slot, const char* backend);
+  ~KernelTimer();
+  KernelTimer(const KernelTimer&) = delete;
+  KernelTimer& operator=(const KernelTimer&) = delete;
+
+ private:
+  const char* slot_;
+  const char* backend_;
+  int64_t start_ns_;
+  int64_t child_ns_ = 0;
+  KernelTimer* parent_;
+};
+
+}  // namespace detail
+}  // namespace bitgrad
