@@ -142,6 +142,25 @@ int64_t bit_param_count(const BitConfig& config, bool include_head) {
   return total;
 }
 
+int64_t bit_forward_flops(const BitConfig& config, int64_t resolution) {
+  // 2 * multiply-adds of every conv and the head; GroupNorm, pooling and adds are not counted.
+  auto conv_flops = [](int64_t out_side, int64_t in_channels, int64_t out_channels, int64_t k) {
+    return 2 * out_side * out_side * in_channels * out_channels * k * k;
+  };
+  int64_t side = (resolution + 2 * 3 - 7) / 2 + 1;  // root 7x7/s2/p3
+  int64_t total = conv_flops(side, 3, config.root_channels(), 7);
+  side = (side + 2 - 3) / 2 + 1;                    // zero pad 1, max-pool 3x3/s2
+  for (const BitUnitSpec& unit : bit_units(config)) {
+    int64_t out_side = (side - 1) / unit.stride + 1;
+    total += conv_flops(side, unit.in_channels, unit.mid_channels, 1);
+    total += conv_flops(out_side, unit.mid_channels, unit.mid_channels, 3);
+    total += conv_flops(out_side, unit.mid_channels, unit.out_channels, 1);
+    if (unit.projection) total += conv_flops(out_side, unit.in_channels, unit.out_channels, 1);
+    side = out_side;
+  }
+  return total + 2 * config.feature_channels() * config.head_size;
+}
+
 // ------------------------------------------------------------------------------------------------
 
 namespace {

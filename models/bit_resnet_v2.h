@@ -87,6 +87,9 @@ struct BitParamSpec {
 std::vector<BitParamSpec> bit_param_specs(const BitConfig& config);
 // Number of parameter elements, computed from the specs without building the model.
 int64_t bit_param_count(const BitConfig& config, bool include_head = true);
+// Forward FLOPs of one square image: 2 x the multiply-adds of the convolutions and the head
+// (4.1 GFLOP-ish "GMACs" convention x 2). A training step is about 3x the forward.
+int64_t bit_forward_flops(const BitConfig& config, int64_t resolution);
 
 // ------------------------------------------------------------------------------------------------
 // The modules.

@@ -103,6 +103,22 @@ TEST(BitParamCountTest, MatchesTheFactSheet) {
 }
 
 // bit.md §2.4: 153 / 306 / 459 arrays, whatever the width.
+// ResNet-50 v1.5 (stride on the 3x3, like BiT) is 4.09 G multiply-adds at 224 with a 1000-way
+// head (torchvision's published figure); the count scales with resolution squared.
+TEST(BitFlopsTest, MatchesThePublishedResNet50Count) {
+  BitConfig r50;
+  r50.head_size = 1000;
+  EXPECT_NEAR(bit_forward_flops(r50, 224) / 2e9, 4.09, 0.03);
+  EXPECT_NEAR(static_cast<double>(bit_forward_flops(r50, 448)) / bit_forward_flops(r50, 224), 4.0,
+              0.02);
+  // Body convs grow with width squared; the root conv (3 input channels) and the head linearly.
+  BitConfig r50x3 = r50;
+  r50x3.width_factor = 3;
+  double ratio = static_cast<double>(bit_forward_flops(r50x3, 224)) / bit_forward_flops(r50, 224);
+  EXPECT_GT(ratio, 8.7);
+  EXPECT_LT(ratio, 9.0);
+}
+
 TEST(BitParamCountTest, ArrayCounts) {
   for (int64_t width : {1, 2, 3, 4}) {
     BitConfig config;
