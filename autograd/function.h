@@ -87,10 +87,14 @@ Tensor apply(Op op, const Inputs&... inputs) {
   for (size_t i = 0; i < input_list.size(); ++i) {
     edges.push_back(needs_grad[i] ? detail::make_edge(*input_list[i]) : Edge{});
   }
-  AutogradMeta& meta = output.autograd_meta();
+  // The history goes on a new handle to the output's memory: an op that saved its own output
+  // (relu keeps y) must not hold the node that holds it, or a graph that never runs backward
+  // would keep itself alive.
+  Tensor result = output.detach();
+  AutogradMeta& meta = result.autograd_meta();
   meta.requires_grad = true;
   meta.grad_fn = std::make_shared<OpNode<Op>>(std::move(op), std::move(edges), std::move(needs_grad));
-  return output;
+  return result;
 }
 
 }  // namespace bitgrad

@@ -64,6 +64,18 @@ TEST(EngineTest, SavedTensorsAreReleasedAfterBackward) {
   EXPECT_TRUE(throws_error([&] { y.backward(); }, {"sum", "second time", "retain_graph"}));
 }
 
+TEST(EngineTest, AGraphWithoutBackwardIsFreed) {
+  // relu saves its own output; the graph must still be freed when backward never runs.
+  Tensor a = leaf({1, -2});
+  std::weak_ptr<Node> node;
+  {
+    Tensor y = relu(a * 2.0);
+    node = y.grad_fn();
+    EXPECT_FALSE(node.expired());
+  }
+  EXPECT_TRUE(node.expired());
+}
+
 TEST(EngineTest, RetainGraphAllowsASecondBackward) {
   Tensor a = leaf({1, 2});
   Tensor y = sum(a * a);
