@@ -82,7 +82,8 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
     return inputs;
   }
   if (resolution < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("resolution must be positive, got ", resolution));
+    return absl::InvalidArgumentError(
+        absl::StrCat("resolution must be positive, got ", resolution));
   }
   inputs.image_paths_ = paths;
   inputs.resolution_ = resolution;
