@@ -13,10 +13,16 @@
 namespace bitgrad::golden {
 namespace {
 
-// Scaled errors (golden.h close()) measured with the reference kernels: forward and loss at most
-// 2.5e-6, gradients at most 2.7e-5. The bounds leave room for other summation orders.
-constexpr double kForwardTol = 3e-5;
-constexpr double kGradTol = 3e-4;
+// Scaled errors (golden.h close()). The reference kernels accumulate in double: measured at most
+// 2.5e-6 forward and 2.7e-5 for gradients. Fast kernels accumulate in float32, which the
+// narrowest model (R101 with base_width 2: one channel per GroupNorm group, 33 units) amplifies:
+// with the oneDNN CPU kernels, measured at most 1.1e-4 forward and 3.2e-4 for gradients. The
+// README's promise for a float32 implementation is about 1e-4.
+struct Tolerances {
+  double forward, grad;
+};
+constexpr Tolerances kRefTol{3e-5, 3e-4};
+constexpr Tolerances kFastTol{3e-4, 1e-3};
 
 struct ModelCase {
   std::string name;
@@ -60,6 +66,8 @@ std::map<std::string, Tensor> staged_forward(BitResNetV2& model, const Tensor& x
 
 class BitModelGoldenTest : public GoldenTest {
  protected:
+  const Tolerances& tol() const { return GetParam() == Kernels::kRef ? kRefTol : kFastTol; }
+
   void check_forward(const ModelCase& c) {
     SCOPED_TRACE(c.name);
     auto model = load_model(c);
@@ -68,15 +76,15 @@ class BitModelGoldenTest : public GoldenTest {
     const Tensor x = io["x"];
     std::map<std::string, Tensor> staged = staged_forward(*model, x);
     for (const auto& [key, actual] : staged) {
-      EXPECT_TRUE(close(actual, io[key], kForwardTol)) << key;
+      EXPECT_TRUE(close(actual, io[key], tol().forward)) << key;
     }
     const Tensor loss = cross_entropy(staged["logits"], io.integers("labels"));
-    EXPECT_NEAR(loss.item<double>(), io.scalar("loss"), kForwardTol * io.scalar("loss"));
+    EXPECT_NEAR(loss.item<double>(), io.scalar("loss"), tol().forward * io.scalar("loss"));
     // forward() is the same computation; eval mode (cached standardized kernels) too.
-    EXPECT_TRUE(close(model->forward(x), io["logits"], kForwardTol));
+    EXPECT_TRUE(close(model->forward(x), io["logits"], tol().forward));
     model->eval();
-    EXPECT_TRUE(close(model->forward(x), io["logits"], kForwardTol)) << "eval mode";
-    EXPECT_TRUE(close(model->forward(x), io["logits"], kForwardTol)) << "eval mode, cached";
+    EXPECT_TRUE(close(model->forward(x), io["logits"], tol().forward)) << "eval mode";
+    EXPECT_TRUE(close(model->forward(x), io["logits"], tol().forward)) << "eval mode, cached";
   }
 
   void check_backward(const ModelCase& c) {
@@ -87,13 +95,13 @@ class BitModelGoldenTest : public GoldenTest {
     Tensor x = io["x"].clone();
     x.set_requires_grad(true);
     cross_entropy(model->forward(x), io.integers("labels")).backward();
-    EXPECT_TRUE(close(x.grad(), io["grad/x"], kGradTol)) << "grad/x";
+    EXPECT_TRUE(close(x.grad(), io["grad/x"], tol().grad)) << "grad/x";
     if (!c.has_param_grads) return;
     int checked = 0;
     for (const BitParamSpec& spec : bit_param_specs(model->config())) {
       const Tensor grad = model->parameter(spec.name).grad();
       ASSERT_TRUE(grad.defined()) << spec.name;
-      EXPECT_TRUE(close(grad, hwio_to_oihw(io["grad/" + spec.npz_key]), kGradTol)) << spec.name;
+      EXPECT_TRUE(close(grad, hwio_to_oihw(io["grad/" + spec.npz_key]), tol().grad)) << spec.name;
       ++checked;
     }
     EXPECT_EQ(checked, 153);
