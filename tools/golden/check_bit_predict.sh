@@ -6,8 +6,11 @@
 #
 # 1. gen_fixtures.py --r50x1 writes a random R50x1 (official .npz layout, 10-way head), a
 #    (2, 3, 128, 128) input batch and the logits of the independent PyTorch BiT (float64).
-# 2. bit_predict runs that .npz on that batch; the logits must match to relative error < 1e-4
-#    (max over elements of |bitgrad - torch| / |torch|).
+# 2. bit_predict runs that .npz on that batch; the logits must match to relative error < 1e-4,
+#    measured against the logits' scale: max |bitgrad - torch| / max |torch|. (Per element,
+#    |bitgrad - torch| / |torch| blows up for logits near 0: PyTorch's own float32 forward of
+#    the same model is 5e-4 off the float64 reference that way. The script prints both, and
+#    PyTorch float32's errors for comparison.)
 # 3. npz -> bitgrad -> npz must give back every array bit for bit, in the same order, directly
 #    and through a native checkpoint; bit_predict on that checkpoint must give the same logits
 #    bit for bit.
@@ -41,12 +44,30 @@ failures = []
 torch_logits = np.load(os.path.join(out, "bit_r50x1_logits.npy"))
 ours = np.load(os.path.join(out, "logits_bitgrad.npy"))
 assert ours.shape == torch_logits.shape and ours.dtype == np.float32, (ours.shape, ours.dtype)
-diff = np.abs(ours.astype(np.float64) - torch_logits)
-elementwise = float((diff / np.abs(torch_logits)).max())
-normwise = float(diff.max() / np.abs(torch_logits).max())
-print(f"logits {ours.shape}: max |bitgrad - torch| = {diff.max():.3e}, "
-      f"max relative error = {elementwise:.3e} (elementwise), {normwise:.3e} (vs max |logit|)")
-if not elementwise < 1e-4:
+
+
+def errors(logits):
+    diff = np.abs(logits.astype(np.float64) - torch_logits)
+    return (float(diff.max() / np.abs(torch_logits).max()), float(diff.max()),
+            float((diff / np.abs(torch_logits)).max()))
+
+
+def report(who, logits):
+    scaled, absolute, elementwise = errors(logits)
+    print(f"{who}: relative error {scaled:.3e} (max |diff| / max |logit|); "
+          f"max |diff| {absolute:.3e}; per element up to {elementwise:.3e}")
+    return scaled
+
+
+# PyTorch's own float32 forward, for scale: what float32 arithmetic costs on this model.
+sys.path.insert(0, os.path.join("tools", "golden"))
+import torch  # noqa: E402
+from bit_torch import BitModel  # noqa: E402
+model32 = BitModel.load_npz(os.path.join(out, "bit_r50x1.npz"), 64, 32, torch.float32)
+with torch.no_grad():
+    torch32 = model32(torch.from_numpy(np.load(os.path.join(out, "bit_r50x1_x.npy")))).numpy()
+report("PyTorch float32 vs float64 reference", torch32)
+if not report(f"bitgrad logits {ours.shape} vs float64 reference", ours) < 1e-4:
     failures.append("logits: relative error not below 1e-4")
 
 from_checkpoint = np.load(os.path.join(out, "logits_checkpoint.npy"))
