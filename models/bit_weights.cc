@@ -1,9 +1,11 @@
 #include "models/bit_weights.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -286,8 +288,20 @@ absl::StatusOr<LoadedBitModel> load_bit_model(const std::string& path,
 
 absl::Status save_bit_weights(const BitResNetV2& model, const std::string& path,
                               NpzCompression compression) {
+  // The key order of bit.md §2.2 (and of the committed fixtures): a unit's projection comes
+  // right after its conv1 ("a/proj" after "a/standardized_conv2d"), not last as in module order.
+  std::vector<BitParamSpec> specs = bit_param_specs(model.config());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (!absl::EndsWith(specs[i].name, ".downsample.weight")) continue;
+    const std::string conv1 =
+        specs[i].name.substr(0, specs[i].name.size() - std::strlen("downsample.weight")) +
+        "conv1.weight";
+    size_t j = i;
+    while (j > 0 && specs[j - 1].name != conv1) --j;
+    std::rotate(specs.begin() + j, specs.begin() + i, specs.begin() + i + 1);
+  }
   NamedArrays arrays;
-  for (const BitParamSpec& spec : bit_param_specs(model.config())) {
+  for (const BitParamSpec& spec : specs) {
     arrays.emplace_back(spec.npz_key, oihw_to_hwio(model.parameter(spec.name).detach()));
   }
   return write_npz(path, arrays, compression);

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 
@@ -118,9 +119,16 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
       position += n;
       return sink.write(data, n);
     };
+    // The gap after the header can exceed kDataAlignment: the header was sized with maximal
+    // offsets and shrank when the real ones replaced them.
     auto pad_to = [&](uint64_t target) {
       static const char zeros[kDataAlignment] = {};
-      return write(zeros, target - position);
+      while (position < target) {
+        if (auto s = write(zeros, std::min<uint64_t>(target - position, sizeof zeros)); !s.ok()) {
+          return s;
+        }
+      }
+      return absl::OkStatus();
     };
     if (auto s = write(kMagic, sizeof kMagic); !s.ok()) return s;
     if (auto s = write(&header_length, sizeof header_length); !s.ok()) return s;

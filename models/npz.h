@@ -74,6 +74,16 @@ absl::Status write_npz(const std::string& path, const NamedArrays& arrays,
                        NpzCompression compression = NpzCompression::kStored);
 
 // ------------------------------------------------------------------------------------------------
+// Single .npy files (np.save / np.load), e.g. a batch of inputs or the logits of a prediction run.
+
+// Writes `array` (any device or layout) as one .npy file, atomically (core/atomic_file.h).
+absl::Status write_npy(const std::string& path, const Tensor& array);
+// Reads a whole .npy file into a plain CPU tensor. Errors name the file: missing, not an .npy
+// (an .npz archive is recognised and named as such), a bad header, an unsupported dtype,
+// fortran order, truncated data, or bytes after the data.
+absl::StatusOr<Tensor> read_npy(const std::string& path);
+
+// ------------------------------------------------------------------------------------------------
 // The .npy header on its own, for tests and tools.
 
 struct NpyHeader {

@@ -152,6 +152,12 @@ TEST(BitWeightsTest, NpzToModelToNpzIsBitExact) {
       ASSERT_EQ(original.count(key), 1u) << key;
       EXPECT_TRUE(same_bits(tensor, original.at(key))) << key;
     }
+    // The same key order as the file (bit.md §2.2): projections right after conv1.
+    auto file_order = read_npz(kTiny);
+    ASSERT_TRUE(file_order.ok());
+    for (size_t i = 0; i < saved->size(); ++i) {
+      EXPECT_EQ((*saved)[i].first, (*file_order)[i].first) << "array " << i;
+    }
   }
 }
 

@@ -1,9 +1,11 @@
 #include "models/checkpoint.h"
 
+#include <cstring>
 #include <fstream>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
+#include "models/checkpoint.pb.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {
@@ -104,6 +106,30 @@ TEST(CheckpointTest, AFailedSaveKeepsThePreviousCheckpoint) {
   Checkpoint unsavable = sample_checkpoint();
   EXPECT_FALSE(save_checkpoint("/nonexistent_dir/keep.ckpt", unsavable).ok());
   EXPECT_EQ(read_bytes(path), before);
+}
+
+// Many tensors shrink the header by far more than one alignment unit once their real offsets
+// replace the maximal ones it was sized with; the gap before the data must be plain zeros
+// (an out-of-bounds read of the zero buffer once filled it with whatever followed).
+TEST(CheckpointTest, ManyTensorsLeaveAZeroFilledGapAfterTheHeader) {
+  Checkpoint c;
+  for (int i = 0; i < 300; ++i) c.parameters.emplace_back("p" + std::to_string(i), ones({3}));
+  std::string path = temp_path("many.ckpt");
+  ASSERT_TRUE(save_checkpoint(path, c).ok());
+  const std::string bytes = read_bytes(path);
+  uint64_t header_length = 0;
+  std::memcpy(&header_length, bytes.data() + 8, sizeof header_length);
+  proto::Checkpoint header;
+  ASSERT_TRUE(header.ParseFromString(bytes.substr(16, header_length)));
+  const uint64_t data_start = header.parameters(0).offset();
+  ASSERT_GT(data_start, 16 + header_length + 64) << "the case must need more than one pad write";
+  for (uint64_t i = 16 + header_length; i < data_start; ++i) {
+    ASSERT_EQ(bytes[i], '\0') << "byte " << i << " of the gap";
+  }
+  auto loaded = load_checkpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->parameters.size(), 300u);
+  EXPECT_EQ(loaded->parameters[299].second.to_vector<float>(), std::vector<float>(3, 1.0f));
 }
 
 }  // namespace

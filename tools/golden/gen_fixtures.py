@@ -295,6 +295,11 @@ def write_r50x1(out):
     os.makedirs(out, exist_ok=True)
     save_model(model, os.path.join(out, "bit_r50x1.npz"))
     save(os.path.join(out, "bit_r50x1_io.npz"), io)
+    # The input batch and the reference logits as plain .npy files, for bit_predict
+    # (tools/golden/check_bit_predict.sh).
+    for name in ("x", "logits"):
+        np.save(os.path.join(out, f"bit_r50x1_{name}.npy"), as_f32(io[name]))
+        print(f"wrote {os.path.relpath(os.path.join(out, f'bit_r50x1_{name}.npy'))}")
 
 
 def main():

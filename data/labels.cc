@@ -1,0 +1,32 @@
+#include "data/labels.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace bitgrad {
+
+absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    if (access(path.c_str(), F_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat(path, ": no such labels file"));
+    }
+    return absl::PermissionDeniedError(absl::StrCat(path, ": cannot read the labels file"));
+  }
+  std::vector<std::string> names;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    names.push_back(line);
+  }
+  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": reading the labels failed"));
+  if (names.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the labels file is empty"));
+  }
+  return names;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,124 @@
+#include "data/prediction_inputs.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "models/npz.h"
+
+namespace bitgrad {
+namespace {
+
+// Values this far outside [-1, 1] suggest the batch was not preprocessed.
+constexpr double kRangeSlack = 1e-3;
+
+absl::Status check_npy_batch(const Tensor& batch, const std::string& path) {
+  if (batch.dim() != 4 || batch.size(1) != 3) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": shape ", batch.shape().str(), ", expected (N, 3, H, W): RGB images in NCHW"));
+  }
+  if (batch.dtype() != DType::kFloat32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": dtype ", dtype_name(batch.dtype()),
+        ", expected float32 (save it with x.astype(np.float32))"));
+  }
+  if (batch.numel() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": the batch ", batch.shape().str(),
+                                                   " is empty"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+Tensor preprocess_for_eval(const Image& image, int64_t resolution) {
+  BG_CHECK(resolution > 0, "preprocess_for_eval: resolution must be positive, got ", resolution);
+  if (image.height == resolution && image.width == resolution) return image_to_tensor(image);
+  return image_to_tensor(resize_bilinear(image, resolution, resolution));
+}
+
+absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
+                                                        int64_t resolution) {
+  PredictionInputs inputs;
+  std::vector<std::string> paths;
+  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
+    paths.emplace_back(absl::StripAsciiWhitespace(part));
+  }
+  if (paths.empty()) {
+    return absl::InvalidArgumentError("no input given: expected image files or one .npy batch");
+  }
+  for (const std::string& path : paths) {
+    if (access(path.c_str(), F_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    }
+  }
+  const bool npy = std::any_of(paths.begin(), paths.end(), [](const std::string& path) {
+    return absl::EndsWithIgnoreCase(path, ".npy");
+  });
+  if (npy) {
+    if (paths.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a .npy batch must be the only input, got ", paths.size(), " inputs"));
+    }
+    absl::StatusOr<Tensor> batch = read_npy(paths[0]);
+    if (!batch.ok()) return batch.status();
+    if (auto status = check_npy_batch(*batch, paths[0]); !status.ok()) return status;
+    const float* values = batch->data<float>();
+    const auto [low, high] = std::minmax_element(values, values + batch->numel());
+    if (*low < -1 - kRangeSlack || *high > 1 + kRangeSlack) {
+      inputs.warnings_.push_back(absl::StrCat(
+          paths[0], ": values span [", *low, ", ", *high, "], not [-1, 1]; BiT expects "
+          "preprocessed pixels (value / 127.5 - 1)"));
+    }
+    inputs.npy_path_ = paths[0];
+    inputs.npy_batch_ = *std::move(batch);
+    inputs.count_ = inputs.npy_batch_.size(0);
+    inputs.description_ = absl::StrCat(paths[0], ": ", inputs.npy_batch_.shape().str(), " float32");
+    return inputs;
+  }
+  if (resolution < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("resolution must be positive, got ", resolution));
+  }
+  inputs.image_paths_ = paths;
+  inputs.resolution_ = resolution;
+  inputs.count_ = static_cast<int64_t>(paths.size());
+  inputs.description_ = absl::StrCat(paths.size(), " image file(s), resized to ", resolution, "x",
+                                     resolution);
+  return inputs;
+}
+
+std::string PredictionInputs::name(int64_t index) const {
+  if (!image_paths_.empty()) return image_paths_.at(index);
+  return absl::StrCat(npy_path_, "[", index, "]");
+}
+
+absl::StatusOr<Tensor> PredictionInputs::batch(int64_t begin, int64_t end) const {
+  BG_CHECK(0 <= begin && begin < end && end <= count_, "PredictionInputs::batch: [", begin, ", ",
+           end, ") is not a range of the ", count_, " inputs");
+  if (image_paths_.empty()) {
+    const Shape& s = npy_batch_.shape();
+    const int64_t per_item = s[1] * s[2] * s[3];
+    Tensor out = empty({end - begin, s[1], s[2], s[3]});
+    std::memcpy(out.mutable_data<float>(), npy_batch_.data<float>() + begin * per_item,
+                (end - begin) * per_item * sizeof(float));
+    return out;
+  }
+  Tensor out = empty({end - begin, 3, resolution_, resolution_});
+  const int64_t per_item = 3 * resolution_ * resolution_;
+  for (int64_t i = begin; i < end; ++i) {
+    absl::StatusOr<Image> image = read_image(image_paths_[i]);
+    if (!image.ok()) return image.status();
+    const Tensor chw = preprocess_for_eval(*image, resolution_);
+    std::memcpy(out.mutable_data<float>() + (i - begin) * per_item, chw.data<float>(),
+                per_item * sizeof(float));
+  }
+  return out;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,55 @@
+// The inputs of a prediction run (examples/bit_predict): image files, preprocessed with BiT's eval
+// rule, or a batch that is already preprocessed, in a .npy file.
+//
+// BiT's eval preprocessing (bit.md §3): resize ("squash", no aspect preservation) directly to
+// resolution x resolution, with no centre crop, then scale to [-1, 1]. The BiT-HyperRule uses
+// 128 for small images (under 96x96 pixels, e.g. CIFAR) and 480 for larger ones. The resize is
+// data/image_io.h's bilinear one without antialiasing (tf.image.resize's rule); torchvision's PIL
+// resize antialiases when downsampling, so large photos give slightly different pixels.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/tensor.h"
+#include "data/image_io.h"
+
+namespace bitgrad {
+
+// One image as a float32 (3, resolution, resolution) tensor in [-1, 1], by the eval rule above.
+Tensor preprocess_for_eval(const Image& image, int64_t resolution);
+
+class PredictionInputs {
+ public:
+  // `spec`: one .npy file holding a float32 (N, 3, H, W) batch already in [-1, 1] (it is used as
+  // it is: `resolution` does not apply), or comma-separated PNG/JPEG files (decoded lazily by
+  // batch()). Checks now that every file exists and that the .npy batch has the right shape
+  // and dtype; errors name the file.
+  static absl::StatusOr<PredictionInputs> open(const std::string& spec, int64_t resolution);
+
+  int64_t size() const { return count_; }
+  // A label per input for printing: the image's path, or "batch.npy[i]".
+  std::string name(int64_t index) const;
+  // "3 image files, resized to 128x128" / "batch.npy: (2, 3, 128, 128) float32"
+  const std::string& description() const { return description_; }
+  // Notes worth printing that are not errors, e.g. a .npy batch whose values leave [-1, 1].
+  const std::vector<std::string>& warnings() const { return warnings_; }
+
+  // Inputs [begin, end) as a float32 (end - begin, 3, H, W) tensor.
+  absl::StatusOr<Tensor> batch(int64_t begin, int64_t end) const;
+
+ private:
+  PredictionInputs() = default;
+
+  std::vector<std::string> image_paths_;  // empty for a .npy batch
+  std::string npy_path_;
+  Tensor npy_batch_;
+  int64_t resolution_ = 0;
+  int64_t count_ = 0;
+  std::string description_;
+  std::vector<std::string> warnings_;
+};
+
+}  // namespace bitgrad

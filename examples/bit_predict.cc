@@ -1,0 +1,181 @@
+// bit_predict: logits and top-5 classes of a BiT model for images or a preprocessed batch.
+//
+//   bazel run //examples:bit_predict -- --weights=BiT-M-R50x1.npz --input=cat.jpg,dog.png
+//       --labels=imagenet21k_wordnet_lemmas.txt --output=logits.npy     (one command line)
+//
+// --weights: an official BiT .npz (https://storage.googleapis.com/bit_models/) or a bitgrad
+// checkpoint. --input: comma-separated PNG/JPEG files, resized by BiT's eval rule (directly to
+// --resolution x --resolution, no centre crop; the BiT-HyperRule uses 128 for small images and
+// 480 for large ones), or one .npy float32 (N, 3, H, W) batch already in [-1, 1], used as it is.
+// The work is in data/prediction_inputs.h, data/labels.h and models/predict.h; this file is
+// flags, printing and error messages.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/labels.h"
+#include "data/prediction_inputs.h"
+#include "models/npz.h"
+#include "models/predict.h"
+
+ABSL_FLAG(std::string, weights, "", "an official BiT .npz or a bitgrad checkpoint");
+ABSL_FLAG(std::string, input, "",
+          "comma-separated .jpg/.png files, or one .npy float32 (N, 3, H, W) batch in [-1, 1]");
+ABSL_FLAG(std::string, output, "", "write the (N, classes) float32 logits to this .npy file");
+ABSL_FLAG(std::string, labels, "",
+          "class names, one per line (e.g. ilsvrc2012_wordnet_lemmas.txt); prints them in the "
+          "top-k list");
+ABSL_FLAG(std::string, model, "",
+          "BiT model name (BiT-M-R50x1, R101x3, ...); default: the architecture in the file");
+ABSL_FLAG(int64_t, resolution, 128,
+          "images are resized to this square size (BiT-HyperRule eval: 128 for small images "
+          "such as CIFAR, 480 for larger ones); ignored for a .npy batch");
+ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
+ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
+ABSL_FLAG(int64_t, base_width, 64, "test-only: BitConfig::base_width of a shrunken .npz model");
+ABSL_FLAG(int64_t, num_groups, 32, "test-only: BitConfig::num_groups of a shrunken .npz model");
+
+namespace bitgrad {
+namespace {
+
+constexpr char kProgram[] = "bit_predict";
+
+// Thrown (as a value) by the steps below: what went wrong and what to try.
+struct Failure {
+  absl::Status status;
+  std::string hint;
+};
+
+std::string weights_hint(const absl::Status& status) {
+  if (absl::IsNotFound(status)) {
+    return "download an official model, e.g. "
+           "https://storage.googleapis.com/bit_models/BiT-M-R50x1.npz (BiT-S-/BiT-M- with "
+           "R50x1, R50x3, R101x1, R101x3, R152x4), and pass its path as --weights";
+  }
+  return "--weights takes an official BiT .npz (was the download cut short?) or a checkpoint "
+         "saved by bitgrad; --model must name the architecture in the file, or be left out";
+}
+
+constexpr char kInputHint[] =
+    "--input takes comma-separated .jpg/.png files, or one .npy file holding a float32 "
+    "(N, 3, H, W) batch already scaled to [-1, 1]";
+
+LoadedBitModel load_model() {
+  InferenceModelOptions options;
+  options.model_name = absl::GetFlag(FLAGS_model);
+  options.base_width = absl::GetFlag(FLAGS_base_width);
+  options.num_groups = absl::GetFlag(FLAGS_num_groups);
+  absl::StatusOr<LoadedBitModel> loaded =
+      load_bit_model_for_inference(absl::GetFlag(FLAGS_weights), options);
+  if (!loaded.ok()) throw Failure{loaded.status(), weights_hint(loaded.status())};
+  return *std::move(loaded);
+}
+
+std::vector<std::string> load_labels(int64_t classes) {
+  const std::string path = absl::GetFlag(FLAGS_labels);
+  if (path.empty()) return {};
+  absl::StatusOr<std::vector<std::string>> names = read_label_names(path);
+  if (!names.ok()) {
+    throw Failure{names.status(), "--labels takes a text file with one class name per line"};
+  }
+  if (static_cast<int64_t>(names->size()) != classes) {
+    throw Failure{absl::InvalidArgumentError(absl::StrCat(
+                      path, " has ", names->size(), " names, the model has ", classes,
+                      " classes")),
+                  "BiT-S and the BiT-M-*-ILSVRC2012 models have 1000 classes "
+                  "(ilsvrc2012_wordnet_lemmas.txt); BiT-M has 21843 "
+                  "(imagenet21k_wordnet_lemmas.txt)"};
+  }
+  return *std::move(names);
+}
+
+void print_top_k(const PredictionInputs& inputs, const Tensor& logits,
+                 const std::vector<std::string>& labels, int64_t k) {
+  const auto best = top_k(logits, k);
+  for (int64_t n = 0; n < inputs.size(); ++n) {
+    std::cout << inputs.name(n) << ":\n";
+    for (size_t rank = 0; rank < best[n].size(); ++rank) {
+      const ClassScore& score = best[n][rank];
+      std::cout << absl::StrFormat("  %zu. %6.2f%%  logit %8.4f  class %d%s\n", rank + 1,
+                                   100 * score.probability, score.logit, score.index,
+                                   labels.empty() ? "" : "  " + labels[score.index]);
+    }
+  }
+}
+
+// Images per second on stderr, once per batch, when there is more than one batch: one line
+// rewritten in place on a terminal, a line per batch otherwise (logs).
+void show_progress(int64_t done, int64_t total, double seconds) {
+  static const bool terminal = isatty(STDERR_FILENO);
+  std::fprintf(stderr, "%s%s: %lld/%lld inputs, %.1f images/s%s", terminal ? "\r" : "", kProgram,
+               static_cast<long long>(done), static_cast<long long>(total),
+               seconds > 0 ? done / seconds : 0.0, terminal && done < total ? "" : "\n");
+}
+
+void run() {
+  if (absl::GetFlag(FLAGS_weights).empty() || absl::GetFlag(FLAGS_input).empty()) {
+    throw Failure{absl::InvalidArgumentError("--weights and --input are required"),
+                  absl::StrCat("run ", kProgram, " --help for the flags")};
+  }
+  absl::StatusOr<PredictionInputs> inputs =
+      PredictionInputs::open(absl::GetFlag(FLAGS_input), absl::GetFlag(FLAGS_resolution));
+  if (!inputs.ok()) throw Failure{inputs.status(), kInputHint};
+  for (const std::string& warning : inputs->warnings()) {
+    std::cerr << kProgram << ": warning: " << warning << "\n";
+  }
+  LoadedBitModel loaded = load_model();
+  std::cerr << kProgram << ": " << loaded.message << "\n";
+  const std::vector<std::string> labels = load_labels(loaded.model->config().head_size);
+
+  PredictOptions options;
+  options.batch_size = absl::GetFlag(FLAGS_batch);
+  if (inputs->size() > options.batch_size) options.progress = show_progress;
+  std::cerr << kProgram << ": " << inputs->description() << "\n";
+  absl::StatusOr<Tensor> logits = predict_logits(
+      *loaded.model, inputs->size(),
+      [&](int64_t begin, int64_t end) { return inputs->batch(begin, end); }, options);
+  if (!logits.ok()) throw Failure{logits.status(), kInputHint};
+
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (!output.empty()) {
+    if (absl::Status status = write_npy(output, *logits); !status.ok()) {
+      throw Failure{status, "--output must be a writable path; the logits are a plain .npy"};
+    }
+    std::cerr << kProgram << ": wrote " << logits->shape().str() << " float32 logits to "
+              << output << "\n";
+  }
+  if (absl::GetFlag(FLAGS_top_k) > 0) {
+    print_top_k(*inputs, *logits, labels, absl::GetFlag(FLAGS_top_k));
+  }
+}
+
+}  // namespace
+}  // namespace bitgrad
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "bit_predict --weights=MODEL.npz|CHECKPOINT --input=IMAGES|BATCH.npy "
+      "[--output=logits.npy] [--labels=FILE] [--model=NAME] [--resolution=128] [--batch=16] "
+      "[--top_k=5]");
+  absl::ParseCommandLine(argc, argv);
+  try {
+    bitgrad::run();
+  } catch (const bitgrad::Failure& failure) {
+    std::cerr << "bit_predict: error: " << failure.status.message() << "\n"
+              << "HINT: " << failure.hint << "\n";
+    return 1;
+  } catch (const bitgrad::Error& error) {
+    std::cerr << "bit_predict: error: " << error.what() << "\n"
+              << "HINT: this is likely a bug in bitgrad; please report it with the command line\n";
+    return 2;
+  }
+  return 0;
+}

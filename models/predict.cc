@@ -1,0 +1,84 @@
+#include "models/predict.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "autograd/grad_mode.h"
+#include "models/checkpoint.h"
+#include "models/train_state.h"
+
+namespace bitgrad {
+
+absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& path,
+                                                            const InferenceModelOptions& options) {
+  if (is_checkpoint_file(path)) return load_bit_model_from_checkpoint(path, options.model_name);
+  BitModelOptions npz_options;
+  npz_options.model_name = options.model_name;
+  npz_options.base_width = options.base_width;
+  npz_options.num_groups = options.num_groups;
+  return load_bit_model(path, npz_options);
+}
+
+absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
+                                      const BatchLoader& load_batch,
+                                      const PredictOptions& options) {
+  if (options.batch_size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("batch size must be positive, got ",
+                                                   options.batch_size));
+  }
+  const int64_t classes = model.config().head_size;
+  const DType dtype = model.parameters().front().dtype();
+  Tensor logits = empty({count, classes});
+  model.eval();
+  NoGradGuard no_grad;
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t begin = 0; begin < count; begin += options.batch_size) {
+    const int64_t end = std::min(count, begin + options.batch_size);
+    absl::StatusOr<Tensor> batch = load_batch(begin, end);
+    if (!batch.ok()) return batch.status();
+    Tensor out;
+    try {
+      out = model.forward(batch->to(dtype)).to(DType::kFloat32).to(Device::cpu()).to_plain();
+    } catch (const Error& error) {
+      return absl::InvalidArgumentError(absl::StrCat("inputs ", begin, "..", end - 1, ": ",
+                                                     error.what()));
+    }
+    std::copy(out.data<float>(), out.data<float>() + out.numel(),
+              logits.mutable_data<float>() + begin * classes);
+    if (options.progress) {
+      const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+      options.progress(end, count, elapsed.count());
+    }
+  }
+  return logits;
+}
+
+std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k) {
+  BG_CHECK(logits.dim() == 2, "top_k: expected (N, K) logits, got ", logits.shape());
+  BG_CHECK(k >= 1, "top_k: k must be >= 1, got ", k);
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+  const std::vector<float> values = logits.to_vector<float>();
+  k = std::min(k, classes);
+  std::vector<std::vector<ClassScore>> result(rows);
+  std::vector<int64_t> order(classes);
+  for (int64_t n = 0; n < rows; ++n) {
+    const float* row = values.data() + n * classes;
+    const float max = *std::max_element(row, row + classes);
+    double denominator = 0;
+    for (int64_t c = 0; c < classes; ++c) denominator += std::exp(double(row[c]) - max);
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
+      return row[a] > row[b] || (row[a] == row[b] && a < b);
+    });
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t c = order[i];
+      result[n].push_back({c, row[c], std::exp(double(row[c]) - max) / denominator});
+    }
+  }
+  return result;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,57 @@
+// Inference with a BiT model: loading weights from either file kind, running batches in eval
+// mode, and turning logits into ranked classes. examples/bit_predict is a thin shell over this.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/tensor.h"
+#include "models/bit_resnet_v2.h"
+#include "models/bit_weights.h"
+
+namespace bitgrad {
+
+struct InferenceModelOptions {
+  // "BiT-M-R50x1", "R101x3", ...; empty: the architecture the file holds. Otherwise it must be
+  // the file's architecture.
+  std::string model_name;
+  // Test-only knobs (BitConfig) for official-layout .npz files of shrunken models; a checkpoint
+  // records its own.
+  int64_t base_width = BitConfig::kOfficialBaseWidth;
+  int64_t num_groups = BitConfig::kOfficialNumGroups;
+};
+
+// Loads an official BiT .npz or a bitgrad checkpoint (models/train_state.h), told apart by the
+// file's first bytes (is_checkpoint_file), keeping the file's head.
+absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& path,
+                                                            const InferenceModelOptions& options);
+
+// Returns inputs [begin, end) as an (end - begin, 3, H, W) float batch.
+using BatchLoader = std::function<absl::StatusOr<Tensor>(int64_t begin, int64_t end)>;
+
+struct PredictOptions {
+  int64_t batch_size = 16;
+  // Called after each batch with the inputs done so far, the total and the seconds elapsed.
+  std::function<void(int64_t done, int64_t total, double seconds)> progress;
+};
+
+// The float32 (count, classes) logits of `count` inputs, run batch by batch in eval mode with
+// no autograd graph. Inputs are converted to the model's dtype.
+absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
+                                      const BatchLoader& load_batch,
+                                      const PredictOptions& options = {});
+
+struct ClassScore {
+  int64_t index = 0;
+  float logit = 0;
+  double probability = 0;  // softmax over the row
+};
+
+// The min(k, K) best classes of each row of (N, K) logits, best first; equal logits keep the
+// lower index first.
+std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k);
+
+}  // namespace bitgrad

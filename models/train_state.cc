@@ -1,0 +1,368 @@
+#include "models/train_state.h"
+
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "autograd/grad_mode.h"
+
+namespace bitgrad {
+namespace {
+
+constexpr char kSgdKind[] = "sgd";
+constexpr size_t kListed = 5;  // problems listed per kind in one message
+
+std::string first_few(const std::vector<std::string>& items) {
+  std::vector<std::string> shown(items.begin(), items.begin() + std::min(items.size(), kListed));
+  std::string text = absl::StrJoin(shown, "; ");
+  if (items.size() > kListed) absl::StrAppend(&text, "; and ", items.size() - kListed, " more");
+  return text;
+}
+
+std::string describe(const Tensor& tensor) {
+  return absl::StrCat(dtype_name(tensor.dtype()), " ", tensor.shape().str());
+}
+
+const Tensor* find_named(const NamedTensors& tensors, const std::string& name) {
+  for (const auto& [key, tensor] : tensors) {
+    if (key == name) return &tensor;
+  }
+  return nullptr;
+}
+
+// Compares what the checkpoint holds (`saved`) with what the live objects have (`live`), by
+// name; appends one line per problem. `what` is "parameter", "buffer", ...
+void compare_tensors(const char* what, const NamedTensors& live, const NamedTensors& saved,
+                     std::vector<std::string>* problems) {
+  std::vector<std::string> missing, unexpected, mismatched;
+  for (const auto& [name, tensor] : live) {
+    const Tensor* found = find_named(saved, name);
+    if (found == nullptr) {
+      missing.push_back(absl::StrCat(name, " (", describe(tensor), ")"));
+    } else if (found->shape() != tensor.shape() || found->dtype() != tensor.dtype()) {
+      mismatched.push_back(absl::StrCat(name, ": ", describe(*found),
+                                        " in the checkpoint, the model has ", describe(tensor)));
+    }
+  }
+  for (const auto& [name, tensor] : saved) {
+    if (find_named(live, name) == nullptr) {
+      unexpected.push_back(absl::StrCat(name, " (", describe(tensor), ")"));
+    }
+  }
+  if (!missing.empty()) {
+    problems->push_back(absl::StrCat(missing.size(), " missing ", what, "(s): ",
+                                     first_few(missing)));
+  }
+  if (!unexpected.empty()) {
+    problems->push_back(absl::StrCat(unexpected.size(), " unexpected ", what, "(s): ",
+                                     first_few(unexpected)));
+  }
+  if (!mismatched.empty()) {
+    problems->push_back(absl::StrCat(mismatched.size(), " mismatched ", what, "(s): ",
+                                     first_few(mismatched)));
+  }
+}
+
+absl::Status check_module_state(const Module& module, const Checkpoint& checkpoint,
+                                const std::string& path) {
+  std::vector<std::string> problems;
+  compare_tensors("parameter", module.named_parameters(), checkpoint.parameters, &problems);
+  compare_tensors("buffer", module.named_buffers(), checkpoint.buffers, &problems);
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " does not fit the ",
+                                                 module.type_name(), ": ",
+                                                 absl::StrJoin(problems, ". ")));
+}
+
+// Copies every saved tensor into the live one of the same name; names, shapes and dtypes have
+// been checked.
+void copy_named(const NamedTensors& live, const NamedTensors& saved) {
+  NoGradGuard no_grad;
+  for (const auto& [name, tensor] : live) {
+    Tensor target = tensor;
+    target.copy_(*find_named(saved, name));
+  }
+}
+
+// The SGD hyperparameters as stored; nesterov is 0 or 1.
+std::map<std::string, double> sgd_hyperparameters(const SgdOptions& options) {
+  return {{"lr", options.lr},
+          {"momentum", options.momentum},
+          {"dampening", options.dampening},
+          {"weight_decay", options.weight_decay},
+          {"nesterov", options.nesterov ? 1.0 : 0.0}};
+}
+
+absl::Status check_optimizer_state(const Sgd& optimizer, const Module& model,
+                                   const Checkpoint& checkpoint, const std::string& path) {
+  auto saved = saved_sgd_options(checkpoint, path);
+  if (!saved.ok()) return saved.status();
+  const std::map<std::string, double> have = sgd_hyperparameters(optimizer.options());
+  const std::map<std::string, double> want = sgd_hyperparameters(*saved);
+  for (const auto& [key, value] : want) {
+    if (key != "lr" && have.at(key) != value) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint ", path, ": the optimizer was saved with ", key, " = ", value,
+          ", this optimizer has ", key, " = ", have.at(key),
+          " (build it with saved_sgd_options)"));
+    }
+  }
+  // Momentum buffers are named by parameter and have its shape and dtype.
+  const NamedTensors parameters = model.named_parameters();
+  std::vector<std::string> problems;
+  for (const auto& [name, buffer] : checkpoint.optimizer.tensors) {
+    const Tensor* parameter = find_named(parameters, name);
+    if (parameter == nullptr) {
+      problems.push_back(absl::StrCat(name, " (", describe(buffer),
+                                      "): no parameter of the model has this name"));
+    } else if (parameter->shape() != buffer.shape() || parameter->dtype() != buffer.dtype()) {
+      problems.push_back(absl::StrCat(name, ": ", describe(buffer),
+                                      " in the checkpoint, the parameter is ",
+                                      describe(*parameter)));
+    }
+  }
+  if (!problems.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", path, ": ", problems.size(), " momentum buffer(s) do not fit the model: ",
+        first_few(problems)));
+  }
+  return absl::OkStatus();
+}
+
+// Loads the optimizer's buffers and step count, or leaves it as it was and says why.
+absl::Status load_optimizer_state(Sgd& optimizer, const Checkpoint& checkpoint,
+                                  const std::string& path) {
+  const std::vector<NamedTensor> previous = optimizer.state();
+  const int64_t previous_steps = optimizer.steps_taken();
+  try {
+    optimizer.load_state(checkpoint.optimizer.tensors, checkpoint.optimizer.steps_taken);
+  } catch (const Error& error) {
+    optimizer.load_state(previous, previous_steps);
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": ", error.what()));
+  }
+  optimizer.set_lr(checkpoint.optimizer.hyperparameters.at("lr"));
+  return absl::OkStatus();
+}
+
+absl::Status check_rng_state(const Checkpoint& checkpoint, const std::string& path) {
+  if (checkpoint.rng_state.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", path, " holds no RNG state (it was saved without a generator)"));
+  }
+  try {
+    Generator probe;
+    probe.set_state(checkpoint.rng_state);
+  } catch (const Error& error) {
+    return absl::DataLossError(absl::StrCat("checkpoint ", path, ": the RNG state is unreadable: ",
+                                            error.what()));
+  }
+  return absl::OkStatus();
+}
+
+// Metadata keys of the BitConfig fields.
+constexpr char kDepth[] = "bit.depth";
+constexpr char kWidthFactor[] = "bit.width_factor";
+constexpr char kHeadSize[] = "bit.head_size";
+constexpr char kZeroHead[] = "bit.zero_head";
+constexpr char kSeed[] = "bit.seed";
+constexpr char kBaseWidth[] = "bit.base_width";
+constexpr char kNumGroups[] = "bit.num_groups";
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+
+std::map<std::string, std::string> bit_config_metadata(const BitConfig& config) {
+  return {{kDepth, absl::StrCat(config.depth)},
+          {kWidthFactor, absl::StrCat(config.width_factor)},
+          {kHeadSize, absl::StrCat(config.head_size)},
+          {kZeroHead, config.zero_head ? "true" : "false"},
+          {kSeed, absl::StrCat(config.seed)},
+          {kBaseWidth, absl::StrCat(config.base_width)},
+          {kNumGroups, absl::StrCat(config.num_groups)}};
+}
+
+absl::StatusOr<BitConfig> bit_config_from_checkpoint(const Checkpoint& checkpoint,
+                                                     const std::string& path) {
+  BitConfig config;
+  absl::Status status;
+  auto field = [&](const char* key, auto* out) {
+    if (!status.ok()) return;
+    auto entry = checkpoint.metadata.find(key);
+    if (entry == checkpoint.metadata.end()) {
+      status = absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint ", path, " has no '", key,
+          "' metadata: it does not describe a BiT model (was it saved by save_train_state?)"));
+    } else if (!absl::SimpleAtoi(entry->second, out)) {
+      status = absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": metadata '", key,
+                                                       "' is '", entry->second,
+                                                       "', not an integer"));
+    }
+  };
+  field(kDepth, &config.depth);
+  field(kWidthFactor, &config.width_factor);
+  field(kHeadSize, &config.head_size);
+  field(kSeed, &config.seed);
+  field(kBaseWidth, &config.base_width);
+  field(kNumGroups, &config.num_groups);
+  if (!status.ok()) return status;
+  auto zero_head = checkpoint.metadata.find(kZeroHead);
+  if (zero_head != checkpoint.metadata.end() && zero_head->second != "true" &&
+      zero_head->second != "false") {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": metadata '", kZeroHead,
+                                                   "' is '", zero_head->second,
+                                                   "', not true or false"));
+  }
+  config.zero_head = zero_head != checkpoint.metadata.end() && zero_head->second == "true";
+  try {
+    check_bit_config(config);
+  } catch (const Error& error) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": ", error.what()));
+  }
+  return config;
+}
+
+absl::StatusOr<SgdOptions> saved_sgd_options(const Checkpoint& checkpoint,
+                                             const std::string& path) {
+  const OptimizerCheckpoint& saved = checkpoint.optimizer;
+  if (saved.kind.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", path, " holds no optimizer state (it was saved without an optimizer)"));
+  }
+  if (saved.kind != kSgdKind) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds the state of a '",
+                                                   saved.kind, "' optimizer, not '", kSgdKind,
+                                                   "'"));
+  }
+  std::map<std::string, double> values = sgd_hyperparameters(SgdOptions());
+  for (auto& [key, value] : values) {
+    auto entry = saved.hyperparameters.find(key);
+    if (entry == saved.hyperparameters.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path,
+                                                     ": the sgd state lacks the hyperparameter '",
+                                                     key, "'"));
+    }
+    value = entry->second;
+  }
+  SgdOptions options;
+  options.lr = values["lr"];
+  options.momentum = values["momentum"];
+  options.dampening = values["dampening"];
+  options.weight_decay = values["weight_decay"];
+  options.nesterov = values["nesterov"] != 0.0;
+  return options;
+}
+
+void save_module_state(const Module& module, Checkpoint* checkpoint) {
+  checkpoint->parameters = module.named_parameters();
+  checkpoint->buffers = module.named_buffers();
+}
+
+absl::Status restore_module_state(Module& module, const Checkpoint& checkpoint,
+                                  const std::string& path) {
+  if (auto status = check_module_state(module, checkpoint, path); !status.ok()) return status;
+  copy_named(module.named_parameters(), checkpoint.parameters);
+  copy_named(module.named_buffers(), checkpoint.buffers);
+  module.invalidate_caches();
+  return absl::OkStatus();
+}
+
+absl::Status save_train_state(const std::string& path, const TrainState& state) {
+  if (state.model == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("save_train_state(", path, "): no model"));
+  }
+  const BitConfig& config = state.model->config();
+  Checkpoint checkpoint;
+  checkpoint.model_name = state.model_name.empty() ? bit_arch_name(config) : state.model_name;
+  checkpoint.step = state.step;
+  checkpoint.config = state.config;
+  checkpoint.metadata = bit_config_metadata(config);
+  save_module_state(*state.model, &checkpoint);
+  if (state.optimizer != nullptr) {
+    checkpoint.optimizer.kind = kSgdKind;
+    checkpoint.optimizer.steps_taken = state.optimizer->steps_taken();
+    checkpoint.optimizer.hyperparameters = sgd_hyperparameters(state.optimizer->options());
+    checkpoint.optimizer.tensors = state.optimizer->state();
+  }
+  if (state.generator != nullptr) checkpoint.rng_state = state.generator->state();
+  return save_checkpoint(path, checkpoint);
+}
+
+absl::Status restore_train_state(const std::string& path, TrainState& state) {
+  if (state.model == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("restore_train_state(", path, "): no model"));
+  }
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(path);
+  if (!checkpoint.ok()) return checkpoint.status();
+
+  // Check everything first.
+  absl::StatusOr<BitConfig> saved_config = bit_config_from_checkpoint(*checkpoint, path);
+  if (saved_config.ok() && bit_arch_name(*saved_config) != bit_arch_name(state.model->config())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", path, " holds a BiT-", bit_arch_name(*saved_config), ", the model is a BiT-",
+        bit_arch_name(state.model->config())));
+  }
+  if (auto s = check_module_state(*state.model, *checkpoint, path); !s.ok()) return s;
+  if (state.optimizer != nullptr) {
+    auto s = check_optimizer_state(*state.optimizer, *state.model, *checkpoint, path);
+    if (!s.ok()) return s;
+  }
+  if (state.generator != nullptr) {
+    if (auto s = check_rng_state(*checkpoint, path); !s.ok()) return s;
+  }
+
+  // Then change things; only the optimizer can still refuse (a buffer for a parameter it does
+  // not hold), and it is first, so a refusal leaves everything as it was.
+  if (state.optimizer != nullptr) {
+    if (auto s = load_optimizer_state(*state.optimizer, *checkpoint, path); !s.ok()) return s;
+  }
+  copy_named(state.model->named_parameters(), checkpoint->parameters);
+  copy_named(state.model->named_buffers(), checkpoint->buffers);
+  state.model->invalidate_caches();
+  if (state.generator != nullptr) state.generator->set_state(checkpoint->rng_state);
+  state.step = checkpoint->step;
+  state.config = checkpoint->config;
+  state.model_name = checkpoint->model_name;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string& path,
+                                                              const std::string& model_name) {
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(path);
+  if (!checkpoint.ok()) return checkpoint.status();
+  absl::StatusOr<BitConfig> config = bit_config_from_checkpoint(*checkpoint, path);
+  if (!config.ok()) return config.status();
+  if (!model_name.empty()) {
+    absl::StatusOr<BitConfig> named = bit_config_from_name(model_name);
+    if (!named.ok()) return named.status();
+    if (bit_arch_name(*named) != bit_arch_name(*config)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint ", path, " holds a BiT-", bit_arch_name(*config), ", not the requested ",
+          model_name, " (", bit_arch_name(*named), ")"));
+    }
+  }
+  if (checkpoint->parameters.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds no parameters"));
+  }
+  const DType dtype = checkpoint->parameters.front().second.dtype();
+  if (!is_floating(dtype)) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": parameter '",
+                                                   checkpoint->parameters.front().first,
+                                                   "' is ", dtype_name(dtype),
+                                                   ", not a floating dtype"));
+  }
+  LoadedBitModel loaded;
+  loaded.model = std::make_shared<BitResNetV2>(*config);  // the config was checked
+  loaded.model->to(dtype);
+  if (auto s = restore_module_state(*loaded.model, *checkpoint, path); !s.ok()) return s;
+  loaded.message = absl::StrCat(
+      "loaded ", checkpoint->parameters.size(), " parameters from checkpoint ", path, " (",
+      checkpoint->model_name, ", step ", checkpoint->step, ") into BiT-", bit_arch_name(*config),
+      " (head ", config->head_size, ")");
+  return loaded;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,183 @@
+#include "data/prediction_inputs.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/labels.h"
+#include "gtest/gtest.h"
+#include "models/npz.h"
+
+namespace bitgrad {
+namespace {
+
+std::string testdata(const std::string& name) { return "tests/data/testdata/" + name; }
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+std::string write_temp(const std::string& name, const std::string& bytes) {
+  const std::string path = temp_path(name);
+  std::ofstream(path, std::ios::binary) << bytes;
+  return path;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+::testing::AssertionResult fails_naming(const absl::Status& status,
+                                        const std::vector<std::string>& fragments) {
+  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
+  const std::string message(status.message());
+  for (const std::string& fragment : fragments) {
+    if (message.find(fragment) == std::string::npos) {
+      return ::testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << fragment
+                                           << "\"";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// A 2 x 6 image whose every channel is 10 * column.
+Image column_ramp() {
+  Image image{2, 6, {}};
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 6; ++x)
+      for (int c = 0; c < 3; ++c) image.pixels.push_back(static_cast<uint8_t>(10 * x));
+  return image;
+}
+
+TEST(PreprocessForEvalTest, SquashesTheWholeImageWithoutCropping) {
+  // 6 columns onto 4: output column j samples source x = (j + 0.5) * 1.5 - 0.5 = 0.25, 1.75,
+  // 3.25, 4.75, i.e. 2.5, 17.5, 32.5, 47.5, rounded half to even. A centre crop would start at
+  // column 2 (value 20) instead of reaching the edges.
+  const Tensor t = preprocess_for_eval(column_ramp(), 4);
+  ASSERT_EQ(t.shape(), Shape({3, 4, 4}));
+  const float expected[4] = {2, 18, 32, 48};
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) {
+        EXPECT_FLOAT_EQ(t.at<float>({c, y, x}), expected[x] / 127.5f - 1.0f) << c << y << x;
+      }
+}
+
+TEST(PreprocessForEvalTest, ScalesPixelsToMinusOneOne) {
+  Image image{1, 1, {0, 255, 51}};
+  const Tensor t = preprocess_for_eval(image, 1);
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{-1.0f, 1.0f, 51 / 127.5f - 1.0f}));
+  const Tensor up = preprocess_for_eval(image, 3);  // a constant image stays constant
+  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(up.to_vector<float>()[i], -1.0f);
+}
+
+TEST(PredictionInputsTest, ImagesAreDecodedAndResizedPerBatch) {
+  const std::string spec = testdata("rgb8.png") + ", " + testdata("rgb.jpg");
+  auto inputs = PredictionInputs::open(spec, 16);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  EXPECT_EQ(inputs->size(), 2);
+  EXPECT_EQ(inputs->name(1), testdata("rgb.jpg"));
+  EXPECT_EQ(inputs->description(), "2 image file(s), resized to 16x16");
+  EXPECT_TRUE(inputs->warnings().empty());
+  auto batch = inputs->batch(0, 2);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->shape(), Shape({2, 3, 16, 16}));
+  for (int i = 0; i < 2; ++i) {
+    auto image = read_image(inputs->name(i));
+    ASSERT_TRUE(image.ok());
+    const std::vector<float> one = preprocess_for_eval(*image, 16).to_vector<float>();
+    const std::vector<float> all = batch->to_vector<float>();
+    EXPECT_EQ(std::vector<float>(all.begin() + i * one.size(), all.begin() + (i + 1) * one.size()),
+              one);
+  }
+  auto second = inputs->batch(1, 2);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->shape(), Shape({1, 3, 16, 16}));
+}
+
+TEST(PredictionInputsTest, NpyBatchIsUsedAsItIs) {
+  std::vector<float> values;
+  for (int i = 0; i < 3 * 3 * 2 * 2; ++i) values.push_back(std::sin(i * 0.7f));
+  const std::string path = temp_path("batch.npy");
+  ASSERT_TRUE(write_npy(path, from_vector(values, {3, 3, 2, 2})).ok());
+  auto inputs = PredictionInputs::open(path, 128);  // the resolution does not apply
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  EXPECT_EQ(inputs->size(), 3);
+  EXPECT_EQ(inputs->name(2), path + "[2]");
+  EXPECT_TRUE(inputs->warnings().empty());
+  auto middle = inputs->batch(1, 3);
+  ASSERT_TRUE(middle.ok());
+  EXPECT_EQ(middle->shape(), Shape({2, 3, 2, 2}));
+  EXPECT_EQ(middle->to_vector<float>(), std::vector<float>(values.begin() + 12, values.end()));
+}
+
+TEST(PredictionInputsTest, WarnsAboutABatchOutsideMinusOneOne) {
+  const std::string path = temp_path("pixels.npy");  // raw pixel values, not preprocessed
+  ASSERT_TRUE(write_npy(path, from_vector<float>({0, 255, 17.5}, {1, 3, 1, 1})).ok());
+  auto inputs = PredictionInputs::open(path, 128);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  ASSERT_EQ(inputs->warnings().size(), 1u);
+  EXPECT_NE(inputs->warnings()[0].find("[0, 255], not [-1, 1]"), std::string::npos)
+      << inputs->warnings()[0];
+}
+
+TEST(PredictionInputsTest, BadInputs) {
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(" , ", 128).status(), {"no input given"}));
+  const std::string missing = testdata("no_such.png");
+  auto result = PredictionInputs::open(testdata("rgb8.png") + "," + missing, 128);
+  EXPECT_TRUE(absl::IsNotFound(result.status()));
+  EXPECT_TRUE(fails_naming(result.status(), {missing, "no such file"}));
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(testdata("rgb8.png"), 0).status(),
+                           {"resolution must be positive, got 0"}));
+
+  const std::string npy = temp_path("ok.npy");
+  ASSERT_TRUE(write_npy(npy, zeros({1, 3, 2, 2})).ok());
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(npy + "," + testdata("rgb8.png"), 128).status(),
+                           {"must be the only input", "2 inputs"}));
+  const std::string four_channels = temp_path("rgba.npy");
+  ASSERT_TRUE(write_npy(four_channels, zeros({1, 4, 2, 2})).ok());
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(four_channels, 128).status(),
+                           {four_channels, "(1, 4, 2, 2)", "expected (N, 3, H, W)"}));
+  const std::string hwc = temp_path("hwc.npy");
+  ASSERT_TRUE(write_npy(hwc, zeros({2, 2, 3})).ok());
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(hwc, 128).status(), {hwc, "(2, 2, 3)"}));
+  const std::string doubles = temp_path("f64.npy");
+  ASSERT_TRUE(write_npy(doubles, zeros({1, 3, 2, 2}, DType::kFloat64)).ok());
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(doubles, 128).status(),
+                           {doubles, "float64", "expected float32"}));
+  const std::string empty_batch = temp_path("empty.npy");
+  ASSERT_TRUE(write_npy(empty_batch, zeros({0, 3, 2, 2})).ok());
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(empty_batch, 128).status(),
+                           {empty_batch, "empty"}));
+
+  // A broken image is found when its batch is decoded.
+  const std::string png = read_bytes(testdata("rgb8.png"));
+  const std::string truncated = write_temp("truncated.png", png.substr(0, png.size() / 2));
+  auto inputs = PredictionInputs::open(truncated, 8);
+  ASSERT_TRUE(inputs.ok());
+  EXPECT_TRUE(fails_naming(inputs->batch(0, 1).status(), {truncated}));
+}
+
+TEST(LabelsTest, OneNamePerLine) {
+  const std::string path = write_temp("labels.txt", "tench\ngoldfish\r\ngreat white shark\n");
+  auto names = read_label_names(path);
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(*names, (std::vector<std::string>{"tench", "goldfish", "great white shark"}));
+  const std::string unterminated = write_temp("unterminated.txt", "a\n\nc");
+  names = read_label_names(unterminated);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, (std::vector<std::string>{"a", "", "c"}));
+}
+
+TEST(LabelsTest, BadFiles) {
+  const std::string missing = temp_path("no_labels.txt");
+  EXPECT_TRUE(absl::IsNotFound(read_label_names(missing).status()));
+  EXPECT_TRUE(fails_naming(read_label_names(missing).status(), {missing}));
+  const std::string empty = write_temp("empty.txt", "");
+  EXPECT_TRUE(fails_naming(read_label_names(empty).status(), {empty, "empty"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

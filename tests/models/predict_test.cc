@@ -1,0 +1,167 @@
+#include "models/predict.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "models/train_state.h"
+
+namespace bitgrad {
+namespace {
+
+BitConfig tiny_config() {
+  BitConfig config;
+  config.base_width = 4;
+  config.num_groups = 2;
+  config.head_size = 6;
+  config.seed = 11;
+  return config;
+}
+
+std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
+         std::memcmp(a.to_plain().raw_data(), b.to_plain().raw_data(), a.nbytes()) == 0;
+}
+
+::testing::AssertionResult fails_naming(const absl::Status& status,
+                                        const std::vector<std::string>& fragments) {
+  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
+  const std::string message(status.message());
+  for (const std::string& fragment : fragments) {
+    if (message.find(fragment) == std::string::npos) {
+      return ::testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << fragment
+                                           << "\"";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+TEST(TopKTest, RanksClassesWithSoftmaxProbabilities) {
+  const Tensor logits = from_vector<float>({1, 3, 2, 3, /**/ -1, -2, -3, 0}, {2, 4});
+  const auto best = top_k(logits, 3);
+  ASSERT_EQ(best.size(), 2u);
+  ASSERT_EQ(best[0].size(), 3u);
+  // Equal logits: the lower index first.
+  EXPECT_EQ(best[0][0].index, 1);
+  EXPECT_EQ(best[0][1].index, 3);
+  EXPECT_EQ(best[0][2].index, 2);
+  const double z0 = std::exp(1) + 2 * std::exp(3) + std::exp(2);
+  EXPECT_NEAR(best[0][0].probability, std::exp(3) / z0, 1e-12);
+  EXPECT_NEAR(best[0][2].probability, std::exp(2) / z0, 1e-12);
+  EXPECT_EQ(best[0][2].logit, 2.0f);
+  EXPECT_EQ(best[1][0].index, 3);
+  EXPECT_EQ(best[1][1].index, 0);
+  EXPECT_EQ(best[1][2].index, 1);
+  // k beyond the class count gives every class.
+  EXPECT_EQ(top_k(logits, 10)[0].size(), 4u);
+}
+
+TEST(TopKTest, LargeLogitsDoNotOverflow) {
+  const auto best = top_k(from_vector<float>({1000, 999}, {1, 2}), 2);
+  EXPECT_NEAR(best[0][0].probability, 1 / (1 + std::exp(-1.0)), 1e-12);
+}
+
+TEST(TopKTest, BadArguments) {
+  EXPECT_THROW(top_k(zeros({4}), 1), Error);
+  EXPECT_THROW(top_k(zeros({1, 4}), 0), Error);
+}
+
+class PredictLogitsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = std::make_shared<BitResNetV2>(tiny_config());
+    Generator g(4);
+    inputs_ = randn({7, 3, 32, 32}, DType::kFloat32, Device::cpu(), g);
+  }
+
+  BatchLoader loader() {
+    return [this](int64_t begin, int64_t end) -> absl::StatusOr<Tensor> {
+      const int64_t per = 3 * 32 * 32;
+      Tensor out = empty({end - begin, 3, 32, 32});
+      std::memcpy(out.mutable_data<float>(), inputs_.data<float>() + begin * per,
+                  (end - begin) * per * sizeof(float));
+      return out;
+    };
+  }
+
+  std::shared_ptr<BitResNetV2> model_;
+  Tensor inputs_;
+};
+
+TEST_F(PredictLogitsTest, BatchesGiveTheLogitsOfOneEvalForwardPass) {
+  std::vector<std::vector<int64_t>> calls;
+  PredictOptions options;
+  options.batch_size = 3;
+  options.progress = [&](int64_t done, int64_t total, double seconds) {
+    EXPECT_GE(seconds, 0);
+    calls.push_back({done, total});
+  };
+  auto logits = predict_logits(*model_, 7, loader(), options);
+  ASSERT_TRUE(logits.ok()) << logits.status();
+  EXPECT_EQ(logits->shape(), Shape({7, 6}));
+  EXPECT_EQ(logits->dtype(), DType::kFloat32);
+  EXPECT_FALSE(model_->is_training());
+  EXPECT_FALSE(logits->requires_grad());
+  EXPECT_EQ(calls, (std::vector<std::vector<int64_t>>{{3, 7}, {6, 7}, {7, 7}}));
+  // Each sample is computed independently of its batch-mates (GroupNorm is per sample).
+  EXPECT_TRUE(same_bits(*logits, model_->forward(inputs_)));
+}
+
+TEST_F(PredictLogitsTest, AFloat64ModelTakesFloat32InputsAndGivesFloat32Logits) {
+  model_->to(DType::kFloat64);
+  auto logits = predict_logits(*model_, 7, loader());
+  ASSERT_TRUE(logits.ok()) << logits.status();
+  EXPECT_EQ(logits->dtype(), DType::kFloat32);
+  model_->eval();
+  EXPECT_TRUE(same_bits(*logits, model_->forward(inputs_.to(DType::kFloat64)).to(DType::kFloat32)));
+}
+
+TEST_F(PredictLogitsTest, LoaderErrorsAndBadBatchesComeBackAsStatuses) {
+  auto failing = [](int64_t, int64_t) -> absl::StatusOr<Tensor> {
+    return absl::DataLossError("img.png: truncated");
+  };
+  EXPECT_TRUE(fails_naming(predict_logits(*model_, 2, failing).status(), {"img.png: truncated"}));
+  auto gray = [](int64_t begin, int64_t end) -> absl::StatusOr<Tensor> {
+    return zeros({end - begin, 1, 8, 8});
+  };
+  EXPECT_TRUE(fails_naming(predict_logits(*model_, 2, gray).status(),
+                           {"inputs 0..1", "(N, 3, H, W)"}));
+  PredictOptions zero;
+  zero.batch_size = 0;
+  EXPECT_TRUE(fails_naming(predict_logits(*model_, 2, loader(), zero).status(),
+                           {"batch size must be positive"}));
+}
+
+TEST(LoadForInferenceTest, SniffsNpzAndCheckpointFiles) {
+  BitResNetV2 model(tiny_config());
+  const std::string npz = temp_path("model.npz"), checkpoint = temp_path("model.ckpt");
+  ASSERT_TRUE(save_bit_weights(model, npz).ok());
+  TrainState state;
+  state.model = &model;
+  ASSERT_TRUE(save_train_state(checkpoint, state).ok());
+
+  InferenceModelOptions options;
+  options.base_width = 4;  // an .npz cannot record these
+  options.num_groups = 2;
+  for (const std::string& path : {npz, checkpoint}) {
+    auto loaded = load_bit_model_for_inference(path, options);
+    ASSERT_TRUE(loaded.ok()) << path << ": " << loaded.status();
+    EXPECT_EQ(loaded->model->config().head_size, 6);
+    const auto a = loaded->model->named_parameters(), b = model.named_parameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(same_bits(a[i].second, b[i].second));
+  }
+  options.model_name = "BiT-S-R101x1";
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, options).status(), {npz, "R101x1"}));
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(checkpoint, options).status(),
+                           {checkpoint, "R101x1"}));
+  const std::string missing = temp_path("missing.npz");
+  EXPECT_TRUE(absl::IsNotFound(load_bit_model_for_inference(missing, {}).status()));
+}
+
+}  // namespace
+}  // namespace bitgrad
