@@ -1,0 +1,168 @@
+// oneDNN convolution kernels. Activations (x, y, dy, dx) use whatever layout the primitive picks
+// with format_tag::any (nChw8c on AVX2; the root conv reads its plain nchw image as is) and stay
+// in it between oneDNN ops. Weights stay plain OIHW in the framework and are reordered to the
+// primitive's layout on every call: backward-data wants a different blocked weight layout than
+// forward and backward-weights, and SGD updates the plain weights between steps.
+#include "ops/conv.h"
+#include "ops/cpu/onednn_context.h"
+#include "ops/cpu/onednn_layout.h"
+
+namespace bitgrad::onednn {
+namespace {
+
+using dnnl::memory;
+using Fwd = dnnl::convolution_forward;
+using BwdData = dnnl::convolution_backward_data;
+using BwdWeights = dnnl::convolution_backward_weights;
+
+// A Conv2dAttrs call in oneDNN's terms: grouped weights are 5-d (G, O/G, I/G, KH, KW), and
+// dilation counts the gaps between taps (0 = dense) where bitgrad counts taps (1 = dense).
+struct ConvGeometry {
+  memory::dims src, weights, dst, strides, dilates, padding;
+
+  memory::desc any(const memory::dims& dims) const {
+    return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
+  }
+  void add_to(CacheKey& key) const {
+    key.add(src).add(weights).add(dst).add(strides).add(dilates).add(padding);
+  }
+};
+
+ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& attrs) {
+  Shape y = conv2d_output_shape(x, w, attrs);
+  ConvGeometry g;
+  g.src = to_dims(x);
+  g.dst = to_dims(y);
+  g.weights = to_dims(w);
+  if (attrs.groups > 1) {
+    g.weights = {attrs.groups, w[0] / attrs.groups, w[1], w[2], w[3]};
+  }
+  g.strides = {attrs.stride[0], attrs.stride[1]};
+  g.dilates = {attrs.dilation[0] - 1, attrs.dilation[1] - 1};
+  g.padding = {attrs.padding[0], attrs.padding[1]};
+  return g;
+}
+
+// The forward primitive; without bias it is also the hint the backward primitives need.
+CachedPrimitive<Fwd::primitive_desc> forward_primitive(const ConvGeometry& g, bool with_bias) {
+  CacheKey key("conv2d");
+  g.add_to(key);
+  key.add(static_cast<int64_t>(with_bias));
+  return cached_primitive<Fwd::primitive_desc>(key, [&] {
+    memory::desc bias_desc =
+        with_bias ? memory::desc({g.dst[1]}, memory::data_type::f32, memory::format_tag::a)
+                  : memory::desc();
+    Fwd::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                   g.any(g.src), g.any(g.weights), bias_desc, g.any(g.dst), g.strides,
+                   g.dilates, g.padding, g.padding);
+    return Fwd::primitive_desc(desc, default_attr(), engine());
+  });
+}
+
+// The plain OIHW weights (or bias) as oneDNN sees them, converted to plain if they are not.
+Buffer plain_view(const Tensor& t, const memory::dims& dims) {
+  return view(t.to_plain(), plain_desc(dims, memory::data_type::f32));
+}
+
+bool all_float32(std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors) {
+    if (t->defined() && t->dtype() != DType::kFloat32) return false;
+  }
+  return true;
+}
+
+// y = conv(x, w) + bias; x: (N, C, H, W) in any layout, w: (O, C/groups, KH, KW), bias: (O) or
+// undefined. Returns y in the primitive's layout. Saves nothing; overwrites y.
+Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
+                         const Conv2dAttrs& attrs) {
+  if (!all_float32({&x, &w, &bias})) return run_reference<Conv2dFwd>(x, w, bias, attrs);
+  return translate_errors("conv2d", [&] {
+    ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
+    BG_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d: expected bias of ",
+             "shape (", w.size(0), "), got ", bias.shape());
+    auto conv = forward_primitive(g, bias.defined());
+    Buffer src = in_layout(view(x), conv.pd.src_desc());
+    Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
+    Tensor y = empty_with_desc(Shape(g.dst.begin(), g.dst.end()), x.dtype(), conv.pd.dst_desc());
+    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src.memory},
+                                            {DNNL_ARG_WEIGHTS, weights.memory},
+                                            {DNNL_ARG_DST, view(y).memory}};
+    Buffer bias_buffer;
+    if (bias.defined()) {
+      bias_buffer = in_layout(plain_view(bias, {g.dst[1]}), conv.pd.bias_desc());
+      args[DNNL_ARG_BIAS] = bias_buffer.memory;
+    }
+    execute("conv2d", conv, std::move(args));
+    return y;
+  });
+}
+
+// dx (x_shape) from dy (N, O, OH, OW) in any layout and w (O, C/groups, KH, KW). Returns dx in
+// the primitive's layout (the forward's src layout). Overwrites dx.
+Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_shape,
+                              const Conv2dAttrs& attrs) {
+  if (!all_float32({&dy, &w})) return run_reference<Conv2dBwdData>(dy, w, x_shape, attrs);
+  return translate_errors("conv2d backward data", [&] {
+    ConvGeometry g = conv_geometry(x_shape, w.shape(), attrs);
+    BG_CHECK(dy.shape() == Shape(g.dst.begin(), g.dst.end()), "conv2d backward data: dy has ",
+             "shape ", dy.shape(), " but the convolution of ", x_shape, " with ", w.shape(),
+             " gives ", Shape(g.dst.begin(), g.dst.end()));
+    auto hint = forward_primitive(g, /*with_bias=*/false);
+    CacheKey key("conv2d_bwd_data");
+    g.add_to(key);
+    auto conv = cached_primitive<BwdData::primitive_desc>(key, [&] {
+      BwdData::desc desc(dnnl::algorithm::convolution_direct, g.any(g.src), g.any(g.weights),
+                         g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
+      return BwdData::primitive_desc(desc, default_attr(), engine(), hint.pd);
+    });
+    Buffer diff_dst = in_layout(view(dy), conv.pd.diff_dst_desc());
+    Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
+    Tensor dx = empty_with_desc(x_shape, dy.dtype(), conv.pd.diff_src_desc());
+    execute("conv2d backward data", conv,
+            {{DNNL_ARG_DIFF_DST, diff_dst.memory},
+             {DNNL_ARG_WEIGHTS, weights.memory},
+             {DNNL_ARG_DIFF_SRC, view(dx).memory}});
+    return dx;
+  });
+}
+
+// dw (w_shape, plain OIHW) from dy (N, O, OH, OW) and x (N, C, H, W), both in any layout.
+// Overwrites dw.
+Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& w_shape,
+                                const Conv2dAttrs& attrs) {
+  if (!all_float32({&dy, &x})) return run_reference<Conv2dBwdWeight>(dy, x, w_shape, attrs);
+  return translate_errors("conv2d backward weight", [&] {
+    ConvGeometry g = conv_geometry(x.shape(), w_shape, attrs);
+    BG_CHECK(dy.shape() == Shape(g.dst.begin(), g.dst.end()), "conv2d backward weight: dy has ",
+             "shape ", dy.shape(), " but the convolution of ", x.shape(), " with ", w_shape,
+             " gives ", Shape(g.dst.begin(), g.dst.end()));
+    auto hint = forward_primitive(g, /*with_bias=*/false);
+    CacheKey key("conv2d_bwd_weight");
+    g.add_to(key);
+    auto conv = cached_primitive<BwdWeights::primitive_desc>(key, [&] {
+      BwdWeights::desc desc(dnnl::algorithm::convolution_direct, g.any(g.src), g.any(g.weights),
+                            g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
+      return BwdWeights::primitive_desc(desc, default_attr(), engine(), hint.pd);
+    });
+    Buffer src = in_layout(view(x), conv.pd.src_desc());
+    Buffer diff_dst = in_layout(view(dy), conv.pd.diff_dst_desc());
+    Tensor dw = empty(w_shape, x.dtype());
+    Buffer dw_plain = view(dw, plain_desc(g.weights, memory::data_type::f32));
+    bool plain_result = conv.pd.diff_weights_desc() == dw_plain.desc();
+    Buffer diff_weights = plain_result ? dw_plain : allocate(conv.pd.diff_weights_desc());
+    execute("conv2d backward weight", conv,
+            {{DNNL_ARG_SRC, src.memory},
+             {DNNL_ARG_DIFF_DST, diff_dst.memory},
+             {DNNL_ARG_DIFF_WEIGHTS, diff_weights.memory}});
+    if (!plain_result) reorder(diff_weights.memory, dw_plain.memory);
+    return dw;
+  });
+}
+
+}  // namespace
+
+BG_REGISTER_LAYOUT_AWARE_KERNEL(Conv2dFwd, kCpu, conv2d_fwd_onednn);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(Conv2dBwdData, kCpu, conv2d_bwd_data_onednn);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(Conv2dBwdWeight, kCpu, conv2d_bwd_weight_onednn);
+
+}  // namespace bitgrad::onednn

@@ -1,0 +1,104 @@
+// oneDNN max pooling. x keeps its layout (nChw8c between oneDNN ops); the forward runs in
+// training mode and returns the primitive's workspace (which input won each window) as a uint8
+// tensor that only this backend's backward can read. Padding is -inf, as in ops/pool.h.
+#include "ops/cpu/onednn_context.h"
+#include "ops/cpu/onednn_layout.h"
+#include "ops/pool.h"
+
+namespace bitgrad::onednn {
+namespace {
+
+using dnnl::memory;
+using PoolFwd = dnnl::pooling_forward;
+using PoolBwd = dnnl::pooling_backward;
+
+struct PoolGeometry {
+  memory::dims dst, strides, kernel, padding;
+};
+
+PoolGeometry pool_geometry(const Shape& x, const Pool2dAttrs& attrs) {
+  Shape y = max_pool2d_output_shape(x, attrs);
+  return {to_dims(y),
+          {attrs.stride[0], attrs.stride[1]},
+          {attrs.kernel[0], attrs.kernel[1]},
+          {attrs.padding[0], attrs.padding[1]}};
+}
+
+// The forward primitive for x's layout; also the hint the backward primitive needs.
+CachedPrimitive<PoolFwd::primitive_desc> forward_primitive(const memory::desc& src,
+                                                           const PoolGeometry& g) {
+  CacheKey key("max_pool2d");
+  key.add(src).add(g.strides).add(g.kernel).add(g.padding);
+  return cached_primitive<PoolFwd::primitive_desc>(key, [&] {
+    memory::desc dst(g.dst, memory::data_type::f32, memory::format_tag::any);
+    PoolFwd::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::pooling_max, src, dst,
+                       g.strides, g.kernel, g.padding, g.padding);
+    return PoolFwd::primitive_desc(desc, default_attr(), engine());
+  });
+}
+
+// y (N, C, OH, OW) in the primitive's layout (x's), and the workspace: uint8 bytes recording
+// each window's maximum. Overwrites both.
+MaxPool2dResult max_pool2d_fwd_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
+  if (x.dtype() != DType::kFloat32) return run_reference<MaxPool2dFwd>(x, attrs);
+  return translate_errors("max_pool2d", [&] {
+    PoolGeometry g = pool_geometry(x.shape(), attrs);
+    Buffer src = view(x);
+    auto pool = forward_primitive(src.desc(), g);
+    Tensor y = empty_with_desc(Shape(g.dst.begin(), g.dst.end()), x.dtype(), pool.pd.dst_desc());
+    memory::desc workspace_desc = pool.pd.workspace_desc();
+    Tensor workspace = empty({static_cast<int64_t>(workspace_desc.get_size())}, DType::kUInt8);
+    execute("max_pool2d", pool,
+            {{DNNL_ARG_SRC, src.memory},
+             {DNNL_ARG_DST, view(y).memory},
+             {DNNL_ARG_WORKSPACE, view(workspace, workspace_desc).memory}});
+    return MaxPool2dResult{y, workspace};
+  });
+}
+
+// dx (x's shape and layout) from dy and the forward's workspace; each dy goes to its window's
+// maximum. Overwrites dx.
+Tensor max_pool2d_bwd_onednn(const Tensor& dy, const Tensor& x, const Tensor& workspace,
+                             const Pool2dAttrs& attrs) {
+  if (dy.dtype() != DType::kFloat32 || x.dtype() != DType::kFloat32) {
+    return run_reference<MaxPool2dBwd>(dy, x, workspace, attrs);
+  }
+  return translate_errors("max_pool2d backward", [&] {
+    PoolGeometry g = pool_geometry(x.shape(), attrs);
+    Shape y_shape(g.dst.begin(), g.dst.end());
+    BG_CHECK(dy.shape() == y_shape, "max_pool2d backward: dy has shape ", dy.shape(),
+             " but pooling ", x.shape(), " gives ", y_shape);
+    Buffer src = view(x);
+    auto forward = forward_primitive(src.desc(), g);
+    memory::desc workspace_desc = forward.pd.workspace_desc();
+    auto workspace_bytes = static_cast<int64_t>(workspace_desc.get_size());
+    BG_CHECK(workspace.defined() && workspace.dtype() == DType::kUInt8 && workspace.is_plain() &&
+                 workspace.shape() == Shape{workspace_bytes},
+             "max_pool2d backward: expected the oneDNN forward's workspace (uint8, shape (",
+             workspace_bytes, ")), got ",
+             workspace.defined() ? dtype_name(workspace.dtype()) : "an undefined tensor", " ",
+             workspace.defined() ? workspace.shape().str() : "",
+             "; run the forward and backward on the same backend");
+    CacheKey key("max_pool2d_bwd");
+    key.add(src.desc()).add(g.strides).add(g.kernel).add(g.padding);
+    auto pool = cached_primitive<PoolBwd::primitive_desc>(key, [&] {
+      PoolBwd::desc desc(dnnl::algorithm::pooling_max, src.desc(), forward.pd.dst_desc(),
+                         g.strides, g.kernel, g.padding, g.padding);
+      return PoolBwd::primitive_desc(desc, default_attr(), engine(), forward.pd);
+    });
+    Buffer diff_dst = in_layout(view(dy), pool.pd.diff_dst_desc());
+    Tensor dx = empty_with_desc(x.shape(), x.dtype(), pool.pd.diff_src_desc());
+    execute("max_pool2d backward", pool,
+            {{DNNL_ARG_DIFF_DST, diff_dst.memory},
+             {DNNL_ARG_WORKSPACE, view(workspace, workspace_desc).memory},
+             {DNNL_ARG_DIFF_SRC, view(dx).memory}});
+    return dx;
+  });
+}
+
+}  // namespace
+
+BG_REGISTER_LAYOUT_AWARE_KERNEL(MaxPool2dFwd, kCpu, max_pool2d_fwd_onednn);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(MaxPool2dBwd, kCpu, max_pool2d_bwd_onednn);
+
+}  // namespace bitgrad::onednn
