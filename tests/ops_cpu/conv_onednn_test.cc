@@ -1,0 +1,106 @@
+// The oneDNN conv2d kernels against the reference kernels, forward and backward.
+#include "ops/conv.h"
+
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "ops/cpu/onednn_layout.h"
+#include "tests/ops_cpu/parity.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::close_to;
+using testing::matches_reference;
+using testing::random_input;
+using testing::throws_error;
+
+struct ConvCase {
+  const char* name;
+  Shape x, w;
+  Conv2dAttrs attrs;
+  bool bias = false;
+};
+
+std::vector<ConvCase> conv_cases() {
+  return {
+      {"bit_root_7x7_s2_p3", {2, 3, 19, 19}, {8, 3, 7, 7}, {{2, 2}, {3, 3}}},
+      {"pointwise", {2, 16, 8, 8}, {24, 16, 1, 1}, {}},
+      {"odd_channels_3x3", {2, 5, 9, 7}, {7, 5, 3, 3}, {{1, 1}, {1, 1}}},
+      {"strided_3x3", {2, 16, 9, 9}, {16, 16, 3, 3}, {{2, 2}, {1, 1}}},
+      {"projection_1x1_s2", {2, 16, 9, 9}, {32, 16, 1, 1}, {{2, 2}, {0, 0}}},
+      {"dilated", {2, 8, 9, 9}, {8, 8, 3, 3}, {{1, 1}, {2, 2}, {2, 2}}},
+      {"groups", {2, 12, 7, 7}, {20, 3, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 4}},
+      {"depthwise", {2, 16, 7, 7}, {16, 1, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 16}},
+      {"head_with_bias", {2, 32, 1, 1}, {10, 32, 1, 1}, {}, true},
+      {"bias_odd_output", {3, 8, 6, 5}, {5, 8, 3, 3}, {{1, 1}, {1, 1}}, true},
+      {"asymmetric", {2, 8, 10, 7}, {16, 8, 3, 2}, {{2, 1}, {1, 0}}},
+  };
+}
+
+TEST(ConvOnednnTest, ForwardAndBackwardMatchReference) {
+  for (const ConvCase& c : conv_cases()) {
+    SCOPED_TRACE(c.name);
+    Tensor x = random_input(c.x);
+    Tensor w = random_input(c.w);
+    Tensor b = c.bias ? random_input({c.w[0]}) : Tensor();
+    Conv2dAttrs attrs = c.attrs;
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], attrs); },
+        {x, w, b}));
+  }
+}
+
+TEST(ConvOnednnTest, OutputIsBlockedAndRootReadsPlainImage) {
+  Tensor image = random_input({2, 3, 16, 16}, false);
+  Tensor y = conv2d(image, random_input({16, 3, 7, 7}, false), Tensor(), {{2, 2}, {3, 3}});
+  ASSERT_FALSE(y.is_plain());
+  EXPECT_EQ(y.opaque_layout()->name(), "onednn:aBcd8b");
+  // A second conv consumes the blocked tensor directly and stays blocked.
+  Tensor z = conv2d(y, random_input({8, 16, 3, 3}, false), Tensor(), {{1, 1}, {1, 1}});
+  EXPECT_FALSE(z.is_plain());
+}
+
+TEST(ConvOnednnTest, BackwardKernelsAcceptEitherLayoutOfDy) {
+  Shape x_shape = {2, 16, 9, 9};
+  Tensor x = random_input(x_shape, false);
+  Tensor w = random_input({16, 16, 3, 3}, false);
+  Conv2dAttrs attrs{{1, 1}, {1, 1}};
+  Tensor dy_plain = random_input({2, 16, 9, 9}, false);
+  Tensor dy_blocked = conv2d(dy_plain, random_input({16, 16, 1, 1}, false), Tensor(), {});
+  ASSERT_FALSE(dy_blocked.is_plain());
+  for (const Tensor& dy : {dy_plain, dy_blocked}) {
+    Tensor dx = call<Conv2dBwdData>(dy, w, x_shape, attrs);
+    Tensor dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
+    EXPECT_TRUE(dw.is_plain());
+    BackendOverride reference(Backend::kRef);
+    EXPECT_TRUE(close_to(dx, call<Conv2dBwdData>(dy, w, x_shape, attrs)));
+    EXPECT_TRUE(close_to(dw, call<Conv2dBwdWeight>(dy, x, w.shape(), attrs)));
+  }
+}
+
+TEST(ConvOnednnTest, Float64RunsTheReferenceKernel) {
+  Tensor x = randn({1, 3, 5, 5}, DType::kFloat64);
+  Tensor w = randn({4, 3, 3, 3}, DType::kFloat64);
+  Tensor y = conv2d(x, w, Tensor(), {{1, 1}, {1, 1}});
+  EXPECT_EQ(y.dtype(), DType::kFloat64);
+  BackendOverride reference(Backend::kRef);
+  EXPECT_TRUE(testing::all_close(y, conv2d(x, w, Tensor(), {{1, 1}, {1, 1}}), 0, 0));
+}
+
+TEST(ConvOnednnTest, ErrorsNameTheOpAndShapes) {
+  Tensor x = zeros({2, 4, 5, 5});
+  EXPECT_TRUE(throws_error([&] { call<Conv2dFwd>(x, zeros({3, 5, 3, 3}), Tensor(), Conv2dAttrs{}); },
+                           {"conv2d", "(3, 5, 3, 3)", "(2, 4, 5, 5)"}));
+  EXPECT_TRUE(throws_error(
+      [&] { call<Conv2dBwdData>(zeros({2, 3, 4, 4}), zeros({3, 4, 3, 3}), x.shape(), Conv2dAttrs{}); },
+      {"conv2d backward data", "(2, 3, 4, 4)", "(2, 3, 3, 3)"}));
+  EXPECT_TRUE(throws_error(
+      [&] { call<Conv2dBwdWeight>(zeros({2, 3, 4, 4}), x, Shape{3, 4, 3, 3}, Conv2dAttrs{}); },
+      {"conv2d backward weight", "(2, 3, 4, 4)", "(2, 3, 3, 3)"}));
+  EXPECT_TRUE(throws_error([&] { call<Conv2dFwd>(x, zeros({3, 4, 3, 3}), zeros({4}), Conv2dAttrs{}); },
+                           {"conv2d", "bias", "(4)"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

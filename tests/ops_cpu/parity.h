@@ -1,0 +1,37 @@
+// Backend parity: runs one computation on the CPU backend (oneDNN) and on the reference kernels
+// and compares the outputs and the gradients of every input that requires grad.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "core/tensor.h"
+#include "gtest/gtest.h"
+
+namespace bitgrad::testing {
+
+struct ParityOptions {
+  // |cpu - ref| <= rtol * |ref| + atol * max|ref|: float32 sums differ in rounding order, so the
+  // absolute part scales with the tensor's magnitude.
+  double rtol = 1e-4;
+  double atol = 1e-5;
+  uint64_t seed = 7;  // of the random output gradient
+};
+
+using Computation = std::function<Tensor(const std::vector<Tensor>& inputs)>;
+
+// Runs `fn` twice on fresh leaves holding the inputs' values (requires_grad copied), once with
+// the CPU kernels and once under BackendOverride(kRef), backpropagates the same random output
+// gradient through both and compares.
+::testing::AssertionResult matches_reference(const Computation& fn,
+                                             const std::vector<Tensor>& inputs,
+                                             const ParityOptions& options = {});
+
+// all_close with the tolerance of ParityOptions.
+::testing::AssertionResult close_to(const Tensor& actual, const Tensor& expected,
+                                    const ParityOptions& options = {});
+
+// Random normal float32 values, requiring grad when asked.
+Tensor random_input(const Shape& shape, bool requires_grad = true);
+
+}  // namespace bitgrad::testing

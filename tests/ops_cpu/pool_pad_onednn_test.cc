@@ -1,0 +1,134 @@
+// The oneDNN max_pool2d and pad kernels against the reference kernels.
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "ops/conv.h"
+#include "ops/pad.h"
+#include "ops/pool.h"
+#include "tests/ops_cpu/parity.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::close_to;
+using testing::matches_reference;
+using testing::random_input;
+using testing::throws_error;
+
+// A blocked (nChw8c) activation with the given shape: a 1x1 conv of a plain random input.
+Tensor blocked_input(const Shape& shape, bool requires_grad = false) {
+  Tensor x = conv2d(randn({shape[0], 8, shape[2], shape[3]}), randn({shape[1], 8, 1, 1}));
+  EXPECT_FALSE(x.is_plain());
+  if (requires_grad) x = x.detach().set_requires_grad();
+  return x;
+}
+
+TEST(PoolOnednnTest, MaxPoolMatchesReference) {
+  struct Case {
+    Shape x;
+    Pool2dAttrs attrs;
+  };
+  for (const Case& c : std::vector<Case>{{{2, 16, 9, 9}, {{3, 3}, {2, 2}, {0, 0}}},
+                                         {{2, 16, 8, 8}, {{2, 2}, {2, 2}, {0, 0}}},
+                                         {{2, 5, 7, 9}, {{3, 3}, {2, 2}, {1, 1}}},
+                                         {{1, 24, 6, 5}, {{3, 2}, {1, 2}, {1, 0}}}}) {
+    SCOPED_TRACE(c.x.str());
+    Pool2dAttrs attrs = c.attrs;
+    auto fn = [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], attrs); };
+    EXPECT_TRUE(matches_reference(fn, {random_input(c.x)}));  // plain input
+    // Blocked input: the gradient reaching the conv's input covers the backward too.
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) {
+          return max_pool2d(conv2d(in[0], in[1]), attrs);
+        },
+        {random_input({c.x[0], 8, c.x[2], c.x[3]}), random_input({c.x[1], 8, 1, 1})}));
+  }
+}
+
+TEST(PoolOnednnTest, OutputKeepsTheBlockedLayout) {
+  Tensor y = max_pool2d(blocked_input({2, 16, 9, 9}), {{3, 3}, {2, 2}, {0, 0}});
+  EXPECT_FALSE(y.is_plain());
+}
+
+TEST(PoolOnednnTest, BackwardRejectsAnotherBackendsWorkspace) {
+  Tensor x = randn({1, 8, 4, 4});
+  Pool2dAttrs attrs{{2, 2}, {2, 2}, {0, 0}};
+  MaxPool2dResult ref_result;
+  {
+    BackendOverride reference(Backend::kRef);
+    ref_result = call<MaxPool2dFwd>(x, attrs);
+  }
+  EXPECT_TRUE(throws_error([&] { call<MaxPool2dBwd>(ref_result.y, x, ref_result.workspace, attrs); },
+                           {"max_pool2d backward", "workspace", "int64", "(1, 8, 2, 2)"}));
+  MaxPool2dResult cpu_result = call<MaxPool2dFwd>(x, attrs);
+  EXPECT_TRUE(throws_error([&] { call<MaxPool2dBwd>(zeros({1, 8, 3, 3}), x, cpu_result.workspace, attrs); },
+                           {"max_pool2d backward", "(1, 8, 3, 3)", "(1, 8, 2, 2)"}));
+}
+
+TEST(PadOnednnTest, BlockedZeroPadStaysBlockedAndMatchesReference) {
+  Tensor x = blocked_input({2, 16, 5, 6});
+  Tensor y = pad(x, {1, 1, 1, 1});
+  EXPECT_FALSE(y.is_plain());
+  EXPECT_EQ(y.shape(), (Shape{2, 16, 7, 8}));
+  BackendOverride reference(Backend::kRef);
+  EXPECT_TRUE(close_to(y, pad(x, {1, 1, 1, 1}), {0, 0}));
+}
+
+TEST(PadOnednnTest, PadsAndCropsMatchReference) {
+  struct Case {
+    Shape x;
+    std::vector<int64_t> pads;
+    double value;
+  };
+  for (const Case& c : std::vector<Case>{{{2, 16, 5, 6}, {1, 1, 1, 1}, 0.0},
+                                         {{2, 16, 5, 6}, {-1, -2, 0, -1}, 0.0},
+                                         {{2, 16, 5, 6}, {2, -1, -1, 3}, 0.0},
+                                         {{2, 5, 5, 6}, {1, 0, 0, 2}, 0.0},
+                                         {{2, 16, 5, 6}, {1, 1, 1, 1}, -2.5},
+                                         {{2, 16, 5, 6}, {0, 0, 0, 0, 1, 2}, 0.0},
+                                         {{2, 16, 5, 6}, {0, 0, 0, 0, -3, 0}, 0.0}}) {
+    SCOPED_TRACE(c.x.str());
+    std::vector<int64_t> pads = c.pads;
+    double value = c.value;
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return pad(conv2d(in[0], in[1]), pads, value); },
+        {random_input({c.x[0], 8, c.x[2], c.x[3]}), random_input({c.x[1], 8, 1, 1})}));
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return pad(in[0], pads, value); },
+        {random_input(c.x)}));
+  }
+  // Other ranks, plain only.
+  EXPECT_TRUE(matches_reference([](const std::vector<Tensor>& in) { return pad(in[0], {2, -1}); },
+                                {random_input({3, 7})}));
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) { return pad(in[0], {1, 2, 0, 1, -1, 1}, 1.5); },
+      {random_input({4, 3, 5})}));
+}
+
+TEST(PadOnednnTest, CropAwayEverythingGivesTheFillValue) {
+  Tensor y = pad(randn({2, 3}), {-3, 2}, 4.0);
+  EXPECT_EQ(y.shape(), (Shape{2, 2}));
+  EXPECT_TRUE(testing::all_close(y, full({2, 2}, 4.0)));
+}
+
+TEST(PoolPadOnednnTest, BitRootConvPadPoolMatchesReference) {
+  // Root conv 7x7/s2/p3 -> zero pad 1 -> max pool 3x3/s2, where the zero border can win.
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) {
+        Tensor y = conv2d(in[0], in[1], Tensor(), {{2, 2}, {3, 3}});
+        return max_pool2d(pad(y, {1, 1, 1, 1}), {{3, 3}, {2, 2}, {0, 0}});
+      },
+      {random_input({2, 3, 32, 32}), random_input({16, 3, 7, 7})}));
+}
+
+TEST(PadOnednnTest, ErrorsNameTheOpAndShapes) {
+  EXPECT_TRUE(throws_error(
+      [] { call<ConstantPadFwd>(zeros({2, 3}), PadAttrs{{1}, {1}, 0.0}); },
+      {"pad", "(2, 3)"}));
+  EXPECT_TRUE(throws_error(
+      [] { call<ConstantPadFwd>(zeros({2, 3}), PadAttrs{{0, -2}, {0, -2}, 0.0}); },
+      {"pad", "(2, 3)", "below zero"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

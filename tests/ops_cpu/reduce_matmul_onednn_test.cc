@@ -1,0 +1,86 @@
+// The oneDNN sum and matmul kernels against the reference kernels.
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "ops/conv.h"
+#include "ops/linear.h"
+#include "ops/reduce.h"
+#include "tests/ops_cpu/parity.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::matches_reference;
+using testing::random_input;
+using testing::throws_error;
+
+TEST(SumOnednnTest, SumsOfBlockedTensorsMatchReference) {
+  std::vector<std::vector<int64_t>> dim_sets = {{2, 3}, {0, 2, 3}, {1, 2, 3}, {0, 1, 2, 3},
+                                                {1}, {0}, {3}};
+  for (int64_t channels : {16, 5}) {
+    for (const auto& dims : dim_sets) {
+      for (bool keepdim : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << channels << " channels, " << dims.size()
+                                          << " dims, keepdim " << keepdim);
+        EXPECT_TRUE(matches_reference(
+            [&](const std::vector<Tensor>& in) { return sum(conv2d(in[0], in[1]), dims, keepdim); },
+            {random_input({3, 8, 5, 7}), random_input({channels, 8, 1, 1})}));
+      }
+    }
+  }
+}
+
+TEST(SumOnednnTest, GlobalAveragePoolStaysBlocked) {
+  Tensor x = conv2d(randn({2, 8, 4, 4}), randn({16, 8, 1, 1}));
+  Tensor pooled = mean(x, {2, 3}, /*keepdim=*/true);
+  EXPECT_FALSE(pooled.is_plain());
+  EXPECT_EQ(pooled.shape(), (Shape{2, 16, 1, 1}));
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) { return mean(conv2d(in[0], in[1]), {2, 3}, true); },
+      {random_input({2, 8, 4, 4}), random_input({16, 8, 1, 1})}));
+}
+
+TEST(SumOnednnTest, SumsOfPlainTensorsMatchReference) {
+  for (const auto& dims : std::vector<std::vector<int64_t>>{{2}, {1, 2}, {0}, {0, 2}, {1}, {}}) {
+    SCOPED_TRACE(dims.size());
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return sum(in[0], dims, false); },
+        {random_input({4, 6, 9})}));
+  }
+  // Reduced dims of extent 1 around kept ones still make an innermost reduction.
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) { return sum(in[0], {1, 3}, true); },
+      {random_input({4, 1, 6, 9})}));
+}
+
+TEST(MatmulOnednnTest, AllTransposesMatchReference) {
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << ta << tb);
+      Tensor a = ta ? randn({7, 5}) : randn({5, 7});
+      Tensor b = tb ? randn({3, 7}) : randn({7, 3});
+      Tensor out = call<MatmulFwd>(a, b, ta, tb);
+      BackendOverride reference(Backend::kRef);
+      EXPECT_TRUE(testing::close_to(out, call<MatmulFwd>(a, b, ta, tb)));
+    }
+  }
+}
+
+TEST(MatmulOnednnTest, LinearForwardAndBackwardMatchReference) {
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+      {random_input({6, 33}), random_input({10, 33}), random_input({10})}));
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+      {random_input({1, 17}), random_input({17, 1})}));
+}
+
+TEST(MatmulOnednnTest, ErrorsNameTheOpAndShapes) {
+  EXPECT_TRUE(throws_error([] { call<MatmulFwd>(zeros({2, 3}), zeros({4, 5}), false, false); },
+                           {"matmul", "(2, 3)", "(4, 5)"}));
+  EXPECT_TRUE(throws_error([] { call<MatmulFwd>(zeros({2, 3}), zeros({3}), false, false); },
+                           {"matmul", "(2, 3)", "(3)"}));
+}
+
+}  // namespace
+}  // namespace bitgrad
