@@ -53,6 +53,13 @@ TEST(SumOnednnTest, SumsOfPlainTensorsMatchReference) {
       {random_input({4, 1, 6, 9})}));
 }
 
+TEST(SumOnednnTest, AccumulatesInDouble) {
+  // 100000 copies of 0.1f drift by more than 1 when accumulated in float.
+  EXPECT_NEAR(sum(full({100000}, 0.1)).item<double>(), 1e5 * static_cast<double>(0.1f), 1e-2);
+  EXPECT_NEAR(sum(full({3, 50000, 2}, 0.1), {1}).to_vector<double>()[5],
+              5e4 * static_cast<double>(0.1f), 1e-2);
+}
+
 TEST(MatmulOnednnTest, AllTransposesMatchReference) {
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
