@@ -99,6 +99,22 @@ memory::format_tag format_tag_of(const memory::desc& desc) {
   return found[key.bytes()] = search_format_tag(desc);
 }
 
+int64_t channel_block(const Tensor& t) {
+  if (t.is_plain()) return 1;
+  if (!has_onednn_layout(t) || t.dim() != 4) return 0;
+  switch (format_tag_of(desc_of(t))) {
+    case memory::format_tag::aBcd4b: return 4;
+    case memory::format_tag::aBcd8b: return 8;
+    case memory::format_tag::aBcd16b: return 16;
+    default: return 0;
+  }
+}
+
+Tensor empty_like_layout(const Tensor& t) {
+  if (!has_onednn_layout(t)) return empty(t.shape(), t.dtype(), t.device());
+  return empty_with_desc(t.shape(), t.dtype(), desc_of(t));
+}
+
 Buffer view(const Tensor& t) {
   Tensor source = t.is_plain() || has_onednn_layout(t) ? t : t.to_plain();
   return view(source, desc_of(source));

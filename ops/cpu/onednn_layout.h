@@ -43,6 +43,14 @@ bool has_padding(const dnnl::memory::desc& desc);
 // The format tag whose layout equals `desc` for its dims, or format_tag::undef if none does.
 dnnl::memory::format_tag format_tag_of(const dnnl::memory::desc& desc);
 
+// For hand-written kernels that handle channel-blocked activations themselves: the channel block
+// k of a 4-d tensor stored as nChw<k>c ("aBcd<k>b": element (n, c, h, w) at
+// ((n * ceil(C / k) + c / k) * H * W + h * W + w) * k + c % k, padding channels zero), 1 for a
+// plain tensor, 0 for any other layout.
+int64_t channel_block(const Tensor& t);
+// An uninitialised tensor with t's shape, dtype and layout (plain or oneDNN).
+Tensor empty_like_layout(const Tensor& t);
+
 // A dnnl::memory over a tensor's bytes, with the tensor that owns them kept alongside.
 struct Buffer {
   Tensor owner;

@@ -45,6 +45,26 @@ TEST(OnednnLayoutTest, BlockedTensorsConvertToPlainCorrectly) {
   }
 }
 
+TEST(OnednnLayoutTest, ChannelBlockDescribesTheLayoutForHandKernels) {
+  BlockedAndPlain t = blocked_and_plain({2, 8, 3, 5}, 13);
+  ASSERT_EQ(onednn::channel_block(t.blocked), 8);
+  EXPECT_EQ(onednn::channel_block(t.plain), 1);
+  // Element (n, c, h, w) sits where channel_block's comment says.
+  const float* raw = static_cast<const float*>(t.blocked.raw_data());
+  const int64_t blocks = 2, hw = 15;
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t c = 0; c < 13; ++c) {
+      for (int64_t p = 0; p < hw; ++p) {
+        float expected = t.plain.data<float>()[(n * 13 + c) * hw + p];
+        EXPECT_NEAR(raw[((n * blocks + c / 8) * hw + p) * 8 + c % 8], expected, 1e-4);
+      }
+    }
+  }
+  Tensor like = onednn::empty_like_layout(t.blocked);
+  EXPECT_TRUE(like.opaque_layout()->same_as(*t.blocked.opaque_layout()));
+  EXPECT_TRUE(onednn::empty_like_layout(t.plain).is_plain());
+}
+
 TEST(OnednnLayoutTest, PrintingShowsTheValuesAndTheLayout) {
   Tensor x = from_vector<float>({1, 2, 3}, {1, 3, 1, 1});
   Tensor w = zeros({8, 3, 1, 1});
