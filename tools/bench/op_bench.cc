@@ -1,0 +1,207 @@
+// Times the CPU backend's conv2d passes (forward, backward data, backward weights) on the
+// BiT-R50x1 conv shapes, then the other ops of a BiT step (root zero pad + max pool, relu, add,
+// global average pool), printing ms and GFLOP/s per pass and the totals of one training step.
+// Activations come in the layout the previous oneDNN op leaves them in (blocked), as in
+// training; weights are plain OIHW and reordered by every call, as in training.
+//
+//   OMP_NUM_THREADS=2 bazel run //tools/bench:op_bench -- --batch 16 --reps 5 --csv
+//
+// --csv adds "csv,name,fwd_ms,bwd_data_ms,bwd_weight_ms" lines that op_bench_torch.py
+// --bitgrad FILE reads to print the ratio to PyTorch.
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "ops/conv.h"
+#include "ops/elementwise.h"
+#include "ops/pad.h"
+#include "ops/pool.h"
+#include "ops/reduce.h"
+
+namespace bitgrad {
+namespace {
+
+struct Options {
+  int64_t batch = 16;
+  int reps = 5;
+  bool csv = false;
+  std::string shapes = "tools/bench/bit_r50x1_convs.csv";
+  std::string filter;  // only shapes whose name contains this
+};
+
+struct ConvShape {
+  std::string name;
+  int64_t count, in, out, kernel, stride, padding, size;
+};
+
+std::vector<ConvShape> read_shapes(const std::string& path) {
+  std::ifstream file(path);
+  BG_CHECK(file.good(), "op_bench: cannot read ", path, " (run from the workspace root or via ",
+           "bazel run, or pass --shapes)");
+  std::vector<ConvShape> shapes;
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    std::istringstream parts(line);
+    for (std::string field; std::getline(parts, field, ',');) fields.push_back(field);
+    BG_CHECK(fields.size() == 8, "op_bench: expected 8 comma-separated fields in ", path,
+             ", got: ", line);
+    ConvShape s{fields[0]};
+    int64_t* numbers[] = {&s.count, &s.in, &s.out, &s.kernel, &s.stride, &s.padding, &s.size};
+    for (int i = 0; i < 7; ++i) *numbers[i] = std::stoll(fields[i + 1]);
+    shapes.push_back(s);
+  }
+  return shapes;
+}
+
+// The best wall time of `reps` runs after two warm-ups, in ms: the machine is shared, and the
+// best run is the one least disturbed by other processes.
+double best_ms(const std::function<void()>& run, int reps) {
+  run();
+  run();
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    run();
+    times.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  return *std::min_element(times.begin(), times.end());
+}
+
+// A blocked activation of `shape`, as a 1x1 conv (the usual producer) leaves it.
+Tensor blocked_activation(const Shape& shape) {
+  return conv2d(randn({shape[0], 8, shape[2], shape[3]}), randn({shape[1], 8, 1, 1}));
+}
+
+double gflops(double flops, double ms) { return flops / (ms * 1e6); }
+
+struct Totals {
+  double ms = 0, flops = 0, fwd_ms = 0, fwd_flops = 0;
+};
+
+void bench_conv(const ConvShape& s, const Options& options, Totals& totals) {
+  bool root = s.in == 3;
+  Shape x_shape = {options.batch, s.in, s.size, s.size};
+  Tensor x = root ? randn(x_shape) : blocked_activation(x_shape);
+  Tensor w = randn({s.out, s.in, s.kernel, s.kernel});
+  Conv2dAttrs attrs{{s.stride, s.stride}, {s.padding, s.padding}};
+  Tensor dy = call<Conv2dFwd>(x, w, Tensor(), attrs);  // blocked, the shape of y
+  double flops = 2.0 * dy.numel() * s.in * s.kernel * s.kernel;
+  double fwd = best_ms([&] { call<Conv2dFwd>(x, w, Tensor(), attrs); }, options.reps);
+  // The image needs no gradient, so training never runs the root's backward data.
+  double bwd_data =
+      root ? 0 : best_ms([&] { call<Conv2dBwdData>(dy, w, x.shape(), attrs); }, options.reps);
+  double bwd_weight =
+      best_ms([&] { call<Conv2dBwdWeight>(dy, x, w.shape(), attrs); }, options.reps);
+  std::printf("%-26s %3lld  %8.2f %6.1f  ", s.name.c_str(), static_cast<long long>(s.count), fwd,
+              gflops(flops, fwd));
+  if (root) {
+    std::printf("%8s %6s  ", "-", "-");
+  } else {
+    std::printf("%8.2f %6.1f  ", bwd_data, gflops(flops, bwd_data));
+  }
+  std::printf("%8.2f %6.1f\n", bwd_weight, gflops(flops, bwd_weight));
+  if (options.csv) {
+    std::printf("csv,%s,%.4f,%.4f,%.4f\n", s.name.c_str(), fwd, bwd_data, bwd_weight);
+  }
+  totals.ms += s.count * (fwd + bwd_data + bwd_weight);
+  totals.flops += s.count * flops * (root ? 2 : 3);
+  totals.fwd_ms += s.count * fwd;
+  totals.fwd_flops += s.count * flops;
+}
+
+void bench_other_ops(const Options& options) {
+  int64_t n = options.batch;
+  std::printf("\n%-44s %8s\n", "other op (blocked activations)", "ms");
+  auto line = [&](const char* name, const std::function<void()>& run) {
+    double ms = best_ms(run, options.reps);
+    std::printf("%-44s %8.2f\n", name, ms);
+    if (options.csv) std::printf("csv,%s,%.4f\n", name, ms);
+  };
+  Tensor root_out = blocked_activation({n, 64, 64, 64});
+  Tensor padded = pad(root_out, {1, 1, 1, 1});
+  Pool2dAttrs pool{{3, 3}, {2, 2}, {0, 0}};
+  MaxPool2dResult pooled = call<MaxPool2dFwd>(padded, pool);
+  line("root zero pad (N,64,64,64) -> 66x66", [&] { pad(root_out, {1, 1, 1, 1}); });
+  line("root max pool 3x3/2 fwd (N,64,66,66)", [&] { call<MaxPool2dFwd>(padded, pool); });
+  line("root max pool 3x3/2 bwd", [&] {
+    call<MaxPool2dBwd>(pooled.y, padded, pooled.workspace, pool);
+  });
+  line("root pad bwd (crop 66x66 -> 64x64)", [&] { pad(padded, {-1, -1, -1, -1}); });
+  Tensor a = blocked_activation({n, 256, 32, 32});
+  Tensor b = blocked_activation({n, 256, 32, 32});
+  line("relu fwd (N,256,32,32)", [&] { call<ReluFwd>(a); });
+  line("relu bwd (N,256,32,32)", [&] { call<ReluBwd>(b, a); });
+  line("residual add (N,256,32,32)", [&] { call<BinaryFwd>(a, b, BinaryOp::kAdd); });
+  line("to_plain (N,256,32,32)", [&] { a.to_plain(); });
+  Tensor last = blocked_activation({n, 2048, 4, 4});
+  line("global average pool (N,2048,4,4)", [&] { mean(last, {2, 3}, true); });
+}
+
+int run(const Options& options) {
+  std::printf("bitgrad CPU backend, %d threads, batch %lld, best of %d runs\n",
+              omp_get_max_threads(), static_cast<long long>(options.batch), options.reps);
+  std::printf("%-26s %3s  %8s %6s  %8s %6s  %8s %6s\n", "conv", "n", "fwd ms", "GF/s",
+              "bwd_d ms", "GF/s", "bwd_w ms", "GF/s");
+  Totals totals;
+  for (const ConvShape& s : read_shapes(options.shapes)) {
+    if (s.name.find(options.filter) == std::string::npos) continue;
+    bench_conv(s, options, totals);
+  }
+  std::printf("\nconvs of one step, weighted by count: forward %.0f ms (%.1f GF/s), "
+              "forward + backward %.0f ms (%.1f GF/s)\n",
+              totals.fwd_ms, gflops(totals.fwd_flops, totals.fwd_ms), totals.ms,
+              gflops(totals.flops, totals.ms));
+  if (options.filter.empty()) bench_other_ops(options);
+  return 0;
+}
+
+}  // namespace
+}  // namespace bitgrad
+
+int main(int argc, char** argv) {
+  bitgrad::Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&] {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "op_bench: %s needs a value\n", arg.c_str());
+        std::exit(2);
+      }
+      return std::string(argv[++i]);
+    };
+    if (arg == "--batch") {
+      options.batch = std::stoll(value());
+    } else if (arg == "--reps") {
+      options.reps = std::stoi(value());
+    } else if (arg == "--shapes") {
+      options.shapes = value();
+    } else if (arg == "--filter") {
+      options.filter = value();
+    } else if (arg == "--csv") {
+      options.csv = true;
+    } else {
+      std::fprintf(stderr,
+                   "usage: op_bench [--batch N] [--reps R] [--shapes FILE] [--filter TEXT] "
+                   "[--csv]\n");
+      return 2;
+    }
+  }
+  try {
+    return bitgrad::run(options);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "op_bench: %s\n", e.what());
+    return 1;
+  }
+}
