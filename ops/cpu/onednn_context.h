@@ -105,27 +105,38 @@ void count_cache_lookup(bool hit);
 // Above this many entries per primitive type the cache is dropped and refilled: a safety valve
 // for programs that see endless new shapes; training sees the same few hundred every step.
 constexpr size_t kMaxCachedPrimitives = 4096;
+
+template <typename Pd>
+struct PrimitiveCache {
+  std::mutex mutex;
+  std::unordered_map<std::string, CachedPrimitive<Pd>> entries;
+};
+
+template <typename Pd>
+PrimitiveCache<Pd>& primitive_cache() {  // one per primitive type
+  static PrimitiveCache<Pd> cache;
+  return cache;
+}
 }  // namespace detail
 
 // Returns the cached primitive for `key`, creating it from make_pd() on the first call.
 template <typename Pd, typename MakePd>
 CachedPrimitive<Pd> cached_primitive(const CacheKey& key, MakePd&& make_pd) {
-  static std::mutex mutex;
-  static std::unordered_map<std::string, CachedPrimitive<Pd>> cache;
+  detail::PrimitiveCache<Pd>& cache = detail::primitive_cache<Pd>();
   {
-    std::lock_guard<std::mutex> lock(mutex);
-    auto it = cache.find(key.bytes());
-    detail::count_cache_lookup(it != cache.end());
-    if (it != cache.end()) return it->second;
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    auto it = cache.entries.find(key.bytes());
+    detail::count_cache_lookup(it != cache.entries.end());
+    if (it != cache.entries.end()) return it->second;
   }
   CachedPrimitive<Pd> entry = translate_errors(key.op(), [&] {
     Pd pd = make_pd();
     check_implementation(key.op(), pd);
     return CachedPrimitive<Pd>{pd, dnnl::primitive(pd.get()), pd.scratchpad_desc()};
   });
-  std::lock_guard<std::mutex> lock(mutex);
-  if (cache.size() >= detail::kMaxCachedPrimitives) cache.clear();
-  cache.emplace(key.bytes(), entry);
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  if (cache.entries.size() >= detail::kMaxCachedPrimitives) cache.entries.clear();
+  cache.entries.emplace(key.bytes(), entry);
   return entry;
 }
 
