@@ -64,9 +64,10 @@ Buffer plain_view(const Tensor& t, const memory::dims& dims) {
   return view(t.to_plain(), plain_desc(dims, memory::data_type::f32));
 }
 
-bool all_float32(std::initializer_list<const Tensor*> tensors) {
+// Whether oneDNN takes these tensors: float32 and not empty (an empty batch goes to ref).
+bool onednn_can_run(std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors) {
-    if (t->defined() && t->dtype() != DType::kFloat32) return false;
+    if (t->defined() && (t->dtype() != DType::kFloat32 || t->numel() == 0)) return false;
   }
   return true;
 }
@@ -75,7 +76,7 @@ bool all_float32(std::initializer_list<const Tensor*> tensors) {
 // undefined. Returns y in the primitive's layout. Saves nothing; overwrites y.
 Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
                          const Conv2dAttrs& attrs) {
-  if (!all_float32({&x, &w, &bias})) return run_reference<Conv2dFwd>(x, w, bias, attrs);
+  if (!onednn_can_run({&x, &w, &bias})) return run_reference<Conv2dFwd>(x, w, bias, attrs);
   return translate_errors("conv2d", [&] {
     ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
     BG_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d: expected bias of ",
@@ -101,7 +102,7 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
 // the primitive's layout (the forward's src layout). Overwrites dx.
 Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_shape,
                               const Conv2dAttrs& attrs) {
-  if (!all_float32({&dy, &w})) return run_reference<Conv2dBwdData>(dy, w, x_shape, attrs);
+  if (!onednn_can_run({&dy, &w})) return run_reference<Conv2dBwdData>(dy, w, x_shape, attrs);
   return translate_errors("conv2d backward data", [&] {
     ConvGeometry g = conv_geometry(x_shape, w.shape(), attrs);
     BG_CHECK(dy.shape() == Shape(g.dst.begin(), g.dst.end()), "conv2d backward data: dy has ",
@@ -130,7 +131,7 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
 // Overwrites dw.
 Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& w_shape,
                                 const Conv2dAttrs& attrs) {
-  if (!all_float32({&dy, &x})) return run_reference<Conv2dBwdWeight>(dy, x, w_shape, attrs);
+  if (!onednn_can_run({&dy, &x})) return run_reference<Conv2dBwdWeight>(dy, x, w_shape, attrs);
   return translate_errors("conv2d backward weight", [&] {
     ConvGeometry g = conv_geometry(x.shape(), w_shape, attrs);
     BG_CHECK(dy.shape() == Shape(g.dst.begin(), g.dst.end()), "conv2d backward weight: dy has ",

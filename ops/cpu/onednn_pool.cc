@@ -40,7 +40,9 @@ CachedPrimitive<PoolFwd::primitive_desc> forward_primitive(const memory::desc& s
 // y (N, C, OH, OW) in the primitive's layout (x's), and the workspace: uint8 bytes recording
 // each window's maximum. Overwrites both.
 MaxPool2dResult max_pool2d_fwd_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
-  if (x.dtype() != DType::kFloat32) return run_reference<MaxPool2dFwd>(x, attrs);
+  if (x.dtype() != DType::kFloat32 || x.numel() == 0) {
+    return run_reference<MaxPool2dFwd>(x, attrs);
+  }
   return translate_errors("max_pool2d", [&] {
     PoolGeometry g = pool_geometry(x.shape(), attrs);
     Buffer src = view(x);
@@ -60,7 +62,7 @@ MaxPool2dResult max_pool2d_fwd_onednn(const Tensor& x, const Pool2dAttrs& attrs)
 // maximum. Overwrites dx.
 Tensor max_pool2d_bwd_onednn(const Tensor& dy, const Tensor& x, const Tensor& workspace,
                              const Pool2dAttrs& attrs) {
-  if (dy.dtype() != DType::kFloat32 || x.dtype() != DType::kFloat32) {
+  if (dy.dtype() != DType::kFloat32 || x.dtype() != DType::kFloat32 || x.numel() == 0) {
     return run_reference<MaxPool2dBwd>(dy, x, workspace, attrs);
   }
   return translate_errors("max_pool2d backward", [&] {

@@ -88,6 +88,11 @@ TEST(ConvOnednnTest, Float64RunsTheReferenceKernel) {
   EXPECT_TRUE(testing::all_close(y, conv2d(x, w, Tensor(), {{1, 1}, {1, 1}}), 0, 0));
 }
 
+TEST(ConvOnednnTest, EmptyBatchRunsTheReferenceKernel) {
+  Tensor y = conv2d(zeros({0, 3, 5, 5}), randn({4, 3, 3, 3}));
+  EXPECT_EQ(y.shape(), (Shape{0, 4, 3, 3}));
+}
+
 TEST(ConvOnednnTest, ErrorsNameTheOpAndShapes) {
   Tensor x = zeros({2, 4, 5, 5});
   EXPECT_TRUE(throws_error([&] { call<Conv2dFwd>(x, zeros({3, 5, 3, 3}), Tensor(), Conv2dAttrs{}); },

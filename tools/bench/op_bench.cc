@@ -133,20 +133,20 @@ void bench_other_ops(const Options& options) {
   Tensor padded = pad(root_out, {1, 1, 1, 1});
   Pool2dAttrs pool{{3, 3}, {2, 2}, {0, 0}};
   MaxPool2dResult pooled = call<MaxPool2dFwd>(padded, pool);
-  line("root zero pad (N,64,64,64) -> 66x66", [&] { pad(root_out, {1, 1, 1, 1}); });
-  line("root max pool 3x3/2 fwd (N,64,66,66)", [&] { call<MaxPool2dFwd>(padded, pool); });
+  line("root zero pad (Nx64x64x64) -> 66x66", [&] { pad(root_out, {1, 1, 1, 1}); });
+  line("root max pool 3x3/2 fwd (Nx64x66x66)", [&] { call<MaxPool2dFwd>(padded, pool); });
   line("root max pool 3x3/2 bwd", [&] {
     call<MaxPool2dBwd>(pooled.y, padded, pooled.workspace, pool);
   });
   line("root pad bwd (crop 66x66 -> 64x64)", [&] { pad(padded, {-1, -1, -1, -1}); });
   Tensor a = blocked_activation({n, 256, 32, 32});
   Tensor b = blocked_activation({n, 256, 32, 32});
-  line("relu fwd (N,256,32,32)", [&] { call<ReluFwd>(a); });
-  line("relu bwd (N,256,32,32)", [&] { call<ReluBwd>(b, a); });
-  line("residual add (N,256,32,32)", [&] { call<BinaryFwd>(a, b, BinaryOp::kAdd); });
-  line("to_plain (N,256,32,32)", [&] { a.to_plain(); });
+  line("relu fwd (Nx256x32x32)", [&] { call<ReluFwd>(a); });
+  line("relu bwd (Nx256x32x32)", [&] { call<ReluBwd>(b, a); });
+  line("residual add (Nx256x32x32)", [&] { call<BinaryFwd>(a, b, BinaryOp::kAdd); });
+  line("to_plain (Nx256x32x32)", [&] { a.to_plain(); });
   Tensor last = blocked_activation({n, 2048, 4, 4});
-  line("global average pool (N,2048,4,4)", [&] { mean(last, {2, 3}, true); });
+  line("global average pool (Nx2048x4x4)", [&] { mean(last, {2, 3}, true); });
 }
 
 int run(const Options& options) {

@@ -38,13 +38,16 @@ def best_ms(fn, reps):
 
 
 def read_bitgrad(path):
-    """{name: [ms, ...]} from the csv lines of `op_bench --csv`."""
+    """{name: [ms, ...]} from the csv lines of `op_bench --csv`; the best of repeated runs when
+    the file holds several."""
     if not path:
         return {}
     result = {}
     with open(path) as f:
         for row in csv.reader(line for line in f if line.startswith("csv,")):
-            result[row[1]] = [float(v) for v in row[2:]]
+            times = [float(v) for v in row[2:]]
+            old = result.get(row[1], times)
+            result[row[1]] = [min(a, b) for a, b in zip(old, times)]
     return result
 
 
@@ -77,15 +80,15 @@ def other_ops(n, channels_last, reps):
     last = torch.randn(n, 2048, 4, 4).contiguous(memory_format=fmt)
     relu_y = torch.relu(a)
     return [
-        ("root zero pad (N,64,64,64) -> 66x66", lambda: F.pad(root, (1, 1, 1, 1))),
-        ("root max pool 3x3/2 fwd (N,64,66,66)", lambda: F.max_pool2d(padded, 3, 2)),
+        ("root zero pad (Nx64x64x64) -> 66x66", lambda: F.pad(root, (1, 1, 1, 1))),
+        ("root max pool 3x3/2 fwd (Nx64x66x66)", lambda: F.max_pool2d(padded, 3, 2)),
         ("root max pool 3x3/2 bwd",
          lambda: torch.autograd.grad(pooled, padded_leaf, dpool, retain_graph=True)),
         ("root pad bwd (crop 66x66 -> 64x64)", lambda: padded[:, :, 1:-1, 1:-1].contiguous(memory_format=fmt)),
-        ("relu fwd (N,256,32,32)", lambda: torch.relu(a)),
-        ("relu bwd (N,256,32,32)", lambda: torch.ops.aten.threshold_backward(b, relu_y, 0)),
-        ("residual add (N,256,32,32)", lambda: a + b),
-        ("global average pool (N,2048,4,4)", lambda: last.mean((2, 3), keepdim=True)),
+        ("relu fwd (Nx256x32x32)", lambda: torch.relu(a)),
+        ("relu bwd (Nx256x32x32)", lambda: torch.ops.aten.threshold_backward(b, relu_y, 0)),
+        ("residual add (Nx256x32x32)", lambda: a + b),
+        ("global average pool (Nx2048x4x4)", lambda: last.mean((2, 3), keepdim=True)),
     ]
 
 
