@@ -35,7 +35,7 @@ struct Options {
   int reps = 5;
   bool csv = false;
   std::string shapes = "tools/bench/bit_r50x1_convs.csv";
-  std::string filter;  // only shapes whose name contains this
+  std::string filter;  // only convs and ops whose name contains this
 };
 
 struct ConvShape {
@@ -124,10 +124,11 @@ void bench_conv(const ConvShape& s, const Options& options, Totals& totals) {
 void bench_other_ops(const Options& options) {
   int64_t n = options.batch;
   std::printf("\n%-44s %8s\n", "other op (blocked activations)", "ms");
-  auto line = [&](const char* name, const std::function<void()>& run) {
+  auto line = [&](const std::string& name, const std::function<void()>& run) {
+    if (name.find(options.filter) == std::string::npos) return;
     double ms = best_ms(run, options.reps);
-    std::printf("%-44s %8.2f\n", name, ms);
-    if (options.csv) std::printf("csv,%s,%.4f\n", name, ms);
+    std::printf("%-44s %8.2f\n", name.c_str(), ms);
+    if (options.csv) std::printf("csv,%s,%.4f\n", name.c_str(), ms);
   };
   Tensor root_out = blocked_activation({n, 64, 64, 64});
   Tensor padded = pad(root_out, {1, 1, 1, 1});
@@ -163,7 +164,7 @@ int run(const Options& options) {
               "forward + backward %.0f ms (%.1f GF/s)\n",
               totals.fwd_ms, gflops(totals.fwd_flops, totals.fwd_ms), totals.ms,
               gflops(totals.flops, totals.ms));
-  if (options.filter.empty()) bench_other_ops(options);
+  bench_other_ops(options);
   return 0;
 }
 
