@@ -69,7 +69,12 @@ Tensor constant_pad_fwd_onednn(const Tensor& x, const PadAttrs& attrs) {
     Buffer src = out_desc.is_zero() ? view(x.to_plain()) : view(x);
     if (out_desc.is_zero()) out_desc = plain_desc(out_shape, x.dtype());
     Tensor y = empty_with_desc(out_shape, x.dtype(), out_desc);
-    fill(y, static_cast<float>(attrs.value));
+    // A pure crop overwrites all of y, except the zero channel padding of a blocked layout.
+    bool crop_only = true;
+    for (int64_t d = 0; d < rank; ++d) {
+      crop_only = crop_only && attrs.before[d] <= 0 && attrs.after[d] <= 0;
+    }
+    if (!crop_only || has_padding(out_desc)) fill(y, static_cast<float>(attrs.value));
     // The overlap of x and y: where it starts in each, and its extent.
     memory::dims extent(rank), src_offset(rank), dst_offset(rank);
     for (int64_t d = 0; d < rank; ++d) {

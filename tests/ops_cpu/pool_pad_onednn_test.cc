@@ -84,6 +84,7 @@ TEST(PadOnednnTest, PadsAndCropsMatchReference) {
                                          {{2, 16, 5, 6}, {-1, -2, 0, -1}, 0.0},
                                          {{2, 16, 5, 6}, {2, -1, -1, 3}, 0.0},
                                          {{2, 5, 5, 6}, {1, 0, 0, 2}, 0.0},
+                                         {{2, 5, 5, 6}, {-1, -1, -2, 0}, 0.0},
                                          {{2, 16, 5, 6}, {1, 1, 1, 1}, -2.5},
                                          {{2, 16, 5, 6}, {0, 0, 0, 0, 1, 2}, 0.0},
                                          {{2, 16, 5, 6}, {0, 0, 0, 0, -3, 0}, 0.0}}) {
@@ -103,6 +104,18 @@ TEST(PadOnednnTest, PadsAndCropsMatchReference) {
   EXPECT_TRUE(matches_reference(
       [](const std::vector<Tensor>& in) { return pad(in[0], {1, 2, 0, 1, -1, 1}, 1.5); },
       {random_input({4, 3, 5})}));
+}
+
+TEST(PadOnednnTest, BlockedChannelPaddingStaysZero) {
+  // nChw8c with C = 5: each pixel holds 8 floats, the last 3 are padding and must be 0.
+  for (const std::vector<int64_t>& pads : {std::vector<int64_t>{1, 1, 1, 1}, {-1, -1, -2, 0}}) {
+    Tensor y = pad(blocked_input({2, 5, 5, 6}), pads);
+    ASSERT_FALSE(y.is_plain());
+    const float* raw = static_cast<const float*>(y.raw_data());
+    for (int64_t pixel = 0; pixel < y.size(0) * y.size(2) * y.size(3); ++pixel) {
+      for (int c = 5; c < 8; ++c) EXPECT_EQ(raw[pixel * 8 + c], 0.0f) << pixel << " " << c;
+    }
+  }
 }
 
 TEST(PadOnednnTest, CropAwayEverythingGivesTheFillValue) {

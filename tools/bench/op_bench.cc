@@ -160,10 +160,12 @@ int run(const Options& options) {
     if (s.name.find(options.filter) == std::string::npos) continue;
     bench_conv(s, options, totals);
   }
-  std::printf("\nconvs of one step, weighted by count: forward %.0f ms (%.1f GF/s), "
-              "forward + backward %.0f ms (%.1f GF/s)\n",
-              totals.fwd_ms, gflops(totals.fwd_flops, totals.fwd_ms), totals.ms,
-              gflops(totals.flops, totals.ms));
+  if (totals.ms > 0) {
+    std::printf("\nconvs of one step, weighted by count: forward %.0f ms (%.1f GF/s), "
+                "forward + backward %.0f ms (%.1f GF/s)\n",
+                totals.fwd_ms, gflops(totals.fwd_flops, totals.fwd_ms), totals.ms,
+                gflops(totals.flops, totals.ms));
+  }
   bench_other_ops(options);
   return 0;
 }
