@@ -115,6 +115,17 @@ Tensor empty_like_layout(const Tensor& t) {
   return empty_with_desc(t.shape(), t.dtype(), desc_of(t));
 }
 
+Tensor to_layout_of(const Tensor& t, const Tensor& like) {
+  BG_CHECK(t.shape() == like.shape(), "to_layout_of: shapes ", t.shape(), " and ", like.shape(),
+           " differ");
+  if (!has_onednn_layout(like)) return t.to_plain();
+  Buffer source = view(t);
+  if (source.desc() == desc_of(like)) return t;
+  Tensor result = empty_like_layout(like);
+  reorder(source.memory, view(result).memory);
+  return result;
+}
+
 Buffer view(const Tensor& t) {
   Tensor source = t.is_plain() || has_onednn_layout(t) ? t : t.to_plain();
   return view(source, desc_of(source));

@@ -50,6 +50,9 @@ dnnl::memory::format_tag format_tag_of(const dnnl::memory::desc& desc);
 int64_t channel_block(const Tensor& t);
 // An uninitialised tensor with t's shape, dtype and layout (plain or oneDNN).
 Tensor empty_like_layout(const Tensor& t);
+// t's values in the layout of `like` (same shape): t itself when the layouts already agree,
+// else a reordered copy. For kernels that need two operands (dy and x) in one layout.
+Tensor to_layout_of(const Tensor& t, const Tensor& like);
 
 // A dnnl::memory over a tensor's bytes, with the tensor that owns them kept alongside.
 struct Buffer {

@@ -63,6 +63,12 @@ TEST(OnednnLayoutTest, ChannelBlockDescribesTheLayoutForHandKernels) {
   Tensor like = onednn::empty_like_layout(t.blocked);
   EXPECT_TRUE(like.opaque_layout()->same_as(*t.blocked.opaque_layout()));
   EXPECT_TRUE(onednn::empty_like_layout(t.plain).is_plain());
+  // Converting between the two layouts keeps the values.
+  Tensor blocked_copy = onednn::to_layout_of(t.plain, t.blocked);
+  EXPECT_TRUE(blocked_copy.opaque_layout()->same_as(*t.blocked.opaque_layout()));
+  EXPECT_TRUE(all_close(blocked_copy, t.plain, 0, 0));
+  EXPECT_TRUE(onednn::to_layout_of(t.blocked, t.blocked).is_same(t.blocked));
+  EXPECT_TRUE(onednn::to_layout_of(t.blocked, t.plain).is_plain());
 }
 
 TEST(OnednnLayoutTest, PrintingShowsTheValuesAndTheLayout) {
