@@ -26,6 +26,7 @@
 
 #include "core/check.h"
 #include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/onednn_layout.h"
 
 namespace bitgrad::cpu {
 namespace {
@@ -680,18 +681,40 @@ template void group_norm_bwd_blocked<double>(const ChannelBlockedShape&, const G
                                              double*, double*);
 
 // ---------------------------------------------------------------------------------------------
-// The kCpu kernels for plain tensors.
+// The kCpu kernels, for plain tensors and oneDNN's channel-blocked ones (nChw8c / nChw16c, as
+// the oneDNN convs leave them), which they read and write without a reorder.
 
 namespace {
 
-ChannelBlockedShape plain_shape(const Tensor& x) {
+// x in a layout the kernels read: itself when plain or blocked with a compiled block size,
+// else converted to plain.
+Tensor in_kernel_layout(const Tensor& x) {
+  int64_t block = onednn::channel_block(x);
+  return block >= 1 && is_supported_channel_block(block) ? x : x.to_plain();
+}
+
+ChannelBlockedShape blocked_shape(const Tensor& x) {
   BG_CHECK(x.dim() >= 2, "group_norm: expected input of shape (N, C, ...), got ", x.shape());
   ChannelBlockedShape shape;
   shape.batch = x.size(0);
   shape.channels = x.size(1);
   shape.spatial = 1;
   for (int64_t d = 2; d < x.dim(); ++d) shape.spatial *= x.size(d);
+  shape.channel_block = onednn::channel_block(x);
   return shape;
+}
+
+// The elements of a tensor in either layout (data<T>() accepts plain tensors only).
+template <typename T>
+const T* elements(const Tensor& t) {
+  BG_ASSERT(t.dtype() == dtype_of<T>(), "group_norm: a ", dtype_name(t.dtype()), " tensor");
+  return static_cast<const T*>(t.raw_data());
+}
+
+template <typename T>
+T* mutable_elements(Tensor& t) {
+  BG_ASSERT(t.dtype() == dtype_of<T>(), "group_norm: a ", dtype_name(t.dtype()), " tensor");
+  return static_cast<T*>(t.mutable_raw_data());
 }
 
 template <typename T>
@@ -704,46 +727,52 @@ T* mutable_data_or_null(Tensor& t) {
   return t.defined() ? t.mutable_data<T>() : nullptr;
 }
 
-// x: (N, C, *) plain; gamma, beta: (C) or undefined. Returns y like x, mean and rstd (N, G).
-// Overwrites all outputs.
-GroupNormResult group_norm_fwd_cpu(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+// x: (N, C, *) plain, or channel-blocked; gamma, beta: (C) or undefined. Returns y in x's
+// layout, mean and rstd (N, G). Overwrites all outputs.
+GroupNormResult group_norm_fwd_cpu(const Tensor& input, const Tensor& gamma, const Tensor& beta,
                                    const GroupNormAttrs& attrs) {
-  const ChannelBlockedShape shape = plain_shape(x);
-  GroupNormResult result{empty_like(x), empty({shape.batch, attrs.groups}, x.dtype()),
+  const Tensor x = in_kernel_layout(input);
+  const ChannelBlockedShape shape = blocked_shape(x);
+  GroupNormResult result{onednn::empty_like_layout(x),
+                         empty({shape.batch, attrs.groups}, x.dtype()),
                          empty({shape.batch, attrs.groups}, x.dtype())};
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm", [&] {
     group_norm_fwd_blocked<scalar_t>(
-        shape, attrs, x.data<scalar_t>(), data_or_null<scalar_t>(gamma),
-        data_or_null<scalar_t>(beta), result.y.mutable_data<scalar_t>(),
+        shape, attrs, elements<scalar_t>(x), data_or_null<scalar_t>(gamma),
+        data_or_null<scalar_t>(beta), mutable_elements<scalar_t>(result.y),
         result.mean.mutable_data<scalar_t>(), result.rstd.mutable_data<scalar_t>());
   });
   return result;
 }
 
-// dy, x: (N, C, *) plain; y: the forward output when attrs.relu, else may be undefined; gamma:
-// (C) or undefined; mean, rstd: (N, G). Returns dx like x, dbeta (C) and dgamma (C) when gamma
-// is defined (dbeta always: the slot cannot see whether beta exists). Overwrites all outputs.
-GroupNormGrads group_norm_bwd_cpu(const Tensor& dy, const Tensor& x, const Tensor& y,
-                                  const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
-                                  const GroupNormAttrs& attrs) {
-  const ChannelBlockedShape shape = plain_shape(x);
-  BG_CHECK(dy.shape() == x.shape(), "group_norm backward: dy ", dy.shape(),
+// dy, x: (N, C, *) in any layouts (dy and y are brought to x's); y: the forward output when
+// attrs.relu, else may be undefined; gamma: (C) or undefined; mean, rstd: (N, G). Returns dx in
+// x's layout, dbeta (C) and dgamma (C) when gamma is defined (dbeta always: the slot cannot see
+// whether beta exists). Overwrites all outputs.
+GroupNormGrads group_norm_bwd_cpu(const Tensor& dy_input, const Tensor& x_input,
+                                  const Tensor& y_input, const Tensor& gamma, const Tensor& mean,
+                                  const Tensor& rstd, const GroupNormAttrs& attrs) {
+  const Tensor x = in_kernel_layout(x_input);
+  const ChannelBlockedShape shape = blocked_shape(x);
+  BG_CHECK(dy_input.shape() == x.shape(), "group_norm backward: dy ", dy_input.shape(),
            " does not match the input ", x.shape());
-  BG_CHECK(!attrs.relu || (y.defined() && y.shape() == x.shape()),
+  BG_CHECK(!attrs.relu || (y_input.defined() && y_input.shape() == x.shape()),
            "group_norm backward: attrs.relu needs the forward output y of shape ", x.shape(),
            " to gate dy");
   const Shape stats{shape.batch, attrs.groups};
   BG_CHECK(mean.shape() == stats && rstd.shape() == stats, "group_norm backward: expected mean ",
            "and rstd of shape ", stats, ", got ", mean.shape(), " and ", rstd.shape());
+  const Tensor dy = onednn::to_layout_of(dy_input, x);
+  const Tensor y = attrs.relu ? onednn::to_layout_of(y_input, x) : Tensor();
   GroupNormGrads grads;
-  grads.dx = empty_like(x);
+  grads.dx = onednn::empty_like_layout(x);
   grads.dbeta = empty({shape.channels}, x.dtype());
   if (gamma.defined()) grads.dgamma = empty({shape.channels}, x.dtype());
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm backward", [&] {
     group_norm_bwd_blocked<scalar_t>(
-        shape, attrs, dy.data<scalar_t>(), x.data<scalar_t>(),
-        attrs.relu ? y.data<scalar_t>() : nullptr, data_or_null<scalar_t>(gamma),
-        mean.data<scalar_t>(), rstd.data<scalar_t>(), grads.dx.mutable_data<scalar_t>(),
+        shape, attrs, elements<scalar_t>(dy), elements<scalar_t>(x),
+        attrs.relu ? elements<scalar_t>(y) : nullptr, data_or_null<scalar_t>(gamma),
+        mean.data<scalar_t>(), rstd.data<scalar_t>(), mutable_elements<scalar_t>(grads.dx),
         mutable_data_or_null<scalar_t>(grads.dgamma), grads.dbeta.mutable_data<scalar_t>());
   });
   return grads;
@@ -751,7 +780,7 @@ GroupNormGrads group_norm_bwd_cpu(const Tensor& dy, const Tensor& x, const Tenso
 
 }  // namespace
 
-BG_REGISTER_KERNEL(GroupNormFwd, kCpu, group_norm_fwd_cpu);
-BG_REGISTER_KERNEL(GroupNormBwd, kCpu, group_norm_bwd_cpu);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(GroupNormFwd, kCpu, group_norm_fwd_cpu);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(GroupNormBwd, kCpu, group_norm_bwd_cpu);
 
 }  // namespace bitgrad::cpu

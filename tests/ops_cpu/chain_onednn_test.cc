@@ -37,6 +37,24 @@ TEST(ChainOnednnTest, ConvReluConvPoolAdd) {
                                         random_input({6, 7, 3, 3}), random_input({6, 5, 1, 1})}));
 }
 
+TEST(ChainOnednnTest, GroupNormReadsAndWritesBlockedTensors) {
+  Tensor blocked = conv2d(randn({2, 8, 5, 5}), randn({16, 8, 1, 1}));
+  ASSERT_FALSE(blocked.is_plain());
+  EXPECT_FALSE(group_norm(blocked, randn({16}), randn({16}), GroupNormAttrs{4}).is_plain());
+  for (int64_t channels : {16, 12}) {  // 12: a padded last channel block
+    for (bool fused_relu : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << channels << " channels, relu " << fused_relu);
+      GroupNormAttrs attrs{4, 1e-5, fused_relu};
+      EXPECT_TRUE(matches_reference(
+          [&](const std::vector<Tensor>& in) {
+            return group_norm(conv2d(in[0], in[1]), in[2], in[3], attrs);
+          },
+          {random_input({2, 8, 5, 3}), random_input({channels, 8, 1, 1}),
+           random_input({channels}), random_input({channels})}));
+    }
+  }
+}
+
 // A miniature BiT-ResNet-v2: root conv, zero pad, max pool, one pre-activation bottleneck unit
 // with a projection, final GN + ReLU, global average pool, head conv with bias, cross-entropy.
 Tensor tiny_bit(const std::vector<Tensor>& p) {
