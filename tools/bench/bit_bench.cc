@@ -1,0 +1,132 @@
+// Times BiT training steps (forward, backward, SGD-momentum update) or inference, after warm-up.
+//
+//   bazel run //tools/bench:bit_bench -- --model=BiT-R50x1 --mode=train --batch=16 --res=128
+//
+// Prints one line per step, a summary, an optional per-kernel breakdown (--profile), and last
+// one JSON object: {"img_per_s": ..., "gflops": ..., "peak_rss_mb": ..., ...}. Compare with
+// tools/bench/bit_bench_torch.py, which runs the same configuration in PyTorch.
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "core/profiler.h"
+#include "core/random.h"
+#include "models/bit_resnet_v2.h"
+#include "ops/loss.h"
+#include "optim/sgd.h"
+
+ABSL_FLAG(std::string, model, "BiT-R50x1", "BiT model name, e.g. BiT-R50x1 or BiT-M-R101x3");
+ABSL_FLAG(std::string, mode, "train", "train (forward, backward, SGD step) or infer");
+ABSL_FLAG(int64_t, batch, 16, "images per step");
+ABSL_FLAG(int64_t, res, 128, "input resolution (square)");
+ABSL_FLAG(int64_t, steps, 10, "timed steps");
+ABSL_FLAG(int64_t, warmup, 2, "untimed steps first (primitive creation, allocator warm-up)");
+ABSL_FLAG(int64_t, head, 1000, "classes of the head");
+ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
+ABSL_FLAG(int, threads, 0, "OpenMP threads (0: OMP_NUM_THREADS, else all cores)");
+ABSL_FLAG(bool, profile, false, "print the time per kernel over the timed steps");
+
+namespace bitgrad {
+namespace {
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
+int run() {
+  std::string name = absl::GetFlag(FLAGS_model);
+  std::string mode = absl::GetFlag(FLAGS_mode);
+  BG_CHECK(mode == "train" || mode == "infer", "--mode must be train or infer, got ", mode);
+  absl::StatusOr<BitConfig> parsed = bit_config_from_name(name.rfind("BiT-R", 0) == 0
+                                                              ? name.substr(4)
+                                                              : name);
+  if (!parsed.ok()) {
+    std::cerr << "error: --model: " << parsed.status().message() << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_threads) > 0) omp_set_num_threads(absl::GetFlag(FLAGS_threads));
+  bool train = mode == "train";
+  int64_t batch = absl::GetFlag(FLAGS_batch), res = absl::GetFlag(FLAGS_res);
+  Device device = absl::GetFlag(FLAGS_device) == "cuda" ? Device::cuda() : Device::cpu();
+
+  BitConfig config = *parsed;
+  config.head_size = absl::GetFlag(FLAGS_head);
+  BitResNetV2 model(config);
+  model.to(device);
+  if (!train) model.eval();
+  Sgd sgd(model.named_parameters(), SgdOptions{.lr = 0.003, .momentum = 0.9});
+  Generator generator(0);
+  Tensor x = rand({batch, 3, res, res}, -1.0, 1.0, DType::kFloat32, device, generator);
+  std::vector<int64_t> labels(batch);
+  for (int64_t& label : labels) label = generator.randint(config.head_size);
+  Tensor y = from_vector(labels, {batch}, device);
+
+  auto step = [&] {
+    if (train) {
+      Tensor loss = cross_entropy(model(x), y);
+      loss.backward();
+      sgd.step();
+      sgd.zero_grad();
+      return loss.item<double>();  // waits for the device
+    }
+    NoGradGuard no_grad;
+    return model(x).to_vector<float>()[0] * 0.0;
+  };
+
+  double flops_per_step = static_cast<double>(bit_forward_flops(config, res)) * batch * (train ? 3 : 1);
+  std::cout << absl::StrFormat("%s %s, batch %d at %dx%d on %s, %d OpenMP threads, %.1f GFLOP/step\n",
+                               bit_arch_name(config), mode, batch, res, res, device.str(),
+                               omp_get_max_threads(), flops_per_step / 1e9);
+  int64_t warmup = absl::GetFlag(FLAGS_warmup), steps = absl::GetFlag(FLAGS_steps);
+  Profiler profiler;
+  std::vector<double> seconds;
+  for (int64_t i = 0; i < warmup + steps; ++i) {
+    if (i == warmup && absl::GetFlag(FLAGS_profile)) profiler.start();
+    auto start = std::chrono::steady_clock::now();
+    step();
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (i >= warmup) seconds.push_back(elapsed);
+    std::cout << absl::StrFormat("step %d/%d%s: %.0f ms, %.2f img/s\n", i + 1, warmup + steps,
+                                 i < warmup ? " (warm-up)" : "", elapsed * 1e3, batch / elapsed);
+  }
+  if (absl::GetFlag(FLAGS_profile)) {
+    profiler.stop();
+    std::cout << "\nper-kernel time over " << steps << " timed steps:\n" << profiler.report();
+  }
+
+  std::sort(seconds.begin(), seconds.end());
+  double median = seconds[seconds.size() / 2];
+  std::cout << absl::StrFormat(
+      "{\"framework\": \"bitgrad\", \"model\": \"%s\", \"mode\": \"%s\", \"batch\": %d, "
+      "\"res\": %d, \"threads\": %d, \"img_per_s\": %.3f, \"step_ms\": %.2f, \"gflops\": %.2f, "
+      "\"peak_rss_mb\": %.1f}\n",
+      name, mode, batch, res, omp_get_max_threads(), batch / median, median * 1e3,
+      flops_per_step / median / 1e9, peak_rss_mb());
+  return 0;
+}
+
+}  // namespace
+}  // namespace bitgrad
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  try {
+    return bitgrad::run();
+  } catch (const bitgrad::Error& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return 1;
+  }
+}
