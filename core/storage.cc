@@ -1,5 +1,7 @@
 #include "core/storage.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -12,9 +14,27 @@ namespace bitgrad {
 namespace {
 
 constexpr size_t kCpuAlignment = 64;  // a cache line; also what AVX-512 loads like
+// Blocks this large are mapped from the OS directly and unmapped when freed, so memory the cache
+// gives back really leaves the process instead of fragmenting malloc's heap.
+constexpr size_t kMapThreshold = size_t{1} << 20;
+
+void* system_allocate(size_t size) {
+  if (size < kMapThreshold) return std::aligned_alloc(kCpuAlignment, size);
+  void* ptr = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return ptr == MAP_FAILED ? nullptr : ptr;
+}
+
+void system_free(void* ptr, size_t size) {
+  if (size < kMapThreshold) {
+    std::free(ptr);
+  } else {
+    munmap(ptr, size);
+  }
+}
 
 // Exact-size free lists. Steady-state training asks for the same sizes every step, so exact
-// matching reuses everything without the waste of power-of-two buckets. BITGRAD_CPU_CACHE=0
+// matching reuses everything without the waste of power-of-two buckets; the cache never grows
+// the footprint past the peak of live bytes (see deallocate). BITGRAD_CPU_CACHE=0
 // turns caching off (useful under AddressSanitizer or valgrind).
 class CpuRuntime final : public DeviceRuntime {
  public:
@@ -35,10 +55,10 @@ class CpuRuntime final : public DeviceRuntime {
       stats_.bytes_cached -= size;
       return ptr;
     }
-    void* ptr = std::aligned_alloc(kCpuAlignment, size);
+    void* ptr = system_allocate(size);
     if (ptr == nullptr) {
       release_cached_locked();  // try once more with the cache handed back
-      ptr = std::aligned_alloc(kCpuAlignment, size);
+      ptr = system_allocate(size);
     }
     BG_CHECK(ptr != nullptr, "out of CPU memory allocating ", nbytes, " bytes");
     return ptr;
@@ -48,8 +68,13 @@ class CpuRuntime final : public DeviceRuntime {
     size_t size = round_up(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.bytes_in_use -= size;
-    if (!caching_) {
-      std::free(ptr);
+    // Keep the block only while live plus cached bytes stay under the high-water mark of live
+    // bytes: the footprint is then never larger than without a cache, yet a training step,
+    // which frees and reallocates the same sizes under that mark, still reuses everything.
+    bool within_peak =
+        stats_.bytes_in_use + stats_.bytes_cached + size <= stats_.peak_bytes_in_use;
+    if (!caching_ || !within_peak) {
+      system_free(ptr, size);
       return;
     }
     free_[size].push_back(ptr);
@@ -77,7 +102,7 @@ class CpuRuntime final : public DeviceRuntime {
   }
   void release_cached_locked() {
     for (auto& [size, ptrs] : free_) {
-      for (void* ptr : ptrs) std::free(ptr);
+      for (void* ptr : ptrs) system_free(ptr, size);
     }
     free_.clear();
     stats_.bytes_cached = 0;

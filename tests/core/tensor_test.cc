@@ -134,5 +134,22 @@ TEST(TensorTest, CpuCacheReusesFreedBuffers) {
   EXPECT_EQ(cpu_memory_stats().bytes_cached, 0u);
 }
 
+TEST(TensorTest, CpuCacheNeverGrowsTheFootprintPastThePeakOfLiveBytes) {
+  cpu_empty_cache();
+  auto footprint = [] {
+    CpuMemoryStats s = cpu_memory_stats();
+    return s.bytes_in_use + s.bytes_cached;
+  };
+  size_t peak = cpu_memory_stats().peak_bytes_in_use;
+  // Many distinct sizes, each freed right away: a naive size-keyed cache would hold them all.
+  for (int64_t n = 1; n <= 200; ++n) empty({n * 1024});
+  EXPECT_LE(footprint(), std::max(peak, cpu_memory_stats().peak_bytes_in_use));
+  {
+    Tensor big = empty({1 << 20});  // raises the peak
+  }
+  EXPECT_LE(footprint(), cpu_memory_stats().peak_bytes_in_use);
+  cpu_empty_cache();
+}
+
 }  // namespace
 }  // namespace bitgrad
