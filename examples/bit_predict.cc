@@ -23,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "data/labels.h"
 #include "data/prediction_inputs.h"
+#include "examples/common/invocation.h"
 #include "models/npz.h"
 #include "models/predict.h"
 
@@ -166,6 +167,7 @@ int main(int argc, char** argv) {
       "[--output=logits.npy] [--labels=FILE] [--model=NAME] [--resolution=128] [--batch=16] "
       "[--top_k=5]");
   absl::ParseCommandLine(argc, argv);
+  bitgrad::run_from_invocation_directory();
   try {
     bitgrad::run();
   } catch (const bitgrad::Failure& failure) {

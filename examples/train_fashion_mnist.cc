@@ -19,6 +19,7 @@
 #include "autograd/grad_mode.h"
 #include "core/random.h"
 #include "data/idx_dataset.h"
+#include "examples/common/invocation.h"
 #include "examples/common/progress.h"
 #include "models/bit_resnet_v2.h"
 #include "ops/loss.h"
@@ -164,6 +165,7 @@ int run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  bitgrad::run_from_invocation_directory();
   try {
     return bitgrad::run();
   } catch (const bitgrad::Error& error) {

@@ -22,6 +22,7 @@
 #include "autograd/grad_mode.h"
 #include "core/profiler.h"
 #include "core/random.h"
+#include "examples/common/invocation.h"
 #include "models/bit_resnet_v2.h"
 #include "ops/loss.h"
 #include "optim/sgd.h"
@@ -123,6 +124,7 @@ int run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  bitgrad::run_from_invocation_directory();
   try {
     return bitgrad::run();
   } catch (const bitgrad::Error& error) {
