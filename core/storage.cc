@@ -17,6 +17,12 @@ constexpr size_t kCpuAlignment = 64;  // a cache line; also what AVX-512 loads l
 // Blocks this large are mapped from the OS directly and unmapped when freed, so memory the cache
 // gives back really leaves the process instead of fragmenting malloc's heap.
 constexpr size_t kMapThreshold = size_t{1} << 20;
+// The cache may hold the footprint up to this multiple of the peak of live bytes. Forward and
+// backward allocate different sizes, so with no headroom (1.0) the blocks one phase frees crowd
+// out the next phase's sizes and every step maps and faults in fresh pages: BiT-R50x1 training
+// at batch 16 took ~170k page faults and ~250 ms a step that way; with 1.5 it takes none, and
+// its peak RSS grows from 750 to 900 MB (PyTorch: 1530 MB).
+constexpr double kCacheHeadroom = 1.5;
 
 void* system_allocate(size_t size) {
   if (size < kMapThreshold) return std::aligned_alloc(kCpuAlignment, size);
@@ -33,9 +39,9 @@ void system_free(void* ptr, size_t size) {
 }
 
 // Exact-size free lists. Steady-state training asks for the same sizes every step, so exact
-// matching reuses everything without the waste of power-of-two buckets; the cache never grows
-// the footprint past the peak of live bytes (see deallocate). BITGRAD_CPU_CACHE=0
-// turns caching off (useful under AddressSanitizer or valgrind).
+// matching reuses everything without the waste of power-of-two buckets. The footprint (live plus
+// cached bytes) is capped at kCacheHeadroom times the peak of live bytes (see deallocate).
+// BITGRAD_CPU_CACHE=0 turns caching off (useful under AddressSanitizer or valgrind).
 class CpuRuntime final : public DeviceRuntime {
  public:
   CpuRuntime() {
@@ -68,12 +74,13 @@ class CpuRuntime final : public DeviceRuntime {
     size_t size = round_up(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
     stats_.bytes_in_use -= size;
-    // Keep the block only while live plus cached bytes stay under the high-water mark of live
-    // bytes: the footprint is then never larger than without a cache, yet a training step,
-    // which frees and reallocates the same sizes under that mark, still reuses everything.
-    bool within_peak =
-        stats_.bytes_in_use + stats_.bytes_cached + size <= stats_.peak_bytes_in_use;
-    if (!caching_ || !within_peak) {
+    // Keep the block only while live plus cached bytes stay within the headroom over the
+    // high-water mark of live bytes: a training step, which frees and reallocates the same sizes
+    // under that mark, reuses everything, and a program whose sizes keep changing does not grow
+    // without bound.
+    bool within_headroom = stats_.bytes_in_use + stats_.bytes_cached + size <=
+                           kCacheHeadroom * stats_.peak_bytes_in_use;
+    if (!caching_ || !within_headroom) {
       system_free(ptr, size);
       return;
     }

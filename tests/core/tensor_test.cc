@@ -134,7 +134,7 @@ TEST(TensorTest, CpuCacheReusesFreedBuffers) {
   EXPECT_EQ(cpu_memory_stats().bytes_cached, 0u);
 }
 
-TEST(TensorTest, CpuCacheNeverGrowsTheFootprintPastThePeakOfLiveBytes) {
+TEST(TensorTest, CpuCacheKeepsTheFootprintWithinHeadroomOverThePeakOfLiveBytes) {
   cpu_empty_cache();
   auto footprint = [] {
     CpuMemoryStats s = cpu_memory_stats();
@@ -142,12 +142,13 @@ TEST(TensorTest, CpuCacheNeverGrowsTheFootprintPastThePeakOfLiveBytes) {
   };
   size_t peak = cpu_memory_stats().peak_bytes_in_use;
   // Many distinct sizes, each freed right away: a naive size-keyed cache would hold them all.
+  // The cache may hold up to half the peak on top of it (kCacheHeadroom in core/storage.cc).
   for (int64_t n = 1; n <= 200; ++n) empty({n * 1024});
-  EXPECT_LE(footprint(), std::max(peak, cpu_memory_stats().peak_bytes_in_use));
+  EXPECT_LE(footprint(), 1.5 * std::max(peak, cpu_memory_stats().peak_bytes_in_use));
   {
     Tensor big = empty({1 << 20});  // raises the peak
   }
-  EXPECT_LE(footprint(), cpu_memory_stats().peak_bytes_in_use);
+  EXPECT_LE(footprint(), 1.5 * cpu_memory_stats().peak_bytes_in_use);
   cpu_empty_cache();
 }
 
