@@ -41,10 +41,10 @@ ABSL_FLAG(bool, profile, false, "print the time per kernel over the timed steps"
 namespace bitgrad {
 namespace {
 
-double peak_rss_mb() {
+rusage resource_usage() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss / 1024.0;
+  return usage;
 }
 
 int run() {
@@ -94,7 +94,11 @@ int run() {
   int64_t warmup = absl::GetFlag(FLAGS_warmup), steps = absl::GetFlag(FLAGS_steps);
   Profiler profiler;
   std::vector<double> seconds;
+  // Page faults in the timed steps: nonzero means memory is being returned to the OS and
+  // faulted back in every step, the allocator churn the CPU cache exists to prevent.
+  long faults_before_timed_steps = 0;
   for (int64_t i = 0; i < warmup + steps; ++i) {
+    if (i == warmup) faults_before_timed_steps = resource_usage().ru_minflt;
     if (i == warmup && absl::GetFlag(FLAGS_profile)) profiler.start();
     auto start = std::chrono::steady_clock::now();
     step();
@@ -108,14 +112,16 @@ int run() {
     std::cout << "\nper-kernel time over " << steps << " timed steps:\n" << profiler.report();
   }
 
+  rusage usage = resource_usage();
+  double faults_per_step = double(usage.ru_minflt - faults_before_timed_steps) / steps;
   std::sort(seconds.begin(), seconds.end());
   double median = seconds[seconds.size() / 2];
   std::cout << absl::StrFormat(
       "{\"framework\": \"bitgrad\", \"model\": \"%s\", \"mode\": \"%s\", \"batch\": %d, "
       "\"res\": %d, \"threads\": %d, \"img_per_s\": %.3f, \"step_ms\": %.2f, \"gflops\": %.2f, "
-      "\"peak_rss_mb\": %.1f}\n",
+      "\"peak_rss_mb\": %.1f, \"page_faults_per_step\": %.0f}\n",
       name, mode, batch, res, omp_get_max_threads(), batch / median, median * 1e3,
-      flops_per_step / median / 1e9, peak_rss_mb());
+      flops_per_step / median / 1e9, usage.ru_maxrss / 1024.0, faults_per_step);
   return 0;
 }
 

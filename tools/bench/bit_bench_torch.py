@@ -65,7 +65,10 @@ def main():
                 model(x)
 
     times = []
+    faults_before_timed_steps = 0
     for i in range(args.warmup + args.steps):
+        if i == args.warmup:
+            faults_before_timed_steps = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = time.perf_counter()
         step()
         elapsed = time.perf_counter() - start
@@ -74,6 +77,7 @@ def main():
         print(f"step {i + 1}/{args.warmup + args.steps}{' (warm-up)' if i < args.warmup else ''}: "
               f"{elapsed * 1000:.0f} ms, {args.batch / elapsed:.2f} img/s", file=sys.stderr)
 
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     median = statistics.median(times)
     # Multiply-adds of the convolutions and the head, times 2 (forward) and 3x for training.
     flops = bit_torch_flops(cfg, args.res) * args.batch * (3 if args.mode == "train" else 1)
@@ -82,7 +86,8 @@ def main():
         "batch": args.batch, "res": args.res, "threads": args.threads,
         "img_per_s": round(args.batch / median, 3), "step_ms": round(median * 1000, 2),
         "gflops": round(flops / median / 1e9, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "page_faults_per_step": round((usage.ru_minflt - faults_before_timed_steps) / args.steps)}))
 
 
 def bit_torch_flops(cfg, res):

@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""bitgrad against PyTorch in the same run: the ratio the performance targets are stated in.
+
+Runs //tools/bench:bit_bench and bit_bench_torch.py on the same configuration, alternating
+between the two for --rounds rounds so that a burst of load on a shared machine hits both, and
+compares the medians of their per-round medians.
+
+  bazel build -c opt //tools/bench:bit_bench
+  /usr/bin/python3 tools/bench/compare.py --mode=train --batch=16 --res=128 --rounds=3
+
+Prints a line per run, a summary table, and last one JSON object with both results and the
+ratios (img/s bitgrad / PyTorch; peak RSS bitgrad / PyTorch).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+
+
+def run(command):
+    """Runs one benchmark and returns the JSON object of its last line."""
+    done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    lines = done.stdout.strip().splitlines()
+    if not lines:
+        raise SystemExit(f"{' '.join(command)} printed no result line:\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="BiT-R50x1")
+    parser.add_argument("--mode", choices=["train", "infer"], default="train")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--res", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per run")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each framework")
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--bit_bench", default=os.path.join(ROOT, "bazel-bin/tools/bench/bit_bench"),
+                        help="the bit_bench binary (bazel build -c opt //tools/bench:bit_bench)")
+    args = parser.parse_args()
+    if not os.access(args.bit_bench, os.X_OK):
+        raise SystemExit(f"--bit_bench: {args.bit_bench} is not an executable; build it with "
+                         "bazel build -c opt //tools/bench:bit_bench")
+
+    shared = [f"--model={args.model}", f"--mode={args.mode}", f"--batch={args.batch}",
+              f"--res={args.res}", f"--steps={args.steps}", f"--threads={args.threads}"]
+    commands = {
+        "bitgrad": [args.bit_bench] + shared,
+        "pytorch": [sys.executable, os.path.join(HERE, "bit_bench_torch.py")] + shared,
+    }
+    results = {name: [] for name in commands}
+    for round_index in range(args.rounds):
+        for name, command in commands.items():
+            result = run(command)
+            results[name].append(result)
+            print(f"round {round_index + 1}/{args.rounds} {name:8s} {result['img_per_s']:7.2f} img/s"
+                  f" {result['gflops']:6.1f} GFLOP/s {result['peak_rss_mb']:7.1f} MB", flush=True)
+
+    summary = {}
+    for name, runs in results.items():
+        summary[name] = {
+            "img_per_s": round(statistics.median(r["img_per_s"] for r in runs), 3),
+            "img_per_s_all": [r["img_per_s"] for r in runs],
+            "gflops": round(statistics.median(r["gflops"] for r in runs), 2),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        }
+    speed = summary["bitgrad"]["img_per_s"] / summary["pytorch"]["img_per_s"]
+    memory = summary["bitgrad"]["peak_rss_mb"] / summary["pytorch"]["peak_rss_mb"]
+    print(f"\n{args.model} {args.mode}, batch {args.batch} at {args.res}x{args.res}, "
+          f"{args.threads} threads, median of {args.rounds} runs of {args.steps} steps")
+    for name, s in summary.items():
+        print(f"  {name:8s} {s['img_per_s']:7.2f} img/s {s['gflops']:6.1f} GFLOP/s "
+              f"peak RSS {s['peak_rss_mb']:7.1f} MB")
+    print(f"  speed ratio bitgrad/pytorch {speed:.2f}x, memory ratio {memory:.2f}")
+    print(json.dumps({"model": args.model, "mode": args.mode, "batch": args.batch,
+                      "res": args.res, "threads": args.threads, "results": summary,
+                      "speed_ratio": round(speed, 3), "memory_ratio": round(memory, 3)}))
+
+
+if __name__ == "__main__":
+    main()
