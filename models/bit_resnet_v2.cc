@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ops/elementwise.h"
+#include "ops/linear.h"
 #include "ops/reduce.h"
 #include "ops/reshape.h"
 
@@ -238,8 +239,11 @@ BitHead::BitHead(const BitConfig& config, Generator& generator) : Module("BitHea
 Tensor BitHead::pre_logits(const Tensor& x) { return mean(gn->forward(x), {2, 3}, true); }
 
 Tensor BitHead::logits(const Tensor& pooled) {
-  // Pool first, then the conv (bit.md §7.11): the official order and rounding.
-  return flatten(conv->forward(pooled), 1);
+  // Pool first, then the conv (bit.md §7.11): the official order. A 1x1 conv of a 1x1 map is a
+  // matrix product, so it runs as one: oneDNN's direct convolution takes ~15 ms a training step
+  // at batch 16 for this shape (~10 GFLOP/s), its matmul a tenth of that.
+  const Tensor& w = conv->weight;  // (classes, features, 1, 1), the official kernel's layout
+  return linear(flatten(pooled, 1), flatten(w, 1), conv->bias);
 }
 
 BitResNetV2::BitResNetV2(const BitConfig& config) : Module("BitResNetV2"), config_(config) {
