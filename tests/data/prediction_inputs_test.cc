@@ -9,9 +9,12 @@
 #include "data/labels.h"
 #include "gtest/gtest.h"
 #include "models/npz.h"
+#include "tests/testing/assertions.h"
 
 namespace bitgrad {
 namespace {
+
+using testing::fails_naming;
 
 std::string testdata(const std::string& name) { return "tests/data/testdata/" + name; }
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
@@ -27,19 +30,6 @@ std::string read_bytes(const std::string& path) {
   std::ostringstream contents;
   contents << in.rdbuf();
   return contents.str();
-}
-
-::testing::AssertionResult fails_naming(const absl::Status& status,
-                                        const std::vector<std::string>& fragments) {
-  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
-  const std::string message(status.message());
-  for (const std::string& fragment : fragments) {
-    if (message.find(fragment) == std::string::npos) {
-      return ::testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << fragment
-                                           << "\"";
-    }
-  }
-  return ::testing::AssertionSuccess();
 }
 
 // A 2 x 6 image whose every channel is 10 * column.

@@ -7,9 +7,12 @@
 
 #include "gtest/gtest.h"
 #include "models/npz.h"
+#include "tests/testing/assertions.h"
 
 namespace bitgrad {
 namespace {
+
+using testing::fails_naming;
 
 const std::string kDir = "tests/models/testdata/";
 
@@ -23,19 +26,6 @@ std::vector<float> batch_values() {
   std::vector<float> values;
   for (int i = 0; i < 24; ++i) values.push_back(static_cast<float>(i) * 0.25f - 2.0f);
   return values;
-}
-
-::testing::AssertionResult fails_naming(const absl::Status& status,
-                                        const std::vector<std::string>& fragments) {
-  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
-  const std::string message(status.message());
-  for (const std::string& fragment : fragments) {
-    if (message.find(fragment) == std::string::npos) {
-      return ::testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << fragment
-                                           << "\"";
-    }
-  }
-  return ::testing::AssertionSuccess();
 }
 
 TEST(NpyTest, ReadsNumpysFloat32Batch) {

@@ -7,9 +7,12 @@
 
 #include "gtest/gtest.h"
 #include "ops/loss.h"
+#include "tests/testing/assertions.h"
 
 namespace bitgrad {
 namespace {
+
+using testing::fails_naming;
 
 constexpr int64_t kHeadSize = 5;
 constexpr int64_t kBatch = 2;
@@ -89,19 +92,6 @@ NamedTensors snapshot(const NamedTensors& tensors) {
   NamedTensors copies;
   for (const auto& [name, tensor] : tensors) copies.emplace_back(name, tensor.clone());
   return copies;
-}
-
-::testing::AssertionResult fails_naming(const absl::Status& status,
-                                        const std::vector<std::string>& fragments) {
-  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
-  const std::string message(status.message());
-  for (const std::string& fragment : fragments) {
-    if (message.find(fragment) == std::string::npos) {
-      return ::testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << fragment
-                                           << "\"";
-    }
-  }
-  return ::testing::AssertionSuccess();
 }
 
 // A run trained for 3 steps and saved; the checkpoint as read back, for tampering.

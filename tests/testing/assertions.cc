@@ -49,4 +49,17 @@ namespace bitgrad::testing {
   return ::testing::AssertionFailure() << "no error was thrown";
 }
 
+::testing::AssertionResult fails_naming(const absl::Status& status,
+                                        const std::vector<std::string>& fragments) {
+  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
+  const std::string message(status.message());
+  for (const std::string& fragment : fragments) {
+    if (message.find(fragment) == std::string::npos) {
+      return ::testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << fragment
+                                           << "\"";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace bitgrad::testing

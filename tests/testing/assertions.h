@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "core/tensor.h"
 #include "gtest/gtest.h"
 
@@ -14,6 +15,10 @@ namespace bitgrad::testing {
 // elements on failure.
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected,
                                      double rtol = 1e-5, double atol = 1e-6);
+
+// Expects a failed status whose message contains every fragment (a file, key, flag or shape).
+::testing::AssertionResult fails_naming(const absl::Status& status,
+                                        const std::vector<std::string>& fragments);
 
 // Runs `statement` and expects a bitgrad::Error whose message contains every fragment.
 ::testing::AssertionResult throws_error(const std::function<void()>& statement,
