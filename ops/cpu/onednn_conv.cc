@@ -3,8 +3,13 @@
 // in it between oneDNN ops. Weights stay plain OIHW in the framework and are reordered to the
 // primitive's layout on every call: backward-data wants a different blocked weight layout than
 // forward and backward-weights, and SGD updates the plain weights between steps.
+//
+// On small feature maps some passes run as whole-batch GEMMs instead (onednn_conv_gemm.h), which
+// read and write the same layouts; onednn_conv_algo.h says which.
 #include "ops/conv.h"
 #include "ops/cpu/onednn_context.h"
+#include "ops/cpu/onednn_conv_algo.h"
+#include "ops/cpu/onednn_conv_gemm.h"
 #include "ops/cpu/onednn_layout.h"
 
 namespace bitgrad::onednn {
@@ -82,6 +87,10 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
     BG_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d: expected bias of ",
              "shape (", w.size(0), "), got ", bias.shape());
     auto conv = forward_primitive(g, bias.defined());
+    if (!bias.defined() && gemm_conv_can_write(conv.pd.dst_desc()) &&
+        use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
+      return conv2d_fwd_gemm(x, w, attrs, conv.pd.dst_desc());
+    }
     Buffer src = in_layout(view(x), conv.pd.src_desc());
     Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
     Tensor y = empty_with_desc(Shape(g.dst.begin(), g.dst.end()), x.dtype(), conv.pd.dst_desc());
@@ -116,6 +125,10 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
                          g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
       return BwdData::primitive_desc(desc, default_attr(), engine(), hint.pd);
     });
+    if (gemm_conv_can_write(conv.pd.diff_src_desc()) &&
+        use_gemm(ConvPass::kBackwardData, x_shape, w.shape(), attrs)) {
+      return conv2d_bwd_data_gemm(dy, w, x_shape, attrs, conv.pd.diff_src_desc());
+    }
     Buffer diff_dst = in_layout(view(dy), conv.pd.diff_dst_desc());
     Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
     Tensor dx = empty_with_desc(x_shape, dy.dtype(), conv.pd.diff_src_desc());
@@ -137,6 +150,9 @@ Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& 
     BG_CHECK(dy.shape() == Shape(g.dst.begin(), g.dst.end()), "conv2d backward weight: dy has ",
              "shape ", dy.shape(), " but the convolution of ", x.shape(), " with ", w_shape,
              " gives ", Shape(g.dst.begin(), g.dst.end()));
+    if (use_gemm(ConvPass::kBackwardWeight, x.shape(), w_shape, attrs)) {
+      return conv2d_bwd_weight_gemm(dy, x, w_shape, attrs);
+    }
     auto hint = forward_primitive(g, /*with_bias=*/false);
     CacheKey key("conv2d_bwd_weight");
     g.add_to(key);

@@ -1,0 +1,56 @@
+#include "ops/cpu/onednn_conv_algo.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/check.h"
+#include "ops/cpu/onednn_conv_gemm.h"
+
+namespace bitgrad::onednn {
+namespace {
+
+// Output maps up to this many pixels count as small (4x4).
+constexpr int64_t kSmallMapPixels = 16;
+
+ConvAlgo algo_from_environment() {
+  const char* env = std::getenv("BITGRAD_CONV_ALGO");
+  if (env == nullptr || *env == '\0' || std::strcmp(env, "auto") == 0) return ConvAlgo::kAuto;
+  if (std::strcmp(env, "direct") == 0) return ConvAlgo::kDirect;
+  if (std::strcmp(env, "gemm") == 0) return ConvAlgo::kGemm;
+  throw Error(::bitgrad::detail::str_cat(
+      "BITGRAD_CONV_ALGO must be auto, direct or gemm, got '", env, "'"));
+}
+
+std::atomic<ConvAlgo>& algo_setting() {
+  static std::atomic<ConvAlgo> algo{algo_from_environment()};
+  return algo;
+}
+
+bool gemm_is_faster(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
+                    const Conv2dAttrs& attrs) {
+  Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
+  bool small_map = y[2] * y[3] <= kSmallMapPixels;
+  bool pointwise = w_shape[2] == 1 && w_shape[3] == 1;
+  switch (pass) {
+    case ConvPass::kForward: return small_map && !pointwise;
+    case ConvPass::kBackwardWeight: return small_map;
+    case ConvPass::kBackwardData: return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+ConvAlgo conv_algo() { return algo_setting(); }
+
+void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }
+
+bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
+              const Conv2dAttrs& attrs) {
+  ConvAlgo algo = conv_algo();
+  if (algo == ConvAlgo::kDirect || !gemm_conv_supported(x_shape, w_shape, attrs)) return false;
+  return algo == ConvAlgo::kGemm || gemm_is_faster(pass, x_shape, w_shape, attrs);
+}
+
+}  // namespace bitgrad::onednn

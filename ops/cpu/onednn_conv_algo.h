@@ -1,0 +1,33 @@
+// Which implementation runs a conv2d pass on the CPU: oneDNN's direct convolution or the
+// im2col + GEMM path (onednn_conv_gemm.h).
+//
+// The direct kernels win on BiT's large and medium feature maps. On output maps of at most 4x4
+// pixels (the last block of BiT at 128x128) they have too little spatial work to block over, and
+// there the GEMMs win: for backward-weights by up to 2x, and for the forward of convs larger than
+// 1x1 by 7-20% (BiT-R50x1, batch 16, 2 AVX2 cores; docs/performance.md). Backward-data stays
+// direct everywhere. The rule is fixed rather than timed at run time, so a run, and a run
+// resumed from a checkpoint, computes the same bits every time.
+//
+// BITGRAD_CONV_ALGO (read once) or set_conv_algo() override it:
+//   auto    (default) the rule above;
+//   direct  always oneDNN's direct convolution;
+//   gemm    the GEMM path wherever it supports the shape (tests use this to cover it).
+#pragma once
+
+#include "core/tensor.h"
+#include "ops/conv.h"
+
+namespace bitgrad::onednn {
+
+enum class ConvAlgo { kDirect, kGemm, kAuto };
+enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
+
+ConvAlgo conv_algo();
+void set_conv_algo(ConvAlgo algo);
+
+// Whether `pass` of the convolution of x_shape with w_shape runs as GEMMs under the current
+// setting (false where the GEMM path cannot run it).
+bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
+              const Conv2dAttrs& attrs);
+
+}  // namespace bitgrad::onednn

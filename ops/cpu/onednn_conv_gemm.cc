@@ -1,0 +1,248 @@
+// The im2col + GEMM convolution; the algorithm and the layouts are described in the header.
+//
+// im2col and col2im are templated on the channel block B so that moving one block is a
+// fixed-size copy the compiler turns into vector moves. They are OpenMP-parallel; the GEMMs and
+// reorders thread themselves.
+#include "ops/cpu/onednn_conv_gemm.h"
+
+#include <cstring>
+#include <type_traits>
+
+#include "ops/cpu/onednn_context.h"
+#include "ops/cpu/onednn_layout.h"
+
+namespace bitgrad::onednn {
+namespace {
+
+using dnnl::memory;
+
+// The GEMM path pays off on small feature maps; above this many floats in the column matrix
+// (128 MiB) the direct convolution is the better use of memory bandwidth anyway.
+constexpr int64_t kMaxColumnFloats = int64_t{1} << 25;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The channel block of a 4-d desc the loops can write: 1 for plain NCHW, b for nChw<b>c, 0 for
+// anything else.
+int64_t block_of(const memory::desc& desc) {
+  if (desc.data.ndims != 4) return 0;
+  switch (format_tag_of(desc)) {
+    case memory::format_tag::abcd: return 1;
+    case memory::format_tag::aBcd4b: return 4;
+    case memory::format_tag::aBcd8b: return 8;
+    case memory::format_tag::aBcd16b: return 16;
+    default: return 0;
+  }
+}
+
+// Calls fn(std::integral_constant<int, B>) for a supported block B.
+template <typename Fn>
+void with_block(int64_t block, Fn&& fn) {
+  switch (block) {
+    case 1: return fn(std::integral_constant<int, 1>());
+    case 4: return fn(std::integral_constant<int, 4>());
+    case 8: return fn(std::integral_constant<int, 8>());
+    case 16: return fn(std::integral_constant<int, 16>());
+  }
+  BG_ASSERT(false, "conv2d gemm: unsupported channel block ", block);
+}
+
+// A 4-d activation stored plain (block 1) or as nChw<block>c; channels padded to whole blocks.
+struct Activation {
+  float* data;
+  int64_t n, c, h, w, block;
+
+  int64_t blocks() const { return ceil_div(c, block); }
+  // The `block` channels of block cb at pixel (y, x) of image i.
+  float* at(int64_t i, int64_t cb, int64_t y, int64_t x) const {
+    return data + (((i * blocks() + cb) * h + y) * w + x) * block;
+  }
+};
+
+Activation activation(const Tensor& t, int64_t block) {
+  const Shape& s = t.shape();
+  return {static_cast<float*>(const_cast<void*>(t.raw_data())), s[0], s[1], s[2], s[3], block};
+}
+
+// t itself when the loops can read its layout, else its plain copy.
+Tensor readable(const Tensor& t) { return channel_block(t) > 0 ? t : t.to_plain(); }
+
+// A convolution's sizes; strides, padding and dilation per spatial dim (dilation 1 = dense).
+struct Geometry {
+  int64_t n, c, h, w;  // input
+  int64_t o, kh, kw;   // weights
+  int64_t oh, ow;      // output
+  int64_t sh, sw, ph, pw, dh, dw;
+
+  int64_t rows() const { return n * oh * ow; }  // of the column matrix: one per output pixel
+  int64_t columns(int64_t block) const { return ceil_div(c, block) * block * kh * kw; }
+};
+
+Geometry geometry(const Shape& x, const Shape& w, const Conv2dAttrs& a) {
+  Shape y = conv2d_output_shape(x, w, a);
+  return {x[0], x[1], x[2], x[3], w[0], w[2], w[3], y[2], y[3],
+          a.stride[0], a.stride[1], a.padding[0], a.padding[1], a.dilation[0], a.dilation[1]};
+}
+
+Tensor scratch(int64_t floats) { return empty({floats}, DType::kFloat32); }
+
+// col (rows, columns): row (i, oy, ox) holds the taps output pixel (oy, ox) of image i reads,
+// zeros where a tap falls into the padding.
+template <int B>
+void im2col(const Activation& x, const Geometry& g, float* col) {
+  const int64_t columns = g.columns(B);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < g.rows(); ++r) {
+    const int64_t i = r / (g.oh * g.ow), oy = r / g.ow % g.oh, ox = r % g.ow;
+    float* dst = col + r * columns;
+    for (int64_t cb = 0; cb < x.blocks(); ++cb) {
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+        for (int64_t kx = 0; kx < g.kw; ++kx, dst += B) {
+          const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+          if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) {
+            std::memcpy(dst, x.at(i, cb, iy, ix), B * sizeof(float));
+          } else {
+            std::memset(dst, 0, B * sizeof(float));
+          }
+        }
+      }
+    }
+  }
+}
+
+// dx = the sum, over every tap of every output pixel, of the column entry onto the pixel it
+// read (im2col's adjoint). Each thread owns whole (image, channel block) planes of dx.
+template <int B>
+void col2im(const float* dcol, const Geometry& g, const Activation& dx) {
+  const int64_t columns = g.columns(B), taps = g.kh * g.kw;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t i = 0; i < g.n; ++i) {
+    for (int64_t cb = 0; cb < dx.blocks(); ++cb) {
+      std::memset(dx.at(i, cb, 0, 0), 0, g.h * g.w * B * sizeof(float));
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const float* src = dcol + ((i * g.oh + oy) * g.ow + ox) * columns + cb * taps * B;
+          for (int64_t ky = 0; ky < g.kh; ++ky) {
+            const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
+            if (iy < 0 || iy >= g.h) continue;
+            for (int64_t kx = 0; kx < g.kw; ++kx) {
+              const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+              if (ix < 0 || ix >= g.w) continue;
+              float* d = dx.at(i, cb, iy, ix);
+              const float* s = src + (ky * g.kw + kx) * B;
+              for (int l = 0; l < B; ++l) d[l] += s[l];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+memory::desc desc_with_tag(const Shape& shape, memory::format_tag tag) {
+  return memory::desc(to_dims(shape), memory::data_type::f32, tag);
+}
+
+// The format tag of nChw<B>c for 4-d dims.
+template <int B>
+memory::format_tag blocked_tag() {
+  switch (B) {
+    case 1: return memory::format_tag::abcd;
+    case 4: return memory::format_tag::aBcd4b;
+    case 8: return memory::format_tag::aBcd8b;
+    default: return memory::format_tag::aBcd16b;
+  }
+}
+
+// `t` (4-d, plain or in a oneDNN layout) in layout `tag`: itself or a reordered copy.
+Buffer reordered(const Tensor& t, memory::format_tag tag) {
+  return in_layout(view(t), desc_with_tag(t.shape(), tag));
+}
+
+float* floats(const Buffer& b) { return static_cast<float*>(b.memory.get_data_handle()); }
+
+// wmat for block B: the OIHW weights as (O, C/B, KH, KW, B), i.e. blocked like an nChw<B>c
+// tensor, with zero padding channels (w itself when B is 1).
+template <int B>
+Buffer weight_matrix(const Tensor& w) {
+  return reordered(w, blocked_tag<B>());
+}
+
+// rows (N * H * W, C), row (i, y, x) holding the channels of pixel (y, x) of image i: NHWC.
+Buffer pixel_rows(const Tensor& t) { return reordered(t, memory::format_tag::acdb); }
+
+// Row-major C (m, n) = op(A) * op(B), op = transpose where asked.
+void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
+           const float* b, float* c) {
+  BG_DNNL_CHECK("conv2d gemm",
+                dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, 1.0f, a,
+                           transpose_a ? m : k, b, transpose_b ? k : n, 0.0f, c, n));
+}
+
+}  // namespace
+
+bool gemm_conv_supported(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs) {
+  if (attrs.groups != 1 || x_shape.rank() != 4) return false;
+  Geometry g = geometry(x_shape, w_shape, attrs);
+  return g.rows() * g.columns(16) <= kMaxColumnFloats;
+}
+
+bool gemm_conv_can_write(const memory::desc& desc) { return block_of(desc) > 0; }
+
+Tensor conv2d_fwd_gemm(const Tensor& x_in, const Tensor& w, const Conv2dAttrs& attrs,
+                       const memory::desc& y_desc) {
+  Tensor x = readable(x_in);
+  Geometry g = geometry(x.shape(), w.shape(), attrs);
+  Shape y_shape = {g.n, g.o, g.oh, g.ow};
+  Tensor y_rows = scratch(g.rows() * g.o);
+  with_block(channel_block(x), [&](auto block) {
+    constexpr int B = decltype(block)::value;
+    Tensor col = scratch(g.rows() * g.columns(B));
+    im2col<B>(activation(x, B), g, col.mutable_data<float>());
+    Buffer wmat = weight_matrix<B>(w);
+    sgemm(false, true, g.rows(), g.o, g.columns(B), col.data<float>(), floats(wmat),
+          y_rows.mutable_data<float>());
+  });
+  Tensor y = empty_with_desc(y_shape, DType::kFloat32, y_desc);
+  reorder(view(y_rows, desc_with_tag(y_shape, memory::format_tag::acdb)).memory,
+          view(y).memory);
+  return y;
+}
+
+Tensor conv2d_bwd_data_gemm(const Tensor& dy, const Tensor& w, const Shape& x_shape,
+                            const Conv2dAttrs& attrs, const memory::desc& dx_desc) {
+  Geometry g = geometry(x_shape, w.shape(), attrs);
+  Buffer dy_rows = pixel_rows(dy);
+  Tensor dx = empty_with_desc(x_shape, DType::kFloat32, dx_desc);
+  with_block(block_of(dx_desc), [&](auto block) {
+    constexpr int B = decltype(block)::value;
+    Buffer wmat = weight_matrix<B>(w);
+    Tensor dcol = scratch(g.rows() * g.columns(B));
+    sgemm(false, false, g.rows(), g.columns(B), g.o, floats(dy_rows), floats(wmat),
+          dcol.mutable_data<float>());
+    col2im<B>(dcol.data<float>(), g, activation(dx, B));
+  });
+  return dx;
+}
+
+Tensor conv2d_bwd_weight_gemm(const Tensor& dy, const Tensor& x_in, const Shape& w_shape,
+                              const Conv2dAttrs& attrs) {
+  Tensor x = readable(x_in);
+  Geometry g = geometry(x.shape(), w_shape, attrs);
+  Buffer dy_rows = pixel_rows(dy);
+  Tensor dw = empty(w_shape, DType::kFloat32);
+  with_block(channel_block(x), [&](auto block) {
+    constexpr int B = decltype(block)::value;
+    Tensor col = scratch(g.rows() * g.columns(B));
+    im2col<B>(activation(x, B), g, col.mutable_data<float>());
+    // dwmat is laid out like wmat, blocked like an nChw<B>c tensor: dw itself when B is 1.
+    Buffer dwmat = B == 1 ? view(dw) : allocate(desc_with_tag(w_shape, blocked_tag<B>()));
+    sgemm(true, false, g.o, g.columns(B), g.rows(), floats(dy_rows), col.data<float>(),
+          floats(dwmat));
+    if (B != 1) reorder(dwmat.memory, view(dw).memory);
+  });
+  return dw;
+}
+
+}  // namespace bitgrad::onednn

@@ -1,0 +1,193 @@
+// The im2col + GEMM conv2d path and the per-shape algorithm choice (ops/cpu/onednn_conv_gemm.h,
+// onednn_conv_algo.h) against the reference kernels: forward, backward data and backward
+// weights, on BiT's late-stage shapes and on odd ones, reading and writing plain and
+// channel-blocked activations.
+#include <functional>
+
+#include "gtest/gtest.h"
+#include "ops/conv.h"
+#include "ops/cpu/onednn_conv_algo.h"
+#include "ops/cpu/onednn_conv_gemm.h"
+#include "ops/cpu/onednn_layout.h"
+#include "tests/ops_cpu/parity.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using onednn::ConvAlgo;
+using testing::close_to;
+using testing::matches_reference;
+using testing::random_input;
+
+// Sets the conv algorithm for a scope.
+class ScopedConvAlgo {
+ public:
+  explicit ScopedConvAlgo(ConvAlgo algo) : previous_(onednn::conv_algo()) {
+    onednn::set_conv_algo(algo);
+  }
+  ~ScopedConvAlgo() { onednn::set_conv_algo(previous_); }
+
+ private:
+  ConvAlgo previous_;
+};
+
+struct ConvCase {
+  const char* name;
+  Shape x, w;
+  Conv2dAttrs attrs;
+};
+
+std::vector<ConvCase> conv_cases() {
+  return {
+      {"bit_b4_3x3_4x4", {2, 512, 4, 4}, {512, 512, 3, 3}, {{1, 1}, {1, 1}}},
+      {"bit_b4_3x3_s2_8x8", {2, 512, 8, 8}, {512, 512, 3, 3}, {{2, 2}, {1, 1}}},
+      {"bit_b3_3x3_8x8", {2, 256, 8, 8}, {256, 256, 3, 3}, {{1, 1}, {1, 1}}},
+      {"bit_root_7x7_s2_p3", {2, 3, 19, 19}, {8, 3, 7, 7}, {{2, 2}, {3, 3}}},
+      {"odd_channels_3x3", {2, 5, 9, 7}, {7, 5, 3, 3}, {{1, 1}, {1, 1}}},
+      {"odd_channels_s2", {3, 13, 7, 9}, {11, 13, 3, 3}, {{2, 2}, {1, 1}}},
+      {"projection_1x1_s2", {2, 16, 9, 9}, {32, 16, 1, 1}, {{2, 2}, {0, 0}}},
+      {"dilated", {2, 8, 9, 9}, {8, 8, 3, 3}, {{1, 1}, {2, 2}, {2, 2}}},
+      {"asymmetric", {2, 8, 10, 7}, {16, 8, 3, 2}, {{2, 1}, {1, 0}}},
+      {"unpadded_5x5", {1, 9, 8, 6}, {4, 9, 5, 5}, {}},
+  };
+}
+
+Conv2dAttrs pointwise() { return {}; }
+
+TEST(ConvGemmTest, PlainInputsMatchReference) {
+  ScopedConvAlgo gemm(ConvAlgo::kGemm);
+  for (const ConvCase& c : conv_cases()) {
+    SCOPED_TRACE(c.name);
+    Conv2dAttrs attrs = c.attrs;
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), attrs); },
+        {random_input(c.x), random_input(c.w)}));
+  }
+}
+
+// 1x1 conv -> the case's conv -> 1x1 conv: the middle conv reads a channel-blocked x, and its
+// backward passes get a channel-blocked dy, as in training.
+TEST(ConvGemmTest, BlockedActivationsMatchReference) {
+  ScopedConvAlgo gemm(ConvAlgo::kGemm);
+  for (const ConvCase& c : conv_cases()) {
+    if (c.x[1] == 3) continue;  // the root conv reads the plain image
+    SCOPED_TRACE(c.name);
+    Conv2dAttrs attrs = c.attrs;
+    int64_t in = c.x[1], out = c.w[0];
+    bool saw_blocked_x = false;  // on the CPU run (the reference run is plain throughout)
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& t) {
+          Tensor x = conv2d(t[0], t[1], Tensor(), pointwise());
+          saw_blocked_x |= !x.is_plain();
+          return conv2d(conv2d(x, t[2], Tensor(), attrs), t[3], Tensor(), pointwise());
+        },
+        {random_input({c.x[0], 4, c.x[2], c.x[3]}), random_input({in, 4, 1, 1}),
+         random_input(c.w), random_input({5, out, 1, 1})}));
+    EXPECT_TRUE(saw_blocked_x);
+  }
+}
+
+TEST(ConvGemmTest, BiasIsAdded) {
+  ScopedConvAlgo gemm(ConvAlgo::kGemm);
+  for (Shape x : {Shape{2, 32, 1, 1}, Shape{3, 8, 6, 5}}) {
+    Conv2dAttrs attrs{{1, 1}, {x[2] > 1 ? 1 : 0, x[3] > 1 ? 1 : 0}};
+    Shape w = {10, x[1], x[2] > 1 ? 3 : 1, x[3] > 1 ? 3 : 1};
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], attrs); },
+        {random_input(x), random_input(w), random_input({10})}));
+  }
+}
+
+// The GEMM path writes y and dx in the layouts the direct kernels choose, so the ops around a
+// conv see the same tensors whichever path ran.
+TEST(ConvGemmTest, OutputLayoutsMatchTheDirectKernels) {
+  Tensor image = random_input({2, 3, 16, 16}, false);
+  Tensor w_root = random_input({16, 3, 7, 7}, false);
+  Tensor w = random_input({13, 16, 3, 3}, false);
+  Conv2dAttrs root{{2, 2}, {3, 3}}, same{{1, 1}, {1, 1}};
+  auto layouts = [&] {
+    Tensor x = conv2d(image, w_root, Tensor(), root);
+    Tensor y = conv2d(x, w, Tensor(), same);
+    Tensor dx = call<Conv2dBwdData>(y, w, x.shape(), same);
+    Tensor dw = call<Conv2dBwdWeight>(y, x, w.shape(), same);
+    EXPECT_TRUE(dw.is_plain());
+    return std::vector<std::string>{x.opaque_layout()->name(), y.opaque_layout()->name(),
+                                    dx.opaque_layout()->name()};
+  };
+  std::vector<std::string> direct, gemm;
+  {
+    ScopedConvAlgo algo(ConvAlgo::kDirect);
+    direct = layouts();
+  }
+  {
+    ScopedConvAlgo algo(ConvAlgo::kGemm);
+    gemm = layouts();
+  }
+  EXPECT_EQ(gemm, direct);
+  EXPECT_EQ(gemm[1], "onednn:aBcd8b");  // 13 channels: the padding lanes are written too
+}
+
+// Every pass under direct, gemm and auto, on a late-stage BiT shape (4x4 maps, where auto picks
+// GEMM for some passes): the paths agree within float32 tolerance, and a repeated call returns
+// the identical result.
+TEST(ConvGemmTest, AlgorithmChoiceKeepsResults) {
+  Conv2dAttrs attrs{{1, 1}, {1, 1}};
+  Tensor x = conv2d(random_input({2, 8, 4, 4}, false), random_input({64, 8, 1, 1}, false));
+  Tensor w = random_input({64, 64, 3, 3}, false);
+  Tensor dy = conv2d(random_input({2, 8, 4, 4}, false), random_input({64, 8, 1, 1}, false));
+  auto passes = [&] {
+    return std::vector<Tensor>{conv2d(x, w, Tensor(), attrs),
+                               call<Conv2dBwdData>(dy, w, x.shape(), attrs),
+                               call<Conv2dBwdWeight>(dy, x, w.shape(), attrs)};
+  };
+  std::vector<Tensor> expected;
+  {
+    BackendOverride reference(Backend::kRef);
+    expected = passes();
+  }
+  for (ConvAlgo algo : {ConvAlgo::kDirect, ConvAlgo::kGemm, ConvAlgo::kAuto}) {
+    SCOPED_TRACE(static_cast<int>(algo));
+    ScopedConvAlgo scoped(algo);
+    std::vector<Tensor> first = passes(), second = passes();
+    for (size_t i = 0; i < expected.size(); ++i) {
+      EXPECT_TRUE(close_to(first[i], expected[i])) << "pass " << i;
+      EXPECT_TRUE(testing::all_close(second[i], first[i], 0, 0)) << "pass " << i;
+    }
+  }
+}
+
+// The rule of onednn_conv_algo.h: GEMM only on output maps of at most 4x4 pixels, for
+// backward-weights and for the forward of convs larger than 1x1; never for backward-data.
+TEST(ConvGemmTest, AutoPicksGemmOnlyOnSmallMaps) {
+  using onednn::ConvPass;
+  using onednn::use_gemm;
+  ScopedConvAlgo scoped(ConvAlgo::kAuto);
+  Conv2dAttrs same{{1, 1}, {1, 1}}, pointwise_attrs;
+  Shape b4_x{16, 512, 4, 4}, b3_x{16, 256, 8, 8}, w3{512, 512, 3, 3}, w1{2048, 512, 1, 1};
+  EXPECT_TRUE(use_gemm(ConvPass::kForward, b4_x, w3, same));
+  EXPECT_TRUE(use_gemm(ConvPass::kBackwardWeight, b4_x, w3, same));
+  EXPECT_FALSE(use_gemm(ConvPass::kBackwardData, b4_x, w3, same));
+  EXPECT_FALSE(use_gemm(ConvPass::kForward, b4_x, w1, pointwise_attrs));
+  EXPECT_TRUE(use_gemm(ConvPass::kBackwardWeight, b4_x, w1, pointwise_attrs));
+  EXPECT_FALSE(use_gemm(ConvPass::kForward, b3_x, {256, 256, 3, 3}, same));
+  EXPECT_FALSE(use_gemm(ConvPass::kBackwardWeight, b3_x, {256, 256, 3, 3}, same));
+  // The strided 3x3 of block 4 reads an 8x8 map but writes a 4x4 one.
+  EXPECT_TRUE(use_gemm(ConvPass::kBackwardWeight, {16, 512, 8, 8}, w3, {{2, 2}, {1, 1}}));
+  ScopedConvAlgo direct(ConvAlgo::kDirect);
+  EXPECT_FALSE(use_gemm(ConvPass::kBackwardWeight, b4_x, w3, same));
+}
+
+TEST(ConvGemmTest, GroupedConvolutionsStayOnTheDirectKernels) {
+  EXPECT_FALSE(onednn::gemm_conv_supported({2, 12, 7, 7}, {20, 3, 3, 3},
+                                           {{1, 1}, {1, 1}, {1, 1}, 4}));
+  EXPECT_TRUE(onednn::gemm_conv_supported({2, 12, 7, 7}, {20, 12, 3, 3}, {{1, 1}, {1, 1}}));
+  ScopedConvAlgo gemm(ConvAlgo::kGemm);
+  Conv2dAttrs attrs{{1, 1}, {1, 1}, {1, 1}, 4};
+  EXPECT_TRUE(matches_reference(
+      [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), attrs); },
+      {random_input({2, 12, 7, 7}), random_input({20, 3, 3, 3})}));
+}
+
+}  // namespace
+}  // namespace bitgrad
