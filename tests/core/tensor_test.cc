@@ -142,13 +142,13 @@ TEST(TensorTest, CpuCacheKeepsTheFootprintWithinHeadroomOverThePeakOfLiveBytes) 
   };
   size_t peak = cpu_memory_stats().peak_bytes_in_use;
   // Many distinct sizes, each freed right away: a naive size-keyed cache would hold them all.
-  // The cache may hold up to half the peak on top of it (kCacheHeadroom in core/storage.cc).
+  // The cache may hold up to the peak again on top of it (kCacheHeadroom in core/storage.cc).
   for (int64_t n = 1; n <= 200; ++n) empty({n * 1024});
-  EXPECT_LE(footprint(), 1.5 * std::max(peak, cpu_memory_stats().peak_bytes_in_use));
+  EXPECT_LE(footprint(), 2 * std::max(peak, cpu_memory_stats().peak_bytes_in_use));
   {
     Tensor big = empty({1 << 20});  // raises the peak
   }
-  EXPECT_LE(footprint(), 1.5 * cpu_memory_stats().peak_bytes_in_use);
+  EXPECT_LE(footprint(), 2 * cpu_memory_stats().peak_bytes_in_use);
   cpu_empty_cache();
 }
 
