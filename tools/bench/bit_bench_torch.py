@@ -40,6 +40,8 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--head", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--profile", action="store_true",
+                        help="print PyTorch's per-op time over the timed steps")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -66,9 +68,11 @@ def main():
 
     times = []
     faults_before_timed_steps = 0
+    profiler = torch.autograd.profiler.profile(enabled=args.profile)
     for i in range(args.warmup + args.steps):
         if i == args.warmup:
             faults_before_timed_steps = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            profiler.__enter__()
         start = time.perf_counter()
         step()
         elapsed = time.perf_counter() - start
@@ -77,6 +81,11 @@ def main():
         print(f"step {i + 1}/{args.warmup + args.steps}{' (warm-up)' if i < args.warmup else ''}: "
               f"{elapsed * 1000:.0f} ms, {args.batch / elapsed:.2f} img/s", file=sys.stderr)
 
+    profiler.__exit__(None, None, None)
+    if args.profile:
+        print(f"per-op self time over {args.steps} timed steps:", file=sys.stderr)
+        print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=20),
+              file=sys.stderr)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     median = statistics.median(times)
     # Multiply-adds of the convolutions and the head, times 2 (forward) and 3x for training.
