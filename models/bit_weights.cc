@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "autograd/grad_mode.h"
+#include "models/name_mismatch.h"
 
 namespace bitgrad {
 namespace {
@@ -43,16 +44,6 @@ Tensor permute4(const Tensor& tensor, std::array<int, 4> perm) {
     default: BG_ASSERT(false, "unexpected element size ", in.itemsize());
   }
   return out;
-}
-
-constexpr size_t kListed = 5;  // problems listed per kind in one message
-
-// "a, b, c and 7 more"
-std::string first_few(const std::vector<std::string>& items) {
-  std::vector<std::string> shown(items.begin(), items.begin() + std::min(items.size(), kListed));
-  std::string text = absl::StrJoin(shown, "; ");
-  if (items.size() > kListed) absl::StrAppend(&text, "; and ", items.size() - kListed, " more");
-  return text;
 }
 
 std::string model_label(const BitResNetV2& model) {
@@ -103,7 +94,7 @@ absl::StatusOr<std::string> load_into(BitResNetV2& model, const NpzReader& reade
   }
 
   // Check everything before reading anything.
-  std::vector<std::string> missing, mismatched, unexpected;
+  NameMismatch mismatch;
   std::set<std::string> known_keys;
   for (const BitParamSpec& spec : specs) {
     known_keys.insert(spec.npz_key);
@@ -112,37 +103,29 @@ absl::StatusOr<std::string> load_into(BitResNetV2& model, const NpzReader& reade
     if (!needed) continue;
     const Shape expected = npz_layout_shape(spec.shape);
     if (info == nullptr) {
-      missing.push_back(absl::StrCat(spec.npz_key, " (expected shape ", expected.str(), ")"));
+      mismatch.missing.push_back(
+          absl::StrCat(spec.npz_key, " (expected shape ", expected.str(), ")"));
       continue;
     }
     if (info->shape != expected) {
-      mismatched.push_back(absl::StrCat(spec.npz_key, ": shape ", info->shape.str(),
-                                        " in the file, expected ", expected.str(), " for ",
-                                        spec.name));
+      mismatch.mismatched.push_back(absl::StrCat(spec.npz_key, ": shape ", info->shape.str(),
+                                                 " in the file, expected ", expected.str(),
+                                                 " for ", spec.name));
     } else if (info->dtype != DType::kFloat32 && info->dtype != DType::kFloat64) {
-      mismatched.push_back(absl::StrCat(spec.npz_key, ": dtype ", dtype_name(info->dtype),
-                                        " in the file, expected float32 (or float64)"));
+      mismatch.mismatched.push_back(absl::StrCat(spec.npz_key, ": dtype ",
+                                                 dtype_name(info->dtype),
+                                                 " in the file, expected float32 (or float64)"));
     }
   }
   for (const NpzArrayInfo& info : reader.arrays()) {
     if (known_keys.count(info.key) == 0) {
-      unexpected.push_back(absl::StrCat(info.key, " ", info.shape.str()));
+      mismatch.unexpected.push_back(absl::StrCat(info.key, " ", info.shape.str()));
     }
   }
-  if (!missing.empty() || !mismatched.empty() || !unexpected.empty()) {
-    std::vector<std::string> parts;
-    if (!missing.empty()) {
-      parts.push_back(absl::StrCat(missing.size(), " missing array(s): ", first_few(missing)));
-    }
-    if (!unexpected.empty()) {
-      parts.push_back(absl::StrCat(unexpected.size(), " unexpected array(s): ",
-                                   first_few(unexpected)));
-    }
-    if (!mismatched.empty()) {
-      parts.push_back(absl::StrCat(mismatched.size(), " mismatch(es): ", first_few(mismatched)));
-    }
+  if (!mismatch.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": does not fit ", model_label(model),
-                                                   ": ", absl::StrJoin(parts, ". ")));
+                                                   ": ",
+                                                   absl::StrJoin(mismatch.describe("array"), ". ")));
   }
 
   // Read and convert every array; the model is untouched until all have been read.

@@ -8,20 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "autograd/grad_mode.h"
+#include "models/name_mismatch.h"
 
 namespace bitgrad {
 namespace {
 
 constexpr char kSgdKind[] = "sgd";
-constexpr size_t kListed = 5;  // problems listed per kind in one message
-
-std::string first_few(const std::vector<std::string>& items) {
-  std::vector<std::string> shown(items.begin(), items.begin() + std::min(items.size(), kListed));
-  std::string text = absl::StrJoin(shown, "; ");
-  if (items.size() > kListed) absl::StrAppend(&text, "; and ", items.size() - kListed, " more");
-  return text;
-}
-
 std::string describe(const Tensor& tensor) {
   return absl::StrCat(dtype_name(tensor.dtype()), " ", tensor.shape().str());
 }
@@ -37,33 +29,22 @@ const Tensor* find_named(const NamedTensors& tensors, const std::string& name) {
 // name; appends one line per problem. `what` is "parameter", "buffer", ...
 void compare_tensors(const char* what, const NamedTensors& live, const NamedTensors& saved,
                      std::vector<std::string>* problems) {
-  std::vector<std::string> missing, unexpected, mismatched;
+  NameMismatch mismatch;
   for (const auto& [name, tensor] : live) {
     const Tensor* found = find_named(saved, name);
     if (found == nullptr) {
-      missing.push_back(absl::StrCat(name, " (", describe(tensor), ")"));
+      mismatch.missing.push_back(absl::StrCat(name, " (", describe(tensor), ")"));
     } else if (found->shape() != tensor.shape() || found->dtype() != tensor.dtype()) {
-      mismatched.push_back(absl::StrCat(name, ": ", describe(*found),
-                                        " in the checkpoint, the model has ", describe(tensor)));
+      mismatch.mismatched.push_back(absl::StrCat(
+          name, ": ", describe(*found), " in the checkpoint, the model has ", describe(tensor)));
     }
   }
   for (const auto& [name, tensor] : saved) {
     if (find_named(live, name) == nullptr) {
-      unexpected.push_back(absl::StrCat(name, " (", describe(tensor), ")"));
+      mismatch.unexpected.push_back(absl::StrCat(name, " (", describe(tensor), ")"));
     }
   }
-  if (!missing.empty()) {
-    problems->push_back(absl::StrCat(missing.size(), " missing ", what, "(s): ",
-                                     first_few(missing)));
-  }
-  if (!unexpected.empty()) {
-    problems->push_back(absl::StrCat(unexpected.size(), " unexpected ", what, "(s): ",
-                                     first_few(unexpected)));
-  }
-  if (!mismatched.empty()) {
-    problems->push_back(absl::StrCat(mismatched.size(), " mismatched ", what, "(s): ",
-                                     first_few(mismatched)));
-  }
+  for (std::string& line : mismatch.describe(what)) problems->push_back(std::move(line));
 }
 
 absl::Status check_module_state(const Module& module, const Checkpoint& checkpoint,
@@ -112,22 +93,22 @@ absl::Status check_optimizer_state(const Sgd& optimizer, const Module& model,
   }
   // Momentum buffers are named by parameter and have its shape and dtype.
   const NamedTensors parameters = model.named_parameters();
-  std::vector<std::string> problems;
+  NameMismatch mismatch;  // none can be missing: SGD makes a buffer at a parameter's first step
   for (const auto& [name, buffer] : checkpoint.optimizer.tensors) {
     const Tensor* parameter = find_named(parameters, name);
     if (parameter == nullptr) {
-      problems.push_back(absl::StrCat(name, " (", describe(buffer),
-                                      "): no parameter of the model has this name"));
+      mismatch.unexpected.push_back(
+          absl::StrCat(name, " (", describe(buffer), "), which no parameter of the model has"));
     } else if (parameter->shape() != buffer.shape() || parameter->dtype() != buffer.dtype()) {
-      problems.push_back(absl::StrCat(name, ": ", describe(buffer),
-                                      " in the checkpoint, the parameter is ",
-                                      describe(*parameter)));
+      mismatch.mismatched.push_back(absl::StrCat(name, ": ", describe(buffer),
+                                                 " in the checkpoint, the parameter is ",
+                                                 describe(*parameter)));
     }
   }
-  if (!problems.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint ", path, ": ", problems.size(), " momentum buffer(s) do not fit the model: ",
-        first_few(problems)));
+  if (!mismatch.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint ", path, ": momentum buffers do not fit the model: ",
+                     absl::StrJoin(mismatch.describe("momentum buffer"), "; ")));
   }
   return absl::OkStatus();
 }

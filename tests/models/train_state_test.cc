@@ -349,9 +349,11 @@ TEST_F(SavedRunTest, MomentumBufferDoesNotFit) {
   TrainingRun run(tiny_config(1), 7);
   TrainState state = run.state();
   EXPECT_TRUE(fails_naming(restore_train_state(path, state),
-                           {path, "2 momentum buffer(s)", "root.conv.weight: float32 (2, 2)",
-                            "the parameter is float32 (4, 3, 7, 7)", "no.such.parameter",
-                            "no parameter of the model"}));
+                           {path, "1 mismatched momentum buffer(s)",
+                            "root.conv.weight: float32 (2, 2)",
+                            "the parameter is float32 (4, 3, 7, 7)",
+                            "1 unexpected momentum buffer(s)", "no.such.parameter",
+                            "no parameter of the model has"}));
 }
 
 TEST_F(SavedRunTest, UnreadableRngState) {
