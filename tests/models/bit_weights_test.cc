@@ -9,9 +9,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
 
 namespace bitgrad {
 namespace {
+
+using testing::fails_naming;
 
 // make_npz_fixtures.py's tiny_bit_arrays(): BiT-R50 with base_width 1 (root width 1, 32 features),
 // a 3-way head, float32, HWIO kernels; num_groups must be 1 (the root width).
@@ -35,19 +38,6 @@ BitConfig tiny_config(int64_t head_size = 3) {
 std::string temp_path(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
   return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
-}
-
-::testing::AssertionResult status_names(const absl::Status& status,
-                                        const std::vector<std::string>& fragments) {
-  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
-  const std::string message(status.message());
-  for (const std::string& fragment : fragments) {
-    if (message.find(fragment) == std::string::npos) {
-      return ::testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << fragment
-                                           << "\"";
-    }
-  }
-  return ::testing::AssertionSuccess();
 }
 
 std::map<std::string, Tensor> tiny_arrays() {
@@ -95,7 +85,7 @@ TEST(BitWeightsTest, InfersTheArchitectureFromTheFile) {
   EXPECT_EQ(config->width_factor, 1);
   EXPECT_EQ(config->head_size, 3);
   // With the official base width 64 the 1-channel root kernel cannot be a BiT model.
-  EXPECT_TRUE(status_names(infer_bit_config(**reader).status(),
+  EXPECT_TRUE(fails_naming(infer_bit_config(**reader).status(),
                            {"bit_r50_tiny.npz", "1 output channels", "base_width 64"}));
 }
 
@@ -207,10 +197,10 @@ TEST(BitWeightsTest, ModelNamesAreCheckedAgainstTheFile) {
   EXPECT_EQ(loaded->model->config().head_size, 3);  // the file's, not BiT-M's 21843
 
   options.model_name = "BiT-S-R101x1";
-  EXPECT_TRUE(status_names(load_bit_model(kTiny, options).status(),
+  EXPECT_TRUE(fails_naming(load_bit_model(kTiny, options).status(),
                            {"bit_r50_tiny.npz", "holds a BiT R50x1", "BiT-S-R101x1"}));
   options.model_name = "R18x1";
-  EXPECT_TRUE(status_names(load_bit_model(kTiny, options).status(),
+  EXPECT_TRUE(fails_naming(load_bit_model(kTiny, options).status(),
                            {"unknown BiT model name 'R18x1'"}));
 }
 
@@ -220,14 +210,14 @@ TEST(BitWeightsTest, ModelNamesAreCheckedAgainstTheFile) {
 TEST(BitWeightsTest, MissingArray) {
   const std::string key = "resnet/block2/unit03/b/group_norm/beta";
   const std::string path = tiny_variant("missing.npz", {{key, Tensor()}});
-  EXPECT_TRUE(status_names(load_bit_model(path, tiny_options()).status(),
+  EXPECT_TRUE(fails_naming(load_bit_model(path, tiny_options()).status(),
                            {"missing.npz", "1 missing array(s)", key, "expected shape (2)"}));
 }
 
 TEST(BitWeightsTest, UnexpectedArray) {
   const std::string path =
       tiny_variant("unexpected.npz", {{"resnet/block1/unit01/extra", zeros({2})}});
-  EXPECT_TRUE(status_names(load_bit_model(path, tiny_options()).status(),
+  EXPECT_TRUE(fails_naming(load_bit_model(path, tiny_options()).status(),
                            {"unexpected.npz", "1 unexpected array(s)",
                             "resnet/block1/unit01/extra (2)"}));
 }
@@ -235,7 +225,7 @@ TEST(BitWeightsTest, UnexpectedArray) {
 TEST(BitWeightsTest, ShapeMismatchNamesKeyExpectedAndFound) {
   const std::string key = "resnet/block3/unit02/b/standardized_conv2d/kernel";
   const std::string path = tiny_variant("shape.npz", {{key, zeros({3, 3, 4, 5})}});
-  EXPECT_TRUE(status_names(load_bit_model(path, tiny_options()).status(),
+  EXPECT_TRUE(fails_naming(load_bit_model(path, tiny_options()).status(),
                            {"shape.npz", key, "shape (3, 3, 4, 5) in the file",
                             "expected (3, 3, 4, 4)", "body.block3.unit02.conv2.weight"}));
 }
@@ -243,7 +233,7 @@ TEST(BitWeightsTest, ShapeMismatchNamesKeyExpectedAndFound) {
 TEST(BitWeightsTest, WrongDtype) {
   const std::string key = "resnet/block1/unit02/a/group_norm/gamma";
   const std::string path = tiny_variant("dtype.npz", {{key, zeros({4}, DType::kInt64)}});
-  EXPECT_TRUE(status_names(load_bit_model(path, tiny_options()).status(),
+  EXPECT_TRUE(fails_naming(load_bit_model(path, tiny_options()).status(),
                            {"dtype.npz", key, "dtype int64", "expected float32"}));
 }
 
@@ -252,11 +242,11 @@ TEST(BitWeightsTest, TruncatedAndNonZipFiles) {
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const std::string cut = temp_path("cut_weights.npz");
   std::ofstream(cut, std::ios::binary).write(bytes.data(), bytes.size() * 2 / 3);
-  EXPECT_TRUE(status_names(load_bit_model(cut, tiny_options()).status(),
+  EXPECT_TRUE(fails_naming(load_bit_model(cut, tiny_options()).status(),
                            {"cut_weights.npz", "truncated or corrupt"}));
-  EXPECT_TRUE(status_names(load_bit_model("tests/models/testdata/not_a_zip.npz").status(),
+  EXPECT_TRUE(fails_naming(load_bit_model("tests/models/testdata/not_a_zip.npz").status(),
                            {"not_a_zip.npz", "not a zip archive"}));
-  EXPECT_TRUE(status_names(load_bit_model("tests/models/testdata/sample_stored.npz").status(),
+  EXPECT_TRUE(fails_naming(load_bit_model("tests/models/testdata/sample_stored.npz").status(),
                            {"sample_stored.npz", "resnet/root_block/standardized_conv2d/kernel",
                             "is this a BiT checkpoint?"}));
 }
@@ -278,7 +268,7 @@ TEST(BitWeightsTest, CorruptDataLeavesTheModelUnchanged) {
 
   BitResNetV2 model(tiny_config());
   const std::vector<float> before = model.parameter("root.conv.weight").to_vector<float>();
-  EXPECT_TRUE(status_names(load_bit_weights(model, path).status(),
+  EXPECT_TRUE(fails_naming(load_bit_weights(model, path).status(),
                            {"corrupt_weights.npz", "resnet/head/conv2d/bias", "corrupt"}));
   EXPECT_EQ(model.parameter("root.conv.weight").to_vector<float>(), before);
 }
@@ -290,7 +280,7 @@ TEST(BitWeightsTest, UnitCountsThatMatchNoDepth) {
   }
   ASSERT_EQ(drop.size(), 9u);
   const std::string path = tiny_variant("five_units.npz", drop);
-  EXPECT_TRUE(status_names(load_bit_model(path, tiny_options()).status(),
+  EXPECT_TRUE(fails_naming(load_bit_model(path, tiny_options()).status(),
                            {"five_units.npz", "units per block (3, 4, 5, 3)",
                             "match no BiT depth"}));
 }

@@ -11,9 +11,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
 
 namespace bitgrad {
 namespace {
+
+using testing::fails_naming;
 
 const std::string kData = "tests/models/testdata/";
 
@@ -48,20 +51,6 @@ std::string raw_entry(const std::string& path, const std::string& name) {
   zip_fclose(file);
   zip_discard(zip);
   return bytes;
-}
-
-// The messages must name every fragment (file, key, what is wrong).
-::testing::AssertionResult status_names(const absl::Status& status,
-                                        const std::vector<std::string>& fragments) {
-  if (status.ok()) return ::testing::AssertionFailure() << "expected an error, got OK";
-  const std::string message(status.message());
-  for (const std::string& fragment : fragments) {
-    if (message.find(fragment) == std::string::npos) {
-      return ::testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << fragment
-                                           << "\"";
-    }
-  }
-  return ::testing::AssertionSuccess();
 }
 
 template <typename T>
@@ -138,7 +127,7 @@ TEST(NpzTest, ReaderListsArraysBeforeReadingThem) {
   EXPECT_EQ(info->dtype, DType::kFloat64);
   EXPECT_EQ(info->shape, Shape({4}));
   EXPECT_EQ((*reader)->find("f64"), nullptr);
-  EXPECT_TRUE(status_names(status_of((*reader)->read("missing/key")),
+  EXPECT_TRUE(fails_naming(status_of((*reader)->read("missing/key")),
                            {"sample_deflated.npz", "'missing/key'", "missing/key.npy"}));
   EXPECT_TRUE(absl::IsNotFound(status_of((*reader)->read("missing/key"))));
 }
@@ -209,12 +198,12 @@ TEST(NpzTest, AnEmptyArchiveRoundTrips) {
 
 TEST(NpzTest, WriteErrorsNameTheFileAndKey) {
   const std::string path = temp_path("bad_write.npz");
-  EXPECT_TRUE(status_names(write_npz(path, {{"w", zeros({2}, DType::kBFloat16)}}),
+  EXPECT_TRUE(fails_naming(write_npz(path, {{"w", zeros({2}, DType::kBFloat16)}}),
                            {"bad_write.npz", "'w'", "bfloat16"}));
-  EXPECT_TRUE(status_names(write_npz(path, {{"a", ones({1})}, {"a", ones({1})}}),
+  EXPECT_TRUE(fails_naming(write_npz(path, {{"a", ones({1})}, {"a", ones({1})}}),
                            {"bad_write.npz", "'a'", "twice"}));
   const std::string nowhere = temp_path("no/such/dir/w.npz");
-  EXPECT_TRUE(status_names(write_npz(nowhere, {{"a", ones({1})}}), {nowhere}));
+  EXPECT_TRUE(fails_naming(write_npz(nowhere, {{"a", ones({1})}}), {nowhere}));
   EXPECT_FALSE(file_exists(path));
 }
 
@@ -222,18 +211,18 @@ TEST(NpzTest, WriteErrorsNameTheFileAndKey) {
 // Bad files: every message names the file and, where there is one, the array.
 
 TEST(NpzTest, MissingFile) {
-  EXPECT_TRUE(status_names(status_of(read_npz(kData + "nope.npz")), {"nope.npz", "no such file"}));
+  EXPECT_TRUE(fails_naming(status_of(read_npz(kData + "nope.npz")), {"nope.npz", "no such file"}));
 }
 
 TEST(NpzTest, NotAZip) {
-  EXPECT_TRUE(status_names(status_of(read_npz(kData + "not_a_zip.npz")),
+  EXPECT_TRUE(fails_naming(status_of(read_npz(kData + "not_a_zip.npz")),
                            {"not_a_zip.npz", "not a zip archive"}));
   const std::string empty_file = temp_path("zero_bytes.npz");
   write_file(empty_file, "");
-  EXPECT_TRUE(status_names(status_of(read_npz(empty_file)), {"zero_bytes.npz", "empty"}));
+  EXPECT_TRUE(fails_naming(status_of(read_npz(empty_file)), {"zero_bytes.npz", "empty"}));
   const std::string bare_npy = temp_path("bare.npz");
   write_file(bare_npy, raw_entry(kData + "sample_stored.npz", "f32.npy"));
-  EXPECT_TRUE(status_names(status_of(read_npz(bare_npy)), {"bare.npz", "single .npy array"}));
+  EXPECT_TRUE(fails_naming(status_of(read_npz(bare_npy)), {"bare.npz", "single .npy array"}));
 }
 
 TEST(NpzTest, TruncatedArchive) {
@@ -241,7 +230,7 @@ TEST(NpzTest, TruncatedArchive) {
   for (size_t keep : {whole.size() / 2, whole.size() - 10}) {
     const std::string path = temp_path("cut.npz");
     write_file(path, whole.substr(0, keep));
-    EXPECT_TRUE(status_names(status_of(read_npz(path)), {"cut.npz", "truncated or corrupt"}))
+    EXPECT_TRUE(fails_naming(status_of(read_npz(path)), {"cut.npz", "truncated or corrupt"}))
         << "kept " << keep << " of " << whole.size() << " bytes";
   }
 }
@@ -256,31 +245,31 @@ TEST(NpzTest, CorruptDataFailsTheChecksum) {
   write_file(path, bytes);
   auto reader = NpzReader::open(path);
   ASSERT_TRUE(reader.ok()) << reader.status();
-  EXPECT_TRUE(status_names(status_of((*reader)->read("f32")), {"flipped.npz", "'f32'"}));
+  EXPECT_TRUE(fails_naming(status_of((*reader)->read("f32")), {"flipped.npz", "'f32'"}));
 }
 
 TEST(NpzTest, TruncatedArrayData) {
-  EXPECT_TRUE(status_names(status_of(read_npz(kData + "truncated_npy.npz")),
+  EXPECT_TRUE(fails_naming(status_of(read_npz(kData + "truncated_npy.npz")),
                            {"truncated_npy.npz", "'x'", "truncated", "(2, 3, 4)", "needs 224",
                             "holds 216"}));
 }
 
 TEST(NpzTest, BadMagicAndBadHeader) {
-  EXPECT_TRUE(status_names(status_of(read_npz(kData + "bad_magic.npz")),
+  EXPECT_TRUE(fails_naming(status_of(read_npz(kData + "bad_magic.npz")),
                            {"bad_magic.npz", "'x'", "bad .npy header", "magic"}));
-  EXPECT_TRUE(status_names(status_of(read_npz(kData + "bad_header.npz")),
+  EXPECT_TRUE(fails_naming(status_of(read_npz(kData + "bad_header.npz")),
                            {"bad_header.npz", "'x'", "bad .npy header", "shape must be a tuple"}));
 }
 
 TEST(NpzTest, UnsupportedDtypes) {
-  EXPECT_TRUE(status_names(status_of(read_npz(kData + "big_endian.npz")),
+  EXPECT_TRUE(fails_naming(status_of(read_npz(kData + "big_endian.npz")),
                            {"big_endian.npz", "'x'", "unsupported dtype '>f4'", "'<f4' float32"}));
-  EXPECT_TRUE(status_names(status_of(read_npz(kData + "int32.npz")),
+  EXPECT_TRUE(fails_naming(status_of(read_npz(kData + "int32.npz")),
                            {"int32.npz", "'x'", "unsupported dtype '<i4'"}));
 }
 
 TEST(NpzTest, FortranOrder) {
-  EXPECT_TRUE(status_names(status_of(read_npz(kData + "fortran_order.npz")),
+  EXPECT_TRUE(fails_naming(status_of(read_npz(kData + "fortran_order.npz")),
                            {"fortran_order.npz", "'x'", "fortran_order is True"}));
 }
 
@@ -321,7 +310,7 @@ TEST(NpyHeaderTest, AcceptsPythonLiteralVariants) {
 
 TEST(NpyHeaderTest, RejectsMalformedDicts) {
   auto bad = [](const std::string& dict, const std::string& fragment) {
-    return status_names(parse_npy_header(npy_with_dict(dict), "file.npz: array 'k'").status(),
+    return fails_naming(parse_npy_header(npy_with_dict(dict), "file.npz: array 'k'").status(),
                         {"file.npz: array 'k'", fragment});
   };
   EXPECT_TRUE(bad("{'descr': '<f4', 'shape': (2,)}", "must have 'descr', 'fortran_order'"));
@@ -333,9 +322,9 @@ TEST(NpyHeaderTest, RejectsMalformedDicts) {
   EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", "True or False"));
   EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", "non-negative"));
   EXPECT_TRUE(bad("['descr']", "not a dict"));
-  EXPECT_TRUE(status_names(parse_npy_header(std::string("\x93NUMPY\x04\x00", 8), "f").status(),
+  EXPECT_TRUE(fails_naming(parse_npy_header(std::string("\x93NUMPY\x04\x00", 8), "f").status(),
                            {"version 4.0"}));
-  EXPECT_TRUE(status_names(parse_npy_header(npy_with_dict("{'descr'").substr(0, 12), "f").status(),
+  EXPECT_TRUE(fails_naming(parse_npy_header(npy_with_dict("{'descr'").substr(0, 12), "f").status(),
                            {"truncated .npy header"}));
 }
 
