@@ -6,6 +6,9 @@
 #include <cstring>
 #include <iostream>
 
+#include "absl/flags/parse.h"
+#include "core/check.h"
+
 namespace bitgrad {
 
 void run_from_invocation_directory() {
@@ -14,6 +17,17 @@ void run_from_invocation_directory() {
   if (chdir(directory) != 0) {
     std::cerr << "warning: cannot change to the invocation directory " << directory << ": "
               << std::strerror(errno) << "; relative paths are relative to the runfiles tree\n";
+  }
+}
+
+int run_program(int argc, char** argv, const std::function<int()>& run) {
+  absl::ParseCommandLine(argc, argv);
+  run_from_invocation_directory();
+  try {
+    return run();
+  } catch (const Error& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return 1;
   }
 }
 

@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
@@ -128,13 +127,4 @@ int run() {
 }  // namespace
 }  // namespace bitgrad
 
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  bitgrad::run_from_invocation_directory();
-  try {
-    return bitgrad::run();
-  } catch (const bitgrad::Error& error) {
-    std::cerr << "error: " << error.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return bitgrad::run_program(argc, argv, bitgrad::run); }

@@ -25,22 +25,13 @@
 #include "ops/cpu/cpu_isa.h"
 #include "ops/cpu/group_norm_kernels.h"
 #include "ops/norm.h"
+#include "tools/bench/kernels/bench_clock.h"
 
 namespace bitgrad {
 namespace {
 
-bool use_cpu_time = false;
-
-double now_ms() {
-  if (use_cpu_time) {
-    timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (t.tv_sec * 1e3 + t.tv_nsec * 1e-6) / omp_get_max_threads();
-  }
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using bench::now_ms;
+using bench::use_cpu_time;
 
 // The fastest of several repetitions: on a machine shared with other jobs the minimum is the
 // most repeatable statistic.
@@ -139,7 +130,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--portable") == 0) {
       with_portable = true;
     } else if (std::strcmp(argv[i], "--cpu-time") == 0) {
-      bitgrad::use_cpu_time = true;
+      bitgrad::bench::use_cpu_time = true;
     } else {
       std::fprintf(stderr, "gn_bench: unknown flag %s (expected --portable, --cpu-time)\n",
                    argv[i]);

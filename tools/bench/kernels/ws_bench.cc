@@ -16,22 +16,13 @@
 #include "core/random.h"
 #include "ops/elementwise.h"
 #include "ops/norm.h"
+#include "tools/bench/kernels/bench_clock.h"
 
 namespace bitgrad {
 namespace {
 
-bool use_cpu_time = false;
-
-double now_ms() {
-  if (use_cpu_time) {
-    timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (t.tv_sec * 1e3 + t.tv_nsec * 1e-6) / omp_get_max_threads();
-  }
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+using bench::now_ms;
+using bench::use_cpu_time;
 
 // OIHW shapes of BiT-R50's convolutions: the 7x7 root, then per bottleneck block 1x1, 3x3, 1x1
 // and, in each stage's first block, the 1x1 projection.
@@ -92,7 +83,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ws_bench: unknown flag %s (expected --cpu-time)\n", argv[i]);
       return 2;
     }
-    bitgrad::use_cpu_time = true;
+    bitgrad::bench::use_cpu_time = true;
   }
   return bitgrad::run();
 }
