@@ -1,8 +1,9 @@
-// CPU sums. Sums over the spatial dims of a blocked (N, C, H, W) tensor (global average pooling,
+// CPU sums, and expand, their adjoint. Sums over the spatial dims of a blocked (N, C, H, W) tensor (global average pooling,
 // conv bias gradients) use oneDNN average pooling scaled by H * W, which keeps the blocked layout.
 // Plain sums whose reduced dims are consecutive use an OpenMP loop that accumulates in double:
 // oneDNN's reduction primitive accumulates in float (1e-4 relative error over 1e5 terms) and is
-// only jit-compiled for innermost dims. Other sums run the reference kernel.
+// only jit-compiled for innermost dims. Other sums run the reference kernel. Expand (the
+// backward of sum and mean) is an OpenMP copy loop over the same (outer, reduced, inner) view.
 #include <algorithm>
 #include <vector>
 
@@ -118,8 +119,35 @@ Tensor sum_fwd_onednn(const Tensor& x, const std::vector<int64_t>& dims, bool ke
   });
 }
 
+// out = x broadcast to `shape`, x plain. When x has shape's rank and its broadcast dims (extent 1
+// in x, more in shape) form one block, out[o, r, i] = x[o, i] in the (outer, reduced, inner) view
+// of shape; anything else runs the reference kernel.
+Tensor expand_fwd_cpu(const Tensor& x, const Shape& shape) {
+  std::vector<int64_t> broadcast_dims;
+  bool same_rank = x.dim() == shape.rank();
+  for (int64_t d = 0; same_rank && d < shape.rank(); ++d) {
+    if (x.size(d) != shape[d]) broadcast_dims.push_back(d);
+  }
+  int64_t outer, reduced, inner;
+  if (x.dtype() != DType::kFloat32 || !same_rank || shape.numel() == 0 ||
+      !as_middle_block(shape, broadcast_dims, outer, reduced, inner) ||
+      outer * inner != x.numel()) {
+    return run_reference<ExpandFwd>(x, shape);
+  }
+  Tensor out = empty(shape, x.dtype());
+  const float* px = x.data<float>();
+  float* po = out.mutable_data<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < outer * reduced; ++row) {
+    const float* from = px + row / reduced * inner;
+    std::copy(from, from + inner, po + row * inner);
+  }
+  return out;
+}
+
 }  // namespace
 
 BG_REGISTER_LAYOUT_AWARE_KERNEL(SumFwd, kCpu, sum_fwd_onednn);
+BG_REGISTER_KERNEL(ExpandFwd, kCpu, expand_fwd_cpu);
 
 }  // namespace bitgrad::onednn

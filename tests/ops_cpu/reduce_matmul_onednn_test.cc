@@ -53,6 +53,26 @@ TEST(SumOnednnTest, SumsOfPlainTensorsMatchReference) {
       {random_input({4, 1, 6, 9})}));
 }
 
+// Expand, the backward of sum and mean (BiT's global average pool): one block of broadcast dims
+// runs the CPU loop, other patterns the reference kernel; both must match it.
+TEST(ExpandCpuTest, MatchesReference) {
+  struct Case {
+    Shape x, shape;
+  };
+  for (const Case& c : std::vector<Case>{{{3, 5, 1, 1}, {3, 5, 4, 4}},    // mean over H, W
+                                         {{1, 7, 3}, {5, 7, 3}},          // leading block
+                                         {{4, 1}, {4, 9}},                // innermost
+                                         {{2, 1, 3, 1}, {2, 5, 3, 7}},    // two blocks: ref
+                                         {{6}, {2, 6}},                   // lower rank: ref
+                                         {{2, 3}, {2, 3}}}) {             // nothing to expand
+    SCOPED_TRACE(c.x.str() + " -> " + c.shape.str());
+    Shape shape = c.shape;
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return expand(in[0], shape); },
+        {random_input(c.x)}));
+  }
+}
+
 TEST(SumOnednnTest, AccumulatesInDouble) {
   // 100000 copies of 0.1f drift by more than 1 when accumulated in float.
   EXPECT_NEAR(sum(full({100000}, 0.1)).item<double>(), 1e5 * static_cast<double>(0.1f), 1e-2);
