@@ -138,9 +138,14 @@ Tensor expand_fwd_cpu(const Tensor& x, const Shape& shape) {
   const float* px = x.data<float>();
   float* po = out.mutable_data<float>();
 #pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < outer * reduced; ++row) {
-    const float* from = px + row / reduced * inner;
-    std::copy(from, from + inner, po + row * inner);
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* from = px + o * inner;
+    float* to = po + o * reduced * inner;
+    if (inner == 1) {
+      std::fill(to, to + reduced, *from);  // the mean backward: one value per (n, c)
+    } else {
+      for (int64_t r = 0; r < reduced; ++r) std::copy(from, from + inner, to + r * inner);
+    }
   }
   return out;
 }
