@@ -1,6 +1,8 @@
 // The CPU SGD update against the reference kernel: bit-identical, for every option, on sizes
-// below and above the threading threshold.
+// below and above the threading threshold, on the portable and the AVX2 path.
 #include "ops/sgd_update.h"
+
+#include "ops/cpu/cpu_isa.h"
 
 #include "core/random.h"
 #include "gtest/gtest.h"
@@ -24,7 +26,10 @@ State run(Backend backend, const State& start, const SgdUpdateAttrs& attrs, int 
   return s;
 }
 
-TEST(SgdUpdateKernelTest, MatchesTheReferenceKernelExactly) {
+class SgdUpdateKernelTest : public ::testing::TestWithParam<cpu::CpuIsa> {};
+
+TEST_P(SgdUpdateKernelTest, MatchesTheReferenceKernelExactly) {
+  cpu::ScopedCpuIsaCap isa(GetParam());
   Generator g(3);
   for (int64_t n : {1, 7, 1000, 70001}) {
     for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
@@ -50,7 +55,14 @@ TEST(SgdUpdateKernelTest, MatchesTheReferenceKernelExactly) {
   }
 }
 
-TEST(SgdUpdateKernelTest, MismatchedGradientIsAnError) {
+INSTANTIATE_TEST_SUITE_P(Isas, SgdUpdateKernelTest,
+                         ::testing::Values(cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma),
+                         [](const auto& info) {
+                           return std::string(info.param == cpu::CpuIsa::kPortable ? "Portable"
+                                                                                    : "Avx2");
+                         });
+
+TEST(SgdUpdateKernelErrorTest, MismatchedGradientIsAnError) {
   BackendOverride cpu(Backend::kCpu);
   EXPECT_TRUE(testing::throws_error(
       [] { call<SgdUpdate>(zeros({3}), zeros({4}), zeros({3}), SgdUpdateAttrs{}); },
