@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -20,12 +21,14 @@ constexpr size_t kMapThreshold = size_t{1} << 20;
 // The cache may hold the footprint up to this multiple of the peak of live bytes. Forward and
 // backward, and the stages of a network, allocate different sizes; with too little headroom the
 // blocks one phase freed crowd out the next phase's sizes, and every step maps and faults in
-// fresh pages. Measured on BiT-R50x1 (page faults per step, peak RSS):
-//   headroom 1.0: training b16 ~170k, 750 MB;  inference b32 ~73k, 386 MB
-//   headroom 1.5: training b16 ~10,   876 MB;  inference b32 ~73k, 529 MB
-//   headroom 2.0: training b16 ~10,   905 MB;  inference b32 ~0,   581 MB (as with no cap)
-// Faulting costs 15-20% of a step. PyTorch peaks at 1570 MB and 740 MB on the same runs.
-constexpr double kCacheHeadroom = 2.0;
+// fresh pages. Measured on BiT-R50x1 (page faults per step, peak RSS; training batch 16,
+// inference batch 32):
+//   exact fit, headroom 1.0: training ~170k, 750 MB;  inference ~73k, 386 MB
+//   exact fit, headroom 2.0: training ~550,  912 MB;  inference 0,    581 MB
+//   fit up to 2x, headroom 1.0: training ~52k, 834 MB;  inference ~65k, 402 MB
+//   fit up to 2x, headroom 1.5: training ~750, 848 MB;  inference ~0,   463 MB   <- this
+// Faulting costs 15-20% of a step. PyTorch peaks at ~1550 MB and 560-770 MB on the same runs.
+constexpr double kCacheHeadroom = 1.5;
 
 void* system_allocate(size_t size) {
   if (size < kMapThreshold) return std::aligned_alloc(kCpuAlignment, size);
@@ -41,8 +44,10 @@ void system_free(void* ptr, size_t size) {
   }
 }
 
-// Exact-size free lists. Steady-state training asks for the same sizes every step, so exact
-// matching reuses everything without the waste of power-of-two buckets. The footprint (live plus
+// Free lists by block size. Steady-state training asks for the same sizes every step, so exact
+// matches reuse almost everything without the waste of power-of-two buckets; a large request
+// with no exact match takes the smallest cached block up to twice its size, which lets the
+// blocks of a network's early stages serve its later, smaller ones. The footprint (live plus
 // cached bytes) is capped at kCacheHeadroom times the peak of live bytes (see deallocate).
 // BITGRAD_CPU_CACHE=0 turns caching off (useful under AddressSanitizer or valgrind).
 class CpuRuntime final : public DeviceRuntime {
@@ -55,27 +60,37 @@ class CpuRuntime final : public DeviceRuntime {
   void* allocate(size_t nbytes, int) override {
     size_t size = round_up(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
+    void* ptr = nullptr;
+    auto it = free_.lower_bound(size);
+    // An exact fit, or for a large request a cached block up to twice its size: later stages of
+    // a network ask for smaller blocks than earlier ones freed.
+    if (it != free_.end() && (it->first == size || (size >= kMapThreshold && it->first <= 2 * size))) {
+      ptr = it->second.back();
+      it->second.pop_back();
+      stats_.bytes_cached -= it->first;
+      if (it->first != size) oversized_[ptr] = it->first;
+      size = it->first;
+      if (it->second.empty()) free_.erase(it);
+    } else {
+      ptr = system_allocate(size);
+      if (ptr == nullptr) {
+        release_cached_locked();  // try once more with the cache handed back
+        ptr = system_allocate(size);
+      }
+      BG_CHECK(ptr != nullptr, "out of CPU memory allocating ", nbytes, " bytes");
+    }
     stats_.bytes_in_use += size;
     stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);
-    auto it = free_.find(size);
-    if (it != free_.end() && !it->second.empty()) {
-      void* ptr = it->second.back();
-      it->second.pop_back();
-      stats_.bytes_cached -= size;
-      return ptr;
-    }
-    void* ptr = system_allocate(size);
-    if (ptr == nullptr) {
-      release_cached_locked();  // try once more with the cache handed back
-      ptr = system_allocate(size);
-    }
-    BG_CHECK(ptr != nullptr, "out of CPU memory allocating ", nbytes, " bytes");
     return ptr;
   }
 
   void deallocate(void* ptr, size_t nbytes, int) override {
     size_t size = round_up(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
+    if (auto block = oversized_.find(ptr); block != oversized_.end()) {
+      size = block->second;
+      oversized_.erase(block);
+    }
     stats_.bytes_in_use -= size;
     // Keep the block only while live plus cached bytes stay within the headroom over the
     // high-water mark of live bytes: a training step, which frees and reallocates the same sizes
@@ -120,7 +135,8 @@ class CpuRuntime final : public DeviceRuntime {
 
   std::mutex mutex_;
   bool caching_ = true;
-  std::unordered_map<size_t, std::vector<void*>> free_;
+  std::map<size_t, std::vector<void*>> free_;  // by block size, ascending
+  std::unordered_map<void*, size_t> oversized_;   // blocks handed out larger than asked: their size
   CpuMemoryStats stats_;
 };
 
