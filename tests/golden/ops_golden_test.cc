@@ -57,7 +57,9 @@ TEST_P(OpsGoldenTest, Conv2d) {
     y.backward(f[p + "dy"]);
     EXPECT_TRUE(close(x.grad(), f[p + "dx"], kTol)) << "dx";
     EXPECT_TRUE(close(w.grad(), f[p + "dw"], kTol)) << "dw";
-    if (has_bias) EXPECT_TRUE(close(b.grad(), f[p + "db"], kTol)) << "db";
+    if (has_bias) {
+      EXPECT_TRUE(close(b.grad(), f[p + "db"], kTol)) << "db";
+    }
   }
 }
 
