@@ -5,6 +5,7 @@
 // reorders thread themselves.
 #include "ops/cpu/onednn_conv_gemm.h"
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -75,7 +76,8 @@ struct Geometry {
   int64_t sh, sw, ph, pw, dh, dw;
 
   int64_t rows() const { return n * oh * ow; }  // of the column matrix: one per output pixel
-  int64_t columns(int64_t block) const { return ceil_div(c, block) * block * kh * kw; }
+  int64_t columns() const { return c * kh * kw; }  // one per weight of an output channel
+  int64_t taps() const { return kh * kw; }
 };
 
 Geometry geometry(const Shape& x, const Shape& w, const Conv2dAttrs& a) {
@@ -87,23 +89,28 @@ Geometry geometry(const Shape& x, const Shape& w, const Conv2dAttrs& a) {
 Tensor scratch(int64_t floats) { return empty({floats}, DType::kFloat32); }
 
 // col (rows, columns): row (i, oy, ox) holds the taps output pixel (oy, ox) of image i reads,
-// zeros where a tap falls into the padding.
+// in OIHW weight order (column (c * KH + ky) * KW + kx), zeros where a tap falls into the
+// padding. Each block of B channels at a tap lands at a stride of KH * KW within the row, which
+// stays in cache.
 template <int B>
 void im2col(const Activation& x, const Geometry& g, float* col) {
-  const int64_t columns = g.columns(B);
+  const int64_t columns = g.columns(), taps = g.taps();
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < g.rows(); ++r) {
     const int64_t i = r / (g.oh * g.ow), oy = r / g.ow % g.oh, ox = r % g.ow;
-    float* dst = col + r * columns;
+    float* row = col + r * columns;
     for (int64_t cb = 0; cb < x.blocks(); ++cb) {
+      const int64_t lanes = std::min<int64_t>(B, g.c - cb * B);  // the last block may be short
       for (int64_t ky = 0; ky < g.kh; ++ky) {
         const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
-        for (int64_t kx = 0; kx < g.kw; ++kx, dst += B) {
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
           const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
+          float* dst = row + cb * B * taps + ky * g.kw + kx;
           if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) {
-            std::memcpy(dst, x.at(i, cb, iy, ix), B * sizeof(float));
+            const float* src = x.at(i, cb, iy, ix);
+            for (int64_t l = 0; l < lanes; ++l) dst[l * taps] = src[l];
           } else {
-            std::memset(dst, 0, B * sizeof(float));
+            for (int64_t l = 0; l < lanes; ++l) dst[l * taps] = 0;
           }
         }
       }
@@ -112,17 +119,19 @@ void im2col(const Activation& x, const Geometry& g, float* col) {
 }
 
 // dx = the sum, over every tap of every output pixel, of the column entry onto the pixel it
-// read (im2col's adjoint). Each thread owns whole (image, channel block) planes of dx.
+// read (im2col's adjoint). Each thread owns whole (image, channel block) planes of dx; padding
+// channels stay zero.
 template <int B>
 void col2im(const float* dcol, const Geometry& g, const Activation& dx) {
-  const int64_t columns = g.columns(B), taps = g.kh * g.kw;
+  const int64_t columns = g.columns(), taps = g.taps();
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t i = 0; i < g.n; ++i) {
     for (int64_t cb = 0; cb < dx.blocks(); ++cb) {
+      const int64_t lanes = std::min<int64_t>(B, g.c - cb * B);
       std::memset(dx.at(i, cb, 0, 0), 0, g.h * g.w * B * sizeof(float));
       for (int64_t oy = 0; oy < g.oh; ++oy) {
         for (int64_t ox = 0; ox < g.ow; ++ox) {
-          const float* src = dcol + ((i * g.oh + oy) * g.ow + ox) * columns + cb * taps * B;
+          const float* src = dcol + ((i * g.oh + oy) * g.ow + ox) * columns + cb * B * taps;
           for (int64_t ky = 0; ky < g.kh; ++ky) {
             const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
             if (iy < 0 || iy >= g.h) continue;
@@ -130,8 +139,8 @@ void col2im(const float* dcol, const Geometry& g, const Activation& dx) {
               const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
               if (ix < 0 || ix >= g.w) continue;
               float* d = dx.at(i, cb, iy, ix);
-              const float* s = src + (ky * g.kw + kx) * B;
-              for (int l = 0; l < B; ++l) d[l] += s[l];
+              const float* s = src + ky * g.kw + kx;
+              for (int64_t l = 0; l < lanes; ++l) d[l] += s[l * taps];
             }
           }
         }
@@ -144,33 +153,13 @@ memory::desc desc_with_tag(const Shape& shape, memory::format_tag tag) {
   return memory::desc(to_dims(shape), memory::data_type::f32, tag);
 }
 
-// The format tag of nChw<B>c for 4-d dims.
-template <int B>
-memory::format_tag blocked_tag() {
-  switch (B) {
-    case 1: return memory::format_tag::abcd;
-    case 4: return memory::format_tag::aBcd4b;
-    case 8: return memory::format_tag::aBcd8b;
-    default: return memory::format_tag::aBcd16b;
-  }
-}
-
-// `t` (4-d, plain or in a oneDNN layout) in layout `tag`: itself or a reordered copy.
-Buffer reordered(const Tensor& t, memory::format_tag tag) {
-  return in_layout(view(t), desc_with_tag(t.shape(), tag));
-}
-
 float* floats(const Buffer& b) { return static_cast<float*>(b.memory.get_data_handle()); }
 
-// wmat for block B: the OIHW weights as (O, C/B, KH, KW, B), i.e. blocked like an nChw<B>c
-// tensor, with zero padding channels (w itself when B is 1).
-template <int B>
-Buffer weight_matrix(const Tensor& w) {
-  return reordered(w, blocked_tag<B>());
+// rows (N * H * W, C), row (i, y, x) holding the channels of pixel (y, x) of image i: NHWC; t
+// itself or a reordered copy.
+Buffer pixel_rows(const Tensor& t) {
+  return in_layout(view(t), desc_with_tag(t.shape(), memory::format_tag::acdb));
 }
-
-// rows (N * H * W, C), row (i, y, x) holding the channels of pixel (y, x) of image i: NHWC.
-Buffer pixel_rows(const Tensor& t) { return reordered(t, memory::format_tag::acdb); }
 
 // Row-major C (m, n) = op(A) * op(B), op = transpose where asked.
 void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
@@ -185,23 +174,22 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, 
 bool gemm_conv_supported(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs) {
   if (attrs.groups != 1 || x_shape.rank() != 4) return false;
   Geometry g = geometry(x_shape, w_shape, attrs);
-  return g.rows() * g.columns(16) <= kMaxColumnFloats;
+  return g.rows() * g.columns() <= kMaxColumnFloats;
 }
 
 bool gemm_conv_can_write(const memory::desc& desc) { return block_of(desc) > 0; }
 
 Tensor conv2d_fwd_gemm(const Tensor& x_in, const Tensor& w, const Conv2dAttrs& attrs,
                        const memory::desc& y_desc) {
-  Tensor x = readable(x_in);
+  Tensor x = readable(x_in), w_plain = w.to_plain();  // w: (O, C*KH*KW) as it is
   Geometry g = geometry(x.shape(), w.shape(), attrs);
   Shape y_shape = {g.n, g.o, g.oh, g.ow};
   Tensor y_rows = scratch(g.rows() * g.o);
   with_block(channel_block(x), [&](auto block) {
     constexpr int B = decltype(block)::value;
-    Tensor col = scratch(g.rows() * g.columns(B));
+    Tensor col = scratch(g.rows() * g.columns());
     im2col<B>(activation(x, B), g, col.mutable_data<float>());
-    Buffer wmat = weight_matrix<B>(w);
-    sgemm(false, true, g.rows(), g.o, g.columns(B), col.data<float>(), floats(wmat),
+    sgemm(false, true, g.rows(), g.o, g.columns(), col.data<float>(), w_plain.data<float>(),
           y_rows.mutable_data<float>());
   });
   Tensor y = empty_with_desc(y_shape, DType::kFloat32, y_desc);
@@ -214,12 +202,12 @@ Tensor conv2d_bwd_data_gemm(const Tensor& dy, const Tensor& w, const Shape& x_sh
                             const Conv2dAttrs& attrs, const memory::desc& dx_desc) {
   Geometry g = geometry(x_shape, w.shape(), attrs);
   Buffer dy_rows = pixel_rows(dy);
+  Tensor w_plain = w.to_plain();
   Tensor dx = empty_with_desc(x_shape, DType::kFloat32, dx_desc);
   with_block(block_of(dx_desc), [&](auto block) {
     constexpr int B = decltype(block)::value;
-    Buffer wmat = weight_matrix<B>(w);
-    Tensor dcol = scratch(g.rows() * g.columns(B));
-    sgemm(false, false, g.rows(), g.columns(B), g.o, floats(dy_rows), floats(wmat),
+    Tensor dcol = scratch(g.rows() * g.columns());
+    sgemm(false, false, g.rows(), g.columns(), g.o, floats(dy_rows), w_plain.data<float>(),
           dcol.mutable_data<float>());
     col2im<B>(dcol.data<float>(), g, activation(dx, B));
   });
@@ -234,13 +222,10 @@ Tensor conv2d_bwd_weight_gemm(const Tensor& dy, const Tensor& x_in, const Shape&
   Tensor dw = empty(w_shape, DType::kFloat32);
   with_block(channel_block(x), [&](auto block) {
     constexpr int B = decltype(block)::value;
-    Tensor col = scratch(g.rows() * g.columns(B));
+    Tensor col = scratch(g.rows() * g.columns());
     im2col<B>(activation(x, B), g, col.mutable_data<float>());
-    // dwmat is laid out like wmat, blocked like an nChw<B>c tensor: dw itself when B is 1.
-    Buffer dwmat = B == 1 ? view(dw) : allocate(desc_with_tag(w_shape, blocked_tag<B>()));
-    sgemm(true, false, g.o, g.columns(B), g.rows(), floats(dy_rows), col.data<float>(),
-          floats(dwmat));
-    if (B != 1) reorder(dwmat.memory, view(dw).memory);
+    sgemm(true, false, g.o, g.columns(), g.rows(), floats(dy_rows), col.data<float>(),
+          dw.mutable_data<float>());
   });
   return dw;
 }

@@ -3,23 +3,20 @@
 // block), where a direct kernel has little spatial work per image to block over.
 //
 // Algorithm. The convolution is rewritten as one matrix product over the whole batch:
-//   col  (N*OH*OW, Kp)  im2col: row (n, oh, ow) holds the input taps that output pixel reads,
-//   wmat (O, Kp)        the OIHW weights with their columns in the same order,
-//   forward:        y_rows (N*OH*OW, O) = col * wmat^T
-//   backward data:  dcol = dy_rows * wmat, then col2im adds each tap back onto its pixel
-//   backward weight: dwmat (O, Kp) = dy_rows^T * col
+//   col  (N*OH*OW, K)   im2col: row (n, oh, ow) holds the input taps that output pixel reads,
+//   w    (O, K)         the OIHW weights as they are, K = C * KH * KW
+//   forward:        y_rows (N*OH*OW, O) = col * w^T
+//   backward data:  dcol = dy_rows * w, then col2im adds each tap back onto its pixel
+//   backward weight: dw (O, K) = dy_rows^T * col
 // where dy_rows / y_rows hold one row of O channels per output pixel.
 //
 // Layout. im2col reads x, and col2im writes dx, in their channel-blocked layout (nChw<b>c, b = 8
-// on AVX2; b = 1 is plain NCHW) without a reorder: the column order is
-//   k = ((cb * KH + kh) * KW + kw) * b + ci      (channel c = cb * b + ci)
-// so they move b contiguous floats per tap. wmat in that order is the OIHW weights blocked like
-// an nChw<b>c tensor (oneDNN tag aBcd<b>b; with b = 1 the weights themselves), and the pixel
-// rows are NHWC; both come from oneDNN reorders of small tensors. Channels are padded to whole
-// blocks (Kp = ceil(C / b) * b * KH * KW); the padded columns of wmat are zero, so padding
-// channels of dx come out zero as the layout needs. Outputs (y, dx) take the layout the direct
-// primitive would give them, so the neighbouring kernels see the same tensors whichever path
-// ran.
+// on AVX2; b = 1 is plain NCHW) without a reorder, putting each tap at its OIHW column
+//   k = (c * KH + kh) * KW + kw
+// so the weights and their gradient need no reorder either. The pixel rows are NHWC, from oneDNN
+// reorders of small tensors. Padding channels of dx come out zero, as the layout needs. Outputs
+// (y, dx) take the layout the direct primitive would give them, so the neighbouring kernels see
+// the same tensors whichever path ran.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
