@@ -31,6 +31,7 @@ struct ConvGeometry {
   void add_to(CacheKey& key) const {
     key.add(src).add(weights).add(dst).add(strides).add(dilates).add(padding);
   }
+  Shape dst_shape() const { return Shape(dst.begin(), dst.end()); }
 };
 
 ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& attrs) {
@@ -46,6 +47,13 @@ ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& at
   g.dilates = {attrs.dilation[0] - 1, attrs.dilation[1] - 1};
   g.padding = {attrs.padding[0], attrs.padding[1]};
   return g;
+}
+
+// A backward pass's dy must have the shape of the convolution's output.
+void check_dy_shape(const char* pass, const Tensor& dy, const Shape& x_shape,
+                    const Shape& w_shape, const ConvGeometry& g) {
+  BG_CHECK(dy.shape() == g.dst_shape(), pass, ": dy has shape ", dy.shape(),
+           " but the convolution of ", x_shape, " with ", w_shape, " gives ", g.dst_shape());
 }
 
 // The forward primitive; without bias it is also the hint the backward primitives need.
@@ -93,7 +101,7 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
     }
     Buffer src = in_layout(view(x), conv.pd.src_desc());
     Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
-    Tensor y = empty_with_desc(Shape(g.dst.begin(), g.dst.end()), x.dtype(), conv.pd.dst_desc());
+    Tensor y = empty_with_desc(g.dst_shape(), x.dtype(), conv.pd.dst_desc());
     std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src.memory},
                                             {DNNL_ARG_WEIGHTS, weights.memory},
                                             {DNNL_ARG_DST, view(y).memory}};
@@ -114,9 +122,7 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
   if (!onednn_can_run({&dy, &w})) return run_reference<Conv2dBwdData>(dy, w, x_shape, attrs);
   return translate_errors("conv2d backward data", [&] {
     ConvGeometry g = conv_geometry(x_shape, w.shape(), attrs);
-    BG_CHECK(dy.shape() == Shape(g.dst.begin(), g.dst.end()), "conv2d backward data: dy has ",
-             "shape ", dy.shape(), " but the convolution of ", x_shape, " with ", w.shape(),
-             " gives ", Shape(g.dst.begin(), g.dst.end()));
+    check_dy_shape("conv2d backward data", dy, x_shape, w.shape(), g);
     auto hint = forward_primitive(g, /*with_bias=*/false);
     CacheKey key("conv2d_bwd_data");
     g.add_to(key);
@@ -147,9 +153,7 @@ Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& 
   if (!onednn_can_run({&dy, &x})) return run_reference<Conv2dBwdWeight>(dy, x, w_shape, attrs);
   return translate_errors("conv2d backward weight", [&] {
     ConvGeometry g = conv_geometry(x.shape(), w_shape, attrs);
-    BG_CHECK(dy.shape() == Shape(g.dst.begin(), g.dst.end()), "conv2d backward weight: dy has ",
-             "shape ", dy.shape(), " but the convolution of ", x.shape(), " with ", w_shape,
-             " gives ", Shape(g.dst.begin(), g.dst.end()));
+    check_dy_shape("conv2d backward weight", dy, x.shape(), w_shape, g);
     if (use_gemm(ConvPass::kBackwardWeight, x.shape(), w_shape, attrs)) {
       return conv2d_bwd_weight_gemm(dy, x, w_shape, attrs);
     }

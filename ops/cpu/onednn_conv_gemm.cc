@@ -1,13 +1,10 @@
 // The im2col + GEMM convolution; the algorithm and the layouts are described in the header.
 //
-// im2col and col2im are templated on the channel block B so that moving one block is a
-// fixed-size copy the compiler turns into vector moves. They are OpenMP-parallel; the GEMMs and
-// reorders thread themselves.
+// im2col and col2im are OpenMP-parallel; the GEMMs and reorders thread themselves.
 #include "ops/cpu/onednn_conv_gemm.h"
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 
 #include "ops/cpu/onednn_context.h"
 #include "ops/cpu/onednn_layout.h"
@@ -36,18 +33,6 @@ int64_t block_of(const memory::desc& desc) {
   }
 }
 
-// Calls fn(std::integral_constant<int, B>) for a supported block B.
-template <typename Fn>
-void with_block(int64_t block, Fn&& fn) {
-  switch (block) {
-    case 1: return fn(std::integral_constant<int, 1>());
-    case 4: return fn(std::integral_constant<int, 4>());
-    case 8: return fn(std::integral_constant<int, 8>());
-    case 16: return fn(std::integral_constant<int, 16>());
-  }
-  BG_ASSERT(false, "conv2d gemm: unsupported channel block ", block);
-}
-
 // A 4-d activation stored plain (block 1) or as nChw<block>c; channels padded to whole blocks.
 struct Activation {
   float* data;
@@ -61,6 +46,7 @@ struct Activation {
 };
 
 Activation activation(const Tensor& t, int64_t block) {
+  BG_ASSERT(block > 0, "conv2d gemm: unsupported layout of a ", t.shape(), " activation");
   const Shape& s = t.shape();
   return {static_cast<float*>(const_cast<void*>(t.raw_data())), s[0], s[1], s[2], s[3], block};
 }
@@ -90,22 +76,21 @@ Tensor scratch(int64_t floats) { return empty({floats}, DType::kFloat32); }
 
 // col (rows, columns): row (i, oy, ox) holds the taps output pixel (oy, ox) of image i reads,
 // in OIHW weight order (column (c * KH + ky) * KW + kx), zeros where a tap falls into the
-// padding. Each block of B channels at a tap lands at a stride of KH * KW within the row, which
-// stays in cache.
-template <int B>
+// padding. The channels of a block at one tap land KH * KW apart within the row, which stays in
+// cache.
 void im2col(const Activation& x, const Geometry& g, float* col) {
-  const int64_t columns = g.columns(), taps = g.taps();
+  const int64_t columns = g.columns(), taps = g.taps(), block = x.block;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < g.rows(); ++r) {
     const int64_t i = r / (g.oh * g.ow), oy = r / g.ow % g.oh, ox = r % g.ow;
     float* row = col + r * columns;
     for (int64_t cb = 0; cb < x.blocks(); ++cb) {
-      const int64_t lanes = std::min<int64_t>(B, g.c - cb * B);  // the last block may be short
+      const int64_t lanes = std::min(block, g.c - cb * block);  // the last block may be short
       for (int64_t ky = 0; ky < g.kh; ++ky) {
         const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
         for (int64_t kx = 0; kx < g.kw; ++kx) {
           const int64_t ix = ox * g.sw - g.pw + kx * g.dw;
-          float* dst = row + cb * B * taps + ky * g.kw + kx;
+          float* dst = row + cb * block * taps + ky * g.kw + kx;
           if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w) {
             const float* src = x.at(i, cb, iy, ix);
             for (int64_t l = 0; l < lanes; ++l) dst[l * taps] = src[l];
@@ -121,17 +106,16 @@ void im2col(const Activation& x, const Geometry& g, float* col) {
 // dx = the sum, over every tap of every output pixel, of the column entry onto the pixel it
 // read (im2col's adjoint). Each thread owns whole (image, channel block) planes of dx; padding
 // channels stay zero.
-template <int B>
 void col2im(const float* dcol, const Geometry& g, const Activation& dx) {
-  const int64_t columns = g.columns(), taps = g.taps();
+  const int64_t columns = g.columns(), taps = g.taps(), block = dx.block;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t i = 0; i < g.n; ++i) {
     for (int64_t cb = 0; cb < dx.blocks(); ++cb) {
-      const int64_t lanes = std::min<int64_t>(B, g.c - cb * B);
-      std::memset(dx.at(i, cb, 0, 0), 0, g.h * g.w * B * sizeof(float));
+      const int64_t lanes = std::min(block, g.c - cb * block);
+      std::memset(dx.at(i, cb, 0, 0), 0, g.h * g.w * block * sizeof(float));
       for (int64_t oy = 0; oy < g.oh; ++oy) {
         for (int64_t ox = 0; ox < g.ow; ++ox) {
-          const float* src = dcol + ((i * g.oh + oy) * g.ow + ox) * columns + cb * B * taps;
+          const float* src = dcol + ((i * g.oh + oy) * g.ow + ox) * columns + cb * block * taps;
           for (int64_t ky = 0; ky < g.kh; ++ky) {
             const int64_t iy = oy * g.sh - g.ph + ky * g.dh;
             if (iy < 0 || iy >= g.h) continue;
@@ -184,14 +168,10 @@ Tensor conv2d_fwd_gemm(const Tensor& x_in, const Tensor& w, const Conv2dAttrs& a
   Tensor x = readable(x_in), w_plain = w.to_plain();  // w: (O, C*KH*KW) as it is
   Geometry g = geometry(x.shape(), w.shape(), attrs);
   Shape y_shape = {g.n, g.o, g.oh, g.ow};
-  Tensor y_rows = scratch(g.rows() * g.o);
-  with_block(channel_block(x), [&](auto block) {
-    constexpr int B = decltype(block)::value;
-    Tensor col = scratch(g.rows() * g.columns());
-    im2col<B>(activation(x, B), g, col.mutable_data<float>());
-    sgemm(false, true, g.rows(), g.o, g.columns(), col.data<float>(), w_plain.data<float>(),
-          y_rows.mutable_data<float>());
-  });
+  Tensor col = scratch(g.rows() * g.columns()), y_rows = scratch(g.rows() * g.o);
+  im2col(activation(x, channel_block(x)), g, col.mutable_data<float>());
+  sgemm(false, true, g.rows(), g.o, g.columns(), col.data<float>(), w_plain.data<float>(),
+        y_rows.mutable_data<float>());
   Tensor y = empty_with_desc(y_shape, DType::kFloat32, y_desc);
   reorder(view(y_rows, desc_with_tag(y_shape, memory::format_tag::acdb)).memory,
           view(y).memory);
@@ -204,13 +184,10 @@ Tensor conv2d_bwd_data_gemm(const Tensor& dy, const Tensor& w, const Shape& x_sh
   Buffer dy_rows = pixel_rows(dy);
   Tensor w_plain = w.to_plain();
   Tensor dx = empty_with_desc(x_shape, DType::kFloat32, dx_desc);
-  with_block(block_of(dx_desc), [&](auto block) {
-    constexpr int B = decltype(block)::value;
-    Tensor dcol = scratch(g.rows() * g.columns());
-    sgemm(false, false, g.rows(), g.columns(), g.o, floats(dy_rows), w_plain.data<float>(),
-          dcol.mutable_data<float>());
-    col2im<B>(dcol.data<float>(), g, activation(dx, B));
-  });
+  Tensor dcol = scratch(g.rows() * g.columns());
+  sgemm(false, false, g.rows(), g.columns(), g.o, floats(dy_rows), w_plain.data<float>(),
+        dcol.mutable_data<float>());
+  col2im(dcol.data<float>(), g, activation(dx, block_of(dx_desc)));
   return dx;
 }
 
@@ -219,14 +196,10 @@ Tensor conv2d_bwd_weight_gemm(const Tensor& dy, const Tensor& x_in, const Shape&
   Tensor x = readable(x_in);
   Geometry g = geometry(x.shape(), w_shape, attrs);
   Buffer dy_rows = pixel_rows(dy);
-  Tensor dw = empty(w_shape, DType::kFloat32);
-  with_block(channel_block(x), [&](auto block) {
-    constexpr int B = decltype(block)::value;
-    Tensor col = scratch(g.rows() * g.columns());
-    im2col<B>(activation(x, B), g, col.mutable_data<float>());
-    sgemm(true, false, g.o, g.columns(), g.rows(), floats(dy_rows), col.data<float>(),
-          dw.mutable_data<float>());
-  });
+  Tensor dw = empty(w_shape, DType::kFloat32), col = scratch(g.rows() * g.columns());
+  im2col(activation(x, channel_block(x)), g, col.mutable_data<float>());
+  sgemm(true, false, g.o, g.columns(), g.rows(), floats(dy_rows), col.data<float>(),
+        dw.mutable_data<float>());
   return dw;
 }
 
