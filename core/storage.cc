@@ -64,7 +64,9 @@ class CpuRuntime final : public DeviceRuntime {
     auto it = free_.lower_bound(size);
     // An exact fit, or for a large request a cached block up to twice its size: later stages of
     // a network ask for smaller blocks than earlier ones freed.
-    if (it != free_.end() && (it->first == size || (size >= kMapThreshold && it->first <= 2 * size))) {
+    bool fits = it != free_.end() &&
+                (it->first == size || (size >= kMapThreshold && it->first <= 2 * size));
+    if (fits) {
       ptr = it->second.back();
       it->second.pop_back();
       stats_.bytes_cached -= it->first;
