@@ -16,7 +16,7 @@ void check_affine_param(const char* what, const Tensor& param, const Tensor& x) 
 struct GroupNorm {
   static constexpr const char* kName = "group_norm";
   GroupNormAttrs attrs;
-  Tensor x, y, gamma, mean, rstd;
+  Tensor x, gamma, beta, mean, rstd;
 
   Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     BG_CHECK(input.dim() >= 2, "group_norm: expected input of shape (N, C, ...), got ",
@@ -30,14 +30,14 @@ struct GroupNorm {
     GroupNormResult result = call<GroupNormFwd>(input, weight, bias, attrs);
     x = input;
     gamma = weight;
+    if (attrs.relu) beta = bias;  // the ReLU gate is recomputed from x; beta is not needed else
     mean = result.mean;
     rstd = result.rstd;
-    if (attrs.relu) y = result.y;  // the ReLU mask; not kept otherwise
     return result.y;
   }
 
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
-    GroupNormGrads grads = call<GroupNormBwd>(dy, x, y, gamma, mean, rstd, attrs);
+    GroupNormGrads grads = call<GroupNormBwd>(dy, x, gamma, beta, mean, rstd, attrs);
     return {grads.dx, grads.dgamma, grads.dbeta};
   }
 };

@@ -24,15 +24,19 @@ struct GroupNormResult {
 BG_KERNEL_SLOT(GroupNormFwd, GroupNormResult(const Tensor& x, const Tensor& gamma,
                                              const Tensor& beta, const GroupNormAttrs& attrs));
 
-// Gradients of group_norm given dy. With attrs.relu, y (the forward output) gates dy by y > 0;
-// otherwise y may be undefined. dgamma is undefined when gamma is. The slot does not see beta, so
-// dbeta is always returned; autograd drops it when beta is absent.
+// Gradients of group_norm given dy. With attrs.relu, dy is gated by the pre-activation
+// (x - mean) * rstd * gamma + beta > 0, which kernels recompute from x rather than read from y: a
+// pass over one tensor less. (Where the pre-activation is within rounding of 0 the recomputed
+// gate may differ from y > 0; the ReLU has no derivative there.) gamma, beta: (C) or undefined
+// (1 and 0). dgamma is undefined when gamma is; dbeta is always returned, and autograd drops it
+// when beta is absent.
 struct GroupNormGrads {
   Tensor dx, dgamma, dbeta;
 };
-BG_KERNEL_SLOT(GroupNormBwd, GroupNormGrads(const Tensor& dy, const Tensor& x, const Tensor& y,
-                                            const Tensor& gamma, const Tensor& mean,
-                                            const Tensor& rstd, const GroupNormAttrs& attrs));
+BG_KERNEL_SLOT(GroupNormBwd, GroupNormGrads(const Tensor& dy, const Tensor& x,
+                                            const Tensor& gamma, const Tensor& beta,
+                                            const Tensor& mean, const Tensor& rstd,
+                                            const GroupNormAttrs& attrs));
 
 Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                   const GroupNormAttrs& attrs = {});

@@ -5,8 +5,8 @@
 // usually fits in L2, so a thread does both passes over it back to back and the second pass
 // reads from cache:
 //   pass 1:     per-channel sums over S. Forward: x - shift and its square, the shift being the
-//               channel's first value. Backward: g and g * (x - mean), g = dy gated by y > 0
-//               under a fused ReLU.
+//               channel's first value. Backward: g and g * (x - mean), g = dy gated under a
+//               fused ReLU by the pre-activation, recomputed from x (so y is never read).
 //   group step: group statistics (Chan's formula combines the shifted channel moments), then
 //               per-channel coefficients.
 //   pass 2:     a per-channel affine map. Forward: y = a * (x - mean) + b, ReLU fused.
@@ -22,6 +22,7 @@
 #include <cstring>
 #include <numeric>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/check.h"
@@ -230,37 +231,52 @@ BG_ALWAYS_INLINE void row_affine(const T* x, T* y, int64_t spatial, const T* sca
   }
 }
 
-// g = dy[offset...], zeroed where y <= 0 under a fused ReLU (y is read only then; it may be
-// null otherwise).
-template <typename T, bool kRelu>
-BG_ALWAYS_INLINE void load_gated(Vec<T>& g, const T* dy, const T* y, int64_t offset) {
+// Under a fused ReLU, backward gates dy by the forward's pre-activation
+//   scale * (x - mean) + beta > 0,   scale = gamma * rstd,
+// recomputed from x, which backward reads anyway: reading y instead would cost a stream.
+template <typename T, int kBlock>
+struct ReluGate {
+  Vec<T> scale[kDistinctVecs<T, kBlock>], bias[kDistinctVecs<T, kBlock>];
+  ReluGate(const T* per_channel_scale, const T* per_channel_bias) {
+    spread<T, kBlock>(per_channel_scale, scale);
+    spread<T, kBlock>(per_channel_bias, bias);
+  }
+};
+
+// g = dy[offset...] as a vector, zeroed under a fused ReLU where the pre-activation of x
+// (vector xv, centred on m) is <= 0.
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void load_gated(Vec<T>& g, const T* dy, int64_t offset, const Vec<T>& xv,
+                                 const Vec<T>& m, const ReluGate<T, kBlock>& gate, int k) {
   load(g, dy + offset);
   if constexpr (kRelu) {
-    Vec<T> yv;
-    load(yv, y + offset);
-    g = yv > Vec<T>{} ? g : Vec<T>{};
+    const Vec<T> pre = gate.scale[k] * (xv - m) + gate.bias[k];
+    g = pre > Vec<T>{} ? g : Vec<T>{};
   }
 }
 
 // Backward pass 1, one chunk: part_g += g, part_gx += g * (x - m).
 template <typename T, int kBlock, bool kRelu>
-BG_ALWAYS_INLINE void grad_sums_chunk(const T* dy, const T* y, const T* x, const Vec<T>* m,
-                                      Vec<T>* part_g, Vec<T>* part_gx) {
+BG_ALWAYS_INLINE void grad_sums_chunk(const T* dy, const T* x, const Vec<T>* m,
+                                      const ReluGate<T, kBlock>& gate, Vec<T>* part_g,
+                                      Vec<T>* part_gx) {
 #pragma GCC unroll 4
   for (int v = 0; v < kVecsPerChunk; ++v) {
     const int64_t offset = v * kWidth<T>;
+    const int k = v % kDistinctVecs<T, kBlock>;
     Vec<T> g, xv;
-    load_gated<T, kRelu>(g, dy, y, offset);
     load(xv, x + offset);
+    load_gated<T, kBlock, kRelu>(g, dy, offset, xv, m[k], gate, k);
     part_g[v] += g;
-    part_gx[v] += g * (xv - m[v % kDistinctVecs<T, kBlock>]);
+    part_gx[v] += g * (xv - m[k]);
   }
 }
 
 // Backward pass 1 over one row: adds sum(g) and sum(g * (x - center)) per channel.
 template <typename T, int kBlock, bool kRelu>
-BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* y, const T* x, int64_t spatial,
-                                    const T* center, double* sum_g, double* sum_gx) {
+BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* x, int64_t spatial, const T* center,
+                                    const ReluGate<T, kBlock>& gate, double* sum_g,
+                                    double* sum_gx) {
   using V = Vec<T>;
   V m[kDistinctVecs<T, kBlock>], part_g[kVecsPerChunk], part_gx[kVecsPerChunk];
   spread<T, kBlock>(center, m);
@@ -274,22 +290,19 @@ BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* y, const T* x, int64_t
     zero(part_gx);
     for (int64_t chunk = begin; chunk < end; ++chunk) {
       const int64_t offset = chunk * kChunk<T>;
-      grad_sums_chunk<T, kBlock, kRelu>(dy + offset, kRelu ? y + offset : nullptr, x + offset, m,
-                                        part_g, part_gx);
+      grad_sums_chunk<T, kBlock, kRelu>(dy + offset, x + offset, m, gate, part_g, part_gx);
     }
     flush<T>(part_g, total_g);
     flush<T>(part_gx, total_gx);
   }
   if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
-    // Padding: dy = 0 contributes nothing whatever x and y hold.
+    // Padding: dy = 0 contributes nothing whatever x holds.
     const int64_t offset = chunks * kChunk<T>;
     const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
         x_tail(x + offset, rest, nullptr);
-    const PaddedChunk<T, kBlock> y_tail(kRelu ? y + offset : dy, kRelu ? rest : 0, nullptr);
     zero(part_g);
     zero(part_gx);
-    grad_sums_chunk<T, kBlock, kRelu>(dy_tail.values, y_tail.values, x_tail.values, m, part_g,
-                                      part_gx);
+    grad_sums_chunk<T, kBlock, kRelu>(dy_tail.values, x_tail.values, m, gate, part_g, part_gx);
     flush<T>(part_g, total_g);
     flush<T>(part_gx, total_gx);
   }
@@ -299,24 +312,25 @@ BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* y, const T* x, int64_t
 
 // Backward pass 2, one chunk: dx = a * g + b * (x - m) + c.
 template <typename T, int kBlock, bool kRelu>
-BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* y, const T* x, T* dx, const Vec<T>* a,
-                                       const Vec<T>* b, const Vec<T>* c, const Vec<T>* m) {
+BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* x, T* dx, const Vec<T>* a,
+                                       const Vec<T>* b, const Vec<T>* c, const Vec<T>* m,
+                                       const ReluGate<T, kBlock>& gate) {
 #pragma GCC unroll 4
   for (int v = 0; v < kVecsPerChunk; ++v) {
     const int64_t offset = v * kWidth<T>;
     const int k = v % kDistinctVecs<T, kBlock>;
     Vec<T> g, xv;
-    load_gated<T, kRelu>(g, dy, y, offset);
     load(xv, x + offset);
+    load_gated<T, kBlock, kRelu>(g, dy, offset, xv, m[k], gate, k);
     store(dx + offset, Vec<T>(a[k] * g + b[k] * (xv - m[k]) + c[k]));
   }
 }
 
 // Backward pass 2 over one row: dx = a * g + b * (x - center) + c, per channel.
 template <typename T, int kBlock, bool kRelu>
-BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* y, const T* x, T* dx, int64_t spatial,
+BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* x, T* dx, int64_t spatial,
                                      const T* coef_a, const T* coef_b, const T* coef_c,
-                                     const T* center) {
+                                     const T* center, const ReluGate<T, kBlock>& gate) {
   using V = Vec<T>;
   constexpr int kDistinct = kDistinctVecs<T, kBlock>;
   V a[kDistinct], b[kDistinct], c[kDistinct], m[kDistinct];
@@ -327,17 +341,14 @@ BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* y, const T* x, T* dx,
   const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     const int64_t offset = chunk * kChunk<T>;
-    grad_apply_chunk<T, kBlock, kRelu>(dy + offset, kRelu ? y + offset : nullptr, x + offset,
-                                       dx + offset, a, b, c, m);
+    grad_apply_chunk<T, kBlock, kRelu>(dy + offset, x + offset, dx + offset, a, b, c, m, gate);
   }
   if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
     const int64_t offset = chunks * kChunk<T>;
     const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
         x_tail(x + offset, rest, nullptr);
-    const PaddedChunk<T, kBlock> y_tail(kRelu ? y + offset : dy, kRelu ? rest : 0, nullptr);
     T dx_tail[kChunk<T>];
-    grad_apply_chunk<T, kBlock, kRelu>(dy_tail.values, y_tail.values, x_tail.values, dx_tail, a, b,
-                                       c, m);
+    grad_apply_chunk<T, kBlock, kRelu>(dy_tail.values, x_tail.values, dx_tail, a, b, c, m, gate);
     std::memcpy(dx + offset, dx_tail, rest * sizeof(T));
   }
 }
@@ -496,10 +507,11 @@ BG_TARGET_AVX2_FMA void fwd_unit_avx2(const FwdArgs<T>& a, int64_t n, int64_t un
 template <typename T>
 struct BwdArgs {
   const Plan& plan;
-  const T *dy, *x, *y, *gamma, *mean, *rstd;
+  const T *dy, *x, *gamma, *beta, *mean, *rstd;
   T* dx;
   double *sum_g, *sum_gx;  // (N, Cp): pass-1 sums of g and g * (x - mean); dgamma/dbeta use them
   T *center, *coef_a, *coef_b, *coef_c;  // (N, Cp)
+  T *relu_scale, *relu_bias;             // (N, Cp): the ReLU gate's pre-activation coefficients
 };
 
 template <typename T, int kBlock, bool kRelu>
@@ -510,18 +522,23 @@ BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
   double* sum_g = a.sum_g + nc;
   double* sum_gx = a.sum_gx + nc;
   T *center = a.center + nc, *coef_a = a.coef_a + nc, *coef_b = a.coef_b + nc,
-    *coef_c = a.coef_c + nc;
+    *coef_c = a.coef_c + nc, *relu_scale = a.relu_scale + nc, *relu_bias = a.relu_bias + nc;
 
   for (int64_t c = c_begin; c < c_end; c += kBlock) {
     for (int64_t l = 0; l < kBlock; ++l) {
       const int64_t channel = c + l;
-      center[channel] =
-          channel < p.channels ? a.mean[n * p.groups + channel / p.group_channels] : T(0);
+      const bool real = channel < p.channels;  // not a padding lane
+      const int64_t group = n * p.groups + channel / p.group_channels;
+      center[channel] = real ? a.mean[group] : T(0);
+      relu_scale[channel] = static_cast<T>(
+          real ? (a.gamma ? double(a.gamma[channel]) : 1.0) * double(a.rstd[group]) : 0.0);
+      relu_bias[channel] = real && a.beta ? a.beta[channel] : T(0);
       sum_g[channel] = sum_gx[channel] = 0;
     }
     const int64_t offset = p.row_offset(n, c);
-    row_grad_sums<T, kBlock, kRelu>(a.dy + offset, kRelu ? a.y + offset : nullptr, a.x + offset, S,
-                                    center + c, sum_g + c, sum_gx + c);
+    const ReluGate<T, kBlock> gate(relu_scale + c, relu_bias + c);
+    row_grad_sums<T, kBlock, kRelu>(a.dy + offset, a.x + offset, S, center + c, gate, sum_g + c,
+                                    sum_gx + c);
   }
 
   // dx = rstd * (gamma * g - mean(gamma * g) - xhat * mean(gamma * g * xhat)), xhat = (x - mean)
@@ -553,9 +570,9 @@ BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
 
   for (int64_t c = c_begin; c < c_end; c += kBlock) {
     const int64_t offset = p.row_offset(n, c);
-    row_grad_apply<T, kBlock, kRelu>(a.dy + offset, kRelu ? a.y + offset : nullptr, a.x + offset,
-                                     a.dx + offset, S, coef_a + c, coef_b + c, coef_c + c,
-                                     center + c);
+    const ReluGate<T, kBlock> gate(relu_scale + c, relu_bias + c);
+    row_grad_apply<T, kBlock, kRelu>(a.dy + offset, a.x + offset, a.dx + offset, S, coef_a + c,
+                                     coef_b + c, coef_c + c, center + c, gate);
     if (c + kBlock > p.channels) zero_padding<T, kBlock>(a.dx + offset, S, p.channels - c);
   }
 }
@@ -637,16 +654,15 @@ void group_norm_fwd_blocked(const ChannelBlockedShape& shape, const GroupNormAtt
 
 template <typename T>
 void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
-                            const T* dy, const T* x, const T* y, const T* gamma, const T* mean,
+                            const T* dy, const T* x, const T* gamma, const T* beta, const T* mean,
                             const T* rstd, T* dx, T* dgamma, T* dbeta) {
   const Plan plan(shape, attrs, "group_norm backward");
-  BG_CHECK(!attrs.relu || y != nullptr,
-           "group_norm backward: attrs.relu needs the forward output y to gate dy");
   const int64_t per_sample = plan.units_per_sample;
   const Scratch<double, 0> sums(2, plan.batch * plan.padded_channels);
-  const Scratch<T, 1> coefs(4, plan.batch * plan.padded_channels);
-  const BwdArgs<T> args{plan, dy,      x,       y,        gamma,    mean,     rstd,
-                        dx,   sums[0], sums[1], coefs[0], coefs[1], coefs[2], coefs[3]};
+  const Scratch<T, 1> coefs(6, plan.batch * plan.padded_channels);
+  const BwdArgs<T> args{plan,     dy,       x,        gamma,    beta,     mean,    rstd,
+                        dx,       sums[0],  sums[1],  coefs[0], coefs[1], coefs[2], coefs[3],
+                        coefs[4], coefs[5]};
   const BwdUnitFn<T> unit = select_bwd_unit<T>(plan.block, attrs.relu);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < plan.batch * per_sample; ++i) unit(args, i / per_sample, i % per_sample);
@@ -745,25 +761,24 @@ GroupNormResult group_norm_fwd_cpu(const Tensor& input, const Tensor& gamma, con
   return result;
 }
 
-// dy, x: (N, C, *) in any layouts (dy and y are brought to x's); y: the forward output when
-// attrs.relu, else may be undefined; gamma: (C) or undefined; mean, rstd: (N, G). Returns dx in
-// x's layout, dbeta (C) and dgamma (C) when gamma is defined (dbeta always: the slot cannot see
-// whether beta exists). Overwrites all outputs.
+// dy, x: (N, C, *) in any layouts (dy is brought to x's); gamma, beta: (C) or undefined; mean,
+// rstd: (N, G). Returns dx in x's layout, dbeta (C) and dgamma (C) when gamma is defined (dbeta
+// always: autograd drops it when beta is absent). Overwrites all outputs.
 GroupNormGrads group_norm_bwd_cpu(const Tensor& dy_input, const Tensor& x_input,
-                                  const Tensor& y_input, const Tensor& gamma, const Tensor& mean,
+                                  const Tensor& gamma, const Tensor& beta, const Tensor& mean,
                                   const Tensor& rstd, const GroupNormAttrs& attrs) {
   const Tensor x = in_kernel_layout(x_input);
   const ChannelBlockedShape shape = blocked_shape(x);
   BG_CHECK(dy_input.shape() == x.shape(), "group_norm backward: dy ", dy_input.shape(),
            " does not match the input ", x.shape());
-  BG_CHECK(!attrs.relu || (y_input.defined() && y_input.shape() == x.shape()),
-           "group_norm backward: attrs.relu needs the forward output y of shape ", x.shape(),
-           " to gate dy");
   const Shape stats{shape.batch, attrs.groups};
   BG_CHECK(mean.shape() == stats && rstd.shape() == stats, "group_norm backward: expected mean ",
            "and rstd of shape ", stats, ", got ", mean.shape(), " and ", rstd.shape());
+  for (auto [name, param] : {std::pair{"gamma", &gamma}, std::pair{"beta", &beta}}) {
+    BG_CHECK(!param->defined() || param->shape() == Shape{shape.channels}, "group_norm backward: ",
+             "expected ", name, " of shape (", shape.channels, "), got ", param->shape());
+  }
   const Tensor dy = onednn::to_layout_of(dy_input, x);
-  const Tensor y = attrs.relu ? onednn::to_layout_of(y_input, x) : Tensor();
   GroupNormGrads grads;
   grads.dx = onednn::empty_like_layout(x);
   grads.dbeta = empty({shape.channels}, x.dtype());
@@ -771,8 +786,7 @@ GroupNormGrads group_norm_bwd_cpu(const Tensor& dy_input, const Tensor& x_input,
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm backward", [&] {
     group_norm_bwd_blocked<scalar_t>(
         shape, attrs, elements<scalar_t>(dy), elements<scalar_t>(x),
-        attrs.relu ? elements<scalar_t>(y) : nullptr, data_or_null<scalar_t>(gamma),
-        mean.data<scalar_t>(), rstd.data<scalar_t>(), mutable_elements<scalar_t>(grads.dx),
+        data_or_null<scalar_t>(gamma), data_or_null<scalar_t>(beta), mean.data<scalar_t>(), rstd.data<scalar_t>(), mutable_elements<scalar_t>(grads.dx),
         mutable_data_or_null<scalar_t>(grads.dgamma), grads.dbeta.mutable_data<scalar_t>());
   });
   return grads;

@@ -41,13 +41,13 @@ template <typename T>
 void group_norm_fwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
                             const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd);
 
-// Backward. dy, x, y: `shape`; y is the forward output, read only when attrs.relu (dy is then
-// gated by y > 0) and may be null otherwise. gamma: (C) or null. mean, rstd: (N, G) from the
-// forward. Writes dx (like x, padding channels 0), dbeta (C) and, unless null, dgamma (C).
-// Overwrites all outputs.
+// Backward. dy, x: `shape`. gamma, beta: (C) or null. mean, rstd: (N, G) from the forward. With
+// attrs.relu, dy is gated by the pre-activation (x - mean) * rstd * gamma + beta > 0, recomputed
+// from x (beta is read only then). Writes dx (like x, padding channels 0), dbeta (C) and, unless
+// null, dgamma (C). Overwrites all outputs.
 template <typename T>
 void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
-                            const T* dy, const T* x, const T* y, const T* gamma, const T* mean,
+                            const T* dy, const T* x, const T* gamma, const T* beta, const T* mean,
                             const T* rstd, T* dx, T* dgamma, T* dbeta);
 
 }  // namespace bitgrad::cpu

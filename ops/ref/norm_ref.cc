@@ -76,31 +76,34 @@ GroupNormResult group_norm_fwd_ref(const Tensor& x, const Tensor& gamma, const T
   return result;
 }
 
-// dy, x: (N, C, *); y: the forward output when attrs.relu (dy is gated by y > 0), else may be
-// undefined; gamma: (C) or undefined; mean, rstd: (N, G) from forward. With g the gated dy and
-// xhat = (x - mean) * rstd, per group over its M elements:
+// dy, x: (N, C, *); gamma, beta: (C) or undefined (1 and 0); mean, rstd: (N, G) from forward.
+// With xhat = (x - mean) * rstd and g = dy, gated under attrs.relu by the pre-activation
+// xhat * gamma + beta > 0, per group over its M elements:
 //   dx = rstd * (g*gamma - mean(g*gamma) - xhat * mean(g*gamma * xhat))
 //   dgamma[c] = sum g * xhat, dbeta[c] = sum g (over n and spatial positions)
-// dgamma is undefined when gamma is. dbeta is always returned: the slot does not see beta, and
-// autograd drops the gradient of an absent input. Overwrites all outputs.
-GroupNormGrads group_norm_bwd_ref(const Tensor& dy, const Tensor& x, const Tensor& y,
-                                  const Tensor& gamma, const Tensor& mean, const Tensor& rstd,
+// dgamma is undefined when gamma is. dbeta is always returned; autograd drops the gradient of an
+// absent input. Overwrites all outputs.
+GroupNormGrads group_norm_bwd_ref(const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                                  const Tensor& beta, const Tensor& mean, const Tensor& rstd,
                                   const GroupNormAttrs& attrs) {
-  BG_CHECK(!attrs.relu || y.defined(), "group_norm backward: attrs.relu needs the forward output ",
-           "y to gate dy, but y is undefined");
   GroupNormExtents e(x, attrs.groups);
   GroupNormGrads grads;
   grads.dx = empty_like(x);
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm backward", [&] {
     const scalar_t* pdy = dy.data<scalar_t>();
     const scalar_t* px = x.data<scalar_t>();
-    const scalar_t* py = attrs.relu ? y.data<scalar_t>() : nullptr;
     const scalar_t* pgamma = gamma.defined() ? gamma.data<scalar_t>() : nullptr;
+    const scalar_t* pbeta = beta.defined() ? beta.data<scalar_t>() : nullptr;
     const scalar_t* pmean = mean.data<scalar_t>();
     const scalar_t* prstd = rstd.data<scalar_t>();
     scalar_t* pdx = grads.dx.mutable_data<scalar_t>();
     std::vector<double> dgamma(e.channels, 0.0), dbeta(e.channels, 0.0);
-    auto gated = [&](int64_t i) -> double { return py && !(py[i] > 0) ? 0.0 : pdy[i]; };
+    // dy at element i of channel c, through the ReLU's gate when there is one.
+    auto gated = [&](int64_t i, int64_t c, double xhat) -> double {
+      if (!attrs.relu) return pdy[i];
+      double pre_activation = xhat * (pgamma ? pgamma[c] : 1.0) + (pbeta ? pbeta[c] : 0.0);
+      return pre_activation > 0 ? pdy[i] : 0.0;
+    };
     for (int64_t n = 0; n < e.batch; ++n) {
       for (int64_t g = 0; g < e.groups; ++g) {
         int64_t start = (n * e.groups + g) * e.group_size();
@@ -114,7 +117,7 @@ GroupNormGrads group_norm_bwd_ref(const Tensor& dy, const Tensor& x, const Tenso
           for (int64_t s = 0; s < e.spatial; ++s) {
             int64_t i = start + cg * e.spatial + s;
             double xhat = (px[i] - group_mean) * group_rstd;
-            double grad = gated(i);
+            double grad = gated(i, c, xhat);
             dgamma[c] += grad * xhat;
             dbeta[c] += grad;
             sum_dxhat += grad * scale;
@@ -131,7 +134,7 @@ GroupNormGrads group_norm_bwd_ref(const Tensor& dy, const Tensor& x, const Tenso
           for (int64_t s = 0; s < e.spatial; ++s) {
             int64_t i = start + cg * e.spatial + s;
             double xhat = (px[i] - group_mean) * group_rstd;
-            double dxhat = gated(i) * scale;
+            double dxhat = gated(i, c, xhat) * scale;
             pdx[i] = static_cast<scalar_t>(group_rstd *
                                            (dxhat - mean_dxhat - xhat * mean_dxhat_xhat));
           }

@@ -242,7 +242,7 @@ TEST(GroupNormTest, BackwardFloat32MatchesFloat64) {
   auto grads_of = [&](DType dtype) {
     Tensor x = in.x.to(dtype), gamma = in.gamma.to(dtype), beta = in.beta.to(dtype);
     GroupNormResult f = call<GroupNormFwd>(x, gamma, beta, attrs);
-    return call<GroupNormBwd>(dy.to(dtype), x, f.y, gamma, f.mean, f.rstd, attrs);
+    return call<GroupNormBwd>(dy.to(dtype), x, gamma, beta, f.mean, f.rstd, attrs);
   };
   GroupNormGrads g64 = grads_of(DType::kFloat64), g32 = grads_of(DType::kFloat32);
   EXPECT_TRUE(all_close(g32.dx, g64.dx, 1e-4, 1e-4));

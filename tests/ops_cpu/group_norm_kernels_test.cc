@@ -94,8 +94,7 @@ GroupNormResult fwd_on(Backend backend, const Tensor& x, const Params& p,
 GroupNormGrads bwd_on(Backend backend, const Tensor& dy, const Tensor& x,
                       const GroupNormResult& fwd, const Params& p, const GroupNormAttrs& attrs) {
   BackendOverride use(backend);
-  return call<GroupNormBwd>(dy, x, attrs.relu ? fwd.y : Tensor(), p.gamma, fwd.mean, fwd.rstd,
-                            attrs);
+  return call<GroupNormBwd>(dy, x, p.gamma, p.beta, fwd.mean, fwd.rstd, attrs);
 }
 
 // The kCpu kernels agree with the reference on y, mean, rstd, dx, dgamma and dbeta, for every
@@ -222,12 +221,9 @@ void check_blocked_matches_reference(int64_t block) {
           EXPECT_TRUE(y_padding_zero);
           EXPECT_TRUE(close_relative(mean, ref.mean, tol));
           EXPECT_TRUE(close_relative(rstd, ref.rstd, tol));
-          // Gating reads the blocked y of the reference forward, packed with zero padding.
-          const std::vector<T> ref_y_blocked = pack_blocked<T>(ref.y, block, T(0));
           cpu::group_norm_bwd_blocked<T>(
-              shape, attrs, dy_blocked.data(), x_blocked.data(),
-              relu ? ref_y_blocked.data() : nullptr, data_or_null<T>(params.gamma),
-              ref.mean.data<T>(), ref.rstd.data<T>(), dx.data(),
+              shape, attrs, dy_blocked.data(), x_blocked.data(), data_or_null<T>(params.gamma),
+              data_or_null<T>(params.beta), ref.mean.data<T>(), ref.rstd.data<T>(), dx.data(),
               params.gamma.defined() ? dgamma.mutable_data<T>() : nullptr, dbeta.mutable_data<T>());
           EXPECT_TRUE(close_relative(unpack_blocked(dx, x.shape(), block, &dx_padding_zero),
                                      ref_grads.dx, tol));
@@ -329,8 +325,8 @@ TEST(GroupNormKernelsTest, ErrorsNameTheOpAndShapes) {
       {"group_norm backward", "(2, 6, 5)", "(2, 6, 4)"}));
   attrs.relu = true;
   EXPECT_TRUE(testing::throws_error(
-      [&] { call<GroupNormBwd>(x, x, Tensor(), Tensor(), fwd.mean, fwd.rstd, attrs); },
-      {"group_norm backward", "relu", "y"}));
+      [&] { call<GroupNormBwd>(x, x, Tensor(), zeros({5}), fwd.mean, fwd.rstd, attrs); },
+      {"group_norm backward", "beta", "(5)", "(6)"}));
   attrs.relu = false;
   EXPECT_TRUE(testing::throws_error(
       [&] {
