@@ -42,6 +42,21 @@ Tensor owned_plain(Tensor grad) {
   return sole_owner ? grad : grad.clone();
 }
 
+// What each input of `node` has received so far from its other consumers (Node::backward's
+// `partial`). An input whose producer also feeds an earlier input of the node gets none, so that
+// no partial is folded in twice.
+std::vector<Tensor> partial_gradients(const Node& node,
+                                      const std::unordered_map<Node*, Tensor>& pending) {
+  std::vector<Tensor> partial(node.inputs().size());
+  std::unordered_set<Node*> offered;
+  for (size_t i = 0; i < partial.size(); ++i) {
+    Node* producer = node.inputs()[i].node.get();
+    if (producer == nullptr || !offered.insert(producer).second) continue;
+    if (auto it = pending.find(producer); it != pending.end()) partial[i] = it->second;
+  }
+  return partial;
+}
+
 void check_gradient(const Node& node, size_t input, const Edge& edge, const Tensor& gradient) {
   BG_CHECK(gradient.shape() == edge.shape && gradient.dtype() == edge.dtype, "backward of ",
            node.name(), " returned a gradient of shape ", gradient.shape(), " and dtype ",
@@ -79,15 +94,22 @@ void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions&
     Tensor grad_output = std::move(it->second);
     pending.erase(it);
 
-    std::vector<Tensor> grads = node->backward(grad_output);
-    BG_CHECK(grads.size() == node->inputs().size(), "backward of ", node->name(), " returned ",
-             grads.size(), " gradients for ", node->inputs().size(), " inputs");
+    const size_t num_inputs = node->inputs().size();
+    std::vector<Tensor> partial = partial_gradients(*node, pending);
+    std::vector<bool> folded(num_inputs, false);
+    std::vector<Tensor> grads = node->backward(grad_output, partial, folded);
+    BG_CHECK(grads.size() == num_inputs && folded.size() == num_inputs, "backward of ",
+             node->name(), " returned ", grads.size(), " gradients for ", num_inputs, " inputs");
     for (size_t i = 0; i < grads.size(); ++i) {
       const Edge& edge = node->inputs()[i];
       Tensor grad = std::move(grads[i]);
       if (!edge.needs_grad() || !grad.defined()) continue;
       check_gradient(*node, i, edge, grad);
-      if (edge.node) {
+      if (edge.node && folded[i]) {
+        BG_CHECK(partial[i].defined(), "backward of ", node->name(), " folded a partial gradient ",
+                 "into input ", i, ", which had none");
+        pending[edge.node.get()] = std::move(grad);  // already the total
+      } else if (edge.node) {
         accumulate(pending[edge.node.get()], grad);
       } else {
         accumulate(edge.leaf->grad, owned_plain(std::move(grad)));

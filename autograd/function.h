@@ -16,11 +16,16 @@
 //   };
 //   Tensor relu(const Tensor& x) { return apply(Relu{}, x); }
 //
-// backward returns one gradient per forward input (undefined where needs_grad is false).
+// backward returns one gradient per forward input (undefined where needs_grad is false). An op
+// whose kernel can also add a gradient the input already has (Node::backward's `partial`)
+// defines instead
+//   std::vector<Tensor> backward(const Tensor& gy, const std::vector<bool>& needs_grad,
+//                                const std::vector<Tensor>& partial, std::vector<bool>& folded);
 #pragma once
 
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,16 +44,30 @@ class OpNode final : public Node {
 
   const char* name() const override { return Op::kName; }
 
-  std::vector<Tensor> backward(const Tensor& grad_output) override {
+  std::vector<Tensor> backward(const Tensor& grad_output, const std::vector<Tensor>& partial,
+                               std::vector<bool>& folded) override {
     BG_CHECK(op_.has_value(), Op::kName, ": backward through this part of the graph a second ",
              "time, but its saved tensors were freed; pass retain_graph = true to the first ",
              "backward()");
-    return op_->backward(grad_output, needs_grad_);
+    if constexpr (kFoldsPartialGradients) {
+      return op_->backward(grad_output, needs_grad_, partial, folded);
+    } else {
+      return op_->backward(grad_output, needs_grad_);
+    }
   }
 
   void release_saved() override { op_.reset(); }
 
  private:
+  template <typename T, typename = void>
+  struct FoldsPartial : std::false_type {};
+  template <typename T>
+  struct FoldsPartial<T, std::void_t<decltype(std::declval<T&>().backward(
+                             std::declval<const Tensor&>(), std::declval<const std::vector<bool>&>(),
+                             std::declval<const std::vector<Tensor>&>(),
+                             std::declval<std::vector<bool>&>()))>> : std::true_type {};
+  static constexpr bool kFoldsPartialGradients = FoldsPartial<Op>::value;
+
   std::optional<Op> op_;
   std::vector<bool> needs_grad_;
 };

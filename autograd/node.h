@@ -27,7 +27,14 @@ class Node {
   virtual const char* name() const = 0;
   // The gradient of each input given the gradient of the output. An entry may be undefined when
   // that input needs no gradient. Returns fresh tensors; the engine does the summing.
-  virtual std::vector<Tensor> backward(const Tensor& grad_output) = 0;
+  //
+  // partial[i], when defined, is the gradient input i has already received from its other
+  // consumers. A node whose kernel can add it in a pass it makes anyway (GroupNorm's backward)
+  // may return its gradient plus partial[i] and set folded[i]; the engine then keeps that as the
+  // total instead of adding the two in a pass of its own. partial[i] is shared: never write to it.
+  virtual std::vector<Tensor> backward(const Tensor& grad_output,
+                                       const std::vector<Tensor>& partial,
+                                       std::vector<bool>& folded) = 0;
   // Frees what forward saved for backward (called after backward unless retain_graph).
   virtual void release_saved() = 0;
 

@@ -36,8 +36,11 @@ struct GroupNorm {
     return result.y;
   }
 
-  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
-    GroupNormGrads grads = call<GroupNormBwd>(dy, x, gamma, beta, mean, rstd, attrs);
+  // partial[0], x's gradient from its other consumers, is added by the kernel (Node::backward).
+  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&,
+                               const std::vector<Tensor>& partial, std::vector<bool>& folded) {
+    GroupNormGrads grads = call<GroupNormBwd>(dy, x, gamma, beta, mean, rstd, partial[0], attrs);
+    folded[0] = partial[0].defined();
     return {grads.dx, grads.dgamma, grads.dbeta};
   }
 };

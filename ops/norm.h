@@ -29,13 +29,16 @@ BG_KERNEL_SLOT(GroupNormFwd, GroupNormResult(const Tensor& x, const Tensor& gamm
 // pass over one tensor less. (Where the pre-activation is within rounding of 0 the recomputed
 // gate may differ from y > 0; the ReLU has no derivative there.) gamma, beta: (C) or undefined
 // (1 and 0). dgamma is undefined when gamma is; dbeta is always returned, and autograd drops it
-// when beta is absent.
+// when beta is absent. dx_addend, when defined (x's shape), is added to dx: the gradient x
+// already has from its other consumers (BiT's residual shortcut), summed in the pass that writes
+// dx rather than in a pass of its own.
 struct GroupNormGrads {
   Tensor dx, dgamma, dbeta;
 };
 BG_KERNEL_SLOT(GroupNormBwd, GroupNormGrads(const Tensor& dy, const Tensor& x,
                                             const Tensor& gamma, const Tensor& beta,
                                             const Tensor& mean, const Tensor& rstd,
+                                            const Tensor& dx_addend,
                                             const GroupNormAttrs& attrs));
 
 Tensor group_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta,

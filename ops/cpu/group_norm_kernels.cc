@@ -310,11 +310,11 @@ BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* x, int64_t spatial, co
   fold<T, kBlock>(total_gx, sum_gx);
 }
 
-// Backward pass 2, one chunk: dx = a * g + b * (x - m) + c.
-template <typename T, int kBlock, bool kRelu>
-BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* x, T* dx, const Vec<T>* a,
-                                       const Vec<T>* b, const Vec<T>* c, const Vec<T>* m,
-                                       const ReluGate<T, kBlock>& gate) {
+// Backward pass 2, one chunk: dx = a * g + b * (x - m) + c, plus the addend when there is one.
+template <typename T, int kBlock, bool kRelu, bool kAddend>
+BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* x, const T* addend, T* dx,
+                                       const Vec<T>* a, const Vec<T>* b, const Vec<T>* c,
+                                       const Vec<T>* m, const ReluGate<T, kBlock>& gate) {
 #pragma GCC unroll 4
   for (int v = 0; v < kVecsPerChunk; ++v) {
     const int64_t offset = v * kWidth<T>;
@@ -322,13 +322,20 @@ BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* x, T* dx, const Vec
     Vec<T> g, xv;
     load(xv, x + offset);
     load_gated<T, kBlock, kRelu>(g, dy, offset, xv, m[k], gate, k);
-    store(dx + offset, Vec<T>(a[k] * g + b[k] * (xv - m[k]) + c[k]));
+    Vec<T> result = a[k] * g + b[k] * (xv - m[k]) + c[k];
+    if constexpr (kAddend) {
+      Vec<T> addend_v;
+      load(addend_v, addend + offset);
+      result += addend_v;
+    }
+    store(dx + offset, result);
   }
 }
 
-// Backward pass 2 over one row: dx = a * g + b * (x - center) + c, per channel.
-template <typename T, int kBlock, bool kRelu>
-BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* x, T* dx, int64_t spatial,
+// Backward pass 2 over one row: dx = a * g + b * (x - center) + c (+ addend), per channel.
+template <typename T, int kBlock, bool kRelu, bool kAddend>
+BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* x, const T* addend, T* dx,
+                                     int64_t spatial,
                                      const T* coef_a, const T* coef_b, const T* coef_c,
                                      const T* center, const ReluGate<T, kBlock>& gate) {
   using V = Vec<T>;
@@ -341,14 +348,19 @@ BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* x, T* dx, int64_t spa
   const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     const int64_t offset = chunk * kChunk<T>;
-    grad_apply_chunk<T, kBlock, kRelu>(dy + offset, x + offset, dx + offset, a, b, c, m, gate);
+    grad_apply_chunk<T, kBlock, kRelu, kAddend>(dy + offset, x + offset,
+                                                kAddend ? addend + offset : nullptr, dx + offset, a,
+                                                b, c, m, gate);
   }
   if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
     const int64_t offset = chunks * kChunk<T>;
     const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
         x_tail(x + offset, rest, nullptr);
+    const PaddedChunk<T, kBlock> addend_tail(kAddend ? addend + offset : dy, kAddend ? rest : 0,
+                                             nullptr);
     T dx_tail[kChunk<T>];
-    grad_apply_chunk<T, kBlock, kRelu>(dy_tail.values, x_tail.values, dx_tail, a, b, c, m, gate);
+    grad_apply_chunk<T, kBlock, kRelu, kAddend>(dy_tail.values, x_tail.values, addend_tail.values,
+                                                dx_tail, a, b, c, m, gate);
     std::memcpy(dx + offset, dx_tail, rest * sizeof(T));
   }
 }
@@ -508,6 +520,7 @@ template <typename T>
 struct BwdArgs {
   const Plan& plan;
   const T *dy, *x, *gamma, *beta, *mean, *rstd;
+  const T* dx_addend;  // or null
   T* dx;
   double *sum_g, *sum_gx;  // (N, Cp): pass-1 sums of g and g * (x - mean); dgamma/dbeta use them
   T *center, *coef_a, *coef_b, *coef_c;  // (N, Cp)
@@ -571,8 +584,15 @@ BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
   for (int64_t c = c_begin; c < c_end; c += kBlock) {
     const int64_t offset = p.row_offset(n, c);
     const ReluGate<T, kBlock> gate(relu_scale + c, relu_bias + c);
-    row_grad_apply<T, kBlock, kRelu>(a.dy + offset, a.x + offset, a.dx + offset, S, coef_a + c,
-                                     coef_b + c, coef_c + c, center + c, gate);
+    if (a.dx_addend != nullptr) {
+      row_grad_apply<T, kBlock, kRelu, true>(a.dy + offset, a.x + offset, a.dx_addend + offset,
+                                             a.dx + offset, S, coef_a + c, coef_b + c, coef_c + c,
+                                             center + c, gate);
+    } else {
+      row_grad_apply<T, kBlock, kRelu, false>(a.dy + offset, a.x + offset, nullptr, a.dx + offset,
+                                              S, coef_a + c, coef_b + c, coef_c + c, center + c,
+                                              gate);
+    }
     if (c + kBlock > p.channels) zero_padding<T, kBlock>(a.dx + offset, S, p.channels - c);
   }
 }
@@ -655,14 +675,14 @@ void group_norm_fwd_blocked(const ChannelBlockedShape& shape, const GroupNormAtt
 template <typename T>
 void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
                             const T* dy, const T* x, const T* gamma, const T* beta, const T* mean,
-                            const T* rstd, T* dx, T* dgamma, T* dbeta) {
+                            const T* rstd, const T* dx_addend, T* dx, T* dgamma, T* dbeta) {
   const Plan plan(shape, attrs, "group_norm backward");
   const int64_t per_sample = plan.units_per_sample;
   const Scratch<double, 0> sums(2, plan.batch * plan.padded_channels);
   const Scratch<T, 1> coefs(6, plan.batch * plan.padded_channels);
-  const BwdArgs<T> args{plan,     dy,       x,        gamma,    beta,     mean,    rstd,
-                        dx,       sums[0],  sums[1],  coefs[0], coefs[1], coefs[2], coefs[3],
-                        coefs[4], coefs[5]};
+  const BwdArgs<T> args{plan,     dy,        x,        gamma,    beta,     mean,
+                        rstd,     dx_addend, dx,       sums[0],  sums[1],  coefs[0],
+                        coefs[1], coefs[2],  coefs[3], coefs[4], coefs[5]};
   const BwdUnitFn<T> unit = select_bwd_unit<T>(plan.block, attrs.relu);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < plan.batch * per_sample; ++i) unit(args, i / per_sample, i % per_sample);
@@ -690,11 +710,12 @@ template void group_norm_fwd_blocked<double>(const ChannelBlockedShape&, const G
                                              double*, double*);
 template void group_norm_bwd_blocked<float>(const ChannelBlockedShape&, const GroupNormAttrs&,
                                             const float*, const float*, const float*, const float*,
-                                            const float*, const float*, float*, float*, float*);
+                                            const float*, const float*, const float*, float*,
+                                            float*, float*);
 template void group_norm_bwd_blocked<double>(const ChannelBlockedShape&, const GroupNormAttrs&,
                                              const double*, const double*, const double*,
-                                             const double*, const double*, const double*, double*,
-                                             double*, double*);
+                                             const double*, const double*, const double*,
+                                             const double*, double*, double*, double*);
 
 // ---------------------------------------------------------------------------------------------
 // The kCpu kernels, for plain tensors and oneDNN's channel-blocked ones (nChw8c / nChw16c, as
@@ -761,12 +782,14 @@ GroupNormResult group_norm_fwd_cpu(const Tensor& input, const Tensor& gamma, con
   return result;
 }
 
-// dy, x: (N, C, *) in any layouts (dy is brought to x's); gamma, beta: (C) or undefined; mean,
-// rstd: (N, G). Returns dx in x's layout, dbeta (C) and dgamma (C) when gamma is defined (dbeta
-// always: autograd drops it when beta is absent). Overwrites all outputs.
+// dy, x, dx_addend: (N, C, *) in any layouts (dy and dx_addend are brought to x's); gamma,
+// beta: (C) or undefined; mean, rstd: (N, G); dx_addend may be undefined. Returns dx in x's
+// layout, dbeta (C) and dgamma (C) when gamma is defined (dbeta always: autograd drops it when
+// beta is absent). Overwrites all outputs.
 GroupNormGrads group_norm_bwd_cpu(const Tensor& dy_input, const Tensor& x_input,
                                   const Tensor& gamma, const Tensor& beta, const Tensor& mean,
-                                  const Tensor& rstd, const GroupNormAttrs& attrs) {
+                                  const Tensor& rstd, const Tensor& addend_input,
+                                  const GroupNormAttrs& attrs) {
   const Tensor x = in_kernel_layout(x_input);
   const ChannelBlockedShape shape = blocked_shape(x);
   BG_CHECK(dy_input.shape() == x.shape(), "group_norm backward: dy ", dy_input.shape(),
@@ -778,7 +801,11 @@ GroupNormGrads group_norm_bwd_cpu(const Tensor& dy_input, const Tensor& x_input,
     BG_CHECK(!param->defined() || param->shape() == Shape{shape.channels}, "group_norm backward: ",
              "expected ", name, " of shape (", shape.channels, "), got ", param->shape());
   }
+  BG_CHECK(!addend_input.defined() || addend_input.shape() == x.shape(), "group_norm backward: ",
+           "dx_addend ", addend_input.shape(), " does not match the input ", x.shape());
   const Tensor dy = onednn::to_layout_of(dy_input, x);
+  const Tensor dx_addend =
+      addend_input.defined() ? onednn::to_layout_of(addend_input, x) : Tensor();
   GroupNormGrads grads;
   grads.dx = onednn::empty_like_layout(x);
   grads.dbeta = empty({shape.channels}, x.dtype());
@@ -786,8 +813,10 @@ GroupNormGrads group_norm_bwd_cpu(const Tensor& dy_input, const Tensor& x_input,
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm backward", [&] {
     group_norm_bwd_blocked<scalar_t>(
         shape, attrs, elements<scalar_t>(dy), elements<scalar_t>(x),
-        data_or_null<scalar_t>(gamma), data_or_null<scalar_t>(beta), mean.data<scalar_t>(), rstd.data<scalar_t>(), mutable_elements<scalar_t>(grads.dx),
-        mutable_data_or_null<scalar_t>(grads.dgamma), grads.dbeta.mutable_data<scalar_t>());
+        data_or_null<scalar_t>(gamma), data_or_null<scalar_t>(beta), mean.data<scalar_t>(),
+        rstd.data<scalar_t>(), dx_addend.defined() ? elements<scalar_t>(dx_addend) : nullptr,
+        mutable_elements<scalar_t>(grads.dx), mutable_data_or_null<scalar_t>(grads.dgamma),
+        grads.dbeta.mutable_data<scalar_t>());
   });
   return grads;
 }

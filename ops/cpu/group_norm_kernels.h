@@ -43,11 +43,11 @@ void group_norm_fwd_blocked(const ChannelBlockedShape& shape, const GroupNormAtt
 
 // Backward. dy, x: `shape`. gamma, beta: (C) or null. mean, rstd: (N, G) from the forward. With
 // attrs.relu, dy is gated by the pre-activation (x - mean) * rstd * gamma + beta > 0, recomputed
-// from x (beta is read only then). Writes dx (like x, padding channels 0), dbeta (C) and, unless
-// null, dgamma (C). Overwrites all outputs.
+// from x (beta is read only then). Writes dx (like x, padding channels 0), plus dx_addend (like
+// x) unless null; dbeta (C) and, unless null, dgamma (C). Overwrites all outputs.
 template <typename T>
 void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
                             const T* dy, const T* x, const T* gamma, const T* beta, const T* mean,
-                            const T* rstd, T* dx, T* dgamma, T* dbeta);
+                            const T* rstd, const T* dx_addend, T* dx, T* dgamma, T* dbeta);
 
 }  // namespace bitgrad::cpu

@@ -82,10 +82,12 @@ GroupNormResult group_norm_fwd_ref(const Tensor& x, const Tensor& gamma, const T
 //   dx = rstd * (g*gamma - mean(g*gamma) - xhat * mean(g*gamma * xhat))
 //   dgamma[c] = sum g * xhat, dbeta[c] = sum g (over n and spatial positions)
 // dgamma is undefined when gamma is. dbeta is always returned; autograd drops the gradient of an
-// absent input. Overwrites all outputs.
+// absent input. dx_addend, when defined, is added to dx. Overwrites all outputs.
 GroupNormGrads group_norm_bwd_ref(const Tensor& dy, const Tensor& x, const Tensor& gamma,
                                   const Tensor& beta, const Tensor& mean, const Tensor& rstd,
-                                  const GroupNormAttrs& attrs) {
+                                  const Tensor& dx_addend, const GroupNormAttrs& attrs) {
+  BG_CHECK(!dx_addend.defined() || dx_addend.shape() == x.shape(), "group_norm backward: ",
+           "dx_addend ", dx_addend.shape(), " does not match the input ", x.shape());
   GroupNormExtents e(x, attrs.groups);
   GroupNormGrads grads;
   grads.dx = empty_like(x);
@@ -94,6 +96,7 @@ GroupNormGrads group_norm_bwd_ref(const Tensor& dy, const Tensor& x, const Tenso
     const scalar_t* px = x.data<scalar_t>();
     const scalar_t* pgamma = gamma.defined() ? gamma.data<scalar_t>() : nullptr;
     const scalar_t* pbeta = beta.defined() ? beta.data<scalar_t>() : nullptr;
+    const scalar_t* paddend = dx_addend.defined() ? dx_addend.data<scalar_t>() : nullptr;
     const scalar_t* pmean = mean.data<scalar_t>();
     const scalar_t* prstd = rstd.data<scalar_t>();
     scalar_t* pdx = grads.dx.mutable_data<scalar_t>();
@@ -136,7 +139,8 @@ GroupNormGrads group_norm_bwd_ref(const Tensor& dy, const Tensor& x, const Tenso
             double xhat = (px[i] - group_mean) * group_rstd;
             double dxhat = gated(i, c, xhat) * scale;
             pdx[i] = static_cast<scalar_t>(group_rstd *
-                                           (dxhat - mean_dxhat - xhat * mean_dxhat_xhat));
+                                               (dxhat - mean_dxhat - xhat * mean_dxhat_xhat) +
+                                           (paddend ? paddend[i] : 0.0));
           }
         }
       }

@@ -27,6 +27,37 @@ TEST(EngineTest, ChainRuleThroughADiamond) {
   EXPECT_TRUE(all_close(b.grad(), from_vector<double>({1, 2, 3}, {3})));
 }
 
+// y = 2x, whose backward adds the gradient x already has (Node::backward's `partial`) into its
+// own, as GroupNorm's does, and counts how often it did.
+struct DoubleFoldingPartial {
+  static constexpr const char* kName = "double_folding_partial";
+  int* folds;
+  Tensor forward(const Tensor& x) { return call<AffineFwd>(x, 2.0, 0.0); }
+  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&,
+                               const std::vector<Tensor>& partial, std::vector<bool>& folded) {
+    Tensor dx = call<AffineFwd>(dy, 2.0, 0.0);
+    if (partial[0].defined()) {
+      dx = call<BinaryFwd>(dx, partial[0], BinaryOp::kAdd);
+      folded[0] = true;
+      ++*folds;
+    }
+    return {dx};
+  }
+};
+
+TEST(EngineTest, ABackwardMayFoldInTheGradientItsInputAlreadyHas) {
+  // h = 3a feeds the residual add first (in backward order) and the folding op second:
+  // y = sum(2h + h), dy/da = 3 * (2 + 1). The add's gradient for h reaches the folding op as
+  // `partial`, and the engine keeps the folded sum instead of adding it again.
+  Tensor a = leaf({1, 2});
+  Tensor h = a * 3.0;
+  int folds = 0;
+  Tensor y = sum(apply(DoubleFoldingPartial{&folds}, h) + h);
+  y.backward();
+  EXPECT_EQ(folds, 1);
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({9, 9}, {2})));
+}
+
 TEST(EngineTest, GradientsAccumulateAcrossBackwardCalls) {
   Tensor a = leaf({1, 2});
   sum(a * 3.0).backward();

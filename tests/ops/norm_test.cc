@@ -223,12 +223,24 @@ TEST(GroupNormTest, GradcheckWithoutGammaOrBeta) {
   EXPECT_TRUE(gradcheck(fn, {x, gamma, Tensor()}));
 }
 
+TEST(GroupNormTest, GradcheckWithAResidualAroundIt) {
+  // y = group_norm(h) + h, as in BiT's units: backward folds the shortcut's gradient into dx.
+  GroupNormInputs in = away_from_relu_kink({2, 6, 3, 5}, 3, 1e-5, 100);
+  GroupNormAttrs attrs = gn_attrs(3, 1e-5, true);
+  EXPECT_TRUE(gradcheck(
+      [&](const std::vector<Tensor>& t) {
+        Tensor h = t[0] * 1.0;  // a node, so that its gradient is pending when group_norm's runs
+        return group_norm(h, t[1], t[2], attrs) + h;
+      },
+      {in.x.set_requires_grad(), in.gamma.set_requires_grad(), in.beta.set_requires_grad()}));
+}
+
 TEST(GroupNormTest, BackwardLeavesAbsentParametersWithoutGradient) {
   Generator generator(8);
   Tensor x = random64({2, 4, 3}, generator);
   GroupNormResult forward = call<GroupNormFwd>(x, Tensor(), Tensor(), gn_attrs(2));
   GroupNormGrads grads = call<GroupNormBwd>(ones_like(x), x, Tensor(), Tensor(), forward.mean,
-                                            forward.rstd, gn_attrs(2));
+                                            forward.rstd, Tensor(), gn_attrs(2));
   EXPECT_FALSE(grads.dgamma.defined());
   // With dy = 1, dx = rstd * (1 - mean(1) - xhat * mean(xhat)) = 0.
   EXPECT_TRUE(all_close(grads.dx, zeros_like(x), 0, 1e-12));
@@ -242,7 +254,7 @@ TEST(GroupNormTest, BackwardFloat32MatchesFloat64) {
   auto grads_of = [&](DType dtype) {
     Tensor x = in.x.to(dtype), gamma = in.gamma.to(dtype), beta = in.beta.to(dtype);
     GroupNormResult f = call<GroupNormFwd>(x, gamma, beta, attrs);
-    return call<GroupNormBwd>(dy.to(dtype), x, gamma, beta, f.mean, f.rstd, attrs);
+    return call<GroupNormBwd>(dy.to(dtype), x, gamma, beta, f.mean, f.rstd, Tensor(), attrs);
   };
   GroupNormGrads g64 = grads_of(DType::kFloat64), g32 = grads_of(DType::kFloat32);
   EXPECT_TRUE(all_close(g32.dx, g64.dx, 1e-4, 1e-4));

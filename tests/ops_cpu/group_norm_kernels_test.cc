@@ -11,6 +11,7 @@
 
 #include "core/dispatch.h"
 #include "gtest/gtest.h"
+#include "ops/elementwise.h"
 #include "ops/norm.h"
 #include "tests/ops_cpu/cpu_kernel_testing.h"
 #include "tests/testing/gradcheck.h"
@@ -92,13 +93,15 @@ GroupNormResult fwd_on(Backend backend, const Tensor& x, const Params& p,
 }
 
 GroupNormGrads bwd_on(Backend backend, const Tensor& dy, const Tensor& x,
-                      const GroupNormResult& fwd, const Params& p, const GroupNormAttrs& attrs) {
+                      const GroupNormResult& fwd, const Params& p, const GroupNormAttrs& attrs,
+                      const Tensor& dx_addend = Tensor()) {
   BackendOverride use(backend);
-  return call<GroupNormBwd>(dy, x, p.gamma, p.beta, fwd.mean, fwd.rstd, attrs);
+  return call<GroupNormBwd>(dy, x, p.gamma, p.beta, fwd.mean, fwd.rstd, dx_addend, attrs);
 }
 
 // The kCpu kernels agree with the reference on y, mean, rstd, dx, dgamma and dbeta, for every
 // case, with and without ReLU and affine parameters, in float32 and float64, on every ISA.
+// Backward with the ReLU also adds a dx addend (the residual gradient autograd folds in).
 TEST(GroupNormKernelsTest, MatchesReferenceOnPlainTensors) {
   Generator gen(7);
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
@@ -106,12 +109,14 @@ TEST(GroupNormKernelsTest, MatchesReferenceOnPlainTensors) {
     for (const Case& c : cases()) {
       Tensor x = random_normal(c.x_shape(), dtype, gen, c.mean, c.stddev);
       Tensor dy = random_normal(c.x_shape(), dtype, gen);
+      Tensor addend = random_normal(c.x_shape(), dtype, gen);
       for (const auto& [affine_name, params] : affine_variants(c.channels, dtype, gen)) {
         for (bool relu : {false, true}) {
           SCOPED_TRACE(c.name() + " " + affine_name + (relu ? " relu " : " ") + dtype_name(dtype));
           const GroupNormAttrs attrs = attrs_for(c, relu);
+          const Tensor dx_addend = relu ? addend : Tensor();
           GroupNormResult ref = fwd_on(Backend::kRef, x, params, attrs);
-          GroupNormGrads ref_grads = bwd_on(Backend::kRef, dy, x, ref, params, attrs);
+          GroupNormGrads ref_grads = bwd_on(Backend::kRef, dy, x, ref, params, attrs, dx_addend);
           for (CpuIsa isa : testing::isas_to_test()) {
             SCOPED_TRACE(cpu::cpu_isa_name(isa));
             ScopedCpuIsaCap cap(isa);
@@ -120,7 +125,7 @@ TEST(GroupNormKernelsTest, MatchesReferenceOnPlainTensors) {
             EXPECT_TRUE(close_relative(got.mean, ref.mean, tol));
             EXPECT_TRUE(close_relative(got.rstd, ref.rstd, tol));
             // Backward from the reference's saved statistics, so only backward is compared.
-            GroupNormGrads grads = bwd_on(Backend::kCpu, dy, x, ref, params, attrs);
+            GroupNormGrads grads = bwd_on(Backend::kCpu, dy, x, ref, params, attrs, dx_addend);
             EXPECT_TRUE(close_relative(grads.dx, ref_grads.dx, tol));
             EXPECT_TRUE(close_relative(grads.dbeta, ref_grads.dbeta, tol));
             ASSERT_EQ(grads.dgamma.defined(), params.gamma.defined());
@@ -198,13 +203,16 @@ void check_blocked_matches_reference(int64_t block) {
     const ChannelBlockedShape shape{c.batch, c.channels, x.numel() / (c.batch * c.channels), block};
     const std::vector<T> x_blocked = pack_blocked<T>(x, block, garbage);
     const std::vector<T> dy_blocked = pack_blocked<T>(dy, block, garbage);
+    Tensor addend = random_normal(c.x_shape(), dtype, gen);  // added to dx under the ReLU
+    const std::vector<T> addend_blocked = pack_blocked<T>(addend, block, garbage);
     for (const auto& [affine_name, params] : affine_variants(c.channels, dtype, gen)) {
       for (bool relu : {false, true}) {
         SCOPED_TRACE(c.name() + " block " + std::to_string(block) + " " + affine_name +
                      (relu ? " relu " : " ") + dtype_name(dtype));
         const GroupNormAttrs attrs = attrs_for(c, relu);
         GroupNormResult ref = fwd_on(Backend::kRef, x, params, attrs);
-        GroupNormGrads ref_grads = bwd_on(Backend::kRef, dy, x, ref, params, attrs);
+        GroupNormGrads ref_grads =
+            bwd_on(Backend::kRef, dy, x, ref, params, attrs, relu ? addend : Tensor());
         for (CpuIsa isa : testing::isas_to_test()) {
           SCOPED_TRACE(cpu::cpu_isa_name(isa));
           ScopedCpuIsaCap cap(isa);
@@ -223,7 +231,8 @@ void check_blocked_matches_reference(int64_t block) {
           EXPECT_TRUE(close_relative(rstd, ref.rstd, tol));
           cpu::group_norm_bwd_blocked<T>(
               shape, attrs, dy_blocked.data(), x_blocked.data(), data_or_null<T>(params.gamma),
-              data_or_null<T>(params.beta), ref.mean.data<T>(), ref.rstd.data<T>(), dx.data(),
+              data_or_null<T>(params.beta), ref.mean.data<T>(), ref.rstd.data<T>(),
+              relu ? addend_blocked.data() : nullptr, dx.data(),
               params.gamma.defined() ? dgamma.mutable_data<T>() : nullptr, dbeta.mutable_data<T>());
           EXPECT_TRUE(close_relative(unpack_blocked(dx, x.shape(), block, &dx_padding_zero),
                                      ref_grads.dx, tol));
@@ -309,6 +318,13 @@ TEST(GroupNormKernelsTest, GradcheckThroughKcpu) {
     EXPECT_TRUE(testing::gradcheck(
         [&](const std::vector<Tensor>& in) { return group_norm(in[0], Tensor(), Tensor(), attrs); },
         {x}, options));
+    // A residual around it, as in BiT: backward folds the shortcut's gradient into dx.
+    EXPECT_TRUE(testing::gradcheck(
+        [&](const std::vector<Tensor>& in) {
+          Tensor h = in[0] * 1.5;
+          return group_norm(h, in[1], in[2], attrs) + h;
+        },
+        {x, gamma, beta}, options));
   }
 }
 
@@ -320,17 +336,25 @@ TEST(GroupNormKernelsTest, ErrorsNameTheOpAndShapes) {
   GroupNormResult fwd = call<GroupNormFwd>(x, Tensor(), Tensor(), attrs);
   EXPECT_TRUE(testing::throws_error(
       [&] {
-        call<GroupNormBwd>(zeros({2, 6, 5}), x, Tensor(), Tensor(), fwd.mean, fwd.rstd, attrs);
+        call<GroupNormBwd>(zeros({2, 6, 5}), x, Tensor(), Tensor(), fwd.mean, fwd.rstd, Tensor(),
+                           attrs);
       },
       {"group_norm backward", "(2, 6, 5)", "(2, 6, 4)"}));
   attrs.relu = true;
   EXPECT_TRUE(testing::throws_error(
-      [&] { call<GroupNormBwd>(x, x, Tensor(), zeros({5}), fwd.mean, fwd.rstd, attrs); },
+      [&] {
+        call<GroupNormBwd>(x, x, Tensor(), zeros({5}), fwd.mean, fwd.rstd, Tensor(), attrs);
+      },
       {"group_norm backward", "beta", "(5)", "(6)"}));
+  EXPECT_TRUE(testing::throws_error(
+      [&] {
+        call<GroupNormBwd>(x, x, Tensor(), Tensor(), fwd.mean, fwd.rstd, zeros({2, 6}), attrs);
+      },
+      {"group_norm backward", "dx_addend", "(2, 6)", "(2, 6, 4)"}));
   attrs.relu = false;
   EXPECT_TRUE(testing::throws_error(
       [&] {
-        call<GroupNormBwd>(x, x, Tensor(), Tensor(), zeros({2, 4}), fwd.rstd, attrs);
+        call<GroupNormBwd>(x, x, Tensor(), Tensor(), zeros({2, 4}), fwd.rstd, Tensor(), attrs);
       },
       {"group_norm backward", "(2, 3)", "(2, 4)"}));
   EXPECT_TRUE(testing::throws_error(

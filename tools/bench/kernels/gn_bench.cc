@@ -72,7 +72,7 @@ Timing time_raw(const cpu::ChannelBlockedShape& shape, const GroupNormAttrs& att
   });
   t.bwd_ms = best_ms([&] {
     cpu::group_norm_bwd_blocked<float>(shape, attrs, dy.data(), x.data(), gamma.data(),
-                                       beta.data(), mean.data(), rstd.data(), dx.data(),
+                                       beta.data(), mean.data(), rstd.data(), nullptr, dx.data(),
                                        dgamma.data(), dbeta.data());
   });
   return t;
@@ -86,7 +86,7 @@ Timing time_tensors(int64_t n, int64_t c, int64_t hw, const GroupNormAttrs& attr
   GroupNormResult fwd;
   Timing t;
   t.fwd_ms = best_ms([&] { fwd = call<GroupNormFwd>(x, gamma, beta, attrs); });
-  t.bwd_ms = best_ms([&] { call<GroupNormBwd>(dy, x, gamma, beta, fwd.mean, fwd.rstd, attrs); });
+  t.bwd_ms = best_ms([&] { call<GroupNormBwd>(dy, x, gamma, beta, fwd.mean, fwd.rstd, Tensor(), attrs); });
   return t;
 }
 
