@@ -5,8 +5,10 @@
 // forward and backward-weights, and SGD updates the plain weights between steps.
 //
 // On small feature maps some passes run as whole-batch GEMMs instead (onednn_conv_gemm.h), which
-// read and write the same layouts; onednn_conv_algo.h says which.
+// read and write the same layouts, and backward-weights of 3x3 convs runs a hand-written kernel
+// (conv3x3_bwd_weight.h); onednn_conv_algo.h says which.
 #include "ops/conv.h"
+#include "ops/cpu/conv3x3_bwd_weight.h"
 #include "ops/cpu/onednn_context.h"
 #include "ops/cpu/onednn_conv_algo.h"
 #include "ops/cpu/onednn_conv_gemm.h"
@@ -146,6 +148,23 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
   });
 }
 
+// dw from the hand-written 3x3 kernel when it can run: x and dy in nChw8c, a shape it supports.
+// Undefined otherwise.
+Tensor conv3x3_bwd_weight_if_supported(const Tensor& dy, const Tensor& x, const Shape& w_shape,
+                                       const Conv2dAttrs& attrs) {
+  if (channel_block(x) != 8 || channel_block(dy) != 8) return Tensor();
+  const Shape& y = dy.shape();
+  cpu::Conv3x3Shape shape{x.size(0), x.size(1),  w_shape[0],       x.size(2),        x.size(3),
+                          y[2],      y[3],       attrs.stride[0], attrs.stride[1], attrs.padding[0],
+                          attrs.padding[1]};
+  if (!cpu::conv3x3_bwd_weight_supported(shape)) return Tensor();
+  Tensor dw = empty(w_shape, DType::kFloat32);
+  cpu::conv3x3_bwd_weight_nchw8c(shape, static_cast<const float*>(x.raw_data()),
+                                 static_cast<const float*>(dy.raw_data()),
+                                 dw.mutable_data<float>());
+  return dw;
+}
+
 // dw (w_shape, plain OIHW) from dy (N, O, OH, OW) and x (N, C, H, W), both in any layout.
 // Overwrites dw.
 Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& w_shape,
@@ -156,6 +175,11 @@ Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& 
     check_dy_shape("conv2d backward weight", dy, x.shape(), w_shape, g);
     if (use_gemm(ConvPass::kBackwardWeight, x.shape(), w_shape, attrs)) {
       return conv2d_bwd_weight_gemm(dy, x, w_shape, attrs);
+    }
+    if (use_conv3x3_bwd_weight(w_shape, attrs)) {
+      if (Tensor dw = conv3x3_bwd_weight_if_supported(dy, x, w_shape, attrs); dw.defined()) {
+        return dw;
+      }
     }
     auto hint = forward_primitive(g, /*with_bias=*/false);
     CacheKey key("conv2d_bwd_weight");

@@ -44,6 +44,14 @@ bool gemm_is_faster(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
 
 ConvAlgo conv_algo() { return algo_setting(); }
 
+bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs) {
+  // Stride 2 is left to oneDNN: there the kernel measured no faster (op_bench, BiT's block 2
+  // and 3 strided convs).
+  return conv_algo() == ConvAlgo::kAuto && w_shape.rank() == 4 && w_shape[2] == 3 &&
+         w_shape[3] == 3 && attrs.groups == 1 && attrs.dilation[0] == 1 &&
+         attrs.dilation[1] == 1 && attrs.stride[0] == 1 && attrs.stride[1] == 1;
+}
+
 void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }
 
 bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,

@@ -1,12 +1,16 @@
-// Which implementation runs a conv2d pass on the CPU: oneDNN's direct convolution or the
-// im2col + GEMM path (onednn_conv_gemm.h).
+// Which implementation runs a conv2d pass on the CPU: oneDNN's direct convolution, the im2col +
+// GEMM path (onednn_conv_gemm.h), or, for backward-weights of 3x3 convs, the hand-written kernel
+// (conv3x3_bwd_weight.h).
 //
 // The direct kernels win on BiT's large and medium feature maps. On output maps of at most 4x4
 // pixels (the last block of BiT at 128x128) they have too little spatial work to block over, and
 // there the GEMMs win: for backward-weights by 1.2-1.7x, and for the forward of convs larger
 // than 1x1 by 15-30% (BiT-R50x1, batch 16, 2 AVX2 cores; docs/performance.md). On 8x8 maps the
-// direct kernels win every pass, and backward-data stays direct everywhere. The rule is fixed rather than timed at run time, so a run, and a run
-// resumed from a checkpoint, computes the same bits every time.
+// direct kernels win every pass, and backward-data stays direct everywhere. Above 4x4, the
+// backward-weights of stride-1 3x3 convs runs the hand-written kernel, 1.1-1.3x faster than
+// oneDNN's on BiT's shapes. The
+// rule is fixed rather than timed at run time, so a run, and a run resumed from a checkpoint,
+// computes the same bits every time.
 //
 // BITGRAD_CONV_ALGO (read once) or set_conv_algo() override it:
 //   auto    (default) the rule above;
@@ -29,5 +33,10 @@ void set_conv_algo(ConvAlgo algo);
 // setting (false where the GEMM path cannot run it).
 bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
               const Conv2dAttrs& attrs);
+
+// Whether backward-weights should run the hand-written 3x3 kernel (when it supports the shape
+// and the layouts) under the current setting: in auto mode, for dense stride-1 3x3 convs with one
+// group, wherever use_gemm() is false.
+bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
 
 }  // namespace bitgrad::onednn

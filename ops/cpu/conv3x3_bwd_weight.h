@@ -1,0 +1,41 @@
+// conv2d backward-weights for 3x3 kernels on channel-blocked activations (nChw8c), hand-written
+// for AVX2+FMA. oneDNN 2.6's AVX2 backward-weights kernel runs BiT's 3x3 convs at 80-100
+// GFLOP/s, against 130-155 for their forward and backward-data on the same cores; this one runs
+// BiT's stride-1 ones at 110-130 (docs/performance.md). Any stride and padding are supported;
+// the conv kernels choose it for stride 1 (onednn_conv_algo.h).
+//
+// Algorithm. dw[o, c, ky, kx] = sum over n, oy, ox of dy[n, o, oy, ox] * x[n, c, iy, ix], with
+// iy = oy * sh - ph + ky and ix = ox * sw - pw + kx (taps in the padding read 0). In nChw8c a
+// vector of 8 channels at one pixel is contiguous, so the kernel takes dy 8 output channels at a
+// time and multiplies it by one input channel broadcast from x. A work item is a pair of output
+// channel blocks and one input channel block (16 x 8 x 3 x 3 weights); it sums over the whole
+// batch, so the threads never share an output and the result does not depend on their number.
+// Its inner loop runs along an output row with 12 accumulators in registers (2 output blocks x
+// 3 kx taps x 2 input channels), 8 loads for 12 FMAs; for each image the loop is repeated for
+// the 3 ky taps and 4 input-channel pairs, whose accumulators wait in a small array, while the
+// image's rows stay in cache.
+#pragma once
+
+#include <cstdint>
+
+namespace bitgrad::cpu {
+
+struct Conv3x3Shape {
+  int64_t batch = 0;
+  int64_t in_channels = 0, out_channels = 0;  // C, O
+  int64_t in_h = 0, in_w = 0;                  // x
+  int64_t out_h = 0, out_w = 0;                // dy
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+};
+
+// Whether the kernel runs this shape on this CPU: AVX2+FMA active (ops/cpu/cpu_isa.h), C a
+// multiple of 8 and O of 16, positive sizes and strides, non-negative padding, and an output
+// size that matches (out = (in + 2 * pad - 3) / stride + 1).
+bool conv3x3_bwd_weight_supported(const Conv3x3Shape& shape);
+
+// x: (N, C/8, H, W, 8); dy: (N, O/8, OH, OW, 8). Writes dw (O, C, 3, 3), plain OIHW.
+// Overwrites dw. The shape must be supported.
+void conv3x3_bwd_weight_nchw8c(const Conv3x3Shape& shape, const float* x, const float* dy,
+                               float* dw);
+
+}  // namespace bitgrad::cpu
