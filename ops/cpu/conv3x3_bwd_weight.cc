@@ -34,19 +34,31 @@ InteriorColumns interior_columns(const Conv3x3Shape& s) {
 #if BG_HAVE_AVX2_CLONES
 
 // A work item's sums for one ky tap and one input-channel pair: [output block][kx][channel].
-struct Accumulators {
-  __m256 v[2][kTaps][2];
-};
+// The inner loops index it with constants only (every loop over it is unrolled), so that it
+// lives in 12 registers rather than on the stack.
+using Accumulators = __m256[2][kTaps][2];
 
 // acc[.][kx][.] += the two output blocks' dy (g0, g1) times the input channel pair at x_pixel.
 BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void add_tap(Accumulators& acc, int kx, __m256 g0, __m256 g1,
                                                  const float* x_pixel) {
   __m256 b = _mm256_broadcast_ss(x_pixel);
-  acc.v[0][kx][0] = _mm256_fmadd_ps(g0, b, acc.v[0][kx][0]);
-  acc.v[1][kx][0] = _mm256_fmadd_ps(g1, b, acc.v[1][kx][0]);
+  acc[0][kx][0] = _mm256_fmadd_ps(g0, b, acc[0][kx][0]);
+  acc[1][kx][0] = _mm256_fmadd_ps(g1, b, acc[1][kx][0]);
   b = _mm256_broadcast_ss(x_pixel + 1);
-  acc.v[0][kx][1] = _mm256_fmadd_ps(g0, b, acc.v[0][kx][1]);
-  acc.v[1][kx][1] = _mm256_fmadd_ps(g1, b, acc.v[1][kx][1]);
+  acc[0][kx][1] = _mm256_fmadd_ps(g0, b, acc[0][kx][1]);
+  acc[1][kx][1] = _mm256_fmadd_ps(g1, b, acc[1][kx][1]);
+}
+
+// dst = src, element by element (unrolled: see Accumulators).
+BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void copy(Accumulators& dst, const Accumulators& src) {
+#pragma GCC unroll 2
+  for (int a = 0; a < 2; ++a) {
+#pragma GCC unroll 3
+    for (int kx = 0; kx < kTaps; ++kx) {
+      dst[a][kx][0] = src[a][kx][0];
+      dst[a][kx][1] = src[a][kx][1];
+    }
+  }
 }
 
 // Output column ox of a row near its ends, where some taps fall into the padding.
@@ -86,10 +98,10 @@ BG_TARGET_AVX2_FMA void work_item(const Conv3x3Shape& s, const float* x, const f
   const int64_t in_blocks = s.in_channels / kLanes, out_blocks = s.out_channels / kLanes;
   const int64_t x_plane = s.in_h * s.in_w * kLanes, dy_plane = s.out_h * s.out_w * kLanes;
   const InteriorColumns interior = interior_columns(s);
-  Accumulators sums[kTaps][kPairs];  // [ky][channel pair]
+  Accumulators sums[kTaps][kPairs];  // [ky][channel pair]; in memory between images
   for (auto& per_ky : sums) {
     for (Accumulators& a : per_ky) {
-      for (auto& per_block : a.v) {
+      for (auto& per_block : a) {
         for (auto& per_kx : per_block) per_kx[0] = per_kx[1] = _mm256_setzero_ps();
       }
     }
@@ -100,7 +112,8 @@ BG_TARGET_AVX2_FMA void work_item(const Conv3x3Shape& s, const float* x, const f
     const float* x_image = x + (n * in_blocks + in_block) * x_plane;
     for (int ky = 0; ky < kTaps; ++ky) {
       for (int pair_in = 0; pair_in < kPairs; ++pair_in) {
-        Accumulators acc = sums[ky][pair_in];
+        Accumulators acc;
+        copy(acc, sums[ky][pair_in]);
         for (int64_t oy = 0; oy < s.out_h; ++oy) {
           const int64_t iy = oy * s.stride_h - s.pad_h + ky;
           if (iy < 0 || iy >= s.in_h) continue;
@@ -108,11 +121,11 @@ BG_TARGET_AVX2_FMA void work_item(const Conv3x3Shape& s, const float* x, const f
           add_row(acc, s, interior, dy0 + row, dy1 + row,
                   x_image + iy * s.in_w * kLanes + 2 * pair_in);
         }
-        sums[ky][pair_in] = acc;
+        copy(sums[ky][pair_in], acc);
       }
     }
   }
-  // Scatter into OIHW: lane l of sums[ky][p].v[a][kx][j] is dw[o, c, ky, kx] with
+  // Scatter into OIHW: lane l of sums[ky][p][a][kx][j] is dw[o, c, ky, kx] with
   // o = (2 * pair + a) * 8 + l and c = in_block * 8 + 2 * p + j.
   for (int ky = 0; ky < kTaps; ++ky) {
     for (int p = 0; p < kPairs; ++p) {
@@ -120,7 +133,7 @@ BG_TARGET_AVX2_FMA void work_item(const Conv3x3Shape& s, const float* x, const f
         for (int kx = 0; kx < kTaps; ++kx) {
           for (int j = 0; j < 2; ++j) {
             alignas(32) float lanes[kLanes];
-            _mm256_store_ps(lanes, sums[ky][p].v[a][kx][j]);
+            _mm256_store_ps(lanes, sums[ky][p][a][kx][j]);
             const int64_t c = in_block * kLanes + 2 * p + j;
             for (int64_t l = 0; l < kLanes; ++l) {
               const int64_t o = (2 * pair + a) * kLanes + l;
