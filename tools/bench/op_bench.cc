@@ -8,6 +8,10 @@
 //
 // --csv adds "csv,name,fwd_ms,bwd_data_ms,bwd_weight_ms" lines that op_bench_torch.py
 // --bitgrad FILE reads to print the ratio to PyTorch.
+//
+// --versus ALGO (auto, direct or gemm) times every conv pass under both BITGRAD_CONV_ALGO (or
+// auto) and ALGO, alternating call by call, and prints a second line per conv: single runs on a
+// shared machine swing by more than the differences between two implementations.
 #include <omp.h>
 
 #include <algorithm>
@@ -16,12 +20,15 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/random.h"
 #include "ops/conv.h"
+#include "ops/cpu/onednn_conv_algo.h"
 #include "ops/elementwise.h"
 #include "ops/pad.h"
 #include "ops/pool.h"
@@ -36,6 +43,7 @@ struct Options {
   bool csv = false;
   std::string shapes = "tools/bench/bit_r50x1_convs.csv";
   std::string filter;  // only convs and ops whose name contains this
+  std::optional<onednn::ConvAlgo> versus;
 };
 
 struct ConvShape {
@@ -84,11 +92,56 @@ Tensor blocked_activation(const Shape& shape) {
   return conv2d(randn({shape[0], 8, shape[2], shape[3]}), randn({shape[1], 8, 1, 1}));
 }
 
+// With --versus: the best times of `run` under the configured conv algorithm and under
+// options.versus, the two alternating call by call after a warm-up of each. The order flips
+// every round (ABBA...): a call right after another on the same tensors finds them in cache.
+std::pair<double, double> best_ms_versus(const std::function<void()>& run, const Options& options) {
+  const onednn::ConvAlgo algos[2] = {onednn::conv_algo(), *options.versus};
+  double best[2] = {1e300, 1e300};
+  for (int i = -1; i < options.reps; ++i) {  // i = -1: warm-up
+    for (int k = 0; k < 2; ++k) {
+      const int a = (i & 1) != 0 ? 1 - k : k;
+      onednn::set_conv_algo(algos[a]);
+      auto start = std::chrono::steady_clock::now();
+      run();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      if (i >= 0) best[a] = std::min(best[a], ms);
+    }
+  }
+  onednn::set_conv_algo(algos[0]);
+  return {best[0], best[1]};
+}
+
 double gflops(double flops, double ms) { return flops / (ms * 1e6); }
 
 struct Totals {
   double ms = 0, flops = 0, fwd_ms = 0, fwd_flops = 0;
 };
+
+// --versus: two lines per conv, ms under the configured algorithm and under the other.
+void bench_conv_versus(const ConvShape& s, const Options& options, const Tensor& x,
+                       const Tensor& w, const Tensor& dy, const Conv2dAttrs& attrs,
+                       double flops) {
+  bool root = s.in == 3;
+  auto [fwd, fwd_v] =
+      best_ms_versus([&] { call<Conv2dFwd>(x, w, Tensor(), attrs); }, options);
+  std::pair<double, double> bwd_data{0, 0};
+  if (!root) {
+    bwd_data = best_ms_versus([&] { call<Conv2dBwdData>(dy, w, x.shape(), attrs); }, options);
+  }
+  auto [bwd_w, bwd_w_v] =
+      best_ms_versus([&] { call<Conv2dBwdWeight>(dy, x, w.shape(), attrs); }, options);
+  const std::string names[2] = {s.name, "  versus"};
+  const std::string counts[2] = {std::to_string(s.count), ""};
+  const double rows[2][3] = {{fwd, bwd_data.first, bwd_w}, {fwd_v, bwd_data.second, bwd_w_v}};
+  for (int a = 0; a < 2; ++a) {
+    std::printf("%-26s %3s  %8.2f %6.1f  %8.2f %6.1f  %8.2f %6.1f\n", names[a].c_str(),
+                counts[a].c_str(), rows[a][0], gflops(flops, rows[a][0]), rows[a][1],
+                gflops(flops, rows[a][1]), rows[a][2], gflops(flops, rows[a][2]));
+  }
+}
 
 void bench_conv(const ConvShape& s, const Options& options, Totals& totals) {
   bool root = s.in == 3;
@@ -98,6 +151,10 @@ void bench_conv(const ConvShape& s, const Options& options, Totals& totals) {
   Conv2dAttrs attrs{{s.stride, s.stride}, {s.padding, s.padding}};
   Tensor dy = call<Conv2dFwd>(x, w, Tensor(), attrs);  // blocked, the shape of y
   double flops = 2.0 * dy.numel() * s.in * s.kernel * s.kernel;
+  if (options.versus) {
+    bench_conv_versus(s, options, x, w, dy, attrs, flops);
+    return;
+  }
   double fwd = best_ms([&] { call<Conv2dFwd>(x, w, Tensor(), attrs); }, options.reps);
   // The image needs no gradient, so training never runs the root's backward data.
   double bwd_data =
@@ -194,10 +251,23 @@ int main(int argc, char** argv) {
       options.filter = value();
     } else if (arg == "--csv") {
       options.csv = true;
+    } else if (arg == "--versus") {
+      std::string algo = value();
+      if (algo == "auto") {
+        options.versus = bitgrad::onednn::ConvAlgo::kAuto;
+      } else if (algo == "direct") {
+        options.versus = bitgrad::onednn::ConvAlgo::kDirect;
+      } else if (algo == "gemm") {
+        options.versus = bitgrad::onednn::ConvAlgo::kGemm;
+      } else {
+        std::fprintf(stderr, "op_bench: --versus must be auto, direct or gemm, got '%s'\n",
+                     algo.c_str());
+        std::exit(2);
+      }
     } else {
       std::fprintf(stderr,
                    "usage: op_bench [--batch N] [--reps R] [--shapes FILE] [--filter TEXT] "
-                   "[--csv]\n");
+                   "[--csv] [--versus auto|direct|gemm]\n");
       return 2;
     }
   }
