@@ -32,10 +32,11 @@ bool gemm_is_faster(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
   Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
   bool small_map = y[2] * y[3] <= kSmallMapPixels;
   bool pointwise = w_shape[2] == 1 && w_shape[3] == 1;
+  bool strided = attrs.stride[0] > 1 || attrs.stride[1] > 1;
   switch (pass) {
     case ConvPass::kForward: return small_map && !pointwise;
     case ConvPass::kBackwardWeight: return small_map;
-    case ConvPass::kBackwardData: return false;
+    case ConvPass::kBackwardData: return small_map && strided && !pointwise;
   }
   return false;
 }

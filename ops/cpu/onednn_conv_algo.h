@@ -4,13 +4,12 @@
 //
 // The direct kernels win on BiT's large and medium feature maps. On output maps of at most 4x4
 // pixels (the last block of BiT at 128x128) they have too little spatial work to block over, and
-// there the GEMMs win: for backward-weights by 1.2-1.7x, and for the forward of convs larger
-// than 1x1 by 15-30% (BiT-R50x1, batch 16, 2 AVX2 cores; docs/performance.md). On 8x8 maps the
-// direct kernels win every pass, and backward-data stays direct everywhere. Above 4x4, the
-// backward-weights of stride-1 3x3 convs runs the hand-written kernel, 1.1-1.3x faster than
-// oneDNN's on BiT's shapes. The
-// rule is fixed rather than timed at run time, so a run, and a run resumed from a checkpoint,
-// computes the same bits every time.
+// there the GEMMs win: for backward-weights by 1.2-1.7x, for the forward of convs larger than
+// 1x1 by 15-30%, and for the backward-data of the strided 3x3 conv into a 4x4 map by 5-15%
+// (BiT-R50x1, batch 16, 2 AVX2 cores; docs/performance.md). On 8x8 maps the direct kernels win
+// every pass. Above 4x4, the backward-weights of stride-1 3x3 convs runs the hand-written
+// kernel, 1.1-1.5x faster than oneDNN's on BiT's shapes. The rule is fixed rather than timed at
+// run time, so a run, and a run resumed from a checkpoint, computes the same bits every time.
 //
 // BITGRAD_CONV_ALGO (read once) or set_conv_algo() override it:
 //   auto    (default) the rule above;
