@@ -1,6 +1,7 @@
 #include "ops/pool.h"
 
 #include "autograd/function.h"
+#include "autograd/grad_mode.h"
 
 namespace bitgrad {
 
@@ -44,6 +45,10 @@ struct MaxPool2d {
 
 Tensor max_pool2d(const Tensor& x, const Pool2dAttrs& attrs) {
   BG_CHECK(x.defined(), "max_pool2d: the input tensor is undefined");
+  if (!GradMode::is_enabled() || !x.requires_grad()) {
+    max_pool2d_output_shape(x.shape(), attrs);  // the same argument checks and messages
+    return call<MaxPool2dInference>(x, attrs);
+  }
   return apply(MaxPool2d{attrs}, x);
 }
 

@@ -25,6 +25,10 @@ struct MaxPool2dResult {
 
 // y[n,c,i,j] = max over the window at (i*s - p, j*s - p); ties pick the first in row-major order.
 BG_KERNEL_SLOT(MaxPool2dFwd, MaxPool2dResult(const Tensor& x, const Pool2dAttrs& attrs));
+// y alone, for a forward no backward will follow (inference): kernels may skip recording the
+// maxima (oneDNN's forward_inference pooling runs in about half the time of forward_training).
+// max_pool2d() calls it when no gradient is wanted.
+BG_KERNEL_SLOT(MaxPool2dInference, Tensor(const Tensor& x, const Pool2dAttrs& attrs));
 // dx: each dy is added to the input element that was the window's maximum.
 BG_KERNEL_SLOT(MaxPool2dBwd, Tensor(const Tensor& dy, const Tensor& x, const Tensor& workspace,
                                     const Pool2dAttrs& attrs));

@@ -24,15 +24,17 @@ PoolGeometry pool_geometry(const Shape& x, const Pool2dAttrs& attrs) {
           {attrs.padding[0], attrs.padding[1]}};
 }
 
-// The forward primitive for x's layout; also the hint the backward primitive needs.
-CachedPrimitive<PoolFwd::primitive_desc> forward_primitive(const memory::desc& src,
-                                                           const PoolGeometry& g) {
-  CacheKey key("max_pool2d");
+// The forward primitive for x's layout; the training one (with a workspace) is also the hint the
+// backward primitive needs.
+CachedPrimitive<PoolFwd::primitive_desc> forward_primitive(
+    const memory::desc& src, const PoolGeometry& g,
+    dnnl::prop_kind kind = dnnl::prop_kind::forward_training) {
+  CacheKey key(kind == dnnl::prop_kind::forward_training ? "max_pool2d" : "max_pool2d_inference");
   key.add(src).add(g.strides).add(g.kernel).add(g.padding);
   return cached_primitive<PoolFwd::primitive_desc>(key, [&] {
     memory::desc dst(g.dst, memory::data_type::f32, memory::format_tag::any);
-    PoolFwd::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::pooling_max, src, dst,
-                       g.strides, g.kernel, g.padding, g.padding);
+    PoolFwd::desc desc(kind, dnnl::algorithm::pooling_max, src, dst, g.strides, g.kernel,
+                       g.padding, g.padding);
     return PoolFwd::primitive_desc(desc, default_attr(), engine());
   });
 }
@@ -55,6 +57,21 @@ MaxPool2dResult max_pool2d_fwd_onednn(const Tensor& x, const Pool2dAttrs& attrs)
              {DNNL_ARG_DST, view(y).memory},
              {DNNL_ARG_WORKSPACE, view(workspace, workspace_desc).memory}});
     return MaxPool2dResult{y, workspace};
+  });
+}
+
+// y alone (x's layout), from oneDNN's forward_inference pooling: no workspace to write.
+Tensor max_pool2d_inference_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
+  if (x.dtype() != DType::kFloat32 || x.numel() == 0) {
+    return run_reference<MaxPool2dInference>(x, attrs);
+  }
+  return translate_errors("max_pool2d", [&] {
+    PoolGeometry g = pool_geometry(x.shape(), attrs);
+    Buffer src = view(x);
+    auto pool = forward_primitive(src.desc(), g, dnnl::prop_kind::forward_inference);
+    Tensor y = empty_with_desc(Shape(g.dst.begin(), g.dst.end()), x.dtype(), pool.pd.dst_desc());
+    execute("max_pool2d", pool, {{DNNL_ARG_SRC, src.memory}, {DNNL_ARG_DST, view(y).memory}});
+    return y;
   });
 }
 
@@ -101,6 +118,7 @@ Tensor max_pool2d_bwd_onednn(const Tensor& dy, const Tensor& x, const Tensor& wo
 }  // namespace
 
 BG_REGISTER_LAYOUT_AWARE_KERNEL(MaxPool2dFwd, kCpu, max_pool2d_fwd_onednn);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(MaxPool2dInference, kCpu, max_pool2d_inference_onednn);
 BG_REGISTER_LAYOUT_AWARE_KERNEL(MaxPool2dBwd, kCpu, max_pool2d_bwd_onednn);
 
 }  // namespace bitgrad::onednn

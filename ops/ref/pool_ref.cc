@@ -90,7 +90,13 @@ Tensor max_pool2d_bwd_ref(const Tensor& dy, const Tensor& x, const Tensor& works
 
 }  // namespace
 
+// The forward's y; the reference computes the workspace anyway, it costs nothing to speak of.
+Tensor max_pool2d_inference_ref(const Tensor& x, const Pool2dAttrs& attrs) {
+  return max_pool2d_fwd_ref(x, attrs).y;
+}
+
 BG_REGISTER_KERNEL(MaxPool2dFwd, kRef, max_pool2d_fwd_ref);
+BG_REGISTER_KERNEL(MaxPool2dInference, kRef, max_pool2d_inference_ref);
 BG_REGISTER_KERNEL(MaxPool2dBwd, kRef, max_pool2d_bwd_ref);
 
 }  // namespace bitgrad::ref

@@ -1,4 +1,5 @@
 // The oneDNN max_pool2d and pad kernels against the reference kernels.
+#include "autograd/grad_mode.h"
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
@@ -48,6 +49,30 @@ TEST(PoolOnednnTest, MaxPoolMatchesReference) {
 TEST(PoolOnednnTest, OutputKeepsTheBlockedLayout) {
   Tensor y = max_pool2d(blocked_input({2, 16, 9, 9}), {{3, 3}, {2, 2}, {0, 0}});
   EXPECT_FALSE(y.is_plain());
+}
+
+// Without a gradient to compute, max_pool2d runs the inference slot (no workspace): the same y
+// as the training forward, and as the reference, on blocked and plain inputs.
+TEST(PoolOnednnTest, InferenceForwardMatchesTrainingForwardAndReference) {
+  for (const Shape& shape : {Shape{2, 16, 66, 66}, Shape{3, 5, 9, 7}}) {
+    for (bool blocked : {true, false}) {
+      SCOPED_TRACE(shape.str() + (blocked ? " blocked" : " plain"));
+      Tensor x = blocked ? blocked_input(shape) : randn(shape);
+      Pool2dAttrs attrs{{3, 3}, {2, 2}, {1, 1}};
+      Tensor y;
+      {
+        NoGradGuard inference;
+        y = max_pool2d(x, attrs);
+      }
+      EXPECT_TRUE(close_to(y, call<MaxPool2dFwd>(x, attrs).y, {0, 0}));
+      Tensor expected;
+      {
+        BackendOverride reference(Backend::kRef);
+        expected = call<MaxPool2dInference>(x, attrs);
+      }
+      EXPECT_TRUE(close_to(y, expected, {0, 0}));
+    }
+  }
 }
 
 TEST(PoolOnednnTest, BackwardRejectsAnotherBackendsWorkspace) {
