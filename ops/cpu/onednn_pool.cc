@@ -1,6 +1,9 @@
 // oneDNN max pooling. x keeps its layout (nChw8c between oneDNN ops); the forward runs in
 // training mode and returns the primitive's workspace (which input won each window) as a uint8
 // tensor that only this backend's backward can read. Padding is -inf, as in ops/pool.h.
+#include <unordered_map>
+#include <utility>
+
 #include "ops/cpu/onednn_context.h"
 #include "ops/cpu/onednn_layout.h"
 #include "ops/pool.h"
@@ -39,39 +42,42 @@ CachedPrimitive<PoolFwd::primitive_desc> forward_primitive(
   });
 }
 
-// y (N, C, OH, OW) in the primitive's layout (x's), and the workspace: uint8 bytes recording
-// each window's maximum. Overwrites both.
+// y (N, C, OH, OW) in the primitive's layout (x's) and, for forward_training, the workspace:
+// uint8 bytes recording each window's maximum (undefined for forward_inference).
+MaxPool2dResult run_forward(const Tensor& x, const Pool2dAttrs& attrs, dnnl::prop_kind kind) {
+  PoolGeometry g = pool_geometry(x.shape(), attrs);
+  Buffer src = view(x);
+  auto pool = forward_primitive(src.desc(), g, kind);
+  MaxPool2dResult result;
+  result.y = empty_with_desc(Shape(g.dst.begin(), g.dst.end()), x.dtype(), pool.pd.dst_desc());
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src.memory},
+                                          {DNNL_ARG_DST, view(result.y).memory}};
+  if (kind == dnnl::prop_kind::forward_training) {
+    memory::desc workspace_desc = pool.pd.workspace_desc();
+    result.workspace =
+        empty({static_cast<int64_t>(workspace_desc.get_size())}, DType::kUInt8);
+    args[DNNL_ARG_WORKSPACE] = view(result.workspace, workspace_desc).memory;
+  }
+  execute("max_pool2d", pool, std::move(args));
+  return result;
+}
+
+// y and the workspace (run_forward). Overwrites both.
 MaxPool2dResult max_pool2d_fwd_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
   if (x.dtype() != DType::kFloat32 || x.numel() == 0) {
     return run_reference<MaxPool2dFwd>(x, attrs);
   }
-  return translate_errors("max_pool2d", [&] {
-    PoolGeometry g = pool_geometry(x.shape(), attrs);
-    Buffer src = view(x);
-    auto pool = forward_primitive(src.desc(), g);
-    Tensor y = empty_with_desc(Shape(g.dst.begin(), g.dst.end()), x.dtype(), pool.pd.dst_desc());
-    memory::desc workspace_desc = pool.pd.workspace_desc();
-    Tensor workspace = empty({static_cast<int64_t>(workspace_desc.get_size())}, DType::kUInt8);
-    execute("max_pool2d", pool,
-            {{DNNL_ARG_SRC, src.memory},
-             {DNNL_ARG_DST, view(y).memory},
-             {DNNL_ARG_WORKSPACE, view(workspace, workspace_desc).memory}});
-    return MaxPool2dResult{y, workspace};
-  });
+  return translate_errors(
+      "max_pool2d", [&] { return run_forward(x, attrs, dnnl::prop_kind::forward_training); });
 }
 
-// y alone (x's layout), from oneDNN's forward_inference pooling: no workspace to write.
+// y alone, from oneDNN's forward_inference pooling: no workspace to write.
 Tensor max_pool2d_inference_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
   if (x.dtype() != DType::kFloat32 || x.numel() == 0) {
     return run_reference<MaxPool2dInference>(x, attrs);
   }
   return translate_errors("max_pool2d", [&] {
-    PoolGeometry g = pool_geometry(x.shape(), attrs);
-    Buffer src = view(x);
-    auto pool = forward_primitive(src.desc(), g, dnnl::prop_kind::forward_inference);
-    Tensor y = empty_with_desc(Shape(g.dst.begin(), g.dst.end()), x.dtype(), pool.pd.dst_desc());
-    execute("max_pool2d", pool, {{DNNL_ARG_SRC, src.memory}, {DNNL_ARG_DST, view(y).memory}});
-    return y;
+    return run_forward(x, attrs, dnnl::prop_kind::forward_inference).y;
   });
 }
 
