@@ -1,6 +1,7 @@
-// oneDNN max pooling. x keeps its layout (nChw8c between oneDNN ops); the forward runs in
-// training mode and returns the primitive's workspace (which input won each window) as a uint8
-// tensor that only this backend's backward can read. Padding is -inf, as in ops/pool.h.
+// oneDNN max pooling. x keeps its layout (nChw8c between oneDNN ops). MaxPool2dFwd runs the
+// training primitive and returns its workspace (which input won each window) as a uint8 tensor
+// that only this backend's backward can read; MaxPool2dInference runs the forward_inference
+// primitive, which writes none. Padding is -inf, as in ops/pool.h.
 #include <unordered_map>
 #include <utility>
 
