@@ -21,6 +21,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import bit_torch  # noqa: E402
+from bench_config import add_config_flags  # noqa: E402
 
 
 def parse_model(name):
@@ -32,14 +33,9 @@ def parse_model(name):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="BiT-R50x1")
-    parser.add_argument("--mode", choices=["train", "infer"], default="train")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--res", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=10)
+    add_config_flags(parser, steps=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--head", type=int, default=1000)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--profile", action="store_true",
                         help="print PyTorch's per-op time over the timed steps")
     args = parser.parse_args()

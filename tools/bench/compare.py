@@ -18,6 +18,8 @@ import statistics
 import subprocess
 import sys
 
+from bench_config import add_config_flags, config_args
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 
@@ -35,13 +37,8 @@ def run(command):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="BiT-R50x1")
-    parser.add_argument("--mode", choices=["train", "infer"], default="train")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--res", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=6, help="timed steps per run")
+    add_config_flags(parser, steps=6, steps_help="timed steps per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each framework")
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--bit_bench", default=os.path.join(ROOT, "bazel-bin/tools/bench/bit_bench"),
                         help="the bit_bench binary (bazel build -c opt //tools/bench:bit_bench)")
     args = parser.parse_args()
@@ -49,8 +46,7 @@ def main():
         raise SystemExit(f"--bit_bench: {args.bit_bench} is not an executable; build it with "
                          "bazel build -c opt //tools/bench:bit_bench")
 
-    shared = [f"--model={args.model}", f"--mode={args.mode}", f"--batch={args.batch}",
-              f"--res={args.res}", f"--steps={args.steps}", f"--threads={args.threads}"]
+    shared = config_args(args)
     commands = {
         "bitgrad": [args.bit_bench] + shared,
         "pytorch": [sys.executable, os.path.join(HERE, "bit_bench_torch.py")] + shared,
