@@ -23,6 +23,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -72,19 +73,22 @@ std::vector<ConvShape> read_shapes(const std::string& path) {
   return shapes;
 }
 
+// The wall time of one call of `run`, in ms.
+double time_ms(const std::function<void()>& run) {
+  auto start = std::chrono::steady_clock::now();
+  run();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
 // The best wall time of `reps` runs after two warm-ups, in ms: the machine is shared, and the
 // best run is the one least disturbed by other processes.
 double best_ms(const std::function<void()>& run, int reps) {
   run();
   run();
-  std::vector<double> times;
-  for (int i = 0; i < reps; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    run();
-    times.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-  }
-  return *std::min_element(times.begin(), times.end());
+  double best = time_ms(run);
+  for (int i = 1; i < reps; ++i) best = std::min(best, time_ms(run));
+  return best;
 }
 
 // A blocked activation of `shape`, as a 1x1 conv (the usual producer) leaves it.
@@ -102,11 +106,7 @@ std::pair<double, double> best_ms_versus(const std::function<void()>& run, const
     for (int k = 0; k < 2; ++k) {
       const int a = (i & 1) != 0 ? 1 - k : k;
       onednn::set_conv_algo(algos[a]);
-      auto start = std::chrono::steady_clock::now();
-      run();
-      double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
+      const double ms = time_ms(run);
       if (i >= 0) best[a] = std::min(best[a], ms);
     }
   }
@@ -120,27 +120,22 @@ struct Totals {
   double ms = 0, flops = 0, fwd_ms = 0, fwd_flops = 0;
 };
 
-// --versus: two lines per conv, ms under the configured algorithm and under the other.
-void bench_conv_versus(const ConvShape& s, const Options& options, const Tensor& x,
-                       const Tensor& w, const Tensor& dy, const Conv2dAttrs& attrs,
-                       double flops) {
-  bool root = s.in == 3;
-  auto [fwd, fwd_v] =
-      best_ms_versus([&] { call<Conv2dFwd>(x, w, Tensor(), attrs); }, options);
-  std::pair<double, double> bwd_data{0, 0};
-  if (!root) {
-    bwd_data = best_ms_versus([&] { call<Conv2dBwdData>(dy, w, x.shape(), attrs); }, options);
+// The best times of a conv's three passes (bwd_data stays 0 for the root, whose image needs no
+// gradient).
+struct PassTimes {
+  double fwd = 0, bwd_data = 0, bwd_weight = 0;
+};
+
+void print_conv_row(const std::string& name, const std::string& count, const PassTimes& t,
+                    bool root, double flops) {
+  std::printf("%-26s %3s  %8.2f %6.1f  ", name.c_str(), count.c_str(), t.fwd,
+              gflops(flops, t.fwd));
+  if (root) {
+    std::printf("%8s %6s  ", "-", "-");
+  } else {
+    std::printf("%8.2f %6.1f  ", t.bwd_data, gflops(flops, t.bwd_data));
   }
-  auto [bwd_w, bwd_w_v] =
-      best_ms_versus([&] { call<Conv2dBwdWeight>(dy, x, w.shape(), attrs); }, options);
-  const std::string names[2] = {s.name, "  versus"};
-  const std::string counts[2] = {std::to_string(s.count), ""};
-  const double rows[2][3] = {{fwd, bwd_data.first, bwd_w}, {fwd_v, bwd_data.second, bwd_w_v}};
-  for (int a = 0; a < 2; ++a) {
-    std::printf("%-26s %3s  %8.2f %6.1f  %8.2f %6.1f  %8.2f %6.1f\n", names[a].c_str(),
-                counts[a].c_str(), rows[a][0], gflops(flops, rows[a][0]), rows[a][1],
-                gflops(flops, rows[a][1]), rows[a][2], gflops(flops, rows[a][2]));
-  }
+  std::printf("%8.2f %6.1f\n", t.bwd_weight, gflops(flops, t.bwd_weight));
 }
 
 void bench_conv(const ConvShape& s, const Options& options, Totals& totals) {
@@ -151,30 +146,31 @@ void bench_conv(const ConvShape& s, const Options& options, Totals& totals) {
   Conv2dAttrs attrs{{s.stride, s.stride}, {s.padding, s.padding}};
   Tensor dy = call<Conv2dFwd>(x, w, Tensor(), attrs);  // blocked, the shape of y
   double flops = 2.0 * dy.numel() * s.in * s.kernel * s.kernel;
-  if (options.versus) {
-    bench_conv_versus(s, options, x, w, dy, attrs, flops);
-    return;
-  }
-  double fwd = best_ms([&] { call<Conv2dFwd>(x, w, Tensor(), attrs); }, options.reps);
+  // times[0] under the configured algorithm; with --versus, times[1] under the other one, the
+  // two timed alternately.
+  PassTimes times[2];
+  auto time_pass = [&](double PassTimes::*pass, const std::function<void()>& run) {
+    if (options.versus) {
+      std::tie(times[0].*pass, times[1].*pass) = best_ms_versus(run, options);
+    } else {
+      times[0].*pass = best_ms(run, options.reps);
+    }
+  };
+  time_pass(&PassTimes::fwd, [&] { call<Conv2dFwd>(x, w, Tensor(), attrs); });
   // The image needs no gradient, so training never runs the root's backward data.
-  double bwd_data =
-      root ? 0 : best_ms([&] { call<Conv2dBwdData>(dy, w, x.shape(), attrs); }, options.reps);
-  double bwd_weight =
-      best_ms([&] { call<Conv2dBwdWeight>(dy, x, w.shape(), attrs); }, options.reps);
-  std::printf("%-26s %3lld  %8.2f %6.1f  ", s.name.c_str(), static_cast<long long>(s.count), fwd,
-              gflops(flops, fwd));
-  if (root) {
-    std::printf("%8s %6s  ", "-", "-");
-  } else {
-    std::printf("%8.2f %6.1f  ", bwd_data, gflops(flops, bwd_data));
+  if (!root) {
+    time_pass(&PassTimes::bwd_data, [&] { call<Conv2dBwdData>(dy, w, x.shape(), attrs); });
   }
-  std::printf("%8.2f %6.1f\n", bwd_weight, gflops(flops, bwd_weight));
+  time_pass(&PassTimes::bwd_weight, [&] { call<Conv2dBwdWeight>(dy, x, w.shape(), attrs); });
+  const PassTimes& t = times[0];
+  print_conv_row(s.name, std::to_string(s.count), t, root, flops);
+  if (options.versus) print_conv_row("  versus", "", times[1], root, flops);
   if (options.csv) {
-    std::printf("csv,%s,%.4f,%.4f,%.4f\n", s.name.c_str(), fwd, bwd_data, bwd_weight);
+    std::printf("csv,%s,%.4f,%.4f,%.4f\n", s.name.c_str(), t.fwd, t.bwd_data, t.bwd_weight);
   }
-  totals.ms += s.count * (fwd + bwd_data + bwd_weight);
+  totals.ms += s.count * (t.fwd + t.bwd_data + t.bwd_weight);
   totals.flops += s.count * flops * (root ? 2 : 3);
-  totals.fwd_ms += s.count * fwd;
+  totals.fwd_ms += s.count * t.fwd;
   totals.fwd_flops += s.count * flops;
 }
 
