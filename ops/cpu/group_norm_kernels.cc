@@ -543,9 +543,11 @@ BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
       const bool real = channel < p.channels;  // not a padding lane
       const int64_t group = n * p.groups + channel / p.group_channels;
       center[channel] = real ? a.mean[group] : T(0);
-      relu_scale[channel] = static_cast<T>(
-          real ? (a.gamma ? double(a.gamma[channel]) : 1.0) * double(a.rstd[group]) : 0.0);
-      relu_bias[channel] = real && a.beta ? a.beta[channel] : T(0);
+      if constexpr (kRelu) {  // without the ReLU the gate is never read
+        relu_scale[channel] = static_cast<T>(
+            real ? (a.gamma ? double(a.gamma[channel]) : 1.0) * double(a.rstd[group]) : 0.0);
+        relu_bias[channel] = real && a.beta ? a.beta[channel] : T(0);
+      }
       sum_g[channel] = sum_gx[channel] = 0;
     }
     const int64_t offset = p.row_offset(n, c);
