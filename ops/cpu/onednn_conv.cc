@@ -153,10 +153,18 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
 Tensor conv3x3_bwd_weight_if_supported(const Tensor& dy, const Tensor& x, const Shape& w_shape,
                                        const Conv2dAttrs& attrs) {
   if (channel_block(x) != 8 || channel_block(dy) != 8) return Tensor();
-  const Shape& y = dy.shape();
-  cpu::Conv3x3Shape shape{x.size(0), x.size(1),  w_shape[0],       x.size(2),        x.size(3),
-                          y[2],      y[3],       attrs.stride[0], attrs.stride[1], attrs.padding[0],
-                          attrs.padding[1]};
+  cpu::Conv3x3Shape shape;
+  shape.batch = x.size(0);
+  shape.in_channels = x.size(1);
+  shape.out_channels = w_shape[0];
+  shape.in_h = x.size(2);
+  shape.in_w = x.size(3);
+  shape.out_h = dy.size(2);
+  shape.out_w = dy.size(3);
+  shape.stride_h = attrs.stride[0];
+  shape.stride_w = attrs.stride[1];
+  shape.pad_h = attrs.padding[0];
+  shape.pad_w = attrs.padding[1];
   if (!cpu::conv3x3_bwd_weight_supported(shape)) return Tensor();
   Tensor dw = empty(w_shape, DType::kFloat32);
   cpu::conv3x3_bwd_weight_nchw8c(shape, static_cast<const float*>(x.raw_data()),
