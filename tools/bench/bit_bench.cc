@@ -9,7 +9,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -25,6 +24,7 @@
 #include "models/bit_resnet_v2.h"
 #include "ops/loss.h"
 #include "optim/sgd.h"
+#include "tools/bench/bench_clock.h"
 
 ABSL_FLAG(std::string, model, "BiT-R50x1", "BiT model name, e.g. BiT-R50x1 or BiT-M-R101x3");
 ABSL_FLAG(std::string, mode, "train", "train (forward, backward, SGD step) or infer");
@@ -99,9 +99,9 @@ int run() {
   for (int64_t i = 0; i < warmup + steps; ++i) {
     if (i == warmup) faults_before_timed_steps = resource_usage().ru_minflt;
     if (i == warmup && absl::GetFlag(FLAGS_profile)) profiler.start();
-    auto start = std::chrono::steady_clock::now();
+    const double start_ms = bench::now_ms();
     step();
-    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double elapsed = (bench::now_ms() - start_ms) / 1e3;
     if (i >= warmup) seconds.push_back(elapsed);
     std::cout << absl::StrFormat("step %d/%d%s: %.0f ms, %.2f img/s\n", i + 1, warmup + steps,
                                  i < warmup ? " (warm-up)" : "", elapsed * 1e3, batch / elapsed);

@@ -15,7 +15,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -34,6 +33,7 @@
 #include "ops/pad.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
+#include "tools/bench/bench_clock.h"
 
 namespace bitgrad {
 namespace {
@@ -75,10 +75,9 @@ std::vector<ConvShape> read_shapes(const std::string& path) {
 
 // The wall time of one call of `run`, in ms.
 double time_ms(const std::function<void()>& run) {
-  auto start = std::chrono::steady_clock::now();
+  const double start = bench::now_ms();
   run();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-      .count();
+  return bench::now_ms() - start;
 }
 
 // The best wall time of `reps` runs after two warm-ups, in ms: the machine is shared, and the

@@ -25,7 +25,7 @@
 #include "ops/cpu/cpu_isa.h"
 #include "ops/cpu/group_norm_kernels.h"
 #include "ops/norm.h"
-#include "tools/bench/kernels/bench_clock.h"
+#include "tools/bench/bench_clock.h"
 
 namespace bitgrad {
 namespace {

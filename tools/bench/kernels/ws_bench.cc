@@ -16,7 +16,7 @@
 #include "core/random.h"
 #include "ops/elementwise.h"
 #include "ops/norm.h"
-#include "tools/bench/kernels/bench_clock.h"
+#include "tools/bench/bench_clock.h"
 
 namespace bitgrad {
 namespace {

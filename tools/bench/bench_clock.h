@@ -1,6 +1,6 @@
-// The clock of the kernel microbenchmarks: wall time, or with --cpu-time the process's CPU time
-// divided by the thread count. On a machine shared with other jobs, a run measured in CPU time is
-// not inflated by time slicing.
+// The benchmarks' clock: wall time, or (kernel microbenchmarks, --cpu-time) the process's CPU
+// time divided by the thread count. On a machine shared with other jobs, a run measured in CPU
+// time is not inflated by time slicing.
 #pragma once
 
 #include <omp.h>
