@@ -12,6 +12,8 @@ namespace {
 
 // Output maps up to this many pixels count as small (4x4).
 constexpr int64_t kSmallMapPixels = 16;
+// And up to this many as medium (8x8).
+constexpr int64_t kMediumMapPixels = 64;
 
 ConvAlgo algo_from_environment() {
   const char* env = std::getenv("BITGRAD_CONV_ALGO");
@@ -51,6 +53,21 @@ bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs) {
   return conv_algo() == ConvAlgo::kAuto && w_shape.rank() == 4 && w_shape[2] == 3 &&
          w_shape[3] == 3 && attrs.groups == 1 && attrs.dilation[0] == 1 &&
          attrs.dilation[1] == 1 && attrs.stride[0] == 1 && attrs.stride[1] == 1;
+}
+
+bool use_pointwise_bwd_data_as_forward(const Shape& x_shape, const Shape& w_shape,
+                                       const Conv2dAttrs& attrs) {
+  if (conv_algo() != ConvAlgo::kAuto || w_shape.rank() != 4 || w_shape[2] != 1 ||
+      w_shape[3] != 1 || attrs.groups != 1 || attrs.padding[0] != 0 || attrs.padding[1] != 0) {
+    return false;
+  }
+  // oneDNN's own backward-data wins only on the 1x1 convs that expand the channels on large
+  // maps (BiT's blocks 1 and 2), and on 4x4 maps.
+  Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
+  const int64_t pixels = y[2] * y[3];
+  bool expands_on_large_map = w_shape[0] > w_shape[1] && pixels > kMediumMapPixels;
+  bool strided = attrs.stride[0] > 1 || attrs.stride[1] > 1;
+  return pixels > kSmallMapPixels && (strided || !expands_on_large_map);
 }
 
 void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }

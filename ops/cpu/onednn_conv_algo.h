@@ -11,9 +11,13 @@
 // kernel, 1.1-1.5x faster than oneDNN's on BiT's shapes. The rule is fixed rather than timed at
 // run time, so a run, and a run resumed from a checkpoint, computes the same bits every time.
 //
+// Backward-data of 1x1 convs runs as the forward conv of dy with the transposed weights, a
+// primitive oneDNN 2.6 runs 10-35% faster than its own 1x1 backward-data, except on the convs
+// that expand the channels on large maps (BiT's blocks 1 and 2) and on 4x4 maps.
+//
 // BITGRAD_CONV_ALGO (read once) or set_conv_algo() override it:
 //   auto    (default) the rule above;
-//   direct  always oneDNN's direct convolution;
+//   direct  always oneDNN's direct convolution, each pass with its own primitive;
 //   gemm    the GEMM path wherever it supports the shape (tests use this to cover it).
 #pragma once
 
@@ -28,6 +32,18 @@ enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
 ConvAlgo conv_algo();
 void set_conv_algo(ConvAlgo algo);
 
+// Sets the conv algorithm for a scope (tests, benchmarks).
+class ScopedConvAlgo {
+ public:
+  explicit ScopedConvAlgo(ConvAlgo algo) : previous_(conv_algo()) { set_conv_algo(algo); }
+  ~ScopedConvAlgo() { set_conv_algo(previous_); }
+  ScopedConvAlgo(const ScopedConvAlgo&) = delete;
+  ScopedConvAlgo& operator=(const ScopedConvAlgo&) = delete;
+
+ private:
+  ConvAlgo previous_;
+};
+
 // Whether `pass` of the convolution of x_shape with w_shape runs as GEMMs under the current
 // setting (false where the GEMM path cannot run it).
 bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
@@ -37,5 +53,11 @@ bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
 // and the layouts) under the current setting: in auto mode, for dense stride-1 3x3 convs with one
 // group, wherever use_gemm() is false.
 bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
+
+// Whether backward-data of a 1x1 conv runs as the forward conv of dy with the transposed
+// weights (in auto mode, for unpadded 1x1 convs with one group that reduce the channels or are
+// strided, above 4x4 maps).
+bool use_pointwise_bwd_data_as_forward(const Shape& x_shape, const Shape& w_shape,
+                                       const Conv2dAttrs& attrs);
 
 }  // namespace bitgrad::onednn

@@ -16,21 +16,10 @@ namespace bitgrad {
 namespace {
 
 using onednn::ConvAlgo;
+using onednn::ScopedConvAlgo;
 using testing::close_to;
 using testing::matches_reference;
 using testing::random_input;
-
-// Sets the conv algorithm for a scope.
-class ScopedConvAlgo {
- public:
-  explicit ScopedConvAlgo(ConvAlgo algo) : previous_(onednn::conv_algo()) {
-    onednn::set_conv_algo(algo);
-  }
-  ~ScopedConvAlgo() { onednn::set_conv_algo(previous_); }
-
- private:
-  ConvAlgo previous_;
-};
 
 struct ConvCase {
   const char* name;
