@@ -6,75 +6,29 @@
 //
 // On small feature maps some passes run as whole-batch GEMMs instead (onednn_conv_gemm.h), which
 // read and write the same layouts, backward-weights of 3x3 convs runs a hand-written kernel
-// (conv3x3_bwd_weight.h), and backward-data of 1x1 convs a forward primitive with the
-// transposed weights; onednn_conv_algo.h says which.
-#include <cstring>
-
+// (conv3x3_bwd_weight.h), and the forward of stride-1 3x3 convs and the backward-data of 1x1
+// convs run as the other pass of the dual conv (onednn_conv_dual.h); onednn_conv_algo.h says
+// which.
 #include "ops/conv.h"
 #include "ops/cpu/conv3x3_bwd_weight.h"
 #include "ops/cpu/onednn_context.h"
 #include "ops/cpu/onednn_conv_algo.h"
+#include "ops/cpu/onednn_conv_dual.h"
 #include "ops/cpu/onednn_conv_gemm.h"
+#include "ops/cpu/onednn_conv_primitives.h"
 #include "ops/cpu/onednn_layout.h"
 
 namespace bitgrad::onednn {
 namespace {
 
 using dnnl::memory;
-using Fwd = dnnl::convolution_forward;
-using BwdData = dnnl::convolution_backward_data;
 using BwdWeights = dnnl::convolution_backward_weights;
-
-// A Conv2dAttrs call in oneDNN's terms: grouped weights are 5-d (G, O/G, I/G, KH, KW), and
-// dilation counts the gaps between taps (0 = dense) where bitgrad counts taps (1 = dense).
-struct ConvGeometry {
-  memory::dims src, weights, dst, strides, dilates, padding;
-
-  memory::desc any(const memory::dims& dims) const {
-    return memory::desc(dims, memory::data_type::f32, memory::format_tag::any);
-  }
-  void add_to(CacheKey& key) const {
-    key.add(src).add(weights).add(dst).add(strides).add(dilates).add(padding);
-  }
-  Shape dst_shape() const { return Shape(dst.begin(), dst.end()); }
-};
-
-ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& attrs) {
-  Shape y = conv2d_output_shape(x, w, attrs);
-  ConvGeometry g;
-  g.src = to_dims(x);
-  g.dst = to_dims(y);
-  g.weights = to_dims(w);
-  if (attrs.groups > 1) {
-    g.weights = {attrs.groups, w[0] / attrs.groups, w[1], w[2], w[3]};
-  }
-  g.strides = {attrs.stride[0], attrs.stride[1]};
-  g.dilates = {attrs.dilation[0] - 1, attrs.dilation[1] - 1};
-  g.padding = {attrs.padding[0], attrs.padding[1]};
-  return g;
-}
 
 // A backward pass's dy must have the shape of the convolution's output.
 void check_dy_shape(const char* pass, const Tensor& dy, const Shape& x_shape,
                     const Shape& w_shape, const ConvGeometry& g) {
   BG_CHECK(dy.shape() == g.dst_shape(), pass, ": dy has shape ", dy.shape(),
            " but the convolution of ", x_shape, " with ", w_shape, " gives ", g.dst_shape());
-}
-
-// The forward primitive; without bias it is also the hint the backward primitives need.
-CachedPrimitive<Fwd::primitive_desc> forward_primitive(const ConvGeometry& g, bool with_bias) {
-  CacheKey key("conv2d");
-  g.add_to(key);
-  key.add(static_cast<int64_t>(with_bias));
-  return cached_primitive<Fwd::primitive_desc>(key, [&] {
-    memory::desc bias_desc =
-        with_bias ? memory::desc({g.dst[1]}, memory::data_type::f32, memory::format_tag::a)
-                  : memory::desc();
-    Fwd::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                   g.any(g.src), g.any(g.weights), bias_desc, g.any(g.dst), g.strides,
-                   g.dilates, g.padding, g.padding);
-    return Fwd::primitive_desc(desc, default_attr(), engine());
-  });
 }
 
 // The plain OIHW weights (or bias) as oneDNN sees them, converted to plain if they are not.
@@ -90,37 +44,6 @@ bool onednn_can_run(std::initializer_list<const Tensor*> tensors) {
   return true;
 }
 
-// dx = zeros with compact's pixels at every (stride_h, stride_w)-th position, both nChw8c.
-void scatter_strided_nchw8c(const Tensor& compact, int64_t stride_h, int64_t stride_w,
-                            Tensor& dx) {
-  constexpr int64_t kBlock = 8;
-  const int64_t planes = dx.size(0) * ((dx.size(1) + kBlock - 1) / kBlock);
-  const int64_t height = dx.size(2), width = dx.size(3);
-  const int64_t compact_h = compact.size(2), compact_w = compact.size(3);
-  const float* from = static_cast<const float*>(compact.raw_data());
-  float* to = static_cast<float*>(dx.mutable_raw_data());
-#pragma omp parallel for schedule(static)
-  for (int64_t plane = 0; plane < planes; ++plane) {
-    for (int64_t h = 0; h < height; ++h) {
-      float* row = to + (plane * height + h) * width * kBlock;
-      if (h % stride_h != 0 || h / stride_h >= compact_h) {
-        std::memset(row, 0, sizeof(float) * width * kBlock);
-        continue;
-      }
-      const float* source =
-          from + (plane * compact_h + h / stride_h) * compact_w * kBlock;
-      for (int64_t w = 0; w < width; ++w) {
-        float* pixel = row + w * kBlock;
-        if (w % stride_w == 0 && w / stride_w < compact_w) {
-          std::memcpy(pixel, source + (w / stride_w) * kBlock, sizeof(float) * kBlock);
-        } else {
-          std::memset(pixel, 0, sizeof(float) * kBlock);
-        }
-      }
-    }
-  }
-}
-
 // y = conv(x, w) + bias; x: (N, C, H, W) in any layout, w: (O, C/groups, KH, KW), bias: (O) or
 // undefined. Returns y in the primitive's layout. Saves nothing; overwrites y.
 Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
@@ -134,6 +57,9 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
     if (!bias.defined() && gemm_conv_can_write(conv.pd.dst_desc()) &&
         use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
       return conv2d_fwd_gemm(x, w, attrs, conv.pd.dst_desc());
+    }
+    if (!bias.defined() && use_dual_for_forward(x.shape(), w.shape(), attrs)) {
+      return conv2d_fwd_by_dual(x, w, attrs);
     }
     Buffer src = in_layout(view(x), conv.pd.src_desc());
     Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
@@ -151,44 +77,6 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
   });
 }
 
-// Backward-data of a 1x1 convolution is itself a 1x1 convolution: dx(c) = sum_o w(o, c) dy(o)
-// is the forward of dy with the transposed weights (C, O, 1, 1), a primitive that oneDNN runs
-// faster on BiT's shapes than its own backward-data. A strided 1x1 conv reads every s-th
-// pixel, so dx is that forward's result at those pixels and zero elsewhere. Undefined when
-// the shape does not fit (padding, groups, a layout the scatter does not know).
-Tensor pointwise_bwd_data_as_forward(const Tensor& dy, const Tensor& w, const Shape& x_shape,
-                                     const Conv2dAttrs& attrs) {
-  const int64_t in_channels = w.size(1), out_channels = w.size(0);
-  ConvGeometry g;
-  g.src = to_dims(dy.shape());
-  g.weights = {in_channels, out_channels, 1, 1};
-  g.dst = {x_shape[0], in_channels, dy.size(2), dy.size(3)};
-  g.strides = {1, 1};
-  g.dilates = {0, 0};
-  g.padding = {0, 0};
-  auto conv = forward_primitive(g, /*with_bias=*/false);
-  const bool strided = attrs.stride[0] > 1 || attrs.stride[1] > 1;
-  const memory::format_tag nchw8c = memory::format_tag::aBcd8b;
-  if (strided && format_tag_of(conv.pd.dst_desc()) != nchw8c) {
-    return Tensor();  // the scatter only knows nChw8c
-  }
-  Buffer src = in_layout(view(dy), conv.pd.src_desc());
-  // w^T as a strided view of the plain OIHW weights: element (c, o) sits at o * C + c.
-  memory::desc transposed(g.weights, memory::data_type::f32,
-                          memory::dims{1, in_channels, 1, 1});
-  Buffer weights = in_layout(view(w.to_plain(), transposed), conv.pd.weights_desc());
-  Tensor compact = empty_with_desc(g.dst_shape(), dy.dtype(), conv.pd.dst_desc());
-  execute("conv2d backward data", conv,
-          {{DNNL_ARG_SRC, src.memory},
-           {DNNL_ARG_WEIGHTS, weights.memory},
-           {DNNL_ARG_DST, view(compact).memory}});
-  if (!strided) return compact;
-  Tensor dx = empty_with_desc(
-      x_shape, dy.dtype(), memory::desc(to_dims(x_shape), memory::data_type::f32, nchw8c));
-  scatter_strided_nchw8c(compact, attrs.stride[0], attrs.stride[1], dx);
-  return dx;
-}
-
 // dx (x_shape) from dy (N, O, OH, OW) in any layout and w (O, C/groups, KH, KW). Returns dx in
 // the primitive's layout (the forward's src layout). Overwrites dx.
 Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_shape,
@@ -197,22 +85,13 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
   return translate_errors("conv2d backward data", [&] {
     ConvGeometry g = conv_geometry(x_shape, w.shape(), attrs);
     check_dy_shape("conv2d backward data", dy, x_shape, w.shape(), g);
-    auto hint = forward_primitive(g, /*with_bias=*/false);
-    CacheKey key("conv2d_bwd_data");
-    g.add_to(key);
-    auto conv = cached_primitive<BwdData::primitive_desc>(key, [&] {
-      BwdData::desc desc(dnnl::algorithm::convolution_direct, g.any(g.src), g.any(g.weights),
-                         g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
-      return BwdData::primitive_desc(desc, default_attr(), engine(), hint.pd);
-    });
+    auto conv = backward_data_primitive(g);
     if (gemm_conv_can_write(conv.pd.diff_src_desc()) &&
         use_gemm(ConvPass::kBackwardData, x_shape, w.shape(), attrs)) {
       return conv2d_bwd_data_gemm(dy, w, x_shape, attrs, conv.pd.diff_src_desc());
     }
-    if (use_pointwise_bwd_data_as_forward(x_shape, w.shape(), attrs)) {
-      if (Tensor dx = pointwise_bwd_data_as_forward(dy, w, x_shape, attrs); dx.defined()) {
-        return dx;
-      }
+    if (use_dual_for_backward_data(x_shape, w.shape(), attrs)) {
+      if (Tensor dx = conv2d_bwd_data_by_dual(dy, w, x_shape, attrs); dx.defined()) return dx;
     }
     Buffer diff_dst = in_layout(view(dy), conv.pd.diff_dst_desc());
     Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());

@@ -55,8 +55,8 @@ bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs) {
          attrs.dilation[1] == 1 && attrs.stride[0] == 1 && attrs.stride[1] == 1;
 }
 
-bool use_pointwise_bwd_data_as_forward(const Shape& x_shape, const Shape& w_shape,
-                                       const Conv2dAttrs& attrs) {
+bool use_dual_for_backward_data(const Shape& x_shape, const Shape& w_shape,
+                                const Conv2dAttrs& attrs) {
   if (conv_algo() != ConvAlgo::kAuto || w_shape.rank() != 4 || w_shape[2] != 1 ||
       w_shape[3] != 1 || attrs.groups != 1 || attrs.padding[0] != 0 || attrs.padding[1] != 0) {
     return false;
@@ -68,6 +68,18 @@ bool use_pointwise_bwd_data_as_forward(const Shape& x_shape, const Shape& w_shap
   bool expands_on_large_map = w_shape[0] > w_shape[1] && pixels > kMediumMapPixels;
   bool strided = attrs.stride[0] > 1 || attrs.stride[1] > 1;
   return pixels > kSmallMapPixels && (strided || !expands_on_large_map);
+}
+
+bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape,
+                          const Conv2dAttrs& attrs) {
+  if (conv_algo() != ConvAlgo::kAuto || w_shape.rank() != 4 || w_shape[2] != 3 ||
+      w_shape[3] != 3 || attrs.groups != 1 || attrs.stride[0] != 1 || attrs.stride[1] != 1 ||
+      attrs.dilation[0] != 1 || attrs.dilation[1] != 1 || attrs.padding[0] > 2 ||
+      attrs.padding[1] > 2) {
+    return false;
+  }
+  Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
+  return y[2] * y[3] > kSmallMapPixels;
 }
 
 void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }

@@ -11,9 +11,10 @@
 // kernel, 1.1-1.5x faster than oneDNN's on BiT's shapes. The rule is fixed rather than timed at
 // run time, so a run, and a run resumed from a checkpoint, computes the same bits every time.
 //
-// Backward-data of 1x1 convs runs as the forward conv of dy with the transposed weights, a
-// primitive oneDNN 2.6 runs 10-35% faster than its own 1x1 backward-data, except on the convs
-// that expand the channels on large maps (BiT's blocks 1 and 2) and on 4x4 maps.
+// Two passes run as the other pass of the dual conv (onednn_conv_dual.h), whose oneDNN 2.6
+// kernels are faster there: the forward of stride-1 3x3 convs as a backward-data (5-20% on BiT's
+// 8x8 to 32x32 maps), and the backward-data of 1x1 convs as a forward (10-35%), except for the
+// convs that expand the channels on maps above 8x8 (BiT's blocks 1 and 2) and on 4x4 maps.
 //
 // BITGRAD_CONV_ALGO (read once) or set_conv_algo() override it:
 //   auto    (default) the rule above;
@@ -54,10 +55,14 @@ bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
 // group, wherever use_gemm() is false.
 bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
 
-// Whether backward-data of a 1x1 conv runs as the forward conv of dy with the transposed
-// weights (in auto mode, for unpadded 1x1 convs with one group that reduce the channels or are
-// strided, above 4x4 maps).
-bool use_pointwise_bwd_data_as_forward(const Shape& x_shape, const Shape& w_shape,
-                                       const Conv2dAttrs& attrs);
+// Whether the forward runs as the backward-data of the dual conv (onednn_conv_dual.h): in auto
+// mode, for dense stride-1 3x3 convs with one group above 4x4 output maps.
+bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs);
+
+// Whether backward-data runs as the forward of the dual conv: in auto mode, for unpadded 1x1
+// convs with one group above 4x4 maps, except those that expand the channels on maps above 8x8
+// unless strided.
+bool use_dual_for_backward_data(const Shape& x_shape, const Shape& w_shape,
+                                const Conv2dAttrs& attrs);
 
 }  // namespace bitgrad::onednn

@@ -1,0 +1,37 @@
+// The oneDNN convolution primitives the conv kernels share (onednn_conv.cc, onednn_conv_dual.cc):
+// a convolution's geometry in oneDNN's terms, and its forward and backward-data primitives,
+// cached by geometry.
+#pragma once
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "core/tensor.h"
+#include "ops/conv.h"
+#include "ops/cpu/onednn_context.h"
+
+namespace bitgrad::onednn {
+
+// A Conv2dAttrs call in oneDNN's terms: grouped weights are 5-d (G, O/G, I/G, KH, KW), and
+// dilation counts the gaps between taps (0 = dense) where bitgrad counts taps (1 = dense).
+struct ConvGeometry {
+  dnnl::memory::dims src, weights, dst, strides, dilates, padding;
+
+  dnnl::memory::desc any(const dnnl::memory::dims& dims) const {
+    return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+  }
+  void add_to(CacheKey& key) const {
+    key.add(src).add(weights).add(dst).add(strides).add(dilates).add(padding);
+  }
+  Shape src_shape() const { return Shape(src.begin(), src.end()); }
+  Shape dst_shape() const { return Shape(dst.begin(), dst.end()); }
+};
+
+ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& attrs);
+
+// The forward primitive; without bias it is also the hint the backward primitives need.
+CachedPrimitive<dnnl::convolution_forward::primitive_desc> forward_primitive(
+    const ConvGeometry& g, bool with_bias);
+CachedPrimitive<dnnl::convolution_backward_data::primitive_desc> backward_data_primitive(
+    const ConvGeometry& g);
+
+}  // namespace bitgrad::onednn
