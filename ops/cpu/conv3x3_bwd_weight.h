@@ -13,7 +13,9 @@
 // Its inner loop runs along an output row with 12 accumulators in registers (2 output blocks x
 // 3 kx taps x 2 input channels), 8 loads for 12 FMAs; for each image the loop is repeated for
 // the 3 ky taps and 4 input-channel pairs, whose accumulators wait in a small array, while the
-// image's rows stay in cache.
+// image's rows stay in cache. Columns whose taps reach into the padding take a slower path; on
+// maps up to 8 wide, where they are a quarter of the columns or more, x's rows are first copied
+// with their zero padding, so that no column is a border column.
 #pragma once
 
 #include <cstdint>
