@@ -9,6 +9,9 @@
 //
 // Times are exclusive (a kernel that calls another slot is not charged for it) and wall-clock:
 // for GPU kernels, which return before the device finishes, synchronize to get device times.
+// Each kernel's process CPU time is kept too; the report's "cores" column, CPU time over wall
+// time, says how many cores it kept busy. OpenMP threads spin while they wait, which counts as
+// busy: run with OMP_WAIT_POLICY=passive to see a kernel's idle threads.
 // When no profiler runs, the cost in call<>() is one branch.
 #pragma once
 
@@ -22,7 +25,8 @@ struct KernelTime {
   std::string slot;
   std::string backend;
   int64_t calls = 0;
-  double seconds = 0;  // exclusive
+  double seconds = 0;      // exclusive wall time
+  double cpu_seconds = 0;  // exclusive CPU time of the whole process (all threads)
 };
 
 class Profiler {
@@ -51,8 +55,8 @@ class KernelTimer {
  private:
   const char* slot_;
   const char* backend_;
-  int64_t start_ns_;
-  int64_t child_ns_ = 0;
+  int64_t start_ns_, start_cpu_ns_;
+  int64_t child_ns_ = 0, child_cpu_ns_ = 0;
   KernelTimer* parent_;
 };
 

@@ -1,5 +1,7 @@
 #include "core/profiler.h"
 
+#include <time.h>
+
 #include <chrono>
 #include <thread>
 
@@ -18,6 +20,32 @@ int sleepy(const Tensor&, int ms) {
 int calls_sleepy(const Tensor& x) { return call<TestSleepy>(x, 20); }
 BG_REGISTER_KERNEL(TestSleepy, kRef, sleepy);
 BG_REGISTER_KERNEL(TestCallsSleepy, kRef, calls_sleepy);
+
+// Keeps this thread and a second one busy for `ms` of wall time each, and records the CPU time
+// the two threads got (less than 2 x ms on a loaded machine).
+double busy_threads_cpu_seconds = 0;
+double thread_cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+BG_KERNEL_SLOT(TestBusyTwoThreads, int(const Tensor& x, int ms));
+int busy_two_threads(const Tensor&, int ms) {
+  auto spin = [ms] {
+    const double start = thread_cpu_seconds();
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    volatile int64_t n = 0;
+    while (std::chrono::steady_clock::now() < end) n = n + 1;
+    return thread_cpu_seconds() - start;
+  };
+  double other_cpu = 0;
+  std::thread other([&] { other_cpu = spin(); });
+  const double own_cpu = spin();
+  other.join();
+  busy_threads_cpu_seconds = own_cpu + other_cpu;
+  return ms;
+}
+BG_REGISTER_KERNEL(TestBusyTwoThreads, kRef, busy_two_threads);
 
 TEST(ProfilerTest, CountsCallsAndExclusiveTime) {
   Tensor x = zeros({1});
@@ -39,6 +67,25 @@ TEST(ProfilerTest, CountsCallsAndExclusiveTime) {
   EXPECT_EQ(outer_time.calls, 1);
   EXPECT_LT(outer_time.seconds, 0.010);  // its 20 ms are charged to TestSleepy
   EXPECT_NE(profiler.report().find("TestCallsSleepy"), std::string::npos);
+}
+
+// CPU time counts every thread of the process; a sleeping kernel uses almost none.
+TEST(ProfilerTest, CpuTimeCountsBusyThreads) {
+  Tensor x = zeros({1});
+  Profiler profiler;
+  profiler.start();
+  call<TestSleepy>(x, 30);
+  call<TestBusyTwoThreads>(x, 60);
+  profiler.stop();
+  std::vector<KernelTime> results = profiler.results();
+  ASSERT_EQ(results.size(), 2u);
+  const KernelTime& busy = results[0];  // most expensive first
+  const KernelTime& sleepy_time = results[1];
+  ASSERT_EQ(busy.slot, "TestBusyTwoThreads");
+  EXPECT_LT(sleepy_time.cpu_seconds, 0.5 * sleepy_time.seconds);
+  EXPECT_GE(busy.cpu_seconds, 0.9 * busy_threads_cpu_seconds);
+  EXPECT_GT(busy_threads_cpu_seconds, 0.0);
+  EXPECT_NE(profiler.report().find("cores"), std::string::npos);
 }
 
 TEST(ProfilerTest, OnlyOneRunsAtATime) {
