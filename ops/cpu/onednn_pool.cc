@@ -1,10 +1,13 @@
-// oneDNN max pooling. x keeps its layout (nChw8c between oneDNN ops). MaxPool2dFwd runs the
-// training primitive and returns its workspace (which input won each window) as a uint8 tensor
-// that only this backend's backward can read; MaxPool2dInference runs the forward_inference
-// primitive, which writes none. Padding is -inf, as in ops/pool.h.
+// oneDNN max pooling. x keeps its layout (nChw8c between oneDNN ops). For nChw8c x, MaxPool2dFwd
+// runs the forward_inference primitive and returns no workspace, and the backward recomputes
+// each window's maximum from x (max_pool_bwd.h); for other layouts it runs the training
+// primitive and returns its workspace (which input won each window) as a uint8 tensor that only
+// this backend's backward can read. MaxPool2dInference always runs forward_inference. Padding is
+// -inf, as in ops/pool.h.
 #include <unordered_map>
 #include <utility>
 
+#include "ops/cpu/max_pool_bwd.h"
 #include "ops/cpu/onednn_context.h"
 #include "ops/cpu/onednn_layout.h"
 #include "ops/pool.h"
@@ -63,13 +66,19 @@ MaxPool2dResult run_forward(const Tensor& x, const Pool2dAttrs& attrs, dnnl::pro
   return result;
 }
 
-// y and the workspace (run_forward). Overwrites both.
+// Whether the backward recomputes the maxima from x (max_pool_bwd.h): x nChw8c.
+bool backward_recomputes_maxima(const Tensor& x) { return channel_block(x) == 8; }
+
+// y, and the workspace where the backward needs one (run_forward). Overwrites both.
 MaxPool2dResult max_pool2d_fwd_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
   if (x.dtype() != DType::kFloat32 || x.numel() == 0) {
     return run_reference<MaxPool2dFwd>(x, attrs);
   }
-  return translate_errors(
-      "max_pool2d", [&] { return run_forward(x, attrs, dnnl::prop_kind::forward_training); });
+  return translate_errors("max_pool2d", [&] {
+    return run_forward(x, attrs,
+                       backward_recomputes_maxima(x) ? dnnl::prop_kind::forward_inference
+                                                     : dnnl::prop_kind::forward_training);
+  });
 }
 
 // y alone, from oneDNN's forward_inference pooling: no workspace to write.
@@ -80,6 +89,35 @@ Tensor max_pool2d_inference_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
   return translate_errors("max_pool2d", [&] {
     return run_forward(x, attrs, dnnl::prop_kind::forward_inference).y;
   });
+}
+
+// dx from dy and x alone (x nChw8c): max_pool_bwd.h.
+Tensor max_pool2d_bwd_recomputing(const Tensor& dy, const Tensor& x, const Pool2dAttrs& attrs,
+                                  const Shape& y_shape) {
+  Tensor dy_blocked = dy;
+  if (channel_block(dy) != 8) {
+    dy_blocked = empty_with_desc(y_shape, DType::kFloat32,
+                                 memory::desc(to_dims(y_shape), memory::data_type::f32,
+                                              memory::format_tag::aBcd8b));
+    reorder(view(dy).memory, view(dy_blocked).memory);
+  }
+  cpu::MaxPoolShape shape;
+  shape.planes = x.size(0) * ((x.size(1) + 7) / 8);
+  shape.in_h = x.size(2);
+  shape.in_w = x.size(3);
+  shape.out_h = y_shape[2];
+  shape.out_w = y_shape[3];
+  shape.kernel_h = attrs.kernel[0];
+  shape.kernel_w = attrs.kernel[1];
+  shape.stride_h = attrs.stride[0];
+  shape.stride_w = attrs.stride[1];
+  shape.pad_h = attrs.padding[0];
+  shape.pad_w = attrs.padding[1];
+  Tensor dx = empty_like_layout(x);
+  cpu::max_pool_bwd_nchw8c(shape, static_cast<const float*>(x.raw_data()),
+                           static_cast<const float*>(dy_blocked.raw_data()),
+                           static_cast<float*>(dx.mutable_raw_data()));
+  return dx;
 }
 
 // dx (x's shape and layout) from dy and the forward's workspace; each dy goes to its window's
@@ -94,6 +132,9 @@ Tensor max_pool2d_bwd_onednn(const Tensor& dy, const Tensor& x, const Tensor& wo
     Shape y_shape(g.dst.begin(), g.dst.end());
     BG_CHECK(dy.shape() == y_shape, "max_pool2d backward: dy has shape ", dy.shape(),
              " but pooling ", x.shape(), " gives ", y_shape);
+    if (!workspace.defined() && backward_recomputes_maxima(x)) {
+      return max_pool2d_bwd_recomputing(dy, x, attrs, y_shape);
+    }
     Buffer src = view(x);
     auto forward = forward_primitive(src.desc(), g);
     memory::desc workspace_desc = forward.pd.workspace_desc();

@@ -1,8 +1,12 @@
 // The oneDNN max_pool2d and pad kernels against the reference kernels.
 #include "autograd/grad_mode.h"
+#include <cmath>
+
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
+#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/onednn_layout.h"
 #include "ops/pad.h"
 #include "ops/pool.h"
 #include "tests/ops_cpu/parity.h"
@@ -88,6 +92,55 @@ TEST(PoolOnednnTest, BackwardRejectsAnotherBackendsWorkspace) {
   MaxPool2dResult cpu_result = call<MaxPool2dFwd>(x, attrs);
   EXPECT_TRUE(throws_error([&] { call<MaxPool2dBwd>(zeros({1, 8, 3, 3}), x, cpu_result.workspace, attrs); },
                            {"max_pool2d backward", "(1, 8, 3, 3)", "(1, 8, 2, 2)"}));
+}
+
+// On nChw8c input the forward keeps no workspace and the backward recomputes each window's
+// maximum from x (ops/cpu/max_pool_bwd.h), on both ISAs; on plain input oneDNN's workspace
+// routes the gradient.
+TEST(PoolOnednnTest, BlockedBackwardRecomputesTheMaximaOnBothIsas) {
+  Pool2dAttrs root{{3, 3}, {2, 2}, {0, 0}};
+  EXPECT_FALSE(call<MaxPool2dFwd>(blocked_input({2, 16, 9, 9}), root).workspace.defined());
+  EXPECT_TRUE(call<MaxPool2dFwd>(randn({2, 16, 9, 9}), root).workspace.defined());
+  struct Case {
+    Shape x;
+    Pool2dAttrs attrs;
+  };
+  for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
+    cpu::ScopedCpuIsaCap cap(isa);
+    for (const Case& c : std::vector<Case>{{{2, 16, 11, 11}, root},
+                                           {{2, 5, 7, 9}, {{3, 3}, {2, 2}, {1, 1}}},
+                                           {{1, 24, 6, 5}, {{3, 2}, {1, 2}, {1, 0}}},
+                                           {{3, 8, 8, 8}, {{2, 2}, {2, 2}, {0, 0}}}}) {
+      SCOPED_TRACE(std::string(cpu::cpu_isa_name(isa)) + " " + c.x.str());
+      Pool2dAttrs attrs = c.attrs;
+      EXPECT_TRUE(matches_reference(
+          [&](const std::vector<Tensor>& in) { return max_pool2d(conv2d(in[0], in[1]), attrs); },
+          {random_input({c.x[0], 8, c.x[2], c.x[3]}), random_input({c.x[1], 8, 1, 1})}));
+    }
+  }
+}
+
+// Ties send the gradient to the first position of the window in row-major order, and a NaN
+// wins, as in the reference kernel.
+TEST(PoolOnednnTest, BlockedBackwardFollowsTheReferenceOnTiesAndNaN) {
+  Pool2dAttrs attrs{{3, 3}, {2, 2}, {0, 0}};
+  Tensor plain = full({1, 16, 5, 5}, 1.0f);
+  float* values = plain.mutable_data<float>();
+  values[3 * 5 + 3] = std::nanf("");        // channel 0: a NaN at (3, 3)
+  values[25 + 1 * 5 + 2] = 2.0f;            // channel 1: a unique maximum at (1, 2)
+  Tensor dy = randn({1, 16, 2, 2});
+  for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
+    cpu::ScopedCpuIsaCap cap(isa);
+    SCOPED_TRACE(cpu::cpu_isa_name(isa));
+    Tensor x = onednn::to_layout_of(plain, blocked_input({1, 16, 5, 5}));
+    ASSERT_FALSE(x.is_plain());
+    MaxPool2dResult result = call<MaxPool2dFwd>(x, attrs);
+    Tensor dx = call<MaxPool2dBwd>(dy, x, result.workspace, attrs).to_plain();
+    BackendOverride reference(Backend::kRef);
+    MaxPool2dResult expected = call<MaxPool2dFwd>(plain, attrs);
+    EXPECT_TRUE(testing::all_close(dx, call<MaxPool2dBwd>(dy, plain, expected.workspace, attrs),
+                                   0, 0));
+  }
 }
 
 TEST(PadOnednnTest, BlockedZeroPadStaysBlockedAndMatchesReference) {

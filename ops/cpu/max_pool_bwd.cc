@@ -1,0 +1,117 @@
+#include "ops/cpu/max_pool_bwd.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/check.h"
+#include "ops/cpu/cpu_isa.h"
+
+#if BG_HAVE_AVX2_CLONES
+#include <immintrin.h>
+#endif
+
+namespace bitgrad::cpu {
+namespace {
+
+constexpr int64_t kLanes = 8;
+
+// Whether candidate v replaces the best so far: the reference kernel's rule.
+inline bool wins(float v, float best) {
+  return v > best || (std::isnan(v) && !std::isnan(best));
+}
+
+void plane_bwd(const MaxPoolShape& s, const float* x, const float* dy, float* dx) {
+  std::memset(dx, 0, sizeof(float) * s.in_h * s.in_w * kLanes);
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    for (int64_t ow = 0; ow < s.out_w; ++ow) {
+      int64_t best_at[kLanes];
+      float best[kLanes];
+      bool first = true;
+      for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+        const int64_t ih = oh * s.stride_h - s.pad_h + kh;
+        if (ih < 0 || ih >= s.in_h) continue;
+        for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
+          const int64_t iw = ow * s.stride_w - s.pad_w + kw;
+          if (iw < 0 || iw >= s.in_w) continue;
+          const int64_t at = (ih * s.in_w + iw) * kLanes;
+          const float* pixel = x + at;
+          for (int64_t l = 0; l < kLanes; ++l) {
+            if (first || wins(pixel[l], best[l])) {
+              best[l] = pixel[l];
+              best_at[l] = at + l;
+            }
+          }
+          first = false;
+        }
+      }
+      const float* grad = dy + (oh * s.out_w + ow) * kLanes;
+      for (int64_t l = 0; l < kLanes; ++l) dx[best_at[l]] += grad[l];
+    }
+  }
+}
+
+#if BG_HAVE_AVX2_CLONES
+
+// plane_bwd with the 8 lanes of a pixel as one vector: the window's maximum and its position
+// kept by blends, no branches per lane.
+BG_TARGET_AVX2_FMA void plane_bwd_avx2(const MaxPoolShape& s, const float* x, const float* dy,
+                                       float* dx) {
+  std::memset(dx, 0, sizeof(float) * s.in_h * s.in_w * kLanes);
+  const __m256i lane_offsets = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t oh = 0; oh < s.out_h; ++oh) {
+    for (int64_t ow = 0; ow < s.out_w; ++ow) {
+      __m256 best = _mm256_setzero_ps();
+      __m256i best_at = _mm256_setzero_si256();
+      bool first = true;
+      for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
+        const int64_t ih = oh * s.stride_h - s.pad_h + kh;
+        if (ih < 0 || ih >= s.in_h) continue;
+        for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
+          const int64_t iw = ow * s.stride_w - s.pad_w + kw;
+          if (iw < 0 || iw >= s.in_w) continue;
+          const int32_t at = static_cast<int32_t>((ih * s.in_w + iw) * kLanes);
+          const __m256 v = _mm256_loadu_ps(x + at);
+          const __m256i at_lanes = _mm256_add_epi32(_mm256_set1_epi32(at), lane_offsets);
+          if (first) {
+            best = v;
+            best_at = at_lanes;
+            first = false;
+            continue;
+          }
+          // v > best, or v is a NaN and best is not.
+          const __m256 wins = _mm256_or_ps(
+              _mm256_cmp_ps(v, best, _CMP_GT_OQ),
+              _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q),
+                            _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+          best = _mm256_blendv_ps(best, v, wins);
+          best_at = _mm256_castps_si256(_mm256_blendv_ps(
+              _mm256_castsi256_ps(best_at), _mm256_castsi256_ps(at_lanes), wins));
+        }
+      }
+      alignas(32) int32_t where[kLanes];
+      _mm256_store_si256(reinterpret_cast<__m256i*>(where), best_at);
+      const float* grad = dy + (oh * s.out_w + ow) * kLanes;
+      for (int64_t l = 0; l < kLanes; ++l) dx[where[l]] += grad[l];
+    }
+  }
+}
+
+#endif  // BG_HAVE_AVX2_CLONES
+
+}  // namespace
+
+void max_pool_bwd_nchw8c(const MaxPoolShape& s, const float* x, const float* dy, float* dx) {
+  const int64_t in_plane = s.in_h * s.in_w * kLanes, out_plane = s.out_h * s.out_w * kLanes;
+  BG_CHECK(in_plane < (int64_t{1} << 31), "max_pool2d backward: a plane of ", in_plane,
+           " values is too large for the kernel's 32-bit positions");
+  auto plane = &plane_bwd;
+#if BG_HAVE_AVX2_CLONES
+  if (active_cpu_isa() == CpuIsa::kAvx2Fma) plane = &plane_bwd_avx2;
+#endif
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < s.planes; ++p) {
+    plane(s, x + p * in_plane, dy + p * out_plane, dx + p * in_plane);
+  }
+}
+
+}  // namespace bitgrad::cpu
