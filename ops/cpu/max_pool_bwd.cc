@@ -1,5 +1,6 @@
 #include "ops/cpu/max_pool_bwd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -15,6 +16,18 @@ namespace {
 
 constexpr int64_t kLanes = 8;
 
+// The taps of output pixel (oh, ow)'s window that fall inside x: [kh_begin, kh_end) x
+// [kw_begin, kw_end), and where tap (0, 0) would sit in the plane (it may lie outside).
+struct Window {
+  int64_t kh_begin, kh_end, kw_begin, kw_end, top, left;
+};
+
+BG_ALWAYS_INLINE Window window_of(const MaxPoolShape& s, int64_t oh, int64_t ow) {
+  const int64_t top = oh * s.stride_h - s.pad_h, left = ow * s.stride_w - s.pad_w;
+  return {std::max<int64_t>(0, -top), std::min(s.kernel_h, s.in_h - top),
+          std::max<int64_t>(0, -left), std::min(s.kernel_w, s.in_w - left), top, left};
+}
+
 // Whether candidate v replaces the best so far: the reference kernel's rule.
 inline bool wins(float v, float best) {
   return v > best || (std::isnan(v) && !std::isnan(best));
@@ -27,13 +40,10 @@ void plane_bwd(const MaxPoolShape& s, const float* x, const float* dy, float* dx
       int64_t best_at[kLanes];
       float best[kLanes];
       bool first = true;
-      for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-        const int64_t ih = oh * s.stride_h - s.pad_h + kh;
-        if (ih < 0 || ih >= s.in_h) continue;
-        for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-          const int64_t iw = ow * s.stride_w - s.pad_w + kw;
-          if (iw < 0 || iw >= s.in_w) continue;
-          const int64_t at = (ih * s.in_w + iw) * kLanes;
+      const Window w = window_of(s, oh, ow);
+      for (int64_t kh = w.kh_begin; kh < w.kh_end; ++kh) {
+        for (int64_t kw = w.kw_begin; kw < w.kw_end; ++kw) {
+          const int64_t at = ((w.top + kh) * s.in_w + w.left + kw) * kLanes;
           const float* pixel = x + at;
           for (int64_t l = 0; l < kLanes; ++l) {
             if (first || wins(pixel[l], best[l])) {
@@ -63,13 +73,10 @@ BG_TARGET_AVX2_FMA void plane_bwd_avx2(const MaxPoolShape& s, const float* x, co
       __m256 best = _mm256_setzero_ps();
       __m256i best_at = _mm256_setzero_si256();
       bool first = true;
-      for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
-        const int64_t ih = oh * s.stride_h - s.pad_h + kh;
-        if (ih < 0 || ih >= s.in_h) continue;
-        for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
-          const int64_t iw = ow * s.stride_w - s.pad_w + kw;
-          if (iw < 0 || iw >= s.in_w) continue;
-          const int32_t at = static_cast<int32_t>((ih * s.in_w + iw) * kLanes);
+      const Window w = window_of(s, oh, ow);
+      for (int64_t kh = w.kh_begin; kh < w.kh_end; ++kh) {
+        for (int64_t kw = w.kw_begin; kw < w.kw_end; ++kw) {
+          const auto at = static_cast<int32_t>(((w.top + kh) * s.in_w + w.left + kw) * kLanes);
           const __m256 v = _mm256_loadu_ps(x + at);
           const __m256i at_lanes = _mm256_add_epi32(_mm256_set1_epi32(at), lane_offsets);
           if (first) {
