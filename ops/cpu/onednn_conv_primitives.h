@@ -22,7 +22,6 @@ struct ConvGeometry {
   void add_to(CacheKey& key) const {
     key.add(src).add(weights).add(dst).add(strides).add(dilates).add(padding);
   }
-  Shape src_shape() const { return Shape(src.begin(), src.end()); }
   Shape dst_shape() const { return Shape(dst.begin(), dst.end()); }
 };
 
