@@ -53,13 +53,14 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
     ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
     BG_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d: expected bias of ",
              "shape (", w.size(0), "), got ", bias.shape());
+    // Before the direct primitive is looked up, so that no unused one is created.
+    if (!bias.defined() && use_dual_for_forward(x.shape(), w.shape(), attrs)) {
+      return conv2d_fwd_by_dual(x, w, attrs);
+    }
     auto conv = forward_primitive(g, bias.defined());
     if (!bias.defined() && gemm_conv_can_write(conv.pd.dst_desc()) &&
         use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
       return conv2d_fwd_gemm(x, w, attrs, conv.pd.dst_desc());
-    }
-    if (!bias.defined() && use_dual_for_forward(x.shape(), w.shape(), attrs)) {
-      return conv2d_fwd_by_dual(x, w, attrs);
     }
     Buffer src = in_layout(view(x), conv.pd.src_desc());
     Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
@@ -85,13 +86,14 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
   return translate_errors("conv2d backward data", [&] {
     ConvGeometry g = conv_geometry(x_shape, w.shape(), attrs);
     check_dy_shape("conv2d backward data", dy, x_shape, w.shape(), g);
+    // Before the direct primitive is looked up, so that no unused one is created.
+    if (use_dual_for_backward_data(x_shape, w.shape(), attrs)) {
+      if (Tensor dx = conv2d_bwd_data_by_dual(dy, w, x_shape, attrs); dx.defined()) return dx;
+    }
     auto conv = backward_data_primitive(g);
     if (gemm_conv_can_write(conv.pd.diff_src_desc()) &&
         use_gemm(ConvPass::kBackwardData, x_shape, w.shape(), attrs)) {
       return conv2d_bwd_data_gemm(dy, w, x_shape, attrs, conv.pd.diff_src_desc());
-    }
-    if (use_dual_for_backward_data(x_shape, w.shape(), attrs)) {
-      if (Tensor dx = conv2d_bwd_data_by_dual(dy, w, x_shape, attrs); dx.defined()) return dx;
     }
     Buffer diff_dst = in_layout(view(dy), conv.pd.diff_dst_desc());
     Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
@@ -145,10 +147,10 @@ Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& 
         return dw;
       }
     }
-    auto hint = forward_primitive(g, /*with_bias=*/false);
     CacheKey key("conv2d_bwd_weight");
     g.add_to(key);
     auto conv = cached_primitive<BwdWeights::primitive_desc>(key, [&] {
+      auto hint = forward_primitive(g, /*with_bias=*/false);  // needed only to create it
       BwdWeights::desc desc(dnnl::algorithm::convolution_direct, g.any(g.src), g.any(g.weights),
                             g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
       return BwdWeights::primitive_desc(desc, default_attr(), engine(), hint.pd);

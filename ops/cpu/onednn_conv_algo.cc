@@ -29,16 +29,28 @@ std::atomic<ConvAlgo>& algo_setting() {
   return algo;
 }
 
+int64_t output_pixels(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs) {
+  Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
+  return y[2] * y[3];
+}
+
+bool is_strided(const Conv2dAttrs& attrs) { return attrs.stride[0] > 1 || attrs.stride[1] > 1; }
+
+// A stride-1 3x3 conv with one group and no dilation: the convs of the hand-written
+// backward-weights kernel and of the dual forward.
+bool is_dense_stride1_3x3(const Shape& w_shape, const Conv2dAttrs& attrs) {
+  return w_shape.rank() == 4 && w_shape[2] == 3 && w_shape[3] == 3 && attrs.groups == 1 &&
+         attrs.dilation[0] == 1 && attrs.dilation[1] == 1 && !is_strided(attrs);
+}
+
 bool gemm_is_faster(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                     const Conv2dAttrs& attrs) {
-  Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
-  bool small_map = y[2] * y[3] <= kSmallMapPixels;
+  bool small_map = output_pixels(x_shape, w_shape, attrs) <= kSmallMapPixels;
   bool pointwise = w_shape[2] == 1 && w_shape[3] == 1;
-  bool strided = attrs.stride[0] > 1 || attrs.stride[1] > 1;
   switch (pass) {
     case ConvPass::kForward: return small_map && !pointwise;
     case ConvPass::kBackwardWeight: return small_map;
-    case ConvPass::kBackwardData: return small_map && strided && !pointwise;
+    case ConvPass::kBackwardData: return small_map && is_strided(attrs) && !pointwise;
   }
   return false;
 }
@@ -50,9 +62,7 @@ ConvAlgo conv_algo() { return algo_setting(); }
 bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs) {
   // Stride 2 is left to oneDNN: there the kernel measured no faster (op_bench, BiT's block 2
   // and 3 strided convs).
-  return conv_algo() == ConvAlgo::kAuto && w_shape.rank() == 4 && w_shape[2] == 3 &&
-         w_shape[3] == 3 && attrs.groups == 1 && attrs.dilation[0] == 1 &&
-         attrs.dilation[1] == 1 && attrs.stride[0] == 1 && attrs.stride[1] == 1;
+  return conv_algo() == ConvAlgo::kAuto && is_dense_stride1_3x3(w_shape, attrs);
 }
 
 bool use_dual_for_backward_data(const Shape& x_shape, const Shape& w_shape,
@@ -63,23 +73,17 @@ bool use_dual_for_backward_data(const Shape& x_shape, const Shape& w_shape,
   }
   // oneDNN's own backward-data wins only on the 1x1 convs that expand the channels on large
   // maps (BiT's blocks 1 and 2), and on 4x4 maps.
-  Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
-  const int64_t pixels = y[2] * y[3];
+  const int64_t pixels = output_pixels(x_shape, w_shape, attrs);
   bool expands_on_large_map = w_shape[0] > w_shape[1] && pixels > kMediumMapPixels;
-  bool strided = attrs.stride[0] > 1 || attrs.stride[1] > 1;
-  return pixels > kSmallMapPixels && (strided || !expands_on_large_map);
+  return pixels > kSmallMapPixels && (is_strided(attrs) || !expands_on_large_map);
 }
 
 bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape,
                           const Conv2dAttrs& attrs) {
-  if (conv_algo() != ConvAlgo::kAuto || w_shape.rank() != 4 || w_shape[2] != 3 ||
-      w_shape[3] != 3 || attrs.groups != 1 || attrs.stride[0] != 1 || attrs.stride[1] != 1 ||
-      attrs.dilation[0] != 1 || attrs.dilation[1] != 1 || attrs.padding[0] > 2 ||
-      attrs.padding[1] > 2) {
-    return false;
-  }
-  Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
-  return y[2] * y[3] > kSmallMapPixels;
+  // The dual's padding, 2 - p, must not be negative.
+  return conv_algo() == ConvAlgo::kAuto && is_dense_stride1_3x3(w_shape, attrs) &&
+         attrs.padding[0] <= 2 && attrs.padding[1] <= 2 &&
+         output_pixels(x_shape, w_shape, attrs) > kSmallMapPixels;
 }
 
 void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }

@@ -39,10 +39,10 @@ CachedPrimitive<Fwd::primitive_desc> forward_primitive(const ConvGeometry& g, bo
 }
 
 CachedPrimitive<BwdData::primitive_desc> backward_data_primitive(const ConvGeometry& g) {
-  auto hint = forward_primitive(g, /*with_bias=*/false);
   CacheKey key("conv2d_bwd_data");
   g.add_to(key);
   return cached_primitive<BwdData::primitive_desc>(key, [&] {
+    auto hint = forward_primitive(g, /*with_bias=*/false);  // needed only to create it
     BwdData::desc desc(dnnl::algorithm::convolution_direct, g.any(g.src), g.any(g.weights),
                        g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
     return BwdData::primitive_desc(desc, default_attr(), engine(), hint.pd);
