@@ -109,8 +109,7 @@ Tensor conv2d_bwd_data_by_dual(const Tensor& dy, const Tensor& w, const Shape& x
            {DNNL_ARG_WEIGHTS, weights.memory},
            {DNNL_ARG_DST, view(compact).memory}});
   if (!strided) return compact;
-  Tensor dx = empty_with_desc(
-      x_shape, dy.dtype(), memory::desc(to_dims(x_shape), memory::data_type::f32, nchw8c));
+  Tensor dx = empty_with_desc(x_shape, dy.dtype(), desc_with_tag(x_shape, nchw8c));
   scatter_strided_nchw8c(compact, attrs.stride[0], attrs.stride[1], dx);
   return dx;
 }

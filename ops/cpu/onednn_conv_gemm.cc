@@ -133,10 +133,6 @@ void col2im(const float* dcol, const Geometry& g, const Activation& dx) {
   }
 }
 
-memory::desc desc_with_tag(const Shape& shape, memory::format_tag tag) {
-  return memory::desc(to_dims(shape), memory::data_type::f32, tag);
-}
-
 float* floats(const Buffer& b) { return static_cast<float*>(b.memory.get_data_handle()); }
 
 // rows (N * H * W, C), row (i, y, x) holding the channels of pixel (y, x) of image i: NHWC; t

@@ -65,6 +65,10 @@ memory::desc plain_desc(const memory::dims& dims, memory::data_type type) {
   return memory::desc(dims, type, strides);
 }
 
+memory::desc desc_with_tag(const Shape& shape, memory::format_tag tag) {
+  return memory::desc(to_dims(shape), memory::data_type::f32, tag);
+}
+
 memory::desc plain_desc(const Shape& shape, DType dtype) {
   return plain_desc(to_dims(shape), to_data_type(dtype));
 }

@@ -32,6 +32,9 @@ dnnl::memory::data_type to_data_type(DType dtype);
 dnnl::memory::desc plain_desc(const Shape& shape, DType dtype);
 dnnl::memory::desc plain_desc(const dnnl::memory::dims& dims, dnnl::memory::data_type type);
 
+// The float32 desc of `shape` in the layout of `tag` (aBcd8b: nChw8c, acdb: NHWC).
+dnnl::memory::desc desc_with_tag(const Shape& shape, dnnl::memory::format_tag tag);
+
 // The desc of t's physical layout: its OnednnLayout's, or the row-major one.
 dnnl::memory::desc desc_of(const Tensor& t);
 // Whether t carries an OnednnLayout (another backend's opaque layout counts as false).

@@ -94,13 +94,7 @@ Tensor max_pool2d_inference_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
 // dx from dy and x alone (x nChw8c): max_pool_bwd.h.
 Tensor max_pool2d_bwd_recomputing(const Tensor& dy, const Tensor& x, const Pool2dAttrs& attrs,
                                   const Shape& y_shape) {
-  Tensor dy_blocked = dy;
-  if (channel_block(dy) != 8) {
-    dy_blocked = empty_with_desc(y_shape, DType::kFloat32,
-                                 memory::desc(to_dims(y_shape), memory::data_type::f32,
-                                              memory::format_tag::aBcd8b));
-    reorder(view(dy).memory, view(dy_blocked).memory);
-  }
+  Buffer dy_blocked = in_layout(view(dy), desc_with_tag(y_shape, memory::format_tag::aBcd8b));
   cpu::MaxPoolShape shape;
   shape.planes = x.size(0) * ((x.size(1) + 7) / 8);
   shape.in_h = x.size(2);
@@ -115,7 +109,7 @@ Tensor max_pool2d_bwd_recomputing(const Tensor& dy, const Tensor& x, const Pool2
   shape.pad_w = attrs.padding[1];
   Tensor dx = empty_like_layout(x);
   cpu::max_pool_bwd_nchw8c(shape, static_cast<const float*>(x.raw_data()),
-                           static_cast<const float*>(dy_blocked.raw_data()),
+                           static_cast<const float*>(dy_blocked.memory.get_data_handle()),
                            static_cast<float*>(dx.mutable_raw_data()));
   return dx;
 }
