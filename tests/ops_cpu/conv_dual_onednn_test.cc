@@ -1,6 +1,8 @@
 // Conv passes run as the other pass of the dual conv (ops/cpu/onednn_conv_dual.h, rule in
 // onednn_conv_algo.h): the forward of stride-1 convs as a backward-data, and the backward-data of
 // 1x1 convs as a forward. Against the reference kernels and against oneDNN's own pass.
+#include <functional>
+
 #include "gtest/gtest.h"
 #include "ops/conv.h"
 #include "ops/cpu/onednn_conv_algo.h"
@@ -15,6 +17,7 @@ using onednn::ConvAlgo;
 using onednn::ScopedConvAlgo;
 using onednn::use_dual_for_backward_data;
 using onednn::use_dual_for_forward;
+using testing::blocked_input;
 using testing::close_to;
 using testing::matches_reference;
 using testing::random_input;
@@ -37,6 +40,12 @@ std::vector<PointwiseCase> pointwise_cases() {
       {"stride_3", {2, 16, 14, 13}, 8, {3, 3}},
       {"asymmetric_stride", {2, 16, 9, 6}, 32, {2, 1}},
   };
+}
+
+// fn's result under conv algorithm `algo`: auto takes the dual paths, direct oneDNN's own.
+Tensor run_under(ConvAlgo algo, const std::function<Tensor()>& fn) {
+  ScopedConvAlgo scoped(algo);
+  return fn();
 }
 
 Conv2dAttrs attrs_of(const PointwiseCase& c) { return Conv2dAttrs{c.stride, {0, 0}}; }
@@ -95,18 +104,10 @@ TEST(ConvDualTest, PointwiseBackwardDataAgreesWithOnednn) {
     SCOPED_TRACE(c.name);
     Conv2dAttrs attrs = attrs_of(c);
     Tensor w = random_input(weights_of(c), false);
-    Tensor x = conv2d(random_input({c.x[0], 8, c.x[2], c.x[3]}, false),
-                      random_input({c.x[1], 8, 1, 1}, false));
-    Tensor dy = conv2d(x, w, Tensor(), attrs);
-    Tensor by_forward, by_onednn;
-    {
-      ScopedConvAlgo scoped(ConvAlgo::kAuto);
-      by_forward = call<Conv2dBwdData>(dy, w, c.x, attrs);
-    }
-    {
-      ScopedConvAlgo scoped(ConvAlgo::kDirect);
-      by_onednn = call<Conv2dBwdData>(dy, w, c.x, attrs);
-    }
+    Tensor dy = conv2d(blocked_input(c.x), w, Tensor(), attrs);
+    auto backward_data = [&] { return call<Conv2dBwdData>(dy, w, c.x, attrs); };
+    Tensor by_forward = run_under(ConvAlgo::kAuto, backward_data);
+    Tensor by_onednn = run_under(ConvAlgo::kDirect, backward_data);
     ASSERT_FALSE(by_forward.is_plain());
     if (!by_onednn.is_plain()) {  // oneDNN runs asymmetric strides on plain layouts
       EXPECT_EQ(by_forward.opaque_layout()->name(), by_onednn.opaque_layout()->name());
@@ -186,18 +187,11 @@ TEST(ConvDualTest, ForwardMatchesReference) {
 TEST(ConvDualTest, ForwardAgreesWithOnednnForward) {
   for (const ForwardCase& c : forward_cases()) {
     SCOPED_TRACE(c.name);
-    Tensor x = conv2d(random_input({c.x[0], 8, c.x[2], c.x[3]}, false),
-                      random_input({c.x[1], 8, 1, 1}, false));
+    Tensor x = blocked_input(c.x);
     Tensor w = random_input(c.w, false);
-    Tensor by_dual, by_onednn;
-    {
-      ScopedConvAlgo scoped(ConvAlgo::kAuto);
-      by_dual = conv2d(x, w, Tensor(), c.attrs);
-    }
-    {
-      ScopedConvAlgo scoped(ConvAlgo::kDirect);
-      by_onednn = conv2d(x, w, Tensor(), c.attrs);
-    }
+    auto forward = [&] { return conv2d(x, w, Tensor(), c.attrs); };
+    Tensor by_dual = run_under(ConvAlgo::kAuto, forward);
+    Tensor by_onednn = run_under(ConvAlgo::kDirect, forward);
     ASSERT_FALSE(by_dual.is_plain());
     ASSERT_FALSE(by_onednn.is_plain());
     EXPECT_EQ(by_dual.opaque_layout()->name(), by_onednn.opaque_layout()->name());

@@ -5,6 +5,7 @@
 
 #include "core/dispatch.h"
 #include "core/random.h"
+#include "ops/conv.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad::testing {
@@ -75,6 +76,13 @@ Tensor random_input(const Shape& shape, bool requires_grad) {
   Tensor t = randn(shape);
   if (requires_grad) t.set_requires_grad();
   return t;
+}
+
+Tensor blocked_input(const Shape& shape, bool requires_grad) {
+  Tensor x = conv2d(randn({shape[0], 8, shape[2], shape[3]}), randn({shape[1], 8, 1, 1}));
+  EXPECT_FALSE(x.is_plain());
+  if (requires_grad) x = x.detach().set_requires_grad();
+  return x;
 }
 
 }  // namespace bitgrad::testing

@@ -34,4 +34,8 @@ using Computation = std::function<Tensor(const std::vector<Tensor>& inputs)>;
 // Random normal float32 values, requiring grad when asked.
 Tensor random_input(const Shape& shape, bool requires_grad = true);
 
+// A channel-blocked (nChw8c) activation of `shape`, as the oneDNN convs leave them: a 1x1 conv
+// of a plain random input. Not requiring grad unless asked.
+Tensor blocked_input(const Shape& shape, bool requires_grad = false);
+
 }  // namespace bitgrad::testing

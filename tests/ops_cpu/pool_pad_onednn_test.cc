@@ -15,18 +15,11 @@
 namespace bitgrad {
 namespace {
 
+using testing::blocked_input;
 using testing::close_to;
 using testing::matches_reference;
 using testing::random_input;
 using testing::throws_error;
-
-// A blocked (nChw8c) activation with the given shape: a 1x1 conv of a plain random input.
-Tensor blocked_input(const Shape& shape, bool requires_grad = false) {
-  Tensor x = conv2d(randn({shape[0], 8, shape[2], shape[3]}), randn({shape[1], 8, 1, 1}));
-  EXPECT_FALSE(x.is_plain());
-  if (requires_grad) x = x.detach().set_requires_grad();
-  return x;
-}
 
 TEST(PoolOnednnTest, MaxPoolMatchesReference) {
   struct Case {
