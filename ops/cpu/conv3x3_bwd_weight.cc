@@ -2,10 +2,8 @@
 #include "ops/cpu/conv3x3_bwd_weight.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "core/check.h"
-#include "core/tensor.h"
 #include "ops/cpu/cpu_isa.h"
 
 #if BG_HAVE_AVX2_CLONES
@@ -34,28 +32,6 @@ InteriorColumns interior_columns(const Conv3x3Shape& s) {
 }
 
 #if BG_HAVE_AVX2_CLONES
-
-// On maps at most this wide, x's rows are copied with their zero padding first, so that every
-// output column runs the interior loop: on BiT's 8x8 maps a quarter of the columns are border
-// columns, whose taps branch (op_bench: block 3 backward-weights 9.9-10.5 ms against 11.3-11.8;
-// on 16- and 32-wide maps the copy costs more than it saves).
-constexpr int64_t kPadColumnsMaxWidth = 8;
-
-// x (N, C/8, H, W, 8) with s.pad_w zero pixels added at both ends of every row.
-Tensor pad_columns(const Conv3x3Shape& s, const float* x) {
-  const int64_t rows = s.batch * (s.in_channels / kLanes) * s.in_h;
-  const int64_t padded_w = s.in_w + 2 * s.pad_w;
-  Tensor padded = empty({rows, padded_w, kLanes}, DType::kFloat32);
-  float* to = padded.mutable_data<float>();
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = to + r * padded_w * kLanes;
-    std::memset(row, 0, sizeof(float) * s.pad_w * kLanes);
-    std::memcpy(row + s.pad_w * kLanes, x + r * s.in_w * kLanes, sizeof(float) * s.in_w * kLanes);
-    std::memset(row + (s.pad_w + s.in_w) * kLanes, 0, sizeof(float) * s.pad_w * kLanes);
-  }
-  return padded;
-}
 
 // A work item's sums for one ky tap and one input-channel pair: [output block][kx][channel].
 // The inner loops index it with constants only (every loop over it is unrolled), so that it
@@ -186,20 +162,18 @@ bool conv3x3_bwd_weight_supported(const Conv3x3Shape& s) {
          s.out_w == output_size(s.in_w, s.pad_w, s.stride_w);
 }
 
+bool conv3x3_bwd_weight_pads_columns_first(const Conv3x3Shape& s) {
+  constexpr int64_t kMaxWidth = 8;
+  return s.pad_w > 0 && s.in_w <= kMaxWidth;
+}
+
 void conv3x3_bwd_weight_nchw8c(const Conv3x3Shape& shape, const float* x, const float* dy,
                                float* dw) {
   BG_CHECK(conv3x3_bwd_weight_supported(shape), "conv2d backward weight: the 3x3 nChw8c kernel ",
            "does not support this shape or CPU (C = ", shape.in_channels, ", O = ",
            shape.out_channels, ")");
 #if BG_HAVE_AVX2_CLONES
-  Conv3x3Shape s = shape;
-  Tensor padded;  // x with zero columns, on narrow maps
-  if (s.pad_w > 0 && s.in_w <= kPadColumnsMaxWidth) {
-    padded = pad_columns(s, x);
-    x = padded.data<float>();
-    s.in_w += 2 * s.pad_w;
-    s.pad_w = 0;
-  }
+  const Conv3x3Shape& s = shape;
   const int64_t pairs = s.out_channels / (2 * kLanes), in_blocks = s.in_channels / kLanes;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t pair = 0; pair < pairs; ++pair) {

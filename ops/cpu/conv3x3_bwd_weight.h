@@ -13,9 +13,7 @@
 // Its inner loop runs along an output row with 12 accumulators in registers (2 output blocks x
 // 3 kx taps x 2 input channels), 8 loads for 12 FMAs; for each image the loop is repeated for
 // the 3 ky taps and 4 input-channel pairs, whose accumulators wait in a small array, while the
-// image's rows stay in cache. Columns whose taps reach into the padding take a slower path; on
-// maps up to 8 wide, where they are a quarter of the columns or more, x's rows are first copied
-// with their zero padding, so that no column is a border column.
+// image's rows stay in cache. Columns whose taps reach into the padding take a slower path.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +32,12 @@ struct Conv3x3Shape {
 // multiple of 8 and O of 16, positive sizes and strides, non-negative padding, and an output
 // size that matches (out = (in + 2 * pad - 3) / stride + 1).
 bool conv3x3_bwd_weight_supported(const Conv3x3Shape& shape);
+
+// Whether the kernel should get x with its zero columns already added (in_w + 2 * pad_w wide,
+// pad_w = 0): on maps up to 8 wide, where border columns, whose taps branch, are a quarter of
+// the columns or more. op_bench, block 3 (8x8) backward-weights: 10.7-10.8 ms with the copy
+// against 11.2-12.7 without; on 16- and 32-wide maps the copy costs more than it saves.
+bool conv3x3_bwd_weight_pads_columns_first(const Conv3x3Shape& shape);
 
 // x: (N, C/8, H, W, 8); dy: (N, O/8, OH, OW, 8). Writes dw (O, C, 3, 3), plain OIHW.
 // Overwrites dw. The shape must be supported.

@@ -10,6 +10,7 @@
 // convs run as the other pass of the dual conv (onednn_conv_dual.h); onednn_conv_algo.h says
 // which.
 #include "ops/conv.h"
+#include "ops/pad.h"
 #include "ops/cpu/conv3x3_bwd_weight.h"
 #include "ops/cpu/onednn_context.h"
 #include "ops/cpu/onednn_conv_algo.h"
@@ -124,8 +125,15 @@ Tensor conv3x3_bwd_weight_if_supported(const Tensor& dy, const Tensor& x, const 
   shape.pad_h = attrs.padding[0];
   shape.pad_w = attrs.padding[1];
   if (!cpu::conv3x3_bwd_weight_supported(shape)) return Tensor();
+  Tensor x_read = x;
+  if (cpu::conv3x3_bwd_weight_pads_columns_first(shape)) {
+    x_read = call<ConstantPadFwd>(x, PadAttrs{{0, 0, 0, shape.pad_w}, {0, 0, 0, shape.pad_w}});
+    BG_ASSERT(channel_block(x_read) == 8, "a zero pad in W keeps nChw8c");
+    shape.in_w += 2 * shape.pad_w;
+    shape.pad_w = 0;
+  }
   Tensor dw = empty(w_shape, DType::kFloat32);
-  cpu::conv3x3_bwd_weight_nchw8c(shape, static_cast<const float*>(x.raw_data()),
+  cpu::conv3x3_bwd_weight_nchw8c(shape, static_cast<const float*>(x_read.raw_data()),
                                  static_cast<const float*>(dy.raw_data()),
                                  dw.mutable_data<float>());
   return dw;

@@ -122,22 +122,37 @@ TEST(Conv3x3BwdWeightTest, SupportedNamesItsLimits) {
 // Through autograd, as in training: 1x1 conv -> 3x3 conv -> 1x1 conv, so the 3x3 conv reads a
 // channel-blocked x and gets a channel-blocked dy, and the default rule runs the kernel for its
 // backward-weights (stride 1; stride 2 stays with oneDNN). On every ISA: the portable one takes
-// oneDNN's kernel instead.
+// oneDNN's kernel instead. The 8-wide map gets x with its zero columns added first.
 TEST(Conv3x3BwdWeightTest, ConvGradientsMatchReferenceThroughAutograd) {
   for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
     cpu::ScopedCpuIsaCap cap(isa);
     for (int64_t stride : {1, 2}) {
-      SCOPED_TRACE(std::string(cpu::cpu_isa_name(isa)) + " stride " + std::to_string(stride));
-      Conv2dAttrs attrs{{stride, stride}, {1, 1}};
-      EXPECT_TRUE(matches_reference(
-          [&](const std::vector<Tensor>& t) {
-            Tensor x = conv2d(t[0], t[1]);
-            return conv2d(conv2d(x, t[2], Tensor(), attrs), t[3]);
-          },
-          {random_input({2, 4, 9, 10}), random_input({16, 4, 1, 1}),
-           random_input({32, 16, 3, 3}), random_input({5, 32, 1, 1})}));
+      for (int64_t width : {10, 8}) {
+        SCOPED_TRACE(std::string(cpu::cpu_isa_name(isa)) + " stride " + std::to_string(stride) +
+                     " width " + std::to_string(width));
+        Conv2dAttrs attrs{{stride, stride}, {1, 1}};
+        EXPECT_TRUE(matches_reference(
+            [&](const std::vector<Tensor>& t) {
+              Tensor x = conv2d(t[0], t[1]);
+              return conv2d(conv2d(x, t[2], Tensor(), attrs), t[3]);
+            },
+            {random_input({2, 4, 9, width}), random_input({16, 4, 1, 1}),
+             random_input({32, 16, 3, 3}), random_input({5, 32, 1, 1})}));
+      }
     }
   }
+}
+
+TEST(Conv3x3BwdWeightTest, PadsColumnsFirstOnlyOnNarrowPaddedMaps) {
+  cpu::Conv3x3Shape narrow;
+  narrow.in_w = 8;
+  narrow.pad_w = 1;
+  cpu::Conv3x3Shape wide = narrow, unpadded = narrow;
+  wide.in_w = 16;
+  unpadded.pad_w = 0;
+  EXPECT_TRUE(cpu::conv3x3_bwd_weight_pads_columns_first(narrow));
+  EXPECT_FALSE(cpu::conv3x3_bwd_weight_pads_columns_first(wide));
+  EXPECT_FALSE(cpu::conv3x3_bwd_weight_pads_columns_first(unpadded));
 }
 
 }  // namespace
