@@ -4,8 +4,9 @@
 // primitive's layout on every call: backward-data wants a different blocked weight layout than
 // forward and backward-weights, and SGD updates the plain weights between steps.
 //
-// On small feature maps some passes run as whole-batch GEMMs instead (onednn_conv_gemm.h), which
-// read and write the same layouts, backward-weights of 3x3 convs runs a hand-written kernel
+// On small feature maps some passes run as whole-batch GEMMs instead (onednn_conv_gemm.h) or,
+// for stride-1 3x3 convs, by Winograd's algorithm (onednn_conv_winograd.h), which read and write
+// the same layouts; backward-weights of 3x3 convs runs a hand-written kernel
 // (conv3x3_bwd_weight.h), and the forward of stride-1 3x3 convs and the backward-data of 1x1
 // convs run as the other pass of the dual conv (onednn_conv_dual.h); onednn_conv_algo.h says
 // which.
@@ -17,6 +18,7 @@
 #include "ops/cpu/onednn_conv_dual.h"
 #include "ops/cpu/onednn_conv_gemm.h"
 #include "ops/cpu/onednn_conv_primitives.h"
+#include "ops/cpu/onednn_conv_winograd.h"
 #include "ops/cpu/onednn_layout.h"
 
 namespace bitgrad::onednn {
@@ -55,6 +57,9 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
     BG_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d: expected bias of ",
              "shape (", w.size(0), "), got ", bias.shape());
     // Before the direct primitive is looked up, so that no unused one is created.
+    if (!bias.defined() && use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
+      if (Tensor y = conv2d_fwd_winograd(x, w, attrs); y.defined()) return y;
+    }
     if (!bias.defined() && use_dual_for_forward(x.shape(), w.shape(), attrs)) {
       return conv2d_fwd_by_dual(x, w, attrs);
     }
@@ -88,6 +93,9 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
     ConvGeometry g = conv_geometry(x_shape, w.shape(), attrs);
     check_dy_shape("conv2d backward data", dy, x_shape, w.shape(), g);
     // Before the direct primitive is looked up, so that no unused one is created.
+    if (use_winograd(ConvPass::kBackwardData, x_shape, w.shape(), attrs)) {
+      if (Tensor dx = conv2d_bwd_data_winograd(dy, w, x_shape, attrs); dx.defined()) return dx;
+    }
     if (use_dual_for_backward_data(x_shape, w.shape(), attrs)) {
       if (Tensor dx = conv2d_bwd_data_by_dual(dy, w, x_shape, attrs); dx.defined()) return dx;
     }
@@ -147,6 +155,9 @@ Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& 
   return translate_errors("conv2d backward weight", [&] {
     ConvGeometry g = conv_geometry(x.shape(), w_shape, attrs);
     check_dy_shape("conv2d backward weight", dy, x.shape(), w_shape, g);
+    if (use_winograd(ConvPass::kBackwardWeight, x.shape(), w_shape, attrs)) {
+      if (Tensor dw = conv2d_bwd_weight_winograd(dy, x, w_shape, attrs); dw.defined()) return dw;
+    }
     if (use_gemm(ConvPass::kBackwardWeight, x.shape(), w_shape, attrs)) {
       return conv2d_bwd_weight_gemm(dy, x, w_shape, attrs);
     }

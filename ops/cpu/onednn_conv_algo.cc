@@ -86,6 +86,16 @@ bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape,
          output_pixels(x_shape, w_shape, attrs) > kSmallMapPixels;
 }
 
+bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
+                  const Conv2dAttrs& attrs) {
+  if (conv_algo() != ConvAlgo::kAuto || !is_dense_stride1_3x3(w_shape, attrs)) return false;
+  const int64_t pixels = output_pixels(x_shape, w_shape, attrs);
+  if (pixels > kMediumMapPixels) return false;
+  // On 4x4 maps transforming 512x512 kernels costs more than the GEMM path's whole forward or
+  // backward-weights; oneDNN's backward-data there is slower still.
+  return pixels > kSmallMapPixels || pass == ConvPass::kBackwardData;
+}
+
 void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }
 
 bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,

@@ -20,23 +20,8 @@ namespace {
 using cpu::Conv3x3Shape;
 using testing::close_to;
 using testing::matches_reference;
+using testing::pack_nchw8c;
 using testing::random_input;
-
-// A plain (N, C, H, W) float32 tensor packed as nChw8c (C a multiple of 8).
-std::vector<float> pack_nchw8c(const Tensor& plain) {
-  const Shape& s = plain.shape();
-  const int64_t n = s[0], c = s[1], hw = s[2] * s[3];
-  const std::vector<float> values = plain.to_vector<float>();
-  std::vector<float> packed(values.size());
-  for (int64_t i = 0; i < n; ++i) {
-    for (int64_t ch = 0; ch < c; ++ch) {
-      for (int64_t p = 0; p < hw; ++p) {
-        packed[((i * (c / 8) + ch / 8) * hw + p) * 8 + ch % 8] = values[(i * c + ch) * hw + p];
-      }
-    }
-  }
-  return packed;
-}
 
 Conv3x3Shape shape_of(const Shape& x, int64_t out_channels, int64_t stride, int64_t pad) {
   Conv3x3Shape s;

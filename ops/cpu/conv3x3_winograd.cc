@@ -1,0 +1,319 @@
+// Winograd F(2x2, 3x3) convolution; the algorithm is described in the header.
+//
+// Layouts. V and M hold one (tiles, channels) row-major matrix per position p = 4 * row + col
+// of the 4x4 transformed tile, U and dU one (C, O) matrix per position; tile t = (n * TH + ty)
+// * TW + tx. In nChw8c the 8 channels of a block at one pixel are one AVX2 vector, so the
+// transforms work on 8 channels at once and store them as 8 consecutive matrix entries.
+#include "ops/cpu/conv3x3_winograd.h"
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "core/check.h"
+#include "ops/cpu/cpu_isa.h"
+
+#if BG_HAVE_AVX2_CLONES
+#include <immintrin.h>
+#endif
+
+namespace bitgrad::cpu {
+namespace {
+
+constexpr int64_t kLanes = 8;      // channels per block: nChw8c
+constexpr int kPositions = 16;     // of a transformed 4x4 tile
+constexpr int64_t kMaxPadding = 2;
+
+// Tiles per column and row of the output, and in all.
+struct Tiling {
+  int64_t th, tw, count;
+};
+
+Tiling tiling(const Winograd3x3Shape& s) {
+  const int64_t th = (s.out_h() + 1) / 2, tw = (s.out_w() + 1) / 2;
+  return {th, tw, s.batch * th * tw};
+}
+
+// The scratch memory, cut into the three per-position matrix stacks.
+struct Stacks {
+  float* weights;  // U or dU: kPositions x (C, O)
+  float* input;    // V: kPositions x (tiles, C)
+  float* output;   // M or dM: kPositions x (tiles, O)
+};
+
+Stacks stacks(const Winograd3x3Shape& s, float* scratch) {
+  const int64_t tiles = tiling(s).count;
+  float* input = scratch + kPositions * s.in_channels * s.out_channels;
+  return {scratch, input, input + kPositions * tiles * s.in_channels};
+}
+
+void sgemm(char transpose_a, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
+           const float* b, float* c) {
+  const dnnl_status_t status =
+      dnnl_sgemm(transpose_a, 'N', m, n, k, 1.0f, a, lda, b, n, 0.0f, c, n);
+  BG_CHECK(status == dnnl_success, "conv2d winograd: dnnl_sgemm failed with status ",
+           static_cast<int>(status));
+}
+
+#if BG_HAVE_AVX2_CLONES
+
+// r = B^T d for the four rows d[0..3] of a 4x4 tile (or, applied to columns, d B).
+BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void input_rows(const __m256 d[4], __m256 r[4]) {
+  r[0] = _mm256_sub_ps(d[0], d[2]);
+  r[1] = _mm256_add_ps(d[1], d[2]);
+  r[2] = _mm256_sub_ps(d[2], d[1]);
+  r[3] = _mm256_sub_ps(d[1], d[3]);
+}
+
+// V = B^T d B for every tile and channel block of x.
+BG_TARGET_AVX2_FMA void transform_input(const Winograd3x3Shape& s, const float* x, float* v) {
+  const Tiling t = tiling(s);
+  const int64_t blocks = s.in_channels / kLanes;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < s.batch; ++n) {
+    for (int64_t cb = 0; cb < blocks; ++cb) {
+      const float* plane = x + (n * blocks + cb) * s.in_h * s.in_w * kLanes;
+      for (int64_t ty = 0; ty < t.th; ++ty) {
+        for (int64_t tx = 0; tx < t.tw; ++tx) {
+          __m256 d[4][4];
+          for (int r = 0; r < 4; ++r) {
+            const int64_t iy = 2 * ty - s.pad_h + r;
+            for (int c = 0; c < 4; ++c) {
+              const int64_t ix = 2 * tx - s.pad_w + c;
+              const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
+              d[r][c] = inside ? _mm256_loadu_ps(plane + (iy * s.in_w + ix) * kLanes)
+                               : _mm256_setzero_ps();
+            }
+          }
+          __m256 rows[4][4];  // B^T d, stored transposed: rows[c][r]
+          for (int c = 0; c < 4; ++c) {
+            const __m256 column[4] = {d[0][c], d[1][c], d[2][c], d[3][c]};
+            input_rows(column, rows[c]);
+          }
+          const int64_t tile = (n * t.th + ty) * t.tw + tx;
+          for (int r = 0; r < 4; ++r) {
+            const __m256 row[4] = {rows[0][r], rows[1][r], rows[2][r], rows[3][r]};
+            __m256 out[4];
+            input_rows(row, out);
+            for (int c = 0; c < 4; ++c) {
+              float* dst = v + ((r * 4 + c) * t.count + tile) * s.in_channels + cb * kLanes;
+              _mm256_storeu_ps(dst, out[c]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// U = G g G^T for every kernel g, 8 output channels at a time (the lanes).
+BG_TARGET_AVX2_FMA void transform_weights(const Winograd3x3Shape& s, const float* w,
+                                          KernelOrder order, float* u) {
+  const int64_t c_count = s.in_channels, o_count = s.out_channels;
+  // Kernel (o, c) starts at w + o * o_stride + c * c_stride; tap k of it is at tap_offset(k).
+  const bool dual = order == KernelOrder::kDualOf;
+  const int64_t o_stride = dual ? 9 : c_count * 9, c_stride = dual ? o_count * 9 : 9;
+  const __m256i lanes = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                           _mm256_set1_epi32(static_cast<int>(o_stride)));
+  const __m256 half = _mm256_set1_ps(0.5f);
+  // Input channels outermost: each position's U rows are then written front to back.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t c = 0; c < c_count; ++c) {
+    for (int64_t ob = 0; ob < o_count / kLanes; ++ob) {
+      const float* kernel = w + ob * kLanes * o_stride + c * c_stride;
+      __m256 g[9];
+      for (int k = 0; k < 9; ++k) {
+        g[k] = _mm256_i32gather_ps(kernel + (dual ? 8 - k : k), lanes, 4);
+      }
+      __m256 gg[4][3];  // G g
+      for (int j = 0; j < 3; ++j) {
+        const __m256 outer = _mm256_add_ps(g[j], g[6 + j]);
+        gg[0][j] = g[j];
+        gg[1][j] = _mm256_mul_ps(half, _mm256_add_ps(outer, g[3 + j]));
+        gg[2][j] = _mm256_mul_ps(half, _mm256_sub_ps(outer, g[3 + j]));
+        gg[3][j] = g[6 + j];
+      }
+      for (int a = 0; a < 4; ++a) {  // (G g) G^T
+        const __m256 outer = _mm256_add_ps(gg[a][0], gg[a][2]);
+        const __m256 row[4] = {gg[a][0], _mm256_mul_ps(half, _mm256_add_ps(outer, gg[a][1])),
+                               _mm256_mul_ps(half, _mm256_sub_ps(outer, gg[a][1])), gg[a][2]};
+        for (int b = 0; b < 4; ++b) {
+          _mm256_storeu_ps(u + ((a * 4 + b) * c_count + c) * o_count + ob * kLanes, row[b]);
+        }
+      }
+    }
+  }
+}
+
+// y = A^T M A for every tile and output block; outputs past the map are dropped.
+BG_TARGET_AVX2_FMA void transform_output(const Winograd3x3Shape& s, const float* m, float* y) {
+  const Tiling t = tiling(s);
+  const int64_t blocks = s.out_channels / kLanes, oh = s.out_h(), ow = s.out_w();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < s.batch; ++n) {
+    for (int64_t ob = 0; ob < blocks; ++ob) {
+      float* plane = y + (n * blocks + ob) * oh * ow * kLanes;
+      for (int64_t ty = 0; ty < t.th; ++ty) {
+        for (int64_t tx = 0; tx < t.tw; ++tx) {
+          const int64_t tile = (n * t.th + ty) * t.tw + tx;
+          __m256 a[4][4];
+          for (int p = 0; p < kPositions; ++p) {
+            const float* entry = m + (p * t.count + tile) * s.out_channels + ob * kLanes;
+            a[p / 4][p % 4] = _mm256_loadu_ps(entry);
+          }
+          for (int i = 0; i < 2; ++i) {  // row i of A^T M, then times A
+            const int64_t oy = 2 * ty + i;
+            if (oy >= oh) break;
+            __m256 row[4];
+            for (int c = 0; c < 4; ++c) {
+              row[c] = i == 0 ? _mm256_add_ps(_mm256_add_ps(a[0][c], a[1][c]), a[2][c])
+                              : _mm256_sub_ps(_mm256_sub_ps(a[1][c], a[2][c]), a[3][c]);
+            }
+            float* out = plane + (oy * ow + 2 * tx) * kLanes;
+            _mm256_storeu_ps(out, _mm256_add_ps(_mm256_add_ps(row[0], row[1]), row[2]));
+            if (2 * tx + 1 < ow) {
+              _mm256_storeu_ps(out + kLanes, _mm256_sub_ps(_mm256_sub_ps(row[1], row[2]), row[3]));
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// e = A r for the two rows r0, r1 of a 2x2 tile (or, applied to columns, r A^T).
+BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void spread(__m256 r0, __m256 r1, __m256 e[4]) {
+  e[0] = r0;
+  e[1] = _mm256_add_ps(r0, r1);
+  e[2] = _mm256_sub_ps(r0, r1);
+  e[3] = _mm256_sub_ps(_mm256_setzero_ps(), r1);
+}
+
+// dM = A dy A^T for every tile and output block; dy past the map reads as zero.
+BG_TARGET_AVX2_FMA void transform_output_gradient(const Winograd3x3Shape& s, const float* dy,
+                                                  float* dm) {
+  const Tiling t = tiling(s);
+  const int64_t blocks = s.out_channels / kLanes, oh = s.out_h(), ow = s.out_w();
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t n = 0; n < s.batch; ++n) {
+    for (int64_t ob = 0; ob < blocks; ++ob) {
+      const float* plane = dy + (n * blocks + ob) * oh * ow * kLanes;
+      for (int64_t ty = 0; ty < t.th; ++ty) {
+        for (int64_t tx = 0; tx < t.tw; ++tx) {
+          __m256 d[2][2];
+          for (int i = 0; i < 2; ++i) {
+            for (int j = 0; j < 2; ++j) {
+              const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
+              d[i][j] = oy < oh && ox < ow ? _mm256_loadu_ps(plane + (oy * ow + ox) * kLanes)
+                                           : _mm256_setzero_ps();
+            }
+          }
+          __m256 left[4], right[4];  // A applied to the tile's two columns
+          spread(d[0][0], d[1][0], left);
+          spread(d[0][1], d[1][1], right);
+          const int64_t tile = (n * t.th + ty) * t.tw + tx;
+          for (int r = 0; r < 4; ++r) {
+            __m256 e[4];
+            spread(left[r], right[r], e);
+            for (int c = 0; c < 4; ++c) {
+              _mm256_storeu_ps(dm + ((r * 4 + c) * t.count + tile) * s.out_channels + ob * kLanes,
+                               e[c]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The three taps G^T d of four values d along one axis of a transformed tile.
+BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void fold_taps(const __m256 d[4], __m256 out[3]) {
+  const __m256 half = _mm256_set1_ps(0.5f);
+  const __m256 inner = _mm256_mul_ps(half, _mm256_add_ps(d[1], d[2]));
+  out[0] = _mm256_add_ps(d[0], inner);
+  out[1] = _mm256_mul_ps(half, _mm256_sub_ps(d[1], d[2]));
+  out[2] = _mm256_add_ps(inner, d[3]);
+}
+
+// dw = G^T dU G for every kernel, 8 output channels at a time, written to plain OIHW.
+BG_TARGET_AVX2_FMA void transform_weight_gradient(const Winograd3x3Shape& s, const float* du,
+                                                  float* dw) {
+  const int64_t c_count = s.in_channels, o_count = s.out_channels;
+  // Input channels outermost: each position's dU rows are then read front to back.
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t c = 0; c < c_count; ++c) {
+    for (int64_t ob = 0; ob < o_count / kLanes; ++ob) {
+      __m256 d[4][4];
+      for (int p = 0; p < kPositions; ++p) {
+        d[p / 4][p % 4] = _mm256_loadu_ps(du + (p * c_count + c) * o_count + ob * kLanes);
+      }
+      __m256 rows[4][3];  // d G, per row of d
+      for (int a = 0; a < 4; ++a) fold_taps(d[a], rows[a]);
+      alignas(32) float taps[9][kLanes];
+      for (int j = 0; j < 3; ++j) {
+        const __m256 column[4] = {rows[0][j], rows[1][j], rows[2][j], rows[3][j]};
+        __m256 out[3];
+        fold_taps(column, out);
+        for (int i = 0; i < 3; ++i) _mm256_store_ps(taps[i * 3 + j], out[i]);
+      }
+      for (int64_t l = 0; l < kLanes; ++l) {
+        float* kernel = dw + ((ob * kLanes + l) * c_count + c) * 9;
+        for (int k = 0; k < 9; ++k) kernel[k] = taps[k][l];
+      }
+    }
+  }
+}
+
+#endif  // BG_HAVE_AVX2_CLONES
+
+}  // namespace
+
+bool winograd3x3_supported(const Winograd3x3Shape& s) {
+  return BG_HAVE_AVX2_CLONES && active_cpu_isa() == CpuIsa::kAvx2Fma && s.batch > 0 &&
+         s.in_channels > 0 && s.in_channels % kLanes == 0 && s.out_channels > 0 &&
+         s.out_channels % kLanes == 0 && s.pad_h >= 0 && s.pad_h <= kMaxPadding &&
+         s.pad_w >= 0 && s.pad_w <= kMaxPadding && s.out_h() >= 1 && s.out_w() >= 1;
+}
+
+int64_t winograd3x3_scratch_floats(const Winograd3x3Shape& s) {
+  const int64_t tiles = tiling(s).count;
+  return kPositions * (s.in_channels * s.out_channels + tiles * (s.in_channels + s.out_channels));
+}
+
+void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& shape, const float* x, const float* w,
+                            KernelOrder order, float* y, float* scratch) {
+  BG_CHECK(winograd3x3_supported(shape), "conv2d winograd: shape or CPU not supported (C = ",
+           shape.in_channels, ", O = ", shape.out_channels, ")");
+#if BG_HAVE_AVX2_CLONES
+  const Winograd3x3Shape& s = shape;
+  const int64_t tiles = tiling(s).count;
+  const Stacks m = stacks(s, scratch);
+  transform_weights(s, w, order, m.weights);
+  transform_input(s, x, m.input);
+  for (int p = 0; p < kPositions; ++p) {
+    sgemm('N', tiles, s.out_channels, s.in_channels, m.input + p * tiles * s.in_channels,
+          s.in_channels, m.weights + p * s.in_channels * s.out_channels,
+          m.output + p * tiles * s.out_channels);
+  }
+  transform_output(s, m.output, y);
+#endif
+}
+
+void winograd3x3_bwd_weight_nchw8c(const Winograd3x3Shape& shape, const float* x,
+                                   const float* dy, float* dw, float* scratch) {
+  BG_CHECK(winograd3x3_supported(shape), "conv2d winograd: shape or CPU not supported (C = ",
+           shape.in_channels, ", O = ", shape.out_channels, ")");
+#if BG_HAVE_AVX2_CLONES
+  const Winograd3x3Shape& s = shape;
+  const int64_t tiles = tiling(s).count;
+  const Stacks m = stacks(s, scratch);
+  transform_input(s, x, m.input);
+  transform_output_gradient(s, dy, m.output);
+  for (int p = 0; p < kPositions; ++p) {  // dU[p] = V[p]^T dM[p]
+    sgemm('T', s.in_channels, s.out_channels, tiles, m.input + p * tiles * s.in_channels,
+          s.in_channels, m.output + p * tiles * s.out_channels,
+          m.weights + p * s.in_channels * s.out_channels);
+  }
+  transform_weight_gradient(s, m.weights, dw);
+#endif
+}
+
+}  // namespace bitgrad::cpu

@@ -1,0 +1,208 @@
+// The Winograd F(2x2, 3x3) kernels (ops/cpu/conv3x3_winograd.h) against the reference kernels,
+// directly on nChw8c buffers: the forward, the forward as the backward-data of the dual conv,
+// and the weight gradient, on BiT's small-map shapes and odd ones (maps of odd size, smaller
+// than a tile, paddings 0 to 2).
+#include "ops/cpu/conv3x3_winograd.h"
+
+#include <omp.h>
+
+#include <string>
+#include <vector>
+
+#include "core/dispatch.h"
+#include "gtest/gtest.h"
+#include "ops/conv.h"
+#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/onednn_conv_algo.h"
+#include "tests/ops_cpu/parity.h"
+
+namespace bitgrad {
+namespace {
+
+using cpu::KernelOrder;
+using cpu::Winograd3x3Shape;
+using onednn::ConvPass;
+using testing::close_to;
+using testing::matches_reference;
+using testing::pack_nchw8c;
+using testing::random_input;
+using testing::unpack_nchw8c;
+
+struct Case {
+  const char* name;
+  int64_t batch, in_channels, out_channels, h, w, pad;
+};
+
+const Case kCases[] = {
+    {"bit_b3_8x8", 2, 256, 256, 8, 8, 1}, {"bit_b4_4x4", 3, 64, 128, 4, 4, 1},
+    {"odd_map_7x5", 2, 16, 24, 7, 5, 1},  {"unpadded_odd", 1, 8, 16, 9, 6, 0},
+    {"pad2", 2, 24, 8, 5, 7, 2},          {"map_1x1", 3, 16, 8, 1, 1, 1},
+    {"map_2x3", 1, 8, 8, 2, 3, 1},
+};
+
+Winograd3x3Shape shape_of(const Case& c) {
+  Winograd3x3Shape s;
+  s.batch = c.batch;
+  s.in_channels = c.in_channels;
+  s.out_channels = c.out_channels;
+  s.in_h = c.h;
+  s.in_w = c.w;
+  s.pad_h = s.pad_w = c.pad;
+  return s;
+}
+
+Conv2dAttrs attrs_of(const Case& c) { return Conv2dAttrs{{1, 1}, {c.pad, c.pad}}; }
+
+Shape y_shape(const Winograd3x3Shape& s) { return {s.batch, s.out_channels, s.out_h(), s.out_w()}; }
+
+// The forward kernel's y (plain) for x (plain), w read in `order`.
+Tensor kernel_fwd(const Winograd3x3Shape& s, const Tensor& x, const Tensor& w,
+                  KernelOrder order) {
+  const std::vector<float> x_packed = pack_nchw8c(x), w_values = w.to_vector<float>();
+  const Shape y = y_shape(s);
+  std::vector<float> y_packed(y.numel());
+  std::vector<float> scratch(cpu::winograd3x3_scratch_floats(s));
+  cpu::winograd3x3_fwd_nchw8c(s, x_packed.data(), w_values.data(), order, y_packed.data(),
+                              scratch.data());
+  return unpack_nchw8c(y_packed, y);
+}
+
+bool have_kernel() { return cpu::winograd3x3_supported(shape_of(kCases[0])); }
+
+TEST(Winograd3x3Test, ForwardMatchesReference) {
+  if (!have_kernel()) GTEST_SKIP() << "the kernel needs AVX2+FMA, which this CPU lacks";
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    const Winograd3x3Shape s = shape_of(c);
+    ASSERT_TRUE(cpu::winograd3x3_supported(s));
+    Tensor x = random_input({c.batch, c.in_channels, c.h, c.w}, false);
+    Tensor w = random_input({c.out_channels, c.in_channels, 3, 3}, false);
+    Tensor expected;
+    {
+      BackendOverride reference(Backend::kRef);
+      expected = call<Conv2dFwd>(x, w, Tensor(), attrs_of(c));
+    }
+    EXPECT_TRUE(close_to(kernel_fwd(s, x, w, KernelOrder::kOihw), expected));
+  }
+}
+
+// The backward-data of the conv of case c, as the forward of its dual: dy in, the rotated and
+// transposed kernels, padding 2 - p.
+TEST(Winograd3x3Test, DualForwardIsTheBackwardData) {
+  if (!have_kernel()) GTEST_SKIP() << "no AVX2+FMA";
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    const Winograd3x3Shape conv = shape_of(c);
+    Winograd3x3Shape dual;
+    dual.batch = c.batch;
+    dual.in_channels = c.out_channels;
+    dual.out_channels = c.in_channels;
+    dual.in_h = conv.out_h();
+    dual.in_w = conv.out_w();
+    dual.pad_h = dual.pad_w = 2 - c.pad;
+    ASSERT_EQ(dual.out_h(), c.h);
+    Tensor w = random_input({c.out_channels, c.in_channels, 3, 3}, false);
+    Tensor dy = random_input(y_shape(conv), false);
+    Tensor expected;
+    {
+      BackendOverride reference(Backend::kRef);
+      expected = call<Conv2dBwdData>(dy, w, Shape{c.batch, c.in_channels, c.h, c.w}, attrs_of(c));
+    }
+    EXPECT_TRUE(close_to(kernel_fwd(dual, dy, w, KernelOrder::kDualOf), expected));
+  }
+}
+
+TEST(Winograd3x3Test, WeightGradientMatchesReference) {
+  if (!have_kernel()) GTEST_SKIP() << "no AVX2+FMA";
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.name);
+    const Winograd3x3Shape s = shape_of(c);
+    Tensor x = random_input({c.batch, c.in_channels, c.h, c.w}, false);
+    Tensor dy = random_input(y_shape(s), false);
+    const Shape w_shape = {c.out_channels, c.in_channels, 3, 3};
+    Tensor expected;
+    {
+      BackendOverride reference(Backend::kRef);
+      expected = call<Conv2dBwdWeight>(dy, x, w_shape, attrs_of(c));
+    }
+    const std::vector<float> x_packed = pack_nchw8c(x), dy_packed = pack_nchw8c(dy);
+    std::vector<float> scratch(cpu::winograd3x3_scratch_floats(s));
+    Tensor dw = empty(w_shape, DType::kFloat32);
+    cpu::winograd3x3_bwd_weight_nchw8c(s, x_packed.data(), dy_packed.data(),
+                                       dw.mutable_data<float>(), scratch.data());
+    EXPECT_TRUE(close_to(dw, expected));
+  }
+}
+
+TEST(Winograd3x3Test, ResultsDoNotDependOnTheThreadCount) {
+  if (!have_kernel()) GTEST_SKIP() << "no AVX2+FMA";
+  const Case c = kCases[2];
+  const Winograd3x3Shape s = shape_of(c);
+  Tensor x = random_input({c.batch, c.in_channels, c.h, c.w}, false);
+  Tensor w = random_input({c.out_channels, c.in_channels, 3, 3}, false);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(1);
+  std::vector<float> one = kernel_fwd(s, x, w, KernelOrder::kOihw).to_vector<float>();
+  omp_set_num_threads(3);
+  std::vector<float> three = kernel_fwd(s, x, w, KernelOrder::kOihw).to_vector<float>();
+  omp_set_num_threads(saved);
+  EXPECT_EQ(one, three);
+}
+
+TEST(Winograd3x3Test, SupportedNamesItsLimits) {
+  const Winograd3x3Shape good = shape_of(kCases[2]);
+  Winograd3x3Shape odd_in = good, odd_out = good, wide_pad = good, no_output = good;
+  odd_in.in_channels = 12;
+  odd_out.out_channels = 20;
+  wide_pad.pad_w = 3;
+  no_output.pad_h = 0;
+  no_output.in_h = 2;
+  EXPECT_FALSE(cpu::winograd3x3_supported(odd_in));
+  EXPECT_FALSE(cpu::winograd3x3_supported(odd_out));
+  EXPECT_FALSE(cpu::winograd3x3_supported(wide_pad));
+  EXPECT_FALSE(cpu::winograd3x3_supported(no_output));
+  cpu::ScopedCpuIsaCap portable(cpu::CpuIsa::kPortable);
+  EXPECT_FALSE(cpu::winograd3x3_supported(good));
+}
+
+TEST(Winograd3x3Test, RuleTakesStride1ConvsOnSmallMaps) {
+  const Conv2dAttrs same{{1, 1}, {1, 1}}, strided{{2, 2}, {1, 1}};
+  const Shape w = {256, 256, 3, 3};
+  for (ConvPass pass :
+       {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardWeight}) {
+    EXPECT_TRUE(onednn::use_winograd(pass, {16, 256, 8, 8}, w, same));
+    EXPECT_TRUE(onednn::use_winograd(pass, {16, 256, 7, 5}, w, same));
+    EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 16, 16}, w, same));
+    EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 16, 16}, w, strided));
+    EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 8, 8}, {256, 256, 1, 1}, Conv2dAttrs{}));
+    onednn::ScopedConvAlgo direct(onednn::ConvAlgo::kDirect);
+    EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 8, 8}, w, same));
+  }
+  // On 4x4 maps only the backward-data.
+  EXPECT_TRUE(onednn::use_winograd(ConvPass::kBackwardData, {16, 256, 4, 4}, w, same));
+  EXPECT_FALSE(onednn::use_winograd(ConvPass::kForward, {16, 256, 4, 4}, w, same));
+  EXPECT_FALSE(onednn::use_winograd(ConvPass::kBackwardWeight, {16, 256, 4, 4}, w, same));
+}
+
+// Through autograd, as in training: 1x1 conv -> 3x3 conv -> 1x1 conv, so the 3x3 conv reads a
+// channel-blocked x and gets a channel-blocked dy, and the rule sends its passes to the Winograd
+// kernels (8x8, 7x6: every pass; 4x4: backward-data). On the portable ISA the other kernels run.
+TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
+  for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
+    cpu::ScopedCpuIsaCap cap(isa);
+    for (const Shape& map : {Shape{8, 8}, Shape{7, 6}, Shape{4, 4}}) {
+      SCOPED_TRACE(std::string(cpu::cpu_isa_name(isa)) + " map " + std::to_string(map[0]) + "x" +
+                   std::to_string(map[1]));
+      EXPECT_TRUE(matches_reference(
+          [&](const std::vector<Tensor>& t) {
+            Tensor x = conv2d(t[0], t[1]);
+            return conv2d(conv2d(x, t[2], Tensor(), Conv2dAttrs{{1, 1}, {1, 1}}), t[3]);
+          },
+          {random_input({2, 4, map[0], map[1]}), random_input({16, 4, 1, 1}),
+           random_input({24, 16, 3, 3}), random_input({5, 24, 1, 1})}));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bitgrad
