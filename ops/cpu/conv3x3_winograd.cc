@@ -34,15 +34,19 @@ Tiling tiling(const Winograd3x3Shape& s) {
 
 // The scratch memory, cut into the three per-position matrix stacks.
 struct Stacks {
+  int64_t tiles;
   float* weights;  // U or dU: kPositions x (C, O)
   float* input;    // V: kPositions x (tiles, C)
   float* output;   // M or dM: kPositions x (tiles, O)
 };
 
-Stacks stacks(const Winograd3x3Shape& s, float* scratch) {
+// The stacks of a pass of shape s, which the kernels must support.
+Stacks stacks_for_pass(const Winograd3x3Shape& s, float* scratch) {
+  BG_CHECK(winograd3x3_supported(s), "conv2d winograd: shape or CPU not supported (C = ",
+           s.in_channels, ", O = ", s.out_channels, ", padding ", s.pad_h, "x", s.pad_w, ")");
   const int64_t tiles = tiling(s).count;
   float* input = scratch + kPositions * s.in_channels * s.out_channels;
-  return {scratch, input, input + kPositions * tiles * s.in_channels};
+  return {tiles, scratch, input, input + kPositions * tiles * s.in_channels};
 }
 
 void sgemm(char transpose_a, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
@@ -278,14 +282,11 @@ int64_t winograd3x3_scratch_floats(const Winograd3x3Shape& s) {
   return kPositions * (s.in_channels * s.out_channels + tiles * (s.in_channels + s.out_channels));
 }
 
-void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& shape, const float* x, const float* w,
+void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& s, const float* x, const float* w,
                             KernelOrder order, float* y, float* scratch) {
-  BG_CHECK(winograd3x3_supported(shape), "conv2d winograd: shape or CPU not supported (C = ",
-           shape.in_channels, ", O = ", shape.out_channels, ")");
+  [[maybe_unused]] const Stacks m = stacks_for_pass(s, scratch);
 #if BG_HAVE_AVX2_CLONES
-  const Winograd3x3Shape& s = shape;
-  const int64_t tiles = tiling(s).count;
-  const Stacks m = stacks(s, scratch);
+  const int64_t tiles = m.tiles;
   transform_weights(s, w, order, m.weights);
   transform_input(s, x, m.input);
   for (int p = 0; p < kPositions; ++p) {
@@ -297,14 +298,11 @@ void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& shape, const float* x, const
 #endif
 }
 
-void winograd3x3_bwd_weight_nchw8c(const Winograd3x3Shape& shape, const float* x,
-                                   const float* dy, float* dw, float* scratch) {
-  BG_CHECK(winograd3x3_supported(shape), "conv2d winograd: shape or CPU not supported (C = ",
-           shape.in_channels, ", O = ", shape.out_channels, ")");
+void winograd3x3_bwd_weight_nchw8c(const Winograd3x3Shape& s, const float* x, const float* dy,
+                                   float* dw, float* scratch) {
+  [[maybe_unused]] const Stacks m = stacks_for_pass(s, scratch);
 #if BG_HAVE_AVX2_CLONES
-  const Winograd3x3Shape& s = shape;
-  const int64_t tiles = tiling(s).count;
-  const Stacks m = stacks(s, scratch);
+  const int64_t tiles = m.tiles;
   transform_input(s, x, m.input);
   transform_output_gradient(s, dy, m.output);
   for (int p = 0; p < kPositions; ++p) {  // dU[p] = V[p]^T dM[p]
