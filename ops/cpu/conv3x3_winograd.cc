@@ -6,10 +6,9 @@
 // transforms work on 8 channels at once and store them as 8 consecutive matrix entries.
 #include "ops/cpu/conv3x3_winograd.h"
 
-#include <oneapi/dnnl/dnnl.h>
-
 #include "core/check.h"
 #include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/onednn_context.h"
 
 #if BG_HAVE_AVX2_CLONES
 #include <immintrin.h>
@@ -47,14 +46,6 @@ Stacks stacks_for_pass(const Winograd3x3Shape& s, float* scratch) {
   const int64_t tiles = tiling(s).count;
   float* input = scratch + kPositions * s.in_channels * s.out_channels;
   return {tiles, scratch, input, input + kPositions * tiles * s.in_channels};
-}
-
-void sgemm(char transpose_a, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda,
-           const float* b, float* c) {
-  const dnnl_status_t status =
-      dnnl_sgemm(transpose_a, 'N', m, n, k, 1.0f, a, lda, b, n, 0.0f, c, n);
-  BG_CHECK(status == dnnl_success, "conv2d winograd: dnnl_sgemm failed with status ",
-           static_cast<int>(status));
 }
 
 #if BG_HAVE_AVX2_CLONES
@@ -286,13 +277,13 @@ void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& s, const float* x, const flo
                             KernelOrder order, float* y, float* scratch) {
   [[maybe_unused]] const Stacks m = stacks_for_pass(s, scratch);
 #if BG_HAVE_AVX2_CLONES
-  const int64_t tiles = m.tiles;
   transform_weights(s, w, order, m.weights);
   transform_input(s, x, m.input);
-  for (int p = 0; p < kPositions; ++p) {
-    sgemm('N', tiles, s.out_channels, s.in_channels, m.input + p * tiles * s.in_channels,
-          s.in_channels, m.weights + p * s.in_channels * s.out_channels,
-          m.output + p * tiles * s.out_channels);
+  for (int p = 0; p < kPositions; ++p) {  // M[p] = V[p] U[p]
+    onednn::sgemm("conv2d winograd", false, false, m.tiles, s.out_channels, s.in_channels,
+                  m.input + p * m.tiles * s.in_channels,
+                  m.weights + p * s.in_channels * s.out_channels,
+                  m.output + p * m.tiles * s.out_channels);
   }
   transform_output(s, m.output, y);
 #endif
@@ -302,13 +293,12 @@ void winograd3x3_bwd_weight_nchw8c(const Winograd3x3Shape& s, const float* x, co
                                    float* dw, float* scratch) {
   [[maybe_unused]] const Stacks m = stacks_for_pass(s, scratch);
 #if BG_HAVE_AVX2_CLONES
-  const int64_t tiles = m.tiles;
   transform_input(s, x, m.input);
   transform_output_gradient(s, dy, m.output);
   for (int p = 0; p < kPositions; ++p) {  // dU[p] = V[p]^T dM[p]
-    sgemm('T', s.in_channels, s.out_channels, tiles, m.input + p * tiles * s.in_channels,
-          s.in_channels, m.output + p * tiles * s.out_channels,
-          m.weights + p * s.in_channels * s.out_channels);
+    onednn::sgemm("conv2d winograd", true, false, s.in_channels, s.out_channels, m.tiles,
+                  m.input + p * m.tiles * s.in_channels, m.output + p * m.tiles * s.out_channels,
+                  m.weights + p * s.in_channels * s.out_channels);
   }
   transform_weight_gradient(s, m.weights, dw);
 #endif

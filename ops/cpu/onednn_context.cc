@@ -52,6 +52,13 @@ void throw_dnnl_error(const char* op, dnnl_status_t status, const char* what) {
                               what, ")"));
 }
 
+void sgemm(const char* op_name, bool transpose_a, bool transpose_b, int64_t m, int64_t n,
+           int64_t k, const float* a, const float* b, float* c) {
+  BG_DNNL_CHECK(op_name,
+                dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, 1.0f, a,
+                           transpose_a ? m : k, b, transpose_b ? k : n, 0.0f, c, n));
+}
+
 dnnl::primitive_attr default_attr() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);

@@ -41,6 +41,11 @@ dnnl::stream& stream();  // one per thread
 
 [[noreturn]] void throw_dnnl_error(const char* op, dnnl_status_t status, const char* what);
 
+// Row-major, dense C (m, n) = op(A) * op(B), op = transpose where asked (dnnl_sgemm, threaded
+// by oneDNN); a failure throws an Error naming `op_name`.
+void sgemm(const char* op_name, bool transpose_a, bool transpose_b, int64_t m, int64_t n,
+           int64_t k, const float* a, const float* b, float* c);
+
 // Runs `body`, turning a dnnl::error thrown by the C++ API into a bitgrad::Error naming `op`.
 template <typename Body>
 decltype(auto) translate_errors(const char* op, Body&& body) {

@@ -37,7 +37,7 @@ int64_t output_pixels(const Shape& x_shape, const Shape& w_shape, const Conv2dAt
 bool is_strided(const Conv2dAttrs& attrs) { return attrs.stride[0] > 1 || attrs.stride[1] > 1; }
 
 // A stride-1 3x3 conv with one group and no dilation: the convs of the hand-written
-// backward-weights kernel and of the dual forward.
+// backward-weights kernel, of the dual forward and of Winograd.
 bool is_dense_stride1_3x3(const Shape& w_shape, const Conv2dAttrs& attrs) {
   return w_shape.rank() == 4 && w_shape[2] == 3 && w_shape[3] == 3 && attrs.groups == 1 &&
          attrs.dilation[0] == 1 && attrs.dilation[1] == 1 && !is_strided(attrs);

@@ -141,14 +141,6 @@ Buffer pixel_rows(const Tensor& t) {
   return in_layout(view(t), desc_with_tag(t.shape(), memory::format_tag::acdb));
 }
 
-// Row-major C (m, n) = op(A) * op(B), op = transpose where asked.
-void sgemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const float* a,
-           const float* b, float* c) {
-  BG_DNNL_CHECK("conv2d gemm",
-                dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, 1.0f, a,
-                           transpose_a ? m : k, b, transpose_b ? k : n, 0.0f, c, n));
-}
-
 }  // namespace
 
 bool gemm_conv_supported(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs) {
@@ -166,8 +158,8 @@ Tensor conv2d_fwd_gemm(const Tensor& x_in, const Tensor& w, const Conv2dAttrs& a
   Shape y_shape = {g.n, g.o, g.oh, g.ow};
   Tensor col = scratch(g.rows() * g.columns()), y_rows = scratch(g.rows() * g.o);
   im2col(activation(x, channel_block(x)), g, col.mutable_data<float>());
-  sgemm(false, true, g.rows(), g.o, g.columns(), col.data<float>(), w_plain.data<float>(),
-        y_rows.mutable_data<float>());
+  sgemm("conv2d gemm", false, true, g.rows(), g.o, g.columns(), col.data<float>(),
+        w_plain.data<float>(), y_rows.mutable_data<float>());
   Tensor y = empty_with_desc(y_shape, DType::kFloat32, y_desc);
   reorder(view(y_rows, desc_with_tag(y_shape, memory::format_tag::acdb)).memory,
           view(y).memory);
@@ -181,8 +173,8 @@ Tensor conv2d_bwd_data_gemm(const Tensor& dy, const Tensor& w, const Shape& x_sh
   Tensor w_plain = w.to_plain();
   Tensor dx = empty_with_desc(x_shape, DType::kFloat32, dx_desc);
   Tensor dcol = scratch(g.rows() * g.columns());
-  sgemm(false, false, g.rows(), g.columns(), g.o, floats(dy_rows), w_plain.data<float>(),
-        dcol.mutable_data<float>());
+  sgemm("conv2d gemm", false, false, g.rows(), g.columns(), g.o, floats(dy_rows),
+        w_plain.data<float>(), dcol.mutable_data<float>());
   col2im(dcol.data<float>(), g, activation(dx, block_of(dx_desc)));
   return dx;
 }
@@ -194,7 +186,7 @@ Tensor conv2d_bwd_weight_gemm(const Tensor& dy, const Tensor& x_in, const Shape&
   Buffer dy_rows = pixel_rows(dy);
   Tensor dw = empty(w_shape, DType::kFloat32), col = scratch(g.rows() * g.columns());
   im2col(activation(x, channel_block(x)), g, col.mutable_data<float>());
-  sgemm(true, false, g.o, g.columns(), g.rows(), floats(dy_rows), col.data<float>(),
+  sgemm("conv2d gemm", true, false, g.o, g.columns(), g.rows(), floats(dy_rows), col.data<float>(),
         dw.mutable_data<float>());
   return dw;
 }
