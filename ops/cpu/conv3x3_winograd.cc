@@ -1,10 +1,16 @@
 // Winograd F(2x2, 3x3) convolution; the algorithm is described in the header.
 //
 // Layouts. V and M hold one (tiles, channels) row-major matrix per position p = 4 * row + col
-// of the 4x4 transformed tile, U and dU one (C, O) matrix per position; tile t = (n * TH + ty)
-// * TW + tx. In nChw8c the 8 channels of a block at one pixel are one AVX2 vector, so the
-// transforms work on 8 channels at once and store them as 8 consecutive matrix entries.
+// of the 4x4 transformed tile, dU one (C, O) matrix per position; the forward's U holds each
+// position's (C, O) matrix as column panels of kPanel output channels, the order its
+// micro-kernel reads them in. Tile t = (n * TH + ty) * TW + tx. In nChw8c the 8 channels of a
+// block at one pixel are one AVX2 vector, so the transforms work on 8 channels at once and store
+// them as 8 consecutive matrix entries.
 #include "ops/cpu/conv3x3_winograd.h"
+
+#include <omp.h>
+
+#include <algorithm>
 
 #include "core/check.h"
 #include "ops/cpu/cpu_isa.h"
@@ -31,6 +37,51 @@ Tiling tiling(const Winograd3x3Shape& s) {
   return {th, tw, s.batch * th * tw};
 }
 
+// The forward is fused: the products of a group of tiles are transformed back while they are
+// still in cache, instead of writing V and M for the whole batch to memory between three passes.
+// The threads share the work in one of two ways:
+//   by tiles            each thread takes groups of tiles whose V fits its L2, and multiplies
+//                       each group by all of U;
+//   by output channels  where U is larger than V (few tiles, many channels: 4x4 maps), the
+//                       threads transform all tiles together, then each multiplies them by its
+//                       share of U's column panels, so that U is read once.
+constexpr int64_t kGroupBytes = 160 * 1024;  // V of one group, in L2 (512 KB a core here)
+constexpr int64_t kPanel = 16;               // output channels per column panel of U and M
+constexpr int64_t kRows = 6;                 // tiles per micro-kernel call: 6x16 accumulators
+
+struct FusedPlan {
+  bool by_output_channels;
+  int64_t group_tiles, groups, panels;
+  int64_t weight_floats;  // U
+  int64_t input_floats;   // V of a group: one per thread, or one shared by all
+  int64_t output_floats;  // M of a group and panel, one per thread
+
+  int64_t scratch_floats(int64_t threads) const {
+    return weight_floats + (by_output_channels ? 1 : threads) * input_floats +
+           threads * output_floats;
+  }
+};
+
+FusedPlan fused_plan(const Winograd3x3Shape& s, int64_t threads) {
+  const int64_t tiles = tiling(s).count;
+  const int64_t panels = (s.out_channels + kPanel - 1) / kPanel;
+  const bool by_output_channels = s.out_channels > tiles;
+  int64_t group = tiles;
+  if (!by_output_channels) {
+    group = std::max<int64_t>(1, kGroupBytes / (kPositions * s.in_channels * 4));
+    if (group > kRows) group -= group % kRows;
+    group = std::min(group, tiles);
+  }
+  const int64_t groups = (tiles + group - 1) / group;
+  return {by_output_channels,
+          group,
+          groups,
+          panels,
+          kPositions * panels * s.in_channels * kPanel,
+          kPositions * group * s.in_channels,
+          kPositions * group * kPanel};
+}
+
 // The scratch memory, cut into the three per-position matrix stacks.
 struct Stacks {
   int64_t tiles;
@@ -39,10 +90,14 @@ struct Stacks {
   float* output;   // M or dM: kPositions x (tiles, O)
 };
 
-// The stacks of a pass of shape s, which the kernels must support.
-Stacks stacks_for_pass(const Winograd3x3Shape& s, float* scratch) {
+void check_supported(const Winograd3x3Shape& s) {
   BG_CHECK(winograd3x3_supported(s), "conv2d winograd: shape or CPU not supported (C = ",
            s.in_channels, ", O = ", s.out_channels, ", padding ", s.pad_h, "x", s.pad_w, ")");
+}
+
+// The weight gradient's stacks for shape s, which the kernels must support.
+Stacks stacks_for_weight_gradient(const Winograd3x3Shape& s, float* scratch) {
+  check_supported(s);
   const int64_t tiles = tiling(s).count;
   float* input = scratch + kPositions * s.in_channels * s.out_channels;
   return {tiles, scratch, input, input + kPositions * tiles * s.in_channels};
@@ -58,50 +113,54 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void input_rows(const __m256 d[4], __m256 r[
   r[3] = _mm256_sub_ps(d[1], d[3]);
 }
 
-// V = B^T d B for every tile and channel block of x.
-BG_TARGET_AVX2_FMA void transform_input(const Winograd3x3Shape& s, const float* x, float* v) {
+// V = B^T d B of one tile and channel block of x: position p goes to v[p * position_stride].
+BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void transform_input_tile(const Winograd3x3Shape& s,
+                                                              const float* plane, int64_t ty,
+                                                              int64_t tx, float* v,
+                                                              int64_t position_stride) {
+  __m256 d[4][4];
+  for (int r = 0; r < 4; ++r) {
+    const int64_t iy = 2 * ty - s.pad_h + r;
+    for (int c = 0; c < 4; ++c) {
+      const int64_t ix = 2 * tx - s.pad_w + c;
+      const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
+      d[r][c] = inside ? _mm256_loadu_ps(plane + (iy * s.in_w + ix) * kLanes)
+                       : _mm256_setzero_ps();
+    }
+  }
+  __m256 rows[4][4];  // B^T d, stored transposed: rows[c][r]
+  for (int c = 0; c < 4; ++c) {
+    const __m256 column[4] = {d[0][c], d[1][c], d[2][c], d[3][c]};
+    input_rows(column, rows[c]);
+  }
+  for (int r = 0; r < 4; ++r) {
+    const __m256 row[4] = {rows[0][r], rows[1][r], rows[2][r], rows[3][r]};
+    __m256 out[4];
+    input_rows(row, out);
+    for (int c = 0; c < 4; ++c) _mm256_storeu_ps(v + (r * 4 + c) * position_stride, out[c]);
+  }
+}
+
+// V for tiles [first, last) of x, every channel block: row tile - first of V[p] is at
+// v + p * position_stride, C floats.
+BG_TARGET_AVX2_FMA void transform_input(const Winograd3x3Shape& s, const float* x, int64_t first,
+                                        int64_t last, int64_t position_stride, float* v) {
   const Tiling t = tiling(s);
   const int64_t blocks = s.in_channels / kLanes;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < s.batch; ++n) {
+  for (int64_t tile = first; tile < last; ++tile) {
+    const int64_t n = tile / (t.th * t.tw), ty = tile / t.tw % t.th, tx = tile % t.tw;
     for (int64_t cb = 0; cb < blocks; ++cb) {
       const float* plane = x + (n * blocks + cb) * s.in_h * s.in_w * kLanes;
-      for (int64_t ty = 0; ty < t.th; ++ty) {
-        for (int64_t tx = 0; tx < t.tw; ++tx) {
-          __m256 d[4][4];
-          for (int r = 0; r < 4; ++r) {
-            const int64_t iy = 2 * ty - s.pad_h + r;
-            for (int c = 0; c < 4; ++c) {
-              const int64_t ix = 2 * tx - s.pad_w + c;
-              const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
-              d[r][c] = inside ? _mm256_loadu_ps(plane + (iy * s.in_w + ix) * kLanes)
-                               : _mm256_setzero_ps();
-            }
-          }
-          __m256 rows[4][4];  // B^T d, stored transposed: rows[c][r]
-          for (int c = 0; c < 4; ++c) {
-            const __m256 column[4] = {d[0][c], d[1][c], d[2][c], d[3][c]};
-            input_rows(column, rows[c]);
-          }
-          const int64_t tile = (n * t.th + ty) * t.tw + tx;
-          for (int r = 0; r < 4; ++r) {
-            const __m256 row[4] = {rows[0][r], rows[1][r], rows[2][r], rows[3][r]};
-            __m256 out[4];
-            input_rows(row, out);
-            for (int c = 0; c < 4; ++c) {
-              float* dst = v + ((r * 4 + c) * t.count + tile) * s.in_channels + cb * kLanes;
-              _mm256_storeu_ps(dst, out[c]);
-            }
-          }
-        }
-      }
+      transform_input_tile(s, plane, ty, tx, v + (tile - first) * s.in_channels + cb * kLanes,
+                           position_stride);
     }
   }
 }
 
-// U = G g G^T for every kernel g, 8 output channels at a time (the lanes).
+// U = G g G^T for every kernel g, 8 output channels at a time (the lanes), in column panels:
+// U[p] panel q is a (C, kPanel) row-major block; a last panel past O is zero.
 BG_TARGET_AVX2_FMA void transform_weights(const Winograd3x3Shape& s, const float* w,
-                                          KernelOrder order, float* u) {
+                                          KernelOrder order, int64_t panels, float* u) {
   const int64_t c_count = s.in_channels, o_count = s.out_channels;
   // Kernel (o, c) starts at w + o * o_stride + c * c_stride; tap k of it is at tap_offset(k).
   const bool dual = order == KernelOrder::kDualOf;
@@ -109,10 +168,21 @@ BG_TARGET_AVX2_FMA void transform_weights(const Winograd3x3Shape& s, const float
   const __m256i lanes = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
                                            _mm256_set1_epi32(static_cast<int>(o_stride)));
   const __m256 half = _mm256_set1_ps(0.5f);
-  // Input channels outermost: each position's U rows are then written front to back.
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t c = 0; c < c_count; ++c) {
-    for (int64_t ob = 0; ob < o_count / kLanes; ++ob) {
+  constexpr int64_t kBlocksPerPanel = kPanel / kLanes;
+  const int64_t block_count = panels * kBlocksPerPanel;
+  // Input channels innermost, so that each position's panel is written front to back.
+#pragma omp for schedule(static)
+  for (int64_t i = 0; i < c_count * block_count; ++i) {
+    {
+      const int64_t c = i % c_count, ob = i / c_count;
+      float* panel = u + (ob / kBlocksPerPanel * c_count + c) * kPanel + ob % 2 * kLanes;
+      const int64_t position_stride = panels * c_count * kPanel;
+      if (ob * kLanes >= o_count) {
+        for (int p = 0; p < kPositions; ++p) {
+          _mm256_storeu_ps(panel + p * position_stride, _mm256_setzero_ps());
+        }
+        continue;
+      }
       const float* kernel = w + ob * kLanes * o_stride + c * c_stride;
       __m256 g[9];
       for (int k = 0; k < 9; ++k) {
@@ -131,43 +201,146 @@ BG_TARGET_AVX2_FMA void transform_weights(const Winograd3x3Shape& s, const float
         const __m256 row[4] = {gg[a][0], _mm256_mul_ps(half, _mm256_add_ps(outer, gg[a][1])),
                                _mm256_mul_ps(half, _mm256_sub_ps(outer, gg[a][1])), gg[a][2]};
         for (int b = 0; b < 4; ++b) {
-          _mm256_storeu_ps(u + ((a * 4 + b) * c_count + c) * o_count + ob * kLanes, row[b]);
+          _mm256_storeu_ps(panel + (a * 4 + b) * position_stride, row[b]);
         }
       }
     }
   }
 }
 
-// y = A^T M A for every tile and output block; outputs past the map are dropped.
-BG_TARGET_AVX2_FMA void transform_output(const Winograd3x3Shape& s, const float* m, float* y) {
+// m (rows x kPanel) = a (rows x k, row stride lda) times b (k x kPanel). The accumulators stay
+// in registers only if every loop over them is unrolled.
+template <int kRowCount>
+BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void multiply_rows(const float* a, int64_t lda,
+                                                       const float* b, int64_t k, float* m) {
+  __m256 acc[kRowCount][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < kRowCount; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < k; ++i) {
+    const __m256 b0 = _mm256_loadu_ps(b + i * kPanel), b1 = _mm256_loadu_ps(b + i * kPanel + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < kRowCount; ++r) {
+      const __m256 a_ri = _mm256_broadcast_ss(a + r * lda + i);
+      acc[r][0] = _mm256_fmadd_ps(a_ri, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(a_ri, b1, acc[r][1]);
+    }
+  }
+#pragma GCC unroll 6
+  for (int r = 0; r < kRowCount; ++r) {
+    _mm256_storeu_ps(m + r * kPanel, acc[r][0]);
+    _mm256_storeu_ps(m + r * kPanel + 8, acc[r][1]);
+  }
+}
+
+// m (rows x kPanel) = v (rows x C) times one panel of U, kRows rows at a time.
+BG_TARGET_AVX2_FMA void multiply_panel(const float* v, int64_t rows, int64_t c_count,
+                                       const float* u_panel, float* m) {
+  int64_t r = 0;
+  for (; r + kRows <= rows; r += kRows) {
+    multiply_rows<kRows>(v + r * c_count, c_count, u_panel, c_count, m + r * kPanel);
+  }
+  const float* v_rest = v + r * c_count;
+  float* m_rest = m + r * kPanel;
+  switch (rows - r) {
+    case 5: multiply_rows<5>(v_rest, c_count, u_panel, c_count, m_rest); break;
+    case 4: multiply_rows<4>(v_rest, c_count, u_panel, c_count, m_rest); break;
+    case 3: multiply_rows<3>(v_rest, c_count, u_panel, c_count, m_rest); break;
+    case 2: multiply_rows<2>(v_rest, c_count, u_panel, c_count, m_rest); break;
+    case 1: multiply_rows<1>(v_rest, c_count, u_panel, c_count, m_rest); break;
+    default: break;
+  }
+}
+
+// y = A^T M A for tiles [first, last) and the output blocks of panel q; M[p] is
+// (last - first, kPanel). Outputs past the map are dropped.
+BG_TARGET_AVX2_FMA void transform_output(const Winograd3x3Shape& s, const float* m,
+                                         int64_t first, int64_t last, int64_t q, float* y) {
   const Tiling t = tiling(s);
   const int64_t blocks = s.out_channels / kLanes, oh = s.out_h(), ow = s.out_w();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < s.batch; ++n) {
-    for (int64_t ob = 0; ob < blocks; ++ob) {
+  const int64_t position_stride = (last - first) * kPanel;
+  for (int64_t tile = first; tile < last; ++tile) {
+    const int64_t n = tile / (t.th * t.tw), ty = tile / t.tw % t.th, tx = tile % t.tw;
+    for (int64_t half = 0; half < kPanel / kLanes; ++half) {
+      const int64_t ob = q * (kPanel / kLanes) + half;
+      if (ob >= blocks) break;
       float* plane = y + (n * blocks + ob) * oh * ow * kLanes;
-      for (int64_t ty = 0; ty < t.th; ++ty) {
-        for (int64_t tx = 0; tx < t.tw; ++tx) {
-          const int64_t tile = (n * t.th + ty) * t.tw + tx;
-          __m256 a[4][4];
-          for (int p = 0; p < kPositions; ++p) {
-            const float* entry = m + (p * t.count + tile) * s.out_channels + ob * kLanes;
-            a[p / 4][p % 4] = _mm256_loadu_ps(entry);
-          }
-          for (int i = 0; i < 2; ++i) {  // row i of A^T M, then times A
-            const int64_t oy = 2 * ty + i;
-            if (oy >= oh) break;
-            __m256 row[4];
-            for (int c = 0; c < 4; ++c) {
-              row[c] = i == 0 ? _mm256_add_ps(_mm256_add_ps(a[0][c], a[1][c]), a[2][c])
-                              : _mm256_sub_ps(_mm256_sub_ps(a[1][c], a[2][c]), a[3][c]);
-            }
-            float* out = plane + (oy * ow + 2 * tx) * kLanes;
-            _mm256_storeu_ps(out, _mm256_add_ps(_mm256_add_ps(row[0], row[1]), row[2]));
-            if (2 * tx + 1 < ow) {
-              _mm256_storeu_ps(out + kLanes, _mm256_sub_ps(_mm256_sub_ps(row[1], row[2]), row[3]));
-            }
-          }
+      __m256 a[4][4];
+      for (int p = 0; p < kPositions; ++p) {
+        a[p / 4][p % 4] =
+            _mm256_loadu_ps(m + p * position_stride + (tile - first) * kPanel + half * kLanes);
+      }
+      for (int i = 0; i < 2; ++i) {  // row i of A^T M, then times A
+        const int64_t oy = 2 * ty + i;
+        if (oy >= oh) break;
+        __m256 row[4];
+        for (int c = 0; c < 4; ++c) {
+          row[c] = i == 0 ? _mm256_add_ps(_mm256_add_ps(a[0][c], a[1][c]), a[2][c])
+                          : _mm256_sub_ps(_mm256_sub_ps(a[1][c], a[2][c]), a[3][c]);
+        }
+        float* out = plane + (oy * ow + 2 * tx) * kLanes;
+        _mm256_storeu_ps(out, _mm256_add_ps(_mm256_add_ps(row[0], row[1]), row[2]));
+        if (2 * tx + 1 < ow) {
+          _mm256_storeu_ps(out + kLanes, _mm256_sub_ps(_mm256_sub_ps(row[1], row[2]), row[3]));
+        }
+      }
+    }
+  }
+}
+
+// V of every tile, in a parallel region's worksharing loop.
+BG_TARGET_AVX2_FMA void transform_input_of_batch(const Winograd3x3Shape& s, const float* x,
+                                                 float* v) {
+  const int64_t tiles = tiling(s).count;
+#pragma omp for schedule(static)
+  for (int64_t n = 0; n < s.batch; ++n) {
+    const int64_t first = n * tiles / s.batch, last = (n + 1) * tiles / s.batch;
+    transform_input(s, x, first, last, tiles * s.in_channels, v + first * s.in_channels);
+  }
+}
+
+// The outputs of tiles [first, last) in panel q: M = V U, then y = A^T M A.
+BG_TARGET_AVX2_FMA void multiply_and_transform_output(const Winograd3x3Shape& s,
+                                                      const FusedPlan& plan, const float* u,
+                                                      const float* v, int64_t first,
+                                                      int64_t last, int64_t q, float* m,
+                                                      float* y) {
+  const int64_t rows = last - first, c_count = s.in_channels;
+  for (int p = 0; p < kPositions; ++p) {
+    multiply_panel(v + p * rows * c_count, rows, c_count,
+                   u + (p * plan.panels + q) * c_count * kPanel, m + p * rows * kPanel);
+  }
+  transform_output(s, m, first, last, q, y);
+}
+
+// The forward in one parallel region (see FusedPlan).
+BG_TARGET_AVX2_FMA void fused_forward(const Winograd3x3Shape& s, const float* x, const float* w,
+                                      KernelOrder order, float* y, float* scratch) {
+  const int64_t threads = omp_get_max_threads();
+  const FusedPlan plan = fused_plan(s, threads);
+  const int64_t tiles = tiling(s).count;
+  float* u = scratch;
+  float* inputs = u + plan.weight_floats;
+  float* outputs = inputs + (plan.by_output_channels ? 1 : threads) * plan.input_floats;
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t thread = omp_get_thread_num();
+    float* m = outputs + thread * plan.output_floats;
+    transform_weights(s, w, order, plan.panels, u);  // each worksharing loop ends in a barrier
+    if (plan.by_output_channels) {
+      transform_input_of_batch(s, x, inputs);
+#pragma omp for schedule(static)
+      for (int64_t q = 0; q < plan.panels; ++q) {
+        multiply_and_transform_output(s, plan, u, inputs, 0, tiles, q, m, y);
+      }
+    } else {
+      float* v = inputs + thread * plan.input_floats;
+#pragma omp for schedule(static)
+      for (int64_t g = 0; g < plan.groups; ++g) {
+        const int64_t first = g * plan.group_tiles;
+        const int64_t last = std::min(tiles, first + plan.group_tiles);
+        transform_input(s, x, first, last, (last - first) * s.in_channels, v);
+        for (int64_t q = 0; q < plan.panels; ++q) {
+          multiply_and_transform_output(s, plan, u, v, first, last, q, m, y);
         }
       }
     }
@@ -269,31 +442,27 @@ bool winograd3x3_supported(const Winograd3x3Shape& s) {
 }
 
 int64_t winograd3x3_scratch_floats(const Winograd3x3Shape& s) {
-  const int64_t tiles = tiling(s).count;
-  return kPositions * (s.in_channels * s.out_channels + tiles * (s.in_channels + s.out_channels));
+  const int64_t threads = omp_get_max_threads();
+  const int64_t weight_gradient =
+      kPositions * (s.in_channels * s.out_channels +
+                    tiling(s).count * (s.in_channels + s.out_channels));
+  return std::max(fused_plan(s, threads).scratch_floats(threads), weight_gradient);
 }
 
 void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& s, const float* x, const float* w,
                             KernelOrder order, float* y, float* scratch) {
-  [[maybe_unused]] const Stacks m = stacks_for_pass(s, scratch);
+  check_supported(s);
 #if BG_HAVE_AVX2_CLONES
-  transform_weights(s, w, order, m.weights);
-  transform_input(s, x, m.input);
-  for (int p = 0; p < kPositions; ++p) {  // M[p] = V[p] U[p]
-    onednn::sgemm("conv2d winograd", false, false, m.tiles, s.out_channels, s.in_channels,
-                  m.input + p * m.tiles * s.in_channels,
-                  m.weights + p * s.in_channels * s.out_channels,
-                  m.output + p * m.tiles * s.out_channels);
-  }
-  transform_output(s, m.output, y);
+  fused_forward(s, x, w, order, y, scratch);
 #endif
 }
 
 void winograd3x3_bwd_weight_nchw8c(const Winograd3x3Shape& s, const float* x, const float* dy,
                                    float* dw, float* scratch) {
-  [[maybe_unused]] const Stacks m = stacks_for_pass(s, scratch);
+  [[maybe_unused]] const Stacks m = stacks_for_weight_gradient(s, scratch);
 #if BG_HAVE_AVX2_CLONES
-  transform_input(s, x, m.input);
+#pragma omp parallel
+  transform_input_of_batch(s, x, m.input);
   transform_output_gradient(s, dy, m.output);
   for (int p = 0; p < kPositions; ++p) {  // dU[p] = V[p]^T dM[p]
     onednn::sgemm("conv2d winograd", true, false, s.in_channels, s.out_channels, m.tiles,

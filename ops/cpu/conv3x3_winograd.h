@@ -1,8 +1,8 @@
 // Stride-1 3x3 convolution by Winograd's minimal filtering F(2x2, 3x3), on channel-blocked
-// activations (nChw8c), hand-written for AVX2+FMA with oneDNN's sgemm for the products. oneDNN
-// 2.6 has no Winograd convolution for AVX2. On BiT's small maps with many channels (8x8 and 4x4,
-// 256 and 512 channels) it does 2.25 times fewer multiply-adds than the direct convolution, and
-// its transforms are cheap there (docs/performance.md has the timings).
+// activations (nChw8c), hand-written for AVX2+FMA. oneDNN 2.6 has no Winograd convolution for
+// AVX2. It does 2.25 times fewer multiply-adds than the direct convolution; the forward keeps
+// its transforms cheap by fusing them with its own matrix-product micro-kernel, tile group by
+// tile group in cache (docs/performance.md has the timings on BiT's shapes).
 //
 // Algorithm (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). The
 // output is cut into 2x2 tiles; tile t reads the 4x4 input patch d at its top-left corner. With
@@ -12,7 +12,8 @@
 // elementwise on 4x4 matrices. Grouping the 16 positions p of those matrices gives 16
 // independent matrix products  M[p] (tiles x O) = V[p] (tiles x C) U[p] (C x O),  where
 // V = B^T d B of every tile and channel and U = G g G^T of every kernel. So the forward is: input
-// transform, 16 sgemms, output transform. The weight gradient runs the same steps backwards:
+// transform, 16 matrix products, output transform. The weight gradient runs the same steps
+// backwards, with oneDNN's sgemm for its products over all tiles:
 //   dU[p] (C x O) = V[p]^T dM[p],  dM = A dy A^T per tile,  dw = G^T dU G.
 // Tiles reaching past the output (odd sizes) read zeros for dy and drop their extra outputs.
 //

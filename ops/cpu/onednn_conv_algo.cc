@@ -14,6 +14,8 @@ namespace {
 constexpr int64_t kSmallMapPixels = 16;
 // And up to this many as medium (8x8).
 constexpr int64_t kMediumMapPixels = 64;
+// The fewest input and output channels the Winograd forward was measured on (BiT's block 1).
+constexpr int64_t kMinWinogradChannels = 64;
 
 ConvAlgo algo_from_environment() {
   const char* env = std::getenv("BITGRAD_CONV_ALGO");
@@ -88,12 +90,19 @@ bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape,
 
 bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                   const Conv2dAttrs& attrs) {
-  if (conv_algo() != ConvAlgo::kAuto || !is_dense_stride1_3x3(w_shape, attrs)) return false;
-  const int64_t pixels = output_pixels(x_shape, w_shape, attrs);
-  if (pixels > kMediumMapPixels) return false;
-  // On 4x4 maps transforming 512x512 kernels costs more than the GEMM path's whole forward or
-  // backward-weights; oneDNN's backward-data there is slower still.
-  return pixels > kSmallMapPixels || pass == ConvPass::kBackwardData;
+  // Fewer channels than BiT's 64 were not measured.
+  if (conv_algo() != ConvAlgo::kAuto || !is_dense_stride1_3x3(w_shape, attrs) ||
+      w_shape[0] < kMinWinogradChannels || w_shape[1] < kMinWinogradChannels) {
+    return false;
+  }
+  if (pass == ConvPass::kBackwardWeight) {
+    // Its products run over all tiles at once, so V and dM go to memory: that pays only on 8x8
+    // maps. On 4x4 maps transforming 512x512 kernels costs more than the GEMM path's pass.
+    const int64_t pixels = output_pixels(x_shape, w_shape, attrs);
+    return pixels > kSmallMapPixels && pixels <= kMediumMapPixels;
+  }
+  // The fused forward (and backward-data as its dual) wins on every BiT map size.
+  return true;
 }
 
 void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }

@@ -165,32 +165,37 @@ TEST(Winograd3x3Test, SupportedNamesItsLimits) {
   EXPECT_FALSE(cpu::winograd3x3_supported(good));
 }
 
-TEST(Winograd3x3Test, RuleTakesStride1ConvsOnSmallMaps) {
+TEST(Winograd3x3Test, RuleTakesStride1ConvsWithBitsChannels) {
   const Conv2dAttrs same{{1, 1}, {1, 1}}, strided{{2, 2}, {1, 1}};
   const Shape w = {256, 256, 3, 3};
   for (ConvPass pass :
        {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardWeight}) {
     EXPECT_TRUE(onednn::use_winograd(pass, {16, 256, 8, 8}, w, same));
     EXPECT_TRUE(onednn::use_winograd(pass, {16, 256, 7, 5}, w, same));
-    EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 16, 16}, w, same));
     EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 16, 16}, w, strided));
     EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 8, 8}, {256, 256, 1, 1}, Conv2dAttrs{}));
+    EXPECT_FALSE(onednn::use_winograd(pass, {16, 32, 8, 8}, {64, 32, 3, 3}, same));
+    EXPECT_FALSE(onednn::use_winograd(pass, {16, 64, 8, 8}, {32, 64, 3, 3}, same));
     onednn::ScopedConvAlgo direct(onednn::ConvAlgo::kDirect);
     EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 8, 8}, w, same));
   }
-  // On 4x4 maps only the backward-data.
-  EXPECT_TRUE(onednn::use_winograd(ConvPass::kBackwardData, {16, 256, 4, 4}, w, same));
-  EXPECT_FALSE(onednn::use_winograd(ConvPass::kForward, {16, 256, 4, 4}, w, same));
-  EXPECT_FALSE(onednn::use_winograd(ConvPass::kBackwardWeight, {16, 256, 4, 4}, w, same));
+  // The forward and backward-data on every map size; the weight gradient on 8x8 maps only.
+  for (const Shape& x : {Shape{16, 256, 4, 4}, Shape{16, 256, 16, 16}, Shape{16, 256, 32, 32}}) {
+    SCOPED_TRACE(x.str());
+    EXPECT_TRUE(onednn::use_winograd(ConvPass::kForward, x, w, same));
+    EXPECT_TRUE(onednn::use_winograd(ConvPass::kBackwardData, x, w, same));
+    EXPECT_FALSE(onednn::use_winograd(ConvPass::kBackwardWeight, x, w, same));
+  }
 }
 
 // Through autograd, as in training: 1x1 conv -> 3x3 conv -> 1x1 conv, so the 3x3 conv reads a
 // channel-blocked x and gets a channel-blocked dy, and the rule sends its passes to the Winograd
-// kernels (8x8, 7x6: every pass; 4x4: backward-data). On the portable ISA the other kernels run.
+// kernels (every map: forward and backward-data; 8x8 and 7x6: backward-weights too). On the
+// portable ISA the other kernels run.
 TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
   for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
     cpu::ScopedCpuIsaCap cap(isa);
-    for (const Shape& map : {Shape{8, 8}, Shape{7, 6}, Shape{4, 4}}) {
+    for (const Shape& map : {Shape{8, 8}, Shape{7, 6}, Shape{4, 4}, Shape{13, 10}}) {
       SCOPED_TRACE(std::string(cpu::cpu_isa_name(isa)) + " map " + std::to_string(map[0]) + "x" +
                    std::to_string(map[1]));
       EXPECT_TRUE(matches_reference(
@@ -198,8 +203,8 @@ TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
             Tensor x = conv2d(t[0], t[1]);
             return conv2d(conv2d(x, t[2], Tensor(), Conv2dAttrs{{1, 1}, {1, 1}}), t[3]);
           },
-          {random_input({2, 4, map[0], map[1]}), random_input({16, 4, 1, 1}),
-           random_input({24, 16, 3, 3}), random_input({5, 24, 1, 1})}));
+          {random_input({2, 4, map[0], map[1]}), random_input({64, 4, 1, 1}),
+           random_input({72, 64, 3, 3}), random_input({5, 72, 1, 1})}));
     }
   }
 }
