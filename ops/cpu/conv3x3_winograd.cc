@@ -43,8 +43,9 @@ Tiling tiling(const Winograd3x3Shape& s) {
 //   by tiles            each thread takes groups of tiles whose V fits its L2, and multiplies
 //                       each group by all of U;
 //   by output channels  where U is larger than V (few tiles, many channels: 4x4 maps), the
-//                       threads transform all tiles together, then each multiplies them by its
-//                       share of U's column panels, so that U is read once.
+//                       threads transform all tiles together, then each takes a share of U's
+//                       column panels: it transforms a panel's kernels and multiplies all tiles
+//                       by it at once, so that U is never written whole.
 constexpr int64_t kGroupBytes = 160 * 1024;  // V of one group, in L2 (512 KB a core here)
 constexpr int64_t kPanel = 16;               // output channels per column panel of U and M
 constexpr int64_t kRows = 6;                 // tiles per micro-kernel call: 6x16 accumulators
@@ -52,12 +53,14 @@ constexpr int64_t kRows = 6;                 // tiles per micro-kernel call: 6x1
 struct FusedPlan {
   bool by_output_channels;
   int64_t group_tiles, groups, panels;
-  int64_t weight_floats;  // U
-  int64_t input_floats;   // V of a group: one per thread, or one shared by all
+  int64_t weight_floats;  // U, or by output channels one thread's panel of U
+  int64_t input_floats;   // V of a group
   int64_t output_floats;  // M of a group and panel, one per thread
 
+  int64_t weight_sets(int64_t threads) const { return by_output_channels ? threads : 1; }
+  int64_t input_sets(int64_t threads) const { return by_output_channels ? 1 : threads; }
   int64_t scratch_floats(int64_t threads) const {
-    return weight_floats + (by_output_channels ? 1 : threads) * input_floats +
+    return weight_sets(threads) * weight_floats + input_sets(threads) * input_floats +
            threads * output_floats;
   }
 };
@@ -77,30 +80,34 @@ FusedPlan fused_plan(const Winograd3x3Shape& s, int64_t threads) {
           group,
           groups,
           panels,
-          kPositions * panels * s.in_channels * kPanel,
+          kPositions * (by_output_channels ? 1 : panels) * s.in_channels * kPanel,
           kPositions * group * s.in_channels,
           kPositions * group * kPanel};
 }
-
-// The scratch memory, cut into the three per-position matrix stacks.
-struct Stacks {
-  int64_t tiles;
-  float* weights;  // U or dU: kPositions x (C, O)
-  float* input;    // V: kPositions x (tiles, C)
-  float* output;   // M or dM: kPositions x (tiles, O)
-};
 
 void check_supported(const Winograd3x3Shape& s) {
   BG_CHECK(winograd3x3_supported(s), "conv2d winograd: shape or CPU not supported (C = ",
            s.in_channels, ", O = ", s.out_channels, ", padding ", s.pad_h, "x", s.pad_w, ")");
 }
 
-// The weight gradient's stacks for shape s, which the kernels must support.
-Stacks stacks_for_weight_gradient(const Winograd3x3Shape& s, float* scratch) {
-  check_supported(s);
-  const int64_t tiles = tiling(s).count;
+// The weight gradient is not fused: the threads transform x and dy of every tile, oneDNN's sgemm
+// multiplies them over all tiles at once, dU[p] (C x O) = V[p]^T dM[p], and the threads
+// transform dU back. V and dM go to memory between the steps, which pays only on small maps
+// (the rule's, onednn_conv_algo.h).
+struct WeightGradientStacks {
+  float* weights;  // dU: kPositions x (C, O)
+  float* input;    // V: kPositions x (tiles, C)
+  float* output;   // dM: kPositions x (tiles, O)
+};
+
+int64_t weight_gradient_floats(const Winograd3x3Shape& s) {
+  return kPositions * (s.in_channels * s.out_channels +
+                       tiling(s).count * (s.in_channels + s.out_channels));
+}
+
+WeightGradientStacks weight_gradient_stacks(const Winograd3x3Shape& s, float* scratch) {
   float* input = scratch + kPositions * s.in_channels * s.out_channels;
-  return {tiles, scratch, input, input + kPositions * tiles * s.in_channels};
+  return {scratch, input, input + kPositions * tiling(s).count * s.in_channels};
 }
 
 #if BG_HAVE_AVX2_CLONES
@@ -142,52 +149,74 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void transform_input_tile(const Winograd3x3S
 }
 
 // V for tiles [first, last) of x, every channel block: row tile - first of V[p] is at
-// v + p * position_stride, C floats.
+// v + p * position_stride + (tile - first) * row_floats.
 BG_TARGET_AVX2_FMA void transform_input(const Winograd3x3Shape& s, const float* x, int64_t first,
-                                        int64_t last, int64_t position_stride, float* v) {
+                                        int64_t last, int64_t row_floats,
+                                        int64_t position_stride, float* v) {
   const Tiling t = tiling(s);
   const int64_t blocks = s.in_channels / kLanes;
   for (int64_t tile = first; tile < last; ++tile) {
     const int64_t n = tile / (t.th * t.tw), ty = tile / t.tw % t.th, tx = tile % t.tw;
     for (int64_t cb = 0; cb < blocks; ++cb) {
       const float* plane = x + (n * blocks + cb) * s.in_h * s.in_w * kLanes;
-      transform_input_tile(s, plane, ty, tx, v + (tile - first) * s.in_channels + cb * kLanes,
+      transform_input_tile(s, plane, ty, tx, v + (tile - first) * row_floats + cb * kLanes,
                            position_stride);
     }
   }
 }
 
-// U = G g G^T for every kernel g, 8 output channels at a time (the lanes), in column panels:
-// U[p] panel q is a (C, kPanel) row-major block; a last panel past O is zero.
-BG_TARGET_AVX2_FMA void transform_weights(const Winograd3x3Shape& s, const float* w,
-                                          KernelOrder order, int64_t panels, float* u) {
+// Transposes the 8x8 matrix whose rows are r[0..7].
+BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void transpose_8x8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+// Panel q of U = G g G^T: the kernels of output channels [q * kPanel, (q + 1) * kPanel), 8 at a
+// time (the lanes). U[p]'s panel is a (C, kPanel) row-major block at u + p * position_stride;
+// its columns past O are zero.
+BG_TARGET_AVX2_FMA void transform_weight_panel(const Winograd3x3Shape& s, const float* w,
+                                               KernelOrder order, int64_t q, float* u,
+                                               int64_t position_stride) {
   const int64_t c_count = s.in_channels, o_count = s.out_channels;
-  // Kernel (o, c) starts at w + o * o_stride + c * c_stride; tap k of it is at tap_offset(k).
+  // Kernel (o, c) starts at w + o * o_stride + c * c_stride; the dual reads it rotated.
   const bool dual = order == KernelOrder::kDualOf;
   const int64_t o_stride = dual ? 9 : c_count * 9, c_stride = dual ? o_count * 9 : 9;
-  const __m256i lanes = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-                                           _mm256_set1_epi32(static_cast<int>(o_stride)));
   const __m256 half = _mm256_set1_ps(0.5f);
-  constexpr int64_t kBlocksPerPanel = kPanel / kLanes;
-  const int64_t block_count = panels * kBlocksPerPanel;
-  // Input channels innermost, so that each position's panel is written front to back.
-#pragma omp for schedule(static)
-  for (int64_t i = 0; i < c_count * block_count; ++i) {
-    {
-      const int64_t c = i % c_count, ob = i / c_count;
-      float* panel = u + (ob / kBlocksPerPanel * c_count + c) * kPanel + ob % 2 * kLanes;
-      const int64_t position_stride = panels * c_count * kPanel;
-      if (ob * kLanes >= o_count) {
+  for (int64_t c = 0; c < c_count; ++c) {
+    for (int64_t block = 0; block < kPanel / kLanes; ++block) {
+      const int64_t o = q * kPanel + block * kLanes;
+      float* entry = u + c * kPanel + block * kLanes;
+      if (o >= o_count) {
         for (int p = 0; p < kPositions; ++p) {
-          _mm256_storeu_ps(panel + p * position_stride, _mm256_setzero_ps());
+          _mm256_storeu_ps(entry + p * position_stride, _mm256_setzero_ps());
         }
         continue;
       }
-      const float* kernel = w + ob * kLanes * o_stride + c * c_stride;
-      __m256 g[9];
-      for (int k = 0; k < 9; ++k) {
-        g[k] = _mm256_i32gather_ps(kernel + (dual ? 8 - k : k), lanes, 4);
+      // Lane l's kernel: its first 8 taps as a row of an 8x8 transpose, the last one apart.
+      __m256 taps[9];
+      alignas(32) float last_taps[kLanes];
+      for (int64_t l = 0; l < kLanes; ++l) {
+        const float* kernel = w + (o + l) * o_stride + c * c_stride;
+        taps[l] = _mm256_loadu_ps(kernel);
+        last_taps[l] = kernel[8];
       }
+      transpose_8x8(taps);
+      taps[8] = _mm256_load_ps(last_taps);
+      __m256 g[9];
+      for (int k = 0; k < 9; ++k) g[k] = taps[dual ? 8 - k : k];
       __m256 gg[4][3];  // G g
       for (int j = 0; j < 3; ++j) {
         const __m256 outer = _mm256_add_ps(g[j], g[6 + j]);
@@ -201,7 +230,7 @@ BG_TARGET_AVX2_FMA void transform_weights(const Winograd3x3Shape& s, const float
         const __m256 row[4] = {gg[a][0], _mm256_mul_ps(half, _mm256_add_ps(outer, gg[a][1])),
                                _mm256_mul_ps(half, _mm256_sub_ps(outer, gg[a][1])), gg[a][2]};
         for (int b = 0; b < 4; ++b) {
-          _mm256_storeu_ps(panel + (a * 4 + b) * position_stride, row[b]);
+          _mm256_storeu_ps(entry + (a * 4 + b) * position_stride, row[b]);
         }
       }
     }
@@ -232,7 +261,7 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void multiply_rows(const float* a, int64_t l
   }
 }
 
-// m (rows x kPanel) = v (rows x C) times one panel of U, kRows rows at a time.
+// m (rows x kPanel) = v (rows x C) times one (C x kPanel) panel of U, kRows rows at a time.
 BG_TARGET_AVX2_FMA void multiply_panel(const float* v, int64_t rows, int64_t c_count,
                                        const float* u_panel, float* m) {
   int64_t r = 0;
@@ -294,20 +323,22 @@ BG_TARGET_AVX2_FMA void transform_input_of_batch(const Winograd3x3Shape& s, cons
 #pragma omp for schedule(static)
   for (int64_t n = 0; n < s.batch; ++n) {
     const int64_t first = n * tiles / s.batch, last = (n + 1) * tiles / s.batch;
-    transform_input(s, x, first, last, tiles * s.in_channels, v + first * s.in_channels);
+    transform_input(s, x, first, last, s.in_channels, tiles * s.in_channels,
+                    v + first * s.in_channels);
   }
 }
 
-// The outputs of tiles [first, last) in panel q: M = V U, then y = A^T M A.
+// The outputs of tiles [first, last) in panel q: M = V U, then y = A^T M A. U[p]'s panel q is
+// at u_panel + p * position_stride.
 BG_TARGET_AVX2_FMA void multiply_and_transform_output(const Winograd3x3Shape& s,
-                                                      const FusedPlan& plan, const float* u,
-                                                      const float* v, int64_t first,
-                                                      int64_t last, int64_t q, float* m,
-                                                      float* y) {
+                                                      const float* u_panel,
+                                                      int64_t position_stride, const float* v,
+                                                      int64_t first, int64_t last, int64_t q,
+                                                      float* m, float* y) {
   const int64_t rows = last - first, c_count = s.in_channels;
-  for (int p = 0; p < kPositions; ++p) {
-    multiply_panel(v + p * rows * c_count, rows, c_count,
-                   u + (p * plan.panels + q) * c_count * kPanel, m + p * rows * kPanel);
+  for (int p = 0; p < kPositions; ++p) {  // M[p] = V[p] times U[p]'s panel q
+    multiply_panel(v + p * rows * c_count, rows, c_count, u_panel + p * position_stride,
+                   m + p * rows * kPanel);
   }
   transform_output(s, m, first, last, q, y);
 }
@@ -317,30 +348,38 @@ BG_TARGET_AVX2_FMA void fused_forward(const Winograd3x3Shape& s, const float* x,
                                       KernelOrder order, float* y, float* scratch) {
   const int64_t threads = omp_get_max_threads();
   const FusedPlan plan = fused_plan(s, threads);
-  const int64_t tiles = tiling(s).count;
-  float* u = scratch;
-  float* inputs = u + plan.weight_floats;
-  float* outputs = inputs + (plan.by_output_channels ? 1 : threads) * plan.input_floats;
+  const int64_t tiles = tiling(s).count, panel_floats = s.in_channels * kPanel;
+  float* inputs = scratch + plan.weight_sets(threads) * plan.weight_floats;
+  float* outputs = inputs + plan.input_sets(threads) * plan.input_floats;
 #pragma omp parallel num_threads(threads)
   {
     const int64_t thread = omp_get_thread_num();
     float* m = outputs + thread * plan.output_floats;
-    transform_weights(s, w, order, plan.panels, u);  // each worksharing loop ends in a barrier
     if (plan.by_output_channels) {
-      transform_input_of_batch(s, x, inputs);
+      // Each thread transforms the kernels of its panels just before it uses them.
+      float* u = scratch + thread * plan.weight_floats;
+      transform_input_of_batch(s, x, inputs);  // ends in a barrier
 #pragma omp for schedule(static)
       for (int64_t q = 0; q < plan.panels; ++q) {
-        multiply_and_transform_output(s, plan, u, inputs, 0, tiles, q, m, y);
+        transform_weight_panel(s, w, order, q, u, panel_floats);
+        multiply_and_transform_output(s, u, panel_floats, inputs, 0, tiles, q, m, y);
       }
     } else {
+      float* u = scratch;  // every group multiplies by all of U
+      const int64_t position_stride = plan.panels * panel_floats;
+#pragma omp for schedule(static)
+      for (int64_t q = 0; q < plan.panels; ++q) {
+        transform_weight_panel(s, w, order, q, u + q * panel_floats, position_stride);
+      }
       float* v = inputs + thread * plan.input_floats;
 #pragma omp for schedule(static)
       for (int64_t g = 0; g < plan.groups; ++g) {
         const int64_t first = g * plan.group_tiles;
         const int64_t last = std::min(tiles, first + plan.group_tiles);
-        transform_input(s, x, first, last, (last - first) * s.in_channels, v);
+        transform_input(s, x, first, last, s.in_channels, (last - first) * s.in_channels, v);
         for (int64_t q = 0; q < plan.panels; ++q) {
-          multiply_and_transform_output(s, plan, u, v, first, last, q, m, y);
+          multiply_and_transform_output(s, u + q * panel_floats, position_stride, v, first, last,
+                                        q, m, y);
         }
       }
     }
@@ -355,37 +394,34 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void spread(__m256 r0, __m256 r1, __m256 e[4
   e[3] = _mm256_sub_ps(_mm256_setzero_ps(), r1);
 }
 
-// dM = A dy A^T for every tile and output block; dy past the map reads as zero.
+// dM = A dy A^T for tiles [first, last) and every output block; dy past the map reads as zero.
+// Row tile - first of dM[p] is at dm + p * position_stride, O floats.
 BG_TARGET_AVX2_FMA void transform_output_gradient(const Winograd3x3Shape& s, const float* dy,
-                                                  float* dm) {
+                                                  int64_t first, int64_t last,
+                                                  int64_t position_stride, float* dm) {
   const Tiling t = tiling(s);
   const int64_t blocks = s.out_channels / kLanes, oh = s.out_h(), ow = s.out_w();
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int64_t n = 0; n < s.batch; ++n) {
+  for (int64_t tile = first; tile < last; ++tile) {
+    const int64_t n = tile / (t.th * t.tw), ty = tile / t.tw % t.th, tx = tile % t.tw;
+    float* row = dm + (tile - first) * s.out_channels;
     for (int64_t ob = 0; ob < blocks; ++ob) {
       const float* plane = dy + (n * blocks + ob) * oh * ow * kLanes;
-      for (int64_t ty = 0; ty < t.th; ++ty) {
-        for (int64_t tx = 0; tx < t.tw; ++tx) {
-          __m256 d[2][2];
-          for (int i = 0; i < 2; ++i) {
-            for (int j = 0; j < 2; ++j) {
-              const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
-              d[i][j] = oy < oh && ox < ow ? _mm256_loadu_ps(plane + (oy * ow + ox) * kLanes)
-                                           : _mm256_setzero_ps();
-            }
-          }
-          __m256 left[4], right[4];  // A applied to the tile's two columns
-          spread(d[0][0], d[1][0], left);
-          spread(d[0][1], d[1][1], right);
-          const int64_t tile = (n * t.th + ty) * t.tw + tx;
-          for (int r = 0; r < 4; ++r) {
-            __m256 e[4];
-            spread(left[r], right[r], e);
-            for (int c = 0; c < 4; ++c) {
-              _mm256_storeu_ps(dm + ((r * 4 + c) * t.count + tile) * s.out_channels + ob * kLanes,
-                               e[c]);
-            }
-          }
+      __m256 d[2][2];
+      for (int i = 0; i < 2; ++i) {
+        for (int j = 0; j < 2; ++j) {
+          const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
+          d[i][j] = oy < oh && ox < ow ? _mm256_loadu_ps(plane + (oy * ow + ox) * kLanes)
+                                       : _mm256_setzero_ps();
+        }
+      }
+      __m256 left[4], right[4];  // A applied to the tile's two columns
+      spread(d[0][0], d[1][0], left);
+      spread(d[0][1], d[1][1], right);
+      for (int r = 0; r < 4; ++r) {
+        __m256 e[4];
+        spread(left[r], right[r], e);
+        for (int c = 0; c < 4; ++c) {
+          _mm256_storeu_ps(row + (r * 4 + c) * position_stride + ob * kLanes, e[c]);
         }
       }
     }
@@ -430,6 +466,29 @@ BG_TARGET_AVX2_FMA void transform_weight_gradient(const Winograd3x3Shape& s, con
   }
 }
 
+// The weight gradient (see WeightGradientStacks).
+BG_TARGET_AVX2_FMA void weight_gradient(const Winograd3x3Shape& s, const float* x,
+                                        const float* dy, float* dw, float* scratch) {
+  const int64_t tiles = tiling(s).count;
+  const WeightGradientStacks m = weight_gradient_stacks(s, scratch);
+#pragma omp parallel
+  {
+    transform_input_of_batch(s, x, m.input);
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const int64_t first = n * tiles / s.batch, last = (n + 1) * tiles / s.batch;
+      transform_output_gradient(s, dy, first, last, tiles * s.out_channels,
+                                m.output + first * s.out_channels);
+    }
+  }
+  for (int p = 0; p < kPositions; ++p) {  // dU[p] = V[p]^T dM[p]
+    onednn::sgemm("conv2d winograd", true, false, s.in_channels, s.out_channels, tiles,
+                  m.input + p * tiles * s.in_channels, m.output + p * tiles * s.out_channels,
+                  m.weights + p * s.in_channels * s.out_channels);
+  }
+  transform_weight_gradient(s, m.weights, dw);
+}
+
 #endif  // BG_HAVE_AVX2_CLONES
 
 }  // namespace
@@ -443,10 +502,7 @@ bool winograd3x3_supported(const Winograd3x3Shape& s) {
 
 int64_t winograd3x3_scratch_floats(const Winograd3x3Shape& s) {
   const int64_t threads = omp_get_max_threads();
-  const int64_t weight_gradient =
-      kPositions * (s.in_channels * s.out_channels +
-                    tiling(s).count * (s.in_channels + s.out_channels));
-  return std::max(fused_plan(s, threads).scratch_floats(threads), weight_gradient);
+  return std::max(fused_plan(s, threads).scratch_floats(threads), weight_gradient_floats(s));
 }
 
 void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& s, const float* x, const float* w,
@@ -459,17 +515,9 @@ void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& s, const float* x, const flo
 
 void winograd3x3_bwd_weight_nchw8c(const Winograd3x3Shape& s, const float* x, const float* dy,
                                    float* dw, float* scratch) {
-  [[maybe_unused]] const Stacks m = stacks_for_weight_gradient(s, scratch);
+  check_supported(s);
 #if BG_HAVE_AVX2_CLONES
-#pragma omp parallel
-  transform_input_of_batch(s, x, m.input);
-  transform_output_gradient(s, dy, m.output);
-  for (int p = 0; p < kPositions; ++p) {  // dU[p] = V[p]^T dM[p]
-    onednn::sgemm("conv2d winograd", true, false, s.in_channels, s.out_channels, m.tiles,
-                  m.input + p * m.tiles * s.in_channels, m.output + p * m.tiles * s.out_channels,
-                  m.weights + p * s.in_channels * s.out_channels);
-  }
-  transform_weight_gradient(s, m.weights, dw);
+  weight_gradient(s, x, dy, dw, scratch);
 #endif
 }
 

@@ -58,8 +58,9 @@ bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
 bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
 
 // Whether `pass` runs the Winograd F(2x2, 3x3) kernels (onednn_conv_winograd.h) where they can:
-// in auto mode, for dense stride-1 3x3 convs with one group and at least 64 channels in and
-// out, the forward and backward-data on every map, the backward-weights on 8x8 output maps.
+// in auto mode, for dense stride-1 3x3 convs with one group and at least 128 channels in and
+// out (BiT's blocks 2-4), the forward and backward-data on every map, the backward-weights on
+// 8x8 output maps.
 bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                   const Conv2dAttrs& attrs);
 

@@ -1,7 +1,7 @@
 // The Winograd F(2x2, 3x3) kernels (ops/cpu/conv3x3_winograd.h) against the reference kernels,
 // directly on nChw8c buffers: the forward, the forward as the backward-data of the dual conv,
 // and the weight gradient, on BiT's small-map shapes and odd ones (maps of odd size, smaller
-// than a tile, paddings 0 to 2).
+// than a tile, paddings 0 to 2, output channels not a whole panel of the forward's products).
 #include "ops/cpu/conv3x3_winograd.h"
 
 #include <omp.h>
@@ -165,17 +165,18 @@ TEST(Winograd3x3Test, SupportedNamesItsLimits) {
   EXPECT_FALSE(cpu::winograd3x3_supported(good));
 }
 
-TEST(Winograd3x3Test, RuleTakesStride1ConvsWithBitsChannels) {
+TEST(Winograd3x3Test, RuleTakesStride1ConvsWith128ChannelsOrMore) {
   const Conv2dAttrs same{{1, 1}, {1, 1}}, strided{{2, 2}, {1, 1}};
   const Shape w = {256, 256, 3, 3};
   for (ConvPass pass :
        {ConvPass::kForward, ConvPass::kBackwardData, ConvPass::kBackwardWeight}) {
     EXPECT_TRUE(onednn::use_winograd(pass, {16, 256, 8, 8}, w, same));
     EXPECT_TRUE(onednn::use_winograd(pass, {16, 256, 7, 5}, w, same));
+    EXPECT_TRUE(onednn::use_winograd(pass, {16, 128, 8, 8}, {128, 128, 3, 3}, same));
     EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 16, 16}, w, strided));
     EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 8, 8}, {256, 256, 1, 1}, Conv2dAttrs{}));
-    EXPECT_FALSE(onednn::use_winograd(pass, {16, 32, 8, 8}, {64, 32, 3, 3}, same));
-    EXPECT_FALSE(onednn::use_winograd(pass, {16, 64, 8, 8}, {32, 64, 3, 3}, same));
+    EXPECT_FALSE(onednn::use_winograd(pass, {16, 64, 8, 8}, {128, 64, 3, 3}, same));
+    EXPECT_FALSE(onednn::use_winograd(pass, {16, 128, 8, 8}, {64, 128, 3, 3}, same));
     onednn::ScopedConvAlgo direct(onednn::ConvAlgo::kDirect);
     EXPECT_FALSE(onednn::use_winograd(pass, {16, 256, 8, 8}, w, same));
   }
@@ -203,8 +204,8 @@ TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
             Tensor x = conv2d(t[0], t[1]);
             return conv2d(conv2d(x, t[2], Tensor(), Conv2dAttrs{{1, 1}, {1, 1}}), t[3]);
           },
-          {random_input({2, 4, map[0], map[1]}), random_input({64, 4, 1, 1}),
-           random_input({72, 64, 3, 3}), random_input({5, 72, 1, 1})}));
+          {random_input({2, 4, map[0], map[1]}), random_input({128, 4, 1, 1}),
+           random_input({136, 128, 3, 3}), random_input({5, 136, 1, 1})}));
     }
   }
 }
