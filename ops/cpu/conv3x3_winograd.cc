@@ -149,17 +149,16 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void transform_input_tile(const Winograd3x3S
 }
 
 // V for tiles [first, last) of x, every channel block: row tile - first of V[p] is at
-// v + p * position_stride + (tile - first) * row_floats.
+// v + p * position_stride, C floats.
 BG_TARGET_AVX2_FMA void transform_input(const Winograd3x3Shape& s, const float* x, int64_t first,
-                                        int64_t last, int64_t row_floats,
-                                        int64_t position_stride, float* v) {
+                                        int64_t last, int64_t position_stride, float* v) {
   const Tiling t = tiling(s);
   const int64_t blocks = s.in_channels / kLanes;
   for (int64_t tile = first; tile < last; ++tile) {
     const int64_t n = tile / (t.th * t.tw), ty = tile / t.tw % t.th, tx = tile % t.tw;
     for (int64_t cb = 0; cb < blocks; ++cb) {
       const float* plane = x + (n * blocks + cb) * s.in_h * s.in_w * kLanes;
-      transform_input_tile(s, plane, ty, tx, v + (tile - first) * row_floats + cb * kLanes,
+      transform_input_tile(s, plane, ty, tx, v + (tile - first) * s.in_channels + cb * kLanes,
                            position_stride);
     }
   }
@@ -323,8 +322,7 @@ BG_TARGET_AVX2_FMA void transform_input_of_batch(const Winograd3x3Shape& s, cons
 #pragma omp for schedule(static)
   for (int64_t n = 0; n < s.batch; ++n) {
     const int64_t first = n * tiles / s.batch, last = (n + 1) * tiles / s.batch;
-    transform_input(s, x, first, last, s.in_channels, tiles * s.in_channels,
-                    v + first * s.in_channels);
+    transform_input(s, x, first, last, tiles * s.in_channels, v + first * s.in_channels);
   }
 }
 
@@ -376,7 +374,7 @@ BG_TARGET_AVX2_FMA void fused_forward(const Winograd3x3Shape& s, const float* x,
       for (int64_t g = 0; g < plan.groups; ++g) {
         const int64_t first = g * plan.group_tiles;
         const int64_t last = std::min(tiles, first + plan.group_tiles);
-        transform_input(s, x, first, last, s.in_channels, (last - first) * s.in_channels, v);
+        transform_input(s, x, first, last, (last - first) * s.in_channels, v);
         for (int64_t q = 0; q < plan.panels; ++q) {
           multiply_and_transform_output(s, u + q * panel_floats, position_stride, v, first, last,
                                         q, m, y);
