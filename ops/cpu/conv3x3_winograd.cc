@@ -318,11 +318,13 @@ BG_TARGET_AVX2_FMA void transform_output(const Winograd3x3Shape& s, const float*
 // V of every tile, in a parallel region's worksharing loop.
 BG_TARGET_AVX2_FMA void transform_input_of_batch(const Winograd3x3Shape& s, const float* x,
                                                  float* v) {
-  const int64_t tiles = tiling(s).count;
+  const Tiling t = tiling(s);
+  const int64_t per_image = t.th * t.tw;
 #pragma omp for schedule(static)
   for (int64_t n = 0; n < s.batch; ++n) {
-    const int64_t first = n * tiles / s.batch, last = (n + 1) * tiles / s.batch;
-    transform_input(s, x, first, last, tiles * s.in_channels, v + first * s.in_channels);
+    const int64_t first = n * per_image;
+    transform_input(s, x, first, first + per_image, t.count * s.in_channels,
+                    v + first * s.in_channels);
   }
 }
 
@@ -467,17 +469,15 @@ BG_TARGET_AVX2_FMA void transform_weight_gradient(const Winograd3x3Shape& s, con
 // The weight gradient (see WeightGradientStacks).
 BG_TARGET_AVX2_FMA void weight_gradient(const Winograd3x3Shape& s, const float* x,
                                         const float* dy, float* dw, float* scratch) {
-  const int64_t tiles = tiling(s).count;
+  const Tiling t = tiling(s);
+  const int64_t tiles = t.count, per_image = t.th * t.tw;
   const WeightGradientStacks m = weight_gradient_stacks(s, scratch);
-#pragma omp parallel
-  {
-    transform_input_of_batch(s, x, m.input);
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < s.batch; ++n) {
-      const int64_t first = n * tiles / s.batch, last = (n + 1) * tiles / s.batch;
-      transform_output_gradient(s, dy, first, last, tiles * s.out_channels,
-                                m.output + first * s.out_channels);
-    }
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < s.batch; ++n) {  // V and dM of image n's tiles
+    const int64_t first = n * per_image, last = first + per_image;
+    transform_input(s, x, first, last, tiles * s.in_channels, m.input + first * s.in_channels);
+    transform_output_gradient(s, dy, first, last, tiles * s.out_channels,
+                              m.output + first * s.out_channels);
   }
   for (int p = 0; p < kPositions; ++p) {  // dU[p] = V[p]^T dM[p]
     onednn::sgemm("conv2d winograd", true, false, s.in_channels, s.out_channels, tiles,

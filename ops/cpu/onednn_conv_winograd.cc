@@ -38,7 +38,7 @@ Tensor forward(const Winograd3x3Shape& s, const Tensor& in, const Tensor& w, Ker
   Tensor w_plain = w.to_plain();
   Tensor out = empty_nchw8c({s.batch, s.out_channels, s.out_h(), s.out_w()});
   Tensor scratch = empty({cpu::winograd3x3_scratch_floats(s)}, DType::kFloat32);
-  cpu::winograd3x3_fwd_nchw8c(s, floats(in), floats(w_plain), order,
+  cpu::winograd3x3_fwd_nchw8c(s, floats(in), w_plain.data<float>(), order,
                               static_cast<float*>(out.mutable_raw_data()),
                               scratch.mutable_data<float>());
   return out;
