@@ -11,8 +11,15 @@ namespace bitgrad::cpu {
 enum class CpuIsa { kPortable, kAvx2Fma };
 const char* cpu_isa_name(CpuIsa isa);  // "portable", "avx2+fma"
 
-// The best ISA this CPU supports, lowered by an active ScopedCpuIsaCap.
+// The best ISA this CPU supports, lowered by the DNNL_MAX_CPU_ISA environment variable (the one
+// knob that caps oneDNN and these kernels alike: SSE41 or AVX run the portable path, AVX2 and up
+// allow AVX2+FMA) and by an active ScopedCpuIsaCap.
 CpuIsa active_cpu_isa();
+
+// The cap DNNL_MAX_CPU_ISA sets on these kernels, from its value as oneDNN spells it (any case):
+// kPortable for SSE41 and AVX, kAvx2Fma for AVX2, the AVX-512 names, AMX and ALL, and for an
+// empty value (no cap). Throws an Error naming the variable for any other value.
+CpuIsa cpu_isa_cap_from_env(const char* value);
 
 // Lowers the ISA the kernels use, process-wide, while in scope: tests run both paths, and
 // benchmarks compare them. Not for concurrent use from several threads.

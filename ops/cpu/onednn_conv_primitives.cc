@@ -49,4 +49,9 @@ CachedPrimitive<BwdData::primitive_desc> backward_data_primitive(const ConvGeome
   });
 }
 
+int64_t activation_channel_block() {
+  ConvGeometry g = conv_geometry({1, 64, 8, 8}, {64, 64, 3, 3}, {{1, 1}, {1, 1}});
+  return channel_block_of(forward_primitive(g, false).pd.dst_desc());
+}
+
 }  // namespace bitgrad::onednn

@@ -33,4 +33,9 @@ CachedPrimitive<dnnl::convolution_forward::primitive_desc> forward_primitive(
 CachedPrimitive<dnnl::convolution_backward_data::primitive_desc> backward_data_primitive(
     const ConvGeometry& g);
 
+// The channel block k of nChw<k>c that oneDNN's convolutions choose for activations on this
+// CPU (8 with AVX2, 16 with AVX-512), asked of a BiT-sized 3x3 conv primitive: tests and tools
+// ask this instead of assuming a block.
+int64_t activation_channel_block();
+
 }  // namespace bitgrad::onednn

@@ -106,7 +106,13 @@ memory::format_tag format_tag_of(const memory::desc& desc) {
 int64_t channel_block(const Tensor& t) {
   if (t.is_plain()) return 1;
   if (!has_onednn_layout(t) || t.dim() != 4) return 0;
-  switch (format_tag_of(desc_of(t))) {
+  return channel_block_of(desc_of(t));
+}
+
+int64_t channel_block_of(const memory::desc& desc) {
+  if (desc.dims().size() != 4) return 0;
+  switch (format_tag_of(desc)) {
+    case memory::format_tag::abcd: return 1;
     case memory::format_tag::aBcd4b: return 4;
     case memory::format_tag::aBcd8b: return 8;
     case memory::format_tag::aBcd16b: return 16;

@@ -51,6 +51,8 @@ dnnl::memory::format_tag format_tag_of(const dnnl::memory::desc& desc);
 // ((n * ceil(C / k) + c / k) * H * W + h * W + w) * k + c % k, padding channels zero), 1 for a
 // plain tensor, 0 for any other layout.
 int64_t channel_block(const Tensor& t);
+// The same for a 4-d desc: k for nChw<k>c, 1 for row-major, 0 for any other layout.
+int64_t channel_block_of(const dnnl::memory::desc& desc);
 // An uninitialised tensor with t's shape, dtype and layout (plain or oneDNN).
 Tensor empty_like_layout(const Tensor& t);
 // t's values in the layout of `like` (same shape): t itself when the layouts already agree,

@@ -1,6 +1,7 @@
-// oneDNN max pooling. x keeps its layout (nChw8c between oneDNN ops). For nChw8c x, MaxPool2dFwd
-// runs the forward_inference primitive and returns no workspace, and the backward recomputes
-// each window's maximum from x (max_pool_bwd.h); for other layouts it runs the training
+// oneDNN max pooling. x keeps its layout (nChw8c or nChw16c between oneDNN ops). For such
+// channel-blocked x, MaxPool2dFwd runs the forward_inference primitive and returns no workspace,
+// and the backward recomputes each window's maximum from x (max_pool_bwd.h), with the reference
+// kernel's answer on ties and NaN; for other layouts it runs the training
 // primitive and returns its workspace (which input won each window) as a uint8 tensor that only
 // this backend's backward can read. MaxPool2dInference always runs forward_inference. Padding is
 // -inf, as in ops/pool.h.
@@ -66,8 +67,10 @@ MaxPool2dResult run_forward(const Tensor& x, const Pool2dAttrs& attrs, dnnl::pro
   return result;
 }
 
-// Whether the backward recomputes the maxima from x (max_pool_bwd.h): x nChw8c.
-bool backward_recomputes_maxima(const Tensor& x) { return channel_block(x) == 8; }
+// Whether the backward recomputes the maxima from x (max_pool_bwd.h): x nChw8c or nChw16c.
+bool backward_recomputes_maxima(const Tensor& x) {
+  return cpu::max_pool_bwd_supports_block(channel_block(x));
+}
 
 // y, and the workspace where the backward needs one (run_forward). Overwrites both.
 MaxPool2dResult max_pool2d_fwd_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
@@ -91,12 +94,15 @@ Tensor max_pool2d_inference_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
   });
 }
 
-// dx from dy and x alone (x nChw8c): max_pool_bwd.h.
+// dx from dy and x alone (x channel-blocked): max_pool_bwd.h.
 Tensor max_pool2d_bwd_recomputing(const Tensor& dy, const Tensor& x, const Pool2dAttrs& attrs,
                                   const Shape& y_shape) {
-  Buffer dy_blocked = in_layout(view(dy), desc_with_tag(y_shape, memory::format_tag::aBcd8b));
   cpu::MaxPoolShape shape;
-  shape.planes = x.size(0) * ((x.size(1) + 7) / 8);
+  shape.block = channel_block(x);
+  Buffer dy_blocked = in_layout(view(dy), desc_with_tag(y_shape, shape.block == 16
+                                                                     ? memory::format_tag::aBcd16b
+                                                                     : memory::format_tag::aBcd8b));
+  shape.planes = x.size(0) * ((x.size(1) + shape.block - 1) / shape.block);
   shape.in_h = x.size(2);
   shape.in_w = x.size(3);
   shape.out_h = y_shape[2];
@@ -108,7 +114,7 @@ Tensor max_pool2d_bwd_recomputing(const Tensor& dy, const Tensor& x, const Pool2
   shape.pad_h = attrs.padding[0];
   shape.pad_w = attrs.padding[1];
   Tensor dx = empty_like_layout(x);
-  cpu::max_pool_bwd_nchw8c(shape, static_cast<const float*>(x.raw_data()),
+  cpu::max_pool_bwd_blocked(shape, static_cast<const float*>(x.raw_data()),
                            static_cast<const float*>(dy_blocked.memory.get_data_handle()),
                            static_cast<float*>(dx.mutable_raw_data()));
   return dx;

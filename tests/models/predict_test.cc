@@ -98,9 +98,11 @@ TEST_F(PredictLogitsTest, BatchesGiveTheLogitsOfOneEvalForwardPass) {
   EXPECT_FALSE(model_->is_training());
   EXPECT_FALSE(logits->requires_grad());
   EXPECT_EQ(calls, (std::vector<std::vector<int64_t>>{{3, 7}, {6, 7}, {7, 7}}));
-  // Each sample is computed independently of its batch-mates (GroupNorm is per sample); only
-  // the rounding of the head's matrix product may depend on the batch size.
-  EXPECT_TRUE(all_close(*logits, model_->forward(inputs_), 1e-5, 1e-6));
+  // Each sample is computed independently of its batch-mates (GroupNorm is per sample), but the
+  // kernels oneDNN picks, and so the order of float sums, may depend on the batch size (and on
+  // the CPU: 16-channel blocks with AVX-512). So the logits agree to float32 rounding on their
+  // own scale.
+  EXPECT_TRUE(testing::close_relative(*logits, model_->forward(inputs_), 1e-5));
 }
 
 TEST_F(PredictLogitsTest, AFloat64ModelTakesFloat32InputsAndGivesFloat32Logits) {

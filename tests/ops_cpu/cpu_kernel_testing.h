@@ -1,5 +1,5 @@
 // Helpers shared by the CPU kernel tests: seeded random tensors with a chosen mean and spread,
-// a closeness check relative to a tensor's scale, and the ISAs to run each check under.
+// the tolerance of each dtype, and the ISAs to run each check under.
 #pragma once
 
 #include <algorithm>
@@ -24,19 +24,6 @@ inline Tensor random_normal(const Shape& shape, DType dtype, Generator& generato
     }
   });
   return t;
-}
-
-inline double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_vector<double>()) m = std::max(m, std::abs(v));
-  return m;
-}
-
-// all_close with an absolute slack of `tolerance` times the expected tensor's largest value, so
-// sums over many terms (dgamma) and small entries are judged on the tensor's own scale.
-inline ::testing::AssertionResult close_relative(const Tensor& actual, const Tensor& expected,
-                                                 double tolerance) {
-  return all_close(actual, expected, tolerance, tolerance * std::max(max_abs(expected), 1e-30));
 }
 
 // Float32 kernels reorder float sums; float64 ones match the reference to near rounding.

@@ -5,6 +5,8 @@
 #include "gtest/gtest.h"
 #include "ops/conv.h"
 #include "ops/cpu/onednn_context.h"
+#include "ops/cpu/onednn_conv_primitives.h"
+#include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {
@@ -27,13 +29,21 @@ BlockedAndPlain blocked_and_plain(const Shape& x_shape, int64_t channels) {
   return result;
 }
 
+TEST(OnednnLayoutTest, TheConvsChooseAnEightOrSixteenChannelBlock) {
+  const int64_t block = onednn::activation_channel_block();
+  EXPECT_TRUE(block == 8 || block == 16) << block;
+  EXPECT_EQ(testing::native_blocked_layout_name(), "onednn:aBcd" + std::to_string(block) + "b");
+}
+
 TEST(OnednnLayoutTest, BlockedTensorsConvertToPlainCorrectly) {
-  for (int64_t channels : {16, 5}) {
+  const int64_t block = onednn::activation_channel_block();
+  for (int64_t channels : {16, 5, 21}) {
     BlockedAndPlain t = blocked_and_plain({2, 8, 3, 5}, channels);
     ASSERT_FALSE(t.blocked.is_plain());
-    EXPECT_EQ(t.blocked.opaque_layout()->name(), "onednn:aBcd8b");
+    EXPECT_EQ(t.blocked.opaque_layout()->name(), testing::native_blocked_layout_name());
     // Padded channel blocks take more bytes than the logical elements.
-    EXPECT_EQ(t.blocked.nbytes(), 2 * 8 * 3 * 5 * sizeof(float) * (channels == 5 ? 1 : 2));
+    const int64_t padded_channels = (channels + block - 1) / block * block;
+    EXPECT_EQ(t.blocked.nbytes(), 2 * padded_channels * 3 * 5 * sizeof(float));
     Tensor plain = t.blocked.to_plain();
     EXPECT_TRUE(plain.is_plain());
     EXPECT_TRUE(all_close(plain, t.plain, 1e-5, 1e-5));
@@ -46,17 +56,18 @@ TEST(OnednnLayoutTest, BlockedTensorsConvertToPlainCorrectly) {
 }
 
 TEST(OnednnLayoutTest, ChannelBlockDescribesTheLayoutForHandKernels) {
-  BlockedAndPlain t = blocked_and_plain({2, 8, 3, 5}, 13);
-  ASSERT_EQ(onednn::channel_block(t.blocked), 8);
+  BlockedAndPlain t = blocked_and_plain({2, 8, 3, 5}, 21);
+  const int64_t block = onednn::channel_block(t.blocked);
+  ASSERT_EQ(block, onednn::activation_channel_block());
   EXPECT_EQ(onednn::channel_block(t.plain), 1);
   // Element (n, c, h, w) sits where channel_block's comment says.
   const float* raw = static_cast<const float*>(t.blocked.raw_data());
-  const int64_t blocks = 2, hw = 15;
+  const int64_t blocks = (21 + block - 1) / block, hw = 15;
   for (int64_t n = 0; n < 2; ++n) {
-    for (int64_t c = 0; c < 13; ++c) {
+    for (int64_t c = 0; c < 21; ++c) {
       for (int64_t p = 0; p < hw; ++p) {
-        float expected = t.plain.data<float>()[(n * 13 + c) * hw + p];
-        EXPECT_NEAR(raw[((n * blocks + c / 8) * hw + p) * 8 + c % 8], expected, 1e-4);
+        float expected = t.plain.data<float>()[(n * 21 + c) * hw + p];
+        EXPECT_NEAR(raw[((n * blocks + c / block) * hw + p) * block + c % block], expected, 1e-4);
       }
     }
   }
@@ -79,7 +90,8 @@ TEST(OnednnLayoutTest, PrintingShowsTheValuesAndTheLayout) {
   ASSERT_FALSE(y.is_plain());
   std::vector<float> expected = {0, 2, 6, 3, 8, 15, 6, 14};
   std::string plain_text = from_vector(expected, {1, 8, 1, 1}).str();
-  EXPECT_EQ(y.str(), plain_text.substr(0, plain_text.size() - 1) + ", layout=onednn:aBcd8b)");
+  EXPECT_EQ(y.str(), plain_text.substr(0, plain_text.size() - 1) + ", layout=" +
+                         testing::native_blocked_layout_name() + ")");
   EXPECT_NE(y.str().find("15.0000"), std::string::npos);
 }
 

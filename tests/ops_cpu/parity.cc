@@ -6,6 +6,8 @@
 #include "core/dispatch.h"
 #include "core/random.h"
 #include "ops/conv.h"
+#include "ops/cpu/onednn_conv_primitives.h"
+#include "ops/cpu/onednn_layout.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad::testing {
@@ -120,6 +122,40 @@ Tensor blocked_input(const Shape& shape, bool requires_grad) {
   EXPECT_FALSE(x.is_plain());
   if (requires_grad) x = x.detach().set_requires_grad();
   return x;
+}
+
+std::string native_blocked_layout_name() {
+  return "onednn:aBcd" + std::to_string(onednn::activation_channel_block()) + "b";
+}
+
+Tensor with_channel_block(const Tensor& plain, int64_t block) {
+  using dnnl::memory;
+  EXPECT_TRUE(block == 8 || block == 16) << block;
+  const memory::format_tag tag = block == 16 ? memory::format_tag::aBcd16b : memory::format_tag::aBcd8b;
+  Tensor blocked = onednn::empty_with_desc(plain.shape(), DType::kFloat32,
+                                           onednn::desc_with_tag(plain.shape(), tag));
+  onednn::reorder(onednn::view(plain).memory, onednn::view(blocked).memory);
+  return blocked;
+}
+
+::testing::AssertionResult padding_channels_are_zero(const Tensor& blocked) {
+  const int64_t block = onednn::channel_block(blocked);
+  if (block < 2) return ::testing::AssertionFailure() << "not channel-blocked: " << blocked.str();
+  const int64_t channels = blocked.size(1), blocks = (channels + block - 1) / block;
+  const int64_t pixels = blocked.size(2) * blocked.size(3);
+  const float* raw = static_cast<const float*>(blocked.raw_data());
+  for (int64_t n = 0; n < blocked.size(0); ++n) {
+    for (int64_t p = 0; p < pixels; ++p) {
+      const float* last_block = raw + ((n * blocks + blocks - 1) * pixels + p) * block;
+      for (int64_t c = channels - (blocks - 1) * block; c < block; ++c) {
+        if (last_block[c] != 0.0f) {
+          return ::testing::AssertionFailure() << "padding lane " << c << " of sample " << n
+                                               << ", pixel " << p << " holds " << last_block[c];
+        }
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
 }
 
 }  // namespace bitgrad::testing

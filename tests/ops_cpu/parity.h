@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/tensor.h"
@@ -39,8 +40,21 @@ Tensor random_input(const Shape& shape, bool requires_grad = true);
 std::vector<float> pack_nchw8c(const Tensor& plain);
 Tensor unpack_nchw8c(const std::vector<float>& packed, const Shape& shape);
 
-// A channel-blocked (nChw8c) activation of `shape`, as the oneDNN convs leave them: a 1x1 conv
-// of a plain random input. Not requiring grad unless asked.
+// A channel-blocked activation of `shape`, as the oneDNN convs leave them (nChw8c or nChw16c,
+// whichever this CPU's convs choose): a 1x1 conv of a plain random input. Not requiring grad
+// unless asked.
 Tensor blocked_input(const Shape& shape, bool requires_grad = false);
+
+// The layout name of the activations this CPU's convs write: "onednn:aBcd8b" with AVX2,
+// "onednn:aBcd16b" with AVX-512 (onednn::activation_channel_block()).
+std::string native_blocked_layout_name();
+
+// A plain (N, C, H, W) float32 tensor's values stored as nChw<block>c, whatever block this CPU's
+// convs choose: the kernels for both blocks are tested on every machine.
+Tensor with_channel_block(const Tensor& plain, int64_t block);
+
+// Whether every padding lane of a channel-blocked tensor (channels C..ceil(C / k) * k - 1 of each
+// pixel) holds 0.
+::testing::AssertionResult padding_channels_are_zero(const Tensor& blocked);
 
 }  // namespace bitgrad::testing

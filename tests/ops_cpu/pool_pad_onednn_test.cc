@@ -9,6 +9,7 @@
 #include "ops/cpu/onednn_layout.h"
 #include "ops/pad.h"
 #include "ops/pool.h"
+#include "tests/ops_cpu/cpu_kernel_testing.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
 
@@ -16,10 +17,12 @@ namespace bitgrad {
 namespace {
 
 using testing::blocked_input;
+using testing::isas_to_test;
 using testing::close_to;
 using testing::matches_reference;
 using testing::random_input;
 using testing::throws_error;
+using testing::with_channel_block;
 
 TEST(PoolOnednnTest, MaxPoolMatchesReference) {
   struct Case {
@@ -87,10 +90,10 @@ TEST(PoolOnednnTest, BackwardRejectsAnotherBackendsWorkspace) {
                            {"max_pool2d backward", "(1, 8, 3, 3)", "(1, 8, 2, 2)"}));
 }
 
-// On nChw8c input the forward keeps no workspace and the backward recomputes each window's
-// maximum from x (ops/cpu/max_pool_bwd.h), on both ISAs; on plain input oneDNN's workspace
-// routes the gradient.
-TEST(PoolOnednnTest, BlockedBackwardRecomputesTheMaximaOnBothIsas) {
+// On channel-blocked input the forward keeps no workspace and the backward recomputes each
+// window's maximum from x (ops/cpu/max_pool_bwd.h), on every ISA; on plain input oneDNN's
+// workspace routes the gradient.
+TEST(PoolOnednnTest, BlockedBackwardRecomputesTheMaxima) {
   Pool2dAttrs root{{3, 3}, {2, 2}, {0, 0}};
   EXPECT_FALSE(call<MaxPool2dFwd>(blocked_input({2, 16, 9, 9}), root).workspace.defined());
   EXPECT_TRUE(call<MaxPool2dFwd>(randn({2, 16, 9, 9}), root).workspace.defined());
@@ -98,7 +101,7 @@ TEST(PoolOnednnTest, BlockedBackwardRecomputesTheMaximaOnBothIsas) {
     Shape x;
     Pool2dAttrs attrs;
   };
-  for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
+  for (cpu::CpuIsa isa : isas_to_test()) {
     cpu::ScopedCpuIsaCap cap(isa);
     for (const Case& c : std::vector<Case>{{{2, 16, 11, 11}, root},
                                            {{2, 5, 7, 9}, {{3, 3}, {2, 2}, {1, 1}}},
@@ -109,30 +112,49 @@ TEST(PoolOnednnTest, BlockedBackwardRecomputesTheMaximaOnBothIsas) {
       EXPECT_TRUE(matches_reference(
           [&](const std::vector<Tensor>& in) { return max_pool2d(conv2d(in[0], in[1]), attrs); },
           {random_input({c.x[0], 8, c.x[2], c.x[3]}), random_input({c.x[1], 8, 1, 1})}));
+      // Both blocks, whichever this CPU's convs choose: dx from x alone, against the reference.
+      Tensor plain = randn(c.x), dy = randn(max_pool2d_output_shape(c.x, attrs));
+      Tensor expected;
+      {
+        BackendOverride reference(Backend::kRef);
+        expected = call<MaxPool2dBwd>(dy, plain, call<MaxPool2dFwd>(plain, attrs).workspace, attrs);
+      }
+      for (int64_t block : {8, 16}) {
+        Tensor dx = call<MaxPool2dBwd>(dy, with_channel_block(plain, block), Tensor(), attrs);
+        EXPECT_EQ(onednn::channel_block(dx), block);
+        EXPECT_TRUE(close_to(dx, expected)) << "block " << block;  // overlaps add in any order
+      }
     }
   }
 }
 
 // Ties send the gradient to the first position of the window in row-major order, and a NaN
-// wins, as in the reference kernel.
+// wins, as in the reference kernel: on every ISA and with 8- and 16-channel blocks.
 TEST(PoolOnednnTest, BlockedBackwardFollowsTheReferenceOnTiesAndNaN) {
   Pool2dAttrs attrs{{3, 3}, {2, 2}, {0, 0}};
-  Tensor plain = full({1, 16, 5, 5}, 1.0f);
+  Tensor plain = full({1, 32, 5, 5}, 1.0f);
   float* values = plain.mutable_data<float>();
-  values[3 * 5 + 3] = std::nanf("");        // channel 0: a NaN at (3, 3)
-  values[25 + 1 * 5 + 2] = 2.0f;            // channel 1: a unique maximum at (1, 2)
-  Tensor dy = randn({1, 16, 2, 2});
-  for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
+  for (int64_t c : {0, 9}) values[c * 25 + 3 * 5 + 3] = std::nanf("");  // a NaN at (3, 3)
+  for (int64_t c : {1, 14}) values[c * 25 + 1 * 5 + 2] = 2.0f;  // a unique maximum at (1, 2)
+  Tensor dy = randn({1, 32, 2, 2});
+  Tensor expected;
+  {
+    BackendOverride reference(Backend::kRef);
+    expected = call<MaxPool2dBwd>(dy, plain, call<MaxPool2dFwd>(plain, attrs).workspace, attrs);
+  }
+  for (cpu::CpuIsa isa : isas_to_test()) {
     cpu::ScopedCpuIsaCap cap(isa);
     SCOPED_TRACE(cpu::cpu_isa_name(isa));
-    Tensor x = onednn::to_layout_of(plain, blocked_input({1, 16, 5, 5}));
+    // The whole path on the block this CPU's convs choose: forward, then backward.
+    Tensor x = onednn::to_layout_of(plain, blocked_input({1, 32, 5, 5}));
     ASSERT_FALSE(x.is_plain());
     MaxPool2dResult result = call<MaxPool2dFwd>(x, attrs);
-    Tensor dx = call<MaxPool2dBwd>(dy, x, result.workspace, attrs).to_plain();
-    BackendOverride reference(Backend::kRef);
-    MaxPool2dResult expected = call<MaxPool2dFwd>(plain, attrs);
-    EXPECT_TRUE(testing::all_close(dx, call<MaxPool2dBwd>(dy, plain, expected.workspace, attrs),
+    EXPECT_TRUE(testing::all_close(call<MaxPool2dBwd>(dy, x, result.workspace, attrs), expected,
                                    0, 0));
+    for (int64_t block : {8, 16}) {
+      Tensor dx = call<MaxPool2dBwd>(dy, with_channel_block(plain, block), Tensor(), attrs);
+      EXPECT_TRUE(testing::all_close(dx, expected, 0, 0)) << "block " << block;
+    }
   }
 }
 
@@ -178,14 +200,11 @@ TEST(PadOnednnTest, PadsAndCropsMatchReference) {
 }
 
 TEST(PadOnednnTest, BlockedChannelPaddingStaysZero) {
-  // nChw8c with C = 5: each pixel holds 8 floats, the last 3 are padding and must be 0.
+  // C = 5: each pixel holds a whole block of floats, and the lanes past 5 must be 0.
   for (const std::vector<int64_t>& pads : {std::vector<int64_t>{1, 1, 1, 1}, {-1, -1, -2, 0}}) {
     Tensor y = pad(blocked_input({2, 5, 5, 6}), pads);
     ASSERT_FALSE(y.is_plain());
-    const float* raw = static_cast<const float*>(y.raw_data());
-    for (int64_t pixel = 0; pixel < y.size(0) * y.size(2) * y.size(3); ++pixel) {
-      for (int c = 5; c < 8; ++c) EXPECT_EQ(raw[pixel * 8 + c], 0.0f) << pixel << " " << c;
-    }
+    EXPECT_TRUE(testing::padding_channels_are_zero(y));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "tests/testing/assertions.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -60,6 +61,17 @@ namespace bitgrad::testing {
     }
   }
   return ::testing::AssertionSuccess();
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector<double>()) m = std::max(m, std::abs(v));
+  return m;
+}
+
+::testing::AssertionResult close_relative(const Tensor& actual, const Tensor& expected,
+                                          double tolerance) {
+  return all_close(actual, expected, tolerance, tolerance * std::max(max_abs(expected), 1e-30));
 }
 
 }  // namespace bitgrad::testing

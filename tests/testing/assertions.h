@@ -16,6 +16,14 @@ namespace bitgrad::testing {
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected,
                                      double rtol = 1e-5, double atol = 1e-6);
 
+// The largest |value| of t (0 for an empty tensor).
+double max_abs(const Tensor& t);
+
+// all_close with an absolute slack of `tolerance` times the expected tensor's largest value, so
+// sums over many terms and small entries are judged on the tensor's own scale.
+::testing::AssertionResult close_relative(const Tensor& actual, const Tensor& expected,
+                                          double tolerance);
+
 // Expects a failed status whose message contains every fragment (a file, key, flag or shape).
 ::testing::AssertionResult fails_naming(const absl::Status& status,
                                         const std::vector<std::string>& fragments);
