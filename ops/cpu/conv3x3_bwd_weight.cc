@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "ops/cpu/channel_groups.h"
 #include "ops/cpu/cpu_isa.h"
 
 #if BG_HAVE_AVX2_CLONES
@@ -13,7 +14,7 @@
 namespace bitgrad::cpu {
 namespace {
 
-constexpr int64_t kLanes = 8;  // channels per block: nChw8c
+constexpr int64_t kLanes = kGroupChannels;  // channels per vector
 constexpr int kTaps = 3;       // the kernel's height and width
 constexpr int kPairs = 4;      // input-channel pairs per block
 
@@ -66,12 +67,12 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void add_border_column(Accumulators& acc,
                                                            const Conv3x3Shape& s, int64_t ox,
                                                            const float* d0, const float* d1,
                                                            const float* x_row) {
-  const __m256 g0 = _mm256_loadu_ps(d0 + ox * kLanes), g1 = _mm256_loadu_ps(d1 + ox * kLanes);
+  const __m256 g0 = _mm256_loadu_ps(d0 + ox * s.block), g1 = _mm256_loadu_ps(d1 + ox * s.block);
   const int64_t ix = ox * s.stride_w - s.pad_w;
   // Constant tap indices, so that the accumulators stay in registers.
-  if (ix >= 0 && ix < s.in_w) add_tap(acc, 0, g0, g1, x_row + ix * kLanes);
-  if (ix + 1 >= 0 && ix + 1 < s.in_w) add_tap(acc, 1, g0, g1, x_row + (ix + 1) * kLanes);
-  if (ix + 2 >= 0 && ix + 2 < s.in_w) add_tap(acc, 2, g0, g1, x_row + (ix + 2) * kLanes);
+  if (ix >= 0 && ix < s.in_w) add_tap(acc, 0, g0, g1, x_row + ix * s.block);
+  if (ix + 1 >= 0 && ix + 1 < s.in_w) add_tap(acc, 1, g0, g1, x_row + (ix + 1) * s.block);
+  if (ix + 2 >= 0 && ix + 2 < s.in_w) add_tap(acc, 2, g0, g1, x_row + (ix + 2) * s.block);
 }
 
 // One output row: dy rows d0 and d1 (the two output blocks), x_row the input row it reads,
@@ -81,22 +82,21 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void add_row(Accumulators& acc, const Conv3x
                                                  const float* d1, const float* x_row) {
   for (int64_t ox = 0; ox < interior.begin; ++ox) add_border_column(acc, s, ox, d0, d1, x_row);
   for (int64_t ox = interior.begin; ox < interior.end; ++ox) {
-    const __m256 g0 = _mm256_loadu_ps(d0 + ox * kLanes), g1 = _mm256_loadu_ps(d1 + ox * kLanes);
-    const float* x_pixel = x_row + (ox * s.stride_w - s.pad_w) * kLanes;
+    const __m256 g0 = _mm256_loadu_ps(d0 + ox * s.block), g1 = _mm256_loadu_ps(d1 + ox * s.block);
+    const float* x_pixel = x_row + (ox * s.stride_w - s.pad_w) * s.block;
     add_tap(acc, 0, g0, g1, x_pixel);
-    add_tap(acc, 1, g0, g1, x_pixel + kLanes);
-    add_tap(acc, 2, g0, g1, x_pixel + 2 * kLanes);
+    add_tap(acc, 1, g0, g1, x_pixel + s.block);
+    add_tap(acc, 2, g0, g1, x_pixel + 2 * s.block);
   }
   for (int64_t ox = interior.end; ox < s.out_w; ++ox) {
     add_border_column(acc, s, ox, d0, d1, x_row);
   }
 }
 
-// One work item: output blocks 2 * pair and 2 * pair + 1, input block in_block.
+// One work item: output channel groups 2 * pair and 2 * pair + 1, input group in_block.
 BG_TARGET_AVX2_FMA void work_item(const Conv3x3Shape& s, const float* x, const float* dy,
                                   float* dw, int64_t pair, int64_t in_block) {
-  const int64_t in_blocks = s.in_channels / kLanes, out_blocks = s.out_channels / kLanes;
-  const int64_t x_plane = s.in_h * s.in_w * kLanes, dy_plane = s.out_h * s.out_w * kLanes;
+  const int64_t x_pixels = s.in_h * s.in_w, dy_pixels = s.out_h * s.out_w;
   const InteriorColumns interior = interior_columns(s);
   Accumulators sums[kTaps][kPairs];  // [ky][channel pair]; in memory between images
   for (auto& per_ky : sums) {
@@ -107,9 +107,9 @@ BG_TARGET_AVX2_FMA void work_item(const Conv3x3Shape& s, const float* x, const f
     }
   }
   for (int64_t n = 0; n < s.batch; ++n) {
-    const float* dy0 = dy + (n * out_blocks + 2 * pair) * dy_plane;
-    const float* dy1 = dy0 + dy_plane;
-    const float* x_image = x + (n * in_blocks + in_block) * x_plane;
+    const float* dy0 = dy + group_offset(n, 2 * pair, s.out_channels, dy_pixels, s.block);
+    const float* dy1 = dy + group_offset(n, 2 * pair + 1, s.out_channels, dy_pixels, s.block);
+    const float* x_image = x + group_offset(n, in_block, s.in_channels, x_pixels, s.block);
     for (int ky = 0; ky < kTaps; ++ky) {
       for (int pair_in = 0; pair_in < kPairs; ++pair_in) {
         Accumulators acc;
@@ -117,9 +117,9 @@ BG_TARGET_AVX2_FMA void work_item(const Conv3x3Shape& s, const float* x, const f
         for (int64_t oy = 0; oy < s.out_h; ++oy) {
           const int64_t iy = oy * s.stride_h - s.pad_h + ky;
           if (iy < 0 || iy >= s.in_h) continue;
-          const int64_t row = oy * s.out_w * kLanes;
+          const int64_t row = oy * s.out_w * s.block;
           add_row(acc, s, interior, dy0 + row, dy1 + row,
-                  x_image + iy * s.in_w * kLanes + 2 * pair_in);
+                  x_image + iy * s.in_w * s.block + 2 * pair_in);
         }
         copy(sums[ky][pair_in], acc);
       }
@@ -155,8 +155,9 @@ bool conv3x3_bwd_weight_supported(const Conv3x3Shape& s) {
     return (in + 2 * pad - kTaps) / stride + 1;
   };
   return BG_HAVE_AVX2_CLONES && active_cpu_isa() == CpuIsa::kAvx2Fma && s.batch > 0 &&
-         s.in_channels > 0 && s.in_channels % kLanes == 0 && s.out_channels > 0 &&
-         s.out_channels % (2 * kLanes) == 0 && s.stride_h > 0 && s.stride_w > 0 &&
+         is_group_block(s.block) && s.in_channels > 0 && s.in_channels % s.block == 0 &&
+         s.out_channels > 0 && s.out_channels % std::max(s.block, 2 * kLanes) == 0 &&
+         s.stride_h > 0 && s.stride_w > 0 &&
          s.pad_h >= 0 && s.pad_w >= 0 && s.in_h + 2 * s.pad_h >= kTaps &&
          s.in_w + 2 * s.pad_w >= kTaps && s.out_h == output_size(s.in_h, s.pad_h, s.stride_h) &&
          s.out_w == output_size(s.in_w, s.pad_w, s.stride_w);
@@ -167,11 +168,11 @@ bool conv3x3_bwd_weight_pads_columns_first(const Conv3x3Shape& s) {
   return s.pad_w > 0 && s.in_w <= kMaxWidth;
 }
 
-void conv3x3_bwd_weight_nchw8c(const Conv3x3Shape& shape, const float* x, const float* dy,
-                               float* dw) {
-  BG_CHECK(conv3x3_bwd_weight_supported(shape), "conv2d backward weight: the 3x3 nChw8c kernel ",
-           "does not support this shape or CPU (C = ", shape.in_channels, ", O = ",
-           shape.out_channels, ")");
+void conv3x3_bwd_weight_blocked(const Conv3x3Shape& shape, const float* x, const float* dy,
+                                float* dw) {
+  BG_CHECK(conv3x3_bwd_weight_supported(shape), "conv2d backward weight: the 3x3 blocked kernel ",
+           "does not support this shape or CPU (block ", shape.block, ", C = ", shape.in_channels,
+           ", O = ", shape.out_channels, ")");
 #if BG_HAVE_AVX2_CLONES
   const Conv3x3Shape& s = shape;
   const int64_t pairs = s.out_channels / (2 * kLanes), in_blocks = s.in_channels / kLanes;

@@ -1,4 +1,5 @@
-// conv2d backward-weights for 3x3 kernels on channel-blocked activations (nChw8c), hand-written
+// conv2d backward-weights for 3x3 kernels on channel-blocked activations (nChw8c or nChw16c,
+// worked on 8 channels at a time: channel_groups.h), hand-written
 // for AVX2+FMA. oneDNN 2.6's AVX2 backward-weights kernel runs BiT's 3x3 convs at 80-100
 // GFLOP/s, against 130-155 for their forward and backward-data on the same cores; this one runs
 // BiT's stride-1 ones at 110-130 (docs/performance.md). Any stride and padding are supported;
@@ -21,6 +22,7 @@
 namespace bitgrad::cpu {
 
 struct Conv3x3Shape {
+  int64_t block = 8;  // channels per pixel of x and dy: 8 (nChw8c) or 16 (nChw16c)
   int64_t batch = 0;
   int64_t in_channels = 0, out_channels = 0;  // C, O
   int64_t in_h = 0, in_w = 0;                  // x
@@ -28,8 +30,8 @@ struct Conv3x3Shape {
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
 };
 
-// Whether the kernel runs this shape on this CPU: AVX2+FMA active (ops/cpu/cpu_isa.h), C a
-// multiple of 8 and O of 16, positive sizes and strides, non-negative padding, and an output
+// Whether the kernel runs this shape on this CPU: AVX2+FMA active (ops/cpu/cpu_isa.h), a block
+// of 8 or 16, C a multiple of the block and O of 16, positive sizes and strides, non-negative padding, and an output
 // size that matches (out = (in + 2 * pad - 3) / stride + 1).
 bool conv3x3_bwd_weight_supported(const Conv3x3Shape& shape);
 
@@ -39,9 +41,9 @@ bool conv3x3_bwd_weight_supported(const Conv3x3Shape& shape);
 // against 11.2-12.7 without; on 16- and 32-wide maps the copy costs more than it saves.
 bool conv3x3_bwd_weight_pads_columns_first(const Conv3x3Shape& shape);
 
-// x: (N, C/8, H, W, 8); dy: (N, O/8, OH, OW, 8). Writes dw (O, C, 3, 3), plain OIHW.
-// Overwrites dw. The shape must be supported.
-void conv3x3_bwd_weight_nchw8c(const Conv3x3Shape& shape, const float* x, const float* dy,
-                               float* dw);
+// x: (N, C/k, H, W, k); dy: (N, O/k, OH, OW, k), with k the shape's block. Writes dw (O, C, 3,
+// 3), plain OIHW. Overwrites dw. The shape must be supported.
+void conv3x3_bwd_weight_blocked(const Conv3x3Shape& shape, const float* x, const float* dy,
+                                float* dw);
 
 }  // namespace bitgrad::cpu

@@ -3,9 +3,9 @@
 // Layouts. V and M hold one (tiles, channels) row-major matrix per position p = 4 * row + col
 // of the 4x4 transformed tile, dU one (C, O) matrix per position; the forward's U holds each
 // position's (C, O) matrix as column panels of kPanel output channels, the order its
-// micro-kernel reads them in. Tile t = (n * TH + ty) * TW + tx. In nChw8c the 8 channels of a
-// block at one pixel are one AVX2 vector, so the transforms work on 8 channels at once and store
-// them as 8 consecutive matrix entries.
+// micro-kernel reads them in. Tile t = (n * TH + ty) * TW + tx. In nChw8c and nChw16c, 8
+// channels at one pixel are one AVX2 vector (channel_groups.h), so the transforms work on 8
+// channels at once and store them as 8 consecutive matrix entries.
 #include "ops/cpu/conv3x3_winograd.h"
 
 #include <omp.h>
@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "core/check.h"
+#include "ops/cpu/channel_groups.h"
 #include "ops/cpu/cpu_isa.h"
 #include "ops/cpu/onednn_context.h"
 
@@ -23,7 +24,7 @@
 namespace bitgrad::cpu {
 namespace {
 
-constexpr int64_t kLanes = 8;      // channels per block: nChw8c
+constexpr int64_t kLanes = kGroupChannels;  // channels per vector
 constexpr int kPositions = 16;     // of a transformed 4x4 tile
 constexpr int64_t kMaxPadding = 2;
 
@@ -131,7 +132,7 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void transform_input_tile(const Winograd3x3S
     for (int c = 0; c < 4; ++c) {
       const int64_t ix = 2 * tx - s.pad_w + c;
       const bool inside = iy >= 0 && iy < s.in_h && ix >= 0 && ix < s.in_w;
-      d[r][c] = inside ? _mm256_loadu_ps(plane + (iy * s.in_w + ix) * kLanes)
+      d[r][c] = inside ? _mm256_loadu_ps(plane + (iy * s.in_w + ix) * s.block)
                        : _mm256_setzero_ps();
     }
   }
@@ -153,11 +154,11 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void transform_input_tile(const Winograd3x3S
 BG_TARGET_AVX2_FMA void transform_input(const Winograd3x3Shape& s, const float* x, int64_t first,
                                         int64_t last, int64_t position_stride, float* v) {
   const Tiling t = tiling(s);
-  const int64_t blocks = s.in_channels / kLanes;
+  const int64_t groups = s.in_channels / kLanes;
   for (int64_t tile = first; tile < last; ++tile) {
     const int64_t n = tile / (t.th * t.tw), ty = tile / t.tw % t.th, tx = tile % t.tw;
-    for (int64_t cb = 0; cb < blocks; ++cb) {
-      const float* plane = x + (n * blocks + cb) * s.in_h * s.in_w * kLanes;
+    for (int64_t cb = 0; cb < groups; ++cb) {
+      const float* plane = x + group_offset(n, cb, s.in_channels, s.in_h * s.in_w, s.block);
       transform_input_tile(s, plane, ty, tx, v + (tile - first) * s.in_channels + cb * kLanes,
                            position_stride);
     }
@@ -284,14 +285,14 @@ BG_TARGET_AVX2_FMA void multiply_panel(const float* v, int64_t rows, int64_t c_c
 BG_TARGET_AVX2_FMA void transform_output(const Winograd3x3Shape& s, const float* m,
                                          int64_t first, int64_t last, int64_t q, float* y) {
   const Tiling t = tiling(s);
-  const int64_t blocks = s.out_channels / kLanes, oh = s.out_h(), ow = s.out_w();
+  const int64_t groups = s.out_channels / kLanes, oh = s.out_h(), ow = s.out_w();
   const int64_t position_stride = (last - first) * kPanel;
   for (int64_t tile = first; tile < last; ++tile) {
     const int64_t n = tile / (t.th * t.tw), ty = tile / t.tw % t.th, tx = tile % t.tw;
     for (int64_t half = 0; half < kPanel / kLanes; ++half) {
       const int64_t ob = q * (kPanel / kLanes) + half;
-      if (ob >= blocks) break;
-      float* plane = y + (n * blocks + ob) * oh * ow * kLanes;
+      if (ob >= groups) break;
+      float* plane = y + group_offset(n, ob, s.out_channels, oh * ow, s.block);
       __m256 a[4][4];
       for (int p = 0; p < kPositions; ++p) {
         a[p / 4][p % 4] =
@@ -305,10 +306,10 @@ BG_TARGET_AVX2_FMA void transform_output(const Winograd3x3Shape& s, const float*
           row[c] = i == 0 ? _mm256_add_ps(_mm256_add_ps(a[0][c], a[1][c]), a[2][c])
                           : _mm256_sub_ps(_mm256_sub_ps(a[1][c], a[2][c]), a[3][c]);
         }
-        float* out = plane + (oy * ow + 2 * tx) * kLanes;
+        float* out = plane + (oy * ow + 2 * tx) * s.block;
         _mm256_storeu_ps(out, _mm256_add_ps(_mm256_add_ps(row[0], row[1]), row[2]));
         if (2 * tx + 1 < ow) {
-          _mm256_storeu_ps(out + kLanes, _mm256_sub_ps(_mm256_sub_ps(row[1], row[2]), row[3]));
+          _mm256_storeu_ps(out + s.block, _mm256_sub_ps(_mm256_sub_ps(row[1], row[2]), row[3]));
         }
       }
     }
@@ -400,17 +401,17 @@ BG_TARGET_AVX2_FMA void transform_output_gradient(const Winograd3x3Shape& s, con
                                                   int64_t first, int64_t last,
                                                   int64_t position_stride, float* dm) {
   const Tiling t = tiling(s);
-  const int64_t blocks = s.out_channels / kLanes, oh = s.out_h(), ow = s.out_w();
+  const int64_t groups = s.out_channels / kLanes, oh = s.out_h(), ow = s.out_w();
   for (int64_t tile = first; tile < last; ++tile) {
     const int64_t n = tile / (t.th * t.tw), ty = tile / t.tw % t.th, tx = tile % t.tw;
     float* row = dm + (tile - first) * s.out_channels;
-    for (int64_t ob = 0; ob < blocks; ++ob) {
-      const float* plane = dy + (n * blocks + ob) * oh * ow * kLanes;
+    for (int64_t ob = 0; ob < groups; ++ob) {
+      const float* plane = dy + group_offset(n, ob, s.out_channels, oh * ow, s.block);
       __m256 d[2][2];
       for (int i = 0; i < 2; ++i) {
         for (int j = 0; j < 2; ++j) {
           const int64_t oy = 2 * ty + i, ox = 2 * tx + j;
-          d[i][j] = oy < oh && ox < ow ? _mm256_loadu_ps(plane + (oy * ow + ox) * kLanes)
+          d[i][j] = oy < oh && ox < ow ? _mm256_loadu_ps(plane + (oy * ow + ox) * s.block)
                                        : _mm256_setzero_ps();
         }
       }
@@ -493,8 +494,8 @@ BG_TARGET_AVX2_FMA void weight_gradient(const Winograd3x3Shape& s, const float* 
 
 bool winograd3x3_supported(const Winograd3x3Shape& s) {
   return BG_HAVE_AVX2_CLONES && active_cpu_isa() == CpuIsa::kAvx2Fma && s.batch > 0 &&
-         s.in_channels > 0 && s.in_channels % kLanes == 0 && s.out_channels > 0 &&
-         s.out_channels % kLanes == 0 && s.pad_h >= 0 && s.pad_h <= kMaxPadding &&
+         is_group_block(s.block) && s.in_channels > 0 && s.in_channels % s.block == 0 &&
+         s.out_channels > 0 && s.out_channels % s.block == 0 && s.pad_h >= 0 && s.pad_h <= kMaxPadding &&
          s.pad_w >= 0 && s.pad_w <= kMaxPadding && s.out_h() >= 1 && s.out_w() >= 1;
 }
 
@@ -503,7 +504,7 @@ int64_t winograd3x3_scratch_floats(const Winograd3x3Shape& s) {
   return std::max(fused_plan(s, threads).scratch_floats(threads), weight_gradient_floats(s));
 }
 
-void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& s, const float* x, const float* w,
+void winograd3x3_fwd_blocked(const Winograd3x3Shape& s, const float* x, const float* w,
                             KernelOrder order, float* y, float* scratch) {
   check_supported(s);
 #if BG_HAVE_AVX2_CLONES
@@ -511,8 +512,8 @@ void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& s, const float* x, const flo
 #endif
 }
 
-void winograd3x3_bwd_weight_nchw8c(const Winograd3x3Shape& s, const float* x, const float* dy,
-                                   float* dw, float* scratch) {
+void winograd3x3_bwd_weight_blocked(const Winograd3x3Shape& s, const float* x,
+                                    const float* dy, float* dw, float* scratch) {
   check_supported(s);
 #if BG_HAVE_AVX2_CLONES
   weight_gradient(s, x, dy, dw, scratch);

@@ -1,5 +1,5 @@
 // Stride-1 3x3 convolution by Winograd's minimal filtering F(2x2, 3x3), on channel-blocked
-// activations (nChw8c), hand-written for AVX2+FMA. oneDNN 2.6 has no Winograd convolution for
+// activations (nChw8c or nChw16c), hand-written for AVX2+FMA. oneDNN 2.6 has no Winograd convolution for
 // AVX2. It does 2.25 times fewer multiply-adds than the direct convolution; the forward keeps
 // its transforms cheap by fusing them with its own matrix-product micro-kernel, tile group by
 // tile group in cache (docs/performance.md has the timings on BiT's shapes).
@@ -27,6 +27,7 @@
 namespace bitgrad::cpu {
 
 struct Winograd3x3Shape {
+  int64_t block = 8;  // channels per pixel of x and y: 8 (nChw8c) or 16 (nChw16c)
   int64_t batch = 0;
   int64_t in_channels = 0, out_channels = 0;  // C, O
   int64_t in_h = 0, in_w = 0;
@@ -36,8 +37,9 @@ struct Winograd3x3Shape {
   int64_t out_w() const { return in_w + 2 * pad_w - 2; }
 };
 
-// Whether the kernels run this shape on this CPU: AVX2+FMA active (ops/cpu/cpu_isa.h), C and O
-// positive multiples of 8, padding 0 to 2, and an output of at least one pixel.
+// Whether the kernels run this shape on this CPU: AVX2+FMA active (ops/cpu/cpu_isa.h), a block
+// of 8 or 16, C and O positive multiples of it, padding 0 to 2, and an output of at least one
+// pixel.
 bool winograd3x3_supported(const Winograd3x3Shape& shape);
 
 // How the forward reads w:
@@ -49,13 +51,13 @@ enum class KernelOrder { kOihw, kDualOf };
 // Floats of scratch memory the forward and the weight gradient need.
 int64_t winograd3x3_scratch_floats(const Winograd3x3Shape& shape);
 
-// y = conv(x, w), stride 1. x: (N, C/8, H, W, 8); y: (N, O/8, OH, OW, 8), overwritten. The
-// shape must be supported.
-void winograd3x3_fwd_nchw8c(const Winograd3x3Shape& shape, const float* x, const float* w,
+// y = conv(x, w), stride 1. x: (N, C/k, H, W, k); y: (N, O/k, OH, OW, k), overwritten, with k
+// the shape's block. The shape must be supported.
+void winograd3x3_fwd_blocked(const Winograd3x3Shape& shape, const float* x, const float* w,
                             KernelOrder order, float* y, float* scratch);
 
-// dw (O, C, 3, 3) plain, overwritten, from x (N, C/8, H, W, 8) and dy (N, O/8, OH, OW, 8).
-void winograd3x3_bwd_weight_nchw8c(const Winograd3x3Shape& shape, const float* x,
-                                   const float* dy, float* dw, float* scratch);
+// dw (O, C, 3, 3) plain, overwritten, from x (N, C/k, H, W, k) and dy (N, O/k, OH, OW, k).
+void winograd3x3_bwd_weight_blocked(const Winograd3x3Shape& shape, const float* x,
+                                    const float* dy, float* dw, float* scratch);
 
 }  // namespace bitgrad::cpu

@@ -115,12 +115,13 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
   });
 }
 
-// dw from the hand-written 3x3 kernel when it can run: x and dy in nChw8c, a shape it supports.
-// Undefined otherwise.
+// dw from the hand-written 3x3 kernel when it can run: x and dy in one layout, nChw8c or
+// nChw16c, and a shape it supports. Undefined otherwise.
 Tensor conv3x3_bwd_weight_if_supported(const Tensor& dy, const Tensor& x, const Shape& w_shape,
                                        const Conv2dAttrs& attrs) {
-  if (channel_block(x) != 8 || channel_block(dy) != 8) return Tensor();
+  if (channel_block(dy) != channel_block(x)) return Tensor();
   cpu::Conv3x3Shape shape;
+  shape.block = channel_block(x);
   shape.batch = x.size(0);
   shape.in_channels = x.size(1);
   shape.out_channels = w_shape[0];
@@ -136,14 +137,14 @@ Tensor conv3x3_bwd_weight_if_supported(const Tensor& dy, const Tensor& x, const 
   Tensor x_read = x;
   if (cpu::conv3x3_bwd_weight_pads_columns_first(shape)) {
     x_read = call<ConstantPadFwd>(x, PadAttrs{{0, 0, 0, shape.pad_w}, {0, 0, 0, shape.pad_w}});
-    BG_ASSERT(channel_block(x_read) == 8, "a zero pad in W keeps nChw8c");
+    BG_ASSERT(channel_block(x_read) == shape.block, "a zero pad in W keeps the channel block");
     shape.in_w += 2 * shape.pad_w;
     shape.pad_w = 0;
   }
   Tensor dw = empty(w_shape, DType::kFloat32);
-  cpu::conv3x3_bwd_weight_nchw8c(shape, static_cast<const float*>(x_read.raw_data()),
-                                 static_cast<const float*>(dy.raw_data()),
-                                 dw.mutable_data<float>());
+  cpu::conv3x3_bwd_weight_blocked(shape, static_cast<const float*>(x_read.raw_data()),
+                                  static_cast<const float*>(dy.raw_data()),
+                                  dw.mutable_data<float>());
   return dw;
 }
 

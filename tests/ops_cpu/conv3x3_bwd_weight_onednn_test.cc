@@ -1,5 +1,6 @@
 // The hand-written 3x3 backward-weights kernel (ops/cpu/conv3x3_bwd_weight.h) against the
-// reference kernel: directly on nChw8c buffers for BiT-like and odd shapes, strides and paddings,
+// reference kernel: directly on nChw8c and nChw16c buffers for BiT-like and odd shapes, strides
+// and paddings,
 // and through conv2d's autograd on channel-blocked activations, where the algorithm rule picks it.
 #include "ops/cpu/conv3x3_bwd_weight.h"
 
@@ -20,11 +21,13 @@ namespace {
 using cpu::Conv3x3Shape;
 using testing::close_to;
 using testing::matches_reference;
-using testing::pack_nchw8c;
+using testing::pack_blocked;
 using testing::random_input;
 
-Conv3x3Shape shape_of(const Shape& x, int64_t out_channels, int64_t stride, int64_t pad) {
+Conv3x3Shape shape_of(const Shape& x, int64_t out_channels, int64_t stride, int64_t pad,
+                      int64_t block = 8) {
   Conv3x3Shape s;
+  s.block = block;
   s.batch = x[0];
   s.in_channels = x[1];
   s.out_channels = out_channels;
@@ -39,9 +42,10 @@ Conv3x3Shape shape_of(const Shape& x, int64_t out_channels, int64_t stride, int6
 
 // dw from the kernel, as a (O, C, 3, 3) tensor.
 Tensor kernel_dw(const Conv3x3Shape& s, const Tensor& x, const Tensor& dy) {
-  const std::vector<float> x_packed = pack_nchw8c(x), dy_packed = pack_nchw8c(dy);
+  const std::vector<float> x_packed = pack_blocked(x, s.block);
+  const std::vector<float> dy_packed = pack_blocked(dy, s.block);
   Tensor dw = empty({s.out_channels, s.in_channels, 3, 3}, DType::kFloat32);
-  cpu::conv3x3_bwd_weight_nchw8c(s, x_packed.data(), dy_packed.data(), dw.mutable_data<float>());
+  cpu::conv3x3_bwd_weight_blocked(s, x_packed.data(), dy_packed.data(), dw.mutable_data<float>());
   return dw;
 }
 
@@ -62,19 +66,28 @@ TEST(Conv3x3BwdWeightTest, MatchesReferenceOnBlockedBuffers) {
                         Case{"stride3_pad2", {1, 16, 10, 8}, 16, 3, 2},
                         Case{"unpadded", {2, 8, 6, 5}, 16, 1, 0},
                         Case{"map_smaller_than_kernel", {2, 8, 1, 2}, 16, 1, 1},
-                        Case{"one_output_column", {1, 8, 5, 3}, 48, 1, 0}}) {
-    SCOPED_TRACE(c.name);
-    const Conv3x3Shape s = shape_of(c.x, c.out_channels, c.stride, c.pad);
-    ASSERT_TRUE(cpu::conv3x3_bwd_weight_supported(s));
+                        Case{"one_output_column", {1, 8, 5, 3}, 48, 1, 0},
+                        Case{"odd_map_9x7_16c", {2, 32, 9, 7}, 48, 1, 1},
+                        Case{"stride2_16c", {1, 16, 9, 11}, 32, 2, 1}}) {
     Tensor x = random_input(c.x, false);
-    Tensor dy = random_input({s.batch, s.out_channels, s.out_h, s.out_w}, false);
+    const Conv3x3Shape s8 = shape_of(c.x, c.out_channels, c.stride, c.pad);
+    Tensor dy = random_input({s8.batch, s8.out_channels, s8.out_h, s8.out_w}, false);
     Conv2dAttrs attrs{{c.stride, c.stride}, {c.pad, c.pad}};
     Tensor expected;
     {
       BackendOverride reference(Backend::kRef);
-      expected = call<Conv2dBwdWeight>(dy, x, Shape{s.out_channels, s.in_channels, 3, 3}, attrs);
+      expected = call<Conv2dBwdWeight>(dy, x, Shape{s8.out_channels, s8.in_channels, 3, 3}, attrs);
     }
-    EXPECT_TRUE(close_to(kernel_dw(s, x, dy), expected));
+    for (int64_t block : {8, 16}) {
+      SCOPED_TRACE(std::string(c.name) + " block " + std::to_string(block));
+      const Conv3x3Shape s = shape_of(c.x, c.out_channels, c.stride, c.pad, block);
+      if (c.x[1] % block != 0 || c.out_channels % block != 0) {
+        EXPECT_FALSE(cpu::conv3x3_bwd_weight_supported(s));
+        continue;
+      }
+      ASSERT_TRUE(cpu::conv3x3_bwd_weight_supported(s));
+      EXPECT_TRUE(close_to(kernel_dw(s, x, dy), expected));
+    }
   }
 }
 

@@ -82,14 +82,14 @@ Tensor random_input(const Shape& shape, bool requires_grad) {
 
 namespace {
 
-// Element (i, ch, p) of an (N, C, H*W) tensor in nChw8c.
-int64_t nchw8c_index(int64_t i, int64_t ch, int64_t p, int64_t c, int64_t hw) {
-  return ((i * (c / 8) + ch / 8) * hw + p) * 8 + ch % 8;
+// Element (i, ch, p) of an (N, C, H*W) tensor in nChw<k>c.
+int64_t blocked_index(int64_t i, int64_t ch, int64_t p, int64_t c, int64_t hw, int64_t k) {
+  return ((i * (c / k) + ch / k) * hw + p) * k + ch % k;
 }
 
 }  // namespace
 
-std::vector<float> pack_nchw8c(const Tensor& plain) {
+std::vector<float> pack_blocked(const Tensor& plain, int64_t block) {
   const Shape& s = plain.shape();
   const int64_t n = s[0], c = s[1], hw = s[2] * s[3];
   const std::vector<float> values = plain.to_vector<float>();
@@ -97,20 +97,20 @@ std::vector<float> pack_nchw8c(const Tensor& plain) {
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t ch = 0; ch < c; ++ch) {
       for (int64_t p = 0; p < hw; ++p) {
-        packed[nchw8c_index(i, ch, p, c, hw)] = values[(i * c + ch) * hw + p];
+        packed[blocked_index(i, ch, p, c, hw, block)] = values[(i * c + ch) * hw + p];
       }
     }
   }
   return packed;
 }
 
-Tensor unpack_nchw8c(const std::vector<float>& packed, const Shape& shape) {
+Tensor unpack_blocked(const std::vector<float>& packed, const Shape& shape, int64_t block) {
   const int64_t n = shape[0], c = shape[1], hw = shape[2] * shape[3];
   std::vector<float> values(packed.size());
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t ch = 0; ch < c; ++ch) {
       for (int64_t p = 0; p < hw; ++p) {
-        values[(i * c + ch) * hw + p] = packed[nchw8c_index(i, ch, p, c, hw)];
+        values[(i * c + ch) * hw + p] = packed[blocked_index(i, ch, p, c, hw, block)];
       }
     }
   }

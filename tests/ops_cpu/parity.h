@@ -35,10 +35,10 @@ using Computation = std::function<Tensor(const std::vector<Tensor>& inputs)>;
 // Random normal float32 values, requiring grad when asked.
 Tensor random_input(const Shape& shape, bool requires_grad = true);
 
-// A plain (N, C, H, W) float32 tensor's values packed as nChw8c (C a multiple of 8), and back:
-// the buffers the hand-written blocked kernels take.
-std::vector<float> pack_nchw8c(const Tensor& plain);
-Tensor unpack_nchw8c(const std::vector<float>& packed, const Shape& shape);
+// A plain (N, C, H, W) float32 tensor's values packed as nChw<block>c (C a multiple of block),
+// and back: the buffers the hand-written blocked kernels take.
+std::vector<float> pack_blocked(const Tensor& plain, int64_t block);
+Tensor unpack_blocked(const std::vector<float>& packed, const Shape& shape, int64_t block);
 
 // A channel-blocked activation of `shape`, as the oneDNN convs leave them (nChw8c or nChw16c,
 // whichever this CPU's convs choose): a 1x1 conv of a plain random input. Not requiring grad
