@@ -28,6 +28,7 @@ import inspect
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -125,11 +126,12 @@ def cached_export(args):
         done = subprocess.run([sys.executable, os.path.abspath(__file__), "--export_to", partial]
                               + sys.argv[1:], stdout=sys.stderr)
         if done.returncode != 0:
+            shutil.rmtree(partial, ignore_errors=True)
             raise SystemExit(f"exporting {args.model} to ONNX failed ({done.returncode})")
         try:
             os.rename(partial, directory)
         except OSError:  # another run exported it meanwhile
-            pass
+            shutil.rmtree(partial, ignore_errors=True)
     return directory
 
 
