@@ -1,9 +1,13 @@
 #!/usr/bin/python3
 """PyTorch baseline for //tools/bench:bit_bench: the same BiT model, mode, batch and resolution,
 timed the same way (median step time after warm-up), on Debian's python3-torch (1.13, CPU, the
-same oneDNN 2.6.3). The model is tools/golden/bit_torch.py, written from docs/bit.md.
+same oneDNN 2.6.3) or any other PyTorch (compare.py's --torch_python). The model is
+tools/golden/bit_torch.py, written from docs/bit.md.
 
   /usr/bin/python3 tools/bench/bit_bench_torch.py --model=BiT-R50x1 --mode=train --batch=16 --res=128
+
+--memory_format=channels_last is PyTorch's own recipe for NHWC: the input and the 4-D weights are
+converted once, and the convolutions then produce channels_last activations.
 
 Prints a progress line per step and, last, one JSON object like bit_bench's.
 """
@@ -23,6 +27,8 @@ import torch.nn.functional as F  # noqa: E402
 import bit_torch  # noqa: E402
 from bench_config import add_config_flags  # noqa: E402
 
+MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
 
 def parse_model(name):
     match = re.fullmatch(r"(?:BiT-[SM]-)?(?:BiT-)?R(50|101|152)x([1-4])", name)
@@ -36,6 +42,8 @@ def main():
     add_config_flags(parser, steps=10)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--head", type=int, default=1000)
+    parser.add_argument("--memory_format", choices=sorted(MEMORY_FORMATS), default="contiguous",
+                        help="layout of the input and the kernels")
     parser.add_argument("--profile", action="store_true",
                         help="print PyTorch's per-op time over the timed steps")
     args = parser.parse_args()
@@ -46,6 +54,11 @@ def main():
     cfg = bit_torch.BitConfig(depth=depth, width_factor=width, head_size=args.head)
     model = bit_torch.BitModel.random(cfg, seed=0)
     x = torch.rand(args.batch, 3, args.res, args.res) * 2 - 1
+    memory_format = MEMORY_FORMATS[args.memory_format]
+    x = x.contiguous(memory_format=memory_format)
+    for key, value in model.params.items():
+        if value.dim() == 4:
+            model.params[key] = value.contiguous(memory_format=memory_format)
     y = torch.randint(0, args.head, (args.batch,))
 
     if args.mode == "train":
@@ -89,7 +102,7 @@ def main():
     print(json.dumps({
         "framework": "pytorch " + torch.__version__, "model": args.model, "mode": args.mode,
         "batch": args.batch, "res": args.res, "threads": args.threads,
-        "img_per_s": round(args.batch / median, 3), "step_ms": round(median * 1000, 2),
+        "memory_format": args.memory_format, "img_per_s": round(args.batch / median, 3), "step_ms": round(median * 1000, 2),
         "gflops": round(flops / median / 1e9, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "page_faults_per_step": round((usage.ru_minflt - faults_before_timed_steps) / args.steps)}))
