@@ -95,12 +95,12 @@ absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::open(
   std::string base = absl::StrCat(log_dir, "/events.out.tfevents.", absl::ToUnixSeconds(now),
                                   ".", hostname());
   // O_EXCL: never append to or truncate another writer's file.
-  std::string path = base;
+  std::string path;
   int fd = -1;
-  for (int attempt = 1; attempt <= 100; ++attempt) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    path = attempt == 0 ? base : absl::StrCat(base, ".", attempt);
     fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
     if (fd >= 0 || errno != EEXIST) break;
-    path = absl::StrCat(base, ".", attempt);
   }
   if (fd < 0) {
     return absl::InternalError(
