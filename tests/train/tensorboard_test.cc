@@ -1,6 +1,10 @@
 #include "train/tensorboard.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -131,6 +135,36 @@ TEST(TensorBoardWriterTest, TwoWritersInOneDirectoryGetTheirOwnFiles) {
   ASSERT_EQ(read_events((*first)->path()).size(), 2u);
   ASSERT_EQ(read_events((*second)->path()).size(), 2u);
   EXPECT_EQ(read_events((*second)->path())[1].summary().value(0).simple_value(), 2.0f);
+}
+
+TEST(TensorBoardWriterTest, AKilledRunKeepsWhatItLogged) {
+  std::string dir = fresh_dir("tb_killed");
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // SIGKILL: no destructors, no exit handlers, nothing flushed on the way out.
+    auto writer = TensorBoardWriter::open(dir);
+    if (!writer.ok()) ::_exit(1);
+    for (int step = 0; step < 3; ++step) {
+      if (!(*writer)->add_scalar("loss", 1.0 / (step + 1), step).ok()) ::_exit(1);
+    }
+    ::kill(::getpid(), SIGKILL);
+  }
+  int wait_status = 0;
+  ASSERT_EQ(::waitpid(child, &wait_status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(wait_status)) << "the child failed before it was killed";
+
+  std::vector<std::string> files;
+  DIR* d = ::opendir(dir.c_str());
+  while (dirent* entry = ::readdir(d)) {
+    if (entry->d_name[0] != '.') files.push_back(dir + "/" + entry->d_name);
+  }
+  ::closedir(d);
+  ASSERT_EQ(files.size(), 1u);
+  std::vector<Event> events = read_events(files[0]);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(events[3].step(), 2);
+  EXPECT_EQ(events[3].summary().value(0).simple_value(), 1.0f / 3);
 }
 
 TEST(TensorBoardWriterTest, UnwritableDirectoryGivesAnErrorNamingIt) {
