@@ -1,0 +1,60 @@
+#include "data/datasets.h"
+
+#include <zlib.h>
+
+#include "gtest/gtest.h"
+#include "tests/data/temp_files.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::fails_naming;
+using testing::fresh_temp_dir;
+using testing::write_file;
+
+std::string big_endian(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+// An MNIST-layout folder of uncompressed idx files: n 2x2 images, labels as given.
+std::string mnist_dir(const std::string& name, const std::string& labels) {
+  const std::string dir = fresh_temp_dir(name);
+  const uint32_t n = labels.size();
+  for (const std::string prefix : {"train", "t10k"}) {
+    write_file(dir + "/" + prefix + "-images-idx3-ubyte",
+               big_endian(0x803) + big_endian(n) + big_endian(2) + big_endian(2) +
+                   std::string(4 * n, '\x80'));
+    write_file(dir + "/" + prefix + "-labels-idx1-ubyte",
+               big_endian(0x801) + big_endian(n) + labels);
+  }
+  return dir;
+}
+
+TEST(DatasetsTest, FormatNames) {
+  EXPECT_EQ(*parse_dataset_format("cifar100"), DatasetFormat::kCifar100);
+  EXPECT_EQ(*parse_dataset_format("folder"), DatasetFormat::kImageFolder);
+  EXPECT_TRUE(fails_naming(parse_dataset_format("imagenet").status(),
+                           {"\"imagenet\"", "mnist, fashion_mnist, cifar10"}));
+}
+
+TEST(DatasetsTest, ReadsUncompressedIdxAsGrayImages) {
+  const std::string dir = mnist_dir("mnist_plain", std::string("\x09\x00\x03", 3));
+  absl::StatusOr<Dataset> data = load_dataset(DatasetFormat::kFashionMnist, dir);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 2, 1}));
+  EXPECT_EQ(data->test.labels, (std::vector<int64_t>{9, 0, 3}));
+  EXPECT_EQ(data->train.class_names[9], "Ankle boot");
+}
+
+TEST(DatasetsTest, ChecksLabelsAgainstTheClasses) {
+  const std::string dir = mnist_dir("mnist_label", std::string("\x01\x0c", 2));
+  EXPECT_TRUE(fails_naming(load_dataset(DatasetFormat::kMnist, dir).status(),
+                           {dir + "/train-images-idx3-ubyte[1]", "label 12", "[0, 10)"}));
+  EXPECT_TRUE(fails_naming(load_dataset(DatasetFormat::kMnist, "/nonexistent").status(),
+                           {"/nonexistent/train-images-idx3-ubyte"}));
+}
+
+}  // namespace
+}  // namespace bitgrad
