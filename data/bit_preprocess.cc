@@ -26,6 +26,13 @@ Resolution resolution_with_crop(int64_t height, int64_t width, int64_t crop) {
   return {static_cast<int64_t>(std::llround(precrop)), crop};
 }
 
+absl::StatusOr<Resolution> resolution_for(const ImageSet& train, int64_t crop) {
+  absl::StatusOr<std::pair<int64_t, int64_t>> size = train.first_image_size();
+  if (!size.ok()) return size.status();
+  if (crop > 0) return resolution_with_crop(size->first, size->second, crop);
+  return hyperrule_resolution(size->first, size->second);
+}
+
 Augmentation draw_augmentation(const Resolution& resolution, Generator& generator) {
   BG_CHECK(0 < resolution.crop && resolution.crop <= resolution.precrop, "draw_augmentation: ",
            "the crop ", resolution.crop, " must be in [1, precrop ", resolution.precrop, "]");

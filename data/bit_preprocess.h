@@ -12,9 +12,11 @@
 
 #include <cstdint>
 
+#include "absl/status/statusor.h"
 #include "core/random.h"
 #include "core/tensor.h"
 #include "data/image_io.h"
+#include "data/image_set.h"
 
 namespace bitgrad {
 
@@ -30,6 +32,10 @@ Resolution hyperrule_resolution(int64_t height, int64_t width);
 // --resolution: crop = `crop`, and precrop keeps the ratio of the HyperRule pair for this image
 // size (x 160/128 for small images, x 512/480 for large ones), rounded to nearest.
 Resolution resolution_with_crop(int64_t height, int64_t width, int64_t crop);
+
+// The resolution for a training set: the HyperRule's for its first image's size, or
+// resolution_with_crop(..., crop) when `crop` (a --resolution flag) is positive.
+absl::StatusOr<Resolution> resolution_for(const ImageSet& train, int64_t crop);
 
 // The random part of one train example.
 struct Augmentation {

@@ -70,9 +70,9 @@ int run() {
     std::cerr << "error: " << set.status().message() << "\n";
     return 1;
   }
-  absl::StatusOr<std::pair<int64_t, int64_t>> size = set->first_image_size();
-  if (!size.ok()) {
-    std::cerr << "error: " << size.status().message() << "\n";
+  absl::StatusOr<Resolution> resolution = resolution_for(*set, absl::GetFlag(FLAGS_resolution));
+  if (!resolution.ok()) {
+    std::cerr << "error: " << resolution.status().message() << "\n";
     return 1;
   }
   LoaderOptions options;
@@ -81,14 +81,11 @@ int run() {
   // No batches queued beyond those being built, so a loader slower than the step shows as
   // waiting from the first timed step instead of hiding behind a full queue.
   options.prefetch = options.workers;
-  const int64_t crop = absl::GetFlag(FLAGS_resolution);
-  options.resolution = crop > 0 ? resolution_with_crop(size->first, size->second, crop)
-                                : hyperrule_resolution(size->first, size->second);
+  options.resolution = *resolution;
   const int64_t batch = options.batch_size, res = options.resolution.crop;
   std::cout << absl::StrFormat(
-      "%s: %d images of %dx%d, batch %d, train path %d -> %d, %d workers\n", set->source,
-      set->size(), size->first, size->second, batch, options.resolution.precrop, res,
-      options.workers);
+      "%s: %d images, batch %d, train path %d -> %d, %d workers\n", set->source, set->size(),
+      batch, options.resolution.precrop, res, options.workers);
 
   // 1. The loader alone.
   {

@@ -25,6 +25,18 @@ TEST(HyperRuleTest, ResolutionFlagKeepsThePrecropRatio) {
   EXPECT_EQ(large.precrop, 256);  // 240 * 512 / 480
 }
 
+TEST(HyperRuleTest, ResolutionForATrainingSetLooksAtItsFirstImage) {
+  ImageSet set;
+  set.source = "set";
+  set.pixels = zeros({2, 100, 100, 3}, DType::kUInt8);
+  set.labels = {0, 0};
+  set.class_names = {"a"};
+  EXPECT_EQ(resolution_for(set, 0)->crop, 480);
+  EXPECT_EQ(resolution_for(set, 240)->precrop, 256);
+  EXPECT_TRUE(testing::fails_naming(resolution_for(ImageSet{"empty"}, 0).status(),
+                                    {"empty", "no images"}));
+}
+
 // A 4 x 4 image whose pixel (y, x) has channels (10y + x, 100, 200).
 Image grid4() {
   Image image{4, 4, {}};
