@@ -118,17 +118,10 @@ TEST(LoaderTest, SinglePassCoversTheSetOnceWithAShortLastBatch) {
 }
 
 TEST(LoaderTest, DecodingErrorsNameTheFile) {
-  ImageSet set;
-  set.source = "folder";
-  set.files = {"tests/data/testdata/rgb8.png", "/nonexistent/missing.png"};
-  set.labels = {0, 0};
-  set.class_names = {"x"};
-  LoaderOptions options = train_options();
-  options.batch_size = 1;
-  options.shuffle = false;
-  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, options);
+  // A file that vanished after the folder was listed.
+  const ImageSet set{"folder", Tensor(), {"/nonexistent/missing.png"}, {0}, {"x"}};
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, train_options());
   ASSERT_TRUE(loader.ok());
-  EXPECT_TRUE((*loader)->next().ok());
   EXPECT_TRUE(fails_naming((*loader)->next().status(), {"/nonexistent/missing.png"}));
 }
 
