@@ -30,7 +30,8 @@ struct MixedBatch {
 };
 
 // The mixing for a given lam and permutation (int64 (N)). In float32: float(lam) * x +
-// float(1 - lam) * x[perm], as torch computes it with a Python-float lam.
+// float(1 - lam) * x[perm], as torch computes it with a Python-float lam. CPU tensors: mix the
+// loader's batch before moving it to the device.
 MixedBatch mix_batch(const Tensor& images, const Tensor& labels, const Tensor& permutation,
                      double lam, int64_t num_classes);
 

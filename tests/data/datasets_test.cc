@@ -18,16 +18,28 @@ std::string big_endian(uint32_t v) {
           static_cast<char>(v)};
 }
 
-// An MNIST-layout folder of uncompressed idx files: n 2x2 images, labels as given.
-std::string mnist_dir(const std::string& name, const std::string& labels) {
+void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile file = gzopen(path.c_str(), "wb");
+  gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(file);
+}
+
+// An MNIST-layout folder of idx files, gzipped (name.gz) or not: n 2x2 images, labels as given.
+std::string mnist_dir(const std::string& name, const std::string& labels, bool gzipped = false) {
   const std::string dir = fresh_temp_dir(name);
   const uint32_t n = labels.size();
   for (const std::string prefix : {"train", "t10k"}) {
-    write_file(dir + "/" + prefix + "-images-idx3-ubyte",
-               big_endian(0x803) + big_endian(n) + big_endian(2) + big_endian(2) +
-                   std::string(4 * n, '\x80'));
-    write_file(dir + "/" + prefix + "-labels-idx1-ubyte",
-               big_endian(0x801) + big_endian(n) + labels);
+    const std::string images = big_endian(0x803) + big_endian(n) + big_endian(2) +
+                               big_endian(2) + std::string(4 * n, '\x80');
+    const std::string label_file = big_endian(0x801) + big_endian(n) + labels;
+    const std::string stem = dir + "/" + prefix;
+    if (gzipped) {
+      write_gz(stem + "-images-idx3-ubyte.gz", images);
+      write_gz(stem + "-labels-idx1-ubyte.gz", label_file);
+    } else {
+      write_file(stem + "-images-idx3-ubyte", images);
+      write_file(stem + "-labels-idx1-ubyte", label_file);
+    }
   }
   return dir;
 }
@@ -46,6 +58,15 @@ TEST(DatasetsTest, ReadsUncompressedIdxAsGrayImages) {
   EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 2, 1}));
   EXPECT_EQ(data->test.labels, (std::vector<int64_t>{9, 0, 3}));
   EXPECT_EQ(data->train.class_names[9], "Ankle boot");
+}
+
+TEST(DatasetsTest, ReadsGzippedIdx) {
+  absl::StatusOr<Dataset> data =
+      load_dataset(DatasetFormat::kMnist, mnist_dir("mnist_gz", "\x05\x07", /*gzipped=*/true));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{5, 7}));
+  EXPECT_EQ(data->train.class_names[5], "5");
+  EXPECT_EQ(data->train.image(0)->at(1, 1, 2), 0x80);
 }
 
 TEST(DatasetsTest, ChecksLabelsAgainstTheClasses) {
