@@ -36,8 +36,11 @@ struct LoaderOptions {
   // Evaluation: examples 0 .. N-1 once, in file order, the last batch short; shuffle is
   // ignored and there are ceil(N / batch_size) steps.
   bool single_pass = false;
-  int workers = 2;          // threads that build batches
-  int prefetch = 4;         // batches built or being built ahead of next(), at most
+  // Each worker builds whole batches, and at most `prefetch` batches are built or held ahead
+  // of next(), so min(workers, prefetch) threads work at once; each held batch costs
+  // B * 3 * crop^2 floats of memory.
+  int workers = 2;
+  int prefetch = 4;
 };
 
 struct Batch {
