@@ -9,19 +9,36 @@
 
 namespace bitgrad {
 
-absl::StatusOr<Batch> build_batch(const ImageSet& set, const LoaderOptions& options,
-                                  const StreamOrder& order, int64_t step) {
-  const int64_t begin = step * options.batch_size;
-  const int64_t count =
-      options.single_pass ? std::min(options.batch_size, set.size() - begin) : options.batch_size;
-  const int64_t crop = options.resolution.crop;
-  const int64_t per_image = 3 * crop * crop;
+namespace {
+
+// A worker's unit of work: this many examples of one batch.
+constexpr int64_t kExamplesPerSlice = 8;
+
+int64_t batch_count(const ImageSet& set, const LoaderOptions& options, int64_t step) {
+  if (!options.single_pass) return options.batch_size;
+  return std::min(options.batch_size, set.size() - step * options.batch_size);
+}
+
+Batch allocate_batch(const ImageSet& set, const LoaderOptions& options, int64_t step) {
+  const int64_t count = batch_count(set, options, step), crop = options.resolution.crop;
   Batch batch;
   batch.step = step;
   batch.images = empty({count, 3, crop, crop});
   batch.labels = empty({count}, DType::kInt64);
-  for (int64_t j = 0; j < count; ++j) {
-    const int64_t position = begin + j;
+  batch.examples.resize(count);
+  return batch;
+}
+
+// Examples [begin, end) of an allocated batch. Slices touch disjoint memory, so several
+// workers fill one batch at once.
+absl::Status fill_slice(const ImageSet& set, const LoaderOptions& options,
+                        const StreamOrder& order, int64_t begin, int64_t end, Batch& batch) {
+  const int64_t crop = options.resolution.crop;
+  const int64_t per_image = 3 * crop * crop;
+  float* images = batch.images.mutable_data<float>();
+  int64_t* labels = batch.labels.mutable_data<int64_t>();
+  for (int64_t j = begin; j < end; ++j) {
+    const int64_t position = batch.step * options.batch_size + j;
     const int64_t example = options.single_pass ? position : order.example(position);
     absl::StatusOr<Image> image = set.image(example);
     if (!image.ok()) return image.status();
@@ -33,10 +50,21 @@ absl::StatusOr<Batch> build_batch(const ImageSet& set, const LoaderOptions& opti
     } else {
       chw = preprocess_for_eval(*image, crop);
     }
-    std::memcpy(batch.images.mutable_data<float>() + j * per_image, chw.data<float>(),
-                per_image * sizeof(float));
-    batch.labels.mutable_data<int64_t>()[j] = set.labels[example];
-    batch.examples.push_back(example);
+    std::memcpy(images + j * per_image, chw.data<float>(), per_image * sizeof(float));
+    labels[j] = set.labels[example];
+    batch.examples[j] = example;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Batch> build_batch(const ImageSet& set, const LoaderOptions& options,
+                                  const StreamOrder& order, int64_t step) {
+  Batch batch = allocate_batch(set, options, step);
+  const int64_t count = batch.labels.numel();
+  if (absl::Status status = fill_slice(set, options, order, 0, count, batch); !status.ok()) {
+    return status;
   }
   return batch;
 }
@@ -66,7 +94,7 @@ Loader::Loader(const ImageSet& set, LoaderOptions options)
       options_(options),
       order_(set.size(), options.shuffle, options.seed),
       next_step_(options.first_step),
-      next_claim_(options.first_step) {
+      claim_step_(options.first_step) {
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&Loader::work, this);
 }
 
@@ -93,27 +121,55 @@ double Loader::wait_seconds() const {
   return wait_seconds_;
 }
 
+Loader::Slice Loader::claim_slice() {
+  Building& building = building_[claim_step_];
+  if (claim_begin_ == 0) {  // the step's first slice: make room for the whole batch
+    building.batch = allocate_batch(set_, options_, claim_step_);
+    building.slices_left =
+        (building.batch.labels.numel() + kExamplesPerSlice - 1) / kExamplesPerSlice;
+  }
+  const int64_t count = building.batch.labels.numel();
+  Slice slice{claim_step_, claim_begin_, std::min(count, claim_begin_ + kExamplesPerSlice)};
+  claim_begin_ = slice.end;
+  if (claim_begin_ == count) {
+    ++claim_step_;
+    claim_begin_ = 0;
+  }
+  return slice;
+}
+
 void Loader::work() {
   while (true) {
-    int64_t step;
+    Slice slice;
+    Batch* batch;  // in building_, which keeps it in place until its last slice is done
     {
       std::unique_lock<std::mutex> lock(mutex_);
       can_claim_.wait(lock, [&] {
         return stopping_ ||
-               (next_claim_ < next_step_ + options_.prefetch && !past_end(next_claim_));
+               (claim_step_ < next_step_ + options_.prefetch && !past_end(claim_step_));
       });
       if (stopping_) return;
-      step = next_claim_++;
+      slice = claim_slice();
+      batch = &building_[slice.step].batch;
     }
-    absl::StatusOr<Batch> batch;
+    absl::Status status;
     try {
-      batch = build_batch(set_, options_, order_, step);
+      status = fill_slice(set_, options_, order_, slice.begin, slice.end, *batch);
     } catch (const std::exception& error) {  // a bug must not take the process down silently
-      batch = absl::InternalError(absl::StrCat("data loader, step ", step, ": ", error.what()));
+      status = absl::InternalError(
+          absl::StrCat("data loader, step ", slice.step, ": ", error.what()));
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      ready_.emplace(step, std::move(batch));
+      Building& building = building_[slice.step];
+      if (building.status.ok()) building.status = status;
+      if (--building.slices_left > 0) continue;
+      if (building.status.ok()) {
+        ready_.emplace(slice.step, std::move(building.batch));
+      } else {
+        ready_.emplace(slice.step, building.status);
+      }
+      building_.erase(slice.step);
     }
     batch_ready_.notify_all();
   }

@@ -36,9 +36,8 @@ struct LoaderOptions {
   // Evaluation: examples 0 .. N-1 once, in file order, the last batch short; shuffle is
   // ignored and there are ceil(N / batch_size) steps.
   bool single_pass = false;
-  // Each worker builds whole batches, and at most `prefetch` batches are built or held ahead
-  // of next(), so min(workers, prefetch) threads work at once; each held batch costs
-  // B * 3 * crop^2 floats of memory.
+  // Workers fill slices of the next batches together, so all of them stay busy; at most
+  // `prefetch` batches are built or held ahead of next(), each B * 3 * crop^2 floats.
   int workers = 2;
   int prefetch = 4;
 };
@@ -75,8 +74,19 @@ class Loader {
 
  private:
   Loader(const ImageSet& set, LoaderOptions options);
+  // A batch being filled: its slices still unfinished, and the first error of any of them.
+  struct Building {
+    Batch batch;
+    int64_t slices_left = 0;
+    absl::Status status;
+  };
+  struct Slice {
+    int64_t step = 0, begin = 0, end = 0;  // examples [begin, end) of the step's batch
+  };
+
   void work();
   bool past_end(int64_t step) const;
+  Slice claim_slice();  // under mutex_
 
   const ImageSet set_;
   const LoaderOptions options_;
@@ -84,8 +94,10 @@ class Loader {
 
   mutable std::mutex mutex_;
   std::condition_variable can_claim_, batch_ready_;
-  int64_t next_step_;   // the step next() returns
-  int64_t next_claim_;  // the step the next free worker builds
+  int64_t next_step_;         // the step next() returns
+  int64_t claim_step_;        // the step whose slice the next free worker fills ...
+  int64_t claim_begin_ = 0;   // ... starting at this example of the batch
+  std::map<int64_t, Building> building_;
   std::map<int64_t, absl::StatusOr<Batch>> ready_;
   bool stopping_ = false;
   double wait_seconds_ = 0;

@@ -78,9 +78,6 @@ int run() {
   LoaderOptions options;
   options.batch_size = absl::GetFlag(FLAGS_batch);
   options.workers = absl::GetFlag(FLAGS_workers);
-  // No batches queued beyond those being built, so a loader slower than the step shows as
-  // waiting from the first timed step instead of hiding behind a full queue.
-  options.prefetch = options.workers;
   options.resolution = *resolution;
   const int64_t batch = options.batch_size, res = options.resolution.crop;
   std::cout << absl::StrFormat(
@@ -128,6 +125,9 @@ int run() {
     return loss.item<double>();  // waits for the device
   };
   const int64_t train_steps = absl::GetFlag(FLAGS_train_steps);
+  // Training builds one batch ahead, no more, so a loader slower than the step shows as
+  // waiting from the first timed step instead of hiding behind a full queue.
+  options.prefetch = 1;
   auto loader = Loader::open(*set, options);  // also feeds step 3
   const Batch fixed = *(*loader)->next();
   train_step(fixed);  // warm-up

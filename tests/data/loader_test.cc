@@ -82,6 +82,22 @@ TEST(LoaderTest, BatchesDoNotDependOnTheNumberOfWorkers) {
   EXPECT_NE(a[0].images.to_vector<float>(), a[1].images.to_vector<float>());
 }
 
+TEST(LoaderTest, WorkersFillingSlicesOfOneBatchGiveWhatOneThreadBuilds) {
+  const ImageSet set = numbered(30);
+  LoaderOptions options = train_options();
+  options.batch_size = 21;  // three slices of at most 8 examples per batch
+  options.workers = 3;
+  options.prefetch = 1;
+  const std::vector<Batch> batches = run(set, options, 4);
+  const StreamOrder order(set.size(), options.shuffle, options.seed);
+  std::vector<Batch> expected;
+  for (int64_t step = 0; step < 4; ++step) {
+    expected.push_back(*build_batch(set, options, order, step));
+  }
+  expect_same(batches, expected);
+  EXPECT_EQ(batches[1].examples.size(), 21u);
+}
+
 TEST(LoaderTest, ResumingAtAStepGivesTheSameBatches) {
   const ImageSet set = numbered(7);
   const std::vector<Batch> all = run(set, train_options(), 6);
