@@ -36,12 +36,6 @@ absl::Status check_npy_batch(const Tensor& batch, const std::string& path) {
 
 }  // namespace
 
-Tensor preprocess_for_eval(const Image& image, int64_t resolution) {
-  BG_CHECK(resolution > 0, "preprocess_for_eval: resolution must be positive, got ", resolution);
-  if (image.height == resolution && image.width == resolution) return image_to_tensor(image);
-  return image_to_tensor(resize_bilinear(image, resolution, resolution));
-}
-
 absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
                                                         int64_t resolution) {
   PredictionInputs inputs;

@@ -1,11 +1,6 @@
 // The inputs of a prediction run (examples/bit_predict): image files, preprocessed with BiT's eval
-// rule, or a batch that is already preprocessed, in a .npy file.
-//
-// BiT's eval preprocessing (bit.md §3): resize ("squash", no aspect preservation) directly to
-// resolution x resolution, with no centre crop, then scale to [-1, 1]. The BiT-HyperRule uses
-// 128 for small images (under 96x96 pixels, e.g. CIFAR) and 480 for larger ones. The resize is
-// data/image_io.h's bilinear one without antialiasing (tf.image.resize's rule); torchvision's PIL
-// resize antialiases when downsampling, so large photos give slightly different pixels.
+// rule (data/bit_preprocess.h: resize to resolution x resolution, no centre crop, [-1, 1]), or a
+// batch that is already preprocessed, in a .npy file.
 #pragma once
 
 #include <cstdint>
@@ -14,12 +9,10 @@
 
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
+#include "data/bit_preprocess.h"
 #include "data/image_io.h"
 
 namespace bitgrad {
-
-// One image as a float32 (3, resolution, resolution) tensor in [-1, 1], by the eval rule above.
-Tensor preprocess_for_eval(const Image& image, int64_t resolution);
 
 class PredictionInputs {
  public:

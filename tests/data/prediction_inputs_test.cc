@@ -32,37 +32,6 @@ std::string read_bytes(const std::string& path) {
   return contents.str();
 }
 
-// A 2 x 6 image whose every channel is 10 * column.
-Image column_ramp() {
-  Image image{2, 6, {}};
-  for (int y = 0; y < 2; ++y)
-    for (int x = 0; x < 6; ++x)
-      for (int c = 0; c < 3; ++c) image.pixels.push_back(static_cast<uint8_t>(10 * x));
-  return image;
-}
-
-TEST(PreprocessForEvalTest, SquashesTheWholeImageWithoutCropping) {
-  // 6 columns onto 4: output column j samples source x = (j + 0.5) * 1.5 - 0.5 = 0.25, 1.75,
-  // 3.25, 4.75, i.e. 2.5, 17.5, 32.5, 47.5, rounded half to even. A centre crop would start at
-  // column 2 (value 20) instead of reaching the edges.
-  const Tensor t = preprocess_for_eval(column_ramp(), 4);
-  ASSERT_EQ(t.shape(), Shape({3, 4, 4}));
-  const float expected[4] = {2, 18, 32, 48};
-  for (int c = 0; c < 3; ++c)
-    for (int y = 0; y < 4; ++y)
-      for (int x = 0; x < 4; ++x) {
-        EXPECT_FLOAT_EQ(t.at<float>({c, y, x}), expected[x] / 127.5f - 1.0f) << c << y << x;
-      }
-}
-
-TEST(PreprocessForEvalTest, ScalesPixelsToMinusOneOne) {
-  Image image{1, 1, {0, 255, 51}};
-  const Tensor t = preprocess_for_eval(image, 1);
-  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{-1.0f, 1.0f, 51 / 127.5f - 1.0f}));
-  const Tensor up = preprocess_for_eval(image, 3);  // a constant image stays constant
-  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(up.to_vector<float>()[i], -1.0f);
-}
-
 TEST(PredictionInputsTest, ImagesAreDecodedAndResizedPerBatch) {
   const std::string spec = testdata("rgb8.png") + ", " + testdata("rgb.jpg");
   auto inputs = PredictionInputs::open(spec, 16);

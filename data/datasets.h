@@ -1,0 +1,27 @@
+// One entry point over every dataset reader, for a --dataset=<format> --data=<path> pair of
+// flags. Each format's own header says what the files look like.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "data/image_set.h"
+
+namespace bitgrad {
+
+enum class DatasetFormat {
+  kMnist,         // a directory of idx files (data/idx_dataset.h), gzipped or not; classes "0".."9"
+  kFashionMnist,  // the same layout, with Fashion-MNIST's class names
+  kCifar10,       // data/cifar.h
+  kCifar100,
+  kImageFolder,   // data/image_folder.h: path/train and path/test (or path/val)
+  kKerasNpz,      // data/keras_npz.h
+};
+
+// "mnist", "fashion_mnist", "cifar10", "cifar100", "folder", "npz".
+absl::StatusOr<DatasetFormat> parse_dataset_format(const std::string& name);
+
+// Reads both splits and checks them (check_image_set). Errors name the file or folder.
+absl::StatusOr<Dataset> load_dataset(DatasetFormat format, const std::string& path);
+
+}  // namespace bitgrad

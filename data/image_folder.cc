@@ -1,0 +1,77 @@
+#include "data/image_folder.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace bitgrad {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool is_image_file(const fs::directory_entry& entry) {
+  if (!entry.is_regular_file()) return false;
+  const std::string extension = absl::AsciiStrToLower(entry.path().extension().string());
+  return extension == ".jpg" || extension == ".jpeg" || extension == ".png";
+}
+
+std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
+  std::vector<fs::directory_entry> entries{fs::directory_iterator(dir), fs::directory_iterator()};
+  std::sort(entries.begin(), entries.end());
+  return entries;
+}
+
+}  // namespace
+
+absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
+  std::error_code error;
+  if (!fs::is_directory(root, error)) {
+    return absl::NotFoundError(absl::StrCat(root, ": no such image folder"));
+  }
+  ImageSet set;
+  set.source = root;
+  for (const fs::directory_entry& class_dir : sorted_entries(root)) {
+    if (!class_dir.is_directory()) continue;
+    const int64_t label = set.num_classes();
+    set.class_names.push_back(class_dir.path().filename().string());
+    const int64_t before = set.size();
+    for (const fs::directory_entry& file : sorted_entries(class_dir.path())) {
+      if (!is_image_file(file)) continue;
+      set.files.push_back(file.path().string());
+      set.labels.push_back(label);
+    }
+    if (set.size() == before) {
+      return absl::InvalidArgumentError(absl::StrCat(class_dir.path().string(),
+                                                     ": class folder without .jpg, .jpeg or "
+                                                     ".png files"));
+    }
+  }
+  if (set.class_names.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(root, ": no class sub-folders; expected root/<class name>/<image files>"));
+  }
+  return set;
+}
+
+absl::StatusOr<Dataset> load_image_folders(const std::string& root) {
+  std::error_code error;
+  const std::string test_dir =
+      fs::is_directory(root + "/test", error) || !fs::is_directory(root + "/val", error)
+          ? root + "/test"
+          : root + "/val";
+  absl::StatusOr<ImageSet> train = read_image_folder(root + "/train");
+  if (!train.ok()) return train.status();
+  absl::StatusOr<ImageSet> test = read_image_folder(test_dir);
+  if (!test.ok()) return test.status();
+  if (train->class_names != test->class_names) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        test_dir, ": classes [", absl::StrJoin(test->class_names, ", "), "] differ from ",
+        root, "/train's [", absl::StrJoin(train->class_names, ", "), "]"));
+  }
+  return Dataset{*std::move(train), *std::move(test)};
+}
+
+}  // namespace bitgrad

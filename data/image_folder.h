@@ -1,0 +1,24 @@
+// Image folders with one sub-folder per class, as torchvision's ImageFolder reads them:
+//
+//   root/cat/001.jpg, root/cat/002.png, root/dog/a.jpeg, ...
+//
+// Classes are the sub-folder names in sorted (byte) order, class i being the i-th; the images are
+// the .jpg, .jpeg and .png files (any letter case) in each, sorted by name, decoded on demand.
+// Other files and nested folders are ignored.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "data/image_set.h"
+
+namespace bitgrad {
+
+// Errors name the folder: missing, no class sub-folders, a class sub-folder without images.
+absl::StatusOr<ImageSet> read_image_folder(const std::string& root);
+
+// root/train and root/test (or root/val when there is no root/test). Both must list the same
+// classes, so that label i means the same class in both.
+absl::StatusOr<Dataset> load_image_folders(const std::string& root);
+
+}  // namespace bitgrad

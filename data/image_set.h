@@ -1,0 +1,44 @@
+// The labeled images every reader produces (idx, CIFAR, image folders, Keras .npz) and the
+// Loader consumes: either decoded pixels held in memory, or image files decoded on demand.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/tensor.h"
+#include "data/image_io.h"
+
+namespace bitgrad {
+
+struct ImageSet {
+  std::string source;                   // the file or folder it came from, for messages
+  Tensor pixels;                        // uint8 (N, H, W, C), C = 1 (gray) or 3 (RGB); or undefined
+  std::vector<std::string> files;       // PNG/JPEG files, when `pixels` is undefined
+  std::vector<int64_t> labels;          // N class indices in [0, class_names.size())
+  std::vector<std::string> class_names;
+
+  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  // "train.bin[12]" or the image file: where example i came from.
+  std::string name(int64_t i) const;
+  // Example i as 8-bit RGB; gray is replicated to R = G = B. Errors name the file.
+  absl::StatusOr<Image> image(int64_t i) const;
+  // (height, width) of example 0, decoding it when the set is files: the size the HyperRule
+  // looks at. Image folders may mix sizes; the first image stands for all of them.
+  absl::StatusOr<std::pair<int64_t, int64_t>> first_image_size() const;
+  // The examples at `indices`, in that order (a few-shot subset).
+  ImageSet subset(const std::vector<int64_t>& indices) const;
+};
+
+// Checks what readers promise: pixels (N, H, W, C) uint8 with C in {1, 3}, or N files; N labels
+// in range. Errors name `set.source`.
+absl::Status check_image_set(const ImageSet& set);
+
+struct Dataset {
+  ImageSet train, test;
+};
+
+}  // namespace bitgrad

@@ -1,0 +1,21 @@
+// Keras-style .npz datasets (keras.datasets.mnist's mnist.npz and the like): four arrays,
+//   x_train, x_test: uint8 images (N, H, W) gray or (N, H, W, C) with C = 1 or 3;
+//   y_train, y_test: integer labels (N) or (N, 1), values 0 .. K-1.
+// K is the largest label + 1 over both splits; the classes are named "0" .. "K-1".
+//
+// This is the only data/ file that reads .npz, so moving the npz API touches one file. Label
+// dtypes are those the npz reader supports: uint8 and int64 (int32 etc. are refused there).
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "data/image_set.h"
+
+namespace bitgrad {
+
+// Errors name the file and the array: missing, wrong dtype or shape, mismatched counts,
+// negative labels.
+absl::StatusOr<Dataset> read_keras_npz(const std::string& path);
+
+}  // namespace bitgrad

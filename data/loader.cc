@@ -1,0 +1,192 @@
+#include "data/loader.h"
+
+#include <chrono>
+#include <cstring>
+#include <exception>
+
+#include "absl/strings/str_cat.h"
+#include "core/random.h"
+
+namespace bitgrad {
+
+namespace {
+
+// A worker's unit of work: this many examples of one batch.
+constexpr int64_t kExamplesPerSlice = 8;
+
+int64_t batch_count(const ImageSet& set, const LoaderOptions& options, int64_t step) {
+  if (!options.single_pass) return options.batch_size;
+  return std::min(options.batch_size, set.size() - step * options.batch_size);
+}
+
+Batch allocate_batch(const ImageSet& set, const LoaderOptions& options, int64_t step) {
+  const int64_t count = batch_count(set, options, step), crop = options.resolution.crop;
+  Batch batch;
+  batch.step = step;
+  batch.images = empty({count, 3, crop, crop});
+  batch.labels = empty({count}, DType::kInt64);
+  batch.examples.resize(count);
+  return batch;
+}
+
+// Examples [begin, end) of an allocated batch. Slices touch disjoint memory, so several
+// workers fill one batch at once.
+absl::Status fill_slice(const ImageSet& set, const LoaderOptions& options,
+                        const StreamOrder& order, int64_t begin, int64_t end, Batch& batch) {
+  const int64_t crop = options.resolution.crop;
+  const int64_t per_image = 3 * crop * crop;
+  float* images = batch.images.mutable_data<float>();
+  int64_t* labels = batch.labels.mutable_data<int64_t>();
+  for (int64_t j = begin; j < end; ++j) {
+    const int64_t position = batch.step * options.batch_size + j;
+    const int64_t example = options.single_pass ? position : order.example(position);
+    absl::StatusOr<Image> image = set.image(example);
+    if (!image.ok()) return image.status();
+    Tensor chw;
+    if (options.augment) {
+      Generator generator(derive_seed(options.seed, SeedPurpose::kAugment, position));
+      const Augmentation augmentation = draw_augmentation(options.resolution, generator);
+      chw = preprocess_for_train(*image, options.resolution, augmentation);
+    } else {
+      chw = preprocess_for_eval(*image, crop);
+    }
+    std::memcpy(images + j * per_image, chw.data<float>(), per_image * sizeof(float));
+    labels[j] = set.labels[example];
+    batch.examples[j] = example;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Batch> build_batch(const ImageSet& set, const LoaderOptions& options,
+                                  const StreamOrder& order, int64_t step) {
+  Batch batch = allocate_batch(set, options, step);
+  const int64_t count = batch.labels.numel();
+  if (absl::Status status = fill_slice(set, options, order, 0, count, batch); !status.ok()) {
+    return status;
+  }
+  return batch;
+}
+
+absl::StatusOr<std::unique_ptr<Loader>> Loader::open(const ImageSet& set, LoaderOptions options) {
+  const Resolution& r = options.resolution;
+  std::string problem;
+  if (set.size() == 0) problem = absl::StrCat(set.source, " holds no images");
+  if (options.batch_size < 1) problem = absl::StrCat("batch size ", options.batch_size, " < 1");
+  if (r.crop < 1) problem = absl::StrCat("resolution ", r.crop, " < 1");
+  if (options.augment && r.precrop < r.crop) {
+    problem = absl::StrCat("the precrop size ", r.precrop, " is smaller than the crop ", r.crop);
+  }
+  if (options.workers < 1 || options.prefetch < 1) {
+    problem = absl::StrCat(options.workers, " workers and ", options.prefetch,
+                           " prefetched batches; both must be at least 1");
+  }
+  if (options.first_step < 0) problem = absl::StrCat("first step ", options.first_step, " < 0");
+  if (!problem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("data loader for ", set.source, ": ", problem));
+  }
+  return std::unique_ptr<Loader>(new Loader(set, options));
+}
+
+Loader::Loader(const ImageSet& set, LoaderOptions options)
+    : set_(set),
+      options_(options),
+      order_(set.size(), options.shuffle, options.seed),
+      next_step_(options.first_step),
+      claim_step_(options.first_step) {
+  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&Loader::work, this);
+}
+
+Loader::~Loader() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  can_claim_.notify_all();
+  for (std::thread& worker : workers_) worker.join();
+}
+
+int64_t Loader::num_steps() const {
+  if (!options_.single_pass) return -1;
+  return (set_.size() + options_.batch_size - 1) / options_.batch_size;
+}
+
+bool Loader::past_end(int64_t step) const {
+  return options_.single_pass && step >= num_steps();
+}
+
+double Loader::wait_seconds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return wait_seconds_;
+}
+
+Loader::Slice Loader::claim_slice() {
+  Building& building = building_[claim_step_];
+  if (claim_begin_ == 0) {  // the step's first slice: make room for the whole batch
+    building.batch = allocate_batch(set_, options_, claim_step_);
+    building.slices_left =
+        (building.batch.labels.numel() + kExamplesPerSlice - 1) / kExamplesPerSlice;
+  }
+  const int64_t count = building.batch.labels.numel();
+  Slice slice{claim_step_, claim_begin_, std::min(count, claim_begin_ + kExamplesPerSlice)};
+  claim_begin_ = slice.end;
+  if (claim_begin_ == count) {
+    ++claim_step_;
+    claim_begin_ = 0;
+  }
+  return slice;
+}
+
+void Loader::work() {
+  while (true) {
+    Slice slice;
+    Batch* batch;  // in building_, which keeps it in place until its last slice is done
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      can_claim_.wait(lock, [&] {
+        return stopping_ ||
+               (claim_step_ < next_step_ + options_.prefetch && !past_end(claim_step_));
+      });
+      if (stopping_) return;
+      slice = claim_slice();
+      batch = &building_[slice.step].batch;
+    }
+    absl::Status status;
+    try {
+      status = fill_slice(set_, options_, order_, slice.begin, slice.end, *batch);
+    } catch (const std::exception& error) {  // a bug must not take the process down silently
+      status = absl::InternalError(
+          absl::StrCat("data loader, step ", slice.step, ": ", error.what()));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      Building& building = building_[slice.step];
+      if (building.status.ok()) building.status = status;
+      if (--building.slices_left > 0) continue;
+      if (building.status.ok()) {
+        ready_.emplace(slice.step, std::move(building.batch));
+      } else {
+        ready_.emplace(slice.step, building.status);
+      }
+      building_.erase(slice.step);
+    }
+    batch_ready_.notify_all();
+  }
+}
+
+absl::StatusOr<Batch> Loader::next() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  BG_CHECK(!past_end(next_step_), "Loader::next: all ", num_steps(), " batches of ", set_.source,
+           " were already returned");
+  const auto start = std::chrono::steady_clock::now();
+  batch_ready_.wait(lock, [&] { return ready_.count(next_step_) > 0; });
+  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  absl::StatusOr<Batch> batch = std::move(ready_.extract(next_step_).mapped());
+  ++next_step_;
+  lock.unlock();
+  can_claim_.notify_all();
+  return batch;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,125 @@
+#include "data/bit_preprocess.h"
+
+#include <set>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+TEST(HyperRuleTest, SmallImagesGet160To128AndLargeOnes512To480) {
+  EXPECT_EQ(hyperrule_resolution(32, 32).precrop, 160);  // CIFAR
+  EXPECT_EQ(hyperrule_resolution(28, 28).crop, 128);     // MNIST
+  EXPECT_EQ(hyperrule_resolution(95, 97).crop, 128);     // 9215 < 9216
+  EXPECT_EQ(hyperrule_resolution(96, 96).crop, 480);     // the boundary is strict
+  EXPECT_EQ(hyperrule_resolution(224, 224).precrop, 512);
+}
+
+TEST(HyperRuleTest, ResolutionFlagKeepsThePrecropRatio) {
+  const Resolution small = resolution_with_crop(32, 32, 64);
+  EXPECT_EQ(small.crop, 64);
+  EXPECT_EQ(small.precrop, 80);  // 64 * 160 / 128
+  const Resolution large = resolution_with_crop(300, 300, 240);
+  EXPECT_EQ(large.precrop, 256);  // 240 * 512 / 480
+}
+
+TEST(HyperRuleTest, ResolutionForATrainingSetLooksAtItsFirstImage) {
+  ImageSet set;
+  set.source = "set";
+  set.pixels = zeros({2, 100, 100, 3}, DType::kUInt8);
+  set.labels = {0, 0};
+  set.class_names = {"a"};
+  EXPECT_EQ(resolution_for(set, 0)->crop, 480);
+  EXPECT_EQ(resolution_for(set, 240)->precrop, 256);
+  EXPECT_TRUE(testing::fails_naming(resolution_for(ImageSet{"empty"}, 0).status(),
+                                    {"empty", "no images"}));
+}
+
+// A 4 x 4 image whose pixel (y, x) has channels (10y + x, 100, 200).
+Image grid4() {
+  Image image{4, 4, {}};
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 4; ++x) {
+      image.pixels.insert(image.pixels.end(), {static_cast<uint8_t>(10 * y + x), 100, 200});
+    }
+  return image;
+}
+
+float scaled(int value) { return static_cast<float>(value / 127.5 - 1.0); }
+
+TEST(PreprocessForTrainTest, CropsTheWindowAndFlipsIt) {
+  // precrop 4 = the image size: no resize, so the crop reads the pixels themselves.
+  const Resolution resolution{4, 2};
+  const Tensor plain = preprocess_for_train(grid4(), resolution, {1, 2, false});
+  ASSERT_EQ(plain.shape(), Shape({3, 2, 2}));
+  EXPECT_FLOAT_EQ(plain.at<float>({0, 0, 0}), scaled(12));
+  EXPECT_FLOAT_EQ(plain.at<float>({0, 0, 1}), scaled(13));
+  EXPECT_FLOAT_EQ(plain.at<float>({0, 1, 0}), scaled(22));
+  EXPECT_FLOAT_EQ(plain.at<float>({2, 1, 1}), scaled(200));
+  const Tensor flipped = preprocess_for_train(grid4(), resolution, {1, 2, true});
+  EXPECT_FLOAT_EQ(flipped.at<float>({0, 0, 0}), scaled(13));
+  EXPECT_FLOAT_EQ(flipped.at<float>({0, 1, 1}), scaled(22));
+}
+
+TEST(PreprocessForTrainTest, ResizesToThePrecropFirst) {
+  Image flat{3, 5, std::vector<uint8_t>(45, 77)};
+  const Tensor t = preprocess_for_train(flat, {8, 6}, {2, 0, false});
+  ASSERT_EQ(t.shape(), Shape({3, 6, 6}));
+  for (float v : t.to_vector<float>()) EXPECT_FLOAT_EQ(v, scaled(77));
+  EXPECT_TRUE(testing::throws_error(
+      [&] { preprocess_for_train(flat, {8, 6}, {3, 0, false}); }, {"crop window", "(3, 0)"}));
+}
+
+TEST(DrawAugmentationTest, CoversEveryWindowAndBothFlips) {
+  Generator generator(7);
+  std::set<int64_t> tops, lefts;
+  int flips = 0;
+  constexpr int kDraws = 2000;
+  for (int i = 0; i < kDraws; ++i) {
+    const Augmentation a = draw_augmentation({160, 128}, generator);
+    tops.insert(a.top);
+    lefts.insert(a.left);
+    flips += a.flip;
+  }
+  EXPECT_EQ(*tops.begin(), 0);
+  EXPECT_EQ(*tops.rbegin(), 32);
+  EXPECT_EQ(tops.size(), 33u);
+  EXPECT_EQ(lefts.size(), 33u);
+  EXPECT_NEAR(flips, kDraws / 2, 150);  // about 7 standard deviations
+}
+
+// A 2 x 6 image whose every channel is 10 * column.
+Image column_ramp() {
+  Image image{2, 6, {}};
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 6; ++x)
+      for (int c = 0; c < 3; ++c) image.pixels.push_back(static_cast<uint8_t>(10 * x));
+  return image;
+}
+
+TEST(PreprocessForEvalTest, SquashesTheWholeImageWithoutCropping) {
+  // 6 columns onto 4: output column j samples source x = (j + 0.5) * 1.5 - 0.5 = 0.25, 1.75,
+  // 3.25, 4.75, i.e. 2.5, 17.5, 32.5, 47.5, rounded half to even. A centre crop would start at
+  // column 2 (value 20) instead of reaching the edges.
+  const Tensor t = preprocess_for_eval(column_ramp(), 4);
+  ASSERT_EQ(t.shape(), Shape({3, 4, 4}));
+  const float expected[4] = {2, 18, 32, 48};
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 4; ++x) {
+        EXPECT_FLOAT_EQ(t.at<float>({c, y, x}), expected[x] / 127.5f - 1.0f) << c << y << x;
+      }
+}
+
+TEST(PreprocessForEvalTest, ScalesPixelsToMinusOneOne) {
+  Image image{1, 1, {0, 255, 51}};
+  const Tensor t = preprocess_for_eval(image, 1);
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{-1.0f, 1.0f, 51 / 127.5f - 1.0f}));
+  const Tensor up = preprocess_for_eval(image, 3);  // a constant image stays constant
+  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(up.to_vector<float>()[i], -1.0f);
+}
+
+}  // namespace
+}  // namespace bitgrad

@@ -1,0 +1,72 @@
+#include "data/cifar.h"
+
+#include "gtest/gtest.h"
+#include "tests/data/temp_files.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::fails_naming;
+using testing::fresh_temp_dir;
+using testing::write_file;
+
+// One record: the label bytes, then the R, G and B planes; pixel p of plane c is
+// (c * 50 + p) % 256.
+std::string record(const std::string& labels) {
+  std::string bytes = labels;
+  for (int c = 0; c < 3; ++c)
+    for (int p = 0; p < 1024; ++p) bytes.push_back(static_cast<char>((c * 50 + p) % 256));
+  return bytes;
+}
+
+TEST(CifarTest, ReadsCifar10RecordsIntoHwcPixels) {
+  const std::string dir = fresh_temp_dir("cifar10");
+  const std::string a = write_file(dir + "/a.bin", record("\x07") + record("\x02"));
+  const std::string b = write_file(dir + "/b.bin", record("\x09"));
+  absl::StatusOr<ImageSet> set = read_cifar_files(CifarKind::kCifar10, {a, b});
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->labels, (std::vector<int64_t>{7, 2, 9}));
+  EXPECT_EQ(set->pixels.shape(), Shape({3, 32, 32, 3}));
+  // Pixel (y, x) = (1, 2) is p = 34: channels 34, 84, 134.
+  EXPECT_EQ(set->pixels.at<uint8_t>({2, 1, 2, 0}), 34);
+  EXPECT_EQ(set->pixels.at<uint8_t>({2, 1, 2, 1}), 84);
+  EXPECT_EQ(set->pixels.at<uint8_t>({2, 1, 2, 2}), 134);
+  EXPECT_EQ(set->num_classes(), 10);
+}
+
+TEST(CifarTest, Cifar100UsesTheFineLabelAndItsNames) {
+  const std::string dir = fresh_temp_dir("cifar100");
+  write_file(dir + "/train.bin", record(std::string("\x03\x63", 2)) + record("\x01\x05"));
+  write_file(dir + "/test.bin", record(std::string("\x00\x2a", 2)));
+  std::string names;
+  for (int i = 0; i < 100; ++i) names += "class" + std::to_string(i) + "\n";
+  write_file(dir + "/fine_label_names.txt", names + "\n\n");  // the real file ends in blank lines
+  absl::StatusOr<Dataset> data = load_cifar(CifarKind::kCifar100, dir);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{99, 5}));
+  EXPECT_EQ(data->test.labels, (std::vector<int64_t>{42}));
+  ASSERT_EQ(data->test.num_classes(), 100);
+  EXPECT_EQ(data->test.class_names[42], "class42");
+}
+
+TEST(CifarTest, BadFilesAreNamed) {
+  const std::string dir = fresh_temp_dir("cifar_bad");
+  const std::string cut = write_file(dir + "/cut.bin", record("\x01").substr(0, 3000));
+  EXPECT_TRUE(fails_naming(read_cifar_files(CifarKind::kCifar10, {cut}).status(),
+                           {"cut.bin", "3000 bytes", "3073-byte CIFAR-10 records"}));
+  const std::string label = write_file(dir + "/label.bin", record("\x01") + record("\x0a"));
+  EXPECT_TRUE(fails_naming(read_cifar_files(CifarKind::kCifar10, {label}).status(),
+                           {"label.bin", "record 1", "label 10", "0 to 9"}));
+  EXPECT_TRUE(fails_naming(read_cifar_files(CifarKind::kCifar10, {dir + "/none.bin"}).status(),
+                           {"none.bin", "cannot open"}));
+  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar10, dir).status(), {"data_batch_1.bin"}));
+  write_file(dir + "/train.bin", record(std::string("\x00\x01", 2)));
+  write_file(dir + "/test.bin", record(std::string("\x00\x01", 2)));
+  write_file(dir + "/fine_label_names.txt", "a\nb\n");
+  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar100, dir).status(),
+                           {"fine_label_names.txt", "2 class names, expected 100"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

@@ -1,0 +1,81 @@
+#include "data/datasets.h"
+
+#include <zlib.h>
+
+#include "gtest/gtest.h"
+#include "tests/data/temp_files.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::fails_naming;
+using testing::fresh_temp_dir;
+using testing::write_file;
+
+std::string big_endian(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+void write_gz(const std::string& path, const std::string& bytes) {
+  gzFile file = gzopen(path.c_str(), "wb");
+  gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
+  gzclose(file);
+}
+
+// An MNIST-layout folder of idx files, gzipped (name.gz) or not: n 2x2 images, labels as given.
+std::string mnist_dir(const std::string& name, const std::string& labels, bool gzipped = false) {
+  const std::string dir = fresh_temp_dir(name);
+  const uint32_t n = labels.size();
+  for (const std::string prefix : {"train", "t10k"}) {
+    const std::string images = big_endian(0x803) + big_endian(n) + big_endian(2) +
+                               big_endian(2) + std::string(4 * n, '\x80');
+    const std::string label_file = big_endian(0x801) + big_endian(n) + labels;
+    const std::string stem = dir + "/" + prefix;
+    if (gzipped) {
+      write_gz(stem + "-images-idx3-ubyte.gz", images);
+      write_gz(stem + "-labels-idx1-ubyte.gz", label_file);
+    } else {
+      write_file(stem + "-images-idx3-ubyte", images);
+      write_file(stem + "-labels-idx1-ubyte", label_file);
+    }
+  }
+  return dir;
+}
+
+TEST(DatasetsTest, FormatNames) {
+  EXPECT_EQ(*parse_dataset_format("cifar100"), DatasetFormat::kCifar100);
+  EXPECT_EQ(*parse_dataset_format("folder"), DatasetFormat::kImageFolder);
+  EXPECT_TRUE(fails_naming(parse_dataset_format("imagenet").status(),
+                           {"\"imagenet\"", "mnist, fashion_mnist, cifar10"}));
+}
+
+TEST(DatasetsTest, ReadsUncompressedIdxAsGrayImages) {
+  const std::string dir = mnist_dir("mnist_plain", std::string("\x09\x00\x03", 3));
+  absl::StatusOr<Dataset> data = load_dataset(DatasetFormat::kFashionMnist, dir);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 2, 1}));
+  EXPECT_EQ(data->test.labels, (std::vector<int64_t>{9, 0, 3}));
+  EXPECT_EQ(data->train.class_names[9], "Ankle boot");
+}
+
+TEST(DatasetsTest, ReadsGzippedIdx) {
+  absl::StatusOr<Dataset> data =
+      load_dataset(DatasetFormat::kMnist, mnist_dir("mnist_gz", "\x05\x07", /*gzipped=*/true));
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{5, 7}));
+  EXPECT_EQ(data->train.class_names[5], "5");
+  EXPECT_EQ(data->train.image(0)->at(1, 1, 2), 0x80);
+}
+
+TEST(DatasetsTest, ChecksLabelsAgainstTheClasses) {
+  const std::string dir = mnist_dir("mnist_label", std::string("\x01\x0c", 2));
+  EXPECT_TRUE(fails_naming(load_dataset(DatasetFormat::kMnist, dir).status(),
+                           {dir + "/train-images-idx3-ubyte[1]", "label 12", "[0, 10)"}));
+  EXPECT_TRUE(fails_naming(load_dataset(DatasetFormat::kMnist, "/nonexistent").status(),
+                           {"/nonexistent/train-images-idx3-ubyte"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

@@ -1,0 +1,64 @@
+#include "data/image_set.h"
+
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::fails_naming;
+
+// Three 1x2 gray images: pixel values 10i and 10i + 1; labels 0, 1, 0.
+ImageSet gray_set() {
+  ImageSet set;
+  set.source = "gray.bin";
+  set.pixels = from_vector<uint8_t>({0, 1, 10, 11, 20, 21}, {3, 1, 2, 1});
+  set.labels = {0, 1, 0};
+  set.class_names = {"a", "b"};
+  return set;
+}
+
+TEST(ImageSetTest, GrayIsReplicatedToRgb) {
+  absl::StatusOr<Image> image = gray_set().image(1);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->height, 1);
+  EXPECT_EQ(image->width, 2);
+  EXPECT_EQ(image->pixels, (std::vector<uint8_t>{10, 10, 10, 11, 11, 11}));
+  EXPECT_EQ(gray_set().name(2), "gray.bin[2]");
+}
+
+TEST(ImageSetTest, SubsetKeepsTheGivenOrder) {
+  const ImageSet sub = gray_set().subset({2, 0});
+  EXPECT_EQ(sub.labels, (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(sub.pixels.shape(), Shape({2, 1, 2, 1}));
+  EXPECT_EQ(sub.pixels.to_vector<uint8_t>(), (std::vector<uint8_t>{20, 21, 0, 1}));
+  EXPECT_EQ(sub.class_names.size(), 2u);
+}
+
+TEST(ImageSetTest, CheckNamesTheSourceAndTheProblem) {
+  EXPECT_TRUE(check_image_set(gray_set()).ok());
+  ImageSet bad_label = gray_set();
+  bad_label.labels[1] = 2;
+  EXPECT_TRUE(fails_naming(check_image_set(bad_label), {"gray.bin[1]", "label 2", "[0, 2)"}));
+  ImageSet short_labels = gray_set();
+  short_labels.labels.pop_back();
+  EXPECT_TRUE(fails_naming(check_image_set(short_labels), {"gray.bin", "3 images but 2 labels"}));
+  ImageSet two_channels = gray_set();
+  two_channels.pixels = zeros({3, 1, 1, 2}, DType::kUInt8);
+  EXPECT_TRUE(fails_naming(check_image_set(two_channels), {"gray.bin", "(3, 1, 1, 2)"}));
+}
+
+TEST(ImageSetTest, FilesAreDecodedOnDemand) {
+  ImageSet set;
+  set.source = "folder";
+  set.files = {"tests/data/testdata/gray8.png", "/nonexistent.png"};
+  set.labels = {0, 0};
+  set.class_names = {"x"};
+  absl::StatusOr<std::pair<int64_t, int64_t>> size = set.first_image_size();
+  ASSERT_TRUE(size.ok()) << size.status();
+  EXPECT_GT(size->first, 0);
+  EXPECT_TRUE(fails_naming(set.image(1).status(), {"/nonexistent.png"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

@@ -1,0 +1,89 @@
+#include "data/keras_npz.h"
+
+#include "gtest/gtest.h"
+#include "models/npz.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::fails_naming;
+
+std::string write_arrays(const std::string& name, const NamedArrays& arrays) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  absl::Status status = write_npz(path, arrays);
+  EXPECT_TRUE(status.ok()) << status;
+  return path;
+}
+
+Tensor images(const Shape& shape) {
+  Tensor t = empty(shape, DType::kUInt8);
+  for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data<uint8_t>()[i] = static_cast<uint8_t>(i);
+  return t;
+}
+
+TEST(KerasNpzTest, ReadsGrayNhwWithUint8Labels) {
+  const std::string path = write_arrays(
+      "mnist_like.npz", {{"x_train", images({3, 2, 2})},
+                         {"y_train", from_vector<uint8_t>({4, 0, 1}, {3})},
+                         {"x_test", images({1, 2, 2})},
+                         {"y_test", from_vector<uint8_t>({2}, {1})}});
+  absl::StatusOr<Dataset> data = read_keras_npz(path);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 2, 1}));
+  EXPECT_EQ(data->train.pixels.at<uint8_t>({1, 1, 0, 0}), 6);
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{4, 0, 1}));
+  EXPECT_EQ(data->test.labels, (std::vector<int64_t>{2}));
+  EXPECT_EQ(data->train.class_names, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+  EXPECT_EQ(data->test.num_classes(), 5);
+}
+
+TEST(KerasNpzTest, ReadsRgbNhwcWithInt64ColumnLabels) {
+  const std::string path = write_arrays(
+      "cifar_like.npz", {{"x_train", images({2, 2, 2, 3})},
+                         {"y_train", from_vector<int64_t>({1, 0}, {2, 1})},
+                         {"x_test", images({2, 2, 2, 3})},
+                         {"y_test", from_vector<int64_t>({0, 0}, {2, 1})}});
+  absl::StatusOr<Dataset> data = read_keras_npz(path);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.pixels.shape(), Shape({2, 2, 2, 3}));
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{1, 0}));
+  absl::StatusOr<Image> image = data->train.image(1);
+  ASSERT_TRUE(image.ok());
+  EXPECT_EQ(image->at(0, 0, 0), 12);
+}
+
+TEST(KerasNpzTest, BadArraysAreNamed) {
+  const Tensor x = images({2, 2, 2});
+  const Tensor y = from_vector<int64_t>({0, 1}, {2});
+  EXPECT_TRUE(fails_naming(
+      read_keras_npz(write_arrays("no_test.npz", {{"x_train", x}, {"y_train", y}})).status(),
+      {"no_test.npz", "no array 'x_test'"}));
+  EXPECT_TRUE(fails_naming(
+      read_keras_npz(write_arrays("float_x.npz", {{"x_train", zeros({2, 2, 2})},
+                                                  {"y_train", y}, {"x_test", x}, {"y_test", y}}))
+          .status(),
+      {"float_x.npz:x_train", "float32 (2, 2, 2)", "expected uint8 images"}));
+  EXPECT_TRUE(fails_naming(
+      read_keras_npz(write_arrays("count.npz", {{"x_train", x},
+                                                {"y_train", from_vector<int64_t>({0}, {1})},
+                                                {"x_test", x}, {"y_test", y}}))
+          .status(),
+      {"count.npz:y_train", "shape (1)", "expected (2) or (2, 1)"}));
+  EXPECT_TRUE(fails_naming(
+      read_keras_npz(write_arrays("float_y.npz", {{"x_train", x}, {"y_train", zeros({2})},
+                                                  {"x_test", x}, {"y_test", y}}))
+          .status(),
+      {"float_y.npz:y_train", "float32", "expected integer labels"}));
+  EXPECT_TRUE(fails_naming(
+      read_keras_npz(write_arrays("negative.npz",
+                                  {{"x_train", x}, {"y_train", y}, {"x_test", x},
+                                   {"y_test", from_vector<int64_t>({0, -3}, {2})}}))
+          .status(),
+      {"negative.npz:y_test", "label -3 at index 1"}));
+  EXPECT_TRUE(
+      fails_naming(read_keras_npz("/nonexistent/data.npz").status(), {"/nonexistent/data.npz"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

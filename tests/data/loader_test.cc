@@ -1,0 +1,158 @@
+#include "data/loader.h"
+
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::fails_naming;
+
+// n gray 4x4 images; every pixel of image i is 10 * i; label i % 3.
+ImageSet numbered(int64_t n) {
+  ImageSet set;
+  set.source = "numbered.bin";
+  set.pixels = empty({n, 4, 4, 1}, DType::kUInt8);
+  for (int64_t i = 0; i < n; ++i) {
+    std::fill_n(set.pixels.mutable_data<uint8_t>() + i * 16, 16, static_cast<uint8_t>(10 * i));
+    set.labels.push_back(i % 3);
+  }
+  set.class_names = {"a", "b", "c"};
+  return set;
+}
+
+LoaderOptions train_options() {
+  LoaderOptions options;
+  options.batch_size = 4;
+  options.resolution = {6, 3};
+  options.seed = 42;
+  return options;
+}
+
+std::vector<Batch> take(Loader& loader, int count) {
+  std::vector<Batch> out;
+  for (int i = 0; i < count; ++i) {
+    absl::StatusOr<Batch> batch = loader.next();
+    EXPECT_TRUE(batch.ok()) << batch.status();
+    if (batch.ok()) out.push_back(*std::move(batch));
+  }
+  return out;
+}
+
+std::vector<Batch> run(const ImageSet& set, const LoaderOptions& options, int count) {
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, options);
+  EXPECT_TRUE(loader.ok()) << loader.status();
+  return take(**loader, count);
+}
+
+void expect_same(const std::vector<Batch>& a, const std::vector<Batch>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].step, b[i].step);
+    EXPECT_EQ(a[i].examples, b[i].examples) << "step " << a[i].step;
+    EXPECT_EQ(a[i].images.to_vector<float>(), b[i].images.to_vector<float>()) << a[i].step;
+    EXPECT_EQ(a[i].labels.to_vector<int64_t>(), b[i].labels.to_vector<int64_t>()) << a[i].step;
+  }
+}
+
+TEST(LoaderTest, PlainModeIsFileOrderModuloNThroughTheEvalPath) {
+  LoaderOptions options;
+  options.batch_size = 3;
+  options.resolution = {4, 4};  // the images' own size: no resize
+  options.augment = false;
+  options.shuffle = false;
+  const std::vector<Batch> batches = run(numbered(5), options, 3);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[1].examples, (std::vector<int64_t>{3, 4, 0}));
+  EXPECT_EQ(batches[2].examples, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(batches[1].labels.to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 0}));
+  ASSERT_EQ(batches[1].images.shape(), Shape({3, 3, 4, 4}));
+  EXPECT_FLOAT_EQ(batches[1].images.at<float>({0, 2, 3, 1}), static_cast<float>(30 / 127.5 - 1));
+  EXPECT_FLOAT_EQ(batches[1].images.at<float>({1, 0, 0, 0}), static_cast<float>(40 / 127.5 - 1));
+}
+
+TEST(LoaderTest, BatchesDoNotDependOnTheNumberOfWorkers) {
+  const ImageSet set = numbered(7);
+  LoaderOptions one = train_options(), many = train_options();
+  one.workers = 1;
+  many.workers = 3;
+  many.prefetch = 2;
+  const std::vector<Batch> a = run(set, one, 6), b = run(set, many, 6);
+  expect_same(a, b);
+  EXPECT_NE(a[0].images.to_vector<float>(), a[1].images.to_vector<float>());
+}
+
+TEST(LoaderTest, WorkersFillingSlicesOfOneBatchGiveWhatOneThreadBuilds) {
+  const ImageSet set = numbered(30);
+  LoaderOptions options = train_options();
+  options.batch_size = 21;  // three slices of at most 8 examples per batch
+  options.workers = 3;
+  options.prefetch = 1;
+  const std::vector<Batch> batches = run(set, options, 4);
+  const StreamOrder order(set.size(), options.shuffle, options.seed);
+  std::vector<Batch> expected;
+  for (int64_t step = 0; step < 4; ++step) {
+    expected.push_back(*build_batch(set, options, order, step));
+  }
+  expect_same(batches, expected);
+  EXPECT_EQ(batches[1].examples.size(), 21u);
+}
+
+TEST(LoaderTest, ResumingAtAStepGivesTheSameBatches) {
+  const ImageSet set = numbered(7);
+  const std::vector<Batch> all = run(set, train_options(), 6);
+  LoaderOptions resumed = train_options();
+  resumed.first_step = 4;
+  expect_same(run(set, resumed, 2), {all[4], all[5]});
+}
+
+TEST(LoaderTest, TheSeedDecidesOrderAndAugmentation) {
+  const ImageSet set = numbered(7);
+  LoaderOptions other = train_options();
+  other.seed = 43;
+  const Batch a = run(set, train_options(), 1)[0], b = run(set, other, 1)[0];
+  EXPECT_NE(a.examples, b.examples);
+  for (float v : a.images.to_vector<float>()) {
+    EXPECT_GE(v, -1.0f);
+    EXPECT_LE(v, 1.0f);
+  }
+}
+
+TEST(LoaderTest, SinglePassCoversTheSetOnceWithAShortLastBatch) {
+  LoaderOptions options;
+  options.batch_size = 2;
+  options.resolution = {8, 8};
+  options.augment = false;
+  options.single_pass = true;
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(numbered(5), options);
+  ASSERT_TRUE(loader.ok()) << loader.status();
+  EXPECT_EQ((*loader)->num_steps(), 3);
+  const std::vector<Batch> batches = take(**loader, 3);
+  EXPECT_EQ(batches[2].examples, (std::vector<int64_t>{4}));
+  EXPECT_EQ(batches[2].images.shape(), Shape({1, 3, 8, 8}));
+  EXPECT_TRUE(testing::throws_error([&] { (void)(*loader)->next(); }, {"all 3 batches"}));
+}
+
+TEST(LoaderTest, DecodingErrorsNameTheFile) {
+  // A file that vanished after the folder was listed.
+  const ImageSet set{"folder", Tensor(), {"/nonexistent/missing.png"}, {0}, {"x"}};
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, train_options());
+  ASSERT_TRUE(loader.ok());
+  EXPECT_TRUE(fails_naming((*loader)->next().status(), {"/nonexistent/missing.png"}));
+}
+
+TEST(LoaderTest, BadOptionsAreRefused) {
+  LoaderOptions options = train_options();
+  options.resolution = {3, 6};
+  EXPECT_TRUE(fails_naming(Loader::open(numbered(2), options).status(),
+                           {"numbered.bin", "precrop size 3 is smaller than the crop 6"}));
+  options = train_options();
+  options.batch_size = 0;
+  EXPECT_TRUE(fails_naming(Loader::open(numbered(2), options).status(), {"batch size 0"}));
+  options = train_options();
+  options.workers = 0;
+  EXPECT_TRUE(fails_naming(Loader::open(numbered(2), options).status(), {"0 workers"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

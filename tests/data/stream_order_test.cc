@@ -1,0 +1,52 @@
+#include "data/stream_order.h"
+
+#include <algorithm>
+#include <set>
+
+#include "gtest/gtest.h"
+
+namespace bitgrad {
+namespace {
+
+std::vector<int64_t> positions(const StreamOrder& order, int64_t begin, int64_t end) {
+  std::vector<int64_t> out;
+  for (int64_t p = begin; p < end; ++p) out.push_back(order.example(p));
+  return out;
+}
+
+TEST(DeriveSeedTest, EveryArgumentChangesTheSeed) {
+  const uint64_t base = derive_seed(1, SeedPurpose::kShuffle, 0);
+  EXPECT_EQ(base, derive_seed(1, SeedPurpose::kShuffle, 0));
+  EXPECT_NE(base, derive_seed(2, SeedPurpose::kShuffle, 0));
+  EXPECT_NE(base, derive_seed(1, SeedPurpose::kAugment, 0));
+  EXPECT_NE(base, derive_seed(1, SeedPurpose::kShuffle, 1));
+}
+
+TEST(StreamOrderTest, WithoutShuffleItIsFileOrderModuloN) {
+  const StreamOrder order(5, /*shuffle=*/false, 9);
+  EXPECT_EQ(positions(order, 3, 9), (std::vector<int64_t>{3, 4, 0, 1, 2, 3}));
+}
+
+TEST(StreamOrderTest, EachEpochIsAFreshPermutation) {
+  const StreamOrder order(50, /*shuffle=*/true, 3);
+  std::vector<int64_t> epoch0 = positions(order, 0, 50), epoch1 = positions(order, 50, 100);
+  EXPECT_NE(epoch0, epoch1);
+  std::vector<int64_t> identity(50);
+  for (int64_t i = 0; i < 50; ++i) identity[i] = i;
+  EXPECT_NE(epoch0, identity);
+  std::sort(epoch0.begin(), epoch0.end());
+  std::sort(epoch1.begin(), epoch1.end());
+  EXPECT_EQ(epoch0, identity);
+  EXPECT_EQ(epoch1, identity);
+}
+
+TEST(StreamOrderTest, APositionDependsOnlyOnSeedAndPosition) {
+  const StreamOrder forward(7, true, 11);
+  const std::vector<int64_t> expected = positions(forward, 0, 70);
+  const StreamOrder backward(7, true, 11);  // asked far ahead first, then from the start
+  for (int64_t p = 69; p >= 0; --p) EXPECT_EQ(backward.example(p), expected[p]) << p;
+  EXPECT_NE(positions(StreamOrder(7, true, 12), 0, 70), expected);
+}
+
+}  // namespace
+}  // namespace bitgrad
