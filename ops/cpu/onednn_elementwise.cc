@@ -6,6 +6,7 @@
 // dense layouts and keeps the jit kernels for blocked layouts with padded channels (nChw8c with
 // C % 8 != 0), where oneDNN's own eltwise picks "ref:any". The padding must stay zero (a conv
 // multiplies it by zero weights), so the flat path is only taken where op(0, 0) == 0.
+#include "autograd/accumulate_grad.h"
 #include "ops/cpu/onednn_context.h"
 #include "ops/cpu/onednn_layout.h"
 #include "ops/elementwise.h"
@@ -182,11 +183,17 @@ Tensor binary_fwd_onednn(const Tensor& a, const Tensor& b, BinaryOp op) {
   });
 }
 
+// The engine's gradient sum is an add; gradients may arrive channel-blocked.
+Tensor accumulate_grad_onednn(const Tensor& total, const Tensor& gradient) {
+  return binary_fwd_onednn(total, gradient, BinaryOp::kAdd);
+}
+
 }  // namespace
 
 BG_REGISTER_LAYOUT_AWARE_KERNEL(ReluFwd, kCpu, relu_fwd_onednn);
 BG_REGISTER_LAYOUT_AWARE_KERNEL(ReluBwd, kCpu, relu_bwd_onednn);
 BG_REGISTER_LAYOUT_AWARE_KERNEL(AffineFwd, kCpu, affine_fwd_onednn);
 BG_REGISTER_LAYOUT_AWARE_KERNEL(BinaryFwd, kCpu, binary_fwd_onednn);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(AccumulateGrad, kCpu, accumulate_grad_onednn);
 
 }  // namespace bitgrad::onednn
