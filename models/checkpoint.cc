@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "core/atomic_file.h"
+#include "io/atomic_file.h"
 #include "models/checkpoint.pb.h"
 
 namespace bitgrad {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "models/npz.h"
+#include "io/npy.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {
@@ -14,7 +14,7 @@ namespace {
 
 using testing::fails_naming;
 
-const std::string kDir = "tests/models/testdata/";
+const std::string kDir = "tests/io/testdata/";
 
 std::string file_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -93,6 +93,61 @@ TEST(NpyTest, BadFiles) {
                            {"sample_stored.npz", "an .npz archive"}));
   EXPECT_TRUE(fails_naming(read_npy(kDir + "not_a_zip.npz").status(),
                            {"not_a_zip.npz", "magic"}));
+}
+
+// ------------------------------------------------------------------------------------------------
+// The header parser on its own.
+
+std::string npy_with_dict(const std::string& dict, int major = 1) {
+  std::string bytes("\x93NUMPY", 6);
+  bytes += static_cast<char>(major);
+  bytes += '\0';
+  const size_t n = dict.size();
+  bytes += static_cast<char>(n & 0xFF);
+  bytes += static_cast<char>((n >> 8) & 0xFF);
+  if (major > 1) bytes += std::string(2, '\0');
+  return bytes + dict;
+}
+
+TEST(NpyHeaderTest, AcceptsPythonLiteralVariants) {
+  const std::string dict_a =
+      "{\"shape\": (3L, 4L), \"fortran_order\": False, \"descr\": \"<f8\"}  \n";
+  auto a = parse_npy_header(npy_with_dict(dict_a), "t");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->dtype, DType::kFloat64);
+  EXPECT_EQ(a->shape, Shape({3, 4}));
+  EXPECT_EQ(a->data_offset, 10 + dict_a.size());  // version 1.0: 2-byte length
+
+  const std::string dict_scalar = "{'descr': '|u1', 'fortran_order': False, 'shape': ()}\n";
+  auto scalar = parse_npy_header(npy_with_dict(dict_scalar, 2), "t");
+  ASSERT_TRUE(scalar.ok()) << scalar.status();
+  EXPECT_EQ(scalar->shape, Shape({}));
+  EXPECT_EQ(scalar->data_offset, 12 + dict_scalar.size());  // version 2.0: 4-byte length
+
+  auto one = parse_npy_header(
+      npy_with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }\n"), "t");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->shape, Shape({5}));
+}
+
+TEST(NpyHeaderTest, RejectsMalformedDicts) {
+  auto bad = [](const std::string& dict, const std::string& fragment) {
+    return fails_naming(parse_npy_header(npy_with_dict(dict), "file.npz: array 'k'").status(),
+                        {"file.npz: array 'k'", fragment});
+  };
+  EXPECT_TRUE(bad("{'descr': '<f4', 'shape': (2,)}", "must have 'descr', 'fortran_order'"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (2)}", "trailing comma"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}",
+                  "unexpected key 'x'"));
+  EXPECT_TRUE(bad("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}",
+                  "structured dtypes"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", "True or False"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", "non-negative"));
+  EXPECT_TRUE(bad("['descr']", "not a dict"));
+  EXPECT_TRUE(fails_naming(parse_npy_header(std::string("\x93NUMPY\x04\x00", 8), "f").status(),
+                           {"version 4.0"}));
+  EXPECT_TRUE(fails_naming(parse_npy_header(npy_with_dict("{'descr'").substr(0, 12), "f").status(),
+                           {"truncated .npy header"}));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
-"""Writes the small .npz fixtures of tests/models (run by hand; tests never run Python).
+"""Writes the small .npz fixtures of tests/io, and tests/models' tiny BiT (run by hand; tests never
+run Python).
 
-    /usr/bin/python3 tests/models/testdata/make_npz_fixtures.py
+    /usr/bin/python3 tests/io/testdata/make_npz_fixtures.py
 
 Every array's values follow a formula that npz_test.cc / bit_weights_test.cc restate, so the
 tests check the C++ reader against numpy's writer, not against itself.
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS_TESTDATA = os.path.join(HERE, "..", "..", "models", "testdata")
 
 
 def path(name):
@@ -136,7 +138,7 @@ def main():
     zip_with_entries("truncated_npy.npz", [("x.npy", good[:-8])])
 
     tiny = tiny_bit_arrays()
-    np.savez_compressed(path("bit_r50_tiny.npz"), **tiny)
+    np.savez_compressed(os.path.join(MODELS_TESTDATA, "bit_r50_tiny.npz"), **tiny)
     print("tiny BiT arrays:", len(tiny), "elements:", sum(a.size for a in tiny.values()))
 
 

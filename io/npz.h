@@ -1,12 +1,6 @@
 // NumPy .npz archives: a zip (stored or deflated, zip64 or not) of .npy files, one per array, as
-// np.savez / np.savez_compressed write them. The zip side is libzip; the .npy side is ours.
-//
-// .npy (format versions 1.0, 2.0 and 3.0): "\x93NUMPY", major, minor, a little-endian header
-// length (2 bytes in 1.0, 4 in 2.0/3.0), then a Python dict literal
-//   {'descr': '<f4', 'fortran_order': False, 'shape': (7, 7, 3, 64), }
-// padded with spaces to a multiple of 64 bytes and ended by '\n', then the raw row-major data.
-// Supported descr: '<f4' float32, '<f8' float64, '<i8' int64, '|u1' uint8 (little-endian host).
-// Fortran-order arrays are refused rather than silently transposed.
+// np.savez / np.savez_compressed write them. The zip side is libzip; each entry's .npy header is
+// read by io/npy.h.
 //
 // Every error is an absl::Status whose message names the file and, where there is one, the
 // array's key: not a zip, truncated, a missing array, a bad header, an unsupported dtype,
@@ -22,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
+#include "io/npy.h"
 
 namespace bitgrad {
 
@@ -67,35 +62,9 @@ absl::StatusOr<NamedArrays> read_npz(const std::string& path);
 enum class NpzCompression { kStored, kDeflated };  // np.savez / np.savez_compressed
 
 // Writes `arrays` (any device or layout; converted to plain host data) as key.npy entries. The
-// file appears atomically: it is written under a temporary name in the same directory and then
-// renamed over `path`, so a crash never leaves a half-written archive behind. Entries carry a
-// fixed timestamp, so the same arrays always give the same bytes.
+// file appears atomically (io/atomic_file.h), so a crash never leaves a half-written archive
+// behind. Entries carry a fixed timestamp, so the same arrays always give the same bytes.
 absl::Status write_npz(const std::string& path, const NamedArrays& arrays,
                        NpzCompression compression = NpzCompression::kStored);
-
-// ------------------------------------------------------------------------------------------------
-// Single .npy files (np.save / np.load), e.g. a batch of inputs or the logits of a prediction run.
-
-// Writes `array` (any device or layout) as one .npy file, atomically (core/atomic_file.h).
-absl::Status write_npy(const std::string& path, const Tensor& array);
-// Reads a whole .npy file into a plain CPU tensor. Errors name the file: missing, not an .npy
-// (an .npz archive is recognised and named as such), a bad header, an unsupported dtype,
-// fortran order, truncated data, or bytes after the data.
-absl::StatusOr<Tensor> read_npy(const std::string& path);
-
-// ------------------------------------------------------------------------------------------------
-// The .npy header on its own, for tests and tools.
-
-struct NpyHeader {
-  DType dtype = DType::kFloat32;
-  Shape shape;
-  size_t data_offset = 0;  // bytes before the data: magic, version, length field, dict
-};
-
-// Parses the start of an .npy file (at least the full header). `where` prefixes messages.
-absl::StatusOr<NpyHeader> parse_npy_header(const std::string& bytes, const std::string& where);
-// The header (magic to '\n') numpy would write for this dtype and shape: version 1.0 unless the
-// dict needs 2.0. Fails for dtypes .npy cannot name (bfloat16).
-absl::StatusOr<std::string> encode_npy_header(DType dtype, const Shape& shape);
 
 }  // namespace bitgrad

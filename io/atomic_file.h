@@ -24,4 +24,10 @@ class FileSink {
 absl::Status write_file_atomically(const std::string& path,
                                    const std::function<absl::Status(FileSink&)>& fill);
 
+// The same for writers that open the file themselves (libzip): `write` creates the new contents
+// at `temporary_path`, beside `path`; they are published only if it succeeds.
+absl::Status write_file_atomically_via(
+    const std::string& path,
+    const std::function<absl::Status(const std::string& temporary_path)>& write);
+
 }  // namespace bitgrad

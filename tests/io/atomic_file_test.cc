@@ -1,4 +1,4 @@
-#include "core/atomic_file.h"
+#include "io/atomic_file.h"
 
 #include <dirent.h>
 #include <sys/stat.h>

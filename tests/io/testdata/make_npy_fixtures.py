@@ -1,6 +1,6 @@
-"""Writes the single-.npy fixtures of tests/models/npy_test.cc (run by hand; tests never run Python).
+"""Writes the single-.npy fixtures of tests/io/npy_test.cc (run by hand; tests never run Python).
 
-    /usr/bin/python3 tests/models/testdata/make_npy_fixtures.py
+    /usr/bin/python3 tests/io/testdata/make_npy_fixtures.py
 
 Values follow formulas that npy_test.cc restates, so the C++ reader is checked against numpy's
 writer (and numpy's reader checks the C++ writer's output, see npy_test.cc's comment).
