@@ -2,7 +2,7 @@
 //
 // The engine sits below the ops, so it cannot call add(); it declares this slot instead, and each
 // backend registers a kernel for it next to its add kernel (ops/ref/elementwise_ref.cc,
-// ops/cpu/onednn_elementwise.cc), the way backends fill every op's slots.
+// ops/cpu/elementwise/elementwise.cc), the way backends fill every op's slots.
 #pragma once
 
 #include "core/dispatch.h"

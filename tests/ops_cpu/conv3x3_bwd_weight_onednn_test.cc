@@ -1,7 +1,7 @@
 // The hand-written 3x3 backward-weights kernel (ops/cpu/conv3x3_bwd_weight.h) against the
 // reference kernel: directly on nChw8c buffers for BiT-like and odd shapes, strides and paddings,
 // and through conv2d's autograd on channel-blocked activations, where the algorithm rule picks it.
-#include "ops/cpu/conv3x3_bwd_weight.h"
+#include "ops/cpu/conv/bwd_weight_3x3_kernel.h"
 
 #include <omp.h>
 
@@ -11,7 +11,7 @@
 #include "core/dispatch.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 #include "tests/ops_cpu/parity.h"
 
 namespace bitgrad {

@@ -2,7 +2,7 @@
 // directly on nChw8c buffers: the forward, the forward as the backward-data of the dual conv,
 // and the weight gradient, on BiT's small-map shapes and odd ones (maps of odd size, smaller
 // than a tile, paddings 0 to 2, output channels not a whole panel of the forward's products).
-#include "ops/cpu/conv3x3_winograd.h"
+#include "ops/cpu/conv/winograd_kernel.h"
 
 #include <omp.h>
 
@@ -12,8 +12,8 @@
 #include "core/dispatch.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/cpu_isa.h"
-#include "ops/cpu/onednn_conv_algo.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/conv/algo.h"
 #include "tests/ops_cpu/parity.h"
 
 namespace bitgrad {

@@ -5,8 +5,8 @@
 
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_conv_algo.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
+#include "ops/cpu/conv/algo.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
 

@@ -6,9 +6,9 @@
 
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_conv_algo.h"
-#include "ops/cpu/onednn_conv_gemm.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
+#include "ops/cpu/conv/algo.h"
+#include "ops/cpu/conv/gemm.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
 

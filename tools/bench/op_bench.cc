@@ -31,7 +31,7 @@
 #include "absl/flags/usage.h"
 #include "core/random.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_conv_algo.h"
+#include "ops/cpu/conv/algo.h"
 #include "ops/elementwise.h"
 #include "ops/pad.h"
 #include "ops/pool.h"

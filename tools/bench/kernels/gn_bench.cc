@@ -25,8 +25,8 @@
 #include "absl/flags/usage.h"
 #include "core/dispatch.h"
 #include "core/random.h"
-#include "ops/cpu/cpu_isa.h"
-#include "ops/cpu/group_norm_kernels.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/norm/group_norm_kernel.h"
 #include "ops/norm.h"
 #include "tools/bench/bench_clock.h"
 

@@ -1,4 +1,4 @@
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 
 #include <atomic>
 

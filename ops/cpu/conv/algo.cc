@@ -1,11 +1,11 @@
-#include "ops/cpu/onednn_conv_algo.h"
+#include "ops/cpu/conv/algo.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 #include "core/check.h"
-#include "ops/cpu/onednn_conv_gemm.h"
+#include "ops/cpu/conv/gemm.h"
 
 namespace bitgrad::onednn {
 namespace {

@@ -1,7 +1,7 @@
 // oneDNN matrix product of plain 2-d tensors. Transposed operands are described by strides, so
 // nothing is copied.
-#include "ops/cpu/onednn_context.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/common/onednn_layout.h"
 #include "ops/linear.h"
 
 namespace bitgrad::onednn {

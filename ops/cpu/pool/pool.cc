@@ -7,9 +7,9 @@
 #include <unordered_map>
 #include <utility>
 
-#include "ops/cpu/max_pool_bwd.h"
-#include "ops/cpu/onednn_context.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/common/onednn_layout.h"
+#include "ops/cpu/pool/max_pool_bwd_kernel.h"
 #include "ops/pool.h"
 
 namespace bitgrad::onednn {

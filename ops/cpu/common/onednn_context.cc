@@ -1,4 +1,4 @@
-#include "ops/cpu/onednn_context.h"
+#include "ops/cpu/common/onednn_context.h"
 
 #include <omp.h>
 

@@ -7,8 +7,8 @@
 // C % 8 != 0), where oneDNN's own eltwise picks "ref:any". The padding must stay zero (a conv
 // multiplies it by zero weights), so the flat path is only taken where op(0, 0) == 0.
 #include "autograd/accumulate_grad.h"
-#include "ops/cpu/onednn_context.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/common/onednn_layout.h"
 #include "ops/elementwise.h"
 #include "ops/shape_utils.h"
 

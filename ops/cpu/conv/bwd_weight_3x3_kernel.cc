@@ -1,10 +1,10 @@
 // The 3x3 backward-weights kernel; the algorithm is described in the header.
-#include "ops/cpu/conv3x3_bwd_weight.h"
+#include "ops/cpu/conv/bwd_weight_3x3_kernel.h"
 
 #include <algorithm>
 
 #include "core/check.h"
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 
 #if BG_HAVE_AVX2_CLONES
 #include <immintrin.h>

@@ -1,13 +1,13 @@
 // The im2col + GEMM convolution; the algorithm and the layouts are described in the header.
 //
 // im2col and col2im are OpenMP-parallel; the GEMMs and reorders thread themselves.
-#include "ops/cpu/onednn_conv_gemm.h"
+#include "ops/cpu/conv/gemm.h"
 
 #include <algorithm>
 #include <cstring>
 
-#include "ops/cpu/onednn_context.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/common/onednn_layout.h"
 
 namespace bitgrad::onednn {
 namespace {

@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "ops/cpu/onednn_context.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/common/onednn_layout.h"
 #include "ops/reduce.h"
 #include "ops/shape_utils.h"
 

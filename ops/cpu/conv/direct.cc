@@ -1,6 +1,6 @@
-#include "ops/cpu/onednn_conv_primitives.h"
+#include "ops/cpu/conv/direct.h"
 
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
 
 namespace bitgrad::onednn {
 

@@ -1,9 +1,9 @@
-#include "ops/cpu/onednn_conv_dual.h"
+#include "ops/cpu/conv/dual.h"
 
 #include <cstring>
 
-#include "ops/cpu/onednn_conv_primitives.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
+#include "ops/cpu/conv/direct.h"
 
 namespace bitgrad::onednn {
 namespace {

@@ -1,11 +1,11 @@
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
 
 #include <map>
 #include <mutex>
 
 #include <oneapi/dnnl/dnnl_debug.h>
 
-#include "ops/cpu/onednn_context.h"
+#include "ops/cpu/common/onednn_context.h"
 
 namespace bitgrad::onednn {
 namespace {

@@ -4,22 +4,21 @@
 // primitive's layout on every call: backward-data wants a different blocked weight layout than
 // forward and backward-weights, and SGD updates the plain weights between steps.
 //
-// On small feature maps some passes run as whole-batch GEMMs instead (onednn_conv_gemm.h) or,
-// for stride-1 3x3 convs, by Winograd's algorithm (onednn_conv_winograd.h), which read and write
-// the same layouts; backward-weights of 3x3 convs runs a hand-written kernel
-// (conv3x3_bwd_weight.h), and the forward of stride-1 3x3 convs and the backward-data of 1x1
-// convs run as the other pass of the dual conv (onednn_conv_dual.h); onednn_conv_algo.h says
-// which.
+// On small feature maps some passes run as whole-batch GEMMs instead (conv/gemm.h) or, for
+// stride-1 3x3 convs, by Winograd's algorithm (conv/winograd.h), which read and write the same
+// layouts; backward-weights of 3x3 convs runs a hand-written kernel
+// (conv/bwd_weight_3x3_kernel.h), and the forward of stride-1 3x3 convs and the backward-data of
+// 1x1 convs run as the other pass of the dual conv (conv/dual.h); conv/algo.h says which.
 #include "ops/conv.h"
+#include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/common/onednn_layout.h"
+#include "ops/cpu/conv/algo.h"
+#include "ops/cpu/conv/bwd_weight_3x3_kernel.h"
+#include "ops/cpu/conv/direct.h"
+#include "ops/cpu/conv/dual.h"
+#include "ops/cpu/conv/gemm.h"
+#include "ops/cpu/conv/winograd.h"
 #include "ops/pad.h"
-#include "ops/cpu/conv3x3_bwd_weight.h"
-#include "ops/cpu/onednn_context.h"
-#include "ops/cpu/onednn_conv_algo.h"
-#include "ops/cpu/onednn_conv_dual.h"
-#include "ops/cpu/onednn_conv_gemm.h"
-#include "ops/cpu/onednn_conv_primitives.h"
-#include "ops/cpu/onednn_conv_winograd.h"
-#include "ops/cpu/onednn_layout.h"
 
 namespace bitgrad::onednn {
 namespace {

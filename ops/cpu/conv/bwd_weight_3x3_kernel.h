@@ -2,7 +2,7 @@
 // for AVX2+FMA. oneDNN 2.6's AVX2 backward-weights kernel runs BiT's 3x3 convs at 80-100
 // GFLOP/s, against 130-155 for their forward and backward-data on the same cores; this one runs
 // BiT's stride-1 ones at 110-130 (docs/performance.md). Any stride and padding are supported;
-// the conv kernels choose it for stride 1 (onednn_conv_algo.h).
+// the conv kernels choose it for stride 1 (conv/algo.h).
 //
 // Algorithm. dw[o, c, ky, kx] = sum over n, oy, ox of dy[n, o, oy, ox] * x[n, c, iy, ix], with
 // iy = oy * sh - ph + ky and ix = ox * sw - pw + kx (taps in the padding read 0). In nChw8c a
@@ -28,7 +28,7 @@ struct Conv3x3Shape {
   int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
 };
 
-// Whether the kernel runs this shape on this CPU: AVX2+FMA active (ops/cpu/cpu_isa.h), C a
+// Whether the kernel runs this shape on this CPU: AVX2+FMA active (ops/cpu/common/cpu_isa.h), C a
 // multiple of 8 and O of 16, positive sizes and strides, non-negative padding, and an output
 // size that matches (out = (in + 2 * pad - 3) / stride + 1).
 bool conv3x3_bwd_weight_supported(const Conv3x3Shape& shape);

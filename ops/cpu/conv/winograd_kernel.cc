@@ -6,15 +6,15 @@
 // micro-kernel reads them in. Tile t = (n * TH + ty) * TW + tx. In nChw8c the 8 channels of a
 // block at one pixel are one AVX2 vector, so the transforms work on 8 channels at once and store
 // them as 8 consecutive matrix entries.
-#include "ops/cpu/conv3x3_winograd.h"
+#include "ops/cpu/conv/winograd_kernel.h"
 
 #include <omp.h>
 
 #include <algorithm>
 
 #include "core/check.h"
-#include "ops/cpu/cpu_isa.h"
-#include "ops/cpu/onednn_context.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/common/onednn_context.h"
 
 #if BG_HAVE_AVX2_CLONES
 #include <immintrin.h>
@@ -93,7 +93,7 @@ void check_supported(const Winograd3x3Shape& s) {
 // The weight gradient is not fused: the threads transform x and dy of every tile, oneDNN's sgemm
 // multiplies them over all tiles at once, dU[p] (C x O) = V[p]^T dM[p], and the threads
 // transform dU back. V and dM go to memory between the steps, which pays only on small maps
-// (the rule's, onednn_conv_algo.h).
+// (the rule's, conv/algo.h).
 struct WeightGradientStacks {
   float* weights;  // dU: kPositions x (C, O)
   float* input;    // V: kPositions x (tiles, C)

@@ -1,12 +1,12 @@
-// Weight Standardization kernels for the CPU; the contract is in weight_standardize_kernels.h.
+// Weight Standardization kernels for the CPU; the contract is in norm/weight_standardize_kernel.h.
 // Weights are small next to activations (a few MB per layer), so these are plain OpenMP loops
 // over rows with `omp simd` reductions in double, compiled for the baseline ISA and AVX2+FMA.
-#include "ops/cpu/weight_standardize_kernels.h"
+#include "ops/cpu/norm/weight_standardize_kernel.h"
 
 #include <cmath>
 
 #include "core/check.h"
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 #include "ops/norm.h"
 
 namespace bitgrad::cpu {
@@ -62,7 +62,7 @@ BG_ALWAYS_INLINE void bwd_row(int64_t cols, double eps, const T* g, const T* w, 
   }
 }
 
-// Each row function compiled for the baseline ISA and for AVX2+FMA (ops/cpu/cpu_isa.h).
+// Each row function compiled for the baseline ISA and for AVX2+FMA (ops/cpu/common/cpu_isa.h).
 template <typename T>
 void fwd_row_portable(int64_t cols, double eps, const T* w, T* out) {
   fwd_row(cols, eps, w, out);

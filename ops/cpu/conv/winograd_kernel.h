@@ -36,8 +36,8 @@ struct Winograd3x3Shape {
   int64_t out_w() const { return in_w + 2 * pad_w - 2; }
 };
 
-// Whether the kernels run this shape on this CPU: AVX2+FMA active (ops/cpu/cpu_isa.h), C and O
-// positive multiples of 8, padding 0 to 2, and an output of at least one pixel.
+// Whether the kernels run this shape on this CPU: AVX2+FMA active (ops/cpu/common/cpu_isa.h), C
+// and O positive multiples of 8, padding 0 to 2, and an output of at least one pixel.
 bool winograd3x3_supported(const Winograd3x3Shape& shape);
 
 // How the forward reads w:

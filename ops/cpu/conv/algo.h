@@ -1,6 +1,6 @@
 // Which implementation runs a conv2d pass on the CPU: oneDNN's direct convolution, the im2col +
-// GEMM path (onednn_conv_gemm.h), Winograd F(2x2, 3x3) (onednn_conv_winograd.h), or, for
-// backward-weights of 3x3 convs, the hand-written kernel (conv3x3_bwd_weight.h).
+// GEMM path (conv/gemm.h), Winograd F(2x2, 3x3) (conv/winograd.h), or, for
+// backward-weights of 3x3 convs, the hand-written kernel (conv/bwd_weight_3x3_kernel.h).
 //
 // The direct kernels win on BiT's large and medium feature maps. On output maps of at most 4x4
 // pixels (the last block of BiT at 128x128) they have too little spatial work to block over, and
@@ -13,7 +13,7 @@
 // oneDNN's on BiT's shapes. The rule is fixed rather than timed at run time, so a run, and a run
 // resumed from a checkpoint, computes the same bits every time.
 //
-// Two passes run as the other pass of the dual conv (onednn_conv_dual.h), whose oneDNN 2.6
+// Two passes run as the other pass of the dual conv (conv/dual.h), whose oneDNN 2.6
 // kernels are faster there: the forward of stride-1 3x3 convs as a backward-data (5-20% on BiT's
 // 16x16 and 32x32 maps), and the backward-data of 1x1 convs as a forward (10-35%), except for
 // the convs that expand the channels on maps above 8x8 (BiT's blocks 1 and 2) and on 4x4 maps.
@@ -57,14 +57,14 @@ bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
 // group, wherever use_gemm() and use_winograd() are false.
 bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
 
-// Whether `pass` runs the Winograd F(2x2, 3x3) kernels (onednn_conv_winograd.h) where they can:
+// Whether `pass` runs the Winograd F(2x2, 3x3) kernels (conv/winograd.h) where they can:
 // in auto mode, for dense stride-1 3x3 convs with one group and at least 128 channels in and
 // out (BiT's blocks 2-4), the forward and backward-data on every map, the backward-weights on
 // 8x8 output maps.
 bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                   const Conv2dAttrs& attrs);
 
-// Whether the forward runs as the backward-data of the dual conv (onednn_conv_dual.h): in auto
+// Whether the forward runs as the backward-data of the dual conv (conv/dual.h): in auto
 // mode, for dense stride-1 3x3 convs with one group above 4x4 output maps.
 bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs);
 

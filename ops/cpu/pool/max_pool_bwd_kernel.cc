@@ -1,11 +1,11 @@
-#include "ops/cpu/max_pool_bwd.h"
+#include "ops/cpu/pool/max_pool_bwd_kernel.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "core/check.h"
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 
 #if BG_HAVE_AVX2_CLONES
 #include <immintrin.h>

@@ -1,4 +1,4 @@
-// The conv kernels' entry to the Winograd F(2x2, 3x3) kernels (conv3x3_winograd.h): each pass
+// The conv kernels' entry to the Winograd F(2x2, 3x3) kernels (conv/winograd_kernel.h): each pass
 // of a stride-1 3x3 conv on nChw8c activations, or undefined where the kernels cannot run it
 // (another layout, channels not a multiple of 8, no AVX2), so that the caller falls back.
 #pragma once

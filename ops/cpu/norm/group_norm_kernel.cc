@@ -1,4 +1,4 @@
-// GroupNorm kernels for the CPU; the layout and the contract are in group_norm_kernels.h.
+// GroupNorm kernels for the CPU; the layout and the contract are in norm/group_norm_kernel.h.
 //
 // The work is split into units: one sample and a run of whole channel blocks holding whole
 // groups (lcm(C/G, b) channels; one group for plain NCHW). A unit is contiguous in memory and
@@ -15,7 +15,7 @@
 //
 // The row loops work in 128-byte chunks, a multiple of every channel block, so lane l of a
 // chunk always holds channel l % b and the same loop serves every layout.
-#include "ops/cpu/group_norm_kernels.h"
+#include "ops/cpu/norm/group_norm_kernel.h"
 
 #include <algorithm>
 #include <cmath>
@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "core/check.h"
-#include "ops/cpu/cpu_isa.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/common/onednn_layout.h"
 
 namespace bitgrad::cpu {
 namespace {

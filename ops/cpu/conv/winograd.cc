@@ -1,7 +1,7 @@
-#include "ops/cpu/onednn_conv_winograd.h"
+#include "ops/cpu/conv/winograd.h"
 
-#include "ops/cpu/conv3x3_winograd.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
+#include "ops/cpu/conv/winograd_kernel.h"
 
 namespace bitgrad::onednn {
 namespace {

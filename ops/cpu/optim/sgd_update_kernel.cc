@@ -9,7 +9,7 @@
 
 #include <algorithm>
 
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 #include "ops/sgd_update.h"
 
 namespace bitgrad::cpu {

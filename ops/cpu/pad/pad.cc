@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ops/cpu/onednn_context.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/common/onednn_layout.h"
 #include "ops/pad.h"
 
 namespace bitgrad::onednn {

@@ -1,4 +1,4 @@
-// The oneDNN convolution primitives the conv kernels share (onednn_conv.cc, onednn_conv_dual.cc):
+// The oneDNN convolution primitives the conv kernels share (conv/conv.cc, conv/dual.cc):
 // a convolution's geometry in oneDNN's terms, and its forward and backward-data primitives,
 // cached by geometry.
 #pragma once
@@ -7,7 +7,7 @@
 
 #include "core/tensor.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_context.h"
+#include "ops/cpu/common/onednn_context.h"
 
 namespace bitgrad::onednn {
 

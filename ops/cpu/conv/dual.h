@@ -1,6 +1,6 @@
 // Two conv passes run as the other pass of the dual convolution: the one with transposed
 // weights, from the output's shape back to the input's. oneDNN 2.6's kernels for the dual pass
-// are faster on some of BiT's shapes (onednn_conv_algo.h says which):
+// are faster on some of BiT's shapes (conv/algo.h says which):
 //   forward of a stride-1 conv = backward-data of its dual, whose weights are transposed with
 //     each kernel rotated by 180 degrees, w'(c, o, i, j) = w(o, c, KH-1-i, KW-1-j), and whose
 //     padding is K-1-p;
