@@ -4,9 +4,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "autograd/accumulate_grad.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
-#include "ops/elementwise.h"
 
 namespace bitgrad {
 namespace {
@@ -31,7 +31,7 @@ std::vector<Node*> reverse_topological_order(Node* root) {
 
 // Sums gradients out of place: a backward may hand the same tensor to several inputs.
 void accumulate(Tensor& total, const Tensor& gradient) {
-  total = total.defined() ? call<BinaryFwd>(total, gradient, BinaryOp::kAdd) : gradient;
+  total = total.defined() ? call<AccumulateGrad>(total, gradient) : gradient;
 }
 
 // A leaf's .grad may later be changed in place (zero_, clipping), so it must not share memory
@@ -119,8 +119,14 @@ void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions&
   }
 }
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-  bitgrad::backward(*this, gradient, BackwardOptions{retain_graph});
+namespace {
+
+// Tensor::backward (core/tensor.h) runs this engine once //autograd:engine is linked.
+void run_from_tensor(const Tensor& root, const Tensor& gradient, bool retain_graph) {
+  backward(root, gradient, BackwardOptions{retain_graph});
 }
+const bool registered = (register_backward_engine(&run_from_tensor), true);
+
+}  // namespace
 
 }  // namespace bitgrad

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace bitgrad {
 
@@ -24,6 +25,10 @@ std::string str_cat(const Parts&... parts) {
   (out << ... << parts);
   return out.str();
 }
+
+// `file` from the source root on: the part of it that `root` (where this build finds
+// core/check.cc) spells out is dropped. Other paths are returned as they are.
+const char* source_relative(const char* file, std::string_view root);
 
 [[noreturn]] void throw_check_failure(const char* file, int line, const std::string& message);
 [[noreturn]] void throw_assert_failure(const char* file, int line, const char* condition,

@@ -217,6 +217,21 @@ const std::shared_ptr<Node>& Tensor::grad_fn() const {
   return meta ? meta->grad_fn : kNone;
 }
 
+namespace {
+BackwardEngine& backward_engine() {
+  static BackwardEngine engine = nullptr;
+  return engine;
+}
+}  // namespace
+
+void register_backward_engine(BackwardEngine engine) { backward_engine() = engine; }
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  BG_CHECK(backward_engine() != nullptr, "Tensor::backward: this program has no backward ",
+           "engine; add //autograd:engine to its deps");
+  backward_engine()(*this, gradient, retain_graph);
+}
+
 // ----------------------------------------------------------------------------------------------
 // Conversion to host values.
 

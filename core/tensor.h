@@ -111,8 +111,8 @@ class Tensor {
   void set_grad(const Tensor& grad);
   const std::shared_ptr<Node>& grad_fn() const;
   bool is_leaf() const { return grad_fn() == nullptr; }
-  // Runs backpropagation from this tensor (defined in autograd/engine.cc, which must be linked).
-  // Scalar tensors need no gradient argument.
+  // Runs backpropagation from this tensor with the engine //autograd:engine registers
+  // (register_backward_engine below). Scalar tensors need no gradient argument.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
 
   std::string str() const;  // PyTorch-style printing, summarised for large tensors
@@ -142,6 +142,11 @@ struct AutogradMeta {
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& tensor);
+
+// The backward engine lives above core, in autograd/; linking //autograd:engine registers it here,
+// as linking //core/cuda:runtime registers the CUDA runtime.
+using BackwardEngine = void (*)(const Tensor& root, const Tensor& gradient, bool retain_graph);
+void register_backward_engine(BackwardEngine engine);
 
 // Factories. dtype and device default to float32 on the CPU.
 Tensor empty(const Shape& shape, DType dtype = DType::kFloat32, Device device = Device::cpu());

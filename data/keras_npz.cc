@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "models/npz.h"
+#include "io/npz.h"
 
 namespace bitgrad {
 namespace {

@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "models/npz.h"
+#include "io/npy.h"
 
 namespace bitgrad {
 namespace {

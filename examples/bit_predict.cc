@@ -24,7 +24,7 @@
 #include "data/labels.h"
 #include "data/prediction_inputs.h"
 #include "examples/common/invocation.h"
-#include "models/npz.h"
+#include "io/npy.h"
 #include "models/predict.h"
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz or a bitgrad checkpoint");

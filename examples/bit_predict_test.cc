@@ -8,8 +8,8 @@
 
 #include "data/prediction_inputs.h"
 #include "gtest/gtest.h"
+#include "io/npy.h"
 #include "models/bit_weights.h"
-#include "models/npz.h"
 #include "models/train_state.h"
 #include "tests/golden/golden.h"
 

@@ -96,13 +96,11 @@ double evaluate(BitResNetV2& model, const LabeledImages& test, int64_t count) {
   return static_cast<double>(correct) / count;
 }
 
-int run() {
+absl::Status run() {
   auto train = load_fashion_mnist("train", absl::GetFlag(FLAGS_data_dir));
+  if (!train.ok()) return train.status();
   auto test = load_fashion_mnist("test", absl::GetFlag(FLAGS_data_dir));
-  if (!train.ok() || !test.ok()) {
-    std::cerr << "error: " << (train.ok() ? test.status() : train.status()).message() << "\n";
-    return 1;
-  }
+  if (!test.ok()) return test.status();
   int64_t steps = absl::GetFlag(FLAGS_steps), batch_size = absl::GetFlag(FLAGS_batch);
   int64_t eval_every = absl::GetFlag(FLAGS_eval_every);
   int64_t eval_images = std::clamp<int64_t>(absl::GetFlag(FLAGS_eval_images), 1, 10000);
@@ -156,10 +154,14 @@ int run() {
       progress.restart(step + 1);
     }
   }
-  return 0;
+  return absl::OkStatus();
 }
 
 }  // namespace
 }  // namespace bitgrad
 
-int main(int argc, char** argv) { return bitgrad::run_program(argc, argv, bitgrad::run); }
+int main(int argc, char** argv) {
+  return bitgrad::run_program(
+      argc, argv, "train_fashion_mnist [--steps=1200] [--batch=64] [--lr=0.1] [--data_dir=DIR]",
+      bitgrad::run);
+}

@@ -17,8 +17,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "io/npz.h"
 #include "models/bit_resnet_v2.h"
-#include "models/npz.h"
 
 namespace bitgrad {
 

@@ -6,15 +6,17 @@
 #include <cstring>
 #include <fstream>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "core/atomic_file.h"
-#include "models/checkpoint.pb.h"
+#include "io/atomic_file.h"
 
 namespace bitgrad {
 namespace {
 
 constexpr char kMagic[8] = {'B', 'G', 'C', 'K', 'P', 'T', '0', '1'};
-constexpr uint32_t kFormatVersion = 1;
+// 2: BitConfig and SgdOptions as messages. 1: as string and double maps (still read).
+constexpr uint32_t kFormatVersion = 2;
 constexpr uint64_t kDataAlignment = 64;
 
 proto::DType to_proto(DType dtype) {
@@ -88,6 +90,7 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
   header.set_rng_state(checkpoint.rng_state);
   header.set_config(checkpoint.config);
   for (const auto& [key, value] : checkpoint.metadata) (*header.mutable_metadata())[key] = value;
+  if (checkpoint.bit_config) *header.mutable_bit_config() = *checkpoint.bit_config;
   std::vector<PendingTensor> pending;
   add_records(checkpoint.parameters, header.mutable_parameters(), &pending);
   add_records(checkpoint.buffers, header.mutable_buffers(), &pending);
@@ -95,9 +98,7 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
     proto::OptimizerState* optimizer = header.mutable_optimizer();
     optimizer->set_kind(checkpoint.optimizer.kind);
     optimizer->set_steps_taken(checkpoint.optimizer.steps_taken);
-    for (const auto& [key, value] : checkpoint.optimizer.hyperparameters) {
-      (*optimizer->mutable_hyperparameters())[key] = value;
-    }
+    if (checkpoint.optimizer.sgd) *optimizer->mutable_sgd() = *checkpoint.optimizer.sgd;
     add_records(checkpoint.optimizer.tensors, optimizer->mutable_tensors(), &pending);
   }
 
@@ -143,6 +144,71 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
 
 namespace {
 
+// Format 1 kept the BitConfig as "bit.<field>" metadata strings and the SGD settings as a
+// name -> value map; moves them into format 2's messages, or names the field that is bad.
+absl::Status upgrade_from_format_1(proto::Checkpoint& header, const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " (format 1): ", why));
+  };
+  auto& metadata = *header.mutable_metadata();
+  const bool has_bit_config = std::any_of(metadata.begin(), metadata.end(), [](const auto& entry) {
+    return absl::StartsWith(entry.first, "bit.");
+  });
+  if (has_bit_config) {
+    absl::Status status;
+    auto integer = [&](const char* field, auto set) {
+      if (!status.ok()) return;
+      const std::string key = absl::StrCat("bit.", field);
+      auto entry = metadata.find(key);
+      int64_t value = 0;
+      if (entry == metadata.end()) {
+        status = bad(absl::StrCat("it has no '", key, "' metadata"));
+      } else if (!absl::SimpleAtoi(entry->second, &value)) {
+        status = bad(absl::StrCat("metadata '", key, "' is '", entry->second, "', not an integer"));
+      } else {
+        set(value);
+      }
+    };
+    proto::BitConfig* config = header.mutable_bit_config();
+    integer("depth", [&](int64_t v) { config->set_depth(static_cast<int32_t>(v)); });
+    integer("width_factor", [&](int64_t v) { config->set_width_factor(v); });
+    integer("head_size", [&](int64_t v) { config->set_head_size(v); });
+    integer("seed", [&](int64_t v) { config->set_seed(static_cast<uint64_t>(v)); });
+    integer("base_width", [&](int64_t v) { config->set_base_width(v); });
+    integer("num_groups", [&](int64_t v) { config->set_num_groups(v); });
+    if (!status.ok()) return status;
+    auto zero_head = metadata.find("bit.zero_head");
+    if (zero_head != metadata.end()) {
+      if (zero_head->second != "true" && zero_head->second != "false") {
+        return bad(absl::StrCat("metadata 'bit.zero_head' is '", zero_head->second,
+                                "', not true or false"));
+      }
+      config->set_zero_head(zero_head->second == "true");
+    }
+    for (auto it = metadata.begin(); it != metadata.end();) {
+      it = absl::StartsWith(it->first, "bit.") ? metadata.erase(it) : std::next(it);
+    }
+  }
+  if (header.has_optimizer() && header.optimizer().kind() == "sgd") {
+    proto::OptimizerState* optimizer = header.mutable_optimizer();
+    const auto& old = optimizer->legacy_hyperparameters();
+    for (const char* key : {"lr", "momentum", "dampening", "weight_decay", "nesterov"}) {
+      if (!old.contains(key)) {
+        return bad(absl::StrCat("the sgd state lacks the hyperparameter '", key, "'"));
+      }
+    }
+    proto::SgdOptions* sgd = optimizer->mutable_sgd();
+    sgd->set_lr(old.at("lr"));
+    sgd->set_momentum(old.at("momentum"));
+    sgd->set_dampening(old.at("dampening"));
+    sgd->set_weight_decay(old.at("weight_decay"));
+    sgd->set_nesterov(old.at("nesterov") != 0.0);
+    optimizer->clear_legacy_hyperparameters();
+  }
+  header.set_format_version(kFormatVersion);
+  return absl::OkStatus();
+}
+
 class CheckpointReader {
  public:
   explicit CheckpointReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {}
@@ -166,9 +232,11 @@ class CheckpointReader {
     if (!in_.read(header_bytes.data(), header_length) || !header.ParseFromString(header_bytes)) {
       return corrupt("the header does not parse");
     }
-    if (header.format_version() != kFormatVersion) {
+    if (header.format_version() == 1) {
+      if (auto s = upgrade_from_format_1(header, path_); !s.ok()) return s;
+    } else if (header.format_version() != kFormatVersion) {
       return corrupt(absl::StrCat("format version ", header.format_version(),
-                                  " is not supported (this build reads version ",
+                                  " is not supported (this build reads versions 1 to ",
                                   kFormatVersion, ")"));
     }
     Checkpoint checkpoint;
@@ -177,14 +245,14 @@ class CheckpointReader {
     checkpoint.rng_state = header.rng_state();
     checkpoint.config = header.config();
     checkpoint.metadata.insert(header.metadata().begin(), header.metadata().end());
+    if (header.has_bit_config()) checkpoint.bit_config = header.bit_config();
     if (auto s = read_tensors(header.parameters(), &checkpoint.parameters); !s.ok()) return s;
     if (auto s = read_tensors(header.buffers(), &checkpoint.buffers); !s.ok()) return s;
     if (header.has_optimizer()) {
       const proto::OptimizerState& optimizer = header.optimizer();
       checkpoint.optimizer.kind = optimizer.kind();
       checkpoint.optimizer.steps_taken = optimizer.steps_taken();
-      checkpoint.optimizer.hyperparameters.insert(optimizer.hyperparameters().begin(),
-                                                  optimizer.hyperparameters().end());
+      if (optimizer.has_sgd()) checkpoint.optimizer.sgd = optimizer.sgd();
       if (auto s = read_tensors(optimizer.tensors(), &checkpoint.optimizer.tensors); !s.ok()) {
         return s;
       }

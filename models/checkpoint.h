@@ -1,15 +1,18 @@
 // Native checkpoints (format: models/checkpoint.proto): parameters, buffers, optimizer state,
-// step, RNG state and config in one file, written atomically and checksummed, of any size.
+// step, RNG state, config and the model's architecture in one file, written atomically and
+// checksummed, of any size. Format 1 files (settings in string maps) load as format 2.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
+#include "models/checkpoint.pb.h"
 
 namespace bitgrad {
 
@@ -18,7 +21,7 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 struct OptimizerCheckpoint {
   std::string kind;  // "sgd"; empty when there is no optimizer state
   int64_t steps_taken = 0;
-  std::map<std::string, double> hyperparameters;
+  std::optional<proto::SgdOptions> sgd;  // the settings, when kind is "sgd"
   NamedTensors tensors;
 };
 
@@ -30,7 +33,8 @@ struct Checkpoint {
   OptimizerCheckpoint optimizer;
   std::string rng_state;
   std::string config;
-  std::map<std::string, std::string> metadata;
+  std::optional<proto::BitConfig> bit_config;  // the architecture, when it holds a BiT model
+  std::map<std::string, std::string> metadata;  // free-form notes
 };
 
 // Writes atomically: an existing file at `path` survives any failure. Tensors may be on any

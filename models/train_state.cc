@@ -4,7 +4,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "autograd/grad_mode.h"
@@ -68,10 +67,19 @@ void copy_named(const NamedTensors& live, const NamedTensors& saved) {
   }
 }
 
-// The SGD hyperparameters as stored; nesterov is 0 or 1.
-std::map<std::string, double> sgd_hyperparameters(const SgdOptions& options) {
-  return {{"lr", options.lr},
-          {"momentum", options.momentum},
+proto::SgdOptions sgd_options_to_proto(const SgdOptions& options) {
+  proto::SgdOptions record;
+  record.set_lr(options.lr);
+  record.set_momentum(options.momentum);
+  record.set_dampening(options.dampening);
+  record.set_weight_decay(options.weight_decay);
+  record.set_nesterov(options.nesterov);
+  return record;
+}
+
+// The hyperparameters a restored optimizer must share with the saved one (all but lr).
+std::vector<std::pair<const char*, double>> fixed_hyperparameters(const SgdOptions& options) {
+  return {{"momentum", options.momentum},
           {"dampening", options.dampening},
           {"weight_decay", options.weight_decay},
           {"nesterov", options.nesterov ? 1.0 : 0.0}};
@@ -81,13 +89,14 @@ absl::Status check_optimizer_state(const Sgd& optimizer, const Module& model,
                                    const Checkpoint& checkpoint, const std::string& path) {
   auto saved = saved_sgd_options(checkpoint, path);
   if (!saved.ok()) return saved.status();
-  const std::map<std::string, double> have = sgd_hyperparameters(optimizer.options());
-  const std::map<std::string, double> want = sgd_hyperparameters(*saved);
-  for (const auto& [key, value] : want) {
-    if (key != "lr" && have.at(key) != value) {
+  const auto have = fixed_hyperparameters(optimizer.options());
+  const auto want = fixed_hyperparameters(*saved);
+  for (size_t i = 0; i < want.size(); ++i) {
+    const auto& [key, value] = want[i];
+    if (have[i].second != value) {
       return absl::InvalidArgumentError(absl::StrCat(
           "checkpoint ", path, ": the optimizer was saved with ", key, " = ", value,
-          ", this optimizer has ", key, " = ", have.at(key),
+          ", this optimizer has ", key, " = ", have[i].second,
           " (build it with saved_sgd_options)"));
     }
   }
@@ -124,7 +133,7 @@ absl::Status load_optimizer_state(Sgd& optimizer, const Checkpoint& checkpoint,
     optimizer.load_state(previous, previous_steps);
     return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": ", error.what()));
   }
-  optimizer.set_lr(checkpoint.optimizer.hyperparameters.at("lr"));
+  optimizer.set_lr(checkpoint.optimizer.sgd->lr());  // checked by check_optimizer_state
   return absl::OkStatus();
 }
 
@@ -143,61 +152,38 @@ absl::Status check_rng_state(const Checkpoint& checkpoint, const std::string& pa
   return absl::OkStatus();
 }
 
-// Metadata keys of the BitConfig fields.
-constexpr char kDepth[] = "bit.depth";
-constexpr char kWidthFactor[] = "bit.width_factor";
-constexpr char kHeadSize[] = "bit.head_size";
-constexpr char kZeroHead[] = "bit.zero_head";
-constexpr char kSeed[] = "bit.seed";
-constexpr char kBaseWidth[] = "bit.base_width";
-constexpr char kNumGroups[] = "bit.num_groups";
-
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
 
-std::map<std::string, std::string> bit_config_metadata(const BitConfig& config) {
-  return {{kDepth, absl::StrCat(config.depth)},
-          {kWidthFactor, absl::StrCat(config.width_factor)},
-          {kHeadSize, absl::StrCat(config.head_size)},
-          {kZeroHead, config.zero_head ? "true" : "false"},
-          {kSeed, absl::StrCat(config.seed)},
-          {kBaseWidth, absl::StrCat(config.base_width)},
-          {kNumGroups, absl::StrCat(config.num_groups)}};
+proto::BitConfig bit_config_to_proto(const BitConfig& config) {
+  proto::BitConfig record;
+  record.set_depth(config.depth);
+  record.set_width_factor(config.width_factor);
+  record.set_head_size(config.head_size);
+  record.set_zero_head(config.zero_head);
+  record.set_seed(config.seed);
+  record.set_base_width(config.base_width);
+  record.set_num_groups(config.num_groups);
+  return record;
 }
 
 absl::StatusOr<BitConfig> bit_config_from_checkpoint(const Checkpoint& checkpoint,
                                                      const std::string& path) {
-  BitConfig config;
-  absl::Status status;
-  auto field = [&](const char* key, auto* out) {
-    if (!status.ok()) return;
-    auto entry = checkpoint.metadata.find(key);
-    if (entry == checkpoint.metadata.end()) {
-      status = absl::InvalidArgumentError(absl::StrCat(
-          "checkpoint ", path, " has no '", key,
-          "' metadata: it does not describe a BiT model (was it saved by save_train_state?)"));
-    } else if (!absl::SimpleAtoi(entry->second, out)) {
-      status = absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": metadata '", key,
-                                                       "' is '", entry->second,
-                                                       "', not an integer"));
-    }
-  };
-  field(kDepth, &config.depth);
-  field(kWidthFactor, &config.width_factor);
-  field(kHeadSize, &config.head_size);
-  field(kSeed, &config.seed);
-  field(kBaseWidth, &config.base_width);
-  field(kNumGroups, &config.num_groups);
-  if (!status.ok()) return status;
-  auto zero_head = checkpoint.metadata.find(kZeroHead);
-  if (zero_head != checkpoint.metadata.end() && zero_head->second != "true" &&
-      zero_head->second != "false") {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": metadata '", kZeroHead,
-                                                   "' is '", zero_head->second,
-                                                   "', not true or false"));
+  if (!checkpoint.bit_config) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", path, " has no bit_config: it does not describe a BiT model (was it ",
+        "saved by save_train_state?)"));
   }
-  config.zero_head = zero_head != checkpoint.metadata.end() && zero_head->second == "true";
+  const proto::BitConfig& record = *checkpoint.bit_config;
+  BitConfig config;
+  config.depth = record.depth();
+  config.width_factor = record.width_factor();
+  config.head_size = record.head_size();
+  config.zero_head = record.zero_head();
+  config.seed = record.seed();
+  config.base_width = record.base_width();
+  config.num_groups = record.num_groups();
   try {
     check_bit_config(config);
   } catch (const Error& error) {
@@ -218,22 +204,16 @@ absl::StatusOr<SgdOptions> saved_sgd_options(const Checkpoint& checkpoint,
                                                    saved.kind, "' optimizer, not '", kSgdKind,
                                                    "'"));
   }
-  std::map<std::string, double> values = sgd_hyperparameters(SgdOptions());
-  for (auto& [key, value] : values) {
-    auto entry = saved.hyperparameters.find(key);
-    if (entry == saved.hyperparameters.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path,
-                                                     ": the sgd state lacks the hyperparameter '",
-                                                     key, "'"));
-    }
-    value = entry->second;
+  if (!saved.sgd) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint ", path, ": the sgd state has no settings (no 'sgd' message)"));
   }
   SgdOptions options;
-  options.lr = values["lr"];
-  options.momentum = values["momentum"];
-  options.dampening = values["dampening"];
-  options.weight_decay = values["weight_decay"];
-  options.nesterov = values["nesterov"] != 0.0;
+  options.lr = saved.sgd->lr();
+  options.momentum = saved.sgd->momentum();
+  options.dampening = saved.sgd->dampening();
+  options.weight_decay = saved.sgd->weight_decay();
+  options.nesterov = saved.sgd->nesterov();
   return options;
 }
 
@@ -260,12 +240,12 @@ absl::Status save_train_state(const std::string& path, const TrainState& state) 
   checkpoint.model_name = state.model_name.empty() ? bit_arch_name(config) : state.model_name;
   checkpoint.step = state.step;
   checkpoint.config = state.config;
-  checkpoint.metadata = bit_config_metadata(config);
+  checkpoint.bit_config = bit_config_to_proto(config);
   save_module_state(*state.model, &checkpoint);
   if (state.optimizer != nullptr) {
     checkpoint.optimizer.kind = kSgdKind;
     checkpoint.optimizer.steps_taken = state.optimizer->steps_taken();
-    checkpoint.optimizer.hyperparameters = sgd_hyperparameters(state.optimizer->options());
+    checkpoint.optimizer.sgd = sgd_options_to_proto(state.optimizer->options());
     checkpoint.optimizer.tensors = state.optimizer->state();
   }
   if (state.generator != nullptr) checkpoint.rng_state = state.generator->state();

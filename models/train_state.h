@@ -4,11 +4,11 @@
 //   parameters, buffers   by module name ("body.block1.unit01.conv1.weight"), OIHW, the model's
 //                         dtype
 //   optimizer             Sgd momentum buffers by parameter name, steps taken, and the
-//                         hyperparameters lr, momentum, dampening, weight_decay, nesterov (0/1)
+//                         SgdOptions (proto::SgdOptions)
 //   step, rng_state       the training loop's step; core/random.h Generator::state()
 //   config                the run's configuration text, stored as given
-//   model_name, metadata  the name ("BiT-M-R50x1", or the architecture "R50x1") and every
-//                         BitConfig field under "bit.<field>", so the model can be rebuilt
+//   model_name            the name ("BiT-M-R50x1", or the architecture "R50x1")
+//   bit_config            the BitConfig (proto::BitConfig), so the model can be rebuilt
 //
 // Restoring checks the whole checkpoint against the live objects before changing any of them:
 // every parameter and buffer present, none unexpected, shapes and dtypes equal, the optimizer's
@@ -16,7 +16,6 @@
 // the checkpoint file and the tensor or field at fault.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 
@@ -54,8 +53,8 @@ absl::Status restore_train_state(const std::string& path, TrainState& state);
 // ------------------------------------------------------------------------------------------------
 // The pieces, for tools that handle a Checkpoint themselves. `path` labels error messages.
 
-// BitConfig <-> "bit.<field>" metadata entries.
-std::map<std::string, std::string> bit_config_metadata(const BitConfig& config);
+// BitConfig <-> the checkpoint's bit_config message.
+proto::BitConfig bit_config_to_proto(const BitConfig& config);
 absl::StatusOr<BitConfig> bit_config_from_checkpoint(const Checkpoint& checkpoint,
                                                      const std::string& path);
 
@@ -69,7 +68,7 @@ void save_module_state(const Module& module, Checkpoint* checkpoint);
 absl::Status restore_module_state(Module& module, const Checkpoint& checkpoint,
                                   const std::string& path);
 
-// Builds a BitResNetV2 from a checkpoint alone (architecture from its metadata, dtype from its
+// Builds a BitResNetV2 from a checkpoint alone (architecture from its bit_config, dtype from its
 // parameters) and loads its parameters; optimizer state is ignored. A non-empty `model_name`
 // ("BiT-M-R50x1", "R50x1") must name the checkpoint's architecture.
 absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string& path,

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "core/check.h"
 
 namespace bitgrad {
@@ -20,15 +21,20 @@ void run_from_invocation_directory() {
   }
 }
 
-int run_program(int argc, char** argv, const std::function<int()>& run) {
+int run_program(int argc, char** argv, const char* usage,
+                const std::function<absl::Status()>& run) {
+  absl::SetProgramUsageMessage(usage);
   absl::ParseCommandLine(argc, argv);
   run_from_invocation_directory();
+  absl::Status status;
   try {
-    return run();
+    status = run();
   } catch (const Error& error) {
-    std::cerr << "error: " << error.what() << "\n";
-    return 1;
+    status = absl::InternalError(error.what());
   }
+  if (status.ok()) return 0;
+  std::cerr << "error: " << status.message() << "\n";
+  return 1;
 }
 
 }  // namespace bitgrad

@@ -6,13 +6,16 @@
 
 #include <functional>
 
+#include "absl/status/status.h"
+
 namespace bitgrad {
 
 void run_from_invocation_directory();
 
-// The whole main() of a program whose errors are bitgrad::Errors: parses the Abseil flags,
-// calls run_from_invocation_directory(), runs `run` and returns its exit status, or prints
-// "error: ..." and returns 1 if it throws a bitgrad::Error.
-int run_program(int argc, char** argv, const std::function<int()>& run);
+// The whole main() of a program: makes `usage` the first line of --help, parses the Abseil
+// flags, calls run_from_invocation_directory() and runs `run`. Returns 0 when it succeeds; a
+// failed status or a thrown bitgrad::Error is printed as "error: ..." and returns 1.
+int run_program(int argc, char** argv, const char* usage,
+                const std::function<absl::Status()>& run);
 
 }  // namespace bitgrad

@@ -7,7 +7,8 @@ namespace bitgrad {
 ProgressMeter::ProgressMeter(int64_t total_steps, int64_t images_per_step,
                              double print_every_seconds, std::ostream& out)
     : total_steps_(total_steps), images_per_step_(images_per_step),
-      print_every_(print_every_seconds), out_(out), start_(Clock::now()), last_print_(start_) {}
+      print_every_(print_every_seconds), out_(out), began_(Clock::now()), start_(began_),
+      last_print_(began_) {}
 
 void ProgressMeter::restart(int64_t step) {
   start_ = Clock::now();
@@ -30,9 +31,12 @@ void ProgressMeter::update(int64_t step, double loss, double lr, const std::stri
   double steps_per_second = elapsed > 0 ? (step - start_step_) / elapsed : 0.0;
   double eta = steps_per_second > 0 ? (total_steps_ - step) / steps_per_second : 0.0;
   char line[256];
-  std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.1f img/s  ETA %s",
+  const double total_elapsed = std::chrono::duration<double>(now - began_).count();
+  std::snprintf(line, sizeof line,
+                "step %lld/%lld  loss %.4f  lr %.2e  %.1f img/s  elapsed %s  ETA %s",
                 static_cast<long long>(step), static_cast<long long>(total_steps_), loss, lr,
-                steps_per_second * images_per_step_, format_duration(eta).c_str());
+                steps_per_second * images_per_step_, format_duration(total_elapsed).c_str(),
+                format_duration(eta).c_str());
   out_ << line << (extra.empty() ? "" : "  ") << extra << std::endl;
 }
 

@@ -28,7 +28,8 @@ class ProgressMeter {
   int64_t total_steps_, images_per_step_;
   double print_every_;
   std::ostream& out_;
-  Clock::time_point start_, last_print_;
+  Clock::time_point began_;              // construction: the elapsed time
+  Clock::time_point start_, last_print_;  // last restart(): the throughput
   int64_t start_step_ = 0, last_step_ = 0;
 };
 

@@ -1,5 +1,6 @@
 // Reference kernels for elementwise ops: plain loops, the specification the fast kernels are
 // tested against.
+#include "autograd/accumulate_grad.h"
 #include "ops/elementwise.h"
 #include "ops/ref/broadcast_index.h"
 #include "ops/shape_utils.h"
@@ -70,9 +71,15 @@ Tensor relu_bwd_ref(const Tensor& dy, const Tensor& y) {
   return dx;
 }
 
+// The engine's gradient sum is an add.
+Tensor accumulate_grad_ref(const Tensor& total, const Tensor& gradient) {
+  return binary_fwd_ref(total, gradient, BinaryOp::kAdd);
+}
+
 }  // namespace
 
 BG_REGISTER_KERNEL(BinaryFwd, kRef, binary_fwd_ref);
+BG_REGISTER_KERNEL(AccumulateGrad, kRef, accumulate_grad_ref);
 BG_REGISTER_KERNEL(AffineFwd, kRef, affine_fwd_ref);
 BG_REGISTER_KERNEL(ReluFwd, kRef, relu_fwd_ref);
 BG_REGISTER_KERNEL(ReluBwd, kRef, relu_bwd_ref);

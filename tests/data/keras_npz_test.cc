@@ -1,7 +1,7 @@
 #include "data/keras_npz.h"
 
 #include "gtest/gtest.h"
-#include "models/npz.h"
+#include "io/npz.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

@@ -8,7 +8,7 @@
 
 #include "data/labels.h"
 #include "gtest/gtest.h"
-#include "models/npz.h"
+#include "io/npy.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "models/npz.h"
+#include "io/npz.h"
 #include "ops/linear.h"
 #include "ops/reshape.h"
 #include "tests/testing/assertions.h"

@@ -244,9 +244,9 @@ TEST(BitWeightsTest, TruncatedAndNonZipFiles) {
   std::ofstream(cut, std::ios::binary).write(bytes.data(), bytes.size() * 2 / 3);
   EXPECT_TRUE(fails_naming(load_bit_model(cut, tiny_options()).status(),
                            {"cut_weights.npz", "truncated or corrupt"}));
-  EXPECT_TRUE(fails_naming(load_bit_model("tests/models/testdata/not_a_zip.npz").status(),
+  EXPECT_TRUE(fails_naming(load_bit_model("tests/io/testdata/not_a_zip.npz").status(),
                            {"not_a_zip.npz", "not a zip archive"}));
-  EXPECT_TRUE(fails_naming(load_bit_model("tests/models/testdata/sample_stored.npz").status(),
+  EXPECT_TRUE(fails_naming(load_bit_model("tests/io/testdata/sample_stored.npz").status(),
                            {"sample_stored.npz", "resnet/root_block/standardized_conv2d/kernel",
                             "is this a BiT checkpoint?"}));
 }

@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <string>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
@@ -10,6 +12,8 @@
 
 namespace bitgrad {
 namespace {
+
+using testing::fails_naming;
 
 Checkpoint sample_checkpoint() {
   Generator g(9);
@@ -22,10 +26,16 @@ Checkpoint sample_checkpoint() {
   c.buffers = {{"counts", from_vector<int64_t>({1, 2, 3}, {3})}};
   c.optimizer.kind = "sgd";
   c.optimizer.steps_taken = 1234;
-  c.optimizer.hyperparameters = {{"lr", 0.003}, {"momentum", 0.9}};
+  c.optimizer.sgd.emplace();
+  c.optimizer.sgd->set_lr(0.003);
+  c.optimizer.sgd->set_momentum(0.9);
+  c.optimizer.sgd->set_nesterov(true);
   c.optimizer.tensors = {{"root.conv.weight", randn({8, 3, 7, 7}, DType::kFloat64, Device::cpu(), g)}};
   c.rng_state = g.state();
   c.config = "base_lr: 0.003\nbatch: 512\n";
+  c.bit_config.emplace();
+  c.bit_config->set_depth(101);
+  c.bit_config->set_seed(uint64_t{1} << 63);
   c.metadata = {{"created_by", "checkpoint_test"}};
   return c;
 }
@@ -56,7 +66,10 @@ TEST(CheckpointTest, RoundTripsEverything) {
   EXPECT_EQ(loaded->metadata, saved.metadata);
   EXPECT_EQ(loaded->optimizer.kind, "sgd");
   EXPECT_EQ(loaded->optimizer.steps_taken, 1234);
-  EXPECT_EQ(loaded->optimizer.hyperparameters, saved.optimizer.hyperparameters);
+  ASSERT_TRUE(loaded->optimizer.sgd.has_value());
+  EXPECT_EQ(loaded->optimizer.sgd->SerializeAsString(), saved.optimizer.sgd->SerializeAsString());
+  ASSERT_TRUE(loaded->bit_config.has_value());
+  EXPECT_EQ(loaded->bit_config->SerializeAsString(), saved.bit_config->SerializeAsString());
   expect_same_tensors(loaded->parameters, saved.parameters);
   expect_same_tensors(loaded->buffers, saved.buffers);
   expect_same_tensors(loaded->optimizer.tensors, saved.optimizer.tensors);
@@ -130,6 +143,82 @@ TEST(CheckpointTest, ManyTensorsLeaveAZeroFilledGapAfterTheHeader) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->parameters.size(), 300u);
   EXPECT_EQ(loaded->parameters[299].second.to_vector<float>(), std::vector<float>(3, 1.0f));
+}
+
+// A format 1 header (bitgrad before typed settings), written as that version wrote it: the
+// BitConfig in "bit.<field>" metadata strings, the SGD settings in a name -> value map.
+proto::Checkpoint format_1_header() {
+  proto::Checkpoint header;
+  header.set_format_version(1);
+  header.set_model_name("R101x1");
+  const std::map<std::string, std::string> metadata = {
+      {"bit.depth", "101"}, {"bit.width_factor", "1"}, {"bit.head_size", "10"},
+      {"bit.zero_head", "true"}, {"bit.seed", "7"}, {"bit.base_width", "16"},
+      {"bit.num_groups", "8"}, {"created_by", "v1"}};
+  header.mutable_metadata()->insert(metadata.begin(), metadata.end());
+  proto::OptimizerState* optimizer = header.mutable_optimizer();
+  optimizer->set_kind("sgd");
+  const std::map<std::string, double> hyperparameters = {
+      {"lr", 0.01}, {"momentum", 0.9}, {"dampening", 0.0}, {"weight_decay", 1e-4}, {"nesterov", 1}};
+  optimizer->mutable_legacy_hyperparameters()->insert(hyperparameters.begin(),
+                                                      hyperparameters.end());
+  return header;
+}
+
+std::string write_header_only(const std::string& name, const proto::Checkpoint& header) {
+  const std::string bytes = header.SerializeAsString();
+  const uint64_t length = bytes.size();
+  const std::string path = temp_path(name);
+  std::ofstream out(path, std::ios::binary);
+  out.write("BGCKPT01", 8);
+  out.write(reinterpret_cast<const char*>(&length), sizeof length);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  return path;
+}
+
+TEST(CheckpointTest, Format1SettingsLoadAsTypedMessages) {
+  const std::string path = write_header_only("v1.ckpt", format_1_header());
+  absl::StatusOr<Checkpoint> loaded = load_checkpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(loaded->bit_config.has_value());
+  EXPECT_EQ(loaded->bit_config->depth(), 101);
+  EXPECT_EQ(loaded->bit_config->width_factor(), 1);
+  EXPECT_EQ(loaded->bit_config->head_size(), 10);
+  EXPECT_TRUE(loaded->bit_config->zero_head());
+  EXPECT_EQ(loaded->bit_config->seed(), 7u);
+  EXPECT_EQ(loaded->bit_config->base_width(), 16);
+  EXPECT_EQ(loaded->bit_config->num_groups(), 8);
+  EXPECT_EQ(loaded->metadata, (std::map<std::string, std::string>{{"created_by", "v1"}}));
+  ASSERT_TRUE(loaded->optimizer.sgd.has_value());
+  EXPECT_EQ(loaded->optimizer.sgd->lr(), 0.01);
+  EXPECT_EQ(loaded->optimizer.sgd->momentum(), 0.9);
+  EXPECT_EQ(loaded->optimizer.sgd->weight_decay(), 1e-4);
+  EXPECT_TRUE(loaded->optimizer.sgd->nesterov());
+}
+
+TEST(CheckpointTest, BadFormat1SettingsNameTheField) {
+  proto::Checkpoint no_depth = format_1_header();
+  no_depth.mutable_metadata()->erase("bit.depth");
+  std::string path = write_header_only("v1_no_depth.ckpt", no_depth);
+  EXPECT_TRUE(fails_naming(load_checkpoint(path).status(), {path, "format 1", "'bit.depth'"}));
+
+  proto::Checkpoint bad_width = format_1_header();
+  (*bad_width.mutable_metadata())["bit.width_factor"] = "wide";
+  path = write_header_only("v1_bad_width.ckpt", bad_width);
+  EXPECT_TRUE(fails_naming(load_checkpoint(path).status(),
+                           {path, "'bit.width_factor'", "'wide'", "not an integer"}));
+
+  proto::Checkpoint no_lr = format_1_header();
+  no_lr.mutable_optimizer()->mutable_legacy_hyperparameters()->erase("lr");
+  path = write_header_only("v1_no_lr.ckpt", no_lr);
+  EXPECT_TRUE(fails_naming(load_checkpoint(path).status(), {path, "hyperparameter 'lr'"}));
+}
+
+TEST(CheckpointTest, UnknownFormatVersionIsRefused) {
+  proto::Checkpoint future = format_1_header();
+  future.set_format_version(3);
+  const std::string path = write_header_only("v3.ckpt", future);
+  EXPECT_TRUE(fails_naming(load_checkpoint(path).status(), {path, "format version 3"}));
 }
 
 }  // namespace

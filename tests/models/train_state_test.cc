@@ -158,9 +158,10 @@ TEST_F(SavedRunTest, StoresEverythingNeededToRebuildTheRun) {
   EXPECT_EQ(checkpoint_.step, 3);
   EXPECT_EQ(checkpoint_.optimizer.kind, "sgd");
   EXPECT_EQ(checkpoint_.optimizer.steps_taken, 3);
-  EXPECT_EQ(checkpoint_.optimizer.hyperparameters.at("momentum"), 0.9);
-  EXPECT_EQ(checkpoint_.optimizer.hyperparameters.at("weight_decay"), 1e-4);
-  EXPECT_EQ(checkpoint_.optimizer.hyperparameters.at("nesterov"), 0.0);
+  ASSERT_TRUE(checkpoint_.optimizer.sgd.has_value());
+  EXPECT_EQ(checkpoint_.optimizer.sgd->momentum(), 0.9);
+  EXPECT_EQ(checkpoint_.optimizer.sgd->weight_decay(), 1e-4);
+  EXPECT_FALSE(checkpoint_.optimizer.sgd->nesterov());
   EXPECT_EQ(checkpoint_.optimizer.tensors.size(), run_->model->named_parameters().size());
   EXPECT_EQ(checkpoint_.parameters.size(), 153u);  // as many as the official .npz arrays
   auto config = bit_config_from_checkpoint(checkpoint_, path_);
@@ -332,13 +333,11 @@ TEST_F(SavedRunTest, OtherOptimizerKind) {
   EXPECT_TRUE(fails_naming(restore_train_state(path, state), {path, "'adam'", "'sgd'"}));
 }
 
-TEST_F(SavedRunTest, MissingHyperparameter) {
-  const std::string path = tampered("no_lr.ckpt", [](Checkpoint& c) {
-    c.optimizer.hyperparameters.erase("lr");
-  });
+TEST_F(SavedRunTest, MissingSgdSettings) {
+  const std::string path = tampered("no_sgd.ckpt", [](Checkpoint& c) { c.optimizer.sgd.reset(); });
   TrainingRun run(tiny_config(1), 7);
   TrainState state = run.state();
-  EXPECT_TRUE(fails_naming(restore_train_state(path, state), {path, "hyperparameter 'lr'"}));
+  EXPECT_TRUE(fails_naming(restore_train_state(path, state), {path, "no settings"}));
 }
 
 TEST_F(SavedRunTest, MomentumBufferDoesNotFit) {
@@ -363,19 +362,14 @@ TEST_F(SavedRunTest, UnreadableRngState) {
   EXPECT_TRUE(fails_naming(restore_train_state(path, state), {path, "RNG state is unreadable"}));
 }
 
-TEST_F(SavedRunTest, MissingOrBadModelMetadata) {
-  const std::string no_depth = tampered("no_depth.ckpt", [](Checkpoint& c) {
-    c.metadata.erase("bit.depth");
+TEST_F(SavedRunTest, MissingOrBadBitConfig) {
+  const std::string no_config = tampered("no_config.ckpt", [](Checkpoint& c) {
+    c.bit_config.reset();
   });
-  EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(no_depth).status(),
-                           {no_depth, "'bit.depth'", "does not describe a BiT model"}));
-  const std::string bad_width = tampered("bad_width.ckpt", [](Checkpoint& c) {
-    c.metadata["bit.width_factor"] = "wide";
-  });
-  EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(bad_width).status(),
-                           {bad_width, "'bit.width_factor'", "'wide'"}));
+  EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(no_config).status(),
+                           {no_config, "bit_config", "does not describe a BiT model"}));
   const std::string bad_depth = tampered("bad_depth.ckpt", [](Checkpoint& c) {
-    c.metadata["bit.depth"] = "34";
+    c.bit_config->set_depth(34);
   });
   EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(bad_depth).status(),
                            {bad_depth, "depth must be 50, 101 or 152, got 34"}));

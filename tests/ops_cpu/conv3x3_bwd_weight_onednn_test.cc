@@ -1,8 +1,8 @@
-// The hand-written 3x3 backward-weights kernel (ops/cpu/conv3x3_bwd_weight.h) against the
+// The hand-written 3x3 backward-weights kernel (ops/cpu/conv/bwd_weight_3x3_kernel.h) against the
 // reference kernel: directly on nChw8c and nChw16c buffers for BiT-like and odd shapes, strides
 // and paddings,
 // and through conv2d's autograd on channel-blocked activations, where the algorithm rule picks it.
-#include "ops/cpu/conv3x3_bwd_weight.h"
+#include "ops/cpu/conv/bwd_weight_3x3_kernel.h"
 
 #include <omp.h>
 
@@ -12,7 +12,7 @@
 #include "core/dispatch.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 #include "tests/ops_cpu/parity.h"
 
 namespace bitgrad {

@@ -1,8 +1,8 @@
-// The Winograd F(2x2, 3x3) kernels (ops/cpu/conv3x3_winograd.h) against the reference kernels,
+// The Winograd F(2x2, 3x3) kernels (ops/cpu/conv/winograd_kernel.h) against the reference kernels,
 // directly on nChw8c buffers: the forward, the forward as the backward-data of the dual conv,
 // and the weight gradient, on BiT's small-map shapes and odd ones (maps of odd size, smaller
 // than a tile, paddings 0 to 2, output channels not a whole panel of the forward's products).
-#include "ops/cpu/conv3x3_winograd.h"
+#include "ops/cpu/conv/winograd_kernel.h"
 
 #include <omp.h>
 
@@ -12,9 +12,9 @@
 #include "core/dispatch.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/cpu_isa.h"
-#include "ops/cpu/onednn_conv_algo.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/conv/algo.h"
+#include "ops/cpu/common/onednn_layout.h"
 #include "tests/ops_cpu/parity.h"
 
 namespace bitgrad {

@@ -1,12 +1,12 @@
-// Conv passes run as the other pass of the dual conv (ops/cpu/onednn_conv_dual.h, rule in
+// Conv passes run as the other pass of the dual conv (ops/cpu/conv/dual.h, rule in
 // onednn_conv_algo.h): the forward of stride-1 convs as a backward-data, and the backward-data of
 // 1x1 convs as a forward. Against the reference kernels and against oneDNN's own pass.
 #include <functional>
 
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_conv_algo.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
+#include "ops/cpu/conv/algo.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
 

@@ -1,4 +1,4 @@
-// The im2col + GEMM conv2d path and the per-shape algorithm choice (ops/cpu/onednn_conv_gemm.h,
+// The im2col + GEMM conv2d path and the per-shape algorithm choice (ops/cpu/conv/gemm.h,
 // onednn_conv_algo.h) against the reference kernels: forward, backward data and backward
 // weights, on BiT's late-stage shapes and on odd ones, reading and writing plain and
 // channel-blocked activations.
@@ -6,9 +6,9 @@
 
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_conv_algo.h"
-#include "ops/cpu/onednn_conv_gemm.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
+#include "ops/cpu/conv/algo.h"
+#include "ops/cpu/conv/gemm.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
 

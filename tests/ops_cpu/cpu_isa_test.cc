@@ -1,5 +1,5 @@
 // The ISA the hand-written kernels run with, and the DNNL_MAX_CPU_ISA cap they share with oneDNN.
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"

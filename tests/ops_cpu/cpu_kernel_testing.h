@@ -8,7 +8,7 @@
 
 #include "core/random.h"
 #include "core/tensor.h"
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad::testing {

@@ -5,7 +5,7 @@
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
 #include "ops/elementwise.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"

@@ -1,6 +1,6 @@
 // The CPU GroupNorm kernels against the reference kernels: the registered kCpu kernels on plain
 // tensors, and the raw channel-blocked entry points on nChw8c / nChw16c buffers packed here.
-#include "ops/cpu/group_norm_kernels.h"
+#include "ops/cpu/norm/group_norm_kernel.h"
 
 #include <omp.h>
 

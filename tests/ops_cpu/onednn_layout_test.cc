@@ -1,11 +1,11 @@
 // OnednnLayout tensors, the primitive cache, error translation and the implementation check.
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/onednn_layout.h"
 
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_context.h"
-#include "ops/cpu/onednn_conv_primitives.h"
+#include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/conv/direct.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
 

@@ -6,8 +6,8 @@
 #include "core/dispatch.h"
 #include "core/random.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_conv_primitives.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/conv/direct.h"
+#include "ops/cpu/common/onednn_layout.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad::testing {

@@ -5,8 +5,8 @@
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
-#include "ops/cpu/cpu_isa.h"
-#include "ops/cpu/onednn_layout.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/common/onednn_layout.h"
 #include "ops/pad.h"
 #include "ops/pool.h"
 #include "tests/ops_cpu/cpu_kernel_testing.h"
@@ -91,7 +91,7 @@ TEST(PoolOnednnTest, BackwardRejectsAnotherBackendsWorkspace) {
 }
 
 // On channel-blocked input the forward keeps no workspace and the backward recomputes each
-// window's maximum from x (ops/cpu/max_pool_bwd.h), on every ISA; on plain input oneDNN's
+// window's maximum from x (ops/cpu/pool/max_pool_bwd_kernel.h), on every ISA; on plain input oneDNN's
 // workspace routes the gradient.
 TEST(PoolOnednnTest, BlockedBackwardRecomputesTheMaxima) {
   Pool2dAttrs root{{3, 3}, {2, 2}, {0, 0}};

@@ -2,7 +2,7 @@
 // below and above the threading threshold, on the portable and the AVX2 path.
 #include "ops/sgd_update.h"
 
-#include "ops/cpu/cpu_isa.h"
+#include "ops/cpu/common/cpu_isa.h"
 
 #include "core/random.h"
 #include "gtest/gtest.h"

@@ -1,5 +1,5 @@
 // The CPU Weight Standardization kernels against the reference kernels.
-#include "ops/cpu/weight_standardize_kernels.h"
+#include "ops/cpu/norm/weight_standardize_kernel.h"
 
 #include <string>
 #include <vector>

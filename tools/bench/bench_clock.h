@@ -1,4 +1,4 @@
-// The benchmarks' clock: wall time, or (kernel microbenchmarks, --cpu-time) the process's CPU
+// The benchmarks' clock: wall time, or (kernel microbenchmarks, --cpu_time) the process's CPU
 // time divided by the thread count. On a machine shared with other jobs, a run measured in CPU
 // time is not inflated by time slicing.
 #pragma once
@@ -10,7 +10,7 @@
 
 namespace bitgrad::bench {
 
-inline bool use_cpu_time = false;  // set from --cpu-time
+inline bool use_cpu_time = false;  // set from --cpu_time
 
 inline double now_ms() {
   if (use_cpu_time) {

@@ -3,7 +3,7 @@
 //   bazel run //tools/bench:bit_bench -- --model=BiT-R50x1 --mode=train --batch=16 --res=128
 //
 // Prints one line per step, a summary, an optional per-kernel breakdown (--profile), and last
-// one JSON object: {"img_per_s": ..., "gflops": ..., "peak_rss_mb": ..., ...}. Compare with
+// one JSON object: {"img_per_s": ..., "gflops": ..., "peak_rss_mb": ..., ...} (json_line.h). Compare with
 // tools/bench/bit_bench_torch.py, which runs the same configuration in PyTorch.
 #include <omp.h>
 #include <sys/resource.h>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "autograd/engine.h"
 #include "autograd/grad_mode.h"
@@ -25,6 +26,7 @@
 #include "ops/loss.h"
 #include "optim/sgd.h"
 #include "tools/bench/bench_clock.h"
+#include "tools/bench/json_line.h"
 
 ABSL_FLAG(std::string, model, "BiT-R50x1", "BiT model name, e.g. BiT-R50x1 or BiT-M-R101x3");
 ABSL_FLAG(std::string, mode, "train", "train (forward, backward, SGD step) or infer");
@@ -46,7 +48,7 @@ rusage resource_usage() {
   return usage;
 }
 
-int run() {
+absl::Status run() {
   std::string name = absl::GetFlag(FLAGS_model);
   std::string mode = absl::GetFlag(FLAGS_mode);
   BG_CHECK(mode == "train" || mode == "infer", "--mode must be train or infer, got ", mode);
@@ -54,8 +56,7 @@ int run() {
                                                               ? name.substr(4)
                                                               : name);
   if (!parsed.ok()) {
-    std::cerr << "error: --model: " << parsed.status().message() << "\n";
-    return 2;
+    return absl::InvalidArgumentError(absl::StrCat("--model: ", parsed.status().message()));
   }
   if (absl::GetFlag(FLAGS_threads) > 0) omp_set_num_threads(absl::GetFlag(FLAGS_threads));
   bool train = mode == "train";
@@ -115,16 +116,28 @@ int run() {
   double faults_per_step = double(usage.ru_minflt - faults_before_timed_steps) / steps;
   std::sort(seconds.begin(), seconds.end());
   double median = seconds[seconds.size() / 2];
-  std::cout << absl::StrFormat(
-      "{\"framework\": \"bitgrad\", \"model\": \"%s\", \"mode\": \"%s\", \"batch\": %d, "
-      "\"res\": %d, \"threads\": %d, \"img_per_s\": %.3f, \"step_ms\": %.2f, \"gflops\": %.2f, "
-      "\"peak_rss_mb\": %.1f, \"page_faults_per_step\": %.0f}\n",
-      name, mode, batch, res, omp_get_max_threads(), batch / median, median * 1e3,
-      flops_per_step / median / 1e9, usage.ru_maxrss / 1024.0, faults_per_step);
-  return 0;
+  std::cout << bench::JsonLine()
+                   .add("framework", "bitgrad")
+                   .add("model", name)
+                   .add("mode", mode)
+                   .add("batch", batch)
+                   .add("res", res)
+                   .add("threads", omp_get_max_threads())
+                   .add("img_per_s", batch / median)
+                   .add("step_ms", median * 1e3)
+                   .add("gflops", flops_per_step / median / 1e9)
+                   .add("peak_rss_mb", usage.ru_maxrss / 1024.0)
+                   .add("page_faults_per_step", faults_per_step)
+                   .str()
+            << "\n";
+  return absl::OkStatus();
 }
 
 }  // namespace
 }  // namespace bitgrad
 
-int main(int argc, char** argv) { return bitgrad::run_program(argc, argv, bitgrad::run); }
+int main(int argc, char** argv) {
+  return bitgrad::run_program(
+      argc, argv, "bit_bench [--model=BiT-R50x1] [--mode=train|infer] [--batch=16] [--res=128]",
+      bitgrad::run);
+}

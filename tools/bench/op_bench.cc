@@ -4,7 +4,7 @@
 // Activations come in the layout the previous oneDNN op leaves them in (blocked), as in
 // training; weights are plain OIHW and reordered by every call, as in training.
 //
-//   OMP_NUM_THREADS=2 bazel run //tools/bench:op_bench -- --batch 16 --reps 5 --csv
+//   OMP_NUM_THREADS=2 bazel run //tools/bench:op_bench -- --batch=16 --reps=5 --csv
 //
 // --csv adds "csv,name,fwd_ms,bwd_data_ms,bwd_weight_ms" lines that op_bench_torch.py
 // --bitgrad FILE reads to print the ratio to PyTorch.
@@ -26,26 +26,54 @@
 #include <utility>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "core/random.h"
 #include "ops/conv.h"
-#include "ops/cpu/onednn_conv_algo.h"
+#include "ops/cpu/conv/algo.h"
 #include "ops/elementwise.h"
 #include "ops/pad.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
 #include "tools/bench/bench_clock.h"
 
+ABSL_FLAG(int64_t, batch, 16, "images per pass");
+ABSL_FLAG(int, reps, 5, "timed runs of each pass; the best is printed");
+ABSL_FLAG(std::string, shapes, "tools/bench/bit_r50x1_convs.csv",
+          "the conv shapes (CSV), relative to the workspace root");
+ABSL_FLAG(std::string, filter, "", "only convs and ops whose name contains this");
+ABSL_FLAG(bool, csv, false, "also print csv lines for op_bench_torch.py --bitgrad");
+ABSL_FLAG(std::string, versus, "",
+          "auto, direct or gemm: also time every conv pass under this algorithm");
+
 namespace bitgrad {
 namespace {
 
 struct Options {
-  int64_t batch = 16;
-  int reps = 5;
-  bool csv = false;
-  std::string shapes = "tools/bench/bit_r50x1_convs.csv";
+  int64_t batch;
+  int reps;
+  bool csv;
+  std::string shapes;
   std::string filter;  // only convs and ops whose name contains this
   std::optional<onednn::ConvAlgo> versus;
 };
+
+Options options_from_flags() {
+  Options options{absl::GetFlag(FLAGS_batch), absl::GetFlag(FLAGS_reps), absl::GetFlag(FLAGS_csv),
+                  absl::GetFlag(FLAGS_shapes), absl::GetFlag(FLAGS_filter), std::nullopt};
+  const std::string versus = absl::GetFlag(FLAGS_versus);
+  if (versus == "auto") {
+    options.versus = onednn::ConvAlgo::kAuto;
+  } else if (versus == "direct") {
+    options.versus = onednn::ConvAlgo::kDirect;
+  } else if (versus == "gemm") {
+    options.versus = onednn::ConvAlgo::kGemm;
+  } else {
+    BG_CHECK(versus.empty(), "--versus must be auto, direct or gemm, got '", versus, "'");
+  }
+  return options;
+}
 
 struct ConvShape {
   std::string name;
@@ -236,48 +264,12 @@ int run(const Options& options) {
 }  // namespace bitgrad
 
 int main(int argc, char** argv) {
-  bitgrad::Options options;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&] {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "op_bench: %s needs a value\n", arg.c_str());
-        std::exit(2);
-      }
-      return std::string(argv[++i]);
-    };
-    if (arg == "--batch") {
-      options.batch = std::stoll(value());
-    } else if (arg == "--reps") {
-      options.reps = std::stoi(value());
-    } else if (arg == "--shapes") {
-      options.shapes = value();
-    } else if (arg == "--filter") {
-      options.filter = value();
-    } else if (arg == "--csv") {
-      options.csv = true;
-    } else if (arg == "--versus") {
-      std::string algo = value();
-      if (algo == "auto") {
-        options.versus = bitgrad::onednn::ConvAlgo::kAuto;
-      } else if (algo == "direct") {
-        options.versus = bitgrad::onednn::ConvAlgo::kDirect;
-      } else if (algo == "gemm") {
-        options.versus = bitgrad::onednn::ConvAlgo::kGemm;
-      } else {
-        std::fprintf(stderr, "op_bench: --versus must be auto, direct or gemm, got '%s'\n",
-                     algo.c_str());
-        std::exit(2);
-      }
-    } else {
-      std::fprintf(stderr,
-                   "usage: op_bench [--batch N] [--reps R] [--shapes FILE] [--filter TEXT] "
-                   "[--csv] [--versus auto|direct|gemm]\n");
-      return 2;
-    }
-  }
+  absl::SetProgramUsageMessage(
+      "op_bench [--batch=16] [--reps=5] [--shapes=FILE] [--filter=TEXT] [--csv] "
+      "[--versus=auto|direct|gemm]");
+  absl::ParseCommandLine(argc, argv);
   try {
-    return bitgrad::run(options);
+    return bitgrad::run(bitgrad::options_from_flags());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "op_bench: %s\n", e.what());
     return 1;

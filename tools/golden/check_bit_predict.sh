@@ -26,9 +26,9 @@ BIN=$(bazel info bazel-bin 2>/dev/null)
 
 "$BIN/examples/bit_predict" --weights="$OUT/bit_r50x1.npz" --input="$OUT/bit_r50x1_x.npy" \
   --output="$OUT/logits_bitgrad.npy" --top_k=3
-"$BIN/tools/golden/bit_npz_roundtrip" "$OUT/bit_r50x1.npz" "$OUT/roundtrip.npz"
-"$BIN/tools/golden/bit_npz_roundtrip" "$OUT/bit_r50x1.npz" "$OUT/roundtrip_ckpt.npz" \
-  "$OUT/roundtrip.ckpt"
+"$BIN/tools/golden/bit_npz_roundtrip" --input="$OUT/bit_r50x1.npz" --output="$OUT/roundtrip.npz"
+"$BIN/tools/golden/bit_npz_roundtrip" --input="$OUT/bit_r50x1.npz" \
+  --output="$OUT/roundtrip_ckpt.npz" --via_checkpoint="$OUT/roundtrip.ckpt"
 "$BIN/examples/bit_predict" --weights="$OUT/roundtrip.ckpt" --input="$OUT/bit_r50x1_x.npy" \
   --output="$OUT/logits_checkpoint.npy" --top_k=0
 

@@ -3,11 +3,11 @@
 // Times the plain NCHW path (block 1) and oneDNN's nChw8c (block 8) through the raw entry
 // points, the registered kCpu kernel on tensors, and, with --portable, the non-AVX2 path.
 //
-//   bazel run //tools/bench/kernels:gn_bench [-- --portable] [-- --cpu-time]
+//   bazel run //tools/bench/kernels:gn_bench [-- --portable --cpu_time]
 //   python3 tools/bench/kernels/gn_torch_bench.py   # the PyTorch baseline, same shapes
 //
 // GB/s counts compulsory traffic only: forward reads x and writes y; backward reads dy and x and
-// writes dx. Times are the best of repeated runs after a warm-up. --cpu-time reports the
+// writes dx. Times are the best of repeated runs after a warm-up. --cpu_time reports the
 // process's CPU time divided by the thread count instead of wall time: on a machine shared with
 // other jobs, a single-threaded run measured this way is not inflated by time slicing.
 #include <omp.h>
@@ -20,12 +20,19 @@
 #include <functional>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "core/dispatch.h"
 #include "core/random.h"
-#include "ops/cpu/cpu_isa.h"
-#include "ops/cpu/group_norm_kernels.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/norm/group_norm_kernel.h"
 #include "ops/norm.h"
 #include "tools/bench/bench_clock.h"
+
+ABSL_FLAG(bool, portable, false, "also time the portable (non-AVX2) kernels");
+ABSL_FLAG(bool, cpu_time, false,
+          "report process CPU time divided by the thread count instead of wall time");
 
 namespace bitgrad {
 namespace {
@@ -125,17 +132,8 @@ int run(bool with_portable) {
 }  // namespace bitgrad
 
 int main(int argc, char** argv) {
-  bool with_portable = false;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--portable") == 0) {
-      with_portable = true;
-    } else if (std::strcmp(argv[i], "--cpu-time") == 0) {
-      bitgrad::bench::use_cpu_time = true;
-    } else {
-      std::fprintf(stderr, "gn_bench: unknown flag %s (expected --portable, --cpu-time)\n",
-                   argv[i]);
-      return 2;
-    }
-  }
-  return bitgrad::run(with_portable);
+  absl::SetProgramUsageMessage("gn_bench [--portable] [--cpu_time]");
+  absl::ParseCommandLine(argc, argv);
+  bitgrad::bench::use_cpu_time = absl::GetFlag(FLAGS_cpu_time);
+  return bitgrad::run(absl::GetFlag(FLAGS_portable));
 }

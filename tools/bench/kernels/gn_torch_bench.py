@@ -5,9 +5,9 @@ Same shapes as gn_bench.cc (BiT-R50 at 128x128, batch 16). Forward is group_norm
 backward is autograd through both, given dy. Best of repeated runs after a warm-up
 (the most repeatable statistic on a shared machine), as in gn_bench.
 
-    OMP_NUM_THREADS=2 /usr/bin/python3 tools/bench/kernels/gn_torch_bench.py [--cpu-time]
+    OMP_NUM_THREADS=2 /usr/bin/python3 tools/bench/kernels/gn_torch_bench.py [--cpu_time]
 
---cpu-time reports process CPU time divided by the thread count, as gn_bench --cpu-time does.
+--cpu_time reports process CPU time divided by the thread count, as gn_bench --cpu_time does.
 """
 import sys
 import time
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 
-USE_CPU_TIME = "--cpu-time" in sys.argv[1:]
+USE_CPU_TIME = "--cpu_time" in sys.argv[1:]
 
 
 def now_ms():

@@ -1,7 +1,7 @@
 // Weight Standardization forward + backward over every conv weight of BiT-R50 (53 kernels,
 // 23.5M weights), once per training step. Compares the kCpu kernels with the reference kernels.
 //
-//   bazel run //tools/bench/kernels:ws_bench [-- --cpu-time]
+//   bazel run //tools/bench/kernels:ws_bench [-- --cpu_time]
 //   python3 tools/bench/kernels/ws_torch_bench.py   # BiT's StdConv2d standardization in PyTorch
 #include <omp.h>
 
@@ -12,11 +12,17 @@
 #include <ctime>
 #include <vector>
 
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
 #include "core/dispatch.h"
 #include "core/random.h"
 #include "ops/elementwise.h"
 #include "ops/norm.h"
 #include "tools/bench/bench_clock.h"
+
+ABSL_FLAG(bool, cpu_time, false,
+          "report process CPU time divided by the thread count instead of wall time");
 
 namespace bitgrad {
 namespace {
@@ -78,12 +84,8 @@ int run() {
 }  // namespace bitgrad
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--cpu-time") != 0) {
-      std::fprintf(stderr, "ws_bench: unknown flag %s (expected --cpu-time)\n", argv[i]);
-      return 2;
-    }
-    bitgrad::bench::use_cpu_time = true;
-  }
+  absl::SetProgramUsageMessage("ws_bench [--cpu_time]");
+  absl::ParseCommandLine(argc, argv);
+  bitgrad::bench::use_cpu_time = absl::GetFlag(FLAGS_cpu_time);
   return bitgrad::run();
 }

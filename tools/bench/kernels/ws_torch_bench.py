@@ -2,14 +2,14 @@
 """PyTorch baseline for ws_bench: BiT's StdConv2d weight standardization, forward + backward
 over every conv weight of BiT-R50, float32 CPU. Best of 7 after a warm-up.
 
-    OMP_NUM_THREADS=2 /usr/bin/python3 tools/bench/kernels/ws_torch_bench.py [--cpu-time]
+    OMP_NUM_THREADS=2 /usr/bin/python3 tools/bench/kernels/ws_torch_bench.py [--cpu_time]
 """
 import sys
 import time
 
 import torch
 
-USE_CPU_TIME = "--cpu-time" in sys.argv[1:]
+USE_CPU_TIME = "--cpu_time" in sys.argv[1:]
 
 
 def now_ms():

@@ -1,0 +1,98 @@
+#include "io/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace bitgrad {
+namespace {
+
+class FdSink final : public FileSink {
+ public:
+  FdSink(int fd, const std::string& path) : fd_(fd), path_(path) {}
+  absl::Status write(const void* data, size_t nbytes) override {
+    const char* bytes = static_cast<const char*>(data);
+    while (nbytes > 0) {
+      ssize_t written = ::write(fd_, bytes, nbytes);
+      if (written < 0 && errno == EINTR) continue;
+      if (written < 0) {
+        return absl::InternalError(absl::StrCat("writing ", path_, ": ", std::strerror(errno)));
+      }
+      bytes += written;
+      nbytes -= static_cast<size_t>(written);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  int fd_;
+  const std::string& path_;
+};
+
+std::string directory_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Unique per process and call, so concurrent writers of one path never share a temporary.
+std::string temporary_path_for(const std::string& path) {
+  static std::atomic<int> counter{0};
+  return absl::StrCat(path, ".tmp-", ::getpid(), "-", counter++);
+}
+
+absl::Status flush_to_disk(const std::string& temporary, const std::string& path) {
+  const int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+  const bool flushed = fd >= 0 && ::fsync(fd) == 0;
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (flushed) return absl::OkStatus();
+  return absl::InternalError(absl::StrCat("flushing ", path, ": ", std::strerror(error)));
+}
+
+}  // namespace
+
+absl::Status write_file_atomically_via(
+    const std::string& path, const std::function<absl::Status(const std::string&)>& write) {
+  const std::string temporary = temporary_path_for(path);
+  absl::Status status = write(temporary);
+  if (status.ok()) status = flush_to_disk(temporary, path);
+  if (status.ok() && ::rename(temporary.c_str(), path.c_str()) != 0) {
+    status = absl::InternalError(absl::StrCat("cannot replace ", path, ": ", std::strerror(errno)));
+  }
+  if (!status.ok()) {
+    ::unlink(temporary.c_str());
+    return status;
+  }
+  // Make the rename itself durable.
+  int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status write_file_atomically(const std::string& path,
+                                   const std::function<absl::Status(FileSink&)>& fill) {
+  return write_file_atomically_via(path, [&](const std::string& temporary) {
+    int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return absl::InternalError(absl::StrCat("cannot write ", path, ": creating ", temporary,
+                                              ": ", std::strerror(errno)));
+    }
+    FdSink sink(fd, path);
+    absl::Status status = fill(sink);
+    if (::close(fd) != 0 && status.ok()) {
+      status = absl::InternalError(absl::StrCat("closing ", path, ": ", std::strerror(errno)));
+    }
+    return status;
+  });
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,33 @@
+// Writing files so that a crash or a full disk never leaves a half-written file behind: the
+// data goes to a temporary file in the same directory, is flushed to disk, and only then
+// renamed over the destination (an atomic replace on POSIX). An existing file at `path` stays
+// intact until the new one is complete.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace bitgrad {
+
+// Appends bytes to the file being written; returns an error status on failure.
+class FileSink {
+ public:
+  virtual ~FileSink() = default;
+  virtual absl::Status write(const void* data, size_t nbytes) = 0;
+};
+
+// Calls `fill` with a sink for the new contents of `path`; publishes them only if `fill` and
+// every write succeed. Errors name the path.
+absl::Status write_file_atomically(const std::string& path,
+                                   const std::function<absl::Status(FileSink&)>& fill);
+
+// The same for writers that open the file themselves (libzip): `write` creates the new contents
+// at `temporary_path`, beside `path`; they are published only if it succeeds.
+absl::Status write_file_atomically_via(
+    const std::string& path,
+    const std::function<absl::Status(const std::string& temporary_path)>& write);
+
+}  // namespace bitgrad

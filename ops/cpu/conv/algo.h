@@ -1,0 +1,77 @@
+// Which implementation runs a conv2d pass on the CPU: oneDNN's direct convolution, the im2col +
+// GEMM path (conv/gemm.h), Winograd F(2x2, 3x3) (conv/winograd.h), or, for
+// backward-weights of 3x3 convs, the hand-written kernel (conv/bwd_weight_3x3_kernel.h).
+//
+// The direct kernels win on BiT's large and medium feature maps. On output maps of at most 4x4
+// pixels (the last block of BiT at 128x128) they have too little spatial work to block over, and
+// there the GEMMs win: for backward-weights by 1.2-1.7x, for the forward of convs larger than
+// 1x1 by 15-30%, and for the backward-data of the strided 3x3 conv into a 4x4 map by 5-15%
+// (BiT-R50x1, batch 16, 2 AVX2 cores; docs/performance.md). Stride-1 3x3 convs run Winograd on
+// 8x8 maps (every pass, ~9% faster inside a training step) and for their backward-data on 4x4
+// maps (~20%); larger maps keep the direct kernels, which beat it there. Above 8x8 the
+// backward-weights of stride-1 3x3 convs runs the hand-written kernel, 1.1-1.5x faster than
+// oneDNN's on BiT's shapes. The rule is fixed rather than timed at run time, so a run, and a run
+// resumed from a checkpoint, computes the same bits every time.
+//
+// Two passes run as the other pass of the dual conv (conv/dual.h), whose oneDNN 2.6
+// kernels are faster there: the forward of stride-1 3x3 convs as a backward-data (5-20% on BiT's
+// 16x16 and 32x32 maps), and the backward-data of 1x1 convs as a forward (10-35%), except for
+// the convs that expand the channels on maps above 8x8 (BiT's blocks 1 and 2) and on 4x4 maps.
+//
+// BITGRAD_CONV_ALGO (read once) or set_conv_algo() override it:
+//   auto    (default) the rule above;
+//   direct  always oneDNN's direct convolution, each pass with its own primitive;
+//   gemm    the GEMM path wherever it supports the shape (tests use this to cover it).
+#pragma once
+
+#include "core/tensor.h"
+#include "ops/conv.h"
+
+namespace bitgrad::onednn {
+
+enum class ConvAlgo { kDirect, kGemm, kAuto };
+enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
+
+ConvAlgo conv_algo();
+void set_conv_algo(ConvAlgo algo);
+
+// Sets the conv algorithm for a scope (tests, benchmarks).
+class ScopedConvAlgo {
+ public:
+  explicit ScopedConvAlgo(ConvAlgo algo) : previous_(conv_algo()) { set_conv_algo(algo); }
+  ~ScopedConvAlgo() { set_conv_algo(previous_); }
+  ScopedConvAlgo(const ScopedConvAlgo&) = delete;
+  ScopedConvAlgo& operator=(const ScopedConvAlgo&) = delete;
+
+ private:
+  ConvAlgo previous_;
+};
+
+// Whether `pass` of the convolution of x_shape with w_shape runs as GEMMs under the current
+// setting (false where the GEMM path cannot run it).
+bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
+              const Conv2dAttrs& attrs);
+
+// Whether backward-weights should run the hand-written 3x3 kernel (when it supports the shape
+// and the layouts) under the current setting: in auto mode, for dense stride-1 3x3 convs with one
+// group, wherever use_gemm() and use_winograd() are false.
+bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
+
+// Whether `pass` runs the Winograd F(2x2, 3x3) kernels (conv/winograd.h) where they can:
+// in auto mode, for dense stride-1 3x3 convs with one group and at least 128 channels in and
+// out (BiT's blocks 2-4), the forward and backward-data on every map, the backward-weights on
+// 8x8 output maps.
+bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
+                  const Conv2dAttrs& attrs);
+
+// Whether the forward runs as the backward-data of the dual conv (conv/dual.h): in auto
+// mode, for dense stride-1 3x3 convs with one group above 4x4 output maps.
+bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs);
+
+// Whether backward-data runs as the forward of the dual conv: in auto mode, for unpadded 1x1
+// convs with one group above 4x4 maps, except those that expand the channels on maps above 8x8
+// unless strided.
+bool use_dual_for_backward_data(const Shape& x_shape, const Shape& w_shape,
+                                const Conv2dAttrs& attrs);
+
+}  // namespace bitgrad::onednn

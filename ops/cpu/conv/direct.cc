@@ -1,0 +1,57 @@
+#include "ops/cpu/conv/direct.h"
+
+#include "ops/cpu/common/onednn_layout.h"
+
+namespace bitgrad::onednn {
+
+using dnnl::memory;
+using Fwd = dnnl::convolution_forward;
+using BwdData = dnnl::convolution_backward_data;
+
+ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& attrs) {
+  Shape y = conv2d_output_shape(x, w, attrs);
+  ConvGeometry g;
+  g.src = to_dims(x);
+  g.dst = to_dims(y);
+  g.weights = to_dims(w);
+  if (attrs.groups > 1) {
+    g.weights = {attrs.groups, w[0] / attrs.groups, w[1], w[2], w[3]};
+  }
+  g.strides = {attrs.stride[0], attrs.stride[1]};
+  g.dilates = {attrs.dilation[0] - 1, attrs.dilation[1] - 1};
+  g.padding = {attrs.padding[0], attrs.padding[1]};
+  return g;
+}
+
+CachedPrimitive<Fwd::primitive_desc> forward_primitive(const ConvGeometry& g, bool with_bias) {
+  CacheKey key("conv2d");
+  g.add_to(key);
+  key.add(static_cast<int64_t>(with_bias));
+  return cached_primitive<Fwd::primitive_desc>(key, [&] {
+    memory::desc bias_desc =
+        with_bias ? memory::desc({g.dst[1]}, memory::data_type::f32, memory::format_tag::a)
+                  : memory::desc();
+    Fwd::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                   g.any(g.src), g.any(g.weights), bias_desc, g.any(g.dst), g.strides,
+                   g.dilates, g.padding, g.padding);
+    return Fwd::primitive_desc(desc, default_attr(), engine());
+  });
+}
+
+CachedPrimitive<BwdData::primitive_desc> backward_data_primitive(const ConvGeometry& g) {
+  CacheKey key("conv2d_bwd_data");
+  g.add_to(key);
+  return cached_primitive<BwdData::primitive_desc>(key, [&] {
+    auto hint = forward_primitive(g, /*with_bias=*/false);  // needed only to create it
+    BwdData::desc desc(dnnl::algorithm::convolution_direct, g.any(g.src), g.any(g.weights),
+                       g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
+    return BwdData::primitive_desc(desc, default_attr(), engine(), hint.pd);
+  });
+}
+
+int64_t activation_channel_block() {
+  ConvGeometry g = conv_geometry({1, 64, 8, 8}, {64, 64, 3, 3}, {{1, 1}, {1, 1}});
+  return channel_block_of(forward_primitive(g, false).pd.dst_desc());
+}
+
+}  // namespace bitgrad::onednn

@@ -1,0 +1,831 @@
+// GroupNorm kernels for the CPU; the layout and the contract are in norm/group_norm_kernel.h.
+//
+// The work is split into units: one sample and a run of whole channel blocks holding whole
+// groups (lcm(C/G, b) channels; one group for plain NCHW). A unit is contiguous in memory and
+// usually fits in L2, so a thread does both passes over it back to back and the second pass
+// reads from cache:
+//   pass 1:     per-channel sums over S. Forward: x - shift and its square, the shift being the
+//               channel's first value. Backward: g and g * (x - mean), g = dy gated under a
+//               fused ReLU by the pre-activation, recomputed from x (so y is never read).
+//   group step: group statistics (Chan's formula combines the shifted channel moments), then
+//               per-channel coefficients.
+//   pass 2:     a per-channel affine map. Forward: y = a * (x - mean) + b, ReLU fused.
+//               Backward: dx = a * g + b * (x - mean) + c.
+// Centring on the mean inside pass 2 keeps float32 results accurate when |mean| >> std.
+//
+// The row loops work in 128-byte chunks, a multiple of every channel block, so lane l of a
+// chunk always holds channel l % b and the same loop serves every layout.
+#include "ops/cpu/norm/group_norm_kernel.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/check.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/common/onednn_layout.h"
+
+namespace bitgrad::cpu {
+namespace {
+
+// A chunk is 128 bytes of a row: four 32-byte vectors (GCC vector extensions; AVX2 registers
+// in the AVX2 build, pairs of SSE registers in the portable one). Four independent accumulators
+// hide the add latency. A chunk holds a multiple of every channel block, so every chunk of a row
+// starts at channel 0 of the block, and element i of a row belongs to channel i % kBlock.
+template <typename T>
+struct Vec32;
+template <>
+struct Vec32<float> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct Vec32<double> {
+  typedef double type __attribute__((vector_size(32)));
+};
+template <typename T>
+using Vec = typename Vec32<T>::type;
+template <typename T>
+constexpr int kWidth = 32 / sizeof(T);  // values per vector
+constexpr int kVecsPerChunk = 4;
+template <typename T>
+constexpr int kChunk = kVecsPerChunk* kWidth<T>;  // values per chunk: 32 float, 16 double
+// Chunks summed in T before the partial sums are flushed into double.
+constexpr int64_t kFlushEvery = 16;
+
+// Per-channel values of a row's block spread over vectors: lane l of vector v holds channel
+// (v * kWidth + l) % kBlock. Block 1 broadcasts; wider blocks (a multiple of the vector width)
+// need kBlock / kWidth distinct vectors, repeating through the chunk.
+template <typename T, int kBlock>
+constexpr int kDistinctVecs = kBlock > kWidth<T> ? kBlock / kWidth<T> : 1;
+
+template <typename T, int kBlock>
+BG_ALWAYS_INLINE void spread(const T* per_channel, Vec<T>* vecs) {
+  static_assert(kBlock == 1 || kBlock % kWidth<T> == 0, "blocks are 1 or whole vectors");
+  if constexpr (kBlock == 1) {
+    vecs[0] = Vec<T>{} + per_channel[0];
+  } else {
+#pragma GCC unroll 4
+    for (int v = 0; v < kDistinctVecs<T, kBlock>; ++v) {
+      std::memcpy(&vecs[v], per_channel + v * kWidth<T>, sizeof(Vec<T>));
+    }
+  }
+}
+
+// Sets vectors to zero one by one. Every loop over a chunk's vectors is unrolled so the arrays
+// of vectors live in registers; an array initialiser `= {}` would become a `rep stos`, whose
+// start-up cost dominates short rows.
+template <typename V, int kCount>
+BG_ALWAYS_INLINE void zero(V (&vecs)[kCount]) {
+#pragma GCC unroll 16
+  for (int i = 0; i < kCount; ++i) vecs[i] = V{};
+}
+
+// Per-lane totals of a chunk in double: kChunk / 4 vectors of 4 doubles.
+using VecD = Vec<double>;
+template <typename T>
+constexpr int kDoubleVecs = kChunk<T> / 4;
+
+// Adds a chunk's partial sums (four vectors of T) into the double totals, lane by lane.
+template <typename T>
+BG_ALWAYS_INLINE void flush(const Vec<T>* part, VecD* total) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    if constexpr (std::is_same_v<T, double>) {
+      total[v] += part[v];
+    } else {
+      typedef float Vec4f __attribute__((vector_size(16)));
+      Vec4f low = __builtin_shufflevector(part[v], part[v], 0, 1, 2, 3);
+      Vec4f high = __builtin_shufflevector(part[v], part[v], 4, 5, 6, 7);
+      total[2 * v] += __builtin_convertvector(low, VecD);
+      total[2 * v + 1] += __builtin_convertvector(high, VecD);
+    }
+  }
+}
+
+// Adds the double totals into their channels: chunk lane j (vector j / 4) is channel
+// j % kBlock, so vectors whose lanes hold the same channels are summed first.
+template <typename T, int kBlock>
+BG_ALWAYS_INLINE void fold(VecD* total, double* per_channel) {
+  static_assert(kBlock == 1 || kBlock % 4 == 0, "blocks are 1 or whole double vectors");
+  constexpr int kPatterns = kBlock >= 4 ? kBlock / 4 : 1;
+#pragma GCC unroll 8
+  for (int u = kPatterns; u < kDoubleVecs<T>; ++u) total[u % kPatterns] += total[u];
+#pragma GCC unroll 4
+  for (int u = 0; u < kPatterns; ++u) {
+#pragma GCC unroll 4
+    for (int l = 0; l < 4; ++l) per_channel[(u * 4 + l) % kBlock] += total[u][l];
+  }
+}
+
+// Unaligned vector load and store. Vectors never pass by value between functions, whose ABI
+// would differ between the portable and the AVX2 build.
+template <typename T>
+BG_ALWAYS_INLINE void load(Vec<T>& v, const T* p) {
+  std::memcpy(&v, p, sizeof v);
+}
+
+template <typename T>
+BG_ALWAYS_INLINE void store(T* p, const Vec<T>& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// A row's last, partial chunk (rest < kChunk values) copied into a full one whose other lanes
+// hold `fill` (vectors spread per channel; zeros if null), chosen so that they add nothing. Rows
+// of any length then run the same vector code: plain rows of 7x7 or 4x4 are all tail.
+template <typename T, int kBlock>
+struct PaddedChunk {
+  T values[kChunk<T>];
+  PaddedChunk(const T* row_tail, int64_t rest, const Vec<T>* fill) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kVecsPerChunk; ++v) {
+      store(values + v * kWidth<T>, fill ? fill[v % kDistinctVecs<T, kBlock>] : Vec<T>{});
+    }
+    std::memcpy(values, row_tail, rest * sizeof(T));
+  }
+};
+
+// Forward pass 1, one chunk: part += x - shift, part_sq += (x - shift)^2.
+template <typename T, int kBlock>
+BG_ALWAYS_INLINE void shifted_sums_chunk(const T* x, const Vec<T>* shift, Vec<T>* part,
+                                         Vec<T>* part_sq) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    Vec<T> d;
+    load(d, x + v * kWidth<T>);
+    d -= shift[v % kDistinctVecs<T, kBlock>];
+    part[v] += d;
+    part_sq[v] += d * d;
+  }
+}
+
+// Forward pass 1 over one row (a channel block of one sample, S * kBlock values): adds
+// sum(x - shift) and sum((x - shift)^2) per channel into sum[0, kBlock) and sum_sq[0, kBlock).
+template <typename T, int kBlock>
+BG_ALWAYS_INLINE void row_shifted_sums(const T* x, int64_t spatial, const T* shift, double* sum,
+                                       double* sum_sq) {
+  using V = Vec<T>;
+  V shift_v[kDistinctVecs<T, kBlock>], part[kVecsPerChunk], part_sq[kVecsPerChunk];
+  spread<T, kBlock>(shift, shift_v);
+  VecD total[kDoubleVecs<T>], total_sq[kDoubleVecs<T>];
+  zero(total);
+  zero(total_sq);
+  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
+  for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
+    const int64_t end = std::min(chunks, begin + kFlushEvery);
+    zero(part);
+    zero(part_sq);
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      shifted_sums_chunk<T, kBlock>(x + chunk * kChunk<T>, shift_v, part, part_sq);
+    }
+    flush<T>(part, total);
+    flush<T>(part_sq, total_sq);
+  }
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    const PaddedChunk<T, kBlock> tail(x + chunks * kChunk<T>, rest, shift_v);
+    zero(part);
+    zero(part_sq);
+    shifted_sums_chunk<T, kBlock>(tail.values, shift_v, part, part_sq);
+    flush<T>(part, total);
+    flush<T>(part_sq, total_sq);
+  }
+  fold<T, kBlock>(total, sum);
+  fold<T, kBlock>(total_sq, sum_sq);
+}
+
+// Forward pass 2, one chunk: y = relu?(a * (x - m) + b).
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void affine_chunk(const T* x, T* y, const Vec<T>* a, const Vec<T>* m,
+                                   const Vec<T>* b) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    const int k = v % kDistinctVecs<T, kBlock>;
+    Vec<T> value;
+    load(value, x + v * kWidth<T>);
+    value = a[k] * (value - m[k]) + b[k];
+    if constexpr (kRelu) value = value > Vec<T>{} ? value : Vec<T>{};
+    store(y + v * kWidth<T>, value);
+  }
+}
+
+// Forward pass 2 over one row: y = relu?(scale * (x - center) + bias), per channel.
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void row_affine(const T* x, T* y, int64_t spatial, const T* scale, const T* center,
+                                 const T* bias) {
+  using V = Vec<T>;
+  V a[kDistinctVecs<T, kBlock>], m[kDistinctVecs<T, kBlock>], b[kDistinctVecs<T, kBlock>];
+  spread<T, kBlock>(scale, a);
+  spread<T, kBlock>(center, m);
+  spread<T, kBlock>(bias, b);
+  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    affine_chunk<T, kBlock, kRelu>(x + chunk * kChunk<T>, y + chunk * kChunk<T>, a, m, b);
+  }
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    PaddedChunk<T, kBlock> tail(x + chunks * kChunk<T>, rest, nullptr);
+    affine_chunk<T, kBlock, kRelu>(tail.values, tail.values, a, m, b);
+    std::memcpy(y + chunks * kChunk<T>, tail.values, rest * sizeof(T));
+  }
+}
+
+// Under a fused ReLU, backward gates dy by the forward's pre-activation
+//   scale * (x - mean) + beta > 0,   scale = gamma * rstd,
+// recomputed from x, which backward reads anyway: reading y instead would cost a stream.
+template <typename T, int kBlock>
+struct ReluGate {
+  Vec<T> scale[kDistinctVecs<T, kBlock>], bias[kDistinctVecs<T, kBlock>];
+  ReluGate(const T* per_channel_scale, const T* per_channel_bias) {
+    spread<T, kBlock>(per_channel_scale, scale);
+    spread<T, kBlock>(per_channel_bias, bias);
+  }
+};
+
+// g = dy[offset...] as a vector, zeroed under a fused ReLU where the pre-activation of x
+// (vector xv, centred on m) is <= 0.
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void load_gated(Vec<T>& g, const T* dy, int64_t offset, const Vec<T>& xv,
+                                 const Vec<T>& m, const ReluGate<T, kBlock>& gate, int k) {
+  load(g, dy + offset);
+  if constexpr (kRelu) {
+    const Vec<T> pre = gate.scale[k] * (xv - m) + gate.bias[k];
+    g = pre > Vec<T>{} ? g : Vec<T>{};
+  }
+}
+
+// Backward pass 1, one chunk: part_g += g, part_gx += g * (x - m).
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void grad_sums_chunk(const T* dy, const T* x, const Vec<T>* m,
+                                      const ReluGate<T, kBlock>& gate, Vec<T>* part_g,
+                                      Vec<T>* part_gx) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    const int64_t offset = v * kWidth<T>;
+    const int k = v % kDistinctVecs<T, kBlock>;
+    Vec<T> g, xv;
+    load(xv, x + offset);
+    load_gated<T, kBlock, kRelu>(g, dy, offset, xv, m[k], gate, k);
+    part_g[v] += g;
+    part_gx[v] += g * (xv - m[k]);
+  }
+}
+
+// Backward pass 1 over one row: adds sum(g) and sum(g * (x - center)) per channel.
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* x, int64_t spatial, const T* center,
+                                    const ReluGate<T, kBlock>& gate, double* sum_g,
+                                    double* sum_gx) {
+  using V = Vec<T>;
+  V m[kDistinctVecs<T, kBlock>], part_g[kVecsPerChunk], part_gx[kVecsPerChunk];
+  spread<T, kBlock>(center, m);
+  VecD total_g[kDoubleVecs<T>], total_gx[kDoubleVecs<T>];
+  zero(total_g);
+  zero(total_gx);
+  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
+  for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
+    const int64_t end = std::min(chunks, begin + kFlushEvery);
+    zero(part_g);
+    zero(part_gx);
+    for (int64_t chunk = begin; chunk < end; ++chunk) {
+      const int64_t offset = chunk * kChunk<T>;
+      grad_sums_chunk<T, kBlock, kRelu>(dy + offset, x + offset, m, gate, part_g, part_gx);
+    }
+    flush<T>(part_g, total_g);
+    flush<T>(part_gx, total_gx);
+  }
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    // Padding: dy = 0 contributes nothing whatever x holds.
+    const int64_t offset = chunks * kChunk<T>;
+    const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
+        x_tail(x + offset, rest, nullptr);
+    zero(part_g);
+    zero(part_gx);
+    grad_sums_chunk<T, kBlock, kRelu>(dy_tail.values, x_tail.values, m, gate, part_g, part_gx);
+    flush<T>(part_g, total_g);
+    flush<T>(part_gx, total_gx);
+  }
+  fold<T, kBlock>(total_g, sum_g);
+  fold<T, kBlock>(total_gx, sum_gx);
+}
+
+// Backward pass 2, one chunk: dx = a * g + b * (x - m) + c, plus the addend when there is one.
+template <typename T, int kBlock, bool kRelu, bool kAddend>
+BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* x, const T* addend, T* dx,
+                                       const Vec<T>* a, const Vec<T>* b, const Vec<T>* c,
+                                       const Vec<T>* m, const ReluGate<T, kBlock>& gate) {
+#pragma GCC unroll 4
+  for (int v = 0; v < kVecsPerChunk; ++v) {
+    const int64_t offset = v * kWidth<T>;
+    const int k = v % kDistinctVecs<T, kBlock>;
+    Vec<T> g, xv;
+    load(xv, x + offset);
+    load_gated<T, kBlock, kRelu>(g, dy, offset, xv, m[k], gate, k);
+    Vec<T> result = a[k] * g + b[k] * (xv - m[k]) + c[k];
+    if constexpr (kAddend) {
+      Vec<T> addend_v;
+      load(addend_v, addend + offset);
+      result += addend_v;
+    }
+    store(dx + offset, result);
+  }
+}
+
+// Backward pass 2 over one row: dx = a * g + b * (x - center) + c (+ addend), per channel.
+template <typename T, int kBlock, bool kRelu, bool kAddend>
+BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* x, const T* addend, T* dx,
+                                     int64_t spatial,
+                                     const T* coef_a, const T* coef_b, const T* coef_c,
+                                     const T* center, const ReluGate<T, kBlock>& gate) {
+  using V = Vec<T>;
+  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
+  V a[kDistinct], b[kDistinct], c[kDistinct], m[kDistinct];
+  spread<T, kBlock>(coef_a, a);
+  spread<T, kBlock>(coef_b, b);
+  spread<T, kBlock>(coef_c, c);
+  spread<T, kBlock>(center, m);
+  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
+  for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+    const int64_t offset = chunk * kChunk<T>;
+    grad_apply_chunk<T, kBlock, kRelu, kAddend>(dy + offset, x + offset,
+                                                kAddend ? addend + offset : nullptr, dx + offset, a,
+                                                b, c, m, gate);
+  }
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    const int64_t offset = chunks * kChunk<T>;
+    const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
+        x_tail(x + offset, rest, nullptr);
+    const PaddedChunk<T, kBlock> addend_tail(kAddend ? addend + offset : dy, kAddend ? rest : 0,
+                                             nullptr);
+    T dx_tail[kChunk<T>];
+    grad_apply_chunk<T, kBlock, kRelu, kAddend>(dy_tail.values, x_tail.values, addend_tail.values,
+                                                dx_tail, a, b, c, m, gate);
+    std::memcpy(dx + offset, dx_tail, rest * sizeof(T));
+  }
+}
+
+// Sets the padding lanes [first, kBlock) of a row to 0. Their coefficients are already 0; this
+// keeps the padding exactly 0 even if the input's padding holds garbage.
+template <typename T, int kBlock>
+BG_ALWAYS_INLINE void zero_padding(T* row, int64_t spatial, int64_t first) {
+  for (int64_t s = 0; s < spatial; ++s) {
+    for (int64_t l = first; l < kBlock; ++l) row[s * kBlock + l] = T(0);
+  }
+}
+
+// Extents and the unit split, shared by forward and backward.
+struct Plan {
+  int64_t batch, channels, padded_channels, spatial, block;
+  int64_t groups, group_channels;  // G and C / G
+  int64_t unit_channels;           // lcm(C / G, block)
+  int64_t units_per_sample;
+  double eps;
+
+  Plan(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs, const char* op)
+      : batch(shape.batch),
+        channels(shape.channels),
+        padded_channels(shape.padded_channels()),
+        spatial(shape.spatial),
+        block(shape.channel_block),
+        groups(attrs.groups),
+        group_channels(0),
+        unit_channels(0),
+        units_per_sample(0),
+        eps(attrs.eps) {
+    BG_CHECK(is_supported_channel_block(block), op, ": channel block ", block,
+             " is not supported (expected 1, 8 or 16)");
+    BG_CHECK(batch >= 0 && channels >= 0 && spatial >= 0, op,
+             ": expected N, C, S >= 0, got N = ", batch, ", C = ", channels, ", S = ", spatial);
+    BG_CHECK(groups >= 1 && channels % groups == 0, op, ": ", groups, " groups do not divide the ",
+             channels, " channels");
+    group_channels = channels / groups;
+    if (channels == 0) return;  // nothing to do: zero units
+    unit_channels = std::lcm(group_channels, block);
+    units_per_sample = (padded_channels + unit_channels - 1) / unit_channels;
+  }
+  int64_t unit_begin(int64_t unit) const { return unit * unit_channels; }
+  int64_t unit_end(int64_t unit) const {
+    return std::min(unit_begin(unit) + unit_channels, padded_channels);
+  }
+  // Row (n, first channel c of a block): where it starts in a blocked buffer.
+  int64_t row_offset(int64_t n, int64_t c) const { return (n * padded_channels + c) * spatial; }
+  double group_count() const { return static_cast<double>(group_channels * spatial); }
+};
+
+// Per-(n, channel) scratch arrays, each N * Cp long, uninitialised: every unit writes its slice
+// before reading it. The memory stays with the calling thread and is reused (kSlot keeps two
+// scratches of one type apart); a fresh allocation of this size would be mmapped and
+// page-faulted again on every call.
+template <typename T, int kSlot>
+class Scratch {
+ public:
+  Scratch(int64_t arrays, int64_t length) : stride_(length) {
+    thread_local std::vector<T> buffer;
+    if (buffer.size() < static_cast<size_t>(arrays * length)) buffer.resize(arrays * length);
+    data_ = buffer.data();
+  }
+  T* operator[](int64_t i) const { return data_ + i * stride_; }
+
+ private:
+  T* data_;
+  int64_t stride_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Forward.
+
+template <typename T>
+struct FwdArgs {
+  const Plan& plan;
+  const T *x, *gamma, *beta;
+  T *y, *mean, *rstd;
+  double *sum, *sum_sq;              // (N, Cp): pass-1 sums of x - shift and its square
+  T *shift, *scale, *center, *bias;  // (N, Cp)
+};
+
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void fwd_unit(const FwdArgs<T>& a, int64_t n, int64_t unit) {
+  const Plan& p = a.plan;
+  const int64_t c_begin = p.unit_begin(unit), c_end = p.unit_end(unit), S = p.spatial;
+  const int64_t nc = n * p.padded_channels;
+  double* sum = a.sum + nc;
+  double* sum_sq = a.sum_sq + nc;
+  T *shift = a.shift + nc, *scale = a.scale + nc, *center = a.center + nc, *bias = a.bias + nc;
+
+  for (int64_t c = c_begin; c < c_end; c += kBlock) {
+    const T* row = a.x + p.row_offset(n, c);
+    for (int l = 0; l < kBlock; ++l) {
+      shift[c + l] = S > 0 ? row[l] : T(0);
+      sum[c + l] = sum_sq[c + l] = 0;
+    }
+    row_shifted_sums<T, kBlock>(row, S, shift + c, sum + c, sum_sq + c);
+  }
+
+  const double count = p.group_count();
+  for (int64_t g = c_begin / p.group_channels; g < std::min(c_end, p.channels) / p.group_channels;
+       ++g) {
+    const int64_t first = g * p.group_channels, last = first + p.group_channels;
+    double mean = 0, variance = 0;
+    if (count > 0) {
+      for (int64_t c = first; c < last; ++c) mean += double(shift[c]) * S + sum[c];
+      mean /= count;
+      double m2 = 0;  // sum of squared deviations from the group mean
+      for (int64_t c = first; c < last; ++c) {
+        double deviation = double(shift[c]) + sum[c] / S - mean;
+        m2 += (sum_sq[c] - sum[c] * sum[c] / S) + S * deviation * deviation;
+      }
+      variance = std::max(m2 / count, 0.0);
+    }
+    const double rstd = 1.0 / std::sqrt(variance + p.eps);
+    const T saved_mean = static_cast<T>(mean);
+    a.mean[n * p.groups + g] = saved_mean;
+    a.rstd[n * p.groups + g] = static_cast<T>(rstd);
+    for (int64_t c = first; c < last; ++c) {
+      const double factor = (a.gamma ? double(a.gamma[c]) : 1.0) * rstd;
+      scale[c] = static_cast<T>(factor);
+      center[c] = saved_mean;
+      // Pass 2 centres on the rounded mean; the bias absorbs the rounding.
+      bias[c] =
+          static_cast<T>((a.beta ? double(a.beta[c]) : 0.0) + factor * (double(saved_mean) - mean));
+    }
+  }
+  for (int64_t c = std::max(p.channels, c_begin); c < c_end; ++c) {
+    scale[c] = center[c] = bias[c] = T(0);
+  }
+
+  for (int64_t c = c_begin; c < c_end; c += kBlock) {
+    const int64_t offset = p.row_offset(n, c);
+    row_affine<T, kBlock, kRelu>(a.x + offset, a.y + offset, S, scale + c, center + c, bias + c);
+    if (c + kBlock > p.channels) zero_padding<T, kBlock>(a.y + offset, S, p.channels - c);
+  }
+}
+
+template <typename T>
+using FwdUnitFn = void (*)(const FwdArgs<T>&, int64_t, int64_t);
+
+template <typename T, int kBlock, bool kRelu>
+void fwd_unit_portable(const FwdArgs<T>& a, int64_t n, int64_t unit) {
+  fwd_unit<T, kBlock, kRelu>(a, n, unit);
+}
+template <typename T, int kBlock, bool kRelu>
+BG_TARGET_AVX2_FMA void fwd_unit_avx2(const FwdArgs<T>& a, int64_t n, int64_t unit) {
+  fwd_unit<T, kBlock, kRelu>(a, n, unit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward.
+
+template <typename T>
+struct BwdArgs {
+  const Plan& plan;
+  const T *dy, *x, *gamma, *beta, *mean, *rstd;
+  const T* dx_addend;  // or null
+  T* dx;
+  double *sum_g, *sum_gx;  // (N, Cp): pass-1 sums of g and g * (x - mean); dgamma/dbeta use them
+  T *center, *coef_a, *coef_b, *coef_c;  // (N, Cp)
+  T *relu_scale, *relu_bias;             // (N, Cp): the ReLU gate's pre-activation coefficients
+};
+
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
+  const Plan& p = a.plan;
+  const int64_t c_begin = p.unit_begin(unit), c_end = p.unit_end(unit), S = p.spatial;
+  const int64_t nc = n * p.padded_channels;
+  double* sum_g = a.sum_g + nc;
+  double* sum_gx = a.sum_gx + nc;
+  T *center = a.center + nc, *coef_a = a.coef_a + nc, *coef_b = a.coef_b + nc,
+    *coef_c = a.coef_c + nc, *relu_scale = a.relu_scale + nc, *relu_bias = a.relu_bias + nc;
+
+  for (int64_t c = c_begin; c < c_end; c += kBlock) {
+    for (int64_t l = 0; l < kBlock; ++l) {
+      const int64_t channel = c + l;
+      const bool real = channel < p.channels;  // not a padding lane
+      const int64_t group = n * p.groups + channel / p.group_channels;
+      center[channel] = real ? a.mean[group] : T(0);
+      if constexpr (kRelu) {  // without the ReLU the gate is never read
+        relu_scale[channel] = static_cast<T>(
+            real ? (a.gamma ? double(a.gamma[channel]) : 1.0) * double(a.rstd[group]) : 0.0);
+        relu_bias[channel] = real && a.beta ? a.beta[channel] : T(0);
+      }
+      sum_g[channel] = sum_gx[channel] = 0;
+    }
+    const int64_t offset = p.row_offset(n, c);
+    const ReluGate<T, kBlock> gate(relu_scale + c, relu_bias + c);
+    row_grad_sums<T, kBlock, kRelu>(a.dy + offset, a.x + offset, S, center + c, gate, sum_g + c,
+                                    sum_gx + c);
+  }
+
+  // dx = rstd * (gamma * g - mean(gamma * g) - xhat * mean(gamma * g * xhat)), xhat = (x - mean)
+  // * rstd, means over the group; written as a * g + b * (x - mean) + c.
+  const double count = p.group_count();
+  for (int64_t g = c_begin / p.group_channels; g < std::min(c_end, p.channels) / p.group_channels;
+       ++g) {
+    const int64_t first = g * p.group_channels, last = first + p.group_channels;
+    const double rstd = a.rstd[n * p.groups + g];
+    double mean_dxhat = 0, mean_dxhat_xhat = 0;
+    if (count > 0) {
+      for (int64_t c = first; c < last; ++c) {
+        const double gamma = a.gamma ? double(a.gamma[c]) : 1.0;
+        mean_dxhat += gamma * sum_g[c];
+        mean_dxhat_xhat += gamma * sum_gx[c];
+      }
+      mean_dxhat /= count;
+      mean_dxhat_xhat *= rstd / count;
+    }
+    for (int64_t c = first; c < last; ++c) {
+      coef_a[c] = static_cast<T>(rstd * (a.gamma ? double(a.gamma[c]) : 1.0));
+      coef_b[c] = static_cast<T>(-rstd * rstd * mean_dxhat_xhat);
+      coef_c[c] = static_cast<T>(-rstd * mean_dxhat);
+    }
+  }
+  for (int64_t c = std::max(p.channels, c_begin); c < c_end; ++c) {
+    coef_a[c] = coef_b[c] = coef_c[c] = T(0);
+  }
+
+  for (int64_t c = c_begin; c < c_end; c += kBlock) {
+    const int64_t offset = p.row_offset(n, c);
+    const ReluGate<T, kBlock> gate(relu_scale + c, relu_bias + c);
+    if (a.dx_addend != nullptr) {
+      row_grad_apply<T, kBlock, kRelu, true>(a.dy + offset, a.x + offset, a.dx_addend + offset,
+                                             a.dx + offset, S, coef_a + c, coef_b + c, coef_c + c,
+                                             center + c, gate);
+    } else {
+      row_grad_apply<T, kBlock, kRelu, false>(a.dy + offset, a.x + offset, nullptr, a.dx + offset,
+                                              S, coef_a + c, coef_b + c, coef_c + c, center + c,
+                                              gate);
+    }
+    if (c + kBlock > p.channels) zero_padding<T, kBlock>(a.dx + offset, S, p.channels - c);
+  }
+}
+
+template <typename T>
+using BwdUnitFn = void (*)(const BwdArgs<T>&, int64_t, int64_t);
+
+template <typename T, int kBlock, bool kRelu>
+void bwd_unit_portable(const BwdArgs<T>& a, int64_t n, int64_t unit) {
+  bwd_unit<T, kBlock, kRelu>(a, n, unit);
+}
+template <typename T, int kBlock, bool kRelu>
+BG_TARGET_AVX2_FMA void bwd_unit_avx2(const BwdArgs<T>& a, int64_t n, int64_t unit) {
+  bwd_unit<T, kBlock, kRelu>(a, n, unit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Picking the compiled variant.
+
+// Calls fn(block, relu) with both as compile-time constants (std::integral_constant).
+template <typename Fn>
+auto with_block_and_relu(int64_t block, bool relu, Fn&& fn) {
+  auto with_relu = [&](auto block_constant) {
+    return relu ? fn(block_constant, std::true_type{}) : fn(block_constant, std::false_type{});
+  };
+  switch (block) {
+    case 1:
+      return with_relu(std::integral_constant<int, 1>{});
+    case 8:
+      return with_relu(std::integral_constant<int, 8>{});
+    default:
+      return with_relu(std::integral_constant<int, 16>{});  // Plan checked the block
+  }
+}
+
+template <typename T>
+FwdUnitFn<T> select_fwd_unit(int64_t block, bool relu) {
+  const bool avx2 = active_cpu_isa() == CpuIsa::kAvx2Fma;
+  return with_block_and_relu(block, relu, [&](auto kBlock, auto kRelu) -> FwdUnitFn<T> {
+    constexpr int b = decltype(kBlock)::value;
+    constexpr bool r = decltype(kRelu)::value;
+    return avx2 ? &fwd_unit_avx2<T, b, r> : &fwd_unit_portable<T, b, r>;
+  });
+}
+
+template <typename T>
+BwdUnitFn<T> select_bwd_unit(int64_t block, bool relu) {
+  const bool avx2 = active_cpu_isa() == CpuIsa::kAvx2Fma;
+  return with_block_and_relu(block, relu, [&](auto kBlock, auto kRelu) -> BwdUnitFn<T> {
+    constexpr int b = decltype(kBlock)::value;
+    constexpr bool r = decltype(kRelu)::value;
+    return avx2 ? &bwd_unit_avx2<T, b, r> : &bwd_unit_portable<T, b, r>;
+  });
+}
+
+}  // namespace
+
+int64_t ChannelBlockedShape::padded_channels() const {
+  return (channels + channel_block - 1) / channel_block * channel_block;
+}
+
+int64_t ChannelBlockedShape::padded_numel() const { return batch * padded_channels() * spatial; }
+
+bool is_supported_channel_block(int64_t block) { return block == 1 || block == 8 || block == 16; }
+
+template <typename T>
+void group_norm_fwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
+                            const T* x, const T* gamma, const T* beta, T* y, T* mean, T* rstd) {
+  const Plan plan(shape, attrs, "group_norm");
+  const int64_t per_sample = plan.units_per_sample;
+  const Scratch<double, 0> sums(2, plan.batch * plan.padded_channels);
+  const Scratch<T, 1> coefs(4, plan.batch * plan.padded_channels);
+  const FwdArgs<T> args{plan,    x,       gamma,    beta,     y,        mean,    rstd,
+                        sums[0], sums[1], coefs[0], coefs[1], coefs[2], coefs[3]};
+  const FwdUnitFn<T> unit = select_fwd_unit<T>(plan.block, attrs.relu);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < plan.batch * per_sample; ++i) unit(args, i / per_sample, i % per_sample);
+}
+
+template <typename T>
+void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAttrs& attrs,
+                            const T* dy, const T* x, const T* gamma, const T* beta, const T* mean,
+                            const T* rstd, const T* dx_addend, T* dx, T* dgamma, T* dbeta) {
+  const Plan plan(shape, attrs, "group_norm backward");
+  const int64_t per_sample = plan.units_per_sample;
+  const Scratch<double, 0> sums(2, plan.batch * plan.padded_channels);
+  const Scratch<T, 1> coefs(6, plan.batch * plan.padded_channels);
+  const BwdArgs<T> args{plan,     dy,        x,        gamma,    beta,     mean,
+                        rstd,     dx_addend, dx,       sums[0],  sums[1],  coefs[0],
+                        coefs[1], coefs[2],  coefs[3], coefs[4], coefs[5]};
+  const BwdUnitFn<T> unit = select_bwd_unit<T>(plan.block, attrs.relu);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < plan.batch * per_sample; ++i) unit(args, i / per_sample, i % per_sample);
+
+  // dbeta[c] = sum_n sum(g), dgamma[c] = sum_n rstd * sum(g * (x - mean)), in a fixed order.
+  const int64_t Cp = plan.padded_channels;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < plan.channels; ++c) {
+    const int64_t g = c / plan.group_channels;
+    double total_g = 0, total_gxhat = 0;
+    for (int64_t n = 0; n < plan.batch; ++n) {
+      total_g += args.sum_g[n * Cp + c];
+      total_gxhat += double(rstd[n * plan.groups + g]) * args.sum_gx[n * Cp + c];
+    }
+    dbeta[c] = static_cast<T>(total_g);
+    if (dgamma) dgamma[c] = static_cast<T>(total_gxhat);
+  }
+}
+
+template void group_norm_fwd_blocked<float>(const ChannelBlockedShape&, const GroupNormAttrs&,
+                                            const float*, const float*, const float*, float*,
+                                            float*, float*);
+template void group_norm_fwd_blocked<double>(const ChannelBlockedShape&, const GroupNormAttrs&,
+                                             const double*, const double*, const double*, double*,
+                                             double*, double*);
+template void group_norm_bwd_blocked<float>(const ChannelBlockedShape&, const GroupNormAttrs&,
+                                            const float*, const float*, const float*, const float*,
+                                            const float*, const float*, const float*, float*,
+                                            float*, float*);
+template void group_norm_bwd_blocked<double>(const ChannelBlockedShape&, const GroupNormAttrs&,
+                                             const double*, const double*, const double*,
+                                             const double*, const double*, const double*,
+                                             const double*, double*, double*, double*);
+
+// ---------------------------------------------------------------------------------------------
+// The kCpu kernels, for plain tensors and oneDNN's channel-blocked ones (nChw8c / nChw16c, as
+// the oneDNN convs leave them), which they read and write without a reorder.
+
+namespace {
+
+// x in a layout the kernels read: itself when plain or blocked with a compiled block size,
+// else converted to plain.
+Tensor in_kernel_layout(const Tensor& x) {
+  int64_t block = onednn::channel_block(x);
+  return block >= 1 && is_supported_channel_block(block) ? x : x.to_plain();
+}
+
+ChannelBlockedShape blocked_shape(const Tensor& x) {
+  BG_CHECK(x.dim() >= 2, "group_norm: expected input of shape (N, C, ...), got ", x.shape());
+  ChannelBlockedShape shape;
+  shape.batch = x.size(0);
+  shape.channels = x.size(1);
+  shape.spatial = 1;
+  for (int64_t d = 2; d < x.dim(); ++d) shape.spatial *= x.size(d);
+  shape.channel_block = onednn::channel_block(x);
+  return shape;
+}
+
+// The elements of a tensor in either layout (data<T>() accepts plain tensors only).
+template <typename T>
+const T* elements(const Tensor& t) {
+  BG_ASSERT(t.dtype() == dtype_of<T>(), "group_norm: a ", dtype_name(t.dtype()), " tensor");
+  return static_cast<const T*>(t.raw_data());
+}
+
+template <typename T>
+T* mutable_elements(Tensor& t) {
+  BG_ASSERT(t.dtype() == dtype_of<T>(), "group_norm: a ", dtype_name(t.dtype()), " tensor");
+  return static_cast<T*>(t.mutable_raw_data());
+}
+
+template <typename T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+template <typename T>
+T* mutable_data_or_null(Tensor& t) {
+  return t.defined() ? t.mutable_data<T>() : nullptr;
+}
+
+// x: (N, C, *) plain, or channel-blocked; gamma, beta: (C) or undefined. Returns y in x's
+// layout, mean and rstd (N, G). Overwrites all outputs.
+GroupNormResult group_norm_fwd_cpu(const Tensor& input, const Tensor& gamma, const Tensor& beta,
+                                   const GroupNormAttrs& attrs) {
+  const Tensor x = in_kernel_layout(input);
+  const ChannelBlockedShape shape = blocked_shape(x);
+  GroupNormResult result{onednn::empty_like_layout(x),
+                         empty({shape.batch, attrs.groups}, x.dtype()),
+                         empty({shape.batch, attrs.groups}, x.dtype())};
+  BG_DISPATCH_FLOAT(x.dtype(), "group_norm", [&] {
+    group_norm_fwd_blocked<scalar_t>(
+        shape, attrs, elements<scalar_t>(x), data_or_null<scalar_t>(gamma),
+        data_or_null<scalar_t>(beta), mutable_elements<scalar_t>(result.y),
+        result.mean.mutable_data<scalar_t>(), result.rstd.mutable_data<scalar_t>());
+  });
+  return result;
+}
+
+// dy, x, dx_addend: (N, C, *) in any layouts (dy and dx_addend are brought to x's); gamma,
+// beta: (C) or undefined; mean, rstd: (N, G); dx_addend may be undefined. Returns dx in x's
+// layout, dbeta (C) and dgamma (C) when gamma is defined (dbeta always: autograd drops it when
+// beta is absent). Overwrites all outputs.
+GroupNormGrads group_norm_bwd_cpu(const Tensor& dy_input, const Tensor& x_input,
+                                  const Tensor& gamma, const Tensor& beta, const Tensor& mean,
+                                  const Tensor& rstd, const Tensor& addend_input,
+                                  const GroupNormAttrs& attrs) {
+  const Tensor x = in_kernel_layout(x_input);
+  const ChannelBlockedShape shape = blocked_shape(x);
+  BG_CHECK(dy_input.shape() == x.shape(), "group_norm backward: dy ", dy_input.shape(),
+           " does not match the input ", x.shape());
+  const Shape stats{shape.batch, attrs.groups};
+  BG_CHECK(mean.shape() == stats && rstd.shape() == stats, "group_norm backward: expected mean ",
+           "and rstd of shape ", stats, ", got ", mean.shape(), " and ", rstd.shape());
+  for (auto [name, param] : {std::pair{"gamma", &gamma}, std::pair{"beta", &beta}}) {
+    BG_CHECK(!param->defined() || param->shape() == Shape{shape.channels}, "group_norm backward: ",
+             "expected ", name, " of shape (", shape.channels, "), got ", param->shape());
+  }
+  BG_CHECK(!addend_input.defined() || addend_input.shape() == x.shape(), "group_norm backward: ",
+           "dx_addend ", addend_input.shape(), " does not match the input ", x.shape());
+  const Tensor dy = onednn::to_layout_of(dy_input, x);
+  const Tensor dx_addend =
+      addend_input.defined() ? onednn::to_layout_of(addend_input, x) : Tensor();
+  GroupNormGrads grads;
+  grads.dx = onednn::empty_like_layout(x);
+  grads.dbeta = empty({shape.channels}, x.dtype());
+  if (gamma.defined()) grads.dgamma = empty({shape.channels}, x.dtype());
+  BG_DISPATCH_FLOAT(x.dtype(), "group_norm backward", [&] {
+    group_norm_bwd_blocked<scalar_t>(
+        shape, attrs, elements<scalar_t>(dy), elements<scalar_t>(x),
+        data_or_null<scalar_t>(gamma), data_or_null<scalar_t>(beta), mean.data<scalar_t>(),
+        rstd.data<scalar_t>(), dx_addend.defined() ? elements<scalar_t>(dx_addend) : nullptr,
+        mutable_elements<scalar_t>(grads.dx), mutable_data_or_null<scalar_t>(grads.dgamma),
+        grads.dbeta.mutable_data<scalar_t>());
+  });
+  return grads;
+}
+
+}  // namespace
+
+BG_REGISTER_LAYOUT_AWARE_KERNEL(GroupNormFwd, kCpu, group_norm_fwd_cpu);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(GroupNormBwd, kCpu, group_norm_bwd_cpu);
+
+}  // namespace bitgrad::cpu

@@ -1,0 +1,146 @@
+// Weight Standardization kernels for the CPU; the contract is in norm/weight_standardize_kernel.h.
+// Weights are small next to activations (a few MB per layer), so these are plain OpenMP loops
+// over rows with `omp simd` reductions in double, compiled for the baseline ISA and AVX2+FMA.
+#include "ops/cpu/norm/weight_standardize_kernel.h"
+
+#include <cmath>
+
+#include "core/check.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/norm.h"
+
+namespace bitgrad::cpu {
+namespace {
+
+// Below this many elements a weight is standardized on one thread: waking the pool costs more.
+constexpr int64_t kParallelMinElements = 1 << 15;
+
+struct RowStats {
+  double mean, rstd;
+};
+
+// Two-pass (centred) mean and 1 / sqrt(biased variance + eps) of one row, in double.
+template <typename T>
+BG_ALWAYS_INLINE RowStats row_stats(const T* w, int64_t cols, double eps) {
+  double sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < cols; ++i) sum += w[i];
+  const double mean = sum / cols;
+  double sum_sq = 0;
+#pragma omp simd reduction(+ : sum_sq)
+  for (int64_t i = 0; i < cols; ++i) {
+    const double centred = w[i] - mean;
+    sum_sq += centred * centred;
+  }
+  return {mean, 1.0 / std::sqrt(sum_sq / cols + eps)};
+}
+
+// One row of the forward: out = (w - mean) * rstd.
+template <typename T>
+BG_ALWAYS_INLINE void fwd_row(int64_t cols, double eps, const T* w, T* out) {
+  const RowStats stats = row_stats(w, cols, eps);
+#pragma omp simd
+  for (int64_t i = 0; i < cols; ++i) out[i] = static_cast<T>((w[i] - stats.mean) * stats.rstd);
+}
+
+// One row of the backward: out = rstd * (g - mean(g) - xhat * mean(g * xhat)).
+template <typename T>
+BG_ALWAYS_INLINE void bwd_row(int64_t cols, double eps, const T* g, const T* w, T* out) {
+  const RowStats stats = row_stats(w, cols, eps);
+  double sum_g = 0, sum_g_centred = 0;
+#pragma omp simd reduction(+ : sum_g, sum_g_centred)
+  for (int64_t i = 0; i < cols; ++i) {
+    sum_g += g[i];
+    sum_g_centred += g[i] * (w[i] - stats.mean);
+  }
+  const double mean_g = sum_g / cols;
+  // xhat * mean(g * xhat) = (w - mean) * rstd^2 * mean(g * (w - mean))
+  const double slope = stats.rstd * stats.rstd * sum_g_centred / cols;
+#pragma omp simd
+  for (int64_t i = 0; i < cols; ++i) {
+    out[i] = static_cast<T>(stats.rstd * (g[i] - mean_g - (w[i] - stats.mean) * slope));
+  }
+}
+
+// Each row function compiled for the baseline ISA and for AVX2+FMA (ops/cpu/common/cpu_isa.h).
+template <typename T>
+void fwd_row_portable(int64_t cols, double eps, const T* w, T* out) {
+  fwd_row(cols, eps, w, out);
+}
+template <typename T>
+BG_TARGET_AVX2_FMA void fwd_row_avx2(int64_t cols, double eps, const T* w, T* out) {
+  fwd_row(cols, eps, w, out);
+}
+template <typename T>
+void bwd_row_portable(int64_t cols, double eps, const T* g, const T* w, T* out) {
+  bwd_row(cols, eps, g, w, out);
+}
+template <typename T>
+BG_TARGET_AVX2_FMA void bwd_row_avx2(int64_t cols, double eps, const T* g, const T* w, T* out) {
+  bwd_row(cols, eps, g, w, out);
+}
+
+}  // namespace
+
+template <typename T>
+void weight_standardize_fwd_rows(int64_t rows, int64_t cols, double eps, const T* w, T* w_hat) {
+  BG_CHECK(rows >= 0 && cols >= 1, "weight_standardize: expected rows >= 0 and cols >= 1, got (",
+           rows, ", ", cols, ")");
+  const auto row = active_cpu_isa() == CpuIsa::kAvx2Fma ? &fwd_row_avx2<T> : &fwd_row_portable<T>;
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements)
+  for (int64_t o = 0; o < rows; ++o) row(cols, eps, w + o * cols, w_hat + o * cols);
+}
+
+template <typename T>
+void weight_standardize_bwd_rows(int64_t rows, int64_t cols, double eps, const T* dy, const T* w,
+                                 T* dw) {
+  BG_CHECK(rows >= 0 && cols >= 1, "weight_standardize backward: expected rows >= 0 and ",
+           "cols >= 1, got (", rows, ", ", cols, ")");
+  const auto row = active_cpu_isa() == CpuIsa::kAvx2Fma ? &bwd_row_avx2<T> : &bwd_row_portable<T>;
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements)
+  for (int64_t o = 0; o < rows; ++o) row(cols, eps, dy + o * cols, w + o * cols, dw + o * cols);
+}
+
+template void weight_standardize_fwd_rows<float>(int64_t, int64_t, double, const float*, float*);
+template void weight_standardize_fwd_rows<double>(int64_t, int64_t, double, const double*, double*);
+template void weight_standardize_bwd_rows<float>(int64_t, int64_t, double, const float*,
+                                                 const float*, float*);
+template void weight_standardize_bwd_rows<double>(int64_t, int64_t, double, const double*,
+                                                  const double*, double*);
+
+namespace {
+
+// w: (O, ...) plain. Returns w_hat like w. Overwrites the output.
+Tensor weight_standardize_fwd_cpu(const Tensor& w, double eps) {
+  BG_CHECK(w.dim() >= 2 && w.numel() > 0, "weight_standardize: expected a weight of shape ",
+           "(O, ...) with at least one element per output channel, got ", w.shape());
+  Tensor w_hat = empty_like(w);
+  BG_DISPATCH_FLOAT(w.dtype(), "weight_standardize", [&] {
+    weight_standardize_fwd_rows<scalar_t>(w.size(0), w.numel() / w.size(0), eps, w.data<scalar_t>(),
+                                          w_hat.mutable_data<scalar_t>());
+  });
+  return w_hat;
+}
+
+// dy, w: (O, ...) plain, same shape. Returns dw like w. Overwrites the output.
+Tensor weight_standardize_bwd_cpu(const Tensor& dy, const Tensor& w, double eps) {
+  BG_CHECK(w.dim() >= 2 && w.numel() > 0 && dy.shape() == w.shape(),
+           "weight_standardize backward: expected dy and w of one shape (O, ...), got dy ",
+           dy.shape(), " and w ", w.shape());
+  BG_CHECK(dy.dtype() == w.dtype(), "weight_standardize backward: dy is ", dtype_name(dy.dtype()),
+           " but w is ", dtype_name(w.dtype()));
+  Tensor dw = empty_like(w);
+  BG_DISPATCH_FLOAT(w.dtype(), "weight_standardize backward", [&] {
+    weight_standardize_bwd_rows<scalar_t>(w.size(0), w.numel() / w.size(0), eps,
+                                          dy.data<scalar_t>(), w.data<scalar_t>(),
+                                          dw.mutable_data<scalar_t>());
+  });
+  return dw;
+}
+
+}  // namespace
+
+BG_REGISTER_KERNEL(WeightStandardizeFwd, kCpu, weight_standardize_fwd_cpu);
+BG_REGISTER_KERNEL(WeightStandardizeBwd, kCpu, weight_standardize_bwd_cpu);
+
+}  // namespace bitgrad::cpu

@@ -1,0 +1,65 @@
+#include "io/atomic_file.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "gtest/gtest.h"
+
+namespace bitgrad {
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+int files_in(const std::string& dir) {
+  int count = 0;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* entry = readdir(d)) count += entry->d_name[0] != '.';
+  closedir(d);
+  return count;
+}
+
+absl::Status write_text(FileSink& sink, const std::string& text) {
+  return sink.write(text.data(), text.size());
+}
+
+TEST(AtomicFileTest, WritesAndReplaces) {
+  std::string dir = ::testing::TempDir();
+  std::string path = dir + "/atomic_replace.txt";
+  ASSERT_TRUE(write_file_atomically(path, [](FileSink& s) { return write_text(s, "first"); }).ok());
+  EXPECT_EQ(read_all(path), "first");
+  ASSERT_TRUE(write_file_atomically(path, [](FileSink& s) { return write_text(s, "second"); }).ok());
+  EXPECT_EQ(read_all(path), "second");
+}
+
+TEST(AtomicFileTest, AFailedFillLeavesTheOldFileAndNoTemporary) {
+  std::string dir = ::testing::TempDir() + "/atomic_fail";
+  mkdir(dir.c_str(), 0755);
+  std::string path = dir + "/model.ckpt";
+  ASSERT_TRUE(write_file_atomically(path, [](FileSink& s) { return write_text(s, "good"); }).ok());
+  absl::Status status = write_file_atomically(path, [](FileSink& s) {
+    absl::Status ok = write_text(s, "half-writ");
+    return ok.ok() ? absl::DataLossError("simulated crash mid-write") : ok;
+  });
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(read_all(path), "good");
+  EXPECT_EQ(files_in(dir), 1);
+}
+
+TEST(AtomicFileTest, UnwritableDirectoryNamesThePath) {
+  absl::Status status = write_file_atomically("/nonexistent_dir/x.ckpt", [](FileSink& s) {
+    return write_text(s, "x");
+  });
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("/nonexistent_dir/x.ckpt"), std::string::npos) << status;
+}
+
+}  // namespace
+}  // namespace bitgrad

@@ -1,0 +1,154 @@
+// Single .npy files: read_npy against numpy-written fixtures (testdata/make_npy_fixtures.py) and
+// write_npy against numpy's bytes.
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "io/npy.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::fails_naming;
+
+const std::string kDir = "tests/io/testdata/";
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// make_npy_fixtures.py: arange(24).reshape(2, 3, 2, 2) * 0.25 - 2.
+std::vector<float> batch_values() {
+  std::vector<float> values;
+  for (int i = 0; i < 24; ++i) values.push_back(static_cast<float>(i) * 0.25f - 2.0f);
+  return values;
+}
+
+TEST(NpyTest, ReadsNumpysFloat32Batch) {
+  auto tensor = read_npy(kDir + "batch_f32.npy");
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_EQ(tensor->dtype(), DType::kFloat32);
+  EXPECT_EQ(tensor->shape(), Shape({2, 3, 2, 2}));
+  EXPECT_EQ(tensor->to_vector<float>(), batch_values());
+}
+
+TEST(NpyTest, ReadsFormatVersion2) {
+  auto tensor = read_npy(kDir + "v2_f64.npy");
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_EQ(tensor->dtype(), DType::kFloat64);
+  EXPECT_EQ(tensor->to_vector<double>(), (std::vector<double>{1.0 / 3.0, -2.5, 1e-300}));
+}
+
+TEST(NpyTest, WritesTheBytesNumpyWrites) {
+  const std::string path = ::testing::TempDir() + "/written.npy";
+  ASSERT_TRUE(write_npy(path, from_vector(batch_values(), {2, 3, 2, 2})).ok());
+  EXPECT_EQ(file_bytes(path), file_bytes(kDir + "batch_f32.npy"));
+  auto back = read_npy(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->to_vector<float>(), batch_values());
+}
+
+TEST(NpyTest, RoundTripsOtherDtypesAndShapes) {
+  const std::string path = ::testing::TempDir() + "/ints.npy";
+  Tensor ints = from_vector<int64_t>({-(int64_t{1} << 40), 0, 7}, {3});
+  ASSERT_TRUE(write_npy(path, ints).ok());
+  auto back = read_npy(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->dtype(), DType::kInt64);
+  EXPECT_EQ(back->to_vector<int64_t>(), ints.to_vector<int64_t>());
+
+  ASSERT_TRUE(write_npy(path, zeros({0, 5})).ok());
+  back = read_npy(path);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->shape(), Shape({0, 5}));
+}
+
+TEST(NpyTest, WriteRefusesWhatNpyCannotHold) {
+  const std::string path = ::testing::TempDir() + "/bf16.npy";
+  EXPECT_TRUE(fails_naming(write_npy(path, zeros({2}, DType::kBFloat16)), {path, "bfloat16"}));
+  EXPECT_TRUE(fails_naming(write_npy(path, Tensor()), {path, "undefined"}));
+}
+
+TEST(NpyTest, BadFiles) {
+  const std::string missing = kDir + "no_such.npy";
+  absl::StatusOr<Tensor> result = read_npy(missing);
+  EXPECT_TRUE(absl::IsNotFound(result.status()));
+  EXPECT_TRUE(fails_naming(result.status(), {missing, "no such file"}));
+
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "truncated.npy").status(),
+                           {"truncated.npy", "truncated", "needs 96 bytes", "holds 92"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "trailing.npy").status(),
+                           {"trailing.npy", "3 unexpected bytes after the data"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "header_cut.npy").status(),
+                           {"header_cut.npy", "truncated .npy header"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "fortran.npy").status(),
+                           {"fortran.npy", "fortran_order"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "big_endian.npy").status(),
+                           {"big_endian.npy", "unsupported dtype '>f4'"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "sample_stored.npz").status(),
+                           {"sample_stored.npz", "an .npz archive"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "not_a_zip.npz").status(),
+                           {"not_a_zip.npz", "magic"}));
+}
+
+// ------------------------------------------------------------------------------------------------
+// The header parser on its own.
+
+std::string npy_with_dict(const std::string& dict, int major = 1) {
+  std::string bytes("\x93NUMPY", 6);
+  bytes += static_cast<char>(major);
+  bytes += '\0';
+  const size_t n = dict.size();
+  bytes += static_cast<char>(n & 0xFF);
+  bytes += static_cast<char>((n >> 8) & 0xFF);
+  if (major > 1) bytes += std::string(2, '\0');
+  return bytes + dict;
+}
+
+TEST(NpyHeaderTest, AcceptsPythonLiteralVariants) {
+  const std::string dict_a =
+      "{\"shape\": (3L, 4L), \"fortran_order\": False, \"descr\": \"<f8\"}  \n";
+  auto a = parse_npy_header(npy_with_dict(dict_a), "t");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->dtype, DType::kFloat64);
+  EXPECT_EQ(a->shape, Shape({3, 4}));
+  EXPECT_EQ(a->data_offset, 10 + dict_a.size());  // version 1.0: 2-byte length
+
+  const std::string dict_scalar = "{'descr': '|u1', 'fortran_order': False, 'shape': ()}\n";
+  auto scalar = parse_npy_header(npy_with_dict(dict_scalar, 2), "t");
+  ASSERT_TRUE(scalar.ok()) << scalar.status();
+  EXPECT_EQ(scalar->shape, Shape({}));
+  EXPECT_EQ(scalar->data_offset, 12 + dict_scalar.size());  // version 2.0: 4-byte length
+
+  auto one = parse_npy_header(
+      npy_with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }\n"), "t");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->shape, Shape({5}));
+}
+
+TEST(NpyHeaderTest, RejectsMalformedDicts) {
+  auto bad = [](const std::string& dict, const std::string& fragment) {
+    return fails_naming(parse_npy_header(npy_with_dict(dict), "file.npz: array 'k'").status(),
+                        {"file.npz: array 'k'", fragment});
+  };
+  EXPECT_TRUE(bad("{'descr': '<f4', 'shape': (2,)}", "must have 'descr', 'fortran_order'"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (2)}", "trailing comma"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'x': 1}",
+                  "unexpected key 'x'"));
+  EXPECT_TRUE(bad("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,)}",
+                  "structured dtypes"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", "True or False"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", "non-negative"));
+  EXPECT_TRUE(bad("['descr']", "not a dict"));
+  EXPECT_TRUE(fails_naming(parse_npy_header(std::string("\x93NUMPY\x04\x00", 8), "f").status(),
+                           {"version 4.0"}));
+  EXPECT_TRUE(fails_naming(parse_npy_header(npy_with_dict("{'descr'").substr(0, 12), "f").status(),
+                           {"truncated .npy header"}));
+}
+
+}  // namespace
+}  // namespace bitgrad
