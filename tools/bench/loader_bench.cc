@@ -13,6 +13,8 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "autograd/engine.h"
 #include "core/random.h"
@@ -64,17 +66,11 @@ absl::StatusOr<ImageSet> training_images() {
   return data->train;
 }
 
-int run() {
+absl::Status run() {
   absl::StatusOr<ImageSet> set = training_images();
-  if (!set.ok()) {
-    std::cerr << "error: " << set.status().message() << "\n";
-    return 1;
-  }
+  if (!set.ok()) return set.status();
   absl::StatusOr<Resolution> resolution = resolution_for(*set, absl::GetFlag(FLAGS_resolution));
-  if (!resolution.ok()) {
-    std::cerr << "error: " << resolution.status().message() << "\n";
-    return 1;
-  }
+  if (!resolution.ok()) return resolution.status();
   LoaderOptions options;
   options.batch_size = absl::GetFlag(FLAGS_batch);
   options.workers = absl::GetFlag(FLAGS_workers);
@@ -87,19 +83,13 @@ int run() {
   // 1. The loader alone.
   {
     auto loader = Loader::open(*set, options);
-    if (!loader.ok()) {
-      std::cerr << "error: " << loader.status().message() << "\n";
-      return 1;
-    }
+    if (!loader.ok()) return loader.status();
     (void)(*loader)->next();  // the first batch pays for starting the threads
     const int64_t steps = absl::GetFlag(FLAGS_loader_steps);
     const auto start = Clock::now();
     for (int64_t i = 0; i < steps; ++i) {
       absl::StatusOr<Batch> next = (*loader)->next();
-      if (!next.ok()) {
-        std::cerr << "error: " << next.status().message() << "\n";
-        return 1;
-      }
+      if (!next.ok()) return next.status();
     }
     std::cout << absl::StrFormat("loader alone:         %8.1f images/s\n",
                                  steps * batch / seconds_since(start));
@@ -108,8 +98,7 @@ int run() {
   // 2. The training step alone, on one fixed batch.
   absl::StatusOr<BitConfig> config = bit_config_from_name(absl::GetFlag(FLAGS_model));
   if (!config.ok()) {
-    std::cerr << "error: --model: " << config.status().message() << "\n";
-    return 2;
+    return absl::InvalidArgumentError(absl::StrCat("--model: ", config.status().message()));
   }
   config->head_size = set->num_classes();
   config->zero_head = true;
@@ -148,10 +137,14 @@ int run() {
   std::cout << absl::StrFormat(
       "training with loader: %8.1f images/s; waited %.1f ms per step for data (%.1f%% of it)\n",
       train_steps * batch / total, 1e3 * waited / train_steps, 100 * waited / total);
-  return 0;
+  return absl::OkStatus();
 }
 
 }  // namespace
 }  // namespace bitgrad
 
-int main(int argc, char** argv) { return bitgrad::run_program(argc, argv, bitgrad::run); }
+int main(int argc, char** argv) {
+  return bitgrad::run_program(
+      argc, argv, "loader_bench [--format=cifar10 --data=DIR | --synthetic=2048] [--batch=32]",
+      bitgrad::run);
+}
