@@ -4,9 +4,9 @@ def cc_tests(srcs, deps = [], env = {}, isa_caps = [], **kwargs):
     """One cc_test per source, plus one per ISA cap in `isa_caps`.
 
     A cap is a DNNL_MAX_CPU_ISA value ("AVX2", "SSE41"): test `foo_test` also runs as
-    `foo_test_isa_avx2` with oneDNN and bitgrad's own kernels capped there (ops/cpu/common/cpu_isa.h), so
-    an AVX-512 machine tests the AVX2 and portable paths too. A cap at or above the machine's ISA
-    runs its best paths again.
+    `foo_test_isa_avx2` with oneDNN and bitgrad's own kernels capped there
+    (ops/cpu/common/cpu_isa.h), so an AVX-512 machine tests the AVX2 paths too. A cap at or above
+    the machine's ISA runs its best paths again.
     """
     for src in srcs:
         name = src[:-len(".cc")]

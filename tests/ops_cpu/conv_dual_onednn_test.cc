@@ -1,5 +1,5 @@
 // Conv passes run as the other pass of the dual conv (ops/cpu/conv/dual.h, rule in
-// onednn_conv_algo.h): the forward of stride-1 convs as a backward-data, and the backward-data of
+// conv/algo.h): the forward of stride-1 convs as a backward-data, and the backward-data of
 // 1x1 convs as a forward. Against the reference kernels and against oneDNN's own pass.
 #include <functional>
 

@@ -1,5 +1,5 @@
 // The im2col + GEMM conv2d path and the per-shape algorithm choice (ops/cpu/conv/gemm.h,
-// onednn_conv_algo.h) against the reference kernels: forward, backward data and backward
+// conv/algo.h) against the reference kernels: forward, backward data and backward
 // weights, on BiT's late-stage shapes and on odd ones, reading and writing plain and
 // channel-blocked activations.
 #include <functional>
@@ -146,7 +146,7 @@ TEST(ConvGemmTest, AlgorithmChoiceKeepsResults) {
   }
 }
 
-// The rule of onednn_conv_algo.h: GEMM only on output maps of at most 4x4 pixels, for
+// The rule of conv/algo.h: GEMM only on output maps of at most 4x4 pixels, for
 // backward-weights and for the forward of convs larger than 1x1; never for backward-data.
 TEST(ConvGemmTest, AutoPicksGemmOnlyOnSmallMaps) {
   using onednn::ConvPass;

@@ -131,7 +131,8 @@ std::string native_blocked_layout_name() {
 Tensor with_channel_block(const Tensor& plain, int64_t block) {
   using dnnl::memory;
   EXPECT_TRUE(block == 8 || block == 16) << block;
-  const memory::format_tag tag = block == 16 ? memory::format_tag::aBcd16b : memory::format_tag::aBcd8b;
+  const memory::format_tag tag =
+      block == 16 ? memory::format_tag::aBcd16b : memory::format_tag::aBcd8b;
   Tensor blocked = onednn::empty_with_desc(plain.shape(), DType::kFloat32,
                                            onednn::desc_with_tag(plain.shape(), tag));
   onednn::reorder(onednn::view(plain).memory, onednn::view(blocked).memory);

@@ -91,8 +91,8 @@ TEST(PoolOnednnTest, BackwardRejectsAnotherBackendsWorkspace) {
 }
 
 // On channel-blocked input the forward keeps no workspace and the backward recomputes each
-// window's maximum from x (ops/cpu/pool/max_pool_bwd_kernel.h), on every ISA; on plain input oneDNN's
-// workspace routes the gradient.
+// window's maximum from x (ops/cpu/pool/max_pool_bwd_kernel.h), on every ISA; on plain input
+// oneDNN's workspace routes the gradient.
 TEST(PoolOnednnTest, BlockedBackwardRecomputesTheMaxima) {
   Pool2dAttrs root{{3, 3}, {2, 2}, {0, 0}};
   EXPECT_FALSE(call<MaxPool2dFwd>(blocked_input({2, 16, 9, 9}), root).workspace.defined());

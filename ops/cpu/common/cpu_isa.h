@@ -1,4 +1,4 @@
-// Which vector instruction set the hand-written CPU kernels (ops/cpu/*_kernels.cc) run with.
+// Which vector instruction set the hand-written CPU kernels (ops/cpu/*/*_kernel.cc) run with.
 //
 // The build targets the baseline x86-64 ISA (SSE2), so a binary runs on any x86-64 CPU. Hot
 // loops are compiled twice: once for the baseline and once for AVX2+FMA through a function

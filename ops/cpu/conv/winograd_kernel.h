@@ -1,8 +1,8 @@
 // Stride-1 3x3 convolution by Winograd's minimal filtering F(2x2, 3x3), on channel-blocked
-// activations (nChw8c or nChw16c), hand-written for AVX2+FMA. oneDNN 2.6 has no Winograd convolution for
-// AVX2. It does 2.25 times fewer multiply-adds than the direct convolution; the forward keeps
-// its transforms cheap by fusing them with its own matrix-product micro-kernel, tile group by
-// tile group in cache (docs/performance.md has the timings on BiT's shapes).
+// activations (nChw8c or nChw16c), hand-written for AVX2+FMA. oneDNN 2.6 has no Winograd
+// convolution for AVX2. It does 2.25 times fewer multiply-adds than the direct convolution; the
+// forward keeps its transforms cheap by fusing them with its own matrix-product micro-kernel,
+// tile group by tile group in cache (docs/performance.md has the timings on BiT's shapes).
 //
 // Algorithm (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). The
 // output is cut into 2x2 tiles; tile t reads the 4x4 input patch d at its top-left corner. With

@@ -1,8 +1,8 @@
 // oneDNN max pooling. x keeps its layout (nChw8c or nChw16c between oneDNN ops). For such
 // channel-blocked x, MaxPool2dFwd runs the forward_inference primitive and returns no workspace,
-// and the backward recomputes each window's maximum from x (max_pool_bwd.h), with the reference
-// kernel's answer on ties and NaN; for other layouts it runs the training
-// primitive and returns its workspace (which input won each window) as a uint8 tensor that only
+// and the backward recomputes each window's maximum from x (max_pool_bwd_kernel.h), with the
+// reference kernel's answer on ties and NaN; for other layouts it runs the training primitive
+// and returns its workspace (which input won each window) as a uint8 tensor that only
 // this backend's backward can read. MaxPool2dInference always runs forward_inference. Padding is
 // -inf, as in ops/pool.h.
 #include <unordered_map>
@@ -67,7 +67,7 @@ MaxPool2dResult run_forward(const Tensor& x, const Pool2dAttrs& attrs, dnnl::pro
   return result;
 }
 
-// Whether the backward recomputes the maxima from x (max_pool_bwd.h): x nChw8c or nChw16c.
+// Whether the backward recomputes the maxima from x (max_pool_bwd_kernel.h): x nChw8c or nChw16c.
 bool backward_recomputes_maxima(const Tensor& x) {
   return cpu::max_pool_bwd_supports_block(channel_block(x));
 }
@@ -94,7 +94,7 @@ Tensor max_pool2d_inference_onednn(const Tensor& x, const Pool2dAttrs& attrs) {
   });
 }
 
-// dx from dy and x alone (x channel-blocked): max_pool_bwd.h.
+// dx from dy and x alone (x channel-blocked): max_pool_bwd_kernel.h.
 Tensor max_pool2d_bwd_recomputing(const Tensor& dy, const Tensor& x, const Pool2dAttrs& attrs,
                                   const Shape& y_shape) {
   cpu::MaxPoolShape shape;
