@@ -1,5 +1,7 @@
 #include "examples/common/progress.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 
 namespace bitgrad {
@@ -33,8 +35,20 @@ void ProgressMeter::update(int64_t step, double loss, double lr, const std::stri
   std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.1f img/s  ETA %s",
                 static_cast<long long>(step), static_cast<long long>(total_steps_), loss, lr,
                 steps_per_second * images_per_step_, format_duration(eta).c_str());
-  out_ << line << (extra.empty() ? "" : "  ") << extra << std::endl;
+  if (one_line_) {
+    out_ << "\r" << line << (extra.empty() ? "" : "  ") << extra << "\033[K" << std::flush;
+    line_open_ = true;
+  } else {
+    out_ << line << (extra.empty() ? "" : "  ") << extra << std::endl;
+  }
 }
+
+void ProgressMeter::end_line() {
+  if (line_open_) out_ << "\n";
+  line_open_ = false;
+}
+
+bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
 
 std::string format_duration(double seconds) {
   long total = static_cast<long>(seconds + 0.5);
