@@ -1,12 +1,12 @@
 // The embedded default of bit_finetune: a BiT-style transfer experiment, small enough for two
 // CPU cores, on Fashion-MNIST's two halves.
 //
-//   upstream    an R50 (narrowed, see kUpstreamModel in the .cc) trained from scratch on
-//               classes 0-4 (T-shirt/top, Trouser, Pullover, Dress, Coat), all 30000 images;
+//   upstream    an R50 (narrowed, see set_model in the .cc) trained from scratch on classes
+//               0,1,2,5,8 (T-shirt/top, Trouser, Pullover, Sandal, Bag), all 30000 images;
 //               cached as a checkpoint, so a second run skips this stage
 //   transfer    that model, head replaced by a zero 5-way one, fine-tuned with the HyperRule
-//               on 10 examples per class of classes 5-9 (Sandal, Shirt, Sneaker, Bag, Ankle
-//               boot), evaluated on their 5000 test images
+//               on 10 examples per class of classes 3,4,6,7,9 (Dress, Coat, Shirt, Sneaker,
+//               Ankle boot), evaluated on their 5000 test images
 //   scratch     the same fine-tuning from a random initialisation, for the transfer gain
 //
 // From the user's RunConfig it takes seed, workers, eval_every and out (subfolders upstream/,
