@@ -43,7 +43,7 @@ RunConfig upstream_config(const RunConfig& user) {
   c.set_weights("random");
   c.set_batch(64);
   c.set_batch_split(1);
-  c.set_steps(1000);
+  c.set_steps(500);
   c.set_eval_batch(250);
   c.set_base_lr(0.1);
   c.set_schedule("hyperrule");
