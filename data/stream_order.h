@@ -17,7 +17,7 @@
 namespace bitgrad {
 
 // What a derived seed is for, so that the streams never share numbers.
-enum class SeedPurpose : uint64_t { kShuffle = 1, kAugment = 2, kFewShot = 3 };
+enum class SeedPurpose : uint64_t { kShuffle = 1, kAugment = 2, kFewShot = 3, kMixup = 4 };
 
 // A well-mixed 64-bit seed from (seed, purpose, index), by splitmix64's finaliser.
 uint64_t derive_seed(uint64_t seed, SeedPurpose purpose, uint64_t index);

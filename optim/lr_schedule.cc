@@ -26,11 +26,28 @@ std::optional<double> WarmupStaircase::lr(int64_t step) const {
   return base_lr_ / std::pow(10.0, static_cast<double>(decays));
 }
 
-WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr) {
+namespace {
+
+// The regime's [warmup end, decay 1, decay 2, decay 3, total].
+std::vector<int64_t> hyperrule_supports(int64_t num_examples) {
   BG_CHECK(num_examples > 0, "bit_hyperrule_schedule: the dataset is empty");
-  if (num_examples < 20000) return WarmupStaircase(base_lr, 100, {200, 300, 400}, 500);
-  if (num_examples < 500000) return WarmupStaircase(base_lr, 500, {3000, 6000, 9000}, 10000);
-  return WarmupStaircase(base_lr, 500, {6000, 12000, 18000}, 20000);
+  if (num_examples < 20000) return {100, 200, 300, 400, 500};
+  if (num_examples < 500000) return {500, 3000, 6000, 9000, 10000};
+  return {500, 6000, 12000, 18000, 20000};
+}
+
+}  // namespace
+
+WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr) {
+  return bit_hyperrule_schedule(num_examples, base_lr, hyperrule_supports(num_examples).back());
+}
+
+WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr, int64_t total_steps) {
+  BG_CHECK(total_steps > 0, "bit_hyperrule_schedule: total_steps must be positive");
+  std::vector<int64_t> s = hyperrule_supports(num_examples);
+  const double scale = static_cast<double>(total_steps) / s.back();
+  for (int64_t& step : s) step = std::llround(step * scale);
+  return WarmupStaircase(base_lr, s[0], {s[1], s[2], s[3]}, total_steps);
 }
 
 double bit_hyperrule_mixup_alpha(int64_t num_examples) {

@@ -32,6 +32,10 @@ class WarmupStaircase {
 // subsampling): under 20k examples, 500 steps with warmup 100 and decays at 200/300/400;
 // under 500k, 10k steps (warmup 500; decays 3k/6k/9k); otherwise 20k (500; 6k/12k/18k).
 WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr = 0.003);
+// The same regime with its warmup and decay steps scaled to `total_steps` updates (rounded to
+// nearest): what a --steps override means for the HyperRule, e.g. 50 steps of the small regime
+// warm up for 10 and decay after 20, 30 and 40.
+WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr, int64_t total_steps);
 // BiT-HyperRule's mixup alpha: 0 (off) under 20k examples, else 0.1.
 double bit_hyperrule_mixup_alpha(int64_t num_examples);
 

@@ -32,6 +32,15 @@ TEST(LrScheduleTest, RegimesAndMixupFollowTheDatasetSize) {
   EXPECT_DOUBLE_EQ(bit_hyperrule_schedule(600000).lr(6000).value(), 3e-3);
   EXPECT_DOUBLE_EQ(bit_hyperrule_schedule(600000).lr(250).value(), 1.5e-3);
   EXPECT_EQ(bit_hyperrule_mixup_alpha(19999), 0.0);
+  // --steps stretches the regime: 50 steps of the small one warm up for 10, decay after 20/30/40.
+  WarmupStaircase short_run = bit_hyperrule_schedule(100, 0.1, 50);
+  EXPECT_EQ(short_run.total_steps(), 50);
+  EXPECT_DOUBLE_EQ(short_run.lr(5).value(), 0.05);
+  EXPECT_DOUBLE_EQ(short_run.lr(20).value(), 0.1);
+  EXPECT_DOUBLE_EQ(short_run.lr(21).value(), 0.01);
+  EXPECT_DOUBLE_EQ(short_run.lr(41).value(), 1e-4);
+  EXPECT_FALSE(short_run.lr(50).has_value());
+  EXPECT_DOUBLE_EQ(bit_hyperrule_schedule(50000, 0.003, 1000).lr(301).value(), 3e-4);
   EXPECT_EQ(bit_hyperrule_mixup_alpha(20000), 0.1);
 }
 

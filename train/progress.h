@@ -1,5 +1,7 @@
 // One status line every few seconds for long loops:
 //   step 120/1000  loss 0.4321  lr 0.1000  412.3 img/s  elapsed 0:17  ETA 2:05
+// On a terminal (set_one_line) the line is redrawn in place instead; other output then calls
+// end_line() first, so a log file gets plain lines and a terminal one moving line.
 #pragma once
 
 #include <chrono>
@@ -20,6 +22,11 @@ class ProgressMeter {
 
   // Throughput since the last restart(), over steps actually timed.
   double images_per_second() const;
+  // Redraw one line ("\r") instead of printing a new one each time: for terminals.
+  void set_one_line(bool one_line) { one_line_ = one_line; }
+  // Ends a line being redrawn, so that other output starts on a fresh line.
+  void end_line();
+
   // Forget timing so far (after warm-up or an evaluation pause), keeping the step count.
   void restart(int64_t step);
 
@@ -31,7 +38,11 @@ class ProgressMeter {
   Clock::time_point began_;              // construction: the elapsed time
   Clock::time_point start_, last_print_;  // last restart(): the throughput
   int64_t start_step_ = 0, last_step_ = 0;
+  bool one_line_ = false, line_open_ = false;
 };
+
+// Whether standard output is a terminal (not a pipe or a file).
+bool stdout_is_terminal();
 
 // "1:02:03" or "2:05".
 std::string format_duration(double seconds);

@@ -1,4 +1,6 @@
-#include "examples/common/progress.h"
+#include "train/progress.h"
+
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -37,8 +39,20 @@ void ProgressMeter::update(int64_t step, double loss, double lr, const std::stri
                 static_cast<long long>(step), static_cast<long long>(total_steps_), loss, lr,
                 steps_per_second * images_per_step_, format_duration(total_elapsed).c_str(),
                 format_duration(eta).c_str());
-  out_ << line << (extra.empty() ? "" : "  ") << extra << std::endl;
+  if (one_line_) {
+    out_ << "\r" << line << (extra.empty() ? "" : "  ") << extra << "\033[K" << std::flush;
+    line_open_ = true;
+  } else {
+    out_ << line << (extra.empty() ? "" : "  ") << extra << std::endl;
+  }
 }
+
+void ProgressMeter::end_line() {
+  if (line_open_) out_ << "\n";
+  line_open_ = false;
+}
+
+bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
 
 std::string format_duration(double seconds) {
   long total = static_cast<long>(seconds + 0.5);

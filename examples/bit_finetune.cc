@@ -1,0 +1,67 @@
+// Fine-tunes a BiT ResNet-v2 with the BiT-HyperRule (docs/bit_finetune.md).
+//
+//   bazel run //examples:bit_finetune      # the embedded transfer experiment on Fashion-MNIST
+//   bazel run //examples:bit_finetune -- --weights=BiT-M-R50x1.npz --dataset=folder:$HOME/pets \
+//       --examples_per_class=10 --batch=64 --out=/tmp/pets --save_weights=/tmp/pets/final.npz
+//
+// Every flag but --config is a field of train/run_config.proto; a --config textproto may set
+// any of them, and flags on the command line win.
+#include <iostream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "examples/common/invocation.h"
+#include "train/run.h"
+#include "train/run_config.h"
+#include "train/transfer_experiment.h"
+
+ABSL_FLAG(std::string, config, "", "a RunConfig textproto (train/run_config.proto); flags win");
+ABSL_FLAG(std::string, weights, "",
+          "official BiT .npz, bitgrad checkpoint, or \"random\"; empty: the embedded transfer "
+          "experiment on Fashion-MNIST");
+ABSL_FLAG(std::string, model, "R50x1", "architecture for --weights=random");
+ABSL_FLAG(int64_t, base_width, 0, "root width before the width factor; 0: the official 64");
+ABSL_FLAG(int64_t, num_groups, 0, "GroupNorm groups; 0: the official 32");
+ABSL_FLAG(bool, zero_head, false,
+          "zero the head even when it already has the dataset's class count");
+ABSL_FLAG(std::string, dataset, "fashion_mnist",
+          "fashion_mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR or npz:FILE");
+ABSL_FLAG(int64_t, examples_per_class, 0, "few-shot: training examples per class; 0: all");
+ABSL_FLAG(int64_t, batch, 512, "images per optimizer update");
+ABSL_FLAG(int64_t, batch_split, 1, "micro-batches per update (gradients accumulate)");
+ABSL_FLAG(int64_t, steps, 0, "optimizer updates; 0: the HyperRule's for the training-set size");
+ABSL_FLAG(double, base_lr, 0.003, "learning rate after warmup");
+ABSL_FLAG(std::string, schedule, "hyperrule", "hyperrule (stretched to --steps) or constant");
+ABSL_FLAG(double, mixup_alpha, -1, "mixup Beta(alpha, alpha); negative: the HyperRule's");
+ABSL_FLAG(std::string, augment, "bit", "bit (resize, random crop, flip) or none (eval path)");
+ABSL_FLAG(int64_t, resolution, 0, "model input size; 0: the HyperRule's (128 or 480)");
+ABSL_FLAG(bool, shuffle, true, "a fresh order each epoch; false: file order");
+ABSL_FLAG(uint64_t, seed, 0, "initialisation, few-shot draw, order, augmentation, mixup");
+ABSL_FLAG(int32_t, workers, 2, "data loader threads");
+ABSL_FLAG(int64_t, eval_every, 0, "evaluate and checkpoint every N updates; 0: at the end");
+ABSL_FLAG(int64_t, eval_batch, 0, "images per evaluation batch; 0: --batch");
+ABSL_FLAG(std::string, out, "", "run directory for metrics.jsonl and checkpoint.ckpt");
+ABSL_FLAG(bool, resume, false, "continue the run in --out from its checkpoint");
+ABSL_FLAG(std::string, save_weights, "", "write the final model as an official-layout .npz");
+
+namespace bitgrad {
+namespace {
+
+absl::Status run() {
+  absl::StatusOr<RunConfig> config = run_config_from_flags(absl::GetFlag(FLAGS_config));
+  if (!config.ok()) return config.status();
+  return config->weights().empty() ? run_transfer_experiment(*config, std::cout).status()
+                                   : run_finetune(*config, std::cout).status();
+}
+
+}  // namespace
+}  // namespace bitgrad
+
+int main(int argc, char** argv) {
+  return bitgrad::run_program(
+      argc, argv,
+      "bit_finetune [--weights=BiT-M-R50x1.npz --dataset=folder:DIR] [--out=RUN_DIR] "
+      "(no flags: the embedded Fashion-MNIST transfer experiment)",
+      bitgrad::run);
+}

@@ -1,0 +1,96 @@
+#include "train/metrics_log.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace bitgrad {
+namespace {
+
+std::string fresh_path(const std::string& name) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::filesystem::remove(path);
+  return path;
+}
+
+TEST(MetricsLogTest, ValuesReadBackBitForBit) {
+  const std::string path = fresh_path("bits.jsonl");
+  const double third = 1.0 / 3.0, tiny = 1e-300;
+  {
+    absl::StatusOr<MetricsLog> log = MetricsLog::open(path);
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_TRUE(log->log(1, {{"train/loss", third}, {"train/lr", 0.0}}).ok());
+    ASSERT_TRUE(log->log(2, {{"test/top1", tiny}}).ok());
+  }
+  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines = read_metrics(path);
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_EQ((*lines)[0].first, 1);
+  EXPECT_EQ((*lines)[0].second, (Scalars{{"train/loss", third}, {"train/lr", 0.0}}));
+  EXPECT_EQ((*lines)[1].second, (Scalars{{"test/top1", tiny}}));
+}
+
+// The same scalars go to TensorBoard events beside the JSON lines (tests/train/tensorboard_test
+// checks the events format itself).
+TEST(MetricsLogTest, ScalarsAlsoGoToTensorBoardEventsInTheRunDirectory) {
+  const std::string run_dir = ::testing::TempDir() + "/metrics_run";
+  std::filesystem::remove_all(run_dir);
+  std::filesystem::create_directories(run_dir);
+  {
+    absl::StatusOr<MetricsLog> log = MetricsLog::open(run_dir + "/metrics.jsonl");
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_TRUE(log->log(7, {{"train/loss_for_tensorboard", 0.5}}).ok());
+  }
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(run_dir + "/tensorboard")) {
+    files.push_back(entry.path());
+  }
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].filename().string().rfind("events.out.tfevents.", 0), 0u);
+  std::ifstream in(files[0], std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  EXPECT_NE(bytes.str().find("train/loss_for_tensorboard"), std::string::npos);
+}
+
+TEST(MetricsLogTest, ResumingDropsTheStepsAfterTheCheckpoint) {
+  const std::string path = fresh_path("resume.jsonl");
+  {
+    absl::StatusOr<MetricsLog> log = MetricsLog::open(path);
+    ASSERT_TRUE(log.ok());
+    for (int64_t step = 1; step <= 5; ++step) ASSERT_TRUE(log->log(step, {{"x", 1.0}}).ok());
+  }
+  {
+    absl::StatusOr<MetricsLog> log = MetricsLog::open(path, /*keep_up_to_step=*/3);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE(log->log(4, {{"x", 2.0}}).ok());
+  }
+  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines = read_metrics(path);
+  ASSERT_TRUE(lines.ok());
+  ASSERT_EQ(lines->size(), 4u);
+  EXPECT_EQ((*lines)[2].first, 3);
+  EXPECT_EQ((*lines)[3].first, 4);
+  EXPECT_EQ((*lines)[3].second[0].second, 2.0);
+}
+
+TEST(MetricsLogTest, AFreshRunStartsAnEmptyFile) {
+  const std::string path = fresh_path("fresh.jsonl");
+  for (int run = 0; run < 2; ++run) {
+    absl::StatusOr<MetricsLog> log = MetricsLog::open(path);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE(log->log(1, {{"x", 1.0}}).ok());
+  }
+  EXPECT_EQ(read_metrics(path)->size(), 1u);
+}
+
+TEST(MetricsLogTest, AnUnwritableFolderIsAnErrorNamingThePath) {
+  absl::StatusOr<MetricsLog> log = MetricsLog::open("/nonexistent-dir/metrics.jsonl");
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("/nonexistent-dir/metrics.jsonl"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace bitgrad

@@ -1,0 +1,164 @@
+// issue 13: "A run killed with SIGKILL and resumed reproduces the uninterrupted run's losses
+// exactly." A child process runs the loop and is killed with SIGKILL as soon as it has passed
+// a checkpoint; a second child resumes it; the losses in its metrics.jsonl must equal, bit for
+// bit, those of an uninterrupted run. Everything random is on: shuffling, BiT augmentation,
+// mixup, and two micro-batches per update.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "train/finetune.h"
+#include "train/metrics_log.h"
+#include "train/model_init.h"
+
+namespace bitgrad {
+namespace {
+
+constexpr int64_t kSteps = 40, kEvalEvery = 4;
+
+// 24 random 12x12 RGB images of 3 classes; the test split is the first 6.
+Dataset tiny_data() {
+  Generator generator(5);
+  ImageSet set;
+  set.source = "tiny";
+  set.pixels = zeros({24, 12, 12, 3}, DType::kUInt8);
+  uint8_t* pixels = set.pixels.mutable_data<uint8_t>();
+  for (int64_t i = 0; i < set.pixels.numel(); ++i) pixels[i] = generator.randint(256);
+  for (int64_t i = 0; i < 24; ++i) set.labels.push_back(i % 3);
+  set.class_names = {"a", "b", "c"};
+  std::vector<int64_t> first(6);
+  for (int64_t i = 0; i < 6; ++i) first[i] = i;
+  return {set, set.subset(first)};
+}
+
+RunConfig tiny_run(const std::string& out, bool resume) {
+  RunConfig c;
+  c.set_weights("random");
+  c.set_model("R50x1");
+  c.set_base_width(4);
+  c.set_num_groups(2);
+  c.set_dataset("npz:unused");  // the test passes its data directly
+  c.set_batch(8);
+  c.set_batch_split(2);
+  c.set_steps(kSteps);
+  c.set_base_lr(0.1);
+  c.set_schedule("hyperrule");
+  c.set_mixup_alpha(0.2);
+  c.set_augment("bit");
+  c.set_resolution(16);
+  c.set_shuffle(true);
+  c.set_seed(3);
+  c.set_workers(2);
+  c.set_eval_every(kEvalEvery);
+  c.set_out(out);
+  c.set_resume(resume);
+  return c;
+}
+
+// Runs the loop in a child process; returns its pid. The child exits 0 on success.
+pid_t start_run(const std::string& out, bool resume) {
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  const Dataset data = tiny_data();
+  const RunConfig config = tiny_run(out, resume);
+  absl::StatusOr<LoadedBitModel> model = initial_model(config, 3);
+  std::ostringstream log;  // quiet
+  const bool ok = model.ok() && finetune(*model->model, data, config, log).ok();
+  std::_Exit(ok ? 0 : 1);
+}
+
+int wait_for(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return status;
+}
+
+// train/loss of every update, in order.
+std::vector<double> losses(const std::string& out) {
+  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines =
+      read_metrics(out + "/metrics.jsonl");
+  EXPECT_TRUE(lines.ok()) << lines.status();
+  std::vector<double> result;
+  if (!lines.ok()) return result;
+  for (const auto& [step, scalars] : *lines) {
+    if (scalars[0].first == "train/loss") {
+      EXPECT_EQ(step, static_cast<int64_t>(result.size()) + 1);
+      result.push_back(scalars[0].second);
+    }
+  }
+  return result;
+}
+
+// Updates logged so far, counting only whole lines: the run may be writing one right now.
+size_t updates_logged(const std::string& out) {
+  std::ifstream in(out + "/metrics.jsonl");
+  std::stringstream text;
+  text << in.rdbuf();
+  size_t count = 0, start = 0;
+  for (size_t end; (end = text.str().find('\n', start)) != std::string::npos; start = end + 1) {
+    count += text.str().compare(start, 1, "{") == 0 &&
+             text.str().substr(start, end - start).find("train/loss") != std::string::npos;
+  }
+  return count;
+}
+
+TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
+  const std::string dir = ::testing::TempDir() + "/resume_test";
+  std::filesystem::remove_all(dir);
+  const std::string whole = dir + "/whole", killed = dir + "/killed";
+
+  ASSERT_EQ(wait_for(start_run(whole, false)), 0);
+  const std::vector<double> expected = losses(whole);
+  ASSERT_EQ(expected.size(), static_cast<size_t>(kSteps));
+
+  // Kill the run once it is past its second checkpoint (the line of step 2 * kEvalEvery + 1
+  // comes after the checkpoint of step 2 * kEvalEvery was written).
+  const pid_t pid = start_run(killed, false);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (updates_logged(killed) <= 2 * kEvalEvery && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  kill(pid, SIGKILL);
+  const int status = wait_for(pid);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the run ended before it could be killed; make kSteps larger";
+  const size_t done_when_killed = losses(killed).size();
+  EXPECT_LT(done_when_killed, static_cast<size_t>(kSteps));
+
+  ASSERT_EQ(wait_for(start_run(killed, true)), 0);
+  const std::vector<double> resumed = losses(killed);
+  ASSERT_EQ(resumed.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(resumed[i], expected[i]) << "the loss of update " << i + 1 << " (killed after "
+                                       << done_when_killed << ")";
+  }
+}
+
+TEST(ResumeTest, ResumingWithOtherSettingsIsRefused) {
+  const std::string out = ::testing::TempDir() + "/resume_other";
+  std::filesystem::remove_all(out);
+  ASSERT_EQ(wait_for(start_run(out, false)), 0);
+  const Dataset data = tiny_data();
+  RunConfig config = tiny_run(out, true);
+  config.set_base_lr(0.2);
+  absl::StatusOr<LoadedBitModel> model = initial_model(config, 3);
+  ASSERT_TRUE(model.ok());
+  std::ostringstream log;
+  absl::StatusOr<FinetuneResult> result = finetune(*model->model, data, config, log);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("other settings"), std::string::npos)
+      << result.status();
+}
+
+}  // namespace
+}  // namespace bitgrad

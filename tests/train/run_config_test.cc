@@ -1,0 +1,65 @@
+#include "train/run_config.h"
+
+#include "data/idx_dataset.h"
+#include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+RunConfig valid() {
+  RunConfig c;
+  c.set_weights("random");
+  c.set_dataset("cifar10:/data/cifar");
+  c.set_batch(64);
+  c.set_batch_split(4);
+  c.set_base_lr(0.003);
+  c.set_schedule("hyperrule");
+  c.set_augment("bit");
+  c.set_workers(2);
+  return c;
+}
+
+TEST(RunConfigTest, AValidConfigPasses) { EXPECT_TRUE(check_run_config(valid()).ok()); }
+
+TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
+  RunConfig c = valid();
+  c.set_batch_split(3);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--batch_split", "divide", "64"}));
+  c = valid();
+  c.set_schedule("cosine");
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--schedule", "hyperrule", "cosine"}));
+  c = valid();
+  c.set_augment("heavy");
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--augment", "bit or none"}));
+  c = valid();
+  c.set_resume(true);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--resume", "--out"}));
+  c = valid();
+  c.set_dataset("imagenet:/data");
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--dataset", "imagenet"}));
+}
+
+TEST(RunConfigTest, DatasetSpecs) {
+  absl::StatusOr<DatasetSpec> spec = parse_dataset_spec("cifar100:/x/y");
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->format, DatasetFormat::kCifar100);
+  EXPECT_EQ(spec->path, "/x/y");
+  spec = parse_dataset_spec("fashion_mnist");
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->path, kFashionMnistDir);
+  EXPECT_TRUE(testing::fails_naming(parse_dataset_spec("folder").status(),
+                                    {"--dataset", "folder:PATH"}));
+}
+
+TEST(RunConfigTest, TextRoundTrips) {
+  const RunConfig c = valid();
+  absl::StatusOr<RunConfig> back = parse_run_config(run_config_text(c), "test");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(run_config_text(*back), run_config_text(c));
+  EXPECT_TRUE(testing::fails_naming(parse_run_config("batch: \"many\"", "my.textproto").status(),
+                                    {"my.textproto"}));
+}
+
+}  // namespace
+}  // namespace bitgrad

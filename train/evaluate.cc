@@ -1,0 +1,64 @@
+#include "train/evaluate.h"
+
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "data/loader.h"
+#include "ops/loss.h"
+
+namespace bitgrad {
+namespace {
+
+// How many of `row`'s K logits beat the label's, ties going to the label: its rank, 0 = top.
+int64_t rank_of_label(const float* row, int64_t num_classes, int64_t label) {
+  return std::count_if(row, row + num_classes, [&](float v) { return v > row[label]; });
+}
+
+}  // namespace
+
+absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
+                                    int64_t batch, int workers) {
+  LoaderOptions options;
+  options.batch_size = batch;
+  options.resolution = {resolution, resolution};
+  options.augment = false;
+  options.single_pass = true;
+  options.workers = workers;
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, options);
+  if (!loader.ok()) return loader.status();
+
+  NoGradGuard no_grad;
+  model.eval();
+  EvalResult result;
+  double loss_sum = 0;
+  int64_t top1 = 0, top5 = 0;
+  for (int64_t step = 0; step < (*loader)->num_steps(); ++step) {
+    absl::StatusOr<Batch> b = (*loader)->next();
+    if (!b.ok()) {
+      model.train();
+      return b.status();
+    }
+    const Tensor logits = model(b->images);
+    const int64_t n = logits.shape()[0], k = logits.shape()[1];
+    loss_sum += cross_entropy(logits, b->labels).item<double>() * n;
+    const std::vector<float> values = logits.to_vector<float>();
+    const std::vector<int64_t> labels = b->labels.to_vector<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t rank = rank_of_label(values.data() + i * k, k, labels[i]);
+      top1 += rank < 1;
+      top5 += rank < 5;
+    }
+    result.examples += n;
+  }
+  model.train();
+  if (result.examples > 0) {
+    result.top1 = static_cast<double>(top1) / result.examples;
+    result.top5 = static_cast<double>(top5) / result.examples;
+    result.loss = loss_sum / result.examples;
+  }
+  return result;
+}
+
+}  // namespace bitgrad

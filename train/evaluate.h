@@ -1,0 +1,23 @@
+// Top-1, top-5 and mean loss of a classifier on a whole test split, through BiT's eval path.
+#pragma once
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "data/image_set.h"
+#include "models/bit_resnet_v2.h"
+
+namespace bitgrad {
+
+struct EvalResult {
+  double top1 = 0, top5 = 0;  // fractions in [0, 1]; top-5 is top-1 when there are <= 5 classes
+  double loss = 0;            // cross-entropy, mean over the examples
+  int64_t examples = 0;
+};
+
+// Every example of `set` once, resized to `resolution`, `batch` at a time, in eval mode (the
+// model is back in train mode afterwards) and without gradients. Errors name a bad image.
+absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
+                                    int64_t batch, int workers);
+
+}  // namespace bitgrad

@@ -1,0 +1,163 @@
+#include "train/finetune.h"
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/loader.h"
+#include "data/mixup.h"
+#include "data/stream_order.h"
+#include "train/progress.h"
+#include "models/train_state.h"
+#include "optim/sgd.h"
+#include "train/metrics_log.h"
+#include "train/run_config.h"
+#include "train/update.h"
+
+namespace bitgrad {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// The settings a resumed run may change without changing what it computes.
+std::string resumable_part(const RunConfig& config) {
+  RunConfig copy = config;
+  copy.clear_resume();
+  copy.clear_workers();
+  return run_config_text(copy);
+}
+
+// Restores `state` from `path`, refusing a checkpoint of a different run.
+absl::Status resume_from(const std::string& path, const RunConfig& config, TrainState& state) {
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError(absl::StrCat("--resume: no checkpoint ", path));
+  }
+  if (absl::Status status = restore_train_state(path, state); !status.ok()) return status;
+  absl::StatusOr<RunConfig> saved = parse_run_config(state.config, path);
+  if (!saved.ok()) return saved.status();
+  if (resumable_part(*saved) != resumable_part(config)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--resume: ", path, " was written by a run with other settings:\n",
+        resumable_part(*saved), "this run has:\n", resumable_part(config)));
+  }
+  state.config = run_config_text(config);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageSet& train) {
+  absl::StatusOr<Resolution> resolution = resolution_for(train, config.resolution());
+  if (!resolution.ok()) return resolution.status();
+  const int64_t n = train.size();
+  const int64_t steps = config.steps() > 0 ? config.steps() : bit_hyperrule_schedule(n).total_steps();
+  WarmupStaircase schedule = config.schedule() == "constant"
+                                 ? WarmupStaircase(config.base_lr(), 0, {}, steps)
+                                 : bit_hyperrule_schedule(n, config.base_lr(), steps);
+  const double alpha =
+      config.mixup_alpha() >= 0 ? config.mixup_alpha() : bit_hyperrule_mixup_alpha(n);
+  return FinetunePlan{steps, alpha, *resolution, schedule};
+}
+
+absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
+                                        const RunConfig& config, std::ostream& out) {
+  absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
+  if (!plan.ok()) return plan.status();
+  Sgd sgd(model.named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
+  Generator generator(derive_seed(config.seed(), SeedPurpose::kMixup, 0));
+  Mixup mixup(plan->mixup_alpha);
+  TrainState state{&model, &sgd, &generator, 0, run_config_text(config)};
+
+  const bool files = !config.out().empty();
+  const std::string checkpoint = absl::StrCat(config.out(), "/checkpoint.ckpt");
+  if (files) std::filesystem::create_directories(config.out());
+  if (config.resume()) {
+    if (absl::Status status = resume_from(checkpoint, config, state); !status.ok()) return status;
+    out << "resumed " << checkpoint << " at step " << state.step << "\n";
+  }
+  absl::StatusOr<MetricsLog> metrics =
+      MetricsLog::open(files ? config.out() + "/metrics.jsonl" : "",
+                       config.resume() ? state.step : -1);
+  if (!metrics.ok()) return metrics.status();
+
+  const int64_t split = config.batch_split();
+  LoaderOptions options;
+  options.batch_size = config.batch() / split;  // a micro-batch; an update takes `split` of them
+  options.resolution = plan->resolution;
+  options.augment = config.augment() == "bit";
+  options.shuffle = config.shuffle();
+  options.seed = config.seed();
+  options.first_step = state.step * split;
+  options.workers = config.workers();
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(data.train, options);
+  if (!loader.ok()) return loader.status();
+
+  out << absl::StrFormat(
+      "fine-tuning: %d training images, %d classes, %dx%d inputs (train path %s), batch %d in "
+      "%d micro-batch(es), %d updates, base lr %g (%s), mixup alpha %g\n",
+      data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
+      config.augment(), config.batch(), split, plan->steps, config.base_lr(), config.schedule(),
+      plan->mixup_alpha);
+
+  const bool terminal = &out == &std::cout && stdout_is_terminal();
+  ProgressMeter progress(plan->steps, config.batch(), terminal ? 0.5 : 10.0, out);
+  progress.set_one_line(terminal);
+  progress.restart(state.step);
+  FinetuneResult result;
+  const int64_t first_step = state.step;
+  int64_t last_eval = -1;
+  auto evaluate_and_save = [&](int64_t step) -> absl::Status {
+    progress.end_line();
+    const int64_t eval_batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
+    absl::StatusOr<EvalResult> test =
+        evaluate(model, data.test, plan->resolution.crop, eval_batch, config.workers());
+    if (!test.ok()) return test.status();
+    result.test = *test;
+    last_eval = step;
+    out << absl::StrFormat("step %d: test top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%d images)\n",
+                           step, 100 * test->top1, 100 * test->top5, test->loss, test->examples);
+    absl::Status logged = metrics->log(
+        step, {{"test/top1", test->top1}, {"test/top5", test->top5}, {"test/loss", test->loss}});
+    if (!logged.ok() || !files) return logged;
+    state.step = step;
+    return save_train_state(checkpoint, state);
+  };
+
+  for (int64_t step = state.step; step < plan->steps;) {
+    const Clock::time_point start = Clock::now();
+    std::vector<Batch> micro_batches;
+    for (int64_t m = 0; m < split; ++m) {
+      absl::StatusOr<Batch> batch = (*loader)->next();
+      if (!batch.ok()) return batch.status();
+      micro_batches.push_back(*std::move(batch));
+    }
+    const double lr = *plan->schedule.lr(step);
+    const double loss = train_update(model, sgd, lr, micro_batches, mixup, generator);
+    ++step;
+    result.train_seconds += seconds_since(start);
+    if (absl::Status s = metrics->log(step, {{"train/loss", loss}, {"train/lr", lr}}); !s.ok()) {
+      return s;
+    }
+    progress.update(step, loss, lr);
+    if (step == plan->steps || (config.eval_every() > 0 && step % config.eval_every() == 0)) {
+      if (absl::Status status = evaluate_and_save(step); !status.ok()) return status;
+      progress.restart(step);
+    }
+  }
+  if (last_eval != plan->steps) {  // resumed from the final checkpoint: evaluate again
+    if (absl::Status status = evaluate_and_save(plan->steps); !status.ok()) return status;
+  }
+  result.steps = plan->steps;
+  const int64_t images = (plan->steps - first_step) * config.batch();
+  result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
+  return result;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,49 @@
+// A run's scalars as JSON lines, one object per call, "step" first:
+//   {"step": 40, "train/loss": 0.6931471805599453, "train/lr": 0.003}
+// and the same scalars as TensorBoard events in the directory `tensorboard/` beside the file
+// (train/tensorboard.h; `tensorboard --logdir RUN_DIR/tensorboard`).
+// Values are printed with 17 significant digits, so they read back bit for bit (the resume test
+// compares losses exactly). Each line goes out in one write() on an O_APPEND file, so a killed
+// run leaves whole lines behind.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "train/tensorboard.h"
+
+namespace bitgrad {
+
+using Scalars = std::vector<std::pair<std::string, double>>;
+
+class MetricsLog {
+ public:
+  // Opens `path` for appending. A resumed run passes the step it resumes from: lines of later
+  // steps (written after that checkpoint by the run that was killed) are dropped first, so the
+  // file reads as if the run had never stopped. A fresh run (keep_up_to_step < 0) starts an
+  // empty file. An empty path logs nothing.
+  static absl::StatusOr<MetricsLog> open(const std::string& path, int64_t keep_up_to_step = -1);
+  MetricsLog(MetricsLog&& other) noexcept;
+  MetricsLog& operator=(MetricsLog&&) = delete;
+  ~MetricsLog();
+
+  // The one place where a run's scalars are recorded: a JSON line and TensorBoard events.
+  absl::Status log(int64_t step, const Scalars& scalars);
+
+ private:
+  MetricsLog(std::string path, int fd, std::unique_ptr<TensorBoardWriter> tensorboard)
+      : path_(std::move(path)), fd_(fd), tensorboard_(std::move(tensorboard)) {}
+  std::string path_;
+  int fd_ = -1;
+  std::unique_ptr<TensorBoardWriter> tensorboard_;
+};
+
+// The lines of a metrics file, parsed: (step, scalars) in file order. For tests and tools.
+absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> read_metrics(const std::string& path);
+
+}  // namespace bitgrad

@@ -1,0 +1,52 @@
+#include "train/model_init.h"
+
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "models/predict.h"
+
+namespace bitgrad {
+namespace {
+
+int64_t or_official(int64_t value, int64_t official) { return value > 0 ? value : official; }
+
+}  // namespace
+
+absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t num_classes) {
+  const int64_t base_width = or_official(config.base_width(), BitConfig::kOfficialBaseWidth);
+  const int64_t num_groups = or_official(config.num_groups(), BitConfig::kOfficialNumGroups);
+  if (config.weights() == "random") {
+    absl::StatusOr<BitConfig> bit = bit_config_from_name(config.model());
+    if (!bit.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--model: ", bit.status().message()));
+    }
+    bit->head_size = num_classes;
+    bit->zero_head = true;
+    bit->seed = config.seed();
+    bit->base_width = base_width;
+    bit->num_groups = num_groups;
+    check_bit_config(*bit);
+    return LoadedBitModel{
+        std::make_shared<BitResNetV2>(*bit),
+        absl::StrFormat("random %s (base width %d, %d groups), zero %d-way head",
+                        bit_arch_name(*bit), base_width, num_groups, num_classes)};
+  }
+  InferenceModelOptions options;
+  options.base_width = base_width;
+  options.num_groups = num_groups;
+  absl::StatusOr<LoadedBitModel> loaded = load_bit_model_for_inference(config.weights(), options);
+  if (!loaded.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--weights: ", loaded.status().message()));
+  }
+  const int64_t file_head = loaded->model->config().head_size;
+  if (config.zero_head() || file_head != num_classes) {
+    loaded->model->reset_head(num_classes, /*zero=*/true);
+    absl::StrAppend(&loaded->message, absl::StrFormat("; head: %d-way from the file replaced "
+                                                      "by a zero %d-way one",
+                                                      file_head, num_classes));
+  }
+  return loaded;
+}
+
+}  // namespace bitgrad

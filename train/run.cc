@@ -1,0 +1,60 @@
+#include "train/run.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "data/datasets.h"
+#include "data/few_shot.h"
+#include "train/progress.h"
+#include "models/bit_weights.h"
+#include "train/model_init.h"
+#include "train/run_config.h"
+
+namespace bitgrad {
+
+absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config) {
+  if (config.examples_per_class() == 0) return data;
+  absl::StatusOr<ImageSet> train =
+      few_shot_subset(data.train, config.examples_per_class(), config.seed());
+  if (!train.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--examples_per_class: ",
+                                                   train.status().message()));
+  }
+  return Dataset{*std::move(train), data.test};
+}
+
+std::string summary_line(const FinetuneResult& result) {
+  return absl::StrFormat(
+      "test top-1 %.2f%%, top-5 %.2f%% on %d images; %d updates, %s training, %.1f images/s",
+      100 * result.test.top1, 100 * result.test.top5, result.test.examples, result.steps,
+      format_duration(result.train_seconds), result.images_per_second);
+}
+
+absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out) {
+  if (absl::Status status = check_run_config(config); !status.ok()) return status;
+  if (config.weights().empty()) {
+    return absl::InvalidArgumentError("--weights: expected a .npz, a checkpoint or \"random\"");
+  }
+  absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(config.dataset());
+  if (!spec.ok()) return spec.status();
+  absl::StatusOr<Dataset> all = load_dataset(spec->format, spec->path);
+  if (!all.ok()) return absl::InvalidArgumentError(absl::StrCat("--dataset: ", all.status().message()));
+  absl::StatusOr<Dataset> data = few_shot_data(*all, config);
+  if (!data.ok()) return data.status();
+
+  absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.num_classes());
+  if (!model.ok()) return model.status();
+  out << "model: " << model->message << "\n";
+  absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out);
+  if (!result.ok()) return result.status();
+  if (!config.save_weights().empty()) {
+    if (absl::Status status = save_bit_weights(*model->model, config.save_weights());
+        !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--save_weights: ", status.message()));
+    }
+    out << "weights: " << config.save_weights() << "\n";
+  }
+  out << "done: " << summary_line(*result) << "\n";
+  return result;
+}
+
+}  // namespace bitgrad

@@ -1,0 +1,23 @@
+// A whole bit_finetune run from its RunConfig: the dataset, the few-shot draw, the initial
+// model, the fine-tuning loop, the official-layout weights at the end, and a summary.
+#pragma once
+
+#include <ostream>
+
+#include "absl/status/statusor.h"
+#include "train/finetune.h"
+#include "train/run_config.pb.h"
+
+namespace bitgrad {
+
+// config.weights must be set ("random" or a file); an empty one is the transfer experiment
+// (train/transfer_experiment.h).
+absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out);
+
+// The few-shot draw of config.examples_per_class (none when 0) from `data`'s train split.
+absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config);
+
+// "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates in 2:03, 260.1 images/s".
+std::string summary_line(const FinetuneResult& result);
+
+}  // namespace bitgrad

@@ -1,0 +1,122 @@
+#include "train/run_config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/commandlineflag.h"
+#include "absl/flags/internal/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/strings/str_cat.h"
+#include "data/idx_dataset.h"
+#include "google/protobuf/text_format.h"
+
+namespace bitgrad {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::TextFormat;
+
+absl::Status invalid(const std::string& flag, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", what));
+}
+
+// Sets `field` from a flag's value as text ("0.003", "true", "cifar10:/data").
+absl::Status set_field(const FieldDescriptor* field, const std::string& value, RunConfig* config) {
+  if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+    config->GetReflection()->SetString(config, field, value);
+    return absl::OkStatus();
+  }
+  if (!TextFormat::ParseFieldValueFromString(value, field, config)) {
+    return invalid(field->name(), absl::StrCat("cannot read \"", value, "\""));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source) {
+  RunConfig config;
+  if (!TextFormat::ParseFromString(text, &config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": not a RunConfig textproto (train/run_config.proto)"));
+  }
+  return config;
+}
+
+std::string run_config_text(const RunConfig& config) {
+  std::string text;
+  TextFormat::PrintToString(config, &text);
+  return text;
+}
+
+absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) {
+  RunConfig from_file;
+  TextFormat::ParseInfoTree in_file;  // which fields the file sets
+  if (!config_file.empty()) {
+    std::ifstream in(config_file);
+    if (!in) return invalid("config", absl::StrCat("cannot read ", config_file));
+    std::stringstream text;
+    text << in.rdbuf();
+    TextFormat::Parser parser;
+    parser.WriteLocationsTo(&in_file);
+    if (!parser.ParseFromString(text.str(), &from_file)) {
+      return invalid("config", absl::StrCat(config_file, " is not a RunConfig textproto "
+                                            "(train/run_config.proto); see the parse error above"));
+    }
+  }
+  RunConfig config = from_file;
+  const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(field->name());
+    if (flag == nullptr) {
+      return absl::InternalError(absl::StrCat("RunConfig field ", field->name(), " has no flag"));
+    }
+    // CommandLineFlag::IsSpecifiedOnCommandLine is private in Debian's Abseil (20220623);
+    // WasPresentOnCommandLine is the same check, through the parser.
+    const bool on_command_line = absl::flags_internal::WasPresentOnCommandLine(field->name());
+    if (in_file.GetLocation(field, -1).line >= 0 && !on_command_line) continue;
+    if (absl::Status status = set_field(field, flag->CurrentValue(), &config); !status.ok()) {
+      return status;
+    }
+  }
+  return config;
+}
+
+absl::Status check_run_config(const RunConfig& c) {
+  if (c.batch() <= 0) return invalid("batch", "must be positive");
+  if (c.batch_split() <= 0 || c.batch() % c.batch_split() != 0) {
+    return invalid("batch_split", absl::StrCat("must be positive and divide --batch=", c.batch(),
+                                               ", got ", c.batch_split()));
+  }
+  if (c.steps() < 0) return invalid("steps", "must be >= 0 (0: the HyperRule's)");
+  if (c.base_lr() < 0) return invalid("base_lr", "must be >= 0");
+  if (c.schedule() != "hyperrule" && c.schedule() != "constant") {
+    return invalid("schedule", absl::StrCat("expected hyperrule or constant, got \"",
+                                            c.schedule(), "\""));
+  }
+  if (c.augment() != "bit" && c.augment() != "none") {
+    return invalid("augment", absl::StrCat("expected bit or none, got \"", c.augment(), "\""));
+  }
+  if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
+  if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");
+  if (c.workers() <= 0) return invalid("workers", "must be positive");
+  if (c.eval_batch() < 0) return invalid("eval_batch", "must be >= 0 (0: --batch)");
+  if (c.eval_every() < 0) return invalid("eval_every", "must be >= 0 (0: only at the end)");
+  if (c.resume() && c.out().empty()) return invalid("resume", "needs --out, the run directory");
+  return parse_dataset_spec(c.dataset()).status();
+}
+
+absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec) {
+  const size_t colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  absl::StatusOr<DatasetFormat> format = parse_dataset_format(name);
+  if (!format.ok()) return invalid("dataset", std::string(format.status().message()));
+  if (colon != std::string::npos && colon + 1 < spec.size()) {
+    return DatasetSpec{*format, spec.substr(colon + 1)};
+  }
+  if (*format == DatasetFormat::kFashionMnist) return DatasetSpec{*format, kFashionMnistDir};
+  return invalid("dataset", absl::StrCat("expected ", name, ":PATH, got \"", spec, "\""));
+}
+
+}  // namespace bitgrad

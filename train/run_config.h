@@ -1,0 +1,32 @@
+// RunConfig (train/run_config.proto): reading it from flags and a textproto file, checking it,
+// and the --dataset spec.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "data/datasets.h"
+#include "train/run_config.pb.h"
+
+namespace bitgrad {
+
+// The run's configuration, by precedence: flags given on the command line, then the fields
+// the textproto `config_file` sets (none when empty), then the flags' defaults. Every RunConfig
+// field needs an Abseil flag of the same name; a missing one is an internal error.
+absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file);
+
+// Errors name the flag and say what was expected.
+absl::Status check_run_config(const RunConfig& config);
+
+std::string run_config_text(const RunConfig& config);  // textproto
+absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source);
+
+// --dataset: "FORMAT:PATH", or "fashion_mnist" alone for Debian's copy.
+struct DatasetSpec {
+  DatasetFormat format;
+  std::string path;
+};
+absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec);
+
+}  // namespace bitgrad

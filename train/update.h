@@ -1,0 +1,25 @@
+// One optimizer update of BiT fine-tuning, as the reference loop does it (bit.md §3.2):
+//   mixup draws lam once for the update (when on);
+//   each micro-batch is mixed with its own permutation, run forward, and its loss divided by
+//   the number of micro-batches is back-propagated, so the gradients sum to those of the mean
+//   loss over the whole batch (GroupNorm has no batch statistics, so micro-batches change
+//   nothing but float summation order, and mixup's pairs stay inside a micro-batch);
+//   then one Sgd step at `lr`, and the gradients are dropped.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/random.h"
+#include "data/loader.h"
+#include "data/mixup.h"
+#include "models/bit_resnet_v2.h"
+#include "optim/sgd.h"
+
+namespace bitgrad {
+
+// Returns the update's loss: the mean of the micro-batches' (mixed) losses, before the step.
+double train_update(BitResNetV2& model, Sgd& sgd, double lr,
+                    const std::vector<Batch>& micro_batches, Mixup& mixup, Generator& generator);
+
+}  // namespace bitgrad
