@@ -49,13 +49,16 @@ absl::StatusOr<MetricsLog> MetricsLog::open(const std::string& path, int64_t kee
   } else if (absl::Status status = truncate_after(path, keep_up_to_step); !status.ok()) {
     return status;
   }
+  const int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) return io_error("cannot open the metrics log", path);
   const size_t slash = path.rfind('/');
   const std::string run_dir = slash == std::string::npos ? "." : path.substr(0, slash);
   absl::StatusOr<std::unique_ptr<TensorBoardWriter>> tensorboard =
       TensorBoardWriter::open(run_dir + "/tensorboard");
-  if (!tensorboard.ok()) return tensorboard.status();
-  const int fd = ::open(path.c_str(), flags, 0644);
-  if (fd < 0) return io_error("cannot open the metrics log", path);
+  if (!tensorboard.ok()) {
+    ::close(fd);
+    return tensorboard.status();
+  }
   return MetricsLog(path, fd, std::move(*tensorboard));
 }
 

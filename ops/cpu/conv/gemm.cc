@@ -20,19 +20,6 @@ constexpr int64_t kMaxColumnFloats = int64_t{1} << 25;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// The channel block of a 4-d desc the loops can write: 1 for plain NCHW, b for nChw<b>c, 0 for
-// anything else.
-int64_t block_of(const memory::desc& desc) {
-  if (desc.data.ndims != 4) return 0;
-  switch (format_tag_of(desc)) {
-    case memory::format_tag::abcd: return 1;
-    case memory::format_tag::aBcd4b: return 4;
-    case memory::format_tag::aBcd8b: return 8;
-    case memory::format_tag::aBcd16b: return 16;
-    default: return 0;
-  }
-}
-
 // A 4-d activation stored plain (block 1) or as nChw<block>c; channels padded to whole blocks.
 struct Activation {
   float* data;
@@ -149,7 +136,7 @@ bool gemm_conv_supported(const Shape& x_shape, const Shape& w_shape, const Conv2
   return g.rows() * g.columns() <= kMaxColumnFloats;
 }
 
-bool gemm_conv_can_write(const memory::desc& desc) { return block_of(desc) > 0; }
+bool gemm_conv_can_write(const memory::desc& desc) { return channel_block_of(desc) > 0; }
 
 Tensor conv2d_fwd_gemm(const Tensor& x_in, const Tensor& w, const Conv2dAttrs& attrs,
                        const memory::desc& y_desc) {
@@ -175,7 +162,7 @@ Tensor conv2d_bwd_data_gemm(const Tensor& dy, const Tensor& w, const Shape& x_sh
   Tensor dcol = scratch(g.rows() * g.columns());
   sgemm("conv2d gemm", false, false, g.rows(), g.columns(), g.o, floats(dy_rows),
         w_plain.data<float>(), dcol.mutable_data<float>());
-  col2im(dcol.data<float>(), g, activation(dx, block_of(dx_desc)));
+  col2im(dcol.data<float>(), g, activation(dx, channel_block_of(dx_desc)));
   return dx;
 }
 
