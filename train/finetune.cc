@@ -10,10 +10,10 @@
 #include "data/loader.h"
 #include "data/mixup.h"
 #include "data/stream_order.h"
-#include "train/progress.h"
 #include "models/train_state.h"
 #include "optim/sgd.h"
 #include "train/metrics_log.h"
+#include "train/progress.h"
 #include "train/run_config.h"
 #include "train/update.h"
 

@@ -4,9 +4,9 @@
 #include "absl/strings/str_format.h"
 #include "data/datasets.h"
 #include "data/few_shot.h"
-#include "train/progress.h"
 #include "models/bit_weights.h"
 #include "train/model_init.h"
+#include "train/progress.h"
 #include "train/run_config.h"
 
 namespace bitgrad {

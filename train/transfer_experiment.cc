@@ -10,9 +10,9 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "data/datasets.h"
-#include "train/progress.h"
 #include "models/train_state.h"
 #include "train/model_init.h"
+#include "train/progress.h"
 #include "train/run.h"
 #include "train/run_config.h"
 
