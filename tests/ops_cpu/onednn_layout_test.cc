@@ -103,6 +103,16 @@ TEST(OnednnLayoutTest, LayoutsCompareByDesc) {
   EXPECT_FALSE(a.blocked.opaque_layout()->same_as(*c.blocked.opaque_layout()));
 }
 
+TEST(OnednnLayoutTest, ChannelBlockDescsAndChannelBlocksAgree) {
+  for (int64_t block : {4, 8, 16}) {
+    EXPECT_EQ(onednn::channel_block_of(onednn::desc_with_channel_block({2, 21, 3, 5}, block)),
+              block);
+  }
+  EXPECT_EQ(onednn::channel_block_of(onednn::plain_desc({2, 21, 3, 5}, DType::kFloat32)), 1);
+  EXPECT_TRUE(throws_error([] { onednn::desc_with_channel_block({2, 21, 3, 5}, 12); },
+                           {"desc_with_channel_block", "12"}));
+}
+
 TEST(OnednnLayoutTest, PlainDescsGivePlainTensors) {
   Tensor t = onednn::empty_with_desc({2, 3}, DType::kFloat32, onednn::plain_desc({2, 3}, DType::kFloat32));
   EXPECT_TRUE(t.is_plain());

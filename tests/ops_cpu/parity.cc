@@ -129,12 +129,8 @@ std::string native_blocked_layout_name() {
 }
 
 Tensor with_channel_block(const Tensor& plain, int64_t block) {
-  using dnnl::memory;
-  EXPECT_TRUE(block == 8 || block == 16) << block;
-  const memory::format_tag tag =
-      block == 16 ? memory::format_tag::aBcd16b : memory::format_tag::aBcd8b;
   Tensor blocked = onednn::empty_with_desc(plain.shape(), DType::kFloat32,
-                                           onednn::desc_with_tag(plain.shape(), tag));
+                                           onednn::desc_with_channel_block(plain.shape(), block));
   onednn::reorder(onednn::view(plain).memory, onednn::view(blocked).memory);
   return blocked;
 }

@@ -49,8 +49,9 @@ Tensor blocked_input(const Shape& shape, bool requires_grad = false);
 // "onednn:aBcd16b" with AVX-512 (onednn::activation_channel_block()).
 std::string native_blocked_layout_name();
 
-// A plain (N, C, H, W) float32 tensor's values stored as nChw<block>c, whatever block this CPU's
-// convs choose: the kernels for both blocks are tested on every machine.
+// A plain (N, C, H, W) float32 tensor's values stored as nChw<block>c (block 4, 8 or 16),
+// whatever block this CPU's convs choose: the kernels for both blocks are tested on every
+// machine.
 Tensor with_channel_block(const Tensor& plain, int64_t block);
 
 // Whether every padding lane of a channel-blocked tensor (channels C..ceil(C / k) * k - 1 of each

@@ -120,6 +120,16 @@ int64_t channel_block_of(const memory::desc& desc) {
   }
 }
 
+memory::desc desc_with_channel_block(const Shape& shape, int64_t block) {
+  switch (block) {
+    case 4: return desc_with_tag(shape, memory::format_tag::aBcd4b);
+    case 8: return desc_with_tag(shape, memory::format_tag::aBcd8b);
+    case 16: return desc_with_tag(shape, memory::format_tag::aBcd16b);
+    default: BG_CHECK(false, "desc_with_channel_block: no nChw<k>c layout for a block of ", block);
+  }
+  return memory::desc();
+}
+
 Tensor empty_like_layout(const Tensor& t) {
   if (!has_onednn_layout(t)) return empty(t.shape(), t.dtype(), t.device());
   return empty_with_desc(t.shape(), t.dtype(), desc_of(t));

@@ -53,6 +53,9 @@ dnnl::memory::format_tag format_tag_of(const dnnl::memory::desc& desc);
 int64_t channel_block(const Tensor& t);
 // The same for a 4-d desc: k for nChw<k>c, 1 for row-major, 0 for any other layout.
 int64_t channel_block_of(const dnnl::memory::desc& desc);
+// The other way round: the float32 desc of a 4-d `shape` stored as nChw<block>c, for block 4, 8
+// or 16 (the blocks channel_block names). Throws for any other block.
+dnnl::memory::desc desc_with_channel_block(const Shape& shape, int64_t block);
 // An uninitialised tensor with t's shape, dtype and layout (plain or oneDNN).
 Tensor empty_like_layout(const Tensor& t);
 // t's values in the layout of `like` (same shape): t itself when the layouts already agree,

@@ -1,8 +1,9 @@
 // oneDNN convolution kernels. Activations (x, y, dy, dx) use whatever layout the primitive picks
-// with format_tag::any (nChw8c on AVX2; the root conv reads its plain nchw image as is) and stay
-// in it between oneDNN ops. Weights stay plain OIHW in the framework and are reordered to the
-// primitive's layout on every call: backward-data wants a different blocked weight layout than
-// forward and backward-weights, and SGD updates the plain weights between steps.
+// with format_tag::any (nChw8c on AVX2, nChw16c on AVX-512; the root conv reads its plain nchw
+// image as is) and stay in it between oneDNN ops. Weights stay plain OIHW in the framework and
+// are reordered to the primitive's layout on every call: backward-data wants a different
+// blocked weight layout than forward and backward-weights, and SGD updates the plain weights
+// between steps.
 //
 // On small feature maps some passes run as whole-batch GEMMs instead (conv/gemm.h) or, for
 // stride-1 3x3 convs, by Winograd's algorithm (conv/winograd.h), which read and write the same

@@ -28,18 +28,12 @@ Winograd3x3Shape winograd_shape(int64_t block, const Shape& in, int64_t out_chan
 
 const float* floats(const Tensor& t) { return static_cast<const float*>(t.raw_data()); }
 
-// An nChw<block>c tensor of `shape` for a kernel to fill (block 8 or 16).
-Tensor empty_blocked(const Shape& shape, int64_t block) {
-  return empty_with_desc(shape, DType::kFloat32,
-                         desc_with_tag(shape, block == 16 ? dnnl::memory::format_tag::aBcd16b
-                                                          : dnnl::memory::format_tag::aBcd8b));
-}
-
 // y = the forward of `s` on `in`, in in's layout, or undefined when the kernels cannot run it.
 Tensor forward(const Winograd3x3Shape& s, const Tensor& in, const Tensor& w, KernelOrder order) {
   if (!cpu::winograd3x3_supported(s)) return Tensor();
   Tensor w_plain = w.to_plain();
-  Tensor out = empty_blocked({s.batch, s.out_channels, s.out_h(), s.out_w()}, s.block);
+  const Shape y_shape = {s.batch, s.out_channels, s.out_h(), s.out_w()};
+  Tensor out = empty_with_desc(y_shape, DType::kFloat32, desc_with_channel_block(y_shape, s.block));
   Tensor scratch = empty({cpu::winograd3x3_scratch_floats(s)}, DType::kFloat32);
   cpu::winograd3x3_fwd_blocked(s, floats(in), w_plain.data<float>(), order,
                               static_cast<float*>(out.mutable_raw_data()),

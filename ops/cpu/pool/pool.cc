@@ -99,9 +99,7 @@ Tensor max_pool2d_bwd_recomputing(const Tensor& dy, const Tensor& x, const Pool2
                                   const Shape& y_shape) {
   cpu::MaxPoolShape shape;
   shape.block = channel_block(x);
-  Buffer dy_blocked = in_layout(view(dy), desc_with_tag(y_shape, shape.block == 16
-                                                                     ? memory::format_tag::aBcd16b
-                                                                     : memory::format_tag::aBcd8b));
+  Buffer dy_blocked = in_layout(view(dy), desc_with_channel_block(y_shape, shape.block));
   shape.planes = x.size(0) * ((x.size(1) + shape.block - 1) / shape.block);
   shape.in_h = x.size(2);
   shape.in_w = x.size(3);
