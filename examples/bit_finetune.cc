@@ -39,6 +39,7 @@ ABSL_FLAG(int64_t, resolution, 0, "model input size; 0: the HyperRule's (128 or 
 ABSL_FLAG(bool, shuffle, true, "a fresh order each epoch; false: file order");
 ABSL_FLAG(uint64_t, seed, 0, "initialisation, few-shot draw, order, augmentation, mixup");
 ABSL_FLAG(int32_t, workers, 2, "data loader threads");
+ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (needs a GPU; the GPU path is not written yet)");
 ABSL_FLAG(int64_t, eval_every, 0, "evaluate and checkpoint every N updates; 0: at the end");
 ABSL_FLAG(int64_t, eval_batch, 0, "images per evaluation batch; 0: --batch");
 ABSL_FLAG(std::string, out, "", "run directory for metrics.jsonl and checkpoint.ckpt");
@@ -51,6 +52,7 @@ namespace {
 absl::Status run() {
   absl::StatusOr<RunConfig> config = run_config_from_flags(absl::GetFlag(FLAGS_config));
   if (!config.ok()) return config.status();
+  if (absl::Status status = check_device(*config); !status.ok()) return status;
   return config->weights().empty() ? run_transfer_experiment(*config, std::cout).status()
                                    : run_finetune(*config, std::cout).status();
 }

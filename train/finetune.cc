@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,7 @@
 #include "train/metrics_log.h"
 #include "train/progress.h"
 #include "train/run_config.h"
+#include "train/run_dir.h"
 #include "train/update.h"
 
 namespace bitgrad {
@@ -77,11 +79,25 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
 
   const bool files = !config.out().empty();
   const std::string checkpoint = absl::StrCat(config.out(), "/checkpoint.ckpt");
-  if (files) std::filesystem::create_directories(config.out());
+  std::optional<RunDirectory> run_dir;  // held, and so locked, until the run ends
+  if (files) {
+    absl::StatusOr<RunDirectory> opened = RunDirectory::open(config.out());
+    if (!opened.ok()) return opened.status();
+    run_dir.emplace(*std::move(opened));
+  }
   if (config.resume()) {
     if (absl::Status status = resume_from(checkpoint, config, state); !status.ok()) return status;
     out << "resumed " << checkpoint << " at step " << state.step << "\n";
   }
+  // What a failure leaves behind, for its message.
+  int64_t saved_step = config.resume() ? state.step : -1;
+  auto stopped = [&](const absl::Status& status) {
+    const std::string kept =
+        !files ? "" : saved_step < 0 ? "; no checkpoint was written yet"
+                                     : absl::StrCat("; ", checkpoint, " (step ", saved_step,
+                                                    ") is intact, --resume continues from it");
+    return absl::Status(status.code(), absl::StrCat(status.message(), kept));
+  };
   absl::StatusOr<MetricsLog> metrics =
       MetricsLog::open(files ? config.out() + "/metrics.jsonl" : "",
                        config.resume() ? state.step : -1);
@@ -113,7 +129,8 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   FinetuneResult result;
   const int64_t first_step = state.step;
   int64_t last_eval = -1;
-  auto evaluate_and_save = [&](int64_t step) -> absl::Status {
+  // `record`: log the results and checkpoint; false when they are on disk already.
+  auto evaluate_and_save = [&](int64_t step, bool record) -> absl::Status {
     progress.end_line();
     const int64_t eval_batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
     absl::StatusOr<EvalResult> test =
@@ -123,11 +140,14 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     last_eval = step;
     out << absl::StrFormat("step %d: test top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%d images)\n",
                            step, 100 * test->top1, 100 * test->top5, test->loss, test->examples);
+    if (!record) return absl::OkStatus();
     absl::Status logged = metrics->log(
         step, {{"test/top1", test->top1}, {"test/top5", test->top5}, {"test/loss", test->loss}});
     if (!logged.ok() || !files) return logged;
     state.step = step;
-    return save_train_state(checkpoint, state);
+    if (absl::Status saved = save_train_state(checkpoint, state); !saved.ok()) return saved;
+    saved_step = step;
+    return absl::OkStatus();
   };
 
   for (int64_t step = state.step; step < plan->steps;) {
@@ -139,20 +159,25 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
       micro_batches.push_back(*std::move(batch));
     }
     const double lr = *plan->schedule.lr(step);
-    const double loss = train_update(model, sgd, lr, micro_batches, mixup, generator);
+    absl::StatusOr<double> loss = train_update(model, sgd, lr, micro_batches, mixup, generator);
     ++step;
-    result.train_seconds += seconds_since(start);
-    if (absl::Status s = metrics->log(step, {{"train/loss", loss}, {"train/lr", lr}}); !s.ok()) {
-      return s;
+    if (!loss.ok()) {
+      progress.end_line();
+      return stopped(absl::Status(loss.status().code(),
+                                  absl::StrCat("step ", step, ": ", loss.status().message())));
     }
-    progress.update(step, loss, lr);
+    result.train_seconds += seconds_since(start);
+    if (absl::Status s = metrics->log(step, {{"train/loss", *loss}, {"train/lr", lr}}); !s.ok()) {
+      return stopped(s);
+    }
+    progress.update(step, *loss, lr);
     if (step == plan->steps || (config.eval_every() > 0 && step % config.eval_every() == 0)) {
-      if (absl::Status status = evaluate_and_save(step); !status.ok()) return status;
+      if (absl::Status status = evaluate_and_save(step, true); !status.ok()) return stopped(status);
       progress.restart(step);
     }
   }
-  if (last_eval != plan->steps) {  // resumed from the final checkpoint: evaluate again
-    if (absl::Status status = evaluate_and_save(plan->steps); !status.ok()) return status;
+  if (last_eval != plan->steps) {  // resumed from the final checkpoint: its results are logged
+    if (absl::Status status = evaluate_and_save(plan->steps, false); !status.ok()) return status;
   }
   result.steps = plan->steps;
   const int64_t images = (plan->steps - first_step) * config.batch();

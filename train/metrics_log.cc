@@ -78,8 +78,14 @@ absl::Status MetricsLog::log(int64_t step, const Scalars& scalars) {
     absl::StrAppend(&line, ", \"", name, "\": ", absl::StrFormat("%.17g", value));
   }
   line += "}\n";
-  if (::write(fd_, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-    return io_error("cannot append to the metrics log", path_);
+  // A write cut short (a full disk) is undone, so the file keeps whole lines only.
+  const off_t size_before = ::lseek(fd_, 0, SEEK_END);
+  const ssize_t written = ::write(fd_, line.data(), line.size());
+  if (written != static_cast<ssize_t>(line.size())) {
+    const int error = written < 0 ? errno : ENOSPC;  // a short write sets no errno
+    if (written > 0 && size_before >= 0) (void)::ftruncate(fd_, size_before);
+    return absl::InternalError(absl::StrCat("cannot append to the metrics log ", path_, ": ",
+                                            std::strerror(error), " (its earlier lines are intact)"));
   }
   return tensorboard_->add_scalars(scalars, step);
 }

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/cuda/cuda_device.h"
 #include "data/datasets.h"
 #include "data/few_shot.h"
 #include "models/bit_weights.h"
@@ -10,6 +11,19 @@
 #include "train/run_config.h"
 
 namespace bitgrad {
+
+absl::Status check_device(const RunConfig& config) {
+  if (config.device() != "cuda") return absl::OkStatus();
+  std::string why_not;
+  if (!cuda_available(&why_not)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--device=cuda: this machine has no usable GPU (", why_not,
+                     "); use --device=cpu"));
+  }
+  return absl::UnimplementedError(
+      "--device=cuda: the GPU training path is not available yet (ops/cuda has no kernels); "
+      "use --device=cpu");
+}
 
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config) {
   if (config.examples_per_class() == 0) return data;
@@ -31,6 +45,7 @@ std::string summary_line(const FinetuneResult& result) {
 
 absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out) {
   if (absl::Status status = check_run_config(config); !status.ok()) return status;
+  if (absl::Status status = check_device(config); !status.ok()) return status;
   if (config.weights().empty()) {
     return absl::InvalidArgumentError("--weights: expected a .npz, a checkpoint or \"random\"");
   }

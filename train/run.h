@@ -14,6 +14,10 @@ namespace bitgrad {
 // (train/transfer_experiment.h).
 absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out);
 
+// --device: "cpu" (or empty) is fine; "cuda" fails, saying whether this machine has no usable
+// GPU or the GPU training path (ops/cuda) is what is missing.
+absl::Status check_device(const RunConfig& config);
+
 // The few-shot draw of config.examples_per_class (none when 0) from `data`'s train split.
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config);
 

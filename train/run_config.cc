@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include "absl/flags/commandlineflag.h"
-#include "absl/flags/internal/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "data/idx_dataset.h"
@@ -72,10 +71,11 @@ absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) 
     if (flag == nullptr) {
       return absl::InternalError(absl::StrCat("RunConfig field ", field->name(), " has no flag"));
     }
-    // CommandLineFlag::IsSpecifiedOnCommandLine is private in Debian's Abseil (20220623);
-    // WasPresentOnCommandLine is the same check, through the parser.
-    const bool on_command_line = absl::flags_internal::WasPresentOnCommandLine(field->name());
-    if (in_file.GetLocation(field, -1).line >= 0 && !on_command_line) continue;
+    // Abseil's public API cannot tell "given on the command line" (IsSpecifiedOnCommandLine is
+    // private in Debian's 20220623), so a flag overrides the file when it differs from its
+    // default: --batch=512 (the default) does not override the file's batch.
+    const bool set_by_flag = flag->CurrentValue() != flag->DefaultValue();
+    if (in_file.GetLocation(field, -1).line >= 0 && !set_by_flag) continue;
     if (absl::Status status = set_field(field, flag->CurrentValue(), &config); !status.ok()) {
       return status;
     }
@@ -104,6 +104,9 @@ absl::Status check_run_config(const RunConfig& c) {
   if (c.eval_batch() < 0) return invalid("eval_batch", "must be >= 0 (0: --batch)");
   if (c.eval_every() < 0) return invalid("eval_every", "must be >= 0 (0: only at the end)");
   if (c.resume() && c.out().empty()) return invalid("resume", "needs --out, the run directory");
+  if (!c.device().empty() && c.device() != "cpu" && c.device() != "cuda") {
+    return invalid("device", absl::StrCat("expected cpu or cuda, got \"", c.device(), "\""));
+  }
   return parse_dataset_spec(c.dataset()).status();
 }
 

@@ -1,12 +1,51 @@
 #include "train/update.h"
 
+#include <cmath>
+#include <optional>
+
+#include "absl/strings/str_cat.h"
 #include "core/check.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
 
 namespace bitgrad {
+namespace {
 
-double train_update(BitResNetV2& model, Sgd& sgd, double lr,
+// The first NaN or Inf in `tensor`, if any.
+std::optional<double> first_non_finite(const Tensor& tensor) {
+  Tensor values = tensor.to(Device::cpu());
+  if (values.dtype() != DType::kFloat64) values = values.to(DType::kFloat32);
+  values = values.to_plain();
+  auto scan = [&](const auto* data) -> std::optional<double> {
+    for (int64_t i = 0; i < values.numel(); ++i) {
+      if (!std::isfinite(data[i])) return static_cast<double>(data[i]);
+    }
+    return std::nullopt;
+  };
+  return values.dtype() == DType::kFloat64 ? scan(values.data<double>())
+                                           : scan(values.data<float>());
+}
+
+// OK when the loss and every gradient are finite; otherwise says which went wrong first.
+absl::Status check_finite(const BitResNetV2& model, double loss) {
+  std::string first_bad_gradient;
+  for (const auto& [name, parameter] : model.named_parameters()) {
+    if (!parameter.grad().defined()) continue;
+    if (std::optional<double> bad = first_non_finite(parameter.grad())) {
+      first_bad_gradient = absl::StrCat("parameter '", name, "' is the first whose gradient holds ",
+                                        *bad);
+      break;
+    }
+  }
+  if (std::isfinite(loss) && first_bad_gradient.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "non-finite training values: the loss is ", loss, ", ",
+      first_bad_gradient.empty() ? "every gradient is finite" : first_bad_gradient));
+}
+
+}  // namespace
+
+absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
                     const std::vector<Batch>& micro_batches, Mixup& mixup, Generator& generator) {
   BG_CHECK(!micro_batches.empty(), "train_update: no micro-batches");
   const double count = static_cast<double>(micro_batches.size());
@@ -18,6 +57,10 @@ double train_update(BitResNetV2& model, Sgd& sgd, double lr,
     Tensor loss = cross_entropy(model(mixed.images), mixed.targets) / count;
     loss.backward();
     loss_sum += loss.item<double>();
+  }
+  if (absl::Status status = check_finite(model, loss_sum); !status.ok()) {
+    sgd.zero_grad();
+    return status;
   }
   sgd.set_lr(lr);
   sgd.step();

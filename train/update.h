@@ -5,11 +5,14 @@
 //   loss over the whole batch (GroupNorm has no batch statistics, so micro-batches change
 //   nothing but float summation order, and mixup's pairs stay inside a micro-batch);
 //   then one Sgd step at `lr`, and the gradients are dropped.
+// A NaN or Inf in the loss or in a gradient stops the update before the step, so the model and
+// the optimizer keep their last finite state.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "core/random.h"
 #include "data/loader.h"
 #include "data/mixup.h"
@@ -19,7 +22,9 @@
 namespace bitgrad {
 
 // Returns the update's loss: the mean of the micro-batches' (mixed) losses, before the step.
-double train_update(BitResNetV2& model, Sgd& sgd, double lr,
+// Fails, without stepping, when the loss or a gradient is not finite; the message names the
+// first parameter (in model order) whose gradient is not finite.
+absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
                     const std::vector<Batch>& micro_batches, Mixup& mixup, Generator& generator);
 
 }  // namespace bitgrad

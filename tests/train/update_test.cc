@@ -1,5 +1,6 @@
 #include "train/update.h"
 
+#include <cmath>
 #include <memory>
 #include <vector>
 
@@ -59,8 +60,8 @@ std::vector<double> two_updates(BitResNetV2& model, int64_t split) {
   Sgd sgd(model.named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
   Mixup off(0.0);
   Generator generator(11);
-  return {train_update(model, sgd, kLr, micro, off, generator),
-          train_update(model, sgd, kLr, micro, off, generator)};
+  const double first = *train_update(model, sgd, kLr, micro, off, generator);
+  return {first, *train_update(model, sgd, kLr, micro, off, generator)};
 }
 
 // issue 13: one update with batch_split = 4 equals one with batch_split = 1, up to float
@@ -93,6 +94,31 @@ TEST_P(TrainUpdateTest, GradientsAreDroppedAfterTheUpdate) {
   two_updates(*model, 2);
   for (const auto& [name, parameter] : model->named_parameters()) {
     EXPECT_FALSE(parameter.grad().defined()) << name;
+  }
+}
+
+// A NaN pixel: the max-pool drops it from the loss, which stays finite, but the root conv's
+// weight gradient sums it in. The update refuses to step, names that parameter, and leaves the
+// parameters and the momentum as they were.
+TEST_P(TrainUpdateTest, ANonFiniteLossOrGradientStopsTheUpdate) {
+  std::unique_ptr<BitResNetV2> model = tiny_model(), untouched = tiny_model();
+  Generator data(3);
+  Tensor images = randn({kBatch, 3, kSide, kSide}, DType::kFloat64, Device::cpu(), data);
+  images.mutable_data<double>()[5] = std::nan("");
+  Batch batch;
+  batch.images = images;
+  batch.labels = from_vector<int64_t>({0, 1, 2, 0, 1, 2, 2, 1}, {kBatch});
+  Sgd sgd(model->named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
+  Mixup off(0.0);
+  Generator generator(11);
+  absl::StatusOr<double> loss = train_update(*model, sgd, kLr, {batch}, off, generator);
+  const std::string first = model->named_parameters().front().first;
+  EXPECT_TRUE(testing::fails_naming(loss.status(), {"parameter '" + first + "'", "gradient holds nan"}));
+  EXPECT_TRUE(sgd.state().empty()) << "the optimizer stepped";
+  const auto before = untouched->named_parameters(), after = model->named_parameters();
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_TRUE(testing::all_close(after[i].second, before[i].second, 0, 0)) << after[i].first;
+    EXPECT_FALSE(after[i].second.grad().defined()) << after[i].first;
   }
 }
 

@@ -1,0 +1,84 @@
+#include "train/run_dir.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+
+namespace bitgrad {
+namespace {
+
+absl::Status out_error(const std::string& path, const std::string& what) {
+  return absl::FailedPreconditionError(absl::StrCat("--out: ", path, ": ", what));
+}
+
+// The pid a live run wrote into its lock file, or "another process".
+std::string lock_holder(const std::string& lock_path) {
+  std::ifstream in(lock_path);
+  std::string pid;
+  std::getline(in, pid);
+  return pid.empty() ? "another process" : absl::StrCat("process ", pid);
+}
+
+void remove_stale_temporaries(const std::string& dir) {
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
+    if (entry.path().filename().string().find(".tmp-") != std::string::npos) {
+      std::filesystem::remove(entry.path(), ignored);
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error) return out_error(path, absl::StrCat("cannot create the run directory: ", error.message()));
+  if (::access(path.c_str(), W_OK) != 0) {
+    return out_error(path, absl::StrCat("the run directory is not writable: ", std::strerror(errno)));
+  }
+  const std::string lock_path = path + "/lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return out_error(path, absl::StrCat("cannot create ", lock_path, ": ", std::strerror(errno)));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int flock_errno = errno;
+    ::close(fd);
+    if (flock_errno != EWOULDBLOCK) {
+      return out_error(path, absl::StrCat("cannot lock ", lock_path, ": ",
+                                          std::strerror(flock_errno)));
+    }
+    return out_error(path, absl::StrCat("in use by another run (", lock_holder(lock_path),
+                                        " holds ", lock_path, "); wait for it or choose another "
+                                        "--out"));
+  }
+  const std::string pid = absl::StrCat(::getpid(), "\n");
+  if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
+    const int write_errno = errno;
+    ::close(fd);
+    return out_error(path, absl::StrCat("cannot write ", lock_path, ": ",
+                                        std::strerror(write_errno)));
+  }
+  remove_stale_temporaries(path);
+  return RunDirectory(path, fd);
+}
+
+RunDirectory::RunDirectory(RunDirectory&& other) noexcept
+    : path_(std::move(other.path_)), lock_fd_(other.lock_fd_) {
+  other.lock_fd_ = -1;
+}
+
+RunDirectory::~RunDirectory() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing the last descriptor releases the flock
+}
+
+}  // namespace bitgrad

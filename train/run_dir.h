@@ -1,0 +1,32 @@
+// The run directory (--out) of a training run, held for the run's lifetime: created if needed,
+// checked writable before any work starts, and locked so that two runs never write one
+// directory. The lock is flock() on OUT/lock, which the kernel releases when the process dies,
+// so a run killed with SIGKILL never leaves it stuck. Opening also deletes the temporaries
+// (NAME.tmp-PID-N, io/atomic_file.h) that a killed run left mid-write; holding the lock, no
+// other process can be writing them.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace bitgrad {
+
+class RunDirectory {
+ public:
+  // Errors name --out and the directory: not creatable, not writable, or in use by another
+  // process (whose pid the lock file holds).
+  static absl::StatusOr<RunDirectory> open(const std::string& path);
+  RunDirectory(RunDirectory&& other) noexcept;
+  RunDirectory& operator=(RunDirectory&&) = delete;
+  ~RunDirectory();  // releases the lock
+
+  const std::string& path() const { return path_; }
+
+ private:
+  RunDirectory(std::string path, int lock_fd) : path_(std::move(path)), lock_fd_(lock_fd) {}
+  std::string path_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace bitgrad
