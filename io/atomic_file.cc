@@ -5,7 +5,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
@@ -55,12 +58,22 @@ absl::Status flush_to_disk(const std::string& temporary, const std::string& path
   return absl::InternalError(absl::StrCat("flushing ", path, ": ", std::strerror(error)));
 }
 
+// A test hook (io/atomic_file.h): holds the finished temporary unpublished for a while.
+void pause_before_publishing() {
+  static const int milliseconds = [] {
+    const char* value = std::getenv("BITGRAD_TEST_PAUSE_BEFORE_PUBLISH_MS");
+    return value == nullptr ? 0 : std::atoi(value);
+  }();
+  if (milliseconds > 0) std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds));
+}
+
 }  // namespace
 
 absl::Status write_file_atomically_via(
     const std::string& path, const std::function<absl::Status(const std::string&)>& write) {
   const std::string temporary = temporary_path_for(path);
   absl::Status status = write(temporary);
+  if (status.ok()) pause_before_publishing();
   if (status.ok()) status = flush_to_disk(temporary, path);
   if (status.ok() && ::rename(temporary.c_str(), path.c_str()) != 0) {
     status = absl::InternalError(absl::StrCat("cannot replace ", path, ": ", std::strerror(errno)));

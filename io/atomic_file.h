@@ -2,6 +2,10 @@
 // data goes to a temporary file in the same directory, is flushed to disk, and only then
 // renamed over the destination (an atomic replace on POSIX). An existing file at `path` stays
 // intact until the new one is complete.
+//
+// For tests that kill a writer mid-write: the environment variable
+// BITGRAD_TEST_PAUSE_BEFORE_PUBLISH_MS=N makes every write wait N ms after the temporary file
+// is complete and before it is renamed into place (tests/train/kill_test.cc).
 #pragma once
 
 #include <cstddef>

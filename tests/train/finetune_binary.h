@@ -1,0 +1,49 @@
+// Runs examples/bit_finetune as a user would (a child process, its output in files), on a tiny
+// dataset and model that train in a fraction of a second per step. For the tests that kill,
+// starve and misuse whole runs.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bitgrad {
+namespace testing {
+
+// A keras-style .npz (data/keras_npz.h) at `path`: 24 random 8x8 RGB training images of 3
+// classes, and the first 6 again as the test split.
+void write_tiny_dataset(const std::string& path);
+
+// Flags for a random-init BiT R50 of base width 4 on `dataset` writing to `out`: `steps`
+// updates of 8 images in 2 micro-batches, with shuffling, BiT augmentation and mixup, a
+// checkpoint every `eval_every` updates, and the final weights in out/final.npz.
+std::vector<std::string> tiny_run_flags(const std::string& dataset, const std::string& out,
+                                        int64_t steps, int64_t eval_every);
+
+struct ChildOptions {
+  int64_t file_size_limit = -1;  // RLIMIT_FSIZE in bytes (SIGXFSZ ignored: write() fails EFBIG)
+  std::vector<std::string> env;  // "NAME=value" added to the environment
+  std::string log_prefix;        // stdout and stderr go to <log_prefix>.out and .err
+};
+
+// Starts bit_finetune with `flags`; returns its pid.
+pid_t start_finetune(const std::vector<std::string>& flags, const ChildOptions& options);
+
+struct Finished {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  std::string out, err;
+};
+
+// Waits for `pid`, started with `options`.
+Finished wait_finetune(pid_t pid, const ChildOptions& options);
+
+// start_finetune, then wait_finetune.
+Finished run_finetune_binary(const std::vector<std::string>& flags, const ChildOptions& options);
+
+std::string read_file(const std::string& path);  // empty when missing
+
+}  // namespace testing
+}  // namespace bitgrad
