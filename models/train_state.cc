@@ -13,6 +13,14 @@ namespace bitgrad {
 namespace {
 
 constexpr char kSgdKind[] = "sgd";
+
+// "R50x1 (base width 4, 2 groups)": what decides the body's shapes (a head of another size is
+// reported tensor by tensor, it is two of them).
+std::string architecture(const BitConfig& config) {
+  return absl::StrCat(bit_arch_name(config), " (base width ", config.base_width, ", ",
+                      config.num_groups, " groups)");
+}
+
 std::string describe(const Tensor& tensor) {
   return absl::StrCat(dtype_name(tensor.dtype()), " ", tensor.shape().str());
 }
@@ -261,10 +269,10 @@ absl::Status restore_train_state(const std::string& path, TrainState& state) {
 
   // Check everything first.
   absl::StatusOr<BitConfig> saved_config = bit_config_from_checkpoint(*checkpoint, path);
-  if (saved_config.ok() && bit_arch_name(*saved_config) != bit_arch_name(state.model->config())) {
+  if (saved_config.ok() && architecture(*saved_config) != architecture(state.model->config())) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint ", path, " holds a BiT-", bit_arch_name(*saved_config), ", the model is a BiT-",
-        bit_arch_name(state.model->config())));
+        "checkpoint ", path, " holds a BiT-", architecture(*saved_config), ", the model is a BiT-",
+        architecture(state.model->config())));
   }
   if (auto s = check_module_state(*state.model, *checkpoint, path); !s.ok()) return s;
   if (state.optimizer != nullptr) {

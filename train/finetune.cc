@@ -11,6 +11,7 @@
 #include "data/loader.h"
 #include "data/mixup.h"
 #include "data/stream_order.h"
+#include "google/protobuf/text_format.h"
 #include "models/train_state.h"
 #include "optim/sgd.h"
 #include "train/metrics_log.h"
@@ -28,12 +29,21 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The settings a resumed run may change without changing what it computes.
-std::string resumable_part(const RunConfig& config) {
-  RunConfig copy = config;
-  copy.clear_resume();
-  copy.clear_workers();
-  return run_config_text(copy);
+// "--base_lr=0.1 there, 0.2 here; ..." for the settings that may not change on resume.
+std::string differing_settings(const RunConfig& saved, const RunConfig& now) {
+  std::string differences;
+  const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
+    if (field->name() == "resume" || field->name() == "workers") continue;
+    std::string there, here;
+    google::protobuf::TextFormat::PrintFieldValueToString(saved, field, -1, &there);
+    google::protobuf::TextFormat::PrintFieldValueToString(now, field, -1, &here);
+    if (there == here) continue;
+    absl::StrAppend(&differences, differences.empty() ? "" : "; ", "--", field->name(), "=",
+                    there, " there, ", here, " here");
+  }
+  return differences;
 }
 
 // Restores `state` from `path`, refusing a checkpoint of a different run.
@@ -44,10 +54,9 @@ absl::Status resume_from(const std::string& path, const RunConfig& config, Train
   if (absl::Status status = restore_train_state(path, state); !status.ok()) return status;
   absl::StatusOr<RunConfig> saved = parse_run_config(state.config, path);
   if (!saved.ok()) return saved.status();
-  if (resumable_part(*saved) != resumable_part(config)) {
+  if (std::string differences = differing_settings(*saved, config); !differences.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--resume: ", path, " was written by a run with other settings:\n",
-        resumable_part(*saved), "this run has:\n", resumable_part(config)));
+        "--resume: ", path, " was written by a run with other settings: ", differences));
   }
   state.config = run_config_text(config);
   return absl::OkStatus();

@@ -7,13 +7,25 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "data/idx_dataset.h"
+#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
 namespace bitgrad {
 namespace {
 
+constexpr int64_t kMinResolution = 32;  // the network's total stride: 2^5
+
 using google::protobuf::FieldDescriptor;
 using google::protobuf::TextFormat;
+
+// Keeps the parser's first error ("1:8: Expected integer, got: \"many\"") for one message,
+// instead of protobuf's own log line.
+struct FirstParseError : google::protobuf::io::ErrorCollector {
+  std::string text;
+  void AddError(int line, int column, const std::string& message) override {
+    if (text.empty()) text = absl::StrCat(line + 1, ":", column + 1, ": ", message);
+  }
+};
 
 absl::Status invalid(const std::string& flag, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", what));
@@ -58,9 +70,11 @@ absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) 
     text << in.rdbuf();
     TextFormat::Parser parser;
     parser.WriteLocationsTo(&in_file);
+    FirstParseError error;
+    parser.RecordErrorsTo(&error);
     if (!parser.ParseFromString(text.str(), &from_file)) {
-      return invalid("config", absl::StrCat(config_file, " is not a RunConfig textproto "
-                                            "(train/run_config.proto); see the parse error above"));
+      return invalid("config", absl::StrCat(config_file, ":", error.text,
+                                            " (a RunConfig textproto, train/run_config.proto)"));
     }
   }
   RunConfig config = from_file;
@@ -100,6 +114,11 @@ absl::Status check_run_config(const RunConfig& c) {
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
   if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");
+  if (c.resolution() > 0 && c.resolution() < kMinResolution) {
+    return invalid("resolution", absl::StrCat(c.resolution(), " is too small: BiT ResNet-v2 "
+                                              "halves its input 5 times, so it needs at least ",
+                                              kMinResolution, " (0: the HyperRule's)"));
+  }
   if (c.workers() <= 0) return invalid("workers", "must be positive");
   if (c.eval_batch() < 0) return invalid("eval_batch", "must be >= 0 (0: --batch)");
   if (c.eval_every() < 0) return invalid("eval_every", "must be >= 0 (0: only at the end)");

@@ -41,7 +41,7 @@ std::vector<std::string> tiny_run_flags(const std::string& dataset, const std::s
   return {"--weights=random",  "--model=R50x1",    "--base_width=4",
           "--num_groups=2",    "--dataset=npz:" + dataset,
           "--batch=8",         "--batch_split=2",  absl::StrCat("--steps=", steps),
-          "--base_lr=0.1",     "--mixup_alpha=0.2", "--resolution=16",
+          "--base_lr=0.1",     "--mixup_alpha=0.2", "--resolution=32",
           "--seed=3",          absl::StrCat("--eval_every=", eval_every),
           "--out=" + out,      "--save_weights=" + out + "/final.npz"};
 }

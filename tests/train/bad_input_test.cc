@@ -1,0 +1,397 @@
+// "Bad input, one clear line each" (docs/reliability.md): every row of the table is a bad input
+// to bit_finetune (run as a child process) or to a tensor op, and the ONE line it must produce.
+// The test checks each line (exit code 1, a single "error:" line on stderr, holding the
+// expected fragments), then renders the table and compares it with the one in
+// docs/reliability.md. `bazel run //tests/train:bad_input_test` rewrites the doc's table.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "core/check.h"
+#include "core/storage.h"
+#include "gtest/gtest.h"
+#include "io/npz.h"
+#include "models/bit_weights.h"
+#include "models/train_state.h"
+#include "ops/conv.h"
+#include "ops/elementwise.h"
+#include "ops/linear.h"
+#include "ops/loss.h"
+#include "tests/train/finetune_binary.h"
+#include "train/metrics_log.h"
+
+namespace bitgrad {
+namespace {
+
+namespace fs = std::filesystem;
+const std::string kDoc = "docs/reliability.md";
+const std::string kBegin = "<!-- bad_input_test: begin -->", kEnd = "<!-- bad_input_test: end -->";
+
+std::string dir() { return ::testing::TempDir() + "/bad_input"; }
+std::string path(const std::string& name) { return dir() + "/" + name; }
+
+// The tiny run's flags with `changes` ("--name=value") replacing or adding flags.
+std::vector<std::string> run_with(const std::vector<std::string>& changes,
+                                  const std::string& out = "run") {
+  std::vector<std::string> flags = testing::tiny_run_flags(path("tiny.npz"), path(out), 2, 1);
+  for (const std::string& change : changes) {
+    const std::string name = change.substr(0, change.find('=') + 1);
+    bool replaced = false;
+    for (std::string& flag : flags) {
+      if (!name.empty() && name.back() == '=' && flag.rfind(name, 0) == 0) {
+        flag = change;
+        replaced = true;
+      }
+    }
+    if (!replaced) flags.push_back(change);
+  }
+  return flags;
+}
+
+// The one error line of a run that must fail; a description of what went wrong otherwise.
+std::string error_line(const std::vector<std::string>& flags,
+                       const testing::ChildOptions& given = {}) {
+  testing::ChildOptions options = given;
+  options.log_prefix = path("child");
+  const testing::Finished done = testing::run_finetune_binary(flags, options);
+  if (done.exit_code != 1) return absl::StrCat("(exit code ", done.exit_code, ") ", done.err);
+  std::string line = done.err;
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  return line;
+}
+
+std::string thrown(const std::function<void()>& statement) {
+  try {
+    statement();
+  } catch (const Error& error) {
+    return absl::StrCat("error: ", error.what());
+  }
+  return "(no error)";
+}
+
+// A device runtime that keeps "cuda" tensors in host memory: mixed devices without a GPU.
+class HostMemoryAsCuda : public DeviceRuntime {
+ public:
+  void* allocate(size_t nbytes, int) override { return std::malloc(nbytes == 0 ? 1 : nbytes); }
+  void deallocate(void* ptr, size_t, int) override { std::free(ptr); }
+  void copy(void* dst, Device, const void* src, Device, size_t nbytes) override {
+    std::memcpy(dst, src, nbytes);
+  }
+  void fill_zero(void* ptr, size_t nbytes, int) override { std::memset(ptr, 0, nbytes); }
+};
+
+// --- fixtures --------------------------------------------------------------------------------
+
+BitConfig tiny_bit(int64_t base_width) {
+  BitConfig config;
+  config.head_size = 3;
+  config.base_width = base_width;
+  config.num_groups = 2;
+  return config;
+}
+
+void write_bytes(const std::string& file, const std::string& bytes) {
+  std::ofstream(file, std::ios::binary) << bytes;
+}
+
+void truncate_copy(const std::string& from, const std::string& to) {
+  const std::string bytes = testing::read_file(from);
+  write_bytes(to, bytes.substr(0, bytes.size() / 2));
+}
+
+// good.npz's arrays with `change` applied, written to `name`.
+void edited_npz(const std::string& from, const std::string& name,
+                const std::function<void(NamedArrays&)>& change) {
+  NamedArrays arrays = *read_npz(from);
+  change(arrays);
+  ASSERT_TRUE(write_npz(path(name), arrays).ok());
+}
+
+void make_fixtures() {
+  fs::remove_all(dir());
+  fs::create_directories(dir());
+  testing::write_tiny_dataset(path("tiny.npz"));
+  BitResNetV2 model(tiny_bit(4));
+  ASSERT_TRUE(save_bit_weights(model, path("good.npz")).ok());
+  truncate_copy(path("good.npz"), path("truncated.npz"));
+  write_bytes(path("text.npz"), "these are not weights\n");
+  edited_npz(path("good.npz"), "int_root.npz", [](NamedArrays& arrays) {
+    arrays[0].second = arrays[0].second.to(DType::kInt64);
+  });
+  edited_npz(path("good.npz"), "flat_root.npz", [](NamedArrays& arrays) {
+    arrays[0].second = zeros({arrays[0].second.numel()});
+  });
+  edited_npz(path("good.npz"), "no_root.npz",
+             [](NamedArrays& arrays) { arrays.erase(arrays.begin()); });
+  TrainState state;
+  state.model = &model;
+  ASSERT_TRUE(save_train_state(path("good.ckpt"), state).ok());
+  truncate_copy(path("good.ckpt"), path("truncated.ckpt"));
+  BitResNetV2 wider(tiny_bit(8));
+  state.model = &wider;
+  fs::create_directories(path("wider_run"));
+  ASSERT_TRUE(save_train_state(path("wider_run/checkpoint.ckpt"), state).ok());
+  edited_npz(path("tiny.npz"), "no_test.npz", [](NamedArrays& arrays) { arrays.pop_back(); arrays.pop_back(); });
+  edited_npz(path("tiny.npz"), "float_images.npz", [](NamedArrays& arrays) {
+    arrays[0].second = arrays[0].second.to(DType::kFloat32);
+  });
+  truncate_copy(path("tiny.npz"), path("truncated_data.npz"));
+  write_bytes(path("a_file"), "");
+  write_bytes(path("bad.textproto"), "batch: \"many\"\n");
+}
+
+// --- the table ---------------------------------------------------------------------------------
+
+struct Row {
+  std::string kind;    // files, flags, run directory, training, environment, tensors
+  std::string input;   // what was given (markdown; $TMP is the test's directory)
+  std::function<std::string()> line;
+  std::vector<std::string> expected;  // fragments the line must hold
+  bool machine_dependent = false;     // the doc shows this machine's line
+};
+
+std::vector<Row> rows() {
+  return {
+      {"files", "`--weights=$TMP/truncated.npz` (the first half of a good .npz)",
+       [] { return error_line(run_with({"--weights=" + path("truncated.npz")})); },
+       {"--weights", "truncated.npz"}},
+      {"files", "`--weights=$TMP/text.npz` (a text file: wrong magic)",
+       [] { return error_line(run_with({"--weights=" + path("text.npz")})); },
+       {"--weights", "text.npz"}},
+      {"files", "`--weights=` a .npz whose root conv weight is int64",
+       [] { return error_line(run_with({"--weights=" + path("int_root.npz")})); },
+       {"--weights", "int_root.npz", "int64"}},
+      {"files", "`--weights=` a .npz whose root conv weight is flat",
+       [] { return error_line(run_with({"--weights=" + path("flat_root.npz")})); },
+       {"--weights", "flat_root.npz", "shape"}},
+      {"files", "`--weights=` a .npz without the root conv weight",
+       [] { return error_line(run_with({"--weights=" + path("no_root.npz")})); },
+       {"--weights", "no_root.npz", "root"}},
+      {"files", "`--weights=$TMP/missing.npz`",
+       [] { return error_line(run_with({"--weights=" + path("missing.npz")})); },
+       {"--weights", "missing.npz"}},
+      {"files", "`--weights=$TMP/truncated.ckpt` (the first half of a checkpoint)",
+       [] { return error_line(run_with({"--weights=" + path("truncated.ckpt")})); },
+       {"--weights", "truncated.ckpt"}},
+      {"files", "`--resume` where the checkpoint holds a model of base width 8, the run has 4",
+       [] { return error_line(run_with({"--resume"}, "wider_run")); },
+       {"checkpoint.ckpt", "base width 8", "base width 4"}},
+      {"files", "`--dataset=npz:` a file without x_test and y_test",
+       [] { return error_line(run_with({"--dataset=npz:" + path("no_test.npz")})); },
+       {"--dataset", "no_test.npz", "x_test"}},
+      {"files", "`--dataset=npz:` a file with float32 images",
+       [] { return error_line(run_with({"--dataset=npz:" + path("float_images.npz")})); },
+       {"--dataset", "float_images.npz", "float32"}},
+      {"files", "`--dataset=npz:` the first half of a dataset file",
+       [] { return error_line(run_with({"--dataset=npz:" + path("truncated_data.npz")})); },
+       {"--dataset", "truncated_data.npz"}},
+      {"files", "`--config=$TMP/bad.textproto` holding `batch: \"many\"`",
+       [] { return error_line({"--config=" + path("bad.textproto")}); },
+       {"--config", "bad.textproto"}},
+      {"files", "`--config=$TMP/missing.textproto`",
+       [] { return error_line({"--config=" + path("missing.textproto")}); },
+       {"--config", "missing.textproto"}},
+      {"flags", "`--dataset=imagenet:/data`",
+       [] { return error_line(run_with({"--dataset=imagenet:/data"})); },
+       {"--dataset", "imagenet", "expected"}},
+      {"flags", "`--batch=10 --batch_split=3`",
+       [] { return error_line(run_with({"--batch=10", "--batch_split=3"})); },
+       {"--batch_split", "divide", "10"}},
+      {"flags", "`--examples_per_class=100` (the classes have 8 images)",
+       [] { return error_line(run_with({"--examples_per_class=100"})); },
+       {"--examples_per_class", "100"}},
+      {"flags", "`--resolution=16` (the network halves its input 5 times)",
+       [] { return error_line(run_with({"--resolution=16"})); },
+       {"--resolution", "16", "at least 32"}},
+      {"flags", "`--batch=0`", [] { return error_line(run_with({"--batch=0"})); },
+       {"--batch", "positive"}},
+      {"flags", "`--schedule=cosine`", [] { return error_line(run_with({"--schedule=cosine"})); },
+       {"--schedule", "cosine", "hyperrule"}},
+      {"flags", "`--augment=heavy`", [] { return error_line(run_with({"--augment=heavy"})); },
+       {"--augment", "heavy"}},
+      {"flags", "`--workers=0`", [] { return error_line(run_with({"--workers=0"})); },
+       {"--workers", "positive"}},
+      {"flags", "`--weights=random --model=R42`",
+       [] { return error_line(run_with({"--model=R42"})); }, {"--model", "R42"}},
+      {"flags", "`--batch=many`", [] { return error_line(run_with({"--batch=many"})); },
+       {"batch", "many"}},
+      {"flags", "`--bacth=8` (a misspelt flag)", [] { return error_line(run_with({"--bacth=8"})); },
+       {"bacth"}},
+      {"flags", "`--resume` without `--out`",
+       [] { return error_line(run_with({"--out=", "--resume", "--save_weights="})); },
+       {"--resume", "--out"}},
+      {"run directory", "`--out=$TMP/a_file/run` (under a regular file)",
+       [] { return error_line(run_with({"--out=" + path("a_file/run")})); },
+       {"--out", "a_file/run"}},
+      {"run directory", "`--out` of a run that is still going",
+       [] {
+         testing::ChildOptions options{.log_prefix = path("busy")};
+         const pid_t busy = testing::start_finetune(
+             testing::tiny_run_flags(path("tiny.npz"), path("busy"), 100000, 0), options);
+         while (testing::read_file(path("busy/lock")).empty()) {
+           std::this_thread::sleep_for(std::chrono::milliseconds(5));
+         }
+         const std::string line = error_line(run_with({}, "busy"));
+         kill(busy, SIGKILL);
+         testing::wait_finetune(busy, options);
+         // The kernel dropped the killed run's lock: the directory is usable again.
+         const std::string after = error_line(run_with({"--batch=0"}, "busy"));
+         return after.find("--batch") == std::string::npos ? "(lock stuck) " + after
+                                                           : absl::StrReplaceAll(line, {{std::to_string(busy), "PID"}});
+       },
+       {"--out", "in use by another run", "process PID"}},
+      {"run directory", "`--resume` with no checkpoint in `--out`",
+       [] { return error_line(run_with({"--resume"}, "empty_run")); },
+       {"--resume", "no checkpoint"}},
+      {"run directory", "`--resume` with `--base_lr=0.2`, the checkpoint has 0.1",
+       [] {
+         error_line(run_with({}, "lr_run"));  // a whole run: it writes the checkpoint
+         return error_line(run_with({"--resume", "--base_lr=0.2"}, "lr_run"));
+       },
+       {"--resume", "other settings", "--base_lr=0.1 there, 0.2 here"}},
+      {"training", "`--base_lr=1e30 --schedule=constant` (diverges)",
+       [] {
+         const auto flags = run_with({"--base_lr=1e30", "--schedule=constant", "--steps=20"}, "nan_run");
+         const std::string line = error_line(flags);
+         // The checkpoint is good: a resumed run reaches the same step and stops the same way.
+         const std::string checkpoint = testing::read_file(path("nan_run/checkpoint.ckpt"));
+         std::vector<std::string> resumed = flags;
+         resumed.push_back("--resume");
+         const std::string again = error_line(resumed);
+         if (again != line) return "(resume differs) " + again;
+         if (testing::read_file(path("nan_run/checkpoint.ckpt")) != checkpoint) return std::string("(checkpoint changed)");
+         return line;
+       },
+       {"step", "non-finite", "parameter '", "is intact"}},
+      {"training", "`--resume` under a 20 KB file-size limit (`ulimit -f`, SIGXFSZ "
+                   "ignored): the next checkpoint cannot be written",
+       [] {
+         // A run killed while writing its second checkpoint, resumed under the limit.
+         const auto flags = run_with({"--steps=4"}, "full_disk");
+         testing::ChildOptions paused{.env = {"BITGRAD_TEST_PAUSE_BEFORE_PUBLISH_MS=2000"},
+                                      .log_prefix = path("full_disk")};
+         const pid_t first = testing::start_finetune(flags, paused);
+         const std::string checkpoint = path("full_disk/checkpoint.ckpt");
+         while (!fs::exists(checkpoint) || testing::read_file(path("full_disk/metrics.jsonl"))
+                                                    .find("\"step\": 2, \"test") == std::string::npos) {
+           std::this_thread::sleep_for(std::chrono::milliseconds(5));
+         }
+         kill(first, SIGKILL);
+         testing::wait_finetune(first, paused);
+         const std::string before = testing::read_file(checkpoint);
+         std::vector<std::string> resumed = flags;
+         resumed.push_back("--resume");
+         const std::string line = error_line(resumed, {.file_size_limit = 20000});
+         if (testing::read_file(checkpoint) != before) return "(checkpoint changed) " + line;
+         if (!read_metrics(path("full_disk/metrics.jsonl")).ok()) return "(metrics broken) " + line;
+         return line;
+       },
+       {"checkpoint.ckpt", "File too large", "(step 1) is intact"}},
+      {"environment", "`--device=cuda` on a machine without a GPU",
+       [] { return error_line(run_with({"--device=cuda"})); },
+       {"--device=cuda"}, true},
+      {"environment", "`--device=tpu`", [] { return error_line(run_with({"--device=tpu"})); },
+       {"--device", "tpu", "cpu or cuda"}},
+      {"environment", "`--dataset=folder:$TMP/missing` (no such directory)",
+       [] { return error_line(run_with({"--dataset=folder:" + path("missing")})); },
+       {"--dataset", "missing"}},
+      {"environment", "`--dataset=fashion_mnist:$TMP/missing`",
+       [] { return error_line(run_with({"--dataset=fashion_mnist:" + path("missing")})); },
+       {"--dataset", "missing"}},
+      {"tensors", "`add(a, b)`, a on the CPU and b on cuda:0",
+       [] {
+         static HostMemoryAsCuda fake;
+         register_device_runtime(DeviceType::kCUDA, &fake);
+         return thrown([] { add(zeros({2}), zeros({2}, DType::kFloat32, Device::cuda())); });
+       },
+       {"cpu", "cuda:0", "one device"}},
+      {"tensors", "`add(a, b)`, a float32 and b float64",
+       [] { return thrown([] { add(zeros({2}), zeros({2}, DType::kFloat64)); }); },
+       {"float32", "float64"}},
+      {"tensors", "`conv2d(x, w)` with an int64 x",
+       [] {
+         return thrown([] { conv2d(zeros({1, 3, 8, 8}, DType::kInt64), zeros({4, 3, 3, 3})); });
+       },
+       {"conv2d", "int64"}},
+      {"tensors", "`cross_entropy(logits, target)`, logits for 2 examples, int64 classes for 3",
+       [] {
+         return thrown([] { cross_entropy(zeros({2, 3}), zeros({3}, DType::kInt64)); });
+       },
+       {"cross_entropy", "(2)", "(3)"}},
+      {"tensors", "`matmul(a, b)` of shapes (2, 3) and (4, 5)",
+       [] { return thrown([] { matmul(zeros({2, 3}), zeros({4, 5})); }); },
+       {"matmul", "(2, 3)", "(4, 5)"}},
+  };
+}
+
+std::string doc_row(const Row& row, const std::string& line) {
+  const std::string shown = absl::StrReplaceAll(line, {{dir(), "$TMP"}, {"|", "\\|"}});
+  return absl::StrCat("| ", row.kind, " | ", row.input, " | `", shown, "` |\n");
+}
+
+// The doc's table, between kBegin and kEnd.
+std::string doc_table(const std::string& doc) {
+  const size_t begin = doc.find(kBegin), end = doc.find(kEnd);
+  if (begin == std::string::npos || end == std::string::npos) return "";
+  return doc.substr(begin + kBegin.size() + 1, end - begin - kBegin.size() - 1);
+}
+
+TEST(BadInputTest, EachBadInputGivesOneClearLineAndTheDocShowsIt) {
+  make_fixtures();
+  const std::vector<Row> table = rows();
+  ASSERT_GE(table.size(), 30u);
+  std::string rendered = "| kind | input | the one line it produces |\n|---|---|---|\n";
+  std::vector<std::string> machine_dependent;  // their rows' "| kind | input |"
+  for (const Row& row : table) {
+    const std::string line = row.line();
+    // Abseil reports flag syntax itself ("ERROR: Unknown command line flag 'bacth'").
+    EXPECT_TRUE(absl::StartsWith(line, "error: ") || absl::StartsWith(line, "ERROR: "))
+        << row.input << ": " << line;
+    EXPECT_EQ(line.find('\n'), std::string::npos) << row.input << ": more than one line: " << line;
+    for (const std::string& fragment : row.expected) {
+      EXPECT_NE(line.find(fragment), std::string::npos)
+          << row.input << ": \"" << line << "\" lacks \"" << fragment << "\"";
+    }
+    rendered += doc_row(row, line);
+    if (row.machine_dependent) machine_dependent.push_back(doc_row(row, "").substr(0, 8 + row.kind.size() + row.input.size()));
+  }
+  const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+  if (workspace != nullptr) {  // bazel run: rewrite the doc's table
+    const std::string doc_path = std::string(workspace) + "/" + kDoc;
+    std::string doc = testing::read_file(doc_path);
+    const std::string old = doc_table(doc);
+    ASSERT_FALSE(old.empty() && doc.find(kBegin) == std::string::npos) << "no table markers";
+    doc.replace(doc.find(kBegin) + kBegin.size() + 1, old.size(), rendered);
+    std::ofstream(doc_path) << doc;
+    return;
+  }
+  // Rows whose line depends on the machine are compared by their input only.
+  const auto comparable = [&](const std::string& table) {
+    std::string kept;
+    for (const absl::string_view line : absl::StrSplit(table, '\n')) {
+      bool varies = false;
+      for (const std::string& prefix : machine_dependent) varies |= absl::StartsWith(line, prefix);
+      absl::StrAppend(&kept, varies ? line.substr(0, line.find(" | `")) : line, "\n");
+    }
+    return kept;
+  };
+  const std::string expected = comparable(doc_table(testing::read_file(kDoc)));
+  const std::string actual = comparable(rendered);
+  EXPECT_EQ(expected, actual) << "docs/reliability.md's table is stale; regenerate it with "
+                                 "`bazel run //tests/train:bad_input_test`";
+}
+
+}  // namespace
+}  // namespace bitgrad
