@@ -78,7 +78,7 @@ struct NpzReader::ZipHandle {
 
 struct NpzReader::Entry {
   zip_uint64_t index = 0;
-  size_t data_offset = 0;
+  NpyHeader header;
 };
 
 NpzReader::~NpzReader() = default;
@@ -130,8 +130,8 @@ absl::StatusOr<std::unique_ptr<NpzReader>> NpzReader::open(const std::string& pa
     if (!header.ok()) return header.status();
     absl::Status size_ok = check_npy_data_size(*header, size - header->data_offset, where);
     if (!size_ok.ok()) return size_ok;
-    reader->arrays_.push_back({key, header->dtype, header->shape});
-    reader->entries_.push_back({index, header->data_offset});
+    reader->arrays_.push_back({key, header->dtype, header->shape, header->element});
+    reader->entries_.push_back({index, *header});
   }
   return reader;
 }
@@ -156,10 +156,14 @@ absl::StatusOr<Tensor> NpzReader::read(const std::string& key) const {
     return absl::DataLossError(absl::StrCat(where, ": cannot open the entry (",
                                             zip_strerror(zip_->zip), ")"));
   }
-  std::string skipped(entry.data_offset, '\0');
-  Tensor tensor = empty(info->shape, info->dtype);
-  absl::Status status = read_exact(file, skipped.data(), skipped.size(), where);
-  if (status.ok()) status = read_exact(file, tensor.mutable_raw_data(), tensor.nbytes(), where);
+  auto read = [&](char* out, size_t count) { return read_exact(file, out, count, where); };
+  std::string skipped(entry.header.data_offset, '\0');
+  absl::StatusOr<Tensor> tensor = absl::UnknownError("unread");
+  absl::Status status = read(skipped.data(), skipped.size());
+  if (status.ok()) {
+    tensor = read_npy_data(entry.header, read, where);
+    status = tensor.status();
+  }
   if (status.ok()) {
     // Reading to the end makes libzip verify the CRC of the whole entry.
     char extra;
@@ -172,6 +176,12 @@ absl::StatusOr<Tensor> NpzReader::read(const std::string& key) const {
   zip_fclose(file);
   if (!status.ok()) return status;
   return tensor;
+}
+
+absl::StatusOr<Tensor> NpzReader::read(const std::string& key, DType dtype) const {
+  absl::StatusOr<Tensor> array = read(key);
+  if (!array.ok()) return array.status();
+  return npy_array_as(*array, find(key)->stored, dtype, array_where(path_, key));
 }
 
 absl::StatusOr<NamedArrays> read_npz(const std::string& path) {
