@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "io/atomic_file.h"
+#include "io/file_limits.h"
 
 namespace bitgrad {
 namespace {
@@ -16,6 +17,9 @@ namespace {
 constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr size_t kNpyMagicSize = 6;
 constexpr size_t kNpyPrefixSize = 8;  // magic + major + minor
+// numpy's own np.load refuses headers over 10000 bytes; this leaves room for any real shape and
+// keeps a crafted 4-byte length from allocating gigabytes.
+constexpr size_t kMaxHeaderDictBytes = size_t{1} << 20;
 // A Python literal parser just big enough for the .npy header dict.
 class HeaderDictParser {
  public:
@@ -147,15 +151,11 @@ uint32_t read_le(const unsigned char* bytes, int count) {
   return value;
 }
 
-// Checked element count times element size.
-bool data_bytes(const Shape& shape, size_t item_size, uint64_t* nbytes) {
-  uint64_t total = item_size;
-  for (int64_t extent : shape) {
-    if (extent != 0 && total > (uint64_t{1} << 62) / static_cast<uint64_t>(extent)) return false;
-    total *= static_cast<uint64_t>(extent);
-  }
-  *nbytes = total;
-  return true;
+absl::Status check_dict_size(size_t dict_size, const std::string& where) {
+  if (dict_size <= kMaxHeaderDictBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(where, ": bad .npy header: it declares ",
+                                                 dict_size, " bytes of header dict, over the ",
+                                                 kMaxHeaderDictBytes, " any real array needs"));
 }
 
 absl::Status open_error(const std::string& path) {
@@ -190,6 +190,7 @@ absl::StatusOr<NpyHeader> parse_npy_header(const std::string& bytes, const std::
     return absl::DataLossError(absl::StrCat(where, ": truncated .npy header"));
   }
   const size_t dict_size = read_le(raw + kNpyPrefixSize, static_cast<int>(length_size));
+  if (absl::Status status = check_dict_size(dict_size, where); !status.ok()) return status;
   const size_t data_offset = kNpyPrefixSize + length_size + dict_size;
   if (bytes.size() < data_offset) {
     return absl::DataLossError(absl::StrCat(where, ": truncated .npy header: it declares ",
@@ -222,8 +223,11 @@ absl::StatusOr<NpyHeader> read_npy_header(const ReadExactly& read, uint64_t size
       return status;
     }
   }
-  full += read_le(reinterpret_cast<const unsigned char*>(head.data()) + kNpyPrefixSize,
-                  static_cast<int>(length_size));
+  const size_t dict_size = read_le(
+      reinterpret_cast<const unsigned char*>(head.data()) + kNpyPrefixSize,
+      static_cast<int>(length_size));
+  if (absl::Status status = check_dict_size(dict_size, where); !status.ok()) return status;
+  full += dict_size;
   if (full > size) {
     return absl::DataLossError(absl::StrCat(where, ": truncated .npy header: it needs ", full,
                                             " bytes, there are ", size));
@@ -237,7 +241,8 @@ absl::StatusOr<NpyHeader> read_npy_header(const ReadExactly& read, uint64_t size
 absl::Status check_npy_data_size(const NpyHeader& header, uint64_t available,
                                  const std::string& where) {
   uint64_t nbytes = 0;
-  if (!data_bytes(header.shape, header.element.size, &nbytes)) {
+  if (!checked_array_bytes(header.shape.begin(), static_cast<int>(header.shape.rank()),
+                           header.element.size, &nbytes)) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": shape ", header.shape.str(),
                                                    " is too large"));
   }
@@ -246,6 +251,7 @@ absl::Status check_npy_data_size(const NpyHeader& header, uint64_t available,
         where, ": truncated: a '", header.element.descr(), "' array of shape ",
         header.shape.str(), " needs ", nbytes, " bytes of data and holds ", available));
   }
+  if (absl::Status status = check_file_tensor_bytes(nbytes, where); !status.ok()) return status;
   if (available > nbytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         where, ": ", available - nbytes, " unexpected bytes after the data of a '",

@@ -64,6 +64,31 @@ std::string describe_non_zip(const std::string& path) {
   return "not a zip archive (an .npz is a zip of .npy files)";
 }
 
+// The most a deflate stream can expand: 1032:1 (each 258-byte match costs at least 2 bits).
+constexpr uint64_t kMaxDeflateRatio = 1032;
+
+// The zip's directory declares each entry's uncompressed size, and readers size their buffers by
+// it: refuse sizes that the entry's compressed bytes cannot produce, before reading anything.
+absl::Status check_declared_size(const zip_stat_t& stat, const std::string& where) {
+  if ((stat.valid & ZIP_STAT_SIZE) == 0 || (stat.valid & ZIP_STAT_COMP_SIZE) == 0 ||
+      (stat.valid & ZIP_STAT_COMP_METHOD) == 0) {
+    return absl::DataLossError(absl::StrCat(where, ": the zip directory lacks the entry's sizes"));
+  }
+  const bool stored = stat.comp_method == ZIP_CM_STORE;
+  if (!stored && stat.comp_method != ZIP_CM_DEFLATE) return absl::OkStatus();  // the limit only
+  const uint64_t most = stored ? stat.comp_size
+                               : (stat.comp_size > UINT64_MAX / kMaxDeflateRatio
+                                      ? UINT64_MAX
+                                      : stat.comp_size * kMaxDeflateRatio + 64);
+  if (stat.size > most) {
+    return absl::DataLossError(absl::StrCat(
+        where, ": the zip entry claims ", stat.size, " bytes from ", stat.comp_size,
+        stored ? " stored bytes" : " compressed bytes (deflate expands at most 1032 times)",
+        "; the archive is corrupt"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
@@ -118,6 +143,7 @@ absl::StatusOr<std::unique_ptr<NpzReader>> NpzReader::open(const std::string& pa
       return absl::InvalidArgumentError(absl::StrCat(where, ": the archive holds it twice"));
     }
 
+    if (absl::Status status = check_declared_size(stat, where); !status.ok()) return status;
     zip_file_t* file = zip_fopen_index(zip, index, 0);
     if (file == nullptr) {
       return absl::DataLossError(absl::StrCat(where, ": cannot open the entry (",

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "io/file_limits.h"
 #include "io/npy.h"
 #include "tests/testing/assertions.h"
 
@@ -43,6 +44,8 @@ TEST(NpyTest, ReadsFormatVersion2) {
   EXPECT_EQ(tensor->dtype(), DType::kFloat64);
   EXPECT_EQ(tensor->to_vector<double>(), (std::vector<double>{1.0 / 3.0, -2.5, 1e-300}));
 }
+
+std::string npy_with_dict(const std::string& dict, int major = 1);
 
 std::vector<int64_t> iota(int64_t n) {
   std::vector<int64_t> values(n);
@@ -101,6 +104,24 @@ TEST(NpyTest, ConvertsToTheAskedDtypeOnlyWhenExact) {
   EXPECT_EQ(bytes->to_vector<int64_t>(), iota(120));
 }
 
+TEST(NpyTest, DeclaredSizesAreCheckedBeforeAllocating) {
+  const std::string path = ::testing::TempDir() + "/huge.npy";
+  std::ofstream(path, std::ios::binary)
+      << npy_with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }\n")
+      << std::string(1000, 'x');
+  EXPECT_TRUE(fails_naming(read_npy(path).status(),
+                           {"huge.npy", "truncated", "needs 4000000000000 bytes"}));
+  const uint64_t saved = max_file_tensor_bytes();
+  set_max_file_tensor_bytes(64);
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "batch_f32.npy").status(),
+                           {"batch_f32.npy", "96 bytes is over the limit of 64",
+                            "BITGRAD_MAX_FILE_TENSOR_BYTES"}));
+  set_max_file_tensor_bytes(saved);
+  EXPECT_TRUE(read_npy(kDir + "batch_f32.npy").ok());
+  std::string long_dict("\x93NUMPY\x02\x00\xff\xff\xff\x7f", 12);
+  EXPECT_TRUE(fails_naming(parse_npy_header(long_dict, "f").status(), {"bytes of header dict"}));
+}
+
 TEST(NpyTest, WritesTheBytesNumpyWrites) {
   const std::string path = ::testing::TempDir() + "/written.npy";
   ASSERT_TRUE(write_npy(path, from_vector(batch_values(), {2, 3, 2, 2})).ok());
@@ -157,7 +178,7 @@ TEST(NpyTest, BadFiles) {
 // ------------------------------------------------------------------------------------------------
 // The header parser on its own.
 
-std::string npy_with_dict(const std::string& dict, int major = 1) {
+std::string npy_with_dict(const std::string& dict, int major) {
   std::string bytes("\x93NUMPY", 6);
   bytes += static_cast<char>(major);
   bytes += '\0';
