@@ -1,5 +1,6 @@
 #include "data/idx_dataset.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cstring>
@@ -7,13 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "io/file_limits.h"
 
 namespace bitgrad {
 namespace {
 
 constexpr uint32_t kImagesMagic = 0x00000803;  // unsigned bytes, 3 dims
 constexpr uint32_t kLabelsMagic = 0x00000801;  // unsigned bytes, 1 dim
-constexpr int64_t kMaxElements = int64_t{1} << 34;  // refuse absurd headers before allocating
 
 // gzread also reads uncompressed files, so one reader serves both.
 class IdxFile {
@@ -32,17 +33,12 @@ class IdxFile {
           "%s is not an IDX file of the expected kind: magic 0x%08x, expected 0x%08x", path_,
           magic, expected_magic));
     }
-    int64_t elements = 1;
     for (uint32_t d = 0; d < (magic & 0xff); ++d) {
       uint32_t extent;
       if (auto s = read_big_endian(&extent); !s.ok()) return s;
       dims->push_back(extent);
-      elements *= extent;
-      if (elements > kMaxElements) {
-        return absl::InvalidArgumentError(absl::StrCat(path_, ": header claims too many elements"));
-      }
     }
-    return absl::OkStatus();
+    return check_declared_size(*dims);
   }
 
   absl::Status read_bytes(void* out, int64_t nbytes) {
@@ -60,6 +56,25 @@ class IdxFile {
   }
 
  private:
+  // Before allocating: the limit on any array from a file, and, for an uncompressed file, its size.
+  absl::Status check_declared_size(const std::vector<int64_t>& dims) {
+    uint64_t nbytes = 0;
+    if (!checked_array_bytes(dims.data(), static_cast<int>(dims.size()), 1, &nbytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": header claims too many elements"));
+    }
+    if (gzdirect(file_) == 1) {
+      struct stat info;
+      const uint64_t header_bytes = 4 + 4 * dims.size();
+      if (stat(path_.c_str(), &info) == 0 &&
+          nbytes > static_cast<uint64_t>(info.st_size) - header_bytes) {
+        return absl::DataLossError(absl::StrCat(path_, ": truncated: the header declares ",
+                                                nbytes, " bytes of data, the file holds ",
+                                                info.st_size - header_bytes));
+      }
+    }
+    return check_file_tensor_bytes(nbytes, path_);
+  }
+
   absl::Status read_big_endian(uint32_t* value) {
     unsigned char b[4];
     if (auto s = read_bytes(b, 4); !s.ok()) return s;

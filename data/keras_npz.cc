@@ -8,40 +8,48 @@
 namespace bitgrad {
 namespace {
 
-absl::StatusOr<Tensor> read_array(const NpzReader& npz, const std::string& key) {
-  if (npz.find(key) == nullptr) {
+// `key` as `dtype` when its values convert exactly (uint8 images, any integer labels).
+absl::StatusOr<Tensor> read_array(const NpzReader& npz, const std::string& key, DType dtype,
+                                  const std::string& expected) {
+  const NpzArrayInfo* info = npz.find(key);
+  if (info == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         npz.path(), ": no array '", key, "'; expected x_train, y_train, x_test and y_test"));
   }
-  return npz.read(key);
+  absl::StatusOr<Tensor> array = npz.read(key);
+  if (!array.ok()) return array.status();
+  absl::StatusOr<Tensor> converted = npy_array_as(*array, info->stored, dtype, key);
+  if (!converted.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(npz.path(), ":", key, ": dtype '",
+                                                   info->stored.descr(), "' ",
+                                                   info->shape.str(), ", expected ", expected));
+  }
+  return converted;
 }
+
+constexpr char kExpectedImages[] = "uint8 images (N, H, W) or (N, H, W, C) with C = 1 or 3";
 
 // (N, H, W) or (N, H, W, C) uint8 into (N, H, W, C).
 absl::StatusOr<Tensor> as_images(const Tensor& x, const std::string& where) {
   const bool gray = x.dim() == 3;
   const bool channels = x.dim() == 4 && (x.size(3) == 1 || x.size(3) == 3);
-  if (x.dtype() != DType::kUInt8 || !(gray || channels)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        where, ": ", dtype_name(x.dtype()), " ", x.shape().str(),
-        ", expected uint8 images (N, H, W) or (N, H, W, C) with C = 1 or 3"));
+  if (!(gray || channels)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": shape ", x.shape().str(), ", expected ", kExpectedImages));
   }
   if (gray) return x.view({x.size(0), x.size(1), x.size(2), 1});
   return x;
 }
 
-// Integer (N) or (N, 1) into int64 values.
+// int64 (N) or (N, 1) into values.
 absl::StatusOr<std::vector<int64_t>> as_labels(const Tensor& y, int64_t count,
                                                const std::string& where) {
-  if (is_floating(y.dtype())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": dtype ", dtype_name(y.dtype()), ", expected integer labels"));
-  }
   if (!(y.dim() == 1 || (y.dim() == 2 && y.size(1) == 1)) || y.size(0) != count) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": shape ", y.shape().str(),
                                                    ", expected (", count, ") or (", count,
                                                    ", 1), one label per image"));
   }
-  std::vector<int64_t> labels = y.to(DType::kInt64).to_vector<int64_t>();
+  std::vector<int64_t> labels = y.to_vector<int64_t>();
   for (size_t i = 0; i < labels.size(); ++i) {
     if (labels[i] < 0) {
       return absl::InvalidArgumentError(
@@ -53,9 +61,9 @@ absl::StatusOr<std::vector<int64_t>> as_labels(const Tensor& y, int64_t count,
 
 absl::StatusOr<ImageSet> read_split(const NpzReader& npz, const std::string& split) {
   const std::string x_key = "x_" + split, y_key = "y_" + split;
-  absl::StatusOr<Tensor> x = read_array(npz, x_key);
+  absl::StatusOr<Tensor> x = read_array(npz, x_key, DType::kUInt8, kExpectedImages);
   if (!x.ok()) return x.status();
-  absl::StatusOr<Tensor> y = read_array(npz, y_key);
+  absl::StatusOr<Tensor> y = read_array(npz, y_key, DType::kInt64, "integer labels");
   if (!y.ok()) return y.status();
   ImageSet set;
   set.source = absl::StrCat(npz.path(), ":", x_key);

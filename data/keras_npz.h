@@ -1,10 +1,10 @@
 // Keras-style .npz datasets (keras.datasets.mnist's mnist.npz and the like): four arrays,
 //   x_train, x_test: uint8 images (N, H, W) gray or (N, H, W, C) with C = 1 or 3;
-//   y_train, y_test: integer labels (N) or (N, 1), values 0 .. K-1.
-// K is the largest label + 1 over both splits; the classes are named "0" .. "K-1".
+//   y_train, y_test: labels (N) or (N, 1) of any integer dtype, values 0 .. K-1.
+// K is the largest label + 1 over both splits; the classes are named "0" .. "K-1". Either byte
+// order and Fortran-order arrays are fine (io/npy.h).
 //
-// This is the only data/ file that reads .npz, so moving the npz API touches one file. Label
-// dtypes are those the npz reader supports: uint8 and int64 (int32 etc. are refused there).
+// This is the only data/ file that reads .npz, so moving the npz API touches one file.
 #pragma once
 
 #include <string>

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "io/atomic_file.h"
+#include "io/file_limits.h"
 
 namespace bitgrad {
 namespace {
@@ -16,19 +17,9 @@ namespace {
 constexpr char kNpyMagic[] = "\x93NUMPY";
 constexpr size_t kNpyMagicSize = 6;
 constexpr size_t kNpyPrefixSize = 8;  // magic + major + minor
-constexpr char kSupportedDescrs[] = "'<f4' float32, '<f8' float64, '<i8' int64, '|u1' uint8";
-
-struct DescrName {
-  DType dtype;
-  const char* descr;
-};
-constexpr DescrName kDescrs[] = {
-    {DType::kFloat32, "<f4"},
-    {DType::kFloat64, "<f8"},
-    {DType::kInt64, "<i8"},
-    {DType::kUInt8, "|u1"},
-};
-
+// numpy's own np.load refuses headers over 10000 bytes; this leaves room for any real shape and
+// keeps a crafted 4-byte length from allocating gigabytes.
+constexpr size_t kMaxHeaderDictBytes = size_t{1} << 20;
 // A Python literal parser just big enough for the .npy header dict.
 class HeaderDictParser {
  public:
@@ -51,22 +42,19 @@ class HeaderDictParser {
       if (*key == "descr") {
         if (peek() == '[') {
           return error("structured dtypes (a list descr) are not supported; supported: ",
-                       kSupportedDescrs);
+                       kNpySupportedDescrs);
         }
         auto descr = parse_string();
         if (!descr.ok()) return descr.status();
-        auto dtype = dtype_from_descr(*descr);
-        if (!dtype.ok()) return dtype.status();
-        header.dtype = *dtype;
+        auto element = parse_npy_descr(*descr, where_);
+        if (!element.ok()) return element.status();
+        header.element = *element;
+        header.dtype = npy_read_dtype(*element);
         has_descr = true;
       } else if (*key == "fortran_order") {
         auto fortran = parse_bool();
         if (!fortran.ok()) return fortran.status();
-        if (*fortran) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              where_, ": fortran_order is True (a column-major array), which is not supported; "
-              "save it with np.ascontiguousarray(...)"));
-        }
+        header.fortran_order = *fortran;
         has_order = true;
       } else if (*key == "shape") {
         auto shape = parse_shape();
@@ -152,16 +140,6 @@ class HeaderDictParser {
     }
   }
 
-  absl::StatusOr<DType> dtype_from_descr(const std::string& descr) const {
-    for (const DescrName& known : kDescrs) {
-      if (descr == known.descr) return known.dtype;
-    }
-    // numpy writes '|u1' but '<u1' / '=u1' mean the same single byte.
-    if (descr == "<u1" || descr == "=u1") return DType::kUInt8;
-    return absl::InvalidArgumentError(absl::StrCat(where_, ": unsupported dtype '", descr,
-                                                   "'; supported: ", kSupportedDescrs));
-  }
-
   std::string_view text_;
   std::string where_;
   size_t pos_ = 0;
@@ -173,15 +151,11 @@ uint32_t read_le(const unsigned char* bytes, int count) {
   return value;
 }
 
-// Checked element count times element size.
-bool data_bytes(const Shape& shape, DType dtype, uint64_t* nbytes) {
-  uint64_t total = dtype_size(dtype);
-  for (int64_t extent : shape) {
-    if (extent != 0 && total > (uint64_t{1} << 62) / static_cast<uint64_t>(extent)) return false;
-    total *= static_cast<uint64_t>(extent);
-  }
-  *nbytes = total;
-  return true;
+absl::Status check_dict_size(size_t dict_size, const std::string& where) {
+  if (dict_size <= kMaxHeaderDictBytes) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(where, ": bad .npy header: it declares ",
+                                                 dict_size, " bytes of header dict, over the ",
+                                                 kMaxHeaderDictBytes, " any real array needs"));
 }
 
 absl::Status open_error(const std::string& path) {
@@ -216,6 +190,7 @@ absl::StatusOr<NpyHeader> parse_npy_header(const std::string& bytes, const std::
     return absl::DataLossError(absl::StrCat(where, ": truncated .npy header"));
   }
   const size_t dict_size = read_le(raw + kNpyPrefixSize, static_cast<int>(length_size));
+  if (absl::Status status = check_dict_size(dict_size, where); !status.ok()) return status;
   const size_t data_offset = kNpyPrefixSize + length_size + dict_size;
   if (bytes.size() < data_offset) {
     return absl::DataLossError(absl::StrCat(where, ": truncated .npy header: it declares ",
@@ -248,8 +223,11 @@ absl::StatusOr<NpyHeader> read_npy_header(const ReadExactly& read, uint64_t size
       return status;
     }
   }
-  full += read_le(reinterpret_cast<const unsigned char*>(head.data()) + kNpyPrefixSize,
-                  static_cast<int>(length_size));
+  const size_t dict_size = read_le(
+      reinterpret_cast<const unsigned char*>(head.data()) + kNpyPrefixSize,
+      static_cast<int>(length_size));
+  if (absl::Status status = check_dict_size(dict_size, where); !status.ok()) return status;
+  full += dict_size;
   if (full > size) {
     return absl::DataLossError(absl::StrCat(where, ": truncated .npy header: it needs ", full,
                                             " bytes, there are ", size));
@@ -263,31 +241,30 @@ absl::StatusOr<NpyHeader> read_npy_header(const ReadExactly& read, uint64_t size
 absl::Status check_npy_data_size(const NpyHeader& header, uint64_t available,
                                  const std::string& where) {
   uint64_t nbytes = 0;
-  if (!data_bytes(header.shape, header.dtype, &nbytes)) {
+  if (!checked_array_bytes(header.shape.begin(), static_cast<int>(header.shape.rank()),
+                           header.element.size, &nbytes)) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": shape ", header.shape.str(),
                                                    " is too large"));
   }
   if (available < nbytes) {
     return absl::DataLossError(absl::StrCat(
-        where, ": truncated: a ", dtype_name(header.dtype), " array of shape ",
+        where, ": truncated: a '", header.element.descr(), "' array of shape ",
         header.shape.str(), " needs ", nbytes, " bytes of data and holds ", available));
   }
+  if (absl::Status status = check_file_tensor_bytes(nbytes, where); !status.ok()) return status;
   if (available > nbytes) {
     return absl::InvalidArgumentError(absl::StrCat(
-        where, ": ", available - nbytes, " unexpected bytes after the data of a ",
-        dtype_name(header.dtype), " array of shape ", header.shape.str()));
+        where, ": ", available - nbytes, " unexpected bytes after the data of a '",
+        header.element.descr(), "' array of shape ", header.shape.str()));
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> encode_npy_header(DType dtype, const Shape& shape) {
-  const char* descr = nullptr;
-  for (const DescrName& known : kDescrs) {
-    if (known.dtype == dtype) descr = known.descr;
-  }
+  const char* descr = npy_descr_of(dtype);
   if (descr == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(".npy cannot store ", dtype_name(dtype),
-                                                   " arrays; supported: ", kSupportedDescrs));
+    return absl::InvalidArgumentError(
+        absl::StrCat(".npy cannot store ", dtype_name(dtype), " arrays"));
   }
   std::string shape_text = "(";
   for (int64_t i = 0; i < shape.rank(); ++i) {
@@ -316,6 +293,31 @@ absl::StatusOr<std::string> encode_npy_header(DType dtype, const Shape& shape) {
   return absl::InvalidArgumentError("encode_npy_header: the header does not fit");
 }
 
+absl::StatusOr<Tensor> read_npy_data(const NpyHeader& header, const ReadExactly& read,
+                                     const std::string& where) {
+  Shape file_shape;  // C order over the reversed shape is Fortran order over the shape
+  for (int64_t k = 0; k < header.shape.rank(); ++k) {
+    file_shape.push_back(header.shape[header.fortran_order ? header.shape.rank() - 1 - k : k]);
+  }
+  Tensor tensor = empty(file_shape, header.dtype);
+  const NpyElement& element = header.element;
+  const bool as_stored = element.descr() == npy_descr_of(header.dtype);  // no conversion
+  if (as_stored) {
+    if (absl::Status status = read(static_cast<char*>(tensor.mutable_raw_data()), tensor.nbytes());
+        !status.ok()) {
+      return status;
+    }
+  } else {
+    std::string raw(static_cast<size_t>(tensor.numel()) * element.size, '\0');
+    if (absl::Status status = read(raw.data(), raw.size()); !status.ok()) return status;
+    if (absl::Status status = decode_npy_elements(element, raw.data(), tensor, where);
+        !status.ok()) {
+      return status;
+    }
+  }
+  return header.fortran_order ? fortran_to_c_order(tensor) : tensor;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Files
 
@@ -332,7 +334,10 @@ absl::Status write_npy(const std::string& path, const Tensor& array) {
   });
 }
 
-absl::StatusOr<Tensor> read_npy(const std::string& path) {
+namespace {
+
+// The array of an .npy file, and its header in `header`.
+absl::StatusOr<Tensor> read_npy_file(const std::string& path, NpyHeader& header) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return open_error(path);
   in.seekg(0, std::ios::end);
@@ -351,16 +356,26 @@ absl::StatusOr<Tensor> read_npy(const std::string& path) {
     if (in.read(out, static_cast<std::streamsize>(count))) return absl::OkStatus();
     return absl::DataLossError(absl::StrCat(path, ": reading failed"));
   };
-  absl::StatusOr<NpyHeader> header = read_npy_header(read, file_size, path);
-  if (!header.ok()) return header.status();
-  absl::Status size_ok = check_npy_data_size(*header, file_size - header->data_offset, path);
+  absl::StatusOr<NpyHeader> parsed = read_npy_header(read, file_size, path);
+  if (!parsed.ok()) return parsed.status();
+  header = *parsed;
+  absl::Status size_ok = check_npy_data_size(header, file_size - header.data_offset, path);
   if (!size_ok.ok()) return size_ok;
-  Tensor tensor = empty(header->shape, header->dtype);
-  if (absl::Status status = read(static_cast<char*>(tensor.mutable_raw_data()), tensor.nbytes());
-      !status.ok()) {
-    return status;
-  }
-  return tensor;
+  return read_npy_data(header, read, path);
+}
+
+}  // namespace
+
+absl::StatusOr<Tensor> read_npy(const std::string& path) {
+  NpyHeader header;
+  return read_npy_file(path, header);
+}
+
+absl::StatusOr<Tensor> read_npy(const std::string& path, DType dtype) {
+  NpyHeader header;
+  absl::StatusOr<Tensor> array = read_npy_file(path, header);
+  if (!array.ok()) return array.status();
+  return npy_array_as(*array, header.element, dtype, path);
 }
 
 }  // namespace bitgrad

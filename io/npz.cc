@@ -64,6 +64,31 @@ std::string describe_non_zip(const std::string& path) {
   return "not a zip archive (an .npz is a zip of .npy files)";
 }
 
+// The most a deflate stream can expand: 1032:1 (each 258-byte match costs at least 2 bits).
+constexpr uint64_t kMaxDeflateRatio = 1032;
+
+// The zip's directory declares each entry's uncompressed size, and readers size their buffers by
+// it: refuse sizes that the entry's compressed bytes cannot produce, before reading anything.
+absl::Status check_declared_size(const zip_stat_t& stat, const std::string& where) {
+  if ((stat.valid & ZIP_STAT_SIZE) == 0 || (stat.valid & ZIP_STAT_COMP_SIZE) == 0 ||
+      (stat.valid & ZIP_STAT_COMP_METHOD) == 0) {
+    return absl::DataLossError(absl::StrCat(where, ": the zip directory lacks the entry's sizes"));
+  }
+  const bool stored = stat.comp_method == ZIP_CM_STORE;
+  if (!stored && stat.comp_method != ZIP_CM_DEFLATE) return absl::OkStatus();  // the limit only
+  const uint64_t most = stored ? stat.comp_size
+                               : (stat.comp_size > UINT64_MAX / kMaxDeflateRatio
+                                      ? UINT64_MAX
+                                      : stat.comp_size * kMaxDeflateRatio + 64);
+  if (stat.size > most) {
+    return absl::DataLossError(absl::StrCat(
+        where, ": the zip entry claims ", stat.size, " bytes from ", stat.comp_size,
+        stored ? " stored bytes" : " compressed bytes (deflate expands at most 1032 times)",
+        "; the archive is corrupt"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------
@@ -78,7 +103,7 @@ struct NpzReader::ZipHandle {
 
 struct NpzReader::Entry {
   zip_uint64_t index = 0;
-  size_t data_offset = 0;
+  NpyHeader header;
 };
 
 NpzReader::~NpzReader() = default;
@@ -118,6 +143,7 @@ absl::StatusOr<std::unique_ptr<NpzReader>> NpzReader::open(const std::string& pa
       return absl::InvalidArgumentError(absl::StrCat(where, ": the archive holds it twice"));
     }
 
+    if (absl::Status status = check_declared_size(stat, where); !status.ok()) return status;
     zip_file_t* file = zip_fopen_index(zip, index, 0);
     if (file == nullptr) {
       return absl::DataLossError(absl::StrCat(where, ": cannot open the entry (",
@@ -130,8 +156,8 @@ absl::StatusOr<std::unique_ptr<NpzReader>> NpzReader::open(const std::string& pa
     if (!header.ok()) return header.status();
     absl::Status size_ok = check_npy_data_size(*header, size - header->data_offset, where);
     if (!size_ok.ok()) return size_ok;
-    reader->arrays_.push_back({key, header->dtype, header->shape});
-    reader->entries_.push_back({index, header->data_offset});
+    reader->arrays_.push_back({key, header->dtype, header->shape, header->element});
+    reader->entries_.push_back({index, *header});
   }
   return reader;
 }
@@ -156,10 +182,14 @@ absl::StatusOr<Tensor> NpzReader::read(const std::string& key) const {
     return absl::DataLossError(absl::StrCat(where, ": cannot open the entry (",
                                             zip_strerror(zip_->zip), ")"));
   }
-  std::string skipped(entry.data_offset, '\0');
-  Tensor tensor = empty(info->shape, info->dtype);
-  absl::Status status = read_exact(file, skipped.data(), skipped.size(), where);
-  if (status.ok()) status = read_exact(file, tensor.mutable_raw_data(), tensor.nbytes(), where);
+  auto read = [&](char* out, size_t count) { return read_exact(file, out, count, where); };
+  std::string skipped(entry.header.data_offset, '\0');
+  absl::StatusOr<Tensor> tensor = absl::UnknownError("unread");
+  absl::Status status = read(skipped.data(), skipped.size());
+  if (status.ok()) {
+    tensor = read_npy_data(entry.header, read, where);
+    status = tensor.status();
+  }
   if (status.ok()) {
     // Reading to the end makes libzip verify the CRC of the whole entry.
     char extra;
@@ -172,6 +202,12 @@ absl::StatusOr<Tensor> NpzReader::read(const std::string& key) const {
   zip_fclose(file);
   if (!status.ok()) return status;
   return tensor;
+}
+
+absl::StatusOr<Tensor> NpzReader::read(const std::string& key, DType dtype) const {
+  absl::StatusOr<Tensor> array = read(key);
+  if (!array.ok()) return array.status();
+  return npy_array_as(*array, find(key)->stored, dtype, array_where(path_, key));
 }
 
 absl::StatusOr<NamedArrays> read_npz(const std::string& path) {

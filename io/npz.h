@@ -3,8 +3,8 @@
 // read by io/npy.h.
 //
 // Every error is an absl::Status whose message names the file and, where there is one, the
-// array's key: not a zip, truncated, a missing array, a bad header, an unsupported dtype,
-// fortran order. Keys are the entry names without ".npy" ("resnet/group_norm/gamma"); entries
+// array's key: not a zip, truncated, a missing array, a bad header, an unsupported dtype. Arrays
+// are read as io/npy.h reads them: any element order, numpy's bool/integer/float dtypes. Keys are the entry names without ".npy" ("resnet/group_norm/gamma"); entries
 // that are not .npy files (directories, stray files) are ignored, as np.load ignores them.
 #pragma once
 
@@ -22,8 +22,9 @@ namespace bitgrad {
 
 struct NpzArrayInfo {
   std::string key;
-  DType dtype;
+  DType dtype;  // as read (npy_read_dtype)
   Shape shape;
+  NpyElement stored;
 };
 
 // An open .npz: the list of arrays (read from every entry's header when opened) and their data
@@ -40,8 +41,10 @@ class NpzReader {
   const std::vector<NpzArrayInfo>& arrays() const { return arrays_; }
   // Null when there is no such array.
   const NpzArrayInfo* find(const std::string& key) const;
-  // The array as a plain CPU tensor of its own dtype and shape.
+  // The array as a plain C-order CPU tensor of its dtype and shape.
   absl::StatusOr<Tensor> read(const std::string& key) const;
+  // The same as `dtype`, where every stored value converts exactly (npy_array_as).
+  absl::StatusOr<Tensor> read(const std::string& key, DType dtype) const;
 
  private:
   struct Entry;

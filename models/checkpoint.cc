@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "io/atomic_file.h"
+#include "io/file_limits.h"
 
 namespace bitgrad {
 namespace {
@@ -273,16 +274,23 @@ class CheckpointReader {
         return corrupt(absl::StrCat("tensor '", record.name(), "' has an unknown dtype"));
       }
       Shape shape(record.shape().begin(), record.shape().end());
-      for (int64_t d : shape) {
-        if (d < 0) return corrupt(absl::StrCat("tensor '", record.name(), "' has shape ", shape.str()));
+      uint64_t nbytes = 0;
+      if (!checked_array_bytes(shape.begin(), static_cast<int>(shape.rank()), dtype_size(dtype),
+                               &nbytes)) {
+        return corrupt(absl::StrCat("tensor '", record.name(), "' has shape ", shape.str()));
       }
-      if (record.nbytes() != shape.numel() * dtype_size(dtype)) {
+      if (record.nbytes() != nbytes) {
         return corrupt(absl::StrCat("tensor '", record.name(), "' of shape ", shape.str(),
                                     " records ", record.nbytes(), " bytes"));
       }
       if (record.offset() > file_size_ || record.nbytes() > file_size_ - record.offset()) {
         return corrupt(absl::StrCat("tensor '", record.name(),
                                     "' lies past the end of the file (truncated?)"));
+      }
+      if (auto s = check_file_tensor_bytes(nbytes, absl::StrCat("checkpoint ", path_, ": tensor '",
+                                                                record.name(), "'"));
+          !s.ok()) {
+        return s;
       }
       Tensor tensor = empty(shape, dtype);
       in_.seekg(static_cast<std::streamoff>(record.offset()));

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "io/file_limits.h"
 #include "io/npy.h"
 #include "tests/testing/assertions.h"
 
@@ -41,6 +43,83 @@ TEST(NpyTest, ReadsFormatVersion2) {
   ASSERT_TRUE(tensor.ok()) << tensor.status();
   EXPECT_EQ(tensor->dtype(), DType::kFloat64);
   EXPECT_EQ(tensor->to_vector<double>(), (std::vector<double>{1.0 / 3.0, -2.5, 1e-300}));
+}
+
+std::string npy_with_dict(const std::string& dict, int major = 1);
+
+std::vector<int64_t> iota(int64_t n) {
+  std::vector<int64_t> values(n);
+  for (int64_t i = 0; i < n; ++i) values[i] = i;
+  return values;
+}
+
+TEST(NpyTest, ReadsFortranOrderInCOrder) {
+  auto two = read_npy(kDir + "fortran_2d.npy");
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_EQ(two->shape(), Shape({2, 3}));
+  EXPECT_EQ(two->to_vector<float>(), (std::vector<float>{0, 1, 2, 3, 4, 5}));
+
+  auto three = read_npy(kDir + "fortran_3d.npy");  // also big-endian int16
+  ASSERT_TRUE(three.ok()) << three.status();
+  EXPECT_EQ(three->shape(), Shape({2, 3, 4}));
+  EXPECT_EQ(three->dtype(), DType::kInt64);
+  EXPECT_EQ(three->to_vector<int64_t>(), iota(24));
+
+  auto four = read_npy(kDir + "fortran_4d.npy");
+  ASSERT_TRUE(four.ok()) << four.status();
+  EXPECT_EQ(four->shape(), Shape({2, 3, 4, 5}));
+  EXPECT_EQ(four->dtype(), DType::kUInt8);
+  EXPECT_EQ(four->at<uint8_t>({1, 2, 3, 4}), 119);
+  EXPECT_EQ(four->at<uint8_t>({0, 1, 0, 2}), 22);
+
+  auto square = read_npy(kDir + "fortran.npy");  // batch[0, 0]
+  ASSERT_TRUE(square.ok()) << square.status();
+  const std::vector<float> batch = batch_values();
+  EXPECT_EQ(square->to_vector<float>(), std::vector<float>(batch.begin(), batch.begin() + 4));
+}
+
+TEST(NpyTest, ReadsBigEndian) {
+  auto tensor = read_npy(kDir + "big_endian.npy");
+  ASSERT_TRUE(tensor.ok()) << tensor.status();
+  EXPECT_EQ(tensor->dtype(), DType::kFloat32);
+  EXPECT_EQ(tensor->to_vector<float>(), batch_values());
+}
+
+TEST(NpyTest, ConvertsToTheAskedDtypeOnlyWhenExact) {
+  auto as_float = read_npy(kDir + "fortran_3d.npy", DType::kFloat32);  // '>i2'
+  ASSERT_TRUE(as_float.ok()) << as_float.status();
+  EXPECT_EQ(as_float->dtype(), DType::kFloat32);
+  EXPECT_EQ(as_float->at<float>({1, 2, 3}), 23.0f);
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "fortran_3d.npy", DType::kFloat16).status(),
+                           {"fortran_3d.npy", "'>i2'", "float16", "exactly"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "batch_f32.npy", DType::kInt64).status(),
+                           {"batch_f32.npy", "'<f4'", "int64"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "fortran_3d.npy", DType::kUInt8).status(),
+                           {"fortran_3d.npy", "'>i2'", "uint8"}));
+  auto wide = read_npy(kDir + "batch_f32.npy", DType::kFloat64);
+  ASSERT_TRUE(wide.ok()) << wide.status();
+  EXPECT_EQ(wide->at<double>({1, 2, 1, 1}), 23 * 0.25 - 2.0);
+  auto bytes = read_npy(kDir + "fortran_4d.npy", DType::kInt64);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(bytes->to_vector<int64_t>(), iota(120));
+}
+
+TEST(NpyTest, DeclaredSizesAreCheckedBeforeAllocating) {
+  const std::string path = ::testing::TempDir() + "/huge.npy";
+  std::ofstream(path, std::ios::binary)
+      << npy_with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }\n")
+      << std::string(1000, 'x');
+  EXPECT_TRUE(fails_naming(read_npy(path).status(),
+                           {"huge.npy", "truncated", "needs 4000000000000 bytes"}));
+  const uint64_t saved = max_file_tensor_bytes();
+  set_max_file_tensor_bytes(64);
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "batch_f32.npy").status(),
+                           {"batch_f32.npy", "96 bytes is over the limit of 64",
+                            "BITGRAD_MAX_FILE_TENSOR_BYTES"}));
+  set_max_file_tensor_bytes(saved);
+  EXPECT_TRUE(read_npy(kDir + "batch_f32.npy").ok());
+  std::string long_dict("\x93NUMPY\x02\x00\xff\xff\xff\x7f", 12);
+  EXPECT_TRUE(fails_naming(parse_npy_header(long_dict, "f").status(), {"bytes of header dict"}));
 }
 
 TEST(NpyTest, WritesTheBytesNumpyWrites) {
@@ -85,10 +164,11 @@ TEST(NpyTest, BadFiles) {
                            {"trailing.npy", "3 unexpected bytes after the data"}));
   EXPECT_TRUE(fails_naming(read_npy(kDir + "header_cut.npy").status(),
                            {"header_cut.npy", "truncated .npy header"}));
-  EXPECT_TRUE(fails_naming(read_npy(kDir + "fortran.npy").status(),
-                           {"fortran.npy", "fortran_order"}));
-  EXPECT_TRUE(fails_naming(read_npy(kDir + "big_endian.npy").status(),
-                           {"big_endian.npy", "unsupported dtype '>f4'"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "complex.npy").status(),
+                           {"complex.npy", "unsupported dtype '<c8'", "i4"}));
+  EXPECT_TRUE(fails_naming(read_npy(kDir + "u8_too_big.npy").status(),
+                           {"u8_too_big.npy", "18446744073709551615", "'<u8'", "element 1",
+                            "does not fit int64"}));
   EXPECT_TRUE(fails_naming(read_npy(kDir + "sample_stored.npz").status(),
                            {"sample_stored.npz", "an .npz archive"}));
   EXPECT_TRUE(fails_naming(read_npy(kDir + "not_a_zip.npz").status(),
@@ -98,7 +178,7 @@ TEST(NpyTest, BadFiles) {
 // ------------------------------------------------------------------------------------------------
 // The header parser on its own.
 
-std::string npy_with_dict(const std::string& dict, int major = 1) {
+std::string npy_with_dict(const std::string& dict, int major) {
   std::string bytes("\x93NUMPY", 6);
   bytes += static_cast<char>(major);
   bytes += '\0';
@@ -128,6 +208,13 @@ TEST(NpyHeaderTest, AcceptsPythonLiteralVariants) {
       npy_with_dict("{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }\n"), "t");
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(one->shape, Shape({5}));
+
+  auto native = parse_npy_header(
+      npy_with_dict("{'descr': '=u2', 'fortran_order': True, 'shape': (2, 3), }\n"), "t");
+  ASSERT_TRUE(native.ok()) << native.status();
+  EXPECT_EQ(native->element.descr(), "<u2");  // '=' is little-endian on every writer
+  EXPECT_EQ(native->dtype, DType::kInt64);
+  EXPECT_TRUE(native->fortran_order);
 }
 
 TEST(NpyHeaderTest, RejectsMalformedDicts) {
@@ -144,6 +231,11 @@ TEST(NpyHeaderTest, RejectsMalformedDicts) {
   EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", "True or False"));
   EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", "non-negative"));
   EXPECT_TRUE(bad("['descr']", "not a dict"));
+  for (const char* descr : {"<U3", "|O", "<c16", "<f16", "<i3", "|V8", "!f4", "<M8"}) {
+    EXPECT_TRUE(bad(absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (2,)}"),
+                    absl::StrCat("unsupported dtype '", descr, "'")))
+        << descr;
+  }
   EXPECT_TRUE(fails_naming(parse_npy_header(std::string("\x93NUMPY\x04\x00", 8), "f").status(),
                            {"version 4.0"}));
   EXPECT_TRUE(fails_naming(parse_npy_header(npy_with_dict("{'descr'").substr(0, 12), "f").status(),
