@@ -5,8 +5,8 @@
 #   ./setup.sh            build, test and tool dependencies
 #
 # CUDA 13, cuDNN 9 and cuBLAS are not Debian packages; they are expected under /usr/local/cuda
-# (present on these machines). Without them the CPU parts still build and the CUDA targets fail
-# with a message naming what is missing.
+# (present on these machines). Without them the CPU parts still build and test, and Bazel skips
+# the CUDA targets (third_party/cuda/cuda_configure.bzl).
 set -euo pipefail
 
 PACKAGES=(
@@ -39,5 +39,5 @@ else
 fi
 
 if [[ ! -x /usr/local/cuda/bin/nvcc ]]; then
-  echo "setup.sh: warning: no CUDA toolkit at /usr/local/cuda; CUDA targets will not build" >&2
+  echo "setup.sh: warning: no CUDA toolkit at /usr/local/cuda; CUDA targets will be skipped (docs/build.md)" >&2
 fi

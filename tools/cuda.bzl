@@ -1,7 +1,7 @@
 """cuda_library: compiles .cu files with nvcc into a cc_library.
 
 Bazel 4 has no CUDA rules, and rules_cuda cannot be fetched offline. This rule runs
-/usr/local/cuda/bin/nvcc on each .cu file, with the headers, include paths and defines of its
+nvcc (found at configure time) on each .cu file, with the headers, include paths and defines of its
 C++ deps, and hands the objects to a cc_library so the rest of the build sees plain C++.
 
     cuda_library(
@@ -11,7 +11,11 @@ C++ deps, and hands the objects to a cc_library so the rest of the build sees pl
     )
 """
 
-NVCC = "/usr/local/cuda/bin/nvcc"
+load("@local_cuda//:defs.bzl", "CUDA_PATH")
+
+# Found by third_party/cuda/cuda_configure.bzl. Without CUDA, cuda_library targets depend on the
+# incompatible //third_party:cuda_runtime, so they are skipped and nvcc never runs.
+NVCC = CUDA_PATH + "/bin/nvcc"
 
 # H100/H200 (sm_90) and A100 (sm_80) machine code, plus sm_90 PTX that newer GPUs can JIT.
 CUDA_GENCODE = [

@@ -2,8 +2,8 @@
 // the error, NVIDIA's description, the call and file:line. Never exit() or abort(): the caller
 // decides (a test skips, a tool prints a hint).
 //
-// cuBLAS and cuDNN checks (ops/cuda) are one-liners over throw_gpu_library_error, e.g.
-//   throw_gpu_library_error("cuDNN", "", cudnnGetErrorString(status), #expr, __FILE__, __LINE__)
+// The cuBLAS and cuDNN checks of ops/cuda (ops/cuda/common/gpu_check.h) are one-liners over
+// throw_gpu_library_error, and name the op whose kernel failed.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -11,14 +11,15 @@
 namespace bitgrad::detail {
 
 // "cudaMalloc(&ptr, n) failed: cudaErrorMemoryAllocation (out of memory) [file:line]".
-// `name` may be empty when a library only offers a description.
+// `name` may be empty when a library only offers a description. With an `op` ("Conv2dFwd"),
+// the message starts "Conv2dFwd: ".
 [[noreturn]] void throw_gpu_library_error(const char* library, const char* name,
                                           const char* description, const char* expression,
-                                          const char* file, int line);
+                                          const char* file, int line, const char* op = nullptr);
 // Clears the CUDA runtime's last-error slot first, so a handled error does not resurface in an
 // unrelated later check.
 [[noreturn]] void throw_cuda_error(cudaError_t status, const char* expression, const char* file,
-                                   int line);
+                                   int line, const char* op = nullptr);
 
 }  // namespace bitgrad::detail
 

@@ -2,29 +2,57 @@
 // Linking //core/cuda:runtime registers it (a static initialiser below); no CUDA call happens
 // until a CUDA tensor is made, so programs run on machines without a GPU until they ask for one.
 //
-// All work goes to each device's legacy default stream, which orders it: a block freed by one
-// tensor and reused by the next is only touched after the earlier kernels are done with it.
-#include <algorithm>
+// Memory comes from a BlockCache per device (block_cache.h); all work goes to the device's stream
+// (cuda_stream.h), which orders it, so a freed block can be handed out again at once.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
-#include <vector>
 
 #include <cuda_runtime_api.h>
 
 #include "core/check.h"
+#include "core/cuda/block_cache.h"
 #include "core/cuda/cuda_check.h"
 #include "core/cuda/cuda_device.h"
 #include "core/cuda/cuda_memory.h"
+#include "core/cuda/cuda_stream.h"
 #include "core/storage.h"
 
 namespace bitgrad {
 namespace {
 
-// cudaMalloc aligns to 256 bytes; rounding to 512 keeps nearby sizes in one free list.
-constexpr size_t kCudaGranule = 512;
+class CudaMalloc final : public RawMemory {
+ public:
+  explicit CudaMalloc(int device_index) : device_index_(device_index) {}
+
+  void* allocate(size_t nbytes) override {
+    set_current_cuda_device(device_index_);
+    void* ptr = nullptr;
+    cudaError_t status = cudaMalloc(&ptr, nbytes);
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    CUDA_CHECK(status);
+    return ptr;
+  }
+
+  void free(void* ptr) override {
+    cudaError_t status = cudaSetDevice(device_index_);
+    if (status == cudaSuccess) status = cudaFree(ptr);
+    if (status != cudaSuccess) {
+      cudaGetLastError();
+      std::fprintf(stderr, "bitgrad: cudaFree on cuda:%d failed: %s (%s)\n", device_index_,
+                   cudaGetErrorName(status), cudaGetErrorString(status));
+    }
+  }
+
+ private:
+  int device_index_;
+};
 
 class CudaRuntime final : public DeviceRuntime {
  public:
@@ -35,72 +63,43 @@ class CudaRuntime final : public DeviceRuntime {
 
   void* allocate(size_t nbytes, int device_index) override {
     set_current_cuda_device(device_index);  // throws when there is no usable GPU
-    size_t size = round_up(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
-    Pool& pool = pools_[device_index];
-    auto it = pool.free.find(size);
-    if (it != pool.free.end() && !it->second.empty()) {
-      void* ptr = it->second.back();
-      it->second.pop_back();
-      pool.stats.bytes_cached -= size;
-      note_in_use(pool, size);
-      return ptr;
-    }
-    void* ptr = nullptr;
-    cudaError_t status = cudaMalloc(&ptr, size);
-    if (status == cudaErrorMemoryAllocation) {
-      cudaGetLastError();
-      release_cached_locked(device_index, pool);  // try once more with the cache handed back
-      status = cudaMalloc(&ptr, size);
-    }
-    if (status == cudaErrorMemoryAllocation) {
-      cudaGetLastError();
-      BG_CHECK(false, "out of CUDA memory on cuda:", device_index, " allocating ", nbytes,
-               " bytes (", pool.stats.bytes_in_use, " bytes already in use by tensors)");
-    }
-    CUDA_CHECK(status);
-    note_in_use(pool, size);
+    Pool& pool = pool_locked(device_index);
+    void* ptr = pool.cache.allocate(nbytes);
+    BG_CHECK(ptr != nullptr, "out of CUDA memory on cuda:", device_index, " allocating ", nbytes,
+             " bytes (", pool.cache.stats().bytes_in_use, " bytes already in use by tensors)");
     return ptr;
   }
 
-  // Called from ~Storage, so it must not throw: a failed cudaFree is reported, not raised.
+  // Called from ~Storage, so it must not throw.
   void deallocate(void* ptr, size_t nbytes, int device_index) override {
-    size_t size = round_up(nbytes);
     std::lock_guard<std::mutex> lock(mutex_);
-    Pool& pool = pools_[device_index];
-    pool.stats.bytes_in_use -= size;
-    if (caching_) {
-      pool.free[size].push_back(ptr);
-      pool.stats.bytes_cached += size;
-      return;
-    }
-    free_quietly(ptr, device_index);
+    pool_locked(device_index).cache.deallocate(ptr, nbytes);
   }
 
   void copy(void* dst, Device dst_device, const void* src, Device src_device,
             size_t nbytes) override {
     if (dst_device.is_cuda() && src_device.is_cuda()) {
+      cudaStream_t stream = cuda_stream(dst_device.index);
       if (dst_device.index == src_device.index) {
-        set_current_cuda_device(dst_device.index);
-        CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToDevice));
+        CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToDevice, stream));
       } else {
-        set_current_cuda_device(src_device.index);  // validates both indices
-        set_current_cuda_device(dst_device.index);
-        CUDA_CHECK(cudaMemcpyPeer(dst, dst_device.index, src, src_device.index, nbytes));
+        CUDA_CHECK(cudaStreamSynchronize(cuda_stream(src_device.index)));  // src is written
+        CUDA_CHECK(cudaMemcpyPeerAsync(dst, dst_device.index, src, src_device.index, nbytes,
+                                       stream));
       }
     } else if (dst_device.is_cuda()) {
-      set_current_cuda_device(dst_device.index);
-      CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice));
+      copy_host_to_device_async(dst, dst_device.index, src, nbytes);
     } else {
       BG_ASSERT(src_device.is_cuda(), "a CPU-to-CPU copy reached the CUDA runtime");
-      set_current_cuda_device(src_device.index);
-      CUDA_CHECK(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost));
+      cudaStream_t stream = cuda_stream(src_device.index);
+      CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, stream));
+      CUDA_CHECK(cudaStreamSynchronize(stream));  // the host reads dst next
     }
   }
 
   void fill_zero(void* ptr, size_t nbytes, int device_index) override {
-    set_current_cuda_device(device_index);
-    CUDA_CHECK(cudaMemset(ptr, 0, nbytes));
+    CUDA_CHECK(cudaMemsetAsync(ptr, 0, nbytes, cuda_stream(device_index)));
   }
 
   void synchronize(int device_index) override {
@@ -111,51 +110,30 @@ class CudaRuntime final : public DeviceRuntime {
   CudaMemoryStats stats(int device_index) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = pools_.find(device_index);
-    return it == pools_.end() ? CudaMemoryStats{} : it->second.stats;
+    return it == pools_.end() ? CudaMemoryStats{} : it->second->cache.stats();
   }
 
   void empty_cache() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (auto& [device_index, pool] : pools_) release_cached_locked(device_index, pool);
+    for (auto& [device_index, pool] : pools_) pool->cache.release_cached();
   }
 
  private:
   struct Pool {  // one per device
-    std::unordered_map<size_t, std::vector<void*>> free;
-    CudaMemoryStats stats;
+    explicit Pool(int device_index, bool caching) : raw(device_index), cache(&raw, caching) {}
+    CudaMalloc raw;
+    BlockCache cache;
   };
 
-  static size_t round_up(size_t nbytes) {
-    size_t n = nbytes == 0 ? 1 : nbytes;  // distinct non-null pointers even for empty tensors
-    return (n + kCudaGranule - 1) / kCudaGranule * kCudaGranule;
-  }
-
-  static void note_in_use(Pool& pool, size_t size) {
-    pool.stats.bytes_in_use += size;
-    pool.stats.peak_bytes_in_use = std::max(pool.stats.peak_bytes_in_use, pool.stats.bytes_in_use);
-  }
-
-  static void free_quietly(void* ptr, int device_index) {
-    cudaError_t status = cudaSetDevice(device_index);
-    if (status == cudaSuccess) status = cudaFree(ptr);
-    if (status != cudaSuccess) {
-      cudaGetLastError();
-      std::fprintf(stderr, "bitgrad: cudaFree on cuda:%d failed: %s (%s)\n", device_index,
-                   cudaGetErrorName(status), cudaGetErrorString(status));
-    }
-  }
-
-  static void release_cached_locked(int device_index, Pool& pool) {
-    for (auto& [size, ptrs] : pool.free) {
-      for (void* ptr : ptrs) free_quietly(ptr, device_index);
-    }
-    pool.free.clear();
-    pool.stats.bytes_cached = 0;
+  Pool& pool_locked(int device_index) {
+    std::unique_ptr<Pool>& pool = pools_[device_index];
+    if (!pool) pool = std::make_unique<Pool>(device_index, caching_);
+    return *pool;
   }
 
   std::mutex mutex_;
   bool caching_ = true;
-  std::unordered_map<int, Pool> pools_;
+  std::unordered_map<int, std::unique_ptr<Pool>> pools_;
 };
 
 CudaRuntime& cuda_runtime() {

@@ -176,5 +176,30 @@ TEST(CudaRuntimeTest, FreedMemoryIsCachedUntilEmptied) {
   EXPECT_EQ(cuda_memory_stats().bytes_cached, 0u);
 }
 
+TEST(CudaRuntimeTest, SteadyStateCallsNoCudaMalloc) {
+  BG_REQUIRE_GPU();
+  auto step = [] {
+    Tensor a = empty({3, 1000, 1000}, DType::kFloat32, Device::cuda());
+    Tensor b = empty({777}, DType::kFloat32, Device::cuda());
+  };
+  step();
+  size_t after_first = cuda_memory_stats().driver_allocations;
+  for (int i = 0; i < 5; ++i) step();
+  EXPECT_EQ(cuda_memory_stats().driver_allocations, after_first);
+}
+
+TEST(CudaRuntimeTest, HostToDeviceCopiesAreStagedSoTheSourceCanGoAtOnce) {
+  BG_REQUIRE_GPU();
+  std::vector<Tensor> on_gpu;
+  std::vector<std::vector<float>> expected;
+  for (int i = 0; i < 20; ++i) {  // many queued copies, each host tensor freed right away
+    std::vector<float> values = pattern<float>(100000 + i);
+    values[0] = static_cast<float>(i);
+    expected.push_back(values);
+    on_gpu.push_back(from_vector(values, {100000 + i}).to(Device::cuda()));
+  }
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(on_gpu[i].to_vector<float>(), expected[i]) << i;
+}
+
 }  // namespace
 }  // namespace bitgrad

@@ -1,0 +1,238 @@
+// The kCuda convolution kernels on cuDNN's convolution API (NCHW, float32/float64): forward,
+// backward-data and backward-filter. Each direction's algorithm is chosen once per shape, by
+// cudnnFind*AlgorithmEx (which times the candidates), and cached; its workspace comes from the
+// caching allocator. float32 convs may use TF32 tensor cores unless cuda_tf32_enabled() is off.
+#include <algorithm>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/check.h"
+#include "ops/conv.h"
+#include "ops/cuda/common/gpu_check.h"
+#include "ops/cuda/common/gpu_context.h"
+#include "ops/cuda/math_mode.h"
+
+namespace bitgrad::cuda_ops {
+namespace {
+
+// The most workspace an algorithm may use; faster algorithms that want more are passed over.
+constexpr size_t kWorkspaceLimit = size_t{512} << 20;
+
+// Descriptors of one convolution (x, w, y shapes and attrs), destroyed with it.
+class ConvDescriptors {
+ public:
+  ConvDescriptors(const char* op, const Shape& x, const Shape& w, const Shape& y,
+                  const Conv2dAttrs& attrs, DType dtype)
+      : op_(op) {
+    BG_CHECK(dtype == DType::kFloat32 || dtype == DType::kFloat64, op,
+             ": expected a float32 or float64 tensor, got ", dtype_name(dtype));
+    cudnnDataType_t type = dtype == DType::kFloat32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+    CUDNN_CHECK(op, cudnnCreateTensorDescriptor(&x_));
+    CUDNN_CHECK(op, cudnnCreateTensorDescriptor(&y_));
+    CUDNN_CHECK(op, cudnnCreateFilterDescriptor(&w_));
+    CUDNN_CHECK(op, cudnnCreateConvolutionDescriptor(&conv_));
+    set_tensor(x_, x, type);
+    set_tensor(y_, y, type);
+    CUDNN_CHECK(op, cudnnSetFilter4dDescriptor(w_, type, CUDNN_TENSOR_NCHW, dim(w, 0), dim(w, 1),
+                                               dim(w, 2), dim(w, 3)));
+    CUDNN_CHECK(op, cudnnSetConvolution2dDescriptor(
+                        conv_, dim64(attrs.padding[0]), dim64(attrs.padding[1]),
+                        dim64(attrs.stride[0]), dim64(attrs.stride[1]), dim64(attrs.dilation[0]),
+                        dim64(attrs.dilation[1]), CUDNN_CROSS_CORRELATION, type));
+    CUDNN_CHECK(op, cudnnSetConvolutionGroupCount(conv_, dim64(attrs.groups)));
+    bool fp32_exact = dtype == DType::kFloat32 && !cuda_tf32_enabled();
+    set_math(fp32_exact ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH);
+  }
+  ~ConvDescriptors() {  // destroy never fails for valid descriptors; nothing to report
+    cudnnDestroyConvolutionDescriptor(conv_);
+    cudnnDestroyFilterDescriptor(w_);
+    cudnnDestroyTensorDescriptor(y_);
+    cudnnDestroyTensorDescriptor(x_);
+  }
+  ConvDescriptors(const ConvDescriptors&) = delete;
+  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
+
+  void set_math(cudnnMathType_t math) {
+    CUDNN_CHECK(op_, cudnnSetConvolutionMathType(conv_, math));
+  }
+
+  cudnnTensorDescriptor_t x() const { return x_; }
+  cudnnTensorDescriptor_t y() const { return y_; }
+  cudnnFilterDescriptor_t w() const { return w_; }
+  cudnnConvolutionDescriptor_t conv() const { return conv_; }
+
+ private:
+  int dim(const Shape& s, int d) const { return checked_int(op_, s[d], "a dimension"); }
+  int dim64(int64_t v) const { return checked_int(op_, v, "a convolution attribute"); }
+  void set_tensor(cudnnTensorDescriptor_t desc, const Shape& s, cudnnDataType_t type) {
+    CUDNN_CHECK(op_, cudnnSetTensor4dDescriptor(desc, CUDNN_TENSOR_NCHW, type, dim(s, 0),
+                                                dim(s, 1), dim(s, 2), dim(s, 3)));
+  }
+
+  const char* op_;
+  cudnnTensorDescriptor_t x_ = nullptr, y_ = nullptr;
+  cudnnFilterDescriptor_t w_ = nullptr;
+  cudnnConvolutionDescriptor_t conv_ = nullptr;
+};
+
+struct AlgoChoice {
+  int algo = 0;  // a cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
+  size_t workspace = 0;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+};
+
+std::string cache_key(const char* op, const Shape& x, const Shape& w, const Conv2dAttrs& a,
+                      DType dtype, int device_index) {
+  return detail::str_cat(op, x, w, a.stride[0], ',', a.stride[1], ',', a.padding[0], ',',
+                         a.padding[1], ',', a.dilation[0], ',', a.dilation[1], ',', a.groups,
+                         dtype_name(dtype), cuda_tf32_enabled(), '@', device_index);
+}
+
+// The cached choice for `key`, or runs `find(perf, &count, workspace, limit)` once to make it.
+// Perf is one of cuDNN's *AlgoPerf_t structs, best first.
+template <typename Perf, typename Find>
+AlgoChoice choose_algorithm(const char* op, const std::string& key, Device device, Find find) {
+  static std::mutex mutex;
+  static auto* cache = new std::unordered_map<std::string, AlgoChoice>();
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = cache->find(key);
+    if (it != cache->end()) return it->second;
+  }
+  size_t free_bytes = 0, total_bytes = 0;
+  CUDA_OP_CHECK(op, cudaMemGetInfo(&free_bytes, &total_bytes));
+  size_t limit = std::min(kWorkspaceLimit, free_bytes / 2);
+  Tensor workspace = gpu_workspace(limit, device);
+  Perf perf[16];
+  int count = 0;
+  find(perf, &count, workspace.mutable_raw_data(), limit);
+  for (int i = 0; i < count; ++i) {
+    if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit) {
+      AlgoChoice choice{static_cast<int>(perf[i].algo), perf[i].memory, perf[i].mathType};
+      std::lock_guard<std::mutex> lock(mutex);
+      cache->emplace(key, choice);
+      return choice;
+    }
+  }
+  BG_CHECK(false, op, ": cuDNN found no algorithm that runs within ", limit,
+           " bytes of workspace for ", key);
+}
+
+// Executes with the chosen algorithm's math type, except that TF32 stays off when asked.
+void use_math(ConvDescriptors& d, const AlgoChoice& choice, DType dtype) {
+  if (dtype == DType::kFloat32 && !cuda_tf32_enabled()) return;  // stays CUDNN_FMA_MATH
+  d.set_math(choice.math);
+}
+
+struct Scalars {  // alpha = 1 and beta = 0 or 1 in the data's precision
+  explicit Scalars(DType dtype) : is_float(dtype == DType::kFloat32) {}
+  const void* one() const { return is_float ? static_cast<const void*>(&f1) : &d1; }
+  const void* zero() const { return is_float ? static_cast<const void*>(&f0) : &d0; }
+  bool is_float;
+  float f1 = 1, f0 = 0;
+  double d1 = 1, d0 = 0;
+};
+
+// x: (N, C, H, W), w: (O, C/groups, KH, KW), bias: (O) or undefined, one dtype, one CUDA
+// device (ops/conv.cc checked the shapes). Returns y (N, O, OH, OW) on that device.
+Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
+                       const Conv2dAttrs& attrs) {
+  constexpr const char* kOp = "Conv2dFwd";
+  Shape y_shape = conv2d_output_shape(x.shape(), w.shape(), attrs);
+  if (y_shape.numel() == 0 || x.numel() == 0) return zeros(y_shape, x.dtype(), x.device());
+  Tensor y = empty(y_shape, x.dtype(), x.device());
+  const GpuContext& gpu = gpu_context(kOp, x.device());
+  ConvDescriptors d(kOp, x.shape(), w.shape(), y_shape, attrs, x.dtype());
+  AlgoChoice choice = choose_algorithm<cudnnConvolutionFwdAlgoPerf_t>(
+      kOp, cache_key(kOp, x.shape(), w.shape(), attrs, x.dtype(), gpu.device_index), x.device(),
+      [&](cudnnConvolutionFwdAlgoPerf_t* perf, int* count, void* ws, size_t limit) {
+        CUDNN_CHECK(kOp, cudnnFindConvolutionForwardAlgorithmEx(
+                             gpu.cudnn, d.x(), x.raw_data(), d.w(), w.raw_data(), d.conv(), d.y(),
+                             y.mutable_raw_data(), 16, count, perf, ws, limit));
+      });
+  use_math(d, choice, x.dtype());
+  Tensor workspace = gpu_workspace(choice.workspace, x.device());
+  Scalars s(x.dtype());
+  CUDNN_CHECK(kOp, cudnnConvolutionForward(
+                       gpu.cudnn, s.one(), d.x(), x.raw_data(), d.w(), w.raw_data(), d.conv(),
+                       static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo),
+                       workspace.mutable_raw_data(), choice.workspace, s.zero(), d.y(),
+                       y.mutable_raw_data()));
+  if (bias.defined()) {
+    cudnnTensorDescriptor_t b = nullptr;
+    CUDNN_CHECK(kOp, cudnnCreateTensorDescriptor(&b));
+    cudnnStatus_t status = cudnnSetTensor4dDescriptor(
+        b, CUDNN_TENSOR_NCHW, x.dtype() == DType::kFloat32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE,
+        1, checked_int(kOp, y_shape[1], "O"), 1, 1);
+    if (status == CUDNN_STATUS_SUCCESS) {
+      status = cudnnAddTensor(gpu.cudnn, s.one(), b, bias.raw_data(), s.one(), d.y(),
+                              y.mutable_raw_data());
+    }
+    cudnnDestroyTensorDescriptor(b);
+    CUDNN_CHECK(kOp, status);
+  }
+  return y;
+}
+
+// dy: (N, O, OH, OW), w: (O, C/groups, KH, KW). Returns dx of shape x_shape.
+Tensor conv2d_bwd_data_cuda(const Tensor& dy, const Tensor& w, const Shape& x_shape,
+                            const Conv2dAttrs& attrs) {
+  constexpr const char* kOp = "Conv2dBwdData";
+  if (dy.numel() == 0 || Shape(x_shape).numel() == 0) {
+    return zeros(x_shape, dy.dtype(), dy.device());
+  }
+  Tensor dx = empty(x_shape, dy.dtype(), dy.device());
+  const GpuContext& gpu = gpu_context(kOp, dy.device());
+  ConvDescriptors d(kOp, x_shape, w.shape(), dy.shape(), attrs, dy.dtype());
+  AlgoChoice choice = choose_algorithm<cudnnConvolutionBwdDataAlgoPerf_t>(
+      kOp, cache_key(kOp, x_shape, w.shape(), attrs, dy.dtype(), gpu.device_index), dy.device(),
+      [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int* count, void* ws, size_t limit) {
+        CUDNN_CHECK(kOp, cudnnFindConvolutionBackwardDataAlgorithmEx(
+                             gpu.cudnn, d.w(), w.raw_data(), d.y(), dy.raw_data(), d.conv(),
+                             d.x(), dx.mutable_raw_data(), 16, count, perf, ws, limit));
+      });
+  use_math(d, choice, dy.dtype());
+  Tensor workspace = gpu_workspace(choice.workspace, dy.device());
+  Scalars s(dy.dtype());
+  CUDNN_CHECK(kOp, cudnnConvolutionBackwardData(
+                       gpu.cudnn, s.one(), d.w(), w.raw_data(), d.y(), dy.raw_data(), d.conv(),
+                       static_cast<cudnnConvolutionBwdDataAlgo_t>(choice.algo),
+                       workspace.mutable_raw_data(), choice.workspace, s.zero(), d.x(),
+                       dx.mutable_raw_data()));
+  return dx;
+}
+
+// dy: (N, O, OH, OW), x: (N, C, H, W). Returns dw of shape w_shape.
+Tensor conv2d_bwd_weight_cuda(const Tensor& dy, const Tensor& x, const Shape& w_shape,
+                              const Conv2dAttrs& attrs) {
+  constexpr const char* kOp = "Conv2dBwdWeight";
+  if (dy.numel() == 0 || x.numel() == 0) return zeros(w_shape, dy.dtype(), dy.device());
+  Tensor dw = empty(w_shape, dy.dtype(), dy.device());
+  const GpuContext& gpu = gpu_context(kOp, dy.device());
+  ConvDescriptors d(kOp, x.shape(), w_shape, dy.shape(), attrs, dy.dtype());
+  AlgoChoice choice = choose_algorithm<cudnnConvolutionBwdFilterAlgoPerf_t>(
+      kOp, cache_key(kOp, x.shape(), w_shape, attrs, dy.dtype(), gpu.device_index), dy.device(),
+      [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int* count, void* ws, size_t limit) {
+        CUDNN_CHECK(kOp, cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                             gpu.cudnn, d.x(), x.raw_data(), d.y(), dy.raw_data(), d.conv(),
+                             d.w(), dw.mutable_raw_data(), 16, count, perf, ws, limit));
+      });
+  use_math(d, choice, dy.dtype());
+  Tensor workspace = gpu_workspace(choice.workspace, dy.device());
+  Scalars s(dy.dtype());
+  CUDNN_CHECK(kOp, cudnnConvolutionBackwardFilter(
+                       gpu.cudnn, s.one(), d.x(), x.raw_data(), d.y(), dy.raw_data(), d.conv(),
+                       static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
+                       workspace.mutable_raw_data(), choice.workspace, s.zero(), d.w(),
+                       dw.mutable_raw_data()));
+  return dw;
+}
+
+}  // namespace
+
+BG_REGISTER_KERNEL(Conv2dFwd, kCuda, conv2d_fwd_cuda);
+BG_REGISTER_KERNEL(Conv2dBwdData, kCuda, conv2d_bwd_data_cuda);
+BG_REGISTER_KERNEL(Conv2dBwdWeight, kCuda, conv2d_bwd_weight_cuda);
+
+}  // namespace bitgrad::cuda_ops
