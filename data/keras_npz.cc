@@ -20,9 +20,9 @@ absl::StatusOr<Tensor> read_array(const NpzReader& npz, const std::string& key, 
   if (!array.ok()) return array.status();
   absl::StatusOr<Tensor> converted = npy_array_as(*array, info->stored, dtype, key);
   if (!converted.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(npz.path(), ":", key, ": dtype '",
-                                                   info->stored.descr(), "' ",
-                                                   info->shape.str(), ", expected ", expected));
+    return absl::InvalidArgumentError(absl::StrCat(
+        npz.path(), ":", key, ": ", info->stored.numpy_name(), " ('", info->stored.descr(),
+        "') ", info->shape.str(), ", expected ", expected));
   }
   return converted;
 }

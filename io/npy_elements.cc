@@ -56,6 +56,15 @@ std::string NpyElement::descr() const {
   return absl::StrCat(std::string(1, order), std::string(1, kind), size);
 }
 
+std::string NpyElement::numpy_name() const {
+  switch (kind) {
+    case 'b': return "bool";
+    case 'u': return absl::StrCat("uint", 8 * size);
+    case 'i': return absl::StrCat("int", 8 * size);
+    default: return absl::StrCat("float", 8 * size);
+  }
+}
+
 absl::StatusOr<NpyElement> parse_npy_descr(const std::string& descr, const std::string& where) {
   auto unsupported = [&] {
     return absl::InvalidArgumentError(absl::StrCat(where, ": unsupported dtype '", descr,

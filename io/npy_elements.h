@@ -16,7 +16,8 @@ struct NpyElement {
   char kind = 'f';  // numpy's kind: 'b' bool, 'u' unsigned, 'i' signed, 'f' floating point
   int size = 4;     // bytes
   bool big_endian = false;
-  std::string descr() const;  // as numpy writes it: "<f4", ">i2", "|u1"
+  std::string descr() const;       // as numpy writes it: "<f4", ">i2", "|u1"
+  std::string numpy_name() const;  // as numpy names it: "float32", "int16", "uint8", "bool"
 };
 
 // What the readers accept, for error messages.

@@ -77,7 +77,7 @@ TEST(KerasNpzTest, BadArraysAreNamed) {
       read_keras_npz(write_arrays("float_x.npz", {{"x_train", zeros({2, 2, 2})},
                                                   {"y_train", y}, {"x_test", x}, {"y_test", y}}))
           .status(),
-      {"float_x.npz:x_train", "'<f4' (2, 2, 2)", "expected uint8 images"}));
+      {"float_x.npz:x_train", "float32 ('<f4') (2, 2, 2)", "expected uint8 images"}));
   EXPECT_TRUE(fails_naming(
       read_keras_npz(write_arrays("count.npz", {{"x_train", x},
                                                 {"y_train", from_vector<int64_t>({0}, {1})},
