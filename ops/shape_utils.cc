@@ -60,4 +60,13 @@ std::vector<int64_t> contiguous_strides(const Shape& shape) {
   return strides;
 }
 
+MatmulDims matmul_dims(const Shape& a, const Shape& b, bool transpose_a, bool transpose_b) {
+  BG_CHECK(a.rank() == 2 && b.rank() == 2, "matmul: expected 2-D operands, got ", a, " and ", b);
+  MatmulDims dims{transpose_a ? a[1] : a[0], transpose_a ? a[0] : a[1], transpose_b ? b[0] : b[1]};
+  const int64_t k_of_b = transpose_b ? b[1] : b[0];
+  BG_CHECK(dims.k == k_of_b, "matmul: inner dimensions differ: ", a, (transpose_a ? "^T" : ""),
+           " @ ", b, (transpose_b ? "^T" : ""));
+  return dims;
+}
+
 }  // namespace bitgrad

@@ -20,6 +20,13 @@ std::vector<int64_t> normalize_dims(const char* op_name, const std::vector<int64
 // `shape` with the extents at `dims` (sorted, unique) set to 1 (keepdim) or removed.
 Shape reduced_shape(const Shape& shape, const std::vector<int64_t>& dims, bool keepdim);
 
+// The extents of op(a) @ op(b) = (M, K) @ (K, N), where op transposes when asked.
+struct MatmulDims {
+  int64_t m, k, n;
+};
+// Throws an Error naming both shapes when a or b is not 2-D or the inner extents differ.
+MatmulDims matmul_dims(const Shape& a, const Shape& b, bool transpose_a, bool transpose_b);
+
 // Row-major strides, in elements, of a plain tensor of `shape`.
 std::vector<int64_t> contiguous_strides(const Shape& shape);
 

@@ -1,5 +1,6 @@
 // Reference kernel for matrix products: the plain triple loop, accumulating in double.
 #include "ops/linear.h"
+#include "ops/shape_utils.h"
 
 namespace bitgrad::ref {
 namespace {
@@ -7,16 +8,10 @@ namespace {
 // a: (M, K), or (K, M) when transpose_a; b: (K, N), or (N, K) when transpose_b; both plain and
 // of one dtype. Returns op(a) @ op(b), (M, N). Nothing is saved. Overwrites the output.
 Tensor matmul_fwd_ref(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  BG_CHECK(a.dim() == 2 && b.dim() == 2, "matmul: expected 2-D operands, got ", a.shape(),
-           " and ", b.shape());
+  const MatmulDims dims = matmul_dims(a.shape(), b.shape(), transpose_a, transpose_b);
+  const int64_t m = dims.m, k = dims.k, n = dims.n;
   BG_CHECK(a.dtype() == b.dtype(), "matmul: a is ", dtype_name(a.dtype()), " but b is ",
            dtype_name(b.dtype()));
-  int64_t m = transpose_a ? a.size(1) : a.size(0);
-  int64_t k = transpose_a ? a.size(0) : a.size(1);
-  int64_t k_b = transpose_b ? b.size(1) : b.size(0);
-  int64_t n = transpose_b ? b.size(0) : b.size(1);
-  BG_CHECK(k == k_b, "matmul: inner dimensions differ: ", a.shape(), (transpose_a ? "^T" : ""),
-           " @ ", b.shape(), (transpose_b ? "^T" : ""));
   Tensor out = empty({m, n}, a.dtype());
   BG_DISPATCH_FLOAT(a.dtype(), "matmul", [&] {
     const scalar_t* pa = a.data<scalar_t>();

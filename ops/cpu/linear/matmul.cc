@@ -3,6 +3,7 @@
 #include "ops/cpu/common/onednn_context.h"
 #include "ops/cpu/common/onednn_layout.h"
 #include "ops/linear.h"
+#include "ops/shape_utils.h"
 
 namespace bitgrad::onednn {
 namespace {
@@ -18,12 +19,8 @@ memory::desc matrix_desc(const Tensor& t, bool transpose) {
 
 // out (M, N) = op(a) @ op(b); a, b plain 2-d float32. Overwrites out.
 Tensor matmul_fwd_onednn(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  BG_CHECK(a.dim() == 2 && b.dim() == 2, "matmul: expected 2-d tensors, got ", a.shape(),
-           " and ", b.shape());
-  int64_t m = transpose_a ? a.size(1) : a.size(0), k = transpose_a ? a.size(0) : a.size(1);
-  int64_t k_b = transpose_b ? b.size(1) : b.size(0), n = transpose_b ? b.size(0) : b.size(1);
-  BG_CHECK(k == k_b, "matmul: ", transpose_a ? "a^T " : "a ", a.shape(), " and ",
-           transpose_b ? "b^T " : "b ", b.shape(), " do not fit together");
+  const MatmulDims dims = matmul_dims(a.shape(), b.shape(), transpose_a, transpose_b);
+  const int64_t m = dims.m, k = dims.k, n = dims.n;
   if (a.dtype() != DType::kFloat32 || b.dtype() != DType::kFloat32 || m * n * k == 0) {
     return run_reference<MatmulFwd>(a, b, transpose_a, transpose_b);
   }

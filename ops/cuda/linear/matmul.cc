@@ -8,6 +8,7 @@
 #include "ops/cuda/common/gpu_context.h"
 #include "ops/cuda/math_mode.h"
 #include "ops/linear.h"
+#include "ops/shape_utils.h"
 
 namespace bitgrad::cuda_ops {
 namespace {
@@ -18,16 +19,10 @@ constexpr const char* kOp = "MatmulFwd";
 // dtype (float32 or float64), one CUDA device. Returns op(a) @ op(b), (M, N), on that device.
 // float32 uses TF32 tensor cores when cuda_tf32_enabled(). Nothing is saved.
 Tensor matmul_fwd_cuda(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b) {
-  BG_CHECK(a.dim() == 2 && b.dim() == 2, "matmul: expected 2-D operands, got ", a.shape(),
-           " and ", b.shape());
+  const MatmulDims dims = matmul_dims(a.shape(), b.shape(), transpose_a, transpose_b);
+  const int64_t m = dims.m, k = dims.k, n = dims.n;
   BG_CHECK(a.dtype() == b.dtype(), "matmul: a is ", dtype_name(a.dtype()), " but b is ",
            dtype_name(b.dtype()));
-  int64_t m = transpose_a ? a.size(1) : a.size(0);
-  int64_t k = transpose_a ? a.size(0) : a.size(1);
-  int64_t k_b = transpose_b ? b.size(1) : b.size(0);
-  int64_t n = transpose_b ? b.size(0) : b.size(1);
-  BG_CHECK(k == k_b, "matmul: inner dimensions differ: ", a.shape(), (transpose_a ? "^T" : ""),
-           " @ ", b.shape(), (transpose_b ? "^T" : ""));
   if (k == 0) return zeros({m, n}, a.dtype(), a.device());
   Tensor out = empty({m, n}, a.dtype(), a.device());
   if (m == 0 || n == 0) return out;
