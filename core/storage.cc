@@ -160,6 +160,17 @@ void register_device_runtime(DeviceType type, DeviceRuntime* runtime) {
 
 bool has_device_runtime(DeviceType type) { return runtime_slot(type) != nullptr; }
 
+bool device_available(DeviceType type, std::string* why_not) {
+  DeviceRuntime* runtime = runtime_slot(type);
+  if (runtime == nullptr) {
+    if (why_not != nullptr) {
+      *why_not = "this program was built without CUDA (no CUDA toolkit at configure time)";
+    }
+    return false;
+  }
+  return runtime->available(why_not);
+}
+
 DeviceRuntime& device_runtime(DeviceType type) {
   DeviceRuntime* runtime = runtime_slot(type);
   BG_CHECK(runtime != nullptr,

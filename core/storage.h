@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "core/device.h"
 
@@ -23,12 +24,17 @@ class DeviceRuntime {
                     size_t nbytes) = 0;
   virtual void fill_zero(void* ptr, size_t nbytes, int device_index) = 0;
   virtual void synchronize(int device_index) {}
+  // Whether this machine can run the runtime's device; false with the reason in why_not.
+  virtual bool available(std::string* why_not) { return true; }
 };
 
 void register_device_runtime(DeviceType type, DeviceRuntime* runtime);
 // Throws a clear Error when no runtime is linked (e.g. CUDA in a CPU-only build).
 DeviceRuntime& device_runtime(DeviceType type);
 bool has_device_runtime(DeviceType type);
+// Whether tensors of `type` can be made here: a runtime is linked and its device is usable. Needs
+// no CUDA headers, so CPU-only programs can ask about a GPU and say why there is none.
+bool device_available(DeviceType type, std::string* why_not = nullptr);
 
 class Storage {
  public:

@@ -11,11 +11,19 @@ C++ deps, and hands the objects to a cc_library so the rest of the build sees pl
     )
 """
 
-load("@local_cuda//:defs.bzl", "CUDA_PATH")
+load("@local_cuda//:defs.bzl", "CUDA_FOUND", "CUDA_PATH")
 
 # Found by third_party/cuda/cuda_configure.bzl. Without CUDA, cuda_library targets depend on the
 # incompatible //third_party:cuda_runtime, so they are skipped and nvcc never runs.
 NVCC = CUDA_PATH + "/bin/nvcc"
+
+def if_cuda(deps):
+    """`deps` where a CUDA toolkit was found at configure time, else nothing.
+
+    For programs that run on the CPU everywhere and on a GPU where there is one: without CUDA they
+    still build, and device_available(kCUDA) says why there is no GPU.
+    """
+    return deps if CUDA_FOUND else []
 
 # H100/H200 (sm_90) and A100 (sm_80) machine code, plus sm_90 PTX that newer GPUs can JIT.
 CUDA_GENCODE = [

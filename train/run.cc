@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "core/cuda/cuda_device.h"
+#include "core/storage.h"
 #include "data/datasets.h"
 #include "data/few_shot.h"
 #include "models/bit_weights.h"
@@ -15,7 +15,7 @@ namespace bitgrad {
 absl::Status check_device(const RunConfig& config) {
   if (config.device() != "cuda") return absl::OkStatus();
   std::string why_not;
-  if (!cuda_available(&why_not)) {
+  if (!device_available(DeviceType::kCUDA, &why_not)) {
     return absl::FailedPreconditionError(
         absl::StrCat("--device=cuda: this machine has no usable GPU (", why_not,
                      "); use --device=cpu"));

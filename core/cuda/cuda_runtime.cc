@@ -107,6 +107,8 @@ class CudaRuntime final : public DeviceRuntime {
     CUDA_CHECK(cudaDeviceSynchronize());
   }
 
+  bool available(std::string* why_not) override { return cuda_available(why_not); }
+
   CudaMemoryStats stats(int device_index) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = pools_.find(device_index);
