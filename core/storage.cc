@@ -113,6 +113,8 @@ class CpuRuntime final : public DeviceRuntime {
   }
   void fill_zero(void* ptr, size_t nbytes, int) override { std::memset(ptr, 0, nbytes); }
 
+  bool caching() const { return caching_; }
+
   CpuMemoryStats stats() {
     std::lock_guard<std::mutex> lock(mutex_);
     return stats_;
@@ -186,5 +188,6 @@ Storage::~Storage() { device_runtime(device_.type).deallocate(data_, nbytes_, de
 
 CpuMemoryStats cpu_memory_stats() { return cpu_runtime().stats(); }
 void cpu_empty_cache() { cpu_runtime().empty_cache(); }
+bool cpu_cache_enabled() { return cpu_runtime().caching(); }
 
 }  // namespace bitgrad

@@ -64,5 +64,7 @@ struct CpuMemoryStats {
 };
 CpuMemoryStats cpu_memory_stats();
 void cpu_empty_cache();
+// False where BITGRAD_CPU_CACHE=0 turned the cache off (as --config=asan does for tests).
+bool cpu_cache_enabled();
 
 }  // namespace bitgrad

@@ -33,7 +33,7 @@ void set_model(RunConfig& c) {
   c.set_model("R50x1");
   c.set_base_width(8);  // 1/8 of the official width: 0.37M parameters
   c.set_num_groups(4);  // 2 channels per group in the narrowest GroupNorm, as in R50x1
-  c.set_resolution(32);  // 28x28 images are resized to 40 and cropped to 32 when training
+  c.set_resolution(32);  // 28x28 images are resized to 32 (kAugment below: no crop)
 }
 
 // The eval path (resize only) for both stages. BiT's train path resizes 28x28 images to 40 and

@@ -1,8 +1,5 @@
 #include "core/tensor.h"
 
-#include <cstdlib>
-#include <string>
-
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
@@ -123,14 +120,8 @@ TEST(TensorTest, NegativeExtentsAreRejected) {
   EXPECT_TRUE(throws_error([] { empty({2, -1}); }, {"(2, -1)", "negative"}));
 }
 
-// The cache tests have nothing to test where the environment turns the cache off.
-bool cpu_cache_turned_off() {
-  const char* env = std::getenv("BITGRAD_CPU_CACHE");
-  return env != nullptr && std::string(env) == "0";
-}
-
 TEST(TensorTest, CpuCacheReusesFreedBuffers) {
-  if (cpu_cache_turned_off()) GTEST_SKIP() << "BITGRAD_CPU_CACHE=0 (as under --config=asan)";
+  if (!cpu_cache_enabled()) GTEST_SKIP() << "BITGRAD_CPU_CACHE=0 (as under --config=asan)";
   cpu_empty_cache();
   const void* first;
   {
@@ -145,7 +136,7 @@ TEST(TensorTest, CpuCacheReusesFreedBuffers) {
 }
 
 TEST(TensorTest, CpuCacheServesALargeRequestFromABlockUpToTwiceItsSize) {
-  if (cpu_cache_turned_off()) GTEST_SKIP() << "BITGRAD_CPU_CACHE=0 (as under --config=asan)";
+  if (!cpu_cache_enabled()) GTEST_SKIP() << "BITGRAD_CPU_CACHE=0 (as under --config=asan)";
   cpu_empty_cache();
   size_t in_use = cpu_memory_stats().bytes_in_use;
   const void* block;
