@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/stubs/logging.h"
 #include "io/atomic_file.h"
 #include "io/file_limits.h"
 
@@ -212,6 +213,13 @@ absl::Status upgrade_from_format_1(proto::Checkpoint& header, const std::string&
 
 class CheckpointReader {
  public:
+  // A corrupt header (invalid UTF-8 in a string, found by fuzzing) makes protobuf log an error line
+  // of its own; ours is the one the user should see.
+  static bool parse_quietly(const std::string& bytes, proto::Checkpoint* header) {
+    google::protobuf::LogSilencer quiet;
+    return header->ParseFromString(bytes);
+  }
+
   explicit CheckpointReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {}
 
   absl::StatusOr<Checkpoint> read() {
@@ -230,7 +238,7 @@ class CheckpointReader {
     }
     std::string header_bytes(header_length, '\0');
     proto::Checkpoint header;
-    if (!in_.read(header_bytes.data(), header_length) || !header.ParseFromString(header_bytes)) {
+    if (!in_.read(header_bytes.data(), header_length) || !parse_quietly(header_bytes, &header)) {
       return corrupt("the header does not parse");
     }
     if (header.format_version() == 1) {

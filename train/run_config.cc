@@ -43,13 +43,25 @@ absl::Status set_field(const FieldDescriptor* field, const std::string& value, R
   return absl::OkStatus();
 }
 
+// Parses `text` into `config`, recording where each field was set into `locations` (if given).
+// The error names `source`, the line and column of the parser's first complaint.
+absl::Status parse_textproto(const std::string& text, const std::string& source, RunConfig* config,
+                             TextFormat::ParseInfoTree* locations) {
+  TextFormat::Parser parser;
+  if (locations != nullptr) parser.WriteLocationsTo(locations);
+  FirstParseError error;
+  parser.RecordErrorsTo(&error);
+  if (parser.ParseFromString(text, config)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ":", error.text, " (a RunConfig textproto, train/run_config.proto)"));
+}
+
 }  // namespace
 
 absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source) {
   RunConfig config;
-  if (!TextFormat::ParseFromString(text, &config)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": not a RunConfig textproto (train/run_config.proto)"));
+  if (absl::Status parsed = parse_textproto(text, source, &config, nullptr); !parsed.ok()) {
+    return parsed;
   }
   return config;
 }
@@ -68,14 +80,8 @@ absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) 
     if (!in) return invalid("config", absl::StrCat("cannot read ", config_file));
     std::stringstream text;
     text << in.rdbuf();
-    TextFormat::Parser parser;
-    parser.WriteLocationsTo(&in_file);
-    FirstParseError error;
-    parser.RecordErrorsTo(&error);
-    if (!parser.ParseFromString(text.str(), &from_file)) {
-      return invalid("config", absl::StrCat(config_file, ":", error.text,
-                                            " (a RunConfig textproto, train/run_config.proto)"));
-    }
+    absl::Status parsed = parse_textproto(text.str(), config_file, &from_file, &in_file);
+    if (!parsed.ok()) return invalid("config", std::string(parsed.message()));
   }
   RunConfig config = from_file;
   const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();

@@ -1,0 +1,107 @@
+// Writes the seed files that need code to make into tests/fuzz/corpus/: small valid inputs of
+// each format, from which libFuzzer mutates. The .npy, .npz and image seeds are copies of the
+// test fixtures (tests/io/testdata, tests/data/testdata). Run it from the workspace:
+//   bazel run //tests/fuzz:make_seed_corpora
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "models/checkpoint.h"
+#include "train/run_config.h"
+
+using namespace bitgrad;
+
+namespace {
+
+std::string corpus_dir;
+
+void write(const std::string& path, const std::string& bytes) {
+  std::ofstream out(corpus_dir + "/" + path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+  if (!out) {
+    std::fprintf(stderr, "cannot write %s/%s\n", corpus_dir.c_str(), path.c_str());
+    std::exit(1);
+  }
+}
+
+std::string big_endian32(uint32_t v) {
+  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+}
+
+std::string little_endian32(uint32_t v) {
+  return {char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
+}
+
+// idx_fuzzer's input: the image file's length, the image file, the label file.
+void write_idx_seed(const std::string& name, uint32_t count, uint32_t rows, uint32_t cols) {
+  std::string images = big_endian32(0x803) + big_endian32(count) + big_endian32(rows) +
+                       big_endian32(cols);
+  for (uint32_t i = 0; i < count * rows * cols; ++i) images += char(i * 37);
+  std::string labels = big_endian32(0x801) + big_endian32(count);
+  for (uint32_t i = 0; i < count; ++i) labels += char(i % 10);
+  write(name, little_endian32(images.size()) + images + labels);
+}
+
+// cifar_fuzzer's input: a kind byte (0: CIFAR-10, 1: CIFAR-100), then records.
+void write_cifar_seed(const std::string& name, int kind, int records) {
+  std::string bytes(1, char(kind));
+  for (int r = 0; r < records; ++r) {
+    if (kind == 1) bytes += char(r % 20);
+    bytes += char(r % 10);
+    for (int i = 0; i < 3072; ++i) bytes += char((i + r) % 251);
+  }
+  write(name, bytes);
+}
+
+void write_checkpoint_seed(const std::string& name, bool with_optimizer) {
+  Checkpoint checkpoint;
+  checkpoint.step = 7;
+  checkpoint.parameters = {{"conv.weight", from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3})},
+                           {"head.bias", from_vector<float>({0.5f, -0.5f}, {2})}};
+  checkpoint.buffers = {{"steps", from_vector<int64_t>({3}, {1})}};
+  checkpoint.rng_state = "seed 1";
+  checkpoint.config = "batch: 8";
+  checkpoint.metadata = {{"note", "fuzz seed"}};
+  if (with_optimizer) {
+    checkpoint.optimizer.kind = "sgd";
+    checkpoint.optimizer.steps_taken = 7;
+    checkpoint.optimizer.sgd.emplace();
+    checkpoint.optimizer.sgd->set_lr(0.1);
+    checkpoint.optimizer.sgd->set_momentum(0.9);
+    checkpoint.optimizer.tensors = {{"momentum.conv.weight", zeros({2, 3})}};
+  }
+  absl::Status saved = save_checkpoint(corpus_dir + "/" + name, checkpoint);
+  if (!saved.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(saved.message()).c_str());
+    std::exit(1);
+  }
+}
+
+}  // namespace
+
+int main() {
+  const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+  corpus_dir = std::string(workspace ? workspace : ".") + "/tests/fuzz/corpus";
+
+  write_idx_seed("idx/three_4x4", 3, 4, 4);
+  write_idx_seed("idx/one_1x2", 1, 1, 2);
+  write_cifar_seed("cifar/cifar10_two", 0, 2);
+  write_cifar_seed("cifar/cifar100_one", 1, 1);
+  write_checkpoint_seed("checkpoint/weights_only", false);
+  write_checkpoint_seed("checkpoint/with_sgd", true);
+  write("labels/three", "tench\ngoldfish\ngreat white shark\n");
+  write("labels/crlf_no_final_newline", "airplane\r\nautomobile\r\nbird");
+
+  RunConfig config;
+  config.set_weights("BiT-M-R50x1.npz");
+  config.set_dataset("cifar10:/data/cifar-10-batches-bin");
+  config.set_batch(64);
+  config.set_batch_split(2);
+  write("run_config/full", run_config_text(config));
+  write("run_config/small", "batch: 8\nbase_lr: 0.01\nschedule: \"constant\"\n");
+  std::printf("wrote the seeds into %s\n", corpus_dir.c_str());
+  return 0;
+}
