@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "io/npz.h"
 #include "models/checkpoint.h"
 #include "train/run_config.h"
 
@@ -80,6 +81,21 @@ void write_checkpoint_seed(const std::string& name, bool with_optimizer) {
   }
 }
 
+// A dataset .npz (data/keras_npz.h) of 2x2 gray images: 3 for training, 2 for testing.
+void write_dataset_npz_seed(const std::string& name) {
+  Tensor x_train = from_vector<uint8_t>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {3, 2, 2});
+  Tensor x_test = from_vector<uint8_t>({255, 254, 253, 252, 9, 8, 7, 6}, {2, 2, 2});
+  absl::Status saved =
+      write_npz(corpus_dir + "/" + name, {{"x_train", x_train},
+                                          {"y_train", from_vector<int64_t>({0, 1, 0}, {3})},
+                                          {"x_test", x_test},
+                                          {"y_test", from_vector<int64_t>({1, 0}, {2})}});
+  if (!saved.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(saved.message()).c_str());
+    std::exit(1);
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -90,6 +106,7 @@ int main() {
   write_idx_seed("idx/one_1x2", 1, 1, 2);
   write_cifar_seed("cifar/cifar10_two", 0, 2);
   write_cifar_seed("cifar/cifar100_one", 1, 1);
+  write_dataset_npz_seed("npz/dataset.npz");
   write_checkpoint_seed("checkpoint/weights_only", false);
   write_checkpoint_seed("checkpoint/with_sgd", true);
   write("labels/three", "tench\ngoldfish\ngreat white shark\n");
