@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev       # tests
   libzip-dev                      # .npz weights (zip64)
   libpng-dev libjpeg-dev          # image decoding
+  clang libclang-rt-14-dev        # fuzzing: clang's libFuzzer and ASan (tools/fuzz/run.sh)
   python3-numpy python3-torch     # tools only: golden fixtures, PyTorch baselines
   dataset-fashion-mnist           # a real dataset for the examples
 )

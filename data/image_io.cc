@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "core/check.h"
 #include "data/image_decoders.h"
+#include "io/file_limits.h"
 
 namespace bitgrad {
 namespace {
@@ -81,6 +82,20 @@ Taps bilinear_taps(int64_t in_size, int64_t out_size) {
 }
 
 }  // namespace
+
+namespace image_internal {
+
+absl::Status check_image_size(int64_t width, int64_t height, const char* format,
+                              const std::string& name) {
+  if (width * height > kMaxPixels) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": ", format, " image of ", width, "x",
+                                                   height, " is too large (over ", kMaxPixels,
+                                                   " pixels)"));
+  }
+  return check_file_tensor_bytes(uint64_t(width) * uint64_t(height) * 3, name);
+}
+
+}  // namespace image_internal
 
 absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name) {
   if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat(name, ": empty image file"));

@@ -22,7 +22,7 @@ struct JpegErrorState {
   jpeg_error_mgr manager;  // first member: libjpeg hands back a pointer to it
   jmp_buf jump;
   bool truncated = false;
-  bool too_large = false;
+  absl::Status size_error;  // the image was refused before allocating
   char message[JMSG_LENGTH_MAX] = {};
 };
 
@@ -67,7 +67,8 @@ void scanline_to_rgb(const uint8_t* in, int components, bool adobe_inverted, int
 // destructible locals live in this frame, so the longjmp back here skips no destructor; image and
 // scanline belong to the caller.
 bool read_jpeg_pixels(jpeg_decompress_struct* cinfo, JpegErrorState* errors,
-                      const std::string& bytes, Image* image, std::vector<uint8_t>* scanline) {
+                      const std::string& bytes, Image* image, std::vector<uint8_t>* scanline,
+                      const std::string& name) {
   if (setjmp(errors->jump)) return false;
   jpeg_create_decompress(cinfo);
   jpeg_mem_src(cinfo, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
@@ -78,10 +79,8 @@ bool read_jpeg_pixels(jpeg_decompress_struct* cinfo, JpegErrorState* errors,
     case JCS_YCCK: cinfo->out_color_space = JCS_CMYK; break;
     default: cinfo->out_color_space = JCS_RGB; break;  // libjpeg rejects impossible requests
   }
-  if (static_cast<int64_t>(cinfo->image_width) * cinfo->image_height > kMaxPixels) {
-    errors->too_large = true;
-    return false;
-  }
+  errors->size_error = check_image_size(cinfo->image_width, cinfo->image_height, "JPEG", name);
+  if (!errors->size_error.ok()) return false;
   jpeg_start_decompress(cinfo);
   const int components = cinfo->output_components;
   const int64_t width = cinfo->output_width;
@@ -111,13 +110,10 @@ absl::StatusOr<Image> decode_jpeg(const std::string& bytes, const std::string& n
   errors.manager.emit_message = on_jpeg_message;
   Image image;
   std::vector<uint8_t> scanline;
-  const bool ok = read_jpeg_pixels(&cinfo, &errors, bytes, &image, &scanline);
+  const bool ok = read_jpeg_pixels(&cinfo, &errors, bytes, &image, &scanline, name);
   jpeg_destroy_decompress(&cinfo);
   if (ok) return image;
-  if (errors.too_large) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": JPEG image too large (over ", kMaxPixels, " pixels)"));
-  }
+  if (!errors.size_error.ok()) return errors.size_error;
   if (errors.truncated) {
     return absl::DataLossError(absl::StrCat(name, ": truncated JPEG file (", bytes.size(),
                                             " bytes; libjpeg: ", errors.message, ")"));

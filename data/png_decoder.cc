@@ -18,9 +18,10 @@ namespace {
 // Shared with libpng's callbacks through its io and error pointers.
 struct PngReadState {
   const std::string* bytes = nullptr;
+  const std::string* name = nullptr;  // for messages
   size_t offset = 0;
   bool ran_out = false;    // a read past the end of the data: the file is truncated
-  bool too_large = false;  // refused before allocating
+  absl::Status size_error;  // the image was refused before allocating
   char error[256] = {};
 };
 
@@ -52,10 +53,8 @@ bool read_png_pixels(png_structp png, png_infop info, PngReadState* state, Image
   png_read_info(png, info);
   const png_uint_32 width = png_get_image_width(png, info);
   const png_uint_32 height = png_get_image_height(png, info);
-  if (static_cast<int64_t>(width) * height > kMaxPixels) {
-    state->too_large = true;
-    return false;
-  }
+  state->size_error = check_image_size(width, height, "PNG", *state->name);
+  if (!state->size_error.ok()) return false;
   png_set_expand(png);          // palette -> RGB, gray of 1/2/4 bits -> 8 bits, tRNS -> alpha
   png_set_scale_16(png);        // 16 -> 8 bits: round(v * 255 / 65535)
   png_set_strip_alpha(png);     // dropped, not composited
@@ -83,6 +82,7 @@ bool read_png_pixels(png_structp png, png_infop info, PngReadState* state, Image
 absl::StatusOr<Image> decode_png(const std::string& bytes, const std::string& name) {
   PngReadState state;
   state.bytes = &bytes;
+  state.name = &name;
   png_structp png =
       png_create_read_struct(PNG_LIBPNG_VER_STRING, &state, on_png_error, on_png_warning);
   png_infop info = png ? png_create_info_struct(png) : nullptr;
@@ -95,10 +95,7 @@ absl::StatusOr<Image> decode_png(const std::string& bytes, const std::string& na
   const bool ok = read_png_pixels(png, info, &state, &image, &rows);
   png_destroy_read_struct(&png, &info, nullptr);
   if (ok) return image;
-  if (state.too_large) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": PNG image too large (over ", kMaxPixels, " pixels)"));
-  }
+  if (!state.size_error.ok()) return state.size_error;
   if (state.ran_out) {
     return absl::DataLossError(absl::StrCat(name, ": truncated PNG file (", bytes.size(),
                                             " bytes; data ended before the image did)"));

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "io/file_limits.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {
@@ -289,6 +290,19 @@ TEST(ImageIoTest, CorruptPngIsDataLossNamingLibpngsReason) {
   bad_header[16] = 0x7f;  // IHDR width: 0x7f000007, and its CRC breaks too
   expect_error(decode_image(bad_header, "header.png"), absl::StatusCode::kDataLoss,
                {"header.png", "corrupt PNG"});
+}
+
+TEST(ImageIoTest, ImagesOverTheFileLimitAreRefusedBeforeDecoding) {
+  const uint64_t saved_limit = max_file_tensor_bytes();
+  set_max_file_tensor_bytes(32 * 32 * 3 - 1);  // one byte short of smooth32's RGB pixels
+  for (const std::string name : {"smooth32.png", "smooth32.jpg"}) {
+    expect_error(decode_image(read_bytes(testdata(name)), name),
+                 absl::StatusCode::kInvalidArgument,
+                 {name, "3072 bytes", "over the limit of 3071", "BITGRAD_MAX_FILE_TENSOR_BYTES"});
+  }
+  set_max_file_tensor_bytes(32 * 32 * 3);
+  EXPECT_TRUE(decode_image(read_bytes(testdata("smooth32.png")), "smooth32.png").ok());
+  set_max_file_tensor_bytes(saved_limit);
 }
 
 TEST(ImageIoTest, CorruptJpegHeaderIsDataLoss) {
