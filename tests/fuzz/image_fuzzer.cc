@@ -1,11 +1,13 @@
 // PNG and JPEG decoding (data/image_io.h): libpng's and libjpeg's error paths are redirected, so
 // any bytes give an image or an error naming the input, never an abort, exit or crash.
 #include "data/image_io.h"
+#include "io/file_limits.h"
 #include "tests/fuzz/fuzz_support.h"
 
 using namespace bitgrad;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  set_max_file_tensor_bytes(fuzz::kFuzzMaxFileTensorBytes);
   const std::string name = "fuzz_input.img";
   absl::StatusOr<Image> image =
       decode_image(std::string(reinterpret_cast<const char*>(data), size), name);
