@@ -116,6 +116,7 @@ void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions&
       }
     }
     if (!options.retain_graph) node->release_saved();
+    if (options.after_node) options.after_node(*node);
   }
 }
 
@@ -123,7 +124,7 @@ namespace {
 
 // Tensor::backward (core/tensor.h) runs this engine once //autograd:engine is linked.
 void run_from_tensor(const Tensor& root, const Tensor& gradient, bool retain_graph) {
-  backward(root, gradient, BackwardOptions{retain_graph});
+  backward(root, gradient, BackwardOptions{retain_graph, nullptr});
 }
 const bool registered = (register_backward_engine(&run_from_tensor), true);
 

@@ -7,13 +7,19 @@
 // recorded: there are no higher-order gradients.
 #pragma once
 
+#include <functional>
+
 #include "core/tensor.h"
 
 namespace bitgrad {
 
+class Node;
+
 struct BackwardOptions {
   // Keep what forward saved, so backward can run through the same graph again.
   bool retain_graph = false;
+  // Called after each node's backward, in the engine's order (for tracing: examples/tour).
+  std::function<void(const Node& node)> after_node;
 };
 
 // `gradient` is d(something)/d(root); it may be omitted (= 1) when root has one element.

@@ -34,6 +34,13 @@ std::map<std::pair<std::string, std::string>, Totals>& totals() {
 }
 
 thread_local KernelTimer* innermost = nullptr;
+thread_local int depth = 0;
+bool recording_calls = false;
+
+std::vector<KernelCall>& recorded_calls() {  // guarded by totals_mutex()
+  static auto* calls = new std::vector<KernelCall>();
+  return *calls;
+}
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -56,11 +63,18 @@ KernelTimer::KernelTimer(const char* slot, const char* backend)
       start_cpu_ns_(process_cpu_ns()),
       parent_(innermost) {
   innermost = this;
+  if (recording_calls) {
+    std::lock_guard<std::mutex> lock(totals_mutex());
+    call_index_ = static_cast<int64_t>(recorded_calls().size());
+    recorded_calls().push_back({slot, backend, depth, 0.0});
+  }
+  ++depth;
 }
 
 KernelTimer::~KernelTimer() {
   const int64_t elapsed = now_ns() - start_ns_, cpu = process_cpu_ns() - start_cpu_ns_;
   innermost = parent_;
+  --depth;
   if (parent_ != nullptr) {
     parent_->child_ns_ += elapsed;
     parent_->child_cpu_ns_ += cpu;
@@ -70,21 +84,27 @@ KernelTimer::~KernelTimer() {
   t.calls += 1;
   t.ns += elapsed - child_ns_;
   t.cpu_ns += cpu - child_cpu_ns_;
+  if (call_index_ >= 0) recorded_calls()[call_index_].seconds = elapsed * 1e-9;
 }
 
 }  // namespace detail
 
-void Profiler::start() {
+void Profiler::start(bool record_calls) {
   BG_CHECK(!detail::profiler_running, "Profiler::start: a profiler is already running");
   std::lock_guard<std::mutex> lock(detail::totals_mutex());
   detail::totals().clear();
+  detail::recorded_calls().clear();
+  detail::recording_calls = record_calls;
   results_.clear();
+  calls_.clear();
   detail::profiler_running = true;
 }
 
 void Profiler::stop() {
   detail::profiler_running = false;
   std::lock_guard<std::mutex> lock(detail::totals_mutex());
+  detail::recording_calls = false;
+  calls_.swap(detail::recorded_calls());
   results_.clear();
   for (const auto& [key, totals] : detail::totals()) {
     results_.push_back(

@@ -29,15 +29,27 @@ struct KernelTime {
   double cpu_seconds = 0;  // exclusive CPU time of the whole process (all threads)
 };
 
+// One kernel call, in the order the calls began (examples/tour prints them).
+struct KernelCall {
+  std::string slot;
+  std::string backend;
+  int depth = 0;        // 0: called from outside any kernel; 1: from inside one; ...
+  double seconds = 0;   // inclusive wall time
+};
+
 class Profiler {
  public:
-  void start();  // clears earlier results; one profiler runs at a time (per process)
+  // Clears earlier results; one profiler runs at a time (per process). With record_calls, every
+  // call is also kept, in order (memory grows with the calls: for a step or two, not a run).
+  void start(bool record_calls = false);
   void stop();
   std::vector<KernelTime> results() const;  // most expensive first
   std::string report() const;               // a table with calls, ms, ms/call, % of total
+  const std::vector<KernelCall>& calls() const { return calls_; }
 
  private:
   std::vector<KernelTime> results_;
+  std::vector<KernelCall> calls_;
 };
 
 namespace detail {
@@ -58,6 +70,7 @@ class KernelTimer {
   int64_t start_ns_, start_cpu_ns_;
   int64_t child_ns_ = 0, child_cpu_ns_ = 0;
   KernelTimer* parent_;
+  int64_t call_index_ = -1;  // in the recorded calls, when recording
 };
 
 }  // namespace detail

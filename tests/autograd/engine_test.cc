@@ -1,6 +1,7 @@
 #include "autograd/engine.h"
 
 #include "autograd/function.h"
+#include "autograd/node.h"
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/elementwise.h"
@@ -113,6 +114,18 @@ TEST(EngineTest, RetainGraphAllowsASecondBackward) {
   backward(y, Tensor(), BackwardOptions{.retain_graph = true});
   backward(y);
   EXPECT_TRUE(all_close(a.grad(), from_vector<double>({4, 8}, {2})));  // 2 * (2a)
+}
+
+TEST(EngineTest, AfterNodeSeesEachNodeOnceInReverseTopologicalOrder) {
+  Tensor a = leaf({1, 2, 3});
+  Tensor b = leaf({4, 5, 6});
+  Tensor y = sum(a * b + a);
+  std::vector<std::string> visited;
+  BackwardOptions options;
+  options.after_node = [&](const Node& node) { visited.push_back(node.name()); };
+  backward(y, Tensor(), options);
+  EXPECT_EQ(visited, (std::vector<std::string>{"sum", "add", "mul"}));
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({5, 6, 7}, {3})));  // tracing changes nothing
 }
 
 TEST(EngineTest, NonScalarRootNeedsAGradient) {

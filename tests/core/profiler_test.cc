@@ -88,6 +88,30 @@ TEST(ProfilerTest, CpuTimeCountsBusyThreads) {
   EXPECT_NE(profiler.report().find("cores"), std::string::npos);
 }
 
+TEST(ProfilerTest, RecordsEachCallInOrderWithItsDepthWhenAsked) {
+  Tensor x = zeros({1});
+  Profiler profiler;
+  profiler.start(/*record_calls=*/true);
+  call<TestSleepy>(x, 5);
+  call<TestCallsSleepy>(x);  // calls TestSleepy for 20 ms
+  profiler.stop();
+  const std::vector<KernelCall>& calls = profiler.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  const char* slots[] = {"TestSleepy", "TestCallsSleepy", "TestSleepy"};
+  const int depths[] = {0, 0, 1};
+  for (size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].slot, slots[i]) << i;
+    EXPECT_EQ(calls[i].depth, depths[i]) << i;
+    EXPECT_EQ(calls[i].backend, "ref") << i;
+  }
+  EXPECT_GE(calls[0].seconds, 0.004);
+  EXPECT_GE(calls[1].seconds, 0.019);  // inclusive: its inner call
+  profiler.start();  // without recording: no calls kept
+  call<TestSleepy>(x, 1);
+  profiler.stop();
+  EXPECT_TRUE(profiler.calls().empty());
+}
+
 TEST(ProfilerTest, OnlyOneRunsAtATime) {
   Profiler a, b;
   a.start();
