@@ -1,4 +1,4 @@
-// Reference SiLU kernels (step 2 of README.md): plain loops, the specification of the op and
+// Reference SiLU kernels (step 2 of docs/custom_ops.md): plain loops, the specification of the op and
 // the oracle the CPU and CUDA kernels are tested against.
 #include <cmath>
 

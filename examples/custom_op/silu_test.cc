@@ -1,13 +1,15 @@
-// Tests for the SiLU custom op (step 4 of README.md): gradcheck in float64, forward against an
+// Tests for the SiLU custom op (step 4 of docs/custom_ops.md): gradcheck in float64, forward against an
 // independent formula, the CPU and CUDA kernels against the reference kernel, and errors.
 #include "examples/custom_op/silu.h"
 
 #include <cmath>
+#include <cstdio>
 #include <vector>
 
 #include "autograd/engine.h"
 #include "core/random.h"
 #include "gtest/gtest.h"
+#include "ops/conv.h"
 #include "ops/elementwise.h"
 #include "tests/testing/assertions.h"
 #include "tests/testing/gpu.h"
@@ -108,6 +110,36 @@ TEST(SiluTest, CpuKernelMatchesReference) {
       EXPECT_TRUE(all_close(bitgrad::call<SiluBwd>(dy, x), reference_backward(dy, x),
                             rtol_for(dtype), atol_for(dtype)))
           << bitgrad::dtype_name(dtype) << ", " << n << " elements";
+    }
+  }
+}
+
+// A conv's output is blocked (nChw8c or nChw16c, as oneDNN chose); 5 and 13 channels leave
+// padding in the last block. The CPU kernel must keep the layout and match the reference on the
+// plain values, forward and backward, with dy and x in the same or different layouts.
+TEST(SiluTest, CpuKernelKeepsABlockedLayoutAndMatchesReference) {
+  bitgrad::Generator generator(5);
+  for (int64_t channels : {5, 13}) {
+    Tensor image = bitgrad::randn({2, 3, 9, 7}, DType::kFloat32, Device::cpu(), generator);
+    Tensor weight = bitgrad::randn({channels, 3, 3, 3}, DType::kFloat32, Device::cpu(), generator);
+    Tensor x = bitgrad::conv2d(image, weight);  // blocked where oneDNN blocks
+    Tensor y = silu(x);
+    std::printf("%lld channels: x is %s\n", static_cast<long long>(channels),
+                x.is_plain() ? "plain" : x.opaque_layout()->name().c_str());
+    ASSERT_EQ(y.is_plain(), x.is_plain());
+    if (!x.is_plain()) {
+      EXPECT_TRUE(y.opaque_layout()->same_as(*x.opaque_layout()))
+          << y.opaque_layout()->name() << " vs " << x.opaque_layout()->name();
+    }
+    EXPECT_TRUE(all_close(y.to_plain(), reference_forward(x.to_plain()), 2e-6, 1e-6)) << channels;
+
+    Tensor dy_blocked = silu(bitgrad::conv2d(image, weight * 0.5));  // blocked like x
+    for (const Tensor& dy : {dy_blocked, dy_blocked.to_plain()}) {
+      Tensor dx = bitgrad::call<SiluBwd>(dy, x);
+      EXPECT_EQ(dx.is_plain(), dy.is_plain());
+      EXPECT_TRUE(all_close(dx.to_plain(), reference_backward(dy.to_plain(), x.to_plain()), 2e-6,
+                            1e-6))
+          << channels << " channels, dy " << (dy.is_plain() ? "plain" : "blocked");
     }
   }
 }
