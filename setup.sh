@@ -17,6 +17,7 @@ PACKAGES=(
   protobuf-compiler libprotobuf-dev   # checkpoints, configs, logs
   libgtest-dev libgmock-dev       # tests
   libzip-dev                      # .npz weights (zip64)
+  libonnx-dev                     # ONNX export (bit_export): onnx.proto and its checker
   libpng-dev libjpeg-dev          # image decoding
   clang libclang-rt-14-dev        # fuzzing: clang's libFuzzer and ASan (tools/fuzz/run.sh)
   python3-numpy python3-torch     # tools only: golden fixtures, PyTorch baselines

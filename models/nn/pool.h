@@ -30,6 +30,8 @@ class ZeroPadMaxPool2d : public Module {
 
   Tensor forward(const Tensor& x);
   Tensor operator()(const Tensor& x) { return forward(x); }
+  int64_t zero_padding() const { return zero_padding_; }
+  const Pool2dAttrs& attrs() const { return attrs_; }
 
  private:
   int64_t zero_padding_;

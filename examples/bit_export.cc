@@ -1,0 +1,83 @@
+// bit_export: a BiT model as ONNX (models/onnx_export.h), for ONNX Runtime and other runtimes.
+//
+//   bazel run //examples:bit_export -- --weights=BiT-M-R50x1.npz --output=bit_r50x1.onnx
+//   bazel run //examples:bit_export -- --weights=random --model=BiT-S-R101x1 --output=r101.onnx
+//       --save_weights=r101.npz        (one command line: a seeded random model, also as .npz)
+//
+// --weights: an official BiT .npz, a bitgrad checkpoint, or "random" (initialised from --model
+// and --seed). tools/onnx/check_bit_onnx.py compares ONNX Runtime's logits with bitgrad's.
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "examples/common/invocation.h"
+#include "models/bit_weights.h"
+#include "models/onnx_export.h"
+#include "models/predict.h"
+
+ABSL_FLAG(std::string, weights, "", "an official BiT .npz, a bitgrad checkpoint, or \"random\"");
+ABSL_FLAG(std::string, model, "",
+          "the architecture, e.g. BiT-M-R50x1; needed with --weights=random, else checked "
+          "against the file");
+ABSL_FLAG(uint64_t, seed, 0, "initialisation of a --weights=random model");
+ABSL_FLAG(std::string, output, "", "the .onnx file to write");
+ABSL_FLAG(std::string, save_weights, "", "also write the model as an official-layout .npz");
+ABSL_FLAG(int64_t, base_width, 64, "test-only: BitConfig::base_width of a shrunken model");
+ABSL_FLAG(int64_t, num_groups, 32, "test-only: BitConfig::num_groups of a shrunken model");
+
+namespace bitgrad {
+namespace {
+
+absl::StatusOr<std::shared_ptr<BitResNetV2>> make_model() {
+  const std::string weights = absl::GetFlag(FLAGS_weights);
+  if (weights != "random") {
+    InferenceModelOptions options;
+    options.model_name = absl::GetFlag(FLAGS_model);
+    options.base_width = absl::GetFlag(FLAGS_base_width);
+    options.num_groups = absl::GetFlag(FLAGS_num_groups);
+    absl::StatusOr<LoadedBitModel> loaded = load_bit_model_for_inference(weights, options);
+    if (!loaded.ok()) return loaded.status();
+    return std::move(loaded->model);
+  }
+  if (absl::GetFlag(FLAGS_model).empty()) {
+    return absl::InvalidArgumentError("--weights=random needs --model, e.g. BiT-S-R50x1");
+  }
+  absl::StatusOr<BitConfig> config = bit_config_from_name(absl::GetFlag(FLAGS_model));
+  if (!config.ok()) return config.status();
+  config->seed = absl::GetFlag(FLAGS_seed);
+  config->base_width = absl::GetFlag(FLAGS_base_width);
+  config->num_groups = absl::GetFlag(FLAGS_num_groups);
+  return std::make_shared<BitResNetV2>(*config);
+}
+
+absl::Status run() {
+  if (absl::GetFlag(FLAGS_weights).empty() || absl::GetFlag(FLAGS_output).empty()) {
+    return absl::InvalidArgumentError("--weights and --output are required (--help: the flags)");
+  }
+  absl::StatusOr<std::shared_ptr<BitResNetV2>> model = make_model();
+  if (!model.ok()) return model.status();
+  (*model)->eval();
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (absl::Status s = export_bit_onnx(**model, output); !s.ok()) return s;
+  std::cerr << "bit_export: wrote BiT-" << bit_arch_name((*model)->config()) << " ("
+            << (*model)->config().head_size << " classes) to " << output << "\n";
+  const std::string npz = absl::GetFlag(FLAGS_save_weights);
+  if (!npz.empty()) {
+    if (absl::Status s = save_bit_weights(**model, npz); !s.ok()) return s;
+    std::cerr << "bit_export: wrote its weights to " << npz << "\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace bitgrad
+
+int main(int argc, char** argv) {
+  return bitgrad::run_program(
+      argc, argv,
+      "bit_export --weights=BiT-M-R50x1.npz|checkpoint|random [--model=...] --output=model.onnx",
+      bitgrad::run);
+}

@@ -1,0 +1,104 @@
+#include "models/onnx_export.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "gtest/gtest.h"
+#include "onnx/onnx_pb.h"
+#include "ops/norm.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::all_close;
+
+std::string temp_path(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/" + name;
+}
+
+BitConfig tiny_config(int depth) {
+  BitConfig config;
+  config.depth = depth;
+  config.head_size = 7;
+  config.base_width = 4;
+  config.num_groups = 2;
+  config.seed = 3;
+  return config;
+}
+
+onnx::ModelProto read_model(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  onnx::ModelProto model;
+  EXPECT_TRUE(model.ParseFromString(bytes.str())) << path;
+  return model;
+}
+
+Tensor initializer(const onnx::ModelProto& model, const std::string& name) {
+  for (const onnx::TensorProto& t : model.graph().initializer()) {
+    if (t.name() != name) continue;
+    Shape shape;
+    std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
+    std::vector<float> values(t.raw_data().size() / sizeof(float));
+    std::memcpy(values.data(), t.raw_data().data(), t.raw_data().size());
+    return from_vector<float>(values, Shape(dims));
+  }
+  ADD_FAILURE() << "no initializer " << name;
+  return Tensor();
+}
+
+TEST(OnnxExportTest, TheGraphFollowsTheModelWithWeightStandardizationFolded) {
+  BitResNetV2 model(tiny_config(50));
+  const std::string path = temp_path("tiny_r50.onnx");
+  ASSERT_TRUE(export_bit_onnx(model, path).ok());
+  onnx::ModelProto exported = read_model(path);
+
+  EXPECT_EQ(exported.opset_import(0).version(), 13);
+  ASSERT_EQ(exported.graph().input_size(), 1);
+  EXPECT_EQ(exported.graph().input(0).name(), "images");
+  const auto& logits_shape = exported.graph().output(0).type().tensor_type().shape();
+  EXPECT_EQ(exported.graph().output(0).name(), "logits");
+  EXPECT_EQ(logits_shape.dim(1).dim_value(), 7);
+  EXPECT_EQ(logits_shape.dim(0).dim_param(), "batch");  // any batch size
+
+  std::map<std::string, int> ops;
+  for (const onnx::NodeProto& node : exported.graph().node()) ++ops[node.op_type()];
+  const int units = 16, projections = 4;
+  EXPECT_EQ(ops["Conv"], 1 + 3 * units + projections + 1);  // root, units, shortcuts, head
+  EXPECT_EQ(ops["InstanceNormalization"], 3 * units + 1);   // a GroupNorm each
+  EXPECT_EQ(ops["Relu"], 3 * units + 1);
+  EXPECT_EQ(ops["Add"], (3 * units + 1) + units);  // the GroupNorm shifts, the residual sums
+  EXPECT_EQ(ops["MaxPool"], 1);
+
+  // The root conv's kernel is the standardized weight, not the stored one.
+  Tensor root = initializer(exported, "root.conv.weight");
+  EXPECT_TRUE(all_close(root, weight_standardize(model.root->conv->weight, 1e-10), 1e-6, 1e-7));
+  EXPECT_FALSE(all_close(root, model.root->conv->weight, 1e-3, 1e-3));
+  EXPECT_TRUE(all_close(initializer(exported, "head.conv.bias"), model.head->conv->bias));
+}
+
+TEST(OnnxExportTest, R101HasItsTwentyThreeThirdBlockUnits) {
+  BitResNetV2 model(tiny_config(101));
+  const std::string path = temp_path("tiny_r101.onnx");
+  ASSERT_TRUE(export_bit_onnx(model, path).ok());
+  const onnx::ModelProto exported = read_model(path);
+  int convs = 0;
+  for (const onnx::NodeProto& node : exported.graph().node()) convs += node.op_type() == "Conv";
+  EXPECT_EQ(convs, 1 + 3 * 33 + 4 + 1);  // 3 + 4 + 23 + 3 units
+}
+
+TEST(OnnxExportTest, AnUnwritablePathIsNamedAndNothingIsLeft) {
+  BitResNetV2 model(tiny_config(50));
+  const std::string path = temp_path("no_such_dir/model.onnx");
+  absl::Status status = export_bit_onnx(model, path);
+  EXPECT_TRUE(testing::fails_naming(status, {path}));
+}
+
+}  // namespace
+}  // namespace bitgrad
