@@ -173,6 +173,15 @@ int main() {
   for (size_t i = 0; i < nodes.size() && i < 12; ++i) {
     std::printf("   %3zu %-24s %8.3f ms\n", i + 1, nodes[i].first.c_str(), nodes[i].second);
   }
+  std::map<std::string, std::pair<int, double>> by_kind;  // all nodes: count and time per op
+  for (const auto& [name, ms] : nodes) {
+    by_kind[name].first += 1;
+    by_kind[name].second += ms;
+  }
+  std::printf("   all %zu nodes by op:\n", nodes.size());
+  for (const auto& [name, entry] : by_kind) {
+    std::printf("   %-34s %4d nodes %8.3f ms\n", name.c_str(), entry.first, entry.second);
+  }
   std::printf("   kernels the backward ran:\n");
   print_call_counts(profiler.calls());
   const Tensor& root_grad = model.root->conv->weight.grad();
