@@ -10,11 +10,12 @@
 # The fuzz build (clang, ASan) has its own Bazel output base, so it never replaces the normal
 # build's objects. Environment: FUZZ_OUTPUT_BASE, FUZZ_WORK (the scratch corpora).
 set -euo pipefail
+invoked_from=$PWD
 cd "$(dirname "$0")/../.."
 
 TARGETS=(npy npz idx cifar image checkpoint run_config labels)
 if (($# < 2)); then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,11p' "$0" >&2
   exit 2
 fi
 name=$1
@@ -42,5 +43,5 @@ for target in "${names[@]}"; do
   # -rss_limit_mb: a crafted size that gets past the readers' limits shows up as a failure.
   ASAN_OPTIONS=detect_leaks=1 BITGRAD_CPU_CACHE=0 "$binary" "$work/$target" \
     "tests/fuzz/corpus/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 "$@"
+    -print_final_stats=1 -artifact_prefix="$invoked_from/" "$@"
 done
