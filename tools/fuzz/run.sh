@@ -7,7 +7,7 @@
 #                                                           checkpoint, run_config, labels
 #   tools/fuzz/run.sh all SECONDS                           each target in turn
 #
-# The fuzz build (clang, ASan) has its own Bazel output base, so it never replaces the normal
+# The fuzz build (clang, ASan, UBSan) has its own Bazel output base, so it never replaces the normal
 # build's objects. Environment: FUZZ_OUTPUT_BASE, FUZZ_WORK (the scratch corpora).
 set -euo pipefail
 invoked_from=$PWD
