@@ -34,7 +34,6 @@ std::map<std::pair<std::string, std::string>, Totals>& totals() {
 }
 
 thread_local KernelTimer* innermost = nullptr;
-thread_local int depth = 0;
 bool recording_calls = false;
 
 std::vector<KernelCall>& recorded_calls() {  // guarded by totals_mutex()
@@ -64,17 +63,17 @@ KernelTimer::KernelTimer(const char* slot, const char* backend)
       parent_(innermost) {
   innermost = this;
   if (recording_calls) {
+    int depth = 0;
+    for (const KernelTimer* outer = parent_; outer != nullptr; outer = outer->parent_) ++depth;
     std::lock_guard<std::mutex> lock(totals_mutex());
     call_index_ = static_cast<int64_t>(recorded_calls().size());
     recorded_calls().push_back({slot, backend, depth, 0.0});
   }
-  ++depth;
 }
 
 KernelTimer::~KernelTimer() {
   const int64_t elapsed = now_ns() - start_ns_, cpu = process_cpu_ns() - start_cpu_ns_;
   innermost = parent_;
-  --depth;
   if (parent_ != nullptr) {
     parent_->child_ns_ += elapsed;
     parent_->child_cpu_ns_ += cpu;
