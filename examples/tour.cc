@@ -9,6 +9,7 @@
 // second. Everything else is what bit_finetune does for one update (train_update,
 // train/update.cc), which first runs one untraced step: oneDNN creates each primitive on its
 // first use and caches it (ops/cpu/common/onednn_context.h), and the tour shows the steady state.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -50,26 +51,38 @@ void heading(int stage, const char* title, const char* where) {
 
 // The kernel calls a profiler recorded, in order: slot, backend, milliseconds. Calls a kernel
 // made from inside another are indented under it.
-void print_calls(const std::vector<KernelCall>& calls, size_t first, size_t count) {
-  for (size_t i = first; i < calls.size() && i < first + count; ++i) {
-    const KernelCall& c = calls[i];
+void print_calls(const std::vector<KernelCall>& calls) {
+  for (const KernelCall& c : calls) {
     std::printf("   %*s%-24s %-7s %8.3f ms\n", 2 * c.depth, "", c.slot.c_str(),
                 c.backend.c_str(), c.seconds * 1e3);
   }
 }
 
-// How many calls of each slot and backend, for the stages too long to list.
+// Counts and total milliseconds by name, printed in name order: for the stages too long to list.
+class Tally {
+ public:
+  void add(const std::string& name, double ms) {
+    auto& [count, total_ms] = entries_[name];
+    count += 1;
+    total_ms += ms;
+  }
+  void print(const char* noun) const {
+    for (const auto& [name, entry] : entries_) {
+      std::printf("   %-34s %4d %s %8.3f ms\n", name.c_str(), entry.first, noun, entry.second);
+    }
+  }
+
+ private:
+  std::map<std::string, std::pair<int, double>> entries_;
+};
+
 void print_call_counts(const std::vector<KernelCall>& calls) {
-  std::map<std::string, std::pair<int, double>> counts;
+  Tally tally;
   for (const KernelCall& c : calls) {
     if (c.depth > 0) continue;  // counted in the call that made it
-    auto& [n, seconds] = counts[c.slot + " (" + c.backend + ")"];
-    n += 1;
-    seconds += c.seconds;
+    tally.add(c.slot + " (" + c.backend + ")", c.seconds * 1e3);
   }
-  for (const auto& [name, entry] : counts) {
-    std::printf("   %-34s %4d calls %8.3f ms\n", name.c_str(), entry.first, entry.second * 1e3);
-  }
+  tally.print("calls");
 }
 
 ImageSet random_images(Generator& generator) {
@@ -130,7 +143,7 @@ int main() {
   Tensor h = model.root->forward(mixed.images);
   double root_ms = ms_since(start);
   profiler.stop();
-  print_calls(profiler.calls(), 0, profiler.calls().size());
+  print_calls(profiler.calls());
   std::printf("   -> %s (%.3f ms)\n", describe(h).c_str(), root_ms);
 
   heading(4, "The first residual unit: GroupNorm+ReLU, three convs, the shortcut",
@@ -140,7 +153,7 @@ int main() {
   h = model.units[0]->forward(h);
   double unit_ms = ms_since(start);
   profiler.stop();
-  print_calls(profiler.calls(), 0, profiler.calls().size());
+  print_calls(profiler.calls());
   std::printf("   -> %s (%.3f ms)\n", describe(h).c_str(), unit_ms);
 
   heading(5, "The other units, the head and the loss", "models/bit_resnet_v2.cc, ops/loss.cc");
@@ -173,15 +186,10 @@ int main() {
   for (size_t i = 0; i < nodes.size() && i < 12; ++i) {
     std::printf("   %3zu %-24s %8.3f ms\n", i + 1, nodes[i].first.c_str(), nodes[i].second);
   }
-  std::map<std::string, std::pair<int, double>> by_kind;  // all nodes: count and time per op
-  for (const auto& [name, ms] : nodes) {
-    by_kind[name].first += 1;
-    by_kind[name].second += ms;
-  }
+  Tally by_op;
+  for (const auto& [name, ms] : nodes) by_op.add(name, ms);
   std::printf("   all %zu nodes by op:\n", nodes.size());
-  for (const auto& [name, entry] : by_kind) {
-    std::printf("   %-34s %4d nodes %8.3f ms\n", name.c_str(), entry.first, entry.second);
-  }
+  by_op.print("nodes");
   std::printf("   kernels the backward ran:\n");
   print_call_counts(profiler.calls());
   const Tensor& root_grad = model.root->conv->weight.grad();
@@ -200,7 +208,9 @@ int main() {
   const std::vector<float> old_w = before.to_vector<float>();
   const std::vector<float> new_w = model.root->conv->weight.to_vector<float>();
   double change = 0;
-  for (size_t i = 0; i < old_w.size(); ++i) change = std::max(change, double(std::fabs(new_w[i] - old_w[i])));
+  for (size_t i = 0; i < old_w.size(); ++i) {
+    change = std::max(change, double(std::fabs(new_w[i] - old_w[i])));
+  }
   std::printf("   largest change of a root conv weight: %.3g (%.3f ms)\n", change, step_ms);
   return 0;
 }

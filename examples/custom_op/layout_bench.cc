@@ -5,9 +5,9 @@
 //
 //   bazel run //examples/custom_op:layout_bench
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
-#include <array>
 #include <functional>
 #include <vector>
 
@@ -39,16 +39,19 @@ double median_ms(const std::function<void()>& run, int repeats = 30) {
 int main() {
   bitgrad::Generator generator(0);
   std::printf("%-22s %12s %12s %8s\n", "x (N, C, H, W)", "blocked ms", "plain ms", "ratio");
-  for (auto [n, c, hw] : std::vector<std::array<int64_t, 3>>{{8, 64, 56}, {8, 256, 14}, {32, 16, 32}}) {
+  const std::vector<std::array<int64_t, 3>> shapes = {{8, 64, 56}, {8, 256, 14}, {32, 16, 32}};
+  for (auto [n, c, hw] : shapes) {
     Tensor image = bitgrad::randn({n, c, hw, hw}, bitgrad::DType::kFloat32,
                                   bitgrad::Device::cpu(), generator);
     Tensor w = bitgrad::randn({c, c, 3, 3}, bitgrad::DType::kFloat32, bitgrad::Device::cpu(),
                               generator) * 0.05;
     bitgrad::Conv2dAttrs same{.padding = {1, 1}};
     Tensor x = bitgrad::conv2d(image, w, Tensor(), same);  // blocked where oneDNN blocks
-    const double blocked = median_ms([&] { bitgrad::conv2d(custom_op::silu(x), w, Tensor(), same); });
-    const double plain =
-        median_ms([&] { bitgrad::conv2d(custom_op::silu(x.to_plain()), w, Tensor(), same); });
+    auto silu_then_conv = [&](const Tensor& input) {
+      return median_ms([&] { bitgrad::conv2d(custom_op::silu(input), w, Tensor(), same); });
+    };
+    const double blocked = silu_then_conv(x);
+    const double plain = silu_then_conv(x.to_plain());
     std::printf("(%lld, %lld, %lld, %lld) %-6s %12.3f %12.3f %7.2fx\n", (long long)n, (long long)c,
                 (long long)hw, (long long)hw, x.is_plain() ? "plain" : "", blocked, plain,
                 plain / blocked);

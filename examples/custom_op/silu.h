@@ -1,6 +1,6 @@
 // SiLU ("swish"), y = x * sigmoid(x): a custom op added from its own Bazel package, without
-// touching bitgrad's files. This header is step 1 of docs/custom_ops.md: the kernel slots (the contract
-// every backend's kernel fulfils) and the public function.
+// touching bitgrad's files. This header is step 1 of docs/custom_ops.md: the kernel slots (the
+// contract every backend's kernel fulfils) and the public function.
 #pragma once
 
 #include "core/dispatch.h"
@@ -8,7 +8,8 @@
 
 namespace custom_op {
 
-// y = x * sigmoid(x), elementwise. x: any shape, float32 or float64, in any layout a kernel accepts.
+// y = x * sigmoid(x), elementwise. x: any shape, float32 or float64, in any layout the kernel
+// accepts (plain always; the CPU kernel also takes oneDNN's blocked layouts).
 // Returns a new tensor (overwrites output); saves nothing (the op keeps x for backward).
 BG_KERNEL_SLOT(SiluFwd, bitgrad::Tensor(const bitgrad::Tensor& x));
 // dx = dy * s * (1 + x * (1 - s)) with s = sigmoid(x). dy and x: same shape and dtype.

@@ -1,5 +1,5 @@
-// Reference SiLU kernels (step 2 of docs/custom_ops.md): plain loops, the specification of the op and
-// the oracle the CPU and CUDA kernels are tested against.
+// Reference SiLU kernels (step 2 of docs/custom_ops.md): plain loops, the specification of the op
+// and the oracle the CPU and CUDA kernels are tested against.
 #include <cmath>
 
 #include "examples/custom_op/silu.h"

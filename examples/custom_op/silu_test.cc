@@ -1,5 +1,6 @@
-// Tests for the SiLU custom op (step 4 of docs/custom_ops.md): gradcheck in float64, forward against an
-// independent formula, the CPU and CUDA kernels against the reference kernel, and errors.
+// Tests for the SiLU custom op (step 4 of docs/custom_ops.md): gradcheck in float64, forward
+// against an independent formula, the CPU and CUDA kernels against the reference kernel (plain and
+// blocked inputs), and errors.
 #include "examples/custom_op/silu.h"
 
 #include <cmath>

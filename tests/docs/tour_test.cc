@@ -56,7 +56,8 @@ TEST(TourTest, EveryCitedLineHoldsTheNameItCites) {
   for (size_t at = tour.find("](../"); at != std::string::npos; at = tour.find("](../", at + 1)) {
     ++links;
   }
-  EXPECT_EQ(size_t(checked), links) << "a link to code is not in the form `name` ([path:line](../path#Lline))";
+  EXPECT_EQ(size_t(checked), links)
+      << "a link to code is not in the form `name` ([path:line](../path#Lline))";
   EXPECT_GE(checked, 20);
 }
 
