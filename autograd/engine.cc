@@ -57,6 +57,26 @@ std::vector<Tensor> partial_gradients(const Node& node,
   return partial;
 }
 
+// How many edges of the nodes in `order` lead into each leaf: a leaf is final once that many
+// nodes have run (or been skipped).
+std::unordered_map<AutogradMeta*, int> leaf_edge_counts(const std::vector<Node*>& order) {
+  std::unordered_map<AutogradMeta*, int> counts;
+  for (const Node* node : order) {
+    for (const Edge& edge : node->inputs()) {
+      if (edge.leaf) ++counts[edge.leaf.get()];
+    }
+  }
+  return counts;
+}
+
+// Counts down `node`'s leaf edges and reports each leaf that has nothing more to receive.
+void release_leaves(const Node& node, std::unordered_map<AutogradMeta*, int>& edges_left,
+                    const std::function<void(AutogradMeta&)>& leaf_ready) {
+  for (const Edge& edge : node.inputs()) {
+    if (edge.leaf && --edges_left[edge.leaf.get()] == 0) leaf_ready(*edge.leaf);
+  }
+}
+
 void check_gradient(const Node& node, size_t input, const Edge& edge, const Tensor& gradient) {
   BG_CHECK(gradient.shape() == edge.shape && gradient.dtype() == edge.dtype, "backward of ",
            node.name(), " returned a gradient of shape ", gradient.shape(), " and dtype ",
@@ -84,13 +104,20 @@ void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions&
   Tensor handle = root;
   if (root.is_leaf()) {
     accumulate(handle.autograd_meta().grad, owned_plain(seed));
+    if (options.leaf_ready) options.leaf_ready(handle.autograd_meta());
     return;
   }
 
   std::unordered_map<Node*, Tensor> pending{{root.grad_fn().get(), seed}};
-  for (Node* node : reverse_topological_order(root.grad_fn().get())) {
+  const std::vector<Node*> order = reverse_topological_order(root.grad_fn().get());
+  std::unordered_map<AutogradMeta*, int> leaf_edges_left;
+  if (options.leaf_ready) leaf_edges_left = leaf_edge_counts(order);
+  for (Node* node : order) {
     auto it = pending.find(node);
-    if (it == pending.end()) continue;  // no gradient flowed here
+    if (it == pending.end()) {  // no gradient flowed here
+      if (options.leaf_ready) release_leaves(*node, leaf_edges_left, options.leaf_ready);
+      continue;
+    }
     Tensor grad_output = std::move(it->second);
     pending.erase(it);
 
@@ -116,6 +143,7 @@ void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions&
       }
     }
     if (!options.retain_graph) node->release_saved();
+    if (options.leaf_ready) release_leaves(*node, leaf_edges_left, options.leaf_ready);
     if (options.after_node) options.after_node(*node);
   }
 }
@@ -124,7 +152,7 @@ namespace {
 
 // Tensor::backward (core/tensor.h) runs this engine once //autograd:engine is linked.
 void run_from_tensor(const Tensor& root, const Tensor& gradient, bool retain_graph) {
-  backward(root, gradient, BackwardOptions{retain_graph, nullptr});
+  backward(root, gradient, BackwardOptions{.retain_graph = retain_graph});
 }
 const bool registered = (register_backward_engine(&run_from_tensor), true);
 

@@ -20,6 +20,11 @@ struct BackwardOptions {
   bool retain_graph = false;
   // Called after each node's backward, in the engine's order (for tracing: examples/tour).
   std::function<void(const Node& node)> after_node;
+  // Called once per leaf that the graph reaches, as soon as no node left to run can add to its
+  // .grad: its gradient for this pass is final (and may be undefined if none flowed). Data
+  // parallelism (dist/gradient_reducer.h) starts all-reducing a leaf's gradient here, while the
+  // rest of backward runs.
+  std::function<void(AutogradMeta& leaf)> leaf_ready;
 };
 
 // `gradient` is d(something)/d(root); it may be omitted (= 1) when root has one element.

@@ -1,5 +1,6 @@
 #include "data/loader.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -57,7 +58,22 @@ absl::Status fill_slice(const ImageSet& set, const LoaderOptions& options,
   return absl::OkStatus();
 }
 
+// The loader's index of stream step `step`, which must be one of `shard`'s.
+int64_t index_of_step(const StepShard& shard, int64_t step) {
+  return step / shard.period * shard.count + (step % shard.period - shard.offset);
+}
+
+// The stream's steps below `end` that `shard` takes.
+int64_t steps_below(const StepShard& shard, int64_t end) {
+  return end / shard.period * shard.count +
+         std::clamp<int64_t>(end % shard.period - shard.offset, 0, shard.count);
+}
+
 }  // namespace
+
+int64_t StepShard::step(int64_t index) const {
+  return index / count * period + offset + index % count;
+}
 
 absl::StatusOr<Batch> build_batch(const ImageSet& set, const LoaderOptions& options,
                                   const StreamOrder& order, int64_t step) {
@@ -82,7 +98,18 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::open(const ImageSet& set, Loader
     problem = absl::StrCat(options.workers, " workers and ", options.prefetch,
                            " prefetched batches; both must be at least 1");
   }
-  if (options.first_step < 0) problem = absl::StrCat("first step ", options.first_step, " < 0");
+  const StepShard& shard = options.shard;
+  if (shard.period < 1 || shard.count < 1 || shard.offset < 0 ||
+      shard.offset + shard.count > shard.period) {
+    problem = absl::StrCat("step shard of ", shard.count, " steps at offset ", shard.offset,
+                           " in every ", shard.period, ": it must fit in the period");
+  } else if (options.first_step < 0) {
+    problem = absl::StrCat("first step ", options.first_step, " < 0");
+  } else if (shard.step(index_of_step(shard, options.first_step)) != options.first_step) {
+    problem = absl::StrCat("first step ", options.first_step, " is not one of the shard's (",
+                           shard.count, " at offset ", shard.offset, " in every ", shard.period,
+                           ")");
+  }
   if (!problem.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("data loader for ", set.source, ": ", problem));
   }
@@ -93,8 +120,8 @@ Loader::Loader(const ImageSet& set, LoaderOptions options)
     : set_(set),
       options_(options),
       order_(set.size(), options.shuffle, options.seed),
-      next_step_(options.first_step),
-      claim_step_(options.first_step) {
+      next_index_(index_of_step(options.shard, options.first_step)),
+      claim_index_(next_index_) {
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&Loader::work, this);
 }
 
@@ -109,11 +136,11 @@ Loader::~Loader() {
 
 int64_t Loader::num_steps() const {
   if (!options_.single_pass) return -1;
-  return (set_.size() + options_.batch_size - 1) / options_.batch_size;
+  return steps_below(options_.shard, (set_.size() + options_.batch_size - 1) / options_.batch_size);
 }
 
-bool Loader::past_end(int64_t step) const {
-  return options_.single_pass && step >= num_steps();
+bool Loader::past_end(int64_t index) const {
+  return options_.single_pass && index >= num_steps();
 }
 
 double Loader::wait_seconds() const {
@@ -122,17 +149,17 @@ double Loader::wait_seconds() const {
 }
 
 Loader::Slice Loader::claim_slice() {
-  Building& building = building_[claim_step_];
-  if (claim_begin_ == 0) {  // the step's first slice: make room for the whole batch
-    building.batch = allocate_batch(set_, options_, claim_step_);
+  Building& building = building_[claim_index_];
+  if (claim_begin_ == 0) {  // the batch's first slice: make room for all of it
+    building.batch = allocate_batch(set_, options_, options_.shard.step(claim_index_));
     building.slices_left =
         (building.batch.labels.numel() + kExamplesPerSlice - 1) / kExamplesPerSlice;
   }
   const int64_t count = building.batch.labels.numel();
-  Slice slice{claim_step_, claim_begin_, std::min(count, claim_begin_ + kExamplesPerSlice)};
+  Slice slice{claim_index_, claim_begin_, std::min(count, claim_begin_ + kExamplesPerSlice)};
   claim_begin_ = slice.end;
   if (claim_begin_ == count) {
-    ++claim_step_;
+    ++claim_index_;
     claim_begin_ = 0;
   }
   return slice;
@@ -146,30 +173,30 @@ void Loader::work() {
       std::unique_lock<std::mutex> lock(mutex_);
       can_claim_.wait(lock, [&] {
         return stopping_ ||
-               (claim_step_ < next_step_ + options_.prefetch && !past_end(claim_step_));
+               (claim_index_ < next_index_ + options_.prefetch && !past_end(claim_index_));
       });
       if (stopping_) return;
       slice = claim_slice();
-      batch = &building_[slice.step].batch;
+      batch = &building_[slice.index].batch;
     }
     absl::Status status;
     try {
       status = fill_slice(set_, options_, order_, slice.begin, slice.end, *batch);
     } catch (const std::exception& error) {  // a bug must not take the process down silently
-      status = absl::InternalError(
-          absl::StrCat("data loader, step ", slice.step, ": ", error.what()));
+      status = absl::InternalError(absl::StrCat(
+          "data loader, step ", options_.shard.step(slice.index), ": ", error.what()));
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      Building& building = building_[slice.step];
+      Building& building = building_[slice.index];
       if (building.status.ok()) building.status = status;
       if (--building.slices_left > 0) continue;
       if (building.status.ok()) {
-        ready_.emplace(slice.step, std::move(building.batch));
+        ready_.emplace(slice.index, std::move(building.batch));
       } else {
-        ready_.emplace(slice.step, building.status);
+        ready_.emplace(slice.index, building.status);
       }
-      building_.erase(slice.step);
+      building_.erase(slice.index);
     }
     batch_ready_.notify_all();
   }
@@ -177,13 +204,13 @@ void Loader::work() {
 
 absl::StatusOr<Batch> Loader::next() {
   std::unique_lock<std::mutex> lock(mutex_);
-  BG_CHECK(!past_end(next_step_), "Loader::next: all ", num_steps(), " batches of ", set_.source,
-           " were already returned");
+  BG_CHECK(!past_end(next_index_), "Loader::next: all ", num_steps(), " batches of ",
+           set_.source, " were already returned");
   const auto start = std::chrono::steady_clock::now();
-  batch_ready_.wait(lock, [&] { return ready_.count(next_step_) > 0; });
+  batch_ready_.wait(lock, [&] { return ready_.count(next_index_) > 0; });
   wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  absl::StatusOr<Batch> batch = std::move(ready_.extract(next_step_).mapped());
-  ++next_step_;
+  absl::StatusOr<Batch> batch = std::move(ready_.extract(next_index_).mapped());
+  ++next_index_;
   lock.unlock();
   can_claim_.notify_all();
   return batch;

@@ -26,15 +26,24 @@
 
 namespace bitgrad {
 
+// Which steps of the stream a loader yields: of every `period` consecutive steps, the `count`
+// starting at `offset`. A data-parallel process takes its own micro-batches of every update
+// this way (train/finetune.cc); the default is every step.
+struct StepShard {
+  int64_t period = 1, offset = 0, count = 1;
+  int64_t step(int64_t index) const;  // the stream step of the loader's index-th batch
+};
+
 struct LoaderOptions {
   int64_t batch_size = 0;
   Resolution resolution;    // crop: the output size; precrop: the train path's resize
   bool augment = true;      // BiT's train path; false: the eval path (resize to crop)
   bool shuffle = true;      // a fresh permutation per epoch; false: file order
   uint64_t seed = 0;        // order and augmentation
-  int64_t first_step = 0;   // the step of the first batch next() returns (resume)
+  int64_t first_step = 0;   // the step of the first batch next() returns (resume); in `shard`
+  StepShard shard;
   // Evaluation: examples 0 .. N-1 once, in file order, the last batch short; shuffle is
-  // ignored and there are ceil(N / batch_size) steps.
+  // ignored and there are ceil(N / batch_size) steps (those of `shard` among them).
   bool single_pass = false;
   // Workers fill slices of the next batches together, so all of them stay busy; at most
   // `prefetch` batches are built or held ahead of next(), each B * 3 * crop^2 floats.
@@ -43,7 +52,7 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  int64_t step = 0;
+  int64_t step = 0;               // in the stream (see StepShard)
   Tensor images;                  // float32 (B, 3, crop, crop) in [-1, 1]
   Tensor labels;                  // int64 (B)
   std::vector<int64_t> examples;  // the ImageSet indices, in batch order
@@ -68,7 +77,7 @@ class Loader {
   // num_steps() batches; asking for more is an error (bitgrad::Error).
   absl::StatusOr<Batch> next();
 
-  int64_t num_steps() const;  // -1 for the endless training stream
+  int64_t num_steps() const;  // the batches this loader yields; -1 for the endless stream
   // Seconds next() has spent waiting for workers: near zero when data keeps up with the model.
   double wait_seconds() const;
 
@@ -81,11 +90,11 @@ class Loader {
     absl::Status status;
   };
   struct Slice {
-    int64_t step = 0, begin = 0, end = 0;  // examples [begin, end) of the step's batch
+    int64_t index = 0, begin = 0, end = 0;  // examples [begin, end) of the index-th batch
   };
 
   void work();
-  bool past_end(int64_t step) const;
+  bool past_end(int64_t index) const;
   Slice claim_slice();  // under mutex_
 
   const ImageSet set_;
@@ -94,8 +103,10 @@ class Loader {
 
   mutable std::mutex mutex_;
   std::condition_variable can_claim_, batch_ready_;
-  int64_t next_step_;         // the step next() returns
-  int64_t claim_step_;        // the step whose slice the next free worker fills ...
+  // Batches are counted by their index among this loader's (StepShard::step maps it to the
+  // stream's step).
+  int64_t next_index_;        // the batch next() returns
+  int64_t claim_index_;       // the batch whose slice the next free worker fills ...
   int64_t claim_begin_ = 0;   // ... starting at this example of the batch
   std::map<int64_t, Building> building_;
   std::map<int64_t, absl::StatusOr<Batch>> ready_;

@@ -96,4 +96,8 @@ MixedBatch Mixup::apply(const Tensor& images, const Tensor& labels, int64_t num_
   return mix_batch(images, labels, randperm(images.size(0), generator), lam_, num_classes);
 }
 
+void Mixup::skip(int64_t batch_size, Generator& generator) const {
+  if (enabled()) (void)randperm(batch_size, generator);
+}
+
 }  // namespace bitgrad

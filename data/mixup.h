@@ -47,6 +47,10 @@ class Mixup {
   // (targets = labels) without drawing.
   MixedBatch apply(const Tensor& images, const Tensor& labels, int64_t num_classes,
                    Generator& generator) const;
+  // Draws what apply() would for a micro-batch of `batch_size` images, and discards it: a
+  // data-parallel process skips the other processes' micro-batches, so every process's
+  // generator stays in step with a one-process run's.
+  void skip(int64_t batch_size, Generator& generator) const;
 
  private:
   double alpha_;

@@ -1,16 +1,24 @@
 // Fine-tunes a BiT ResNet-v2 with the BiT-HyperRule (docs/bit_finetune.md).
 //
 //   bazel run //examples:bit_finetune      # the embedded transfer experiment on Fashion-MNIST
-//   bazel run //examples:bit_finetune -- --weights=BiT-M-R50x1.npz --dataset=folder:$HOME/pets \
+//   bazel run //examples:bit_finetune -- --weights=BiT-M-R50x1.npz --dataset=folder:$HOME/pets
 //       --examples_per_class=10 --batch=64 --out=/tmp/pets --save_weights=/tmp/pets/final.npz
+//   (one command line)
 //
 // Every flag but --config is a field of train/run_config.proto; a --config textproto may set
 // any of them, and flags on the command line win.
+//
+// Data parallel over N processes (docs/scale_out.md): the same command under mpirun, e.g.
+//   mpirun -np 2 bazel-bin/examples/bit_finetune --weights=... --dataset=... --out=/tmp/run
+// Every process trains a replica on its share of each update; rank 0 prints and writes --out.
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "core/check.h"
+#include "dist/world.h"
 #include "examples/common/invocation.h"
 #include "train/run.h"
 #include "train/run_config.h"
@@ -39,6 +47,8 @@ ABSL_FLAG(int64_t, resolution, 0, "model input size; 0: the HyperRule's (128 or 
 ABSL_FLAG(bool, shuffle, true, "a fresh order each epoch; false: file order");
 ABSL_FLAG(uint64_t, seed, 0, "initialisation, few-shot draw, order, augmentation, mixup");
 ABSL_FLAG(int32_t, workers, 2, "data loader threads");
+ABSL_FLAG(double, bucket_mb, 25,
+          "under mpirun: gradients are all-reduced in buckets of about this many MiB");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (needs a GPU; the GPU path is not written yet)");
 ABSL_FLAG(int64_t, eval_every, 0, "evaluate and checkpoint every N updates; 0: at the end");
 ABSL_FLAG(int64_t, eval_batch, 0, "images per evaluation batch; 0: --batch");
@@ -49,12 +59,34 @@ ABSL_FLAG(std::string, save_weights, "", "write the final model as an official-l
 namespace bitgrad {
 namespace {
 
-absl::Status run() {
+absl::Status run_in(Communicator& world) {
   absl::StatusOr<RunConfig> config = run_config_from_flags(absl::GetFlag(FLAGS_config));
   if (!config.ok()) return config.status();
   if (absl::Status status = check_device(*config); !status.ok()) return status;
-  return config->weights().empty() ? run_transfer_experiment(*config, std::cout).status()
-                                   : run_finetune(*config, std::cout).status();
+  if (config->weights().empty()) {
+    if (world.size() > 1) {
+      return absl::InvalidArgumentError(
+          "--weights: the embedded transfer experiment runs as one process; give --weights (a "
+          ".npz, a checkpoint or \"random\") to train with several");
+    }
+    return run_transfer_experiment(*config, std::cout).status();
+  }
+  std::ostream silent(nullptr);  // only rank 0 reports
+  return run_finetune(*config, world.is_root() ? std::cout : silent, &world).status();
+}
+
+absl::Status run() {
+  absl::StatusOr<std::unique_ptr<Communicator>> world = join_world();
+  if (!world.ok()) return world.status();
+  absl::Status status;
+  try {
+    status = run_in(**world);
+  } catch (const Error& error) {
+    status = absl::InternalError(error.what());
+  }
+  // One process failing must not leave the others waiting in a collective forever.
+  if (!status.ok() && (*world)->size() > 1) (*world)->abort(std::string(status.message()));
+  return status;
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ LAYERS = [
     ["//core"],
     ["//io", "//autograd"],
     ["//ops"],
-    ["//optim"],
+    ["//optim", "//dist"],
     ["//models", "//data", "//"],  # "//": the //:bitgrad umbrella over core..optim
     ["//train"],
     ["//examples"],

@@ -19,13 +19,17 @@ int64_t rank_of_label(const float* row, int64_t num_classes, int64_t label) {
 }  // namespace
 
 absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
-                                    int64_t batch, int workers) {
+                                    int64_t batch, int workers, Communicator* world) {
   LoaderOptions options;
   options.batch_size = batch;
   options.resolution = {resolution, resolution};
   options.augment = false;
   options.single_pass = true;
   options.workers = workers;
+  if (world != nullptr) {
+    options.shard = {world->size(), world->rank(), 1};
+    options.first_step = world->rank();
+  }
   absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, options);
   if (!loader.ok()) return loader.status();
 
@@ -53,6 +57,15 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
     result.examples += n;
   }
   model.train();
+  if (world != nullptr) {  // the totals over the processes
+    double sums[4] = {loss_sum, static_cast<double>(top1), static_cast<double>(top5),
+                      static_cast<double>(result.examples)};
+    world->all_reduce_sum(sums, 4);
+    loss_sum = sums[0];
+    top1 = static_cast<int64_t>(sums[1]);
+    top5 = static_cast<int64_t>(sums[2]);
+    result.examples = static_cast<int64_t>(sums[3]);
+  }
   if (result.examples > 0) {
     result.top1 = static_cast<double>(top1) / result.examples;
     result.top5 = static_cast<double>(top5) / result.examples;

@@ -5,6 +5,7 @@
 
 #include "absl/status/statusor.h"
 #include "data/image_set.h"
+#include "dist/communicator.h"
 #include "models/bit_resnet_v2.h"
 
 namespace bitgrad {
@@ -17,7 +18,9 @@ struct EvalResult {
 
 // Every example of `set` once, resized to `resolution`, `batch` at a time, in eval mode (the
 // model is back in train mode afterwards) and without gradients. Errors name a bad image.
+// With a `world` of several processes, process r takes batches r, r + N, ... and every process
+// returns the totals.
 absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
-                                    int64_t batch, int workers);
+                                    int64_t batch, int workers, Communicator* world = nullptr);
 
 }  // namespace bitgrad

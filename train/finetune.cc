@@ -1,5 +1,6 @@
 #include "train/finetune.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -35,7 +36,10 @@ std::string differing_settings(const RunConfig& saved, const RunConfig& now) {
   const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field = descriptor->field(i);
-    if (field->name() == "resume" || field->name() == "workers") continue;
+    // How the work is spread, not what is computed.
+    if (field->name() == "resume" || field->name() == "workers" || field->name() == "bucket_mb") {
+      continue;
+    }
     std::string there, here;
     google::protobuf::TextFormat::PrintFieldValueToString(saved, field, -1, &there);
     google::protobuf::TextFormat::PrintFieldValueToString(now, field, -1, &here);
@@ -62,6 +66,37 @@ absl::Status resume_from(const std::string& path, const RunConfig& config, Train
   return absl::OkStatus();
 }
 
+// How an update's batch is cut: into `per_update` micro-batches, `per_process` of them for each
+// process, this process's starting at `first`.
+struct MicroBatching {
+  int64_t per_update, per_process, first;
+};
+
+absl::StatusOr<MicroBatching> micro_batching(const RunConfig& config, const Communicator& world) {
+  const int64_t processes = world.size();
+  const int64_t per_update = (config.batch_split() + processes - 1) / processes * processes;
+  if (config.batch() % per_update != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--batch=", config.batch(), " does not split into ", per_update, " micro-batches (",
+        "--batch_split=", config.batch_split(), " rounded up to a multiple of the ", processes,
+        " processes)"));
+  }
+  const int64_t per_process = per_update / processes;
+  return MicroBatching{per_update, per_process, world.rank() * per_process};
+}
+
+// "all-reduce: 3.1 s of 60.2 s training, 0.4 s of it exposed (87% hidden behind backward)".
+std::string all_reduce_line(const ReducerStats& stats, double train_seconds) {
+  const double hidden = stats.all_reduce_seconds > 0
+                            ? 1 - stats.exposed_seconds / stats.all_reduce_seconds
+                            : 0;
+  return absl::StrFormat(
+      "all-reduce: %.2f s of %.2f s training (%d updates, %d buckets each), %.2f s of it exposed "
+      "(%.0f%% hidden behind backward)",
+      stats.all_reduce_seconds, train_seconds, stats.updates, stats.buckets_per_update,
+      stats.exposed_seconds, 100 * std::max(0.0, hidden));
+}
+
 }  // namespace
 
 absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageSet& train) {
@@ -78,15 +113,20 @@ absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageS
 }
 
 absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
-                                        const RunConfig& config, std::ostream& out) {
+                                        const RunConfig& config, std::ostream& out,
+                                        Communicator* world_or_null) {
   absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
   if (!plan.ok()) return plan.status();
+  SingleProcess one_process;
+  Communicator& world = world_or_null != nullptr ? *world_or_null : one_process;
+  absl::StatusOr<MicroBatching> micro = micro_batching(config, world);
+  if (!micro.ok()) return micro.status();
   Sgd sgd(model.named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
   Generator generator(derive_seed(config.seed(), SeedPurpose::kMixup, 0));
   Mixup mixup(plan->mixup_alpha);
   TrainState state{&model, &sgd, &generator, 0, run_config_text(config)};
 
-  const bool files = !config.out().empty();
+  const bool files = !config.out().empty() && world.is_root();
   const std::string checkpoint = absl::StrCat(config.out(), "/checkpoint.ckpt");
   std::optional<RunDirectory> run_dir;  // held, and so locked, until the run ends
   if (files) {
@@ -112,24 +152,44 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
                        config.resume() ? state.step : -1);
   if (!metrics.ok()) return metrics.status();
 
-  const int64_t split = config.batch_split();
+  // The loader's steps are micro-batches; this process takes its run of each update's.
   LoaderOptions options;
-  options.batch_size = config.batch() / split;  // a micro-batch; an update takes `split` of them
+  options.batch_size = config.batch() / micro->per_update;
   options.resolution = plan->resolution;
   options.augment = config.augment() == "bit";
   options.shuffle = config.shuffle();
   options.seed = config.seed();
-  options.first_step = state.step * split;
+  options.shard = {micro->per_update, micro->first, micro->per_process};
+  options.first_step = state.step * micro->per_update + micro->first;
   options.workers = config.workers();
   absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(data.train, options);
   if (!loader.ok()) return loader.status();
+
+  std::optional<GradientReducer> reducer;
+  std::optional<DataParallelShard> shard;
+  if (world.size() > 1) {
+    std::vector<Tensor> parameters;
+    for (const auto& [name, parameter] : model.named_parameters()) parameters.push_back(parameter);
+    const int64_t bucket_bytes = config.bucket_mb() > 0
+                                     ? static_cast<int64_t>(config.bucket_mb() * (1 << 20))
+                                     : kDefaultBucketBytes;
+    reducer.emplace(std::move(parameters), world, bucket_bytes);
+    shard = DataParallelShard{&world, &*reducer, micro->first, micro->per_update};
+  }
 
   out << absl::StrFormat(
       "fine-tuning: %d training images, %d classes, %dx%d inputs (train path %s), batch %d in "
       "%d micro-batch(es), %d updates, base lr %g (%s), mixup alpha %g\n",
       data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
-      config.augment(), config.batch(), split, plan->steps, config.base_lr(), config.schedule(),
-      plan->mixup_alpha);
+      config.augment(), config.batch(), micro->per_update, plan->steps, config.base_lr(),
+      config.schedule(), plan->mixup_alpha);
+  if (reducer) {
+    out << absl::StrFormat(
+        "data parallel: %d processes, %d micro-batch(es) of %d images each; gradients "
+        "all-reduced in %d buckets (%.1f MiB per update)\n",
+        world.size(), micro->per_process, options.batch_size, reducer->num_buckets(),
+        reducer->stats().bytes_per_update / double(1 << 20));
+  }
 
   const bool terminal = &out == &std::cout && stdout_is_terminal();
   ProgressMeter progress(plan->steps, config.batch(), terminal ? 0.5 : 10.0, out);
@@ -142,8 +202,8 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   auto evaluate_and_save = [&](int64_t step, bool record) -> absl::Status {
     progress.end_line();
     const int64_t eval_batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
-    absl::StatusOr<EvalResult> test =
-        evaluate(model, data.test, plan->resolution.crop, eval_batch, config.workers());
+    absl::StatusOr<EvalResult> test = evaluate(model, data.test, plan->resolution.crop,
+                                               eval_batch, config.workers(), &world);
     if (!test.ok()) return test.status();
     result.test = *test;
     last_eval = step;
@@ -162,13 +222,14 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   for (int64_t step = state.step; step < plan->steps;) {
     const Clock::time_point start = Clock::now();
     std::vector<Batch> micro_batches;
-    for (int64_t m = 0; m < split; ++m) {
+    for (int64_t m = 0; m < micro->per_process; ++m) {
       absl::StatusOr<Batch> batch = (*loader)->next();
       if (!batch.ok()) return batch.status();
       micro_batches.push_back(*std::move(batch));
     }
     const double lr = *plan->schedule.lr(step);
-    absl::StatusOr<double> loss = train_update(model, sgd, lr, micro_batches, mixup, generator);
+    absl::StatusOr<double> loss = train_update(model, sgd, lr, micro_batches, mixup, generator,
+                                               shard ? &*shard : nullptr);
     ++step;
     if (!loss.ok()) {
       progress.end_line();
@@ -191,6 +252,10 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   result.steps = plan->steps;
   const int64_t images = (plan->steps - first_step) * config.batch();
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
+  if (reducer) {
+    result.all_reduce = reducer->stats();
+    out << all_reduce_line(result.all_reduce, result.train_seconds) << "\n";
+  }
   return result;
 }
 

@@ -15,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "data/bit_preprocess.h"
 #include "data/image_set.h"
+#include "dist/communicator.h"
+#include "dist/gradient_reducer.h"
 #include "models/bit_resnet_v2.h"
 #include "optim/lr_schedule.h"
 #include "train/evaluate.h"
@@ -38,12 +40,20 @@ struct FinetuneResult {
   EvalResult test;                 // the final evaluation
   int64_t steps = 0;               // updates done, in this process and before a resume
   double train_seconds = 0;        // in updates, this process, evaluations excluded
-  double images_per_second = 0;    // training images per train second
+  double images_per_second = 0;    // training images (all processes') per train second
+  ReducerStats all_reduce;         // data parallelism only: the gradient all-reduce's cost
 };
 
 // Trains `model` (whose head has data.train's classes) on data.train and evaluates on data.test
 // every config.eval_every updates and at the end. Progress and results go to `out`.
+//
+// With a `world` of N processes (dist/world.h), each holds a replica and takes its share of
+// every update: the update's batch is cut into config.batch_split micro-batches rounded up to a
+// multiple of N, and each process takes a run of them, so N processes make the updates of one
+// process with that many micro-batches (train/update.h). Only rank 0 writes config.out;
+// evaluation is split over the processes too.
 absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
-                                        const RunConfig& config, std::ostream& out);
+                                        const RunConfig& config, std::ostream& out,
+                                        Communicator* world = nullptr);
 
 }  // namespace bitgrad

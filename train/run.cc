@@ -43,7 +43,8 @@ std::string summary_line(const FinetuneResult& result) {
       format_duration(result.train_seconds), result.images_per_second);
 }
 
-absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out) {
+absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out,
+                                            Communicator* world) {
   if (absl::Status status = check_run_config(config); !status.ok()) return status;
   if (absl::Status status = check_device(config); !status.ok()) return status;
   if (config.weights().empty()) {
@@ -59,9 +60,9 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.num_classes());
   if (!model.ok()) return model.status();
   out << "model: " << model->message << "\n";
-  absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out);
+  absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
-  if (!config.save_weights().empty()) {
+  if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {
     if (absl::Status status = save_bit_weights(*model->model, config.save_weights());
         !status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--save_weights: ", status.message()));

@@ -5,14 +5,16 @@
 #include <ostream>
 
 #include "absl/status/statusor.h"
+#include "dist/communicator.h"
 #include "train/finetune.h"
 #include "train/run_config.pb.h"
 
 namespace bitgrad {
 
 // config.weights must be set ("random" or a file); an empty one is the transfer experiment
-// (train/transfer_experiment.h).
-absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out);
+// (train/transfer_experiment.h). `world`: the processes of a data-parallel run (finetune()).
+absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out,
+                                            Communicator* world = nullptr);
 
 // --device: "cpu" (or empty) is fine; "cuda" fails, saying whether this machine has no usable
 // GPU or the GPU training path (ops/cuda) is what is missing.

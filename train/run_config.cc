@@ -126,6 +126,7 @@ absl::Status check_run_config(const RunConfig& c) {
                                               kMinResolution, " (0: the HyperRule's)"));
   }
   if (c.workers() <= 0) return invalid("workers", "must be positive");
+  if (c.bucket_mb() < 0) return invalid("bucket_mb", "must be >= 0 (0: 25)");
   if (c.eval_batch() < 0) return invalid("eval_batch", "must be >= 0 (0: --batch)");
   if (c.eval_every() < 0) return invalid("eval_every", "must be >= 0 (0: only at the end)");
   if (c.resume() && c.out().empty()) return invalid("resume", "needs --out, the run directory");

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "autograd/engine.h"
 #include "core/check.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
@@ -46,17 +47,34 @@ absl::Status check_finite(const BitResNetV2& model, double loss) {
 }  // namespace
 
 absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
-                    const std::vector<Batch>& micro_batches, Mixup& mixup, Generator& generator) {
+                                    const std::vector<Batch>& micro_batches, Mixup& mixup,
+                                    Generator& generator, const DataParallelShard* shard) {
   BG_CHECK(!micro_batches.empty(), "train_update: no micro-batches");
-  const double count = static_cast<double>(micro_batches.size());
+  const int64_t local = static_cast<int64_t>(micro_batches.size());
+  const int64_t first = shard != nullptr ? shard->first_micro_batch : 0;
+  const int64_t total = shard != nullptr ? shard->micro_batches_per_update : local;
+  BG_CHECK(first >= 0 && first + local <= total, "train_update: micro-batches [", first, ", ",
+           first + local, ") of an update of ", total);
+  const int64_t micro_batch_size = micro_batches.front().labels.numel();
   const int64_t num_classes = model.config().head_size;
   mixup.start_update(generator);
+  for (int64_t m = 0; m < first; ++m) mixup.skip(micro_batch_size, generator);
   double loss_sum = 0;
-  for (const Batch& batch : micro_batches) {
+  for (int64_t m = 0; m < local; ++m) {
+    const Batch& batch = micro_batches[m];
     MixedBatch mixed = mixup.apply(batch.images, batch.labels, num_classes, generator);
-    Tensor loss = cross_entropy(model(mixed.images), mixed.targets) / count;
-    loss.backward();
+    Tensor loss = cross_entropy(model(mixed.images), mixed.targets) / static_cast<double>(total);
+    if (shard != nullptr && m == local - 1) {
+      backward(loss, Tensor(), shard->reducer->backward_options());
+    } else {
+      loss.backward();
+    }
     loss_sum += loss.item<double>();
+  }
+  for (int64_t m = first + local; m < total; ++m) mixup.skip(micro_batch_size, generator);
+  if (shard != nullptr) {
+    shard->reducer->finish();
+    shard->world->all_reduce_sum(&loss_sum, 1);
   }
   if (absl::Status status = check_finite(model, loss_sum); !status.ok()) {
     sgd.zero_grad();

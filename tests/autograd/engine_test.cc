@@ -1,5 +1,9 @@
 #include "autograd/engine.h"
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "autograd/function.h"
 #include "autograd/node.h"
 #include "core/random.h"
@@ -126,6 +130,42 @@ TEST(EngineTest, AfterNodeSeesEachNodeOnceInReverseTopologicalOrder) {
   backward(y, Tensor(), options);
   EXPECT_EQ(visited, (std::vector<std::string>{"sum", "add", "mul"}));
   EXPECT_TRUE(all_close(a.grad(), from_vector<double>({5, 6, 7}, {3})));  // tracing changes nothing
+}
+
+TEST(EngineTest, LeafReadyReportsEachLeafOnceWhenItsGradientIsFinal) {
+  // `a` feeds two nodes, so it is final only after both ran; `c` is on a branch of its own.
+  Tensor a = leaf({1, 2, 3});
+  Tensor b = leaf({4, 5, 6});
+  Tensor c = leaf({7, 8, 9});
+  Tensor y = sum(a * b + a) + sum(c * c);
+  std::vector<std::string> events;
+  std::map<AutogradMeta*, Tensor> grad_when_ready;
+  BackwardOptions options;
+  options.after_node = [&](const Node& node) { events.push_back(node.name()); };
+  options.leaf_ready = [&](AutogradMeta& leaf) {
+    EXPECT_EQ(grad_when_ready.count(&leaf), 0u) << "a leaf was reported twice";
+    grad_when_ready[&leaf] = leaf.grad.clone();
+    events.push_back("leaf");
+  };
+  backward(y, Tensor(), options);
+  ASSERT_EQ(grad_when_ready.size(), 3u);
+  for (Tensor* t : {&a, &b, &c}) {
+    EXPECT_TRUE(all_close(grad_when_ready.at(&t->autograd_meta()), t->grad()));
+  }
+  // Reported while backward still runs, not all at the end.
+  EXPECT_NE(events.back(), "leaf");
+}
+
+TEST(EngineTest, LeafReadyReportsALeafRoot) {
+  Tensor a = leaf({1, 2});
+  int reported = 0;
+  BackwardOptions options;
+  options.leaf_ready = [&](AutogradMeta& meta) {
+    EXPECT_EQ(&meta, &a.autograd_meta());
+    ++reported;
+  };
+  backward(a, from_vector<double>({3, 4}, {2}), options);
+  EXPECT_EQ(reported, 1);
 }
 
 TEST(EngineTest, NonScalarRootNeedsAGradient) {

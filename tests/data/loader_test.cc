@@ -106,6 +106,44 @@ TEST(LoaderTest, ResumingAtAStepGivesTheSameBatches) {
   expect_same(run(set, resumed, 2), {all[4], all[5]});
 }
 
+TEST(LoaderTest, AShardYieldsItsStepsOfTheStreamAndResumesInsideIt) {
+  // Two of every three steps, starting at the second: 1, 2, 4, 5, 7, ...
+  const ImageSet set = numbered(7);
+  const std::vector<Batch> all = run(set, train_options(), 9);
+  LoaderOptions sharded = train_options();
+  sharded.shard = {.period = 3, .offset = 1, .count = 2};
+  sharded.first_step = 1;
+  sharded.workers = 3;
+  expect_same(run(set, sharded, 5), {all[1], all[2], all[4], all[5], all[7]});
+  sharded.first_step = 4;
+  expect_same(run(set, sharded, 3), {all[4], all[5], all[7]});
+  sharded.first_step = 3;  // not one of the shard's steps
+  EXPECT_TRUE(fails_naming(Loader::open(set, sharded).status(), {"first step 3"}));
+  sharded.shard = {.period = 2, .offset = 1, .count = 2};
+  EXPECT_TRUE(fails_naming(Loader::open(set, sharded).status(), {"must fit in the period"}));
+}
+
+TEST(LoaderTest, ASinglePassShardCountsOnlyItsBatches) {
+  // 5 images in batches of 2 are steps 0, 1, 2; the shard of offset 1 in every 2 has step 1.
+  LoaderOptions options;
+  options.batch_size = 2;
+  options.resolution = {8, 8};
+  options.augment = false;
+  options.single_pass = true;
+  options.shard = {.period = 2, .offset = 1, .count = 1};
+  options.first_step = 1;
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(numbered(5), options);
+  ASSERT_TRUE(loader.ok()) << loader.status();
+  EXPECT_EQ((*loader)->num_steps(), 1);
+  EXPECT_EQ(take(**loader, 1)[0].examples, (std::vector<int64_t>{2, 3}));
+  options.shard.offset = 0;
+  options.first_step = 0;
+  loader = Loader::open(numbered(5), options);
+  ASSERT_TRUE(loader.ok()) << loader.status();
+  EXPECT_EQ((*loader)->num_steps(), 2);
+  EXPECT_EQ(take(**loader, 2)[1].examples, (std::vector<int64_t>{4}));
+}
+
 TEST(LoaderTest, TheSeedDecidesOrderAndAugmentation) {
   const ImageSet set = numbered(7);
   LoaderOptions other = train_options();

@@ -110,5 +110,27 @@ TEST(MixupTest, OneLambdaPerUpdateAndAPermutationPerMicroBatch) {
   EXPECT_NE(mixup.lam(), lam);
 }
 
+TEST(MixupTest, SkippingAMicroBatchDrawsWhatApplyingItWould) {
+  // A data-parallel process skips the others' micro-batches and mixes its own exactly as one
+  // process that applies them all.
+  Tensor x = zeros({8, 1, 1, 1});
+  for (int i = 0; i < 8; ++i) x.mutable_data<float>()[i] = static_cast<float>(i);
+  const Tensor y = zeros({8}, DType::kInt64);
+  Mixup mixup(0.2);
+  Generator all(9), skipping(9);
+  mixup.start_update(all);
+  (void)mixup.apply(x, y, 1, all);
+  const MixedBatch applied = mixup.apply(x, y, 1, all);
+  mixup.start_update(skipping);
+  mixup.skip(8, skipping);
+  const MixedBatch after_skip = mixup.apply(x, y, 1, skipping);
+  EXPECT_EQ(after_skip.images.to_vector<float>(), applied.images.to_vector<float>());
+  EXPECT_EQ(skipping.state(), all.state());
+  Mixup off(0);
+  const std::string before = all.state();
+  off.skip(8, all);
+  EXPECT_EQ(all.state(), before);
+}
+
 }  // namespace
 }  // namespace bitgrad

@@ -59,7 +59,8 @@ pid_t start_finetune(const std::vector<std::string>& flags, const ChildOptions& 
     if (setrlimit(RLIMIT_FSIZE, &limit) != 0) std::_Exit(127);
   }
   for (const std::string& variable : options.env) putenv(const_cast<char*>(variable.c_str()));
-  std::vector<std::string> args = {"examples/bit_finetune"};
+  std::vector<std::string> args = options.launcher;
+  args.push_back("examples/bit_finetune");
   args.insert(args.end(), flags.begin(), flags.end());
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());

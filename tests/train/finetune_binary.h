@@ -26,9 +26,11 @@ struct ChildOptions {
   int64_t file_size_limit = -1;  // RLIMIT_FSIZE in bytes (SIGXFSZ ignored: write() fails EFBIG)
   std::vector<std::string> env;  // "NAME=value" added to the environment
   std::string log_prefix;        // stdout and stderr go to <log_prefix>.out and .err
+  // Runs "LAUNCHER... examples/bit_finetune FLAGS...": {"/usr/bin/mpirun", "-np", "2"}.
+  std::vector<std::string> launcher;
 };
 
-// Starts bit_finetune with `flags`; returns its pid.
+// Starts bit_finetune with `flags` (under options.launcher, if any); returns its pid.
 pid_t start_finetune(const std::vector<std::string>& flags, const ChildOptions& options);
 
 struct Finished {

@@ -33,6 +33,9 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   c.set_augment("heavy");
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--augment", "bit or none"}));
   c = valid();
+  c.set_bucket_mb(-1);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--bucket_mb", ">= 0"}));
+  c = valid();
   c.set_resume(true);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--resume", "--out"}));
   c = valid();

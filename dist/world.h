@@ -1,0 +1,20 @@
+// Joining the job this process was started in: MPI's world under a launcher, else one process.
+#pragma once
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "dist/communicator.h"
+
+namespace bitgrad {
+
+// The job this process was started in: the MPI world when a launcher (mpirun, srun) started it,
+// a SingleProcess otherwise, without starting MPI. Fails when a launcher started it but this
+// build has no MPI (libopenmpi-dev was missing when Bazel configured the workspace), or MPI
+// cannot start.
+absl::StatusOr<std::unique_ptr<Communicator>> join_world();
+
+// Whether the environment says a launcher (mpirun, srun) started this process.
+bool launched_by_mpi();
+
+}  // namespace bitgrad

@@ -1,0 +1,224 @@
+// Data parallelism end to end (docs/scale_out.md): examples/bit_finetune under `mpirun -np 2`
+// against one process, on the tiny run of tests/train/finetune_binary.h (8 images per update,
+// mixup, augmentation, shuffling). N processes must make the updates of one process with the
+// same micro-batches: equal losses up to float summation order (1e-5 relative, the bar).
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "io/npz.h"
+#include "tests/train/finetune_binary.h"
+#include "train/metrics_log.h"
+
+namespace bitgrad {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string test_dir(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/data_parallel_" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// mpirun -np N, allowed to run as root (CI containers) and on fewer cores than processes.
+testing::ChildOptions mpi(int processes, const std::string& log_prefix) {
+  const char* mpirun = std::getenv("MPIRUN");
+  return testing::ChildOptions{
+      .env = {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"},
+      .log_prefix = log_prefix,
+      .launcher = {mpirun != nullptr ? mpirun : "mpirun", "-np", std::to_string(processes),
+                   "--oversubscribe"}};
+}
+
+// train/loss of every update logged so far (none before the log exists).
+std::vector<double> losses(const std::string& out) {
+  if (!fs::exists(out + "/metrics.jsonl")) return {};
+  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> metrics =
+      read_metrics(out + "/metrics.jsonl");
+  EXPECT_TRUE(metrics.ok()) << metrics.status();
+  std::vector<double> values;
+  if (!metrics.ok()) return values;
+  for (const auto& [step, scalars] : *metrics) {
+    for (const auto& [name, value] : scalars) {
+      if (name == "train/loss") values.push_back(value);
+    }
+  }
+  return values;
+}
+
+void expect_same_losses(const std::vector<double>& got, const std::vector<double>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NEAR(got[i], want[i], 1e-5 * std::abs(want[i])) << "update " << i + 1;
+  }
+}
+
+std::vector<std::string> with(std::vector<std::string> flags, const std::string& flag) {
+  flags.push_back(flag);
+  return flags;
+}
+
+bool has_exited(pid_t pid) {  // without reaping it
+  siginfo_t info{};
+  return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0;
+}
+
+// Waits up to `seconds` for `pid` to end; kills it (and fails) when it does not.
+testing::Finished wait_at_most(pid_t pid, double seconds, const testing::ChildOptions& options) {
+  const Clock::time_point start = Clock::now();
+  while (!has_exited(pid) &&
+         std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (!has_exited(pid)) {
+    ADD_FAILURE() << "the job still runs after " << seconds << " s: it hangs";
+    ::kill(pid, SIGKILL);
+  }
+  return testing::wait_finetune(pid, options);
+}
+
+// The pid of the process of `rank` among mpirun's children (its environment says which).
+pid_t find_rank(pid_t mpirun, int rank) {
+  const std::string wanted = absl::StrCat("OMPI_COMM_WORLD_RANK=", rank);
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = testing::read_file(entry.path().string() + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    int parent = 0;
+    if (std::sscanf(stat.c_str() + close + 2, "%*c %d", &parent) != 1 || parent != mpirun) continue;
+    const std::string environ = testing::read_file(entry.path().string() + "/environ");
+    for (size_t at = 0; at < environ.size(); at = environ.find('\0', at) + 1) {
+      if (environ.compare(at, wanted.size() + 1, wanted + '\0') == 0) return std::stoi(name);
+      if (environ.find('\0', at) == std::string::npos) break;
+    }
+  }
+  return -1;
+}
+
+class DataParallelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = test_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dataset_ = dir_ + "/tiny.npz";
+    testing::write_tiny_dataset(dataset_);
+  }
+  std::vector<std::string> flags(const std::string& out, int64_t steps, int64_t eval_every) {
+    return testing::tiny_run_flags(dataset_, dir_ + "/" + out, steps, eval_every);
+  }
+  std::string dir_, dataset_;
+};
+
+TEST_F(DataParallelTest, TwoProcessesMakeTheUpdatesOfOne) {
+  // The tiny run has --batch=8 --batch_split=2: one process does 2 micro-batches of 4 per
+  // update, two processes one each; with --batch_split=4, two each.
+  for (const char* split : {"--batch_split=2", "--batch_split=4"}) {
+    SCOPED_TRACE(split);
+    const testing::ChildOptions one{.log_prefix = dir_ + "/one"};
+    testing::Finished single = testing::run_finetune_binary(with(flags("one", 5, 5), split), one);
+    ASSERT_EQ(single.exit_code, 0) << single.err;
+    const testing::ChildOptions two = mpi(2, dir_ + "/two");
+    testing::Finished pair = testing::run_finetune_binary(with(flags("two", 5, 5), split), two);
+    ASSERT_EQ(pair.exit_code, 0) << pair.out << pair.err;
+    EXPECT_NE(pair.out.find("data parallel: 2 processes"), std::string::npos) << pair.out;
+    EXPECT_NE(pair.out.find("all-reduce: "), std::string::npos) << pair.out;
+    const std::vector<double> want = losses(dir_ + "/one");
+    ASSERT_EQ(want.size(), 5u);
+    expect_same_losses(losses(dir_ + "/two"), want);
+
+    // The final weights, written by rank 0 alone.
+    absl::StatusOr<NamedArrays> a = read_npz(dir_ + "/one/final.npz");
+    absl::StatusOr<NamedArrays> b = read_npz(dir_ + "/two/final.npz");
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->size(), b->size());
+    for (size_t i = 0; i < a->size(); ++i) {
+      const std::vector<float> x = (*a)[i].second.to_vector<float>();
+      const std::vector<float> y = (*b)[i].second.to_vector<float>();
+      ASSERT_EQ(x.size(), y.size());
+      for (size_t j = 0; j < x.size(); ++j) {
+        ASSERT_NEAR(x[j], y[j], 1e-4 + 1e-4 * std::abs(x[j])) << (*a)[i].first << "[" << j << "]";
+      }
+    }
+    fs::remove_all(dir_ + "/one");
+    fs::remove_all(dir_ + "/two");
+  }
+}
+
+TEST_F(DataParallelTest, ARunResumesWithAnotherNumberOfProcesses) {
+  const testing::ChildOptions whole{.log_prefix = dir_ + "/whole"};
+  testing::Finished done = testing::run_finetune_binary(flags("whole", 6, 3), whole);
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+
+  // One process, killed while its step-6 checkpoint is held unpublished: step 3's remains.
+  const testing::ChildOptions paused{.env = {"BITGRAD_TEST_PAUSE_BEFORE_PUBLISH_MS=2000"},
+                                     .log_prefix = dir_ + "/first"};
+  const pid_t first = testing::start_finetune(flags("run", 6, 3), paused);
+  const std::string run = dir_ + "/run";
+  auto writing_step_6 = [&] {
+    if (losses(run).size() < 6) return false;
+    for (const auto& entry : fs::directory_iterator(run)) {
+      if (entry.path().filename().string().rfind("checkpoint.ckpt.tmp-", 0) == 0) return true;
+    }
+    return false;
+  };
+  const Clock::time_point start = Clock::now();
+  while (!has_exited(first) && !(fs::exists(run + "/metrics.jsonl") && writing_step_6()) &&
+         Clock::now() - start < std::chrono::seconds(120)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(first, SIGKILL);
+  ASSERT_EQ(testing::wait_finetune(first, paused).signal, SIGKILL);
+
+  // Two processes continue from step 3.
+  const testing::ChildOptions two = mpi(2, dir_ + "/resumed");
+  done = testing::run_finetune_binary(with(flags("run", 6, 3), "--resume"), two);
+  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("at step 3"), std::string::npos) << done.out;
+  expect_same_losses(losses(run), losses(dir_ + "/whole"));
+}
+
+TEST_F(DataParallelTest, AKilledRankTakesTheJobDownNamingIt) {
+  const testing::ChildOptions two = mpi(2, dir_ + "/job");
+  const pid_t job = testing::start_finetune(flags("job", 100000, 0), two);
+  const Clock::time_point start = Clock::now();
+  while (!has_exited(job) && losses(dir_ + "/job").size() < 2 &&
+         Clock::now() - start < std::chrono::seconds(60)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const pid_t rank1 = find_rank(job, 1);
+  ASSERT_GT(rank1, 0) << "no rank 1 among mpirun's children";
+  ::kill(rank1, SIGKILL);
+  const testing::Finished finished = wait_at_most(job, 60, two);
+  EXPECT_NE(finished.exit_code, 0);
+  EXPECT_NE((finished.out + finished.err).find("rank 1"), std::string::npos)
+      << finished.out << finished.err;
+}
+
+TEST_F(DataParallelTest, AFailingRankStopsTheOthersWithItsMessage) {
+  // Only rank 0 opens --out, so only it fails; rank 1 would wait for it in a collective.
+  std::ofstream(dir_ + "/a_file") << "not a directory";
+  const testing::ChildOptions two = mpi(2, dir_ + "/failed");
+  const pid_t job = testing::start_finetune(
+      with(flags("unused", 100000, 0), "--out=" + dir_ + "/a_file/run"), two);
+  const testing::Finished finished = wait_at_most(job, 60, two);
+  EXPECT_NE(finished.exit_code, 0);
+  EXPECT_NE(finished.err.find("error: rank 0 of 2: --out"), std::string::npos) << finished.err;
+  EXPECT_NE(finished.err.find("a_file/run"), std::string::npos) << finished.err;
+}
+
+}  // namespace
+}  // namespace bitgrad

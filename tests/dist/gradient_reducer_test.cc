@@ -1,0 +1,129 @@
+#include "dist/gradient_reducer.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include "autograd/engine.h"
+#include "autograd/node.h"
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+// Stands in for N processes that computed the same gradients: the sum is N times each. Records
+// each all-reduce's size.
+class IdenticalProcesses final : public Communicator {
+ public:
+  explicit IdenticalProcesses(int size) : size_(size) {}
+  int rank() const override { return 0; }
+  int size() const override { return size_; }
+  void all_reduce_sum(float* values, int64_t count) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (int64_t i = 0; i < count; ++i) values[i] *= static_cast<float>(size_);
+    sizes.push_back(count);
+    reduced.notify_all();
+  }
+  void all_reduce_sum(double* values, int64_t count) override {
+    for (int64_t i = 0; i < count; ++i) values[i] *= size_;
+  }
+  void abort(const std::string&) override {}
+
+  std::mutex mutex;
+  std::condition_variable reduced;
+  std::vector<int64_t> sizes;
+
+ private:
+  int size_;
+};
+
+// loss = sum(w1 * w1) + ... + sum(wn * wn): backward reaches wn's branch first, w1's last.
+struct Chain {
+  std::vector<Tensor> weights;
+  explicit Chain(std::vector<int64_t> sizes) {
+    for (int64_t n : sizes) weights.push_back(randn({n}).set_requires_grad());
+  }
+  Tensor loss() const {
+    Tensor total = sum(weights[0] * weights[0]);
+    for (size_t i = 1; i < weights.size(); ++i) total = total + sum(weights[i] * weights[i]);
+    return total;
+  }
+};
+
+TEST(GradientReducerTest, BucketsHoldWholeTensorsFromTheLastParameterBackwards) {
+  manual_seed(1);
+  Chain chain({10, 30, 20, 5});  // 40, 120, 80, 20 bytes
+  IdenticalProcesses world(2);
+  GradientReducer reducer(chain.weights, world, /*bucket_bytes=*/100);
+  // From the end: {5, 20} = 100 bytes, {30} alone (120 > 100), {10}.
+  EXPECT_EQ(reducer.num_buckets(), 3);
+  EXPECT_EQ(reducer.stats().bytes_per_update, (10 + 30 + 20 + 5) * 4);
+}
+
+TEST(GradientReducerTest, SumsEveryGradientAndStartsBucketsDuringBackward) {
+  manual_seed(2);
+  Chain chain({7, 13, 9, 11});
+  std::vector<Tensor> alone;  // one process's gradients: 2w
+  for (const Tensor& w : chain.weights) alone.push_back(w * 2.0);
+  IdenticalProcesses world(3);
+  GradientReducer reducer(chain.weights, world, /*bucket_bytes=*/40);  // one tensor each
+  ASSERT_EQ(reducer.num_buckets(), 4);
+  int total_nodes = 0;
+  BackwardOptions counting;
+  counting.after_node = [&](const Node&) { ++total_nodes; };
+  backward(chain.loss(), Tensor(), counting);
+  for (Tensor& w : chain.weights) w.set_grad(Tensor());
+
+  for (int update = 0; update < 2; ++update) {  // the reducer resets itself after finish()
+    world.sizes.clear();
+    // Before the last node runs, the first bucket must be on its way (it may take the thread
+    // a moment to get there).
+    int nodes_run = 0;
+    bool started_before_the_end = false;
+    BackwardOptions options = reducer.backward_options();
+    options.after_node = [&](const Node&) {
+      if (++nodes_run != total_nodes - 1) return;
+      std::unique_lock<std::mutex> lock(world.mutex);
+      started_before_the_end = world.reduced.wait_for(lock, std::chrono::seconds(10),
+                                                      [&] { return !world.sizes.empty(); });
+    };
+    backward(chain.loss(), Tensor(), options);
+    EXPECT_TRUE(started_before_the_end) << "update " << update;
+    reducer.finish();
+    for (size_t i = 0; i < chain.weights.size(); ++i) {
+      EXPECT_TRUE(testing::all_close(chain.weights[i].grad(), alone[i] * 3.0, 1e-5, 1e-6))
+          << "update " << update << ", parameter " << i;
+      chain.weights[i].set_grad(Tensor());
+    }
+    EXPECT_EQ(world.sizes, (std::vector<int64_t>{11, 9, 13, 7}));  // last parameter first
+  }
+  EXPECT_EQ(reducer.stats().updates, 2);
+}
+
+TEST(GradientReducerTest, AParameterWithoutAGradientAddsZerosAndGetsTheSum) {
+  manual_seed(3);
+  Tensor used = randn({4}).set_requires_grad();
+  Tensor unused = randn({3}).set_requires_grad();
+  IdenticalProcesses world(2);
+  GradientReducer reducer({unused, used}, world, /*bucket_bytes=*/1000);
+  backward(sum(used * used), Tensor(), reducer.backward_options());
+  reducer.finish();
+  EXPECT_TRUE(testing::all_close(used.grad(), used * 4.0));
+  ASSERT_TRUE(unused.grad().defined());
+  EXPECT_TRUE(testing::all_close(unused.grad(), zeros({3})));
+}
+
+TEST(GradientReducerTest, RefusesWhatItCannotSum) {
+  Tensor doubles = randn({2}, DType::kFloat64).set_requires_grad();
+  IdenticalProcesses world(2);
+  EXPECT_TRUE(testing::throws_error([&] { GradientReducer reducer({doubles}, world); },
+                                    {"parameter 0 is float64", "float32"}));
+}
+
+}  // namespace
+}  // namespace bitgrad
