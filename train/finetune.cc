@@ -191,7 +191,8 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
         reducer->stats().bytes_per_update / double(1 << 20));
   }
 
-  const bool terminal = &out == &std::cout && stdout_is_terminal();
+  // mpirun hands its processes a terminal even when its own output goes to a file: lines then.
+  const bool terminal = &out == &std::cout && stdout_is_terminal() && world.size() == 1;
   ProgressMeter progress(plan->steps, config.batch(), terminal ? 0.5 : 10.0, out);
   progress.set_one_line(terminal);
   progress.restart(state.step);

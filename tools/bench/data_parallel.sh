@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data parallelism on this machine (docs/scale_out.md, docs/performance.md): BiT-R50x1 training
 # at 128 px, batch 16, as 1 process of 2 threads against 2 processes of 1 thread under mpirun,
-# with 25 MiB buckets (all-reduce overlapping backward) and with one bucket (no overlap).
+# with buckets of 5, 25 (the default) and 100 MiB, and one bucket for all (no overlap);
+# BUCKETS="25" picks others.
 #
 #   bazel build -c opt //examples:bit_finetune && tools/bench/data_parallel.sh [STEPS]
 #
@@ -38,7 +39,7 @@ report() {  # NAME LOG
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $steps updates"
 OMP_NUM_THREADS=2 "$binary" "${flags[@]}" "--out=$work/one" >"$work/one.log" 2>&1
 report "1 process x 2 threads" "$work/one.log"
-for bucket in 25 1000; do
+for bucket in ${BUCKETS:-5 25 100 1000}; do
   mpirun -np 2 -x OMP_NUM_THREADS=1 ${MPIRUN_ARGS:-} "$binary" "${flags[@]}" "--bucket_mb=$bucket" \
     "--out=$work/two-$bucket" >"$work/two-$bucket.log" 2>&1
   report "2 processes x 1 thread, ${bucket} MiB buckets" "$work/two-$bucket.log"
