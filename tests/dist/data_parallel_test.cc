@@ -71,19 +71,14 @@ std::vector<std::string> with(std::vector<std::string> flags, const std::string&
   return flags;
 }
 
-bool has_exited(pid_t pid) {  // without reaping it
-  siginfo_t info{};
-  return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0;
-}
-
 // Waits up to `seconds` for `pid` to end; kills it (and fails) when it does not.
 testing::Finished wait_at_most(pid_t pid, double seconds, const testing::ChildOptions& options) {
   const Clock::time_point start = Clock::now();
-  while (!has_exited(pid) &&
+  while (!testing::has_exited(pid) &&
          std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (!has_exited(pid)) {
+  if (!testing::has_exited(pid)) {
     ADD_FAILURE() << "the job still runs after " << seconds << " s: it hangs";
     ::kill(pid, SIGKILL);
   }
@@ -168,15 +163,9 @@ TEST_F(DataParallelTest, ARunResumesWithAnotherNumberOfProcesses) {
                                      .log_prefix = dir_ + "/first"};
   const pid_t first = testing::start_finetune(flags("run", 6, 3), paused);
   const std::string run = dir_ + "/run";
-  auto writing_step_6 = [&] {
-    if (losses(run).size() < 6) return false;
-    for (const auto& entry : fs::directory_iterator(run)) {
-      if (entry.path().filename().string().rfind("checkpoint.ckpt.tmp-", 0) == 0) return true;
-    }
-    return false;
-  };
   const Clock::time_point start = Clock::now();
-  while (!has_exited(first) && !(fs::exists(run + "/metrics.jsonl") && writing_step_6()) &&
+  while (!testing::has_exited(first) &&
+         !(losses(run).size() == 6 && testing::has_checkpoint_temporary(run)) &&
          Clock::now() - start < std::chrono::seconds(120)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -195,7 +184,7 @@ TEST_F(DataParallelTest, AKilledRankTakesTheJobDownNamingIt) {
   const testing::ChildOptions two = mpi(2, dir_ + "/job");
   const pid_t job = testing::start_finetune(flags("job", 100000, 0), two);
   const Clock::time_point start = Clock::now();
-  while (!has_exited(job) && losses(dir_ + "/job").size() < 2 &&
+  while (!testing::has_exited(job) && losses(dir_ + "/job").size() < 2 &&
          Clock::now() - start < std::chrono::seconds(60)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -78,6 +79,19 @@ Finished wait_finetune(pid_t pid, const ChildOptions& options) {
   finished.out = read_file(options.log_prefix + ".out");
   finished.err = read_file(options.log_prefix + ".err");
   return finished;
+}
+
+bool has_checkpoint_temporary(const std::string& out) {
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator(out, ignored)) {
+    if (entry.path().filename().string().rfind("checkpoint.ckpt.tmp-", 0) == 0) return true;
+  }
+  return false;
+}
+
+bool has_exited(pid_t pid) {
+  siginfo_t info{};
+  return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0;
 }
 
 Finished run_finetune_binary(const std::vector<std::string>& flags, const ChildOptions& options) {

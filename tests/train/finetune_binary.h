@@ -42,6 +42,12 @@ struct Finished {
 // Waits for `pid`, started with `options`.
 Finished wait_finetune(pid_t pid, const ChildOptions& options);
 
+// Whether out/ holds a checkpoint being written (a temporary of io/atomic_file.h).
+bool has_checkpoint_temporary(const std::string& out);
+
+// Whether `pid` has ended, without reaping it (wait_finetune still can).
+bool has_exited(pid_t pid);
+
 // start_finetune, then wait_finetune.
 Finished run_finetune_binary(const std::vector<std::string>& flags, const ChildOptions& options);
 

@@ -41,19 +41,6 @@ const int64_t kEvalEvery = setting("KILL_TEST_EVAL_EVERY", 3);
 const int64_t kSeed = setting("KILL_TEST_SEED", 1);
 constexpr int kPauseMs = 100;
 
-bool has_checkpoint_temporary(const std::string& out) {
-  std::error_code ignored;
-  for (const auto& entry : fs::directory_iterator(out, ignored)) {
-    if (entry.path().filename().string().rfind("checkpoint.ckpt.tmp-", 0) == 0) return true;
-  }
-  return false;
-}
-
-bool has_exited(pid_t pid) {  // without reaping it
-  siginfo_t info{};
-  return waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0;
-}
-
 // train/loss lines in out/metrics.jsonl (a resumed run drops those after its checkpoint).
 int64_t updates_logged(const std::string& out) {
   const std::string text = testing::read_file(out + "/metrics.jsonl");
@@ -98,17 +85,17 @@ TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
     const bool in_a_write = kill % 3 == 0;
     const pid_t pid = testing::start_finetune(flags, in_a_write ? paused : plain);
     if (in_a_write) {
-      while (!has_checkpoint_temporary(killed) && !has_exited(pid)) {
+      while (!testing::has_checkpoint_temporary(killed) && !testing::has_exited(pid)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
     } else {
       const int64_t target = checkpoint_step(checkpoint) + updates(random);
-      while (updates_logged(killed) < target && !has_exited(pid)) {
+      while (updates_logged(killed) < target && !testing::has_exited(pid)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
       std::this_thread::sleep_for(std::chrono::duration<double>(delay(random)));
     }
-    const bool writing = has_checkpoint_temporary(killed);
+    const bool writing = testing::has_checkpoint_temporary(killed);
     ::kill(pid, SIGKILL);
     const testing::Finished killed_run = testing::wait_finetune(pid, paused);
     ASSERT_EQ(killed_run.signal, SIGKILL)
