@@ -23,7 +23,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> join_world() {
 #else
   return absl::FailedPreconditionError(
       "started by an MPI launcher, but this build has no MPI (libopenmpi-dev was not found when "
-      "Bazel configured the workspace; run ./setup.sh, then `bazel clean --expunge` and rebuild)");
+      "Bazel configured the workspace; run ./setup.sh, then `bazel sync --configure` and rebuild)");
 #endif
 }
 
