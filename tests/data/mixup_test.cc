@@ -39,7 +39,8 @@ TEST(SamplerTest, GammaHasMeanAndVarianceEqualToItsShape) {
 TEST(SamplerTest, BetaHasTheRightMoments) {
   Generator generator(2);
   // Beta(a, b): mean a / (a + b), variance ab / ((a + b)^2 (a + b + 1)).
-  for (auto [a, b] : {std::pair{0.1, 0.1}, {2.0, 5.0}, {0.4, 0.4}}) {
+  for (const std::pair<double, double>& shape : {std::pair{0.1, 0.1}, {2.0, 5.0}, {0.4, 0.4}}) {
+    const double a = shape.first, b = shape.second;  // plain names: the lambda captures them
     const Moments m = moments(40000, [&] {
       const double v = sample_beta(a, b, generator);
       EXPECT_TRUE(v >= 0 && v <= 1) << v;

@@ -438,31 +438,40 @@ BG_TARGET_AVX2_FMA BG_ALWAYS_INLINE void fold_taps(const __m256 d[4], __m256 out
   out[2] = _mm256_add_ps(inner, d[3]);
 }
 
-// dw = G^T dU G for every kernel, 8 output channels at a time, written to plain OIHW.
-BG_TARGET_AVX2_FMA void transform_weight_gradient(const Winograd3x3Shape& s, const float* du,
-                                                  float* dw) {
+// dw = G^T dU G for the kernels of input channel c and output channels [ob * 8, ob * 8 + 8).
+BG_TARGET_AVX2_FMA void transform_weight_gradient_block(const Winograd3x3Shape& s,
+                                                        const float* du, int64_t c, int64_t ob,
+                                                        float* dw) {
+  const int64_t c_count = s.in_channels, o_count = s.out_channels;
+  __m256 d[4][4];
+  for (int p = 0; p < kPositions; ++p) {
+    d[p / 4][p % 4] = _mm256_loadu_ps(du + (p * c_count + c) * o_count + ob * kLanes);
+  }
+  __m256 rows[4][3];  // d G, per row of d
+  for (int a = 0; a < 4; ++a) fold_taps(d[a], rows[a]);
+  alignas(32) float taps[9][kLanes];
+  for (int j = 0; j < 3; ++j) {
+    const __m256 column[4] = {rows[0][j], rows[1][j], rows[2][j], rows[3][j]};
+    __m256 out[3];
+    fold_taps(column, out);
+    for (int i = 0; i < 3; ++i) _mm256_store_ps(taps[i * 3 + j], out[i]);
+  }
+  for (int64_t l = 0; l < kLanes; ++l) {
+    float* kernel = dw + ((ob * kLanes + l) * c_count + c) * 9;
+    for (int k = 0; k < 9; ++k) kernel[k] = taps[k][l];
+  }
+}
+
+// dw = G^T dU G for every kernel, 8 output channels at a time, written to plain OIHW. The body
+// is a function of its own: clang outlines an OpenMP loop body without the enclosing
+// function's target attribute, so AVX2 code must not sit in it directly.
+void transform_weight_gradient(const Winograd3x3Shape& s, const float* du, float* dw) {
   const int64_t c_count = s.in_channels, o_count = s.out_channels;
   // Input channels outermost: each position's dU rows are then read front to back.
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t c = 0; c < c_count; ++c) {
     for (int64_t ob = 0; ob < o_count / kLanes; ++ob) {
-      __m256 d[4][4];
-      for (int p = 0; p < kPositions; ++p) {
-        d[p / 4][p % 4] = _mm256_loadu_ps(du + (p * c_count + c) * o_count + ob * kLanes);
-      }
-      __m256 rows[4][3];  // d G, per row of d
-      for (int a = 0; a < 4; ++a) fold_taps(d[a], rows[a]);
-      alignas(32) float taps[9][kLanes];
-      for (int j = 0; j < 3; ++j) {
-        const __m256 column[4] = {rows[0][j], rows[1][j], rows[2][j], rows[3][j]};
-        __m256 out[3];
-        fold_taps(column, out);
-        for (int i = 0; i < 3; ++i) _mm256_store_ps(taps[i * 3 + j], out[i]);
-      }
-      for (int64_t l = 0; l < kLanes; ++l) {
-        float* kernel = dw + ((ob * kLanes + l) * c_count + c) * 9;
-        for (int k = 0; k < 9; ++k) kernel[k] = taps[k][l];
-      }
+      transform_weight_gradient_block(s, du, c, ob, dw);
     }
   }
 }
