@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "io/npz.h"
 #include "tests/train/finetune_binary.h"
@@ -99,11 +100,12 @@ pid_t find_rank(pid_t mpirun, int rank) {
     const size_t close = stat.rfind(')');
     if (close == std::string::npos) continue;
     int parent = 0;
-    if (std::sscanf(stat.c_str() + close + 2, "%*c %d", &parent) != 1 || parent != mpirun) continue;
+    if (std::sscanf(stat.c_str() + close + 2, "%*c %d", &parent) != 1 || parent != mpirun) {
+      continue;
+    }
     const std::string environ = testing::read_file(entry.path().string() + "/environ");
-    for (size_t at = 0; at < environ.size(); at = environ.find('\0', at) + 1) {
-      if (environ.compare(at, wanted.size() + 1, wanted + '\0') == 0) return std::stoi(name);
-      if (environ.find('\0', at) == std::string::npos) break;
+    for (absl::string_view variable : absl::StrSplit(environ, '\0')) {
+      if (variable == wanted) return std::stoi(name);
     }
   }
   return -1;
