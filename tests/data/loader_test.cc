@@ -29,6 +29,16 @@ LoaderOptions train_options() {
   return options;
 }
 
+// Evaluation: batches of 2, 8x8 through the eval path, each image once.
+LoaderOptions single_pass_options() {
+  LoaderOptions options;
+  options.batch_size = 2;
+  options.resolution = {8, 8};
+  options.augment = false;
+  options.single_pass = true;
+  return options;
+}
+
 std::vector<Batch> take(Loader& loader, int count) {
   std::vector<Batch> out;
   for (int i = 0; i < count; ++i) {
@@ -125,11 +135,7 @@ TEST(LoaderTest, AShardYieldsItsStepsOfTheStreamAndResumesInsideIt) {
 
 TEST(LoaderTest, ASinglePassShardCountsOnlyItsBatches) {
   // 5 images in batches of 2 are steps 0, 1, 2; the shard of offset 1 in every 2 has step 1.
-  LoaderOptions options;
-  options.batch_size = 2;
-  options.resolution = {8, 8};
-  options.augment = false;
-  options.single_pass = true;
+  LoaderOptions options = single_pass_options();
   options.shard = {.period = 2, .offset = 1, .count = 1};
   options.first_step = 1;
   absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(numbered(5), options);
@@ -157,11 +163,7 @@ TEST(LoaderTest, TheSeedDecidesOrderAndAugmentation) {
 }
 
 TEST(LoaderTest, SinglePassCoversTheSetOnceWithAShortLastBatch) {
-  LoaderOptions options;
-  options.batch_size = 2;
-  options.resolution = {8, 8};
-  options.augment = false;
-  options.single_pass = true;
+  LoaderOptions options = single_pass_options();
   absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(numbered(5), options);
   ASSERT_TRUE(loader.ok()) << loader.status();
   EXPECT_EQ((*loader)->num_steps(), 3);
