@@ -1,12 +1,12 @@
 #include "data/loader.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <exception>
 
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
+#include "core/stopwatch.h"
 
 namespace bitgrad {
 
@@ -206,9 +206,9 @@ absl::StatusOr<Batch> Loader::next() {
   std::unique_lock<std::mutex> lock(mutex_);
   BG_CHECK(!past_end(next_index_), "Loader::next: all ", num_steps(), " batches of ",
            set_.source, " were already returned");
-  const auto start = std::chrono::steady_clock::now();
+  const SteadyClock::time_point start = SteadyClock::now();
   batch_ready_.wait(lock, [&] { return ready_.count(next_index_) > 0; });
-  wait_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  wait_seconds_ += seconds_since(start);
   absl::StatusOr<Batch> batch = std::move(ready_.extract(next_index_).mapped());
   ++next_index_;
   lock.unlock();

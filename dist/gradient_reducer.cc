@@ -1,20 +1,11 @@
 #include "dist/gradient_reducer.h"
 
-#include <chrono>
 #include <cstring>
 
 #include "core/check.h"
+#include "core/stopwatch.h"
 
 namespace bitgrad {
-namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-}  // namespace
 
 GradientReducer::GradientReducer(std::vector<Tensor> parameters, Communicator& world,
                                  int64_t bucket_bytes)
@@ -104,7 +95,7 @@ void GradientReducer::reduce_loop() {
       queue_.pop_front();
     }
     Bucket& bucket = buckets_[index];  // the training thread leaves it alone until `reduced`
-    const Clock::time_point start = Clock::now();
+    const SteadyClock::time_point start = SteadyClock::now();
     world_.all_reduce_sum(bucket.flat.data(), static_cast<int64_t>(bucket.flat.size()));
     const double seconds = seconds_since(start);
     {
@@ -118,7 +109,7 @@ void GradientReducer::reduce_loop() {
 
 void GradientReducer::finish() {
   start_ready_buckets(true);
-  const Clock::time_point start = Clock::now();
+  const SteadyClock::time_point start = SteadyClock::now();
   {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [&] {

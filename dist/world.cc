@@ -1,7 +1,7 @@
+#include "dist/world.h"
+
 #include <cstdlib>
 
-#include "absl/strings/str_cat.h"
-#include "dist/world.h"
 #ifdef BITGRAD_WITH_MPI
 #include "dist/mpi_communicator.h"
 #endif

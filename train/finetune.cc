@@ -1,7 +1,6 @@
 #include "train/finetune.h"
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -9,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/stopwatch.h"
 #include "data/loader.h"
 #include "data/mixup.h"
 #include "data/stream_order.h"
@@ -24,11 +24,7 @@
 namespace bitgrad {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using Clock = SteadyClock;
 
 // "--base_lr=0.1 there, 0.2 here; ..." for the settings that may not change on resume.
 std::string differing_settings(const RunConfig& saved, const RunConfig& now) {

@@ -1,6 +1,5 @@
 #include "train/transfer_experiment.h"
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -9,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "core/stopwatch.h"
 #include "data/datasets.h"
 #include "models/train_state.h"
 #include "train/model_init.h"
@@ -162,7 +162,7 @@ std::string bitgrad_cache_dir() {
 }
 
 absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, std::ostream& out) {
-  const auto start = std::chrono::steady_clock::now();
+  const SteadyClock::time_point start = SteadyClock::now();
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(user.dataset());
   if (!spec.ok()) return spec.status();
   if (spec->format != DatasetFormat::kFashionMnist) {
@@ -193,8 +193,7 @@ absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, st
     if (!run.ok()) return run.status();
     (pretrained ? result.transfer : result.scratch) = *run;
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = seconds_since(start);
   out << absl::StrFormat(
       "\nFashion-MNIST %s, 10 training examples per class, test top-1:\n"
       "  from the upstream model (%s): %6.2f%%\n"

@@ -8,7 +8,6 @@
 // Without --data it uses --synthetic random 32x32 RGB images held in memory (CIFAR-sized).
 #include <omp.h>
 
-#include <chrono>
 #include <iostream>
 #include <string>
 
@@ -18,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "autograd/engine.h"
 #include "core/random.h"
+#include "core/stopwatch.h"
 #include "data/bit_preprocess.h"
 #include "data/datasets.h"
 #include "data/loader.h"
@@ -40,11 +40,7 @@ ABSL_FLAG(std::string, device, "cpu", "cpu or cuda, for the training step");
 namespace bitgrad {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+using Clock = SteadyClock;
 
 absl::StatusOr<ImageSet> training_images() {
   if (absl::GetFlag(FLAGS_data).empty()) {
