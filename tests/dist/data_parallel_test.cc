@@ -19,7 +19,6 @@
 #include "gtest/gtest.h"
 #include "io/npz.h"
 #include "tests/train/finetune_binary.h"
-#include "train/metrics_log.h"
 
 namespace bitgrad {
 namespace {
@@ -48,20 +47,9 @@ testing::ChildOptions mpi(int processes, const std::string& log_prefix) {
                    "--oversubscribe"}};
 }
 
-// train/loss of every update logged so far (none before the log exists).
-std::vector<double> losses(const std::string& out) {
-  if (!fs::exists(out + "/metrics.jsonl")) return {};
-  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> metrics =
-      read_metrics(out + "/metrics.jsonl");
-  EXPECT_TRUE(metrics.ok()) << metrics.status();
-  std::vector<double> values;
-  if (!metrics.ok()) return values;
-  for (const auto& [step, scalars] : *metrics) {
-    for (const auto& [name, value] : scalars) {
-      if (name == "train/loss") values.push_back(value);
-    }
-  }
-  return values;
+// Updates logged so far by a running job (none before its log exists).
+size_t updates_logged(const std::string& out) {
+  return fs::exists(out + "/metrics.jsonl") ? testing::train_losses(out).size() : 0;
 }
 
 void expect_same_losses(const std::vector<double>& got, const std::vector<double>& want) {
@@ -137,9 +125,9 @@ TEST_F(DataParallelTest, TwoProcessesMakeTheUpdatesOfOne) {
     ASSERT_EQ(pair.exit_code, 0) << pair.out << pair.err;
     EXPECT_NE(pair.out.find("data parallel: 2 processes"), std::string::npos) << pair.out;
     EXPECT_NE(pair.out.find("all-reduce: "), std::string::npos) << pair.out;
-    const std::vector<double> want = losses(dir_ + "/one");
+    const std::vector<double> want = testing::train_losses(dir_ + "/one");
     ASSERT_EQ(want.size(), 5u);
-    expect_same_losses(losses(dir_ + "/two"), want);
+    expect_same_losses(testing::train_losses(dir_ + "/two"), want);
 
     // The final weights, written by rank 0 alone.
     absl::StatusOr<NamedArrays> a = read_npz(dir_ + "/one/final.npz");
@@ -171,7 +159,7 @@ TEST_F(DataParallelTest, ARunResumesWithAnotherNumberOfProcesses) {
   const std::string run = dir_ + "/run";
   const Clock::time_point start = Clock::now();
   while (!testing::has_exited(first) &&
-         !(losses(run).size() == 6 && testing::has_checkpoint_temporary(run)) &&
+         !(updates_logged(run) == 6 && testing::has_checkpoint_temporary(run)) &&
          Clock::now() - start < std::chrono::seconds(120)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -183,14 +171,14 @@ TEST_F(DataParallelTest, ARunResumesWithAnotherNumberOfProcesses) {
   done = testing::run_finetune_binary(with(flags("run", 6, 3), "--resume"), two);
   ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
   EXPECT_NE(done.out.find("at step 3"), std::string::npos) << done.out;
-  expect_same_losses(losses(run), losses(dir_ + "/whole"));
+  expect_same_losses(testing::train_losses(run), testing::train_losses(dir_ + "/whole"));
 }
 
 TEST_F(DataParallelTest, AKilledRankTakesTheJobDownNamingIt) {
   const testing::ChildOptions two = mpi(2, dir_ + "/job");
   const pid_t job = testing::start_finetune(flags("job", 100000, 0), two);
   const Clock::time_point start = Clock::now();
-  while (!testing::has_exited(job) && losses(dir_ + "/job").size() < 2 &&
+  while (!testing::has_exited(job) && updates_logged(dir_ + "/job") < 2 &&
          Clock::now() - start < std::chrono::seconds(60)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -13,7 +13,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
+#include "gtest/gtest.h"
 #include "io/npz.h"
+#include "train/metrics_log.h"
 
 namespace bitgrad {
 namespace testing {
@@ -103,6 +105,22 @@ std::string read_file(const std::string& path) {
   std::ostringstream contents;
   contents << in.rdbuf();
   return contents.str();
+}
+
+std::vector<double> train_losses(const std::string& out) {
+  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines =
+      read_metrics(out + "/metrics.jsonl");
+  EXPECT_TRUE(lines.ok()) << lines.status();
+  std::vector<double> losses;
+  if (!lines.ok()) return losses;
+  for (const auto& [step, scalars] : *lines) {
+    for (const auto& [name, value] : scalars) {
+      if (name != "train/loss") continue;
+      EXPECT_EQ(step, static_cast<int64_t>(losses.size()) + 1);
+      losses.push_back(value);
+    }
+  }
+  return losses;
 }
 
 }  // namespace testing

@@ -53,5 +53,9 @@ Finished run_finetune_binary(const std::vector<std::string>& flags, const ChildO
 
 std::string read_file(const std::string& path);  // empty when missing
 
+// train/loss of every update in out/metrics.jsonl, in order; expects the log to exist and parse
+// and the updates to be numbered 1, 2, ...
+std::vector<double> train_losses(const std::string& out);
+
 }  // namespace testing
 }  // namespace bitgrad

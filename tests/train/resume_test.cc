@@ -18,7 +18,7 @@
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "train/finetune.h"
-#include "train/metrics_log.h"
+#include "tests/train/finetune_binary.h"
 #include "train/model_init.h"
 
 namespace bitgrad {
@@ -83,22 +83,6 @@ int wait_for(pid_t pid) {
   return status;
 }
 
-// train/loss of every update, in order.
-std::vector<double> losses(const std::string& out) {
-  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines =
-      read_metrics(out + "/metrics.jsonl");
-  EXPECT_TRUE(lines.ok()) << lines.status();
-  std::vector<double> result;
-  if (!lines.ok()) return result;
-  for (const auto& [step, scalars] : *lines) {
-    if (scalars[0].first == "train/loss") {
-      EXPECT_EQ(step, static_cast<int64_t>(result.size()) + 1);
-      result.push_back(scalars[0].second);
-    }
-  }
-  return result;
-}
-
 // Updates logged so far, counting only whole lines: the run may be writing one right now.
 size_t updates_logged(const std::string& out) {
   std::ifstream in(out + "/metrics.jsonl");
@@ -118,7 +102,7 @@ TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
   const std::string whole = dir + "/whole", killed = dir + "/killed";
 
   ASSERT_EQ(wait_for(start_run(whole, false)), 0);
-  const std::vector<double> expected = losses(whole);
+  const std::vector<double> expected = testing::train_losses(whole);
   ASSERT_EQ(expected.size(), static_cast<size_t>(kSteps));
 
   // Kill the run once it is past its second checkpoint (the line of step 2 * kEvalEvery + 1
@@ -132,11 +116,11 @@ TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
   const int status = wait_for(pid);
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
       << "the run ended before it could be killed; make kSteps larger";
-  const size_t done_when_killed = losses(killed).size();
+  const size_t done_when_killed = testing::train_losses(killed).size();
   EXPECT_LT(done_when_killed, static_cast<size_t>(kSteps));
 
   ASSERT_EQ(wait_for(start_run(killed, true)), 0);
-  const std::vector<double> resumed = losses(killed);
+  const std::vector<double> resumed = testing::train_losses(killed);
   ASSERT_EQ(resumed.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(resumed[i], expected[i]) << "the loss of update " << i + 1 << " (killed after "
