@@ -18,14 +18,14 @@ struct Run {
   std::vector<Tensor> grads;
 };
 
-Run run(const Computation& fn, const std::vector<Tensor>& inputs, uint64_t seed) {
+Run run(const Computation& fn, const std::vector<Tensor>& inputs, uint64_t seed, Device device) {
   std::vector<Tensor> leaves;
   for (const Tensor& input : inputs) {
     if (!input.defined()) {
       leaves.push_back(input);
       continue;
     }
-    Tensor leaf = input.detach().clone();
+    Tensor leaf = input.detach().clone().to(device);
     if (input.requires_grad()) leaf.set_requires_grad();
     leaves.push_back(leaf);
   }
@@ -35,7 +35,7 @@ Run run(const Computation& fn, const std::vector<Tensor>& inputs, uint64_t seed)
     Generator generator(seed);
     Tensor cotangent = randn(result.output.shape(), result.output.dtype(), Device::cpu(),
                              generator);
-    result.output.backward(cotangent);
+    result.output.backward(cotangent.to(device));
   }
   for (const Tensor& leaf : leaves) {
     result.grads.push_back(leaf.defined() && leaf.requires_grad() ? leaf.grad() : Tensor());
@@ -55,20 +55,21 @@ Run run(const Computation& fn, const std::vector<Tensor>& inputs, uint64_t seed)
 ::testing::AssertionResult matches_reference(const Computation& fn,
                                              const std::vector<Tensor>& inputs,
                                              const ParityOptions& options) {
-  Run cpu = run(fn, inputs, options.seed);
+  Run fast = run(fn, inputs, options.seed, options.device);
   Run ref;
   {
     BackendOverride reference(Backend::kRef);
-    ref = run(fn, inputs, options.seed);
+    ref = run(fn, inputs, options.seed, Device::cpu());
   }
-  ::testing::AssertionResult same = close_to(cpu.output, ref.output, options);
+  ::testing::AssertionResult same = close_to(fast.output, ref.output, options);
   if (!same) return ::testing::AssertionFailure() << "output: " << same.message();
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!ref.grads[i].defined()) continue;
-    if (!cpu.grads[i].defined()) {
-      return ::testing::AssertionFailure() << "no gradient for input " << i << " on the CPU";
+    if (!fast.grads[i].defined()) {
+      return ::testing::AssertionFailure() << "no gradient for input " << i << " on "
+                                           << options.device;
     }
-    same = close_to(cpu.grads[i], ref.grads[i], options);
+    same = close_to(fast.grads[i], ref.grads[i], options);
     if (!same) return ::testing::AssertionFailure() << "gradient of input " << i << ": " << same.message();
   }
   return ::testing::AssertionSuccess();

@@ -1,5 +1,6 @@
-// Backend parity: runs one computation on the CPU backend (oneDNN) and on the reference kernels
-// and compares the outputs and the gradients of every input that requires grad.
+// Backend parity: runs one computation on a fast backend (the CPU's oneDNN and hand-written
+// kernels, or the CUDA kernels) and on the reference kernels, and compares the outputs and the
+// gradients of every input that requires grad.
 #pragma once
 
 #include <functional>
@@ -17,13 +18,16 @@ struct ParityOptions {
   double rtol = 1e-4;
   double atol = 1e-5;
   uint64_t seed = 7;  // of the random output gradient
+  // Where the fast run happens: the inputs are copied there (Device::cuda() tests the CUDA
+  // kernels); the reference run is always on the CPU.
+  Device device = Device::cpu();
 };
 
 using Computation = std::function<Tensor(const std::vector<Tensor>& inputs)>;
 
-// Runs `fn` twice on fresh leaves holding the inputs' values (requires_grad copied), once with
-// the CPU kernels and once under BackendOverride(kRef), backpropagates the same random output
-// gradient through both and compares.
+// Runs `fn` twice on fresh leaves holding the inputs' values (requires_grad copied), once on
+// options.device with its fast kernels and once on the CPU under BackendOverride(kRef),
+// backpropagates the same random output gradient through both and compares.
 ::testing::AssertionResult matches_reference(const Computation& fn,
                                              const std::vector<Tensor>& inputs,
                                              const ParityOptions& options = {});

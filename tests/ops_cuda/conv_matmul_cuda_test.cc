@@ -1,0 +1,79 @@
+// The cuDNN convolutions and the cuBLAS matrix product against the reference kernels, with TF32
+// off (float32-exact) and, for a looser bound, on.
+#include "core/random.h"
+#include "ops/conv.h"
+#include "ops/cuda/math_mode.h"
+#include "ops/linear.h"
+#include "tests/ops_cpu/parity.h"
+#include "tests/testing/assertions.h"
+#include "tests/testing/gpu.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::matches_reference;
+using testing::ParityOptions;
+using testing::random_input;
+
+class Tf32Off : public ::testing::Test {
+ protected:
+  void SetUp() override { set_cuda_tf32_enabled(false); }
+  void TearDown() override { set_cuda_tf32_enabled(true); }
+};
+
+ParityOptions on_gpu() {
+  ParityOptions options;
+  options.device = Device::cuda();
+  return options;
+}
+
+using ConvCudaTest = Tf32Off;
+
+TEST_F(ConvCudaTest, ForwardAndBothBackwardsMatchTheReference) {
+  BG_REQUIRE_GPU();
+  struct Case {
+    Shape x, w;
+    Conv2dAttrs attrs;
+    bool bias;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{2, 3, 17, 17}, {8, 3, 7, 7}, {{2, 2}, {3, 3}, {1, 1}, 1}, false},  // BiT's stem
+           {{3, 16, 9, 9}, {24, 16, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 1}, true},
+           {{2, 12, 10, 10}, {20, 12, 1, 1}, {{2, 2}, {0, 0}, {1, 1}, 1}, false},
+           {{1, 8, 11, 7}, {8, 2, 3, 3}, {{1, 2}, {1, 0}, {2, 1}, 4}, true}}) {
+    SCOPED_TRACE(c.x.str() + " * " + c.w.str());
+    Tensor bias = c.bias ? random_input({c.w[0]}) : Tensor();
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.attrs); },
+        {random_input(c.x), random_input(c.w), bias}, on_gpu()));
+  }
+}
+
+TEST(ConvTf32CudaTest, Tf32StaysWithinItsRounding) {
+  BG_REQUIRE_GPU();
+  ASSERT_TRUE(cuda_tf32_enabled());  // the default
+  ParityOptions loose = on_gpu();
+  loose.rtol = 1e-2;
+  loose.atol = 5e-3;  // TF32 keeps 10 mantissa bits: ~1e-3 relative per product
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), {{1, 1}, {1, 1}}); },
+      {random_input({2, 64, 8, 8}), random_input({64, 64, 3, 3})}, loose));
+}
+
+using MatmulCudaTest = Tf32Off;
+
+TEST_F(MatmulCudaTest, LinearAndMatmulMatchTheReference) {
+  BG_REQUIRE_GPU();
+  for (const auto& [m, k, n] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 13, 5}, {33, 2048, 10}}) {
+    SCOPED_TRACE(::testing::Message() << m << "x" << k << "x" << n);
+    EXPECT_TRUE(matches_reference(
+        [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+        {random_input({m, k}), random_input({n, k}), random_input({n})}, on_gpu()));
+    EXPECT_TRUE(matches_reference(
+        [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+        {random_input({m, k}), random_input({k, n})}, on_gpu()));
+  }
+}
+
+}  // namespace
+}  // namespace bitgrad

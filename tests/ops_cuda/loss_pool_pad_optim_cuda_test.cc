@@ -1,0 +1,148 @@
+// The CUDA cross-entropy, max-pool, pad and SGD-update kernels against the reference kernels.
+#include <cmath>
+#include <limits>
+
+#include "core/random.h"
+#include "ops/elementwise.h"
+#include "ops/loss.h"
+#include "ops/pad.h"
+#include "ops/pool.h"
+#include "ops/sgd_update.h"
+#include "tests/ops_cpu/parity.h"
+#include "tests/testing/assertions.h"
+#include "tests/testing/gpu.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::all_close;
+using testing::matches_reference;
+using testing::ParityOptions;
+using testing::random_input;
+using testing::throws_error;
+
+ParityOptions on_gpu() {
+  ParityOptions options;
+  options.device = Device::cuda();
+  return options;
+}
+
+TEST(CrossEntropyCudaTest, HardAndSoftTargetsMatchTheReference) {
+  BG_REQUIRE_GPU();
+  for (const Shape& shape : {Shape{1, 1}, Shape{7, 5}, Shape{33, 1000}}) {
+    SCOPED_TRACE(shape.str());
+    std::vector<int64_t> labels;
+    for (int64_t n = 0; n < shape[0]; ++n) labels.push_back((n * 7 + 3) % shape[1]);
+    Tensor hard = from_vector(labels, {shape[0]});
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], hard.to(in[0].device())); },
+        {random_input(shape) * 4.0}, on_gpu()));
+    // Soft rows like mixup's: two classes blended, the rest exactly 0.
+    Tensor soft = zeros(shape);
+    for (int64_t n = 0; n < shape[0]; ++n) {
+      soft.at<float>({n, labels[n]}) += 0.7f;
+      soft.at<float>({n, (labels[n] + 1) % shape[1]}) += 0.3f;
+    }
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], soft.to(in[0].device())); },
+        {random_input(shape) * 4.0}, on_gpu()));
+  }
+}
+
+TEST(CrossEntropyCudaTest, ALabelOutOfRangeNamesItsRow) {
+  BG_REQUIRE_GPU();
+  Tensor logits = randn({4, 3}).to(Device::cuda());
+  Tensor labels = from_vector<int64_t>({0, 2, 3, 1}, {4}).to(Device::cuda());
+  EXPECT_TRUE(throws_error([&] { cross_entropy(logits, labels); },
+                           {"label 3 in row 2", "K = 3"}));
+}
+
+TEST(MaxPoolCudaTest, ForwardBackwardAndInferenceMatchTheReference) {
+  BG_REQUIRE_GPU();
+  struct Case {
+    Shape x;
+    Pool2dAttrs attrs;
+  };
+  for (const Case& c : std::vector<Case>{{{2, 3, 9, 9}, {{3, 3}, {2, 2}, {1, 1}}},  // BiT's stem
+                                         {{2, 5, 8, 8}, {{2, 2}, {2, 2}, {0, 0}}},
+                                         {{1, 4, 7, 10}, {{3, 2}, {1, 2}, {1, 0}}}}) {
+    SCOPED_TRACE(c.x.str());
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], c.attrs); },
+        {random_input(c.x)}, on_gpu()));
+    Tensor x = randn(c.x);
+    EXPECT_TRUE(all_close(call<MaxPool2dInference>(x.to(Device::cuda()), c.attrs),
+                          call<MaxPool2dInference>(x, c.attrs), 0, 0));
+  }
+}
+
+// Ties go to the first element of the window and NaN wins, as in the reference: inputs rounded
+// to a few values make ties common.
+TEST(MaxPoolCudaTest, TiesAndNaNFollowTheReference) {
+  BG_REQUIRE_GPU();
+  Tensor x = randn({2, 3, 11, 11});
+  std::vector<float> values = x.to_vector<float>();
+  for (float& v : values) v = std::round(v);
+  values[17] = std::numeric_limits<float>::quiet_NaN();
+  x = from_vector(values, x.shape());
+  const Pool2dAttrs attrs{{3, 3}, {2, 2}, {1, 1}};
+  MaxPool2dResult expected;
+  Tensor dy = randn(max_pool2d_output_shape(x.shape(), attrs));
+  Tensor expected_dx;
+  {
+    BackendOverride reference(Backend::kRef);
+    expected = call<MaxPool2dFwd>(x, attrs);
+    expected_dx = call<MaxPool2dBwd>(dy, x, expected.workspace, attrs);
+  }
+  MaxPool2dResult gpu = call<MaxPool2dFwd>(x.to(Device::cuda()), attrs);
+  EXPECT_EQ(gpu.workspace.to_vector<int64_t>(), expected.workspace.to_vector<int64_t>());
+  Tensor dx = call<MaxPool2dBwd>(dy.to(Device::cuda()), x.to(Device::cuda()), gpu.workspace, attrs);
+  EXPECT_TRUE(all_close(dx, expected_dx, 1e-6, 1e-6));
+  std::vector<float> y = gpu.y.to_vector<float>(), y_ref = expected.y.to_vector<float>();
+  for (size_t i = 0; i < y.size(); ++i) {
+    EXPECT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << "output " << i;
+  }
+}
+
+TEST(PadCudaTest, PaddingAndCroppingMatchTheReference) {
+  BG_REQUIRE_GPU();
+  // BiT's stem pad, an asymmetric pad of every dim, and a crop (negative amounts).
+  for (const std::vector<int64_t>& pads :
+       {std::vector<int64_t>{1, 1, 1, 1}, {0, 2, 3, 1, 1, 0, 2, 2}, {-1, 2, 0, -2}}) {
+    SCOPED_TRACE(::testing::Message() << "pads of size " << pads.size() << " first " << pads[0]);
+    EXPECT_TRUE(matches_reference(
+        [&](const std::vector<Tensor>& in) { return pad(in[0], pads, 0.5); },
+        {random_input({2, 3, 5, 7})}, on_gpu()));
+  }
+}
+
+TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
+  BG_REQUIRE_GPU();
+  for (const SgdUpdateAttrs& attrs : std::vector<SgdUpdateAttrs>{
+           {0.1, 0.0, 0.0, 0.0, false, false},
+           {0.03, 0.9, 0.0, 1e-4, false, true},
+           {0.03, 0.9, 0.0, 1e-4, false, false},
+           {0.01, 0.9, 0.1, 0.0, false, false},
+           {0.01, 0.9, 0.0, 5e-4, true, false}}) {
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      SCOPED_TRACE(::testing::Message() << "momentum " << attrs.momentum << " nesterov "
+                                        << attrs.nesterov << " first " << attrs.first_step << " "
+                                        << dtype_name(dtype));
+      const Shape shape{1031, 3};
+      Tensor param = randn(shape).to(dtype), grad = randn(shape).to(dtype);
+      Tensor buffer = randn(shape).to(dtype);
+      Tensor param_gpu = param.to(Device::cuda()), buffer_gpu = buffer.to(Device::cuda());
+      call<SgdUpdate>(param_gpu, grad.to(Device::cuda()),
+                      attrs.momentum != 0 ? buffer_gpu : Tensor(), attrs);
+      {
+        BackendOverride reference(Backend::kRef);
+        call<SgdUpdate>(param, grad, attrs.momentum != 0 ? buffer : Tensor(), attrs);
+      }
+      EXPECT_TRUE(all_close(param_gpu, param, 1e-6, 1e-7));
+      EXPECT_TRUE(all_close(buffer_gpu, buffer, 1e-6, 1e-7));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bitgrad
