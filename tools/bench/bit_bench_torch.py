@@ -9,9 +9,13 @@ tools/golden/bit_torch.py, written from docs/bit.md.
 --memory_format=channels_last is PyTorch's own recipe for NHWC: the input and the 4-D weights are
 converted once, and the convolutions then produce channels_last activations.
 
+--device=cuda runs it on the GPU (tools/gpu/check.sh), with TF32 for the convolutions and the
+matrix products as bitgrad has it; --dtype=bf16 adds autocast to bfloat16 there.
+
 Prints a progress line per step and, last, one JSON object like bit_bench's.
 """
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -44,35 +48,47 @@ def main():
     parser.add_argument("--head", type=int, default=1000)
     parser.add_argument("--memory_format", choices=sorted(MEMORY_FORMATS), default="contiguous",
                         help="layout of the input and the kernels")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: torch.autocast to bfloat16 (cuda only); fp32 weights")
     parser.add_argument("--profile", action="store_true",
                         help="print PyTorch's per-op time over the timed steps")
     args = parser.parse_args()
+    if args.dtype == "bf16" and args.device != "cuda":
+        raise SystemExit("--dtype=bf16: only with --device=cuda")
 
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    torch.backends.cuda.matmul.allow_tf32 = True  # bitgrad's default for float32 on the GPU
+    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cudnn.benchmark = True  # algorithms chosen once per shape, as bitgrad does
     torch.manual_seed(0)
     depth, width = parse_model(args.model)
     cfg = bit_torch.BitConfig(depth=depth, width_factor=width, head_size=args.head)
     model = bit_torch.BitModel.random(cfg, seed=0)
-    x = torch.rand(args.batch, 3, args.res, args.res) * 2 - 1
+    x = (torch.rand(args.batch, 3, args.res, args.res) * 2 - 1).to(device)
     memory_format = MEMORY_FORMATS[args.memory_format]
     x = x.contiguous(memory_format=memory_format)
     for key, value in model.params.items():
-        if value.dim() == 4:
-            model.params[key] = value.contiguous(memory_format=memory_format)
-    y = torch.randint(0, args.head, (args.batch,))
+        value = value.to(device)
+        model.params[key] = value.contiguous(memory_format=memory_format) if value.dim() == 4 else value
+    y = torch.randint(0, args.head, (args.batch,)).to(device)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.dtype == "bf16"
+                else contextlib.nullcontext())
 
     if args.mode == "train":
         params = model.requires_grad_(True).parameters()
         optimizer = torch.optim.SGD(params, lr=0.003, momentum=0.9)
 
         def step():
-            loss = F.cross_entropy(model(x), y)
+            with autocast:
+                loss = F.cross_entropy(model(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
     else:
         def step():
-            with torch.no_grad():
+            with torch.no_grad(), autocast:
                 model(x)
 
     times = []
@@ -84,6 +100,8 @@ def main():
             profiler.__enter__()
         start = time.perf_counter()
         step()
+        if args.device == "cuda":
+            torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
         if i >= args.warmup:
             times.append(elapsed)
@@ -102,7 +120,8 @@ def main():
     print(json.dumps({
         "framework": "pytorch " + torch.__version__, "model": args.model, "mode": args.mode,
         "batch": args.batch, "res": args.res, "threads": args.threads,
-        "memory_format": args.memory_format, "img_per_s": round(args.batch / median, 3), "step_ms": round(median * 1000, 2),
+        "memory_format": args.memory_format, "device": args.device, "dtype": args.dtype,
+        "img_per_s": round(args.batch / median, 3), "step_ms": round(median * 1000, 2),
         "gflops": round(flops / median / 1e9, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
         "page_faults_per_step": round((usage.ru_minflt - faults_before_timed_steps) / args.steps)}))

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The GPU check (issue 14), run on a GPU machine that has no Bazel: every GPU test, then BiT-R50x1
+# at 128 px, batch 128, training and inference, in bitgrad and in PyTorch (which that machine
+# has), and one table. Built and packed here by tools/gpu/bundle.sh; one run takes under 8 minutes.
+#
+#   tools/gpu/check.sh [BUNDLE_DIR]     (default .gpu_bundle, holding bundle.tar.xz)
+#
+# Without a GPU it still runs end to end (the tests skip, the benchmarks say why they cannot
+# run): that is the dry run to do here before spending GPU time. Exit status: 0 when no test
+# failed. CHECK_STEPS (default 20) sets the timed steps of each benchmark.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+bundle="${1:-.gpu_bundle}/bundle.tar.xz"
+steps="${CHECK_STEPS:-20}"
+work="${TMPDIR:-/tmp}/bitgrad_gpu_check"
+rm -rf "$work" && mkdir -p "$work/tmp"
+tar -C "$work" -xJf "$bundle" || { echo "check.sh: cannot unpack $bundle (run tools/gpu/bundle.sh)"; exit 2; }
+
+# CUDA's libraries from that machine: the toolkit's, and the pip wheels' (cuDNN comes with PyTorch).
+cuda_dirs=(/usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib)
+python="${CHECK_PYTHON:-$(command -v python3 || echo /usr/bin/python3)}"  # the one with PyTorch
+site="$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)"
+for dir in "$site"/nvidia/*/lib; do [[ -d $dir ]] && cuda_dirs+=("$dir"); done
+export LD_LIBRARY_PATH="$work/lib:$(IFS=:; echo "${cuda_dirs[*]}")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+echo "== machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -2
+echo "bitgrad $(git rev-parse --short HEAD 2>/dev/null || echo '?'), python $("$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1 | tail -1)"
+
+echo "== tests"
+failed=0
+summary=()
+for test in "$work"/bin/*_test; do
+  name="$(basename "$test")"
+  log="$work/$name.log"
+  # From the repo root, where the tests' fixtures are (tests/models/testdata); as under Bazel.
+  TEST_TMPDIR="$work/tmp" timeout 300 "$test" > "$log" 2>&1
+  status=$?
+  # One line per test case ends in its time, "(12 ms)"; the summaries' lists do not.
+  passed=$(grep -c '^\[       OK \] .*ms)$' "$log")
+  skipped=$(grep -c '^\[  SKIPPED \] .*ms)$' "$log")
+  failures=$(grep -c '^\[  FAILED  \] .*ms)$' "$log")
+  ((status != 0)) && failed=1
+  summary+=("$(printf '%-34s %s: %d passed, %d skipped, %d failed' "$name" \
+    "$( ((status == 0)) && echo ok || echo "FAILED (exit $status)")" "$passed" "$skipped" "$failures")")
+  ((status != 0)) && grep -v '^\[ *\(RUN\|OK\) ' "$log" | tail -30
+  grep -m1 -h 'needs a CUDA GPU' "$log" | head -1 | sed "s/^/  $name: /"
+done
+printf '%s\n' "${summary[@]}"
+
+echo "== benchmarks (BiT-R50x1, 128 px, batch 128, $steps timed steps; img/s)"
+deadline=$((SECONDS + 420))  # the whole check stays under 8 minutes
+bench() {  # label, command...: prints "label img/s" from the JSON line, or why there is none
+  local label="$1"; shift
+  if ((SECONDS > deadline)); then printf '%s\t-\t(skipped: out of time)\n' "$label"; return; fi
+  local out
+  out="$(timeout 240 "$@" 2>&1)"
+  local ips
+  ips="$(echo "$out" | grep '^{' | tail -1 | "$python" -c 'import json, sys; print(round(json.load(sys.stdin)["img_per_s"], 1))' 2>/dev/null)"
+  if [[ -n $ips ]]; then printf '%s\t%s\n' "$label" "$ips"; else
+    printf '%s\t-\t(%s)\n' "$label" "$(echo "$out" | grep -i 'error' | head -1 | cut -c1-120)"; fi
+}
+config=(--model=BiT-R50x1 --res=128 --batch=128 --steps="$steps" --warmup=3)
+results="$work/bench.tsv"
+{
+  for mode in train infer; do
+    bench "bitgrad $mode fp32/TF32" "$work/bin/bit_bench" "${config[@]}" --mode=$mode --device=cuda
+    bench "bitgrad $mode fp32 (TF32 off)" env BITGRAD_CUDA_TF32=0 "$work/bin/bit_bench" "${config[@]}" --mode=$mode --device=cuda
+    for format in contiguous channels_last; do
+      for dtype in fp32 bf16; do
+        bench "pytorch $mode $dtype $format" "$python" tools/bench/bit_bench_torch.py "${config[@]}" \
+          --mode=$mode --device=cuda --dtype=$dtype --memory_format=$format --threads=1
+      done
+    done
+  done
+} | tee "$results"
+echo "== table"
+column -t -s $'\t' "$results"
+echo "bitgrad bf16: not built yet (issue 14); every bitgrad figure is fp32 weights and activations"
+exit $failed
