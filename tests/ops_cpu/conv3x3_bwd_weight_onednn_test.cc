@@ -12,6 +12,7 @@
 #include "core/dispatch.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
+#include "ops/cpu/conv/algo.h"
 #include "ops/cpu/common/cpu_isa.h"
 #include "tests/ops_cpu/parity.h"
 
@@ -122,6 +123,7 @@ TEST(Conv3x3BwdWeightTest, SupportedNamesItsLimits) {
 // backward-weights (stride 1; stride 2 stays with oneDNN). On every ISA: the portable one takes
 // oneDNN's kernel instead. The 8-wide map gets x with its zero columns added first.
 TEST(Conv3x3BwdWeightTest, ConvGradientsMatchReferenceThroughAutograd) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
     cpu::ScopedCpuIsaCap cap(isa);
     for (int64_t stride : {1, 2}) {
@@ -142,6 +144,7 @@ TEST(Conv3x3BwdWeightTest, ConvGradientsMatchReferenceThroughAutograd) {
 }
 
 TEST(Conv3x3BwdWeightTest, PadsColumnsFirstOnlyOnNarrowPaddedMaps) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   cpu::Conv3x3Shape narrow;
   narrow.in_w = 8;
   narrow.pad_w = 1;

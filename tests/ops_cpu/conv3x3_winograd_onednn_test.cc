@@ -187,6 +187,7 @@ TEST(Winograd3x3Test, SupportedNamesItsLimits) {
 }
 
 TEST(Winograd3x3Test, RuleTakesStride1ConvsWith128ChannelsOrMore) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   const Conv2dAttrs same{{1, 1}, {1, 1}}, strided{{2, 2}, {1, 1}};
   const Shape w = {256, 256, 3, 3};
   for (ConvPass pass :
@@ -215,6 +216,7 @@ TEST(Winograd3x3Test, RuleTakesStride1ConvsWith128ChannelsOrMore) {
 // kernels (every map: forward and backward-data; 8x8 and 7x6: backward-weights too). On the
 // portable ISA the other kernels run.
 TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
     cpu::ScopedCpuIsaCap cap(isa);
     for (const Shape& map : {Shape{8, 8}, Shape{7, 6}, Shape{4, 4}, Shape{13, 10}}) {
@@ -236,6 +238,7 @@ TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
 // kernel on 16x16), keep the block, and match the reference. Had oneDNN's AVX2 kernels run
 // instead, y and dx would come back in their 8-channel blocks.
 TEST(Winograd3x3Test, SixteenChannelBlocksTakeTheHandWrittenKernels) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   if (!have_kernel()) GTEST_SKIP() << "no AVX2+FMA";
   const Conv2dAttrs same{{1, 1}, {1, 1}};
   for (const Shape& x_shape : {Shape{2, 128, 8, 8}, Shape{1, 128, 16, 16}}) {

@@ -52,6 +52,7 @@ Conv2dAttrs attrs_of(const PointwiseCase& c) { return Conv2dAttrs{c.stride, {0, 
 Shape weights_of(const PointwiseCase& c) { return {c.out_channels, c.x[1], 1, 1}; }
 
 TEST(ConvDualTest, PointwiseCasesTakeTheDualBackwardData) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   ScopedConvAlgo scoped(ConvAlgo::kAuto);
   for (const PointwiseCase& c : pointwise_cases()) {
     SCOPED_TRACE(c.name);
@@ -62,6 +63,7 @@ TEST(ConvDualTest, PointwiseCasesTakeTheDualBackwardData) {
 // The rule: not on 4x4 maps, not for convs that expand the channels on maps above 8x8, not for
 // other kernel sizes or padded convs, and not outside auto mode.
 TEST(ConvDualTest, RuleLeavesOtherBackwardDataToOnednn) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   Conv2dAttrs unit;
   ScopedConvAlgo scoped(ConvAlgo::kAuto);
   EXPECT_FALSE(use_dual_for_backward_data({16, 2048, 4, 4}, {512, 2048, 1, 1}, unit));
@@ -80,6 +82,7 @@ TEST(ConvDualTest, RuleLeavesOtherBackwardDataToOnednn) {
 // conv -> 1x1 conv -> conv, so that the 1x1 conv's dy arrives channel-blocked, as in training;
 // and the 1x1 conv on a plain input.
 TEST(ConvDualTest, PointwiseGradientsMatchReference) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   ScopedConvAlgo scoped(ConvAlgo::kAuto);
   for (const PointwiseCase& c : pointwise_cases()) {
     SCOPED_TRACE(c.name);
@@ -142,6 +145,7 @@ std::vector<ForwardCase> forward_cases() {
 }
 
 TEST(ConvDualTest, ForwardCasesTakeTheDualForward) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   ScopedConvAlgo scoped(ConvAlgo::kAuto);
   for (const ForwardCase& c : forward_cases()) {
     SCOPED_TRACE(c.name);
@@ -151,6 +155,7 @@ TEST(ConvDualTest, ForwardCasesTakeTheDualForward) {
 
 // Not on 4x4 maps (GEMM), strided, dilated or grouped convs, other kernel sizes, or outside auto.
 TEST(ConvDualTest, RuleLeavesOtherForwardsToOnednn) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   ScopedConvAlgo scoped(ConvAlgo::kAuto);
   Conv2dAttrs same{{1, 1}, {1, 1}};
   EXPECT_TRUE(use_dual_for_forward({16, 256, 8, 8}, {256, 256, 3, 3}, same));
@@ -168,6 +173,7 @@ TEST(ConvDualTest, RuleLeavesOtherForwardsToOnednn) {
 // The conv reads a channel-blocked x, as in training, and its gradients flow through the other
 // passes.
 TEST(ConvDualTest, ForwardMatchesReference) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   ScopedConvAlgo scoped(ConvAlgo::kAuto);
   for (const ForwardCase& c : forward_cases()) {
     SCOPED_TRACE(c.name);
@@ -185,6 +191,7 @@ TEST(ConvDualTest, ForwardMatchesReference) {
 }
 
 TEST(ConvDualTest, ForwardAgreesWithOnednnForward) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   for (const ForwardCase& c : forward_cases()) {
     SCOPED_TRACE(c.name);
     Tensor x = blocked_input(c.x);

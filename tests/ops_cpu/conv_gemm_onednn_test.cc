@@ -8,6 +8,7 @@
 #include "ops/conv.h"
 #include "ops/cpu/common/onednn_layout.h"
 #include "ops/cpu/conv/algo.h"
+#include "ops/cpu/conv/direct.h"
 #include "ops/cpu/conv/gemm.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
@@ -149,6 +150,7 @@ TEST(ConvGemmTest, AlgorithmChoiceKeepsResults) {
 // The rule of conv/algo.h: GEMM only on output maps of at most 4x4 pixels, for
 // backward-weights and for the forward of convs larger than 1x1; never for backward-data.
 TEST(ConvGemmTest, AutoPicksGemmOnlyOnSmallMaps) {
+  const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   using onednn::ConvPass;
   using onednn::use_gemm;
   ScopedConvAlgo scoped(ConvAlgo::kAuto);
@@ -165,6 +167,32 @@ TEST(ConvGemmTest, AutoPicksGemmOnlyOnSmallMaps) {
   EXPECT_TRUE(use_gemm(ConvPass::kBackwardWeight, {16, 512, 8, 8}, w3, {{2, 2}, {1, 1}}));
   ScopedConvAlgo direct(ConvAlgo::kDirect);
   EXPECT_FALSE(use_gemm(ConvPass::kBackwardWeight, b4_x, w3, same));
+}
+
+// On AVX-512 oneDNN's direct kernels win everywhere but the small-map GEMM backward passes and
+// Winograd's 8x8 weight gradient (ops/cpu/conv/algo.h); the rule set follows the channel block.
+TEST(ConvGemmTest, Avx512RulesKeepOnlyTheBackwardGemmsAndWinogradsWeightGradient) {
+  using onednn::ConvPass;
+  ScopedConvAlgo scoped(ConvAlgo::kAuto);
+  EXPECT_EQ(onednn::conv_rules(), onednn::activation_channel_block() >= 16
+                                      ? onednn::ConvRules::kAvx512
+                                      : onednn::ConvRules::kAvx2);
+  const onednn::ScopedConvRules avx512_rules(onednn::ConvRules::kAvx512);
+  const Conv2dAttrs same{{1, 1}, {1, 1}}, strided{{2, 2}, {1, 1}};
+  const Shape b4_x{16, 512, 4, 4}, b3_x{16, 256, 8, 8}, b2_x{16, 128, 16, 16};
+  const Shape w512{512, 512, 3, 3}, w256{256, 256, 3, 3}, w128{128, 128, 3, 3};
+  EXPECT_FALSE(onednn::use_gemm(ConvPass::kForward, b4_x, w512, same));
+  EXPECT_TRUE(onednn::use_gemm(ConvPass::kBackwardWeight, b4_x, w512, same));
+  EXPECT_TRUE(onednn::use_gemm(ConvPass::kBackwardData, {16, 512, 8, 8}, w512, strided));
+  for (ConvPass pass : {ConvPass::kForward, ConvPass::kBackwardData}) {
+    EXPECT_FALSE(onednn::use_winograd(pass, b3_x, w256, same));
+    EXPECT_FALSE(onednn::use_winograd(pass, b2_x, w128, same));
+  }
+  EXPECT_TRUE(onednn::use_winograd(ConvPass::kBackwardWeight, b3_x, w256, same));
+  EXPECT_FALSE(onednn::use_dual_for_forward(b2_x, w128, same));
+  EXPECT_FALSE(onednn::use_conv3x3_bwd_weight(w128, same));
+  // The backward-data of 1x1 convs still runs as the dual's forward (a tie on AVX-512).
+  EXPECT_TRUE(onednn::use_dual_for_backward_data(b3_x, {64, 256, 1, 1}, Conv2dAttrs{}));
 }
 
 TEST(ConvGemmTest, GroupedConvolutionsStayOnTheDirectKernels) {

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "ops/cpu/conv/direct.h"
 #include "ops/cpu/conv/gemm.h"
 
 namespace bitgrad::onednn {
@@ -31,6 +32,14 @@ std::atomic<ConvAlgo>& algo_setting() {
   return algo;
 }
 
+std::atomic<ConvRules>& rules_setting() {
+  static std::atomic<ConvRules> rules{activation_channel_block() >= 16 ? ConvRules::kAvx512
+                                                                       : ConvRules::kAvx2};
+  return rules;
+}
+
+bool avx512_rules() { return conv_rules() == ConvRules::kAvx512; }
+
 int64_t output_pixels(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs) {
   Shape y = conv2d_output_shape(x_shape, w_shape, attrs);
   return y[2] * y[3];
@@ -50,7 +59,7 @@ bool gemm_is_faster(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
   bool small_map = output_pixels(x_shape, w_shape, attrs) <= kSmallMapPixels;
   bool pointwise = w_shape[2] == 1 && w_shape[3] == 1;
   switch (pass) {
-    case ConvPass::kForward: return small_map && !pointwise;
+    case ConvPass::kForward: return small_map && !pointwise && !avx512_rules();
     case ConvPass::kBackwardWeight: return small_map;
     case ConvPass::kBackwardData: return small_map && is_strided(attrs) && !pointwise;
   }
@@ -60,11 +69,13 @@ bool gemm_is_faster(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
 }  // namespace
 
 ConvAlgo conv_algo() { return algo_setting(); }
+ConvRules conv_rules() { return rules_setting(); }
+void set_conv_rules(ConvRules rules) { rules_setting() = rules; }
 
 bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs) {
   // Stride 2 is left to oneDNN: there the kernel measured no faster (op_bench, BiT's block 2
   // and 3 strided convs).
-  return conv_algo() == ConvAlgo::kAuto && is_dense_stride1_3x3(w_shape, attrs);
+  return conv_algo() == ConvAlgo::kAuto && !avx512_rules() && is_dense_stride1_3x3(w_shape, attrs);
 }
 
 bool use_dual_for_backward_data(const Shape& x_shape, const Shape& w_shape,
@@ -83,8 +94,8 @@ bool use_dual_for_backward_data(const Shape& x_shape, const Shape& w_shape,
 bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape,
                           const Conv2dAttrs& attrs) {
   // The dual's padding, 2 - p, must not be negative.
-  return conv_algo() == ConvAlgo::kAuto && is_dense_stride1_3x3(w_shape, attrs) &&
-         attrs.padding[0] <= 2 && attrs.padding[1] <= 2 &&
+  return conv_algo() == ConvAlgo::kAuto && !avx512_rules() &&
+         is_dense_stride1_3x3(w_shape, attrs) && attrs.padding[0] <= 2 && attrs.padding[1] <= 2 &&
          output_pixels(x_shape, w_shape, attrs) > kSmallMapPixels;
 }
 
@@ -101,7 +112,7 @@ bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
     const int64_t pixels = output_pixels(x_shape, w_shape, attrs);
     return pixels > kSmallMapPixels && pixels <= kMediumMapPixels;
   }
-  return true;  // the fused forward, and the backward-data as its dual's forward
+  return !avx512_rules();  // the fused forward, and the backward-data as its dual's forward
 }
 
 void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }

@@ -18,6 +18,13 @@
 // 16x16 and 32x32 maps), and the backward-data of 1x1 convs as a forward (10-35%), except for
 // the convs that expand the channels on maps above 8x8 (BiT's blocks 1 and 2) and on 4x4 maps.
 //
+// That rule was measured on AVX2 (8-channel blocks). On AVX-512 (16-channel blocks) oneDNN's
+// direct kernels beat Winograd's forward and backward-data, the dual forward, the hand-written
+// 3x3 backward-weights and the small-map GEMM forward, by 1.2-2.4x (op_bench on a 2-core
+// AVX-512 Xeon, docs/performance.md); only the small-map GEMM backward passes and Winograd's
+// 8x8 backward-weights still win there. So the rule comes in two sets, picked by the channel
+// block oneDNN's convs choose on this CPU (set_conv_rules() overrides it, for tests).
+//
 // BITGRAD_CONV_ALGO (read once) or set_conv_algo() override it:
 //   auto    (default) the rule above;
 //   direct  always oneDNN's direct convolution, each pass with its own primitive;
@@ -47,25 +54,43 @@ class ScopedConvAlgo {
   ConvAlgo previous_;
 };
 
+// The rule set of auto mode: kAvx2 where oneDNN's convs use 8-channel blocks, kAvx512 where they
+// use 16 (see the file comment).
+enum class ConvRules { kAvx2, kAvx512 };
+ConvRules conv_rules();
+void set_conv_rules(ConvRules rules);
+
+// Sets the rule set for a scope: tests reach the AVX2 rule's kernels on any machine.
+class ScopedConvRules {
+ public:
+  explicit ScopedConvRules(ConvRules rules) : previous_(conv_rules()) { set_conv_rules(rules); }
+  ~ScopedConvRules() { set_conv_rules(previous_); }
+  ScopedConvRules(const ScopedConvRules&) = delete;
+  ScopedConvRules& operator=(const ScopedConvRules&) = delete;
+
+ private:
+  ConvRules previous_;
+};
+
 // Whether `pass` of the convolution of x_shape with w_shape runs as GEMMs under the current
 // setting (false where the GEMM path cannot run it).
 bool use_gemm(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
               const Conv2dAttrs& attrs);
 
 // Whether backward-weights should run the hand-written 3x3 kernel (when it supports the shape
-// and the layouts) under the current setting: in auto mode, for dense stride-1 3x3 convs with one
-// group, wherever use_gemm() and use_winograd() are false.
+// and the layouts) under the current setting: in auto mode with the AVX2 rules, for dense
+// stride-1 3x3 convs with one group, wherever use_gemm() and use_winograd() are false.
 bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
 
 // Whether `pass` runs the Winograd F(2x2, 3x3) kernels (conv/winograd.h) where they can:
 // in auto mode, for dense stride-1 3x3 convs with one group and at least 128 channels in and
-// out (BiT's blocks 2-4), the forward and backward-data on every map, the backward-weights on
-// 8x8 output maps.
+// out (BiT's blocks 2-4), the backward-weights on 8x8 output maps and, with the AVX2 rules, the
+// forward and backward-data on every map.
 bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                   const Conv2dAttrs& attrs);
 
 // Whether the forward runs as the backward-data of the dual conv (conv/dual.h): in auto
-// mode, for dense stride-1 3x3 convs with one group above 4x4 output maps.
+// mode with the AVX2 rules, for dense stride-1 3x3 convs with one group above 4x4 output maps.
 bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs);
 
 // Whether backward-data runs as the forward of the dual conv: in auto mode, for unpadded 1x1
