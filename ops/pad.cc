@@ -21,6 +21,21 @@ struct ConstantPad {
 
 }  // namespace
 
+Shape constant_pad_output_shape(const Shape& x, const PadAttrs& attrs) {
+  const int64_t rank = x.rank();
+  BG_CHECK(static_cast<int64_t>(attrs.before.size()) == rank &&
+               static_cast<int64_t>(attrs.after.size()) == rank,
+           "pad: expected before/after amounts for all ", rank, " dims of shape ", x, ", got ",
+           attrs.before.size(), " and ", attrs.after.size());
+  Shape out = x;
+  for (int64_t d = 0; d < rank; ++d) {
+    out[d] = attrs.before[d] + x[d] + attrs.after[d];
+    BG_CHECK(out[d] >= 0, "pad: padding (", attrs.before[d], ", ", attrs.after[d],
+             ") crops dimension ", d, " of shape ", x, " below zero");
+  }
+  return out;
+}
+
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   BG_CHECK(x.defined(), "pad: the input tensor is undefined");
   BG_CHECK(pads.size() % 2 == 0 && static_cast<int64_t>(pads.size()) <= 2 * x.dim(),
@@ -31,10 +46,8 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
     int64_t d = x.dim() - 1 - static_cast<int64_t>(pair);
     attrs.before[d] = pads[2 * pair];
     attrs.after[d] = pads[2 * pair + 1];
-    BG_CHECK(x.size(d) + attrs.before[d] + attrs.after[d] >= 0, "pad: padding (",
-             attrs.before[d], ", ", attrs.after[d], ") crops dimension ", d, " of shape ",
-             x.shape(), " below zero");
   }
+  constant_pad_output_shape(x.shape(), attrs);  // the same checks and messages, before autograd
   return apply(ConstantPad{attrs}, x);
 }
 

@@ -11,16 +11,7 @@ namespace {
 // Negative amounts crop. Saves nothing; overwrites y.
 Tensor constant_pad_fwd_ref(const Tensor& x, const PadAttrs& attrs) {
   const int64_t rank = x.dim();
-  BG_CHECK(static_cast<int64_t>(attrs.before.size()) == rank &&
-               static_cast<int64_t>(attrs.after.size()) == rank,
-           "pad: expected before/after amounts for all ", rank, " dims of shape ", x.shape(),
-           ", got ", attrs.before.size(), " and ", attrs.after.size());
-  Shape out_shape = x.shape();
-  for (int64_t d = 0; d < rank; ++d) {
-    out_shape[d] = attrs.before[d] + x.size(d) + attrs.after[d];
-    BG_CHECK(out_shape[d] >= 0, "pad: padding (", attrs.before[d], ", ", attrs.after[d],
-             ") crops dimension ", d, " of shape ", x.shape(), " below zero");
-  }
+  const Shape out_shape = constant_pad_output_shape(x.shape(), attrs);
   Tensor y = empty(out_shape, x.dtype());
   BG_DISPATCH_FLOAT(x.dtype(), "pad", [&] {
     const scalar_t* px = x.data<scalar_t>();

@@ -89,16 +89,7 @@ void pad_spatial_rows(const float* x, float* y, int64_t planes, const Shape& x_s
 // Overwrites y.
 Tensor constant_pad_fwd_onednn(const Tensor& x, const PadAttrs& attrs) {
   int64_t rank = x.dim();
-  BG_CHECK(static_cast<int64_t>(attrs.before.size()) == rank &&
-               static_cast<int64_t>(attrs.after.size()) == rank,
-           "pad: expected ", rank, " before/after amounts for shape ", x.shape(), ", got ",
-           attrs.before.size(), " and ", attrs.after.size());
-  Shape out_shape = x.shape();
-  for (int64_t d = 0; d < rank; ++d) out_shape[d] += attrs.before[d] + attrs.after[d];
-  for (int64_t d = 0; d < rank; ++d) {
-    BG_CHECK(out_shape[d] >= 0, "pad: padding (", attrs.before[d], ", ", attrs.after[d],
-             ") crops dimension ", d, " of shape ", x.shape(), " below zero");
-  }
+  const Shape out_shape = constant_pad_output_shape(x.shape(), attrs);
   if (x.dtype() != DType::kFloat32 || rank == 0 || x.numel() == 0 || out_shape.numel() == 0) {
     return run_reference<ConstantPadFwd>(x, attrs);
   }

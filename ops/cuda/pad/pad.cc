@@ -7,22 +7,15 @@
 namespace bitgrad::cuda_ops {
 namespace {
 
-// As constant_pad_fwd_ref, with the same argument checks.
+// As constant_pad_fwd_ref, with the same argument checks (constant_pad_output_shape).
 Tensor constant_pad_fwd_cuda(const Tensor& x, const PadAttrs& attrs) {
   const int64_t rank = x.dim();
-  BG_CHECK(static_cast<int64_t>(attrs.before.size()) == rank &&
-               static_cast<int64_t>(attrs.after.size()) == rank,
-           "pad: expected before/after amounts for all ", rank, " dims of shape ", x.shape(),
-           ", got ", attrs.before.size(), " and ", attrs.after.size());
+  const Shape out_shape = constant_pad_output_shape(x.shape(), attrs);
   BG_CHECK(rank <= kMaxDims, "pad: the CUDA kernel handles tensors of up to ", kMaxDims,
            " dims, got ", x.shape());
   PadGeometry geometry;
   geometry.rank = static_cast<int>(rank);
-  Shape out_shape = x.shape();
   for (int64_t d = 0; d < rank; ++d) {
-    out_shape[d] = attrs.before[d] + x.size(d) + attrs.after[d];
-    BG_CHECK(out_shape[d] >= 0, "pad: padding (", attrs.before[d], ", ", attrs.after[d],
-             ") crops dimension ", d, " of shape ", x.shape(), " below zero");
     geometry.in_extent[d] = x.size(d);
     geometry.out_extent[d] = out_shape[d];
     geometry.before[d] = attrs.before[d];
