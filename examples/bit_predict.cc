@@ -24,6 +24,7 @@
 #include "data/labels.h"
 #include "data/prediction_inputs.h"
 #include "examples/common/invocation.h"
+#include "core/storage.h"
 #include "io/npy.h"
 #include "models/predict.h"
 
@@ -41,6 +42,7 @@ ABSL_FLAG(int64_t, resolution, 128,
           "such as CIFAR, 480 for larger ones); ignored for a .npy batch");
 ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
 ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
+ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
 ABSL_FLAG(int64_t, base_width, 64, "test-only: BitConfig::base_width of a shrunken .npz model");
 ABSL_FLAG(int64_t, num_groups, 32, "test-only: BitConfig::num_groups of a shrunken .npz model");
 
@@ -132,8 +134,21 @@ void run() {
   for (const std::string& warning : inputs->warnings()) {
     std::cerr << kProgram << ": warning: " << warning << "\n";
   }
+  const std::string device = absl::GetFlag(FLAGS_device);
+  std::string why_no_gpu;
+  if (device != "cpu" && device != "cuda") {
+    throw Failure{absl::InvalidArgumentError(absl::StrCat("--device: expected cpu or cuda, got \"",
+                                                          device, "\"")),
+                  "--device takes cpu or cuda"};
+  }
+  if (device == "cuda" && !device_available(DeviceType::kCUDA, &why_no_gpu)) {
+    throw Failure{absl::FailedPreconditionError(absl::StrCat(
+                      "--device=cuda: this machine has no usable GPU (", why_no_gpu, ")")),
+                  "use --device=cpu"};
+  }
   LoadedBitModel loaded = load_model();
-  std::cerr << kProgram << ": " << loaded.message << "\n";
+  if (device == "cuda") loaded.model->to(Device::cuda());
+  std::cerr << kProgram << ": " << loaded.message << " on " << loaded.model->device() << "\n";
   const std::vector<std::string> labels = load_labels(loaded.model->config().head_size);
 
   PredictOptions options;
@@ -165,7 +180,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "bit_predict --weights=MODEL.npz|CHECKPOINT --input=IMAGES|BATCH.npy "
       "[--output=logits.npy] [--labels=FILE] [--model=NAME] [--resolution=128] [--batch=16] "
-      "[--top_k=5]");
+      "[--top_k=5] [--device=cpu|cuda]");
   absl::ParseCommandLine(argc, argv);
   bitgrad::run_from_invocation_directory();
   try {

@@ -183,6 +183,11 @@ void Module::to(Device device) {
   invalidate_caches();
 }
 
+Device Module::device() const {
+  const auto parameters = named_parameters();
+  return parameters.empty() ? Device::cpu() : parameters.front().second.device();
+}
+
 void Module::to(DType dtype) {
   BG_CHECK(is_floating(dtype), type_name_, ": to(", dtype_name(dtype),
            "): modules convert only to floating dtypes");

@@ -83,6 +83,8 @@ class Module {
   // Moves every parameter and buffer (and any gradient) to `device`, in place: the tensors keep
   // their identity, so existing handles see the moved data.
   void to(Device device);
+  // Where the parameters live: the first parameter's device (the CPU for a module without any).
+  Device device() const;
   // Converts every floating parameter, buffer and gradient to `dtype`, in place.
   void to(DType dtype);
 

@@ -41,7 +41,10 @@ absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
     if (!batch.ok()) return batch.status();
     Tensor out;
     try {
-      out = model.forward(batch->to(dtype)).to(DType::kFloat32).to(Device::cpu()).to_plain();
+      out = model.forward(batch->to(dtype).to(model.device()))
+                .to(DType::kFloat32)
+                .to(Device::cpu())
+                .to_plain();
     } catch (const Error& error) {
       return absl::InvalidArgumentError(absl::StrCat("inputs ", begin, "..", end - 1, ": ",
                                                      error.what()));

@@ -44,9 +44,9 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
       model.train();
       return b.status();
     }
-    const Tensor logits = model(b->images);
+    const Tensor logits = model(b->images.to(model.device()));
     const int64_t n = logits.shape()[0], k = logits.shape()[1];
-    loss_sum += cross_entropy(logits, b->labels).item<double>() * n;
+    loss_sum += cross_entropy(logits, b->labels.to(logits.device())).item<double>() * n;
     const std::vector<float> values = logits.to_vector<float>();
     const std::vector<int64_t> labels = b->labels.to_vector<int64_t>();
     for (int64_t i = 0; i < n; ++i) {

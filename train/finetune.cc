@@ -32,8 +32,9 @@ std::string differing_settings(const RunConfig& saved, const RunConfig& now) {
   const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field = descriptor->field(i);
-    // How the work is spread, not what is computed.
-    if (field->name() == "resume" || field->name() == "workers" || field->name() == "bucket_mb") {
+    // How and where the work is done, not what is computed.
+    if (field->name() == "resume" || field->name() == "workers" || field->name() == "bucket_mb" ||
+        field->name() == "device") {
       continue;
     }
     std::string there, here;
@@ -164,6 +165,11 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   std::optional<GradientReducer> reducer;
   std::optional<DataParallelShard> shard;
   if (world.size() > 1) {
+    if (model.device().is_cuda()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--device=cuda with ", world.size(), " processes: data parallelism on GPUs needs the "
+          "NCCL all-reduce, which is not written yet; run one process, or --device=cpu"));
+    }
     std::vector<Tensor> parameters;
     for (const auto& [name, parameter] : model.named_parameters()) parameters.push_back(parameter);
     const int64_t bucket_bytes = config.bucket_mb() > 0

@@ -20,9 +20,11 @@ absl::Status check_device(const RunConfig& config) {
         absl::StrCat("--device=cuda: this machine has no usable GPU (", why_not,
                      "); use --device=cpu"));
   }
-  return absl::UnimplementedError(
-      "--device=cuda: the GPU training path is not available yet (ops/cuda has no kernels); "
-      "use --device=cpu");
+  return absl::OkStatus();
+}
+
+Device run_device(const RunConfig& config) {
+  return config.device() == "cuda" ? Device::cuda() : Device::cpu();
 }
 
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config) {
@@ -59,7 +61,8 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
 
   absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.num_classes());
   if (!model.ok()) return model.status();
-  out << "model: " << model->message << "\n";
+  model->model->to(run_device(config));
+  out << "model: " << model->message << (config.device() == "cuda" ? " on cuda:0" : "") << "\n";
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {

@@ -16,9 +16,11 @@ namespace bitgrad {
 absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out,
                                             Communicator* world = nullptr);
 
-// --device: "cpu" (or empty) is fine; "cuda" fails, saying whether this machine has no usable
-// GPU or the GPU training path (ops/cuda) is what is missing.
+// --device: "cpu" (or empty) is always fine; "cuda" fails where this build or machine has no
+// usable GPU, saying why.
 absl::Status check_device(const RunConfig& config);
+// The device --device names (the CPU when empty).
+Device run_device(const RunConfig& config);
 
 // The few-shot draw of config.examples_per_class (none when 0) from `data`'s train split.
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config);

@@ -57,13 +57,15 @@ absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
            first + local, ") of an update of ", total);
   const int64_t micro_batch_size = micro_batches.front().labels.numel();
   const int64_t num_classes = model.config().head_size;
+  const Device device = model.device();  // batches are made on the CPU and copied there
   mixup.start_update(generator);
   for (int64_t m = 0; m < first; ++m) mixup.skip(micro_batch_size, generator);
   double loss_sum = 0;
   for (int64_t m = 0; m < local; ++m) {
     const Batch& batch = micro_batches[m];
     MixedBatch mixed = mixup.apply(batch.images, batch.labels, num_classes, generator);
-    Tensor loss = cross_entropy(model(mixed.images), mixed.targets) / static_cast<double>(total);
+    Tensor loss = cross_entropy(model(mixed.images.to(device)), mixed.targets.to(device)) /
+                  static_cast<double>(total);
     if (shard != nullptr && m == local - 1) {
       backward(loss, Tensor(), shard->reducer->backward_options());
     } else {

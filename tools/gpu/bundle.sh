@@ -18,9 +18,10 @@ TESTS=(
   //tests/ops_cuda:bit_model_cuda_test
   //tests/core:cuda_runtime_test
   //tests/models:cuda_module_test
+  //tests/train:cuda_finetune_test
   //examples/custom_op:silu_test
 )
-TOOLS=(//tools/bench:bit_bench)
+TOOLS=(//tools/bench:bit_bench //examples:bit_finetune)
 
 bazel build "${TESTS[@]}" "${TOOLS[@]}"
 

@@ -27,14 +27,20 @@ echo "== machine"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | head -2
 echo "bitgrad $(git rev-parse --short HEAD 2>/dev/null || echo '?'), python $("$python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1 | tail -1)"
 
+# The tests' working directory, laid out as under Bazel: the fixtures (tests/) from this
+# checkout, the binaries tests start (examples/bit_finetune) from the bundle.
+root="$work/root"
+mkdir -p "$root/examples"
+ln -s "$PWD/tests" "$root/tests"
+ln -s "$work/bin/bit_finetune" "$root/examples/bit_finetune"
+
 echo "== tests"
 failed=0
 summary=()
 for test in "$work"/bin/*_test; do
   name="$(basename "$test")"
   log="$work/$name.log"
-  # From the repo root, where the tests' fixtures are (tests/models/testdata); as under Bazel.
-  TEST_TMPDIR="$work/tmp" timeout 300 "$test" > "$log" 2>&1
+  (cd "$root" && TEST_TMPDIR="$work/tmp" timeout 300 "$test" > "$log" 2>&1)
   status=$?
   # One line per test case ends in its time, "(12 ms)"; the summaries' lists do not.
   passed=$(grep -c '^\[       OK \] .*ms)$' "$log")
