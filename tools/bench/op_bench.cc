@@ -33,6 +33,7 @@
 #include "ops/conv.h"
 #include "ops/cpu/conv/algo.h"
 #include "ops/elementwise.h"
+#include "ops/norm.h"
 #include "ops/pad.h"
 #include "ops/pool.h"
 #include "ops/reduce.h"
@@ -226,6 +227,17 @@ void bench_other_ops(const Options& options) {
   line("relu bwd (Nx256x32x32)", [&] { call<ReluBwd>(b, a); });
   line("residual add (Nx256x32x32)", [&] { call<BinaryFwd>(a, b, BinaryOp::kAdd); });
   line("to_plain (Nx256x32x32)", [&] { a.to_plain(); });
+  // The hand-written memory-bound kernels, against the oneDNN ones above on the same tensor:
+  // the GroupNorm forward reads x twice and writes y once, its backward reads 3 and writes 1.
+  const GroupNormAttrs gn{32, 1e-5, true};
+  Tensor gamma = ones({256}), beta = zeros({256});
+  GroupNormResult normed = call<GroupNormFwd>(a, gamma, beta, gn);
+  line("group norm + relu fwd (Nx256x32x32)", [&] { call<GroupNormFwd>(a, gamma, beta, gn); });
+  line("group norm + relu bwd (Nx256x32x32)", [&] {
+    call<GroupNormBwd>(b, a, gamma, beta, normed.mean, normed.rstd, Tensor(), gn);
+  });
+  Tensor w = randn({512, 512, 3, 3});
+  line("weight standardization fwd (512x512x3x3)", [&] { call<WeightStandardizeFwd>(w, 1e-10); });
   Tensor last = blocked_activation({n, 2048, 4, 4});
   line("global average pool (Nx2048x4x4)", [&] { mean(last, {2, 3}, true); });
 }
