@@ -22,6 +22,23 @@ Shape max_pool2d_output_shape(const Shape& x, const Pool2dAttrs& attrs) {
   return out;
 }
 
+Shape check_argmax_pool_backward(const Tensor& dy, const Tensor& x, const Tensor& workspace,
+                                 const Pool2dAttrs& attrs, const char* kernel) {
+  Shape out_shape = max_pool2d_output_shape(x.shape(), attrs);
+  BG_CHECK(dy.shape() == out_shape, "max_pool2d backward: expected an output gradient of shape ",
+           out_shape, " for input ", x.shape(), ", got ", dy.shape());
+  BG_CHECK(dy.dtype() == x.dtype(), "max_pool2d backward: the output gradient is ",
+           dtype_name(dy.dtype()), " but the input is ", dtype_name(x.dtype()));
+  BG_CHECK(workspace.defined() && workspace.dtype() == DType::kInt64 &&
+               workspace.shape() == out_shape,
+           "max_pool2d backward: the ", kernel, " kernel expects the int64 argmax workspace of ",
+           "shape ", out_shape, " made by a reference or CUDA forward, got ",
+           workspace.defined() ? dtype_name(workspace.dtype()) : "no workspace", " ",
+           workspace.defined() ? workspace.shape().str() : "",
+           " (a workspace from another backend's forward cannot be used here)");
+  return out_shape;
+}
+
 namespace {
 
 struct MaxPool2d {

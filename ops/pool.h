@@ -35,6 +35,12 @@ BG_KERNEL_SLOT(MaxPool2dBwd, Tensor(const Tensor& dy, const Tensor& x, const Ten
 
 Shape max_pool2d_output_shape(const Shape& x, const Pool2dAttrs& attrs);
 
+// For the backward kernels that take the reference kernels' workspace (the reference and the
+// CUDA kernels share it): checks dy's shape and dtype and the int64 argmax workspace, naming
+// `kernel` ("reference", "CUDA") in errors, and returns the output shape.
+Shape check_argmax_pool_backward(const Tensor& dy, const Tensor& x, const Tensor& workspace,
+                                 const Pool2dAttrs& attrs, const char* kernel);
+
 Tensor max_pool2d(const Tensor& x, const Pool2dAttrs& attrs);
 
 }  // namespace bitgrad

@@ -54,18 +54,7 @@ MaxPool2dResult max_pool2d_fwd_ref(const Tensor& x, const Pool2dAttrs& attrs) {
 // each dy is added to the input element that was its window's maximum. Overwrites dx.
 Tensor max_pool2d_bwd_ref(const Tensor& dy, const Tensor& x, const Tensor& workspace,
                           const Pool2dAttrs& attrs) {
-  Shape out_shape = max_pool2d_output_shape(x.shape(), attrs);
-  BG_CHECK(dy.shape() == out_shape, "max_pool2d backward: expected an output gradient of shape ",
-           out_shape, " for input ", x.shape(), ", got ", dy.shape());
-  BG_CHECK(dy.dtype() == x.dtype(), "max_pool2d backward: the output gradient is ",
-           dtype_name(dy.dtype()), " but the input is ", dtype_name(x.dtype()));
-  BG_CHECK(workspace.defined() && workspace.dtype() == DType::kInt64 &&
-               workspace.shape() == out_shape,
-           "max_pool2d backward: the reference kernel expects the int64 argmax workspace of shape ",
-           out_shape, " made by its own forward, got ",
-           workspace.defined() ? dtype_name(workspace.dtype()) : "no workspace", " ",
-           workspace.defined() ? workspace.shape().str() : "",
-           " (a workspace from another backend's forward cannot be used here)");
+  const Shape out_shape = check_argmax_pool_backward(dy, x, workspace, attrs, "reference");
   const int64_t planes = x.size(0) * x.size(1), plane_size = x.size(2) * x.size(3);
   const int64_t outs_per_plane = out_shape[2] * out_shape[3];
   Tensor dx = empty_like(x);

@@ -4,7 +4,7 @@
 #include "ops/conv.h"
 #include "ops/cuda/math_mode.h"
 #include "ops/linear.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/ops_cuda/gpu_parity.h"
 #include "tests/testing/assertions.h"
 #include "tests/testing/gpu.h"
 
@@ -13,6 +13,7 @@ namespace {
 
 using testing::matches_reference;
 using testing::ParityOptions;
+using testing::on_gpu;
 using testing::random_input;
 
 class Tf32Off : public ::testing::Test {
@@ -21,11 +22,6 @@ class Tf32Off : public ::testing::Test {
   void TearDown() override { set_cuda_tf32_enabled(true); }
 };
 
-ParityOptions on_gpu() {
-  ParityOptions options;
-  options.device = Device::cuda();
-  return options;
-}
 
 using ConvCudaTest = Tf32Off;
 

@@ -2,7 +2,7 @@
 #include "core/random.h"
 #include "ops/elementwise.h"
 #include "ops/reduce.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/ops_cuda/gpu_parity.h"
 #include "tests/testing/assertions.h"
 #include "tests/testing/gpu.h"
 
@@ -10,15 +10,9 @@ namespace bitgrad {
 namespace {
 
 using testing::matches_reference;
-using testing::ParityOptions;
+using testing::on_gpu;
 using testing::random_input;
 
-ParityOptions on_gpu(DType dtype = DType::kFloat32) {
-  ParityOptions options;
-  options.device = Device::cuda();
-  if (dtype == DType::kFloat64) options.rtol = options.atol = 1e-12;
-  return options;
-}
 
 Tensor random_of(const Shape& shape, DType dtype) {
   return random_input(shape, /*requires_grad=*/false).to(dtype).set_requires_grad();

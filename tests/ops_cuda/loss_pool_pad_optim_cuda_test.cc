@@ -8,7 +8,7 @@
 #include "ops/pad.h"
 #include "ops/pool.h"
 #include "ops/sgd_update.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/ops_cuda/gpu_parity.h"
 #include "tests/testing/assertions.h"
 #include "tests/testing/gpu.h"
 
@@ -17,15 +17,10 @@ namespace {
 
 using testing::all_close;
 using testing::matches_reference;
-using testing::ParityOptions;
+using testing::on_gpu;
 using testing::random_input;
 using testing::throws_error;
 
-ParityOptions on_gpu() {
-  ParityOptions options;
-  options.device = Device::cuda();
-  return options;
-}
 
 TEST(CrossEntropyCudaTest, HardAndSoftTargetsMatchTheReference) {
   BG_REQUIRE_GPU();

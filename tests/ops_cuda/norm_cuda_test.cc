@@ -2,7 +2,7 @@
 #include "core/random.h"
 #include "ops/elementwise.h"
 #include "ops/norm.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/ops_cuda/gpu_parity.h"
 #include "tests/testing/assertions.h"
 #include "tests/testing/gpu.h"
 
@@ -11,14 +11,9 @@ namespace {
 
 using testing::close_relative;
 using testing::matches_reference;
-using testing::ParityOptions;
+using testing::on_gpu;
 using testing::random_input;
 
-ParityOptions on_gpu() {
-  ParityOptions options;
-  options.device = Device::cuda();
-  return options;
-}
 
 TEST(GroupNormCudaTest, ForwardAndBackwardMatchTheReference) {
   BG_REQUIRE_GPU();

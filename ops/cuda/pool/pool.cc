@@ -43,15 +43,7 @@ Tensor max_pool2d_inference_cuda(const Tensor& x, const Pool2dAttrs& attrs) {
 
 Tensor max_pool2d_bwd_cuda(const Tensor& dy, const Tensor& x, const Tensor& workspace,
                            const Pool2dAttrs& attrs) {
-  const Shape out_shape = max_pool2d_output_shape(x.shape(), attrs);
-  BG_CHECK(dy.shape() == out_shape, "max_pool2d backward: expected an output gradient of shape ",
-           out_shape, " for input ", x.shape(), ", got ", dy.shape());
-  BG_CHECK(dy.dtype() == x.dtype(), "max_pool2d backward: the output gradient is ",
-           dtype_name(dy.dtype()), " but the input is ", dtype_name(x.dtype()));
-  BG_CHECK(workspace.defined() && workspace.dtype() == DType::kInt64 &&
-               workspace.shape() == out_shape,
-           "max_pool2d backward: the CUDA kernel expects the int64 argmax workspace of shape ",
-           out_shape, " made by a CUDA or reference forward");
+  const Shape out_shape = check_argmax_pool_backward(dy, x, workspace, attrs, "CUDA");
   Tensor dx = empty_like(x);
   BG_DISPATCH_FLOAT(dy.dtype(), "max_pool2d backward", [&] {
     CUDA_OP_CHECK("MaxPool2dBwd",
