@@ -2,6 +2,9 @@
 // parameters where they live. Not an autograd op: optimizers run it under NoGradGuard.
 #pragma once
 
+#include <functional>
+#include <vector>
+
 #include "core/dispatch.h"
 #include "core/tensor.h"
 
@@ -16,13 +19,30 @@ struct SgdUpdateAttrs {
   bool first_step = false;  // the momentum buffer is set to the gradient, as in PyTorch
 };
 
-// PyTorch's torch.optim.SGD, elementwise, in place on `param` and `momentum_buffer`:
+// PyTorch's torch.optim.SGD, elementwise, in place on each params[i] and momentum_buffers[i]:
 //   g = grad + weight_decay * param
 //   buf = first_step ? g : momentum * buf + (1 - dampening) * g      (when momentum != 0)
 //   g = nesterov ? g + momentum * buf : buf                           (when momentum != 0)
 //   param -= lr * g
-// momentum_buffer may be undefined when momentum == 0. All tensors share shape and dtype.
-BG_KERNEL_SLOT(SgdUpdate, void(const Tensor& param, const Tensor& grad,
-                               const Tensor& momentum_buffer, const SgdUpdateAttrs& attrs));
+// One call updates every parameter, so that a backend can do it in one pass (the GPU in one
+// kernel launch). params[i], grads[i] and momentum_buffers[i] share shape and dtype;
+// momentum_buffers is empty when momentum == 0.
+BG_KERNEL_SLOT(SgdUpdate, void(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                               const std::vector<Tensor>& momentum_buffers,
+                               const SgdUpdateAttrs& attrs));
+
+// Checks that the lists of a SgdUpdate call match (kernels call it): the same length, each
+// gradient and buffer with its parameter's shape and dtype.
+void check_sgd_update_args(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                           const std::vector<Tensor>& momentum_buffers,
+                           const SgdUpdateAttrs& attrs);
+
+// For backends that update one parameter at a time: checks the lists, then calls
+// update(param, grad, buffer) for each parameter (buffer undefined when momentum == 0).
+using SgdUpdateOne =
+    std::function<void(const Tensor& param, const Tensor& grad, const Tensor& buffer)>;
+void for_each_sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                         const std::vector<Tensor>& momentum_buffers, const SgdUpdateAttrs& attrs,
+                         const SgdUpdateOne& update);
 
 }  // namespace bitgrad

@@ -23,14 +23,27 @@ Sgd::Sgd(std::vector<NamedTensor> parameters, SgdOptions options) : options_(opt
 
 void Sgd::step() {
   NoGradGuard no_grad;
+  // One SgdUpdate call for the parameters whose momentum buffer exists, one for those that get
+  // theirs now (first_step): a backend updates each group in one pass.
+  struct Group {
+    std::vector<Tensor> params, grads, buffers;
+  } groups[2];
   for (Slot& slot : slots_) {
     Tensor grad = slot.param.grad();
     if (!grad.defined()) continue;
-    bool first_step = !slot.momentum_buffer.defined();
+    const bool first_step = !slot.momentum_buffer.defined();
     if (first_step && options_.momentum != 0) slot.momentum_buffer = empty_like(slot.param);
+    Group& group = groups[first_step];
+    group.params.push_back(slot.param);
+    group.grads.push_back(grad);
+    if (options_.momentum != 0) group.buffers.push_back(slot.momentum_buffer);
+  }
+  for (bool first_step : {false, true}) {
+    const Group& group = groups[first_step];
+    if (group.params.empty()) continue;
     SgdUpdateAttrs attrs{options_.lr, options_.momentum, options_.dampening,
                          options_.weight_decay, options_.nesterov, first_step};
-    call<SgdUpdate>(slot.param, grad, slot.momentum_buffer, attrs);
+    call<SgdUpdate>(group.params, group.grads, group.buffers, attrs);
   }
   ++steps_taken_;
 }

@@ -5,8 +5,8 @@ namespace bitgrad::ref {
 namespace {
 
 // Updates param and momentum_buffer in place (the one kind of kernel that does).
-void sgd_update_ref(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
-                    const SgdUpdateAttrs& attrs) {
+void update_one(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+                const SgdUpdateAttrs& attrs) {
   Tensor p_handle = param, buf_handle = momentum_buffer;
   BG_DISPATCH_FLOAT(param.dtype(), "sgd_update", [&] {
     scalar_t* p = p_handle.mutable_data<scalar_t>();
@@ -23,6 +23,15 @@ void sgd_update_ref(const Tensor& param, const Tensor& grad, const Tensor& momen
       p[i] = static_cast<scalar_t>(p[i] - attrs.lr * step);
     }
   });
+}
+
+// Each parameter in turn.
+void sgd_update_ref(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                    const std::vector<Tensor>& momentum_buffers, const SgdUpdateAttrs& attrs) {
+  for_each_sgd_update(params, grads, momentum_buffers, attrs,
+                      [&](const Tensor& p, const Tensor& g, const Tensor& b) {
+                        update_one(p, g, b, attrs);
+                      });
 }
 
 }  // namespace

@@ -21,7 +21,8 @@ State run(Backend backend, const State& start, const SgdUpdateAttrs& attrs, int 
   for (int i = 0; i < steps; ++i) {
     SgdUpdateAttrs step_attrs = attrs;
     step_attrs.first_step = attrs.first_step && i == 0;
-    call<SgdUpdate>(s.param, s.grad, s.buffer, step_attrs);
+    call<SgdUpdate>(std::vector<Tensor>{s.param}, std::vector<Tensor>{s.grad},
+                    std::vector<Tensor>{s.buffer}, step_attrs);
   }
   return s;
 }
@@ -46,10 +47,12 @@ TEST_P(SgdUpdateKernelTest, MatchesTheReferenceKernelExactly) {
       SgdUpdateAttrs plain{0.1, 0.0, 0, 0.01, false, false};  // no momentum: no buffer needed
       BackendOverride cpu(Backend::kCpu);
       Tensor p = start.param.clone();
-      call<SgdUpdate>(p, start.grad, Tensor(), plain);
+      call<SgdUpdate>(std::vector<Tensor>{p}, std::vector<Tensor>{start.grad},
+                      std::vector<Tensor>{}, plain);
       BackendOverride ref(Backend::kRef);
       Tensor q = start.param.clone();
-      call<SgdUpdate>(q, start.grad, Tensor(), plain);
+      call<SgdUpdate>(std::vector<Tensor>{q}, std::vector<Tensor>{start.grad},
+                      std::vector<Tensor>{}, plain);
       EXPECT_TRUE(testing::all_close(p, q, 0, 0));
     }
   }
@@ -62,11 +65,48 @@ INSTANTIATE_TEST_SUITE_P(Isas, SgdUpdateKernelTest,
                                                                                     : "Avx2");
                          });
 
-TEST(SgdUpdateKernelErrorTest, MismatchedGradientIsAnError) {
-  BackendOverride cpu(Backend::kCpu);
-  EXPECT_TRUE(testing::throws_error(
-      [] { call<SgdUpdate>(zeros({3}), zeros({4}), zeros({3}), SgdUpdateAttrs{}); },
-      {"sgd_update", "(4)", "(3)"}));
+TEST(SgdUpdateKernelErrorTest, MismatchedListsAreErrors) {
+  for (Backend backend : {Backend::kCpu, Backend::kRef}) {
+    BackendOverride force(backend);
+    const SgdUpdateAttrs momentum{0.1, 0.9, 0, 0, false, false};
+    EXPECT_TRUE(testing::throws_error(
+        [&] {
+          call<SgdUpdate>(std::vector<Tensor>{zeros({3}), zeros({2})},
+                          std::vector<Tensor>{zeros({3}), zeros({4})},
+                          std::vector<Tensor>{zeros({3}), zeros({2})}, momentum);
+        },
+        {"sgd_update", "parameter 1", "(2)", "gradient", "(4)"}));
+    EXPECT_TRUE(testing::throws_error(
+        [&] {
+          call<SgdUpdate>(std::vector<Tensor>{zeros({3})}, std::vector<Tensor>{zeros({3})},
+                          std::vector<Tensor>{}, momentum);
+        },
+        {"sgd_update", "1 parameters", "0 momentum buffers"}));
+  }
+}
+
+// One call updates several parameters exactly as separate calls do.
+TEST(SgdUpdateKernelErrorTest, OneCallForManyParametersEqualsOneCallEach) {
+  Generator g(5);
+  const SgdUpdateAttrs attrs{0.05, 0.9, 0, 1e-4, false, false};
+  std::vector<Tensor> params, grads, buffers;
+  for (int64_t n : {7, 70001, 1}) {
+    params.push_back(randn({n}, DType::kFloat32, Device::cpu(), g));
+    grads.push_back(randn({n}, DType::kFloat32, Device::cpu(), g));
+    buffers.push_back(randn({n}, DType::kFloat32, Device::cpu(), g));
+  }
+  std::vector<Tensor> p1, b1;
+  for (size_t i = 0; i < params.size(); ++i) {
+    p1.push_back(params[i].clone());
+    b1.push_back(buffers[i].clone());
+    call<SgdUpdate>(std::vector<Tensor>{p1.back()}, std::vector<Tensor>{grads[i]},
+                    std::vector<Tensor>{b1.back()}, attrs);
+  }
+  call<SgdUpdate>(params, grads, buffers, attrs);
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(testing::all_close(params[i], p1[i], 0, 0));
+    EXPECT_TRUE(testing::all_close(buffers[i], b1[i], 0, 0));
+  }
 }
 
 }  // namespace

@@ -111,6 +111,7 @@ TEST(PadCudaTest, PaddingAndCroppingMatchTheReference) {
   }
 }
 
+// Every parameter in one launch: tensors of odd sizes, one larger than a block's chunk.
 TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
   BG_REQUIRE_GPU();
   for (const SgdUpdateAttrs& attrs : std::vector<SgdUpdateAttrs>{
@@ -123,18 +124,28 @@ TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
       SCOPED_TRACE(::testing::Message() << "momentum " << attrs.momentum << " nesterov "
                                         << attrs.nesterov << " first " << attrs.first_step << " "
                                         << dtype_name(dtype));
-      const Shape shape{1031, 3};
-      Tensor param = randn(shape).to(dtype), grad = randn(shape).to(dtype);
-      Tensor buffer = randn(shape).to(dtype);
-      Tensor param_gpu = param.to(Device::cuda()), buffer_gpu = buffer.to(Device::cuda());
-      call<SgdUpdate>(param_gpu, grad.to(Device::cuda()),
-                      attrs.momentum != 0 ? buffer_gpu : Tensor(), attrs);
+      std::vector<Tensor> params, grads, buffers, params_gpu, grads_gpu, buffers_gpu;
+      for (const Shape& shape : {Shape{1031, 3}, Shape{1}, Shape{200003}, Shape{64, 3, 7, 7}}) {
+        params.push_back(randn(shape).to(dtype));
+        grads.push_back(randn(shape).to(dtype));
+        params_gpu.push_back(params.back().to(Device::cuda()));
+        grads_gpu.push_back(grads.back().to(Device::cuda()));
+        if (attrs.momentum != 0) {
+          buffers.push_back(randn(shape).to(dtype));
+          buffers_gpu.push_back(buffers.back().to(Device::cuda()));
+        }
+      }
+      call<SgdUpdate>(params_gpu, grads_gpu, buffers_gpu, attrs);
       {
         BackendOverride reference(Backend::kRef);
-        call<SgdUpdate>(param, grad, attrs.momentum != 0 ? buffer : Tensor(), attrs);
+        call<SgdUpdate>(params, grads, buffers, attrs);
       }
-      EXPECT_TRUE(all_close(param_gpu, param, 1e-6, 1e-7));
-      EXPECT_TRUE(all_close(buffer_gpu, buffer, 1e-6, 1e-7));
+      for (size_t i = 0; i < params.size(); ++i) {
+        EXPECT_TRUE(all_close(params_gpu[i], params[i], 1e-6, 1e-7)) << "parameter " << i;
+        if (attrs.momentum != 0) {
+          EXPECT_TRUE(all_close(buffers_gpu[i], buffers[i], 1e-6, 1e-7)) << "buffer " << i;
+        }
+      }
     }
   }
 }

@@ -79,16 +79,22 @@ void update(T* p, const T* g, T* buf, int64_t n, const SgdUpdateAttrs& attrs) {
 }
 
 // Updates param and momentum_buffer in place.
-void sgd_update_cpu(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
-                    const SgdUpdateAttrs& attrs) {
-  BG_CHECK(grad.shape() == param.shape() && grad.dtype() == param.dtype(), "sgd_update: ",
-           "gradient ", grad.shape(), " ", dtype_name(grad.dtype()), " does not match parameter ",
-           param.shape(), " ", dtype_name(param.dtype()));
+void update_one(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+                const SgdUpdateAttrs& attrs) {
   Tensor p = param, buf = momentum_buffer;
   BG_DISPATCH_FLOAT(param.dtype(), "sgd_update", [&] {
     update(p.mutable_data<scalar_t>(), grad.data<scalar_t>(),
            attrs.momentum != 0 ? buf.mutable_data<scalar_t>() : nullptr, param.numel(), attrs);
   });
+}
+
+// Each parameter in turn: one parallel pass each (a parameter is large enough to split).
+void sgd_update_cpu(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                    const std::vector<Tensor>& momentum_buffers, const SgdUpdateAttrs& attrs) {
+  for_each_sgd_update(params, grads, momentum_buffers, attrs,
+                      [&](const Tensor& p, const Tensor& g, const Tensor& b) {
+                        update_one(p, g, b, attrs);
+                      });
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// Launcher of the SGD-with-momentum CUDA kernel (sgd_update_kernels.cu). T is float or double.
+// Launcher of the fused SGD-with-momentum CUDA kernel (sgd_update_kernels.cu). T is float or
+// double.
 #pragma once
 
 #include <cstdint>
@@ -12,9 +13,26 @@ struct SgdCoefficients {
   bool nesterov, first_step;
 };
 
-// In place over n elements, as ops/sgd_update.h; buffer is null when momentum == 0.
+// One parameter's pointers; buffer is null when momentum == 0.
 template <typename T>
-cudaError_t launch_sgd_update(T* param, const T* grad, T* buffer, int64_t n,
-                              SgdCoefficients coefficients, cudaStream_t stream);
+struct SgdTensor {
+  T* param;
+  const T* grad;
+  T* buffer;
+  int64_t size;
+};
+
+// A block's share of the work: `count` elements of tensor `tensor` from `begin`.
+struct SgdChunk {
+  int32_t tensor;
+  int64_t begin, count;
+};
+
+// Updates every tensor of `tensors` (device memory, num_tensors entries) in one launch, a block
+// per chunk of `chunks` (device memory, num_chunks entries), as ops/sgd_update.h says.
+template <typename T>
+cudaError_t launch_sgd_update(const SgdTensor<T>* tensors, const SgdChunk* chunks,
+                              int64_t num_chunks, SgdCoefficients coefficients,
+                              cudaStream_t stream);
 
 }  // namespace bitgrad::cuda_ops
