@@ -220,14 +220,15 @@ PreActBottleneck::PreActBottleneck(const BitUnitSpec& spec, int64_t num_groups,
   }
 }
 
-Tensor PreActBottleneck::forward(const Tensor& x) {
+Tensor PreActBottleneck::forward(Tensor x) {
   Tensor pre = gn1->forward(x);  // ReLU(GN1(x)), the pre-activation
   // The projection reads the pre-activation; the identity shortcut reads the raw input.
-  Tensor shortcut = downsample ? downsample->forward(pre) : x;
+  Tensor shortcut = downsample ? downsample->forward(pre) : std::move(x);
   Tensor h = conv1->forward(pre);
   h = conv2->forward(gn2->forward(h));
-  h = conv3->forward(gn3->forward(h));
-  return h + shortcut;  // nothing after the addition
+  // conv3 + shortcut, nothing after it; the shortcut is given up, so in inference (where no
+  // autograd node keeps x) the sum is written into its memory.
+  return conv3->forward_add(gn3->forward(h), std::move(shortcut));
 }
 
 BitHead::BitHead(const BitConfig& config, Generator& generator) : Module("BitHead") {
@@ -268,7 +269,7 @@ Tensor BitResNetV2::body_forward(const Tensor& x) {
   BG_CHECK(x.dim() == 4 && x.size(1) == 3, "BiT-", bit_arch_name(config_),
            ": expected an RGB batch of shape (N, 3, H, W), got ", x.shape());
   Tensor h = root->forward(x);
-  for (const auto& unit : units) h = unit->forward(h);
+  for (const auto& unit : units) h = unit->forward(std::move(h));
   return h;
 }
 

@@ -106,7 +106,9 @@ class BitRootBlock : public Module {
 class PreActBottleneck : public Module {
  public:
   PreActBottleneck(const BitUnitSpec& spec, int64_t num_groups, Generator& generator);
-  Tensor forward(const Tensor& x);
+  // By value: a caller that moves its input in (as the model does) lets the last conv add its
+  // result into the shortcut's memory when nothing else holds it (inference).
+  Tensor forward(Tensor x);
 
   std::shared_ptr<nn::GroupNorm> gn1;
   std::shared_ptr<nn::StdConv2d> conv1;  // 1x1

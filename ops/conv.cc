@@ -60,7 +60,48 @@ struct Conv2d {
   }
 };
 
+struct Conv2dAdd {
+  static constexpr const char* kName = "conv2d_add";
+  Conv2dAttrs attrs;
+  bool reuse_addend;
+  Tensor x, w;
+
+  Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& addend) {
+    BG_CHECK(input.dtype() == weight.dtype() && addend.dtype() == input.dtype(), "conv2d_add: ",
+             "input, weight and addend are ", dtype_name(input.dtype()), ", ",
+             dtype_name(weight.dtype()), " and ", dtype_name(addend.dtype()));
+    const Shape y_shape = conv2d_output_shape(input.shape(), weight.shape(), attrs);
+    BG_CHECK(addend.shape() == y_shape, "conv2d_add: the addend has shape ", addend.shape(),
+             " but the convolution of ", input.shape(), " with ", weight.shape(), " gives ",
+             y_shape);
+    x = input;
+    w = weight;
+    return call<Conv2dAddFwd>(input, weight, addend, attrs, reuse_addend);
+  }
+
+  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>& needs_grad) {
+    Tensor dx, dw;
+    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
+    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
+    return {dx, dw, needs_grad[2] ? dy : Tensor()};
+  }
+};
+
 }  // namespace
+
+Tensor conv2d_add(const Tensor& x, const Tensor& w, const Tensor& addend,
+                  const Conv2dAttrs& attrs) {
+  BG_CHECK(x.defined() && w.defined() && addend.defined(),
+           "conv2d_add: input, weight and addend must be defined");
+  return apply(Conv2dAdd{attrs, /*reuse_addend=*/false}, x, w, addend);
+}
+
+Tensor conv2d_add(const Tensor& x, const Tensor& w, Tensor&& addend, const Conv2dAttrs& attrs) {
+  BG_CHECK(x.defined() && w.defined() && addend.defined(),
+           "conv2d_add: input, weight and addend must be defined");
+  const Tensor given = std::move(addend);  // the caller's handle is gone
+  return apply(Conv2dAdd{attrs, /*reuse_addend=*/true}, x, w, given);
+}
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias, const Conv2dAttrs& attrs) {
   BG_CHECK(x.defined() && w.defined(), "conv2d: input and weight must be defined");

@@ -27,11 +27,24 @@ BG_KERNEL_SLOT(Conv2dBwdData, Tensor(const Tensor& dy, const Tensor& w, const Sh
 BG_KERNEL_SLOT(Conv2dBwdWeight, Tensor(const Tensor& dy, const Tensor& x, const Shape& w_shape,
                                        const Conv2dAttrs& attrs));
 
+// y = conv2d(x, w) + addend, addend of y's shape and dtype: the residual addition of a ResNet
+// unit done by the convolution that precedes it. With reuse_addend (the caller gave the addend
+// up, conv2d_add's rvalue form) a kernel may write y into the addend's memory when no other
+// handle or view shares it: in inference the addition then costs no pass over memory.
+BG_KERNEL_SLOT(Conv2dAddFwd, Tensor(const Tensor& x, const Tensor& w, const Tensor& addend,
+                                    const Conv2dAttrs& attrs, bool reuse_addend));
+
 // The output shape (N, O, OH, OW); throws an Error naming conv2d and the shapes when x, w and
 // attrs do not fit together.
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dAttrs& attrs);
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
               const Conv2dAttrs& attrs = {});
+// conv2d(x, w, no bias, attrs) + addend in one kernel (Conv2dAddFwd); the gradient of addend is
+// the output's.
+Tensor conv2d_add(const Tensor& x, const Tensor& w, const Tensor& addend,
+                  const Conv2dAttrs& attrs = {});
+// The same, giving the addend up (std::move it in): its memory may hold the result.
+Tensor conv2d_add(const Tensor& x, const Tensor& w, Tensor&& addend, const Conv2dAttrs& attrs = {});
 
 }  // namespace bitgrad

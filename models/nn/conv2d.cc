@@ -29,4 +29,9 @@ Tensor Conv2d::forward(const Tensor& x) {
   return conv2d(x, effective_weight(), bias, options_.attrs());
 }
 
+Tensor Conv2d::forward_add(const Tensor& x, Tensor addend) {
+  BG_CHECK(!bias.defined(), type_name(), ": forward_add is for layers without a bias");
+  return conv2d_add(x, effective_weight(), std::move(addend), options_.attrs());
+}
+
 }  // namespace bitgrad::nn

@@ -44,6 +44,9 @@ class Conv2d : public Module {
 
   Tensor forward(const Tensor& x);
   Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward(x) + addend in one kernel (conv2d_add; a layer without bias). The addend is given up:
+  // its memory may hold the result when no other handle shares it.
+  Tensor forward_add(const Tensor& x, Tensor addend);
 
   const Conv2dOptions& options() const { return options_; }
   Tensor weight;

@@ -183,9 +183,26 @@ Tensor conv2d_bwd_weight_ref(const Tensor& dy, const Tensor& x, const Shape& w_s
   return dw;
 }
 
+// y = conv2d(x, w) + addend, the sum in the data's precision after the conv's (as two ops
+// would give). Saves nothing; overwrites y, never the addend (reuse_addend only permits it).
+Tensor conv2d_add_fwd_ref(const Tensor& x, const Tensor& w, const Tensor& addend,
+                          const Conv2dAttrs& attrs, bool /*reuse_addend*/) {
+  Tensor y = conv2d_fwd_ref(x, w, Tensor(), attrs);
+  BG_CHECK(addend.shape() == y.shape() && addend.dtype() == y.dtype(), "conv2d_add: the addend ",
+           "is ", addend.shape(), " ", dtype_name(addend.dtype()), ", the convolution gives ",
+           y.shape(), " ", dtype_name(y.dtype()));
+  BG_DISPATCH_FLOAT(y.dtype(), "conv2d_add", [&] {
+    scalar_t* py = y.mutable_data<scalar_t>();
+    const scalar_t* pa = addend.data<scalar_t>();
+    for (int64_t i = 0; i < y.numel(); ++i) py[i] += pa[i];
+  });
+  return y;
+}
+
 }  // namespace
 
 BG_REGISTER_KERNEL(Conv2dFwd, kRef, conv2d_fwd_ref);
+BG_REGISTER_KERNEL(Conv2dAddFwd, kRef, conv2d_add_fwd_ref);
 BG_REGISTER_KERNEL(Conv2dBwdData, kRef, conv2d_bwd_data_ref);
 BG_REGISTER_KERNEL(Conv2dBwdWeight, kRef, conv2d_bwd_weight_ref);
 

@@ -229,6 +229,25 @@ TEST_F(Conv2dTest, GradcheckWeightOnly) {
   EXPECT_TRUE(gradcheck(fn, {x, w}));
 }
 
+// conv2d_add is conv2d plus the addend, and passes the output's gradient to the addend.
+TEST_F(Conv2dTest, ConvAddIsTheConvPlusTheAddendAndGradchecks) {
+  for (const ConvCase& c : forward_cases()) {
+    SCOPED_TRACE(::testing::Message() << "x " << c.x << " w " << c.w);
+    Tensor x = randn(c.x, DType::kFloat64).set_requires_grad();
+    Tensor w = randn(c.w, DType::kFloat64).set_requires_grad();
+    Tensor addend =
+        randn(conv2d_output_shape(c.x, c.w, c.attrs), DType::kFloat64).set_requires_grad();
+    Conv2dAttrs attrs = c.attrs;
+    EXPECT_TRUE(all_close(conv2d_add(x, w, addend, attrs),
+                          conv2d_by_im2col(x, w, Tensor(), attrs) + addend, 1e-12, 1e-12));
+    EXPECT_TRUE(gradcheck(
+        [attrs](const std::vector<Tensor>& in) { return conv2d_add(in[0], in[1], in[2], attrs); },
+        {x, w, addend}));
+  }
+  EXPECT_TRUE(throws_error([] { conv2d_add(randn({1, 2, 5, 5}), randn({3, 2, 3, 3}), randn({1, 3, 5, 5})); },
+                           {"conv2d_add", "(1, 3, 5, 5)", "(1, 3, 3, 3)"}));
+}
+
 TEST_F(Conv2dTest, Float32BackwardAgreesWithFloat64) {
   Conv2dAttrs attrs = make_attrs(2, 1, 1, 2);
   Tensor x = randn({2, 4, 7, 7}, DType::kFloat64), w = randn({6, 2, 3, 3}, DType::kFloat64);

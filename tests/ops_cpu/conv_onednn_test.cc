@@ -4,6 +4,7 @@
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/cpu/common/onednn_layout.h"
+#include "ops/elementwise.h"
 #include "tests/ops_cpu/parity.h"
 #include "tests/testing/assertions.h"
 
@@ -49,6 +50,47 @@ TEST(ConvOnednnTest, ForwardAndBackwardMatchReference) {
         [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], attrs); },
         {x, w, b}));
   }
+}
+
+// conv2d_add: plain and blocked addends, 1x1 convs (the sum post-op) and 3x3 ones (a conv and an
+// add where another algorithm runs the forward), forward and backward.
+TEST(ConvOnednnTest, ConvAddMatchesReference) {
+  for (const ConvCase& c : conv_cases()) {
+    if (c.bias || c.attrs.groups > 1) continue;
+    SCOPED_TRACE(c.name);
+    const Shape y = conv2d_output_shape(c.x, c.w, c.attrs);
+    Conv2dAttrs attrs = c.attrs;
+    auto fn = [&](const std::vector<Tensor>& in) { return conv2d_add(in[0], in[1], in[2], attrs); };
+    EXPECT_TRUE(matches_reference(fn, {random_input(c.x), random_input(c.w), random_input(y)}));
+    if (y[1] % 8 == 0) {  // an addend in the conv's blocked layout, as the residual is
+      EXPECT_TRUE(matches_reference(fn, {random_input(c.x), random_input(c.w),
+                                         testing::blocked_input(y, true)}));
+    }
+  }
+}
+
+// An addend given up (moved in) and shared with no one takes the result (inference's residual
+// addition, no pass of its own); one the caller keeps, or another handle shares, stays as it was.
+TEST(ConvOnednnTest, ConvAddReusesOnlyAnAddendGivenUpAndUnshared) {
+  const Shape x_shape{2, 16, 8, 8}, w_shape{32, 16, 1, 1}, y_shape{2, 32, 8, 8};
+  const Tensor x = testing::blocked_input(x_shape), w = random_input(w_shape, false);
+  const Tensor values = testing::blocked_input(y_shape);
+  const Tensor expected = conv2d(x, w) + values;
+
+  Tensor kept = values.clone();  // kept by the caller
+  EXPECT_TRUE(testing::all_close(conv2d_add(x, w, kept), expected, 1e-5, 1e-5));
+  EXPECT_TRUE(testing::all_close(kept, values, 0, 0));
+
+  Tensor given = values.clone(), other_handle = given;  // given up, but shared
+  EXPECT_TRUE(testing::all_close(conv2d_add(x, w, std::move(given)), expected, 1e-5, 1e-5));
+  EXPECT_TRUE(testing::all_close(other_handle, values, 0, 0));
+
+  Tensor alone = testing::blocked_input(y_shape);  // in the conv's output layout
+  const Tensor expected_alone = conv2d(x, w) + alone;
+  const void* memory = alone.raw_data();
+  Tensor y = conv2d_add(x, w, std::move(alone));
+  EXPECT_EQ(y.raw_data(), memory);  // computed in place
+  EXPECT_TRUE(testing::all_close(y, expected_alone, 1e-5, 1e-5));
 }
 
 TEST(ConvOnednnTest, OutputIsBlockedAndRootReadsPlainImage) {

@@ -45,6 +45,14 @@ TEST_F(ConvCudaTest, ForwardAndBothBackwardsMatchTheReference) {
   }
 }
 
+TEST_F(ConvCudaTest, ConvAddMatchesTheReference) {
+  BG_REQUIRE_GPU();
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) { return conv2d_add(in[0], in[1], in[2]); },
+      {random_input({2, 16, 7, 9}), random_input({24, 16, 1, 1}), random_input({2, 24, 7, 9})},
+      on_gpu()));
+}
+
 TEST(ConvTf32CudaTest, Tf32StaysWithinItsRounding) {
   BG_REQUIRE_GPU();
   ASSERT_TRUE(cuda_tf32_enabled());  // the default

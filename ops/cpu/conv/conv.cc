@@ -19,6 +19,7 @@
 #include "ops/cpu/conv/dual.h"
 #include "ops/cpu/conv/gemm.h"
 #include "ops/cpu/conv/winograd.h"
+#include "ops/elementwise.h"
 #include "ops/pad.h"
 
 namespace bitgrad::onednn {
@@ -80,6 +81,43 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
       args[DNNL_ARG_BIAS] = bias_buffer.memory;
     }
     execute("conv2d", conv, std::move(args));
+    return y;
+  });
+}
+
+// y = conv(x, w) + addend by oneDNN's sum post-op: the conv adds its result to what dst holds,
+// the addend. dst is the addend's own memory when the caller gave it up (reuse_addend) and no
+// other handle or view shares it, already in the conv's output layout: the residual addition
+// then costs no pass over memory of its own. Otherwise dst is a copy of the addend. Where another
+// algorithm runs this forward (Winograd, the dual, GEMM: 3x3 convs), a conv and an add. Returns
+// y in the conv's layout.
+Tensor conv2d_add_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& addend,
+                             const Conv2dAttrs& attrs, bool reuse_addend) {
+  if (!onednn_can_run({&x, &w, &addend})) {
+    return run_reference<Conv2dAddFwd>(x, w, addend, attrs, reuse_addend);
+  }
+  if (use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs) ||
+      use_dual_for_forward(x.shape(), w.shape(), attrs) ||
+      use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
+    return call<BinaryFwd>(conv2d_fwd_onednn(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
+  }
+  return translate_errors("conv2d_add", [&] {
+    ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
+    auto conv = forward_add_primitive(g);
+    const memory::desc& dst_desc = conv.pd.dst_desc();
+    const bool unshared = addend.use_count() == 1 && addend.storage_use_count() == 1;
+    Tensor y;
+    if (reuse_addend && unshared && desc_of(addend) == dst_desc) {
+      y = addend.detach();  // the addend's memory becomes y's
+    } else {
+      y = empty_with_desc(g.dst_shape(), x.dtype(), dst_desc);
+      reorder(view(addend).memory, view(y).memory);
+    }
+    Buffer src = in_layout(view(x), conv.pd.src_desc());
+    Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
+    execute("conv2d_add", conv,
+            {{DNNL_ARG_SRC, src.memory}, {DNNL_ARG_WEIGHTS, weights.memory},
+             {DNNL_ARG_DST, view(y).memory}});
     return y;
   });
 }
@@ -193,6 +231,7 @@ Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& 
 }  // namespace
 
 BG_REGISTER_LAYOUT_AWARE_KERNEL(Conv2dFwd, kCpu, conv2d_fwd_onednn);
+BG_REGISTER_LAYOUT_AWARE_KERNEL(Conv2dAddFwd, kCpu, conv2d_add_fwd_onednn);
 BG_REGISTER_LAYOUT_AWARE_KERNEL(Conv2dBwdData, kCpu, conv2d_bwd_data_onednn);
 BG_REGISTER_LAYOUT_AWARE_KERNEL(Conv2dBwdWeight, kCpu, conv2d_bwd_weight_onednn);
 

@@ -38,6 +38,23 @@ CachedPrimitive<Fwd::primitive_desc> forward_primitive(const ConvGeometry& g, bo
   });
 }
 
+CachedPrimitive<Fwd::primitive_desc> forward_add_primitive(const ConvGeometry& g) {
+  CacheKey key("conv2d_add");
+  g.add_to(key);
+  return cached_primitive<Fwd::primitive_desc>(key, [&] {
+    // The plain forward's layouts, so that dst is the layout the addend already has.
+    auto plain_forward = forward_primitive(g, /*with_bias=*/false);
+    Fwd::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                   plain_forward.pd.src_desc(), plain_forward.pd.weights_desc(), memory::desc(),
+                   plain_forward.pd.dst_desc(), g.strides, g.dilates, g.padding, g.padding);
+    dnnl::post_ops sum;
+    sum.append_sum(1.0f);
+    dnnl::primitive_attr attr = default_attr();
+    attr.set_post_ops(sum);
+    return Fwd::primitive_desc(desc, attr, engine());
+  });
+}
+
 CachedPrimitive<BwdData::primitive_desc> backward_data_primitive(const ConvGeometry& g) {
   CacheKey key("conv2d_bwd_data");
   g.add_to(key);

@@ -30,6 +30,9 @@ ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& at
 // The forward primitive; without bias it is also the hint the backward primitives need.
 CachedPrimitive<dnnl::convolution_forward::primitive_desc> forward_primitive(
     const ConvGeometry& g, bool with_bias);
+// The forward primitive (no bias) that adds its result to what dst holds (a sum post-op).
+CachedPrimitive<dnnl::convolution_forward::primitive_desc> forward_add_primitive(
+    const ConvGeometry& g);
 CachedPrimitive<dnnl::convolution_backward_data::primitive_desc> backward_data_primitive(
     const ConvGeometry& g);
 

@@ -9,6 +9,7 @@
 
 #include "core/check.h"
 #include "ops/conv.h"
+#include "ops/elementwise.h"
 #include "ops/cuda/common/gpu_check.h"
 #include "ops/cuda/common/gpu_context.h"
 #include "ops/cuda/math_mode.h"
@@ -229,9 +230,17 @@ Tensor conv2d_bwd_weight_cuda(const Tensor& dy, const Tensor& x, const Shape& w_
   return dw;
 }
 
+// conv2d(x, w) + addend as a conv and an add. (cuDNN can add into y itself, beta = 1, but its
+// algorithm search writes y: that needs a scratch output first. Not done yet.)
+Tensor conv2d_add_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& addend,
+                           const Conv2dAttrs& attrs, bool /*reuse_addend*/) {
+  return call<BinaryFwd>(conv2d_fwd_cuda(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
+}
+
 }  // namespace
 
 BG_REGISTER_KERNEL(Conv2dFwd, kCuda, conv2d_fwd_cuda);
+BG_REGISTER_KERNEL(Conv2dAddFwd, kCuda, conv2d_add_fwd_cuda);
 BG_REGISTER_KERNEL(Conv2dBwdData, kCuda, conv2d_bwd_data_cuda);
 BG_REGISTER_KERNEL(Conv2dBwdWeight, kCuda, conv2d_bwd_weight_cuda);
 
