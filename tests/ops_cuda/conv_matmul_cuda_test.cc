@@ -3,6 +3,7 @@
 #include "core/random.h"
 #include "ops/conv.h"
 #include "ops/cuda/math_mode.h"
+#include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "tests/ops_cuda/gpu_parity.h"
 #include "tests/testing/assertions.h"
@@ -51,6 +52,23 @@ TEST_F(ConvCudaTest, ConvAddMatchesTheReference) {
       [](const std::vector<Tensor>& in) { return conv2d_add(in[0], in[1], in[2]); },
       {random_input({2, 16, 7, 9}), random_input({24, 16, 1, 1}), random_input({2, 24, 7, 9})},
       on_gpu()));
+}
+
+// cuDNN adds into the addend's memory only when it was given up and is not shared.
+TEST_F(ConvCudaTest, ConvAddReusesOnlyAnAddendGivenUpAndUnshared) {
+  BG_REQUIRE_GPU();
+  const Tensor x = randn({2, 16, 7, 9}).to(Device::cuda());
+  const Tensor w = randn({24, 16, 1, 1}).to(Device::cuda());
+  const Tensor values = randn({2, 24, 7, 9}).to(Device::cuda());
+  const Tensor expected = conv2d(x, w) + values;
+  Tensor kept = values.clone();
+  EXPECT_TRUE(testing::all_close(conv2d_add(x, w, kept), expected, 1e-5, 1e-5));
+  EXPECT_TRUE(testing::all_close(kept, values, 0, 0));
+  Tensor alone = values.clone();
+  const void* memory = alone.raw_data();
+  Tensor y = conv2d_add(x, w, std::move(alone));
+  EXPECT_EQ(y.raw_data(), memory);
+  EXPECT_TRUE(testing::all_close(y, expected, 1e-5, 1e-5));
 }
 
 TEST(ConvTf32CudaTest, Tf32StaysWithinItsRounding) {

@@ -9,7 +9,6 @@
 
 #include "core/check.h"
 #include "ops/conv.h"
-#include "ops/elementwise.h"
 #include "ops/cuda/common/gpu_check.h"
 #include "ops/cuda/common/gpu_context.h"
 #include "ops/cuda/math_mode.h"
@@ -135,6 +134,29 @@ struct Scalars {  // alpha = 1 and beta = 0 or 1 in the data's precision
   double d1 = 1, d0 = 0;
 };
 
+// y = conv(x, w), or y + conv(x, w) when `accumulate` (cuDNN's beta = 1), with the algorithm
+// found once per shape. The search writes a scratch output, never y.
+void convolution_forward(const char* op, const GpuContext& gpu, const Tensor& x, const Tensor& w,
+                         Tensor& y, const Conv2dAttrs& attrs, bool accumulate) {
+  ConvDescriptors d(op, x.shape(), w.shape(), y.shape(), attrs, x.dtype());
+  AlgoChoice choice = choose_algorithm<cudnnConvolutionFwdAlgoPerf_t>(
+      op, cache_key("Conv2dFwd", x.shape(), w.shape(), attrs, x.dtype(), gpu.device_index),
+      x.device(), [&](cudnnConvolutionFwdAlgoPerf_t* perf, int* count, void* ws, size_t limit) {
+        Tensor scratch = empty(y.shape(), y.dtype(), y.device());
+        CUDNN_CHECK(op, cudnnFindConvolutionForwardAlgorithmEx(
+                            gpu.cudnn, d.x(), x.raw_data(), d.w(), w.raw_data(), d.conv(), d.y(),
+                            scratch.mutable_raw_data(), 16, count, perf, ws, limit));
+      });
+  use_math(d, choice, x.dtype());
+  Tensor workspace = gpu_workspace(choice.workspace, x.device());
+  Scalars s(x.dtype());
+  CUDNN_CHECK(op, cudnnConvolutionForward(
+                      gpu.cudnn, s.one(), d.x(), x.raw_data(), d.w(), w.raw_data(), d.conv(),
+                      static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo),
+                      workspace.mutable_raw_data(), choice.workspace,
+                      accumulate ? s.one() : s.zero(), d.y(), y.mutable_raw_data()));
+}
+
 // x: (N, C, H, W), w: (O, C/groups, KH, KW), bias: (O) or undefined, one dtype, one CUDA
 // device (ops/conv.cc checked the shapes). Returns y (N, O, OH, OW) on that device.
 Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
@@ -144,23 +166,10 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
   if (y_shape.numel() == 0 || x.numel() == 0) return zeros(y_shape, x.dtype(), x.device());
   Tensor y = empty(y_shape, x.dtype(), x.device());
   const GpuContext& gpu = gpu_context(kOp, x.device());
-  ConvDescriptors d(kOp, x.shape(), w.shape(), y_shape, attrs, x.dtype());
-  AlgoChoice choice = choose_algorithm<cudnnConvolutionFwdAlgoPerf_t>(
-      kOp, cache_key(kOp, x.shape(), w.shape(), attrs, x.dtype(), gpu.device_index), x.device(),
-      [&](cudnnConvolutionFwdAlgoPerf_t* perf, int* count, void* ws, size_t limit) {
-        CUDNN_CHECK(kOp, cudnnFindConvolutionForwardAlgorithmEx(
-                             gpu.cudnn, d.x(), x.raw_data(), d.w(), w.raw_data(), d.conv(), d.y(),
-                             y.mutable_raw_data(), 16, count, perf, ws, limit));
-      });
-  use_math(d, choice, x.dtype());
-  Tensor workspace = gpu_workspace(choice.workspace, x.device());
-  Scalars s(x.dtype());
-  CUDNN_CHECK(kOp, cudnnConvolutionForward(
-                       gpu.cudnn, s.one(), d.x(), x.raw_data(), d.w(), w.raw_data(), d.conv(),
-                       static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo),
-                       workspace.mutable_raw_data(), choice.workspace, s.zero(), d.y(),
-                       y.mutable_raw_data()));
+  convolution_forward(kOp, gpu, x, w, y, attrs, /*accumulate=*/false);
   if (bias.defined()) {
+    Scalars s(x.dtype());
+    ConvDescriptors d(kOp, x.shape(), w.shape(), y_shape, attrs, x.dtype());  // for y's
     cudnnTensorDescriptor_t b = nullptr;
     CUDNN_CHECK(kOp, cudnnCreateTensorDescriptor(&b));
     cudnnStatus_t status = cudnnSetTensor4dDescriptor(
@@ -173,6 +182,18 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
     cudnnDestroyTensorDescriptor(b);
     CUDNN_CHECK(kOp, status);
   }
+  return y;
+}
+
+// conv2d(x, w) + addend, cuDNN adding into y (beta = 1): y is the addend's memory when the
+// caller gave it up and nothing else shares it, as on the CPU, else a copy of it.
+Tensor conv2d_add_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& addend,
+                           const Conv2dAttrs& attrs, bool reuse_addend) {
+  constexpr const char* kOp = "Conv2dAddFwd";
+  const bool unshared = addend.use_count() == 1 && addend.storage_use_count() == 1;
+  Tensor y = reuse_addend && unshared ? addend.detach() : addend.clone();
+  if (y.numel() == 0 || x.numel() == 0) return y;
+  convolution_forward(kOp, gpu_context(kOp, x.device()), x, w, y, attrs, /*accumulate=*/true);
   return y;
 }
 
@@ -228,13 +249,6 @@ Tensor conv2d_bwd_weight_cuda(const Tensor& dy, const Tensor& x, const Shape& w_
                        workspace.mutable_raw_data(), choice.workspace, s.zero(), d.w(),
                        dw.mutable_raw_data()));
   return dw;
-}
-
-// conv2d(x, w) + addend as a conv and an add. (cuDNN can add into y itself, beta = 1, but its
-// algorithm search writes y: that needs a scratch output first. Not done yet.)
-Tensor conv2d_add_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& addend,
-                           const Conv2dAttrs& attrs, bool /*reuse_addend*/) {
-  return call<BinaryFwd>(conv2d_fwd_cuda(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
 }
 
 }  // namespace
