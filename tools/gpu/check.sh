@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The GPU check (issue 14), run on a GPU machine that has no Bazel: every GPU test, then BiT-R50x1
-# at 128 px, batch 128, training and inference, in bitgrad and in PyTorch (which that machine
-# has), and one table. Built and packed here by tools/gpu/bundle.sh; one run takes under 8 minutes.
+# The GPU check (issue 14), run on a GPU machine that has no Bazel: every GPU test, the
+# hand-written kernels' tests again under compute-sanitizer's memcheck, then BiT-R50x1 at 128 px,
+# batch 128, training and inference, in bitgrad and in PyTorch (which that machine has), and one
+# table. Built and packed here by tools/gpu/bundle.sh; one run takes under 8 minutes.
 #
 #   tools/gpu/check.sh [BUNDLE_DIR]     (default .gpu_bundle, holding bundle.tar.xz)
 #
@@ -53,6 +54,28 @@ for test in "$work"/bin/*_test; do
   grep -m1 -h 'needs a CUDA GPU' "$log" | head -1 | sed "s/^/  $name: /"
 done
 printf '%s\n' "${summary[@]}"
+
+# The hand-written kernels under compute-sanitizer's memcheck (out-of-bounds and misaligned
+# accesses), with the caching allocator off so that it sees every allocation. It works on
+# Firecracker machines, not under gVisor: where it cannot start, it says so and the check goes on.
+echo "== memcheck (hand-written kernels)"
+sanitizer="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)"
+if [[ -z $sanitizer ]]; then
+  echo "compute-sanitizer not found: skipped"
+else
+  for name in elementwise_reduce_cuda_test norm_cuda_test loss_pool_pad_optim_cuda_test; do
+    log="$work/$name.memcheck.log"
+    (cd "$root" && BITGRAD_CUDA_CACHE=0 TEST_TMPDIR="$work/tmp" timeout 120 "$sanitizer" \
+      --tool memcheck --error-exitcode 99 "$work/bin/$name" > "$log" 2>&1)
+    status=$?
+    case $status in
+      0) echo "$name: no memcheck errors" ;;
+      99) failed=1; echo "$name: MEMCHECK ERRORS"; grep -m20 -E 'Invalid|Address|at 0x|by thread' "$log" ;;
+      124) echo "$name: memcheck out of time (120 s)" ;;
+      *) echo "$name: memcheck did not run (exit $status): $(grep -m1 -i 'error' "$log")" ;;
+    esac
+  done
+fi
 
 echo "== benchmarks (BiT-R50x1, 128 px, batch 128, $steps timed steps; img/s)"
 deadline=$((SECONDS + 420))  # the whole check stays under 8 minutes
