@@ -25,6 +25,10 @@ class Communicator {
   virtual void all_reduce_sum(float* values, int64_t count) = 0;
   virtual void all_reduce_sum(double* values, int64_t count) = 0;
 
+  // Copies `bytes` bytes at `data` from process `root` to every other process (NCCL's unique id
+  // goes out this way).
+  virtual void broadcast(void* data, int64_t bytes, int root) = 0;
+
   // Takes the whole job down from this process, after printing `message` to stderr with this
   // rank's name, so that no other process waits forever on a collective. Returns only in a
   // one-process run (where there is nothing to take down).
@@ -41,6 +45,7 @@ class SingleProcess final : public Communicator {
   int size() const override { return 1; }
   void all_reduce_sum(float*, int64_t) override {}
   void all_reduce_sum(double*, int64_t) override {}
+  void broadcast(void*, int64_t, int) override {}
   void abort(const std::string&) override {}
 };
 

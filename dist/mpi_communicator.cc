@@ -33,6 +33,15 @@ class MpiWorld final : public Communicator {
     all_reduce(values, count, MPI_DOUBLE);
   }
 
+  void broadcast(void* data, int64_t bytes, int root) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    char* at = static_cast<char*>(data);
+    for (int64_t done = 0; done < bytes; done += kMaxMpiCount) {
+      const int n = static_cast<int>(std::min(kMaxMpiCount, bytes - done));
+      MPI_Bcast(at + done, n, MPI_BYTE, root, MPI_COMM_WORLD);
+    }
+  }
+
   void abort(const std::string& message) override {
     std::cerr << "error: " << name() << ": " << message << "\n"
               << "error: " << name() << " is stopping all " << size_ << " processes\n";

@@ -44,3 +44,12 @@ cc_library(
     target_compatible_with = CUDA_COMPATIBLE_WITH,
     deps = [":cudart"],
 )
+
+# NCCL, the GPU all-reduce of data parallelism (dist/nccl_all_reduce.h), where the toolkit
+# folder holds it.
+cc_library(
+    name = "nccl",
+    linkopts = ["-lnccl"],
+    target_compatible_with = %{nccl_compatible_with},
+    deps = [":cudart"],
+)

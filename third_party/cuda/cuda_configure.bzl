@@ -9,6 +9,8 @@ the same targets and a defs.bzl:
     CUDA_COMPATIBLE_WITH        [] when found; otherwise a constraint no platform has, so every
                                 target that uses it (and all that depend on them) is skipped by
                                 `bazel build //...` and `bazel test //...`
+    NCCL_FOUND                  whether the toolkit folder also holds NCCL (include/nccl.h); the
+                                @local_cuda//:nccl target is incompatible where it does not
 
 Point BITGRAD_CUDA_PATH at a folder without CUDA (e.g. /nonexistent) to check a CPU-only build.
 """
@@ -37,14 +39,17 @@ def _cuda_configure_impl(repository_ctx):
         repository_ctx.symlink(cuda_path + "/include", "include")
     else:
         repository_ctx.file("include/README", "CUDA was not found when Bazel configured this workspace.\n")
+    nccl = found and repository_ctx.path(cuda_path + "/include/nccl.h").exists
     repository_ctx.template("BUILD.bazel", repository_ctx.attr.build_template, {
         "%{cuda_lib_dir}": (cuda_path + "/lib64") if found else "/cuda-not-found",
+        "%{nccl_compatible_with}": "[]" if nccl else '[":cuda_not_found"]',
     })
     repository_ctx.file("defs.bzl", "\n".join([
         "# Written by third_party/cuda/cuda_configure.bzl when Bazel loaded the workspace.",
         "CUDA_FOUND = %s" % found,
         "CUDA_PATH = %r" % cuda_path,
         "CUDA_COMPATIBLE_WITH = %s" % ("[]" if found else '["@local_cuda//:cuda_not_found"]'),
+        "NCCL_FOUND = %s" % nccl,
         "",
     ]))
 

@@ -19,6 +19,7 @@ TESTS=(
   //tests/core:cuda_runtime_test
   //tests/models:cuda_module_test
   //tests/train:cuda_finetune_test
+  //tests/dist:nccl_all_reduce_test
   //examples/custom_op:silu_test
 )
 TOOLS=(//tools/bench:bit_bench //examples:bit_finetune)
