@@ -38,6 +38,15 @@ class Communicator {
   std::string name() const;
 };
 
+// The all-reduce of GPU memory between the processes (NCCL: dist/nccl_all_reduce.h).
+class DeviceAllReduce {
+ public:
+  virtual ~DeviceAllReduce() = default;
+  // Replaces `count` floats at `device_values` with their sum over the processes, in place,
+  // queued on the GPU's stream (after the kernels before it, before those after it).
+  virtual void sum(float* device_values, int64_t count) = 0;
+};
+
 // The one-process "job": every collective leaves its data as it is.
 class SingleProcess final : public Communicator {
  public:

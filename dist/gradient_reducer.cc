@@ -4,20 +4,28 @@
 
 #include "core/check.h"
 #include "core/stopwatch.h"
+#include "core/storage.h"
 
 namespace bitgrad {
 
 GradientReducer::GradientReducer(std::vector<Tensor> parameters, Communicator& world,
-                                 int64_t bucket_bytes)
-    : parameters_(std::move(parameters)), bucket_of_(parameters_.size()), world_(world) {
+                                 int64_t bucket_bytes, DeviceAllReduce* gpu_sum)
+    : parameters_(std::move(parameters)),
+      bucket_of_(parameters_.size()),
+      world_(world),
+      gpu_sum_(gpu_sum) {
   BG_CHECK(bucket_bytes > 0, "GradientReducer: bucket_bytes must be positive, got ",
            bucket_bytes);
+  const Device device = parameters_.empty() ? Device::cpu() : parameters_.front().device();
+  BG_CHECK(device.is_cpu() || gpu_sum != nullptr,
+           "GradientReducer: parameters on ", device.str(), " need a GPU all-reduce (NCCL)");
   int64_t bucket_size = 0;
   for (int64_t i = static_cast<int64_t>(parameters_.size()) - 1; i >= 0; --i) {
     Tensor& p = parameters_[i];
-    BG_CHECK(p.dtype() == DType::kFloat32 && p.device().is_cpu(),
+    BG_CHECK(p.dtype() == DType::kFloat32 && p.device() == device,
              "GradientReducer: parameter ", i, " is ", dtype_name(p.dtype()), " on ",
-             p.device().str(), "; data parallelism handles float32 CPU parameters");
+             p.device().str(), "; data parallelism handles float32 parameters, all on ",
+             device.str());
     const int64_t bytes = p.numel() * static_cast<int64_t>(sizeof(float));
     if (buckets_.empty() || (bucket_size > 0 && bucket_size + bytes > bucket_bytes)) {
       buckets_.emplace_back();
@@ -32,7 +40,11 @@ GradientReducer::GradientReducer(std::vector<Tensor> parameters, Communicator& w
   for (Bucket& bucket : buckets_) {
     int64_t elements = 0;
     for (int64_t i : bucket.parameters) elements += parameters_[i].numel();
-    bucket.flat.resize(elements);
+    if (device.is_cpu()) {
+      bucket.flat.resize(elements);
+    } else {
+      bucket.device_flat = empty({elements}, DType::kFloat32, device);
+    }
     bucket.waiting = static_cast<int64_t>(bucket.parameters.size());
   }
   stats_.buckets_per_update = num_buckets();
@@ -65,6 +77,10 @@ void GradientReducer::start_ready_buckets(bool all) {
   for (; next_to_start_ < num_buckets(); ++next_to_start_) {
     Bucket& bucket = buckets_[next_to_start_];
     if (bucket.waiting > 0 && !all) return;  // later buckets wait for this one: same order
+    if (gpu_sum_ != nullptr) {
+      start_on_gpu(bucket);
+      continue;
+    }
     float* out = bucket.flat.data();
     for (int64_t i : bucket.parameters) {
       const Tensor grad = parameters_[i].grad();
@@ -107,8 +123,53 @@ void GradientReducer::reduce_loop() {
   }
 }
 
+void GradientReducer::start_on_gpu(Bucket& bucket) {
+  DeviceRuntime& gpu = device_runtime(DeviceType::kCUDA);
+  const Device device = bucket.device_flat.device();
+  float* flat = bucket.device_flat.mutable_data<float>();
+  int64_t offset = 0;
+  for (int64_t i : bucket.parameters) {
+    const Tensor grad = parameters_[i].grad();
+    const size_t bytes = parameters_[i].numel() * sizeof(float);
+    if (grad.defined()) {
+      gpu.copy(flat + offset, device, grad.to_plain().data<float>(), device, bytes);
+    } else {
+      gpu.fill_zero(flat + offset, bytes, device.index);
+    }
+    offset += parameters_[i].numel();
+  }
+  gpu_sum_->sum(flat, offset);  // after the copies on the stream, before write_back_from_gpu's
+  bucket.reduced = true;
+}
+
+void GradientReducer::write_back_from_gpu(const Bucket& bucket) {
+  DeviceRuntime& gpu = device_runtime(DeviceType::kCUDA);
+  const Device device = bucket.device_flat.device();
+  const float* flat = bucket.device_flat.data<float>();
+  for (int64_t i : bucket.parameters) {
+    Tensor& p = parameters_[i];
+    Tensor grad = p.grad();
+    if (!grad.defined() || !grad.is_plain()) {
+      grad = empty(p.shape(), DType::kFloat32, device);
+      p.set_grad(grad);
+    }
+    gpu.copy(grad.mutable_data<float>(), device, flat, device, p.numel() * sizeof(float));
+    flat += p.numel();
+  }
+}
+
 void GradientReducer::finish() {
   start_ready_buckets(true);
+  if (gpu_sum_ != nullptr) {  // the sums are queued on the stream, in order: nothing to wait for
+    ++stats_.updates;
+    for (Bucket& bucket : buckets_) {
+      write_back_from_gpu(bucket);
+      bucket.reduced = false;
+      bucket.waiting = static_cast<int64_t>(bucket.parameters.size());
+    }
+    next_to_start_ = 0;
+    return;
+  }
   const SteadyClock::time_point start = SteadyClock::now();
   {
     std::unique_lock<std::mutex> lock(mutex_);

@@ -12,6 +12,10 @@
 // The sum, not the mean: the training loop already divides each process's loss by the number
 // of micro-batches in the whole update (train/update.h), so the sum is the gradient of the mean
 // loss over the global batch.
+//
+// Parameters on a GPU keep their buckets in GPU memory and are summed by a DeviceAllReduce
+// (NCCL, dist/nccl_all_reduce.h) queued on the GPU's stream, which orders it after the kernels
+// that wrote the gradients: no thread is needed, and the CPU never waits for it.
 #pragma once
 
 #include <condition_variable>
@@ -43,10 +47,11 @@ struct ReducerStats {
 
 class GradientReducer {
  public:
-  // `parameters`: float32 CPU tensors, in model order. Each bucket holds whole tensors, at least
-  // one.
+  // `parameters`: float32 tensors in model order, all on the CPU, or all on one GPU with
+  // `gpu_sum` to sum them. Each bucket holds whole tensors, at least one.
   GradientReducer(std::vector<Tensor> parameters, Communicator& world,
-                  int64_t bucket_bytes = kDefaultBucketBytes);
+                  int64_t bucket_bytes = kDefaultBucketBytes,
+                  DeviceAllReduce* gpu_sum = nullptr);
   ~GradientReducer();  // joins the thread
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
@@ -67,12 +72,15 @@ class GradientReducer {
   struct Bucket {
     std::vector<int64_t> parameters;  // indices into parameters_
     std::vector<float> flat;          // their gradients, one after the other
+    Tensor device_flat;               // the same in GPU memory, for parameters on a GPU
     int64_t waiting = 0;              // gradients not final yet, this update
     bool reduced = false;             // the thread is done with it, this update
   };
 
   void on_leaf_ready(AutogradMeta& leaf);
   void start_ready_buckets(bool all);  // in bucket order; `all`: also those still waiting
+  void start_on_gpu(Bucket& bucket);   // copies into device_flat and queues the sum
+  void write_back_from_gpu(const Bucket& bucket);
   void reduce_loop();                  // the thread
 
   std::vector<Tensor> parameters_;
@@ -80,6 +88,7 @@ class GradientReducer {
   std::vector<int64_t> bucket_of_;
   std::vector<Bucket> buckets_;
   Communicator& world_;
+  DeviceAllReduce* gpu_sum_;  // non-null when the parameters are on a GPU
   int64_t next_to_start_ = 0;
   ReducerStats stats_;
 

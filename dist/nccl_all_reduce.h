@@ -12,19 +12,19 @@
 
 namespace bitgrad {
 
-class NcclAllReduce {
+class NcclAllReduce final : public DeviceAllReduce {
  public:
   // Joins `world`'s processes, this one on cuda:device_index. A failure returns NCCL's or CUDA's
   // own message; every process of the world must call this.
   static absl::StatusOr<std::unique_ptr<NcclAllReduce>> open(Communicator& world,
                                                              int device_index);
-  ~NcclAllReduce();
+  ~NcclAllReduce() override;
   NcclAllReduce(const NcclAllReduce&) = delete;
   NcclAllReduce& operator=(const NcclAllReduce&) = delete;
 
   // Replaces `count` floats at `values` (memory on this process's GPU) with their sum over the
   // processes, in place. Queued on the GPU's stream; throws an Error with NCCL's message.
-  void sum(float* values, int64_t count);
+  void sum(float* values, int64_t count) override;
 
   int device_index() const { return device_index_; }
 

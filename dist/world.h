@@ -17,4 +17,13 @@ absl::StatusOr<std::unique_ptr<Communicator>> join_world();
 // Whether the environment says a launcher (mpirun, srun) started this process.
 bool launched_by_mpi();
 
+// This process's index among the job's processes on its machine (the GPU it takes): from the
+// launcher's environment, 0 without one.
+int local_rank();
+
+// The all-reduce of GPU gradients between `world`'s processes, this one on cuda:device_index:
+// NCCL where the build has it; otherwise an error that says so.
+absl::StatusOr<std::unique_ptr<DeviceAllReduce>> open_gpu_all_reduce(Communicator& world,
+                                                                     int device_index);
+
 }  // namespace bitgrad

@@ -12,6 +12,7 @@
 #include "data/loader.h"
 #include "data/mixup.h"
 #include "data/stream_order.h"
+#include "dist/world.h"
 #include "google/protobuf/text_format.h"
 #include "models/train_state.h"
 #include "optim/sgd.h"
@@ -162,20 +163,26 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(data.train, options);
   if (!loader.ok()) return loader.status();
 
+  std::unique_ptr<DeviceAllReduce> gpu_sum;  // NCCL, for parameters on a GPU
   std::optional<GradientReducer> reducer;
   std::optional<DataParallelShard> shard;
   if (world.size() > 1) {
     if (model.device().is_cuda()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--device=cuda with ", world.size(), " processes: data parallelism on GPUs needs the "
-          "NCCL all-reduce, which is not written yet; run one process, or --device=cpu"));
+      absl::StatusOr<std::unique_ptr<DeviceAllReduce>> nccl =
+          open_gpu_all_reduce(world, model.device().index);
+      if (!nccl.ok()) {
+        return absl::Status(nccl.status().code(),
+                            absl::StrCat("--device=cuda with ", world.size(), " processes: ",
+                                         nccl.status().message()));
+      }
+      gpu_sum = std::move(*nccl);
     }
     std::vector<Tensor> parameters;
     for (const auto& [name, parameter] : model.named_parameters()) parameters.push_back(parameter);
     const int64_t bucket_bytes = config.bucket_mb() > 0
                                      ? static_cast<int64_t>(config.bucket_mb() * (1 << 20))
                                      : kDefaultBucketBytes;
-    reducer.emplace(std::move(parameters), world, bucket_bytes);
+    reducer.emplace(std::move(parameters), world, bucket_bytes, gpu_sum.get());
     shard = DataParallelShard{&world, &*reducer, micro->first, micro->per_update};
   }
 

@@ -5,6 +5,7 @@
 #include "core/storage.h"
 #include "data/datasets.h"
 #include "data/few_shot.h"
+#include "dist/world.h"
 #include "models/bit_weights.h"
 #include "train/model_init.h"
 #include "train/progress.h"
@@ -24,7 +25,8 @@ absl::Status check_device(const RunConfig& config) {
 }
 
 Device run_device(const RunConfig& config) {
-  return config.device() == "cuda" ? Device::cuda() : Device::cpu();
+  // Under a launcher, each process of a machine takes its own GPU.
+  return config.device() == "cuda" ? Device::cuda(local_rank()) : Device::cpu();
 }
 
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config) {
@@ -62,7 +64,8 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.num_classes());
   if (!model.ok()) return model.status();
   model->model->to(run_device(config));
-  out << "model: " << model->message << (config.device() == "cuda" ? " on cuda:0" : "") << "\n";
+  out << "model: " << model->message
+      << (config.device() == "cuda" ? " on " + run_device(config).str() : "") << "\n";
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {

@@ -19,7 +19,8 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
 // --device: "cpu" (or empty) is always fine; "cuda" fails where this build or machine has no
 // usable GPU, saying why.
 absl::Status check_device(const RunConfig& config);
-// The device --device names (the CPU when empty).
+// The device --device names (the CPU when empty); with cuda, the GPU of this process's local
+// rank under an MPI launcher (dist/world.h), else cuda:0.
 Device run_device(const RunConfig& config);
 
 // The few-shot draw of config.examples_per_class (none when 0) from `data`'s train split.

@@ -20,6 +20,7 @@ TESTS=(
   //tests/models:cuda_module_test
   //tests/train:cuda_finetune_test
   //tests/dist:nccl_all_reduce_test
+  //tests/dist:gpu_gradient_reducer_test
   //examples/custom_op:silu_test
 )
 TOOLS=(//tools/bench:bit_bench //examples:bit_finetune)
