@@ -1,9 +1,12 @@
 #include "train/finetune.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +52,17 @@ std::string differing_settings(const RunConfig& saved, const RunConfig& now) {
 }
 
 // Restores `state` from `path`, refusing a checkpoint of a different run.
+// A test hook: BITGRAD_TEST_MIN_UPDATE_MS=N makes every update take at least N ms, so that a test
+// that kills a run after a given number of updates (tests/train/kill_test.cc) lands where it
+// means to on a fast machine too, where the tiny test model's updates take a millisecond.
+void pace_update_for_tests(const Clock::time_point& start) {
+  static const int milliseconds = [] {
+    const char* value = std::getenv("BITGRAD_TEST_MIN_UPDATE_MS");
+    return value == nullptr ? 0 : std::atoi(value);
+  }();
+  if (milliseconds > 0) std::this_thread::sleep_until(start + std::chrono::milliseconds(milliseconds));
+}
+
 absl::Status resume_from(const std::string& path, const RunConfig& config, TrainState& state) {
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat("--resume: no checkpoint ", path));
@@ -240,6 +254,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     const double lr = *plan->schedule.lr(step);
     absl::StatusOr<double> loss = train_update(model, sgd, lr, micro_batches, mixup, generator,
                                                shard ? &*shard : nullptr);
+    pace_update_for_tests(start);
     ++step;
     if (!loss.ok()) {
       progress.end_line();

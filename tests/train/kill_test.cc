@@ -40,6 +40,7 @@ const int64_t kSteps = setting("KILL_TEST_STEPS", 60);
 const int64_t kEvalEvery = setting("KILL_TEST_EVAL_EVERY", 3);
 const int64_t kSeed = setting("KILL_TEST_SEED", 1);
 constexpr int kPauseMs = 100;
+constexpr int kUpdateMs = 20;
 
 // train/loss lines in out/metrics.jsonl (a resumed run drops those after its checkpoint).
 int64_t updates_logged(const std::string& out) {
@@ -62,8 +63,12 @@ TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
   const std::string dataset = dir + "/tiny.npz", whole = dir + "/whole", killed = dir + "/killed";
   testing::write_tiny_dataset(dataset);
 
+  // Every update takes at least kUpdateMs, so that "after k updates plus a part of one" means the
+  // same on a fast machine as on a slow one (the tiny model's updates take ~1 ms on a fast one,
+  // and a kill would land several updates late).
+  const std::string paced = "BITGRAD_TEST_MIN_UPDATE_MS=" + std::to_string(kUpdateMs);
   const Clock::time_point start = Clock::now();
-  testing::ChildOptions quiet{.log_prefix = dir + "/whole"};
+  testing::ChildOptions quiet{.env = {paced}, .log_prefix = dir + "/whole"};
   testing::Finished done =
       testing::run_finetune_binary(testing::tiny_run_flags(dataset, whole, kSteps, kEvalEvery), quiet);
   ASSERT_EQ(done.exit_code, 0) << done.err;
@@ -75,9 +80,9 @@ TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
   std::uniform_real_distribution<double> delay(0, whole_seconds / kSteps);
   const std::string checkpoint = killed + "/checkpoint.ckpt";
   testing::ChildOptions paused{
-      .env = {"BITGRAD_TEST_PAUSE_BEFORE_PUBLISH_MS=" + std::to_string(kPauseMs)},
+      .env = {"BITGRAD_TEST_PAUSE_BEFORE_PUBLISH_MS=" + std::to_string(kPauseMs), paced},
       .log_prefix = dir + "/killed"};
-  const testing::ChildOptions plain{.log_prefix = dir + "/killed"};
+  const testing::ChildOptions plain{.env = {paced}, .log_prefix = dir + "/killed"};
   int64_t in_write = 0, furthest = 0;
   for (int64_t kill = 0; kill < kKills; ++kill) {
     std::vector<std::string> flags = testing::tiny_run_flags(dataset, killed, kSteps, kEvalEvery);
