@@ -8,4 +8,11 @@ namespace bitgrad {
 bool cuda_tf32_enabled();
 void set_cuda_tf32_enabled(bool enabled);
 
+// bf16 autocast of the convolutions (off by default; BITGRAD_CUDA_BF16=1 or this switch turns it
+// on): float32 convolutions run on bfloat16 copies of their inputs with float32 accumulation,
+// on the tensor cores, and hand back float32. Weights, gradients and every other op stay
+// float32 (GroupNorm's statistics too), as under PyTorch's autocast.
+bool cuda_bf16_autocast_enabled();
+void set_cuda_bf16_autocast_enabled(bool enabled);
+
 }  // namespace bitgrad

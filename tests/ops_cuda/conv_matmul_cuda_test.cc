@@ -1,5 +1,7 @@
 // The cuDNN convolutions and the cuBLAS matrix product against the reference kernels, with TF32
 // off (float32-exact) and, for a looser bound, on.
+#include <tuple>
+
 #include "core/random.h"
 #include "ops/conv.h"
 #include "ops/cuda/math_mode.h"
@@ -80,6 +82,29 @@ TEST(ConvTf32CudaTest, Tf32StaysWithinItsRounding) {
   EXPECT_TRUE(matches_reference(
       [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), {{1, 1}, {1, 1}}); },
       {random_input({2, 64, 8, 8}), random_input({64, 64, 3, 3})}, loose));
+}
+
+// bf16 autocast: the convolutions run on bf16 copies (8 mantissa bits, float32 accumulation)
+// and hand back float32; forward and both backwards stay within bf16's rounding of the
+// reference.
+TEST(ConvBf16CudaTest, AutocastStaysWithinBf16Rounding) {
+  BG_REQUIRE_GPU();
+  set_cuda_bf16_autocast_enabled(true);
+  ParityOptions loose = on_gpu();
+  loose.rtol = 5e-2;
+  loose.atol = 2e-2;  // ~2^-8 relative per product, summed over up to 576 of them
+  for (const auto& [x, w, attrs] : std::vector<std::tuple<Shape, Shape, Conv2dAttrs>>{
+           {{2, 64, 8, 8}, {64, 64, 3, 3}, {{1, 1}, {1, 1}}},
+           {{2, 16, 9, 7}, {24, 16, 1, 1}, {{2, 2}, {0, 0}}}}) {
+    SCOPED_TRACE(x.str() + " * " + w.str());
+    Conv2dAttrs a = attrs;
+    EXPECT_TRUE(matches_reference(
+        [a](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], a); },
+        {random_input(x), random_input(w), random_input({w[0]})}, loose));
+  }
+  Tensor y = conv2d(randn({1, 8, 5, 5}).to(Device::cuda()), randn({8, 8, 3, 3}).to(Device::cuda()));
+  EXPECT_EQ(y.dtype(), DType::kFloat32);
+  set_cuda_bf16_autocast_enabled(false);
 }
 
 using MatmulCudaTest = Tf32Off;

@@ -23,6 +23,7 @@
 #include "core/random.h"
 #include "examples/common/invocation.h"
 #include "models/bit_resnet_v2.h"
+#include "ops/cuda/math_mode.h"
 #include "ops/loss.h"
 #include "optim/sgd.h"
 #include "tools/bench/bench_clock.h"
@@ -36,6 +37,8 @@ ABSL_FLAG(int64_t, steps, 10, "timed steps");
 ABSL_FLAG(int64_t, warmup, 2, "untimed steps first (primitive creation, allocator warm-up)");
 ABSL_FLAG(int64_t, head, 1000, "classes of the head");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
+ABSL_FLAG(std::string, dtype, "fp32",
+          "fp32, or bf16: bf16 autocast of the convolutions (cuda only; ops/cuda/math_mode.h)");
 ABSL_FLAG(int, threads, 0, "OpenMP threads (0: OMP_NUM_THREADS, else all cores)");
 ABSL_FLAG(bool, profile, false, "print the time per kernel over the timed steps");
 
@@ -62,6 +65,12 @@ absl::Status run() {
   bool train = mode == "train";
   int64_t batch = absl::GetFlag(FLAGS_batch), res = absl::GetFlag(FLAGS_res);
   Device device = absl::GetFlag(FLAGS_device) == "cuda" ? Device::cuda() : Device::cpu();
+  const std::string dtype = absl::GetFlag(FLAGS_dtype);
+  if (dtype != "fp32" && !(dtype == "bf16" && device.is_cuda())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--dtype: expected fp32, or bf16 with --device=cuda; got ", dtype));
+  }
+  set_cuda_bf16_autocast_enabled(dtype == "bf16");
 
   BitConfig config = *parsed;
   config.head_size = absl::GetFlag(FLAGS_head);
@@ -120,6 +129,7 @@ absl::Status run() {
                    .add("framework", "bitgrad")
                    .add("model", name)
                    .add("mode", mode)
+                   .add("dtype", dtype)
                    .add("batch", batch)
                    .add("res", res)
                    .add("threads", omp_get_max_threads())

@@ -8,7 +8,10 @@
 #include <unordered_map>
 
 #include "core/check.h"
+#include "core/cuda/cuda_stream.h"
 #include "ops/conv.h"
+#include "ops/cuda/common/cast_kernels.h"
+#include "ops/elementwise.h"
 #include "ops/cuda/common/gpu_check.h"
 #include "ops/cuda/common/gpu_context.h"
 #include "ops/cuda/math_mode.h"
@@ -25,9 +28,13 @@ class ConvDescriptors {
   ConvDescriptors(const char* op, const Shape& x, const Shape& w, const Shape& y,
                   const Conv2dAttrs& attrs, DType dtype)
       : op_(op) {
-    BG_CHECK(dtype == DType::kFloat32 || dtype == DType::kFloat64, op,
-             ": expected a float32 or float64 tensor, got ", dtype_name(dtype));
-    cudnnDataType_t type = dtype == DType::kFloat32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE;
+    BG_CHECK(dtype == DType::kFloat32 || dtype == DType::kFloat64 || dtype == DType::kBFloat16,
+             op, ": expected a float32 or float64 tensor, got ", dtype_name(dtype));
+    // bf16 data (autocast) accumulates in float32.
+    const cudnnDataType_t type = dtype == DType::kFloat32    ? CUDNN_DATA_FLOAT
+                                 : dtype == DType::kFloat64  ? CUDNN_DATA_DOUBLE
+                                                             : CUDNN_DATA_BFLOAT16;
+    const cudnnDataType_t compute = dtype == DType::kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
     CUDNN_CHECK(op, cudnnCreateTensorDescriptor(&x_));
     CUDNN_CHECK(op, cudnnCreateTensorDescriptor(&y_));
     CUDNN_CHECK(op, cudnnCreateFilterDescriptor(&w_));
@@ -39,7 +46,7 @@ class ConvDescriptors {
     CUDNN_CHECK(op, cudnnSetConvolution2dDescriptor(
                         conv_, dim64(attrs.padding[0]), dim64(attrs.padding[1]),
                         dim64(attrs.stride[0]), dim64(attrs.stride[1]), dim64(attrs.dilation[0]),
-                        dim64(attrs.dilation[1]), CUDNN_CROSS_CORRELATION, type));
+                        dim64(attrs.dilation[1]), CUDNN_CROSS_CORRELATION, compute));
     CUDNN_CHECK(op, cudnnSetConvolutionGroupCount(conv_, dim64(attrs.groups)));
     bool fp32_exact = dtype == DType::kFloat32 && !cuda_tf32_enabled();
     set_math(fp32_exact ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH);
@@ -125,8 +132,8 @@ void use_math(ConvDescriptors& d, const AlgoChoice& choice, DType dtype) {
   d.set_math(choice.math);
 }
 
-struct Scalars {  // alpha = 1 and beta = 0 or 1 in the data's precision
-  explicit Scalars(DType dtype) : is_float(dtype == DType::kFloat32) {}
+struct Scalars {  // alpha = 1 and beta = 0 or 1 in the compute precision
+  explicit Scalars(DType dtype) : is_float(dtype != DType::kFloat64) {}
   const void* one() const { return is_float ? static_cast<const void*>(&f1) : &d1; }
   const void* zero() const { return is_float ? static_cast<const void*>(&f0) : &d0; }
   bool is_float;
@@ -157,6 +164,28 @@ void convolution_forward(const char* op, const GpuContext& gpu, const Tensor& x,
                       accumulate ? s.one() : s.zero(), d.y(), y.mutable_raw_data()));
 }
 
+// bf16 autocast (ops/cuda/math_mode.h): whether this float32 convolution runs in bf16.
+bool autocast(const Tensor& t) {
+  return t.dtype() == DType::kFloat32 && cuda_bf16_autocast_enabled();
+}
+
+Tensor cast(const char* op, const Tensor& t, DType to) {
+  Tensor out = empty(t.shape(), to, t.device());
+  cudaStream_t stream = cuda_stream(t.device().index);
+  if (to == DType::kBFloat16) {
+    CUDA_OP_CHECK(op, launch_float_to_bf16(t.data<float>(),
+                                           static_cast<uint16_t*>(out.mutable_raw_data()),
+                                           t.numel(), stream));
+  } else {
+    CUDA_OP_CHECK(op, launch_bf16_to_float(static_cast<const uint16_t*>(t.raw_data()),
+                                           out.mutable_data<float>(), t.numel(), stream));
+  }
+  return out;
+}
+
+Tensor to_bf16(const char* op, const Tensor& t) { return cast(op, t, DType::kBFloat16); }
+Tensor to_float(const char* op, const Tensor& t) { return cast(op, t, DType::kFloat32); }
+
 // x: (N, C, H, W), w: (O, C/groups, KH, KW), bias: (O) or undefined, one dtype, one CUDA
 // device (ops/conv.cc checked the shapes). Returns y (N, O, OH, OW) on that device.
 Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
@@ -164,6 +193,11 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
   constexpr const char* kOp = "Conv2dFwd";
   Shape y_shape = conv2d_output_shape(x.shape(), w.shape(), attrs);
   if (y_shape.numel() == 0 || x.numel() == 0) return zeros(y_shape, x.dtype(), x.device());
+  if (autocast(x)) {  // in bf16, then back to float32; the bias is added in float32
+    Tensor y = to_float(kOp, conv2d_fwd_cuda(to_bf16(kOp, x), to_bf16(kOp, w), Tensor(), attrs));
+    if (!bias.defined()) return y;
+    return call<BinaryFwd>(y, bias.view({bias.numel(), 1, 1}), BinaryOp::kAdd);
+  }
   Tensor y = empty(y_shape, x.dtype(), x.device());
   const GpuContext& gpu = gpu_context(kOp, x.device());
   convolution_forward(kOp, gpu, x, w, y, attrs, /*accumulate=*/false);
@@ -190,6 +224,9 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
 Tensor conv2d_add_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& addend,
                            const Conv2dAttrs& attrs, bool reuse_addend) {
   constexpr const char* kOp = "Conv2dAddFwd";
+  if (autocast(x)) {  // the bf16 result is added in float32
+    return call<BinaryFwd>(conv2d_fwd_cuda(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
+  }
   const bool unshared = addend.use_count() == 1 && addend.storage_use_count() == 1;
   Tensor y = reuse_addend && unshared ? addend.detach() : addend.clone();
   if (y.numel() == 0 || x.numel() == 0) return y;
@@ -201,6 +238,9 @@ Tensor conv2d_add_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& adden
 Tensor conv2d_bwd_data_cuda(const Tensor& dy, const Tensor& w, const Shape& x_shape,
                             const Conv2dAttrs& attrs) {
   constexpr const char* kOp = "Conv2dBwdData";
+  if (autocast(dy)) {
+    return to_float(kOp, conv2d_bwd_data_cuda(to_bf16(kOp, dy), to_bf16(kOp, w), x_shape, attrs));
+  }
   if (dy.numel() == 0 || Shape(x_shape).numel() == 0) {
     return zeros(x_shape, dy.dtype(), dy.device());
   }
@@ -229,6 +269,9 @@ Tensor conv2d_bwd_data_cuda(const Tensor& dy, const Tensor& w, const Shape& x_sh
 Tensor conv2d_bwd_weight_cuda(const Tensor& dy, const Tensor& x, const Shape& w_shape,
                               const Conv2dAttrs& attrs) {
   constexpr const char* kOp = "Conv2dBwdWeight";
+  if (autocast(dy)) {
+    return to_float(kOp, conv2d_bwd_weight_cuda(to_bf16(kOp, dy), to_bf16(kOp, x), w_shape, attrs));
+  }
   if (dy.numel() == 0 || x.numel() == 0) return zeros(w_shape, dy.dtype(), dy.device());
   Tensor dw = empty(w_shape, dy.dtype(), dy.device());
   const GpuContext& gpu = gpu_context(kOp, dy.device());
