@@ -49,7 +49,10 @@ ABSL_FLAG(uint64_t, seed, 0, "initialisation, few-shot draw, order, augmentation
 ABSL_FLAG(int32_t, workers, 2, "data loader threads");
 ABSL_FLAG(double, bucket_mb, 25,
           "under mpirun: gradients are all-reduced in buckets of about this many MiB");
-ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU; one process)");
+ABSL_FLAG(std::string, device, "cpu",
+          "cpu, or cuda (the GPU of this process's local rank under mpirun, else the first)");
+ABSL_FLAG(std::string, dtype, "fp32",
+          "fp32, or bf16 with --device=cuda: bf16 autocast of the convolutions");
 ABSL_FLAG(int64_t, eval_every, 0, "evaluate and checkpoint every N updates; 0: at the end");
 ABSL_FLAG(int64_t, eval_batch, 0, "images per evaluation batch; 0: --batch");
 ABSL_FLAG(std::string, out, "", "run directory for metrics.jsonl and checkpoint.ckpt");

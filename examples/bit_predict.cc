@@ -27,6 +27,7 @@
 #include "core/storage.h"
 #include "io/npy.h"
 #include "models/predict.h"
+#include "ops/cuda/math_mode.h"
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz or a bitgrad checkpoint");
 ABSL_FLAG(std::string, input, "",
@@ -43,6 +44,7 @@ ABSL_FLAG(int64_t, resolution, 128,
 ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
 ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
+ABSL_FLAG(std::string, dtype, "fp32", "fp32, or bf16 with --device=cuda: bf16 autocast of the convolutions");
 ABSL_FLAG(int64_t, base_width, 64, "test-only: BitConfig::base_width of a shrunken .npz model");
 ABSL_FLAG(int64_t, num_groups, 32, "test-only: BitConfig::num_groups of a shrunken .npz model");
 
@@ -146,6 +148,13 @@ void run() {
                       "--device=cuda: this machine has no usable GPU (", why_no_gpu, ")")),
                   "use --device=cpu"};
   }
+  const std::string dtype = absl::GetFlag(FLAGS_dtype);
+  if (dtype != "fp32" && !(dtype == "bf16" && device == "cuda")) {
+    throw Failure{absl::InvalidArgumentError(absl::StrCat(
+                      "--dtype: expected fp32, or bf16 with --device=cuda, got \"", dtype, "\"")),
+                  "--dtype=bf16 runs the GPU's convolutions in bf16"};
+  }
+  set_cuda_bf16_autocast_enabled(dtype == "bf16");
   LoadedBitModel loaded = load_model();
   if (device == "cuda") loaded.model->to(Device::cuda());
   std::cerr << kProgram << ": " << loaded.message << " on " << loaded.model->device() << "\n";
@@ -180,7 +189,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "bit_predict --weights=MODEL.npz|CHECKPOINT --input=IMAGES|BATCH.npy "
       "[--output=logits.npy] [--labels=FILE] [--model=NAME] [--resolution=128] [--batch=16] "
-      "[--top_k=5] [--device=cpu|cuda]");
+      "[--top_k=5] [--device=cpu|cuda] [--dtype=fp32|bf16]");
   absl::ParseCommandLine(argc, argv);
   bitgrad::run_from_invocation_directory();
   try {

@@ -6,6 +6,7 @@
 #include "data/datasets.h"
 #include "data/few_shot.h"
 #include "dist/world.h"
+#include "ops/cuda/math_mode.h"
 #include "models/bit_weights.h"
 #include "train/model_init.h"
 #include "train/progress.h"
@@ -64,6 +65,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.num_classes());
   if (!model.ok()) return model.status();
   model->model->to(run_device(config));
+  set_cuda_bf16_autocast_enabled(config.dtype() == "bf16");
   out << "model: " << model->message
       << (config.device() == "cuda" ? " on " + run_device(config).str() : "") << "\n";
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);

@@ -133,6 +133,10 @@ absl::Status check_run_config(const RunConfig& c) {
   if (!c.device().empty() && c.device() != "cpu" && c.device() != "cuda") {
     return invalid("device", absl::StrCat("expected cpu or cuda, got \"", c.device(), "\""));
   }
+  if (!c.dtype().empty() && c.dtype() != "fp32" && !(c.dtype() == "bf16" && c.device() == "cuda")) {
+    return invalid("dtype", absl::StrCat("expected fp32, or bf16 with --device=cuda, got \"",
+                                         c.dtype(), "\""));
+  }
   return parse_dataset_spec(c.dataset()).status();
 }
 

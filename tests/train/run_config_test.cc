@@ -36,6 +36,11 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   c.set_bucket_mb(-1);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--bucket_mb", ">= 0"}));
   c = valid();
+  c.set_dtype("bf16");  // on the CPU
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--dtype", "bf16 with --device=cuda"}));
+  c.set_device("cuda");
+  EXPECT_TRUE(check_run_config(c).ok());
+  c = valid();
   c.set_resume(true);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--resume", "--out"}));
   c = valid();
