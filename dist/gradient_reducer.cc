@@ -1,6 +1,5 @@
 #include "dist/gradient_reducer.h"
 
-#include <cstring>
 
 #include "core/check.h"
 #include "core/stopwatch.h"
@@ -40,11 +39,7 @@ GradientReducer::GradientReducer(std::vector<Tensor> parameters, Communicator& w
   for (Bucket& bucket : buckets_) {
     int64_t elements = 0;
     for (int64_t i : bucket.parameters) elements += parameters_[i].numel();
-    if (device.is_cpu()) {
-      bucket.flat.resize(elements);
-    } else {
-      bucket.device_flat = empty({elements}, DType::kFloat32, device);
-    }
+    bucket.flat = empty({elements}, DType::kFloat32, device);
     bucket.waiting = static_cast<int64_t>(bucket.parameters.size());
   }
   stats_.buckets_per_update = num_buckets();
@@ -77,20 +72,11 @@ void GradientReducer::start_ready_buckets(bool all) {
   for (; next_to_start_ < num_buckets(); ++next_to_start_) {
     Bucket& bucket = buckets_[next_to_start_];
     if (bucket.waiting > 0 && !all) return;  // later buckets wait for this one: same order
-    if (gpu_sum_ != nullptr) {
-      start_on_gpu(bucket);
+    pack(bucket);
+    if (gpu_sum_ != nullptr) {  // queued on the stream after the copies: no thread needed
+      gpu_sum_->sum(bucket.flat.mutable_data<float>(), bucket.flat.numel());
+      bucket.reduced = true;
       continue;
-    }
-    float* out = bucket.flat.data();
-    for (int64_t i : bucket.parameters) {
-      const Tensor grad = parameters_[i].grad();
-      const int64_t n = parameters_[i].numel();
-      if (grad.defined()) {
-        std::memcpy(out, grad.to_plain().data<float>(), n * sizeof(float));
-      } else {
-        std::memset(out, 0, n * sizeof(float));
-      }
-      out += n;
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -112,7 +98,7 @@ void GradientReducer::reduce_loop() {
     }
     Bucket& bucket = buckets_[index];  // the training thread leaves it alone until `reduced`
     const SteadyClock::time_point start = SteadyClock::now();
-    world_.all_reduce_sum(bucket.flat.data(), static_cast<int64_t>(bucket.flat.size()));
+    world_.all_reduce_sum(bucket.flat.mutable_data<float>(), bucket.flat.numel());
     const double seconds = seconds_since(start);
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -123,53 +109,42 @@ void GradientReducer::reduce_loop() {
   }
 }
 
-void GradientReducer::start_on_gpu(Bucket& bucket) {
-  DeviceRuntime& gpu = device_runtime(DeviceType::kCUDA);
-  const Device device = bucket.device_flat.device();
-  float* flat = bucket.device_flat.mutable_data<float>();
-  int64_t offset = 0;
+// Copies through the device's runtime: memcpy on the CPU, the stream on a GPU.
+void GradientReducer::pack(Bucket& bucket) {
+  const Device device = bucket.flat.device();
+  DeviceRuntime& runtime = device_runtime(device.type);
+  float* out = bucket.flat.mutable_data<float>();
   for (int64_t i : bucket.parameters) {
     const Tensor grad = parameters_[i].grad();
     const size_t bytes = parameters_[i].numel() * sizeof(float);
     if (grad.defined()) {
-      gpu.copy(flat + offset, device, grad.to_plain().data<float>(), device, bytes);
+      runtime.copy(out, device, grad.to_plain().data<float>(), device, bytes);
     } else {
-      gpu.fill_zero(flat + offset, bytes, device.index);
+      runtime.fill_zero(out, bytes, device.index);
     }
-    offset += parameters_[i].numel();
+    out += parameters_[i].numel();
   }
-  gpu_sum_->sum(flat, offset);  // after the copies on the stream, before write_back_from_gpu's
-  bucket.reduced = true;
 }
 
-void GradientReducer::write_back_from_gpu(const Bucket& bucket) {
-  DeviceRuntime& gpu = device_runtime(DeviceType::kCUDA);
-  const Device device = bucket.device_flat.device();
-  const float* flat = bucket.device_flat.data<float>();
+void GradientReducer::unpack(const Bucket& bucket) {
+  const Device device = bucket.flat.device();
+  DeviceRuntime& runtime = device_runtime(device.type);
+  const float* in = bucket.flat.data<float>();
   for (int64_t i : bucket.parameters) {
     Tensor& p = parameters_[i];
-    Tensor grad = p.grad();
+    Tensor grad = p.grad();  // the engine's .grad is plain and held by nobody else
     if (!grad.defined() || !grad.is_plain()) {
       grad = empty(p.shape(), DType::kFloat32, device);
       p.set_grad(grad);
     }
-    gpu.copy(grad.mutable_data<float>(), device, flat, device, p.numel() * sizeof(float));
-    flat += p.numel();
+    runtime.copy(grad.mutable_data<float>(), device, in, device, p.numel() * sizeof(float));
+    in += p.numel();
   }
 }
 
 void GradientReducer::finish() {
   start_ready_buckets(true);
-  if (gpu_sum_ != nullptr) {  // the sums are queued on the stream, in order: nothing to wait for
-    ++stats_.updates;
-    for (Bucket& bucket : buckets_) {
-      write_back_from_gpu(bucket);
-      bucket.reduced = false;
-      bucket.waiting = static_cast<int64_t>(bucket.parameters.size());
-    }
-    next_to_start_ = 0;
-    return;
-  }
+  // GPU sums are queued on the stream, in order, ahead of unpack's copies: nothing to wait for.
   const SteadyClock::time_point start = SteadyClock::now();
   {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -184,17 +159,7 @@ void GradientReducer::finish() {
   stats_.exposed_seconds += seconds_since(start);
   ++stats_.updates;
   for (Bucket& bucket : buckets_) {
-    const float* in = bucket.flat.data();
-    for (int64_t i : bucket.parameters) {
-      Tensor& p = parameters_[i];
-      Tensor grad = p.grad();  // the engine's .grad is plain and held by nobody else
-      if (!grad.defined() || !grad.is_plain()) {
-        grad = empty(p.shape());
-        p.set_grad(grad);
-      }
-      std::memcpy(grad.mutable_data<float>(), in, p.numel() * sizeof(float));
-      in += p.numel();
-    }
+    unpack(bucket);
     bucket.reduced = false;
     bucket.waiting = static_cast<int64_t>(bucket.parameters.size());
   }

@@ -71,16 +71,15 @@ class GradientReducer {
  private:
   struct Bucket {
     std::vector<int64_t> parameters;  // indices into parameters_
-    std::vector<float> flat;          // their gradients, one after the other
-    Tensor device_flat;               // the same in GPU memory, for parameters on a GPU
+    Tensor flat;                      // their gradients, one after the other, on their device
     int64_t waiting = 0;              // gradients not final yet, this update
     bool reduced = false;             // the thread is done with it, this update
   };
 
   void on_leaf_ready(AutogradMeta& leaf);
   void start_ready_buckets(bool all);  // in bucket order; `all`: also those still waiting
-  void start_on_gpu(Bucket& bucket);   // copies into device_flat and queues the sum
-  void write_back_from_gpu(const Bucket& bucket);
+  void pack(Bucket& bucket);           // the gradients into bucket.flat (zeros for none)
+  void unpack(const Bucket& bucket);   // bucket.flat back into the .grad tensors
   void reduce_loop();                  // the thread
 
   std::vector<Tensor> parameters_;
