@@ -51,7 +51,6 @@ std::string differing_settings(const RunConfig& saved, const RunConfig& now) {
   return differences;
 }
 
-// Restores `state` from `path`, refusing a checkpoint of a different run.
 // A test hook: BITGRAD_TEST_MIN_UPDATE_MS=N makes every update take at least N ms, so that a test
 // that kills a run after a given number of updates (tests/train/kill_test.cc) lands where it
 // means to on a fast machine too, where the tiny test model's updates take a millisecond.
@@ -63,6 +62,7 @@ void pace_update_for_tests(const Clock::time_point& start) {
   if (milliseconds > 0) std::this_thread::sleep_until(start + std::chrono::milliseconds(milliseconds));
 }
 
+// Restores `state` from `path`, refusing a checkpoint of a different run.
 absl::Status resume_from(const std::string& path, const RunConfig& config, TrainState& state) {
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat("--resume: no checkpoint ", path));
