@@ -89,6 +89,10 @@ struct Conv2dAdd {
 
 }  // namespace
 
+bool may_write_into_addend(const Tensor& addend, bool reuse_addend) {
+  return reuse_addend && addend.use_count() == 1 && addend.storage_use_count() == 1;
+}
+
 Tensor conv2d_add(const Tensor& x, const Tensor& w, const Tensor& addend,
                   const Conv2dAttrs& attrs) {
   BG_CHECK(x.defined() && w.defined() && addend.defined(),

@@ -34,6 +34,10 @@ BG_KERNEL_SLOT(Conv2dBwdWeight, Tensor(const Tensor& dy, const Tensor& x, const 
 BG_KERNEL_SLOT(Conv2dAddFwd, Tensor(const Tensor& x, const Tensor& w, const Tensor& addend,
                                     const Conv2dAttrs& attrs, bool reuse_addend));
 
+// Whether a Conv2dAddFwd kernel may write its result into the addend's memory: the caller gave
+// it up (reuse_addend) and no other handle or view shares it.
+bool may_write_into_addend(const Tensor& addend, bool reuse_addend);
+
 // The output shape (N, O, OH, OW); throws an Error naming conv2d and the shapes when x, w and
 // attrs do not fit together.
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dAttrs& attrs);

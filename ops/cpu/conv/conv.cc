@@ -105,9 +105,8 @@ Tensor conv2d_add_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& add
     ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
     auto conv = forward_add_primitive(g);
     const memory::desc& dst_desc = conv.pd.dst_desc();
-    const bool unshared = addend.use_count() == 1 && addend.storage_use_count() == 1;
     Tensor y;
-    if (reuse_addend && unshared && desc_of(addend) == dst_desc) {
+    if (may_write_into_addend(addend, reuse_addend) && desc_of(addend) == dst_desc) {
       y = addend.detach();  // the addend's memory becomes y's
     } else {
       y = empty_with_desc(g.dst_shape(), x.dtype(), dst_desc);

@@ -193,30 +193,15 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
   constexpr const char* kOp = "Conv2dFwd";
   Shape y_shape = conv2d_output_shape(x.shape(), w.shape(), attrs);
   if (y_shape.numel() == 0 || x.numel() == 0) return zeros(y_shape, x.dtype(), x.device());
-  if (autocast(x)) {  // in bf16, then back to float32; the bias is added in float32
-    Tensor y = to_float(kOp, conv2d_fwd_cuda(to_bf16(kOp, x), to_bf16(kOp, w), Tensor(), attrs));
-    if (!bias.defined()) return y;
-    return call<BinaryFwd>(y, bias.view({bias.numel(), 1, 1}), BinaryOp::kAdd);
+  Tensor y;
+  if (autocast(x)) {  // in bf16, then back to float32
+    y = to_float(kOp, conv2d_fwd_cuda(to_bf16(kOp, x), to_bf16(kOp, w), Tensor(), attrs));
+  } else {
+    y = empty(y_shape, x.dtype(), x.device());
+    convolution_forward(kOp, gpu_context(kOp, x.device()), x, w, y, attrs, /*accumulate=*/false);
   }
-  Tensor y = empty(y_shape, x.dtype(), x.device());
-  const GpuContext& gpu = gpu_context(kOp, x.device());
-  convolution_forward(kOp, gpu, x, w, y, attrs, /*accumulate=*/false);
-  if (bias.defined()) {
-    Scalars s(x.dtype());
-    ConvDescriptors d(kOp, x.shape(), w.shape(), y_shape, attrs, x.dtype());  // for y's
-    cudnnTensorDescriptor_t b = nullptr;
-    CUDNN_CHECK(kOp, cudnnCreateTensorDescriptor(&b));
-    cudnnStatus_t status = cudnnSetTensor4dDescriptor(
-        b, CUDNN_TENSOR_NCHW, x.dtype() == DType::kFloat32 ? CUDNN_DATA_FLOAT : CUDNN_DATA_DOUBLE,
-        1, checked_int(kOp, y_shape[1], "O"), 1, 1);
-    if (status == CUDNN_STATUS_SUCCESS) {
-      status = cudnnAddTensor(gpu.cudnn, s.one(), b, bias.raw_data(), s.one(), d.y(),
-                              y.mutable_raw_data());
-    }
-    cudnnDestroyTensorDescriptor(b);
-    CUDNN_CHECK(kOp, status);
-  }
-  return y;
+  if (!bias.defined()) return y;
+  return call<BinaryFwd>(y, bias.view({bias.numel(), 1, 1}), BinaryOp::kAdd);  // (O) over (N, O, H, W)
 }
 
 // conv2d(x, w) + addend, cuDNN adding into y (beta = 1): y is the addend's memory when the
@@ -227,8 +212,7 @@ Tensor conv2d_add_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& adden
   if (autocast(x)) {  // the bf16 result is added in float32
     return call<BinaryFwd>(conv2d_fwd_cuda(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
   }
-  const bool unshared = addend.use_count() == 1 && addend.storage_use_count() == 1;
-  Tensor y = reuse_addend && unshared ? addend.detach() : addend.clone();
+  Tensor y = may_write_into_addend(addend, reuse_addend) ? addend.detach() : addend.clone();
   if (y.numel() == 0 || x.numel() == 0) return y;
   convolution_forward(kOp, gpu_context(kOp, x.device()), x, w, y, attrs, /*accumulate=*/true);
   return y;
