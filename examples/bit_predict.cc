@@ -149,9 +149,8 @@ void run() {
                   "use --device=cpu"};
   }
   const std::string dtype = absl::GetFlag(FLAGS_dtype);
-  if (dtype != "fp32" && !(dtype == "bf16" && device == "cuda")) {
-    throw Failure{absl::InvalidArgumentError(absl::StrCat(
-                      "--dtype: expected fp32, or bf16 with --device=cuda, got \"", dtype, "\"")),
+  if (std::string problem = dtype_flag_problem(dtype, device == "cuda"); !problem.empty()) {
+    throw Failure{absl::InvalidArgumentError(absl::StrCat("--dtype: ", problem)),
                   "--dtype=bf16 runs the GPU's convolutions in bf16"};
   }
   set_cuda_bf16_autocast_enabled(dtype == "bf16");

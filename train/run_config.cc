@@ -7,6 +7,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "data/idx_dataset.h"
+#include "ops/cuda/math_mode.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -133,9 +134,8 @@ absl::Status check_run_config(const RunConfig& c) {
   if (!c.device().empty() && c.device() != "cpu" && c.device() != "cuda") {
     return invalid("device", absl::StrCat("expected cpu or cuda, got \"", c.device(), "\""));
   }
-  if (!c.dtype().empty() && c.dtype() != "fp32" && !(c.dtype() == "bf16" && c.device() == "cuda")) {
-    return invalid("dtype", absl::StrCat("expected fp32, or bf16 with --device=cuda, got \"",
-                                         c.dtype(), "\""));
+  if (std::string problem = dtype_flag_problem(c.dtype(), c.device() == "cuda"); !problem.empty()) {
+    return invalid("dtype", problem);
   }
   return parse_dataset_spec(c.dataset()).status();
 }

@@ -3,6 +3,8 @@
 // turn it off for float32-exact comparisons with the CPU (tests do) or with BITGRAD_CUDA_TF32=0.
 #pragma once
 
+#include <string>
+
 namespace bitgrad {
 
 bool cuda_tf32_enabled();
@@ -14,5 +16,9 @@ void set_cuda_tf32_enabled(bool enabled);
 // float32 (GroupNorm's statistics too), as under PyTorch's autocast.
 bool cuda_bf16_autocast_enabled();
 void set_cuda_bf16_autocast_enabled(bool enabled);
+
+// The --dtype of the binaries: "fp32" (or empty) anywhere, "bf16" (the autocast above) on a GPU.
+// Returns what is wrong with `dtype`, "" when it is fine.
+std::string dtype_flag_problem(const std::string& dtype, bool on_cuda);
 
 }  // namespace bitgrad

@@ -66,9 +66,8 @@ absl::Status run() {
   int64_t batch = absl::GetFlag(FLAGS_batch), res = absl::GetFlag(FLAGS_res);
   Device device = absl::GetFlag(FLAGS_device) == "cuda" ? Device::cuda() : Device::cpu();
   const std::string dtype = absl::GetFlag(FLAGS_dtype);
-  if (dtype != "fp32" && !(dtype == "bf16" && device.is_cuda())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--dtype: expected fp32, or bf16 with --device=cuda; got ", dtype));
+  if (std::string problem = dtype_flag_problem(dtype, device.is_cuda()); !problem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--dtype: ", problem));
   }
   set_cuda_bf16_autocast_enabled(dtype == "bf16");
 

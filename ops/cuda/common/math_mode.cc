@@ -30,4 +30,9 @@ void set_cuda_tf32_enabled(bool enabled) { tf32_flag().store(enabled); }
 bool cuda_bf16_autocast_enabled() { return bf16_flag().load(); }
 void set_cuda_bf16_autocast_enabled(bool enabled) { bf16_flag().store(enabled); }
 
+std::string dtype_flag_problem(const std::string& dtype, bool on_cuda) {
+  if (dtype.empty() || dtype == "fp32" || (dtype == "bf16" && on_cuda)) return "";
+  return "expected fp32, or bf16 with --device=cuda, got \"" + dtype + "\"";
+}
+
 }  // namespace bitgrad
