@@ -67,7 +67,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   model->model->to(run_device(config));
   set_cuda_bf16_autocast_enabled(config.dtype() == "bf16");
   out << "model: " << model->message
-      << (config.device() == "cuda" ? " on " + run_device(config).str() : "") << "\n";
+      << (config.device() == "cuda" ? " on " + model->model->device().str() : "") << "\n";
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {
