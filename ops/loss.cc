@@ -34,6 +34,12 @@ struct CrossEntropy {
 
 }  // namespace
 
+void check_class_label(const char* op, int64_t label, int64_t row, int64_t classes) {
+  BG_CHECK(label >= 0 && label < classes, op, ": label ", label, " in row ", row,
+           " is out of range for K = ", classes, " classes (expected 0 <= label < ", classes,
+           ")");
+}
+
 Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
   BG_CHECK(logits.defined() && target.defined(), "cross_entropy: logits and target must be defined");
   BG_CHECK(!target.requires_grad(), "cross_entropy: targets receive no gradient; detach() them");

@@ -22,4 +22,8 @@ BG_KERNEL_SLOT(CrossEntropyBwd, Tensor(const Tensor& dloss, const Tensor& probs,
 // receive no gradient.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target);
 
+// Every backend's check of a class-index target: throws an Error naming `op`, the label and its
+// row unless 0 <= label < classes.
+void check_class_label(const char* op, int64_t label, int64_t row, int64_t classes);
+
 }  // namespace bitgrad

@@ -11,11 +11,8 @@ namespace {
 
 // The class index of row n of int64 labels (N), checked against the K classes.
 int64_t checked_label(const int64_t* labels, int64_t n, int64_t classes) {
-  int64_t label = labels[n];
-  BG_CHECK(label >= 0 && label < classes, "cross_entropy: label ", label, " in row ", n,
-           " is out of range for K = ", classes, " classes (expected 0 <= label < ", classes,
-           ")");
-  return label;
+  check_class_label("cross_entropy", labels[n], n, classes);
+  return labels[n];
 }
 
 // logits: (N, K) plain; target: int64 class indices (N), or soft targets (N, K) in the logits'

@@ -27,11 +27,7 @@ LogitsShape check_inputs(const char* op, const Tensor& logits, const Tensor& tar
     BG_CHECK(target.shape() == Shape{shape.rows}, op, ": class-index targets must have shape (",
              shape.rows, "), got ", target.shape());
     const int64_t* labels = target.data<int64_t>();
-    for (int64_t n = 0; n < shape.rows; ++n) {
-      BG_CHECK(labels[n] >= 0 && labels[n] < shape.classes, op, ": label ", labels[n], " in row ",
-               n, " is out of range for K = ", shape.classes, " classes (expected 0 <= label < ",
-               shape.classes, ")");
-    }
+    for (int64_t n = 0; n < shape.rows; ++n) check_class_label(op, labels[n], n, shape.classes);
   } else {
     BG_CHECK(target.dtype() == logits.dtype() && target.shape() == logits.shape(), op,
              ": soft targets must match the logits ", logits.shape(), " ",

@@ -33,10 +33,8 @@ CrossEntropyResult cross_entropy_fwd_cuda(const Tensor& logits, const Tensor& ta
   if (labels) {
     const int64_t bad_row = first_bad_row.item<int64_t>();
     if (bad_row < rows) {
-      const int64_t label = target.to(Device::cpu()).data<int64_t>()[bad_row];
-      BG_CHECK(false, "cross_entropy: label ", label, " in row ", bad_row,
-               " is out of range for K = ", classes, " classes (expected 0 <= label < ", classes,
-               ")");
+      check_class_label("cross_entropy", target.to(Device::cpu()).data<int64_t>()[bad_row],
+                        bad_row, classes);
     }
   }
   return result;
