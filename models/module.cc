@@ -184,8 +184,18 @@ void Module::to(Device device) {
 }
 
 Device Module::device() const {
-  const auto parameters = named_parameters();
-  return parameters.empty() ? Device::cpu() : parameters.front().second.device();
+  const Tensor* first = first_parameter();
+  return first != nullptr ? first->device() : Device::cpu();
+}
+
+// named_parameters()'s first entry without building the list (the training loop asks every
+// micro-batch): this module's own first, then its children's, depth first.
+const Tensor* Module::first_parameter() const {
+  if (!parameters_.empty()) return &parameters_.front().second;
+  for (const auto& [name, child] : children_) {
+    if (const Tensor* first = child->first_parameter()) return first;
+  }
+  return nullptr;
 }
 
 void Module::to(DType dtype) {

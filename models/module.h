@@ -102,6 +102,7 @@ class Module {
 
  private:
   void check_new_name(const std::string& name, const char* what) const;
+  const Tensor* first_parameter() const;  // null without parameters
   void add_module(const std::string& name, std::shared_ptr<Module> module);
   void swap_module(const std::string& name, std::shared_ptr<Module> module);
   // Applies fn(tensor) to every parameter and buffer in the tree.

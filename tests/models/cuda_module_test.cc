@@ -23,7 +23,10 @@ TEST(CudaModuleTest, ToMovesParametersBuffersAndGradsInPlace) {
   Tensor buffer = root.register_buffer("steps", full({1}, 7.0, DType::kInt64));
   weight.set_grad(full({2, 3}, 0.25));
 
+  EXPECT_EQ(Module("Empty").device(), Device::cpu());
+  EXPECT_EQ(root.device(), Device::cpu());
   root.to(Device::cuda());
+  EXPECT_EQ(root.device(), Device::cuda());  // found in the child: root has no parameter of its own
   EXPECT_TRUE(weight.device().is_cuda());
   EXPECT_TRUE(weight.grad().device().is_cuda());
   EXPECT_TRUE(buffer.device().is_cuda());
