@@ -25,7 +25,6 @@ class Tf32Off : public ::testing::Test {
   void TearDown() override { set_cuda_tf32_enabled(true); }
 };
 
-
 using ConvCudaTest = Tf32Off;
 
 TEST_F(ConvCudaTest, ForwardAndBothBackwardsMatchTheReference) {

@@ -13,7 +13,6 @@ using testing::matches_reference;
 using testing::on_gpu;
 using testing::random_input;
 
-
 Tensor random_of(const Shape& shape, DType dtype) {
   return random_input(shape, /*requires_grad=*/false).to(dtype).set_requires_grad();
 }

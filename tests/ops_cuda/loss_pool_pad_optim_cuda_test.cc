@@ -21,7 +21,6 @@ using testing::on_gpu;
 using testing::random_input;
 using testing::throws_error;
 
-
 TEST(CrossEntropyCudaTest, HardAndSoftTargetsMatchTheReference) {
   BG_REQUIRE_GPU();
   for (const Shape& shape : {Shape{1, 1}, Shape{7, 5}, Shape{33, 1000}}) {

@@ -14,7 +14,6 @@ using testing::matches_reference;
 using testing::on_gpu;
 using testing::random_input;
 
-
 TEST(GroupNormCudaTest, ForwardAndBackwardMatchTheReference) {
   BG_REQUIRE_GPU();
   struct Case {
