@@ -36,30 +36,34 @@ absl::StatusOr<Resolution> resolution_for(const ImageSet& train, int64_t crop) {
 Augmentation draw_augmentation(const Resolution& resolution, Generator& generator) {
   BG_CHECK(0 < resolution.crop && resolution.crop <= resolution.precrop, "draw_augmentation: ",
            "the crop ", resolution.crop, " must be in [1, precrop ", resolution.precrop, "]");
+  BG_CHECK(resolution.shift >= 0, "draw_augmentation: negative shift ", resolution.shift);
   Augmentation out;
-  const int64_t slack = resolution.precrop - resolution.crop + 1;
-  out.top = generator.randint(slack);
-  out.left = generator.randint(slack);
+  const int64_t shift = resolution.shift;
+  const int64_t positions = resolution.precrop - resolution.crop + 2 * shift + 1;
+  out.top = generator.randint(positions) - shift;
+  out.left = generator.randint(positions) - shift;
   out.flip = generator.uniform() < 0.5;
   return out;
 }
 
 Tensor preprocess_for_train(const Image& image, const Resolution& resolution,
                             const Augmentation& augmentation) {
-  BG_CHECK(augmentation.top >= 0 && augmentation.left >= 0 &&
-               augmentation.top + resolution.crop <= resolution.precrop &&
-               augmentation.left + resolution.crop <= resolution.precrop,
+  const int64_t shift = resolution.shift, crop = resolution.crop, size = resolution.precrop;
+  BG_CHECK(augmentation.top >= -shift && augmentation.left >= -shift &&
+               augmentation.top + crop <= size + shift && augmentation.left + crop <= size + shift,
            "preprocess_for_train: the crop window at (", augmentation.top, ", ",
-           augmentation.left, ") of size ", resolution.crop, " leaves the ", resolution.precrop,
-           "x", resolution.precrop, " image");
-  const Image big = resized(image, resolution.precrop);
-  const int64_t crop = resolution.crop;
-  Image window{crop, crop, std::vector<uint8_t>(static_cast<size_t>(crop * crop * 3))};
+           augmentation.left, ") of size ", crop, " leaves the ", size, "x", size,
+           " image by more than the shift ", shift);
+  const Image big = resized(image, size);
+  Image window{crop, crop, std::vector<uint8_t>(static_cast<size_t>(crop * crop * 3), 0)};
   for (int64_t y = 0; y < crop; ++y) {
+    const int64_t source_y = augmentation.top + y;
+    if (source_y < 0 || source_y >= size) continue;  // black
     for (int64_t x = 0; x < crop; ++x) {
       const int64_t source_x = augmentation.left + (augmentation.flip ? crop - 1 - x : x);
+      if (source_x < 0 || source_x >= size) continue;
       for (int64_t c = 0; c < 3; ++c) {
-        window.pixels[(y * crop + x) * 3 + c] = big.at(augmentation.top + y, source_x, c);
+        window.pixels[(y * crop + x) * 3 + c] = big.at(source_y, source_x, c);
       }
     }
   }

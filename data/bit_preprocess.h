@@ -2,6 +2,8 @@
 //
 //   train: resize ("squash", no aspect preservation) to precrop x precrop, a uniform random
 //          crop x crop window, a horizontal flip with probability 1/2;
+//          (beyond BiT: a window may also start up to `shift` pixels outside the image, whose
+//          outside reads black, for translations at the eval path's scale; train/finetune.h)
 //   eval:  resize directly to crop x crop, with no centre crop;
 //   both:  RGB (gray replicated), float32 CHW, value / 127.5 - 1, i.e. in [-1, 1].
 //
@@ -23,6 +25,7 @@ namespace bitgrad {
 struct Resolution {
   int64_t precrop = 0;  // the train path resizes to this, then crops
   int64_t crop = 0;     // the model's input size, train and eval
+  int64_t shift = 0;    // how far the train path's window may reach past each image edge
 };
 
 // The HyperRule: images under 96x96 pixels in area (H * W < 9216) get (160, 128), others
@@ -43,10 +46,12 @@ struct Augmentation {
   bool flip = false;          // mirror left-right
 };
 
-// Draws top and left uniformly in [0, precrop - crop], then flip with probability 1/2.
+// Draws top and left uniformly in [-shift, precrop - crop + shift], then flip with
+// probability 1/2.
 Augmentation draw_augmentation(const Resolution& resolution, Generator& generator);
 
-// The train path: float32 (3, crop, crop) in [-1, 1].
+// The train path: float32 (3, crop, crop) in [-1, 1]; window pixels outside the image are
+// black (-1).
 Tensor preprocess_for_train(const Image& image, const Resolution& resolution,
                             const Augmentation& augmentation);
 

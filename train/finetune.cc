@@ -114,6 +114,10 @@ std::string all_reduce_line(const ReducerStats& stats, double train_seconds) {
 absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageSet& train) {
   absl::StatusOr<Resolution> resolution = resolution_for(train, config.resolution());
   if (!resolution.ok()) return resolution.status();
+  if (config.augment() == "shift" || config.augment() == "flip") {
+    resolution->precrop = resolution->crop;
+    if (config.augment() == "shift") resolution->shift = std::max<int64_t>(1, resolution->crop / 8);
+  }
   const int64_t n = train.size();
   const int64_t steps = config.steps() > 0 ? config.steps() : bit_hyperrule_schedule(n).total_steps();
   WarmupStaircase schedule = config.schedule() == "constant"
@@ -133,7 +137,8 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   Communicator& world = world_or_null != nullptr ? *world_or_null : one_process;
   absl::StatusOr<MicroBatching> micro = micro_batching(config, world);
   if (!micro.ok()) return micro.status();
-  Sgd sgd(model.named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
+  Sgd sgd(model.named_parameters(),
+          SgdOptions{.lr = 0.0, .momentum = 0.9, .weight_decay = config.weight_decay()});
   Generator generator(derive_seed(config.seed(), SeedPurpose::kMixup, 0));
   Mixup mixup(plan->mixup_alpha);
   TrainState state{&model, &sgd, &generator, 0, run_config_text(config)};
@@ -168,7 +173,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   LoaderOptions options;
   options.batch_size = config.batch() / micro->per_update;
   options.resolution = plan->resolution;
-  options.augment = config.augment() == "bit";
+  options.augment = config.augment() != "none";
   options.shuffle = config.shuffle();
   options.seed = config.seed();
   options.shard = {micro->per_update, micro->first, micro->per_process};
@@ -202,10 +207,10 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
 
   out << absl::StrFormat(
       "fine-tuning: %d training images, %d classes, %dx%d inputs (train path %s), batch %d in "
-      "%d micro-batch(es), %d updates, base lr %g (%s), mixup alpha %g\n",
+      "%d micro-batch(es), %d updates, base lr %g (%s), mixup alpha %g, weight decay %g\n",
       data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
       config.augment(), config.batch(), micro->per_update, plan->steps, config.base_lr(),
-      config.schedule(), plan->mixup_alpha);
+      config.schedule(), plan->mixup_alpha, config.weight_decay());
   if (reducer) {
     out << absl::StrFormat(
         "data parallel: %d processes, %d micro-batch(es) of %d images each; gradients "

@@ -34,6 +34,15 @@ struct FinetunePlan {
 
 // The HyperRule for `train` (its size after any few-shot draw, its first image's size),
 // overridden by config.steps, mixup_alpha (>= 0), resolution and schedule = "constant".
+//
+// config.augment picks the train path:
+//   bit    BiT's: resize to the precrop size (x 1.25 the crop for small images), random crop,
+//          random flip;
+//   shift  resize to the crop size, move the window up to crop/8 pixels each way (what leaves
+//          the image reads black), random flip: translations at the eval path's scale, for
+//          small images that fill the frame (BiT's crop cuts their edges off);
+//   flip   resize to the crop size, random flip;
+//   none   the eval path.
 absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageSet& train);
 
 struct FinetuneResult {

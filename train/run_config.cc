@@ -112,12 +112,15 @@ absl::Status check_run_config(const RunConfig& c) {
   }
   if (c.steps() < 0) return invalid("steps", "must be >= 0 (0: the HyperRule's)");
   if (c.base_lr() < 0) return invalid("base_lr", "must be >= 0");
+  if (c.weight_decay() < 0) return invalid("weight_decay", "must be >= 0");
   if (c.schedule() != "hyperrule" && c.schedule() != "constant") {
     return invalid("schedule", absl::StrCat("expected hyperrule or constant, got \"",
                                             c.schedule(), "\""));
   }
-  if (c.augment() != "bit" && c.augment() != "none") {
-    return invalid("augment", absl::StrCat("expected bit or none, got \"", c.augment(), "\""));
+  if (c.augment() != "bit" && c.augment() != "shift" && c.augment() != "flip" &&
+      c.augment() != "none") {
+    return invalid("augment", absl::StrCat("expected bit, shift, flip or none, got \"",
+                                           c.augment(), "\""));
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
   if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");

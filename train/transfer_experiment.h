@@ -8,13 +8,17 @@
 //               on 10 examples per class of classes 3,4,6,7,9 (Dress, Coat, Shirt, Sneaker,
 //               Ankle boot), evaluated on their 5000 test images
 //   scratch     the same fine-tuning from a random initialisation, for the transfer gain
+// Transfer and scratch run on three few-shot draws (seeds seed, seed + 1, seed + 2); the gain
+// is the difference of their means.
 //
 // From the user's RunConfig it takes seed, workers, eval_every and out (subfolders upstream/,
-// transfer/, scratch/); the other settings are the experiment's own and are printed.
+// transfer/seed_S/, scratch/seed_S/); the other settings are the experiment's own and are
+// printed.
 #pragma once
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "train/finetune.h"
@@ -23,12 +27,21 @@
 namespace bitgrad {
 
 struct TransferResult {
-  FinetuneResult transfer, scratch;
-  std::string upstream_checkpoint;  // the cached upstream model
+  std::vector<FinetuneResult> transfer, scratch;  // one per few-shot draw
+  std::string upstream_checkpoint;                // the cached upstream model
+  double mean_gain() const;                       // of test top-1, as a fraction
+};
+
+// How long each stage runs; tests shorten it.
+struct TransferSchedule {
+  int64_t upstream_steps = 3000;
+  int64_t downstream_steps = 0;  // 0: the HyperRule's, 500 updates for 50 images
+  int few_shot_draws = 3;
 };
 
 absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& config,
-                                                       std::ostream& out);
+                                                       std::ostream& out,
+                                                       const TransferSchedule& schedule = {});
 
 // Where the upstream model is cached: $XDG_CACHE_HOME/bitgrad, else $HOME/.cache/bitgrad.
 std::string bitgrad_cache_dir();

@@ -90,6 +90,38 @@ TEST(DrawAugmentationTest, CoversEveryWindowAndBothFlips) {
   EXPECT_NEAR(flips, kDraws / 2, 150);  // about 7 standard deviations
 }
 
+TEST(DrawAugmentationTest, AShiftLetsTheWindowReachPastEveryEdge) {
+  Generator generator(3);
+  std::set<int64_t> tops, lefts;
+  for (int i = 0; i < 2000; ++i) {
+    const Augmentation a = draw_augmentation({.precrop = 32, .crop = 32, .shift = 4}, generator);
+    tops.insert(a.top);
+    lefts.insert(a.left);
+  }
+  EXPECT_EQ(*tops.begin(), -4);
+  EXPECT_EQ(*tops.rbegin(), 4);
+  EXPECT_EQ(tops.size(), 9u);
+  EXPECT_EQ(lefts.size(), 9u);
+}
+
+TEST(PreprocessForTrainTest, AShiftedWindowReadsBlackOutsideTheImage) {
+  const Resolution resolution{.precrop = 4, .crop = 4, .shift = 1};
+  // One row up and one column right: row 0 and column 3 of the window are outside.
+  const Tensor t = preprocess_for_train(grid4(), resolution, {-1, 1, false});
+  ASSERT_EQ(t.shape(), Shape({3, 4, 4}));
+  EXPECT_FLOAT_EQ(t.at<float>({0, 0, 0}), -1.0f);
+  EXPECT_FLOAT_EQ(t.at<float>({1, 0, 2}), -1.0f);
+  EXPECT_FLOAT_EQ(t.at<float>({0, 1, 0}), scaled(1));   // image (0, 1)
+  EXPECT_FLOAT_EQ(t.at<float>({0, 3, 2}), scaled(23));  // image (2, 3)
+  EXPECT_FLOAT_EQ(t.at<float>({2, 2, 3}), -1.0f);
+  // Flipped, the window's column 0 reads image column 1 + 3 = 4: outside.
+  const Tensor flipped = preprocess_for_train(grid4(), resolution, {0, 1, true});
+  EXPECT_FLOAT_EQ(flipped.at<float>({0, 0, 0}), -1.0f);
+  EXPECT_FLOAT_EQ(flipped.at<float>({0, 0, 1}), scaled(3));
+  EXPECT_TRUE(testing::throws_error(
+      [&] { preprocess_for_train(grid4(), resolution, {0, 2, false}); }, {"(0, 2)", "shift 1"}));
+}
+
 // A 2 x 6 image whose every channel is 10 * column.
 Image column_ramp() {
   Image image{2, 6, {}};

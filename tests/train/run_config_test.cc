@@ -1,6 +1,7 @@
 #include "train/run_config.h"
 
 #include "data/idx_dataset.h"
+#include "train/finetune.h"
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
 
@@ -31,7 +32,11 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--schedule", "hyperrule", "cosine"}));
   c = valid();
   c.set_augment("heavy");
-  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--augment", "bit or none"}));
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c),
+                                    {"--augment", "bit, shift, flip or none", "heavy"}));
+  c = valid();
+  c.set_weight_decay(-1e-4);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--weight_decay", ">= 0"}));
   c = valid();
   c.set_bucket_mb(-1);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--bucket_mb", ">= 0"}));
@@ -67,6 +72,29 @@ TEST(RunConfigTest, TextRoundTrips) {
   EXPECT_EQ(run_config_text(*back), run_config_text(c));
   EXPECT_TRUE(testing::fails_naming(parse_run_config("batch: \"many\"", "my.textproto").status(),
                                     {"my.textproto"}));
+}
+
+TEST(PlanFinetuneTest, TheAugmentModeSetsTheTrainPathsWindow) {
+  ImageSet train;
+  train.source = "train";
+  train.pixels = zeros({2, 28, 28, 1}, DType::kUInt8);
+  train.labels = {0, 1};
+  train.class_names = {"a", "b"};
+  RunConfig c = valid();
+  c.set_resolution(64);
+  struct Case {
+    std::string augment;
+    int64_t precrop, shift;
+  };
+  for (const Case& expected : {Case{"bit", 80, 0}, Case{"shift", 64, 8}, Case{"flip", 64, 0},
+                               Case{"none", 80, 0}}) {
+    c.set_augment(expected.augment);
+    absl::StatusOr<FinetunePlan> plan = plan_finetune(c, train);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    EXPECT_EQ(plan->resolution.crop, 64) << expected.augment;
+    EXPECT_EQ(plan->resolution.precrop, expected.precrop) << expected.augment;
+    EXPECT_EQ(plan->resolution.shift, expected.shift) << expected.augment;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,124 @@
+// The embedded default of bit_finetune, shortened to a few updates on a made-up Fashion-MNIST:
+// what it trains, caches, reports and writes, and that it is deterministic.
+#include "train/transfer_experiment.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/random.h"
+#include "gtest/gtest.h"
+
+namespace bitgrad {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string big_endian(uint32_t v) {
+  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+          static_cast<char>(v)};
+}
+
+// `per_class` 28x28 images of each of the 10 classes: noise plus a bright bar whose row is the
+// class, so that the classes can be told apart.
+void write_split(const fs::path& dir, const std::string& prefix, int per_class, uint64_t seed) {
+  Generator generator(seed);
+  const uint32_t n = 10 * per_class;
+  std::string images = big_endian(0x803) + big_endian(n) + big_endian(28) + big_endian(28);
+  std::string labels = big_endian(0x801) + big_endian(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    const int label = static_cast<int>(i % 10);
+    labels.push_back(static_cast<char>(label));
+    for (int y = 0; y < 28; ++y) {
+      for (int x = 0; x < 28; ++x) {
+        const bool bar = y / 2 == label + 2 && x > 4 && x < 24;
+        images.push_back(static_cast<char>(bar ? 255 : generator.randint(60)));
+      }
+    }
+  }
+  std::ofstream(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary) << images;
+  std::ofstream(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << labels;
+}
+
+class TransferExperimentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::path(::testing::TempDir()) / "transfer_experiment";
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "fashion");
+    write_split(root_ / "fashion", "train", 12, 1);
+    write_split(root_ / "fashion", "t10k", 3, 2);
+    setenv("XDG_CACHE_HOME", (root_ / "cache").c_str(), 1);
+    config_.set_dataset("fashion_mnist:" + (root_ / "fashion").string());
+    config_.set_seed(4);
+    config_.set_workers(2);
+  }
+
+  absl::StatusOr<TransferResult> run(const std::string& out_dir, std::string* log) {
+    config_.set_out(out_dir.empty() ? "" : (root_ / out_dir).string());
+    std::ostringstream out;
+    absl::StatusOr<TransferResult> result = run_transfer_experiment(config_, out, kShort);
+    *log = out.str();
+    return result;
+  }
+
+  static constexpr TransferSchedule kShort{.upstream_steps = 4, .downstream_steps = 3,
+                                           .few_shot_draws = 2};
+  fs::path root_;
+  RunConfig config_;
+};
+
+TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
+  std::string log;
+  absl::StatusOr<TransferResult> first = run("run", &log);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_NE(log.find("== upstream: training on classes 0,1,2,5,8"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(first->upstream_checkpoint));
+  EXPECT_EQ(fs::path(first->upstream_checkpoint).parent_path(), root_ / "cache" / "bitgrad");
+
+  ASSERT_EQ(first->transfer.size(), 2u);
+  ASSERT_EQ(first->scratch.size(), 2u);
+  for (const auto* runs : {&first->transfer, &first->scratch}) {
+    for (const FinetuneResult& r : *runs) {
+      EXPECT_EQ(r.test.examples, 15);  // 3 test images of each of the 5 downstream classes
+      EXPECT_EQ(r.steps, 3);
+    }
+  }
+  const double expected_gain = (first->transfer[0].test.top1 + first->transfer[1].test.top1) / 2 -
+                               (first->scratch[0].test.top1 + first->scratch[1].test.top1) / 2;
+  EXPECT_DOUBLE_EQ(first->mean_gain(), expected_gain);
+  EXPECT_NE(log.find("seeds 4 to 5"), std::string::npos) << log;
+  EXPECT_NE(log.find("transfer gain (mean)"), std::string::npos) << log;
+  for (const char* dir : {"upstream", "transfer/seed_4", "transfer/seed_5", "scratch/seed_4",
+                          "scratch/seed_5"}) {
+    EXPECT_TRUE(fs::exists(root_ / "run" / dir / "metrics.jsonl")) << dir;
+  }
+
+  // The second run loads the cached upstream model and repeats every result.
+  absl::StatusOr<TransferResult> second = run("", &log);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_NE(log.find("== upstream: cached " + first->upstream_checkpoint), std::string::npos)
+      << log;
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(second->transfer[k].test.loss, first->transfer[k].test.loss);
+    EXPECT_EQ(second->scratch[k].test.loss, first->scratch[k].test.loss);
+  }
+  // The two arms differ in their start only, and the draws in their images.
+  EXPECT_NE(first->transfer[0].test.loss, first->scratch[0].test.loss);
+  EXPECT_NE(first->transfer[0].test.loss, first->transfer[1].test.loss);
+}
+
+TEST_F(TransferExperimentTest, OtherDatasetsNeedWeights) {
+  config_.set_dataset("cifar10:" + root_.string());
+  std::string log;
+  absl::StatusOr<TransferResult> result = run("", &log);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(std::string(result.status().message()).find("--weights: needed with --dataset=cifar10"),
+            std::string::npos)
+      << result.status();
+}
+
+}  // namespace
+}  // namespace bitgrad
