@@ -13,11 +13,6 @@ using testing::fails_naming;
 using testing::fresh_temp_dir;
 using testing::write_file;
 
-std::string big_endian(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
-
 void write_gz(const std::string& path, const std::string& bytes) {
   gzFile file = gzopen(path.c_str(), "wb");
   gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
@@ -29,9 +24,8 @@ std::string mnist_dir(const std::string& name, const std::string& labels, bool g
   const std::string dir = fresh_temp_dir(name);
   const uint32_t n = labels.size();
   for (const std::string prefix : {"train", "t10k"}) {
-    const std::string images = big_endian(0x803) + big_endian(n) + big_endian(2) +
-                               big_endian(2) + std::string(4 * n, '\x80');
-    const std::string label_file = big_endian(0x801) + big_endian(n) + labels;
+    const std::string images = testing::idx_images_file(n, 2, 2, std::string(4 * n, '\x80'));
+    const std::string label_file = testing::idx_labels_file(labels);
     const std::string stem = dir + "/" + prefix;
     if (gzipped) {
       write_gz(stem + "-images-idx3-ubyte.gz", images);

@@ -5,14 +5,10 @@
 #include <fstream>
 
 #include "gtest/gtest.h"
+#include "tests/data/temp_files.h"
 
 namespace bitgrad {
 namespace {
-
-std::string big_endian(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
 
 std::string write_gz(const std::string& name, const std::string& bytes) {
   std::string path = ::testing::TempDir() + "/" + name;
@@ -22,17 +18,12 @@ std::string write_gz(const std::string& name, const std::string& bytes) {
   return path;
 }
 
-std::string images_file(uint32_t n, uint32_t h, uint32_t w, std::string pixels) {
-  return big_endian(0x803) + big_endian(n) + big_endian(h) + big_endian(w) + pixels;
-}
-
-std::string labels_file(std::string labels) {
-  return big_endian(0x801) + big_endian(labels.size()) + labels;
-}
+using testing::idx_images_file;
+using testing::idx_labels_file;
 
 TEST(IdxDatasetTest, ReadsImagesAndLabels) {
-  std::string images = write_gz("i.gz", images_file(2, 2, 3, std::string("\x01\x02\x03\x04\x05\x06\xff\x00\x07\x08\x09\x0a", 12)));
-  std::string labels = write_gz("l.gz", labels_file("\x03\x09"));
+  std::string images = write_gz("i.gz", idx_images_file(2, 2, 3, std::string("\x01\x02\x03\x04\x05\x06\xff\x00\x07\x08\x09\x0a", 12)));
+  std::string labels = write_gz("l.gz", idx_labels_file("\x03\x09"));
   absl::StatusOr<LabeledImages> data = read_idx_dataset(images, labels);
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->images.shape(), Shape({2, 2, 3}));
@@ -42,16 +33,16 @@ TEST(IdxDatasetTest, ReadsImagesAndLabels) {
 }
 
 TEST(IdxDatasetTest, BadFilesAreNamed) {
-  std::string labels = write_gz("l2.gz", labels_file("\x01"));
-  std::string truncated = write_gz("trunc.gz", images_file(1, 2, 2, "\x01\x02"));
+  std::string labels = write_gz("l2.gz", idx_labels_file("\x01"));
+  std::string truncated = write_gz("trunc.gz", idx_images_file(1, 2, 2, "\x01\x02"));
   absl::StatusOr<LabeledImages> a = read_idx_dataset(truncated, labels);
   EXPECT_NE(a.status().message().find("trunc.gz is truncated"), std::string::npos) << a.status();
 
-  std::string swapped = write_gz("swapped.gz", labels_file("\x01"));
+  std::string swapped = write_gz("swapped.gz", idx_labels_file("\x01"));
   absl::StatusOr<LabeledImages> b = read_idx_dataset(swapped, labels);
   EXPECT_NE(b.status().message().find("swapped.gz is not an IDX file"), std::string::npos) << b.status();
 
-  std::string two = write_gz("two.gz", images_file(2, 1, 1, "\x01\x02"));
+  std::string two = write_gz("two.gz", idx_images_file(2, 1, 1, "\x01\x02"));
   absl::StatusOr<LabeledImages> c = read_idx_dataset(two, labels);
   EXPECT_NE(c.status().message().find("2 images"), std::string::npos) << c.status();
 

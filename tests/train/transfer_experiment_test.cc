@@ -4,50 +4,43 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
+#include "tests/data/temp_files.h"
 
 namespace bitgrad {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string big_endian(uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
-          static_cast<char>(v)};
-}
-
 // `per_class` 28x28 images of each of the 10 classes: noise plus a bright bar whose row is the
 // class, so that the classes can be told apart.
 void write_split(const fs::path& dir, const std::string& prefix, int per_class, uint64_t seed) {
   Generator generator(seed);
   const uint32_t n = 10 * per_class;
-  std::string images = big_endian(0x803) + big_endian(n) + big_endian(28) + big_endian(28);
-  std::string labels = big_endian(0x801) + big_endian(n);
+  std::string pixels, labels;
   for (uint32_t i = 0; i < n; ++i) {
     const int label = static_cast<int>(i % 10);
     labels.push_back(static_cast<char>(label));
     for (int y = 0; y < 28; ++y) {
       for (int x = 0; x < 28; ++x) {
         const bool bar = y / 2 == label + 2 && x > 4 && x < 24;
-        images.push_back(static_cast<char>(bar ? 255 : generator.randint(60)));
+        pixels.push_back(static_cast<char>(bar ? 255 : generator.randint(60)));
       }
     }
   }
-  std::ofstream(dir / (prefix + "-images-idx3-ubyte"), std::ios::binary) << images;
-  std::ofstream(dir / (prefix + "-labels-idx1-ubyte"), std::ios::binary) << labels;
+  testing::write_file(dir / (prefix + "-images-idx3-ubyte"),
+                      testing::idx_images_file(n, 28, 28, pixels));
+  testing::write_file(dir / (prefix + "-labels-idx1-ubyte"), testing::idx_labels_file(labels));
 }
 
 class TransferExperimentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::path(::testing::TempDir()) / "transfer_experiment";
-    fs::remove_all(root_);
-    fs::create_directories(root_ / "fashion");
+    root_ = testing::fresh_temp_dir("transfer_experiment");
     write_split(root_ / "fashion", "train", 12, 1);
     write_split(root_ / "fashion", "t10k", 3, 2);
     setenv("XDG_CACHE_HOME", (root_ / "cache").c_str(), 1);
