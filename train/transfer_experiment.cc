@@ -26,6 +26,7 @@ const std::vector<int64_t> kUpstreamClasses = {0, 1, 2, 5, 8};    // T-shirt/top
                                                                  // Pullover, Sandal, Bag
 const std::vector<int64_t> kDownstreamClasses = {3, 4, 6, 7, 9};  // Dress, Coat, Shirt,
                                                                  // Sneaker, Ankle boot
+constexpr int64_t kShots = 10;  // downstream training examples per class
 
 // The architecture and input size both stages use: chosen so that the whole experiment fits
 // in ten minutes on two cores (docs/bit_finetune.md has the measurements).
@@ -68,7 +69,7 @@ RunConfig downstream_config(const RunConfig& user, const TransferSchedule& sched
   c.set_dataset(user.dataset());
   c.set_weights(weights);
   c.set_zero_head(true);
-  c.set_examples_per_class(10);
+  c.set_examples_per_class(kShots);
   c.set_batch(16);
   c.set_batch_split(1);
   c.set_eval_batch(250);
@@ -165,9 +166,9 @@ double mean_top1(const std::vector<FinetuneResult>& runs) {
 void print_report(uint64_t first_seed, const TransferResult& result, double seconds,
                   std::ostream& out) {
   out << absl::StrFormat(
-      "\nFashion-MNIST %s, 10 training examples per class, test top-1 for the few-shot draws "
+      "\nFashion-MNIST %s, %d training examples per class, test top-1 for the few-shot draws "
       "of seeds %d to %d:\n",
-      class_list(kDownstreamClasses), first_seed, first_seed + result.transfer.size() - 1);
+      class_list(kDownstreamClasses), kShots, first_seed, first_seed + result.transfer.size() - 1);
   auto row = [&](const std::string& name, const std::vector<FinetuneResult>& runs) {
     out << absl::StrFormat("  %-44s", name);
     for (const FinetuneResult& run : runs) out << absl::StrFormat(" %6.2f%%", 100 * run.test.top1);
@@ -212,10 +213,13 @@ absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, st
   result.upstream_checkpoint = *upstream;
 
   const Dataset downstream = class_subset(*fashion, kDownstreamClasses);
-  // One draw of 10 images per class moves the accuracy by about 3 points either way; the mean
-  // of several says more.
+  // One draw of kShots images per class moves the accuracy by about 3 points either way; the
+  // mean of several says more. Both arms of a draw train on the same images.
   for (int draw = 0; draw < schedule.few_shot_draws; ++draw) {
     const uint64_t seed = user.seed() + draw;
+    absl::StatusOr<Dataset> data =
+        few_shot_data(downstream, downstream_config(user, schedule, "random", seed));
+    if (!data.ok()) return data.status();
     for (const bool pretrained : {true, false}) {
       RunConfig config = downstream_config(user, schedule, pretrained ? *upstream : "random", seed);
       const std::string arm = pretrained ? "transfer" : "scratch";
@@ -225,9 +229,8 @@ absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, st
           << " (seed " << seed << "): "
           << (pretrained ? "fine-tuning the upstream model"
                          : "the same fine-tuning from random init")
-          << " on 10 examples per class of " << class_list(kDownstreamClasses) << "\n";
-      absl::StatusOr<Dataset> data = few_shot_data(downstream, config);
-      if (!data.ok()) return data.status();
+          << " on " << kShots << " examples per class of " << class_list(kDownstreamClasses)
+          << "\n";
       absl::StatusOr<FinetuneResult> run = train(config, *data, out);
       if (!run.ok()) return run.status();
       (pretrained ? result.transfer : result.scratch).push_back(*run);
