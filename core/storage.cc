@@ -173,6 +173,19 @@ bool device_available(DeviceType type, std::string* why_not) {
   return runtime->available(why_not);
 }
 
+absl::Status check_device_flag(const std::string& value) {
+  if (value != "cpu" && value != "cuda") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device: expected cpu or cuda, got \"", value, "\""));
+  }
+  std::string why_not;
+  if (value == "cuda" && !device_available(DeviceType::kCUDA, &why_not)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--device=cuda: this machine has no usable GPU (", why_not, "); use --device=cpu"));
+  }
+  return absl::OkStatus();
+}
+
 DeviceRuntime& device_runtime(DeviceType type) {
   DeviceRuntime* runtime = runtime_slot(type);
   BG_CHECK(runtime != nullptr,

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "core/device.h"
 
 namespace bitgrad {
@@ -35,6 +36,9 @@ bool has_device_runtime(DeviceType type);
 // Whether tensors of `type` can be made here: a runtime is linked and its device is usable. Needs
 // no CUDA headers, so CPU-only programs can ask about a GPU and say why there is none.
 bool device_available(DeviceType type, std::string* why_not = nullptr);
+// Checks a --device flag: "cpu", or "cuda" on a machine with a usable GPU. The error names the
+// flag and says what to use instead. The one check behind every program's --device.
+absl::Status check_device_flag(const std::string& value);
 
 class Storage {
  public:

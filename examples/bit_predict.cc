@@ -137,16 +137,8 @@ void run() {
     std::cerr << kProgram << ": warning: " << warning << "\n";
   }
   const std::string device = absl::GetFlag(FLAGS_device);
-  std::string why_no_gpu;
-  if (device != "cpu" && device != "cuda") {
-    throw Failure{absl::InvalidArgumentError(absl::StrCat("--device: expected cpu or cuda, got \"",
-                                                          device, "\"")),
-                  "--device takes cpu or cuda"};
-  }
-  if (device == "cuda" && !device_available(DeviceType::kCUDA, &why_no_gpu)) {
-    throw Failure{absl::FailedPreconditionError(absl::StrCat(
-                      "--device=cuda: this machine has no usable GPU (", why_no_gpu, ")")),
-                  "use --device=cpu"};
+  if (absl::Status status = check_device_flag(device); !status.ok()) {
+    throw Failure{status, "--device takes cpu, or cuda on a machine with a GPU"};
   }
   const std::string dtype = absl::GetFlag(FLAGS_dtype);
   if (std::string problem = dtype_flag_problem(dtype, device == "cuda"); !problem.empty()) {

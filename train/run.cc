@@ -15,14 +15,7 @@
 namespace bitgrad {
 
 absl::Status check_device(const RunConfig& config) {
-  if (config.device() != "cuda") return absl::OkStatus();
-  std::string why_not;
-  if (!device_available(DeviceType::kCUDA, &why_not)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--device=cuda: this machine has no usable GPU (", why_not,
-                     "); use --device=cpu"));
-  }
-  return absl::OkStatus();
+  return check_device_flag(config.device().empty() ? "cpu" : config.device());  // "" is the CPU
 }
 
 Device run_device(const RunConfig& config) {

@@ -9,6 +9,8 @@
 #include "core/cuda/cuda_memory.h"
 #include "core/dispatch.h"
 #include "core/tensor.h"
+#include "core/storage.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ops/elementwise.h"
 #include "tests/testing/assertions.h"
@@ -73,6 +75,8 @@ TEST(CudaNoGpuTest, MovingToCudaThrowsAClearError) {
   EXPECT_TRUE(throws_error([&] { x.to(Device::cuda()); }, {why_not}));
   EXPECT_TRUE(throws_error([] { zeros({0}, DType::kFloat32, Device::cuda()); }, {"CUDA"}));
   EXPECT_TRUE(throws_error([] { set_current_cuda_device(0); }, {"no usable CUDA device"}));
+  EXPECT_THAT(std::string(check_device_flag("cuda").message()),
+              ::testing::HasSubstr("--device=cuda: this machine has no usable GPU (" + why_not));
   // The CPU side is unaffected by the failed attempts.
   EXPECT_TRUE(all_close(x + x, full({2, 3}, 2.0)));
 }

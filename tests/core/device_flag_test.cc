@@ -1,0 +1,33 @@
+// check_device_flag: the one check behind every program's --device flag.
+#include "core/storage.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace bitgrad {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(DeviceFlagTest, CpuIsAlwaysUsable) { EXPECT_TRUE(check_device_flag("cpu").ok()); }
+
+TEST(DeviceFlagTest, UnknownDeviceNamesTheFlagAndTheChoices) {
+  for (const char* value : {"tpu", "", "CUDA", "cuda:0"}) {
+    absl::Status status = check_device_flag(value);
+    EXPECT_TRUE(absl::IsInvalidArgument(status)) << value;
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr(std::string("--device: expected cpu or cuda, got \"") + value + "\""));
+  }
+}
+
+// This test binary links no CUDA runtime, as on a machine built without CUDA.
+TEST(DeviceFlagTest, CudaWithoutTheRuntimeSaysWhyAndWhatToUse) {
+  absl::Status status = check_device_flag("cuda");
+  EXPECT_TRUE(absl::IsFailedPrecondition(status));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("--device=cuda: this machine has no usable GPU"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("built without CUDA"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("use --device=cpu"));
+}
+
+}  // namespace
+}  // namespace bitgrad
