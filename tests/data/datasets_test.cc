@@ -1,8 +1,7 @@
 #include "data/datasets.h"
 
-#include <zlib.h>
-
 #include "gtest/gtest.h"
+#include "tests/data/idx_bytes.h"
 #include "tests/data/temp_files.h"
 #include "tests/testing/assertions.h"
 
@@ -13,12 +12,6 @@ using testing::fails_naming;
 using testing::fresh_temp_dir;
 using testing::write_file;
 
-void write_gz(const std::string& path, const std::string& bytes) {
-  gzFile file = gzopen(path.c_str(), "wb");
-  gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(file);
-}
-
 // An MNIST-layout folder of idx files, gzipped (name.gz) or not: n 2x2 images, labels as given.
 std::string mnist_dir(const std::string& name, const std::string& labels, bool gzipped = false) {
   const std::string dir = fresh_temp_dir(name);
@@ -28,8 +21,8 @@ std::string mnist_dir(const std::string& name, const std::string& labels, bool g
     const std::string label_file = testing::idx_labels_file(labels);
     const std::string stem = dir + "/" + prefix;
     if (gzipped) {
-      write_gz(stem + "-images-idx3-ubyte.gz", images);
-      write_gz(stem + "-labels-idx1-ubyte.gz", label_file);
+      testing::write_gz_file(stem + "-images-idx3-ubyte.gz", images);
+      testing::write_gz_file(stem + "-labels-idx1-ubyte.gz", label_file);
     } else {
       write_file(stem + "-images-idx3-ubyte", images);
       write_file(stem + "-labels-idx1-ubyte", label_file);

@@ -1,21 +1,17 @@
 #include "data/idx_dataset.h"
 
-#include <zlib.h>
-
 #include <fstream>
 
 #include "gtest/gtest.h"
+#include "tests/data/idx_bytes.h"
 #include "tests/data/temp_files.h"
 
 namespace bitgrad {
 namespace {
 
+// A gzipped file TempDir()/name.
 std::string write_gz(const std::string& name, const std::string& bytes) {
-  std::string path = ::testing::TempDir() + "/" + name;
-  gzFile f = gzopen(path.c_str(), "wb");
-  gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size()));
-  gzclose(f);
-  return path;
+  return testing::write_gz_file(::testing::TempDir() + "/" + name, bytes);
 }
 
 using testing::idx_images_file;

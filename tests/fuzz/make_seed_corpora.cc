@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "io/npz.h"
+#include "tests/data/idx_bytes.h"
 #include "models/checkpoint.h"
 #include "train/run_config.h"
 
@@ -28,21 +29,17 @@ void write(const std::string& path, const std::string& bytes) {
   }
 }
 
-std::string big_endian32(uint32_t v) {
-  return {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
-}
-
 std::string little_endian32(uint32_t v) {
   return {char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
 }
 
 // idx_fuzzer's input: the image file's length, the image file, the label file.
 void write_idx_seed(const std::string& name, uint32_t count, uint32_t rows, uint32_t cols) {
-  std::string images = big_endian32(0x803) + big_endian32(count) + big_endian32(rows) +
-                       big_endian32(cols);
-  for (uint32_t i = 0; i < count * rows * cols; ++i) images += char(i * 37);
-  std::string labels = big_endian32(0x801) + big_endian32(count);
-  for (uint32_t i = 0; i < count; ++i) labels += char(i % 10);
+  std::string pixels, label_bytes;
+  for (uint32_t i = 0; i < count * rows * cols; ++i) pixels += char(i * 37);
+  for (uint32_t i = 0; i < count; ++i) label_bytes += char(i % 10);
+  const std::string images = bitgrad::testing::idx_images_file(count, rows, cols, pixels);
+  const std::string labels = bitgrad::testing::idx_labels_file(label_bytes);
   write(name, little_endian32(images.size()) + images + labels);
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/random.h"
 #include "gtest/gtest.h"
+#include "tests/data/idx_bytes.h"
 #include "tests/data/temp_files.h"
 
 namespace bitgrad {
