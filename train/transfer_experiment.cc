@@ -19,13 +19,16 @@
 namespace bitgrad {
 namespace {
 
-// Each half has garments and shoes, so that upstream features can help downstream; and the
-// downstream half holds the hard pairs (Coat/Shirt, Sneaker/Ankle boot) that 50 images alone
-// cannot separate well.
-const std::vector<int64_t> kUpstreamClasses = {0, 1, 2, 5, 8};    // T-shirt/top, Trouser,
-                                                                 // Pullover, Sandal, Bag
-const std::vector<int64_t> kDownstreamClasses = {3, 4, 6, 7, 9};  // Dress, Coat, Shirt,
-                                                                 // Sneaker, Ankle boot
+// Each half has garments and shoes, so that upstream features can help downstream. Of the
+// splits like that, the downstream half is the one that 10 images per class separate worst from
+// the pixels alone (nearest neighbour: 59.5%, 3,4,6,7,9 gives 76.6%;
+// tools/datasets/fashion_mnist_splits.py): where those 50 images already do well, an upstream
+// model has little to add. The upstream half holds a sibling for each: T-shirt and Dress for
+// the three tops, Ankle boot for the two shoes.
+const std::vector<int64_t> kUpstreamClasses = {0, 1, 3, 8, 9};    // T-shirt/top, Trouser,
+                                                                 // Dress, Bag, Ankle boot
+const std::vector<int64_t> kDownstreamClasses = {2, 4, 5, 6, 7};  // Pullover, Coat, Sandal,
+                                                                 // Shirt, Sneaker
 constexpr int64_t kShots = 10;  // downstream training examples per class
 
 // The architecture and input size both stages use: chosen so that the whole experiment fits

@@ -5,7 +5,7 @@ The classes are relabeled 0..K-1 in the order given, and both splits keep the fi
 the same images, labels and order as the upstream stage of bit_finetune's transfer experiment
 (train/transfer_experiment.cc), so that stage can be rerun with other settings, e.g. wider:
 
-    /usr/bin/python3 tools/datasets/fashion_mnist_classes.py --classes=0,1,2,5,8 \
+    /usr/bin/python3 tools/datasets/fashion_mnist_classes.py --classes=0,1,3,8,9 \
         --out=/tmp/fashion_upstream.npz
 
 Needs numpy only; reads Debian's dataset-fashion-mnist unless --dir says otherwise.

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""How much a BiT model's features know about some Fashion-MNIST classes: linear probes.
+
+For the transfer experiment of bit_finetune (train/transfer_experiment.cc): a logistic
+regression on the pooled features (pre-logits) of the model in --weights, fitted on 10 training
+images per class (three seeded draws) and on all of them, and scored on the test images of
+--classes; the same for a random model of that shape and for the raw pixels, with the
+nearest-neighbour accuracy (cosine) beside each 10-shot figure.
+
+    bazel run //examples:bit_export -- --weights=UPSTREAM.ckpt --output=/tmp/up.onnx \\
+        --save_weights=/tmp/up.npz --base_width=8 --num_groups=4
+    /usr/bin/python3 tools/datasets/fashion_mnist_probe.py --weights=/tmp/up.npz \\
+        --base_width=8 --num_groups=4 --classes=2,4,5,6,7
+
+Needs Debian's python3-torch (tools/golden/bit_torch.py is the model); about a minute on 2 cores.
+"""
+import argparse
+import gzip
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+import bit_torch  # noqa: E402
+
+DRAWS = 3
+
+
+def read_split(directory, prefix, classes):
+    def read(name, header_bytes):
+        with gzip.open(os.path.join(directory, name)) as f:
+            return np.frombuffer(f.read(), np.uint8, offset=header_bytes)
+    labels = read(f"{prefix}-labels-idx1-ubyte.gz", 8)
+    images = read(f"{prefix}-images-idx3-ubyte.gz", 16).reshape(len(labels), 28, 28)
+    keep = np.isin(labels, classes)
+    relabel = {c: k for k, c in enumerate(classes)}
+    return images[keep], np.array([relabel[v] for v in labels[keep]])
+
+
+def features(model, images, resolution):
+    """Pre-logits of the eval path: [-1, 1], resized to the resolution, gray to 3 channels."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), 500):
+            x = torch.from_numpy(images[i:i + 500].astype(np.float32) / 127.5 - 1)[:, None]
+            x = F.interpolate(x, size=resolution, mode="bilinear", align_corners=False)
+            activations = {}
+            model(x.repeat(1, 3, 1, 1), activations)
+            out.append(activations["prelogits"])
+    return torch.cat(out)
+
+
+def linear_probe(train_x, train_y, test_x, test_y, l2):
+    """Top-1 (%) of an L2-regularised logistic regression on standardised features."""
+    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
+    a, b = (train_x - mean) / std, (test_x - mean) / std
+    classes = int(train_y.max()) + 1
+    w = torch.zeros(a.shape[1], classes, requires_grad=True)
+    bias = torch.zeros(classes, requires_grad=True)
+    optimizer = torch.optim.LBFGS([w, bias], max_iter=300)
+    targets = torch.from_numpy(train_y).long()
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(a @ w + bias, targets) + l2 * (w ** 2).sum()
+        loss.backward()
+        return loss
+    optimizer.step(closure)
+    return 100 * np.mean((b @ w + bias).argmax(1).numpy() == test_y)
+
+
+def nearest_neighbour(train_x, train_y, test_x, test_y):
+    similarity = F.normalize(test_x, dim=1) @ F.normalize(train_x, dim=1).T
+    return 100 * np.mean(train_y[similarity.argmax(1).numpy()] == test_y)
+
+
+def report(name, train_x, train_y, test_x, test_y, shots):
+    few = []
+    for seed in range(DRAWS):
+        rng = np.random.RandomState(seed)
+        picks = np.concatenate([rng.choice(np.flatnonzero(train_y == c), shots, replace=False)
+                                for c in range(int(train_y.max()) + 1)])
+        few.append((linear_probe(train_x[picks], train_y[picks], test_x, test_y, 1e-3),
+                    nearest_neighbour(train_x[picks], train_y[picks], test_x, test_y)))
+    few = np.mean(few, axis=0)
+    full = linear_probe(train_x, train_y, test_x, test_y, 1e-5)
+    print(f"  {name:22s} {shots}-shot linear {few[0]:5.1f}%  nearest neighbour {few[1]:5.1f}%  "
+          f"all images linear {full:5.1f}%", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", required=True, help="an official-layout .npz (bit_export)")
+    parser.add_argument("--base_width", type=int, default=8)
+    parser.add_argument("--num_groups", type=int, default=4)
+    parser.add_argument("--classes", required=True, help="comma-separated class indices, 0-9")
+    parser.add_argument("--shots", type=int, default=10)
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--dir", default="/usr/share/datasets/fashion-mnist")
+    args = parser.parse_args()
+    torch.set_num_threads(os.cpu_count() or 1)
+    classes = [int(c) for c in args.classes.split(",")]
+    train_images, train_y = read_split(args.dir, "train", classes)
+    test_images, test_y = read_split(args.dir, "t10k", classes)
+
+    model = bit_torch.BitModel.load_npz(args.weights, args.base_width, args.num_groups)
+    random_model = bit_torch.BitModel.random(model.cfg, seed=0)
+    print(f"classes {args.classes}: {len(train_y)} training and {len(test_y)} test images, "
+          f"test top-1 of probes, {DRAWS} draws for the {args.shots}-shot figures")
+    for name, m in ((os.path.basename(args.weights), model), ("random init", random_model)):
+        report(name, features(m, train_images, args.resolution), train_y,
+               features(m, test_images, args.resolution), test_y, args.shots)
+    pixels = lambda images: torch.from_numpy(images.reshape(len(images), -1).astype(np.float32))
+    report("pixels", pixels(train_images), train_y, pixels(test_images), test_y, args.shots)
+
+
+if __name__ == "__main__":
+    main()

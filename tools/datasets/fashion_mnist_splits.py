@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Ranks the ways to split Fashion-MNIST into 5 upstream and 5 downstream classes.
+
+bit_finetune's transfer experiment (train/transfer_experiment.cc) fine-tunes on 10 images per
+downstream class. Transfer can only show where those 50 images alone separate the classes
+poorly, so this ranks every downstream 5-set by how well 10 images per class do from the pixels:
+nearest neighbour (cosine) of 1000 other training images per class against the 10, mean of
+three draws. Only training images are used; the test split stays for the experiment.
+
+    /usr/bin/python3 tools/datasets/fashion_mnist_splits.py [--top=10]
+
+Needs numpy only; reads Debian's dataset-fashion-mnist unless --dir says otherwise.
+"""
+import argparse
+import gzip
+import itertools
+import os
+
+import numpy as np
+
+NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+         "Bag", "Ankle boot"]
+SHOTS = 10
+QUERIES = 1000  # per class, disjoint from the shots
+DRAWS = 3
+
+
+def read_idx(path, header_bytes):
+    with gzip.open(path) as f:
+        return np.frombuffer(f.read(), np.uint8, offset=header_bytes)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--top", type=int, default=10, help="how many splits to print")
+    args = parser.parse_args()
+    labels = read_idx(os.path.join(args.dir, "train-labels-idx1-ubyte.gz"), 8)
+    images = read_idx(os.path.join(args.dir, "train-images-idx3-ubyte.gz"), 16)
+    images = images.reshape(len(labels), -1).astype(np.float32)
+    images /= np.linalg.norm(images, axis=1, keepdims=True)
+
+    # Per draw and class: SHOTS "training" images and QUERIES others to classify.
+    draws = []
+    for seed in range(DRAWS):
+        rng = np.random.RandomState(seed)
+        picks = [rng.permutation(np.flatnonzero(labels == c))[:SHOTS + QUERIES] for c in range(10)]
+        draws.append([(p[:SHOTS], p[SHOTS:]) for p in picks])
+
+    ranking = []
+    for down in itertools.combinations(range(10), 5):
+        accuracy = []
+        for draw in draws:
+            shots = np.concatenate([draw[c][0] for c in down])
+            queries = np.concatenate([draw[c][1] for c in down])
+            nearest = (images[queries] @ images[shots].T).argmax(axis=1)
+            accuracy.append(np.mean(labels[shots][nearest] == labels[queries]))
+        ranking.append((100 * np.mean(accuracy), down))
+    ranking.sort()
+    print(f"10-shot nearest-neighbour accuracy from pixels, {DRAWS} draws, hardest first:")
+    for accuracy, down in ranking[:args.top]:
+        up = [c for c in range(10) if c not in down]
+        print(f"  {accuracy:5.1f}%  downstream {','.join(map(str, down))} "
+              f"({', '.join(NAMES[c] for c in down)}); upstream {','.join(map(str, up))}")
+
+
+if __name__ == "__main__":
+    main()
