@@ -11,40 +11,26 @@ the same images, labels and order as the upstream stage of bit_finetune's transf
 Needs numpy only; reads Debian's dataset-fashion-mnist unless --dir says otherwise.
 """
 import argparse
-import gzip
 import os
-import sys
 
 import numpy as np
 
-
-def read_idx(path, header_bytes):
-    with gzip.open(path) as f:
-        return np.frombuffer(f.read(), np.uint8, offset=header_bytes)
+import fashion_mnist_files
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--classes", required=True, help="comma-separated class indices, 0-9")
     parser.add_argument("--out", required=True, help="the .npz to write")
-    parser.add_argument("--dir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--dir", default=fashion_mnist_files.DEFAULT_DIR)
     args = parser.parse_args()
-    try:
-        classes = [int(c) for c in args.classes.split(",")]
-    except ValueError:
-        sys.exit(f"--classes: expected comma-separated integers, got {args.classes!r}")
-    if not classes or len(set(classes)) != len(classes) or not all(0 <= c < 10 for c in classes):
-        sys.exit(f"--classes: expected distinct indices in 0..9, got {args.classes!r}")
+    classes = fashion_mnist_files.parse_classes(args.classes)
 
     arrays = {}
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        images = read_idx(os.path.join(args.dir, f"{prefix}-images-idx3-ubyte.gz"), 16)
-        labels = read_idx(os.path.join(args.dir, f"{prefix}-labels-idx1-ubyte.gz"), 8)
-        images = images.reshape(len(labels), 28, 28)
-        keep = np.isin(labels, classes)
-        relabel = {c: k for k, c in enumerate(classes)}
-        arrays[f"x_{split}"] = images[keep]
-        arrays[f"y_{split}"] = np.array([relabel[v] for v in labels[keep]], np.int64)
+    for split in ("train", "test"):
+        images, labels = fashion_mnist_files.read_split(args.dir, split)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = fashion_mnist_files.select_classes(
+            images, labels, classes)
     tmp = args.out + ".tmp.npz"
     np.savez(tmp, **arrays)
     os.replace(tmp, args.out)

@@ -12,31 +12,23 @@ three draws. Only training images are used; the test split stays for the experim
 Needs numpy only; reads Debian's dataset-fashion-mnist unless --dir says otherwise.
 """
 import argparse
-import gzip
 import itertools
-import os
 
 import numpy as np
 
-NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-         "Bag", "Ankle boot"]
+import fashion_mnist_files
+
 SHOTS = 10
 QUERIES = 1000  # per class, disjoint from the shots
 DRAWS = 3
 
 
-def read_idx(path, header_bytes):
-    with gzip.open(path) as f:
-        return np.frombuffer(f.read(), np.uint8, offset=header_bytes)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--dir", default=fashion_mnist_files.DEFAULT_DIR)
     parser.add_argument("--top", type=int, default=10, help="how many splits to print")
     args = parser.parse_args()
-    labels = read_idx(os.path.join(args.dir, "train-labels-idx1-ubyte.gz"), 8)
-    images = read_idx(os.path.join(args.dir, "train-images-idx3-ubyte.gz"), 16)
+    images, labels = fashion_mnist_files.read_split(args.dir, "train")
     images = images.reshape(len(labels), -1).astype(np.float32)
     images /= np.linalg.norm(images, axis=1, keepdims=True)
 
@@ -61,7 +53,7 @@ def main():
     for accuracy, down in ranking[:args.top]:
         up = [c for c in range(10) if c not in down]
         print(f"  {accuracy:5.1f}%  downstream {','.join(map(str, down))} "
-              f"({', '.join(NAMES[c] for c in down)}); upstream {','.join(map(str, up))}")
+              f"({', '.join(fashion_mnist_files.CLASS_NAMES[c] for c in down)}); upstream {','.join(map(str, up))}")
 
 
 if __name__ == "__main__":
