@@ -12,7 +12,8 @@ nearest-neighbour accuracy (cosine) beside each 10-shot figure.
     /usr/bin/python3 tools/datasets/fashion_mnist_probe.py --weights=/tmp/up.npz \\
         --base_width=8 --num_groups=4 --classes=2,4,5,6,7
 
-Needs Debian's python3-torch (tools/golden/bit_torch.py is the model); about three minutes on 2 cores.
+Needs Debian's python3-torch (tools/golden/bit_torch.py is the model); about three minutes on
+2 cores.
 """
 import argparse
 import os
@@ -93,7 +94,8 @@ def main():
     torch.set_num_threads(os.cpu_count() or 1)
     classes = fashion_mnist_files.parse_classes(args.classes)
     if not os.path.exists(args.weights):
-        sys.exit(f"--weights: {args.weights} does not exist (write it with bit_export --save_weights)")
+        sys.exit(f"--weights: {args.weights} does not exist "
+                 "(write it with bit_export --save_weights)")
     train_images, train_y = fashion_mnist_files.select_classes(
         *fashion_mnist_files.read_split(args.dir, "train"), classes)
     test_images, test_y = fashion_mnist_files.select_classes(
