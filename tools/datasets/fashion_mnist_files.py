@@ -32,7 +32,8 @@ def parse_classes(text, flag="--classes"):
         classes = [int(c) for c in text.split(",")]
     except ValueError:
         sys.exit(f"{flag}: expected comma-separated integers, got {text!r}")
-    if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c < 10 for c in classes):
+    distinct = len(set(classes)) == len(classes)
+    if len(classes) < 2 or not distinct or not all(0 <= c < 10 for c in classes):
         sys.exit(f"{flag}: expected at least two distinct indices in 0..9, got {text!r}")
     return classes
 

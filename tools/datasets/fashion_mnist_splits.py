@@ -52,8 +52,9 @@ def main():
     print(f"10-shot nearest-neighbour accuracy from pixels, {DRAWS} draws, hardest first:")
     for accuracy, down in ranking[:args.top]:
         up = [c for c in range(10) if c not in down]
-        print(f"  {accuracy:5.1f}%  downstream {','.join(map(str, down))} "
-              f"({', '.join(fashion_mnist_files.CLASS_NAMES[c] for c in down)}); upstream {','.join(map(str, up))}")
+        names = ", ".join(fashion_mnist_files.CLASS_NAMES[c] for c in down)
+        print(f"  {accuracy:5.1f}%  downstream {','.join(map(str, down))} ({names}); "
+              f"upstream {','.join(map(str, up))}")
 
 
 if __name__ == "__main__":
