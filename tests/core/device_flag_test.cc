@@ -24,7 +24,8 @@ TEST(DeviceFlagTest, UnknownDeviceNamesTheFlagAndTheChoices) {
 TEST(DeviceFlagTest, CudaWithoutTheRuntimeSaysWhyAndWhatToUse) {
   absl::Status status = check_device_flag("cuda");
   EXPECT_TRUE(absl::IsFailedPrecondition(status));
-  EXPECT_THAT(std::string(status.message()), HasSubstr("--device=cuda: this machine has no usable GPU"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("--device=cuda: this machine has no usable GPU"));
   EXPECT_THAT(std::string(status.message()), HasSubstr("built without CUDA"));
   EXPECT_THAT(std::string(status.message()), HasSubstr("use --device=cpu"));
 }

@@ -1,7 +1,5 @@
 #include "data/idx_dataset.h"
 
-#include <fstream>
-
 #include "gtest/gtest.h"
 #include "tests/data/idx_bytes.h"
 #include "tests/data/temp_files.h"

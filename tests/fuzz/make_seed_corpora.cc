@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "io/npz.h"
-#include "tests/data/idx_bytes.h"
 #include "models/checkpoint.h"
+#include "tests/data/idx_bytes.h"
 #include "train/run_config.h"
 
 using namespace bitgrad;
