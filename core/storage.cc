@@ -173,11 +173,16 @@ bool device_available(DeviceType type, std::string* why_not) {
   return runtime->available(why_not);
 }
 
-absl::Status check_device_flag(const std::string& value) {
+absl::Status check_device_name(const std::string& value) {
   if (value != "cpu" && value != "cuda") {
     return absl::InvalidArgumentError(
         absl::StrCat("--device: expected cpu or cuda, got \"", value, "\""));
   }
+  return absl::OkStatus();
+}
+
+absl::Status check_device_flag(const std::string& value) {
+  if (absl::Status status = check_device_name(value); !status.ok()) return status;
   std::string why_not;
   if (value == "cuda" && !device_available(DeviceType::kCUDA, &why_not)) {
     return absl::FailedPreconditionError(absl::StrCat(

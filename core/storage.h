@@ -39,6 +39,9 @@ bool device_available(DeviceType type, std::string* why_not = nullptr);
 // Checks a --device flag: "cpu", or "cuda" on a machine with a usable GPU. The error names the
 // flag and says what to use instead. The one check behind every program's --device.
 absl::Status check_device_flag(const std::string& value);
+// Its first half, which does not look at the machine (for configs checked before a run):
+// "cpu" or "cuda".
+absl::Status check_device_name(const std::string& value);
 
 class Storage {
  public:

@@ -6,6 +6,7 @@
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "core/storage.h"
 #include "data/idx_dataset.h"
 #include "ops/cuda/math_mode.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -134,8 +135,8 @@ absl::Status check_run_config(const RunConfig& c) {
   if (c.eval_batch() < 0) return invalid("eval_batch", "must be >= 0 (0: --batch)");
   if (c.eval_every() < 0) return invalid("eval_every", "must be >= 0 (0: only at the end)");
   if (c.resume() && c.out().empty()) return invalid("resume", "needs --out, the run directory");
-  if (!c.device().empty() && c.device() != "cpu" && c.device() != "cuda") {
-    return invalid("device", absl::StrCat("expected cpu or cuda, got \"", c.device(), "\""));
+  if (!c.device().empty()) {  // empty is the CPU
+    if (absl::Status status = check_device_name(c.device()); !status.ok()) return status;
   }
   if (std::string problem = dtype_flag_problem(c.dtype(), c.device() == "cuda"); !problem.empty()) {
     return invalid("dtype", problem);

@@ -13,11 +13,18 @@ TEST(DeviceFlagTest, CpuIsAlwaysUsable) { EXPECT_TRUE(check_device_flag("cpu").o
 
 TEST(DeviceFlagTest, UnknownDeviceNamesTheFlagAndTheChoices) {
   for (const char* value : {"tpu", "", "CUDA", "cuda:0"}) {
-    absl::Status status = check_device_flag(value);
-    EXPECT_TRUE(absl::IsInvalidArgument(status)) << value;
-    EXPECT_THAT(std::string(status.message()),
-                HasSubstr(std::string("--device: expected cpu or cuda, got \"") + value + "\""));
+    for (const absl::Status& status : {check_device_flag(value), check_device_name(value)}) {
+      EXPECT_TRUE(absl::IsInvalidArgument(status)) << value;
+      EXPECT_THAT(std::string(status.message()),
+                  HasSubstr(std::string("--device: expected cpu or cuda, got \"") + value + "\""));
+    }
   }
+}
+
+// The name check alone accepts cuda on any machine: configs are checked before a run.
+TEST(DeviceFlagTest, TheNameCheckDoesNotLookAtTheMachine) {
+  EXPECT_TRUE(check_device_name("cpu").ok());
+  EXPECT_TRUE(check_device_name("cuda").ok());
 }
 
 // This test binary links no CUDA runtime, as on a machine built without CUDA.
