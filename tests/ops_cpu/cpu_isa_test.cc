@@ -31,5 +31,20 @@ TEST(CpuIsaTest, ScopedCapLowersTheActiveIsaAndRestoresIt) {
   EXPECT_EQ(active_cpu_isa(), best);
 }
 
+BG_ALWAYS_INLINE int twice(int x) { return 2 * x; }
+
+TEST(CpuIsaTest, ForActiveIsaPicksTheCopyTheActiveIsaAllows) {
+  using Copies = IsaCopies<&twice>;
+  {
+    ScopedCpuIsaCap cap(CpuIsa::kPortable);
+    EXPECT_EQ(for_active_isa<&twice>(), &Copies::portable);
+  }
+  const auto expected =
+      active_cpu_isa() == CpuIsa::kAvx2Fma ? &Copies::avx2_fma : &Copies::portable;
+  EXPECT_EQ(for_active_isa<&twice>(), expected);
+  EXPECT_EQ(Copies::portable(21), 42);
+  if (active_cpu_isa() == CpuIsa::kAvx2Fma) EXPECT_EQ(Copies::avx2_fma(21), 42);
+}
+
 }  // namespace
 }  // namespace bitgrad::cpu

@@ -46,3 +46,25 @@ class ScopedCpuIsaCap {
 #define BG_TARGET_AVX2_FMA
 #endif
 #define BG_ALWAYS_INLINE inline __attribute__((always_inline))
+
+namespace bitgrad::cpu {
+
+// A hot function compiled for both ISAs: kFn (BG_ALWAYS_INLINE, so that it is compiled into
+// each copy) called from a baseline copy and from an AVX2+FMA one.
+//   auto row = for_active_isa<&fwd_row<float>>();  // the copy active_cpu_isa() allows
+template <auto kFn, typename Signature = decltype(kFn)>
+struct IsaCopies;
+
+template <auto kFn, typename R, typename... Args>
+struct IsaCopies<kFn, R (*)(Args...)> {
+  static R portable(Args... args) { return kFn(args...); }
+  BG_TARGET_AVX2_FMA static R avx2_fma(Args... args) { return kFn(args...); }
+};
+
+template <auto kFn>
+auto for_active_isa() {
+  using Copies = IsaCopies<kFn>;
+  return active_cpu_isa() == CpuIsa::kAvx2Fma ? &Copies::avx2_fma : &Copies::portable;
+}
+
+}  // namespace bitgrad::cpu

@@ -501,18 +501,6 @@ BG_ALWAYS_INLINE void fwd_unit(const FwdArgs<T>& a, int64_t n, int64_t unit) {
   }
 }
 
-template <typename T>
-using FwdUnitFn = void (*)(const FwdArgs<T>&, int64_t, int64_t);
-
-template <typename T, int kBlock, bool kRelu>
-void fwd_unit_portable(const FwdArgs<T>& a, int64_t n, int64_t unit) {
-  fwd_unit<T, kBlock, kRelu>(a, n, unit);
-}
-template <typename T, int kBlock, bool kRelu>
-BG_TARGET_AVX2_FMA void fwd_unit_avx2(const FwdArgs<T>& a, int64_t n, int64_t unit) {
-  fwd_unit<T, kBlock, kRelu>(a, n, unit);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Backward.
 
@@ -599,18 +587,6 @@ BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
   }
 }
 
-template <typename T>
-using BwdUnitFn = void (*)(const BwdArgs<T>&, int64_t, int64_t);
-
-template <typename T, int kBlock, bool kRelu>
-void bwd_unit_portable(const BwdArgs<T>& a, int64_t n, int64_t unit) {
-  bwd_unit<T, kBlock, kRelu>(a, n, unit);
-}
-template <typename T, int kBlock, bool kRelu>
-BG_TARGET_AVX2_FMA void bwd_unit_avx2(const BwdArgs<T>& a, int64_t n, int64_t unit) {
-  bwd_unit<T, kBlock, kRelu>(a, n, unit);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Picking the compiled variant.
 
@@ -630,23 +606,21 @@ auto with_block_and_relu(int64_t block, bool relu, Fn&& fn) {
   }
 }
 
+// The unit function for a block size and ReLU flag, compiled for the active ISA.
+template <typename Args>
+using UnitFn = void (*)(const Args&, int64_t n, int64_t unit);
+
 template <typename T>
-FwdUnitFn<T> select_fwd_unit(int64_t block, bool relu) {
-  const bool avx2 = active_cpu_isa() == CpuIsa::kAvx2Fma;
-  return with_block_and_relu(block, relu, [&](auto kBlock, auto kRelu) -> FwdUnitFn<T> {
-    constexpr int b = decltype(kBlock)::value;
-    constexpr bool r = decltype(kRelu)::value;
-    return avx2 ? &fwd_unit_avx2<T, b, r> : &fwd_unit_portable<T, b, r>;
+UnitFn<FwdArgs<T>> select_fwd_unit(int64_t block, bool relu) {
+  return with_block_and_relu(block, relu, [](auto kBlock, auto kRelu) {
+    return for_active_isa<&fwd_unit<T, decltype(kBlock)::value, decltype(kRelu)::value>>();
   });
 }
 
 template <typename T>
-BwdUnitFn<T> select_bwd_unit(int64_t block, bool relu) {
-  const bool avx2 = active_cpu_isa() == CpuIsa::kAvx2Fma;
-  return with_block_and_relu(block, relu, [&](auto kBlock, auto kRelu) -> BwdUnitFn<T> {
-    constexpr int b = decltype(kBlock)::value;
-    constexpr bool r = decltype(kRelu)::value;
-    return avx2 ? &bwd_unit_avx2<T, b, r> : &bwd_unit_portable<T, b, r>;
+UnitFn<BwdArgs<T>> select_bwd_unit(int64_t block, bool relu) {
+  return with_block_and_relu(block, relu, [](auto kBlock, auto kRelu) {
+    return for_active_isa<&bwd_unit<T, decltype(kBlock)::value, decltype(kRelu)::value>>();
   });
 }
 
@@ -669,7 +643,7 @@ void group_norm_fwd_blocked(const ChannelBlockedShape& shape, const GroupNormAtt
   const Scratch<T, 1> coefs(4, plan.batch * plan.padded_channels);
   const FwdArgs<T> args{plan,    x,       gamma,    beta,     y,        mean,    rstd,
                         sums[0], sums[1], coefs[0], coefs[1], coefs[2], coefs[3]};
-  const FwdUnitFn<T> unit = select_fwd_unit<T>(plan.block, attrs.relu);
+  const UnitFn<FwdArgs<T>> unit = select_fwd_unit<T>(plan.block, attrs.relu);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < plan.batch * per_sample; ++i) unit(args, i / per_sample, i % per_sample);
 }
@@ -685,7 +659,7 @@ void group_norm_bwd_blocked(const ChannelBlockedShape& shape, const GroupNormAtt
   const BwdArgs<T> args{plan,     dy,        x,        gamma,    beta,     mean,
                         rstd,     dx_addend, dx,       sums[0],  sums[1],  coefs[0],
                         coefs[1], coefs[2],  coefs[3], coefs[4], coefs[5]};
-  const BwdUnitFn<T> unit = select_bwd_unit<T>(plan.block, attrs.relu);
+  const UnitFn<BwdArgs<T>> unit = select_bwd_unit<T>(plan.block, attrs.relu);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < plan.batch * per_sample; ++i) unit(args, i / per_sample, i % per_sample);
 

@@ -62,31 +62,13 @@ BG_ALWAYS_INLINE void bwd_row(int64_t cols, double eps, const T* g, const T* w, 
   }
 }
 
-// Each row function compiled for the baseline ISA and for AVX2+FMA (ops/cpu/common/cpu_isa.h).
-template <typename T>
-void fwd_row_portable(int64_t cols, double eps, const T* w, T* out) {
-  fwd_row(cols, eps, w, out);
-}
-template <typename T>
-BG_TARGET_AVX2_FMA void fwd_row_avx2(int64_t cols, double eps, const T* w, T* out) {
-  fwd_row(cols, eps, w, out);
-}
-template <typename T>
-void bwd_row_portable(int64_t cols, double eps, const T* g, const T* w, T* out) {
-  bwd_row(cols, eps, g, w, out);
-}
-template <typename T>
-BG_TARGET_AVX2_FMA void bwd_row_avx2(int64_t cols, double eps, const T* g, const T* w, T* out) {
-  bwd_row(cols, eps, g, w, out);
-}
-
 }  // namespace
 
 template <typename T>
 void weight_standardize_fwd_rows(int64_t rows, int64_t cols, double eps, const T* w, T* w_hat) {
   BG_CHECK(rows >= 0 && cols >= 1, "weight_standardize: expected rows >= 0 and cols >= 1, got (",
            rows, ", ", cols, ")");
-  const auto row = active_cpu_isa() == CpuIsa::kAvx2Fma ? &fwd_row_avx2<T> : &fwd_row_portable<T>;
+  const auto row = for_active_isa<&fwd_row<T>>();
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements)
   for (int64_t o = 0; o < rows; ++o) row(cols, eps, w + o * cols, w_hat + o * cols);
 }
@@ -96,7 +78,7 @@ void weight_standardize_bwd_rows(int64_t rows, int64_t cols, double eps, const T
                                  T* dw) {
   BG_CHECK(rows >= 0 && cols >= 1, "weight_standardize backward: expected rows >= 0 and ",
            "cols >= 1, got (", rows, ", ", cols, ")");
-  const auto row = active_cpu_isa() == CpuIsa::kAvx2Fma ? &bwd_row_avx2<T> : &bwd_row_portable<T>;
+  const auto row = for_active_isa<&bwd_row<T>>();
 #pragma omp parallel for schedule(static) if (rows * cols >= kParallelMinElements)
   for (int64_t o = 0; o < rows; ++o) row(cols, eps, dy + o * cols, w + o * cols, dw + o * cols);
 }
