@@ -46,6 +46,7 @@ class ScopedCpuIsaCap {
 #define BG_TARGET_AVX2_FMA
 #endif
 #define BG_ALWAYS_INLINE inline __attribute__((always_inline))
+#define BG_INLINE_LAMBDA __attribute__((always_inline))  // [&](int i) BG_INLINE_LAMBDA {...}
 
 namespace bitgrad::cpu {
 

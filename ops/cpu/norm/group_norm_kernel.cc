@@ -162,38 +162,55 @@ BG_ALWAYS_INLINE void shifted_sums_chunk(const T* x, const Vec<T>* shift, Vec<T>
   }
 }
 
-// Forward pass 1 over one row (a channel block of one sample, S * kBlock values): adds
-// sum(x - shift) and sum((x - shift)^2) per channel into sum[0, kBlock) and sum_sq[0, kBlock).
+// Two per-channel sums over one row of `length` values (a channel block of one sample) into
+// sum_a[0, kBlock) and sum_b[0, kBlock). add_chunk(offset, part_a, part_b) adds the chunk at
+// `offset`; add_tail(offset, rest, part_a, part_b) the last, partial one. The partial sums in T
+// go into double every kFlushEvery chunks, which bounds their rounding error.
+template <typename T, int kBlock, typename AddChunk, typename AddTail>
+BG_ALWAYS_INLINE void row_sum_pair(int64_t length, AddChunk&& add_chunk, AddTail&& add_tail,
+                                   double* sum_a, double* sum_b) {
+  Vec<T> part_a[kVecsPerChunk], part_b[kVecsPerChunk];
+  VecD total_a[kDoubleVecs<T>], total_b[kDoubleVecs<T>];
+  zero(total_a);
+  zero(total_b);
+  const int64_t chunks = length / kChunk<T>;
+  for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
+    const int64_t end = std::min(chunks, begin + kFlushEvery);
+    zero(part_a);
+    zero(part_b);
+    for (int64_t chunk = begin; chunk < end; ++chunk) add_chunk(chunk * kChunk<T>, part_a, part_b);
+    flush<T>(part_a, total_a);
+    flush<T>(part_b, total_b);
+  }
+  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
+    zero(part_a);
+    zero(part_b);
+    add_tail(chunks * kChunk<T>, rest, part_a, part_b);
+    flush<T>(part_a, total_a);
+    flush<T>(part_b, total_b);
+  }
+  fold<T, kBlock>(total_a, sum_a);
+  fold<T, kBlock>(total_b, sum_b);
+}
+
+// Forward pass 1 over one row: adds sum(x - shift) and sum((x - shift)^2) per channel.
 template <typename T, int kBlock>
 BG_ALWAYS_INLINE void row_shifted_sums(const T* x, int64_t spatial, const T* shift, double* sum,
                                        double* sum_sq) {
   using V = Vec<T>;
-  V shift_v[kDistinctVecs<T, kBlock>], part[kVecsPerChunk], part_sq[kVecsPerChunk];
+  V shift_v[kDistinctVecs<T, kBlock>];
   spread<T, kBlock>(shift, shift_v);
-  VecD total[kDoubleVecs<T>], total_sq[kDoubleVecs<T>];
-  zero(total);
-  zero(total_sq);
-  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
-  for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
-    const int64_t end = std::min(chunks, begin + kFlushEvery);
-    zero(part);
-    zero(part_sq);
-    for (int64_t chunk = begin; chunk < end; ++chunk) {
-      shifted_sums_chunk<T, kBlock>(x + chunk * kChunk<T>, shift_v, part, part_sq);
-    }
-    flush<T>(part, total);
-    flush<T>(part_sq, total_sq);
-  }
-  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
-    const PaddedChunk<T, kBlock> tail(x + chunks * kChunk<T>, rest, shift_v);
-    zero(part);
-    zero(part_sq);
-    shifted_sums_chunk<T, kBlock>(tail.values, shift_v, part, part_sq);
-    flush<T>(part, total);
-    flush<T>(part_sq, total_sq);
-  }
-  fold<T, kBlock>(total, sum);
-  fold<T, kBlock>(total_sq, sum_sq);
+  row_sum_pair<T, kBlock>(
+      spatial * kBlock,
+      [&](int64_t offset, V* part, V* part_sq) BG_INLINE_LAMBDA {
+        shifted_sums_chunk<T, kBlock>(x + offset, shift_v, part, part_sq);
+      },
+      [&](int64_t offset, int64_t rest, V* part, V* part_sq) BG_INLINE_LAMBDA {
+        // Padding: x = shift adds nothing.
+        const PaddedChunk<T, kBlock> tail(x + offset, rest, shift_v);
+        shifted_sums_chunk<T, kBlock>(tail.values, shift_v, part, part_sq);
+      },
+      sum, sum_sq);
 }
 
 // Forward pass 2, one chunk: y = relu?(a * (x - m) + b).
@@ -278,36 +295,21 @@ BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* x, int64_t spatial, co
                                     const ReluGate<T, kBlock>& gate, double* sum_g,
                                     double* sum_gx) {
   using V = Vec<T>;
-  V m[kDistinctVecs<T, kBlock>], part_g[kVecsPerChunk], part_gx[kVecsPerChunk];
+  V m[kDistinctVecs<T, kBlock>];
   spread<T, kBlock>(center, m);
-  VecD total_g[kDoubleVecs<T>], total_gx[kDoubleVecs<T>];
-  zero(total_g);
-  zero(total_gx);
-  const int64_t length = spatial * kBlock, chunks = length / kChunk<T>;
-  for (int64_t begin = 0; begin < chunks; begin += kFlushEvery) {
-    const int64_t end = std::min(chunks, begin + kFlushEvery);
-    zero(part_g);
-    zero(part_gx);
-    for (int64_t chunk = begin; chunk < end; ++chunk) {
-      const int64_t offset = chunk * kChunk<T>;
-      grad_sums_chunk<T, kBlock, kRelu>(dy + offset, x + offset, m, gate, part_g, part_gx);
-    }
-    flush<T>(part_g, total_g);
-    flush<T>(part_gx, total_gx);
-  }
-  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
-    // Padding: dy = 0 contributes nothing whatever x holds.
-    const int64_t offset = chunks * kChunk<T>;
-    const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
-        x_tail(x + offset, rest, nullptr);
-    zero(part_g);
-    zero(part_gx);
-    grad_sums_chunk<T, kBlock, kRelu>(dy_tail.values, x_tail.values, m, gate, part_g, part_gx);
-    flush<T>(part_g, total_g);
-    flush<T>(part_gx, total_gx);
-  }
-  fold<T, kBlock>(total_g, sum_g);
-  fold<T, kBlock>(total_gx, sum_gx);
+  row_sum_pair<T, kBlock>(
+      spatial * kBlock,
+      [&](int64_t offset, V* part_g, V* part_gx) BG_INLINE_LAMBDA {
+        grad_sums_chunk<T, kBlock, kRelu>(dy + offset, x + offset, m, gate, part_g, part_gx);
+      },
+      [&](int64_t offset, int64_t rest, V* part_g, V* part_gx) BG_INLINE_LAMBDA {
+        // Padding: dy = 0 adds nothing whatever x holds.
+        const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
+            x_tail(x + offset, rest, nullptr);
+        grad_sums_chunk<T, kBlock, kRelu>(dy_tail.values, x_tail.values, m, gate, part_g,
+                                          part_gx);
+      },
+      sum_g, sum_gx);
 }
 
 // Backward pass 2, one chunk: dx = a * g + b * (x - m) + c, plus the addend when there is one.
