@@ -248,8 +248,9 @@ std::vector<Row> rows() {
          testing::wait_finetune(busy, options);
          // The kernel dropped the killed run's lock: the directory is usable again.
          const std::string after = error_line(run_with({"--batch=0"}, "busy"));
-         return after.find("--batch") == std::string::npos ? "(lock stuck) " + after
-                                                           : absl::StrReplaceAll(line, {{std::to_string(busy), "PID"}});
+         if (after.find("--batch") == std::string::npos) return "(lock stuck) " + after;
+         // Only the pid after "process": a short one (a sandbox's) may stand in the paths too.
+         return absl::StrReplaceAll(line, {{absl::StrCat("process ", busy, " "), "process PID "}});
        },
        {"--out", "in use by another run", "process PID"}},
       {"run directory", "`--resume` with no checkpoint in `--out`",
