@@ -76,6 +76,9 @@ absl::Status run_in(Communicator& world) {
           "--weights: the embedded transfer experiment runs as one process; give --weights (a "
           ".npz, a checkpoint or \"random\") to train with several");
     }
+    if (absl::Status status = check_transfer_experiment_flags(*config); !status.ok()) {
+      return status;
+    }
     return run_transfer_experiment(*config, std::cout).status();
   }
   std::ostream silent(nullptr);  // only rank 0 reports

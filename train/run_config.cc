@@ -45,6 +45,15 @@ absl::Status set_field(const FieldDescriptor* field, const std::string& value, R
   return absl::OkStatus();
 }
 
+// The Abseil flag of a RunConfig field: every field has one of the same name.
+absl::StatusOr<absl::CommandLineFlag*> flag_of(const FieldDescriptor* field) {
+  absl::CommandLineFlag* flag = absl::FindCommandLineFlag(field->name());
+  if (flag == nullptr) {
+    return absl::InternalError(absl::StrCat("RunConfig field ", field->name(), " has no flag"));
+  }
+  return flag;
+}
+
 // Parses `text` into `config`, recording where each field was set into `locations` (if given).
 // The error names `source`, the line and column of the parser's first complaint.
 absl::Status parse_textproto(const std::string& text, const std::string& source, RunConfig* config,
@@ -89,20 +98,35 @@ absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) 
   const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const FieldDescriptor* field = descriptor->field(i);
-    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(field->name());
-    if (flag == nullptr) {
-      return absl::InternalError(absl::StrCat("RunConfig field ", field->name(), " has no flag"));
-    }
+    absl::StatusOr<absl::CommandLineFlag*> flag = flag_of(field);
+    if (!flag.ok()) return flag.status();
     // Abseil's public API cannot tell "given on the command line" (IsSpecifiedOnCommandLine is
     // private in Debian's 20220623), so a flag overrides the file when it differs from its
     // default: --batch=512 (the default) does not override the file's batch.
-    const bool set_by_flag = flag->CurrentValue() != flag->DefaultValue();
+    const bool set_by_flag = (*flag)->CurrentValue() != (*flag)->DefaultValue();
     if (in_file.GetLocation(field, -1).line >= 0 && !set_by_flag) continue;
-    if (absl::Status status = set_field(field, flag->CurrentValue(), &config); !status.ok()) {
+    if (absl::Status status = set_field(field, (*flag)->CurrentValue(), &config); !status.ok()) {
       return status;
     }
   }
   return config;
+}
+
+absl::StatusOr<std::vector<std::string>> fields_off_their_defaults(const RunConfig& config) {
+  std::vector<std::string> names;
+  const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    absl::StatusOr<absl::CommandLineFlag*> flag = flag_of(field);
+    if (!flag.ok()) return flag.status();
+    RunConfig defaults;
+    if (absl::Status s = set_field(field, (*flag)->DefaultValue(), &defaults); !s.ok()) return s;
+    std::string value, default_value;
+    TextFormat::PrintFieldValueToString(config, field, -1, &value);
+    TextFormat::PrintFieldValueToString(defaults, field, -1, &default_value);
+    if (value != default_value) names.push_back(field->name());
+  }
+  return names;
 }
 
 absl::Status check_run_config(const RunConfig& c) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -15,6 +16,10 @@ namespace bitgrad {
 // the textproto `config_file` sets (none when empty), then the flags' defaults. Every RunConfig
 // field needs an Abseil flag of the same name; a missing one is an internal error.
 absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file);
+
+// The names of the fields whose value differs from their flag's default, in .proto order: what
+// the command line and the config file changed.
+absl::StatusOr<std::vector<std::string>> fields_off_their_defaults(const RunConfig& config);
 
 // Errors name the flag and say what was expected.
 absl::Status check_run_config(const RunConfig& config);

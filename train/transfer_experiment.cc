@@ -1,10 +1,12 @@
 #include "train/transfer_experiment.h"
 
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <vector>
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -30,6 +32,10 @@ const std::vector<int64_t> kUpstreamClasses = {0, 1, 3, 8, 9};    // T-shirt/top
 const std::vector<int64_t> kDownstreamClasses = {2, 4, 5, 6, 7};  // Pullover, Coat, Sandal,
                                                                  // Shirt, Sneaker
 constexpr int64_t kShots = 10;  // downstream training examples per class
+
+// The RunConfig fields taken from the user (check_transfer_experiment_flags).
+constexpr std::array<const char*, 5> kUserFields = {"dataset", "seed", "workers", "eval_every",
+                                                    "out"};
 
 // The architecture and input size both stages use: chosen so that the whole experiment fits
 // in ten minutes on two cores (docs/bit_finetune.md has the measurements).
@@ -194,6 +200,19 @@ std::string bitgrad_cache_dir() {
   }
   const char* home = std::getenv("HOME");
   return absl::StrCat(home != nullptr ? home : "/tmp", "/.cache/bitgrad");
+}
+
+absl::Status check_transfer_experiment_flags(const RunConfig& config) {
+  absl::StatusOr<std::vector<std::string>> changed = fields_off_their_defaults(config);
+  if (!changed.ok()) return changed.status();
+  for (const std::string& field : *changed) {
+    if (absl::c_linear_search(kUserFields, absl::string_view(field))) continue;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", field, ": without --weights, bit_finetune runs its transfer experiment, which sets "
+        "this itself and takes only --", absl::StrJoin(kUserFields, ", --"),
+        "; give --weights (a .npz, a checkpoint or \"random\") to train with your settings"));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, std::ostream& out,

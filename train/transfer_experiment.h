@@ -11,9 +11,9 @@
 // Transfer and scratch run on three few-shot draws (seeds seed, seed + 1, seed + 2); the gain
 // is the difference of their means.
 //
-// From the user's RunConfig it takes seed, workers, eval_every and out (subfolders upstream/,
-// transfer/seed_S/, scratch/seed_S/); the other settings are the experiment's own and are
-// printed.
+// From the user's RunConfig it takes dataset (Fashion-MNIST's folder), seed, workers, eval_every
+// and out (subfolders upstream/, transfer/seed_S/, scratch/seed_S/); the other settings are the
+// experiment's own, and check_transfer_experiment_flags refuses flags that set them.
 #pragma once
 
 #include <ostream>
@@ -42,6 +42,11 @@ struct TransferSchedule {
 absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& config,
                                                        std::ostream& out,
                                                        const TransferSchedule& schedule = {});
+
+// An error naming the first field, other than those the experiment takes, that the command line
+// or the config file moved off its flag's default: a --batch=64 the experiment does not use
+// must not look used.
+absl::Status check_transfer_experiment_flags(const RunConfig& config);
 
 // Where the upstream model is cached: $XDG_CACHE_HOME/bitgrad, else $HOME/.cache/bitgrad.
 std::string bitgrad_cache_dir();

@@ -229,6 +229,8 @@ std::vector<Row> rows() {
        {"batch", "many"}},
       {"flags", "`--bacth=8` (a misspelt flag)", [] { return error_line(run_with({"--bacth=8"})); },
        {"bacth"}},
+      {"flags", "`--batch=64` without `--weights` (the transfer experiment sets its own)",
+       [] { return error_line({"--batch=64"}); }, {"--batch", "--weights", "--seed"}},
       {"flags", "`--resume` without `--out`",
        [] { return error_line(run_with({"--out=", "--resume", "--save_weights="})); },
        {"--resume", "--out"}},
