@@ -50,8 +50,8 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   }
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(config.dataset());
   if (!spec.ok()) return spec.status();
-  absl::StatusOr<Dataset> all = load_dataset(spec->format, spec->path);
-  if (!all.ok()) return absl::InvalidArgumentError(absl::StrCat("--dataset: ", all.status().message()));
+  absl::StatusOr<Dataset> all = load_dataset_spec(*spec);
+  if (!all.ok()) return all.status();
   absl::StatusOr<Dataset> data = few_shot_data(*all, config);
   if (!data.ok()) return data.status();
 

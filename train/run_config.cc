@@ -180,4 +180,10 @@ absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec) {
   return invalid("dataset", absl::StrCat("expected ", name, ":PATH, got \"", spec, "\""));
 }
 
+absl::StatusOr<Dataset> load_dataset_spec(const DatasetSpec& spec) {
+  absl::StatusOr<Dataset> data = load_dataset(spec.format, spec.path);
+  if (!data.ok()) return invalid("dataset", std::string(data.status().message()));
+  return data;
+}
+
 }  // namespace bitgrad

@@ -33,5 +33,6 @@ struct DatasetSpec {
   std::string path;
 };
 absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec);
+absl::StatusOr<Dataset> load_dataset_spec(const DatasetSpec& spec);  // errors name --dataset
 
 }  // namespace bitgrad

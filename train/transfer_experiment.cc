@@ -226,7 +226,7 @@ absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, st
         " (a .npz, a checkpoint or \"random\"); without it, bit_finetune runs its transfer "
         "experiment, which is for Fashion-MNIST only"));
   }
-  absl::StatusOr<Dataset> fashion = load_dataset(spec->format, spec->path);
+  absl::StatusOr<Dataset> fashion = load_dataset_spec(*spec);
   if (!fashion.ok()) return fashion.status();
 
   TransferResult result;

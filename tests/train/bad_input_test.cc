@@ -231,6 +231,16 @@ std::vector<Row> rows() {
        {"bacth"}},
       {"flags", "`--batch=64` without `--weights` (the transfer experiment sets its own)",
        [] { return error_line({"--batch=64"}); }, {"--batch", "--weights", "--seed"}},
+      {"flags",
+       "`--seed=1 --workers=1 --eval_every=5 --out=$TMP/experiment "
+       "--dataset=fashion_mnist:$TMP/missing` without `--weights` (the flags the experiment "
+       "takes pass; the dataset is checked next)",
+       [] {
+         return error_line({"--seed=1", "--workers=1", "--eval_every=5",
+                            "--out=" + path("experiment"),
+                            "--dataset=fashion_mnist:" + path("missing")});
+       },
+       {"--dataset", "missing"}},
       {"flags", "`--resume` without `--out`",
        [] { return error_line(run_with({"--out=", "--resume", "--save_weights="})); },
        {"--resume", "--out"}},
