@@ -150,6 +150,7 @@ void make_fixtures() {
   truncate_copy(path("tiny.npz"), path("truncated_data.npz"));
   write_bytes(path("a_file"), "");
   write_bytes(path("bad.textproto"), "batch: \"many\"\n");
+  write_bytes(path("batch.textproto"), "batch: 64\n");
 }
 
 // --- the table ---------------------------------------------------------------------------------
@@ -200,6 +201,9 @@ std::vector<Row> rows() {
       {"files", "`--config=$TMP/bad.textproto` holding `batch: \"many\"`",
        [] { return error_line({"--config=" + path("bad.textproto")}); },
        {"--config", "bad.textproto"}},
+      {"files", "`--config=$TMP/batch.textproto` holding `batch: 64`, without `--weights`",
+       [] { return error_line({"--config=" + path("batch.textproto")}); },
+       {"--batch", "--weights"}},
       {"files", "`--config=$TMP/missing.textproto`",
        [] { return error_line({"--config=" + path("missing.textproto")}); },
        {"--config", "missing.textproto"}},
