@@ -65,7 +65,8 @@ TEST(ProfilerTest, CountsCallsAndExclusiveTime) {
   EXPECT_EQ(sleepy_time.backend, "ref");
   EXPECT_GE(sleepy_time.seconds, 0.040);
   EXPECT_EQ(outer_time.calls, 1);
-  EXPECT_LT(outer_time.seconds, 0.010);  // its 20 ms are charged to TestSleepy
+  // Its 20 ms are charged to TestSleepy; the margin is for a preempted thread on a busy machine.
+  EXPECT_LT(outer_time.seconds, 0.015);
   EXPECT_NE(profiler.report().find("TestCallsSleepy"), std::string::npos);
 }
 

@@ -26,6 +26,11 @@ namespace {
 
 constexpr int64_t kSteps = 40, kEvalEvery = 4;
 
+// Every update takes at least 20 ms (train/finetune.cc's test hook, set before any run reads it),
+// so that the kill below, after update 2 * kEvalEvery + 1, still comes long before the end when
+// a loaded machine lets the test fall behind the run by tens of milliseconds.
+const bool kPacedUpdates = setenv("BITGRAD_TEST_MIN_UPDATE_MS", "20", /*overwrite=*/1) == 0;
+
 // 24 random 12x12 RGB images of 3 classes; the test split is the first 6.
 Dataset tiny_data() {
   Generator generator(5);
