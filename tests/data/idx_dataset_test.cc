@@ -16,7 +16,8 @@ using testing::idx_images_file;
 using testing::idx_labels_file;
 
 TEST(IdxDatasetTest, ReadsImagesAndLabels) {
-  std::string images = write_gz("i.gz", idx_images_file(2, 2, 3, std::string("\x01\x02\x03\x04\x05\x06\xff\x00\x07\x08\x09\x0a", 12)));
+  const std::string pixels("\x01\x02\x03\x04\x05\x06\xff\x00\x07\x08\x09\x0a", 12);
+  std::string images = write_gz("i.gz", idx_images_file(2, 2, 3, pixels));
   std::string labels = write_gz("l.gz", idx_labels_file("\x03\x09"));
   absl::StatusOr<LabeledImages> data = read_idx_dataset(images, labels);
   ASSERT_TRUE(data.ok()) << data.status();

@@ -1,11 +1,11 @@
 // Files and folders written by tests under ::testing::TempDir().
 #pragma once
 
+#include <zlib.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <zlib.h>
 
 #include "gtest/gtest.h"
 
