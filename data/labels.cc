@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
+#include "io/atomic_file.h"
 
 namespace bitgrad {
 
@@ -27,6 +28,22 @@ absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& pat
     return absl::InvalidArgumentError(absl::StrCat(path, ": the labels file is empty"));
   }
   return names;
+}
+
+absl::Status write_label_names(const std::string& path, const std::vector<std::string>& names) {
+  if (names.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": no class names to write"));
+  }
+  std::string text;
+  for (const std::string& name : names) {
+    if (name.find_first_of("\r\n") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": class name '", name, "' holds a line break"));
+    }
+    absl::StrAppend(&text, name, "\n");
+  }
+  return write_file_atomically(
+      path, [&](FileSink& sink) { return sink.write(text.data(), text.size()); });
 }
 
 }  // namespace bitgrad

@@ -13,4 +13,8 @@ namespace bitgrad {
 // accepted. Errors name the file: missing, unreadable, or empty.
 absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& path);
 
+// Writes the names, one per line, atomically; read_label_names gives them back. A name with a
+// line break is refused (it would read back as two).
+absl::Status write_label_names(const std::string& path, const std::vector<std::string>& names);
+
 }  // namespace bitgrad

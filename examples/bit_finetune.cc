@@ -29,8 +29,11 @@ ABSL_FLAG(std::string, weights, "",
           "official BiT .npz, bitgrad checkpoint, or \"random\"; empty: the embedded transfer "
           "experiment on Fashion-MNIST");
 ABSL_FLAG(std::string, model, "R50x1", "architecture for --weights=random");
-ABSL_FLAG(int64_t, base_width, 0, "root width before the width factor; 0: the official 64");
-ABSL_FLAG(int64_t, num_groups, 0, "GroupNorm groups; 0: the official 32");
+ABSL_FLAG(int64_t, base_width, 0,
+          "root width before the width factor, for --weights=random or a narrowed model's .npz; "
+          "0: the official 64");
+ABSL_FLAG(int64_t, num_groups, 0,
+          "GroupNorm groups, for --weights=random or a narrowed model's .npz; 0: the official 32");
 ABSL_FLAG(bool, zero_head, false,
           "zero the head even when it already has the dataset's class count");
 ABSL_FLAG(std::string, dataset, "fashion_mnist",

@@ -34,8 +34,9 @@ ABSL_FLAG(std::string, input, "",
           "comma-separated .jpg/.png files, or one .npy float32 (N, 3, H, W) batch in [-1, 1]");
 ABSL_FLAG(std::string, output, "", "write the (N, classes) float32 logits to this .npy file");
 ABSL_FLAG(std::string, labels, "",
-          "class names, one per line (e.g. ilsvrc2012_wordnet_lemmas.txt); prints them in the "
-          "top-k list");
+          "class names, one per line (e.g. ilsvrc2012_wordnet_lemmas.txt, or the .labels.txt "
+          "bit_finetune --save_weights writes); prints them in the top-k list. A bitgrad "
+          "checkpoint brings its own");
 ABSL_FLAG(std::string, model, "",
           "BiT model name (BiT-M-R50x1, R101x3, ...); default: the architecture in the file");
 ABSL_FLAG(int64_t, resolution, 128,
@@ -45,8 +46,12 @@ ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
 ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
 ABSL_FLAG(std::string, dtype, "fp32", "fp32, or bf16 with --device=cuda: bf16 autocast of the convolutions");
-ABSL_FLAG(int64_t, base_width, 64, "test-only: BitConfig::base_width of a shrunken .npz model");
-ABSL_FLAG(int64_t, num_groups, 32, "test-only: BitConfig::num_groups of a shrunken .npz model");
+ABSL_FLAG(int64_t, base_width, 64,
+          "the base width of a narrowed model's .npz (bit_finetune --base_width); a checkpoint "
+          "records its own");
+ABSL_FLAG(int64_t, num_groups, 32,
+          "the GroupNorm groups of a narrowed model's .npz (bit_finetune --num_groups); a "
+          "checkpoint records its own");
 
 namespace bitgrad {
 namespace {
@@ -66,7 +71,9 @@ std::string weights_hint(const absl::Status& status) {
            "R50x1, R50x3, R101x1, R101x3, R152x4), and pass its path as --weights";
   }
   return "--weights takes an official BiT .npz (was the download cut short?) or a checkpoint "
-         "saved by bitgrad; --model must name the architecture in the file, or be left out";
+         "saved by bitgrad; the .npz of a narrowed model also needs the --base_width and "
+         "--num_groups it was trained with; --model must name the architecture in the file, or "
+         "be left out";
 }
 
 constexpr char kInputHint[] =
@@ -84,9 +91,11 @@ LoadedBitModel load_model() {
   return *std::move(loaded);
 }
 
-std::vector<std::string> load_labels(int64_t classes) {
+// --labels, else the class names the weights file brought (a checkpoint's), else none.
+std::vector<std::string> class_labels(const LoadedBitModel& loaded) {
   const std::string path = absl::GetFlag(FLAGS_labels);
-  if (path.empty()) return {};
+  if (path.empty()) return loaded.class_names;
+  const int64_t classes = loaded.model->config().head_size;
   absl::StatusOr<std::vector<std::string>> names = read_label_names(path);
   if (!names.ok()) {
     throw Failure{names.status(), "--labels takes a text file with one class name per line"};
@@ -149,7 +158,7 @@ void run() {
   LoadedBitModel loaded = load_model();
   if (device == "cuda") loaded.model->to(Device::cuda());
   std::cerr << kProgram << ": " << loaded.message << " on " << loaded.model->device() << "\n";
-  const std::vector<std::string> labels = load_labels(loaded.model->config().head_size);
+  const std::vector<std::string> labels = class_labels(loaded);
 
   PredictOptions options;
   options.batch_size = absl::GetFlag(FLAGS_batch);

@@ -1,11 +1,14 @@
 // End-to-end tests of the bit_predict binary: it is run as a user would run it, on the tiny BiT
 // of tools/golden (whose PyTorch logits are committed), and on bad inputs.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "data/prediction_inputs.h"
 #include "gtest/gtest.h"
 #include "io/npy.h"
@@ -82,26 +85,73 @@ TEST(BitPredictTest, NpyBatchGivesPyTorchsLogits) {
   EXPECT_TRUE(contains(result.err, {"loaded 153 arrays", "wrote (2, 5) float32 logits"}));
 }
 
+// kWeights loaded the way kTinyFlags tells bit_predict to.
+std::shared_ptr<BitResNetV2> tiny_model() {
+  BitModelOptions options;
+  options.base_width = 4;
+  options.num_groups = 2;
+  auto loaded = load_bit_model(kWeights, options);
+  EXPECT_TRUE(loaded.ok()) << loaded.status();
+  return loaded.ok() ? loaded->model : nullptr;
+}
+
+// kWeights saved as a checkpoint named `name`, with `class_names` (none when empty).
+std::string tiny_checkpoint(const std::string& name,
+                            const std::vector<std::string>& class_names = {}) {
+  const std::shared_ptr<BitResNetV2> model = tiny_model();
+  TrainState state;
+  state.model = model.get();
+  state.class_names = class_names;
+  const std::string path = temp_path(name);
+  EXPECT_TRUE(model != nullptr && save_train_state(path, state).ok()) << path;
+  return path;
+}
+
 TEST(BitPredictTest, ACheckpointGivesTheSameLogitsAsItsNpz) {
   const std::string input = golden_input();
   Result from_npz = run("--weights=" + kWeights + kTinyFlags + " --input=" + input +
                         " --output=" + temp_path("npz_logits.npy"));
   ASSERT_EQ(from_npz.exit_code, 0) << from_npz.err;
-  BitModelOptions options;
-  options.base_width = 4;
-  options.num_groups = 2;
-  auto loaded = load_bit_model(kWeights, options);
-  ASSERT_TRUE(loaded.ok());
-  TrainState state;
-  state.model = loaded->model.get();
-  const std::string checkpoint = temp_path("tiny.ckpt");
-  ASSERT_TRUE(save_train_state(checkpoint, state).ok());
+  const std::string checkpoint = tiny_checkpoint("tiny.ckpt");
   // No --base_width/--num_groups: the checkpoint records them.
   Result from_checkpoint = run("--weights=" + checkpoint + " --input=" + input +
                                " --output=" + temp_path("ckpt_logits.npy") + " --model=R50x1");
   ASSERT_EQ(from_checkpoint.exit_code, 0) << from_checkpoint.err;
   EXPECT_EQ(read_file(temp_path("ckpt_logits.npy")), read_file(temp_path("npz_logits.npy")));
   EXPECT_EQ(from_checkpoint.out, from_npz.out);
+}
+
+// The class name at the end of each "  1. " line of bit_predict's top-k list.
+std::vector<std::string> top1_names(const std::string& out) {
+  std::vector<std::string> names;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("  1. ", 0) == 0) names.push_back(line.substr(line.rfind("  ") + 2));
+  }
+  return names;
+}
+
+TEST(BitPredictTest, ACheckpointNamesItsClassesUnlessLabelsSaysOtherwise) {
+  const std::string input = golden_input();
+  const std::vector<std::string> names = {"zero", "one", "two", "three", "four"};
+  const std::string checkpoint = tiny_checkpoint("named.ckpt", names);
+
+  Result named = run("--weights=" + checkpoint + " --input=" + input + " --top_k=1");
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  const std::vector<std::string> from_checkpoint = top1_names(named.out);
+  ASSERT_EQ(from_checkpoint.size(), 2u) << named.out;  // two inputs
+  for (const std::string& name : from_checkpoint) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << named.out;
+  }
+
+  const std::string labels = temp_path("upper.txt");
+  std::ofstream(labels) << "ZERO\nONE\nTWO\nTHREE\nFOUR\n";
+  Result relabeled =
+      run("--weights=" + checkpoint + " --input=" + input + " --top_k=1 --labels=" + labels);
+  ASSERT_EQ(relabeled.exit_code, 0) << relabeled.err;
+  std::vector<std::string> expected;
+  for (const std::string& name : from_checkpoint) expected.push_back(absl::AsciiStrToUpper(name));
+  EXPECT_EQ(top1_names(relabeled.out), expected) << relabeled.out;
 }
 
 TEST(BitPredictTest, ImagesWithLabels) {
@@ -117,15 +167,12 @@ TEST(BitPredictTest, ImagesWithLabels) {
   EXPECT_EQ(result.out.find("  3. "), std::string::npos) << result.out;
   EXPECT_TRUE(contains(result.err, {"2 image file(s), resized to 32x32"}));
   // The same logits as the library calls, and every printed class has its name.
-  BitModelOptions options;
-  options.base_width = 4;
-  options.num_groups = 2;
-  auto loaded = load_bit_model(kWeights, options);
-  ASSERT_TRUE(loaded.ok());
+  const std::shared_ptr<BitResNetV2> model = tiny_model();
+  ASSERT_NE(model, nullptr);
   auto inputs = PredictionInputs::open(images, 32);
   ASSERT_TRUE(inputs.ok());
-  loaded->model->eval();
-  const Tensor expected = loaded->model->forward(*inputs->batch(0, 2));
+  model->eval();
+  const Tensor expected = model->forward(*inputs->batch(0, 2));
   auto logits = read_npy(output);
   ASSERT_TRUE(logits.ok());
   EXPECT_EQ(logits->to_vector<float>(), expected.to_vector<float>());

@@ -208,9 +208,10 @@ absl::StatusOr<BitConfig> infer_bit_config(const NpzReader& reader, int64_t base
   }
   const int64_t root_channels = root->shape[3];
   if (base_width < 1 || root_channels % base_width != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": the root kernel's ", root_channels,
-                                                   " output channels are not a multiple of "
-                                                   "base_width ", base_width));
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": the root kernel's ", root_channels, " output channels are not a multiple of "
+        "base_width ", base_width, " (every official model's is 64; an .npz does not record a "
+        "narrowed model's)"));
   }
   config.width_factor = root_channels / base_width;
   config.head_size = head->shape[0];

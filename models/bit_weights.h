@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -57,6 +58,9 @@ struct BitModelOptions {
 struct LoadedBitModel {
   std::shared_ptr<BitResNetV2> model;
   std::string message;  // what was loaded, and what happened to the head
+  // The head's classes in order, when the file records them (a checkpoint of a bitgrad run;
+  // an .npz does not).
+  std::vector<std::string> class_names;
 };
 
 // Builds a BitResNetV2 for `path` and loads it.

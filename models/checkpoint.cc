@@ -93,6 +93,7 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
   header.set_config(checkpoint.config);
   for (const auto& [key, value] : checkpoint.metadata) (*header.mutable_metadata())[key] = value;
   if (checkpoint.bit_config) *header.mutable_bit_config() = *checkpoint.bit_config;
+  for (const std::string& name : checkpoint.class_names) header.add_class_names(name);
   std::vector<PendingTensor> pending;
   add_records(checkpoint.parameters, header.mutable_parameters(), &pending);
   add_records(checkpoint.buffers, header.mutable_buffers(), &pending);
@@ -255,6 +256,7 @@ class CheckpointReader {
     checkpoint.config = header.config();
     checkpoint.metadata.insert(header.metadata().begin(), header.metadata().end());
     if (header.has_bit_config()) checkpoint.bit_config = header.bit_config();
+    checkpoint.class_names.assign(header.class_names().begin(), header.class_names().end());
     if (auto s = read_tensors(header.parameters(), &checkpoint.parameters); !s.ok()) return s;
     if (auto s = read_tensors(header.buffers(), &checkpoint.buffers); !s.ok()) return s;
     if (header.has_optimizer()) {

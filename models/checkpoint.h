@@ -35,6 +35,7 @@ struct Checkpoint {
   std::string config;
   std::optional<proto::BitConfig> bit_config;  // the architecture, when it holds a BiT model
   std::map<std::string, std::string> metadata;  // free-form notes
+  std::vector<std::string> class_names;          // the head's classes, when known
 };
 
 // Writes atomically: an existing file at `path` survives any failure. Tensors may be on any

@@ -244,11 +244,19 @@ absl::Status save_train_state(const std::string& path, const TrainState& state) 
     return absl::InvalidArgumentError(absl::StrCat("save_train_state(", path, "): no model"));
   }
   const BitConfig& config = state.model->config();
+  if (!state.class_names.empty() &&
+      static_cast<int64_t>(state.class_names.size()) != config.head_size) {
+    return absl::InvalidArgumentError(absl::StrCat("save_train_state(", path, "): ",
+                                                   state.class_names.size(),
+                                                   " class names for a head of ",
+                                                   config.head_size));
+  }
   Checkpoint checkpoint;
   checkpoint.model_name = state.model_name.empty() ? bit_arch_name(config) : state.model_name;
   checkpoint.step = state.step;
   checkpoint.config = state.config;
   checkpoint.bit_config = bit_config_to_proto(config);
+  checkpoint.class_names = state.class_names;
   save_module_state(*state.model, &checkpoint);
   if (state.optimizer != nullptr) {
     checkpoint.optimizer.kind = kSgdKind;
@@ -295,6 +303,7 @@ absl::Status restore_train_state(const std::string& path, TrainState& state) {
   state.step = checkpoint->step;
   state.config = checkpoint->config;
   state.model_name = checkpoint->model_name;
+  state.class_names = checkpoint->class_names;
   return absl::OkStatus();
 }
 
@@ -316,6 +325,13 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
   if (checkpoint->parameters.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds no parameters"));
   }
+  if (!checkpoint->class_names.empty() &&
+      static_cast<int64_t>(checkpoint->class_names.size()) != config->head_size) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds ",
+                                                   checkpoint->class_names.size(),
+                                                   " class names for a head of ",
+                                                   config->head_size));
+  }
   const DType dtype = checkpoint->parameters.front().second.dtype();
   if (!is_floating(dtype)) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": parameter '",
@@ -327,6 +343,7 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
   loaded.model = std::make_shared<BitResNetV2>(*config);  // the config was checked
   loaded.model->to(dtype);
   if (auto s = restore_module_state(*loaded.model, *checkpoint, path); !s.ok()) return s;
+  loaded.class_names = checkpoint->class_names;
   loaded.message = absl::StrCat(
       "loaded ", checkpoint->parameters.size(), " parameters from checkpoint ", path, " (",
       checkpoint->model_name, ", step ", checkpoint->step, ") into BiT-", bit_arch_name(*config),

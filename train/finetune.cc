@@ -133,6 +133,12 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
                                         Communicator* world_or_null) {
   absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
   if (!plan.ok()) return plan.status();
+  if (model.config().head_size != data.train.num_classes()) {
+    return absl::InvalidArgumentError(absl::StrCat("the model's head has ",
+                                                   model.config().head_size, " outputs, ",
+                                                   data.train.source, " has ",
+                                                   data.train.num_classes(), " classes"));
+  }
   SingleProcess one_process;
   Communicator& world = world_or_null != nullptr ? *world_or_null : one_process;
   absl::StatusOr<MicroBatching> micro = micro_batching(config, world);
@@ -155,6 +161,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     if (absl::Status status = resume_from(checkpoint, config, state); !status.ok()) return status;
     out << "resumed " << checkpoint << " at step " << state.step << "\n";
   }
+  state.class_names = data.train.class_names;  // also after --resume: older checkpoints lack them
   // What a failure leaves behind, for its message.
   int64_t saved_step = config.resume() ? state.step : -1;
   auto stopped = [&](const absl::Status& status) {

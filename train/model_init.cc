@@ -42,6 +42,7 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t nu
   const int64_t file_head = loaded->model->config().head_size;
   if (config.zero_head() || file_head != num_classes) {
     loaded->model->reset_head(num_classes, /*zero=*/true);
+    loaded->class_names.clear();
     absl::StrAppend(&loaded->message, absl::StrFormat("; head: %d-way from the file replaced "
                                                       "by a zero %d-way one",
                                                       file_head, num_classes));

@@ -1,10 +1,12 @@
 #include "train/run.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/storage.h"
 #include "data/datasets.h"
 #include "data/few_shot.h"
+#include "data/labels.h"
 #include "dist/world.h"
 #include "ops/cuda/math_mode.h"
 #include "models/bit_weights.h"
@@ -21,6 +23,12 @@ absl::Status check_device(const RunConfig& config) {
 Device run_device(const RunConfig& config) {
   // Under a launcher, each process of a machine takes its own GPU.
   return config.device() == "cuda" ? Device::cuda(local_rank()) : Device::cpu();
+}
+
+std::string labels_path_beside(const std::string& weights) {
+  const std::string stem =
+      absl::EndsWith(weights, ".npz") ? weights.substr(0, weights.size() - 4) : weights;
+  return stem + ".labels.txt";
 }
 
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config) {
@@ -68,7 +76,13 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
         !status.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--save_weights: ", status.message()));
     }
-    out << "weights: " << config.save_weights() << "\n";
+    // An .npz has no place for them, so the class names go beside it.
+    const std::string labels = labels_path_beside(config.save_weights());
+    if (absl::Status status = write_label_names(labels, data->train.class_names); !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--save_weights: ", status.message()));
+    }
+    out << "weights: " << config.save_weights() << ", class names: " << labels
+        << " (bit_predict --labels)\n";
   }
   out << "done: " << summary_line(*result) << "\n";
   return result;

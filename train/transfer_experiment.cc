@@ -153,10 +153,12 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
   if (absl::Status s = check_run_config(config); !s.ok()) return s;
   std::filesystem::create_directories(bitgrad_cache_dir());
   absl::Status saved;
+  const Dataset upstream_data = class_subset(fashion, kUpstreamClasses);
   absl::StatusOr<FinetuneResult> result =
-      train(config, class_subset(fashion, kUpstreamClasses), out, [&](BitResNetV2& model) {
+      train(config, upstream_data, out, [&](BitResNetV2& model) {
         TrainState state{&model};
         state.config = run_config_text(config);
+        state.class_names = upstream_data.train.class_names;
         saved = save_train_state(path, state);
       });
   if (!result.ok()) return result.status();

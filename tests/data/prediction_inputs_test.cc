@@ -1,6 +1,7 @@
 #include "data/prediction_inputs.h"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -136,6 +137,24 @@ TEST(LabelsTest, BadFiles) {
   EXPECT_TRUE(fails_naming(read_label_names(missing).status(), {missing}));
   const std::string empty = write_temp("empty.txt", "");
   EXPECT_TRUE(fails_naming(read_label_names(empty).status(), {empty, "empty"}));
+}
+
+TEST(LabelsTest, WrittenNamesReadBack) {
+  const std::string path = temp_path("written.labels.txt");
+  const std::vector<std::string> names = {"a", "", "sea lion", "\xc3\xbcn\xc3\xafcode", ""};
+  ASSERT_TRUE(write_label_names(path, names).ok());
+  auto read = read_label_names(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(*read, names);
+}
+
+TEST(LabelsTest, NamesThatCannotReadBackAreRefused) {
+  const std::string path = temp_path("refused.labels.txt");
+  EXPECT_TRUE(fails_naming(write_label_names(path, {"cat", "two\nlines"}),
+                           {path, "'two\nlines' holds a line break"}));
+  EXPECT_TRUE(fails_naming(write_label_names(path, {"cat", "dos\r"}), {path, "line break"}));
+  EXPECT_TRUE(fails_naming(write_label_names(path, {}), {path, "no class names"}));
+  EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ namespace {
 using testing::fails_naming;
 
 constexpr int64_t kHeadSize = 5;
+const std::vector<std::string> kClassNames = {"cat", "dog", "", "sea lion", "ünïcode"};
 constexpr int64_t kBatch = 2;
 constexpr int64_t kSize = 32;
 
@@ -103,6 +104,7 @@ class SavedRunTest : public ::testing::Test {
     path_ = temp_path("saved_run.ckpt");
     TrainState state = run_->state();
     state.config = "batch: 2\nlr: 0.05\n";
+    state.class_names = kClassNames;
     ASSERT_TRUE(save_train_state(path_, state).ok());
     auto loaded = load_checkpoint(path_);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -138,6 +140,7 @@ TEST_F(SavedRunTest, ResumingIsBitIdenticalToAnUninterruptedRun) {
   EXPECT_EQ(state.step, 3);
   EXPECT_EQ(state.config, "batch: 2\nlr: 0.05\n");
   EXPECT_EQ(state.model_name, "R50x1");
+  EXPECT_EQ(state.class_names, kClassNames);
   EXPECT_EQ(resumed.optimizer.steps_taken(), 3);
   EXPECT_EQ(resumed.optimizer.lr(), lr_at(2));
   EXPECT_EQ(resumed.generator.state(), run_->generator.state());
@@ -156,6 +159,7 @@ TEST_F(SavedRunTest, ResumingIsBitIdenticalToAnUninterruptedRun) {
 TEST_F(SavedRunTest, StoresEverythingNeededToRebuildTheRun) {
   EXPECT_EQ(checkpoint_.model_name, "R50x1");
   EXPECT_EQ(checkpoint_.step, 3);
+  EXPECT_EQ(checkpoint_.class_names, kClassNames);
   EXPECT_EQ(checkpoint_.optimizer.kind, "sgd");
   EXPECT_EQ(checkpoint_.optimizer.steps_taken, 3);
   ASSERT_TRUE(checkpoint_.optimizer.sgd.has_value());
@@ -179,6 +183,7 @@ TEST_F(SavedRunTest, RebuildsTheModelFromTheCheckpointAlone) {
   auto loaded = load_bit_model_from_checkpoint(path_);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_NE(loaded->message.find(path_), std::string::npos) << loaded->message;
+  EXPECT_EQ(loaded->class_names, kClassNames);
   EXPECT_TRUE(same_named_bits(loaded->model->named_parameters(), run_->model->named_parameters()));
   Generator g(3);
   Tensor x = randn({1, 3, kSize, kSize}, DType::kFloat32, Device::cpu(), g);
@@ -373,6 +378,26 @@ TEST_F(SavedRunTest, MissingOrBadBitConfig) {
   });
   EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(bad_depth).status(),
                            {bad_depth, "depth must be 50, 101 or 152, got 34"}));
+}
+
+TEST_F(SavedRunTest, ClassNamesMustFitTheHead) {
+  TrainState state = run_->state();
+  state.class_names = {"cat", "dog"};
+  const std::string path = temp_path("two_names.ckpt");
+  EXPECT_TRUE(fails_naming(save_train_state(path, state),
+                           {path, "2 class names for a head of 5"}));
+  const std::string tampered_path = tampered("six_names.ckpt", [](Checkpoint& c) {
+    c.class_names.push_back("extra");
+  });
+  EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(tampered_path).status(),
+                           {tampered_path, "6 class names for a head of 5"}));
+  // None is fine: a checkpoint written before class names were recorded, or by a tool.
+  const std::string unnamed = tampered("unnamed.ckpt", [](Checkpoint& c) {
+    c.class_names.clear();
+  });
+  auto loaded = load_bit_model_from_checkpoint(unnamed);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(loaded->class_names.empty());
 }
 
 TEST_F(SavedRunTest, CorruptData) {

@@ -14,9 +14,11 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
+#include "models/checkpoint.h"
 #include "train/finetune.h"
 #include "tests/train/finetune_binary.h"
 #include "train/model_init.h"
@@ -130,6 +132,12 @@ TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
   for (size_t i = 0; i < expected.size(); ++i) {
     EXPECT_EQ(resumed[i], expected[i]) << "the loss of update " << i + 1 << " (killed after "
                                        << done_when_killed << ")";
+  }
+  // Both checkpoints name the dataset's classes, for bit_predict.
+  for (const std::string& run : {whole, killed}) {
+    absl::StatusOr<Checkpoint> saved = load_checkpoint(run + "/checkpoint.ckpt");
+    ASSERT_TRUE(saved.ok()) << saved.status();
+    EXPECT_EQ(saved->class_names, std::vector<std::string>({"a", "b", "c"})) << run;
   }
 }
 

@@ -1,0 +1,54 @@
+// --save_weights: the official-layout .npz, and beside it the class names an .npz cannot hold.
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/labels.h"
+#include "gtest/gtest.h"
+#include "io/npz.h"
+#include "train/run.h"
+#include "train/run_config.pb.h"
+
+namespace bitgrad {
+namespace {
+
+TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
+  EXPECT_EQ(labels_path_beside("run/final.npz"), "run/final.labels.txt");
+  EXPECT_EQ(labels_path_beside("final"), "final.labels.txt");
+
+  const std::string out = ::testing::TempDir() + "/save_weights_test";
+  std::filesystem::remove_all(out);
+  RunConfig c;
+  c.set_weights("random");
+  c.set_model("R50x1");
+  c.set_base_width(4);
+  c.set_num_groups(2);
+  c.set_dataset("npz:tests/train/testdata/finetune_golden_data.npz");  // classes "0", "1", "2"
+  c.set_batch(4);
+  c.set_batch_split(1);
+  c.set_steps(1);
+  c.set_base_lr(0.003);
+  c.set_schedule("constant");
+  c.set_mixup_alpha(0);
+  c.set_augment("none");
+  c.set_resolution(32);
+  c.set_workers(1);
+  c.set_save_weights(out + "/final.npz");
+  std::ostringstream log;
+  std::filesystem::create_directories(out);
+  absl::StatusOr<FinetuneResult> result = run_finetune(c, log);
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << log.str();
+
+  absl::StatusOr<NamedArrays> weights = read_npz(out + "/final.npz");
+  ASSERT_TRUE(weights.ok()) << weights.status();
+  EXPECT_EQ(weights->size(), 153u);
+  absl::StatusOr<std::vector<std::string>> names = read_label_names(out + "/final.labels.txt");
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(*names, std::vector<std::string>({"0", "1", "2"}));
+  EXPECT_NE(log.str().find("class names: " + out + "/final.labels.txt"), std::string::npos)
+      << log.str();
+}
+
+}  // namespace
+}  // namespace bitgrad
