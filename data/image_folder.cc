@@ -24,6 +24,20 @@ std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
   return entries;
 }
 
+// "sub-folders [a, b, c]" of `dir`, the first few, for messages.
+std::string sub_folder_list(const fs::path& dir) {
+  constexpr size_t kShown = 5;
+  std::vector<std::string> names;
+  size_t count = 0;
+  for (const fs::directory_entry& entry : sorted_entries(dir)) {
+    if (!entry.is_directory()) continue;
+    if (++count <= kShown) names.push_back(entry.path().filename().string());
+  }
+  if (count == 0) return "no sub-folders";
+  return absl::StrCat("sub-folders [", absl::StrJoin(names, ", "), count > kShown ? ", ..." : "",
+                      "]");
+}
+
 }  // namespace
 
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
@@ -58,10 +72,22 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
 
 absl::StatusOr<Dataset> load_image_folders(const std::string& root) {
   std::error_code error;
-  const std::string test_dir =
-      fs::is_directory(root + "/test", error) || !fs::is_directory(root + "/val", error)
-          ? root + "/test"
-          : root + "/val";
+  if (!fs::is_directory(root, error)) {
+    return absl::NotFoundError(absl::StrCat(root, ": no such folder"));
+  }
+  if (!fs::is_directory(root + "/train", error)) {
+    return absl::NotFoundError(absl::StrCat(
+        root, ": expected train/ and test/ (or val/) in it, each with one sub-folder per class; "
+        "it has ", sub_folder_list(root), " (if those are the classes, move each one's images "
+        "into train/CLASS/ and test/CLASS/)"));
+  }
+  const bool has_test = fs::is_directory(root + "/test", error);
+  if (!has_test && !fs::is_directory(root + "/val", error)) {
+    return absl::NotFoundError(absl::StrCat(
+        root, ": has train/ but no test/ or val/ for the held-out images (the same class "
+        "sub-folders as train/'s)"));
+  }
+  const std::string test_dir = root + (has_test ? "/test" : "/val");
   absl::StatusOr<ImageSet> train = read_image_folder(root + "/train");
   if (!train.ok()) return train.status();
   absl::StatusOr<ImageSet> test = read_image_folder(test_dir);

@@ -18,7 +18,8 @@ namespace bitgrad {
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root);
 
 // root/train and root/test (or root/val when there is no root/test). Both must list the same
-// classes, so that label i means the same class in both.
+// classes, so that label i means the same class in both. A root without them is an error that
+// lists what it holds instead.
 absl::StatusOr<Dataset> load_image_folders(const std::string& root);
 
 }  // namespace bitgrad

@@ -59,6 +59,17 @@ TEST(ImageFolderTest, BadFoldersAreNamed) {
   const std::string flat = fresh_temp_dir("folder_flat");
   copy_image("rgb8.png", flat + "/loose.png");
   EXPECT_TRUE(fails_naming(read_image_folder(flat).status(), {flat, "no class sub-folders"}));
+  EXPECT_TRUE(fails_naming(load_image_folders("/nonexistent/images").status(),
+                           {"/nonexistent/images: no such folder"}));
+  // The classes straight under the root, not split into train/ and test/.
+  copy_image("rgb8.png", flat + "/cat/1.png");
+  copy_image("rgb8.png", flat + "/dog/1.png");
+  EXPECT_TRUE(fails_naming(load_image_folders(flat).status(),
+                           {flat, "expected train/ and test/ (or val/)", "sub-folders [cat, dog]",
+                            "train/CLASS/ and test/CLASS/"}));
+  copy_image("rgb8.png", flat + "/train/cat/1.png");
+  EXPECT_TRUE(fails_naming(load_image_folders(flat).status(),
+                           {flat, "has train/ but no test/ or val/"}));
   const std::string empty_class = fresh_temp_dir("folder_empty_class");
   copy_image("rgb8.png", empty_class + "/a/1.png");
   write_file(empty_class + "/b/readme.txt", "x");

@@ -141,7 +141,7 @@ TEST(LabelsTest, BadFiles) {
 
 TEST(LabelsTest, WrittenNamesReadBack) {
   const std::string path = temp_path("written.labels.txt");
-  const std::vector<std::string> names = {"a", "", "sea lion", "\xc3\xbcn\xc3\xafcode", ""};
+  const std::vector<std::string> names = {"a", "", "sea lion", "ünïcode", ""};
   ASSERT_TRUE(write_label_names(path, names).ok());
   auto read = read_label_names(path);
   ASSERT_TRUE(read.ok()) << read.status();

@@ -198,6 +198,13 @@ std::vector<Row> rows() {
       {"files", "`--dataset=npz:` the first half of a dataset file",
        [] { return error_line(run_with({"--dataset=npz:" + path("truncated_data.npz")})); },
        {"--dataset", "truncated_data.npz"}},
+      {"files", "`--dataset=folder:$TMP/unsplit`: class folders not split into train/, test/",
+       [] {
+         fs::create_directories(path("unsplit/cat"));
+         fs::create_directories(path("unsplit/dog"));
+         return error_line(run_with({"--dataset=folder:" + path("unsplit")}));
+       },
+       {"--dataset", "unsplit", "train/ and test/", "[cat, dog]"}},
       {"files", "`--config=$TMP/bad.textproto` holding `batch: \"many\"`",
        [] { return error_line({"--config=" + path("bad.textproto")}); },
        {"--config", "bad.textproto"}},
