@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "core/stopwatch.h"
 #include "data/datasets.h"
+#include "models/checkpoint.h"
 #include "models/train_state.h"
 #include "train/model_init.h"
 #include "train/progress.h"
@@ -144,8 +145,14 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
       "%s/fashion_mnist_upstream_%016x.ckpt", bitgrad_cache_dir(),
       std::hash<std::string>()(run_config_text(config) + class_list(kUpstreamClasses)));
   if (std::filesystem::exists(path)) {
-    out << "== upstream: cached " << path << "\n";
-    return path;
+    // A cache: a damaged file (a full disk when it was copied, say) is trained again.
+    const absl::Status readable = load_checkpoint(path).status();
+    if (readable.ok()) {
+      out << "== upstream: cached " << path << "\n";
+      return path;
+    }
+    out << "== upstream: the cached model is unreadable (" << readable.message()
+        << "); training it again\n";
   }
   out << "== upstream: training on " << class_list(kUpstreamClasses) << " (cached afterwards in "
       << path << ")\n";

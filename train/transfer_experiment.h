@@ -3,7 +3,8 @@
 //
 //   upstream    an R50 (narrowed, see set_model in the .cc) trained from scratch on classes
 //               0,1,3,8,9 (T-shirt/top, Trouser, Dress, Bag, Ankle boot), all 30000 images;
-//               cached as a checkpoint, so a second run skips this stage
+//               cached as a checkpoint, so a second run skips this stage (an unreadable
+//               cached file is trained again)
 //   transfer    that model, head replaced by a zero 5-way one, fine-tuned with the HyperRule
 //               on 10 examples per class of classes 2,4,5,6,7 (Pullover, Coat, Sandal, Shirt,
 //               Sneaker), evaluated on their 5000 test images

@@ -9,6 +9,7 @@
 
 #include "core/random.h"
 #include "gtest/gtest.h"
+#include "models/checkpoint.h"
 #include "tests/data/idx_bytes.h"
 #include "tests/data/temp_files.h"
 
@@ -102,6 +103,17 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
   // The two arms differ in their start only, and the draws in their images.
   EXPECT_NE(first->transfer[0].test.loss, first->scratch[0].test.loss);
   EXPECT_NE(first->transfer[0].test.loss, first->transfer[1].test.loss);
+
+  // A damaged cached model is trained again, to the same model.
+  fs::resize_file(first->upstream_checkpoint, fs::file_size(first->upstream_checkpoint) / 2);
+  absl::StatusOr<TransferResult> third = run("", &log);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_NE(log.find("== upstream: the cached model is unreadable ("), std::string::npos) << log;
+  EXPECT_NE(log.find("); training it again"), std::string::npos) << log;
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(third->transfer[k].test.loss, first->transfer[k].test.loss);
+  }
+  EXPECT_TRUE(load_checkpoint(first->upstream_checkpoint).ok());
 }
 
 TEST_F(TransferExperimentTest, OtherDatasetsNeedWeights) {
