@@ -218,6 +218,14 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
       data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
       config.augment(), config.batch(), micro->per_update, plan->steps, config.base_lr(),
       config.schedule(), plan->mixup_alpha, config.weight_decay());
+  if (files) {
+    out << (config.eval_every() > 0
+                ? absl::StrFormat("checkpoint: %s every %d updates and at the end\n", checkpoint,
+                                  config.eval_every())
+                : absl::StrFormat("checkpoint: %s at the end only (--eval_every=N also writes "
+                                  "one every N updates, for --resume)\n",
+                                  checkpoint));
+  }
   if (reducer) {
     out << absl::StrFormat(
         "data parallel: %d processes, %d micro-batch(es) of %d images each; gradients "

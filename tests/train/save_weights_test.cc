@@ -1,4 +1,5 @@
-// --save_weights: the official-layout .npz, and beside it the class names an .npz cannot hold.
+// --save_weights: the official-layout .npz, and beside it the class names an .npz cannot hold;
+// and what the run says about its checkpoints.
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -34,9 +35,9 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
   c.set_augment("none");
   c.set_resolution(32);
   c.set_workers(1);
+  c.set_out(out);
   c.set_save_weights(out + "/final.npz");
   std::ostringstream log;
-  std::filesystem::create_directories(out);
   absl::StatusOr<FinetuneResult> result = run_finetune(c, log);
   ASSERT_TRUE(result.ok()) << result.status() << "\n" << log.str();
 
@@ -47,6 +48,10 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
   ASSERT_TRUE(names.ok()) << names.status();
   EXPECT_EQ(*names, std::vector<std::string>({"0", "1", "2"}));
   EXPECT_NE(log.str().find("class names: " + out + "/final.labels.txt"), std::string::npos)
+      << log.str();
+  // Without --eval_every the one checkpoint is the last, and the run says so up front.
+  EXPECT_NE(log.str().find("checkpoint: " + out + "/checkpoint.ckpt at the end only"),
+            std::string::npos)
       << log.str();
 }
 
