@@ -6,7 +6,8 @@
 // --weights: an official BiT .npz (https://storage.googleapis.com/bit_models/) or a bitgrad
 // checkpoint. --input: comma-separated PNG/JPEG files, resized by BiT's eval rule (directly to
 // --resolution x --resolution, no centre crop; the BiT-HyperRule uses 128 for small images and
-// 480 for large ones), or one .npy float32 (N, 3, H, W) batch already in [-1, 1], used as it is.
+// 480 for large ones; a checkpoint of bit_finetune records its run's), or one .npy float32
+// (N, 3, H, W) batch already in [-1, 1], used as it is.
 // The work is in data/prediction_inputs.h, data/labels.h and models/predict.h; this file is
 // flags, printing and error messages.
 #include <unistd.h>
@@ -39,9 +40,10 @@ ABSL_FLAG(std::string, labels, "",
           "checkpoint brings its own");
 ABSL_FLAG(std::string, model, "",
           "BiT model name (BiT-M-R50x1, R101x3, ...); default: the architecture in the file");
-ABSL_FLAG(int64_t, resolution, 128,
+ABSL_FLAG(int64_t, resolution, 0,
           "images are resized to this square size (BiT-HyperRule eval: 128 for small images "
-          "such as CIFAR, 480 for larger ones); ignored for a .npy batch");
+          "such as CIFAR, 480 for larger ones); 0: the one a bitgrad checkpoint's run evaluated "
+          "at, else 128; ignored for a .npy batch");
 ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
 ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
@@ -89,6 +91,15 @@ LoadedBitModel load_model() {
       load_bit_model_for_inference(absl::GetFlag(FLAGS_weights), options);
   if (!loaded.ok()) throw Failure{loaded.status(), weights_hint(loaded.status())};
   return *std::move(loaded);
+}
+
+// --resolution, else the one the checkpoint's run evaluated at, else the HyperRule's for small
+// images.
+int64_t input_resolution(const LoadedBitModel& loaded) {
+  constexpr int64_t kDefault = 128;
+  const int64_t flag = absl::GetFlag(FLAGS_resolution);
+  if (flag != 0) return flag;  // a negative one is refused by PredictionInputs::open
+  return loaded.input_resolution > 0 ? loaded.input_resolution : kDefault;
 }
 
 // --labels, else the class names the weights file brought (a checkpoint's), else none.
@@ -139,12 +150,6 @@ void run() {
     throw Failure{absl::InvalidArgumentError("--weights and --input are required"),
                   absl::StrCat("run ", kProgram, " --help for the flags")};
   }
-  absl::StatusOr<PredictionInputs> inputs =
-      PredictionInputs::open(absl::GetFlag(FLAGS_input), absl::GetFlag(FLAGS_resolution));
-  if (!inputs.ok()) throw Failure{inputs.status(), kInputHint};
-  for (const std::string& warning : inputs->warnings()) {
-    std::cerr << kProgram << ": warning: " << warning << "\n";
-  }
   const std::string device = absl::GetFlag(FLAGS_device);
   if (absl::Status status = check_device_flag(device); !status.ok()) {
     throw Failure{status, "--device takes cpu, or cuda on a machine with a GPU"};
@@ -158,6 +163,12 @@ void run() {
   LoadedBitModel loaded = load_model();
   if (device == "cuda") loaded.model->to(Device::cuda());
   std::cerr << kProgram << ": " << loaded.message << " on " << loaded.model->device() << "\n";
+  absl::StatusOr<PredictionInputs> inputs =
+      PredictionInputs::open(absl::GetFlag(FLAGS_input), input_resolution(loaded));
+  if (!inputs.ok()) throw Failure{inputs.status(), kInputHint};
+  for (const std::string& warning : inputs->warnings()) {
+    std::cerr << kProgram << ": warning: " << warning << "\n";
+  }
   const std::vector<std::string> labels = class_labels(loaded);
 
   PredictOptions options;
@@ -188,7 +199,7 @@ void run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "bit_predict --weights=MODEL.npz|CHECKPOINT --input=IMAGES|BATCH.npy "
-      "[--output=logits.npy] [--labels=FILE] [--model=NAME] [--resolution=128] [--batch=16] "
+      "[--output=logits.npy] [--labels=FILE] [--model=NAME] [--resolution=480] [--batch=16] "
       "[--top_k=5] [--device=cpu|cuda] [--dtype=fp32|bf16]");
   absl::ParseCommandLine(argc, argv);
   bitgrad::run_from_invocation_directory();

@@ -95,13 +95,16 @@ std::shared_ptr<BitResNetV2> tiny_model() {
   return loaded.ok() ? loaded->model : nullptr;
 }
 
-// kWeights saved as a checkpoint named `name`, with `class_names` (none when empty).
+// kWeights saved as a checkpoint named `name`, with `class_names` (none when empty) and
+// `input_resolution` (0: none).
 std::string tiny_checkpoint(const std::string& name,
-                            const std::vector<std::string>& class_names = {}) {
+                            const std::vector<std::string>& class_names = {},
+                            int64_t input_resolution = 0) {
   const std::shared_ptr<BitResNetV2> model = tiny_model();
   TrainState state;
   state.model = model.get();
   state.class_names = class_names;
+  state.input_resolution = input_resolution;
   const std::string path = temp_path(name);
   EXPECT_TRUE(model != nullptr && save_train_state(path, state).ok()) << path;
   return path;
@@ -152,6 +155,23 @@ TEST(BitPredictTest, ACheckpointNamesItsClassesUnlessLabelsSaysOtherwise) {
   std::vector<std::string> expected;
   for (const std::string& name : from_checkpoint) expected.push_back(absl::AsciiStrToUpper(name));
   EXPECT_EQ(top1_names(relabeled.out), expected) << relabeled.out;
+}
+
+TEST(BitPredictTest, ACheckpointSetsTheInputSizeUnlessResolutionSaysOtherwise) {
+  const std::string image = "tests/data/testdata/rgb8.png";
+  const std::string checkpoint = tiny_checkpoint("sized.ckpt", {}, 48);
+  Result recorded = run("--weights=" + checkpoint + " --input=" + image);
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  EXPECT_TRUE(contains(recorded.err, {"1 image file(s), resized to 48x48"})) << recorded.err;
+  Result flag = run("--weights=" + checkpoint + " --input=" + image + " --resolution=64");
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_TRUE(contains(flag.err, {"resized to 64x64"})) << flag.err;
+  // An .npz, or a checkpoint that does not record it: the HyperRule's size for small images.
+  for (const std::string& weights : {kWeights + kTinyFlags, tiny_checkpoint("unsized.ckpt")}) {
+    Result fallback = run("--weights=" + weights + " --input=" + image);
+    ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
+    EXPECT_TRUE(contains(fallback.err, {"resized to 128x128"})) << fallback.err;
+  }
 }
 
 TEST(BitPredictTest, ImagesWithLabels) {

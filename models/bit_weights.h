@@ -58,9 +58,10 @@ struct BitModelOptions {
 struct LoadedBitModel {
   std::shared_ptr<BitResNetV2> model;
   std::string message;  // what was loaded, and what happened to the head
-  // The head's classes in order, when the file records them (a checkpoint of a bitgrad run;
-  // an .npz does not).
+  // What the file records beyond the weights (a checkpoint of a bitgrad run; an .npz records
+  // neither): the head's classes in order, and the input size the run evaluated at (0: unknown).
   std::vector<std::string> class_names;
+  int64_t input_resolution = 0;
 };
 
 // Builds a BitResNetV2 for `path` and loads it.

@@ -94,6 +94,7 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
   for (const auto& [key, value] : checkpoint.metadata) (*header.mutable_metadata())[key] = value;
   if (checkpoint.bit_config) *header.mutable_bit_config() = *checkpoint.bit_config;
   for (const std::string& name : checkpoint.class_names) header.add_class_names(name);
+  header.set_input_resolution(checkpoint.input_resolution);
   std::vector<PendingTensor> pending;
   add_records(checkpoint.parameters, header.mutable_parameters(), &pending);
   add_records(checkpoint.buffers, header.mutable_buffers(), &pending);
@@ -257,6 +258,7 @@ class CheckpointReader {
     checkpoint.metadata.insert(header.metadata().begin(), header.metadata().end());
     if (header.has_bit_config()) checkpoint.bit_config = header.bit_config();
     checkpoint.class_names.assign(header.class_names().begin(), header.class_names().end());
+    checkpoint.input_resolution = header.input_resolution();
     if (auto s = read_tensors(header.parameters(), &checkpoint.parameters); !s.ok()) return s;
     if (auto s = read_tensors(header.buffers(), &checkpoint.buffers); !s.ok()) return s;
     if (header.has_optimizer()) {

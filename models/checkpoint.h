@@ -36,6 +36,7 @@ struct Checkpoint {
   std::optional<proto::BitConfig> bit_config;  // the architecture, when it holds a BiT model
   std::map<std::string, std::string> metadata;  // free-form notes
   std::vector<std::string> class_names;          // the head's classes, when known
+  int64_t input_resolution = 0;                  // the run's eval input size; 0: unknown
 };
 
 // Writes atomically: an existing file at `path` survives any failure. Tensors may be on any

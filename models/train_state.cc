@@ -257,6 +257,7 @@ absl::Status save_train_state(const std::string& path, const TrainState& state) 
   checkpoint.config = state.config;
   checkpoint.bit_config = bit_config_to_proto(config);
   checkpoint.class_names = state.class_names;
+  checkpoint.input_resolution = state.input_resolution;
   save_module_state(*state.model, &checkpoint);
   if (state.optimizer != nullptr) {
     checkpoint.optimizer.kind = kSgdKind;
@@ -304,6 +305,7 @@ absl::Status restore_train_state(const std::string& path, TrainState& state) {
   state.config = checkpoint->config;
   state.model_name = checkpoint->model_name;
   state.class_names = checkpoint->class_names;
+  state.input_resolution = checkpoint->input_resolution;
   return absl::OkStatus();
 }
 
@@ -344,6 +346,7 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
   loaded.model->to(dtype);
   if (auto s = restore_module_state(*loaded.model, *checkpoint, path); !s.ok()) return s;
   loaded.class_names = checkpoint->class_names;
+  loaded.input_resolution = checkpoint->input_resolution;
   loaded.message = absl::StrCat(
       "loaded ", checkpoint->parameters.size(), " parameters from checkpoint ", path, " (",
       checkpoint->model_name, ", step ", checkpoint->step, ") into BiT-", bit_arch_name(*config),

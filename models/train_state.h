@@ -10,6 +10,7 @@
 //   model_name            the name ("BiT-M-R50x1", or the architecture "R50x1")
 //   bit_config            the BitConfig (proto::BitConfig), so the model can be rebuilt
 //   class_names           what each of the head's outputs means, when the run knew it
+//   input_resolution      the input size the run evaluated at, for prediction
 //
 // Restoring checks the whole checkpoint against the live objects before changing any of them:
 // every parameter and buffer present, none unexpected, shapes and dtypes equal, the optimizer's
@@ -44,6 +45,8 @@ struct TrainState {
   std::string model_name;
   // The head's classes in order (a dataset's class_names), or empty. Restore sets it.
   std::vector<std::string> class_names;
+  // The square input size the run evaluates at (0: unknown). Restore sets it.
+  int64_t input_resolution = 0;
 };
 
 // Writes the run atomically (an existing file survives any failure).
@@ -73,8 +76,9 @@ absl::Status restore_module_state(Module& module, const Checkpoint& checkpoint,
                                   const std::string& path);
 
 // Builds a BitResNetV2 from a checkpoint alone (architecture from its bit_config, dtype from its
-// parameters) and loads its parameters and class names; optimizer state is ignored. A non-empty
-// `model_name` ("BiT-M-R50x1", "R50x1") must name the checkpoint's architecture.
+// parameters) and loads its parameters, class names and input resolution; optimizer state is
+// ignored. A non-empty `model_name` ("BiT-M-R50x1", "R50x1") must name the checkpoint's
+// architecture.
 absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string& path,
                                                               const std::string& model_name = "");
 

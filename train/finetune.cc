@@ -161,7 +161,9 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     if (absl::Status status = resume_from(checkpoint, config, state); !status.ok()) return status;
     out << "resumed " << checkpoint << " at step " << state.step << "\n";
   }
-  state.class_names = data.train.class_names;  // also after --resume: older checkpoints lack them
+  // Also after --resume: older checkpoints lack them.
+  state.class_names = data.train.class_names;
+  state.input_resolution = plan->resolution.crop;
   // What a failure leaves behind, for its message.
   int64_t saved_step = config.resume() ? state.step : -1;
   auto stopped = [&](const absl::Status& status) {

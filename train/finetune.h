@@ -5,7 +5,7 @@
 //   metrics.jsonl    train/loss and train/lr after every update, test/{top1,top5,loss} at evals
 //   checkpoint.ckpt  written atomically at every eval: weights, momentum, the mixup RNG, the
 //                    step and the run's config, everything --resume needs; and the
-//                    dataset's class names, for prediction
+//                    dataset's class names and the input size, for prediction
 // A resumed run sees the batches, augmentations and mixup draws it would have seen, so its
 // losses are bit-identical to an uninterrupted run's (tests/train/resume_test.cc).
 #pragma once

@@ -105,6 +105,7 @@ class SavedRunTest : public ::testing::Test {
     TrainState state = run_->state();
     state.config = "batch: 2\nlr: 0.05\n";
     state.class_names = kClassNames;
+    state.input_resolution = kSize;
     ASSERT_TRUE(save_train_state(path_, state).ok());
     auto loaded = load_checkpoint(path_);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -141,6 +142,7 @@ TEST_F(SavedRunTest, ResumingIsBitIdenticalToAnUninterruptedRun) {
   EXPECT_EQ(state.config, "batch: 2\nlr: 0.05\n");
   EXPECT_EQ(state.model_name, "R50x1");
   EXPECT_EQ(state.class_names, kClassNames);
+  EXPECT_EQ(state.input_resolution, kSize);
   EXPECT_EQ(resumed.optimizer.steps_taken(), 3);
   EXPECT_EQ(resumed.optimizer.lr(), lr_at(2));
   EXPECT_EQ(resumed.generator.state(), run_->generator.state());
@@ -160,6 +162,7 @@ TEST_F(SavedRunTest, StoresEverythingNeededToRebuildTheRun) {
   EXPECT_EQ(checkpoint_.model_name, "R50x1");
   EXPECT_EQ(checkpoint_.step, 3);
   EXPECT_EQ(checkpoint_.class_names, kClassNames);
+  EXPECT_EQ(checkpoint_.input_resolution, kSize);
   EXPECT_EQ(checkpoint_.optimizer.kind, "sgd");
   EXPECT_EQ(checkpoint_.optimizer.steps_taken, 3);
   ASSERT_TRUE(checkpoint_.optimizer.sgd.has_value());
@@ -184,6 +187,7 @@ TEST_F(SavedRunTest, RebuildsTheModelFromTheCheckpointAlone) {
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_NE(loaded->message.find(path_), std::string::npos) << loaded->message;
   EXPECT_EQ(loaded->class_names, kClassNames);
+  EXPECT_EQ(loaded->input_resolution, kSize);
   EXPECT_TRUE(same_named_bits(loaded->model->named_parameters(), run_->model->named_parameters()));
   Generator g(3);
   Tensor x = randn({1, 3, kSize, kSize}, DType::kFloat32, Device::cpu(), g);

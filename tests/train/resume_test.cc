@@ -133,11 +133,12 @@ TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
     EXPECT_EQ(resumed[i], expected[i]) << "the loss of update " << i + 1 << " (killed after "
                                        << done_when_killed << ")";
   }
-  // Both checkpoints name the dataset's classes, for bit_predict.
+  // Both checkpoints name the dataset's classes and the input size, for bit_predict.
   for (const std::string& run : {whole, killed}) {
     absl::StatusOr<Checkpoint> saved = load_checkpoint(run + "/checkpoint.ckpt");
     ASSERT_TRUE(saved.ok()) << saved.status();
     EXPECT_EQ(saved->class_names, std::vector<std::string>({"a", "b", "c"})) << run;
+    EXPECT_EQ(saved->input_resolution, 16) << run;  // --resolution
   }
 }
 
