@@ -166,6 +166,7 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
         TrainState state{&model};
         state.config = run_config_text(config);
         state.class_names = upstream_data.train.class_names;
+        state.input_resolution = config.resolution();
         saved = save_train_state(path, state);
       });
   if (!result.ok()) return result.status();

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
@@ -72,6 +73,11 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
   EXPECT_NE(log.find("== upstream: training on classes 0,1,3,8,9"), std::string::npos) << log;
   EXPECT_TRUE(fs::exists(first->upstream_checkpoint));
   EXPECT_EQ(fs::path(first->upstream_checkpoint).parent_path(), root_ / "cache" / "bitgrad");
+  absl::StatusOr<Checkpoint> upstream = load_checkpoint(first->upstream_checkpoint);
+  ASSERT_TRUE(upstream.ok()) << upstream.status();
+  EXPECT_EQ(upstream->class_names,
+            std::vector<std::string>({"T-shirt/top", "Trouser", "Dress", "Bag", "Ankle boot"}));
+  EXPECT_EQ(upstream->input_resolution, 32);
 
   ASSERT_EQ(first->transfer.size(), 2u);
   ASSERT_EQ(first->scratch.size(), 2u);
