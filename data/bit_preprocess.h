@@ -9,7 +9,9 @@
 //
 // The resize is data/image_io.h's bilinear one without antialiasing (tf.image.resize's rule);
 // torchvision's PIL resize antialiases when downsampling, so large photos give slightly
-// different pixels. An image that already has the target size is not resized.
+// different pixels. An image that already has the target size is not resized. The loader and
+// bit_predict decode a JPEG far larger than the target at a reduced DCT scale first, never
+// below the target (image_io.h DecodeSize): a block-average low-pass before the bilinear step.
 #pragma once
 
 #include <cstdint>

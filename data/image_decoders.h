@@ -21,6 +21,7 @@ absl::Status check_image_size(int64_t width, int64_t height, const char* format,
 
 // `bytes` must start with the format's signature; `name` labels the error messages.
 absl::StatusOr<Image> decode_png(const std::string& bytes, const std::string& name);
-absl::StatusOr<Image> decode_jpeg(const std::string& bytes, const std::string& name);
+absl::StatusOr<Image> decode_jpeg(const std::string& bytes, const std::string& name,
+                                  DecodeSize at_least = {});
 
 }  // namespace bitgrad::image_internal

@@ -97,19 +97,22 @@ absl::Status check_image_size(int64_t width, int64_t height, const char* format,
 
 }  // namespace image_internal
 
-absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name) {
+absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name,
+                                   DecodeSize at_least) {
   if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat(name, ": empty image file"));
   if (starts_with(bytes, kPngSignature, 8)) return image_internal::decode_png(bytes, name);
-  if (starts_with(bytes, kJpegSignature, 3)) return image_internal::decode_jpeg(bytes, name);
+  if (starts_with(bytes, kJpegSignature, 3)) {
+    return image_internal::decode_jpeg(bytes, name, at_least);
+  }
   return absl::InvalidArgumentError(absl::StrCat(
       name, ": unsupported image format (first bytes ", hex_prefix(bytes),
       "); expected PNG (89 50 4e 47 0d 0a 1a 0a) or JPEG (ff d8 ff)"));
 }
 
-absl::StatusOr<Image> read_image(const std::string& path) {
+absl::StatusOr<Image> read_image(const std::string& path, DecodeSize at_least) {
   absl::StatusOr<std::string> bytes = read_file(path);
   if (!bytes.ok()) return bytes.status();
-  return decode_image(*bytes, path);
+  return decode_image(*bytes, path, at_least);
 }
 
 // Separable: each output pixel blends its row taps, then its column taps.

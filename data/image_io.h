@@ -24,6 +24,16 @@ struct Image {
   uint8_t at(int64_t y, int64_t x, int64_t c) const { return pixels[(y * width + x) * 3 + c]; }
 };
 
+// How small a decoder may make an image that its caller resizes down anyway. A JPEG is then
+// decoded with libjpeg's DCT scaling at the smallest n/8 (n = 1..8) that keeps it at least
+// min_height x min_width: 3-5x faster on photos far larger than the model's input, and a better
+// low-pass filter than the bilinear resize after it. PNG ignores it. The default (either side
+// 0): full size.
+struct DecodeSize {
+  int64_t min_height = 0;
+  int64_t min_width = 0;
+};
+
 // Reads a PNG or JPEG file; the format comes from the file's first bytes, not its name.
 // Conversions to 8-bit RGB:
 //   PNG: palette and low-bit-depth gray expanded; gray replicated to R=G=B; alpha dropped (not
@@ -34,10 +44,11 @@ struct Image {
 //        defaults (islow IDCT, fancy upsampling) are kept, which is what PIL uses too.
 // Errors: NotFound (no such file), PermissionDenied or Unavailable (cannot read it),
 // InvalidArgument (empty, unsupported format, over 2^28 pixels), DataLoss (truncated or corrupt).
-absl::StatusOr<Image> read_image(const std::string& path);
+absl::StatusOr<Image> read_image(const std::string& path, DecodeSize at_least = {});
 
 // The same for an encoded file already in memory; `name` labels the error messages.
-absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name);
+absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name,
+                                   DecodeSize at_least = {});
 
 // Bilinear resize to (height, width) with half-pixel centres and no antialiasing: the
 // align_corners=False convention of torch.nn.functional.interpolate(mode="bilinear",

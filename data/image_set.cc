@@ -11,9 +11,9 @@ std::string ImageSet::name(int64_t i) const {
   return absl::StrCat(source, "[", i, "]");
 }
 
-absl::StatusOr<Image> ImageSet::image(int64_t i) const {
+absl::StatusOr<Image> ImageSet::image(int64_t i, DecodeSize at_least) const {
   BG_CHECK(0 <= i && i < size(), "ImageSet::image: index ", i, " outside [0, ", size(), ")");
-  if (!files.empty()) return read_image(files[i]);
+  if (!files.empty()) return read_image(files[i], at_least);
   const int64_t height = pixels.size(1), width = pixels.size(2), channels = pixels.size(3);
   const int64_t count = height * width;
   const uint8_t* src = pixels.data<uint8_t>() + i * count * channels;

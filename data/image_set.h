@@ -24,8 +24,9 @@ struct ImageSet {
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
   // "train.bin[12]" or the image file: where example i came from.
   std::string name(int64_t i) const;
-  // Example i as 8-bit RGB; gray is replicated to R = G = B. Errors name the file.
-  absl::StatusOr<Image> image(int64_t i) const;
+  // Example i as 8-bit RGB; gray is replicated to R = G = B. Errors name the file. A JPEG file
+  // may be decoded smaller, down to `at_least` (image_io.h DecodeSize).
+  absl::StatusOr<Image> image(int64_t i, DecodeSize at_least = {}) const;
   // (height, width) of example 0, decoding it when the set is files: the size the HyperRule
   // looks at. Image folders may mix sizes; the first image stands for all of them.
   absl::StatusOr<std::pair<int64_t, int64_t>> first_image_size() const;

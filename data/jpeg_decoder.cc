@@ -63,12 +63,26 @@ void scanline_to_rgb(const uint8_t* in, int components, bool adobe_inverted, int
   }
 }
 
+// The smallest n in 1..8 for which libjpeg's n/8 scaling (each side rounded up) keeps a
+// `width` x `height` image at least at_least's size; 8 (full size) when none does or when
+// at_least has a side <= 0.
+int jpeg_scale_eighths(int64_t width, int64_t height, DecodeSize at_least) {
+  if (at_least.min_height <= 0 || at_least.min_width <= 0) return 8;
+  auto scaled = [](int64_t size, int n) { return (size * n + 7) / 8; };  // libjpeg rounds up
+  for (int n = 1; n < 8; ++n) {
+    if (scaled(width, n) >= at_least.min_width && scaled(height, n) >= at_least.min_height) {
+      return n;
+    }
+  }
+  return 8;
+}
+
 // Decodes into *image. Returns false after a libjpeg error (details in *errors). Only trivially
 // destructible locals live in this frame, so the longjmp back here skips no destructor; image and
 // scanline belong to the caller.
 bool read_jpeg_pixels(jpeg_decompress_struct* cinfo, JpegErrorState* errors,
-                      const std::string& bytes, Image* image, std::vector<uint8_t>* scanline,
-                      const std::string& name) {
+                      const std::string& bytes, DecodeSize at_least, Image* image,
+                      std::vector<uint8_t>* scanline, const std::string& name) {
   if (setjmp(errors->jump)) return false;
   jpeg_create_decompress(cinfo);
   jpeg_mem_src(cinfo, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
@@ -81,6 +95,8 @@ bool read_jpeg_pixels(jpeg_decompress_struct* cinfo, JpegErrorState* errors,
   }
   errors->size_error = check_image_size(cinfo->image_width, cinfo->image_height, "JPEG", name);
   if (!errors->size_error.ok()) return false;
+  cinfo->scale_num = jpeg_scale_eighths(cinfo->image_width, cinfo->image_height, at_least);
+  cinfo->scale_denom = 8;
   jpeg_start_decompress(cinfo);
   const int components = cinfo->output_components;
   const int64_t width = cinfo->output_width;
@@ -101,7 +117,8 @@ bool read_jpeg_pixels(jpeg_decompress_struct* cinfo, JpegErrorState* errors,
 
 }  // namespace
 
-absl::StatusOr<Image> decode_jpeg(const std::string& bytes, const std::string& name) {
+absl::StatusOr<Image> decode_jpeg(const std::string& bytes, const std::string& name,
+                                  DecodeSize at_least) {
   jpeg_decompress_struct cinfo;
   std::memset(&cinfo, 0, sizeof cinfo);  // so that destroying it is safe even if never created
   JpegErrorState errors;
@@ -110,7 +127,7 @@ absl::StatusOr<Image> decode_jpeg(const std::string& bytes, const std::string& n
   errors.manager.emit_message = on_jpeg_message;
   Image image;
   std::vector<uint8_t> scanline;
-  const bool ok = read_jpeg_pixels(&cinfo, &errors, bytes, &image, &scanline, name);
+  const bool ok = read_jpeg_pixels(&cinfo, &errors, bytes, at_least, &image, &scanline, name);
   jpeg_destroy_decompress(&cinfo);
   if (ok) return image;
   if (!errors.size_error.ok()) return errors.size_error;

@@ -41,7 +41,9 @@ absl::Status fill_slice(const ImageSet& set, const LoaderOptions& options,
   for (int64_t j = begin; j < end; ++j) {
     const int64_t position = batch.step * options.batch_size + j;
     const int64_t example = options.single_pass ? position : order.example(position);
-    absl::StatusOr<Image> image = set.image(example);
+    // Both paths resize it down to this (train: precrop, then crop; eval: crop) anyway.
+    const int64_t side = options.augment ? options.resolution.precrop : crop;
+    absl::StatusOr<Image> image = set.image(example, {side, side});
     if (!image.ok()) return image.status();
     Tensor chw;
     if (options.augment) {

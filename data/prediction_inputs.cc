@@ -106,7 +106,7 @@ absl::StatusOr<Tensor> PredictionInputs::batch(int64_t begin, int64_t end) const
   Tensor out = empty({end - begin, 3, resolution_, resolution_});
   const int64_t per_item = 3 * resolution_ * resolution_;
   for (int64_t i = begin; i < end; ++i) {
-    absl::StatusOr<Image> image = read_image(image_paths_[i]);
+    absl::StatusOr<Image> image = read_image(image_paths_[i], {resolution_, resolution_});
     if (!image.ok()) return image.status();
     const Tensor chw = preprocess_for_eval(*image, resolution_);
     std::memcpy(out.mutable_data<float>() + (i - begin) * per_item, chw.data<float>(),

@@ -6,8 +6,12 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "io/file_limits.h"
 #include "tests/testing/assertions.h"
@@ -138,6 +142,41 @@ TEST(ImageIoTest, JpegMatchesPil) {
     EXPECT_TRUE(result) << name;
     std::printf("%s.jpg vs PIL: %s\n", name.c_str(), result.message());
   }
+}
+
+Image decode_ok_at_least(const std::string& name, DecodeSize at_least) {
+  absl::StatusOr<Image> image = read_image(testdata(name), at_least);
+  EXPECT_TRUE(image.ok()) << image.status();
+  return image.ok() ? *image : Image{};
+}
+
+TEST(ImageIoTest, JpegDecodedSmallerMatchesPilsDraft) {
+  // Scales 1/2, 1/4, 1/8 and 1/4, which PIL's draft mode also picks for these sizes.
+  for (const auto& [name, height, width] : std::vector<std::tuple<std::string, int, int>>{
+           {"rgb", 7, 9}, {"rgb", 4, 5}, {"rgb", 2, 3}, {"smooth32", 8, 8}}) {
+    const std::string fixture = absl::StrCat(name, "_scaled_", height, "x", width, ".ppm");
+    const ::testing::AssertionResult result = same_pixels(
+        decode_ok_at_least(name + ".jpg", {height, width}), read_ppm(testdata(fixture)), 2);
+    EXPECT_TRUE(result) << fixture;
+    std::printf("%s vs PIL: %s\n", fixture.c_str(), result.message());
+  }
+}
+
+TEST(ImageIoTest, JpegScaleIsTheSmallestThatKeepsTheSize) {
+  auto size = [](DecodeSize at_least) {
+    const Image image = decode_ok_at_least("rgb.jpg", at_least);  // 13x17
+    return std::make_pair(image.height, image.width);
+  };
+  using Size = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(size({5, 7}), Size(5, 7));     // 3/8, rounded up: no power of two needed
+  EXPECT_EQ(size({5, 6}), Size(5, 7));     // 2/8 gives 4x5: too small
+  EXPECT_EQ(size({1, 1}), Size(2, 3));     // 1/8 is the smallest there is
+  EXPECT_EQ(size({13, 17}), Size(13, 17));
+  EXPECT_EQ(size({14, 5}), Size(13, 17));  // larger than the image: full size
+  EXPECT_EQ(size({}), Size(13, 17));       // no hint
+  // PNG has no such scaling.
+  const Image png = decode_ok_at_least("rgb8.png", {1, 1});
+  EXPECT_TRUE(same_pixels(png, read_ppm(testdata("rgb8.ppm"))));
 }
 
 TEST(ImageIoTest, GrayJpegIsReplicated) {

@@ -1,5 +1,12 @@
 #include "data/loader.h"
 
+#include <string>
+#include <vector>
+
+#include "core/random.h"
+#include "data/bit_preprocess.h"
+#include "data/image_io.h"
+#include "data/stream_order.h"
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
 
@@ -171,6 +178,37 @@ TEST(LoaderTest, SinglePassCoversTheSetOnceWithAShortLastBatch) {
   EXPECT_EQ(batches[2].examples, (std::vector<int64_t>{4}));
   EXPECT_EQ(batches[2].images.shape(), Shape({1, 3, 8, 8}));
   EXPECT_TRUE(testing::throws_error([&] { (void)(*loader)->next(); }, {"all 3 batches"}));
+}
+
+TEST(LoaderTest, JpegFilesAreDecodedNoLargerThanEachPathNeeds) {
+  const std::string jpeg = "tests/data/testdata/rgb.jpg";  // 13x17
+  const ImageSet set{"folder", Tensor(), {jpeg}, {0}, {"x"}};
+  auto decoded = [&](DecodeSize at_least) {
+    absl::StatusOr<Image> image = read_image(jpeg, at_least);
+    EXPECT_TRUE(image.ok()) << image.status();
+    return *image;
+  };
+  // Eval: resized to the crop, so decoded at 4x5 (1/4 scale) first.
+  LoaderOptions eval = single_pass_options();
+  eval.batch_size = 1;
+  eval.resolution = {4, 4};
+  const std::vector<Batch> evaluated = run(set, eval, 1);
+  ASSERT_EQ(evaluated.size(), 1u);
+  EXPECT_EQ(evaluated[0].images.to_vector<float>(),
+            preprocess_for_eval(decoded({4, 4}), 4).to_vector<float>());
+  EXPECT_NE(evaluated[0].images.to_vector<float>(),
+            preprocess_for_eval(decoded({}), 4).to_vector<float>());
+  // Train: resized to the precrop, then cropped.
+  LoaderOptions train = train_options();
+  train.batch_size = 1;
+  train.resolution = {6, 4};
+  const std::vector<Batch> trained = run(set, train, 1);
+  ASSERT_EQ(trained.size(), 1u);
+  Generator generator(derive_seed(train.seed, SeedPurpose::kAugment, 0));
+  const Augmentation augmentation = draw_augmentation(train.resolution, generator);
+  EXPECT_EQ(trained[0].images.to_vector<float>(),
+            preprocess_for_train(decoded({6, 6}), train.resolution, augmentation)
+                .to_vector<float>());
 }
 
 TEST(LoaderTest, DecodingErrorsNameTheFile) {

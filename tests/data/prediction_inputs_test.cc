@@ -57,6 +57,19 @@ TEST(PredictionInputsTest, ImagesAreDecodedAndResizedPerBatch) {
   EXPECT_EQ(second->shape(), Shape({1, 3, 16, 16}));
 }
 
+TEST(PredictionInputsTest, JpegsAreDecodedNoLargerThanTheResolution) {
+  const std::string jpeg = testdata("rgb.jpg");  // 13x17: decoded at 4x5 (1/4 scale) for 4x4
+  auto inputs = PredictionInputs::open(jpeg, 4);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  auto batch = inputs->batch(0, 1);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  auto smaller = read_image(jpeg, {4, 4}), full = read_image(jpeg);
+  ASSERT_TRUE(smaller.ok() && full.ok());
+  EXPECT_EQ(smaller->width, 5);
+  EXPECT_EQ(batch->to_vector<float>(), preprocess_for_eval(*smaller, 4).to_vector<float>());
+  EXPECT_NE(batch->to_vector<float>(), preprocess_for_eval(*full, 4).to_vector<float>());
+}
+
 TEST(PredictionInputsTest, NpyBatchIsUsedAsItIs) {
   std::vector<float> values;
   for (int i = 0; i < 3 * 3 * 2 * 2; ++i) values.push_back(std::sin(i * 0.7f));

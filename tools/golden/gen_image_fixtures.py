@@ -151,6 +151,16 @@ def jpegs(rng, smooth):
         write_ppm(name.replace(".jpg", ".ppm"), np.asarray(decoded))
     Image.fromarray(smooth.astype(np.uint8), "RGB").save(os.path.join(OUT, "smooth32.jpg"),
                                                           quality=90)
+    # DCT-scaled decodes (decode_image with a DecodeSize of the result's size): PIL's draft
+    # picks the scale 1/s, s in {2, 4, 8}, from the floor of the size ratio, and its pixels are
+    # the expectation.
+    for name, draft_size in [("rgb.jpg", (8, 6)), ("rgb.jpg", (4, 3)), ("rgb.jpg", (2, 1)),
+                             ("smooth32.jpg", (8, 8))]:
+        image = Image.open(os.path.join(OUT, name))
+        image.draft("RGB", draft_size)
+        decoded = np.asarray(image.convert("RGB"))
+        height, width = decoded.shape[:2]
+        write_ppm(name.replace(".jpg", f"_scaled_{height}x{width}.ppm"), decoded)
 
 
 RESIZE_TARGETS = [(11, 13), (3, 2), (9, 3), (5, 7), (1, 1), (2, 14)]
