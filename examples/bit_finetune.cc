@@ -65,6 +65,8 @@ ABSL_FLAG(int64_t, eval_batch, 0, "images per evaluation batch; 0: --batch");
 ABSL_FLAG(std::string, out, "", "run directory for metrics.jsonl and checkpoint.ckpt");
 ABSL_FLAG(bool, resume, false, "continue the run in --out from its checkpoint");
 ABSL_FLAG(std::string, save_weights, "", "write the final model as an official-layout .npz");
+ABSL_FLAG(bool, eval_only, false,
+          "no training: top-1, top-5 and loss of --weights on the test split of --dataset");
 
 namespace bitgrad {
 namespace {

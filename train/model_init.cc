@@ -40,6 +40,12 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t nu
     return absl::InvalidArgumentError(absl::StrCat("--weights: ", loaded.status().message()));
   }
   const int64_t file_head = loaded->model->config().head_size;
+  if (config.eval_only() && file_head != num_classes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--eval_only: %s has a %d-way head and the dataset %d classes; evaluation needs the "
+        "head the model was trained with",
+        config.weights(), file_head, num_classes));
+  }
   if (config.zero_head() || file_head != num_classes) {
     loaded->model->reset_head(num_classes, /*zero=*/true);
     loaded->class_names.clear();

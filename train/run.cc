@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/stopwatch.h"
 #include "core/storage.h"
 #include "data/datasets.h"
 #include "data/few_shot.h"
@@ -10,6 +11,7 @@
 #include "dist/world.h"
 #include "ops/cuda/math_mode.h"
 #include "models/bit_weights.h"
+#include "train/evaluate.h"
 #include "train/model_init.h"
 #include "train/progress.h"
 #include "train/run_config.h"
@@ -49,6 +51,35 @@ std::string summary_line(const FinetuneResult& result) {
       format_duration(result.train_seconds), result.images_per_second);
 }
 
+namespace {
+
+// --eval_only: the model as loaded, on the test split, at --resolution, else the one the
+// checkpoint's run evaluated at, else the HyperRule's for the training images.
+absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const Dataset& data,
+                                                const LoadedBitModel& model, std::ostream& out,
+                                                Communicator* world) {
+  int64_t resolution = config.resolution() > 0 ? config.resolution() : model.input_resolution;
+  if (resolution == 0) {
+    absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
+    if (!plan.ok()) return plan.status();
+    resolution = plan->resolution.crop;
+  }
+  const int64_t batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
+  const SteadyClock::time_point start = SteadyClock::now();
+  absl::StatusOr<EvalResult> test =
+      evaluate(*model.model, data.test, resolution, batch, config.workers(), world);
+  if (!test.ok()) return test.status();
+  out << absl::StrFormat(
+      "eval: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images of %s at %dx%d, %s\n",
+      100 * test->top1, 100 * test->top5, test->loss, test->examples, data.test.source,
+      resolution, resolution, format_duration(seconds_since(start)));
+  FinetuneResult result;
+  result.test = *test;
+  return result;
+}
+
+}  // namespace
+
 absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out,
                                             Communicator* world) {
   if (absl::Status status = check_run_config(config); !status.ok()) return status;
@@ -69,6 +100,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   set_cuda_bf16_autocast_enabled(config.dtype() == "bf16");
   out << "model: " << model->message
       << (config.device() == "cuda" ? " on " + model->model->device().str() : "") << "\n";
+  if (config.eval_only()) return evaluate_weights(config, *data, *model, out, world);
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {

@@ -159,6 +159,16 @@ absl::Status check_run_config(const RunConfig& c) {
   if (c.eval_batch() < 0) return invalid("eval_batch", "must be >= 0 (0: --batch)");
   if (c.eval_every() < 0) return invalid("eval_every", "must be >= 0 (0: only at the end)");
   if (c.resume() && c.out().empty()) return invalid("resume", "needs --out, the run directory");
+  if (c.eval_only() && c.weights() == "random") {
+    return invalid("eval_only", "needs trained --weights (a .npz or a checkpoint), not random");
+  }
+  if (c.eval_only() && c.zero_head()) {
+    return invalid("zero_head", "would zero the head that --eval_only evaluates");
+  }
+  if (c.eval_only() && (!c.out().empty() || c.resume() || !c.save_weights().empty())) {
+    return invalid(!c.out().empty() ? "out" : c.resume() ? "resume" : "save_weights",
+                   "--eval_only trains nothing and writes nothing");
+  }
   if (!c.device().empty()) {  // empty is the CPU
     if (absl::Status status = check_device_name(c.device()); !status.ok()) return status;
   }

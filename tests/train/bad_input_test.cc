@@ -255,6 +255,12 @@ std::vector<Row> rows() {
       {"flags", "`--resume` without `--out`",
        [] { return error_line(run_with({"--out=", "--resume", "--save_weights="})); },
        {"--resume", "--out"}},
+      {"flags", "`--eval_only --weights=random`",
+       [] {
+         return error_line(
+             run_with({"--out=", "--save_weights=", "--eval_only", "--weights=random"}));
+       },
+       {"--eval_only", "trained --weights"}},
       {"run directory", "`--out=$TMP/a_file/run` (under a regular file)",
        [] { return error_line(run_with({"--out=" + path("a_file/run")})); },
        {"--out", "a_file/run"}},

@@ -1,0 +1,129 @@
+// --eval_only: a trained model evaluated as it is, with the numbers its run reported.
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "train/run.h"
+#include "train/run_config.h"
+#include "train/run_config.pb.h"
+
+namespace bitgrad {
+namespace {
+
+constexpr char kData[] = "npz:tests/train/testdata/finetune_golden_data.npz";  // 3 classes, 32 px
+
+RunConfig tiny_run(const std::string& out) {
+  RunConfig c;
+  c.set_weights("random");
+  c.set_model("R50x1");
+  c.set_base_width(4);
+  c.set_num_groups(2);
+  c.set_dataset(kData);
+  c.set_batch(4);
+  c.set_batch_split(1);
+  c.set_steps(2);
+  c.set_base_lr(0.1);
+  c.set_schedule("constant");
+  c.set_mixup_alpha(0);
+  c.set_augment("bit");
+  c.set_resolution(32);
+  c.set_workers(2);
+  c.set_eval_batch(5);
+  c.set_out(out);
+  c.set_save_weights(out + "/final.npz");
+  return c;
+}
+
+class EvalOnlyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    out_ = ::testing::TempDir() + "/eval_only_test";
+    std::filesystem::remove_all(out_);
+    std::ostringstream log;
+    absl::StatusOr<FinetuneResult> trained = run_finetune(tiny_run(out_), log);
+    ASSERT_TRUE(trained.ok()) << trained.status() << "\n" << log.str();
+    trained_ = trained->test;
+  }
+
+  // An --eval_only run of `weights`; its log in *log.
+  absl::StatusOr<FinetuneResult> evaluate(const std::string& weights, int64_t resolution,
+                                          std::string* log) {
+    RunConfig c = tiny_run("");
+    c.set_save_weights("");
+    c.set_weights(weights);
+    c.set_resolution(resolution);
+    c.set_eval_only(true);
+    std::ostringstream out;
+    absl::StatusOr<FinetuneResult> result = run_finetune(c, out);
+    *log = out.str();
+    return result;
+  }
+
+  std::string out_;
+  EvalResult trained_;
+};
+
+TEST_F(EvalOnlyTest, TheCheckpointGivesTheRunsFinalNumbersAtItsResolution) {
+  std::string log;
+  // No --resolution: the checkpoint's 32 px, not the HyperRule's 128 for small images.
+  absl::StatusOr<FinetuneResult> result = evaluate(out_ + "/checkpoint.ckpt", 0, &log);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->test.examples, trained_.examples);
+  EXPECT_EQ(result->test.top1, trained_.top1);
+  EXPECT_EQ(result->test.top5, trained_.top5);
+  EXPECT_EQ(result->test.loss, trained_.loss);
+  EXPECT_EQ(result->steps, 0);
+  EXPECT_NE(log.find("eval: test top-1 "), std::string::npos) << log;
+  EXPECT_NE(log.find(" at 32x32"), std::string::npos) << log;
+}
+
+TEST_F(EvalOnlyTest, AnNpzNeedsItsResolutionGiven) {
+  std::string log;
+  absl::StatusOr<FinetuneResult> at_32 = evaluate(out_ + "/final.npz", 32, &log);
+  ASSERT_TRUE(at_32.ok()) << at_32.status();
+  EXPECT_EQ(at_32->test.loss, trained_.loss);
+  // An .npz does not record it: the HyperRule's for 32x32 images.
+  absl::StatusOr<FinetuneResult> hyperrule = evaluate(out_ + "/final.npz", 0, &log);
+  ASSERT_TRUE(hyperrule.ok()) << hyperrule.status();
+  EXPECT_NE(log.find(" at 128x128"), std::string::npos) << log;
+}
+
+TEST_F(EvalOnlyTest, RefusesWhatCannotBeEvaluated) {
+  RunConfig random = tiny_run("");
+  random.set_eval_only(true);
+  absl::Status status = check_run_config(random);
+  EXPECT_NE(status.message().find("--eval_only: needs trained --weights"), std::string::npos)
+      << status;
+  RunConfig zeroed = tiny_run("");
+  zeroed.set_weights(out_ + "/checkpoint.ckpt");
+  zeroed.set_eval_only(true);
+  zeroed.set_zero_head(true);
+  status = check_run_config(zeroed);
+  EXPECT_NE(status.message().find("--zero_head: would zero the head"), std::string::npos)
+      << status;
+  RunConfig writing = zeroed;
+  writing.set_zero_head(false);
+  writing.set_out(out_ + "/again");
+  status = check_run_config(writing);
+  EXPECT_NE(status.message().find("--out: --eval_only trains nothing and writes nothing"),
+            std::string::npos)
+      << status;
+  // The golden tiny model has a 5-way head; the data has 3 classes.
+  absl::StatusOr<FinetuneResult> mismatched = [&] {
+    RunConfig c = tiny_run("");
+    c.set_save_weights("");
+    c.set_weights("tests/golden/bit_tiny_r50.npz");
+    c.set_eval_only(true);
+    std::ostringstream out;
+    return run_finetune(c, out);
+  }();
+  ASSERT_FALSE(mismatched.ok());
+  EXPECT_NE(mismatched.status().message().find("bit_tiny_r50.npz has a 5-way head and the "
+                                               "dataset 3 classes"),
+            std::string::npos)
+      << mismatched.status();
+}
+
+}  // namespace
+}  // namespace bitgrad
