@@ -1,5 +1,6 @@
 // A whole bit_finetune run from its RunConfig: the dataset, the few-shot draw, the initial
-// model, the fine-tuning loop, the official-layout weights at the end, and a summary.
+// model, the fine-tuning loop, the official-layout weights at the end, and a summary; or, with
+// eval_only, one evaluation of the weights as they are.
 #pragma once
 
 #include <ostream>
