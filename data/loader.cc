@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
 #include "core/stopwatch.h"
+#include "data/decoded_image_cache.h"
 
 namespace bitgrad {
 
@@ -30,10 +31,17 @@ Batch allocate_batch(const ImageSet& set, const LoaderOptions& options, int64_t 
   return batch;
 }
 
+DecodeSize decode_size(const LoaderOptions& options) {
+  // Both paths resize down to this anyway (train: the precrop, then a crop; eval: the crop).
+  const int64_t side = options.augment ? options.resolution.precrop : options.resolution.crop;
+  return {side, side};
+}
+
 // Examples [begin, end) of an allocated batch. Slices touch disjoint memory, so several
 // workers fill one batch at once.
-absl::Status fill_slice(const ImageSet& set, const LoaderOptions& options,
-                        const StreamOrder& order, int64_t begin, int64_t end, Batch& batch) {
+absl::Status fill_slice(const ImageSet& set, DecodedImageCache& decoded,
+                        const LoaderOptions& options, const StreamOrder& order, int64_t begin,
+                        int64_t end, Batch& batch) {
   const int64_t crop = options.resolution.crop;
   const int64_t per_image = 3 * crop * crop;
   float* images = batch.images.mutable_data<float>();
@@ -41,17 +49,15 @@ absl::Status fill_slice(const ImageSet& set, const LoaderOptions& options,
   for (int64_t j = begin; j < end; ++j) {
     const int64_t position = batch.step * options.batch_size + j;
     const int64_t example = options.single_pass ? position : order.example(position);
-    // Both paths resize it down to this (train: precrop, then crop; eval: crop) anyway.
-    const int64_t side = options.augment ? options.resolution.precrop : crop;
-    absl::StatusOr<Image> image = set.image(example, {side, side});
+    absl::StatusOr<std::shared_ptr<const Image>> image = decoded.image(example);
     if (!image.ok()) return image.status();
     Tensor chw;
     if (options.augment) {
       Generator generator(derive_seed(options.seed, SeedPurpose::kAugment, position));
       const Augmentation augmentation = draw_augmentation(options.resolution, generator);
-      chw = preprocess_for_train(*image, options.resolution, augmentation);
+      chw = preprocess_for_train(**image, options.resolution, augmentation);
     } else {
-      chw = preprocess_for_eval(*image, crop);
+      chw = preprocess_for_eval(**image, crop);
     }
     std::memcpy(images + j * per_image, chw.data<float>(), per_image * sizeof(float));
     labels[j] = set.labels[example];
@@ -81,7 +87,9 @@ absl::StatusOr<Batch> build_batch(const ImageSet& set, const LoaderOptions& opti
                                   const StreamOrder& order, int64_t step) {
   Batch batch = allocate_batch(set, options, step);
   const int64_t count = batch.labels.numel();
-  if (absl::Status status = fill_slice(set, options, order, 0, count, batch); !status.ok()) {
+  DecodedImageCache uncached(set, decode_size(options), /*budget_bytes=*/0);
+  if (absl::Status status = fill_slice(set, uncached, options, order, 0, count, batch);
+      !status.ok()) {
     return status;
   }
   return batch;
@@ -123,7 +131,8 @@ Loader::Loader(const ImageSet& set, LoaderOptions options)
       options_(options),
       order_(set.size(), options.shuffle, options.seed),
       next_index_(index_of_step(options.shard, options.first_step)),
-      claim_index_(next_index_) {
+      claim_index_(next_index_),
+      decoded_(set_, decode_size(options_), options_.decoded_cache_bytes) {
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&Loader::work, this);
 }
 
@@ -183,7 +192,7 @@ void Loader::work() {
     }
     absl::Status status;
     try {
-      status = fill_slice(set_, options_, order_, slice.begin, slice.end, *batch);
+      status = fill_slice(set_, decoded_, options_, order_, slice.begin, slice.end, *batch);
     } catch (const std::exception& error) {  // a bug must not take the process down silently
       status = absl::InternalError(absl::StrCat(
           "data loader, step ", options_.shard.step(slice.index), ": ", error.what()));

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "core/tensor.h"
 #include "data/bit_preprocess.h"
+#include "data/decoded_image_cache.h"
 #include "data/image_set.h"
 #include "data/stream_order.h"
 
@@ -49,6 +50,9 @@ struct LoaderOptions {
   // `prefetch` batches are built or held ahead of next(), each B * 3 * crop^2 floats.
   int workers = 2;
   int prefetch = 4;
+  // Decoded image files kept in memory between epochs (data/decoded_image_cache.h), up to this
+  // many bytes; 0: none. A few-shot set fits whole: its files are decoded once.
+  int64_t decoded_cache_bytes = int64_t{512} << 20;
 };
 
 struct Batch {
@@ -112,6 +116,7 @@ class Loader {
   std::map<int64_t, absl::StatusOr<Batch>> ready_;
   bool stopping_ = false;
   double wait_seconds_ = 0;
+  DecodedImageCache decoded_;  // after set_, which it reads
   std::vector<std::thread> workers_;
 };
 

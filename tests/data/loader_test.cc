@@ -211,6 +211,20 @@ TEST(LoaderTest, JpegFilesAreDecodedNoLargerThanEachPathNeeds) {
                 .to_vector<float>());
 }
 
+TEST(LoaderTest, CachedDecodesGiveTheSameBatches) {
+  const std::string dir = "tests/data/testdata/";
+  const ImageSet files{"files",
+                       Tensor(),
+                       {dir + "rgb.jpg", dir + "rgb8.png", dir + "gray.jpg", dir + "cmyk.jpg"},
+                       {0, 1, 0, 1},
+                       {"a", "b"}};
+  LoaderOptions cached = train_options();
+  cached.batch_size = 3;  // 3 epochs over 4 images in 4 steps: every image comes back
+  LoaderOptions uncached = cached;
+  uncached.decoded_cache_bytes = 0;
+  expect_same(run(files, cached, 4), run(files, uncached, 4));
+}
+
 TEST(LoaderTest, DecodingErrorsNameTheFile) {
   // A file that vanished after the folder was listed.
   const ImageSet set{"folder", Tensor(), {"/nonexistent/missing.png"}, {0}, {"x"}};

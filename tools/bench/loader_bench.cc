@@ -32,6 +32,8 @@ ABSL_FLAG(int64_t, synthetic, 2048, "random 32x32 RGB images when --data is empt
 ABSL_FLAG(int64_t, batch, 32, "images per step");
 ABSL_FLAG(int64_t, resolution, 0, "crop size; 0: the HyperRule's for the images' size");
 ABSL_FLAG(int, workers, 2, "loader threads");
+ABSL_FLAG(int64_t, decoded_cache_mb, 512,
+          "decoded image files kept between epochs (LoaderOptions::decoded_cache_bytes)");
 ABSL_FLAG(int64_t, loader_steps, 20, "batches timed for the loader alone");
 ABSL_FLAG(int64_t, train_steps, 3, "steps timed for training (after one warm-up step)");
 ABSL_FLAG(std::string, model, "R50x1", "BiT architecture, e.g. R50x1");
@@ -70,6 +72,7 @@ absl::Status run() {
   LoaderOptions options;
   options.batch_size = absl::GetFlag(FLAGS_batch);
   options.workers = absl::GetFlag(FLAGS_workers);
+  options.decoded_cache_bytes = absl::GetFlag(FLAGS_decoded_cache_mb) << 20;
   options.resolution = *resolution;
   const int64_t batch = options.batch_size, res = options.resolution.crop;
   std::cout << absl::StrFormat(
