@@ -132,7 +132,9 @@ Loader::Loader(const ImageSet& set, LoaderOptions options)
       order_(set.size(), options.shuffle, options.seed),
       next_index_(index_of_step(options.shard, options.first_step)),
       claim_index_(next_index_),
-      decoded_(set_, decode_size(options_), options_.decoded_cache_bytes) {
+      // A single pass sees each image once: nothing to keep.
+      decoded_(set_, decode_size(options_),
+               options_.single_pass ? 0 : options_.decoded_cache_bytes) {
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&Loader::work, this);
 }
 

@@ -51,7 +51,8 @@ struct LoaderOptions {
   int workers = 2;
   int prefetch = 4;
   // Decoded image files kept in memory between epochs (data/decoded_image_cache.h), up to this
-  // many bytes; 0: none. A few-shot set fits whole: its files are decoded once.
+  // many bytes; 0: none, and none in a single pass. A few-shot set fits whole: its files are
+  // decoded once.
   int64_t decoded_cache_bytes = int64_t{512} << 20;
 };
 
