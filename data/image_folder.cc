@@ -40,6 +40,14 @@ std::string sub_folder_list(const fs::path& dir) {
 
 }  // namespace
 
+std::vector<std::string> image_files_in(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const fs::directory_entry& entry : sorted_entries(dir)) {
+    if (is_image_file(entry)) files.push_back(entry.path().string());
+  }
+  return files;
+}
+
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
   std::error_code error;
   if (!fs::is_directory(root, error)) {
@@ -51,13 +59,12 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
     if (!class_dir.is_directory()) continue;
     const int64_t label = set.num_classes();
     set.class_names.push_back(class_dir.path().filename().string());
-    const int64_t before = set.size();
-    for (const fs::directory_entry& file : sorted_entries(class_dir.path())) {
-      if (!is_image_file(file)) continue;
-      set.files.push_back(file.path().string());
+    const std::vector<std::string> files = image_files_in(class_dir.path().string());
+    for (const std::string& file : files) {
+      set.files.push_back(file);
       set.labels.push_back(label);
     }
-    if (set.size() == before) {
+    if (files.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(class_dir.path().string(),
                                                      ": class folder without .jpg, .jpeg or "
                                                      ".png files"));

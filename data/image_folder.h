@@ -8,11 +8,16 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "data/image_set.h"
 
 namespace bitgrad {
+
+// The .jpg, .jpeg and .png files (any letter case) directly in `dir`, sorted by name, as paths
+// under `dir`; what read_image_folder takes from each class folder.
+std::vector<std::string> image_files_in(const std::string& dir);
 
 // Errors name the folder: missing, no class sub-folders, a class sub-folder without images.
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root);

@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "data/image_folder.h"
 #include "io/npy.h"
 
 namespace bitgrad {
@@ -41,15 +45,24 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
   PredictionInputs inputs;
   std::vector<std::string> paths;
   for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
-    paths.emplace_back(absl::StripAsciiWhitespace(part));
-  }
-  if (paths.empty()) {
-    return absl::InvalidArgumentError("no input given: expected image files or one .npy batch");
-  }
-  for (const std::string& path : paths) {
+    const std::string path(absl::StripAsciiWhitespace(part));
     if (access(path.c_str(), F_OK) != 0) {
       return absl::NotFoundError(absl::StrCat(path, ": no such file"));
     }
+    std::error_code error;
+    if (!std::filesystem::is_directory(path, error)) {
+      paths.push_back(path);
+      continue;
+    }
+    const std::vector<std::string> images = image_files_in(path);
+    if (images.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": a folder without .jpg, .jpeg or .png files"));
+    }
+    paths.insert(paths.end(), images.begin(), images.end());
+  }
+  if (paths.empty()) {
+    return absl::InvalidArgumentError("no input given: expected image files or one .npy batch");
   }
   const bool npy = std::any_of(paths.begin(), paths.end(), [](const std::string& path) {
     return absl::EndsWithIgnoreCase(path, ".npy");

@@ -4,10 +4,10 @@
 //       --labels=imagenet21k_wordnet_lemmas.txt --output=logits.npy     (one command line)
 //
 // --weights: an official BiT .npz (https://storage.googleapis.com/bit_models/) or a bitgrad
-// checkpoint. --input: comma-separated PNG/JPEG files, resized by BiT's eval rule (directly to
-// --resolution x --resolution, no centre crop; the BiT-HyperRule uses 128 for small images and
-// 480 for large ones; a checkpoint of bit_finetune records its run's), or one .npy float32
-// (N, 3, H, W) batch already in [-1, 1], used as it is.
+// checkpoint. --input: comma-separated PNG/JPEG files and folders of them, resized by BiT's
+// eval rule (directly to --resolution x --resolution, no centre crop; the BiT-HyperRule uses 128
+// for small images and 480 for large ones; a checkpoint of bit_finetune records its run's), or
+// one .npy float32 (N, 3, H, W) batch already in [-1, 1], used as it is.
 // The work is in data/prediction_inputs.h, data/labels.h and models/predict.h; this file is
 // flags, printing and error messages.
 #include <unistd.h>
@@ -32,7 +32,8 @@
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz or a bitgrad checkpoint");
 ABSL_FLAG(std::string, input, "",
-          "comma-separated .jpg/.png files, or one .npy float32 (N, 3, H, W) batch in [-1, 1]");
+          "comma-separated .jpg/.png files and folders of them, or one .npy float32 (N, 3, H, W) "
+          "batch in [-1, 1]");
 ABSL_FLAG(std::string, output, "", "write the (N, classes) float32 logits to this .npy file");
 ABSL_FLAG(std::string, labels, "",
           "class names, one per line (e.g. ilsvrc2012_wordnet_lemmas.txt, or the .labels.txt "
@@ -79,8 +80,8 @@ std::string weights_hint(const absl::Status& status) {
 }
 
 constexpr char kInputHint[] =
-    "--input takes comma-separated .jpg/.png files, or one .npy file holding a float32 "
-    "(N, 3, H, W) batch already scaled to [-1, 1]";
+    "--input takes comma-separated .jpg/.png files and folders of them, or one .npy file "
+    "holding a float32 (N, 3, H, W) batch already scaled to [-1, 1]";
 
 LoadedBitModel load_model() {
   InferenceModelOptions options;

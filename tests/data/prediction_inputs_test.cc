@@ -70,6 +70,25 @@ TEST(PredictionInputsTest, JpegsAreDecodedNoLargerThanTheResolution) {
   EXPECT_NE(batch->to_vector<float>(), preprocess_for_eval(*full, 4).to_vector<float>());
 }
 
+TEST(PredictionInputsTest, AFolderStandsForItsImagesSortedByName) {
+  const std::string dir = temp_path("photos");
+  std::filesystem::create_directories(dir + "/nested");
+  std::filesystem::copy_file(testdata("rgb.jpg"), dir + "/b.JPG",
+                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(testdata("rgb8.png"), dir + "/a.png",
+                             std::filesystem::copy_options::overwrite_existing);
+  write_temp("photos/notes.txt", "not an image");
+  auto inputs = PredictionInputs::open(dir + "," + testdata("gray.jpg"), 8);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  ASSERT_EQ(inputs->size(), 3);
+  EXPECT_EQ(inputs->name(0), dir + "/a.png");
+  EXPECT_EQ(inputs->name(1), dir + "/b.JPG");
+  EXPECT_EQ(inputs->name(2), testdata("gray.jpg"));
+  EXPECT_TRUE(inputs->batch(0, 3).ok());
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(dir + "/nested", 8).status(),
+                           {dir + "/nested", "without .jpg, .jpeg or .png files"}));
+}
+
 TEST(PredictionInputsTest, NpyBatchIsUsedAsItIs) {
   std::vector<float> values;
   for (int i = 0; i < 3 * 3 * 2 * 2; ++i) values.push_back(std::sin(i * 0.7f));
