@@ -25,22 +25,24 @@ ABSL_FLAG(std::string, model, "",
 ABSL_FLAG(uint64_t, seed, 0, "initialisation of a --weights=random model");
 ABSL_FLAG(std::string, output, "", "the .onnx file to write");
 ABSL_FLAG(std::string, save_weights, "", "also write the model as an official-layout .npz");
-ABSL_FLAG(int64_t, base_width, 64, "test-only: BitConfig::base_width of a shrunken model");
-ABSL_FLAG(int64_t, num_groups, 32, "test-only: BitConfig::num_groups of a shrunken model");
+ABSL_FLAG(int64_t, base_width, 64,
+          "the base width of a narrowed model (random, or its .npz); a checkpoint records its own");
+ABSL_FLAG(int64_t, num_groups, 32,
+          "the GroupNorm groups of a narrowed model (random, or its .npz); a checkpoint records "
+          "its own");
 
 namespace bitgrad {
 namespace {
 
-absl::StatusOr<std::shared_ptr<BitResNetV2>> make_model() {
+// The model, and with a checkpoint its class names and input size.
+absl::StatusOr<LoadedBitModel> make_model() {
   const std::string weights = absl::GetFlag(FLAGS_weights);
   if (weights != "random") {
     InferenceModelOptions options;
     options.model_name = absl::GetFlag(FLAGS_model);
     options.base_width = absl::GetFlag(FLAGS_base_width);
     options.num_groups = absl::GetFlag(FLAGS_num_groups);
-    absl::StatusOr<LoadedBitModel> loaded = load_bit_model_for_inference(weights, options);
-    if (!loaded.ok()) return loaded.status();
-    return std::move(loaded->model);
+    return load_bit_model_for_inference(weights, options);
   }
   if (absl::GetFlag(FLAGS_model).empty()) {
     return absl::InvalidArgumentError("--weights=random needs --model, e.g. BiT-S-R50x1");
@@ -50,23 +52,29 @@ absl::StatusOr<std::shared_ptr<BitResNetV2>> make_model() {
   config->seed = absl::GetFlag(FLAGS_seed);
   config->base_width = absl::GetFlag(FLAGS_base_width);
   config->num_groups = absl::GetFlag(FLAGS_num_groups);
-  return std::make_shared<BitResNetV2>(*config);
+  return LoadedBitModel{std::make_shared<BitResNetV2>(*config), "random"};
 }
 
 absl::Status run() {
   if (absl::GetFlag(FLAGS_weights).empty() || absl::GetFlag(FLAGS_output).empty()) {
     return absl::InvalidArgumentError("--weights and --output are required (--help: the flags)");
   }
-  absl::StatusOr<std::shared_ptr<BitResNetV2>> model = make_model();
-  if (!model.ok()) return model.status();
-  (*model)->eval();
+  absl::StatusOr<LoadedBitModel> loaded = make_model();
+  if (!loaded.ok()) return loaded.status();
+  const std::shared_ptr<BitResNetV2>& model = loaded->model;
+  model->eval();
   const std::string output = absl::GetFlag(FLAGS_output);
-  if (absl::Status s = export_bit_onnx(**model, output); !s.ok()) return s;
-  std::cerr << "bit_export: wrote BiT-" << bit_arch_name((*model)->config()) << " ("
-            << (*model)->config().head_size << " classes) to " << output << "\n";
+  if (absl::Status s = export_bit_onnx(*model, output, {loaded->class_names,
+                                                        loaded->input_resolution});
+      !s.ok()) {
+    return s;
+  }
+  std::cerr << "bit_export: wrote BiT-" << bit_arch_name(model->config()) << " ("
+            << model->config().head_size << " classes"
+            << (loaded->class_names.empty() ? "" : ", named") << ") to " << output << "\n";
   const std::string npz = absl::GetFlag(FLAGS_save_weights);
   if (!npz.empty()) {
-    if (absl::Status s = save_bit_weights(**model, npz); !s.ok()) return s;
+    if (absl::Status s = save_bit_weights(*model, npz); !s.ok()) return s;
     std::cerr << "bit_export: wrote its weights to " << npz << "\n";
   }
   return absl::OkStatus();

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "autograd/grad_mode.h"
 #include "io/atomic_file.h"
 #include "onnx/checker.h"
@@ -190,8 +191,25 @@ onnx::ModelProto build_model(const BitResNetV2& model) {
 
 }  // namespace
 
-absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path) {
+absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path,
+                             const OnnxModelInfo& info) {
+  const int64_t head = model.config().head_size;
+  if (!info.class_names.empty() && static_cast<int64_t>(info.class_names.size()) != head) {
+    return absl::InvalidArgumentError(absl::StrCat("ONNX export to ", path, ": ",
+                                                   info.class_names.size(),
+                                                   " class names for a head of ", head));
+  }
   onnx::ModelProto proto = build_model(model);
+  if (!info.class_names.empty()) {
+    onnx::StringStringEntryProto* entry = proto.add_metadata_props();
+    entry->set_key("class_names");
+    entry->set_value(absl::StrJoin(info.class_names, "\n"));
+  }
+  if (info.input_resolution > 0) {
+    onnx::StringStringEntryProto* entry = proto.add_metadata_props();
+    entry->set_key("input_resolution");
+    entry->set_value(absl::StrCat(info.input_resolution));
+  }
   try {
     onnx::checker::check_model(proto);
   } catch (const std::exception& error) {

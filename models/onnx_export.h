@@ -8,15 +8,26 @@
 // with batch and resolution left free; the output "logits" is (batch, head_size).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "models/bit_resnet_v2.h"
 
 namespace bitgrad {
 
+// What a runtime needs beyond the graph, from a checkpoint (LoadedBitModel): written as the
+// model's metadata_props "class_names" (one per line, as a labels file) and
+// "input_resolution" (decimal), each only when known.
+struct OnnxModelInfo {
+  std::vector<std::string> class_names;  // empty, or one per head output
+  int64_t input_resolution = 0;          // 0: unknown
+};
+
 // Writes `model` (any device; its parameters are read, not changed) to `path` atomically.
-// Errors name the path, or the checker's complaint.
-absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path);
+// Errors name the path, or the checker's complaint, or class names that do not fit the head.
+absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path,
+                             const OnnxModelInfo& info = {});
 
 }  // namespace bitgrad
