@@ -4,9 +4,12 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "autograd/grad_mode.h"
+#include "core/stopwatch.h"
 #include "data/loader.h"
 #include "ops/loss.h"
+#include "train/progress.h"
 
 namespace bitgrad {
 namespace {
@@ -19,7 +22,8 @@ int64_t rank_of_label(const float* row, int64_t num_classes, int64_t label) {
 }  // namespace
 
 absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
-                                    int64_t batch, int workers, Communicator* world) {
+                                    int64_t batch, int workers, Communicator* world,
+                                    const EvalProgress& progress) {
   LoaderOptions options;
   options.batch_size = batch;
   options.resolution = {resolution, resolution};
@@ -38,7 +42,10 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
   EvalResult result;
   double loss_sum = 0;
   int64_t top1 = 0, top5 = 0;
-  for (int64_t step = 0; step < (*loader)->num_steps(); ++step) {
+  const int64_t steps = (*loader)->num_steps();
+  const SteadyClock::time_point start = SteadyClock::now();
+  SteadyClock::time_point last_line = start;
+  for (int64_t step = 0; step < steps; ++step) {
     absl::StatusOr<Batch> b = (*loader)->next();
     if (!b.ok()) {
       model.train();
@@ -55,6 +62,14 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
       top5 += rank < 5;
     }
     result.examples += n;
+    if (progress.out != nullptr && step + 1 < steps &&
+        seconds_since(last_line) >= progress.every_seconds) {
+      const double elapsed = seconds_since(start);
+      *progress.out << absl::StrFormat(
+          "eval: batch %d/%d, %.1f images/s, ETA %s\n", step + 1, steps,
+          result.examples / elapsed, format_duration(elapsed / (step + 1) * (steps - step - 1)));
+      last_line = SteadyClock::now();
+    }
   }
   model.train();
   if (world != nullptr) {  // the totals over the processes

@@ -248,8 +248,9 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   auto evaluate_and_save = [&](int64_t step, bool record) -> absl::Status {
     progress.end_line();
     const int64_t eval_batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
-    absl::StatusOr<EvalResult> test = evaluate(model, data.test, plan->resolution.crop,
-                                               eval_batch, config.workers(), &world);
+    absl::StatusOr<EvalResult> test =
+        evaluate(model, data.test, plan->resolution.crop, eval_batch, config.workers(), &world,
+                 {world.is_root() ? &out : nullptr});
     if (!test.ok()) return test.status();
     result.test = *test;
     last_eval = step;

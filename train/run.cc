@@ -67,7 +67,8 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
   const int64_t batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
   const SteadyClock::time_point start = SteadyClock::now();
   absl::StatusOr<EvalResult> test =
-      evaluate(*model.model, data.test, resolution, batch, config.workers(), world);
+      evaluate(*model.model, data.test, resolution, batch, config.workers(), world,
+               {world == nullptr || world->is_root() ? &out : nullptr});
   if (!test.ok()) return test.status();
   out << absl::StrFormat(
       "eval: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images of %s at %dx%d, %s\n",

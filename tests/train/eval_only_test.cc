@@ -3,7 +3,10 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "models/predict.h"
+#include "train/evaluate.h"
 #include "train/run.h"
 #include "train/run_config.h"
 #include "train/run_config.pb.h"
@@ -47,8 +50,8 @@ class EvalOnlyTest : public ::testing::Test {
   }
 
   // An --eval_only run of `weights`; its log in *log.
-  absl::StatusOr<FinetuneResult> evaluate(const std::string& weights, int64_t resolution,
-                                          std::string* log) {
+  absl::StatusOr<FinetuneResult> eval_only(const std::string& weights, int64_t resolution,
+                                           std::string* log) {
     RunConfig c = tiny_run("");
     c.set_save_weights("");
     c.set_weights(weights);
@@ -67,7 +70,7 @@ class EvalOnlyTest : public ::testing::Test {
 TEST_F(EvalOnlyTest, TheCheckpointGivesTheRunsFinalNumbersAtItsResolution) {
   std::string log;
   // No --resolution: the checkpoint's 32 px, not the HyperRule's 128 for small images.
-  absl::StatusOr<FinetuneResult> result = evaluate(out_ + "/checkpoint.ckpt", 0, &log);
+  absl::StatusOr<FinetuneResult> result = eval_only(out_ + "/checkpoint.ckpt", 0, &log);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->test.examples, trained_.examples);
   EXPECT_EQ(result->test.top1, trained_.top1);
@@ -80,13 +83,40 @@ TEST_F(EvalOnlyTest, TheCheckpointGivesTheRunsFinalNumbersAtItsResolution) {
 
 TEST_F(EvalOnlyTest, AnNpzNeedsItsResolutionGiven) {
   std::string log;
-  absl::StatusOr<FinetuneResult> at_32 = evaluate(out_ + "/final.npz", 32, &log);
+  absl::StatusOr<FinetuneResult> at_32 = eval_only(out_ + "/final.npz", 32, &log);
   ASSERT_TRUE(at_32.ok()) << at_32.status();
   EXPECT_EQ(at_32->test.loss, trained_.loss);
   // An .npz does not record it: the HyperRule's for 32x32 images.
-  absl::StatusOr<FinetuneResult> hyperrule = evaluate(out_ + "/final.npz", 0, &log);
+  absl::StatusOr<FinetuneResult> hyperrule = eval_only(out_ + "/final.npz", 0, &log);
   ASSERT_TRUE(hyperrule.ok()) << hyperrule.status();
   EXPECT_NE(log.find(" at 128x128"), std::string::npos) << log;
+}
+
+TEST_F(EvalOnlyTest, ALongEvaluationShowsProgressBeforeItsLastBatch) {
+  absl::StatusOr<LoadedBitModel> model =
+      load_bit_model_for_inference(out_ + "/checkpoint.ckpt", InferenceModelOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(kData);
+  ASSERT_TRUE(spec.ok());
+  absl::StatusOr<Dataset> data = load_dataset_spec(*spec);
+  ASSERT_TRUE(data.ok()) << data.status();
+  const int64_t batches = (data->test.size() + 1) / 2;
+  ASSERT_GE(batches, 2);
+  std::ostringstream lines;
+  // every_seconds = 0: a line after every batch but the last.
+  absl::StatusOr<EvalResult> result =
+      evaluate(*model->model, data->test, 32, 2, 2, nullptr, {&lines, 0});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_NEAR(result->loss, trained_.loss, 1e-5 * trained_.loss);  // batches of 2, not 5
+  EXPECT_NE(lines.str().find(absl::StrCat("eval: batch 1/", batches, ", ")), std::string::npos)
+      << lines.str();
+  EXPECT_NE(lines.str().find("images/s, ETA "), std::string::npos) << lines.str();
+  EXPECT_EQ(lines.str().find(absl::StrCat("batch ", batches, "/", batches)), std::string::npos)
+      << lines.str();
+  // The default interval: a fast evaluation says nothing.
+  std::ostringstream quiet;
+  ASSERT_TRUE(evaluate(*model->model, data->test, 32, 2, 2, nullptr, {&quiet}).ok());
+  EXPECT_EQ(quiet.str(), "");
 }
 
 TEST_F(EvalOnlyTest, RefusesWhatCannotBeEvaluated) {
