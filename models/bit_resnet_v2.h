@@ -61,6 +61,10 @@ void check_bit_config(const BitConfig& config);
 // "R50x1" etc.
 std::string bit_arch_name(const BitConfig& config);
 
+// Empty when `class_names` is empty or names each of a head's `head_size` outputs; otherwise
+// what is wrong, for an error message: "2 class names for a head of 5".
+std::string class_names_mismatch(const std::vector<std::string>& class_names, int64_t head_size);
+
 // Parses "BiT-S-R50x1", "BiT-M-R152x4" or a bare "R101x3": depth 50/101/152, width 1..4. The
 // head size is the upstream one: 1000 for BiT-S, 21843 for BiT-M and bare names. Other fields
 // keep their defaults.

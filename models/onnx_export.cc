@@ -193,11 +193,9 @@ onnx::ModelProto build_model(const BitResNetV2& model) {
 
 absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path,
                              const OnnxModelInfo& info) {
-  const int64_t head = model.config().head_size;
-  if (!info.class_names.empty() && static_cast<int64_t>(info.class_names.size()) != head) {
-    return absl::InvalidArgumentError(absl::StrCat("ONNX export to ", path, ": ",
-                                                   info.class_names.size(),
-                                                   " class names for a head of ", head));
+  if (std::string mismatch = class_names_mismatch(info.class_names, model.config().head_size);
+      !mismatch.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("ONNX export to ", path, ": ", mismatch));
   }
   onnx::ModelProto proto = build_model(model);
   if (!info.class_names.empty()) {

@@ -244,12 +244,9 @@ absl::Status save_train_state(const std::string& path, const TrainState& state) 
     return absl::InvalidArgumentError(absl::StrCat("save_train_state(", path, "): no model"));
   }
   const BitConfig& config = state.model->config();
-  if (!state.class_names.empty() &&
-      static_cast<int64_t>(state.class_names.size()) != config.head_size) {
-    return absl::InvalidArgumentError(absl::StrCat("save_train_state(", path, "): ",
-                                                   state.class_names.size(),
-                                                   " class names for a head of ",
-                                                   config.head_size));
+  if (std::string mismatch = class_names_mismatch(state.class_names, config.head_size);
+      !mismatch.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("save_train_state(", path, "): ", mismatch));
   }
   Checkpoint checkpoint;
   checkpoint.model_name = state.model_name.empty() ? bit_arch_name(config) : state.model_name;
@@ -327,12 +324,9 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
   if (checkpoint->parameters.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds no parameters"));
   }
-  if (!checkpoint->class_names.empty() &&
-      static_cast<int64_t>(checkpoint->class_names.size()) != config->head_size) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds ",
-                                                   checkpoint->class_names.size(),
-                                                   " class names for a head of ",
-                                                   config->head_size));
+  if (std::string mismatch = class_names_mismatch(checkpoint->class_names, config->head_size);
+      !mismatch.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds ", mismatch));
   }
   const DType dtype = checkpoint->parameters.front().second.dtype();
   if (!is_floating(dtype)) {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "core/stopwatch.h"
 #include "core/storage.h"
+#include "data/bit_preprocess.h"
 #include "data/datasets.h"
 #include "data/few_shot.h"
 #include "data/labels.h"
@@ -58,12 +59,10 @@ namespace {
 absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const Dataset& data,
                                                 const LoadedBitModel& model, std::ostream& out,
                                                 Communicator* world) {
-  int64_t resolution = config.resolution() > 0 ? config.resolution() : model.input_resolution;
-  if (resolution == 0) {
-    absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
-    if (!plan.ok()) return plan.status();
-    resolution = plan->resolution.crop;
-  }
+  absl::StatusOr<Resolution> chosen = resolution_for(
+      data.train, config.resolution() > 0 ? config.resolution() : model.input_resolution);
+  if (!chosen.ok()) return chosen.status();
+  const int64_t resolution = chosen->crop;
   const int64_t batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
   const SteadyClock::time_point start = SteadyClock::now();
   absl::StatusOr<EvalResult> test =
