@@ -4,6 +4,8 @@
 //          crop x crop window, a horizontal flip with probability 1/2;
 //          (beyond BiT: a window may also start up to `shift` pixels outside the image, whose
 //          outside reads black, for translations at the eval path's scale; train/finetune.h)
+//   inception (BiT's upstream path, bit.md §3.4): a random box of the image, of 8% to 100% of
+//          its area and aspect ratio 3/4 to 4/3, resized to crop x crop, then the flip;
 //   eval:  resize directly to crop x crop, with no centre crop;
 //   both:  RGB (gray replicated), float32 CHW, value / 127.5 - 1, i.e. in [-1, 1].
 //
@@ -28,7 +30,13 @@ struct Resolution {
   int64_t precrop = 0;  // the train path resizes to this, then crops
   int64_t crop = 0;     // the model's input size, train and eval
   int64_t shift = 0;    // how far the train path's window may reach past each image edge
+  // > 0: the train path takes an inception crop of at least this fraction of the image's area
+  // instead of a window of the precrop image (which it then never makes).
+  double min_box_area = 0;
 };
+
+// The Inception paper's bounds (Szegedy et al. 2015, also torchvision's RandomResizedCrop).
+inline constexpr double kInceptionMinBoxArea = 0.08;
 
 // The HyperRule: images under 96x96 pixels in area (H * W < 9216) get (160, 128), others
 // (512, 480). The reference code reads a nominal size per dataset; we use the images' own size.
@@ -44,16 +52,23 @@ absl::StatusOr<Resolution> resolution_for(const ImageSet& train, int64_t crop);
 
 // The random part of one train example.
 struct Augmentation {
-  int64_t top = 0, left = 0;  // of the crop window inside the precrop image
+  int64_t top = 0, left = 0;  // of the crop window inside the precrop image, or of the box
   bool flip = false;          // mirror left-right
+  int64_t box_height = 0, box_width = 0;  // inception crop: the box inside the image
 };
 
-// Draws top and left uniformly in [-shift, precrop - crop + shift], then flip with
-// probability 1/2.
-Augmentation draw_augmentation(const Resolution& resolution, Generator& generator);
+// The random part of one train example of an image_height x image_width image.
+//   window (min_box_area = 0): top and left uniform in [-shift, precrop - crop + shift];
+//   inception crop: up to 10 draws of an area fraction uniform in [min_box_area, 1] and an
+//     aspect ratio (width / height) log-uniform in [3/4, 4/3]; the first box that fits the
+//     image is placed uniformly in it; if none fits, the largest centred box whose ratio is in
+//     bounds;
+// then flip with probability 1/2.
+Augmentation draw_augmentation(const Resolution& resolution, int64_t image_height,
+                               int64_t image_width, Generator& generator);
 
 // The train path: float32 (3, crop, crop) in [-1, 1]; window pixels outside the image are
-// black (-1).
+// black (-1). With resolution.min_box_area > 0, the augmentation's box resized to the crop.
 Tensor preprocess_for_train(const Image& image, const Resolution& resolution,
                             const Augmentation& augmentation);
 

@@ -1,6 +1,7 @@
 #include "data/loader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 
@@ -32,8 +33,13 @@ Batch allocate_batch(const ImageSet& set, const LoaderOptions& options, int64_t 
 }
 
 DecodeSize decode_size(const LoaderOptions& options) {
-  // Both paths resize down to this anyway (train: the precrop, then a crop; eval: the crop).
-  const int64_t side = options.augment ? options.resolution.precrop : options.resolution.crop;
+  // Each path resizes down to this anyway (train: the precrop, then a crop; eval: the crop).
+  const Resolution& r = options.resolution;
+  int64_t side = options.augment ? r.precrop : r.crop;
+  // An inception crop's smallest box, sqrt(min_box_area) of a side, still gets `crop` pixels.
+  if (options.augment && r.min_box_area > 0) {
+    side = static_cast<int64_t>(std::ceil(r.crop / std::sqrt(r.min_box_area)));
+  }
   return {side, side};
 }
 
@@ -54,7 +60,8 @@ absl::Status fill_slice(const ImageSet& set, DecodedImageCache& decoded,
     Tensor chw;
     if (options.augment) {
       Generator generator(derive_seed(options.seed, SeedPurpose::kAugment, position));
-      const Augmentation augmentation = draw_augmentation(options.resolution, generator);
+      const Augmentation augmentation =
+          draw_augmentation(options.resolution, (*image)->height, (*image)->width, generator);
       chw = preprocess_for_train(**image, options.resolution, augmentation);
     } else {
       chw = preprocess_for_eval(**image, crop);
@@ -103,6 +110,10 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::open(const ImageSet& set, Loader
   if (r.crop < 1) problem = absl::StrCat("resolution ", r.crop, " < 1");
   if (options.augment && r.precrop < r.crop) {
     problem = absl::StrCat("the precrop size ", r.precrop, " is smaller than the crop ", r.crop);
+  }
+  if (r.min_box_area < 0 || r.min_box_area > 1) {
+    problem = absl::StrCat("the inception crop's minimum box area ", r.min_box_area,
+                           " is not a fraction in [0, 1]");
   }
   if (options.workers < 1 || options.prefetch < 1) {
     problem = absl::StrCat(options.workers, " workers and ", options.prefetch,

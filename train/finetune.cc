@@ -114,9 +114,11 @@ std::string all_reduce_line(const ReducerStats& stats, double train_seconds) {
 absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageSet& train) {
   absl::StatusOr<Resolution> resolution = resolution_for(train, config.resolution());
   if (!resolution.ok()) return resolution.status();
-  if (config.augment() == "shift" || config.augment() == "flip") {
+  const std::string& augment = config.augment();
+  if (augment == "shift" || augment == "flip" || augment == "inception") {
     resolution->precrop = resolution->crop;
-    if (config.augment() == "shift") resolution->shift = std::max<int64_t>(1, resolution->crop / 8);
+    if (augment == "shift") resolution->shift = std::max<int64_t>(1, resolution->crop / 8);
+    if (augment == "inception") resolution->min_box_area = kInceptionMinBoxArea;
   }
   const int64_t n = train.size();
   const int64_t steps = config.steps() > 0 ? config.steps() : bit_hyperrule_schedule(n).total_steps();

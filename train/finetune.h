@@ -43,6 +43,8 @@ struct FinetunePlan {
 //          the image reads black), random flip: translations at the eval path's scale, for
 //          small images that fill the frame (BiT's crop cuts their edges off);
 //   flip   resize to the crop size, random flip;
+//   inception  BiT's upstream path: a random box of 8-100% of the image's area, aspect ratio
+//          3/4 to 4/3, resized to the crop size, random flip (data/bit_preprocess.h);
 //   none   the eval path.
 absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageSet& train);
 

@@ -143,8 +143,8 @@ absl::Status check_run_config(const RunConfig& c) {
                                             c.schedule(), "\""));
   }
   if (c.augment() != "bit" && c.augment() != "shift" && c.augment() != "flip" &&
-      c.augment() != "none") {
-    return invalid("augment", absl::StrCat("expected bit, shift, flip or none, got \"",
+      c.augment() != "inception" && c.augment() != "none") {
+    return invalid("augment", absl::StrCat("expected bit, shift, flip, inception or none, got \"",
                                            c.augment(), "\""));
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");

@@ -78,7 +78,7 @@ TEST(DrawAugmentationTest, CoversEveryWindowAndBothFlips) {
   int flips = 0;
   constexpr int kDraws = 2000;
   for (int i = 0; i < kDraws; ++i) {
-    const Augmentation a = draw_augmentation({160, 128}, generator);
+    const Augmentation a = draw_augmentation({160, 128}, 28, 28, generator);
     tops.insert(a.top);
     lefts.insert(a.left);
     flips += a.flip;
@@ -94,7 +94,8 @@ TEST(DrawAugmentationTest, AShiftLetsTheWindowReachPastEveryEdge) {
   Generator generator(3);
   std::set<int64_t> tops, lefts;
   for (int i = 0; i < 2000; ++i) {
-    const Augmentation a = draw_augmentation({.precrop = 32, .crop = 32, .shift = 4}, generator);
+    const Augmentation a =
+        draw_augmentation({.precrop = 32, .crop = 32, .shift = 4}, 28, 28, generator);
     tops.insert(a.top);
     lefts.insert(a.left);
   }
@@ -120,6 +121,68 @@ TEST(PreprocessForTrainTest, AShiftedWindowReadsBlackOutsideTheImage) {
   EXPECT_FLOAT_EQ(flipped.at<float>({0, 0, 1}), scaled(3));
   EXPECT_TRUE(testing::throws_error(
       [&] { preprocess_for_train(grid4(), resolution, {0, 2, false}); }, {"(0, 2)", "shift 1"}));
+}
+
+TEST(DrawAugmentationTest, InceptionBoxesStayInsideWithTheirAreaAndRatioInBounds) {
+  Generator generator(5);
+  const Resolution resolution{.precrop = 16, .crop = 16, .min_box_area = kInceptionMinBoxArea};
+  constexpr int64_t kHeight = 40, kWidth = 30, kDraws = 3000;
+  double smallest = 1, largest = 0;
+  std::set<int64_t> tops;
+  int flips = 0;
+  for (int i = 0; i < kDraws; ++i) {
+    const Augmentation a = draw_augmentation(resolution, kHeight, kWidth, generator);
+    ASSERT_GE(a.top, 0);
+    ASSERT_GE(a.left, 0);
+    ASSERT_LE(a.top + a.box_height, kHeight);
+    ASSERT_LE(a.left + a.box_width, kWidth);
+    // Rounding each side to whole pixels moves the area and ratio a little past the bounds.
+    const double area = static_cast<double>(a.box_height * a.box_width) / (kHeight * kWidth);
+    const double ratio = static_cast<double>(a.box_width) / a.box_height;
+    ASSERT_GE(area, 0.06) << a.box_height << "x" << a.box_width;
+    ASSERT_GE(ratio, 0.75 * 0.85) << a.box_height << "x" << a.box_width;
+    ASSERT_LE(ratio, 4.0 / 3 / 0.85) << a.box_height << "x" << a.box_width;
+    smallest = std::min(smallest, area);
+    largest = std::max(largest, area);
+    tops.insert(a.top);
+    flips += a.flip;
+  }
+  EXPECT_LT(smallest, 0.1);
+  EXPECT_GT(largest, 0.7);  // a square box of all 30 columns is 0.75 of the image
+  EXPECT_GE(tops.size(), 30u);  // the smallest boxes, 8 or 9 rows, may start at rows 0 to 32
+  EXPECT_NEAR(flips, kDraws / 2, 200);  // about 7 standard deviations
+}
+
+TEST(DrawAugmentationTest, InceptionFallsBackToTheLargestCentredBoxInBounds) {
+  // No box of the whole area with a ratio in [3/4, 4/3] fits a 10 x 40 image: the fallback is
+  // the full height, 4/3 of it wide, centred.
+  Generator generator(1);
+  const Augmentation a =
+      draw_augmentation({.precrop = 8, .crop = 8, .min_box_area = 1.0}, 10, 40, generator);
+  EXPECT_EQ(a.box_height, 10);
+  EXPECT_EQ(a.box_width, 13);
+  EXPECT_EQ(a.top, 0);
+  EXPECT_EQ(a.left, 13);
+}
+
+TEST(PreprocessForTrainTest, AnInceptionBoxIsResizedToTheCropAndFlipped) {
+  const Resolution resolution{.precrop = 2, .crop = 2, .min_box_area = kInceptionMinBoxArea};
+  // A 2 x 2 box at (1, 2): the crop's own size, so its pixels unchanged.
+  Augmentation box{.top = 1, .left = 2, .box_height = 2, .box_width = 2};
+  const Tensor plain = preprocess_for_train(grid4(), resolution, box);
+  ASSERT_EQ(plain.shape(), Shape({3, 2, 2}));
+  EXPECT_FLOAT_EQ(plain.at<float>({0, 0, 0}), scaled(12));
+  EXPECT_FLOAT_EQ(plain.at<float>({0, 1, 1}), scaled(23));
+  box.flip = true;
+  EXPECT_FLOAT_EQ(preprocess_for_train(grid4(), resolution, box).at<float>({0, 0, 0}),
+                  scaled(13));
+  // The whole image as the box: the eval path's squash.
+  const Augmentation whole{.box_height = 4, .box_width = 4};
+  EXPECT_EQ(preprocess_for_train(grid4(), resolution, whole).to_vector<float>(),
+            preprocess_for_eval(grid4(), 2).to_vector<float>());
+  const Augmentation outside{.top = 3, .box_height = 2, .box_width = 2};
+  EXPECT_TRUE(testing::throws_error([&] { preprocess_for_train(grid4(), resolution, outside); },
+                                    {"box 2x2 at (3, 0)", "4x4 image"}));
 }
 
 // A 2 x 6 image whose every channel is 10 * column.

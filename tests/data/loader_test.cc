@@ -205,10 +205,23 @@ TEST(LoaderTest, JpegFilesAreDecodedNoLargerThanEachPathNeeds) {
   const std::vector<Batch> trained = run(set, train, 1);
   ASSERT_EQ(trained.size(), 1u);
   Generator generator(derive_seed(train.seed, SeedPurpose::kAugment, 0));
-  const Augmentation augmentation = draw_augmentation(train.resolution, generator);
+  const Image precrop_sized = decoded({6, 6});
+  const Augmentation augmentation = draw_augmentation(train.resolution, precrop_sized.height,
+                                                      precrop_sized.width, generator);
   EXPECT_EQ(trained[0].images.to_vector<float>(),
-            preprocess_for_train(decoded({6, 6}), train.resolution, augmentation)
+            preprocess_for_train(precrop_sized, train.resolution, augmentation)
                 .to_vector<float>());
+  // An inception box may be half of each side (a quarter of the area): decoded at 8 first.
+  train.resolution = {.precrop = 4, .crop = 4, .min_box_area = 0.25};
+  const std::vector<Batch> boxed = run(set, train, 1);
+  ASSERT_EQ(boxed.size(), 1u);
+  const Image box_sized = decoded({8, 8});
+  Generator box_generator(derive_seed(train.seed, SeedPurpose::kAugment, 0));
+  const Augmentation box = draw_augmentation(train.resolution, box_sized.height,
+                                             box_sized.width, box_generator);
+  EXPECT_GT(box.box_height, 0);
+  EXPECT_EQ(boxed[0].images.to_vector<float>(),
+            preprocess_for_train(box_sized, train.resolution, box).to_vector<float>());
 }
 
 TEST(LoaderTest, CachedDecodesGiveTheSameBatches) {
@@ -244,6 +257,10 @@ TEST(LoaderTest, BadOptionsAreRefused) {
   options = train_options();
   options.workers = 0;
   EXPECT_TRUE(fails_naming(Loader::open(numbered(2), options).status(), {"0 workers"}));
+  options = train_options();
+  options.resolution.min_box_area = 1.5;
+  EXPECT_TRUE(fails_naming(Loader::open(numbered(2), options).status(),
+                           {"minimum box area 1.5", "[0, 1]"}));
 }
 
 }  // namespace

@@ -33,7 +33,7 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   c = valid();
   c.set_augment("heavy");
   EXPECT_TRUE(testing::fails_naming(check_run_config(c),
-                                    {"--augment", "bit, shift, flip or none", "heavy"}));
+                                    {"--augment", "bit, shift, flip, inception or none", "heavy"}));
   c = valid();
   c.set_weight_decay(-1e-4);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--weight_decay", ">= 0"}));
@@ -85,8 +85,10 @@ TEST(PlanFinetuneTest, TheAugmentModeSetsTheTrainPathsWindow) {
   struct Case {
     std::string augment;
     int64_t precrop, shift;
+    double min_box_area = 0;
   };
   for (const Case& expected : {Case{"bit", 80, 0}, Case{"shift", 64, 8}, Case{"flip", 64, 0},
+                               Case{"inception", 64, 0, kInceptionMinBoxArea},
                                Case{"none", 80, 0}}) {
     c.set_augment(expected.augment);
     absl::StatusOr<FinetunePlan> plan = plan_finetune(c, train);
@@ -94,6 +96,7 @@ TEST(PlanFinetuneTest, TheAugmentModeSetsTheTrainPathsWindow) {
     EXPECT_EQ(plan->resolution.crop, 64) << expected.augment;
     EXPECT_EQ(plan->resolution.precrop, expected.precrop) << expected.augment;
     EXPECT_EQ(plan->resolution.shift, expected.shift) << expected.augment;
+    EXPECT_EQ(plan->resolution.min_box_area, expected.min_box_area) << expected.augment;
   }
 }
 
