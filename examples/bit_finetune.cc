@@ -47,9 +47,12 @@ ABSL_FLAG(std::string, schedule, "hyperrule", "hyperrule (stretched to --steps) 
 ABSL_FLAG(double, mixup_alpha, -1, "mixup Beta(alpha, alpha); negative: the HyperRule's");
 ABSL_FLAG(double, weight_decay, 0,
           "L2 added to every gradient; 0 as in BiT fine-tuning (its upstream training: 1e-4)");
+ABSL_FLAG(std::string, loss, "softmax",
+          "softmax cross-entropy, or sigmoid (one binary classifier per class, as BiT-M's upstream "
+          "training)");
 ABSL_FLAG(std::string, augment, "bit",
-          "bit (resize, random crop, flip), shift (translate by up to 1/8, flip), flip, or none "
-          "(the eval path)");
+          "bit (resize, random crop, flip), shift (translate by up to 1/8, flip), flip, inception "
+          "(BiT's upstream crops: 8-100% of the area, resized; flip), or none (the eval path)");
 ABSL_FLAG(int64_t, resolution, 0, "model input size; 0: the HyperRule's (128 or 480)");
 ABSL_FLAG(bool, shuffle, true, "a fresh order each epoch; false: file order");
 ABSL_FLAG(uint64_t, seed, 0, "initialisation, few-shot draw, order, augmentation, mixup");

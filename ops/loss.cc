@@ -5,23 +5,34 @@
 namespace bitgrad {
 namespace {
 
+// What both losses check before recording an op.
+void check_loss_call(const char* op, const Tensor& logits, const Tensor& target) {
+  BG_CHECK(logits.defined() && target.defined(), op, ": logits and target must be defined");
+  BG_CHECK(!target.requires_grad(), op, ": targets receive no gradient; detach() them");
+}
+
+// What both losses check of their inputs' shapes and dtypes.
+void check_loss_inputs(const char* op, const Tensor& logits, const Tensor& targets) {
+  BG_CHECK(logits.dim() == 2 && logits.size(0) > 0 && logits.size(1) > 0, op,
+           ": expected logits of shape (N, K), got ", logits.shape());
+  if (targets.dtype() == DType::kInt64) {
+    BG_CHECK(targets.shape() == Shape{logits.size(0)}, op, ": class-index targets ",
+             "must have shape (N) = (", logits.size(0), "), got ", targets.shape());
+  } else {
+    BG_CHECK(targets.dtype() == logits.dtype(), op, ": soft targets are ",
+             dtype_name(targets.dtype()), " but logits are ", dtype_name(logits.dtype()),
+             " (class indices must be int64)");
+    BG_CHECK(targets.shape() == logits.shape(), op, ": soft targets must have the ",
+             "shape of the logits ", logits.shape(), ", got ", targets.shape());
+  }
+}
+
 struct CrossEntropy {
   static constexpr const char* kName = "cross_entropy";
   Tensor probs, target;
 
   Tensor forward(const Tensor& logits, const Tensor& targets) {
-    BG_CHECK(logits.dim() == 2 && logits.size(0) > 0 && logits.size(1) > 0,
-             "cross_entropy: expected logits of shape (N, K), got ", logits.shape());
-    if (targets.dtype() == DType::kInt64) {
-      BG_CHECK(targets.shape() == Shape{logits.size(0)}, "cross_entropy: class-index targets ",
-               "must have shape (N) = (", logits.size(0), "), got ", targets.shape());
-    } else {
-      BG_CHECK(targets.dtype() == logits.dtype(), "cross_entropy: soft targets are ",
-               dtype_name(targets.dtype()), " but logits are ", dtype_name(logits.dtype()),
-               " (class indices must be int64)");
-      BG_CHECK(targets.shape() == logits.shape(), "cross_entropy: soft targets must have the ",
-               "shape of the logits ", logits.shape(), ", got ", targets.shape());
-    }
+    check_loss_inputs(kName, logits, targets);
     CrossEntropyResult result = call<CrossEntropyFwd>(logits, targets);
     probs = result.probs;
     target = targets;
@@ -29,6 +40,21 @@ struct CrossEntropy {
   }
   std::vector<Tensor> backward(const Tensor& dloss, const std::vector<bool>&) {
     return {call<CrossEntropyBwd>(dloss, probs, target), Tensor()};
+  }
+};
+
+struct SigmoidCrossEntropy {
+  static constexpr const char* kName = "sigmoid_cross_entropy";
+  Tensor logits, target;
+
+  Tensor forward(const Tensor& logits_in, const Tensor& targets) {
+    check_loss_inputs(kName, logits_in, targets);
+    logits = logits_in;
+    target = targets;
+    return call<SigmoidCrossEntropyFwd>(logits_in, targets);
+  }
+  std::vector<Tensor> backward(const Tensor& dloss, const std::vector<bool>&) {
+    return {call<SigmoidCrossEntropyBwd>(dloss, logits, target), Tensor()};
   }
 };
 
@@ -41,9 +67,13 @@ void check_class_label(const char* op, int64_t label, int64_t row, int64_t class
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
-  BG_CHECK(logits.defined() && target.defined(), "cross_entropy: logits and target must be defined");
-  BG_CHECK(!target.requires_grad(), "cross_entropy: targets receive no gradient; detach() them");
+  check_loss_call("cross_entropy", logits, target);
   return apply(CrossEntropy{}, logits, target);
+}
+
+Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& target) {
+  check_loss_call("sigmoid_cross_entropy", logits, target);
+  return apply(SigmoidCrossEntropy{}, logits, target);
 }
 
 }  // namespace bitgrad

@@ -23,7 +23,7 @@ int64_t rank_of_label(const float* row, int64_t num_classes, int64_t label) {
 
 absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
                                     int64_t batch, int workers, Communicator* world,
-                                    const EvalProgress& progress) {
+                                    const EvalProgress& progress, LossFunction loss_of) {
   LoaderOptions options;
   options.batch_size = batch;
   options.resolution = {resolution, resolution};
@@ -53,7 +53,7 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
     }
     const Tensor logits = model(b->images.to(model.device()));
     const int64_t n = logits.shape()[0], k = logits.shape()[1];
-    loss_sum += cross_entropy(logits, b->labels.to(logits.device())).item<double>() * n;
+    loss_sum += loss_of(logits, b->labels.to(logits.device())).item<double>() * n;
     const std::vector<float> values = logits.to_vector<float>();
     const std::vector<int64_t> labels = b->labels.to_vector<int64_t>();
     for (int64_t i = 0; i < n; ++i) {

@@ -8,6 +8,7 @@
 #include "data/image_set.h"
 #include "dist/communicator.h"
 #include "models/bit_resnet_v2.h"
+#include "ops/loss.h"
 
 namespace bitgrad {
 
@@ -29,9 +30,11 @@ struct EvalProgress {
 // Every example of `set` once, resized to `resolution`, `batch` at a time, in eval mode (the
 // model is back in train mode afterwards) and without gradients. Errors name a bad image.
 // With a `world` of several processes, process r takes batches r, r + N, ... and every process
-// returns the totals (the progress lines count this process's batches).
+// returns the totals (the progress lines count this process's batches). The loss is `loss_of`
+// the logits and labels, averaged over the examples.
 absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
                                     int64_t batch, int workers, Communicator* world = nullptr,
-                                    const EvalProgress& progress = {});
+                                    const EvalProgress& progress = {},
+                                    LossFunction loss_of = cross_entropy);
 
 }  // namespace bitgrad

@@ -62,6 +62,13 @@ void pace_update_for_tests(const Clock::time_point& start) {
   if (milliseconds > 0) std::this_thread::sleep_until(start + std::chrono::milliseconds(milliseconds));
 }
 
+// An empty loss means softmax: in a checkpoint written before --loss existed, and in a
+// RunConfig built in code.
+RunConfig with_loss_named(RunConfig config) {
+  if (config.loss().empty()) config.set_loss("softmax");
+  return config;
+}
+
 // Restores `state` from `path`, refusing a checkpoint of a different run.
 absl::Status resume_from(const std::string& path, const RunConfig& config, TrainState& state) {
   if (!std::filesystem::exists(path)) {
@@ -70,7 +77,9 @@ absl::Status resume_from(const std::string& path, const RunConfig& config, Train
   if (absl::Status status = restore_train_state(path, state); !status.ok()) return status;
   absl::StatusOr<RunConfig> saved = parse_run_config(state.config, path);
   if (!saved.ok()) return saved.status();
-  if (std::string differences = differing_settings(*saved, config); !differences.empty()) {
+  if (std::string differences =
+          differing_settings(with_loss_named(*saved), with_loss_named(config));
+      !differences.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--resume: ", path, " was written by a run with other settings: ", differences));
   }
@@ -218,10 +227,11 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
 
   out << absl::StrFormat(
       "fine-tuning: %d training images, %d classes, %dx%d inputs (train path %s), batch %d in "
-      "%d micro-batch(es), %d updates, base lr %g (%s), mixup alpha %g, weight decay %g\n",
+      "%d micro-batch(es), %d updates, base lr %g (%s), mixup alpha %g, weight decay %g%s\n",
       data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
       config.augment(), config.batch(), micro->per_update, plan->steps, config.base_lr(),
-      config.schedule(), plan->mixup_alpha, config.weight_decay());
+      config.schedule(), plan->mixup_alpha, config.weight_decay(),
+      config.loss() == "sigmoid" ? ", sigmoid loss" : "");
   if (files) {
     out << (config.eval_every() > 0
                 ? absl::StrFormat("checkpoint: %s every %d updates and at the end\n", checkpoint,
@@ -252,7 +262,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     const int64_t eval_batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
     absl::StatusOr<EvalResult> test =
         evaluate(model, data.test, plan->resolution.crop, eval_batch, config.workers(), &world,
-                 {world.is_root() ? &out : nullptr});
+                 {world.is_root() ? &out : nullptr}, loss_function(config));
     if (!test.ok()) return test.status();
     result.test = *test;
     last_eval = step;
@@ -278,7 +288,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     }
     const double lr = *plan->schedule.lr(step);
     absl::StatusOr<double> loss = train_update(model, sgd, lr, micro_batches, mixup, generator,
-                                               shard ? &*shard : nullptr);
+                                               shard ? &*shard : nullptr, loss_function(config));
     pace_update_for_tests(start);
     ++step;
     if (!loss.ok()) {

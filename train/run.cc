@@ -67,7 +67,7 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
   const SteadyClock::time_point start = SteadyClock::now();
   absl::StatusOr<EvalResult> test =
       evaluate(*model.model, data.test, resolution, batch, config.workers(), world,
-               {world == nullptr || world->is_root() ? &out : nullptr});
+               {world == nullptr || world->is_root() ? &out : nullptr}, loss_function(config));
   if (!test.ok()) return test.status();
   out << absl::StrFormat(
       "eval: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images of %s at %dx%d, %s\n",

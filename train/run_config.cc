@@ -77,6 +77,10 @@ absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::s
   return config;
 }
 
+LossFunction loss_function(const RunConfig& config) {
+  return config.loss() == "sigmoid" ? sigmoid_cross_entropy : cross_entropy;
+}
+
 std::string run_config_text(const RunConfig& config) {
   std::string text;
   TextFormat::PrintToString(config, &text);
@@ -146,6 +150,9 @@ absl::Status check_run_config(const RunConfig& c) {
       c.augment() != "inception" && c.augment() != "none") {
     return invalid("augment", absl::StrCat("expected bit, shift, flip, inception or none, got \"",
                                            c.augment(), "\""));
+  }
+  if (!c.loss().empty() && c.loss() != "softmax" && c.loss() != "sigmoid") {
+    return invalid("loss", absl::StrCat("expected softmax or sigmoid, got \"", c.loss(), "\""));
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
   if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "data/datasets.h"
+#include "ops/loss.h"
 #include "train/run_config.pb.h"
 
 namespace bitgrad {
@@ -23,6 +24,9 @@ absl::StatusOr<std::vector<std::string>> fields_off_their_defaults(const RunConf
 
 // Errors name the flag and say what was expected.
 absl::Status check_run_config(const RunConfig& config);
+
+// config.loss as a function: cross_entropy, or sigmoid_cross_entropy for "sigmoid".
+LossFunction loss_function(const RunConfig& config);
 
 std::string run_config_text(const RunConfig& config);  // textproto
 absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source);

@@ -48,7 +48,8 @@ absl::Status check_finite(const BitResNetV2& model, double loss) {
 
 absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
                                     const std::vector<Batch>& micro_batches, Mixup& mixup,
-                                    Generator& generator, const DataParallelShard* shard) {
+                                    Generator& generator, const DataParallelShard* shard,
+                                    LossFunction loss_of) {
   BG_CHECK(!micro_batches.empty(), "train_update: no micro-batches");
   const int64_t local = static_cast<int64_t>(micro_batches.size());
   const int64_t first = shard != nullptr ? shard->first_micro_batch : 0;
@@ -64,7 +65,7 @@ absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
   for (int64_t m = 0; m < local; ++m) {
     const Batch& batch = micro_batches[m];
     MixedBatch mixed = mixup.apply(batch.images, batch.labels, num_classes, generator);
-    Tensor loss = cross_entropy(model(mixed.images.to(device)), mixed.targets.to(device)) /
+    Tensor loss = loss_of(model(mixed.images.to(device)), mixed.targets.to(device)) /
                   static_cast<double>(total);
     if (shard != nullptr && m == local - 1) {
       backward(loss, Tensor(), shard->reducer->backward_options());

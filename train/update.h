@@ -26,6 +26,7 @@
 #include "dist/communicator.h"
 #include "dist/gradient_reducer.h"
 #include "models/bit_resnet_v2.h"
+#include "ops/loss.h"
 #include "optim/sgd.h"
 
 namespace bitgrad {
@@ -38,13 +39,15 @@ struct DataParallelShard {
   int64_t micro_batches_per_update = 0;
 };
 
-// Returns the update's loss: the mean of the micro-batches' (mixed) losses, before the step.
+// Returns the update's loss (`loss_of` the logits and targets): the mean of the micro-batches'
+// (mixed) losses, before the step.
 // Fails, without stepping, when the loss or a gradient is not finite; the message names the
 // first parameter (in model order) whose gradient is not finite.
 // With `shard`, the micro-batches are this process's, and the loss is the whole update's.
 absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
                                     const std::vector<Batch>& micro_batches, Mixup& mixup,
                                     Generator& generator,
-                                    const DataParallelShard* shard = nullptr);
+                                    const DataParallelShard* shard = nullptr,
+                                    LossFunction loss_of = cross_entropy);
 
 }  // namespace bitgrad

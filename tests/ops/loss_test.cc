@@ -63,13 +63,15 @@ TEST(CrossEntropyTest, ProbsAreTheSoftmax) {
                         1e-12, 1e-12));
 }
 
-TEST(CrossEntropyTest, OneHotSoftTargetsReproduceClassIndexLoss) {
+TEST(LossTest, OneHotSoftTargetsReproduceClassIndexLoss) {
   std::vector<int64_t> labels = {3, 0, 4, 4, 1};
-  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
-    Tensor logits = (randn({5, 6}, DType::kFloat64) * 3.0).to(dtype);
-    Tensor hard = cross_entropy(logits, labels_tensor(labels));
-    Tensor soft = cross_entropy(logits, one_hot(labels, 6, dtype));
-    EXPECT_TRUE(all_close(soft, hard, 1e-6, 1e-6));
+  for (LossFunction loss : {cross_entropy, sigmoid_cross_entropy}) {
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      Tensor logits = (randn({5, 6}, DType::kFloat64) * 3.0).to(dtype);
+      Tensor hard = loss(logits, labels_tensor(labels));
+      Tensor soft = loss(logits, one_hot(labels, 6, dtype));
+      EXPECT_TRUE(all_close(soft, hard, 1e-6, 1e-6));
+    }
   }
 }
 
@@ -120,6 +122,60 @@ TEST(CrossEntropyTest, ErrorsNameTheOpLabelRowAndShapes) {
   EXPECT_TRUE(throws_error(
       [&] { cross_entropy(zeros({2, 3}, DType::kInt64), labels_tensor({0, 1})); },
       {"cross_entropy", "int64"}));
+}
+
+TEST(SigmoidCrossEntropyTest, HandComputedLosses) {
+  // z = 0: each class costs log 2 whatever its target; the row sums them, the batch averages.
+  EXPECT_NEAR(sigmoid_cross_entropy(zeros({2, 3}, DType::kFloat64), labels_tensor({0, 2}))
+                  .item<double>(),
+              3 * std::log(2.0), 1e-12);
+  // One row, z = (2, -1), t = (1, 0.25): softplus(z) - z * t is softplus(2) - 2 = log(1 + e^-2)
+  // and softplus(-1) + 0.25 = log(1 + e^-1) + 0.25.
+  Tensor logits = from_vector<double>({2.0, -1.0}, {1, 2});
+  Tensor target = from_vector<double>({1.0, 0.25}, {1, 2});
+  const double expected = std::log1p(std::exp(-2.0)) + std::log1p(std::exp(-1.0)) + 0.25;
+  EXPECT_NEAR(sigmoid_cross_entropy(logits, target).item<double>(), expected, 1e-12);
+}
+
+TEST(SigmoidCrossEntropyTest, LargeLogitsDoNotOverflow) {
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    Tensor logits = from_vector<double>({1000.0, -1000.0}, {1, 2}).to(dtype);
+    // Class 0 right and sure, class 1 right and sure: no loss.
+    EXPECT_NEAR(sigmoid_cross_entropy(logits, labels_tensor({0})).item<double>(), 0.0, 1e-6);
+    // Both wrong by 1000.
+    EXPECT_NEAR(sigmoid_cross_entropy(logits, labels_tensor({1})).item<double>(), 2000.0, 1e-3);
+  }
+}
+
+TEST(SigmoidCrossEntropyTest, GradientIsSigmoidMinusTargetOverN) {
+  Tensor logits = randn({3, 4}, DType::kFloat64).set_requires_grad();
+  std::vector<int64_t> labels = {1, 3, 0};
+  sigmoid_cross_entropy(logits, labels_tensor(labels)).backward();
+  std::vector<double> expected = logits.detach().to_vector<double>();
+  const std::vector<double> t = one_hot(labels, 4).to_vector<double>();
+  for (size_t i = 0; i < expected.size(); ++i) {
+    expected[i] = (1 / (1 + std::exp(-expected[i])) - t[i]) / 3.0;
+  }
+  EXPECT_TRUE(all_close(logits.grad(), from_vector(expected, {3, 4}), 1e-12, 1e-12));
+}
+
+TEST(SigmoidCrossEntropyTest, GradcheckHardSoftAndMultiLabelTargets) {
+  Tensor logits = (randn({4, 5}, DType::kFloat64) * 2.0).set_requires_grad();
+  auto fn = [](const std::vector<Tensor>& t) { return sigmoid_cross_entropy(t[0], t[1]); };
+  EXPECT_TRUE(gradcheck(fn, {logits, labels_tensor({0, 4, 2, 2})}));
+  EXPECT_TRUE(gradcheck(fn, {logits, 0.7 * one_hot({1, 0, 3, 4}, 5) +
+                                         0.3 * one_hot({2, 0, 1, 1}, 5)}));
+  EXPECT_TRUE(gradcheck(fn, {logits, rand({4, 5}, 0.0, 1.0, DType::kFloat64)}));
+}
+
+TEST(SigmoidCrossEntropyTest, ErrorsNameTheOpLabelRowAndShapes) {
+  Tensor logits = zeros({2, 3});
+  EXPECT_TRUE(throws_error([&] { sigmoid_cross_entropy(logits, labels_tensor({0, 3})); },
+                           {"sigmoid_cross_entropy", "label 3", "row 1", "K = 3"}));
+  EXPECT_TRUE(throws_error([&] { sigmoid_cross_entropy(logits, zeros({2, 4})); },
+                           {"sigmoid_cross_entropy", "soft targets", "(2, 3)", "(2, 4)"}));
+  EXPECT_TRUE(throws_error([&] { sigmoid_cross_entropy(zeros({6}), labels_tensor({0})); },
+                           {"sigmoid_cross_entropy", "(N, K)", "(6)"}));
 }
 
 }  // namespace

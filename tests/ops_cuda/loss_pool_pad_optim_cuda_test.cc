@@ -1,4 +1,5 @@
-// The CUDA cross-entropy, max-pool, pad and SGD-update kernels against the reference kernels.
+// The CUDA softmax and sigmoid cross-entropy, max-pool, pad and SGD-update kernels against the
+// reference kernels.
 #include <cmath>
 #include <limits>
 
@@ -21,25 +22,27 @@ using testing::on_gpu;
 using testing::random_input;
 using testing::throws_error;
 
-TEST(CrossEntropyCudaTest, HardAndSoftTargetsMatchTheReference) {
+TEST(LossCudaTest, HardSoftAndMultiLabelTargetsMatchTheReference) {
   BG_REQUIRE_GPU();
   for (const Shape& shape : {Shape{1, 1}, Shape{7, 5}, Shape{33, 1000}}) {
     SCOPED_TRACE(shape.str());
     std::vector<int64_t> labels;
     for (int64_t n = 0; n < shape[0]; ++n) labels.push_back((n * 7 + 3) % shape[1]);
     Tensor hard = from_vector(labels, {shape[0]});
-    EXPECT_TRUE(matches_reference(
-        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], hard.to(in[0].device())); },
-        {random_input(shape) * 4.0}, on_gpu()));
     // Soft rows like mixup's: two classes blended, the rest exactly 0.
-    Tensor soft = zeros(shape);
+    Tensor mixed = zeros(shape);
     for (int64_t n = 0; n < shape[0]; ++n) {
-      soft.at<float>({n, labels[n]}) += 0.7f;
-      soft.at<float>({n, (labels[n] + 1) % shape[1]}) += 0.3f;
+      mixed.at<float>({n, labels[n]}) += 0.7f;
+      mixed.at<float>({n, (labels[n] + 1) % shape[1]}) += 0.3f;
     }
-    EXPECT_TRUE(matches_reference(
-        [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], soft.to(in[0].device())); },
-        {random_input(shape) * 4.0}, on_gpu()));
+    Tensor multi_label = rand(shape, 0.0, 1.0);
+    for (LossFunction loss : {cross_entropy, sigmoid_cross_entropy}) {
+      for (const Tensor& target : {hard, mixed, multi_label}) {
+        EXPECT_TRUE(matches_reference(
+            [&](const std::vector<Tensor>& in) { return loss(in[0], target.to(in[0].device())); },
+            {random_input(shape) * 4.0}, on_gpu()));
+      }
+    }
   }
 }
 
@@ -48,7 +51,9 @@ TEST(CrossEntropyCudaTest, ALabelOutOfRangeNamesItsRow) {
   Tensor logits = randn({4, 3}).to(Device::cuda());
   Tensor labels = from_vector<int64_t>({0, 2, 3, 1}, {4}).to(Device::cuda());
   EXPECT_TRUE(throws_error([&] { cross_entropy(logits, labels); },
-                           {"label 3 in row 2", "K = 3"}));
+                           {"cross_entropy", "label 3 in row 2", "K = 3"}));
+  EXPECT_TRUE(throws_error([&] { sigmoid_cross_entropy(logits, labels); },
+                           {"sigmoid_cross_entropy", "label 3 in row 2", "K = 3"}));
 }
 
 TEST(MaxPoolCudaTest, ForwardBackwardAndInferenceMatchTheReference) {

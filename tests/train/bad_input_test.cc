@@ -232,6 +232,8 @@ std::vector<Row> rows() {
        {"--schedule", "cosine", "hyperrule"}},
       {"flags", "`--augment=heavy`", [] { return error_line(run_with({"--augment=heavy"})); },
        {"--augment", "heavy"}},
+      {"flags", "`--loss=hinge`", [] { return error_line(run_with({"--loss=hinge"})); },
+       {"--loss", "hinge", "softmax or sigmoid"}},
       {"flags", "`--workers=0`", [] { return error_line(run_with({"--workers=0"})); },
        {"--workers", "positive"}},
       {"flags", "`--weights=random --model=R42`",

@@ -1,4 +1,5 @@
 // --eval_only: a trained model evaluated as it is, with the numbers its run reported.
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -117,6 +118,50 @@ TEST_F(EvalOnlyTest, ALongEvaluationShowsProgressBeforeItsLastBatch) {
   std::ostringstream quiet;
   ASSERT_TRUE(evaluate(*model->model, data->test, 32, 2, 2, nullptr, {&quiet}).ok());
   EXPECT_EQ(quiet.str(), "");
+}
+
+TEST_F(EvalOnlyTest, TheLossIsTheOneTheRunTrainedWith) {
+  // A zero head: every logit is 0, so softmax cross-entropy is log 3 and the sigmoid one
+  // 3 log 2 (three binary classifiers at 1/2).
+  absl::StatusOr<LoadedBitModel> model =
+      load_bit_model_for_inference(out_ + "/checkpoint.ckpt", InferenceModelOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  for (auto& [name, parameter] : model->model->named_parameters()) {
+    if (name.rfind("head.conv.", 0) == 0) parameter.zero_();
+  }
+  absl::StatusOr<Dataset> data = load_dataset_spec(*parse_dataset_spec(kData));
+  ASSERT_TRUE(data.ok()) << data.status();
+  absl::StatusOr<EvalResult> softmax =
+      evaluate(*model->model, data->test, 32, 5, 2, nullptr, {}, cross_entropy);
+  absl::StatusOr<EvalResult> sigmoid =
+      evaluate(*model->model, data->test, 32, 5, 2, nullptr, {}, sigmoid_cross_entropy);
+  ASSERT_TRUE(softmax.ok() && sigmoid.ok());
+  EXPECT_NEAR(softmax->loss, std::log(3.0), 1e-6);
+  EXPECT_NEAR(sigmoid->loss, 3 * std::log(2.0), 1e-6);
+
+  // A run with --loss=sigmoid says so, and --eval_only of its checkpoint with the same
+  // setting repeats its loss; evaluated with softmax, it does not.
+  const std::string out = out_ + "_sigmoid";
+  std::filesystem::remove_all(out);
+  RunConfig c = tiny_run(out);
+  c.set_loss("sigmoid");
+  std::ostringstream log;
+  absl::StatusOr<FinetuneResult> trained = run_finetune(c, log);
+  ASSERT_TRUE(trained.ok()) << trained.status() << "\n" << log.str();
+  EXPECT_NE(log.str().find(", sigmoid loss"), std::string::npos) << log.str();
+  RunConfig evaluation = tiny_run("");
+  evaluation.set_save_weights("");
+  evaluation.set_weights(out + "/checkpoint.ckpt");
+  evaluation.set_eval_only(true);
+  evaluation.set_loss("sigmoid");
+  std::ostringstream quiet;
+  absl::StatusOr<FinetuneResult> again = run_finetune(evaluation, quiet);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->test.loss, trained->test.loss);
+  evaluation.set_loss("softmax");
+  absl::StatusOr<FinetuneResult> other = run_finetune(evaluation, quiet);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_NE(other->test.loss, trained->test.loss);
 }
 
 TEST_F(EvalOnlyTest, RefusesWhatCannotBeEvaluated) {

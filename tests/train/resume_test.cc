@@ -156,6 +156,17 @@ TEST(ResumeTest, ResumingWithOtherSettingsIsRefused) {
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.status().message().find("other settings"), std::string::npos)
       << result.status();
+  // The checkpoint's loss is empty, which means softmax: naming it resumes, sigmoid does not.
+  config.set_base_lr(0.1);
+  config.set_loss("sigmoid");
+  result = finetune(*model->model, data, config, log);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.status().message().find("--loss=\"softmax\" there, \"sigmoid\" here"),
+            std::string::npos)
+      << result.status();
+  config.set_loss("softmax");
+  result = finetune(*model->model, data, config, log);
+  EXPECT_TRUE(result.ok()) << result.status();
 }
 
 }  // namespace

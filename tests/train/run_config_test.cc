@@ -35,6 +35,10 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   EXPECT_TRUE(testing::fails_naming(check_run_config(c),
                                     {"--augment", "bit, shift, flip, inception or none", "heavy"}));
   c = valid();
+  c.set_loss("hinge");
+  EXPECT_TRUE(
+      testing::fails_naming(check_run_config(c), {"--loss", "softmax or sigmoid", "hinge"}));
+  c = valid();
   c.set_weight_decay(-1e-4);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--weight_decay", ">= 0"}));
   c = valid();

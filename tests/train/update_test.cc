@@ -122,6 +122,25 @@ TEST_P(TrainUpdateTest, ANonFiniteLossOrGradientStopsTheUpdate) {
   }
 }
 
+TEST_P(TrainUpdateTest, TheLossIsTheFunctionGiven) {
+  std::unique_ptr<BitResNetV2> model = tiny_model();
+  Generator data(3);
+  Batch batch;
+  batch.images = randn({kBatch, 3, kSide, kSide}, DType::kFloat64, Device::cpu(), data);
+  batch.labels = from_vector<int64_t>({0, 1, 2, 0, 1, 2, 2, 1}, {kBatch});
+  const double softmax = cross_entropy((*model)(batch.images), batch.labels).item<double>();
+  const double sigmoid =
+      sigmoid_cross_entropy((*model)(batch.images), batch.labels).item<double>();
+  ASSERT_GT(std::abs(sigmoid - softmax), 0.1);
+  Sgd sgd(model->named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
+  Mixup off(0.0);
+  Generator generator(11);
+  absl::StatusOr<double> loss =
+      train_update(*model, sgd, kLr, {batch}, off, generator, nullptr, sigmoid_cross_entropy);
+  ASSERT_TRUE(loss.ok()) << loss.status();
+  EXPECT_NEAR(*loss, sigmoid, 1e-12 * sigmoid);  // the loss before the step
+}
+
 BG_GOLDEN_INSTANTIATE(TrainUpdateTest);
 
 }  // namespace

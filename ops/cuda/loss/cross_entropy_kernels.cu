@@ -1,5 +1,6 @@
-// Softmax cross-entropy on the GPU: one block per row (max, sum of exponentials, log-sum-exp and
-// the row's loss, in double), then one block that averages the rows' losses in a fixed order.
+// Softmax and sigmoid cross-entropy on the GPU: one block per row (softmax: max, sum of
+// exponentials, log-sum-exp and the row's loss; sigmoid: the row's sum of softplus terms; in
+// double), then one block that averages the rows' losses in a fixed order.
 #include "ops/cuda/common/device_utils.cuh"
 #include "ops/cuda/loss/cross_entropy_kernels.h"
 
@@ -73,7 +74,77 @@ __global__ void cross_entropy_bwd_kernel(const T* __restrict__ dloss, const T* _
   }
 }
 
+// Target t of element (n, k): one-hot from labels, else the soft row.
+template <typename T>
+__device__ double target_at(const int64_t* labels, const T* soft, int64_t classes, int64_t n,
+                            int64_t k) {
+  return soft != nullptr ? double(soft[n * classes + k]) : (labels[n] == k ? 1.0 : 0.0);
+}
+
+template <typename T>
+__global__ void sigmoid_cross_entropy_rows_kernel(const T* __restrict__ logits,
+                                                  const int64_t* __restrict__ labels,
+                                                  const T* __restrict__ soft, int64_t classes,
+                                                  double* __restrict__ row_losses,
+                                                  unsigned long long* first_bad_row) {
+  const int64_t n = blockIdx.x;
+  if (labels != nullptr && (labels[n] < 0 || labels[n] >= classes)) {
+    if (threadIdx.x == 0) {
+      atomicMin(first_bad_row, static_cast<unsigned long long>(n));
+      row_losses[n] = 0;
+    }
+    return;
+  }
+  double loss = 0;
+  for (int64_t k = threadIdx.x; k < classes; k += blockDim.x) {
+    const double z = logits[n * classes + k];
+    loss += fmax(z, 0.0) - z * target_at(labels, soft, classes, n, k) + log1p(exp(-fabs(z)));
+  }
+  loss = block_sum(loss);
+  if (threadIdx.x == 0) row_losses[n] = loss;
+}
+
+template <typename T>
+__global__ void sigmoid_cross_entropy_bwd_kernel(const T* __restrict__ dloss,
+                                                 const T* __restrict__ logits,
+                                                 const int64_t* __restrict__ labels,
+                                                 const T* __restrict__ soft, int64_t rows,
+                                                 int64_t classes, T* __restrict__ dlogits) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= rows * classes) return;
+  const int64_t n = i / classes, k = i % classes;
+  const double sigmoid = 1 / (1 + exp(-double(logits[i])));
+  dlogits[i] = static_cast<T>(double(*dloss) / rows *
+                              (sigmoid - target_at(labels, soft, classes, n, k)));
+}
+
 }  // namespace
+
+template <typename T>
+cudaError_t launch_sigmoid_cross_entropy_fwd(const T* logits, const int64_t* labels,
+                                             const T* soft, int64_t rows, int64_t classes,
+                                             T* loss, double* row_losses,
+                                             unsigned long long* first_bad_row,
+                                             cudaStream_t stream) {
+  if (rows == 0) return cudaSuccess;
+  sigmoid_cross_entropy_rows_kernel<T><<<rows, kRowThreads, 0, stream>>>(
+      logits, labels, soft, classes, row_losses, first_bad_row);
+  if (cudaError_t status = cudaGetLastError(); status != cudaSuccess) return status;
+  mean_of_rows_kernel<T><<<1, kRowThreads, 0, stream>>>(row_losses, rows, loss);
+  return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t launch_sigmoid_cross_entropy_bwd(const T* dloss, const T* logits,
+                                             const int64_t* labels, const T* soft, int64_t rows,
+                                             int64_t classes, T* dlogits, cudaStream_t stream) {
+  const int64_t total = rows * classes;
+  if (total == 0) return cudaSuccess;
+  const int64_t blocks = (total + kRowThreads - 1) / kRowThreads;
+  sigmoid_cross_entropy_bwd_kernel<T><<<blocks, kRowThreads, 0, stream>>>(
+      dloss, logits, labels, soft, rows, classes, dlogits);
+  return cudaGetLastError();
+}
 
 template <typename T>
 cudaError_t launch_cross_entropy_fwd(const T* logits, const int64_t* labels, const T* soft,
@@ -103,7 +174,12 @@ cudaError_t launch_cross_entropy_bwd(const T* dloss, const T* probs, const int64
                                                    int64_t, T*, T*, double*,                    \
                                                    unsigned long long*, cudaStream_t);          \
   template cudaError_t launch_cross_entropy_bwd<T>(const T*, const T*, const int64_t*,          \
-                                                   const T*, int64_t, int64_t, T*, cudaStream_t);
+                                                   const T*, int64_t, int64_t, T*, cudaStream_t); \
+  template cudaError_t launch_sigmoid_cross_entropy_fwd<T>(                                     \
+      const T*, const int64_t*, const T*, int64_t, int64_t, T*, double*, unsigned long long*,   \
+      cudaStream_t);                                                                            \
+  template cudaError_t launch_sigmoid_cross_entropy_bwd<T>(                                     \
+      const T*, const T*, const int64_t*, const T*, int64_t, int64_t, T*, cudaStream_t);
 BG_INSTANTIATE(float)
 BG_INSTANTIATE(double)
 #undef BG_INSTANTIATE
