@@ -25,12 +25,14 @@
 #include "models/bit_resnet_v2.h"
 #include "ops/loss.h"
 #include "optim/sgd.h"
+#include "train/finetune.h"
 
 ABSL_FLAG(std::string, format, "cifar10", "dataset format (data/datasets.h), with --data");
 ABSL_FLAG(std::string, data, "", "dataset path; empty: --synthetic images");
 ABSL_FLAG(int64_t, synthetic, 2048, "random 32x32 RGB images when --data is empty");
 ABSL_FLAG(int64_t, batch, 32, "images per step");
 ABSL_FLAG(int64_t, resolution, 0, "crop size; 0: the HyperRule's for the images' size");
+ABSL_FLAG(std::string, augment, "bit", "the train path, as bit_finetune's --augment");
 ABSL_FLAG(int, workers, 2, "loader threads");
 ABSL_FLAG(int64_t, decoded_cache_mb, 512,
           "decoded image files kept between epochs (LoaderOptions::decoded_cache_bytes)");
@@ -67,17 +69,20 @@ absl::StatusOr<ImageSet> training_images() {
 absl::Status run() {
   absl::StatusOr<ImageSet> set = training_images();
   if (!set.ok()) return set.status();
-  absl::StatusOr<Resolution> resolution = resolution_for(*set, absl::GetFlag(FLAGS_resolution));
-  if (!resolution.ok()) return resolution.status();
+  RunConfig train_path;
+  train_path.set_augment(absl::GetFlag(FLAGS_augment));
+  train_path.set_resolution(absl::GetFlag(FLAGS_resolution));
+  absl::StatusOr<FinetunePlan> plan = plan_finetune(train_path, *set);
+  if (!plan.ok()) return plan.status();
   LoaderOptions options;
   options.batch_size = absl::GetFlag(FLAGS_batch);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.decoded_cache_bytes = absl::GetFlag(FLAGS_decoded_cache_mb) << 20;
-  options.resolution = *resolution;
+  options.resolution = plan->resolution;
   const int64_t batch = options.batch_size, res = options.resolution.crop;
   std::cout << absl::StrFormat(
-      "%s: %d images, batch %d, train path %d -> %d, %d workers\n", set->source, set->size(),
-      batch, options.resolution.precrop, res, options.workers);
+      "%s: %d images, batch %d, train path %s %d -> %d, %d workers\n", set->source, set->size(),
+      batch, train_path.augment(), options.resolution.precrop, res, options.workers);
 
   // 1. The loader alone.
   {
