@@ -7,7 +7,8 @@
 // checkpoint. --input: comma-separated PNG/JPEG files and folders of them, resized by BiT's
 // eval rule (directly to --resolution x --resolution, no centre crop; the BiT-HyperRule uses 128
 // for small images and 480 for large ones; a checkpoint of bit_finetune records its run's), or
-// one .npy float32 (N, 3, H, W) batch already in [-1, 1], used as it is.
+// one .npy float32 (N, 3, H, W) batch already in [-1, 1], used as it is. Probabilities are the
+// softmax over the classes, or each class's sigmoid for a checkpoint of a --loss=sigmoid run.
 // The work is in data/prediction_inputs.h, data/labels.h and models/predict.h; this file is
 // flags, printing and error messages.
 #include <unistd.h>
@@ -29,6 +30,7 @@
 #include "io/npy.h"
 #include "models/predict.h"
 #include "ops/cuda/math_mode.h"
+#include "train/run_config.h"
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz or a bitgrad checkpoint");
 ABSL_FLAG(std::string, input, "",
@@ -123,9 +125,16 @@ std::vector<std::string> class_labels(const LoadedBitModel& loaded) {
   return *std::move(names);
 }
 
+// Per-class sigmoids for a checkpoint of a run trained with --loss=sigmoid, else the softmax.
+Probabilities probabilities_for(const LoadedBitModel& loaded) {
+  if (loaded.run_config.empty()) return Probabilities::kSoftmax;  // an .npz
+  absl::StatusOr<RunConfig> run = parse_run_config(loaded.run_config, absl::GetFlag(FLAGS_weights));
+  return run.ok() && run->loss() == "sigmoid" ? Probabilities::kSigmoid : Probabilities::kSoftmax;
+}
+
 void print_top_k(const PredictionInputs& inputs, const Tensor& logits,
-                 const std::vector<std::string>& labels, int64_t k) {
-  const auto best = top_k(logits, k);
+                 const std::vector<std::string>& labels, int64_t k, Probabilities kind) {
+  const auto best = top_k(logits, k, kind);
   for (int64_t n = 0; n < inputs.size(); ++n) {
     std::cout << inputs.name(n) << ":\n";
     for (size_t rank = 0; rank < best[n].size(); ++rank) {
@@ -190,7 +199,12 @@ void run() {
               << output << "\n";
   }
   if (absl::GetFlag(FLAGS_top_k) > 0) {
-    print_top_k(*inputs, *logits, labels, absl::GetFlag(FLAGS_top_k));
+    const Probabilities kind = probabilities_for(loaded);
+    if (kind == Probabilities::kSigmoid) {
+      std::cerr << kProgram << ": probabilities are per-class sigmoids: the run trained with "
+                << "--loss=sigmoid\n";
+    }
+    print_top_k(*inputs, *logits, labels, absl::GetFlag(FLAGS_top_k), kind);
   }
 }
 

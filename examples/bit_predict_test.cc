@@ -1,6 +1,8 @@
 // End-to-end tests of the bit_predict binary: it is run as a user would run it, on the tiny BiT
 // of tools/golden (whose PyTorch logits are committed), and on bad inputs.
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -95,16 +97,17 @@ std::shared_ptr<BitResNetV2> tiny_model() {
   return loaded.ok() ? loaded->model : nullptr;
 }
 
-// kWeights saved as a checkpoint named `name`, with `class_names` (none when empty) and
-// `input_resolution` (0: none).
+// kWeights saved as a checkpoint named `name`, with `class_names` (none when empty),
+// `input_resolution` (0: none) and the run's `config` (a RunConfig textproto).
 std::string tiny_checkpoint(const std::string& name,
                             const std::vector<std::string>& class_names = {},
-                            int64_t input_resolution = 0) {
+                            int64_t input_resolution = 0, const std::string& config = "") {
   const std::shared_ptr<BitResNetV2> model = tiny_model();
   TrainState state;
   state.model = model.get();
   state.class_names = class_names;
   state.input_resolution = input_resolution;
+  state.config = config;
   const std::string path = temp_path(name);
   EXPECT_TRUE(model != nullptr && save_train_state(path, state).ok()) << path;
   return path;
@@ -155,6 +158,39 @@ TEST(BitPredictTest, ACheckpointNamesItsClassesUnlessLabelsSaysOtherwise) {
   std::vector<std::string> expected;
   for (const std::string& name : from_checkpoint) expected.push_back(absl::AsciiStrToUpper(name));
   EXPECT_EQ(top1_names(relabeled.out), expected) << relabeled.out;
+}
+
+// (probability, logit) of each "  1. " line.
+std::vector<std::pair<double, double>> top1_scores(const std::string& out) {
+  std::vector<std::pair<double, double>> scores;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    double percent = 0, logit = 0;
+    if (std::sscanf(line.c_str(), "  1. %lf%%  logit %lf", &percent, &logit) == 2) {
+      scores.push_back({percent / 100, logit});
+    }
+  }
+  return scores;
+}
+
+TEST(BitPredictTest, ARunTrainedWithTheSigmoidLossGivesSigmoidProbabilities) {
+  const std::string input = golden_input();
+  for (const std::string loss : {"softmax", "sigmoid"}) {
+    const std::string checkpoint =
+        tiny_checkpoint(loss + ".ckpt", {}, 0, "loss: \"" + loss + "\"");
+    Result result = run("--weights=" + checkpoint + " --input=" + input + " --top_k=1");
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    const auto scores = top1_scores(result.out);
+    ASSERT_EQ(scores.size(), 2u) << result.out;
+    for (const auto& [probability, logit] : scores) {
+      if (loss == "sigmoid") {
+        EXPECT_NEAR(probability, 1 / (1 + std::exp(-logit)), 1e-4) << result.out;
+      } else {
+        EXPECT_GT(std::abs(probability - 1 / (1 + std::exp(-logit))), 1e-3) << result.out;
+      }
+    }
+    EXPECT_EQ(contains(result.err, {"per-class sigmoids"}), loss == "sigmoid") << result.err;
+  }
 }
 
 TEST(BitPredictTest, ACheckpointSetsTheInputSizeUnlessResolutionSaysOtherwise) {

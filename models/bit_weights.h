@@ -62,6 +62,7 @@ struct LoadedBitModel {
   // neither): the head's classes in order, and the input size the run evaluated at (0: unknown).
   std::vector<std::string> class_names;
   int64_t input_resolution = 0;
+  std::string run_config;  // a checkpoint's RunConfig textproto (train/run_config.proto)
 };
 
 // Builds a BitResNetV2 for `path` and loads it.

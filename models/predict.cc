@@ -59,7 +59,7 @@ absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
   return logits;
 }
 
-std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k) {
+std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k, Probabilities kind) {
   BG_CHECK(logits.dim() == 2, "top_k: expected (N, K) logits, got ", logits.shape());
   BG_CHECK(k >= 1, "top_k: k must be >= 1, got ", k);
   const int64_t rows = logits.size(0), classes = logits.size(1);
@@ -78,7 +78,10 @@ std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k) {
     });
     for (int64_t i = 0; i < k; ++i) {
       const int64_t c = order[i];
-      result[n].push_back({c, row[c], std::exp(double(row[c]) - max) / denominator});
+      const double probability = kind == Probabilities::kSigmoid
+                                     ? 1 / (1 + std::exp(-double(row[c])))
+                                     : std::exp(double(row[c]) - max) / denominator;
+      result[n].push_back({c, row[c], probability});
     }
   }
   return result;

@@ -44,14 +44,21 @@ absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
                                       const BatchLoader& load_batch,
                                       const PredictOptions& options = {});
 
+// How logits become probabilities: as the model was trained (--loss).
+enum class Probabilities {
+  kSoftmax,  // over the row: the classes exclude each other
+  kSigmoid,  // per class: K independent yes/no answers
+};
+
 struct ClassScore {
   int64_t index = 0;
   float logit = 0;
-  double probability = 0;  // softmax over the row
+  double probability = 0;
 };
 
 // The min(k, K) best classes of each row of (N, K) logits, best first; equal logits keep the
-// lower index first.
-std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k);
+// lower index first. Both kinds of probability rank the classes alike.
+std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k,
+                                           Probabilities kind = Probabilities::kSoftmax);
 
 }  // namespace bitgrad

@@ -341,6 +341,7 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
   if (auto s = restore_module_state(*loaded.model, *checkpoint, path); !s.ok()) return s;
   loaded.class_names = checkpoint->class_names;
   loaded.input_resolution = checkpoint->input_resolution;
+  loaded.run_config = checkpoint->config;
   loaded.message = absl::StrCat(
       "loaded ", checkpoint->parameters.size(), " parameters from checkpoint ", path, " (",
       checkpoint->model_name, ", step ", checkpoint->step, ") into BiT-", bit_arch_name(*config),

@@ -51,6 +51,16 @@ TEST(TopKTest, RanksClassesWithSoftmaxProbabilities) {
   EXPECT_EQ(top_k(logits, 10)[0].size(), 4u);
 }
 
+TEST(TopKTest, SigmoidProbabilitiesArePerClass) {
+  const Tensor logits = from_vector<float>({0, 2, -1}, {1, 3});
+  const auto best = top_k(logits, 3, Probabilities::kSigmoid);
+  EXPECT_EQ(best[0][0].index, 1);
+  EXPECT_EQ(best[0][2].index, 2);
+  EXPECT_NEAR(best[0][0].probability, 1 / (1 + std::exp(-2.0)), 1e-12);
+  EXPECT_NEAR(best[0][1].probability, 0.5, 1e-12);
+  EXPECT_NEAR(best[0][2].probability, 1 / (1 + std::exp(1.0)), 1e-12);
+}
+
 TEST(TopKTest, LargeLogitsDoNotOverflow) {
   const auto best = top_k(from_vector<float>({1000, 999}, {1, 2}), 2);
   EXPECT_NEAR(best[0][0].probability, 1 / (1 + std::exp(-1.0)), 1e-12);
