@@ -17,6 +17,7 @@
 #include "models/bit_weights.h"
 #include "models/onnx_export.h"
 #include "models/predict.h"
+#include "train/run_config.h"
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz, a bitgrad checkpoint, or \"random\"");
 ABSL_FLAG(std::string, model, "",
@@ -64,8 +65,9 @@ absl::Status run() {
   const std::shared_ptr<BitResNetV2>& model = loaded->model;
   model->eval();
   const std::string output = absl::GetFlag(FLAGS_output);
-  if (absl::Status s = export_bit_onnx(*model, output, {loaded->class_names,
-                                                        loaded->input_resolution});
+  if (absl::Status s = export_bit_onnx(
+          *model, output,
+          {loaded->class_names, loaded->input_resolution, run_loss(loaded->run_config)});
       !s.ok()) {
     return s;
   }

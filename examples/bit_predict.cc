@@ -125,13 +125,6 @@ std::vector<std::string> class_labels(const LoadedBitModel& loaded) {
   return *std::move(names);
 }
 
-// Per-class sigmoids for a checkpoint of a run trained with --loss=sigmoid, else the softmax.
-Probabilities probabilities_for(const LoadedBitModel& loaded) {
-  if (loaded.run_config.empty()) return Probabilities::kSoftmax;  // an .npz
-  absl::StatusOr<RunConfig> run = parse_run_config(loaded.run_config, absl::GetFlag(FLAGS_weights));
-  return run.ok() && run->loss() == "sigmoid" ? Probabilities::kSigmoid : Probabilities::kSoftmax;
-}
-
 void print_top_k(const PredictionInputs& inputs, const Tensor& logits,
                  const std::vector<std::string>& labels, int64_t k, Probabilities kind) {
   const auto best = top_k(logits, k, kind);
@@ -199,7 +192,9 @@ void run() {
               << output << "\n";
   }
   if (absl::GetFlag(FLAGS_top_k) > 0) {
-    const Probabilities kind = probabilities_for(loaded);
+    const Probabilities kind = run_loss(loaded.run_config) == "sigmoid"
+                                   ? Probabilities::kSigmoid
+                                   : Probabilities::kSoftmax;
     if (kind == Probabilities::kSigmoid) {
       std::cerr << kProgram << ": probabilities are per-class sigmoids: the run trained with "
                 << "--loss=sigmoid\n";

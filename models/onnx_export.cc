@@ -208,6 +208,11 @@ absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path,
     entry->set_key("input_resolution");
     entry->set_value(absl::StrCat(info.input_resolution));
   }
+  if (!info.probabilities.empty()) {
+    onnx::StringStringEntryProto* entry = proto.add_metadata_props();
+    entry->set_key("probabilities");
+    entry->set_value(info.probabilities);
+  }
   try {
     onnx::checker::check_model(proto);
   } catch (const std::exception& error) {

@@ -18,11 +18,13 @@
 namespace bitgrad {
 
 // What a runtime needs beyond the graph, from a checkpoint (LoadedBitModel): written as the
-// model's metadata_props "class_names" (one per line, as a labels file) and
-// "input_resolution" (decimal), each only when known.
+// model's metadata_props "class_names" (one per line, as a labels file), "input_resolution"
+// (decimal) and "probabilities" ("softmax" over the logits, or a "sigmoid" per class, as the
+// run's loss), each only when known.
 struct OnnxModelInfo {
   std::vector<std::string> class_names;  // empty, or one per head output
   int64_t input_resolution = 0;          // 0: unknown
+  std::string probabilities;             // empty: unknown
 };
 
 // Writes `model` (any device; its parameters are read, not changed) to `path` atomically.

@@ -81,6 +81,13 @@ LossFunction loss_function(const RunConfig& config) {
   return config.loss() == "sigmoid" ? sigmoid_cross_entropy : cross_entropy;
 }
 
+std::string run_loss(const std::string& run_config_text) {
+  if (run_config_text.empty()) return "";
+  absl::StatusOr<RunConfig> run = parse_run_config(run_config_text, "the checkpoint's run");
+  if (!run.ok()) return "";
+  return run->loss().empty() ? "softmax" : run->loss();
+}
+
 std::string run_config_text(const RunConfig& config) {
   std::string text;
   TextFormat::PrintToString(config, &text);

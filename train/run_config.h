@@ -28,6 +28,11 @@ absl::Status check_run_config(const RunConfig& config);
 // config.loss as a function: cross_entropy, or sigmoid_cross_entropy for "sigmoid".
 LossFunction loss_function(const RunConfig& config);
 
+// The loss a checkpoint's run trained with, from its RunConfig text (LoadedBitModel::run_config):
+// "softmax" (also for runs from before --loss) or "sigmoid"; empty for no text (an .npz) or
+// text that does not parse.
+std::string run_loss(const std::string& run_config_text);
+
 std::string run_config_text(const RunConfig& config);  // textproto
 absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source);
 

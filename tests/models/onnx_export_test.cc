@@ -83,17 +83,18 @@ TEST(OnnxExportTest, TheGraphFollowsTheModelWithWeightStandardizationFolded) {
   EXPECT_TRUE(all_close(initializer(exported, "head.conv.bias"), model.head->conv->bias));
 }
 
-TEST(OnnxExportTest, ClassNamesAndInputSizeGoIntoTheMetadata) {
+TEST(OnnxExportTest, ClassNamesInputSizeAndProbabilitiesGoIntoTheMetadata) {
   BitResNetV2 model(tiny_config(50));
   const std::string path = temp_path("named.onnx");
   const std::vector<std::string> names = {"a", "b", "c", "sea lion", "e", "f", "g"};
-  ASSERT_TRUE(export_bit_onnx(model, path, {names, 224}).ok());
+  ASSERT_TRUE(export_bit_onnx(model, path, {names, 224, "sigmoid"}).ok());
   const onnx::ModelProto exported = read_model(path);
   std::map<std::string, std::string> metadata;
   for (const auto& entry : exported.metadata_props()) metadata[entry.key()] = entry.value();
   EXPECT_EQ(metadata["class_names"], "a\nb\nc\nsea lion\ne\nf\ng");
   EXPECT_EQ(metadata["input_resolution"], "224");
-  // None of either when unknown; names that do not fit the head are refused.
+  EXPECT_EQ(metadata["probabilities"], "sigmoid");
+  // None of them when unknown; names that do not fit the head are refused.
   ASSERT_TRUE(export_bit_onnx(model, path).ok());
   EXPECT_EQ(read_model(path).metadata_props_size(), 0);
   const absl::Status status = export_bit_onnx(model, temp_path("bad.onnx"), {{"a", "b"}, 0});

@@ -78,6 +78,19 @@ TEST(RunConfigTest, TextRoundTrips) {
                                     {"my.textproto"}));
 }
 
+TEST(RunConfigTest, TheLossOfACheckpointsRun) {
+  RunConfig c = valid();
+  c.set_loss("sigmoid");
+  EXPECT_EQ(run_loss(run_config_text(c)), "sigmoid");
+  c.clear_loss();  // a run from before --loss
+  EXPECT_EQ(run_loss(run_config_text(c)), "softmax");
+  EXPECT_EQ(run_loss(""), "");  // an .npz
+  EXPECT_EQ(run_loss("batch: \"many\""), "");
+  EXPECT_EQ(loss_function(c), cross_entropy);
+  c.set_loss("sigmoid");
+  EXPECT_EQ(loss_function(c), sigmoid_cross_entropy);
+}
+
 TEST(PlanFinetuneTest, TheAugmentModeSetsTheTrainPathsWindow) {
   ImageSet train;
   train.source = "train";
