@@ -26,6 +26,8 @@ class DecodedImageCache {
 
   int64_t bytes() const;  // of the images held
   int64_t hits() const;   // image() calls answered from memory
+  DecodeSize decode_size() const { return at_least_; }
+  const ImageSet& set() const { return set_; }
 
  private:
   const ImageSet& set_;

@@ -32,17 +32,6 @@ Batch allocate_batch(const ImageSet& set, const LoaderOptions& options, int64_t 
   return batch;
 }
 
-DecodeSize decode_size(const LoaderOptions& options) {
-  // Each path resizes down to this anyway (train: the precrop, then a crop; eval: the crop).
-  const Resolution& r = options.resolution;
-  int64_t side = options.augment ? r.precrop : r.crop;
-  // An inception crop's smallest box, sqrt(min_box_area) of a side, still gets `crop` pixels.
-  if (options.augment && r.min_box_area > 0) {
-    side = static_cast<int64_t>(std::ceil(r.crop / std::sqrt(r.min_box_area)));
-  }
-  return {side, side};
-}
-
 // Examples [begin, end) of an allocated batch. Slices touch disjoint memory, so several
 // workers fill one batch at once.
 absl::Status fill_slice(const ImageSet& set, DecodedImageCache& decoded,
@@ -86,6 +75,16 @@ int64_t steps_below(const StepShard& shard, int64_t end) {
 
 }  // namespace
 
+DecodeSize decode_size(const LoaderOptions& options) {
+  const Resolution& r = options.resolution;
+  int64_t side = options.augment ? r.precrop : r.crop;
+  // An inception crop's smallest box, sqrt(min_box_area) of a side, still gets `crop` pixels.
+  if (options.augment && r.min_box_area > 0) {
+    side = static_cast<int64_t>(std::ceil(r.crop / std::sqrt(r.min_box_area)));
+  }
+  return {side, side};
+}
+
 int64_t StepShard::step(int64_t index) const {
   return index / count * period + offset + index % count;
 }
@@ -114,6 +113,16 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::open(const ImageSet& set, Loader
   if (r.min_box_area < 0 || r.min_box_area > 1) {
     problem = absl::StrCat("the inception crop's minimum box area ", r.min_box_area,
                            " is not a fraction in [0, 1]");
+  }
+  if (const DecodedImageCache* shared = options.shared_decoded; shared != nullptr) {
+    const DecodeSize want = decode_size(options), has = shared->decode_size();
+    if (shared->set().size() != set.size() || shared->set().source != set.source ||
+        has.min_height != want.min_height || has.min_width != want.min_width) {
+      problem = absl::StrCat("the shared decoded-image cache holds ", shared->set().size(),
+                             " images of ", shared->set().source, " decoded at ", has.min_height,
+                             "x", has.min_width, "; this loader needs ", want.min_height, "x",
+                             want.min_width);
+    }
   }
   if (options.workers < 1 || options.prefetch < 1) {
     problem = absl::StrCat(options.workers, " workers and ", options.prefetch,
@@ -144,8 +153,11 @@ Loader::Loader(const ImageSet& set, LoaderOptions options)
       next_index_(index_of_step(options.shard, options.first_step)),
       claim_index_(next_index_),
       // A single pass sees each image once: nothing to keep.
-      decoded_(set_, decode_size(options_),
-               options_.single_pass ? 0 : options_.decoded_cache_bytes) {
+      own_decoded_(set_, decode_size(options_),
+                   options_.single_pass || options_.shared_decoded != nullptr
+                       ? 0
+                       : options_.decoded_cache_bytes),
+      decoded_(options_.shared_decoded != nullptr ? options_.shared_decoded : &own_decoded_) {
   for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&Loader::work, this);
 }
 
@@ -205,7 +217,7 @@ void Loader::work() {
     }
     absl::Status status;
     try {
-      status = fill_slice(set_, decoded_, options_, order_, slice.begin, slice.end, *batch);
+      status = fill_slice(set_, *decoded_, options_, order_, slice.begin, slice.end, *batch);
     } catch (const std::exception& error) {  // a bug must not take the process down silently
       status = absl::InternalError(absl::StrCat(
           "data loader, step ", options_.shard.step(slice.index), ": ", error.what()));

@@ -54,7 +54,15 @@ struct LoaderOptions {
   // many bytes; 0: none, and none in a single pass. A few-shot set fits whole: its files are
   // decoded once.
   int64_t decoded_cache_bytes = int64_t{512} << 20;
+  // Given: the decoded images come from (and go to) this cache instead of one of the loader's
+  // own, so that they outlive the loader; a run's evaluations share one. It must outlive the
+  // loader and be made for the same set at decode_size(these options).
+  DecodedImageCache* shared_decoded = nullptr;
 };
+
+// The size image files are decoded at for `options`: each path resizes down to it anyway
+// (train: the precrop, or for an inception crop enough for its smallest box; eval: the crop).
+DecodeSize decode_size(const LoaderOptions& options);
 
 struct Batch {
   int64_t step = 0;               // in the stream (see StepShard)
@@ -117,7 +125,8 @@ class Loader {
   std::map<int64_t, absl::StatusOr<Batch>> ready_;
   bool stopping_ = false;
   double wait_seconds_ = 0;
-  DecodedImageCache decoded_;  // after set_, which it reads
+  DecodedImageCache own_decoded_;  // after set_, which it reads
+  DecodedImageCache* decoded_;     // own_decoded_ or options.shared_decoded
   std::vector<std::thread> workers_;
 };
 

@@ -19,17 +19,31 @@ int64_t rank_of_label(const float* row, int64_t num_classes, int64_t label) {
   return std::count_if(row, row + num_classes, [&](float v) { return v > row[label]; });
 }
 
-}  // namespace
-
-absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
-                                    int64_t batch, int workers, Communicator* world,
-                                    const EvalProgress& progress, LossFunction loss_of) {
+// The eval path over `set` once, in file order.
+LoaderOptions eval_loader_options(int64_t resolution, int64_t batch, int workers) {
   LoaderOptions options;
   options.batch_size = batch;
   options.resolution = {resolution, resolution};
   options.augment = false;
   options.single_pass = true;
   options.workers = workers;
+  return options;
+}
+
+}  // namespace
+
+std::unique_ptr<DecodedImageCache> eval_image_cache(const ImageSet& set, int64_t resolution) {
+  const LoaderOptions options = eval_loader_options(resolution, 1, 1);
+  return std::make_unique<DecodedImageCache>(set, decode_size(options),
+                                             options.decoded_cache_bytes);
+}
+
+absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
+                                    int64_t batch, int workers, Communicator* world,
+                                    const EvalProgress& progress, LossFunction loss_of,
+                                    DecodedImageCache* decoded) {
+  LoaderOptions options = eval_loader_options(resolution, batch, workers);
+  options.shared_decoded = decoded;
   if (world != nullptr) {
     options.shard = {world->size(), world->rank(), 1};
     options.first_step = world->rank();

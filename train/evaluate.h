@@ -2,9 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <ostream>
 
 #include "absl/status/statusor.h"
+#include "data/decoded_image_cache.h"
 #include "data/image_set.h"
 #include "dist/communicator.h"
 #include "models/bit_resnet_v2.h"
@@ -31,10 +33,17 @@ struct EvalProgress {
 // model is back in train mode afterwards) and without gradients. Errors name a bad image.
 // With a `world` of several processes, process r takes batches r, r + N, ... and every process
 // returns the totals (the progress lines count this process's batches). The loss is `loss_of`
-// the logits and labels, averaged over the examples.
+// the logits and labels, averaged over the examples. With `decoded` (eval_image_cache), image
+// files are decoded once for all the evaluations that share it, not once per evaluation.
 absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
                                     int64_t batch, int workers, Communicator* world = nullptr,
                                     const EvalProgress& progress = {},
-                                    LossFunction loss_of = cross_entropy);
+                                    LossFunction loss_of = cross_entropy,
+                                    DecodedImageCache* decoded = nullptr);
+
+// A cache of `set`'s decoded image files for evaluations at `resolution` (a run evaluates its
+// test split every --eval_every updates), up to the loader's default budget; it refers to `set`,
+// which must outlive it. Sets held in memory are not cached (they need no decoding).
+std::unique_ptr<DecodedImageCache> eval_image_cache(const ImageSet& set, int64_t resolution);
 
 }  // namespace bitgrad

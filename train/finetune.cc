@@ -257,12 +257,14 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   const int64_t first_step = state.step;
   int64_t last_eval = -1;
   // `record`: log the results and checkpoint; false when they are on disk already.
+  const std::unique_ptr<DecodedImageCache> test_images =
+      eval_image_cache(data.test, plan->resolution.crop);
   auto evaluate_and_save = [&](int64_t step, bool record) -> absl::Status {
     progress.end_line();
     const int64_t eval_batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
     absl::StatusOr<EvalResult> test =
         evaluate(model, data.test, plan->resolution.crop, eval_batch, config.workers(), &world,
-                 {world.is_root() ? &out : nullptr}, loss_function(config));
+                 {world.is_root() ? &out : nullptr}, loss_function(config), test_images.get());
     if (!test.ok()) return test.status();
     result.test = *test;
     last_eval = step;

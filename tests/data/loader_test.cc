@@ -224,18 +224,47 @@ TEST(LoaderTest, JpegFilesAreDecodedNoLargerThanEachPathNeeds) {
             preprocess_for_train(box_sized, train.resolution, box).to_vector<float>());
 }
 
-TEST(LoaderTest, CachedDecodesGiveTheSameBatches) {
+// Four image files of tests/data/testdata, in two classes.
+ImageSet four_files() {
   const std::string dir = "tests/data/testdata/";
-  const ImageSet files{"files",
-                       Tensor(),
-                       {dir + "rgb.jpg", dir + "rgb8.png", dir + "gray.jpg", dir + "cmyk.jpg"},
-                       {0, 1, 0, 1},
-                       {"a", "b"}};
+  return {"files",
+          Tensor(),
+          {dir + "rgb.jpg", dir + "rgb8.png", dir + "gray.jpg", dir + "cmyk.jpg"},
+          {0, 1, 0, 1},
+          {"a", "b"}};
+}
+
+TEST(LoaderTest, CachedDecodesGiveTheSameBatches) {
+  const ImageSet files = four_files();
   LoaderOptions cached = train_options();
   cached.batch_size = 3;  // 3 epochs over 4 images in 4 steps: every image comes back
   LoaderOptions uncached = cached;
   uncached.decoded_cache_bytes = 0;
   expect_same(run(files, cached, 4), run(files, uncached, 4));
+}
+
+TEST(LoaderTest, SinglePassesShareADecodedCacheThatOutlivesThem) {
+  const ImageSet files = four_files();
+  const LoaderOptions plain = single_pass_options();
+  DecodedImageCache shared(files, decode_size(plain), int64_t{1} << 20);
+  LoaderOptions sharing = plain;
+  sharing.shared_decoded = &shared;
+  const std::vector<Batch> first = run(files, sharing, 2);
+  EXPECT_GT(shared.bytes(), 0);
+  EXPECT_EQ(shared.hits(), 0);
+  const std::vector<Batch> second = run(files, sharing, 2);  // a later evaluation
+  EXPECT_EQ(shared.hits(), 4);
+  expect_same(first, run(files, plain, 2));
+  expect_same(second, first);
+  // A cache made for another decode size, or another set, is refused.
+  DecodedImageCache other_size(files, {16, 16}, 0);
+  sharing.shared_decoded = &other_size;
+  EXPECT_TRUE(fails_naming(Loader::open(files, sharing).status(),
+                           {"shared decoded-image cache", "16x16", "needs 8x8"}));
+  const ImageSet numbers = numbered(4);  // the cache refers to its set
+  DecodedImageCache other_set(numbers, decode_size(plain), 0);
+  sharing.shared_decoded = &other_set;
+  EXPECT_TRUE(fails_naming(Loader::open(files, sharing).status(), {"numbered.bin"}));
 }
 
 TEST(LoaderTest, DecodingErrorsNameTheFile) {
