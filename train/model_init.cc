@@ -1,15 +1,30 @@
 #include "train/model_init.h"
 
+#include <cmath>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "autograd/grad_mode.h"
 #include "models/predict.h"
 
 namespace bitgrad {
 namespace {
 
 int64_t or_official(int64_t value, int64_t official) { return value > 0 ? value : official; }
+
+// A new head under the sigmoid loss starts every class at probability 1/K, as a zero head starts
+// the softmax: bias -log(K - 1) (-10.0 for ImageNet-21k's 21843 classes, big_vision's head-bias
+// init), so the first updates are not spent pushing the K - 1 negatives of each image down.
+void start_sigmoid_at_one_in_k(const RunConfig& config, LoadedBitModel& loaded) {
+  const int64_t classes = loaded.model->config().head_size;
+  if (config.loss() != "sigmoid" || classes < 2) return;
+  const double bias = -std::log(static_cast<double>(classes - 1));
+  NoGradGuard no_grad;
+  loaded.model->head->conv->bias.fill_(bias);
+  absl::StrAppend(&loaded.message, absl::StrFormat(" (bias %.3f: each sigmoid starts at 1/%d)",
+                                                   bias, classes));
+}
 
 }  // namespace
 
@@ -27,10 +42,12 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t nu
     bit->base_width = base_width;
     bit->num_groups = num_groups;
     check_bit_config(*bit);
-    return LoadedBitModel{
+    LoadedBitModel random{
         std::make_shared<BitResNetV2>(*bit),
         absl::StrFormat("random %s (base width %d, %d groups), zero %d-way head",
                         bit_arch_name(*bit), base_width, num_groups, num_classes)};
+    start_sigmoid_at_one_in_k(config, random);
+    return random;
   }
   InferenceModelOptions options;
   options.base_width = base_width;
@@ -52,6 +69,7 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t nu
     absl::StrAppend(&loaded->message, absl::StrFormat("; head: %d-way from the file replaced "
                                                       "by a zero %d-way one",
                                                       file_head, num_classes));
+    start_sigmoid_at_one_in_k(config, *loaded);
   }
   return loaded;
 }

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "models/predict.h"
 #include "train/evaluate.h"
+#include "train/model_init.h"
 #include "train/run.h"
 #include "train/run_config.h"
 #include "train/run_config.pb.h"
@@ -162,6 +163,26 @@ TEST_F(EvalOnlyTest, TheLossIsTheOneTheRunTrainedWith) {
   absl::StatusOr<FinetuneResult> other = run_finetune(evaluation, quiet);
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_NE(other->test.loss, trained->test.loss);
+}
+
+// (Beside the loss test, since it needs a checkpoint too: initial_model's head under each loss.)
+TEST_F(EvalOnlyTest, ANewHeadUnderTheSigmoidLossStartsEachClassAtOneInK) {
+  for (const std::string weights : {std::string("random"), out_ + "/checkpoint.ckpt"}) {
+    for (const std::string loss : {"softmax", "sigmoid"}) {
+      RunConfig c = tiny_run("");
+      c.set_weights(weights);
+      c.set_zero_head(true);
+      c.set_loss(loss);
+      absl::StatusOr<LoadedBitModel> model = initial_model(c, 3);
+      ASSERT_TRUE(model.ok()) << model.status();
+      const double want = loss == "sigmoid" ? -std::log(2.0) : 0.0;  // -log(K - 1)
+      for (float bias : model->model->head->conv->bias.to_vector<float>()) {
+        EXPECT_NEAR(bias, want, 1e-6) << weights << ", " << loss;
+      }
+      EXPECT_EQ(model->message.find("starts at 1/3") != std::string::npos, loss == "sigmoid")
+          << model->message;
+    }
+  }
 }
 
 TEST_F(EvalOnlyTest, RefusesWhatCannotBeEvaluated) {
