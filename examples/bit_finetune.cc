@@ -43,7 +43,9 @@ ABSL_FLAG(int64_t, batch, 512, "images per optimizer update");
 ABSL_FLAG(int64_t, batch_split, 1, "micro-batches per update (gradients accumulate)");
 ABSL_FLAG(int64_t, steps, 0, "optimizer updates; 0: the HyperRule's for the training-set size");
 ABSL_FLAG(double, base_lr, 0.003, "learning rate after warmup");
-ABSL_FLAG(std::string, schedule, "hyperrule", "hyperrule (stretched to --steps) or constant");
+ABSL_FLAG(std::string, schedule, "hyperrule",
+          "hyperrule (stretched to --steps), upstream (BiT's upstream training: lr / 10 at 1/3, "
+          "2/3 and 8/9 of --steps), or constant");
 ABSL_FLAG(double, mixup_alpha, -1, "mixup Beta(alpha, alpha); negative: the HyperRule's");
 ABSL_FLAG(double, weight_decay, 0,
           "L2 added to every gradient; 0 as in BiT fine-tuning (its upstream training: 1e-4)");

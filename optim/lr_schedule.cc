@@ -50,6 +50,17 @@ WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr, int
   return WarmupStaircase(base_lr, s[0], {s[1], s[2], s[3]}, total_steps);
 }
 
+WarmupStaircase bit_upstream_schedule(double base_lr, int64_t total_steps) {
+  BG_CHECK(total_steps > 0, "bit_upstream_schedule: total_steps must be positive");
+  // BiT-S's 5000 warmup steps are 16 of its 90 epochs (28125 steps of 4096 ILSVRC images).
+  constexpr int64_t kWarmupSteps = 5000, kEpochs = 90, kWarmupEpochs = 16;
+  auto at_epoch = [&](int64_t epoch) -> int64_t {
+    return std::llround(static_cast<double>(total_steps) * epoch / kEpochs);
+  };
+  return WarmupStaircase(base_lr, std::min(kWarmupSteps, at_epoch(kWarmupEpochs)),
+                         {at_epoch(30), at_epoch(60), at_epoch(80)}, total_steps);
+}
+
 double bit_hyperrule_mixup_alpha(int64_t num_examples) {
   return num_examples < 20000 ? 0.0 : 0.1;
 }

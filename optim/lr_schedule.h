@@ -36,6 +36,11 @@ WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr = 0.
 // nearest): what a --steps override means for the HyperRule, e.g. 50 steps of the small regime
 // warm up for 10 and decay after 20, 30 and 40.
 WarmupStaircase bit_hyperrule_schedule(int64_t num_examples, double base_lr, int64_t total_steps);
+// BiT's upstream schedule (bit.md §3.4): 90 epochs with lr / 10 after epochs 30, 60 and 80,
+// i.e. after 1/3, 2/3 and 8/9 of `total_steps` (rounded to nearest), following a linear warmup
+// of 5000 steps, or of 16 epochs (16/90 of the run: BiT-S's share) when that is shorter, so that
+// a short run is not all warmup.
+WarmupStaircase bit_upstream_schedule(double base_lr, int64_t total_steps);
 // BiT-HyperRule's mixup alpha: 0 (off) under 20k examples, else 0.1.
 double bit_hyperrule_mixup_alpha(int64_t num_examples);
 

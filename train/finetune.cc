@@ -133,6 +133,8 @@ absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageS
   const int64_t steps = config.steps() > 0 ? config.steps() : bit_hyperrule_schedule(n).total_steps();
   WarmupStaircase schedule = config.schedule() == "constant"
                                  ? WarmupStaircase(config.base_lr(), 0, {}, steps)
+                             : config.schedule() == "upstream"
+                                 ? bit_upstream_schedule(config.base_lr(), steps)
                                  : bit_hyperrule_schedule(n, config.base_lr(), steps);
   const double alpha =
       config.mixup_alpha() >= 0 ? config.mixup_alpha() : bit_hyperrule_mixup_alpha(n);

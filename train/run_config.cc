@@ -149,9 +149,13 @@ absl::Status check_run_config(const RunConfig& c) {
   if (c.steps() < 0) return invalid("steps", "must be >= 0 (0: the HyperRule's)");
   if (c.base_lr() < 0) return invalid("base_lr", "must be >= 0");
   if (c.weight_decay() < 0) return invalid("weight_decay", "must be >= 0");
-  if (c.schedule() != "hyperrule" && c.schedule() != "constant") {
-    return invalid("schedule", absl::StrCat("expected hyperrule or constant, got \"",
+  if (c.schedule() != "hyperrule" && c.schedule() != "upstream" && c.schedule() != "constant") {
+    return invalid("schedule", absl::StrCat("expected hyperrule, upstream or constant, got \"",
                                             c.schedule(), "\""));
+  }
+  if (c.schedule() == "upstream" && c.steps() == 0 && !c.eval_only()) {
+    return invalid("schedule", "upstream needs --steps, the run's length (BiT: 90 epochs, i.e. "
+                               "90 x training images / --batch)");
   }
   if (c.augment() != "bit" && c.augment() != "shift" && c.augment() != "flip" &&
       c.augment() != "inception" && c.augment() != "none") {

@@ -44,6 +44,29 @@ TEST(LrScheduleTest, RegimesAndMixupFollowTheDatasetSize) {
   EXPECT_EQ(bit_hyperrule_mixup_alpha(20000), 0.1);
 }
 
+TEST(LrScheduleTest, UpstreamScheduleDecaysAtEpochs30And60And80Of90) {
+  // BiT-S on ILSVRC-2012: 90 epochs of 1.28M images at batch 4096 are 28125 steps, and its
+  // 5000 warmup steps 16 of the epochs.
+  WarmupStaircase bit_s = bit_upstream_schedule(0.48, 28125);
+  EXPECT_DOUBLE_EQ(bit_s.lr(2500).value(), 0.24);
+  EXPECT_DOUBLE_EQ(bit_s.lr(5000).value(), 0.48);
+  EXPECT_DOUBLE_EQ(bit_s.lr(9375).value(), 0.48);  // epoch 30 ends at step 9375
+  EXPECT_DOUBLE_EQ(bit_s.lr(9376).value(), 0.048);
+  EXPECT_DOUBLE_EQ(bit_s.lr(18751).value(), 0.0048);
+  EXPECT_DOUBLE_EQ(bit_s.lr(25000).value(), 0.0048);  // epoch 80 ends at step 25000
+  EXPECT_DOUBLE_EQ(bit_s.lr(25001).value(), 0.00048);
+  EXPECT_FALSE(bit_s.lr(28125).has_value());
+  // BiT-M on ImageNet-21k (14.2M images, 312k steps) warms up for 5000 steps too.
+  EXPECT_DOUBLE_EQ(bit_upstream_schedule(0.48, 312000).lr(5000).value(), 0.48);
+  EXPECT_DOUBLE_EQ(bit_upstream_schedule(0.48, 312000).lr(4999).value(), 0.48 * 4999 / 5000);
+  // A short run warms up for 16 of its 90 epochs, not 5000 steps: 900 steps, 160 of warmup.
+  WarmupStaircase short_run = bit_upstream_schedule(0.1, 900);
+  EXPECT_DOUBLE_EQ(short_run.lr(80).value(), 0.05);
+  EXPECT_DOUBLE_EQ(short_run.lr(160).value(), 0.1);
+  EXPECT_DOUBLE_EQ(short_run.lr(301).value(), 0.01);
+  EXPECT_DOUBLE_EQ(short_run.lr(801).value(), 1e-4);
+}
+
 TEST(LrScheduleTest, BadArgumentsAreReported) {
   EXPECT_TRUE(testing::throws_error([] { WarmupStaircase(0.1, 10, {5, 3}, 20); }, {"increasing"}));
   EXPECT_TRUE(testing::throws_error([] { WarmupStaircase(0.1, 10, {}, 0); }, {"total_steps"}));

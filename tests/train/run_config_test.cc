@@ -31,6 +31,10 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   c.set_schedule("cosine");
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--schedule", "hyperrule", "cosine"}));
   c = valid();
+  c.set_schedule("upstream");
+  c.set_steps(0);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--schedule", "upstream needs --steps"}));
+  c = valid();
   c.set_augment("heavy");
   EXPECT_TRUE(testing::fails_naming(check_run_config(c),
                                     {"--augment", "bit, shift, flip, inception or none", "heavy"}));
@@ -91,12 +95,34 @@ TEST(RunConfigTest, TheLossOfACheckpointsRun) {
   EXPECT_EQ(loss_function(c), sigmoid_cross_entropy);
 }
 
-TEST(PlanFinetuneTest, TheAugmentModeSetsTheTrainPathsWindow) {
+// Two 28x28 gray images of two classes.
+ImageSet two_images() {
   ImageSet train;
   train.source = "train";
   train.pixels = zeros({2, 28, 28, 1}, DType::kUInt8);
   train.labels = {0, 1};
   train.class_names = {"a", "b"};
+  return train;
+}
+
+TEST(PlanFinetuneTest, TheScheduleFlagPicksTheSchedule) {
+  RunConfig c = valid();
+  c.set_steps(900);
+  c.set_base_lr(0.1);
+  c.set_schedule("upstream");
+  absl::StatusOr<FinetunePlan> upstream = plan_finetune(c, two_images());
+  ASSERT_TRUE(upstream.ok()) << upstream.status();
+  EXPECT_DOUBLE_EQ(*upstream->schedule.lr(160), 0.1);  // warmup: 16 of 90 epochs
+  EXPECT_DOUBLE_EQ(*upstream->schedule.lr(301), 0.01);  // after epoch 30 of 90
+  c.set_schedule("hyperrule");  // stretched: warmup 180, decays after 360, 540, 720
+  absl::StatusOr<FinetunePlan> hyperrule = plan_finetune(c, two_images());
+  ASSERT_TRUE(hyperrule.ok()) << hyperrule.status();
+  EXPECT_DOUBLE_EQ(*hyperrule->schedule.lr(301), 0.1);
+  EXPECT_DOUBLE_EQ(*hyperrule->schedule.lr(361), 0.01);
+}
+
+TEST(PlanFinetuneTest, TheAugmentModeSetsTheTrainPathsWindow) {
+  const ImageSet train = two_images();
   RunConfig c = valid();
   c.set_resolution(64);
   struct Case {
