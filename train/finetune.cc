@@ -62,10 +62,9 @@ void pace_update_for_tests(const Clock::time_point& start) {
   if (milliseconds > 0) std::this_thread::sleep_until(start + std::chrono::milliseconds(milliseconds));
 }
 
-// An empty loss means softmax: in a checkpoint written before --loss existed, and in a
-// RunConfig built in code.
+// `config` with its loss_name spelt out, so that an empty loss and "softmax" compare equal.
 RunConfig with_loss_named(RunConfig config) {
-  if (config.loss().empty()) config.set_loss("softmax");
+  config.set_loss(loss_name(config));
   return config;
 }
 

@@ -77,15 +77,19 @@ absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::s
   return config;
 }
 
+std::string loss_name(const RunConfig& config) {
+  return config.loss().empty() ? "softmax" : config.loss();
+}
+
 LossFunction loss_function(const RunConfig& config) {
-  return config.loss() == "sigmoid" ? sigmoid_cross_entropy : cross_entropy;
+  return loss_name(config) == "sigmoid" ? sigmoid_cross_entropy : cross_entropy;
 }
 
 std::string run_loss(const std::string& run_config_text) {
   if (run_config_text.empty()) return "";
   absl::StatusOr<RunConfig> run = parse_run_config(run_config_text, "the checkpoint's run");
   if (!run.ok()) return "";
-  return run->loss().empty() ? "softmax" : run->loss();
+  return loss_name(*run);
 }
 
 std::string run_config_text(const RunConfig& config) {

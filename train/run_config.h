@@ -25,12 +25,15 @@ absl::StatusOr<std::vector<std::string>> fields_off_their_defaults(const RunConf
 // Errors name the flag and say what was expected.
 absl::Status check_run_config(const RunConfig& config);
 
+// config.loss, an empty one read as "softmax" (a RunConfig built in code, or the checkpoint of a
+// run from before --loss).
+std::string loss_name(const RunConfig& config);
+
 // config.loss as a function: cross_entropy, or sigmoid_cross_entropy for "sigmoid".
 LossFunction loss_function(const RunConfig& config);
 
-// The loss a checkpoint's run trained with, from its RunConfig text (LoadedBitModel::run_config):
-// "softmax" (also for runs from before --loss) or "sigmoid"; empty for no text (an .npz) or
-// text that does not parse.
+// The loss_name of a checkpoint's run, from its RunConfig text (LoadedBitModel::run_config);
+// empty for no text (an .npz) or text that does not parse.
 std::string run_loss(const std::string& run_config_text);
 
 std::string run_config_text(const RunConfig& config);  // textproto
