@@ -196,6 +196,13 @@ void print_report(uint64_t first_seed, const TransferResult& result, double seco
   row(absl::StrCat("from the upstream model (", class_list(kUpstreamClasses), "):"),
       result.transfer);
   row("from random init:", result.scratch);
+  // Paired: a draw's two arms fine-tune on the same images, so its gain is the one to compare.
+  out << absl::StrFormat("  %-44s", "gain per draw (same images in both arms):");
+  for (size_t i = 0; i < result.transfer.size() && i < result.scratch.size(); ++i) {
+    out << absl::StrFormat(" %+6.2f ", 100 * (result.transfer[i].test.top1 -
+                                             result.scratch[i].test.top1));
+  }
+  out << "\n";
   out << absl::StrFormat("  transfer gain (mean): %+.2f points\ntotal time %s\n",
                          100 * result.mean_gain(), format_duration(seconds));
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "models/checkpoint.h"
@@ -92,6 +93,11 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
   EXPECT_DOUBLE_EQ(first->mean_gain(), expected_gain);
   EXPECT_NE(log.find("seeds 4 to 5"), std::string::npos) << log;
   EXPECT_NE(log.find("transfer gain (mean)"), std::string::npos) << log;
+  const std::string per_draw =
+      absl::StrFormat("  %-44s %+6.2f  %+6.2f \n", "gain per draw (same images in both arms):",
+                      100 * (first->transfer[0].test.top1 - first->scratch[0].test.top1),
+                      100 * (first->transfer[1].test.top1 - first->scratch[1].test.top1));
+  EXPECT_NE(log.find(per_draw), std::string::npos) << per_draw << log;
   for (const char* dir : {"upstream", "transfer/seed_4", "transfer/seed_5", "scratch/seed_4",
                           "scratch/seed_5"}) {
     EXPECT_TRUE(fs::exists(root_ / "run" / dir / "metrics.jsonl")) << dir;
