@@ -198,21 +198,16 @@ absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path,
     return absl::InvalidArgumentError(absl::StrCat("ONNX export to ", path, ": ", mismatch));
   }
   onnx::ModelProto proto = build_model(model);
-  if (!info.class_names.empty()) {
+  auto add_metadata = [&](const std::string& key, const std::string& value) {
     onnx::StringStringEntryProto* entry = proto.add_metadata_props();
-    entry->set_key("class_names");
-    entry->set_value(absl::StrJoin(info.class_names, "\n"));
-  }
+    entry->set_key(key);
+    entry->set_value(value);
+  };
+  if (!info.class_names.empty()) add_metadata("class_names", absl::StrJoin(info.class_names, "\n"));
   if (info.input_resolution > 0) {
-    onnx::StringStringEntryProto* entry = proto.add_metadata_props();
-    entry->set_key("input_resolution");
-    entry->set_value(absl::StrCat(info.input_resolution));
+    add_metadata("input_resolution", absl::StrCat(info.input_resolution));
   }
-  if (!info.probabilities.empty()) {
-    onnx::StringStringEntryProto* entry = proto.add_metadata_props();
-    entry->set_key("probabilities");
-    entry->set_value(info.probabilities);
-  }
+  if (!info.probabilities.empty()) add_metadata("probabilities", info.probabilities);
   try {
     onnx::checker::check_model(proto);
   } catch (const std::exception& error) {

@@ -5,14 +5,10 @@
 namespace bitgrad {
 namespace {
 
-// What both losses check before recording an op.
-void check_loss_call(const char* op, const Tensor& logits, const Tensor& target) {
-  BG_CHECK(logits.defined() && target.defined(), op, ": logits and target must be defined");
-  BG_CHECK(!target.requires_grad(), op, ": targets receive no gradient; detach() them");
-}
-
-// What both losses check of their inputs' shapes and dtypes.
-void check_loss_inputs(const char* op, const Tensor& logits, const Tensor& targets) {
+// What both losses check of their arguments before recording an op.
+void check_loss_arguments(const char* op, const Tensor& logits, const Tensor& targets) {
+  BG_CHECK(logits.defined() && targets.defined(), op, ": logits and target must be defined");
+  BG_CHECK(!targets.requires_grad(), op, ": targets receive no gradient; detach() them");
   BG_CHECK(logits.dim() == 2 && logits.size(0) > 0 && logits.size(1) > 0, op,
            ": expected logits of shape (N, K), got ", logits.shape());
   if (targets.dtype() == DType::kInt64) {
@@ -32,7 +28,6 @@ struct CrossEntropy {
   Tensor probs, target;
 
   Tensor forward(const Tensor& logits, const Tensor& targets) {
-    check_loss_inputs(kName, logits, targets);
     CrossEntropyResult result = call<CrossEntropyFwd>(logits, targets);
     probs = result.probs;
     target = targets;
@@ -48,7 +43,6 @@ struct SigmoidCrossEntropy {
   Tensor logits, target;
 
   Tensor forward(const Tensor& logits_in, const Tensor& targets) {
-    check_loss_inputs(kName, logits_in, targets);
     logits = logits_in;
     target = targets;
     return call<SigmoidCrossEntropyFwd>(logits_in, targets);
@@ -67,12 +61,12 @@ void check_class_label(const char* op, int64_t label, int64_t row, int64_t class
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
-  check_loss_call("cross_entropy", logits, target);
+  check_loss_arguments("cross_entropy", logits, target);
   return apply(CrossEntropy{}, logits, target);
 }
 
 Tensor sigmoid_cross_entropy(const Tensor& logits, const Tensor& target) {
-  check_loss_call("sigmoid_cross_entropy", logits, target);
+  check_loss_arguments("sigmoid_cross_entropy", logits, target);
   return apply(SigmoidCrossEntropy{}, logits, target);
 }
 

@@ -257,9 +257,9 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   FinetuneResult result;
   const int64_t first_step = state.step;
   int64_t last_eval = -1;
-  // `record`: log the results and checkpoint; false when they are on disk already.
   const std::unique_ptr<DecodedImageCache> test_images =
       eval_image_cache(data.test, plan->resolution.crop);
+  // `record`: log the results and checkpoint; false when they are on disk already.
   auto evaluate_and_save = [&](int64_t step, bool record) -> absl::Status {
     progress.end_line();
     const int64_t eval_batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
