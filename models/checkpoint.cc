@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -250,6 +251,7 @@ class CheckpointReader {
                                   " is not supported (this build reads versions 1 to ",
                                   kFormatVersion, ")"));
     }
+    if (auto s = check_counts(header); !s.ok()) return s;
     Checkpoint checkpoint;
     checkpoint.model_name = header.model_name();
     checkpoint.step = header.step();
@@ -276,6 +278,19 @@ class CheckpointReader {
  private:
   absl::Status corrupt(const std::string& why) {
     return absl::DataLossError(absl::StrCat("checkpoint ", path_, " is unreadable: ", why));
+  }
+
+  // A resumed run indexes its data order and schedules by these, and bit_predict resizes to the
+  // resolution: a negative one is damage, not a value.
+  absl::Status check_counts(const proto::Checkpoint& header) {
+    const std::pair<const char*, int64_t> counts[] = {
+        {"step", header.step()},
+        {"the optimizer's steps_taken", header.optimizer().steps_taken()},
+        {"input_resolution", header.input_resolution()}};
+    for (const auto& [name, value] : counts) {
+      if (value < 0) return corrupt(absl::StrCat(name, " is ", value, ", which is negative"));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status read_tensors(const google::protobuf::RepeatedPtrField<proto::TensorRecord>& records,

@@ -43,8 +43,9 @@ struct Checkpoint {
 // device; they are written in plain row-major order.
 absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 
-// Reads a checkpoint into CPU tensors, verifying sizes and checksums. Errors name the file and,
-// where one is at fault, the tensor.
+// Reads a checkpoint into CPU tensors, verifying sizes, checksums and that its counts (step,
+// steps_taken, input_resolution) are not negative. Errors name the file and, where one is at
+// fault, the tensor or field.
 absl::StatusOr<Checkpoint> load_checkpoint(const std::string& path);
 
 // Whether the file starts with the checkpoint magic (as opposed to, say, an .npz zip).

@@ -17,6 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   fuzz::require(checkpoint->step >= 0, "negative step");
+  fuzz::require(checkpoint->optimizer.steps_taken >= 0, "negative steps_taken");
+  fuzz::require(checkpoint->input_resolution >= 0, "negative input_resolution");
   for (const NamedTensors* tensors :
        {&checkpoint->parameters, &checkpoint->buffers, &checkpoint->optimizer.tensors}) {
     for (const auto& [name, tensor] : *tensors) fuzz::require_plain_cpu_tensor(tensor, name);

@@ -4,6 +4,8 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
@@ -110,6 +112,23 @@ TEST(CheckpointTest, CorruptionIsDetectedAndNamed) {
 
   EXPECT_NE(load_checkpoint(temp_path("missing.ckpt")).status().message().find("cannot open"),
             std::string::npos);
+}
+
+// Found by tests/fuzz/checkpoint_fuzzer: a header whose step was negative loaded as if sound.
+TEST(CheckpointTest, NegativeCountsAreRefusedAndNamed) {
+  const std::string path = temp_path("negative.ckpt");
+  for (const auto& [field, damage] : std::vector<std::pair<std::string, void (*)(Checkpoint&)>>{
+           {"step is -3", [](Checkpoint& c) { c.step = -3; }},
+           {"steps_taken is -1", [](Checkpoint& c) { c.optimizer.steps_taken = -1; }},
+           {"input_resolution is -32", [](Checkpoint& c) { c.input_resolution = -32; }}}) {
+    Checkpoint checkpoint = sample_checkpoint();
+    damage(checkpoint);
+    ASSERT_TRUE(save_checkpoint(path, checkpoint).ok());
+    absl::StatusOr<Checkpoint> loaded = load_checkpoint(path);
+    ASSERT_FALSE(loaded.ok()) << field;
+    EXPECT_NE(loaded.status().message().find(field), std::string::npos) << loaded.status();
+    EXPECT_NE(loaded.status().message().find(path), std::string::npos) << loaded.status();
+  }
 }
 
 TEST(CheckpointTest, AFailedSaveKeepsThePreviousCheckpoint) {
