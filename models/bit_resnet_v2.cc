@@ -27,11 +27,21 @@ std::array<int, 4> BitConfig::units_per_block() const {
   return {};
 }
 
+namespace {
+
+// The upper bounds, far above any real model, keep every size product within int64.
+void check_in_range(const char* field, int64_t value, int64_t max) {
+  BG_CHECK(value >= 1 && value <= max, "BitConfig: ", field, " must be in 1..", max, ", got ",
+           value);
+}
+
+}  // namespace
+
 void check_bit_config(const BitConfig& c) {
   c.units_per_block();  // checks the depth
-  BG_CHECK(c.width_factor >= 1, "BitConfig: width_factor must be >= 1, got ", c.width_factor);
-  BG_CHECK(c.head_size >= 1, "BitConfig: head_size must be >= 1, got ", c.head_size);
-  BG_CHECK(c.base_width >= 1, "BitConfig: base_width must be >= 1, got ", c.base_width);
+  check_in_range("width_factor", c.width_factor, BitConfig::kMaxWidthFactor);
+  check_in_range("head_size", c.head_size, BitConfig::kMaxHeadSize);
+  check_in_range("base_width", c.base_width, BitConfig::kMaxBaseWidth);
   // Every width is a multiple of the root width, so this covers every GroupNorm.
   BG_CHECK(c.num_groups >= 1 && c.root_channels() % c.num_groups == 0, "BitConfig: num_groups ",
            c.num_groups, " must divide the root width ", c.root_channels(), " (base_width ",

@@ -37,6 +37,10 @@ namespace bitgrad {
 struct BitConfig {
   static constexpr int64_t kOfficialBaseWidth = 64;
   static constexpr int64_t kOfficialNumGroups = 32;
+  // Bounds that check_bit_config enforces (BiT-R152x4 has width 4 and a 21843-way head).
+  static constexpr int64_t kMaxWidthFactor = 64;
+  static constexpr int64_t kMaxBaseWidth = 4096;
+  static constexpr int64_t kMaxHeadSize = int64_t{1} << 31;
 
   int depth = 50;              // 50, 101 or 152
   int64_t width_factor = 1;    // multiplies every channel count

@@ -335,6 +335,15 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
                                                    "' is ", dtype_name(dtype),
                                                    ", not a floating dtype"));
   }
+  // The file's tensors were read, so they exist; a bit_config that claims more than they hold
+  // would have the model allocate that much before the shapes are compared.
+  int64_t saved_count = 0;
+  for (const auto& [name, tensor] : checkpoint->parameters) saved_count += tensor.numel();
+  if (const int64_t count = bit_param_count(*config); count != saved_count) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint ", path, ": its bit_config describes a BiT-", architecture(*config), " of ",
+        count, " parameter elements, but the file holds ", saved_count));
+  }
   LoadedBitModel loaded;
   loaded.model = std::make_shared<BitResNetV2>(*config);  // the config was checked
   loaded.model->to(dtype);

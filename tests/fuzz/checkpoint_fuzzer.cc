@@ -1,7 +1,9 @@
 // Native checkpoints (models/checkpoint.h): any bytes give a checkpoint whose sizes and checksums
-// were verified, or an error naming the file.
+// were verified, or an error naming the file; and a BiT model built from one (the path of
+// --weights=FILE.ckpt and bit_predict), or an error naming the file.
 #include "io/file_limits.h"
 #include "models/checkpoint.h"
+#include "models/train_state.h"
 #include "tests/fuzz/fuzz_support.h"
 
 using namespace bitgrad;
@@ -23,5 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        {&checkpoint->parameters, &checkpoint->buffers, &checkpoint->optimizer.tensors}) {
     for (const auto& [name, tensor] : *tensors) fuzz::require_plain_cpu_tensor(tensor, name);
   }
+  absl::StatusOr<LoadedBitModel> model = load_bit_model_from_checkpoint(path);
+  if (!model.ok()) fuzz::require_names(model.status(), path);
   return 0;
 }

@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "io/npz.h"
+#include "models/bit_resnet_v2.h"
 #include "models/checkpoint.h"
+#include "models/train_state.h"
 #include "tests/data/idx_bytes.h"
 #include "train/run_config.h"
 
@@ -27,6 +29,12 @@ void write(const std::string& path, const std::string& bytes) {
     std::fprintf(stderr, "cannot write %s/%s\n", corpus_dir.c_str(), path.c_str());
     std::exit(1);
   }
+}
+
+void exit_on_error(const absl::Status& status) {
+  if (status.ok()) return;
+  std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+  std::exit(1);
 }
 
 std::string little_endian32(uint32_t v) {
@@ -71,26 +79,34 @@ void write_checkpoint_seed(const std::string& name, bool with_optimizer) {
     checkpoint.optimizer.sgd->set_momentum(0.9);
     checkpoint.optimizer.tensors = {{"momentum.conv.weight", zeros({2, 3})}};
   }
-  absl::Status saved = save_checkpoint(corpus_dir + "/" + name, checkpoint);
-  if (!saved.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(saved.message()).c_str());
-    std::exit(1);
-  }
+  exit_on_error(save_checkpoint(corpus_dir + "/" + name, checkpoint));
+}
+
+// A whole BiT as bit_finetune saves one (R50 wiring at base width 1, one group per GroupNorm, a
+// 2-way head: 6k parameters), from which the fuzzer reaches load_bit_model_from_checkpoint.
+void write_bit_checkpoint_seed(const std::string& name) {
+  BitConfig config;
+  config.base_width = 1;
+  config.num_groups = 1;
+  config.head_size = 2;
+  BitResNetV2 model(config);
+  TrainState state;
+  state.model = &model;
+  state.step = 3;
+  state.class_names = {"cat", "dog"};
+  state.input_resolution = 32;
+  exit_on_error(save_train_state(corpus_dir + "/" + name, state));
 }
 
 // A dataset .npz (data/keras_npz.h) of 2x2 gray images: 3 for training, 2 for testing.
 void write_dataset_npz_seed(const std::string& name) {
   Tensor x_train = from_vector<uint8_t>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, {3, 2, 2});
   Tensor x_test = from_vector<uint8_t>({255, 254, 253, 252, 9, 8, 7, 6}, {2, 2, 2});
-  absl::Status saved =
-      write_npz(corpus_dir + "/" + name, {{"x_train", x_train},
-                                          {"y_train", from_vector<int64_t>({0, 1, 0}, {3})},
-                                          {"x_test", x_test},
-                                          {"y_test", from_vector<int64_t>({1, 0}, {2})}});
-  if (!saved.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(saved.message()).c_str());
-    std::exit(1);
-  }
+  exit_on_error(write_npz(corpus_dir + "/" + name,
+                          {{"x_train", x_train},
+                           {"y_train", from_vector<int64_t>({0, 1, 0}, {3})},
+                           {"x_test", x_test},
+                           {"y_test", from_vector<int64_t>({1, 0}, {2})}}));
 }
 
 }  // namespace
@@ -106,6 +122,7 @@ int main() {
   write_dataset_npz_seed("npz/dataset.npz");
   write_checkpoint_seed("checkpoint/weights_only", false);
   write_checkpoint_seed("checkpoint/with_sgd", true);
+  write_bit_checkpoint_seed("checkpoint/bit_r50_base_width_1");
   write("labels/three", "tench\ngoldfish\ngreat white shark\n");
   write("labels/crlf_no_final_newline", "airplane\r\nautomobile\r\nbird");
 

@@ -303,6 +303,20 @@ TEST_F(SavedRunTest, UnexpectedParameter) {
                            {path, "1 unexpected parameter(s)", "head.extra.weight"}));
 }
 
+// A bit_config is checked against the file before the model it describes is allocated.
+TEST_F(SavedRunTest, ABitConfigBeyondTheFileIsRefusedBeforeBuilding) {
+  const std::string wide = tampered("wide.ckpt", [](Checkpoint& c) {
+    c.bit_config->set_base_width(4096);  // about 10^11 parameters
+  });
+  EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(wide).status(),
+                           {wide, "base width 4096", "parameter elements", "the file holds"}));
+  const std::string huge = tampered("huge.ckpt", [](Checkpoint& c) {
+    c.bit_config->set_base_width(int64_t{1} << 40);
+  });
+  EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(huge).status(),
+                           {huge, "base_width must be in 1..4096, got 1099511627776"}));
+}
+
 TEST_F(SavedRunTest, WrongShape) {
   TrainingRun run(tiny_config(1, 50, 7), 7);  // a 7-way head
   TrainState state = run.state();
