@@ -16,6 +16,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// An allocation the device cannot hold: work sized by the user (a batch, an input size) to
+// shrink, not a bug.
+class OutOfMemoryError : public Error {
+ public:
+  using Error::Error;
+};
+
 namespace detail {
 
 // Concatenates anything with an operator<< into one string.

@@ -79,7 +79,9 @@ class CpuRuntime final : public DeviceRuntime {
         release_cached_locked();  // try once more with the cache handed back
         ptr = system_allocate(size);
       }
-      BG_CHECK(ptr != nullptr, "out of CPU memory allocating ", nbytes, " bytes");
+      if (ptr == nullptr) {
+        throw OutOfMemoryError(detail::str_cat("out of CPU memory allocating ", nbytes, " bytes"));
+      }
     }
     stats_.bytes_in_use += size;
     stats_.peak_bytes_in_use = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use);

@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/random.h"
 #include "core/stopwatch.h"
 #include "data/decoded_image_cache.h"
@@ -22,11 +24,19 @@ int64_t batch_count(const ImageSet& set, const LoaderOptions& options, int64_t s
   return std::min(options.batch_size, set.size() - step * options.batch_size);
 }
 
-Batch allocate_batch(const ImageSet& set, const LoaderOptions& options, int64_t step) {
+// Fails, rather than throws, when the batch does not fit in memory: it is made on a worker.
+absl::StatusOr<Batch> allocate_batch(const ImageSet& set, const LoaderOptions& options,
+                                     int64_t step) {
   const int64_t count = batch_count(set, options, step), crop = options.resolution.crop;
   Batch batch;
   batch.step = step;
-  batch.images = empty({count, 3, crop, crop});
+  try {
+    batch.images = empty({count, 3, crop, crop});
+  } catch (const OutOfMemoryError& error) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "no memory for a batch of ", count, " images of 3x", crop, "x", crop, " floats (",
+        absl::StrFormat("%.1f", count * 3.0 * crop * crop * 4 / 1e9), " GB): ", error.what()));
+  }
   batch.labels = empty({count}, DType::kInt64);
   batch.examples.resize(count);
   return batch;
@@ -91,7 +101,9 @@ int64_t StepShard::step(int64_t index) const {
 
 absl::StatusOr<Batch> build_batch(const ImageSet& set, const LoaderOptions& options,
                                   const StreamOrder& order, int64_t step) {
-  Batch batch = allocate_batch(set, options, step);
+  absl::StatusOr<Batch> allocated = allocate_batch(set, options, step);
+  if (!allocated.ok()) return allocated.status();
+  Batch batch = *std::move(allocated);
   const int64_t count = batch.labels.numel();
   DecodedImageCache uncached(set, decode_size(options), /*budget_bytes=*/0);
   if (absl::Status status = fill_slice(set, uncached, options, order, 0, count, batch);
@@ -184,10 +196,20 @@ double Loader::wait_seconds() const {
   return wait_seconds_;
 }
 
-Loader::Slice Loader::claim_slice() {
+std::optional<Loader::Slice> Loader::claim_slice() {
   Building& building = building_[claim_index_];
   if (claim_begin_ == 0) {  // the batch's first slice: make room for all of it
-    building.batch = allocate_batch(set_, options_, options_.shard.step(claim_index_));
+    absl::StatusOr<Batch> batch =
+        allocate_batch(set_, options_, options_.shard.step(claim_index_));
+    if (!batch.ok()) {  // the batch is its error
+      ready_.emplace(claim_index_, absl::ResourceExhaustedError(absl::StrCat(
+                                       "data loader, step ", options_.shard.step(claim_index_),
+                                       ": ", batch.status().message())));
+      building_.erase(claim_index_);
+      ++claim_index_;
+      return std::nullopt;
+    }
+    building.batch = *std::move(batch);
     building.slices_left =
         (building.batch.labels.numel() + kExamplesPerSlice - 1) / kExamplesPerSlice;
   }
@@ -212,7 +234,13 @@ void Loader::work() {
                (claim_index_ < next_index_ + options_.prefetch && !past_end(claim_index_));
       });
       if (stopping_) return;
-      slice = claim_slice();
+      std::optional<Slice> claimed = claim_slice();
+      if (!claimed) {
+        lock.unlock();
+        batch_ready_.notify_all();
+        continue;
+      }
+      slice = *claimed;
       batch = &building_[slice.index].batch;
     }
     absl::Status status;

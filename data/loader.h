@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -108,7 +109,8 @@ class Loader {
 
   void work();
   bool past_end(int64_t index) const;
-  Slice claim_slice();  // under mutex_
+  // Under mutex_. Empty when the batch could not be allocated: it is then ready as an error.
+  std::optional<Slice> claim_slice();
 
   const ImageSet set_;
   const LoaderOptions options_;

@@ -17,6 +17,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "core/check.h"
 #include "dist/world.h"
 #include "examples/common/invocation.h"
@@ -101,8 +102,15 @@ absl::Status run() {
   absl::Status status;
   try {
     status = run_in(**world);
+  } catch (const OutOfMemoryError& error) {
+    status = absl::ResourceExhaustedError(error.what());
   } catch (const Error& error) {
     status = absl::InternalError(error.what());
+  }
+  if (absl::IsResourceExhausted(status)) {
+    status = absl::ResourceExhaustedError(absl::StrCat(
+        status.message(), " (lower --batch or --eval_batch, raise --batch_split, or lower "
+        "--resolution)"));
   }
   // One process failing must not leave the others waiting in a collective forever.
   if (!status.ok() && (*world)->size() > 1) (*world)->abort(std::string(status.message()));

@@ -219,6 +219,10 @@ int main(int argc, char** argv) {
     std::cerr << "bit_predict: error: " << failure.status.message() << "\n"
               << "HINT: " << failure.hint << "\n";
     return 1;
+  } catch (const bitgrad::OutOfMemoryError& error) {
+    std::cerr << "bit_predict: error: " << error.what() << "\n"
+              << "HINT: lower --batch or --resolution\n";
+    return 1;
   } catch (const bitgrad::Error& error) {
     std::cerr << "bit_predict: error: " << error.what() << "\n"
               << "HINT: this is likely a bug in bitgrad; please report it with the command line\n";

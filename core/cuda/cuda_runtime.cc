@@ -66,8 +66,11 @@ class CudaRuntime final : public DeviceRuntime {
     std::lock_guard<std::mutex> lock(mutex_);
     Pool& pool = pool_locked(device_index);
     void* ptr = pool.cache.allocate(nbytes);
-    BG_CHECK(ptr != nullptr, "out of CUDA memory on cuda:", device_index, " allocating ", nbytes,
-             " bytes (", pool.cache.stats().bytes_in_use, " bytes already in use by tensors)");
+    if (ptr == nullptr) {
+      throw OutOfMemoryError(detail::str_cat(
+          "out of CUDA memory on cuda:", device_index, " allocating ", nbytes, " bytes (",
+          pool.cache.stats().bytes_in_use, " bytes already in use by tensors)"));
+    }
     return ptr;
   }
 

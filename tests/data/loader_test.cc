@@ -275,6 +275,19 @@ TEST(LoaderTest, DecodingErrorsNameTheFile) {
   EXPECT_TRUE(fails_naming((*loader)->next().status(), {"/nonexistent/missing.png"}));
 }
 
+// The batch is allocated on a worker thread: a size no machine can hold must come back from
+// next() as an error that gives the size, not end the process.
+TEST(LoaderTest, ABatchTooLargeForMemoryIsAnErrorFromNext) {
+  LoaderOptions options = single_pass_options();
+  options.resolution = {int64_t{1} << 27, int64_t{1} << 27};  // 2^56 floats: past any address space
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(numbered(3), options);
+  ASSERT_TRUE(loader.ok()) << loader.status();
+  const absl::Status status = (*loader)->next().status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  EXPECT_TRUE(fails_naming(status, {"step 0", "no memory for a batch of 2 images of "
+                                    "3x134217728x134217728 floats", "out of CPU memory"}));
+}
+
 TEST(LoaderTest, BadOptionsAreRefused) {
   LoaderOptions options = train_options();
   options.resolution = {3, 6};
