@@ -1,6 +1,10 @@
 #include "dist/gradient_reducer.h"
 
+#include <exception>
+#include <string>
+#include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "core/check.h"
 #include "core/stopwatch.h"
 #include "core/storage.h"
@@ -98,10 +102,17 @@ void GradientReducer::reduce_loop() {
     }
     Bucket& bucket = buckets_[index];  // the training thread leaves it alone until `reduced`
     const SteadyClock::time_point start = SteadyClock::now();
-    world_.all_reduce_sum(bucket.flat.mutable_data<float>(), bucket.flat.numel());
+    std::string failure;
+    try {  // an exception must reach the training thread, not end the process from this one
+      world_.all_reduce_sum(bucket.flat.mutable_data<float>(), bucket.flat.numel());
+    } catch (const std::exception& error) {
+      failure = absl::StrCat("summing gradient bucket ", index, " across ", world_.size(),
+                             " processes failed: ", error.what());
+    }
     const double seconds = seconds_since(start);
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      if (failure_.empty()) failure_ = std::move(failure);
       bucket.reduced = true;
       thread_seconds_ += seconds;
     }
@@ -155,6 +166,8 @@ void GradientReducer::finish() {
       return true;
     });
     stats_.all_reduce_seconds = thread_seconds_;
+    // The processes no longer agree on the gradients: the run cannot go on.
+    if (!failure_.empty()) throw Error(failure_);
   }
   stats_.exposed_seconds += seconds_since(start);
   ++stats_.updates;

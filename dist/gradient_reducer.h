@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -63,6 +64,7 @@ class GradientReducer {
   // Starts the buckets still waiting (a parameter that received no gradient adds zeros), waits
   // for all of them and stores each sum in its parameter's .grad. Every parameter has a .grad
   // afterwards, the same on every process. Call once per update, after the last backward.
+  // Throws Error when the communicator failed to sum a bucket (the message says which).
   void finish();
 
   int64_t num_buckets() const { return static_cast<int64_t>(buckets_.size()); }
@@ -96,6 +98,7 @@ class GradientReducer {
   std::deque<int64_t> queue_;  // buckets handed to the thread, in order
   bool stopping_ = false;
   double thread_seconds_ = 0;  // under mutex_
+  std::string failure_;        // under mutex_: a failed sum, rethrown by finish()
   std::thread thread_;
 };
 

@@ -119,6 +119,27 @@ TEST(GradientReducerTest, AParameterWithoutAGradientAddsZerosAndGetsTheSum) {
   EXPECT_TRUE(testing::all_close(unused.grad(), zeros({3})));
 }
 
+// A communicator whose peer went away: every sum throws, on the reducer's thread.
+class BrokenLink final : public Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  void all_reduce_sum(float*, int64_t) override { throw Error("peer 1 closed the connection"); }
+  void all_reduce_sum(double*, int64_t) override { throw Error("peer 1 closed the connection"); }
+  void broadcast(void*, int64_t, int) override {}
+  void abort(const std::string&) override {}
+};
+
+TEST(GradientReducerTest, AFailedSumIsAnErrorFromFinishNotACrash) {
+  Chain chain({3, 5});
+  BrokenLink world;
+  GradientReducer reducer(chain.weights, world, /*bucket_bytes=*/4);  // one bucket each
+  backward(chain.loss(), Tensor(), reducer.backward_options());
+  EXPECT_TRUE(testing::throws_error([&] { reducer.finish(); },
+                                    {"summing gradient bucket", "across 2 processes failed",
+                                     "peer 1 closed the connection"}));
+}
+
 TEST(GradientReducerTest, RefusesWhatItCannotSum) {
   Tensor doubles = randn({2}, DType::kFloat64).set_requires_grad();
   IdenticalProcesses world(2);
