@@ -268,6 +268,10 @@ TEST(BitPredictTest, Errors) {
                  {"R101x1"}, "--weights takes an official BiT .npz");
   expect_failure(run("--weights=" + kWeights + " --input=" + input),
                  {"not a multiple of base_width 64"}, "--weights takes");
+  // Images resized to 2^27 x 2^27: more memory than any address space, a user error to shrink.
+  expect_failure(run("--weights=" + kWeights + kTinyFlags +
+                     " --input=tests/data/testdata/rgb8.png --resolution=134217728"),
+                 {"out of CPU memory allocating"}, "lower --batch or --resolution");
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=missing.png"),
                  {"missing.png: no such file"}, "--input takes comma-separated .jpg/.png files");
   const std::string gray = temp_path("gray.npy");
