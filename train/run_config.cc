@@ -16,6 +16,8 @@ namespace bitgrad {
 namespace {
 
 constexpr int64_t kMinResolution = 32;  // the network's total stride: 2^5
+// Far more loader threads than any machine's cores; more would only exhaust the process ids.
+constexpr int64_t kMaxWorkers = 1024;
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::TextFormat;
@@ -177,6 +179,10 @@ absl::Status check_run_config(const RunConfig& c) {
                                               kMinResolution, " (0: the HyperRule's)"));
   }
   if (c.workers() <= 0) return invalid("workers", "must be positive");
+  if (c.workers() > kMaxWorkers) {
+    return invalid("workers", absl::StrCat("at most ", kMaxWorkers, " loader threads, got ",
+                                           c.workers()));
+  }
   if (c.bucket_mb() < 0) return invalid("bucket_mb", "must be >= 0 (0: 25)");
   if (c.eval_batch() < 0) return invalid("eval_batch", "must be >= 0 (0: --batch)");
   if (c.eval_every() < 0) return invalid("eval_every", "must be >= 0 (0: only at the end)");

@@ -239,6 +239,8 @@ std::vector<Row> rows() {
        {"--loss", "hinge", "softmax or sigmoid"}},
       {"flags", "`--workers=0`", [] { return error_line(run_with({"--workers=0"})); },
        {"--workers", "positive"}},
+      {"flags", "`--workers=100000`", [] { return error_line(run_with({"--workers=100000"})); },
+       {"--workers", "at most 1024", "100000"}},
       {"flags", "`--weights=random --model=R42`",
        [] { return error_line(run_with({"--model=R42"})); }, {"--model", "R42"}},
       {"flags", "`--batch=many`", [] { return error_line(run_with({"--batch=many"})); },
