@@ -199,12 +199,12 @@ double Loader::wait_seconds() const {
 std::optional<Loader::Slice> Loader::claim_slice() {
   Building& building = building_[claim_index_];
   if (claim_begin_ == 0) {  // the batch's first slice: make room for all of it
-    absl::StatusOr<Batch> batch =
-        allocate_batch(set_, options_, options_.shard.step(claim_index_));
+    const int64_t step = options_.shard.step(claim_index_);
+    absl::StatusOr<Batch> batch = allocate_batch(set_, options_, step);
     if (!batch.ok()) {  // the batch is its error
-      ready_.emplace(claim_index_, absl::ResourceExhaustedError(absl::StrCat(
-                                       "data loader, step ", options_.shard.step(claim_index_),
-                                       ": ", batch.status().message())));
+      ready_.emplace(claim_index_,
+                     absl::ResourceExhaustedError(absl::StrCat(
+                         "data loader, step ", step, ": ", batch.status().message())));
       building_.erase(claim_index_);
       ++claim_index_;
       return std::nullopt;

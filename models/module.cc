@@ -226,4 +226,10 @@ int64_t count_elements(const std::vector<Tensor>& tensors) {
   return total;
 }
 
+int64_t count_elements(const std::vector<std::pair<std::string, Tensor>>& named_tensors) {
+  int64_t total = 0;
+  for (const auto& [name, tensor] : named_tensors) total += tensor.numel();
+  return total;
+}
+
 }  // namespace bitgrad

@@ -116,7 +116,8 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
-// Total number of elements over `parameters`.
+// Total number of elements over `tensors`.
 int64_t count_elements(const std::vector<Tensor>& tensors);
+int64_t count_elements(const std::vector<std::pair<std::string, Tensor>>& named_tensors);
 
 }  // namespace bitgrad

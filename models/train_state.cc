@@ -337,8 +337,7 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
   }
   // The file's tensors were read, so they exist; a bit_config that claims more than they hold
   // would have the model allocate that much before the shapes are compared.
-  int64_t saved_count = 0;
-  for (const auto& [name, tensor] : checkpoint->parameters) saved_count += tensor.numel();
+  const int64_t saved_count = count_elements(checkpoint->parameters);
   if (const int64_t count = bit_param_count(*config); count != saved_count) {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint ", path, ": its bit_config describes a BiT-", architecture(*config), " of ",
