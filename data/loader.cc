@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <optional>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -155,7 +156,13 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::open(const ImageSet& set, Loader
   if (!problem.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("data loader for ", set.source, ": ", problem));
   }
-  return std::unique_ptr<Loader>(new Loader(set, options));
+  try {
+    return std::unique_ptr<Loader>(new Loader(set, options));
+  } catch (const std::system_error& e) {
+    return absl::UnavailableError(
+        absl::StrCat("data loader for ", set.source, ": could not start ", options.workers,
+                     " worker threads (", e.what(), "); use fewer workers"));
+  }
 }
 
 Loader::Loader(const ImageSet& set, LoaderOptions options)
@@ -170,10 +177,17 @@ Loader::Loader(const ImageSet& set, LoaderOptions options)
                        ? 0
                        : options_.decoded_cache_bytes),
       decoded_(options_.shared_decoded != nullptr ? options_.shared_decoded : &own_decoded_) {
-  for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&Loader::work, this);
+  try {
+    for (int i = 0; i < options_.workers; ++i) workers_.emplace_back(&Loader::work, this);
+  } catch (...) {
+    stop_workers();  // no destructor runs when a constructor throws
+    throw;
+  }
 }
 
-Loader::~Loader() {
+Loader::~Loader() { stop_workers(); }
+
+void Loader::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;

@@ -81,7 +81,7 @@ class Loader {
  public:
   // The Loader keeps its own copy of `set` (sharing the pixels). Errors: bad options (a
   // non-positive batch, crop, worker or prefetch count, a crop larger than the precrop when
-  // augmenting).
+  // augmenting); Unavailable when the worker threads cannot all start.
   static absl::StatusOr<std::unique_ptr<Loader>> open(const ImageSet& set, LoaderOptions options);
   ~Loader();  // stops and joins the workers
   Loader(const Loader&) = delete;
@@ -108,6 +108,7 @@ class Loader {
   };
 
   void work();
+  void stop_workers();  // joins the started workers
   bool past_end(int64_t index) const;
   // Under mutex_. Empty when the batch could not be allocated: it is then ready as an error.
   std::optional<Slice> claim_slice();
