@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "core/random.h"
 #include "core/stopwatch.h"
 #include "data/decoded_image_cache.h"
@@ -23,6 +24,11 @@ constexpr int64_t kExamplesPerSlice = 8;
 int64_t batch_count(const ImageSet& set, const LoaderOptions& options, int64_t step) {
   if (!options.single_pass) return options.batch_size;
   return std::min(options.batch_size, set.size() - step * options.batch_size);
+}
+
+// An error of the batch of `step`, saying so.
+absl::Status batch_error(int64_t step, absl::StatusCode code, absl::string_view what) {
+  return absl::Status(code, absl::StrCat("data loader, step ", step, ": ", what));
 }
 
 // Fails, rather than throws, when the batch does not fit in memory: it is made on a worker.
@@ -216,9 +222,8 @@ std::optional<Loader::Slice> Loader::claim_slice() {
     const int64_t step = options_.shard.step(claim_index_);
     absl::StatusOr<Batch> batch = allocate_batch(set_, options_, step);
     if (!batch.ok()) {  // the batch is its error
-      ready_.emplace(claim_index_,
-                     absl::ResourceExhaustedError(absl::StrCat(
-                         "data loader, step ", step, ": ", batch.status().message())));
+      ready_.emplace(claim_index_, batch_error(step, absl::StatusCode::kResourceExhausted,
+                                               batch.status().message()));
       building_.erase(claim_index_);
       ++claim_index_;
       return std::nullopt;
@@ -261,8 +266,8 @@ void Loader::work() {
     try {
       status = fill_slice(set_, *decoded_, options_, order_, slice.begin, slice.end, *batch);
     } catch (const std::exception& error) {  // a bug must not take the process down silently
-      status = absl::InternalError(absl::StrCat(
-          "data loader, step ", options_.shard.step(slice.index), ": ", error.what()));
+      status = batch_error(options_.shard.step(slice.index), absl::StatusCode::kInternal,
+                           error.what());
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
