@@ -217,22 +217,21 @@ double Loader::wait_seconds() const {
 }
 
 std::optional<Loader::Slice> Loader::claim_slice() {
-  Building& building = building_[claim_index_];
   if (claim_begin_ == 0) {  // the batch's first slice: make room for all of it
     const int64_t step = options_.shard.step(claim_index_);
     absl::StatusOr<Batch> batch = allocate_batch(set_, options_, step);
-    if (!batch.ok()) {  // the batch is its error
+    if (!batch.ok()) {  // the batch is its error; nothing is built
       ready_.emplace(claim_index_, batch_error(step, absl::StatusCode::kResourceExhausted,
                                                batch.status().message()));
-      building_.erase(claim_index_);
       ++claim_index_;
       return std::nullopt;
     }
+    Building& building = building_[claim_index_];
     building.batch = *std::move(batch);
     building.slices_left =
         (building.batch.labels.numel() + kExamplesPerSlice - 1) / kExamplesPerSlice;
   }
-  const int64_t count = building.batch.labels.numel();
+  const int64_t count = building_[claim_index_].batch.labels.numel();
   Slice slice{claim_index_, claim_begin_, std::min(count, claim_begin_ + kExamplesPerSlice)};
   claim_begin_ = slice.end;
   if (claim_begin_ == count) {

@@ -38,7 +38,7 @@ RESOLUTION = 32
 PROJECTION = 64
 
 
-def two_views(x, min_area):
+def augmented_view(x, min_area):
     """A random box (min_area..1 of the area, aspect 3/4..4/3), flip, brightness and contrast,
     resampled to RESOLUTION; x: (N, 1, 28, 28) in [-1, 1] -> (N, 3, R, R)."""
     n = x.shape[0]
@@ -103,7 +103,7 @@ def main():
     start, step = time.time(), 0
     while time.time() - start < args.minutes * 60:
         picks = torch.randint(0, len(x), (args.batch,))
-        views = torch.cat([two_views(x[picks], args.min_area), two_views(x[picks], args.min_area)])
+        views = torch.cat([augmented_view(x[picks], args.min_area) for _ in range(2)])
         activations = {}
         logits = model(views, activations)
         z = F.relu(activations["prelogits"] @ projection[0] + projection[1]) @ projection[2]
