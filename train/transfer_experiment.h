@@ -9,8 +9,8 @@
 //               on 10 examples per class of classes 2,4,5,6,7 (Pullover, Coat, Sandal, Shirt,
 //               Sneaker), evaluated on their 5000 test images
 //   scratch     the same fine-tuning from a random initialisation, for the transfer gain
-// Transfer and scratch run on three few-shot draws (seeds seed, seed + 1, seed + 2); the gain
-// is the difference of their means.
+// Transfer and scratch run on ten few-shot draws (seeds seed to seed + 9); the gain is the
+// difference of their means, reported with its standard error.
 //
 // From the user's RunConfig it takes dataset (Fashion-MNIST's folder), seed, workers, eval_every
 // and out (subfolders upstream/, transfer/seed_S/, scratch/seed_S/); the other settings are the
@@ -31,13 +31,14 @@ struct TransferResult {
   std::vector<FinetuneResult> transfer, scratch;  // one per few-shot draw
   std::string upstream_checkpoint;                // the cached upstream model
   double mean_gain() const;                       // of test top-1, as a fraction
+  double gain_standard_error() const;             // of mean_gain, from the per-draw gains
 };
 
 // How long each stage runs; tests shorten it.
 struct TransferSchedule {
   int64_t upstream_steps = 6000;
   int64_t downstream_steps = 0;  // 0: the HyperRule's, 500 updates for 50 images
-  int few_shot_draws = 3;
+  int few_shot_draws = 10;
 };
 
 absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& config,

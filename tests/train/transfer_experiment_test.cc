@@ -2,6 +2,7 @@
 // what it trains, caches, reports and writes, and that it is deterministic.
 #include "train/transfer_experiment.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -91,13 +92,20 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
   const double expected_gain = (first->transfer[0].test.top1 + first->transfer[1].test.top1) / 2 -
                                (first->scratch[0].test.top1 + first->scratch[1].test.top1) / 2;
   EXPECT_DOUBLE_EQ(first->mean_gain(), expected_gain);
-  EXPECT_NE(log.find("seeds 4 to 5"), std::string::npos) << log;
-  EXPECT_NE(log.find("transfer gain (mean)"), std::string::npos) << log;
-  const std::string per_draw =
-      absl::StrFormat("  %-44s %+6.2f  %+6.2f \n", "gain per draw (same images in both arms):",
-                      100 * (first->transfer[0].test.top1 - first->scratch[0].test.top1),
-                      100 * (first->transfer[1].test.top1 - first->scratch[1].test.top1));
-  EXPECT_NE(log.find(per_draw), std::string::npos) << per_draw << log;
+  const double gain[2] = {first->transfer[0].test.top1 - first->scratch[0].test.top1,
+                          first->transfer[1].test.top1 - first->scratch[1].test.top1};
+  // Two draws: the standard error of their mean is half their difference.
+  EXPECT_NEAR(first->gain_standard_error(), std::abs(gain[0] - gain[1]) / 2, 1e-12);
+  for (int k = 0; k < 2; ++k) {
+    const std::string row = absl::StrFormat("  %4d    %6.2f%%   %6.2f%%   %+6.2f\n", 4 + k,
+                                            100 * first->transfer[k].test.top1,
+                                            100 * first->scratch[k].test.top1, 100 * gain[k]);
+    EXPECT_NE(log.find(row), std::string::npos) << row << log;
+  }
+  const std::string total =
+      absl::StrFormat("transfer gain: %+.2f points, standard error %.2f (2 draws)\n",
+                      100 * first->mean_gain(), 100 * first->gain_standard_error());
+  EXPECT_NE(log.find(total), std::string::npos) << total << log;
   for (const char* dir : {"upstream", "transfer/seed_4", "transfer/seed_5", "scratch/seed_4",
                           "scratch/seed_5"}) {
     EXPECT_TRUE(fs::exists(root_ / "run" / dir / "metrics.jsonl")) << dir;
