@@ -51,7 +51,7 @@ void set_model(RunConfig& c) {
 
 // The train paths, at the eval path's scale (docs/bit_finetune.md has the measurements).
 // Upstream, translations and flips: the model learns to find a garment anywhere in the frame,
-// which transfers (flips alone reach a higher upstream accuracy and a 3 points lower gain).
+// which transfers (flips alone reach a higher upstream accuracy and a 4 points lower gain).
 // The fine-tuning flips only: over 40 draws that adds 0.8 points to the transfer arm, which
 // already knows translations, and the gain rises by 1.4. BiT's own train path resizes 28x28
 // images to 40 and crops 32: the crop cuts the garments' edges and the scale differs by 25%
