@@ -195,10 +195,11 @@ void print_report(uint64_t first_seed, const TransferResult& result, double seco
       "fine-tuned from the upstream model (%s) and from random init:\n",
       class_list(kDownstreamClasses), kShots, class_list(kUpstreamClasses));
   out << "  seed   transfer   scratch     gain\n";
-  for (size_t i = 0; i < result.transfer.size() && i < result.scratch.size(); ++i) {
-    const double transfer = result.transfer[i].test.top1, scratch = result.scratch[i].test.top1;
+  const std::vector<double> gains = result.draw_gains();
+  for (size_t i = 0; i < gains.size(); ++i) {
     out << absl::StrFormat("  %4d    %6.2f%%   %6.2f%%   %+6.2f\n", first_seed + i,
-                           100 * transfer, 100 * scratch, 100 * (transfer - scratch));
+                           100 * result.transfer[i].test.top1, 100 * result.scratch[i].test.top1,
+                           100 * gains[i]);
   }
   out << absl::StrFormat("  mean    %6.2f%%   %6.2f%%   %+6.2f\n", 100 * mean_top1(result.transfer),
                          100 * mean_top1(result.scratch), 100 * result.mean_gain());
@@ -210,17 +211,26 @@ void print_report(uint64_t first_seed, const TransferResult& result, double seco
 
 }  // namespace
 
-double TransferResult::mean_gain() const { return mean_top1(transfer) - mean_top1(scratch); }
+std::vector<double> TransferResult::draw_gains() const {
+  std::vector<double> gains(std::min(transfer.size(), scratch.size()));
+  for (size_t i = 0; i < gains.size(); ++i) gains[i] = transfer[i].test.top1 - scratch[i].test.top1;
+  return gains;
+}
+
+double TransferResult::mean_gain() const {
+  const std::vector<double> gains = draw_gains();
+  double sum = 0;
+  for (double gain : gains) sum += gain;
+  return gains.empty() ? 0 : sum / gains.size();
+}
 
 double TransferResult::gain_standard_error() const {
-  const size_t n = std::min(transfer.size(), scratch.size());
+  const std::vector<double> gains = draw_gains();
+  const size_t n = gains.size();
   if (n < 2) return 0;
   const double mean = mean_gain();
   double sum_of_squares = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double deviation = transfer[i].test.top1 - scratch[i].test.top1 - mean;
-    sum_of_squares += deviation * deviation;
-  }
+  for (double gain : gains) sum_of_squares += (gain - mean) * (gain - mean);
   return std::sqrt(sum_of_squares / (n - 1) / n);
 }
 

@@ -30,8 +30,9 @@ namespace bitgrad {
 struct TransferResult {
   std::vector<FinetuneResult> transfer, scratch;  // one per few-shot draw
   std::string upstream_checkpoint;                // the cached upstream model
-  double mean_gain() const;                       // of test top-1, as a fraction
-  double gain_standard_error() const;             // of mean_gain, from the per-draw gains
+  std::vector<double> draw_gains() const;         // transfer - scratch top-1, per draw
+  double mean_gain() const;                       // of the draw gains, as a fraction
+  double gain_standard_error() const;             // of mean_gain, from the draw gains
 };
 
 // How long each stage runs; tests shorten it.

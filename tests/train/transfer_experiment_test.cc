@@ -91,9 +91,10 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
   }
   const double expected_gain = (first->transfer[0].test.top1 + first->transfer[1].test.top1) / 2 -
                                (first->scratch[0].test.top1 + first->scratch[1].test.top1) / 2;
-  EXPECT_DOUBLE_EQ(first->mean_gain(), expected_gain);
+  EXPECT_NEAR(first->mean_gain(), expected_gain, 1e-12);
   const double gain[2] = {first->transfer[0].test.top1 - first->scratch[0].test.top1,
                           first->transfer[1].test.top1 - first->scratch[1].test.top1};
+  EXPECT_EQ(first->draw_gains(), std::vector<double>({gain[0], gain[1]}));
   // Two draws: the standard error of their mean is half their difference.
   EXPECT_NEAR(first->gain_standard_error(), std::abs(gain[0] - gain[1]) / 2, 1e-12);
   for (int k = 0; k < 2; ++k) {
