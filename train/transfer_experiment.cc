@@ -181,10 +181,16 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
   return path;
 }
 
-double mean_top1(const std::vector<FinetuneResult>& runs) {
+double mean_of(const std::vector<double>& values) {
   double sum = 0;
-  for (const FinetuneResult& run : runs) sum += run.test.top1;
-  return runs.empty() ? 0 : sum / runs.size();
+  for (double value : values) sum += value;
+  return values.empty() ? 0 : sum / values.size();
+}
+
+double mean_top1(const std::vector<FinetuneResult>& runs) {
+  std::vector<double> top1;
+  for (const FinetuneResult& run : runs) top1.push_back(run.test.top1);
+  return mean_of(top1);
 }
 
 // Test top-1 of both arms for each draw, their means, and the gain with its standard error.
@@ -205,7 +211,7 @@ void print_report(uint64_t first_seed, const TransferResult& result, double seco
                          100 * mean_top1(result.scratch), 100 * result.mean_gain());
   out << absl::StrFormat(
       "transfer gain: %+.2f points, standard error %.2f (%d draws)\ntotal time %s\n",
-      100 * result.mean_gain(), 100 * result.gain_standard_error(), result.transfer.size(),
+      100 * result.mean_gain(), 100 * result.gain_standard_error(), gains.size(),
       format_duration(seconds));
 }
 
@@ -217,18 +223,13 @@ std::vector<double> TransferResult::draw_gains() const {
   return gains;
 }
 
-double TransferResult::mean_gain() const {
-  const std::vector<double> gains = draw_gains();
-  double sum = 0;
-  for (double gain : gains) sum += gain;
-  return gains.empty() ? 0 : sum / gains.size();
-}
+double TransferResult::mean_gain() const { return mean_of(draw_gains()); }
 
 double TransferResult::gain_standard_error() const {
   const std::vector<double> gains = draw_gains();
   const size_t n = gains.size();
   if (n < 2) return 0;
-  const double mean = mean_gain();
+  const double mean = mean_of(gains);
   double sum_of_squares = 0;
   for (double gain : gains) sum_of_squares += (gain - mean) * (gain - mean);
   return std::sqrt(sum_of_squares / (n - 1) / n);

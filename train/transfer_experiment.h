@@ -9,8 +9,8 @@
 //               on 10 examples per class of classes 2,4,5,6,7 (Pullover, Coat, Sandal, Shirt,
 //               Sneaker), evaluated on their 5000 test images
 //   scratch     the same fine-tuning from a random initialisation, for the transfer gain
-// Transfer and scratch run on ten few-shot draws (seeds seed to seed + 9); the gain is the
-// difference of their means, reported with its standard error.
+// Transfer and scratch run on ten few-shot draws (seeds seed to seed + 9); the gain is the mean
+// of the draws' differences (both arms of a draw see the same images), with its standard error.
 //
 // From the user's RunConfig it takes dataset (Fashion-MNIST's folder), seed, workers, eval_every
 // and out (subfolders upstream/, transfer/seed_S/, scratch/seed_S/); the other settings are the
