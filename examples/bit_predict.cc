@@ -192,7 +192,7 @@ void run() {
               << output << "\n";
   }
   if (absl::GetFlag(FLAGS_top_k) > 0) {
-    const Probabilities kind = run_loss(loaded.run_config) == "sigmoid"
+    const Probabilities kind = run_loss(loaded.run_config) == kSigmoidLoss
                                    ? Probabilities::kSigmoid
                                    : Probabilities::kSoftmax;
     if (kind == Probabilities::kSigmoid) {

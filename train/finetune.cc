@@ -232,7 +232,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
       data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
       config.augment(), config.batch(), micro->per_update, plan->steps, config.base_lr(),
       config.schedule(), plan->mixup_alpha, config.weight_decay(),
-      config.loss() == "sigmoid" ? ", sigmoid loss" : "");
+      loss_name(config) == kSigmoidLoss ? ", sigmoid loss" : "");
   if (files) {
     out << (config.eval_every() > 0
                 ? absl::StrFormat("checkpoint: %s every %d updates and at the end\n", checkpoint,

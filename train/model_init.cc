@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "autograd/grad_mode.h"
 #include "models/predict.h"
+#include "train/run_config.h"
 
 namespace bitgrad {
 namespace {
@@ -18,7 +19,7 @@ int64_t or_official(int64_t value, int64_t official) { return value > 0 ? value 
 // init), so the first updates are not spent pushing the K - 1 negatives of each image down.
 void start_sigmoid_at_one_in_k(const RunConfig& config, LoadedBitModel& loaded) {
   const int64_t classes = loaded.model->config().head_size;
-  if (config.loss() != "sigmoid" || classes < 2) return;
+  if (loss_name(config) != kSigmoidLoss || classes < 2) return;
   const double bias = -std::log(static_cast<double>(classes - 1));
   NoGradGuard no_grad;
   loaded.model->head->conv->bias.fill_(bias);

@@ -80,11 +80,11 @@ absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::s
 }
 
 std::string loss_name(const RunConfig& config) {
-  return config.loss().empty() ? "softmax" : config.loss();
+  return config.loss().empty() ? kSoftmaxLoss : config.loss();
 }
 
 LossFunction loss_function(const RunConfig& config) {
-  return loss_name(config) == "sigmoid" ? sigmoid_cross_entropy : cross_entropy;
+  return loss_name(config) == kSigmoidLoss ? sigmoid_cross_entropy : cross_entropy;
 }
 
 std::string run_loss(const std::string& run_config_text) {
@@ -168,7 +168,7 @@ absl::Status check_run_config(const RunConfig& c) {
     return invalid("augment", absl::StrCat("expected bit, shift, flip, inception or none, got \"",
                                            c.augment(), "\""));
   }
-  if (!c.loss().empty() && c.loss() != "softmax" && c.loss() != "sigmoid") {
+  if (!c.loss().empty() && c.loss() != kSoftmaxLoss && c.loss() != kSigmoidLoss) {
     return invalid("loss", absl::StrCat("expected softmax or sigmoid, got \"", c.loss(), "\""));
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");

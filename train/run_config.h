@@ -25,6 +25,10 @@ absl::StatusOr<std::vector<std::string>> fields_off_their_defaults(const RunConf
 // Errors name the flag and say what was expected.
 absl::Status check_run_config(const RunConfig& config);
 
+// --loss's two values.
+inline constexpr char kSoftmaxLoss[] = "softmax";
+inline constexpr char kSigmoidLoss[] = "sigmoid";
+
 // config.loss, an empty one read as "softmax" (a RunConfig built in code, or the checkpoint of a
 // run from before --loss).
 std::string loss_name(const RunConfig& config);
