@@ -2,9 +2,9 @@
 // and layout-agnostic over channel-blocked activations, so one kernel serves plain NCHW tensors
 // and oneDNN's blocked nChw8c / nChw16c tensors without a reorder.
 //
-// The raw-pointer entry points below are what the kCpu kernels registered for GroupNormFwd and
-// GroupNormBwd call on plain tensors (block 1); a layout-aware caller passes the block of an
-// opaque oneDNN tensor. Numerics: per-channel sums accumulate in short float runs flushed into
+// The raw-pointer entry points below serve the kCpu kernels of GroupNormFwd and GroupNormBwd
+// (norm/norm.cc), which pass the block of the tensor they get: 1 for a plain one, 8 or 16 for
+// a oneDNN channel-blocked one. Numerics: per-channel sums accumulate in short float runs flushed into
 // double, the forward variance is computed from shifted data (no E[x^2] - E[x]^2 cancellation),
 // and the backward sums are centred on the saved mean. Results do not depend on the thread
 // count: every (sample, group) is reduced by one thread in a fixed order, with no atomics.

@@ -7,7 +7,6 @@
 
 #include "core/check.h"
 #include "ops/cpu/common/cpu_isa.h"
-#include "ops/norm.h"
 
 namespace bitgrad::cpu {
 namespace {
@@ -89,40 +88,5 @@ template void weight_standardize_bwd_rows<float>(int64_t, int64_t, double, const
                                                  const float*, float*);
 template void weight_standardize_bwd_rows<double>(int64_t, int64_t, double, const double*,
                                                   const double*, double*);
-
-namespace {
-
-// w: (O, ...) plain. Returns w_hat like w. Overwrites the output.
-Tensor weight_standardize_fwd_cpu(const Tensor& w, double eps) {
-  BG_CHECK(w.dim() >= 2 && w.numel() > 0, "weight_standardize: expected a weight of shape ",
-           "(O, ...) with at least one element per output channel, got ", w.shape());
-  Tensor w_hat = empty_like(w);
-  BG_DISPATCH_FLOAT(w.dtype(), "weight_standardize", [&] {
-    weight_standardize_fwd_rows<scalar_t>(w.size(0), w.numel() / w.size(0), eps, w.data<scalar_t>(),
-                                          w_hat.mutable_data<scalar_t>());
-  });
-  return w_hat;
-}
-
-// dy, w: (O, ...) plain, same shape. Returns dw like w. Overwrites the output.
-Tensor weight_standardize_bwd_cpu(const Tensor& dy, const Tensor& w, double eps) {
-  BG_CHECK(w.dim() >= 2 && w.numel() > 0 && dy.shape() == w.shape(),
-           "weight_standardize backward: expected dy and w of one shape (O, ...), got dy ",
-           dy.shape(), " and w ", w.shape());
-  BG_CHECK(dy.dtype() == w.dtype(), "weight_standardize backward: dy is ", dtype_name(dy.dtype()),
-           " but w is ", dtype_name(w.dtype()));
-  Tensor dw = empty_like(w);
-  BG_DISPATCH_FLOAT(w.dtype(), "weight_standardize backward", [&] {
-    weight_standardize_bwd_rows<scalar_t>(w.size(0), w.numel() / w.size(0), eps,
-                                          dy.data<scalar_t>(), w.data<scalar_t>(),
-                                          dw.mutable_data<scalar_t>());
-  });
-  return dw;
-}
-
-}  // namespace
-
-BG_REGISTER_KERNEL(WeightStandardizeFwd, kCpu, weight_standardize_fwd_cpu);
-BG_REGISTER_KERNEL(WeightStandardizeBwd, kCpu, weight_standardize_bwd_cpu);
 
 }  // namespace bitgrad::cpu
