@@ -4,10 +4,11 @@
 //
 // The raw-pointer entry points below serve the kCpu kernels of GroupNormFwd and GroupNormBwd
 // (norm/norm.cc), which pass the block of the tensor they get: 1 for a plain one, 8 or 16 for
-// a oneDNN channel-blocked one. Numerics: per-channel sums accumulate in short float runs flushed into
-// double, the forward variance is computed from shifted data (no E[x^2] - E[x]^2 cancellation),
-// and the backward sums are centred on the saved mean. Results do not depend on the thread
-// count: every (sample, group) is reduced by one thread in a fixed order, with no atomics.
+// a oneDNN channel-blocked one. Numerics: per-channel sums accumulate in short float runs
+// flushed into double, the forward variance is computed from shifted data (no E[x^2] - E[x]^2
+// cancellation), and the backward sums are centred on the saved mean. Results do not depend on
+// the thread count: every (sample, group) is reduced by one thread in a fixed order, with no
+// atomics.
 #pragma once
 
 #include <cstdint>
