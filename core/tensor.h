@@ -163,6 +163,17 @@ Tensor from_vector(const std::vector<T>& values, const Shape& shape, Device devi
 // A 0-dimensional tensor.
 Tensor scalar_tensor(double value, DType dtype = DType::kFloat32, Device device = Device::cpu());
 
+// The elements of an optional tensor (a bias, a GroupNorm scale), or nullptr when it is
+// undefined: how a kernel takes an input that may be absent.
+template <typename T>
+const T* data_or_null(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+template <typename T>
+T* mutable_data_or_null(Tensor& t) {
+  return t.defined() ? t.mutable_data<T>() : nullptr;
+}
+
 // ----------------------------------------------------------------------------------------------
 // Template definitions.
 

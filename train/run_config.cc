@@ -169,7 +169,8 @@ absl::Status check_run_config(const RunConfig& c) {
                                            c.augment(), "\""));
   }
   if (!c.loss().empty() && c.loss() != kSoftmaxLoss && c.loss() != kSigmoidLoss) {
-    return invalid("loss", absl::StrCat("expected softmax or sigmoid, got \"", c.loss(), "\""));
+    return invalid("loss", absl::StrCat("expected ", kSoftmaxLoss, " or ", kSigmoidLoss, ", got \"",
+                                        c.loss(), "\""));
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
   if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");

@@ -82,7 +82,7 @@ Tensor conv2d_fwd_ref(const Tensor& x, const Tensor& w, const Tensor& bias,
   BG_DISPATCH_FLOAT(x.dtype(), "conv2d", [&] {
     const scalar_t* px = x.data<scalar_t>();
     const scalar_t* pw = w.data<scalar_t>();
-    const scalar_t* pb = bias.defined() ? bias.data<scalar_t>() : nullptr;
+    const scalar_t* pb = data_or_null<scalar_t>(bias);
     scalar_t* py = y.mutable_data<scalar_t>();
     for (int64_t n = 0; n < geo.batch; ++n) {
       for (int64_t o = 0; o < geo.out_channels; ++o) {

@@ -45,8 +45,8 @@ GroupNormResult group_norm_fwd_ref(const Tensor& x, const Tensor& gamma, const T
                          empty({e.batch, e.groups}, x.dtype())};
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm", [&] {
     const scalar_t* px = x.data<scalar_t>();
-    const scalar_t* pgamma = gamma.defined() ? gamma.data<scalar_t>() : nullptr;
-    const scalar_t* pbeta = beta.defined() ? beta.data<scalar_t>() : nullptr;
+    const scalar_t* pgamma = data_or_null<scalar_t>(gamma);
+    const scalar_t* pbeta = data_or_null<scalar_t>(beta);
     scalar_t* py = result.y.mutable_data<scalar_t>();
     scalar_t* pmean = result.mean.mutable_data<scalar_t>();
     scalar_t* prstd = result.rstd.mutable_data<scalar_t>();
@@ -94,9 +94,9 @@ GroupNormGrads group_norm_bwd_ref(const Tensor& dy, const Tensor& x, const Tenso
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm backward", [&] {
     const scalar_t* pdy = dy.data<scalar_t>();
     const scalar_t* px = x.data<scalar_t>();
-    const scalar_t* pgamma = gamma.defined() ? gamma.data<scalar_t>() : nullptr;
-    const scalar_t* pbeta = beta.defined() ? beta.data<scalar_t>() : nullptr;
-    const scalar_t* paddend = dx_addend.defined() ? dx_addend.data<scalar_t>() : nullptr;
+    const scalar_t* pgamma = data_or_null<scalar_t>(gamma);
+    const scalar_t* pbeta = data_or_null<scalar_t>(beta);
+    const scalar_t* paddend = data_or_null<scalar_t>(dx_addend);
     const scalar_t* pmean = mean.data<scalar_t>();
     const scalar_t* prstd = rstd.data<scalar_t>();
     scalar_t* pdx = grads.dx.mutable_data<scalar_t>();

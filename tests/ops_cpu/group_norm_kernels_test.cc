@@ -184,11 +184,6 @@ Tensor unpack_blocked(const std::vector<T>& blocked, const Shape& shape, int64_t
   return out;
 }
 
-template <typename T>
-const T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 // The blocked path gives the reference's results, leaves y's and dx's padding exactly zero,
 // and ignores whatever x's and dy's padding hold (NaN here).
 template <typename T>

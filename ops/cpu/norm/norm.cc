@@ -44,16 +44,6 @@ T* mutable_elements(Tensor& t) {
   return static_cast<T*>(t.mutable_raw_data());
 }
 
-template <typename T>
-const T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
-template <typename T>
-T* mutable_data_or_null(Tensor& t) {
-  return t.defined() ? t.mutable_data<T>() : nullptr;
-}
-
 // x: (N, C, *) plain, or channel-blocked; gamma, beta: (C) or undefined. Returns y in x's
 // layout, mean and rstd (N, G). Overwrites all outputs.
 GroupNormResult group_norm_fwd_cpu(const Tensor& input, const Tensor& gamma, const Tensor& beta,

@@ -8,11 +8,6 @@
 namespace bitgrad::cuda_ops {
 namespace {
 
-template <typename T>
-const T* optional_data(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
-
 GroupNormShape group_norm_shape(const char* op, const Tensor& x, int64_t groups) {
   GroupNormShape shape{x.size(0), x.size(1), groups, 1};
   for (int64_t d = 2; d < x.dim(); ++d) shape.spatial *= x.size(d);
@@ -29,8 +24,8 @@ GroupNormResult group_norm_fwd_cuda(const Tensor& x, const Tensor& gamma, const 
                          empty({shape.batch, shape.groups}, x.dtype(), x.device())};
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm", [&] {
     CUDA_OP_CHECK(op, launch_group_norm_fwd(
-                          x.data<scalar_t>(), optional_data<scalar_t>(gamma),
-                          optional_data<scalar_t>(beta), shape, attrs.eps, attrs.relu,
+                          x.data<scalar_t>(), data_or_null<scalar_t>(gamma),
+                          data_or_null<scalar_t>(beta), shape, attrs.eps, attrs.relu,
                           result.y.mutable_data<scalar_t>(), result.mean.mutable_data<scalar_t>(),
                           result.rstd.mutable_data<scalar_t>(), cuda_stream(x.device().index)));
   });
@@ -52,11 +47,11 @@ GroupNormGrads group_norm_bwd_cuda(const Tensor& dy, const Tensor& x, const Tens
   Tensor partials = empty({2 * shape.batch * shape.channels}, DType::kFloat64, x.device());
   BG_DISPATCH_FLOAT(x.dtype(), "group_norm backward", [&] {
     CUDA_OP_CHECK(op, launch_group_norm_bwd(
-                          dy.data<scalar_t>(), x.data<scalar_t>(), optional_data<scalar_t>(gamma),
-                          optional_data<scalar_t>(beta), mean.data<scalar_t>(),
-                          rstd.data<scalar_t>(), optional_data<scalar_t>(dx_addend), shape,
+                          dy.data<scalar_t>(), x.data<scalar_t>(), data_or_null<scalar_t>(gamma),
+                          data_or_null<scalar_t>(beta), mean.data<scalar_t>(),
+                          rstd.data<scalar_t>(), data_or_null<scalar_t>(dx_addend), shape,
                           attrs.relu, grads.dx.mutable_data<scalar_t>(),
-                          gamma.defined() ? grads.dgamma.mutable_data<scalar_t>() : nullptr,
+                          mutable_data_or_null<scalar_t>(grads.dgamma),
                           grads.dbeta.mutable_data<scalar_t>(), partials.mutable_data<double>(),
                           cuda_stream(x.device().index)));
   });

@@ -31,8 +31,8 @@ void update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
   std::vector<SgdChunk> chunks;
   for (size_t i = 0; i < params.size(); ++i) {
     Tensor p = params[i], b = attrs.momentum != 0 ? buffers[i] : Tensor();
-    tensors.push_back({p.mutable_data<T>(), grads[i].data<T>(),
-                       b.defined() ? b.mutable_data<T>() : nullptr, p.numel()});
+    tensors.push_back(
+        {p.mutable_data<T>(), grads[i].data<T>(), mutable_data_or_null<T>(b), p.numel()});
     for (int64_t begin = 0; begin < p.numel(); begin += kChunkElements) {
       chunks.push_back({static_cast<int32_t>(i), begin, std::min(kChunkElements, p.numel() - begin)});
     }
