@@ -15,8 +15,10 @@ namespace {
 constexpr int64_t kSmallMapPixels = 16;
 // And up to this many as medium (8x8).
 constexpr int64_t kMediumMapPixels = 64;
-// The fewest input and output channels of a conv that runs Winograd's algorithm.
+// The fewest input and output channels of a conv that runs Winograd's algorithm: our own
+// F(2x2, 3x3) kernels on AVX2, oneDNN's F(4x4, 3x3) ones on AVX-512.
 constexpr int64_t kMinWinogradChannels = 128;
+constexpr int64_t kMinOnednnWinogradChannels = 64;
 
 ConvAlgo algo_from_environment() {
   const char* env = std::getenv("BITGRAD_CONV_ALGO");
@@ -102,7 +104,7 @@ bool use_dual_for_forward(const Shape& x_shape, const Shape& w_shape,
 bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                   const Conv2dAttrs& attrs) {
   // With 64 channels (BiT's block 1) the transforms cost as much as the products save.
-  if (conv_algo() != ConvAlgo::kAuto || !is_dense_stride1_3x3(w_shape, attrs) ||
+  if (conv_algo() != ConvAlgo::kAuto || avx512_rules() || !is_dense_stride1_3x3(w_shape, attrs) ||
       w_shape[0] < kMinWinogradChannels || w_shape[1] < kMinWinogradChannels) {
     return false;
   }
@@ -112,7 +114,17 @@ bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
     const int64_t pixels = output_pixels(x_shape, w_shape, attrs);
     return pixels > kSmallMapPixels && pixels <= kMediumMapPixels;
   }
-  return !avx512_rules();  // the fused forward, and the backward-data as its dual's forward
+  return true;  // the fused forward, and the backward-data as its dual's forward
+}
+
+bool use_onednn_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
+                         const Conv2dAttrs& attrs) {
+  // On 4x4 maps its forward and backward-data lose to the direct kernels, and the GEMM path's
+  // backward-weights beats it.
+  return conv_algo() == ConvAlgo::kAuto && avx512_rules() &&
+         is_dense_stride1_3x3(w_shape, attrs) && w_shape[0] >= kMinOnednnWinogradChannels &&
+         w_shape[1] >= kMinOnednnWinogradChannels &&
+         output_pixels(x_shape, w_shape, attrs) > kSmallMapPixels;
 }
 
 void set_conv_algo(ConvAlgo algo) { algo_setting() = algo; }

@@ -1,5 +1,5 @@
-// Which implementation runs a conv2d pass on the CPU: oneDNN's direct convolution, the im2col +
-// GEMM path (conv/gemm.h), Winograd F(2x2, 3x3) (conv/winograd.h), or, for
+// Which implementation runs a conv2d pass on the CPU: oneDNN's direct or Winograd convolution,
+// the im2col + GEMM path (conv/gemm.h), our Winograd F(2x2, 3x3) (conv/winograd.h), or, for
 // backward-weights of 3x3 convs, the hand-written kernel (conv/bwd_weight_3x3_kernel.h).
 //
 // The direct kernels win on BiT's large and medium feature maps. On output maps of at most 4x4
@@ -19,11 +19,12 @@
 // the convs that expand the channels on maps above 8x8 (BiT's blocks 1 and 2) and on 4x4 maps.
 //
 // That rule was measured on AVX2 (8-channel blocks). On AVX-512 (16-channel blocks) oneDNN's
-// direct kernels beat Winograd's forward and backward-data, the dual forward, the hand-written
-// 3x3 backward-weights and the small-map GEMM forward, by 1.2-2.4x (op_bench on a 2-core
-// AVX-512 Xeon, docs/performance.md); only the small-map GEMM backward passes and Winograd's
-// 8x8 backward-weights still win there. So the rule comes in two sets, picked by the channel
-// block oneDNN's convs choose on this CPU (set_conv_rules() overrides it, for tests).
+// direct kernels beat our Winograd, the dual forward, the hand-written 3x3 backward-weights and
+// the small-map GEMM forward, by 1.2-2.4x (op_bench on a 2-core AVX-512 Xeon,
+// docs/performance.md); only the small-map GEMM backward passes still win there. oneDNN's own
+// AVX-512 Winograd F(4x4, 3x3) beats its direct kernels on stride-1 3x3 convs above 4x4 maps,
+// by 1.1-2.3x per pass. So the rule comes in two sets, picked by the channel block oneDNN's
+// convs choose on this CPU (set_conv_rules() overrides it, for tests).
 //
 // BITGRAD_CONV_ALGO (read once) or set_conv_algo() override it:
 //   auto    (default) the rule above;
@@ -84,10 +85,17 @@ bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
 
 // Whether `pass` runs the Winograd F(2x2, 3x3) kernels (conv/winograd.h) where they can:
 // in auto mode, for dense stride-1 3x3 convs with one group and at least 128 channels in and
-// out (BiT's blocks 2-4), the backward-weights on 8x8 output maps and, with the AVX2 rules, the
+// out (BiT's blocks 2-4), with the AVX2 rules: the backward-weights on 8x8 output maps, the
 // forward and backward-data on every map.
 bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                   const Conv2dAttrs& attrs);
+
+// Whether `pass` asks oneDNN for its Winograd F(4x4, 3x3) convolution instead of the direct
+// one (which runs where oneDNN has no Winograd kernel for the shape): in auto mode with the
+// AVX-512 rules, for dense stride-1 3x3 convs with one group, at least 64 channels in and out,
+// above 4x4 output maps (BiT's blocks 1-3), in every pass.
+bool use_onednn_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
+                         const Conv2dAttrs& attrs);
 
 // Whether the forward runs as the backward-data of the dual conv (conv/dual.h): in auto
 // mode with the AVX2 rules, for dense stride-1 3x3 convs with one group above 4x4 output maps.

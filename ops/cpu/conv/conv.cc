@@ -9,7 +9,8 @@
 // stride-1 3x3 convs, by Winograd's algorithm (conv/winograd.h), which read and write the same
 // layouts; backward-weights of 3x3 convs runs a hand-written kernel
 // (conv/bwd_weight_3x3_kernel.h), and the forward of stride-1 3x3 convs and the backward-data of
-// 1x1 convs run as the other pass of the dual conv (conv/dual.h); conv/algo.h says which.
+// 1x1 convs run as the other pass of the dual conv (conv/dual.h); on AVX-512, stride-1 3x3
+// convs ask oneDNN for its Winograd kernels instead (conv/direct.h); conv/algo.h says which.
 #include "ops/conv.h"
 #include "ops/cpu/common/onednn_context.h"
 #include "ops/cpu/common/onednn_layout.h"
@@ -26,7 +27,6 @@ namespace bitgrad::onednn {
 namespace {
 
 using dnnl::memory;
-using BwdWeights = dnnl::convolution_backward_weights;
 
 // A backward pass's dy must have the shape of the convolution's output.
 void check_dy_shape(const char* pass, const Tensor& dy, const Shape& x_shape,
@@ -64,7 +64,8 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
     if (!bias.defined() && use_dual_for_forward(x.shape(), w.shape(), attrs)) {
       return conv2d_fwd_by_dual(x, w, attrs);
     }
-    auto conv = forward_primitive(g, bias.defined());
+    auto conv = forward_primitive(
+        g, bias.defined(), use_onednn_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs));
     if (!bias.defined() && gemm_conv_can_write(conv.pd.dst_desc()) &&
         use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
       return conv2d_fwd_gemm(x, w, attrs, conv.pd.dst_desc());
@@ -97,6 +98,7 @@ Tensor conv2d_add_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& add
     return run_reference<Conv2dAddFwd>(x, w, addend, attrs, reuse_addend);
   }
   if (use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs) ||
+      use_onednn_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs) ||
       use_dual_for_forward(x.shape(), w.shape(), attrs) ||
       use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
     return call<BinaryFwd>(conv2d_fwd_onednn(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
@@ -136,7 +138,8 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
     if (use_dual_for_backward_data(x_shape, w.shape(), attrs)) {
       if (Tensor dx = conv2d_bwd_data_by_dual(dy, w, x_shape, attrs); dx.defined()) return dx;
     }
-    auto conv = backward_data_primitive(g);
+    auto conv = backward_data_primitive(
+        g, use_onednn_winograd(ConvPass::kBackwardData, x_shape, w.shape(), attrs));
     if (gemm_conv_can_write(conv.pd.diff_src_desc()) &&
         use_gemm(ConvPass::kBackwardData, x_shape, w.shape(), attrs)) {
       return conv2d_bwd_data_gemm(dy, w, x_shape, attrs, conv.pd.diff_src_desc());
@@ -204,14 +207,8 @@ Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& 
         return dw;
       }
     }
-    CacheKey key("conv2d_bwd_weight");
-    g.add_to(key);
-    auto conv = cached_primitive<BwdWeights::primitive_desc>(key, [&] {
-      auto hint = forward_primitive(g, /*with_bias=*/false);  // needed only to create it
-      BwdWeights::desc desc(dnnl::algorithm::convolution_direct, g.any(g.src), g.any(g.weights),
-                            g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
-      return BwdWeights::primitive_desc(desc, default_attr(), engine(), hint.pd);
-    });
+    auto conv = backward_weights_primitive(
+        g, use_onednn_winograd(ConvPass::kBackwardWeight, x.shape(), w_shape, attrs));
     Buffer src = in_layout(view(x), conv.pd.src_desc());
     Buffer diff_dst = in_layout(view(dy), conv.pd.diff_dst_desc());
     Tensor dw = empty(w_shape, x.dtype());

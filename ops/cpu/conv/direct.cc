@@ -7,6 +7,33 @@ namespace bitgrad::onednn {
 using dnnl::memory;
 using Fwd = dnnl::convolution_forward;
 using BwdData = dnnl::convolution_backward_data;
+using BwdWeights = dnnl::convolution_backward_weights;
+
+namespace {
+
+// make(algorithm) with oneDNN's Winograd convolution where `winograd` asks for it and oneDNN
+// implements it here (AVX-512 only; 3x3, stride 1, channels in multiples of 16), else with its
+// direct convolution.
+template <typename MakePd>
+auto with_algorithm(bool winograd, const MakePd& make) {
+  if (winograd) {
+    try {
+      return make(dnnl::algorithm::convolution_winograd);
+    } catch (const dnnl::error& error) {
+      if (error.status != dnnl_unimplemented) throw;
+    }
+  }
+  return make(dnnl::algorithm::convolution_direct);
+}
+
+CacheKey conv_key(const char* op, const ConvGeometry& g, bool winograd) {
+  CacheKey key(op);
+  g.add_to(key);
+  key.add(static_cast<int64_t>(winograd));
+  return key;
+}
+
+}  // namespace
 
 ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& attrs) {
   Shape y = conv2d_output_shape(x, w, attrs);
@@ -23,18 +50,20 @@ ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& at
   return g;
 }
 
-CachedPrimitive<Fwd::primitive_desc> forward_primitive(const ConvGeometry& g, bool with_bias) {
-  CacheKey key("conv2d");
-  g.add_to(key);
+CachedPrimitive<Fwd::primitive_desc> forward_primitive(const ConvGeometry& g, bool with_bias,
+                                                       bool winograd) {
+  CacheKey key = conv_key("conv2d", g, winograd);
   key.add(static_cast<int64_t>(with_bias));
   return cached_primitive<Fwd::primitive_desc>(key, [&] {
     memory::desc bias_desc =
         with_bias ? memory::desc({g.dst[1]}, memory::data_type::f32, memory::format_tag::a)
                   : memory::desc();
-    Fwd::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                   g.any(g.src), g.any(g.weights), bias_desc, g.any(g.dst), g.strides,
-                   g.dilates, g.padding, g.padding);
-    return Fwd::primitive_desc(desc, default_attr(), engine());
+    return with_algorithm(winograd, [&](dnnl::algorithm algorithm) {
+      Fwd::desc desc(dnnl::prop_kind::forward_training, algorithm, g.any(g.src),
+                     g.any(g.weights), bias_desc, g.any(g.dst), g.strides, g.dilates, g.padding,
+                     g.padding);
+      return Fwd::primitive_desc(desc, default_attr(), engine());
+    });
   });
 }
 
@@ -55,15 +84,31 @@ CachedPrimitive<Fwd::primitive_desc> forward_add_primitive(const ConvGeometry& g
   });
 }
 
-CachedPrimitive<BwdData::primitive_desc> backward_data_primitive(const ConvGeometry& g) {
-  CacheKey key("conv2d_bwd_data");
-  g.add_to(key);
-  return cached_primitive<BwdData::primitive_desc>(key, [&] {
-    auto hint = forward_primitive(g, /*with_bias=*/false);  // needed only to create it
-    BwdData::desc desc(dnnl::algorithm::convolution_direct, g.any(g.src), g.any(g.weights),
-                       g.any(g.dst), g.strides, g.dilates, g.padding, g.padding);
-    return BwdData::primitive_desc(desc, default_attr(), engine(), hint.pd);
+CachedPrimitive<BwdData::primitive_desc> backward_data_primitive(const ConvGeometry& g,
+                                                                 bool winograd) {
+  return cached_primitive<BwdData::primitive_desc>(conv_key("conv2d_bwd_data", g, winograd), [&] {
+    // needed only to create it
+    auto hint = forward_primitive(g, /*with_bias=*/false, winograd);
+    return with_algorithm(winograd, [&](dnnl::algorithm algorithm) {
+      BwdData::desc desc(algorithm, g.any(g.src), g.any(g.weights), g.any(g.dst), g.strides,
+                         g.dilates, g.padding, g.padding);
+      return BwdData::primitive_desc(desc, default_attr(), engine(), hint.pd);
+    });
   });
+}
+
+CachedPrimitive<BwdWeights::primitive_desc> backward_weights_primitive(const ConvGeometry& g,
+                                                                       bool winograd) {
+  return cached_primitive<BwdWeights::primitive_desc>(
+      conv_key("conv2d_bwd_weight", g, winograd), [&] {
+        // needed only to create it
+        auto hint = forward_primitive(g, /*with_bias=*/false, winograd);
+        return with_algorithm(winograd, [&](dnnl::algorithm algorithm) {
+          BwdWeights::desc desc(algorithm, g.any(g.src), g.any(g.weights), g.any(g.dst),
+                                g.strides, g.dilates, g.padding, g.padding);
+          return BwdWeights::primitive_desc(desc, default_attr(), engine(), hint.pd);
+        });
+      });
 }
 
 int64_t activation_channel_block() {

@@ -1,6 +1,8 @@
 // The oneDNN convolution primitives the conv kernels share (conv/conv.cc, conv/dual.cc):
-// a convolution's geometry in oneDNN's terms, and its forward and backward-data primitives,
-// cached by geometry.
+// a convolution's geometry in oneDNN's terms, and its forward, backward-data and
+// backward-weights primitives, cached by geometry. Each runs oneDNN's direct convolution, or its
+// Winograd convolution where the caller asks for it (`winograd`, from conv/algo.h's rule) and
+// oneDNN has one for the shape on this CPU.
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>
@@ -29,12 +31,15 @@ ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& at
 
 // The forward primitive; without bias it is also the hint the backward primitives need.
 CachedPrimitive<dnnl::convolution_forward::primitive_desc> forward_primitive(
-    const ConvGeometry& g, bool with_bias);
-// The forward primitive (no bias) that adds its result to what dst holds (a sum post-op).
+    const ConvGeometry& g, bool with_bias, bool winograd = false);
+// The forward primitive (no bias) that adds its result to what dst holds (a sum post-op; direct
+// only: oneDNN's Winograd kernels take no sum).
 CachedPrimitive<dnnl::convolution_forward::primitive_desc> forward_add_primitive(
     const ConvGeometry& g);
 CachedPrimitive<dnnl::convolution_backward_data::primitive_desc> backward_data_primitive(
-    const ConvGeometry& g);
+    const ConvGeometry& g, bool winograd = false);
+CachedPrimitive<dnnl::convolution_backward_weights::primitive_desc> backward_weights_primitive(
+    const ConvGeometry& g, bool winograd = false);
 
 // The channel block k of nChw<k>c that oneDNN's convolutions choose for activations on this
 // CPU (8 with AVX2, 16 with AVX-512), asked of a BiT-sized 3x3 conv primitive: tests and tools
