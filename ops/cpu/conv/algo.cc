@@ -16,7 +16,8 @@ constexpr int64_t kSmallMapPixels = 16;
 // And up to this many as medium (8x8).
 constexpr int64_t kMediumMapPixels = 64;
 // The fewest input and output channels of a conv that runs Winograd's algorithm: our own
-// F(2x2, 3x3) kernels on AVX2, oneDNN's F(4x4, 3x3) ones on AVX-512.
+// F(2x2, 3x3) kernels on AVX2, oneDNN's F(4x4, 3x3) ones on AVX-512 (64, BiT's fewest, where it
+// was measured; narrower convs keep the direct kernels).
 constexpr int64_t kMinWinogradChannels = 128;
 constexpr int64_t kMinOnednnWinogradChannels = 64;
 

@@ -12,8 +12,8 @@ using BwdWeights = dnnl::convolution_backward_weights;
 namespace {
 
 // make(algorithm) with oneDNN's Winograd convolution where `winograd` asks for it and oneDNN
-// implements it here (AVX-512 only; 3x3, stride 1, channels in multiples of 16), else with its
-// direct convolution.
+// implements it for the shape on this CPU (AVX-512 only; 3x3, stride 1, no dilation), else with
+// its direct convolution.
 template <typename MakePd>
 auto with_algorithm(bool winograd, const MakePd& make) {
   if (winograd) {
