@@ -1,9 +1,8 @@
 // oneDNN's Winograd F(4x4, 3x3) convolution, which the AVX-512 rules ask for on stride-1 3x3
-// convs with 64 or more channels above 4x4 maps (ops/cpu/conv/algo.h), against the reference
-// kernels: BiT's shapes and odd ones (odd maps, padding 0 and 2, channels that are no multiple of
-// 16), every pass and conv2d_add (a Winograd conv and an add);
-// that it is the kernel that runs where oneDNN has it; that it computes the same bits every time,
-// as a resumed run needs.
+// convs with 64 or more channels above 4x4 maps (ops/cpu/conv/algo.h): against the reference
+// kernels on BiT's shapes and odd ones (odd maps, padding 0 and 2, channels that are no multiple
+// of 16), every pass and conv2d_add (a Winograd conv and an add); that it is the kernel that runs
+// where oneDNN has it; that it computes the same bits every time, as a resumed run needs.
 #include <cstring>
 #include <string>
 
