@@ -33,6 +33,22 @@ CacheKey conv_key(const char* op, const ConvGeometry& g, bool winograd) {
   return key;
 }
 
+// Backward-data and backward-weights: the same descriptor arguments, and the forward primitive
+// as the hint they need to be created.
+template <typename Bwd>
+CachedPrimitive<typename Bwd::primitive_desc> backward_primitive(const char* op,
+                                                                 const ConvGeometry& g,
+                                                                 bool winograd) {
+  return cached_primitive<typename Bwd::primitive_desc>(conv_key(op, g, winograd), [&] {
+    auto hint = forward_primitive(g, /*with_bias=*/false, winograd);
+    return with_algorithm(winograd, [&](dnnl::algorithm algorithm) {
+      typename Bwd::desc desc(algorithm, g.any(g.src), g.any(g.weights), g.any(g.dst), g.strides,
+                              g.dilates, g.padding, g.padding);
+      return typename Bwd::primitive_desc(desc, default_attr(), engine(), hint.pd);
+    });
+  });
+}
+
 }  // namespace
 
 ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& attrs) {
@@ -86,29 +102,12 @@ CachedPrimitive<Fwd::primitive_desc> forward_add_primitive(const ConvGeometry& g
 
 CachedPrimitive<BwdData::primitive_desc> backward_data_primitive(const ConvGeometry& g,
                                                                  bool winograd) {
-  return cached_primitive<BwdData::primitive_desc>(conv_key("conv2d_bwd_data", g, winograd), [&] {
-    // needed only to create it
-    auto hint = forward_primitive(g, /*with_bias=*/false, winograd);
-    return with_algorithm(winograd, [&](dnnl::algorithm algorithm) {
-      BwdData::desc desc(algorithm, g.any(g.src), g.any(g.weights), g.any(g.dst), g.strides,
-                         g.dilates, g.padding, g.padding);
-      return BwdData::primitive_desc(desc, default_attr(), engine(), hint.pd);
-    });
-  });
+  return backward_primitive<BwdData>("conv2d_bwd_data", g, winograd);
 }
 
 CachedPrimitive<BwdWeights::primitive_desc> backward_weights_primitive(const ConvGeometry& g,
                                                                        bool winograd) {
-  return cached_primitive<BwdWeights::primitive_desc>(
-      conv_key("conv2d_bwd_weight", g, winograd), [&] {
-        // needed only to create it
-        auto hint = forward_primitive(g, /*with_bias=*/false, winograd);
-        return with_algorithm(winograd, [&](dnnl::algorithm algorithm) {
-          BwdWeights::desc desc(algorithm, g.any(g.src), g.any(g.weights), g.any(g.dst),
-                                g.strides, g.dilates, g.padding, g.padding);
-          return BwdWeights::primitive_desc(desc, default_attr(), engine(), hint.pd);
-        });
-      });
+  return backward_primitive<BwdWeights>("conv2d_bwd_weight", g, winograd);
 }
 
 int64_t activation_channel_block() {
