@@ -1,7 +1,6 @@
 #include "models/bit_weights.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -15,6 +14,7 @@ namespace bitgrad {
 namespace {
 
 using testing::fails_naming;
+using testing::same_bits;
 
 // make_npz_fixtures.py's tiny_bit_arrays(): BiT-R50 with base_width 1 (root width 1, 32 features),
 // a 3-way head, float32, HWIO kernels; num_groups must be 1 (the root width).
@@ -69,11 +69,6 @@ std::string tiny_variant(const std::string& name, const std::map<std::string, Te
   const std::string path = temp_path(name);
   EXPECT_TRUE(write_npz(path, out).ok());
   return path;
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
 }
 
 TEST(BitWeightsTest, InfersTheArchitectureFromTheFile) {

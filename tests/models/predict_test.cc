@@ -14,6 +14,7 @@ namespace {
 
 using testing::all_close;
 using testing::fails_naming;
+using testing::same_bits;
 
 BitConfig tiny_config() {
   BitConfig config;
@@ -25,11 +26,6 @@ BitConfig tiny_config() {
 }
 
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() &&
-         std::memcmp(a.to_plain().raw_data(), b.to_plain().raw_data(), a.nbytes()) == 0;
-}
 
 TEST(TopKTest, RanksClassesWithSoftmaxProbabilities) {
   const Tensor logits = from_vector<float>({1, 3, 2, 3, /**/ -1, -2, -3, 0}, {2, 4});

@@ -1,6 +1,5 @@
 #include "models/train_state.h"
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +12,7 @@ namespace bitgrad {
 namespace {
 
 using testing::fails_naming;
+using testing::same_bits;
 
 constexpr int64_t kHeadSize = 5;
 const std::vector<std::string> kClassNames = {"cat", "dog", "", "sea lion", "ünïcode"};
@@ -69,12 +69,6 @@ struct TrainingRun {
 };
 
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
-  const Tensor pa = a.to_plain(), pb = b.to_plain();
-  return std::memcmp(pa.raw_data(), pb.raw_data(), pa.nbytes()) == 0;
-}
 
 // Every tensor equal bit for bit; reports the first that differs.
 ::testing::AssertionResult same_named_bits(const NamedTensors& a, const NamedTensors& b) {

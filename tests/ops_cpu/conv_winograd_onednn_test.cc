@@ -3,7 +3,6 @@
 // kernels on BiT's shapes and odd ones (odd maps, padding 0 and 2, channels that are no multiple
 // of 16), every pass and conv2d_add (a Winograd conv and an add); that it is the kernel that runs
 // where oneDNN has it; that it computes the same bits every time, as a resumed run needs.
-#include <cstring>
 #include <string>
 
 #include "core/dispatch.h"
@@ -12,6 +11,7 @@
 #include "ops/cpu/conv/algo.h"
 #include "ops/cpu/conv/direct.h"
 #include "tests/ops_cpu/parity.h"
+#include "tests/testing/assertions.h"
 
 namespace bitgrad {
 namespace {
@@ -21,6 +21,7 @@ using onednn::ConvPass;
 using onednn::ConvRules;
 using testing::matches_reference;
 using testing::random_input;
+using testing::same_bits;
 
 struct Case {
   const char* name;
@@ -97,12 +98,6 @@ TEST(ConvWinogradOnednnTest, RunsWhereOnednnHasIt) {
   EXPECT_EQ(std::string(onednn::forward_primitive(dilated, false, true).pd.impl_info_str())
                 .find("wino"),
             std::string::npos);
-}
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  const Tensor pa = a.to_plain(), pb = b.to_plain();
-  return pa.shape() == pb.shape() &&
-         std::memcmp(pa.raw_data(), pb.raw_data(), pa.numel() * sizeof(float)) == 0;
 }
 
 TEST(ConvWinogradOnednnTest, EveryPassComputesTheSameBitsEachTime) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <sstream>
 
 namespace bitgrad::testing {
@@ -61,6 +62,12 @@ namespace bitgrad::testing {
     }
   }
   return ::testing::AssertionSuccess();
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype() || a.shape() != b.shape()) return false;
+  const Tensor pa = a.to_plain(), pb = b.to_plain();
+  return std::memcmp(pa.raw_data(), pb.raw_data(), pa.nbytes()) == 0;
 }
 
 double max_abs(const Tensor& t) {

@@ -16,6 +16,9 @@ namespace bitgrad::testing {
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected,
                                      double rtol = 1e-5, double atol = 1e-6);
 
+// Same dtype, shape and bytes (compared in plain layout): what a rerun must reproduce exactly.
+bool same_bits(const Tensor& a, const Tensor& b);
+
 // The largest |value| of t (0 for an empty tensor).
 double max_abs(const Tensor& t);
 
