@@ -23,6 +23,9 @@
 #include "core/random.h"
 #include "examples/common/invocation.h"
 #include "models/bit_resnet_v2.h"
+#include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/conv/algo.h"
+#include "ops/cpu/conv/direct.h"
 #include "ops/cuda/math_mode.h"
 #include "ops/loss.h"
 #include "optim/sgd.h"
@@ -49,6 +52,16 @@ rusage resource_usage() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return usage;
+}
+
+// What the CPU backend chose on this machine, as a benchmark must record it: oneDNN's channel
+// block (which sets the conv rules, ops/cpu/conv/algo.h) and the hand-written kernels' ISA. Both
+// follow DNNL_MAX_CPU_ISA, so this also shows that a cap took effect.
+std::string cpu_kernels() {
+  return absl::StrFormat("nChw%dc blocks, %s conv rules, %s kernels",
+                         onednn::activation_channel_block(),
+                         onednn::conv_rules() == onednn::ConvRules::kAvx512 ? "AVX-512" : "AVX2",
+                         cpu::cpu_isa_name(cpu::active_cpu_isa()));
 }
 
 absl::Status run() {
@@ -99,6 +112,8 @@ absl::Status run() {
   std::cout << absl::StrFormat("%s %s, batch %d at %dx%d on %s, %d OpenMP threads, %.1f GFLOP/step\n",
                                bit_arch_name(config), mode, batch, res, res, device.str(),
                                omp_get_max_threads(), flops_per_step / 1e9);
+  const std::string kernels = device.is_cuda() ? "cuda" : cpu_kernels();
+  std::cout << "kernels: " << kernels << "\n";
   int64_t warmup = absl::GetFlag(FLAGS_warmup), steps = absl::GetFlag(FLAGS_steps);
   Profiler profiler;
   std::vector<double> seconds;
@@ -132,6 +147,7 @@ absl::Status run() {
                    .add("batch", batch)
                    .add("res", res)
                    .add("threads", omp_get_max_threads())
+                   .add("kernels", kernels)
                    .add("img_per_s", batch / median)
                    .add("step_ms", median * 1e3)
                    .add("gflops", flops_per_step / median / 1e9)

@@ -144,6 +144,8 @@ def main():
 
     print(f"\n{args.model} {args.mode}, batch {args.batch} at {args.res}x{args.res}, "
           f"{args.threads} threads, median of {args.rounds} runs of {args.steps} steps")
+    kernels = results["bitgrad"][0].get("kernels", "not reported")
+    print(f"  bitgrad's kernels: {kernels}")
     bitgrad = summary["bitgrad"]
     for name, s in summary.items():
         ratio = ("" if name == "bitgrad" else
@@ -170,7 +172,8 @@ def main():
                           "round_ratios": [round(r, 3) for r in round_ratios],
                           "memory_ratio": round(memory, 3)}
     print(json.dumps({"model": args.model, "mode": args.mode, "batch": args.batch,
-                      "res": args.res, "threads": args.threads, "results": summary,
+                      "res": args.res, "threads": args.threads, "kernels": kernels,
+                      "results": summary,
                       **{k: v for k, v in against["pytorch"].items() if k != "fastest"},
                       "against": against}))
 
