@@ -5,7 +5,9 @@ For the transfer experiment of bit_finetune (train/transfer_experiment.cc): a lo
 regression on the pooled features (pre-logits) of the model in --weights, fitted on 10 training
 images per class (three seeded draws) and on all of them, and scored on the test images of
 --classes; the same for a random model of that shape and for the raw pixels, with the
-nearest-neighbour accuracy (cosine) beside each 10-shot figure.
+nearest-neighbour accuracy (cosine) beside each 10-shot figure. With several comma-separated
+--weights, each model's features and their concatenation: whether models trained alike from
+different seeds learn different features, which distilling their ensemble into one would add.
 
     bazel run //examples:bit_export -- --weights=UPSTREAM.ckpt --output=/tmp/up.onnx \\
         --save_weights=/tmp/up.npz --base_width=8 --num_groups=4
@@ -83,7 +85,8 @@ def report(name, train_x, train_y, test_x, test_y, shots):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", required=True, help="an official-layout .npz (bit_export)")
+    parser.add_argument("--weights", required=True,
+                        help="official-layout .npz files (bit_export), comma-separated")
     parser.add_argument("--base_width", type=int, default=8)
     parser.add_argument("--num_groups", type=int, default=4)
     parser.add_argument("--classes", required=True, help="comma-separated class indices, 0-9")
@@ -93,21 +96,30 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     classes = fashion_mnist_files.parse_classes(args.classes)
-    if not os.path.exists(args.weights):
-        sys.exit(f"--weights: {args.weights} does not exist "
-                 "(write it with bit_export --save_weights)")
+    weights = args.weights.split(",")
+    for path in weights:
+        if not os.path.exists(path):
+            sys.exit(f"--weights: {path} does not exist (write it with bit_export --save_weights)")
     train_images, train_y = fashion_mnist_files.select_classes(
         *fashion_mnist_files.read_split(args.dir, "train"), classes)
     test_images, test_y = fashion_mnist_files.select_classes(
         *fashion_mnist_files.read_split(args.dir, "test"), classes)
 
-    model = bit_torch.BitModel.load_npz(args.weights, args.base_width, args.num_groups)
-    random_model = bit_torch.BitModel.random(model.cfg, seed=0)
+    models = [bit_torch.BitModel.load_npz(path, args.base_width, args.num_groups)
+              for path in weights]
     print(f"classes {args.classes}: {len(train_y)} training and {len(test_y)} test images, "
           f"test top-1 of probes, {DRAWS} draws for the {args.shots}-shot figures")
-    for name, m in ((os.path.basename(args.weights), model), ("random init", random_model)):
-        report(name, features(m, train_images, args.resolution), train_y,
-               features(m, test_images, args.resolution), test_y, args.shots)
+    all_train, all_test = [], []
+    for path, model in zip(weights, models):
+        all_train.append(features(model, train_images, args.resolution))
+        all_test.append(features(model, test_images, args.resolution))
+        report(os.path.basename(path), all_train[-1], train_y, all_test[-1], test_y, args.shots)
+    if len(models) > 1:
+        report(f"the {len(models)} concatenated", torch.cat(all_train, 1), train_y,
+               torch.cat(all_test, 1), test_y, args.shots)
+    random_model = bit_torch.BitModel.random(models[0].cfg, seed=0)
+    report("random init", features(random_model, train_images, args.resolution), train_y,
+           features(random_model, test_images, args.resolution), test_y, args.shots)
     pixels = lambda images: torch.from_numpy(images.reshape(len(images), -1).astype(np.float32))
     report("pixels", pixels(train_images), train_y, pixels(test_images), test_y, args.shots)
 
