@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -378,6 +379,18 @@ std::string doc_row(const Row& row, const std::string& line) {
   return absl::StrCat("| ", row.kind, " | ", row.input, " | `", shown, "` |\n");
 }
 
+// The tensors rows end with the BG_CHECK's place, "[ops/conv.cc:40]". Of a check written over
+// several lines GCC reports the first line, which the doc shows, and clang the last; so under
+// clang the line numbers are left out of the comparison, and the rest of each row still counts.
+std::string without_clang_line_numbers(const std::string& table) {
+#ifdef __clang__
+  static const std::regex kPlace(R"(\[([A-Za-z0-9_/.]+):[0-9]+\])");
+  return std::regex_replace(table, kPlace, "[$1:LINE]");
+#else
+  return table;
+#endif
+}
+
 // The doc's table, between kBegin and kEnd.
 std::string doc_table(const std::string& doc) {
   const size_t begin = doc.find(kBegin), end = doc.find(kEnd);
@@ -424,8 +437,9 @@ TEST(BadInputTest, EachBadInputGivesOneClearLineAndTheDocShowsIt) {
     }
     return kept;
   };
-  const std::string expected = comparable(doc_table(testing::read_file(kDoc)));
-  const std::string actual = comparable(rendered);
+  const std::string expected =
+      without_clang_line_numbers(comparable(doc_table(testing::read_file(kDoc))));
+  const std::string actual = without_clang_line_numbers(comparable(rendered));
   EXPECT_EQ(expected, actual) << "docs/reliability.md's table is stale; regenerate it with "
                                  "`bazel run //tests/train:bad_input_test`";
 }
