@@ -118,8 +118,7 @@ bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
   return true;  // the fused forward, and the backward-data as its dual's forward
 }
 
-bool use_onednn_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
-                         const Conv2dAttrs& attrs) {
+bool use_onednn_winograd(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs) {
   // On 4x4 maps its forward and backward-data lose to the direct kernels, and the GEMM path's
   // backward-weights beats it.
   return conv_algo() == ConvAlgo::kAuto && avx512_rules() &&

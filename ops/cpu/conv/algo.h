@@ -90,12 +90,11 @@ bool use_conv3x3_bwd_weight(const Shape& w_shape, const Conv2dAttrs& attrs);
 bool use_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                   const Conv2dAttrs& attrs);
 
-// Whether `pass` asks oneDNN for its Winograd F(4x4, 3x3) convolution instead of the direct
-// one (which runs where oneDNN has no Winograd kernel for the shape): in auto mode with the
-// AVX-512 rules, for dense stride-1 3x3 convs with one group, at least 64 channels in and out,
-// above 4x4 output maps (BiT's blocks 1-3), in every pass.
-bool use_onednn_winograd(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
-                         const Conv2dAttrs& attrs);
+// Whether a conv's passes ask oneDNN for its Winograd F(4x4, 3x3) convolution instead of the
+// direct one (which runs where oneDNN has no Winograd kernel for the shape): in auto mode with
+// the AVX-512 rules, for dense stride-1 3x3 convs with one group, at least 64 channels in and
+// out, above 4x4 output maps (BiT's blocks 1-3). Every pass gets the same answer.
+bool use_onednn_winograd(const Shape& x_shape, const Shape& w_shape, const Conv2dAttrs& attrs);
 
 // Whether the forward runs as the backward-data of the dual conv (conv/dual.h): in auto
 // mode with the AVX2 rules, for dense stride-1 3x3 convs with one group above 4x4 output maps.

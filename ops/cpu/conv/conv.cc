@@ -64,8 +64,8 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
     if (!bias.defined() && use_dual_for_forward(x.shape(), w.shape(), attrs)) {
       return conv2d_fwd_by_dual(x, w, attrs);
     }
-    auto conv = forward_primitive(
-        g, bias.defined(), use_onednn_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs));
+    auto conv =
+        forward_primitive(g, bias.defined(), use_onednn_winograd(x.shape(), w.shape(), attrs));
     if (!bias.defined() && gemm_conv_can_write(conv.pd.dst_desc()) &&
         use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
       return conv2d_fwd_gemm(x, w, attrs, conv.pd.dst_desc());
@@ -98,7 +98,7 @@ Tensor conv2d_add_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& add
     return run_reference<Conv2dAddFwd>(x, w, addend, attrs, reuse_addend);
   }
   if (use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs) ||
-      use_onednn_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs) ||
+      use_onednn_winograd(x.shape(), w.shape(), attrs) ||
       use_dual_for_forward(x.shape(), w.shape(), attrs) ||
       use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
     return call<BinaryFwd>(conv2d_fwd_onednn(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
@@ -138,8 +138,7 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
     if (use_dual_for_backward_data(x_shape, w.shape(), attrs)) {
       if (Tensor dx = conv2d_bwd_data_by_dual(dy, w, x_shape, attrs); dx.defined()) return dx;
     }
-    auto conv = backward_data_primitive(
-        g, use_onednn_winograd(ConvPass::kBackwardData, x_shape, w.shape(), attrs));
+    auto conv = backward_data_primitive(g, use_onednn_winograd(x_shape, w.shape(), attrs));
     if (gemm_conv_can_write(conv.pd.diff_src_desc()) &&
         use_gemm(ConvPass::kBackwardData, x_shape, w.shape(), attrs)) {
       return conv2d_bwd_data_gemm(dy, w, x_shape, attrs, conv.pd.diff_src_desc());
@@ -207,8 +206,7 @@ Tensor conv2d_bwd_weight_onednn(const Tensor& dy, const Tensor& x, const Shape& 
         return dw;
       }
     }
-    auto conv = backward_weights_primitive(
-        g, use_onednn_winograd(ConvPass::kBackwardWeight, x.shape(), w_shape, attrs));
+    auto conv = backward_weights_primitive(g, use_onednn_winograd(x.shape(), w_shape, attrs));
     Buffer src = in_layout(view(x), conv.pd.src_desc());
     Buffer diff_dst = in_layout(view(dy), conv.pd.diff_dst_desc());
     Tensor dw = empty(w_shape, x.dtype());
