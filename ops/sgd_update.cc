@@ -5,7 +5,7 @@ namespace bitgrad {
 void check_sgd_update_args(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                            const std::vector<Tensor>& momentum_buffers,
                            const SgdUpdateAttrs& attrs) {
-  const bool buffers = attrs.momentum != 0;
+  const bool buffers = attrs.options.momentum != 0;
   BG_CHECK(grads.size() == params.size() &&
                momentum_buffers.size() == (buffers ? params.size() : 0),
            "sgd_update: ", params.size(), " parameters, ", grads.size(), " gradients and ",
@@ -28,7 +28,7 @@ void for_each_sgd_update(const std::vector<Tensor>& params, const std::vector<Te
                          const SgdUpdateOne& update) {
   check_sgd_update_args(params, grads, momentum_buffers, attrs);
   for (size_t i = 0; i < params.size(); ++i) {
-    update(params[i], grads[i], attrs.momentum != 0 ? momentum_buffers[i] : Tensor());
+    update(params[i], grads[i], attrs.options.momentum != 0 ? momentum_buffers[i] : Tensor());
   }
 }
 

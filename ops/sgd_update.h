@@ -10,12 +10,18 @@
 
 namespace bitgrad {
 
-struct SgdUpdateAttrs {
-  double lr = 0.0;
-  double momentum = 0.0;
+// torch.optim.SGD's hyperparameters, which the optimizer (optim/sgd.h) holds and hands to every
+// update. The defaults are BiT fine-tuning's.
+struct SgdOptions {
+  double lr = 0.003;
+  double momentum = 0.9;
   double dampening = 0.0;
   double weight_decay = 0.0;
   bool nesterov = false;
+};
+
+struct SgdUpdateAttrs {
+  SgdOptions options;
   bool first_step = false;  // the momentum buffer is set to the gradient, as in PyTorch
 };
 

@@ -41,9 +41,7 @@ void Sgd::step() {
   for (bool first_step : {false, true}) {
     const Group& group = groups[first_step];
     if (group.params.empty()) continue;
-    SgdUpdateAttrs attrs{options_.lr, options_.momentum, options_.dampening,
-                         options_.weight_decay, options_.nesterov, first_step};
-    call<SgdUpdate>(group.params, group.grads, group.buffers, attrs);
+    call<SgdUpdate>(group.params, group.grads, group.buffers, SgdUpdateAttrs{options_, first_step});
   }
   ++steps_taken_;
 }

@@ -7,16 +7,9 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "ops/sgd_update.h"  // SgdOptions
 
 namespace bitgrad {
-
-struct SgdOptions {
-  double lr = 0.003;
-  double momentum = 0.9;
-  double dampening = 0.0;
-  double weight_decay = 0.0;
-  bool nesterov = false;
-};
 
 using NamedTensor = std::pair<std::string, Tensor>;
 

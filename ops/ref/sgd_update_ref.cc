@@ -8,19 +8,20 @@ namespace {
 void update_one(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
                 const SgdUpdateAttrs& attrs) {
   Tensor p_handle = param, buf_handle = momentum_buffer;
+  const SgdOptions& options = attrs.options;
   BG_DISPATCH_FLOAT(param.dtype(), "sgd_update", [&] {
     scalar_t* p = p_handle.mutable_data<scalar_t>();
     const scalar_t* g = grad.data<scalar_t>();
-    scalar_t* buf = attrs.momentum != 0 ? buf_handle.mutable_data<scalar_t>() : nullptr;
+    scalar_t* buf = options.momentum != 0 ? buf_handle.mutable_data<scalar_t>() : nullptr;
     for (int64_t i = 0; i < param.numel(); ++i) {
-      double step = g[i] + attrs.weight_decay * p[i];
+      double step = g[i] + options.weight_decay * p[i];
       if (buf != nullptr) {
         double b = attrs.first_step ? step
-                                    : attrs.momentum * buf[i] + (1 - attrs.dampening) * step;
+                                    : options.momentum * buf[i] + (1 - options.dampening) * step;
         buf[i] = static_cast<scalar_t>(b);
-        step = attrs.nesterov ? step + attrs.momentum * b : b;
+        step = options.nesterov ? step + options.momentum * b : b;
       }
-      p[i] = static_cast<scalar_t>(p[i] - attrs.lr * step);
+      p[i] = static_cast<scalar_t>(p[i] - options.lr * step);
     }
   });
 }

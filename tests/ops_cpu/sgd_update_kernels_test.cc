@@ -36,15 +36,15 @@ TEST_P(SgdUpdateKernelTest, MatchesTheReferenceKernelExactly) {
     for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
       State start{randn({n}, dtype, Device::cpu(), g), randn({n}, dtype, Device::cpu(), g),
                   randn({n}, dtype, Device::cpu(), g)};
-      for (SgdUpdateAttrs attrs : {SgdUpdateAttrs{0.1, 0.9, 0, 0, false, true},
-                                   SgdUpdateAttrs{0.05, 0.9, 0, 1e-4, true, false},
-                                   SgdUpdateAttrs{0.2, 0.5, 0.3, 0, false, false}}) {
+      for (SgdUpdateAttrs attrs : {SgdUpdateAttrs{{0.1, 0.9, 0, 0, false}, true},
+                                   SgdUpdateAttrs{{0.05, 0.9, 0, 1e-4, true}, false},
+                                   SgdUpdateAttrs{{0.2, 0.5, 0.3, 0, false}, false}}) {
         State expected = run(Backend::kRef, start, attrs, 3);
         State actual = run(Backend::kCpu, start, attrs, 3);
         EXPECT_TRUE(testing::all_close(actual.param, expected.param, 0, 0)) << n;
         EXPECT_TRUE(testing::all_close(actual.buffer, expected.buffer, 0, 0)) << n;
       }
-      SgdUpdateAttrs plain{0.1, 0.0, 0, 0.01, false, false};  // no momentum: no buffer needed
+      SgdUpdateAttrs plain{{0.1, 0.0, 0, 0.01, false}, false};  // no momentum: no buffer needed
       BackendOverride cpu(Backend::kCpu);
       Tensor p = start.param.clone();
       call<SgdUpdate>(std::vector<Tensor>{p}, std::vector<Tensor>{start.grad},
@@ -68,7 +68,7 @@ INSTANTIATE_TEST_SUITE_P(Isas, SgdUpdateKernelTest,
 TEST(SgdUpdateKernelErrorTest, MismatchedListsAreErrors) {
   for (Backend backend : {Backend::kCpu, Backend::kRef}) {
     BackendOverride force(backend);
-    const SgdUpdateAttrs momentum{0.1, 0.9, 0, 0, false, false};
+    const SgdUpdateAttrs momentum{{0.1, 0.9, 0, 0, false}, false};
     EXPECT_TRUE(testing::throws_error(
         [&] {
           call<SgdUpdate>(std::vector<Tensor>{zeros({3}), zeros({2})},
@@ -88,7 +88,7 @@ TEST(SgdUpdateKernelErrorTest, MismatchedListsAreErrors) {
 // One call updates several parameters exactly as separate calls do.
 TEST(SgdUpdateKernelErrorTest, OneCallForManyParametersEqualsOneCallEach) {
   Generator g(5);
-  const SgdUpdateAttrs attrs{0.05, 0.9, 0, 1e-4, false, false};
+  const SgdUpdateAttrs attrs{{0.05, 0.9, 0, 1e-4, false}, false};
   std::vector<Tensor> params, grads, buffers;
   for (int64_t n : {7, 70001, 1}) {
     params.push_back(randn({n}, DType::kFloat32, Device::cpu(), g));

@@ -119,14 +119,15 @@ TEST(PadCudaTest, PaddingAndCroppingMatchTheReference) {
 TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
   BG_REQUIRE_GPU();
   for (const SgdUpdateAttrs& attrs : std::vector<SgdUpdateAttrs>{
-           {0.1, 0.0, 0.0, 0.0, false, false},
-           {0.03, 0.9, 0.0, 1e-4, false, true},
-           {0.03, 0.9, 0.0, 1e-4, false, false},
-           {0.01, 0.9, 0.1, 0.0, false, false},
-           {0.01, 0.9, 0.0, 5e-4, true, false}}) {
+           {{0.1, 0.0, 0.0, 0.0, false}, false},
+           {{0.03, 0.9, 0.0, 1e-4, false}, true},
+           {{0.03, 0.9, 0.0, 1e-4, false}, false},
+           {{0.01, 0.9, 0.1, 0.0, false}, false},
+           {{0.01, 0.9, 0.0, 5e-4, true}, false}}) {
     for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
-      SCOPED_TRACE(::testing::Message() << "momentum " << attrs.momentum << " nesterov "
-                                        << attrs.nesterov << " first " << attrs.first_step << " "
+      const SgdOptions& o = attrs.options;
+      SCOPED_TRACE(::testing::Message() << "momentum " << o.momentum << " nesterov " << o.nesterov
+                                        << " first " << attrs.first_step << " "
                                         << dtype_name(dtype));
       std::vector<Tensor> params, grads, buffers, params_gpu, grads_gpu, buffers_gpu;
       for (const Shape& shape : {Shape{1031, 3}, Shape{1}, Shape{200003}, Shape{64, 3, 7, 7}}) {
@@ -134,7 +135,7 @@ TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
         grads.push_back(randn(shape).to(dtype));
         params_gpu.push_back(params.back().to(Device::cuda()));
         grads_gpu.push_back(grads.back().to(Device::cuda()));
-        if (attrs.momentum != 0) {
+        if (o.momentum != 0) {
           buffers.push_back(randn(shape).to(dtype));
           buffers_gpu.push_back(buffers.back().to(Device::cuda()));
         }
@@ -146,7 +147,7 @@ TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
       }
       for (size_t i = 0; i < params.size(); ++i) {
         EXPECT_TRUE(all_close(params_gpu[i], params[i], 1e-6, 1e-7)) << "parameter " << i;
-        if (attrs.momentum != 0) {
+        if (o.momentum != 0) {
           EXPECT_TRUE(all_close(buffers_gpu[i], buffers[i], 1e-6, 1e-7)) << "buffer " << i;
         }
       }

@@ -22,8 +22,9 @@ constexpr int64_t kParallelMinElements = 1 << 15;
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
 BG_ALWAYS_INLINE void update_range(T* p, const T* g, T* buf, int64_t begin, int64_t end,
                                    const SgdUpdateAttrs& attrs) {
-  const double lr = attrs.lr, momentum = attrs.momentum, wd = attrs.weight_decay;
-  const double keep = 1 - attrs.dampening;
+  const SgdOptions& options = attrs.options;
+  const double lr = options.lr, momentum = options.momentum, wd = options.weight_decay;
+  const double keep = 1 - options.dampening;
   for (int64_t i = begin; i < end; ++i) {
     double step = g[i] + wd * p[i];
     if constexpr (kMomentum) {
@@ -71,10 +72,10 @@ template <typename T>
 void update(T* p, const T* g, T* buf, int64_t n, const SgdUpdateAttrs& attrs) {
   if (buf == nullptr) return update<T, false, false, false>(p, g, buf, n, attrs);
   if (attrs.first_step) {
-    return attrs.nesterov ? update<T, true, true, true>(p, g, buf, n, attrs)
+    return attrs.options.nesterov ? update<T, true, true, true>(p, g, buf, n, attrs)
                           : update<T, true, true, false>(p, g, buf, n, attrs);
   }
-  return attrs.nesterov ? update<T, true, false, true>(p, g, buf, n, attrs)
+  return attrs.options.nesterov ? update<T, true, false, true>(p, g, buf, n, attrs)
                         : update<T, true, false, false>(p, g, buf, n, attrs);
 }
 
@@ -83,8 +84,8 @@ void update_one(const Tensor& param, const Tensor& grad, const Tensor& momentum_
                 const SgdUpdateAttrs& attrs) {
   Tensor p = param, buf = momentum_buffer;
   BG_DISPATCH_FLOAT(param.dtype(), "sgd_update", [&] {
-    update(p.mutable_data<scalar_t>(), grad.data<scalar_t>(),
-           attrs.momentum != 0 ? buf.mutable_data<scalar_t>() : nullptr, param.numel(), attrs);
+    scalar_t* buffer = attrs.options.momentum != 0 ? buf.mutable_data<scalar_t>() : nullptr;
+    update(p.mutable_data<scalar_t>(), grad.data<scalar_t>(), buffer, param.numel(), attrs);
   });
 }
 

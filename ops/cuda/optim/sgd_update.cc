@@ -30,7 +30,7 @@ void update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
   std::vector<SgdTensor<T>> tensors;
   std::vector<SgdChunk> chunks;
   for (size_t i = 0; i < params.size(); ++i) {
-    Tensor p = params[i], b = attrs.momentum != 0 ? buffers[i] : Tensor();
+    Tensor p = params[i], b = attrs.options.momentum != 0 ? buffers[i] : Tensor();
     tensors.push_back(
         {p.mutable_data<T>(), grads[i].data<T>(), mutable_data_or_null<T>(b), p.numel()});
     for (int64_t begin = 0; begin < p.numel(); begin += kChunkElements) {
@@ -41,8 +41,9 @@ void update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
   checked_int("SgdUpdate", static_cast<int64_t>(chunks.size()), "the number of chunks");
   Tensor tensor_table = to_device_table(tensors, device);
   Tensor chunk_table = to_device_table(chunks, device);
-  const SgdCoefficients coefficients{attrs.lr,           attrs.momentum, attrs.dampening,
-                                     attrs.weight_decay, attrs.nesterov, attrs.first_step};
+  const SgdOptions& o = attrs.options;
+  const SgdCoefficients coefficients{o.lr,           o.momentum, o.dampening,
+                                     o.weight_decay, o.nesterov, attrs.first_step};
   CUDA_OP_CHECK("SgdUpdate",
                 launch_sgd_update(static_cast<const SgdTensor<T>*>(tensor_table.raw_data()),
                                   static_cast<const SgdChunk*>(chunk_table.raw_data()),
