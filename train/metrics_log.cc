@@ -83,9 +83,11 @@ absl::Status MetricsLog::log(int64_t step, const Scalars& scalars) {
   const ssize_t written = ::write(fd_, line.data(), line.size());
   if (written != static_cast<ssize_t>(line.size())) {
     const int error = written < 0 ? errno : ENOSPC;  // a short write sets no errno
-    if (written > 0 && size_before >= 0) (void)::ftruncate(fd_, size_before);
-    return absl::InternalError(absl::StrCat("cannot append to the metrics log ", path_, ": ",
-                                            std::strerror(error), " (its earlier lines are intact)"));
+    const bool intact =
+        written <= 0 || (size_before >= 0 && ::ftruncate(fd_, size_before) == 0);
+    return absl::InternalError(absl::StrCat(
+        "cannot append to the metrics log ", path_, ": ", std::strerror(error),
+        intact ? " (its earlier lines are intact)" : " (its last line is cut short)"));
   }
   return tensorboard_->add_scalars(scalars, step);
 }

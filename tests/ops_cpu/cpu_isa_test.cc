@@ -43,7 +43,9 @@ TEST(CpuIsaTest, ForActiveIsaPicksTheCopyTheActiveIsaAllows) {
       active_cpu_isa() == CpuIsa::kAvx2Fma ? &Copies::avx2_fma : &Copies::portable;
   EXPECT_EQ(for_active_isa<&twice>(), expected);
   EXPECT_EQ(Copies::portable(21), 42);
-  if (active_cpu_isa() == CpuIsa::kAvx2Fma) EXPECT_EQ(Copies::avx2_fma(21), 42);
+  if (active_cpu_isa() == CpuIsa::kAvx2Fma) {
+    EXPECT_EQ(Copies::avx2_fma(21), 42);
+  }
 }
 
 }  // namespace

@@ -167,7 +167,7 @@ TEST_F(EvalOnlyTest, TheLossIsTheOneTheRunTrainedWith) {
 
 // (Beside the loss test, since it needs a checkpoint too: initial_model's head under each loss.)
 TEST_F(EvalOnlyTest, ANewHeadUnderTheSigmoidLossStartsEachClassAtOneInK) {
-  for (const std::string weights : {std::string("random"), out_ + "/checkpoint.ckpt"}) {
+  for (const std::string& weights : {std::string("random"), out_ + "/checkpoint.ckpt"}) {
     for (const std::string loss : {"softmax", "sigmoid"}) {
       RunConfig c = tiny_run("");
       c.set_weights(weights);

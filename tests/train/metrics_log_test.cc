@@ -1,5 +1,8 @@
 #include "train/metrics_log.h"
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -84,6 +87,34 @@ TEST(MetricsLogTest, AFreshRunStartsAnEmptyFile) {
     ASSERT_TRUE(log->log(1, {{"x", 1.0}}).ok());
   }
   EXPECT_EQ(read_metrics(path)->size(), 1u);
+}
+
+// A file-size limit just past the first line stands in for a full disk: the second line's write
+// is cut short, and the log takes back what it wrote of it.
+TEST(MetricsLogTest, AWriteCutShortIsUndoneSoTheFileKeepsWholeLines) {
+  const std::string path = fresh_path("short_write.jsonl");
+  absl::StatusOr<MetricsLog> log = MetricsLog::open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE(log->log(1, {{"train/loss", 1.0}}).ok());
+  const auto size = std::filesystem::file_size(path);
+
+  rlimit unlimited;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &unlimited), 0);
+  rlimit tight = unlimited;
+  tight.rlim_cur = size + 8;
+  const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // else the write kills us
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
+  const absl::Status status = log->log(2, {{"train/loss", 0.5}});
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &unlimited), 0);
+  std::signal(SIGXFSZ, previous_handler);
+
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find(path), std::string::npos) << status;
+  EXPECT_NE(status.message().find("earlier lines are intact"), std::string::npos) << status;
+  EXPECT_EQ(std::filesystem::file_size(path), size);
+  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines = read_metrics(path);
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  EXPECT_EQ(lines->size(), 1u);
 }
 
 TEST(MetricsLogTest, AnUnwritableFolderIsAnErrorNamingThePath) {
