@@ -271,12 +271,15 @@ void Loader::work() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       Building& building = building_[slice.index];
-      if (building.status.ok()) building.status = status;
+      // Moved, not copied: an error has one owner at a time, handed over under the mutex. (A
+      // copy freed by a worker while next()'s caller read it was safe through Abseil's atomic
+      // refcount, which TSan cannot see in Debian's uninstrumented library: it reported a race.)
+      if (building.status.ok()) building.status = std::move(status);
       if (--building.slices_left > 0) continue;
       if (building.status.ok()) {
         ready_.emplace(slice.index, std::move(building.batch));
       } else {
-        ready_.emplace(slice.index, building.status);
+        ready_.emplace(slice.index, std::move(building.status));
       }
       building_.erase(slice.index);
     }
