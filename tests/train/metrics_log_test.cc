@@ -98,14 +98,14 @@ TEST(MetricsLogTest, AWriteCutShortIsUndoneSoTheFileKeepsWholeLines) {
   ASSERT_TRUE(log->log(1, {{"train/loss", 1.0}}).ok());
   const auto size = std::filesystem::file_size(path);
 
-  rlimit unlimited;
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &unlimited), 0);
-  rlimit tight = unlimited;
+  rlimit previous_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &previous_limit), 0);
+  rlimit tight = previous_limit;
   tight.rlim_cur = size + 8;
   const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // else the write kills us
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
   const absl::Status status = log->log(2, {{"train/loss", 0.5}});
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &unlimited), 0);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &previous_limit), 0);
   std::signal(SIGXFSZ, previous_handler);
 
   ASSERT_FALSE(status.ok());

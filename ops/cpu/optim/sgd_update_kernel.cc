@@ -73,10 +73,10 @@ void update(T* p, const T* g, T* buf, int64_t n, const SgdUpdateAttrs& attrs) {
   if (buf == nullptr) return update<T, false, false, false>(p, g, buf, n, attrs);
   if (attrs.first_step) {
     return attrs.options.nesterov ? update<T, true, true, true>(p, g, buf, n, attrs)
-                          : update<T, true, true, false>(p, g, buf, n, attrs);
+                                  : update<T, true, true, false>(p, g, buf, n, attrs);
   }
   return attrs.options.nesterov ? update<T, true, false, true>(p, g, buf, n, attrs)
-                        : update<T, true, false, false>(p, g, buf, n, attrs);
+                                : update<T, true, false, false>(p, g, buf, n, attrs);
 }
 
 // Updates param and momentum_buffer in place.

@@ -42,7 +42,7 @@ void update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
   Tensor tensor_table = to_device_table(tensors, device);
   Tensor chunk_table = to_device_table(chunks, device);
   const SgdOptions& o = attrs.options;
-  const SgdCoefficients coefficients{o.lr,           o.momentum, o.dampening,
+  const SgdCoefficients coefficients{o.lr, o.momentum, o.dampening,
                                      o.weight_decay, o.nesterov, attrs.first_step};
   CUDA_OP_CHECK("SgdUpdate",
                 launch_sgd_update(static_cast<const SgdTensor<T>*>(tensor_table.raw_data()),
