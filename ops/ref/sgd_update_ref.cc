@@ -12,7 +12,7 @@ void update_one(const Tensor& param, const Tensor& grad, const Tensor& momentum_
   BG_DISPATCH_FLOAT(param.dtype(), "sgd_update", [&] {
     scalar_t* p = p_handle.mutable_data<scalar_t>();
     const scalar_t* g = grad.data<scalar_t>();
-    scalar_t* buf = options.momentum != 0 ? buf_handle.mutable_data<scalar_t>() : nullptr;
+    scalar_t* buf = mutable_data_or_null<scalar_t>(buf_handle);
     for (int64_t i = 0; i < param.numel(); ++i) {
       double step = g[i] + options.weight_decay * p[i];
       if (buf != nullptr) {

@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <vector>
+
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
@@ -157,6 +159,25 @@ TEST(TensorTest, CpuCacheServesALargeRequestFromABlockUpToTwiceItsSize) {
   EXPECT_EQ(cpu_memory_stats().bytes_in_use, in_use);
   cpu_empty_cache();
   EXPECT_EQ(cpu_memory_stats().bytes_cached, 0u);
+}
+
+TEST(TensorTest, CpuCacheMakesRoomForANewBlockByEvictingTheOldest) {
+  if (!cpu_cache_enabled()) GTEST_SKIP() << "BITGRAD_CPU_CACHE=0 (as under --config=asan)";
+  cpu_empty_cache();
+  const int64_t mb = 1 << 18;  // floats in a megabyte
+  {
+    // 50 MB live at once sets the peak; freed, the blocks fill the cache with sizes that a later,
+    // larger request cannot use, as in a sweep over growing sizes.
+    std::vector<Tensor> earlier;
+    for (int64_t size_mb = 8; size_mb <= 12; ++size_mb) earlier.push_back(empty({size_mb * mb}));
+  }
+  ASSERT_EQ(cpu_memory_stats().bytes_cached, size_t{50} << 20);
+  { Tensor t = empty({30 * mb}); }  // cached, it would take the footprint to 80 MB, past 1.5x 50
+  size_t cached = cpu_memory_stats().bytes_cached;
+  EXPECT_LE(cached, size_t{75} << 20);
+  Tensor again = empty({30 * mb});
+  EXPECT_EQ(cpu_memory_stats().bytes_cached, cached - (size_t{30} << 20));  // served from the cache
+  cpu_empty_cache();
 }
 
 TEST(TensorTest, CpuCacheKeepsTheFootprintWithinHeadroomOverThePeakOfLiveBytes) {

@@ -84,8 +84,8 @@ void update_one(const Tensor& param, const Tensor& grad, const Tensor& momentum_
                 const SgdUpdateAttrs& attrs) {
   Tensor p = param, buf = momentum_buffer;
   BG_DISPATCH_FLOAT(param.dtype(), "sgd_update", [&] {
-    scalar_t* buffer = attrs.options.momentum != 0 ? buf.mutable_data<scalar_t>() : nullptr;
-    update(p.mutable_data<scalar_t>(), grad.data<scalar_t>(), buffer, param.numel(), attrs);
+    update(p.mutable_data<scalar_t>(), grad.data<scalar_t>(), mutable_data_or_null<scalar_t>(buf),
+           param.numel(), attrs);
   });
 }
 
