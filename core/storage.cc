@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -52,8 +53,8 @@ void system_free(void* ptr, size_t size) {
 // matches reuse almost everything without the waste of power-of-two buckets; a large request
 // with no exact match takes the smallest cached block up to twice its size, which lets the
 // blocks of a network's early stages serve its later, smaller ones. The footprint (live plus
-// cached bytes) is capped at kCacheHeadroom times the peak of live bytes; a freed block that
-// would pass the cap evicts the blocks cached longest ago (see deallocate).
+// cached bytes) is capped at kCacheHeadroom times the peak of live bytes; a block, freed or newly
+// mapped, that would pass the cap evicts the blocks cached longest ago.
 // BITGRAD_CPU_CACHE=0 turns caching off (useful under AddressSanitizer or valgrind).
 class CpuRuntime final : public DeviceRuntime {
  public:
@@ -80,6 +81,12 @@ class CpuRuntime final : public DeviceRuntime {
       size = it->first;
       if (it->second.empty()) free_.erase(it);
     } else {
+      // A fresh block counts against the cap too: older cached blocks make way for it.
+      const double limit =
+          kCacheHeadroom * std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use + size);
+      while (stats_.bytes_cached > 0 && stats_.bytes_in_use + stats_.bytes_cached + size > limit) {
+        release_oldest_locked();
+      }
       ptr = system_allocate(size);
       if (ptr == nullptr) {
         release_cached_locked();  // try once more with the cache handed back

@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <random>
+#include <utility>
 #include <vector>
 
 #include "core/random.h"
@@ -178,6 +180,35 @@ TEST(TensorTest, CpuCacheMakesRoomForANewBlockByEvictingTheOldest) {
   Tensor again = empty({30 * mb});
   EXPECT_EQ(cpu_memory_stats().bytes_cached, cached - (size_t{30} << 20));  // served from the cache
   cpu_empty_cache();
+}
+
+TEST(TensorTest, CpuCacheNeverHandsOutALiveBlockAndKeepsItsCapUnderRandomTraffic) {
+  if (!cpu_cache_enabled()) GTEST_SKIP() << "BITGRAD_CPU_CACHE=0 (as under --config=asan)";
+  cpu_empty_cache();
+  std::mt19937 rng(7);
+  std::vector<std::pair<Tensor, float>> live;  // each tensor with the mark written into it
+  for (int i = 0; i < 3000; ++i) {
+    if (live.empty() || rng() % 2 == 0) {
+      // Sizes from 256 floats to 2M, log-uniform: small ones from malloc, large ones mapped.
+      const int64_t floats = int64_t{256} << (rng() % 14) | (rng() % 256);
+      Tensor t = empty({floats});
+      const float mark = static_cast<float>(i);
+      t.mutable_data<float>()[0] = t.mutable_data<float>()[floats - 1] = mark;
+      live.emplace_back(std::move(t), mark);
+    } else {
+      const size_t victim = rng() % live.size();
+      const auto& [t, mark] = live[victim];
+      // Another tensor given the same memory would have written its own mark over this one.
+      ASSERT_EQ(t.data<float>()[0], mark) << "step " << i;
+      ASSERT_EQ(t.data<float>()[t.numel() - 1], mark) << "step " << i;
+      live.erase(live.begin() + victim);
+    }
+    const CpuMemoryStats s = cpu_memory_stats();
+    ASSERT_LE(s.bytes_in_use + s.bytes_cached, 1.5 * s.peak_bytes_in_use) << "step " << i;
+  }
+  live.clear();
+  cpu_empty_cache();
+  EXPECT_EQ(cpu_memory_stats().bytes_cached, 0u);
 }
 
 TEST(TensorTest, CpuCacheKeepsTheFootprintWithinHeadroomOverThePeakOfLiveBytes) {
