@@ -29,7 +29,7 @@ constexpr size_t kMapThreshold = size_t{1} << 20;
 //   exact fit, headroom 2.0: training ~550,  912 MB;  inference 0,    581 MB
 //   fit up to 2x, headroom 1.0: training ~52k, 834 MB;  inference ~65k, 402 MB
 //   fit up to 2x, headroom 1.5: training ~750, 848 MB;  inference ~0,   463 MB   <- this
-// and evicting the oldest cached blocks to keep a newly freed one (below) left both where they
+// and evicting the oldest cached blocks to make room (make_room_locked) left both where they
 // were (~330 against ~300, ~6 against ~5 on another CPU) while a sweep over growing sizes stopped
 // faulting in every block anew (gn_bench's "plain tensors" at 33.6 MB: 14.1 -> 2.2 ms).
 // Faulting costs 15-20% of a step. PyTorch peaks at ~1550 MB and 560-770 MB on the same runs.
@@ -82,11 +82,8 @@ class CpuRuntime final : public DeviceRuntime {
       if (it->second.empty()) free_.erase(it);
     } else {
       // A fresh block counts against the cap too: older cached blocks make way for it.
-      const double limit =
-          kCacheHeadroom * std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use + size);
-      while (stats_.bytes_cached > 0 && stats_.bytes_in_use + stats_.bytes_cached + size > limit) {
-        release_oldest_locked();
-      }
+      const size_t peak_after = std::max(stats_.peak_bytes_in_use, stats_.bytes_in_use + size);
+      make_room_locked(size, kCacheHeadroom * peak_after);
       ptr = system_allocate(size);
       if (ptr == nullptr) {
         release_cached_locked();  // try once more with the cache handed back
@@ -118,7 +115,7 @@ class CpuRuntime final : public DeviceRuntime {
       system_free(ptr, size);
       return;
     }
-    while (stats_.bytes_in_use + stats_.bytes_cached + size > limit) release_oldest_locked();
+    make_room_locked(size, limit);
     free_[size].push_back({ptr, next_free_});
     freed_order_.emplace(next_free_++, size);
     stats_.bytes_cached += size;
@@ -152,6 +149,13 @@ class CpuRuntime final : public DeviceRuntime {
     free_.clear();
     freed_order_.clear();
     stats_.bytes_cached = 0;
+  }
+  // Releases the blocks cached longest ago until `incoming` more bytes fit under `limit`.
+  void make_room_locked(size_t incoming, double limit) {
+    while (stats_.bytes_cached > 0 &&
+           stats_.bytes_in_use + stats_.bytes_cached + incoming > limit) {
+      release_oldest_locked();
+    }
   }
   // Each size's list is in the order its blocks were freed, so the oldest block of all is at the
   // front of the list freed_order_ names first.
