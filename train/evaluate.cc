@@ -4,6 +4,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "autograd/grad_mode.h"
 #include "core/stopwatch.h"
@@ -54,6 +55,8 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
   NoGradGuard no_grad;
   model.eval();
   EvalResult result;
+  result.class_examples.assign(set.num_classes(), 0);
+  result.class_top1.assign(set.num_classes(), 0);
   double loss_sum = 0;
   int64_t top1 = 0, top5 = 0;
   const int64_t steps = (*loader)->num_steps();
@@ -74,6 +77,8 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
       const int64_t rank = rank_of_label(values.data() + i * k, k, labels[i]);
       top1 += rank < 1;
       top5 += rank < 5;
+      result.class_examples[labels[i]] += 1;
+      result.class_top1[labels[i]] += rank < 1;
     }
     result.examples += n;
     if (progress.out != nullptr && step + 1 < steps &&
@@ -87,13 +92,21 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
   }
   model.train();
   if (world != nullptr) {  // the totals over the processes
-    double sums[4] = {loss_sum, static_cast<double>(top1), static_cast<double>(top5),
-                      static_cast<double>(result.examples)};
-    world->all_reduce_sum(sums, 4);
+    std::vector<double> sums = {loss_sum, static_cast<double>(top1), static_cast<double>(top5),
+                                static_cast<double>(result.examples)};
+    for (std::vector<int64_t>* counts : {&result.class_examples, &result.class_top1}) {
+      sums.insert(sums.end(), counts->begin(), counts->end());
+    }
+    world->all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
     loss_sum = sums[0];
     top1 = static_cast<int64_t>(sums[1]);
     top5 = static_cast<int64_t>(sums[2]);
     result.examples = static_cast<int64_t>(sums[3]);
+    const size_t k = result.class_examples.size();
+    for (size_t c = 0; c < k; ++c) {
+      result.class_examples[c] = static_cast<int64_t>(sums[4 + c]);
+      result.class_top1[c] = static_cast<int64_t>(sums[4 + k + c]);
+    }
   }
   if (result.examples > 0) {
     result.top1 = static_cast<double>(top1) / result.examples;
@@ -101,6 +114,37 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
     result.loss = loss_sum / result.examples;
   }
   return result;
+}
+
+std::string per_class_report(const EvalResult& result, const std::vector<std::string>& class_names,
+                             int most) {
+  std::vector<int64_t> classes;  // those with examples, weakest first, ties in class order
+  for (size_t c = 0; c < result.class_examples.size(); ++c) {
+    if (result.class_examples[c] > 0) classes.push_back(static_cast<int64_t>(c));
+  }
+  const auto accuracy = [&](int64_t c) {
+    return static_cast<double>(result.class_top1[c]) / result.class_examples[c];
+  };
+  std::stable_sort(classes.begin(), classes.end(),
+                   [&](int64_t a, int64_t b) { return accuracy(a) < accuracy(b); });
+  const size_t shown = std::min(classes.size(), static_cast<size_t>(std::max(most, 0)));
+  if (shown == 0) return "";
+  const auto name = [&](int64_t c) {
+    return c < static_cast<int64_t>(class_names.size()) ? class_names[c] : absl::StrCat("class ", c);
+  };
+  size_t width = 0;
+  for (size_t i = 0; i < shown; ++i) width = std::max(width, name(classes[i]).size());
+  std::string report = "top-1 by class, weakest first";
+  if (shown < classes.size()) {
+    absl::StrAppend(&report, " (", shown, " of ", classes.size(), " shown)");
+  }
+  report += ":\n";
+  for (size_t i = 0; i < shown; ++i) {
+    const int64_t c = classes[i];
+    absl::StrAppendFormat(&report, "  %-*s  %6.2f%%  of %d\n", static_cast<int>(width),
+                          name(c), 100 * accuracy(c), result.class_examples[c]);
+  }
+  return report;
 }
 
 }  // namespace bitgrad

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <memory>
 #include <ostream>
+#include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "data/decoded_image_cache.h"
@@ -18,7 +20,15 @@ struct EvalResult {
   double top1 = 0, top5 = 0;  // fractions in [0, 1]; top-5 is top-1 when there are <= 5 classes
   double loss = 0;            // cross-entropy, mean over the examples
   int64_t examples = 0;
+  // By label (one entry per class of the set): its examples, and how many of them were top-1.
+  std::vector<int64_t> class_examples, class_top1;
 };
+
+// Top-1 of each class, weakest first, at most `most` of them: where a model falls short.
+//   top-1 by class, weakest first (3 of 12 shown):
+//     Shirt        41.20%  of 1000
+std::string per_class_report(const EvalResult& result, const std::vector<std::string>& class_names,
+                             int most = 10);
 
 // For long evaluations (large photos on two cores take minutes): a line on `out` each time
 // `every_seconds` have passed, before the last batch,

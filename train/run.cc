@@ -73,6 +73,7 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
       "eval: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images of %s at %dx%d, %s\n",
       100 * test->top1, 100 * test->top5, test->loss, test->examples, data.test.source,
       resolution, resolution, format_duration(seconds_since(start)));
+  out << per_class_report(*test, data.test.class_names);
   FinetuneResult result;
   result.test = *test;
   return result;
@@ -116,7 +117,8 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
     out << "weights: " << config.save_weights() << ", class names: " << labels
         << " (bit_predict --labels)\n";
   }
-  out << "done: " << summary_line(*result) << "\n";
+  out << "done: " << summary_line(*result) << "\n"
+      << per_class_report(result->test, data->test.class_names);
   return result;
 }
 

@@ -12,8 +12,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -55,6 +58,19 @@ testing::ChildOptions mpi(int processes, const std::string& log_prefix) {
 // Updates logged so far by a running job (none before its log exists).
 size_t updates_logged(const std::string& out) {
   return fs::exists(out + "/metrics.jsonl") ? testing::train_losses(out).size() : 0;
+}
+
+// Each class's test examples, by name, from a run's "top-1 by class" lines ("  name  x%  of N").
+std::map<std::string, int64_t> class_examples(const std::string& out) {
+  std::map<std::string, int64_t> examples;
+  const size_t report = out.find("top-1 by class");
+  if (report == std::string::npos) return examples;
+  std::vector<std::string> lines = absl::StrSplit(out.substr(report), '\n');
+  for (size_t i = 1; i < lines.size() && absl::StartsWith(lines[i], "  "); ++i) {
+    std::vector<std::string> words = absl::StrSplit(lines[i], ' ', absl::SkipEmpty());
+    examples[words.front()] = std::stoll(words.back());
+  }
+  return examples;
 }
 
 void expect_same_losses(const std::vector<double>& got, const std::vector<double>& want) {
@@ -127,7 +143,8 @@ TEST_F(DataParallelTest, TwoProcessesMakeTheUpdatesOfOne) {
   for (const char* split : {"--batch_split=2", "--batch_split=4"}) {
     SCOPED_TRACE(split);
     const auto run_flags = [&](const std::string& out) {
-      return with(with(flags(out, 5, 5), split), "--base_lr=0.01");
+      // --eval_batch=2: the 6 test images in 3 batches, shared by the processes.
+      return with(with(with(flags(out, 5, 5), split), "--base_lr=0.01"), "--eval_batch=2");
     };
     const testing::ChildOptions one{.log_prefix = dir_ + "/one"};
     testing::Finished single = testing::run_finetune_binary(run_flags("one"), one);
@@ -137,6 +154,9 @@ TEST_F(DataParallelTest, TwoProcessesMakeTheUpdatesOfOne) {
     ASSERT_EQ(pair.exit_code, 0) << pair.out << pair.err;
     EXPECT_NE(pair.out.find("data parallel: 2 processes"), std::string::npos) << pair.out;
     EXPECT_NE(pair.out.find("all-reduce: "), std::string::npos) << pair.out;
+    // The final evaluation's counts by class, summed over the two processes' halves.
+    EXPECT_FALSE(class_examples(single.out).empty()) << single.out;
+    EXPECT_EQ(class_examples(pair.out), class_examples(single.out)) << pair.out;
     const std::vector<double> want = testing::train_losses(dir_ + "/one");
     ASSERT_EQ(want.size(), 5u);
     expect_same_losses(testing::train_losses(dir_ + "/two"), want);

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -79,8 +80,49 @@ TEST_F(EvalOnlyTest, TheCheckpointGivesTheRunsFinalNumbersAtItsResolution) {
   EXPECT_EQ(result->test.top5, trained_.top5);
   EXPECT_EQ(result->test.loss, trained_.loss);
   EXPECT_EQ(result->steps, 0);
+  EXPECT_EQ(result->test.class_examples, trained_.class_examples);
+  EXPECT_EQ(result->test.class_top1, trained_.class_top1);
   EXPECT_NE(log.find("eval: test top-1 "), std::string::npos) << log;
+  EXPECT_NE(log.find("top-1 by class, weakest first:\n"), std::string::npos) << log;
   EXPECT_NE(log.find(" at 32x32"), std::string::npos) << log;
+}
+
+TEST_F(EvalOnlyTest, TheCountsByClassAddUpToTheTotals) {
+  absl::StatusOr<Dataset> data = load_dataset_spec(*parse_dataset_spec(kData));
+  ASSERT_TRUE(data.ok()) << data.status();
+  std::vector<int64_t> labels_per_class(data->test.num_classes(), 0);
+  for (int64_t label : data->test.labels) labels_per_class[label] += 1;
+  EXPECT_EQ(trained_.class_examples, labels_per_class);
+  ASSERT_EQ(trained_.class_top1.size(), labels_per_class.size());
+  int64_t top1 = 0;
+  for (size_t c = 0; c < labels_per_class.size(); ++c) {
+    EXPECT_LE(trained_.class_top1[c], trained_.class_examples[c]);
+    top1 += trained_.class_top1[c];
+  }
+  EXPECT_EQ(top1, std::llround(trained_.top1 * trained_.examples));
+}
+
+TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
+  EvalResult result;
+  result.class_examples = {10, 0, 4, 5, 8};
+  result.class_top1 = {9, 0, 1, 5, 2};
+  const std::vector<std::string> names = {"cat", "empty", "dog", "bird", "horse"};
+  // dog and horse tie at 25%: class order. A class without examples is left out.
+  EXPECT_EQ(per_class_report(result, names, 3),
+            "top-1 by class, weakest first (3 of 4 shown):\n"
+            "  dog     25.00%  of 4\n"
+            "  horse   25.00%  of 8\n"
+            "  cat     90.00%  of 10\n");
+  EXPECT_EQ(per_class_report(result, names),
+            "top-1 by class, weakest first:\n"
+            "  dog     25.00%  of 4\n"
+            "  horse   25.00%  of 8\n"
+            "  cat     90.00%  of 10\n"
+            "  bird   100.00%  of 5\n");
+  // Names missing (a head wider than the set's class list) are numbered, not read past the end.
+  EXPECT_EQ(per_class_report(result, {"cat"}, 1),
+            "top-1 by class, weakest first (1 of 4 shown):\n  class 2   25.00%  of 4\n");
+  EXPECT_EQ(per_class_report(EvalResult{}, names), "");
 }
 
 TEST_F(EvalOnlyTest, AnNpzNeedsItsResolutionGiven) {
