@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <numeric>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -58,7 +59,7 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
   result.class_examples.assign(set.num_classes(), 0);
   result.class_top1.assign(set.num_classes(), 0);
   double loss_sum = 0;
-  int64_t top1 = 0, top5 = 0;
+  int64_t top5 = 0, seen = 0;  // top-1 and the totals follow from the counts by class
   const int64_t steps = (*loader)->num_steps();
   const SteadyClock::time_point start = SteadyClock::now();
   SteadyClock::time_point last_line = start;
@@ -75,39 +76,39 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
     const std::vector<int64_t> labels = b->labels.to_vector<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
       const int64_t rank = rank_of_label(values.data() + i * k, k, labels[i]);
-      top1 += rank < 1;
       top5 += rank < 5;
       result.class_examples[labels[i]] += 1;
       result.class_top1[labels[i]] += rank < 1;
     }
-    result.examples += n;
+    seen += n;
     if (progress.out != nullptr && step + 1 < steps &&
         seconds_since(last_line) >= progress.every_seconds) {
       const double elapsed = seconds_since(start);
       *progress.out << absl::StrFormat(
           "eval: batch %d/%d, %.1f images/s, ETA %s\n", step + 1, steps,
-          result.examples / elapsed, format_duration(elapsed / (step + 1) * (steps - step - 1)));
+          seen / elapsed, format_duration(elapsed / (step + 1) * (steps - step - 1)));
       last_line = SteadyClock::now();
     }
   }
   model.train();
   if (world != nullptr) {  // the totals over the processes
-    std::vector<double> sums = {loss_sum, static_cast<double>(top1), static_cast<double>(top5),
-                                static_cast<double>(result.examples)};
-    for (std::vector<int64_t>* counts : {&result.class_examples, &result.class_top1}) {
+    std::vector<double> sums = {loss_sum, static_cast<double>(top5)};
+    for (const std::vector<int64_t>* counts : {&result.class_examples, &result.class_top1}) {
       sums.insert(sums.end(), counts->begin(), counts->end());
     }
     world->all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
     loss_sum = sums[0];
-    top1 = static_cast<int64_t>(sums[1]);
-    top5 = static_cast<int64_t>(sums[2]);
-    result.examples = static_cast<int64_t>(sums[3]);
+    top5 = static_cast<int64_t>(sums[1]);
     const size_t k = result.class_examples.size();
     for (size_t c = 0; c < k; ++c) {
-      result.class_examples[c] = static_cast<int64_t>(sums[4 + c]);
-      result.class_top1[c] = static_cast<int64_t>(sums[4 + k + c]);
+      result.class_examples[c] = static_cast<int64_t>(sums[2 + c]);
+      result.class_top1[c] = static_cast<int64_t>(sums[2 + k + c]);
     }
   }
+  result.examples = std::accumulate(result.class_examples.begin(), result.class_examples.end(),
+                                    int64_t{0});
+  const int64_t top1 =
+      std::accumulate(result.class_top1.begin(), result.class_top1.end(), int64_t{0});
   if (result.examples > 0) {
     result.top1 = static_cast<double>(top1) / result.examples;
     result.top5 = static_cast<double>(top5) / result.examples;
@@ -130,7 +131,8 @@ std::string per_class_report(const EvalResult& result, const std::vector<std::st
   const size_t shown = std::min(classes.size(), static_cast<size_t>(std::max(most, 0)));
   if (shown == 0) return "";
   const auto name = [&](int64_t c) {
-    return c < static_cast<int64_t>(class_names.size()) ? class_names[c] : absl::StrCat("class ", c);
+    const bool named = c < static_cast<int64_t>(class_names.size());
+    return named ? class_names[c] : absl::StrCat("class ", c);
   };
   size_t width = 0;
   for (size_t i = 0; i < shown; ++i) width = std::max(width, name(classes[i]).size());

@@ -128,7 +128,6 @@ struct PaddedChunk {
   }
 };
 
-
 // Two per-channel sums over one row of `length` values (a channel block of one sample) into
 // sum_a[0, kBlock) and sum_b[0, kBlock). add_chunk(offset, part_a, part_b) adds the chunk at
 // `offset`; add_tail(offset, rest, part_a, part_b) the last, partial one. The partial sums in T
