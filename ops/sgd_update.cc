@@ -1,7 +1,9 @@
 #include "ops/sgd_update.h"
 
 namespace bitgrad {
+namespace {
 
+// Throws unless the lists match (ops/sgd_update.h says how).
 void check_sgd_update_args(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                            const std::vector<Tensor>& momentum_buffers,
                            const SgdUpdateAttrs& attrs) {
@@ -22,6 +24,8 @@ void check_sgd_update_args(const std::vector<Tensor>& params, const std::vector<
     }
   }
 }
+
+}  // namespace
 
 void for_each_sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                          const std::vector<Tensor>& momentum_buffers, const SgdUpdateAttrs& attrs,

@@ -37,14 +37,9 @@ BG_KERNEL_SLOT(SgdUpdate, void(const std::vector<Tensor>& params, const std::vec
                                const std::vector<Tensor>& momentum_buffers,
                                const SgdUpdateAttrs& attrs));
 
-// Checks that the lists of a SgdUpdate call match (kernels call it): the same length, each
-// gradient and buffer with its parameter's shape and dtype.
-void check_sgd_update_args(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-                           const std::vector<Tensor>& momentum_buffers,
-                           const SgdUpdateAttrs& attrs);
-
-// For backends that update one parameter at a time: checks the lists, then calls
-// update(param, grad, buffer) for each parameter (buffer undefined when momentum == 0).
+// For every backend's kernel: checks that the lists match (the same length, each gradient and
+// buffer with its parameter's shape and dtype), then calls update(param, grad, buffer) for each
+// parameter in order (buffer undefined when momentum == 0).
 using SgdUpdateOne =
     std::function<void(const Tensor& param, const Tensor& grad, const Tensor& buffer)>;
 void for_each_sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,

@@ -24,20 +24,25 @@ Tensor to_device_table(const std::vector<V>& values, Device device) {
   return host.to(device);
 }
 
+// One parameter's tensors, as for_each_sgd_update hands them over.
+struct ParamUpdate {
+  Tensor param, grad, buffer;  // buffer: undefined when momentum == 0
+};
+
 template <typename T>
-void update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-            const std::vector<Tensor>& buffers, const SgdUpdateAttrs& attrs) {
+void update(const std::vector<ParamUpdate>& updates, const SgdUpdateAttrs& attrs) {
   std::vector<SgdTensor<T>> tensors;
   std::vector<SgdChunk> chunks;
-  for (size_t i = 0; i < params.size(); ++i) {
-    Tensor p = params[i], b = attrs.options.momentum != 0 ? buffers[i] : Tensor();
-    tensors.push_back(
-        {p.mutable_data<T>(), grads[i].data<T>(), mutable_data_or_null<T>(b), p.numel()});
+  for (size_t i = 0; i < updates.size(); ++i) {
+    Tensor p = updates[i].param, b = updates[i].buffer;
+    tensors.push_back({p.mutable_data<T>(), updates[i].grad.data<T>(),
+                       mutable_data_or_null<T>(b), p.numel()});
     for (int64_t begin = 0; begin < p.numel(); begin += kChunkElements) {
-      chunks.push_back({static_cast<int32_t>(i), begin, std::min(kChunkElements, p.numel() - begin)});
+      chunks.push_back(
+          {static_cast<int32_t>(i), begin, std::min(kChunkElements, p.numel() - begin)});
     }
   }
-  const Device device = params.front().device();
+  const Device device = updates.front().param.device();
   checked_int("SgdUpdate", static_cast<int64_t>(chunks.size()), "the number of chunks");
   Tensor tensor_table = to_device_table(tensors, device);
   Tensor chunk_table = to_device_table(chunks, device);
@@ -51,16 +56,22 @@ void update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                                   cuda_stream(device.index)));
 }
 
+// Gathers the parameters (for_each_sgd_update checks the lists), then updates them all in one
+// launch.
 void sgd_update_cuda(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                      const std::vector<Tensor>& momentum_buffers, const SgdUpdateAttrs& attrs) {
-  check_sgd_update_args(params, grads, momentum_buffers, attrs);
-  if (params.empty()) return;
-  const DType dtype = params.front().dtype();
-  for (const Tensor& p : params) {
-    BG_CHECK(p.dtype() == dtype, "sgd_update: the CUDA kernel updates parameters of one dtype in ",
-             "a call; got ", dtype_name(dtype), " and ", dtype_name(p.dtype()));
-  }
-  BG_DISPATCH_FLOAT(dtype, "sgd_update", [&] { update<scalar_t>(params, grads, momentum_buffers, attrs); });
+  std::vector<ParamUpdate> updates;
+  for_each_sgd_update(params, grads, momentum_buffers, attrs,
+                      [&](const Tensor& p, const Tensor& g, const Tensor& b) {
+                        BG_CHECK(p.dtype() == params.front().dtype(),
+                                 "sgd_update: the CUDA kernel updates parameters of one dtype in ",
+                                 "a call; got ", dtype_name(params.front().dtype()), " and ",
+                                 dtype_name(p.dtype()));
+                        updates.push_back({p, g, b});
+                      });
+  if (updates.empty()) return;
+  BG_DISPATCH_FLOAT(params.front().dtype(), "sgd_update",
+                    [&] { update<scalar_t>(updates, attrs); });
 }
 
 }  // namespace
