@@ -18,10 +18,64 @@ bool is_image_file(const fs::directory_entry& entry) {
   return extension == ".jpg" || extension == ".jpeg" || extension == ".png";
 }
 
-std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
-  std::vector<fs::directory_entry> entries{fs::directory_iterator(dir), fs::directory_iterator()};
+bool is_hidden(const fs::path& path) { return path.filename().string().front() == '.'; }
+
+// The entries of `dir` sorted by name; an error names a folder that cannot be listed.
+absl::StatusOr<std::vector<fs::directory_entry>> list_dir(const fs::path& dir) {
+  std::error_code error;
+  std::vector<fs::directory_entry> entries;
+  for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    entries.push_back(*it);
+  }
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(dir.string(), ": cannot list the folder (", error.message(), ")"));
+  }
   std::sort(entries.begin(), entries.end());
   return entries;
+}
+
+std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
+  absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(dir);
+  return entries.ok() ? *std::move(entries) : std::vector<fs::directory_entry>();
+}
+
+// `folder` and every folder below it that is neither hidden nor reached through a link, sorted
+// by path as a string (torchvision's walk: "a" < "a b" < "a/x").
+absl::StatusOr<std::vector<fs::path>> folders_under(const fs::path& folder) {
+  std::vector<fs::path> folders = {folder};
+  for (size_t next = 0; next < folders.size(); ++next) {
+    absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folders[next]);
+    if (!entries.ok()) return entries.status();
+    for (const fs::directory_entry& entry : *entries) {
+      if (entry.is_directory() && !entry.is_symlink() && !is_hidden(entry.path())) {
+        folders.push_back(entry.path());
+      }
+    }
+  }
+  std::sort(folders.begin(), folders.end(),
+            [](const fs::path& a, const fs::path& b) { return a.string() < b.string(); });
+  return folders;
+}
+
+// Appends the images of a class folder (and of the folders below it) to `images`, its other
+// files, hidden ones aside, to `others`.
+absl::Status list_class_folder(const fs::path& class_dir, std::vector<std::string>& images,
+                               std::vector<std::string>& others) {
+  absl::StatusOr<std::vector<fs::path>> folders = folders_under(class_dir);
+  if (!folders.ok()) return folders.status();
+  for (const fs::path& folder : *folders) {
+    absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folder);
+    if (!entries.ok()) return entries.status();
+    for (const fs::directory_entry& entry : *entries) {
+      if (is_image_file(entry)) {
+        images.push_back(entry.path().string());
+      } else if (!entry.is_directory() && !is_hidden(entry.path())) {
+        others.push_back(entry.path().string());
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 // "sub-folders [a, b, c]" of `dir`, the first few, for messages.
@@ -53,28 +107,43 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
   if (!fs::is_directory(root, error)) {
     return absl::NotFoundError(absl::StrCat(root, ": no such image folder"));
   }
+  absl::StatusOr<std::vector<fs::directory_entry>> class_dirs = list_dir(root);
+  if (!class_dirs.ok()) return class_dirs.status();
   ImageSet set;
   set.source = root;
-  for (const fs::directory_entry& class_dir : sorted_entries(root)) {
-    if (!class_dir.is_directory()) continue;
+  for (const fs::directory_entry& class_dir : *class_dirs) {
+    if (!class_dir.is_directory() || is_hidden(class_dir.path())) continue;
     const int64_t label = set.num_classes();
     set.class_names.push_back(class_dir.path().filename().string());
-    const std::vector<std::string> files = image_files_in(class_dir.path().string());
-    for (const std::string& file : files) {
-      set.files.push_back(file);
-      set.labels.push_back(label);
+    const size_t before = set.files.size();
+    if (absl::Status s = list_class_folder(class_dir.path(), set.files, set.skipped_files);
+        !s.ok()) {
+      return s;
     }
-    if (files.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(class_dir.path().string(),
-                                                     ": class folder without .jpg, .jpeg or "
-                                                     ".png files"));
+    if (set.files.size() == before) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          class_dir.path().string(), ": class folder without .jpg, .jpeg or .png files"));
     }
+    set.labels.resize(set.files.size(), label);
   }
   if (set.class_names.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(root, ": no class sub-folders; expected root/<class name>/<image files>"));
   }
   return set;
+}
+
+std::string skipped_files_note(const ImageSet& set) {
+  if (set.skipped_files.empty()) return "";
+  constexpr size_t kShown = 5;
+  std::vector<std::string> shown;
+  for (size_t i = 0; i < std::min(kShown, set.skipped_files.size()); ++i) {
+    shown.push_back(fs::path(set.skipped_files[i]).lexically_relative(set.source).string());
+  }
+  const size_t n = set.skipped_files.size();
+  return absl::StrCat("note: ", set.source, ": passed over ", n, n == 1 ? " file" : " files",
+                      " that ", n == 1 ? "is" : "are", " not .jpg, .jpeg or .png: ",
+                      absl::StrJoin(shown, ", "), n > kShown ? ", ..." : "", "\n");
 }
 
 absl::StatusOr<Dataset> load_image_folders(const std::string& root) {

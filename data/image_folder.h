@@ -1,10 +1,13 @@
 // Image folders with one sub-folder per class, as torchvision's ImageFolder reads them:
 //
-//   root/cat/001.jpg, root/cat/002.png, root/dog/a.jpeg, ...
+//   root/cat/001.jpg, root/cat/002.png, root/cat/2019/a.jpeg, root/dog/b.jpeg, ...
 //
 // Classes are the sub-folder names in sorted (byte) order, class i being the i-th; the images are
-// the .jpg, .jpeg and .png files (any letter case) in each, sorted by name, decoded on demand.
-// Other files and nested folders are ignored.
+// the .jpg, .jpeg and .png files (any letter case) in each and in the folders below it, in
+// torchvision's order: folders sorted by path, each one's files by name; decoded on demand.
+// Hidden files and folders (".DS_Store", ".ipynb_checkpoints/") are left out, and so are the
+// folders that links point to inside a class folder (a link can make a cycle). Other files are
+// passed over and listed in ImageSet::skipped_files, which skipped_files_note reports.
 #pragma once
 
 #include <string>
@@ -16,11 +19,17 @@
 namespace bitgrad {
 
 // The .jpg, .jpeg and .png files (any letter case) directly in `dir`, sorted by name, as paths
-// under `dir`; what read_image_folder takes from each class folder.
+// under `dir`: the images bit_predict takes from a folder.
 std::vector<std::string> image_files_in(const std::string& dir);
 
-// Errors name the folder: missing, no class sub-folders, a class sub-folder without images.
+// Errors name the folder: missing, unreadable, no class sub-folders, a class sub-folder without
+// images.
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root);
+
+// "" when the reader took every file of `set`; else a line that counts the files it passed over
+// and names the first few (relative to set.source), so that images in a format bitgrad does not
+// read (.webp, .bmp, ...) do not drop out unseen.
+std::string skipped_files_note(const ImageSet& set);
 
 // root/train and root/test (or root/val when there is no root/test). Both must list the same
 // classes, so that label i means the same class in both. A root without them is an error that

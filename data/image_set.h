@@ -19,6 +19,8 @@ struct ImageSet {
   std::vector<std::string> files;       // PNG/JPEG files, when `pixels` is undefined
   std::vector<int64_t> labels;          // N class indices in [0, class_names.size())
   std::vector<std::string> class_names;
+  std::vector<std::string> skipped_files;  // files of `source` a reader passed over (an image
+                                           // folder's non-images); not carried by subset()
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }

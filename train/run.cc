@@ -8,6 +8,7 @@
 #include "data/bit_preprocess.h"
 #include "data/datasets.h"
 #include "data/few_shot.h"
+#include "data/image_folder.h"
 #include "data/labels.h"
 #include "dist/world.h"
 #include "ops/cuda/math_mode.h"
@@ -92,6 +93,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   if (!spec.ok()) return spec.status();
   absl::StatusOr<Dataset> all = load_dataset_spec(*spec);
   if (!all.ok()) return all.status();
+  out << skipped_files_note(all->train) << skipped_files_note(all->test);
   absl::StatusOr<Dataset> data = few_shot_data(*all, config);
   if (!data.ok()) return data.status();
 

@@ -38,6 +38,57 @@ TEST(ImageFolderTest, ClassesAreSortedSubFoldersAndImagesAreSortedFiles) {
   EXPECT_GT(decoded->height, 0);
 }
 
+// torchvision's order: folders sorted by path as strings, each one's files by name. Sorting the
+// file paths instead would put 2019/a.png first; sorting folders as paths, "a/x" before "a b".
+TEST(ImageFolderTest, ImagesInFoldersBelowAClassComeInTorchvisionsOrder) {
+  const std::string root = fresh_temp_dir("folder_nested");
+  copy_image("rgb8.png", root + "/cat/b.png");
+  copy_image("rgb8.png", root + "/cat/2019/a.png");
+  copy_image("rgb8.png", root + "/cat/a/x/c.png");
+  copy_image("rgb8.png", root + "/cat/a b/d.png");
+  copy_image("rgb8.png", root + "/cat/a/e.png");
+  copy_image("rgb8.png", root + "/dog/f.png");
+  absl::StatusOr<ImageSet> set = read_image_folder(root);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(set->files, (std::vector<std::string>{
+                            root + "/cat/b.png", root + "/cat/2019/a.png", root + "/cat/a/e.png",
+                            root + "/cat/a b/d.png", root + "/cat/a/x/c.png", root + "/dog/f.png"}));
+  EXPECT_EQ(set->labels, (std::vector<int64_t>{0, 0, 0, 0, 0, 1}));
+  EXPECT_TRUE(set->skipped_files.empty());
+  EXPECT_EQ(skipped_files_note(*set), "");
+}
+
+// Hidden files and folders are no classes and no images (Jupyter's .ipynb_checkpoints/ would
+// otherwise be a class); links to folders inside a class are not followed (no cycles). Other
+// files are listed, so that a user sees images in formats bitgrad does not read.
+TEST(ImageFolderTest, HiddenEntriesAndLinkedFoldersAreLeftOutAndOtherFilesAreNoted) {
+  const std::string root = fresh_temp_dir("folder_skipped");
+  copy_image("rgb8.png", root + "/cat/1.png");
+  copy_image("rgb8.png", root + "/cat/.hidden/2.png");
+  copy_image("rgb8.png", root + "/.ipynb_checkpoints/3.png");
+  copy_image("rgb8.png", root + "/dog/1.png");
+  write_file(root + "/cat/.DS_Store", "x");
+  write_file(root + "/cat/notes.txt", "x");
+  write_file(root + "/dog/old/x.webp", "x");
+  std::filesystem::create_directory_symlink(root + "/cat", root + "/dog/loop");
+  absl::StatusOr<ImageSet> set = read_image_folder(root);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(set->files, (std::vector<std::string>{root + "/cat/1.png", root + "/dog/1.png"}));
+  EXPECT_EQ(set->skipped_files,
+            (std::vector<std::string>{root + "/cat/notes.txt", root + "/dog/old/x.webp"}));
+  EXPECT_EQ(skipped_files_note(*set),
+            "note: " + root + ": passed over 2 files that are not .jpg, .jpeg or .png: "
+            "cat/notes.txt, dog/old/x.webp\n");
+  for (int i = 0; i < 6; ++i) write_file(root + "/dog/" + std::to_string(i) + ".bmp", "x");
+  set = read_image_folder(root);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(skipped_files_note(*set),
+            "note: " + root + ": passed over 8 files that are not .jpg, .jpeg or .png: "
+            "cat/notes.txt, dog/0.bmp, dog/1.bmp, dog/2.bmp, dog/3.bmp, ...\n");
+}
+
 TEST(ImageFolderTest, TrainAndTestMustListTheSameClasses) {
   const std::string root = fresh_temp_dir("folder_split");
   copy_image("rgb8.png", root + "/train/cat/1.png");

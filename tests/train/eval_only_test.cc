@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "models/predict.h"
+#include "tests/data/temp_files.h"
 #include "train/evaluate.h"
 #include "train/model_init.h"
 #include "train/run.h"
@@ -225,6 +226,34 @@ TEST_F(EvalOnlyTest, ANewHeadUnderTheSigmoidLossStartsEachClassAtOneInK) {
           << model->message;
     }
   }
+}
+
+// A folder dataset says which of its files it passed over, before it is used.
+TEST_F(EvalOnlyTest, AFolderDatasetNamesTheFilesItPassesOver) {
+  const std::string root = ::testing::TempDir() + "/eval_only_folder";
+  std::filesystem::remove_all(root);
+  for (const std::string split : {"train", "test"}) {
+    for (const std::string label : {"0", "1", "2"}) {
+      std::filesystem::create_directories(root + "/" + split + "/" + label);
+      std::filesystem::copy_file("tests/data/testdata/rgb8.png",
+                                 root + "/" + split + "/" + label + "/image.png");
+    }
+  }
+  testing::write_file(root + "/train/1/photo.webp", "not read");
+  RunConfig c = tiny_run("");
+  c.set_save_weights("");
+  c.set_weights(out_ + "/checkpoint.ckpt");
+  c.set_dataset("folder:" + root);
+  c.set_eval_only(true);
+  std::ostringstream out;
+  absl::StatusOr<FinetuneResult> result = run_finetune(c, out);
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << out.str();
+  EXPECT_EQ(result->test.examples, 3);
+  EXPECT_NE(out.str().find("note: " + root + "/train: passed over 1 file that is not .jpg, .jpeg "
+                           "or .png: 1/photo.webp\n"),
+            std::string::npos)
+      << out.str();
+  EXPECT_EQ(out.str().find(root + "/test: passed over"), std::string::npos) << out.str();
 }
 
 TEST_F(EvalOnlyTest, RefusesWhatCannotBeEvaluated) {
