@@ -68,9 +68,10 @@ absl::Status list_class_folder(const fs::path& class_dir, std::vector<std::strin
     absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folder);
     if (!entries.ok()) return entries.status();
     for (const fs::directory_entry& entry : *entries) {
+      if (is_hidden(entry.path())) continue;
       if (is_image_file(entry)) {
         images.push_back(entry.path().string());
-      } else if (!entry.is_directory() && !is_hidden(entry.path())) {
+      } else if (!entry.is_directory()) {
         others.push_back(entry.path().string());
       }
     }
@@ -97,7 +98,7 @@ std::string sub_folder_list(const fs::path& dir) {
 std::vector<std::string> image_files_in(const std::string& dir) {
   std::vector<std::string> files;
   for (const fs::directory_entry& entry : sorted_entries(dir)) {
-    if (is_image_file(entry)) files.push_back(entry.path().string());
+    if (is_image_file(entry) && !is_hidden(entry.path())) files.push_back(entry.path().string());
   }
   return files;
 }

@@ -18,8 +18,9 @@
 
 namespace bitgrad {
 
-// The .jpg, .jpeg and .png files (any letter case) directly in `dir`, sorted by name, as paths
-// under `dir`: the images bit_predict takes from a folder.
+// The .jpg, .jpeg and .png files (any letter case) directly in `dir`, hidden ones aside (macOS
+// leaves "._name.jpg" files that are no images), sorted by name, as paths under `dir`: the
+// images bit_predict takes from a folder.
 std::vector<std::string> image_files_in(const std::string& dir);
 
 // Errors name the folder: missing, unreadable, no class sub-folders, a class sub-folder without

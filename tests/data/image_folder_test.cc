@@ -51,9 +51,10 @@ TEST(ImageFolderTest, ImagesInFoldersBelowAClassComeInTorchvisionsOrder) {
   absl::StatusOr<ImageSet> set = read_image_folder(root);
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->class_names, (std::vector<std::string>{"cat", "dog"}));
-  EXPECT_EQ(set->files, (std::vector<std::string>{
-                            root + "/cat/b.png", root + "/cat/2019/a.png", root + "/cat/a/e.png",
-                            root + "/cat/a b/d.png", root + "/cat/a/x/c.png", root + "/dog/f.png"}));
+  const std::vector<std::string> expected = {
+      root + "/cat/b.png",     root + "/cat/2019/a.png", root + "/cat/a/e.png",
+      root + "/cat/a b/d.png", root + "/cat/a/x/c.png",  root + "/dog/f.png"};
+  EXPECT_EQ(set->files, expected);
   EXPECT_EQ(set->labels, (std::vector<int64_t>{0, 0, 0, 0, 0, 1}));
   EXPECT_TRUE(set->skipped_files.empty());
   EXPECT_EQ(skipped_files_note(*set), "");

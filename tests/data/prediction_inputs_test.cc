@@ -78,6 +78,7 @@ TEST(PredictionInputsTest, AFolderStandsForItsImagesSortedByName) {
   std::filesystem::copy_file(testdata("rgb8.png"), dir + "/a.png",
                              std::filesystem::copy_options::overwrite_existing);
   write_temp("photos/notes.txt", "not an image");
+  write_temp("photos/._a.png", "macOS metadata, no image");  // hidden: left out
   auto inputs = PredictionInputs::open(dir + "," + testdata("gray.jpg"), 8);
   ASSERT_TRUE(inputs.ok()) << inputs.status();
   ASSERT_EQ(inputs->size(), 3);
