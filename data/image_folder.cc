@@ -40,21 +40,28 @@ std::vector<fs::directory_entry> sorted_entries(const fs::path& dir) {
   return entries.ok() ? *std::move(entries) : std::vector<fs::directory_entry>();
 }
 
-// `folder` and every folder below it that is neither hidden nor reached through a link, sorted
-// by path as a string (torchvision's walk: "a" < "a b" < "a/x").
-absl::StatusOr<std::vector<fs::path>> folders_under(const fs::path& folder) {
-  std::vector<fs::path> folders = {folder};
+struct ListedFolder {
+  fs::path path;
+  std::vector<fs::directory_entry> entries;  // sorted by name
+};
+
+// `folder` and every folder below it that is neither hidden nor reached through a link, with
+// their entries, sorted by path as a string (torchvision's walk: "a" < "a b" < "a/x").
+absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
+  std::vector<ListedFolder> folders = {{folder, {}}};
   for (size_t next = 0; next < folders.size(); ++next) {
-    absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folders[next]);
+    absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folders[next].path);
     if (!entries.ok()) return entries.status();
     for (const fs::directory_entry& entry : *entries) {
       if (entry.is_directory() && !entry.is_symlink() && !is_hidden(entry.path())) {
-        folders.push_back(entry.path());
+        folders.push_back({entry.path(), {}});
       }
     }
+    folders[next].entries = *std::move(entries);
   }
-  std::sort(folders.begin(), folders.end(),
-            [](const fs::path& a, const fs::path& b) { return a.string() < b.string(); });
+  std::sort(folders.begin(), folders.end(), [](const ListedFolder& a, const ListedFolder& b) {
+    return a.path.string() < b.path.string();
+  });
   return folders;
 }
 
@@ -62,12 +69,10 @@ absl::StatusOr<std::vector<fs::path>> folders_under(const fs::path& folder) {
 // files, hidden ones aside, to `others`.
 absl::Status list_class_folder(const fs::path& class_dir, std::vector<std::string>& images,
                                std::vector<std::string>& others) {
-  absl::StatusOr<std::vector<fs::path>> folders = folders_under(class_dir);
+  absl::StatusOr<std::vector<ListedFolder>> folders = walk(class_dir);
   if (!folders.ok()) return folders.status();
-  for (const fs::path& folder : *folders) {
-    absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folder);
-    if (!entries.ok()) return entries.status();
-    for (const fs::directory_entry& entry : *entries) {
+  for (const ListedFolder& folder : *folders) {
+    for (const fs::directory_entry& entry : folder.entries) {
       if (is_hidden(entry.path())) continue;
       if (is_image_file(entry)) {
         images.push_back(entry.path().string());
