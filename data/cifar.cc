@@ -19,11 +19,62 @@ struct Layout {
   int64_t label_offset;  // which of them is the label we use
   int64_t num_classes;
   const char* names_file;
+  const char* name;
+  const char* archive;         // the binary version's file, and the folder it extracts to
+  const char* archive_folder;
+  const char* first_file;      // of the binary version
+  const char* python_file;     // a file of the Python version (pickled), which is not read
+  const char* flag;            // the --dataset prefix
 };
 
 Layout layout(CifarKind kind) {
-  if (kind == CifarKind::kCifar10) return {1, 0, 10, "batches.meta.txt"};
-  return {2, 1, 100, "fine_label_names.txt"};
+  if (kind == CifarKind::kCifar10) {
+    return {.label_bytes = 1, .label_offset = 0, .num_classes = 10,
+            .names_file = "batches.meta.txt", .name = "CIFAR-10",
+            .archive = "cifar-10-binary.tar.gz", .archive_folder = "cifar-10-batches-bin",
+            .first_file = "data_batch_1.bin", .python_file = "data_batch_1", .flag = "cifar10"};
+  }
+  return {.label_bytes = 2, .label_offset = 1, .num_classes = 100,
+          .names_file = "fine_label_names.txt", .name = "CIFAR-100",
+          .archive = "cifar-100-binary.tar.gz", .archive_folder = "cifar-100-binary",
+          .first_file = "train.bin", .python_file = "train", .flag = "cifar100"};
+}
+
+CifarKind other(CifarKind kind) {
+  return kind == CifarKind::kCifar10 ? CifarKind::kCifar100 : CifarKind::kCifar10;
+}
+
+// The folder that holds `kind`'s binary batches: `dir`, or the archive's folder inside it. Else an
+// error that says what `dir` holds instead: nothing, the Python version, or the other CIFAR.
+absl::StatusOr<std::string> batches_folder(CifarKind kind, const std::string& dir) {
+  namespace fs = std::filesystem;
+  const Layout lay = layout(kind);
+  std::error_code error;
+  if (!fs::is_directory(dir, error)) {
+    return absl::NotFoundError(absl::StrCat(dir, ": no such folder"));
+  }
+  for (const std::string& folder : {dir, absl::StrCat(dir, "/", lay.archive_folder)}) {
+    if (fs::is_regular_file(absl::StrCat(folder, "/", lay.first_file), error)) return folder;
+  }
+  const std::string expected = absl::StrCat("; bitgrad reads ", lay.name, "'s binary version (",
+                                            lay.archive, ", which extracts to ",
+                                            lay.archive_folder, "/)");
+  if (fs::is_regular_file(absl::StrCat(dir, "/", lay.python_file), error)) {
+    return absl::InvalidArgumentError(absl::StrCat(dir, ": holds ", lay.python_file, ", from ",
+                                                   lay.name, "'s Python version (pickled)",
+                                                   expected));
+  }
+  const Layout other_lay = layout(other(kind));
+  for (const std::string& folder : {dir, absl::StrCat(dir, "/", other_lay.archive_folder)}) {
+    if (fs::is_regular_file(absl::StrCat(folder, "/", other_lay.first_file), error)) {
+      return absl::InvalidArgumentError(absl::StrCat(folder, ": holds ", other_lay.name,
+                                                     " (", other_lay.first_file, "), not ",
+                                                     lay.name, "; use --dataset=",
+                                                     other_lay.flag, ":", folder));
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(dir, ": no ", lay.first_file, " in it or in ",
+                                          lay.archive_folder, "/ below it", expected));
 }
 
 absl::StatusOr<std::string> read_whole(const std::string& path) {
@@ -78,7 +129,10 @@ absl::StatusOr<ImageSet> read_cifar_files(CifarKind kind, const std::vector<std:
   return set;
 }
 
-absl::StatusOr<Dataset> load_cifar(CifarKind kind, const std::string& dir) {
+absl::StatusOr<Dataset> load_cifar(CifarKind kind, const std::string& given_dir) {
+  absl::StatusOr<std::string> found = batches_folder(kind, given_dir);
+  if (!found.ok()) return found.status();
+  const std::string& dir = *found;
   std::vector<std::string> train_files, test_files;
   if (kind == CifarKind::kCifar10) {
     for (int i = 1; i <= 5; ++i) {

@@ -21,10 +21,12 @@ enum class CifarKind { kCifar10, kCifar100 };
 // out of range (with the record index).
 absl::StatusOr<ImageSet> read_cifar_files(CifarKind kind, const std::vector<std::string>& files);
 
-// The files in an extracted archive's directory:
+// The files in an extracted archive's folder (`dir`, or the archive's folder in it:
+// cifar-10-batches-bin/, cifar-100-binary/):
 //   CIFAR-10:  data_batch_1.bin .. data_batch_5.bin, test_batch.bin; names from batches.meta.txt
 //   CIFAR-100: train.bin, test.bin; names from fine_label_names.txt
-// Without the names file the classes are named "0", "1", ...
+// Without the names file the classes are named "0", "1", ... A folder of the Python version
+// (pickled batches) or of the other CIFAR is an error that says so.
 absl::StatusOr<Dataset> load_cifar(CifarKind kind, const std::string& dir);
 
 }  // namespace bitgrad

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "data/cifar.h"
 #include "data/idx_dataset.h"
 #include "data/image_folder.h"
@@ -11,10 +12,16 @@
 namespace bitgrad {
 namespace {
 
-// MNIST's file names, with ".gz" when that file exists.
+// MNIST's file, as its site names it ("train-images-idx3-ubyte") or as some mirrors do
+// ("train-images.idx3-ubyte"), gzipped (".gz") or not: the first that exists, else the site's
+// name, for the error.
 std::string idx_path(const std::string& dir, const std::string& stem) {
-  const std::string plain = absl::StrCat(dir, "/", stem);
-  return std::filesystem::exists(plain + ".gz") ? plain + ".gz" : plain;
+  const std::string site = absl::StrCat(dir, "/", stem);
+  const std::string mirror = absl::StrCat(dir, "/", absl::StrReplaceAll(stem, {{"-idx", ".idx"}}));
+  for (const std::string& path : {site + ".gz", site, mirror + ".gz", mirror}) {
+    if (std::filesystem::exists(path)) return path;
+  }
+  return site;
 }
 
 absl::StatusOr<ImageSet> read_idx_split(const std::string& dir, const std::string& prefix,

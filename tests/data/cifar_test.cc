@@ -60,12 +60,50 @@ TEST(CifarTest, BadFilesAreNamed) {
                            {"label.bin", "record 1", "label 10", "0 to 9"}));
   EXPECT_TRUE(fails_naming(read_cifar_files(CifarKind::kCifar10, {dir + "/none.bin"}).status(),
                            {"none.bin", "cannot open"}));
-  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar10, dir).status(), {"data_batch_1.bin"}));
+  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar10, dir).status(),
+                           {dir, "no data_batch_1.bin in it or in cifar-10-batches-bin/",
+                            "binary version (cifar-10-binary.tar.gz"}));
   write_file(dir + "/train.bin", record(std::string("\x00\x01", 2)));
   write_file(dir + "/test.bin", record(std::string("\x00\x01", 2)));
   write_file(dir + "/fine_label_names.txt", "a\nb\n");
   EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar100, dir).status(),
                            {"fine_label_names.txt", "2 class names, expected 100"}));
+}
+
+// The folder the archive extracts to may be given, or the one above it.
+TEST(CifarTest, FindsTheArchivesFolderBelowTheOneGiven) {
+  const std::string dir = fresh_temp_dir("cifar100_parent");
+  write_file(dir + "/cifar-100-binary/train.bin", record(std::string("\x03\x07", 2)));
+  write_file(dir + "/cifar-100-binary/test.bin", record(std::string("\x00\x2a", 2)));
+  absl::StatusOr<Dataset> data = load_cifar(CifarKind::kCifar100, dir);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{7}));
+  EXPECT_EQ(data->test.source, dir + "/cifar-100-binary/test.bin");
+}
+
+// What users point --dataset at by mistake is named: the Python version, the other CIFAR.
+TEST(CifarTest, TheWrongFolderSaysWhatItHolds) {
+  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar10, "/nonexistent/cifar").status(),
+                           {"/nonexistent/cifar: no such folder"}));
+  const std::string python = fresh_temp_dir("cifar_python");
+  write_file(python + "/data_batch_1", "pickled");
+  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar10, python).status(),
+                           {python, "data_batch_1", "Python version",
+                            "binary version (cifar-10-binary.tar.gz, which extracts to "
+                            "cifar-10-batches-bin/)"}));
+  const std::string hundred = fresh_temp_dir("cifar_other");
+  write_file(hundred + "/cifar-100-binary/train.bin", record(std::string("\x00\x01", 2)));
+  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar10, hundred).status(),
+                           {hundred + "/cifar-100-binary: holds CIFAR-100 (train.bin), not "
+                            "CIFAR-10; use --dataset=cifar100:" + hundred + "/cifar-100-binary"}));
+  const std::string folders = fresh_temp_dir("cifar_folders");  // an image folder's train/
+  write_file(folders + "/train/cat/1.png", "x");
+  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar100, folders).status(),
+                           {folders, "no train.bin in it or in cifar-100-binary/ below it"}));
+  const std::string ten = fresh_temp_dir("cifar_ten");
+  write_file(ten + "/data_batch_1.bin", record("\x01"));
+  EXPECT_TRUE(fails_naming(load_cifar(CifarKind::kCifar100, ten).status(),
+                           {"holds CIFAR-10", "--dataset=cifar10:" + ten}));
 }
 
 }  // namespace

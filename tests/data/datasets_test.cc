@@ -12,20 +12,23 @@ using testing::fails_naming;
 using testing::fresh_temp_dir;
 using testing::write_file;
 
-// An MNIST-layout folder of idx files, gzipped (name.gz) or not: n 2x2 images, labels as given.
-std::string mnist_dir(const std::string& name, const std::string& labels, bool gzipped = false) {
+// An MNIST-layout folder of idx files, gzipped (name.gz) or not, named as MNIST's site names
+// them ("-idx3") or as some mirrors do (".idx3"): n 2x2 images, labels as given.
+std::string mnist_dir(const std::string& name, const std::string& labels, bool gzipped = false,
+                      const std::string& separator = "-") {
   const std::string dir = fresh_temp_dir(name);
   const uint32_t n = labels.size();
   for (const std::string prefix : {"train", "t10k"}) {
     const std::string images = testing::idx_images_file(n, 2, 2, std::string(4 * n, '\x80'));
     const std::string label_file = testing::idx_labels_file(labels);
-    const std::string stem = dir + "/" + prefix;
+    const std::string image_path = dir + "/" + prefix + "-images" + separator + "idx3-ubyte";
+    const std::string label_path = dir + "/" + prefix + "-labels" + separator + "idx1-ubyte";
     if (gzipped) {
-      testing::write_gz_file(stem + "-images-idx3-ubyte.gz", images);
-      testing::write_gz_file(stem + "-labels-idx1-ubyte.gz", label_file);
+      testing::write_gz_file(image_path + ".gz", images);
+      testing::write_gz_file(label_path + ".gz", label_file);
     } else {
-      write_file(stem + "-images-idx3-ubyte", images);
-      write_file(stem + "-labels-idx1-ubyte", label_file);
+      write_file(image_path, images);
+      write_file(label_path, label_file);
     }
   }
   return dir;
@@ -54,6 +57,20 @@ TEST(DatasetsTest, ReadsGzippedIdx) {
   EXPECT_EQ(data->train.labels, (std::vector<int64_t>{5, 7}));
   EXPECT_EQ(data->train.class_names[5], "5");
   EXPECT_EQ(data->train.image(0)->at(1, 1, 2), 0x80);
+}
+
+TEST(DatasetsTest, ReadsIdxFilesNamedAsMirrorsNameThem) {
+  for (const bool gzipped : {false, true}) {
+    const std::string dir = mnist_dir("mnist_dotted", "\x04\x02", gzipped, ".");
+    absl::StatusOr<Dataset> data = load_dataset(DatasetFormat::kMnist, dir);
+    ASSERT_TRUE(data.ok()) << data.status();
+    EXPECT_EQ(data->test.labels, (std::vector<int64_t>{4, 2}));
+    EXPECT_EQ(data->train.source,
+              dir + "/train-images.idx3-ubyte" + (gzipped ? ".gz" : ""));
+  }
+  EXPECT_TRUE(fails_naming(load_dataset(DatasetFormat::kMnist, fresh_temp_dir("mnist_none"))
+                               .status(),
+                           {"train-images-idx3-ubyte"}));
 }
 
 TEST(DatasetsTest, ChecksLabelsAgainstTheClasses) {

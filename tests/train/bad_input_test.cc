@@ -206,6 +206,13 @@ std::vector<Row> rows() {
          return error_line(run_with({"--dataset=folder:" + path("unsplit")}));
        },
        {"--dataset", "unsplit", "train/ and test/", "[cat, dog]"}},
+      {"files", "`--dataset=cifar10:$TMP/cifar-py`: CIFAR-10's Python version (pickled)",
+       [] {
+         fs::create_directories(path("cifar-py"));
+         std::ofstream(path("cifar-py/data_batch_1")) << "pickled";
+         return error_line(run_with({"--dataset=cifar10:" + path("cifar-py")}));
+       },
+       {"--dataset", "cifar-py", "Python version", "cifar-10-binary.tar.gz"}},
       {"files", "`--config=$TMP/bad.textproto` holding `batch: \"many\"`",
        [] { return error_line({"--config=" + path("bad.textproto")}); },
        {"--config", "bad.textproto"}},
