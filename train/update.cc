@@ -1,47 +1,42 @@
 #include "train/update.h"
 
 #include <cmath>
-#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "autograd/engine.h"
 #include "core/check.h"
 #include "ops/elementwise.h"
 #include "ops/loss.h"
+#include "ops/non_finite.h"
 
 namespace bitgrad {
 namespace {
 
-// The first NaN or Inf in `tensor`, if any.
-std::optional<double> first_non_finite(const Tensor& tensor) {
-  Tensor values = tensor.to(Device::cpu());
-  if (values.dtype() != DType::kFloat64) values = values.to(DType::kFloat32);
-  values = values.to_plain();
-  auto scan = [&](const auto* data) -> std::optional<double> {
-    for (int64_t i = 0; i < values.numel(); ++i) {
-      if (!std::isfinite(data[i])) return static_cast<double>(data[i]);
-    }
-    return std::nullopt;
-  };
-  return values.dtype() == DType::kFloat64 ? scan(values.data<double>())
-                                           : scan(values.data<float>());
+// The first NaN or Inf in `tensor` (which holds one), for the message.
+double first_non_finite_value(const Tensor& tensor) {
+  for (double value : tensor.to_vector<double>()) {
+    if (!std::isfinite(value)) return value;
+  }
+  return 0;
 }
 
-// OK when the loss and every gradient are finite; otherwise says which went wrong first.
+// OK when the loss and every gradient are finite; otherwise says which went wrong first. The
+// gradients are checked where they live, in one pass (ops/non_finite.h).
 absl::Status check_finite(const BitResNetV2& model, double loss) {
-  std::string first_bad_gradient;
+  std::vector<std::string> names;
+  std::vector<Tensor> grads;
   for (const auto& [name, parameter] : model.named_parameters()) {
     if (!parameter.grad().defined()) continue;
-    if (std::optional<double> bad = first_non_finite(parameter.grad())) {
-      first_bad_gradient = absl::StrCat("parameter '", name, "' is the first whose gradient holds ",
-                                        *bad);
-      break;
-    }
+    names.push_back(name);
+    grads.push_back(parameter.grad());
   }
-  if (std::isfinite(loss) && first_bad_gradient.empty()) return absl::OkStatus();
+  const int64_t bad = first_non_finite(grads);
+  if (std::isfinite(loss) && bad < 0) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       "non-finite training values: the loss is ", loss, ", ",
-      first_bad_gradient.empty() ? "every gradient is finite" : first_bad_gradient));
+      bad < 0 ? "every gradient is finite"
+              : absl::StrCat("parameter '", names[bad], "' is the first whose gradient holds ",
+                             first_non_finite_value(grads[bad]))));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "ops/loss.h"
 #include "ops/pad.h"
 #include "ops/pool.h"
+#include "ops/non_finite.h"
 #include "ops/sgd_update.h"
 #include "tests/ops_cuda/gpu_parity.h"
 #include "tests/testing/assertions.h"
@@ -151,6 +152,31 @@ TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
           EXPECT_TRUE(all_close(buffers_gpu[i], buffers[i], 1e-6, 1e-7)) << "buffer " << i;
         }
       }
+    }
+  }
+}
+
+// The GPU's answer is the reference kernel's: each tensor in turn given one NaN or infinity, on
+// tensors of both dtypes, one of them longer than a chunk.
+TEST(FirstNonFiniteCudaTest, MatchesTheReferenceKernel) {
+  BG_REQUIRE_GPU();
+  const std::vector<std::pair<Shape, DType>> specs = {{Shape{1031, 3}, DType::kFloat32},
+                                                      {Shape{1}, DType::kFloat64},
+                                                      {Shape{200003}, DType::kFloat32},
+                                                      {Shape{0}, DType::kFloat32},
+                                                      {Shape{64, 3, 7, 7}, DType::kFloat64}};
+  for (int bad = -1; bad < static_cast<int>(specs.size()); ++bad) {
+    for (double value : {std::nan(""), -static_cast<double>(INFINITY)}) {
+      std::vector<Tensor> host, device;
+      for (int i = 0; i < static_cast<int>(specs.size()); ++i) {
+        std::vector<double> values = randn(specs[i].first).to_vector<double>();
+        if (i == bad && !values.empty()) values[values.size() / 2] = value;
+        host.push_back(from_vector(values, specs[i].first).to(specs[i].second));
+        device.push_back(host.back().to(Device::cuda()));
+      }
+      const int64_t on_gpu = first_non_finite(device);
+      BackendOverride reference(Backend::kRef);
+      EXPECT_EQ(on_gpu, first_non_finite(host)) << "bad tensor " << bad << ", " << value;
     }
   }
 }

@@ -1,28 +1,14 @@
-// The kCuda kernel of SgdUpdate (ops/sgd_update.h): every parameter in one launch. The tables
-// of pointers and chunks go to the GPU with the update (an asynchronous copy from pinned
-// memory, on the same stream).
-#include <cstring>
-
+// The kCuda kernel of SgdUpdate (ops/sgd_update.h): every parameter in one launch
+// (tensor_tables.h).
 #include "core/cuda/cuda_stream.h"
 #include "ops/cuda/common/gpu_check.h"
 #include "ops/cuda/common/gpu_context.h"
 #include "ops/cuda/optim/sgd_update_kernels.h"
+#include "ops/cuda/optim/tensor_tables.h"
 #include "ops/sgd_update.h"
 
 namespace bitgrad::cuda_ops {
 namespace {
-
-constexpr int64_t kChunkElements = 1 << 16;  // per block: large enough to hide its start
-
-// `values` copied into a device tensor of bytes on `device` (freed when the returned tensor is,
-// which the stream orders after the kernel that reads it).
-template <typename V>
-Tensor to_device_table(const std::vector<V>& values, Device device) {
-  const int64_t bytes = static_cast<int64_t>(values.size() * sizeof(V));
-  Tensor host = empty({bytes}, DType::kUInt8);
-  std::memcpy(host.mutable_raw_data(), values.data(), bytes);
-  return host.to(device);
-}
 
 // One parameter's tensors, as for_each_sgd_update hands them over.
 struct ParamUpdate {
@@ -32,15 +18,12 @@ struct ParamUpdate {
 template <typename T>
 void update(const std::vector<ParamUpdate>& updates, const SgdUpdateAttrs& attrs) {
   std::vector<SgdTensor<T>> tensors;
-  std::vector<SgdChunk> chunks;
+  std::vector<TensorChunk> chunks;
   for (size_t i = 0; i < updates.size(); ++i) {
     Tensor p = updates[i].param, b = updates[i].buffer;
     tensors.push_back({p.mutable_data<T>(), updates[i].grad.data<T>(),
                        mutable_data_or_null<T>(b), p.numel()});
-    for (int64_t begin = 0; begin < p.numel(); begin += kChunkElements) {
-      chunks.push_back(
-          {static_cast<int32_t>(i), begin, std::min(kChunkElements, p.numel() - begin)});
-    }
+    add_chunks(static_cast<int32_t>(i), p.numel(), chunks);
   }
   const Device device = updates.front().param.device();
   checked_int("SgdUpdate", static_cast<int64_t>(chunks.size()), "the number of chunks");
@@ -51,7 +34,7 @@ void update(const std::vector<ParamUpdate>& updates, const SgdUpdateAttrs& attrs
                                      o.weight_decay, o.nesterov, attrs.first_step};
   CUDA_OP_CHECK("SgdUpdate",
                 launch_sgd_update(static_cast<const SgdTensor<T>*>(tensor_table.raw_data()),
-                                  static_cast<const SgdChunk*>(chunk_table.raw_data()),
+                                  static_cast<const TensorChunk*>(chunk_table.raw_data()),
                                   static_cast<int64_t>(chunks.size()), coefficients,
                                   cuda_stream(device.index)));
 }

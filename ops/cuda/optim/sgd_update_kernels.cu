@@ -10,8 +10,8 @@ namespace {
 
 template <typename T>
 __global__ void sgd_update_kernel(const SgdTensor<T>* __restrict__ tensors,
-                                  const SgdChunk* __restrict__ chunks, SgdCoefficients c) {
-  const SgdChunk chunk = chunks[blockIdx.x];
+                                  const TensorChunk* __restrict__ chunks, SgdCoefficients c) {
+  const TensorChunk chunk = chunks[blockIdx.x];
   const SgdTensor<T> t = tensors[chunk.tensor];
   for (int64_t k = threadIdx.x; k < chunk.count; k += blockDim.x) {
     const int64_t i = chunk.begin + k;
@@ -28,7 +28,7 @@ __global__ void sgd_update_kernel(const SgdTensor<T>* __restrict__ tensors,
 }  // namespace
 
 template <typename T>
-cudaError_t launch_sgd_update(const SgdTensor<T>* tensors, const SgdChunk* chunks,
+cudaError_t launch_sgd_update(const SgdTensor<T>* tensors, const TensorChunk* chunks,
                               int64_t num_chunks, SgdCoefficients coefficients,
                               cudaStream_t stream) {
   if (num_chunks == 0) return cudaSuccess;
@@ -36,9 +36,9 @@ cudaError_t launch_sgd_update(const SgdTensor<T>* tensors, const SgdChunk* chunk
   return cudaGetLastError();
 }
 
-template cudaError_t launch_sgd_update<float>(const SgdTensor<float>*, const SgdChunk*, int64_t,
-                                              SgdCoefficients, cudaStream_t);
-template cudaError_t launch_sgd_update<double>(const SgdTensor<double>*, const SgdChunk*, int64_t,
-                                               SgdCoefficients, cudaStream_t);
+template cudaError_t launch_sgd_update<float>(const SgdTensor<float>*, const TensorChunk*,
+                                              int64_t, SgdCoefficients, cudaStream_t);
+template cudaError_t launch_sgd_update<double>(const SgdTensor<double>*, const TensorChunk*,
+                                               int64_t, SgdCoefficients, cudaStream_t);
 
 }  // namespace bitgrad::cuda_ops

@@ -6,6 +6,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include "ops/cuda/optim/tensor_chunks.h"
+
 namespace bitgrad::cuda_ops {
 
 struct SgdCoefficients {
@@ -22,16 +24,10 @@ struct SgdTensor {
   int64_t size;
 };
 
-// A block's share of the work: `count` elements of tensor `tensor` from `begin`.
-struct SgdChunk {
-  int32_t tensor;
-  int64_t begin, count;
-};
-
 // Updates every tensor of `tensors` (device memory, num_tensors entries) in one launch, a block
 // per chunk of `chunks` (device memory, num_chunks entries), as ops/sgd_update.h says.
 template <typename T>
-cudaError_t launch_sgd_update(const SgdTensor<T>* tensors, const SgdChunk* chunks,
+cudaError_t launch_sgd_update(const SgdTensor<T>* tensors, const TensorChunk* chunks,
                               int64_t num_chunks, SgdCoefficients coefficients,
                               cudaStream_t stream);
 
