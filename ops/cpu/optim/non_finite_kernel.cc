@@ -50,9 +50,10 @@ int64_t first_non_finite_cpu(const std::vector<Tensor>& tensors) {
       return std::make_pair(static_cast<const void*>(t.data<scalar_t>()),
                             &any_non_finite<scalar_t>);
     });
+    const char* bytes = static_cast<const char*>(data);
+    const int64_t item_bytes = static_cast<int64_t>(t.itemsize());
     for (int64_t begin = 0; begin < t.numel(); begin += kChunkElements) {
-      chunks.push_back({static_cast<int64_t>(i),
-                        static_cast<const char*>(data) + begin * static_cast<int64_t>(t.itemsize()),
+      chunks.push_back({static_cast<int64_t>(i), bytes + begin * item_bytes,
                         std::min(kChunkElements, t.numel() - begin), check});
     }
     elements += t.numel();
@@ -65,11 +66,12 @@ int64_t first_non_finite_cpu(const std::vector<Tensor>& tensors) {
     const Chunk& chunk = chunks[c];
     if (chunk.tensor >= first.load(std::memory_order_relaxed)) continue;  // cannot be the first
     if (!chunk.any_non_finite(chunk.data, chunk.count)) continue;
+    // first = min(first, chunk.tensor), against other threads doing the same.
     int64_t seen = first.load();
-    while (chunk.tensor < seen && !first.compare_exchange_weak(seen, chunk.tensor)) {
-    }
+    while (chunk.tensor < seen && !first.compare_exchange_weak(seen, chunk.tensor)) continue;
   }
-  return first.load() == none ? -1 : first.load();
+  const int64_t found = first.load();
+  return found == none ? -1 : found;
 }
 
 }  // namespace
