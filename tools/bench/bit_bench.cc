@@ -1,4 +1,5 @@
-// Times BiT training steps (forward, backward, SGD-momentum update) or inference, after warm-up.
+// Times BiT training steps or inference, after warm-up. A training step is bit_finetune's update
+// (train/update.h): forward, backward, the check for non-finite gradients, the SGD-momentum step.
 //
 //   bazel run //tools/bench:bit_bench -- --model=BiT-R50x1 --mode=train --batch=16 --res=128
 //
@@ -29,6 +30,7 @@
 #include "ops/cuda/math_mode.h"
 #include "ops/loss.h"
 #include "optim/sgd.h"
+#include "train/update.h"
 #include "tools/bench/bench_clock.h"
 #include "tools/bench/json_line.h"
 
@@ -96,13 +98,14 @@ absl::Status run() {
   for (int64_t& label : labels) label = generator.randint(config.head_size);
   Tensor y = from_vector(labels, {batch}, device);
 
+  const std::vector<Batch> batch_of_one_micro_batch = {Batch{0, x, y, {}}};
+  Mixup no_mixup(0);
   auto step = [&] {
     if (train) {
-      Tensor loss = cross_entropy(model(x), y);
-      loss.backward();
-      sgd.step();
-      sgd.zero_grad();
-      return loss.item<double>();  // waits for the device
+      absl::StatusOr<double> loss =
+          train_update(model, sgd, 0.003, batch_of_one_micro_batch, no_mixup, generator);
+      BG_CHECK(loss.ok(), loss.status().message());
+      return *loss;  // train_update read it: the device is done
     }
     NoGradGuard no_grad;
     return model(x).to_vector<float>()[0] * 0.0;
