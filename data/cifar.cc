@@ -44,6 +44,17 @@ CifarKind other(CifarKind kind) {
   return kind == CifarKind::kCifar10 ? CifarKind::kCifar100 : CifarKind::kCifar10;
 }
 
+// `dir` or the archive's folder in it, whichever holds `lay`'s first batch file; "" if neither.
+std::string folder_holding(const Layout& lay, const std::string& dir) {
+  std::error_code error;
+  for (const std::string& folder : {dir, absl::StrCat(dir, "/", lay.archive_folder)}) {
+    if (std::filesystem::is_regular_file(absl::StrCat(folder, "/", lay.first_file), error)) {
+      return folder;
+    }
+  }
+  return "";
+}
+
 // The folder that holds `kind`'s binary batches: `dir`, or the archive's folder inside it. Else an
 // error that says what `dir` holds instead: nothing, the Python version, or the other CIFAR.
 absl::StatusOr<std::string> batches_folder(CifarKind kind, const std::string& dir) {
@@ -53,9 +64,7 @@ absl::StatusOr<std::string> batches_folder(CifarKind kind, const std::string& di
   if (!fs::is_directory(dir, error)) {
     return absl::NotFoundError(absl::StrCat(dir, ": no such folder"));
   }
-  for (const std::string& folder : {dir, absl::StrCat(dir, "/", lay.archive_folder)}) {
-    if (fs::is_regular_file(absl::StrCat(folder, "/", lay.first_file), error)) return folder;
-  }
+  if (std::string folder = folder_holding(lay, dir); !folder.empty()) return folder;
   const std::string expected = absl::StrCat("; bitgrad reads ", lay.name, "'s binary version (",
                                             lay.archive, ", which extracts to ",
                                             lay.archive_folder, "/)");
@@ -65,13 +74,11 @@ absl::StatusOr<std::string> batches_folder(CifarKind kind, const std::string& di
                                                    expected));
   }
   const Layout other_lay = layout(other(kind));
-  for (const std::string& folder : {dir, absl::StrCat(dir, "/", other_lay.archive_folder)}) {
-    if (fs::is_regular_file(absl::StrCat(folder, "/", other_lay.first_file), error)) {
-      return absl::InvalidArgumentError(absl::StrCat(folder, ": holds ", other_lay.name,
-                                                     " (", other_lay.first_file, "), not ",
-                                                     lay.name, "; use --dataset=",
-                                                     other_lay.flag, ":", folder));
-    }
+  if (std::string folder = folder_holding(other_lay, dir); !folder.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(folder, ": holds ", other_lay.name, " (",
+                                                   other_lay.first_file, "), not ", lay.name,
+                                                   "; use --dataset=", other_lay.flag, ":",
+                                                   folder));
   }
   return absl::NotFoundError(absl::StrCat(dir, ": no ", lay.first_file, " in it or in ",
                                           lay.archive_folder, "/ below it", expected));

@@ -18,7 +18,6 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "autograd/engine.h"
 #include "autograd/grad_mode.h"
 #include "core/profiler.h"
 #include "core/random.h"
@@ -28,7 +27,6 @@
 #include "ops/cpu/conv/algo.h"
 #include "ops/cpu/conv/direct.h"
 #include "ops/cuda/math_mode.h"
-#include "ops/loss.h"
 #include "optim/sgd.h"
 #include "train/update.h"
 #include "tools/bench/bench_clock.h"
@@ -91,7 +89,8 @@ absl::Status run() {
   BitResNetV2 model(config);
   model.to(device);
   if (!train) model.eval();
-  Sgd sgd(model.named_parameters(), SgdOptions{.lr = 0.003, .momentum = 0.9});
+  const SgdOptions sgd_options{.lr = 0.003, .momentum = 0.9};  // BiT fine-tuning's
+  Sgd sgd(model.named_parameters(), sgd_options);
   Generator generator(0);
   Tensor x = rand({batch, 3, res, res}, -1.0, 1.0, DType::kFloat32, device, generator);
   std::vector<int64_t> labels(batch);
@@ -103,7 +102,7 @@ absl::Status run() {
   auto step = [&] {
     if (train) {
       absl::StatusOr<double> loss =
-          train_update(model, sgd, 0.003, batch_of_one_micro_batch, no_mixup, generator);
+          train_update(model, sgd, sgd_options.lr, batch_of_one_micro_batch, no_mixup, generator);
       BG_CHECK(loss.ok(), loss.status().message());
       return *loss;  // train_update read it: the device is done
     }
