@@ -48,7 +48,12 @@ absl::StatusOr<Dataset> load_idx_dir(const std::string& dir,
   return Dataset{*std::move(train), *std::move(test)};
 }
 
-absl::StatusOr<Dataset> read_any(DatasetFormat format, const std::string& path) {
+absl::StatusOr<Dataset> read_any(DatasetFormat format, const std::string& path,
+                                 double test_fraction) {
+  if (test_fraction != 0 && format != DatasetFormat::kImageFolder) {
+    return absl::InvalidArgumentError(
+        "--test_fraction is for folder:DIR; the other formats have a test split of their own");
+  }
   switch (format) {
     case DatasetFormat::kMnist:
       return load_idx_dir(path, {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
@@ -60,7 +65,7 @@ absl::StatusOr<Dataset> read_any(DatasetFormat format, const std::string& path) 
     case DatasetFormat::kCifar100:
       return load_cifar(CifarKind::kCifar100, path);
     case DatasetFormat::kImageFolder:
-      return load_image_folders(path);
+      return load_image_folders(path, test_fraction);
     case DatasetFormat::kKerasNpz:
       return read_keras_npz(path);
   }
@@ -81,8 +86,9 @@ absl::StatusOr<DatasetFormat> parse_dataset_format(const std::string& name) {
       "\"; expected mnist, fashion_mnist, cifar10, cifar100, folder or npz"));
 }
 
-absl::StatusOr<Dataset> load_dataset(DatasetFormat format, const std::string& path) {
-  absl::StatusOr<Dataset> data = read_any(format, path);
+absl::StatusOr<Dataset> load_dataset(DatasetFormat format, const std::string& path,
+                                     double test_fraction) {
+  absl::StatusOr<Dataset> data = read_any(format, path, test_fraction);
   if (!data.ok()) return data.status();
   for (const ImageSet* set : {&data->train, &data->test}) {
     if (absl::Status status = check_image_set(*set); !status.ok()) return status;

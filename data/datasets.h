@@ -14,7 +14,8 @@ enum class DatasetFormat {
   kFashionMnist,  // the same layout, with Fashion-MNIST's class names
   kCifar10,       // data/cifar.h
   kCifar100,
-  kImageFolder,   // data/image_folder.h: path/train and path/test (or path/val)
+  kImageFolder,   // data/image_folder.h: path/train and path/test (or path/val), or class
+                  // folders in path itself, part of each held out (test_fraction)
   kKerasNpz,      // data/keras_npz.h
 };
 
@@ -22,6 +23,9 @@ enum class DatasetFormat {
 absl::StatusOr<DatasetFormat> parse_dataset_format(const std::string& name);
 
 // Reads both splits and checks them (check_image_set). Errors name the file or folder.
-absl::StatusOr<Dataset> load_dataset(DatasetFormat format, const std::string& path);
+// `test_fraction` > 0 holds out part of an image folder that has no train/ and test/ as its
+// test split (load_image_folders); the other formats have a test split of their own.
+absl::StatusOr<Dataset> load_dataset(DatasetFormat format, const std::string& path,
+                                     double test_fraction = 0);
 
 }  // namespace bitgrad

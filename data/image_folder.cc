@@ -1,7 +1,10 @@
 #include "data/image_folder.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -98,6 +101,48 @@ std::string sub_folder_list(const fs::path& dir) {
                       "]");
 }
 
+// FNV-1a (64 bits): the same on every machine, compiler and run, unlike std::hash.
+uint64_t stable_hash(const std::string& text) {
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
+  return hash;
+}
+
+// Splits `all` (read from `root`) into train and test, holding out `test_fraction` of each
+// class's images: those whose paths below root hash lowest. Both keep the file order.
+absl::StatusOr<Dataset> hold_out_test_split(const ImageSet& all, const std::string& root,
+                                            double test_fraction) {
+  std::vector<std::vector<int64_t>> by_class(all.num_classes());
+  for (int64_t i = 0; i < all.size(); ++i) by_class[all.labels[i]].push_back(i);
+  std::vector<bool> held_out(all.size(), false);
+  for (int64_t label = 0; label < all.num_classes(); ++label) {
+    std::vector<int64_t>& members = by_class[label];
+    const int64_t n = static_cast<int64_t>(members.size());
+    if (n < 2) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          root, "/", all.class_names[label], ": 1 image; --test_fraction holds out part of each "
+          "class, so each needs at least 2"));
+    }
+    const int64_t held = std::clamp<int64_t>(std::llround(test_fraction * n), 1, n - 1);
+    std::vector<std::pair<uint64_t, std::string>> keys;
+    for (int64_t i : members) {
+      std::string relative = fs::path(all.files[i]).lexically_relative(root).generic_string();
+      keys.emplace_back(stable_hash(relative), std::move(relative));
+    }
+    std::vector<int64_t> order(n);
+    for (int64_t k = 0; k < n; ++k) order[k] = k;
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return keys[a] < keys[b]; });
+    for (int64_t k = 0; k < held; ++k) held_out[members[order[k]]] = true;
+  }
+  std::vector<int64_t> train_indices, test_indices;
+  for (int64_t i = 0; i < all.size(); ++i) {
+    (held_out[i] ? test_indices : train_indices).push_back(i);
+  }
+  Dataset split{all.subset(train_indices), all.subset(test_indices)};
+  split.train.skipped_files = all.skipped_files;  // reported once, with the training split
+  return split;
+}
+
 }  // namespace
 
 std::vector<std::string> image_files_in(const std::string& dir) {
@@ -152,16 +197,32 @@ std::string skipped_files_note(const ImageSet& set) {
                       absl::StrJoin(shown, ", "), n > kShown ? ", ..." : "", "\n");
 }
 
-absl::StatusOr<Dataset> load_image_folders(const std::string& root) {
+absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_fraction) {
   std::error_code error;
   if (!fs::is_directory(root, error)) {
     return absl::NotFoundError(absl::StrCat(root, ": no such folder"));
   }
-  if (!fs::is_directory(root + "/train", error)) {
+  if (!(test_fraction >= 0 && test_fraction < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--test_fraction=", test_fraction, ": expected a fraction in [0, 1)"));
+  }
+  const bool has_train = fs::is_directory(root + "/train", error);
+  if (test_fraction > 0) {
+    if (has_train) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          root, ": has a train/ folder, so its own split; --test_fraction is for a folder that "
+          "holds the class folders themselves"));
+    }
+    absl::StatusOr<ImageSet> all = read_image_folder(root);
+    if (!all.ok()) return all.status();
+    return hold_out_test_split(*all, root, test_fraction);
+  }
+  if (!has_train) {
     return absl::NotFoundError(absl::StrCat(
         root, ": expected train/ and test/ (or val/) in it, each with one sub-folder per class; "
-        "it has ", sub_folder_list(root), " (if those are the classes, move each one's images "
-        "into train/CLASS/ and test/CLASS/)"));
+        "it has ", sub_folder_list(root), " (if those are the classes, --test_fraction=0.2 "
+        "holds out a fifth of each one's images for testing; or move them into train/CLASS/ "
+        "and test/CLASS/)"));
   }
   const bool has_test = fs::is_directory(root + "/test", error);
   if (!has_test && !fs::is_directory(root + "/val", error)) {

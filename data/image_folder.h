@@ -34,7 +34,11 @@ std::string skipped_files_note(const ImageSet& set);
 
 // root/train and root/test (or root/val when there is no root/test). Both must list the same
 // classes, so that label i means the same class in both. A root without them is an error that
-// lists what it holds instead.
-absl::StatusOr<Dataset> load_image_folders(const std::string& root);
+// lists what it holds instead, unless `test_fraction` is above 0: then root holds the class
+// folders itself, and that fraction of each class's images (rounded; at least one, never all)
+// is held out as the test split. Which ones depends only on their paths below root (lowest
+// FNV-1a hash first), not on a seed, so a later run (--eval_only, --resume) with any --seed
+// holds out the same images.
+absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_fraction = 0);
 
 }  // namespace bitgrad

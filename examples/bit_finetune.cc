@@ -40,6 +40,9 @@ ABSL_FLAG(bool, zero_head, false,
 ABSL_FLAG(std::string, dataset, "fashion_mnist",
           "fashion_mnist[:DIR], mnist:DIR, cifar10:DIR, cifar100:DIR, folder:DIR or npz:FILE");
 ABSL_FLAG(int64_t, examples_per_class, 0, "few-shot: training examples per class; 0: all");
+ABSL_FLAG(double, test_fraction, 0,
+          "with --dataset=folder:DIR holding the class folders itself (no train/, test/): the "
+          "fraction of each class held out as the test split, picked by file name");
 ABSL_FLAG(int64_t, batch, 512, "images per optimizer update");
 ABSL_FLAG(int64_t, batch_split, 1, "micro-batches per update (gradients accumulate)");
 ABSL_FLAG(int64_t, steps, 0, "optimizer updates; 0: the HyperRule's for the training-set size");

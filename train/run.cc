@@ -91,9 +91,14 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   }
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(config.dataset());
   if (!spec.ok()) return spec.status();
-  absl::StatusOr<Dataset> all = load_dataset_spec(*spec);
+  absl::StatusOr<Dataset> all = load_dataset_spec(*spec, config.test_fraction());
   if (!all.ok()) return all.status();
   out << skipped_files_note(all->train) << skipped_files_note(all->test);
+  if (config.test_fraction() > 0) {
+    out << "test split: " << all->test.size() << " of the " << all->train.size() + all->test.size()
+        << " images in " << spec->path << " held out (--test_fraction=" << config.test_fraction()
+        << ", picked by file name: the same in every run)\n";
+  }
   absl::StatusOr<Dataset> data = few_shot_data(*all, config);
   if (!data.ok()) return data.status();
 

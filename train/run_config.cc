@@ -173,6 +173,9 @@ absl::Status check_run_config(const RunConfig& c) {
                                         c.loss(), "\""));
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
+  if (!(c.test_fraction() >= 0 && c.test_fraction() < 1)) {
+    return invalid("test_fraction", "expected a fraction in [0, 1), e.g. 0.2");
+  }
   if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");
   if (c.resolution() > 0 && c.resolution() < kMinResolution) {
     return invalid("resolution", absl::StrCat(c.resolution(), " is too small: BiT ResNet-v2 "
@@ -204,7 +207,13 @@ absl::Status check_run_config(const RunConfig& c) {
   if (std::string problem = dtype_flag_problem(c.dtype(), c.device() == "cuda"); !problem.empty()) {
     return invalid("dtype", problem);
   }
-  return parse_dataset_spec(c.dataset()).status();
+  absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(c.dataset());
+  if (!spec.ok()) return spec.status();
+  if (c.test_fraction() > 0 && spec->format != DatasetFormat::kImageFolder) {
+    return invalid("test_fraction", "applies to --dataset=folder:DIR only; the other formats have "
+                                    "a test split of their own");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec) {
@@ -219,8 +228,8 @@ absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec) {
   return invalid("dataset", absl::StrCat("expected ", name, ":PATH, got \"", spec, "\""));
 }
 
-absl::StatusOr<Dataset> load_dataset_spec(const DatasetSpec& spec) {
-  absl::StatusOr<Dataset> data = load_dataset(spec.format, spec.path);
+absl::StatusOr<Dataset> load_dataset_spec(const DatasetSpec& spec, double test_fraction) {
+  absl::StatusOr<Dataset> data = load_dataset(spec.format, spec.path, test_fraction);
   if (!data.ok()) return invalid("dataset", std::string(data.status().message()));
   return data;
 }

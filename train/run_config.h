@@ -49,6 +49,7 @@ struct DatasetSpec {
   std::string path;
 };
 absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec);
-absl::StatusOr<Dataset> load_dataset_spec(const DatasetSpec& spec);  // errors name --dataset
+// Errors name --dataset. `test_fraction`: RunConfig's, for a folder of class folders.
+absl::StatusOr<Dataset> load_dataset_spec(const DatasetSpec& spec, double test_fraction = 0);
 
 }  // namespace bitgrad

@@ -81,5 +81,13 @@ TEST(DatasetsTest, ChecksLabelsAgainstTheClasses) {
                            {"/nonexistent/train-images-idx3-ubyte"}));
 }
 
+// Only an image folder without a split of its own takes a test fraction.
+TEST(DatasetsTest, OnlyImageFoldersTakeATestFraction) {
+  const std::string dir = mnist_dir("mnist_fraction", "\x05\x07");
+  ASSERT_TRUE(load_dataset(DatasetFormat::kMnist, dir, 0).ok());
+  EXPECT_TRUE(fails_naming(load_dataset(DatasetFormat::kMnist, dir, 0.2).status(),
+                           {"--test_fraction", "folder:DIR", "test split of their own"}));
+}
+
 }  // namespace
 }  // namespace bitgrad

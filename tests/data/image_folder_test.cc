@@ -1,5 +1,6 @@
 #include "data/image_folder.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "gtest/gtest.h"
@@ -105,6 +106,66 @@ TEST(ImageFolderTest, TrainAndTestMustListTheSameClasses) {
                            {root + "/test", "classes [cat]", "[cat, dog]"}));
 }
 
+// A folder of class folders, with no train/ and test/ of its own: part of each class is held
+// out, picked by the FNV-1a hashes of the paths below the root (the expected names come from
+// an independent Python FNV-1a), so the split survives a copy of the folder and any seed.
+TEST(ImageFolderTest, ATestFractionHoldsOutTheSameImagesOfEachClass) {
+  const std::string root = fresh_temp_dir("folder_holdout");
+  for (int i = 0; i < 7; ++i) copy_image("rgb8.png", root + "/cat/" + std::to_string(i) + ".png");
+  for (int i = 0; i < 4; ++i) copy_image("rgb8.png", root + "/dog/" + std::to_string(i) + ".png");
+  copy_image("rgb8.png", root + "/dog/2019/a.png");
+  write_file(root + "/dog/notes.txt", "not an image");
+  absl::StatusOr<Dataset> data = load_image_folders(root, 0.25);
+  ASSERT_TRUE(data.ok()) << data.status();
+  // 0.25 of 7 rounds to 2, of 5 to 1; both splits keep the file order.
+  EXPECT_EQ(data->test.files, (std::vector<std::string>{root + "/cat/5.png", root + "/cat/6.png",
+                                                        root + "/dog/2.png"}));
+  EXPECT_EQ(data->test.labels, (std::vector<int64_t>{0, 0, 1}));
+  EXPECT_EQ(data->train.files,
+            (std::vector<std::string>{root + "/cat/0.png", root + "/cat/1.png",
+                                      root + "/cat/2.png", root + "/cat/3.png",
+                                      root + "/cat/4.png", root + "/dog/0.png",
+                                      root + "/dog/1.png", root + "/dog/3.png",
+                                      root + "/dog/2019/a.png"}));
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{0, 0, 0, 0, 0, 1, 1, 1, 1}));
+  EXPECT_EQ(data->train.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(data->test.class_names, data->train.class_names);
+  EXPECT_EQ(data->train.skipped_files, (std::vector<std::string>{root + "/dog/notes.txt"}));
+  EXPECT_TRUE(data->test.skipped_files.empty());  // noted once
+
+  // The same names below another root: the same split.
+  const std::string copy = fresh_temp_dir("folder_holdout_copy");
+  std::filesystem::copy(root, copy, std::filesystem::copy_options::recursive);
+  absl::StatusOr<Dataset> copied = load_image_folders(copy, 0.25);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(copied->test.files, (std::vector<std::string>{copy + "/cat/5.png",
+                                                          copy + "/cat/6.png",
+                                                          copy + "/dog/2.png"}));
+  // At least one image of each class on both sides, whatever the fraction.
+  data = load_image_folders(root, 0.01);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->test.labels, (std::vector<int64_t>{0, 1}));
+  data = load_image_folders(root, 0.99);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{0, 1}));
+}
+
+TEST(ImageFolderTest, ATestFractionNeedsAFolderOfClassFoldersWithTwoImagesEach) {
+  const std::string root = fresh_temp_dir("folder_holdout_bad");
+  copy_image("rgb8.png", root + "/cat/1.png");
+  copy_image("rgb8.png", root + "/cat/2.png");
+  copy_image("rgb8.png", root + "/dog/1.png");
+  EXPECT_TRUE(fails_naming(load_image_folders(root, 0.2).status(),
+                           {root + "/dog: 1 image", "at least 2"}));
+  for (double bad : {-0.1, 1.0, std::nan("")}) {
+    EXPECT_TRUE(fails_naming(load_image_folders(root, bad).status(),
+                             {"--test_fraction", "a fraction in [0, 1)"}));
+  }
+  copy_image("rgb8.png", root + "/train/cat/1.png");
+  EXPECT_TRUE(fails_naming(load_image_folders(root, 0.2).status(),
+                           {root + ": has a train/ folder", "its own split"}));
+}
+
 TEST(ImageFolderTest, BadFoldersAreNamed) {
   EXPECT_TRUE(fails_naming(read_image_folder("/nonexistent/images").status(),
                            {"/nonexistent/images", "no such image folder"}));
@@ -118,7 +179,7 @@ TEST(ImageFolderTest, BadFoldersAreNamed) {
   copy_image("rgb8.png", flat + "/dog/1.png");
   EXPECT_TRUE(fails_naming(load_image_folders(flat).status(),
                            {flat, "expected train/ and test/ (or val/)", "sub-folders [cat, dog]",
-                            "train/CLASS/ and test/CLASS/"}));
+                            "--test_fraction=0.2", "train/CLASS/ and test/CLASS/"}));
   copy_image("rgb8.png", flat + "/train/cat/1.png");
   EXPECT_TRUE(fails_naming(load_image_folders(flat).status(),
                            {flat, "has train/ but no test/ or val/"}));

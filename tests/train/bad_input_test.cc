@@ -205,7 +205,17 @@ std::vector<Row> rows() {
          fs::create_directories(path("unsplit/dog"));
          return error_line(run_with({"--dataset=folder:" + path("unsplit")}));
        },
-       {"--dataset", "unsplit", "train/ and test/", "[cat, dog]"}},
+       {"--dataset", "unsplit", "train/ and test/", "[cat, dog]", "--test_fraction=0.2"}},
+      {"files", "`--dataset=folder:$TMP/lone --test_fraction=0.2`: a class with one image",
+       [] {
+         for (const char* image : {"lone/cat/1.png", "lone/cat/2.png", "lone/dog/1.png"}) {
+           fs::create_directories(fs::path(path(image)).parent_path());
+           fs::copy_file("tests/data/testdata/rgb8.png", path(image));
+         }
+         return error_line(
+             run_with({"--dataset=folder:" + path("lone"), "--test_fraction=0.2"}));
+       },
+       {"--dataset", "lone/dog: 1 image", "at least 2"}},
       {"files", "`--dataset=cifar10:$TMP/cifar-py`: CIFAR-10's Python version (pickled)",
        [] {
          fs::create_directories(path("cifar-py"));

@@ -256,6 +256,35 @@ TEST_F(EvalOnlyTest, AFolderDatasetNamesTheFilesItPassesOver) {
   EXPECT_EQ(out.str().find(root + "/test: passed over"), std::string::npos) << out.str();
 }
 
+// A folder of class folders, split by --test_fraction: the run says how many it held out, and
+// evaluates those.
+TEST_F(EvalOnlyTest, ATestFractionSplitsAFolderOfClassFolders) {
+  const std::string root = ::testing::TempDir() + "/eval_only_class_folders";
+  std::filesystem::remove_all(root);
+  for (const std::string label : {"0", "1", "2"}) {
+    std::filesystem::create_directories(root + "/" + label);
+    for (const std::string name : {"a", "b", "c", "d"}) {
+      std::filesystem::copy_file("tests/data/testdata/rgb8.png",
+                                 root + "/" + label + "/" + name + ".png");
+    }
+  }
+  RunConfig c = tiny_run("");
+  c.set_save_weights("");
+  c.set_weights(out_ + "/checkpoint.ckpt");
+  c.set_dataset("folder:" + root);
+  c.set_eval_only(true);
+  c.set_test_fraction(0.5);
+  std::ostringstream out;
+  absl::StatusOr<FinetuneResult> result = run_finetune(c, out);
+  ASSERT_TRUE(result.ok()) << result.status() << "\n" << out.str();
+  EXPECT_EQ(result->test.examples, 6);
+  EXPECT_EQ(result->test.class_examples, (std::vector<int64_t>{2, 2, 2}));
+  EXPECT_NE(out.str().find("test split: 6 of the 12 images in " + root +
+                           " held out (--test_fraction=0.5, picked by file name"),
+            std::string::npos)
+      << out.str();
+}
+
 TEST_F(EvalOnlyTest, RefusesWhatCannotBeEvaluated) {
   RunConfig random = tiny_run("");
   random.set_eval_only(true);

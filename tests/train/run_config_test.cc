@@ -59,6 +59,17 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   c = valid();
   c.set_dataset("imagenet:/data");
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--dataset", "imagenet"}));
+  c = valid();
+  c.set_dataset("folder:/data");
+  for (double bad : {-0.5, 1.0}) {
+    c.set_test_fraction(bad);
+    EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--test_fraction", "[0, 1)"}));
+  }
+  c.set_test_fraction(0.2);
+  EXPECT_TRUE(check_run_config(c).ok());
+  c.set_dataset("cifar10:/data");
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c),
+                                    {"--test_fraction", "folder:DIR", "test split of their own"}));
 }
 
 TEST(RunConfigTest, DatasetSpecs) {
