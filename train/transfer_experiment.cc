@@ -41,7 +41,7 @@ constexpr std::array<const char*, 5> kUserFields = {"dataset", "seed", "workers"
                                                     "out"};
 
 // The architecture and input size both stages use: chosen so that the whole experiment fits
-// in ten minutes on two cores (docs/bit_finetune.md has the measurements).
+// in ten minutes on two cores (docs/transfer_experiments.md has the measurements).
 void set_model(RunConfig& c) {
   c.set_model("R50x1");
   c.set_base_width(8);  // 1/8 of the official width: 0.37M parameters
@@ -49,7 +49,7 @@ void set_model(RunConfig& c) {
   c.set_resolution(32);  // 28x28 images are resized to 32
 }
 
-// The train paths, at the eval path's scale (docs/bit_finetune.md has the measurements).
+// The train paths, at the eval path's scale (docs/transfer_experiments.md has the measurements).
 // Upstream, translations and flips: the model learns to find a garment anywhere in the frame,
 // which transfers (flips alone reach a higher upstream accuracy and a 4 points lower gain).
 // The fine-tuning flips only: over 40 draws that adds 0.8 points to the transfer arm, which

@@ -7,7 +7,7 @@ images per class (three seeded draws) and on all of them, and scored on the test
 --classes; the same for a random model of that shape and for the raw pixels, with the
 nearest-neighbour accuracy (cosine) beside each 10-shot figure. With several comma-separated
 --weights, each model's features and their concatenation: whether models trained alike from
-different seeds learn different features (docs/bit_finetune.md).
+different seeds learn different features (docs/transfer_experiments.md).
 
     bazel run //examples:bit_export -- --weights=UPSTREAM.ckpt --output=/tmp/up.onnx \\
         --save_weights=/tmp/up.npz --base_width=8 --num_groups=4
