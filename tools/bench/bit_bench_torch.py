@@ -10,7 +10,8 @@ tools/golden/bit_torch.py, written from docs/bit.md.
 converted once, and the convolutions then produce channels_last activations.
 
 --device=cuda runs it on the GPU (tools/gpu/check.sh), with TF32 for the convolutions and the
-matrix products as bitgrad has it; --dtype=bf16 adds autocast to bfloat16 there.
+matrix products as bitgrad has it; --dtype=bf16 adds autocast to bfloat16 (on the CPU too, where
+bitgrad has no bf16 path: a reference point for CPUs with AMX).
 
 Prints a progress line per step and, last, one JSON object like bit_bench's.
 """
@@ -50,12 +51,11 @@ def main():
                         help="layout of the input and the kernels")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
-                        help="bf16: torch.autocast to bfloat16 (cuda only); fp32 weights")
+                        help="bf16: torch.autocast to bfloat16 (on the CPU: oneDNN's bf16 kernels, "
+                             "AMX or AVX512-BF16 where the CPU has them); fp32 weights")
     parser.add_argument("--profile", action="store_true",
                         help="print PyTorch's per-op time over the timed steps")
     args = parser.parse_args()
-    if args.dtype == "bf16" and args.device != "cuda":
-        raise SystemExit("--dtype=bf16: only with --device=cuda")
 
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -73,7 +73,7 @@ def main():
         value = value.to(device)
         model.params[key] = value.contiguous(memory_format=memory_format) if value.dim() == 4 else value
     y = torch.randint(0, args.head, (args.batch,)).to(device)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if args.dtype == "bf16"
+    autocast = (torch.autocast(args.device, dtype=torch.bfloat16) if args.dtype == "bf16"
                 else contextlib.nullcontext())
 
     if args.mode == "train":
