@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "data/image_io.h"
 
 namespace bitgrad {
 namespace {
@@ -69,18 +70,23 @@ absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
 }
 
 // Appends the images of a class folder (and of the folders below it) to `images`, its other
-// files, hidden ones aside, to `others`.
+// files, hidden ones aside, to `others`: those named otherwise, and those named as images whose
+// first bytes are no PNG or JPEG (a WebP or HEIF photo saved as .jpg), so that they are noted
+// before a run rather than stop it when the loader reaches them.
 absl::Status list_class_folder(const fs::path& class_dir, std::vector<std::string>& images,
-                               std::vector<std::string>& others) {
+                               std::vector<SkippedFile>& others) {
   absl::StatusOr<std::vector<ListedFolder>> folders = walk(class_dir);
   if (!folders.ok()) return folders.status();
   for (const ListedFolder& folder : *folders) {
     for (const fs::directory_entry& entry : folder.entries) {
       if (is_hidden(entry.path())) continue;
-      if (is_image_file(entry)) {
-        images.push_back(entry.path().string());
-      } else if (!entry.is_directory()) {
-        others.push_back(entry.path().string());
+      const std::string path = entry.path().string();
+      if (!is_image_file(entry)) {
+        if (!entry.is_directory()) others.push_back({path, ""});
+      } else if (std::string holds = not_png_or_jpeg(path); !holds.empty()) {
+        others.push_back({path, std::move(holds)});
+      } else {
+        images.push_back(path);
       }
     }
   }
@@ -185,16 +191,25 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
 }
 
 std::string skipped_files_note(const ImageSet& set) {
-  if (set.skipped_files.empty()) return "";
   constexpr size_t kShown = 5;
-  std::vector<std::string> shown;
-  for (size_t i = 0; i < std::min(kShown, set.skipped_files.size()); ++i) {
-    shown.push_back(fs::path(set.skipped_files[i]).lexically_relative(set.source).string());
+  std::vector<std::string> misnamed, mislabeled;  // the first few of each, for the notes
+  size_t misnamed_count = 0, mislabeled_count = 0;
+  for (const SkippedFile& file : set.skipped_files) {
+    const std::string name = fs::path(file.path).lexically_relative(set.source).string();
+    if (file.holds.empty()) {
+      if (++misnamed_count <= kShown) misnamed.push_back(name);
+    } else if (++mislabeled_count <= kShown) {
+      mislabeled.push_back(absl::StrCat(name, " (", file.holds, ")"));
+    }
   }
-  const size_t n = set.skipped_files.size();
-  return absl::StrCat("note: ", set.source, ": passed over ", n, n == 1 ? " file" : " files",
-                      " that ", n == 1 ? "is" : "are", " not .jpg, .jpeg or .png: ",
-                      absl::StrJoin(shown, ", "), n > kShown ? ", ..." : "", "\n");
+  auto line = [&](size_t n, const std::vector<std::string>& shown, const char* what) {
+    if (n == 0) return std::string();
+    return absl::StrCat("note: ", set.source, ": passed over ", n, n == 1 ? " file" : " files",
+                        " that ", n == 1 ? "is" : "are", what, absl::StrJoin(shown, ", "),
+                        n > kShown ? ", ..." : "", "\n");
+  };
+  return line(misnamed_count, misnamed, " not .jpg, .jpeg or .png: ") +
+         line(mislabeled_count, mislabeled, " named as images but hold no PNG or JPEG: ");
 }
 
 absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_fraction) {

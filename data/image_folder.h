@@ -6,8 +6,9 @@
 // the .jpg, .jpeg and .png files (any letter case) in each and in the folders below it, in
 // torchvision's order: folders sorted by path, each one's files by name; decoded on demand.
 // Hidden files and folders (".DS_Store", ".ipynb_checkpoints/") are left out, and so are the
-// folders that links point to inside a class folder (a link can make a cycle). Other files are
-// passed over and listed in ImageSet::skipped_files, which skipped_files_note reports.
+// folders that links point to inside a class folder (a link can make a cycle). Other files, and
+// files named as images whose first bytes are no PNG or JPEG (a WebP or HEIF photo saved as
+// .jpg), are passed over and listed in ImageSet::skipped_files, which skipped_files_note reports.
 #pragma once
 
 #include <string>
@@ -27,9 +28,10 @@ std::vector<std::string> image_files_in(const std::string& dir);
 // images.
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root);
 
-// "" when the reader took every file of `set`; else a line that counts the files it passed over
-// and names the first few (relative to set.source), so that images in a format bitgrad does not
-// read (.webp, .bmp, ...) do not drop out unseen.
+// "" when the reader took every file of `set`; else a line for the files named otherwise than
+// as images and one for those named as images that hold none bitgrad reads, each counting them
+// and naming the first few (relative to set.source), so that images in a format bitgrad does
+// not read (.webp, .bmp, a HEIF photo saved as .jpg, ...) do not drop out unseen.
 std::string skipped_files_note(const ImageSet& set);
 
 // root/train and root/test (or root/val when there is no root/test). Both must list the same

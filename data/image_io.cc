@@ -34,6 +34,27 @@ std::string hex_prefix(const std::string& bytes) {
   return out;
 }
 
+// The formats people save images in that bitgrad does not decode, from their first bytes
+// ("" for none of them).
+std::string other_image_format(const std::string& bytes) {
+  auto at = [&](size_t offset, const char* text) {
+    const size_t length = std::strlen(text);
+    return bytes.size() >= offset + length && bytes.compare(offset, length, text) == 0;
+  };
+  if (at(0, "RIFF") && at(8, "WEBP")) return "WebP";
+  if (at(4, "ftyp")) {
+    for (const char* brand : {"heic", "heix", "hevc", "heim", "heis", "mif1", "msf1"}) {
+      if (at(8, brand)) return "HEIF";
+    }
+    if (at(8, "avif") || at(8, "avis")) return "AVIF";
+  }
+  if (at(0, "GIF87a") || at(0, "GIF89a")) return "GIF";
+  if (at(0, "BM")) return "BMP";
+  const std::string head = bytes.substr(0, 4);
+  if (head == std::string("II*\0", 4) || head == std::string("MM\0*", 4)) return "TIFF";
+  return "";
+}
+
 absl::StatusOr<std::string> read_file(const std::string& path) {
   std::error_code ignored;
   if (std::filesystem::is_directory(path, ignored)) {
@@ -104,9 +125,24 @@ absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& 
   if (starts_with(bytes, kJpegSignature, 3)) {
     return image_internal::decode_jpeg(bytes, name, at_least);
   }
+  const std::string format = other_image_format(bytes);
   return absl::InvalidArgumentError(absl::StrCat(
-      name, ": unsupported image format (first bytes ", hex_prefix(bytes),
-      "); expected PNG (89 50 4e 47 0d 0a 1a 0a) or JPEG (ff d8 ff)"));
+      name, ": unsupported image format", format.empty() ? "" : ": " + format, " (first bytes ",
+      hex_prefix(bytes), "); expected PNG (89 50 4e 47 0d 0a 1a 0a) or JPEG (ff d8 ff)"));
+}
+
+std::string not_png_or_jpeg(const std::string& path) {
+  errno = 0;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::StrCat("unreadable (", errno ? std::strerror(errno) : "unknown error", ")");
+  std::string bytes(16, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  if (bytes.empty()) return "an empty file";
+  if (starts_with(bytes, kPngSignature, 8) || starts_with(bytes, kJpegSignature, 3)) return "";
+  const std::string format = other_image_format(bytes);
+  if (!format.empty()) return absl::StrCat(format == "AVIF" ? "an " : "a ", format, " image");
+  return absl::StrCat("not an image (first bytes ", hex_prefix(bytes), ")");
 }
 
 absl::StatusOr<Image> read_image(const std::string& path, DecodeSize at_least) {

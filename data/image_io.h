@@ -50,6 +50,12 @@ absl::StatusOr<Image> read_image(const std::string& path, DecodeSize at_least = 
 absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name,
                                    DecodeSize at_least = {});
 
+// From a file's first bytes: "" when it starts as PNG and JPEG files do (read_image may still
+// find it truncated or corrupt), else what it holds instead, for messages: "a WebP image",
+// "a HEIF image", "an empty file", "unreadable (Permission denied)", "not an image (first bytes
+// 00 01 ...)". Reads 16 bytes, so that folders can be checked before a run, not during it.
+std::string not_png_or_jpeg(const std::string& path);
+
 // Bilinear resize to (height, width) with half-pixel centres and no antialiasing: the
 // align_corners=False convention of torch.nn.functional.interpolate(mode="bilinear",
 // antialias=False), torchvision's tensor resize without antialias, and tf.image.resize

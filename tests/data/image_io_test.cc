@@ -277,12 +277,39 @@ TEST(ImageIoTest, EmptyAndUnsupportedFiles) {
                {"empty.jpg", "empty"});
   expect_error(read_image(write_temp("anim.gif", "GIF89a\x01\x00\x01\x00")),
                absl::StatusCode::kInvalidArgument,
-               {"anim.gif", "unsupported image format", "47 49 46 38 39 61"});
+               {"anim.gif", "unsupported image format: GIF", "47 49 46 38 39 61"});
   expect_error(decode_image("hello", "notes.txt"), absl::StatusCode::kInvalidArgument,
                {"notes.txt", "unsupported", "68 65 6c 6c 6f"});
   // Two bytes of a JPEG signature are not enough to call it a JPEG.
   expect_error(decode_image("\xff\xd8", "short"), absl::StatusCode::kInvalidArgument,
                {"short", "unsupported"});
+}
+
+// What a file holds, from its first 16 bytes, for folders checked before a run.
+TEST(ImageIoTest, NotPngOrJpegNamesWhatAFileHolds) {
+  EXPECT_EQ(not_png_or_jpeg(testdata("rgb8.png")), "");
+  EXPECT_EQ(not_png_or_jpeg(testdata("rgb.jpg")), "");
+  EXPECT_EQ(not_png_or_jpeg(testdata("cmyk.jpg")), "");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {std::string("RIFF\x24\0\0\0WEBPVP8 ", 16), "a WebP image"},
+      {std::string("\0\0\0\x18" "ftypheic", 12), "a HEIF image"},
+      {std::string("\0\0\0\x18" "ftypmif1", 12), "a HEIF image"},
+      {std::string("\0\0\0\x1c" "ftypavif", 12), "an AVIF image"},
+      {"GIF87a\x01\x00", "a GIF image"},
+      {"BM\x36\x00\x00\x00", "a BMP image"},
+      {std::string("II*\0\x08\0\0\0", 8), "a TIFF image"},
+      {std::string("MM\0*\0\0\0\x08", 8), "a TIFF image"},
+      {"", "an empty file"},
+      {"\xff\xd8", "not an image (first bytes ff d8)"},
+      {"RIFF....WAVEfmt ", "not an image (first bytes 52 49 46 46 2e 2e 2e 2e)"},
+  };
+  for (const auto& [bytes, holds] : cases) {
+    EXPECT_EQ(not_png_or_jpeg(write_temp("sniffed.jpg", bytes)), holds) << holds;
+  }
+  EXPECT_EQ(not_png_or_jpeg(testdata("no_such_image.png")),
+            "unreadable (No such file or directory)");
+  expect_error(decode_image(std::string("RIFF\x24\0\0\0WEBPVP8 ", 16), "photo.jpg"),
+               absl::StatusCode::kInvalidArgument, {"photo.jpg", "unsupported image format: WebP"});
 }
 
 TEST(ImageIoTest, TruncatedFilesAreDataLoss) {
