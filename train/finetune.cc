@@ -286,7 +286,10 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     std::vector<Batch> micro_batches;
     for (int64_t m = 0; m < micro->per_process; ++m) {
       absl::StatusOr<Batch> batch = (*loader)->next();
-      if (!batch.ok()) return batch.status();
+      if (!batch.ok()) {  // an image that does not decode, say: fix it, then --resume
+        progress.end_line();
+        return stopped(batch.status());
+      }
       micro_batches.push_back(*std::move(batch));
     }
     const double lr = *plan->schedule.lr(step);

@@ -354,6 +354,31 @@ std::vector<Row> rows() {
          return line;
        },
        {"checkpoint.ckpt", "File too large", "(step 1) is intact"}},
+      {"training", "a JPEG cut short among the training images, met at update 2 (file order, "
+                   "batch 2); with the file removed, `--resume` finishes the run",
+       [] {
+         for (const char* image : {"cut/train/a/1.png", "cut/train/a/2.png", "cut/train/b/1.png",
+                                   "cut/test/a/1.png", "cut/test/b/1.png"}) {
+           fs::create_directories(fs::path(path(image)).parent_path());
+           fs::copy_file("tests/data/testdata/rgb8.png", path(image));
+         }
+         const std::string jpeg = testing::read_file("tests/data/testdata/rgb.jpg");
+         std::ofstream(path("cut/train/b/2.jpg"), std::ios::binary) << jpeg.substr(0, 300);
+         const auto flags = run_with({"--dataset=folder:" + path("cut"), "--batch=2",
+                                      "--batch_split=1", "--shuffle=false", "--augment=none",
+                                      "--mixup_alpha=0", "--steps=3", "--eval_every=1"},
+                                     "cut_run");
+         const std::string line = error_line(flags);
+         fs::remove(path("cut/train/b/2.jpg"));
+         std::vector<std::string> resumed = flags;
+         resumed.push_back("--resume");
+         const testing::Finished done =
+             testing::run_finetune_binary(resumed, {.log_prefix = path("cut_resume")});
+         if (done.exit_code != 0) return "(the resumed run failed) " + done.err;
+         return line;
+       },
+       {"cut/train/b/2.jpg", "truncated JPEG", "checkpoint.ckpt (step 1) is intact",
+        "--resume continues"}},
       {"environment", "`--device=cuda` on a machine without a GPU",
        [] { return error_line(run_with({"--device=cuda"})); },
        {"--device=cuda"}, true},
