@@ -18,7 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev       # tests
   libzip-dev                      # .npz weights (zip64)
   libonnx-dev                     # ONNX export (bit_export): onnx.proto and its checker
-  libpng-dev libjpeg-dev          # image decoding
+  libpng-dev libjpeg-dev libwebp-dev   # image decoding
   libopenmpi-dev openmpi-bin      # multi-process training: mpirun and the CPU all-reduce (dist/)
   clang libclang-rt-14-dev        # fuzzing: clang's libFuzzer and ASan (tools/fuzz/run.sh)
   python3-numpy python3-torch     # tools only: golden fixtures, PyTorch baselines

@@ -15,7 +15,8 @@ constexpr int64_t kMaxPixels = int64_t{1} << 28;
 
 // OK when a `width` x `height` image may be decoded: at most kMaxPixels, and its RGB bytes within
 // the limit on what a file may make a reader allocate (io/file_limits.h). Otherwise an error
-// naming the image (`format`: "PNG", "JPEG") and its size. Called before any pixel memory exists.
+// naming the image (`format`: "PNG", "JPEG", "WebP") and its size. Called before any pixel
+// memory exists.
 absl::Status check_image_size(int64_t width, int64_t height, const char* format,
                               const std::string& name);
 
@@ -23,5 +24,6 @@ absl::Status check_image_size(int64_t width, int64_t height, const char* format,
 absl::StatusOr<Image> decode_png(const std::string& bytes, const std::string& name);
 absl::StatusOr<Image> decode_jpeg(const std::string& bytes, const std::string& name,
                                   DecodeSize at_least = {});
+absl::StatusOr<Image> decode_webp(const std::string& bytes, const std::string& name);
 
 }  // namespace bitgrad::image_internal

@@ -19,7 +19,8 @@ namespace fs = std::filesystem;
 bool is_image_file(const fs::directory_entry& entry) {
   if (!entry.is_regular_file()) return false;
   const std::string extension = absl::AsciiStrToLower(entry.path().extension().string());
-  return extension == ".jpg" || extension == ".jpeg" || extension == ".png";
+  return extension == ".jpg" || extension == ".jpeg" || extension == ".png" ||
+         extension == ".webp";
 }
 
 bool is_hidden(const fs::path& path) { return path.filename().string().front() == '.'; }
@@ -71,7 +72,7 @@ absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
 
 // Appends the images of a class folder (and of the folders below it) to `images`, its other
 // files, hidden ones aside, to `others`: those named otherwise, and those named as images whose
-// first bytes are no PNG or JPEG (a WebP or HEIF photo saved as .jpg), so that they are noted
+// first bytes are no PNG, JPEG or WebP (a HEIF photo saved as .jpg), so that they are noted
 // before a run rather than stop it when the loader reaches them.
 absl::Status list_class_folder(const fs::path& class_dir, std::vector<std::string>& images,
                                std::vector<SkippedFile>& others) {
@@ -83,7 +84,7 @@ absl::Status list_class_folder(const fs::path& class_dir, std::vector<std::strin
       const std::string path = entry.path().string();
       if (!is_image_file(entry)) {
         if (!entry.is_directory()) others.push_back({path, ""});
-      } else if (std::string holds = not_png_or_jpeg(path); !holds.empty()) {
+      } else if (std::string holds = not_a_decodable_image(path); !holds.empty()) {
         others.push_back({path, std::move(holds)});
       } else {
         images.push_back(path);
@@ -179,7 +180,7 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
     }
     if (set.files.size() == before) {
       return absl::InvalidArgumentError(absl::StrCat(
-          class_dir.path().string(), ": class folder without .jpg, .jpeg or .png files"));
+          class_dir.path().string(), ": class folder without .jpg, .jpeg, .png or .webp files"));
     }
     set.labels.resize(set.files.size(), label);
   }
@@ -208,8 +209,8 @@ std::string skipped_files_note(const ImageSet& set) {
                         " that ", n == 1 ? "is" : "are", what, absl::StrJoin(shown, ", "),
                         n > kShown ? ", ..." : "", "\n");
   };
-  return line(misnamed_count, misnamed, " not .jpg, .jpeg or .png: ") +
-         line(mislabeled_count, mislabeled, " named as images but hold no PNG or JPEG: ");
+  return line(misnamed_count, misnamed, " not .jpg, .jpeg, .png or .webp: ") +
+         line(mislabeled_count, mislabeled, " named as images but hold no PNG, JPEG or WebP: ");
 }
 
 absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_fraction) {

@@ -7,7 +7,7 @@
 // torchvision's order: folders sorted by path, each one's files by name; decoded on demand.
 // Hidden files and folders (".DS_Store", ".ipynb_checkpoints/") are left out, and so are the
 // folders that links point to inside a class folder (a link can make a cycle). Other files, and
-// files named as images whose first bytes are no PNG or JPEG (a WebP or HEIF photo saved as
+// files named as images whose first bytes are no PNG, JPEG or WebP (a HEIF photo saved as
 // .jpg), are passed over and listed in ImageSet::skipped_files, which skipped_files_note reports.
 #pragma once
 

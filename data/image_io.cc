@@ -34,6 +34,10 @@ std::string hex_prefix(const std::string& bytes) {
   return out;
 }
 
+bool is_webp(const std::string& bytes) {
+  return bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0;
+}
+
 // The formats people save images in that bitgrad does not decode, from their first bytes
 // ("" for none of them).
 std::string other_image_format(const std::string& bytes) {
@@ -41,7 +45,6 @@ std::string other_image_format(const std::string& bytes) {
     const size_t length = std::strlen(text);
     return bytes.size() >= offset + length && bytes.compare(offset, length, text) == 0;
   };
-  if (at(0, "RIFF") && at(8, "WEBP")) return "WebP";
   if (at(4, "ftyp")) {
     for (const char* brand : {"heic", "heix", "hevc", "heim", "heis", "mif1", "msf1"}) {
       if (at(8, brand)) return "HEIF";
@@ -125,13 +128,15 @@ absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& 
   if (starts_with(bytes, kJpegSignature, 3)) {
     return image_internal::decode_jpeg(bytes, name, at_least);
   }
+  if (is_webp(bytes)) return image_internal::decode_webp(bytes, name);
   const std::string format = other_image_format(bytes);
   return absl::InvalidArgumentError(absl::StrCat(
       name, ": unsupported image format", format.empty() ? "" : ": " + format, " (first bytes ",
-      hex_prefix(bytes), "); expected PNG (89 50 4e 47 0d 0a 1a 0a) or JPEG (ff d8 ff)"));
+      hex_prefix(bytes), "); expected PNG (89 50 4e 47 0d 0a 1a 0a), JPEG (ff d8 ff) or WebP "
+      "(RIFF....WEBP)"));
 }
 
-std::string not_png_or_jpeg(const std::string& path) {
+std::string not_a_decodable_image(const std::string& path) {
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::StrCat("unreadable (", errno ? std::strerror(errno) : "unknown error", ")");
@@ -139,7 +144,10 @@ std::string not_png_or_jpeg(const std::string& path) {
   in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   bytes.resize(static_cast<size_t>(in.gcount()));
   if (bytes.empty()) return "an empty file";
-  if (starts_with(bytes, kPngSignature, 8) || starts_with(bytes, kJpegSignature, 3)) return "";
+  if (starts_with(bytes, kPngSignature, 8) || starts_with(bytes, kJpegSignature, 3) ||
+      is_webp(bytes)) {
+    return "";
+  }
   const std::string format = other_image_format(bytes);
   if (!format.empty()) return absl::StrCat(format == "AVIF" ? "an " : "a ", format, " image");
   return absl::StrCat("not an image (first bytes ", hex_prefix(bytes), ")");

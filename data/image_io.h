@@ -1,5 +1,5 @@
-// Image files to BiT inputs: PNG (libpng) and JPEG (libjpeg) decoding into 8-bit RGB, bilinear
-// resizing, and conversion to a float32 CHW tensor in [-1, 1].
+// Image files to BiT inputs: PNG (libpng), JPEG (libjpeg) and WebP (libwebp) decoding into
+// 8-bit RGB, bilinear resizing, and conversion to a float32 CHW tensor in [-1, 1].
 //
 // Decoding reports bad data as an absl::Status naming the file and the problem: it never crashes,
 // aborts or exits, whatever the bytes (both libraries' fatal-error paths are redirected with
@@ -34,7 +34,7 @@ struct DecodeSize {
   int64_t min_width = 0;
 };
 
-// Reads a PNG or JPEG file; the format comes from the file's first bytes, not its name.
+// Reads a PNG, JPEG or WebP file; the format comes from the file's first bytes, not its name.
 // Conversions to 8-bit RGB:
 //   PNG: palette and low-bit-depth gray expanded; gray replicated to R=G=B; alpha dropped (not
 //        composited, like PIL's convert("RGB")); 16-bit samples scaled to round(v * 255 / 65535);
@@ -42,6 +42,8 @@ struct DecodeSize {
 //   JPEG: YCbCr/RGB decoded to RGB, gray replicated, CMYK/YCCK converted with
 //        R = (255 - C) * (255 - K) / 255 (Adobe-inverted files handled), as PIL does. libjpeg's
 //        defaults (islow IDCT, fancy upsampling) are kept, which is what PIL uses too.
+//   WebP: still images, lossy or lossless, with libwebp's defaults (as PIL); alpha dropped.
+//        Animated files are refused.
 // Errors: NotFound (no such file), PermissionDenied or Unavailable (cannot read it),
 // InvalidArgument (empty, unsupported format, over 2^28 pixels), DataLoss (truncated or corrupt).
 absl::StatusOr<Image> read_image(const std::string& path, DecodeSize at_least = {});
@@ -50,11 +52,11 @@ absl::StatusOr<Image> read_image(const std::string& path, DecodeSize at_least = 
 absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name,
                                    DecodeSize at_least = {});
 
-// From a file's first bytes: "" when it starts as PNG and JPEG files do (read_image may still
-// find it truncated or corrupt), else what it holds instead, for messages: "a WebP image",
-// "a HEIF image", "an empty file", "unreadable (Permission denied)", "not an image (first bytes
-// 00 01 ...)". Reads 16 bytes, so that folders can be checked before a run, not during it.
-std::string not_png_or_jpeg(const std::string& path);
+// From a file's first bytes: "" when it starts as PNG, JPEG and WebP files do (read_image may
+// still find it truncated or corrupt), else what it holds instead, for messages: "a HEIF
+// image", "an empty file", "unreadable (Permission denied)", "not an image (first bytes 00 01
+// ...)". Reads 16 bytes, so that folders can be checked before a run, not during it.
+std::string not_a_decodable_image(const std::string& path);
 
 // Bilinear resize to (height, width) with half-pixel centres and no antialiasing: the
 // align_corners=False convention of torch.nn.functional.interpolate(mode="bilinear",

@@ -34,8 +34,8 @@
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz or a bitgrad checkpoint");
 ABSL_FLAG(std::string, input, "",
-          "comma-separated .jpg/.png files and folders of them, or one .npy float32 (N, 3, H, W) "
-          "batch in [-1, 1]");
+          "comma-separated .jpg/.png/.webp files and folders of them, or one .npy float32 "
+          "(N, 3, H, W) batch in [-1, 1]");
 ABSL_FLAG(std::string, output, "", "write the (N, classes) float32 logits to this .npy file");
 ABSL_FLAG(std::string, labels, "",
           "class names, one per line (e.g. ilsvrc2012_wordnet_lemmas.txt, or the .labels.txt "
@@ -82,7 +82,7 @@ std::string weights_hint(const absl::Status& status) {
 }
 
 constexpr char kInputHint[] =
-    "--input takes comma-separated .jpg/.png files and folders of them, or one .npy file "
+    "--input takes comma-separated .jpg/.png/.webp files and folders of them, or one .npy file "
     "holding a float32 (N, 3, H, W) batch already scaled to [-1, 1]";
 
 LoadedBitModel load_model() {

@@ -273,7 +273,8 @@ TEST(BitPredictTest, Errors) {
                      " --input=tests/data/testdata/rgb8.png --resolution=134217728"),
                  {"out of CPU memory allocating"}, "lower --batch or --resolution");
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=missing.png"),
-                 {"missing.png: no such file"}, "--input takes comma-separated .jpg/.png files");
+                 {"missing.png: no such file"},
+                 "--input takes comma-separated .jpg/.png/.webp files");
   const std::string gray = temp_path("gray.npy");
   ASSERT_TRUE(write_npy(gray, zeros({2, 1, 32, 32})).ok());
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + gray),

@@ -72,46 +72,48 @@ TEST(ImageFolderTest, HiddenEntriesAndLinkedFoldersAreLeftOutAndOtherFilesAreNot
   copy_image("rgb8.png", root + "/dog/1.png");
   write_file(root + "/cat/.DS_Store", "x");
   write_file(root + "/cat/notes.txt", "x");
-  write_file(root + "/dog/old/x.webp", "x");
+  write_file(root + "/dog/old/x.gif", "x");
   std::filesystem::create_directory_symlink(root + "/cat", root + "/dog/loop");
   absl::StatusOr<ImageSet> set = read_image_folder(root);
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(set->files, (std::vector<std::string>{root + "/cat/1.png", root + "/dog/1.png"}));
   EXPECT_EQ(set->skipped_files, (std::vector<SkippedFile>{{root + "/cat/notes.txt", ""},
-                                                           {root + "/dog/old/x.webp", ""}}));
+                                                           {root + "/dog/old/x.gif", ""}}));
   EXPECT_EQ(skipped_files_note(*set),
-            "note: " + root + ": passed over 2 files that are not .jpg, .jpeg or .png: "
-            "cat/notes.txt, dog/old/x.webp\n");
+            "note: " + root + ": passed over 2 files that are not .jpg, .jpeg, .png or .webp: "
+            "cat/notes.txt, dog/old/x.gif\n");
   for (int i = 0; i < 6; ++i) write_file(root + "/dog/" + std::to_string(i) + ".bmp", "x");
   set = read_image_folder(root);
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(skipped_files_note(*set),
-            "note: " + root + ": passed over 8 files that are not .jpg, .jpeg or .png: "
+            "note: " + root + ": passed over 8 files that are not .jpg, .jpeg, .png or .webp: "
             "cat/notes.txt, dog/0.bmp, dog/1.bmp, dog/2.bmp, dog/3.bmp, ...\n");
 }
 
-// Files named as images whose bytes are no PNG or JPEG (a phone's HEIF photo saved as .jpg, a
-// WebP from the web, an empty file) are passed over and named before a run, not met by the
+// Files named as images whose bytes are no PNG, JPEG or WebP (a phone's HEIF photo saved as
+// .jpg, a GIF, an empty file) are passed over and named before a run, not met by the
 // loader in the middle of one.
 TEST(ImageFolderTest, FilesNamedAsImagesThatHoldNoneAreNoted) {
   const std::string root = fresh_temp_dir("folder_mislabeled");
   copy_image("rgb.jpg", root + "/cat/1.jpg");
+  copy_image("rgb_lossy.webp", root + "/cat/4.webp");
   copy_image("rgb8.png", root + "/dog/1.png");
-  write_file(root + "/cat/2.jpg", std::string("RIFF\x10\0\0\0WEBPVP8 ", 16));
+  write_file(root + "/cat/2.jpg", "GIF89a\x01\x00\x01\x00");
   write_file(root + "/cat/3.JPEG", std::string("\0\0\0\x18" "ftypheic\0\0\0\0", 16));
   write_file(root + "/dog/2.png", "");
   write_file(root + "/dog/3.png", "plain text, not an image");
   write_file(root + "/dog/notes.txt", "x");
   absl::StatusOr<ImageSet> set = read_image_folder(root);
   ASSERT_TRUE(set.ok()) << set.status();
-  EXPECT_EQ(set->files, (std::vector<std::string>{root + "/cat/1.jpg", root + "/dog/1.png"}));
+  EXPECT_EQ(set->files, (std::vector<std::string>{root + "/cat/1.jpg", root + "/cat/4.webp",
+                                                   root + "/dog/1.png"}));
   EXPECT_EQ(skipped_files_note(*set),
-            "note: " + root + ": passed over 1 file that is not .jpg, .jpeg or .png: "
+            "note: " + root + ": passed over 1 file that is not .jpg, .jpeg, .png or .webp: "
             "dog/notes.txt\n"
-            "note: " + root + ": passed over 4 files that are named as images but hold no PNG or "
-            "JPEG: cat/2.jpg (a WebP image), cat/3.JPEG (a HEIF image), dog/2.png (an empty "
-            "file), dog/3.png (not an image (first bytes 70 6c 61 69 6e 20 74 65))\n");
+            "note: " + root + ": passed over 4 files that are named as images but hold no PNG, "
+            "JPEG or WebP: cat/2.jpg (a GIF image), cat/3.JPEG (a HEIF image), dog/2.png (an "
+            "empty file), dog/3.png (not an image (first bytes 70 6c 61 69 6e 20 74 65))\n");
 }
 
 TEST(ImageFolderTest, TrainAndTestMustListTheSameClasses) {
@@ -210,7 +212,7 @@ TEST(ImageFolderTest, BadFoldersAreNamed) {
   copy_image("rgb8.png", empty_class + "/a/1.png");
   write_file(empty_class + "/b/readme.txt", "x");
   EXPECT_TRUE(fails_naming(read_image_folder(empty_class).status(),
-                           {empty_class + "/b", "without .jpg, .jpeg or .png"}));
+                           {empty_class + "/b", "without .jpg, .jpeg, .png or .webp"}));
 }
 
 }  // namespace

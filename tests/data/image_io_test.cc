@@ -286,12 +286,11 @@ TEST(ImageIoTest, EmptyAndUnsupportedFiles) {
 }
 
 // What a file holds, from its first 16 bytes, for folders checked before a run.
-TEST(ImageIoTest, NotPngOrJpegNamesWhatAFileHolds) {
-  EXPECT_EQ(not_png_or_jpeg(testdata("rgb8.png")), "");
-  EXPECT_EQ(not_png_or_jpeg(testdata("rgb.jpg")), "");
-  EXPECT_EQ(not_png_or_jpeg(testdata("cmyk.jpg")), "");
+TEST(ImageIoTest, NotADecodableImageNamesWhatAFileHolds) {
+  for (const char* image : {"rgb8.png", "rgb.jpg", "cmyk.jpg", "rgb_lossy.webp"}) {
+    EXPECT_EQ(not_a_decodable_image(testdata(image)), "") << image;
+  }
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {std::string("RIFF\x24\0\0\0WEBPVP8 ", 16), "a WebP image"},
       {std::string("\0\0\0\x18" "ftypheic", 12), "a HEIF image"},
       {std::string("\0\0\0\x18" "ftypmif1", 12), "a HEIF image"},
       {std::string("\0\0\0\x1c" "ftypavif", 12), "an AVIF image"},
@@ -304,13 +303,27 @@ TEST(ImageIoTest, NotPngOrJpegNamesWhatAFileHolds) {
       {"RIFF....WAVEfmt ", "not an image (first bytes 52 49 46 46 2e 2e 2e 2e)"},
   };
   for (const auto& [bytes, holds] : cases) {
-    EXPECT_EQ(not_png_or_jpeg(write_temp("sniffed.jpg", bytes)), holds) << holds;
+    EXPECT_EQ(not_a_decodable_image(write_temp("sniffed.jpg", bytes)), holds) << holds;
   }
-  EXPECT_EQ(not_png_or_jpeg(testdata("no_such_image.png")),
+  EXPECT_EQ(not_a_decodable_image(testdata("no_such_image.png")),
             "unreadable (No such file or directory)");
-  expect_error(decode_image(std::string("RIFF\x24\0\0\0WEBPVP8 ", 16), "photo.jpg"),
-               absl::StatusCode::kInvalidArgument, {"photo.jpg", "unsupported image format: WebP"});
+  expect_error(decode_image(std::string("\0\0\0\x18" "ftypheic", 12), "photo.jpg"),
+               absl::StatusCode::kInvalidArgument, {"photo.jpg", "unsupported image format: HEIF"});
 }
+
+// WebP as PIL decodes it (libwebp's defaults): lossy and lossless, alpha dropped with the colour
+// under a transparent pixel kept.
+TEST(ImageIoTest, WebPDecodesAsPilDoes) {
+  for (const char* name : {"rgb_lossy", "rgb_lossless", "rgba_lossless"}) {
+    EXPECT_TRUE(same_pixels(decode_ok(std::string(name) + ".webp"),
+                            read_ppm(testdata(std::string(name) + "_webp.ppm"))))
+        << name;
+  }
+  expect_error(read_image(testdata("animated.webp")), absl::StatusCode::kInvalidArgument,
+               {"animated.webp", "animated WebP", "still images"});
+}
+
+
 
 TEST(ImageIoTest, TruncatedFilesAreDataLoss) {
   const std::string png = read_bytes(testdata("smooth32.png"));
@@ -325,11 +338,14 @@ TEST(ImageIoTest, TruncatedFilesAreDataLoss) {
                absl::StatusCode::kDataLoss, {"half.jpg", "truncated JPEG", "Premature end"});
   expect_error(decode_image(jpeg.substr(0, jpeg.size() - 2), "no_eoi.jpg"),
                absl::StatusCode::kDataLoss, {"no_eoi.jpg", "truncated JPEG"});
+  const std::string webp = read_bytes(testdata("smooth32.webp"));
+  expect_error(decode_image(webp.substr(0, webp.size() / 2), "half.webp"),
+               absl::StatusCode::kDataLoss, {"half.webp", "WebP"});
 }
 
 TEST(ImageIoTest, EveryProperPrefixFailsCleanly) {
   for (const std::string name : {"smooth32.png", "smooth32.jpg", "rgb8_interlaced.png",
-                                 "rgb_progressive.jpg"}) {
+                                 "rgb_progressive.jpg", "smooth32.webp", "rgba_lossless.webp"}) {
     const std::string bytes = read_bytes(testdata(name));
     for (size_t length = 0; length < bytes.size(); ++length) {
       absl::StatusOr<Image> result = decode_image(bytes.substr(0, length), name);

@@ -87,7 +87,7 @@ TEST(PredictionInputsTest, AFolderStandsForItsImagesSortedByName) {
   EXPECT_EQ(inputs->name(2), testdata("gray.jpg"));
   EXPECT_TRUE(inputs->batch(0, 3).ok());
   EXPECT_TRUE(fails_naming(PredictionInputs::open(dir + "/nested", 8).status(),
-                           {dir + "/nested", "without .jpg, .jpeg or .png files"}));
+                           {dir + "/nested", "without .jpg, .jpeg, .png or .webp files"}));
 }
 
 TEST(PredictionInputsTest, NpyBatchIsUsedAsItIs) {

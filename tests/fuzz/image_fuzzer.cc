@@ -1,5 +1,6 @@
-// PNG and JPEG decoding (data/image_io.h): libpng's and libjpeg's error paths are redirected, so
-// any bytes give an image or an error naming the input, never an abort, exit or crash.
+// PNG, JPEG and WebP decoding (data/image_io.h): libpng's and libjpeg's error paths are
+// redirected and libwebp's are status codes, so any bytes give an image or an error naming the
+// input, never an abort, exit or crash.
 #include "data/image_io.h"
 #include "io/file_limits.h"
 #include "tests/fuzz/fuzz_support.h"

@@ -239,7 +239,7 @@ TEST_F(EvalOnlyTest, AFolderDatasetNamesTheFilesItPassesOver) {
                                  root + "/" + split + "/" + label + "/image.png");
     }
   }
-  testing::write_file(root + "/train/1/photo.webp", "not read");
+  testing::write_file(root + "/train/1/photo.bmp", "not read");
   RunConfig c = tiny_run("");
   c.set_save_weights("");
   c.set_weights(out_ + "/checkpoint.ckpt");
@@ -249,8 +249,8 @@ TEST_F(EvalOnlyTest, AFolderDatasetNamesTheFilesItPassesOver) {
   absl::StatusOr<FinetuneResult> result = run_finetune(c, out);
   ASSERT_TRUE(result.ok()) << result.status() << "\n" << out.str();
   EXPECT_EQ(result->test.examples, 3);
-  EXPECT_NE(out.str().find("note: " + root + "/train: passed over 1 file that is not .jpg, .jpeg "
-                           "or .png: 1/photo.webp\n"),
+  EXPECT_NE(out.str().find("note: " + root + "/train: passed over 1 file that is not .jpg, .jpeg, "
+                           ".png or .webp: 1/photo.bmp\n"),
             std::string::npos)
       << out.str();
   EXPECT_EQ(out.str().find(root + "/test: passed over"), std::string::npos) << out.str();

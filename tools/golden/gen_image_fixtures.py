@@ -3,8 +3,8 @@
     /usr/bin/python3 tools/golden/gen_image_fixtures.py
 
 PNGs come from a minimal writer here (so every colour type, bit depth and interlacing is under
-our control, and the expected pixels are known exactly); JPEGs from PIL, with the pixels PIL
-decodes as the expectation. Expected pixels are binary PPM (P6) files, which the C++ test reads
+our control, and the expected pixels are known exactly); JPEGs and WebPs from PIL, with the
+pixels PIL decodes as the expectation. Expected pixels are binary PPM (P6) files, which the C++ test reads
 with a few lines of code. Seeded; reruns give identical files.
 """
 
@@ -163,6 +163,32 @@ def jpegs(rng, smooth):
         write_ppm(name.replace(".jpg", f"_scaled_{height}x{width}.ppm"), decoded)
 
 
+def webps(rng, smooth):
+    """WebP files from PIL (libwebp 1.2), with the pixels PIL decodes as the expectation."""
+    yy, xx = np.mgrid[0:13, 0:17]
+    base = np.stack([yy * 19, xx * 15, 255 - (yy + xx) * 8], axis=2)
+    photo = np.clip(base + rng.integers(-20, 21, base.shape), 0, 255).astype(np.uint8)
+    rgba = rng.integers(0, 256, (4, 6, 4)).astype(np.uint8)
+    rgba[0, 0, 3], rgba[0, 1, 3] = 0, 255  # transparent pixels keep their colour (exact=True)
+    cases = [("rgb_lossy.webp", Image.fromarray(photo, "RGB"), {"quality": 90}),
+             ("rgb_lossless.webp", Image.fromarray(photo, "RGB"), {"lossless": True}),
+             ("rgba_lossless.webp", Image.fromarray(rgba, "RGBA"),
+              {"lossless": True, "exact": True})]
+    for name, image, options in cases:
+        image.save(os.path.join(OUT, name), **options)
+        decoded = np.asarray(Image.open(os.path.join(OUT, name)).convert("RGB"))
+        write_ppm(name.replace(".webp", "_webp.ppm"), decoded)
+    lossless = np.asarray(Image.open(os.path.join(OUT, "rgb_lossless.webp")).convert("RGB"))
+    assert np.array_equal(lossless, photo)
+    assert np.array_equal(np.asarray(Image.open(os.path.join(OUT, "rgba_lossless.webp"))
+                                     .convert("RGB")), rgba[..., :3])
+    Image.fromarray(smooth.astype(np.uint8), "RGB").save(os.path.join(OUT, "smooth32.webp"),
+                                                          quality=90)
+    frames = [Image.fromarray(photo, "RGB"), Image.fromarray(255 - photo, "RGB")]
+    frames[0].save(os.path.join(OUT, "animated.webp"), save_all=True,
+                   append_images=frames[1:], duration=100, lossless=True)
+
+
 RESIZE_TARGETS = [(11, 13), (3, 2), (9, 3), (5, 7), (1, 1), (2, 14)]
 
 
@@ -183,6 +209,7 @@ def main():
     smooth = pngs(rng)
     jpegs(rng, smooth)
     resize_fixtures()
+    webps(rng, smooth)  # last: the files above keep their random draws
     total = sum(os.path.getsize(os.path.join(OUT, f)) for f in os.listdir(OUT))
     print(f"wrote {len(os.listdir(OUT))} files to {os.path.relpath(OUT)} ({total} bytes)")
 
