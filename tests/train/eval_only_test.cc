@@ -1,6 +1,7 @@
 // --eval_only: a trained model evaluated as it is, with the numbers its run reported.
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -101,6 +102,14 @@ TEST_F(EvalOnlyTest, TheCountsByClassAddUpToTheTotals) {
     top1 += trained_.class_top1[c];
   }
   EXPECT_EQ(top1, std::llround(trained_.top1 * trained_.examples));
+  // The confusion table: each example once in its label's row, the top-1 ones on the diagonal.
+  const size_t k = labels_per_class.size();
+  ASSERT_EQ(trained_.confusion.size(), k * k);
+  for (size_t label = 0; label < k; ++label) {
+    const auto row = trained_.confusion.begin() + label * k;
+    EXPECT_EQ(std::accumulate(row, row + k, int64_t{0}), trained_.class_examples[label]);
+    EXPECT_EQ(row[label], trained_.class_top1[label]);
+  }
 }
 
 TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
@@ -124,6 +133,20 @@ TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
   EXPECT_EQ(per_class_report(result, {"cat"}, 1),
             "top-1 by class, weakest first (1 of 4 shown):\n  class 2   25.00%  of 4\n");
   EXPECT_EQ(per_class_report(EvalResult{}, names), "");
+
+  // With a confusion table: the (at most) two classes each was most often taken for.
+  result.confusion.assign(25, 0);
+  const std::vector<std::vector<int64_t>> rows = {
+      {9, 0, 0, 1, 0}, {0, 0, 0, 0, 0}, {1, 0, 1, 0, 2}, {0, 0, 0, 5, 0}, {2, 0, 3, 1, 2}};
+  for (size_t label = 0; label < rows.size(); ++label) {
+    std::copy(rows[label].begin(), rows[label].end(), result.confusion.begin() + label * 5);
+  }
+  EXPECT_EQ(per_class_report(result, names),
+            "top-1 by class, weakest first:\n"
+            "  dog     25.00%  of 4  (as horse 50.00%, cat 25.00%)\n"
+            "  horse   25.00%  of 8  (as dog 37.50%, cat 25.00%)\n"
+            "  cat     90.00%  of 10  (as bird 10.00%)\n"
+            "  bird   100.00%  of 5\n");
 }
 
 TEST_F(EvalOnlyTest, AnNpzNeedsItsResolutionGiven) {
