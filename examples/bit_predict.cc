@@ -1,10 +1,11 @@
 // bit_predict: logits and top-5 classes of a BiT model for images or a preprocessed batch.
 //
 //   bazel run //examples:bit_predict -- --weights=BiT-M-R50x1.npz --input=cat.jpg,dog.png
-//       --labels=imagenet21k_wordnet_lemmas.txt --output=logits.npy     (one command line)
+//       --labels=imagenet21k_wordnet_lemmas.txt --output=logits.npy --csv=top5.csv
+//                                                                     (one command line)
 //
 // --weights: an official BiT .npz (https://storage.googleapis.com/bit_models/) or a bitgrad
-// checkpoint. --input: comma-separated PNG/JPEG files and folders of them, resized by BiT's
+// checkpoint. --input: comma-separated PNG/JPEG/WebP files and folders of them, resized by BiT's
 // eval rule (directly to --resolution x --resolution, no centre crop; the BiT-HyperRule uses 128
 // for small images and 480 for large ones; a checkpoint of bit_finetune records its run's), or
 // one .npy float32 (N, 3, H, W) batch already in [-1, 1], used as it is. Probabilities are the
@@ -27,6 +28,7 @@
 #include "data/prediction_inputs.h"
 #include "examples/common/invocation.h"
 #include "core/storage.h"
+#include "io/atomic_file.h"
 #include "io/npy.h"
 #include "models/predict.h"
 #include "ops/cuda/math_mode.h"
@@ -37,6 +39,9 @@ ABSL_FLAG(std::string, input, "",
           "comma-separated .jpg/.png/.webp files and folders of them, or one .npy float32 "
           "(N, 3, H, W) batch in [-1, 1]");
 ABSL_FLAG(std::string, output, "", "write the (N, classes) float32 logits to this .npy file");
+ABSL_FLAG(std::string, csv, "",
+          "write the top-k of every input to this CSV file, one row per input and rank: "
+          "input,rank,class,name,probability,logit");
 ABSL_FLAG(std::string, labels, "",
           "class names, one per line (e.g. ilsvrc2012_wordnet_lemmas.txt, or the .labels.txt "
           "bit_finetune --save_weights writes); prints them in the top-k list. A bitgrad "
@@ -50,7 +55,8 @@ ABSL_FLAG(int64_t, resolution, 0,
 ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
 ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
-ABSL_FLAG(std::string, dtype, "fp32", "fp32, or bf16 with --device=cuda: bf16 autocast of the convolutions");
+ABSL_FLAG(std::string, dtype, "fp32",
+          "fp32, or bf16 with --device=cuda: bf16 autocast of the convolutions");
 ABSL_FLAG(int64_t, base_width, 64,
           "the base width of a narrowed model's .npz (bit_finetune --base_width); a checkpoint "
           "records its own");
@@ -125,9 +131,36 @@ std::vector<std::string> class_labels(const LoadedBitModel& loaded) {
   return *std::move(names);
 }
 
-void print_top_k(const PredictionInputs& inputs, const Tensor& logits,
-                 const std::vector<std::string>& labels, int64_t k, Probabilities kind) {
-  const auto best = top_k(logits, k, kind);
+// A CSV field as RFC 4180 writes it: quoted, inner quotes doubled, when it holds a comma, a
+// quote or a line break (file names may).
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+void write_csv(const std::string& path, const PredictionInputs& inputs,
+               const std::vector<std::vector<ClassScore>>& best,
+               const std::vector<std::string>& labels) {
+  std::string text = "input,rank,class,name,probability,logit\n";
+  for (int64_t n = 0; n < inputs.size(); ++n) {
+    for (size_t rank = 0; rank < best[n].size(); ++rank) {
+      const ClassScore& score = best[n][rank];
+      absl::StrAppend(&text, csv_field(inputs.name(n)), ",", rank + 1, ",", score.index, ",",
+                      csv_field(labels.empty() ? "" : labels[score.index]), ",",
+                      absl::StrFormat("%.9g,%.9g", score.probability, score.logit), "\n");
+    }
+  }
+  const absl::Status status = write_file_atomically(
+      path, [&](FileSink& sink) { return sink.write(text.data(), text.size()); });
+  if (!status.ok()) throw Failure{status, "--csv must be a writable path"};
+  std::cerr << kProgram << ": wrote the top " << (best.empty() ? 0 : best[0].size())
+            << " of " << inputs.size() << " inputs to " << path << "\n";
+}
+
+void print_top_k(const PredictionInputs& inputs, const std::vector<std::vector<ClassScore>>& best,
+                 const std::vector<std::string>& labels) {
   for (int64_t n = 0; n < inputs.size(); ++n) {
     std::cout << inputs.name(n) << ":\n";
     for (size_t rank = 0; rank < best[n].size(); ++rank) {
@@ -152,6 +185,10 @@ void run() {
   if (absl::GetFlag(FLAGS_weights).empty() || absl::GetFlag(FLAGS_input).empty()) {
     throw Failure{absl::InvalidArgumentError("--weights and --input are required"),
                   absl::StrCat("run ", kProgram, " --help for the flags")};
+  }
+  if (!absl::GetFlag(FLAGS_csv).empty() && absl::GetFlag(FLAGS_top_k) <= 0) {
+    throw Failure{absl::InvalidArgumentError("--csv writes the top-k: it needs --top_k >= 1"),
+                  "leave --top_k out (5), or drop --csv and keep every logit with --output"};
   }
   const std::string device = absl::GetFlag(FLAGS_device);
   if (absl::Status status = check_device_flag(device); !status.ok()) {
@@ -199,7 +236,11 @@ void run() {
       std::cerr << kProgram << ": probabilities are per-class sigmoids: the run trained with "
                 << "--loss=sigmoid\n";
     }
-    print_top_k(*inputs, *logits, labels, absl::GetFlag(FLAGS_top_k), kind);
+    const auto best = top_k(*logits, absl::GetFlag(FLAGS_top_k), kind);
+    if (const std::string csv = absl::GetFlag(FLAGS_csv); !csv.empty()) {
+      write_csv(csv, *inputs, best, labels);
+    }
+    print_top_k(*inputs, best, labels);
   }
 }
 
@@ -209,8 +250,8 @@ void run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "bit_predict --weights=MODEL.npz|CHECKPOINT --input=IMAGES|BATCH.npy "
-      "[--output=logits.npy] [--labels=FILE] [--model=NAME] [--resolution=480] [--batch=16] "
-      "[--top_k=5] [--device=cpu|cuda] [--dtype=fp32|bf16]");
+      "[--output=logits.npy] [--csv=top5.csv] [--labels=FILE] [--model=NAME] [--resolution=480] "
+      "[--batch=16] [--top_k=5] [--device=cpu|cuda] [--dtype=fp32|bf16]");
   absl::ParseCommandLine(argc, argv);
   bitgrad::run_from_invocation_directory();
   try {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -11,6 +12,10 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "data/prediction_inputs.h"
 #include "gtest/gtest.h"
 #include "io/npy.h"
@@ -240,6 +245,68 @@ TEST(BitPredictTest, ImagesWithLabels) {
     }
   }
   EXPECT_EQ(named, 4);  // 2 images x top 2
+}
+
+// --csv: one row per input and rank, in the order of the logits (which --output keeps), with the
+// softmax probability and the class name; a file name with a comma and quotes is quoted.
+TEST(BitPredictTest, CsvHoldsTheTopKOfEveryInput) {
+  const std::string labels = temp_path("csv_labels.txt");
+  std::ofstream(labels) << "zero\none\ntwo\nthree\nfour\n";
+  // --input splits at commas, so the odd name comes from a folder.
+  const std::string folder = temp_path("csv_images");
+  std::filesystem::create_directories(folder);
+  const std::string odd = folder + "/a,\"b\".png";
+  std::filesystem::copy_file("tests/data/testdata/rgb8.png", odd,
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string images = "tests/data/testdata/rgb.jpg," + folder;
+  const std::string csv = temp_path("top3.csv"), output = temp_path("csv_logits.npy");
+  Result result = run("--weights=" + kWeights + kTinyFlags + " --input=" + images +
+                      " --resolution=32 --top_k=3 --labels=" + labels + " --csv=" + csv +
+                      " --output=" + output);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  auto logits = read_npy(output);
+  ASSERT_TRUE(logits.ok());
+  const std::vector<float> values = logits->to_vector<float>();
+  const std::vector<std::string> names = {"zero", "one", "two", "three", "four"};
+  std::string expected = "input,rank,class,name,probability,logit\n";
+  const std::vector<std::string> inputs = {
+      "tests/data/testdata/rgb.jpg", "\"" + absl::StrReplaceAll(odd, {{"\"", "\"\""}}) + "\""};
+  std::vector<double> probabilities;
+  for (size_t n = 0; n < inputs.size(); ++n) {
+    const float* row = values.data() + n * 5;
+    std::vector<int> order = {0, 1, 2, 3, 4};
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return row[a] > row[b]; });
+    double total = 0;
+    for (int c = 0; c < 5; ++c) total += std::exp(double{row[c]});
+    for (int rank = 0; rank < 3; ++rank) {
+      const int c = order[rank];
+      expected += absl::StrCat(inputs[n], ",", rank + 1, ",", c, ",", names[c], ",");
+      probabilities.push_back(std::exp(double{row[c]}) / total);
+      expected += absl::StrFormat("P,%.9g\n", row[c]);
+    }
+  }
+  // The probabilities compared to 1e-6, the rest as text.
+  std::string written = read_file(csv);
+  std::string masked;
+  size_t next = 0;
+  for (const std::string& line :
+       std::vector<std::string>(absl::StrSplit(written, '\n', absl::SkipEmpty()))) {
+    if (masked.empty()) {
+      masked = line + "\n";
+      continue;
+    }
+    const std::vector<std::string> fields = absl::StrSplit(line, ',');
+    const double probability = std::stod(fields[fields.size() - 2]);
+    ASSERT_LT(next, probabilities.size());
+    EXPECT_NEAR(probability, probabilities[next++], 1e-6) << line;
+    const size_t cut = line.rfind(',', line.rfind(',') - 1);
+    masked += line.substr(0, cut + 1) + "P" + line.substr(line.rfind(',')) + "\n";
+  }
+  EXPECT_EQ(masked, expected);
+  EXPECT_TRUE(contains(result.err, {"wrote the top 3 of 2 inputs to " + csv}));
+  expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + images +
+                     " --top_k=0 --csv=" + csv),
+                 {"--csv", "--top_k >= 1"}, "leave --top_k out");
 }
 
 TEST(BitPredictTest, ShowsProgressOverSeveralBatches) {
