@@ -180,7 +180,7 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
     }
     if (set.files.size() == before) {
       return absl::InvalidArgumentError(absl::StrCat(
-          class_dir.path().string(), ": class folder without .jpg, .jpeg, .png or .webp files"));
+          class_dir.path().string(), ": class folder without ", kImageFileNames, " files"));
     }
     set.labels.resize(set.files.size(), label);
   }
@@ -203,13 +203,13 @@ std::string skipped_files_note(const ImageSet& set) {
       mislabeled.push_back(absl::StrCat(name, " (", file.holds, ")"));
     }
   }
-  auto line = [&](size_t n, const std::vector<std::string>& shown, const char* what) {
+  auto line = [&](size_t n, const std::vector<std::string>& shown, const std::string& what) {
     if (n == 0) return std::string();
     return absl::StrCat("note: ", set.source, ": passed over ", n, n == 1 ? " file" : " files",
                         " that ", n == 1 ? "is" : "are", what, absl::StrJoin(shown, ", "),
                         n > kShown ? ", ..." : "", "\n");
   };
-  return line(misnamed_count, misnamed, " not .jpg, .jpeg, .png or .webp: ") +
+  return line(misnamed_count, misnamed, absl::StrCat(" not ", kImageFileNames, ": ")) +
          line(mislabeled_count, mislabeled, " named as images but hold no PNG, JPEG or WebP: ");
 }
 

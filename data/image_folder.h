@@ -19,6 +19,9 @@
 
 namespace bitgrad {
 
+// The file names read as images (any letter case), for messages.
+inline constexpr char kImageFileNames[] = ".jpg, .jpeg, .png or .webp";
+
 // The .jpg, .jpeg and .png files (any letter case) directly in `dir`, hidden ones aside (macOS
 // leaves "._name.jpg" files that are no images), sorted by name, as paths under `dir`: the
 // images bit_predict takes from a folder.

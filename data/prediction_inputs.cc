@@ -57,7 +57,7 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
     const std::vector<std::string> images = image_files_in(path);
     if (images.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": a folder without .jpg, .jpeg, .png or .webp files"));
+          absl::StrCat(path, ": a folder without ", kImageFileNames, " files"));
     }
     paths.insert(paths.end(), images.begin(), images.end());
   }

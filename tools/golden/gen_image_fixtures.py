@@ -4,8 +4,8 @@
 
 PNGs come from a minimal writer here (so every colour type, bit depth and interlacing is under
 our control, and the expected pixels are known exactly); JPEGs and WebPs from PIL, with the
-pixels PIL decodes as the expectation. Expected pixels are binary PPM (P6) files, which the C++ test reads
-with a few lines of code. Seeded; reruns give identical files.
+pixels PIL decodes as the expectation. Expected pixels are binary PPM (P6) files, which the C++
+test reads with a few lines of code. Seeded; reruns give identical files.
 """
 
 import os
