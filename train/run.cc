@@ -1,5 +1,7 @@
 #include "train/run.h"
 
+#include <filesystem>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -55,6 +57,29 @@ std::string summary_line(const FinetuneResult& result) {
 
 namespace {
 
+// --eval_only of a run's checkpoint on the folder that run split with --test_fraction must hold
+// out the same images: with another fraction, some of those tested would be ones it trained on.
+absl::Status check_same_held_out_images(const RunConfig& config, const DatasetSpec& spec,
+                                        const std::string& run_config_text) {
+  if (spec.format != DatasetFormat::kImageFolder || run_config_text.empty()) return {};
+  absl::StatusOr<RunConfig> run = parse_run_config(run_config_text, config.weights());
+  if (!run.ok()) return {};  // nothing to compare with
+  absl::StatusOr<DatasetSpec> trained_on = parse_dataset_spec(run->dataset());
+  if (!trained_on.ok() || trained_on->format != DatasetFormat::kImageFolder ||
+      run->test_fraction() == config.test_fraction()) {
+    return {};
+  }
+  std::error_code ignored;
+  if (std::filesystem::weakly_canonical(trained_on->path, ignored) !=
+      std::filesystem::weakly_canonical(spec.path, ignored)) {
+    return {};
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--test_fraction=", config.test_fraction(), ": ", config.weights(), " was trained on ",
+      spec.path, " with --test_fraction=", run->test_fraction(),
+      "; evaluate it with that, so that it is tested on the images it did not train on"));
+}
+
 // --eval_only: the model as loaded, on the test split, at --resolution, else the one the
 // checkpoint's run evaluated at, else the HyperRule's for the training images.
 absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const Dataset& data,
@@ -108,7 +133,13 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   set_cuda_bf16_autocast_enabled(config.dtype() == "bf16");
   out << "model: " << model->message
       << (config.device() == "cuda" ? " on " + model->model->device().str() : "") << "\n";
-  if (config.eval_only()) return evaluate_weights(config, *data, *model, out, world);
+  if (config.eval_only()) {
+    if (absl::Status status = check_same_held_out_images(config, *spec, model->run_config);
+        !status.ok()) {
+      return status;
+    }
+    return evaluate_weights(config, *data, *model, out, world);
+  }
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "models/predict.h"
 #include "tests/data/temp_files.h"
+#include "tests/testing/assertions.h"
 #include "train/evaluate.h"
 #include "train/model_init.h"
 #include "train/run.h"
@@ -306,6 +307,43 @@ TEST_F(EvalOnlyTest, ATestFractionSplitsAFolderOfClassFolders) {
                            " held out (--test_fraction=0.5, picked by file name"),
             std::string::npos)
       << out.str();
+}
+
+// A checkpoint of a run that split a folder with --test_fraction is evaluated on the same split:
+// another fraction would test it on images it trained on.
+TEST_F(EvalOnlyTest, ACheckpointIsTestedOnTheImagesItsRunHeldOut) {
+  const std::string root = ::testing::TempDir() + "/eval_only_held_out";
+  std::filesystem::remove_all(root);
+  for (const std::string label : {"0", "1", "2"}) {
+    std::filesystem::create_directories(root + "/" + label);
+    for (const std::string name : {"a", "b", "c", "d"}) {
+      std::filesystem::copy_file("tests/data/testdata/rgb8.png",
+                                 root + "/" + label + "/" + name + ".png");
+    }
+  }
+  const std::string out = out_ + "_held_out";
+  std::filesystem::remove_all(out);
+  RunConfig train = tiny_run(out);
+  train.set_dataset("folder:" + root);
+  train.set_test_fraction(0.25);
+  std::ostringstream log;
+  ASSERT_TRUE(run_finetune(train, log).ok()) << log.str();
+
+  RunConfig evaluation = tiny_run("");
+  evaluation.set_save_weights("");
+  evaluation.set_weights(out + "/checkpoint.ckpt");
+  evaluation.set_dataset("folder:" + root);
+  evaluation.set_eval_only(true);
+  evaluation.set_test_fraction(0.5);
+  std::ostringstream ignored;
+  absl::StatusOr<FinetuneResult> other = run_finetune(evaluation, ignored);
+  EXPECT_TRUE(testing::fails_naming(
+      other.status(), {"--test_fraction=0.5", out + "/checkpoint.ckpt", "--test_fraction=0.25",
+                       "images it did not train on"}));
+  evaluation.set_test_fraction(0.25);
+  absl::StatusOr<FinetuneResult> same = run_finetune(evaluation, ignored);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->test.examples, 3);
 }
 
 TEST_F(EvalOnlyTest, RefusesWhatCannotBeEvaluated) {
