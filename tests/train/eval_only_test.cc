@@ -44,6 +44,16 @@ RunConfig tiny_run(const std::string& out) {
   return c;
 }
 
+// An --eval_only run of `weights` on `dataset`.
+RunConfig eval_only_run(const std::string& weights, const std::string& dataset) {
+  RunConfig c = tiny_run("");
+  c.set_save_weights("");
+  c.set_weights(weights);
+  c.set_dataset(dataset);
+  c.set_eval_only(true);
+  return c;
+}
+
 class EvalOnlyTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -58,11 +68,8 @@ class EvalOnlyTest : public ::testing::Test {
   // An --eval_only run of `weights`; its log in *log.
   absl::StatusOr<FinetuneResult> eval_only(const std::string& weights, int64_t resolution,
                                            std::string* log) {
-    RunConfig c = tiny_run("");
-    c.set_save_weights("");
-    c.set_weights(weights);
+    RunConfig c = eval_only_run(weights, kData);
     c.set_resolution(resolution);
-    c.set_eval_only(true);
     std::ostringstream out;
     absl::StatusOr<FinetuneResult> result = run_finetune(c, out);
     *log = out.str();
@@ -264,11 +271,7 @@ TEST_F(EvalOnlyTest, AFolderDatasetNamesTheFilesItPassesOver) {
     }
   }
   testing::write_file(root + "/train/1/photo.bmp", "not read");
-  RunConfig c = tiny_run("");
-  c.set_save_weights("");
-  c.set_weights(out_ + "/checkpoint.ckpt");
-  c.set_dataset("folder:" + root);
-  c.set_eval_only(true);
+  RunConfig c = eval_only_run(out_ + "/checkpoint.ckpt", "folder:" + root);
   std::ostringstream out;
   absl::StatusOr<FinetuneResult> result = run_finetune(c, out);
   ASSERT_TRUE(result.ok()) << result.status() << "\n" << out.str();
@@ -280,23 +283,26 @@ TEST_F(EvalOnlyTest, AFolderDatasetNamesTheFilesItPassesOver) {
   EXPECT_EQ(out.str().find(root + "/test: passed over"), std::string::npos) << out.str();
 }
 
-// A folder of class folders, split by --test_fraction: the run says how many it held out, and
-// evaluates those.
-TEST_F(EvalOnlyTest, ATestFractionSplitsAFolderOfClassFolders) {
-  const std::string root = ::testing::TempDir() + "/eval_only_class_folders";
+// A fresh folder of class folders, the dataset's 3 classes ("0", "1", "2") of 4 images each,
+// with no train/ and test/.
+std::string class_folders(const std::string& name) {
+  const std::string root = ::testing::TempDir() + "/" + name;
   std::filesystem::remove_all(root);
   for (const std::string label : {"0", "1", "2"}) {
     std::filesystem::create_directories(root + "/" + label);
-    for (const std::string name : {"a", "b", "c", "d"}) {
+    for (const std::string image : {"a", "b", "c", "d"}) {
       std::filesystem::copy_file("tests/data/testdata/rgb8.png",
-                                 root + "/" + label + "/" + name + ".png");
+                                 root + "/" + label + "/" + image + ".png");
     }
   }
-  RunConfig c = tiny_run("");
-  c.set_save_weights("");
-  c.set_weights(out_ + "/checkpoint.ckpt");
-  c.set_dataset("folder:" + root);
-  c.set_eval_only(true);
+  return root;
+}
+
+// A folder of class folders, split by --test_fraction: the run says how many it held out, and
+// evaluates those.
+TEST_F(EvalOnlyTest, ATestFractionSplitsAFolderOfClassFolders) {
+  const std::string root = class_folders("eval_only_class_folders");
+  RunConfig c = eval_only_run(out_ + "/checkpoint.ckpt", "folder:" + root);
   c.set_test_fraction(0.5);
   std::ostringstream out;
   absl::StatusOr<FinetuneResult> result = run_finetune(c, out);
@@ -312,15 +318,7 @@ TEST_F(EvalOnlyTest, ATestFractionSplitsAFolderOfClassFolders) {
 // A checkpoint of a run that split a folder with --test_fraction is evaluated on the same split:
 // another fraction would test it on images it trained on.
 TEST_F(EvalOnlyTest, ACheckpointIsTestedOnTheImagesItsRunHeldOut) {
-  const std::string root = ::testing::TempDir() + "/eval_only_held_out";
-  std::filesystem::remove_all(root);
-  for (const std::string label : {"0", "1", "2"}) {
-    std::filesystem::create_directories(root + "/" + label);
-    for (const std::string name : {"a", "b", "c", "d"}) {
-      std::filesystem::copy_file("tests/data/testdata/rgb8.png",
-                                 root + "/" + label + "/" + name + ".png");
-    }
-  }
+  const std::string root = class_folders("eval_only_held_out");
   const std::string out = out_ + "_held_out";
   std::filesystem::remove_all(out);
   RunConfig train = tiny_run(out);
@@ -329,11 +327,7 @@ TEST_F(EvalOnlyTest, ACheckpointIsTestedOnTheImagesItsRunHeldOut) {
   std::ostringstream log;
   ASSERT_TRUE(run_finetune(train, log).ok()) << log.str();
 
-  RunConfig evaluation = tiny_run("");
-  evaluation.set_save_weights("");
-  evaluation.set_weights(out + "/checkpoint.ckpt");
-  evaluation.set_dataset("folder:" + root);
-  evaluation.set_eval_only(true);
+  RunConfig evaluation = eval_only_run(out + "/checkpoint.ckpt", "folder:" + root);
   evaluation.set_test_fraction(0.5);
   std::ostringstream ignored;
   absl::StatusOr<FinetuneResult> other = run_finetune(evaluation, ignored);
