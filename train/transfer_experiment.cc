@@ -193,9 +193,21 @@ double mean_top1(const std::vector<FinetuneResult>& runs) {
   return mean_of(top1);
 }
 
-// Test top-1 of both arms for each draw, their means, and the gain with its standard error.
-void print_report(uint64_t first_seed, const TransferResult& result, double seconds,
-                  std::ostream& out) {
+// Top-1 of class `c` over all the runs' test images (every draw tests on the same images, so
+// this is the mean over the draws).
+double pooled_class_top1(const std::vector<FinetuneResult>& runs, size_t c) {
+  int64_t top1 = 0, examples = 0;
+  for (const FinetuneResult& run : runs) {
+    top1 += run.test.class_top1[c];
+    examples += run.test.class_examples[c];
+  }
+  return examples > 0 ? static_cast<double>(top1) / examples : 0;
+}
+
+// Test top-1 of both arms for each draw, their means, the gain with its standard error, and
+// the same by class: where the gain comes from.
+void print_report(uint64_t first_seed, const TransferResult& result,
+                  const std::vector<std::string>& class_names, double seconds, std::ostream& out) {
   out << absl::StrFormat(
       "\nFashion-MNIST %s, %d training examples per class; test top-1 of each few-shot draw,\n"
       "fine-tuned from the upstream model (%s) and from random init:\n",
@@ -209,6 +221,17 @@ void print_report(uint64_t first_seed, const TransferResult& result, double seco
   }
   out << absl::StrFormat("  mean    %6.2f%%   %6.2f%%   %+6.2f\n", 100 * mean_top1(result.transfer),
                          100 * mean_top1(result.scratch), 100 * result.mean_gain());
+  size_t width = 5;  // "class"
+  for (const std::string& name : class_names) width = std::max(width, name.size());
+  out << absl::StrFormat("by class, over the draws:\n  %-*s   transfer   scratch     gain\n",
+                         static_cast<int>(width), "class");
+  for (size_t c = 0; c < class_names.size(); ++c) {
+    const double transfer = pooled_class_top1(result.transfer, c);
+    const double scratch = pooled_class_top1(result.scratch, c);
+    out << absl::StrFormat("  %-*s    %6.2f%%   %6.2f%%   %+6.2f\n", static_cast<int>(width),
+                           class_names[c], 100 * transfer, 100 * scratch,
+                           100 * (transfer - scratch));
+  }
   out << absl::StrFormat(
       "transfer gain: %+.2f points, standard error %.2f (%d draws)\ntotal time %s\n",
       100 * result.mean_gain(), 100 * result.gain_standard_error(), gains.size(),
@@ -300,7 +323,7 @@ absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, st
       (pretrained ? result.transfer : result.scratch).push_back(*run);
     }
   }
-  print_report(user.seed(), result, seconds_since(start), out);
+  print_report(user.seed(), result, downstream.test.class_names, seconds_since(start), out);
   return result;
 }
 

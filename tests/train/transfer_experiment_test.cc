@@ -103,6 +103,23 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
                                             100 * first->scratch[k].test.top1, 100 * gain[k]);
     EXPECT_NE(log.find(row), std::string::npos) << row << log;
   }
+  // By class: each one's top-1 over both draws' test images (3 per class and draw).
+  EXPECT_NE(log.find("by class, over the draws:\n  class      transfer   scratch     gain\n"),
+            std::string::npos)
+      << log;
+  const std::vector<std::string> names = {"Pullover", "Coat", "Sandal", "Shirt", "Sneaker"};
+  for (size_t c = 0; c < names.size(); ++c) {
+    int64_t top1[2] = {0, 0};
+    for (int k = 0; k < 2; ++k) {
+      EXPECT_EQ(first->transfer[k].test.class_examples[c], 3);
+      top1[0] += first->transfer[k].test.class_top1[c];
+      top1[1] += first->scratch[k].test.class_top1[c];
+    }
+    const std::string row = absl::StrFormat("  %-8s    %6.2f%%   %6.2f%%   %+6.2f\n", names[c],
+                                            100 * top1[0] / 6.0, 100 * top1[1] / 6.0,
+                                            100 * (top1[0] - top1[1]) / 6.0);
+    EXPECT_NE(log.find(row), std::string::npos) << row << log;
+  }
   const std::string total =
       absl::StrFormat("transfer gain: %+.2f points, standard error %.2f (2 draws)\n",
                       100 * first->mean_gain(), 100 * first->gain_standard_error());
