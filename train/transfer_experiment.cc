@@ -299,6 +299,8 @@ absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, st
   result.upstream_checkpoint = *upstream;
 
   const Dataset downstream = class_subset(*fashion, kDownstreamClasses);
+  const SteadyClock::time_point draws_start = SteadyClock::now();
+  const int runs = 2 * schedule.few_shot_draws;  // both arms of every draw
   // One draw of kShots images per class moves either arm's accuracy by about 3 points, and the
   // gain by 4; the mean of ten draws pins it to about 1. Both arms of a draw train on the same
   // images, so each draw's gain is paired.
@@ -312,11 +314,17 @@ absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, st
       const std::string arm = pretrained ? "transfer" : "scratch";
       config.set_out(subfolder(user, absl::StrCat(arm, "/seed_", seed)));
       if (absl::Status s = check_run_config(config); !s.ok()) return s;
+      const int done = 2 * draw + (pretrained ? 0 : 1);
       out << "== " << arm << ", few-shot draw " << draw + 1 << " of " << schedule.few_shot_draws
           << " (seed " << seed << "): "
           << (pretrained ? "fine-tuning the upstream model"
                          : "the same fine-tuning from random init")
           << " on " << kShots << " examples per class of " << class_list(kDownstreamClasses)
+          << (done == 0 ? ""
+                        : absl::StrCat(" (run ", done + 1, " of ", runs, ", ETA ",
+                                       format_duration(seconds_since(draws_start) / done *
+                                                       (runs - done)),
+                                       ")"))
           << "\n";
       absl::StatusOr<FinetuneResult> run = train(config, *data, out);
       if (!run.ok()) return run.status();

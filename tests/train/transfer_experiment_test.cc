@@ -73,6 +73,11 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
   absl::StatusOr<TransferResult> first = run("run", &log);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_NE(log.find("== upstream: training on classes 0,1,3,8,9"), std::string::npos) << log;
+  // After the first fine-tuning, each says how far the experiment is and how long it has left.
+  for (const char* progress : {"(run 2 of 4, ETA ", "(run 4 of 4, ETA "}) {
+    EXPECT_NE(log.find(progress), std::string::npos) << progress << log;
+  }
+  EXPECT_EQ(log.find("(run 1 of 4"), std::string::npos) << log;
   EXPECT_TRUE(fs::exists(first->upstream_checkpoint));
   EXPECT_EQ(fs::path(first->upstream_checkpoint).parent_path(), root_ / "cache" / "bitgrad");
   absl::StatusOr<Checkpoint> upstream = load_checkpoint(first->upstream_checkpoint);
