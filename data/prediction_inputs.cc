@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "data/image_folder.h"
+#include "data/image_io.h"
 #include "io/npy.h"
 
 namespace bitgrad {
@@ -59,7 +60,21 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": a folder without ", kImageFileNames, " files"));
     }
-    paths.insert(paths.end(), images.begin(), images.end());
+    // A file a folder holds under an image's name but that is none (a HEIF photo saved as
+    // .jpg) is passed over with a warning; one named on the command line stays an error.
+    const size_t before = paths.size();
+    for (const std::string& image : images) {
+      if (std::string holds = not_a_decodable_image(image); !holds.empty()) {
+        inputs.warnings_.push_back(absl::StrCat(image, ": passed over: ", holds));
+      } else {
+        paths.push_back(image);
+      }
+    }
+    if (paths.size() == before) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": none of its ", images.size(), " image files holds a PNG, JPEG or WebP (",
+          inputs.warnings_.back(), ")"));
+    }
   }
   if (paths.empty()) {
     return absl::InvalidArgumentError("no input given: expected image files or one .npy batch");

@@ -90,6 +90,29 @@ TEST(PredictionInputsTest, AFolderStandsForItsImagesSortedByName) {
                            {dir + "/nested", "without .jpg, .jpeg, .png or .webp files"}));
 }
 
+// In a folder, a file named as an image that holds none (a HEIF photo saved as .jpg) is passed
+// over with a warning rather than stopping the whole prediction; named alone, it is an error
+// when decoded.
+TEST(PredictionInputsTest, AFolderPassesOverFilesThatAreNoImages) {
+  const std::string dir = temp_path("mixed_photos");
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(testdata("rgb8.png"), dir + "/a.png",
+                             std::filesystem::copy_options::overwrite_existing);
+  write_temp("mixed_photos/b.jpg", std::string("\0\0\0\x18" "ftypheic\0\0\0\0", 16));
+  auto inputs = PredictionInputs::open(dir, 8);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  ASSERT_EQ(inputs->size(), 1);
+  EXPECT_EQ(inputs->name(0), dir + "/a.png");
+  EXPECT_EQ(inputs->warnings(),
+            std::vector<std::string>{dir + "/b.jpg: passed over: a HEIF image"});
+  auto alone = PredictionInputs::open(dir + "/b.jpg", 8);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_TRUE(fails_naming(alone->batch(0, 1).status(), {dir + "/b.jpg", "HEIF"}));
+  std::filesystem::remove(dir + "/a.png");
+  EXPECT_TRUE(fails_naming(PredictionInputs::open(dir, 8).status(),
+                           {dir, "none of its 1 image files", "b.jpg: passed over: a HEIF image"}));
+}
+
 TEST(PredictionInputsTest, NpyBatchIsUsedAsItIs) {
   std::vector<float> values;
   for (int i = 0; i < 3 * 3 * 2 * 2; ++i) values.push_back(std::sin(i * 0.7f));
