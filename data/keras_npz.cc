@@ -1,8 +1,10 @@
 #include "data/keras_npz.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "data/labels.h"
 #include "io/npz.h"
 
 namespace bitgrad {
@@ -77,6 +79,27 @@ absl::StatusOr<ImageSet> read_split(const NpzReader& npz, const std::string& spl
   return set;
 }
 
+// The names in the labels file beside `path` (data/labels.h) when there is one, which must name
+// every label; else "0" .. "K-1".
+absl::StatusOr<std::vector<std::string>> class_names_for(const std::string& path,
+                                                         int64_t max_label) {
+  const std::string labels = labels_path_beside(path);
+  std::error_code ignored;
+  if (!std::filesystem::exists(labels, ignored)) {
+    std::vector<std::string> numbers;
+    for (int64_t c = 0; c <= max_label; ++c) numbers.push_back(absl::StrCat(c));
+    return numbers;
+  }
+  absl::StatusOr<std::vector<std::string>> names = read_label_names(labels);
+  if (!names.ok()) return names.status();
+  if (static_cast<int64_t>(names->size()) <= max_label) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        labels, ": ", names->size(), " class names, but ", path, " has labels up to ", max_label,
+        " (one name per line, line i naming label i)"));
+  }
+  return names;
+}
+
 }  // namespace
 
 absl::StatusOr<Dataset> read_keras_npz(const std::string& path) {
@@ -90,9 +113,9 @@ absl::StatusOr<Dataset> read_keras_npz(const std::string& path) {
   for (const ImageSet* set : {&*train, &*test}) {
     for (int64_t label : set->labels) max_label = std::max(max_label, label);
   }
-  std::vector<std::string> names;
-  for (int64_t c = 0; c <= max_label; ++c) names.push_back(absl::StrCat(c));
-  train->class_names = test->class_names = names;
+  absl::StatusOr<std::vector<std::string>> names = class_names_for(path, max_label);
+  if (!names.ok()) return names.status();
+  train->class_names = test->class_names = *std::move(names);
   return Dataset{*std::move(train), *std::move(test)};
 }
 

@@ -4,10 +4,18 @@
 
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "io/atomic_file.h"
 
 namespace bitgrad {
+
+std::string labels_path_beside(const std::string& npz_path) {
+  const std::string stem = absl::EndsWith(npz_path, ".npz")
+                               ? npz_path.substr(0, npz_path.size() - 4)
+                               : npz_path;
+  return stem + ".labels.txt";
+}
 
 absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& path) {
   std::ifstream in(path);

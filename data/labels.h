@@ -13,6 +13,11 @@ namespace bitgrad {
 // accepted. Errors name the file: missing, unreadable, or empty.
 absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& path);
 
+// The class-name file that goes with an .npz: PATH without ".npz", plus ".labels.txt"
+// (run/final.npz -> run/final.labels.txt). bit_finetune --save_weights writes one beside its
+// weights, and a dataset .npz may have one beside it (data/keras_npz.h).
+std::string labels_path_beside(const std::string& npz_path);
+
 // Writes the names, one per line, atomically; read_label_names gives them back. A name with a
 // line break is refused (it would read back as two).
 absl::Status write_label_names(const std::string& path, const std::vector<std::string>& names);

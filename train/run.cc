@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/stopwatch.h"
@@ -29,12 +28,6 @@ absl::Status check_device(const RunConfig& config) {
 Device run_device(const RunConfig& config) {
   // Under a launcher, each process of a machine takes its own GPU.
   return config.device() == "cuda" ? Device::cuda(local_rank()) : Device::cpu();
-}
-
-std::string labels_path_beside(const std::string& weights) {
-  const std::string stem =
-      absl::EndsWith(weights, ".npz") ? weights.substr(0, weights.size() - 4) : weights;
-  return stem + ".labels.txt";
 }
 
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config) {

@@ -25,10 +25,6 @@ absl::Status check_device(const RunConfig& config);
 // rank under an MPI launcher (dist/world.h), else cuda:0.
 Device run_device(const RunConfig& config);
 
-// Where --save_weights=PATH puts the class names: PATH without ".npz", plus ".labels.txt"
-// (run/final.npz -> run/final.labels.txt), one per line, for bit_predict --labels.
-std::string labels_path_beside(const std::string& weights);
-
 // The few-shot draw of config.examples_per_class (none when 0) from `data`'s train split.
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config);
 

@@ -1,5 +1,8 @@
 #include "data/keras_npz.h"
 
+#include <filesystem>
+
+#include "data/labels.h"
 #include "gtest/gtest.h"
 #include "io/npz.h"
 #include "tests/testing/assertions.h"
@@ -36,6 +39,29 @@ TEST(KerasNpzTest, ReadsGrayNhwWithUint8Labels) {
   EXPECT_EQ(data->test.labels, (std::vector<int64_t>{2}));
   EXPECT_EQ(data->train.class_names, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
   EXPECT_EQ(data->test.num_classes(), 5);
+}
+
+// A labels file beside the .npz names the classes (bit_finetune's reports then say "cat", not
+// "0"); it may name classes no label uses, not fewer than the labels need.
+TEST(KerasNpzTest, ALabelsFileBesideItNamesTheClasses) {
+  const std::string path = write_arrays(
+      "named.npz", {{"x_train", images({2, 2, 2})},
+                    {"y_train", from_vector<uint8_t>({1, 0}, {2})},
+                    {"x_test", images({1, 2, 2})},
+                    {"y_test", from_vector<uint8_t>({1}, {1})}});
+  const std::string labels = path.substr(0, path.size() - 4) + ".labels.txt";
+  ASSERT_TRUE(write_label_names(labels, {"cat", "dog", "bird"}).ok());
+  absl::StatusOr<Dataset> data = read_keras_npz(path);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.class_names, (std::vector<std::string>{"cat", "dog", "bird"}));
+  EXPECT_EQ(data->test.class_names, data->train.class_names);
+  ASSERT_TRUE(write_label_names(labels, {"cat"}).ok());
+  EXPECT_TRUE(fails_naming(read_keras_npz(path).status(),
+                           {labels, "1 class names", "named.npz has labels up to 1"}));
+  std::filesystem::remove(labels);
+  data = read_keras_npz(path);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.class_names, (std::vector<std::string>{"0", "1"}));
 }
 
 TEST(KerasNpzTest, ReadsRgbNhwcWithInt64ColumnLabels) {

@@ -195,6 +195,11 @@ TEST(LabelsTest, BadFiles) {
   EXPECT_TRUE(fails_naming(read_label_names(empty).status(), {empty, "empty"}));
 }
 
+TEST(LabelsTest, TheNamesOfAnNpzGoBesideIt) {
+  EXPECT_EQ(labels_path_beside("run/final.npz"), "run/final.labels.txt");
+  EXPECT_EQ(labels_path_beside("final"), "final.labels.txt");
+}
+
 TEST(LabelsTest, WrittenNamesReadBack) {
   const std::string path = temp_path("written.labels.txt");
   const std::vector<std::string> names = {"a", "", "sea lion", "ünïcode", ""};

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes some classes of Fashion-MNIST as a Keras-style .npz for `--dataset=npz:FILE`.
 
-The classes are relabeled 0..K-1 in the order given, and both splits keep the files' order:
+The classes are relabeled 0..K-1 in the order given (their names go to FILE.labels.txt beside
+the .npz, which bit_finetune reads), and both splits keep the files' order:
 the same images, labels and order as the upstream stage of bit_finetune's transfer experiment
 (train/transfer_experiment.cc), so that stage can be rerun with other settings, e.g. wider:
 
@@ -34,8 +35,13 @@ def main():
     tmp = args.out + ".tmp.npz"
     np.savez(tmp, **arrays)
     os.replace(tmp, args.out)
+    # The class names beside it (data/keras_npz.h), so that bit_finetune's reports name them.
+    labels = (args.out[:-4] if args.out.endswith(".npz") else args.out) + ".labels.txt"
+    with open(labels + ".tmp", "w") as f:
+        f.write("".join(fashion_mnist_files.CLASS_NAMES[c] + "\n" for c in classes))
+    os.replace(labels + ".tmp", labels)
     print(f"{args.out}: {len(arrays['y_train'])} train and {len(arrays['y_test'])} test images "
-          f"of classes {classes}, relabeled 0..{len(classes) - 1}")
+          f"of classes {classes}, relabeled 0..{len(classes) - 1}; their names in {labels}")
 
 
 if __name__ == "__main__":
