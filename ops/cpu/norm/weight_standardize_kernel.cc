@@ -7,12 +7,10 @@
 
 #include "core/check.h"
 #include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/common/parallel.h"
 
 namespace bitgrad::cpu {
 namespace {
-
-// Below this many elements a weight is standardized on one thread: waking the pool costs more.
-constexpr int64_t kParallelMinElements = 1 << 15;
 
 struct RowStats {
   double mean, rstd;

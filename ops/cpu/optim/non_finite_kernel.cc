@@ -9,13 +9,13 @@
 #include <cstring>
 #include <type_traits>
 
+#include "ops/cpu/common/parallel.h"
 #include "ops/non_finite.h"
 
 namespace bitgrad::cpu {
 namespace {
 
 constexpr int64_t kChunkElements = 1 << 16;
-constexpr int64_t kParallelMinElements = 1 << 15;  // below, one thread: waking the pool costs more
 
 // Whether x[0, n) holds a NaN or an infinity.
 template <typename T>

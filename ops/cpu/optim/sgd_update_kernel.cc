@@ -10,13 +10,11 @@
 #include <algorithm>
 
 #include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/common/parallel.h"
 #include "ops/sgd_update.h"
 
 namespace bitgrad::cpu {
 namespace {
-
-// Below this many elements one thread does it all: waking the pool costs more.
-constexpr int64_t kParallelMinElements = 1 << 15;
 
 // Elements [begin, end) of the update; kMomentum false means no buffer.
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
