@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -19,11 +20,19 @@
 namespace bitgrad {
 namespace {
 
-constexpr char kPngSignature[] = "\x89PNG\r\n\x1a\n";
-constexpr char kJpegSignature[] = "\xff\xd8\xff";
+// `text` at `offset` in `bytes`.
+bool bytes_at(const std::string& bytes, size_t offset, std::string_view text) {
+  return bytes.size() >= offset + text.size() && bytes.compare(offset, text.size(), text) == 0;
+}
 
-bool starts_with(const std::string& bytes, const char* prefix, size_t length) {
-  return bytes.size() >= length && std::memcmp(bytes.data(), prefix, length) == 0;
+enum class Format { kPng, kJpeg, kWebp, kOther };
+
+// The format a file's first bytes say it is in, of those bitgrad decodes.
+Format decodable_format(const std::string& bytes) {
+  if (bytes_at(bytes, 0, "\x89PNG\r\n\x1a\n")) return Format::kPng;
+  if (bytes_at(bytes, 0, "\xff\xd8\xff")) return Format::kJpeg;
+  if (bytes_at(bytes, 0, "RIFF") && bytes_at(bytes, 8, "WEBP")) return Format::kWebp;
+  return Format::kOther;
 }
 
 std::string hex_prefix(const std::string& bytes) {
@@ -34,17 +43,10 @@ std::string hex_prefix(const std::string& bytes) {
   return out;
 }
 
-bool is_webp(const std::string& bytes) {
-  return bytes.size() >= 12 && bytes.compare(0, 4, "RIFF") == 0 && bytes.compare(8, 4, "WEBP") == 0;
-}
-
 // The formats people save images in that bitgrad does not decode, from their first bytes
 // ("" for none of them).
 std::string other_image_format(const std::string& bytes) {
-  auto at = [&](size_t offset, const char* text) {
-    const size_t length = std::strlen(text);
-    return bytes.size() >= offset + length && bytes.compare(offset, length, text) == 0;
-  };
+  auto at = [&](size_t offset, std::string_view text) { return bytes_at(bytes, offset, text); };
   if (at(4, "ftyp")) {
     for (const char* brand : {"heic", "heix", "hevc", "heim", "heis", "mif1", "msf1"}) {
       if (at(8, brand)) return "HEIF";
@@ -53,8 +55,7 @@ std::string other_image_format(const std::string& bytes) {
   }
   if (at(0, "GIF87a") || at(0, "GIF89a")) return "GIF";
   if (at(0, "BM")) return "BMP";
-  const std::string head = bytes.substr(0, 4);
-  if (head == std::string("II*\0", 4) || head == std::string("MM\0*", 4)) return "TIFF";
+  if (at(0, std::string_view("II*\0", 4)) || at(0, std::string_view("MM\0*", 4))) return "TIFF";
   return "";
 }
 
@@ -124,11 +125,16 @@ absl::Status check_image_size(int64_t width, int64_t height, const char* format,
 absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name,
                                    DecodeSize at_least) {
   if (bytes.empty()) return absl::InvalidArgumentError(absl::StrCat(name, ": empty image file"));
-  if (starts_with(bytes, kPngSignature, 8)) return image_internal::decode_png(bytes, name);
-  if (starts_with(bytes, kJpegSignature, 3)) {
-    return image_internal::decode_jpeg(bytes, name, at_least);
+  switch (decodable_format(bytes)) {
+    case Format::kPng:
+      return image_internal::decode_png(bytes, name);
+    case Format::kJpeg:
+      return image_internal::decode_jpeg(bytes, name, at_least);
+    case Format::kWebp:
+      return image_internal::decode_webp(bytes, name);
+    case Format::kOther:
+      break;
   }
-  if (is_webp(bytes)) return image_internal::decode_webp(bytes, name);
   const std::string format = other_image_format(bytes);
   return absl::InvalidArgumentError(absl::StrCat(
       name, ": unsupported image format", format.empty() ? "" : ": " + format, " (first bytes ",
@@ -144,10 +150,7 @@ std::string not_a_decodable_image(const std::string& path) {
   in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   bytes.resize(static_cast<size_t>(in.gcount()));
   if (bytes.empty()) return "an empty file";
-  if (starts_with(bytes, kPngSignature, 8) || starts_with(bytes, kJpegSignature, 3) ||
-      is_webp(bytes)) {
-    return "";
-  }
+  if (decodable_format(bytes) != Format::kOther) return "";
   const std::string format = other_image_format(bytes);
   if (!format.empty()) return absl::StrCat(format == "AVIF" ? "an " : "a ", format, " image");
   return absl::StrCat("not an image (first bytes ", hex_prefix(bytes), ")");
