@@ -50,9 +50,8 @@ absl::StatusOr<Dataset> load_idx_dir(const std::string& dir,
 
 absl::StatusOr<Dataset> read_any(DatasetFormat format, const std::string& path,
                                  double test_fraction) {
-  if (test_fraction != 0 && format != DatasetFormat::kImageFolder) {
-    return absl::InvalidArgumentError(
-        "--test_fraction is for folder:DIR; the other formats have a test split of their own");
+  if (absl::Status status = check_test_fraction(format, test_fraction); !status.ok()) {
+    return status;
   }
   switch (format) {
     case DatasetFormat::kMnist:
@@ -84,6 +83,15 @@ absl::StatusOr<DatasetFormat> parse_dataset_format(const std::string& name) {
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown dataset format \"", name,
       "\"; expected mnist, fashion_mnist, cifar10, cifar100, folder or npz"));
+}
+
+absl::Status check_test_fraction(DatasetFormat format, double test_fraction) {
+  if (absl::Status status = check_test_fraction(test_fraction); !status.ok()) return status;
+  if (test_fraction != 0 && format != DatasetFormat::kImageFolder) {
+    return absl::InvalidArgumentError(
+        "--test_fraction is for folder:DIR; the other formats have a test split of their own");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Dataset> load_dataset(DatasetFormat format, const std::string& path,

@@ -28,4 +28,8 @@ absl::StatusOr<DatasetFormat> parse_dataset_format(const std::string& name);
 absl::StatusOr<Dataset> load_dataset(DatasetFormat format, const std::string& path,
                                      double test_fraction = 0);
 
+// OK when `test_fraction` may go with `format`: a fraction in [0, 1), and 0 for every format but
+// the image folder (the others have a test split of their own).
+absl::Status check_test_fraction(DatasetFormat format, double test_fraction);
+
 }  // namespace bitgrad

@@ -213,15 +213,18 @@ std::string skipped_files_note(const ImageSet& set) {
          line(mislabeled_count, mislabeled, " named as images but hold no PNG, JPEG or WebP: ");
 }
 
+absl::Status check_test_fraction(double test_fraction) {
+  if (test_fraction >= 0 && test_fraction < 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--test_fraction=", test_fraction, ": expected a fraction in [0, 1)"));
+}
+
 absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_fraction) {
   std::error_code error;
   if (!fs::is_directory(root, error)) {
     return absl::NotFoundError(absl::StrCat(root, ": no such folder"));
   }
-  if (!(test_fraction >= 0 && test_fraction < 1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--test_fraction=", test_fraction, ": expected a fraction in [0, 1)"));
-  }
+  if (absl::Status status = check_test_fraction(test_fraction); !status.ok()) return status;
   const bool has_train = fs::is_directory(root + "/train", error);
   if (test_fraction > 0) {
     if (has_train) {

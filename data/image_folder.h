@@ -46,4 +46,7 @@ std::string skipped_files_note(const ImageSet& set);
 // holds out the same images.
 absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_fraction = 0);
 
+// OK for load_image_folders' `test_fraction`: a fraction in [0, 1); else an error naming the flag.
+absl::Status check_test_fraction(double test_fraction);
+
 }  // namespace bitgrad

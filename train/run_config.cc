@@ -173,9 +173,6 @@ absl::Status check_run_config(const RunConfig& c) {
                                         c.loss(), "\""));
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
-  if (!(c.test_fraction() >= 0 && c.test_fraction() < 1)) {
-    return invalid("test_fraction", "expected a fraction in [0, 1), e.g. 0.2");
-  }
   if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");
   if (c.resolution() > 0 && c.resolution() < kMinResolution) {
     return invalid("resolution", absl::StrCat(c.resolution(), " is too small: BiT ResNet-v2 "
@@ -209,11 +206,7 @@ absl::Status check_run_config(const RunConfig& c) {
   }
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(c.dataset());
   if (!spec.ok()) return spec.status();
-  if (c.test_fraction() > 0 && spec->format != DatasetFormat::kImageFolder) {
-    return invalid("test_fraction", "applies to --dataset=folder:DIR only; the other formats have "
-                                    "a test split of their own");
-  }
-  return absl::OkStatus();
+  return check_test_fraction(spec->format, c.test_fraction());
 }
 
 absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec) {
