@@ -116,7 +116,7 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
       const double elapsed = seconds_since(start);
       *progress.out << absl::StrFormat(
           "eval: batch %d/%d, %.1f images/s, ETA %s\n", step + 1, steps,
-          seen / elapsed, format_duration(elapsed / (step + 1) * (steps - step - 1)));
+          seen / elapsed, format_duration(seconds_left(elapsed, step + 1, steps)));
       last_line = SteadyClock::now();
     }
   }

@@ -31,7 +31,7 @@ void ProgressMeter::update(int64_t step, double loss, double lr, const std::stri
   last_print_ = now;
   double elapsed = std::chrono::duration<double>(now - start_).count();
   double steps_per_second = elapsed > 0 ? (step - start_step_) / elapsed : 0.0;
-  double eta = steps_per_second > 0 ? (total_steps_ - step) / steps_per_second : 0.0;
+  double eta = seconds_left(elapsed, step - start_step_, total_steps_ - start_step_);
   char line[256];
   const double total_elapsed = std::chrono::duration<double>(now - began_).count();
   std::snprintf(line, sizeof line,
@@ -53,6 +53,10 @@ void ProgressMeter::end_line() {
 }
 
 bool stdout_is_terminal() { return isatty(STDOUT_FILENO) == 1; }
+
+double seconds_left(double elapsed_seconds, int64_t done, int64_t total) {
+  return done > 0 ? elapsed_seconds / done * (total - done) : 0.0;
+}
 
 std::string format_duration(double seconds) {
   long total = static_cast<long>(seconds + 0.5);

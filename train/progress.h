@@ -47,4 +47,8 @@ bool stdout_is_terminal();
 // "1:02:03" or "2:05".
 std::string format_duration(double seconds);
 
+// The seconds the rest of `total` units of work will take if it goes at the pace `done` of them
+// took `elapsed_seconds`; 0 before any is done.
+double seconds_left(double elapsed_seconds, int64_t done, int64_t total);
+
 }  // namespace bitgrad

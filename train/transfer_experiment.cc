@@ -322,8 +322,8 @@ absl::StatusOr<TransferResult> run_transfer_experiment(const RunConfig& user, st
           << " on " << kShots << " examples per class of " << class_list(kDownstreamClasses)
           << (done == 0 ? ""
                         : absl::StrCat(" (run ", done + 1, " of ", runs, ", ETA ",
-                                       format_duration(seconds_since(draws_start) / done *
-                                                       (runs - done)),
+                                       format_duration(
+                                           seconds_left(seconds_since(draws_start), done, runs)),
                                        ")"))
           << "\n";
       absl::StatusOr<FinetuneResult> run = train(config, *data, out);
