@@ -31,7 +31,7 @@
 #include "io/atomic_file.h"
 #include "io/npy.h"
 #include "models/predict.h"
-#include "ops/cuda/math_mode.h"
+#include "ops/math_mode.h"
 #include "train/run_config.h"
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz or a bitgrad checkpoint");
@@ -56,7 +56,8 @@ ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
 ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
 ABSL_FLAG(std::string, dtype, "fp32",
-          "fp32, or bf16 with --device=cuda: bf16 autocast of the convolutions");
+          "fp32, or bf16: bf16 autocast of the convolutions (a GPU, or a CPU with AVX512-BF16 or "
+          "AMX)");
 ABSL_FLAG(int64_t, base_width, 64,
           "the base width of a narrowed model's .npz (bit_finetune --base_width); a checkpoint "
           "records its own");
@@ -195,11 +196,12 @@ void run() {
     throw Failure{status, "--device takes cpu, or cuda on a machine with a GPU"};
   }
   const std::string dtype = absl::GetFlag(FLAGS_dtype);
-  if (std::string problem = dtype_flag_problem(dtype, device == "cuda"); !problem.empty()) {
+  const DeviceType device_type = device == "cuda" ? DeviceType::kCUDA : DeviceType::kCPU;
+  if (std::string problem = dtype_flag_problem(dtype, device_type); !problem.empty()) {
     throw Failure{absl::InvalidArgumentError(absl::StrCat("--dtype: ", problem)),
-                  "--dtype=bf16 runs the GPU's convolutions in bf16"};
+                  "leave --dtype out (fp32), which runs anywhere"};
   }
-  set_cuda_bf16_autocast_enabled(dtype == "bf16");
+  set_bf16_autocast_enabled(dtype == "bf16");
   LoadedBitModel loaded = load_model();
   if (device == "cuda") loaded.model->to(Device::cuda());
   std::cerr << kProgram << ": " << loaded.message << " on " << loaded.model->device() << "\n";

@@ -12,7 +12,7 @@
 #include "data/image_folder.h"
 #include "data/labels.h"
 #include "dist/world.h"
-#include "ops/cuda/math_mode.h"
+#include "ops/math_mode.h"
 #include "models/bit_weights.h"
 #include "train/evaluate.h"
 #include "train/model_init.h"
@@ -123,7 +123,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.num_classes());
   if (!model.ok()) return model.status();
   model->model->to(run_device(config));
-  set_cuda_bf16_autocast_enabled(config.dtype() == "bf16");
+  set_bf16_autocast_enabled(config.dtype() == "bf16");
   out << "model: " << model->message
       << (config.device() == "cuda" ? " on " + model->model->device().str() : "") << "\n";
   if (config.eval_only()) {

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/storage.h"
 #include "data/idx_dataset.h"
-#include "ops/cuda/math_mode.h"
+#include "ops/math_mode.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -201,7 +201,8 @@ absl::Status check_run_config(const RunConfig& c) {
   if (!c.device().empty()) {  // empty is the CPU
     if (absl::Status status = check_device_name(c.device()); !status.ok()) return status;
   }
-  if (std::string problem = dtype_flag_problem(c.dtype(), c.device() == "cuda"); !problem.empty()) {
+  const DeviceType device = c.device() == "cuda" ? DeviceType::kCUDA : DeviceType::kCPU;
+  if (std::string problem = dtype_flag_problem(c.dtype(), device); !problem.empty()) {
     return invalid("dtype", problem);
   }
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(c.dataset());

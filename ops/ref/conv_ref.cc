@@ -1,9 +1,11 @@
 // Reference kernels for conv2d: direct loops over the definition in ops/conv.h. They are the
 // specification the oneDNN and cuDNN kernels are tested against, so they favour obvious index
-// arithmetic over speed. Every sum accumulates in double.
+// arithmetic over speed. Every sum accumulates in double. Under bf16 autocast they compute what
+// it specifies (below).
 #include <vector>
 
 #include "ops/conv.h"
+#include "ops/math_mode.h"
 
 namespace bitgrad::ref {
 namespace {
@@ -69,8 +71,8 @@ void check_grad_shape(const char* what, const Tensor& dy, const ConvGeometry& ge
 //   y[n,o,i,j] = bias[o] + sum_{c,kh,kw} x[n, g*C/G + c, i*s - p + kh*d, j*s - p + kw*d]
 //                                        * w[o,c,kh,kw]
 // with g = o / (O/G) and zero outside the input. Saves nothing; overwrites y.
-Tensor conv2d_fwd_ref(const Tensor& x, const Tensor& w, const Tensor& bias,
-                      const Conv2dAttrs& attrs) {
+Tensor conv2d_fwd_exact(const Tensor& x, const Tensor& w, const Tensor& bias,
+                        const Conv2dAttrs& attrs) {
   ConvGeometry geo(x.shape(), w.shape(), attrs);
   check_same_dtype("conv2d", x, w);
   if (bias.defined()) {
@@ -111,8 +113,8 @@ Tensor conv2d_fwd_ref(const Tensor& x, const Tensor& w, const Tensor& bias,
 // dy (N, O, OH, OW), w (O, C/G, KH, KW) -> dx (x_shape): every output element sends
 // dy * w[o,c,kh,kw] back to the input element its tap read (taps in the padding send nothing).
 // Saves nothing; overwrites dx.
-Tensor conv2d_bwd_data_ref(const Tensor& dy, const Tensor& w, const Shape& x_shape,
-                           const Conv2dAttrs& attrs) {
+Tensor conv2d_bwd_data_exact(const Tensor& dy, const Tensor& w, const Shape& x_shape,
+                             const Conv2dAttrs& attrs) {
   ConvGeometry geo(x_shape, w.shape(), attrs);
   check_grad_shape("conv2d backward (data)", dy, geo);
   check_same_dtype("conv2d backward (data)", dy, w);
@@ -181,6 +183,36 @@ Tensor conv2d_bwd_weight_ref(const Tensor& dy, const Tensor& x, const Shape& w_s
     }
   });
   return dw;
+}
+
+// bf16 autocast (ops/math_mode.h) of a float32 forward or backward-data pass: its operands
+// rounded to bf16, the sum exact, a bias added, the result rounded to bf16. The weight gradient
+// is the float32 one, as the CPU computes it (the GPU's, rounded to bf16, is within a rounding).
+bool autocast(const Tensor& t) {
+  return t.dtype() == DType::kFloat32 && bf16_autocast_enabled();
+}
+
+// t (plain float32 or undefined) with each value rounded to the nearest bf16.
+Tensor rounded_to_bf16(const Tensor& t) {
+  if (!t.defined()) return t;
+  Tensor out = empty(t.shape(), DType::kFloat32);
+  const float* in = t.data<float>();
+  float* rounded = out.mutable_data<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) rounded[i] = static_cast<float>(BFloat16(in[i]));
+  return out;
+}
+
+Tensor conv2d_fwd_ref(const Tensor& x, const Tensor& w, const Tensor& bias,
+                      const Conv2dAttrs& attrs) {
+  if (!autocast(x)) return conv2d_fwd_exact(x, w, bias, attrs);
+  return rounded_to_bf16(conv2d_fwd_exact(rounded_to_bf16(x), rounded_to_bf16(w), bias, attrs));
+}
+
+Tensor conv2d_bwd_data_ref(const Tensor& dy, const Tensor& w, const Shape& x_shape,
+                           const Conv2dAttrs& attrs) {
+  if (!autocast(dy)) return conv2d_bwd_data_exact(dy, w, x_shape, attrs);
+  return rounded_to_bf16(
+      conv2d_bwd_data_exact(rounded_to_bf16(dy), rounded_to_bf16(w), x_shape, attrs));
 }
 
 // y = conv2d(x, w) + addend, the sum in the data's precision after the conv's (as two ops

@@ -5,6 +5,7 @@
 #include "core/random.h"
 #include "ops/conv.h"
 #include "ops/cuda/math_mode.h"
+#include "ops/math_mode.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "tests/ops_cuda/gpu_parity.h"
@@ -88,7 +89,7 @@ TEST(ConvTf32CudaTest, Tf32StaysWithinItsRounding) {
 // reference.
 TEST(ConvBf16CudaTest, AutocastStaysWithinBf16Rounding) {
   BG_REQUIRE_GPU();
-  set_cuda_bf16_autocast_enabled(true);
+  set_bf16_autocast_enabled(true);
   ParityOptions loose = on_gpu();
   loose.rtol = 5e-2;
   loose.atol = 2e-2;  // ~2^-8 relative per product, summed over up to 576 of them
@@ -103,7 +104,7 @@ TEST(ConvBf16CudaTest, AutocastStaysWithinBf16Rounding) {
   }
   Tensor y = conv2d(randn({1, 8, 5, 5}).to(Device::cuda()), randn({8, 8, 3, 3}).to(Device::cuda()));
   EXPECT_EQ(y.dtype(), DType::kFloat32);
-  set_cuda_bf16_autocast_enabled(false);
+  set_bf16_autocast_enabled(false);
 }
 
 using MatmulCudaTest = Tf32Off;

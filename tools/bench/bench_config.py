@@ -4,7 +4,7 @@ compare.py stays a plain driver."""
 import os
 
 # The flags compare.py hands to both benchmarks, in this order.
-CONFIG_FLAGS = ("model", "mode", "batch", "res", "steps", "threads")
+CONFIG_FLAGS = ("model", "mode", "batch", "res", "steps", "threads", "dtype")
 
 
 def add_config_flags(parser, steps, steps_help=None):
@@ -15,6 +15,9 @@ def add_config_flags(parser, steps, steps_help=None):
     parser.add_argument("--res", type=int, default=128)
     parser.add_argument("--steps", type=int, default=steps, help=steps_help)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: autocast of the convolutions to bfloat16 (bitgrad) or of the "
+                             "model (PyTorch), weights float32")
 
 
 def config_args(args):

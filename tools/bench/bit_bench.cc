@@ -26,7 +26,7 @@
 #include "ops/cpu/common/cpu_isa.h"
 #include "ops/cpu/conv/algo.h"
 #include "ops/cpu/conv/direct.h"
-#include "ops/cuda/math_mode.h"
+#include "ops/math_mode.h"
 #include "optim/sgd.h"
 #include "train/update.h"
 #include "tools/bench/bench_clock.h"
@@ -41,7 +41,7 @@ ABSL_FLAG(int64_t, warmup, 2, "untimed steps first (primitive creation, allocato
 ABSL_FLAG(int64_t, head, 1000, "classes of the head");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
 ABSL_FLAG(std::string, dtype, "fp32",
-          "fp32, or bf16: bf16 autocast of the convolutions (cuda only; ops/cuda/math_mode.h)");
+          "fp32, or bf16: bf16 autocast of the convolutions (ops/math_mode.h)");
 ABSL_FLAG(int, threads, 0, "OpenMP threads (0: OMP_NUM_THREADS, else all cores)");
 ABSL_FLAG(bool, profile, false, "print the time per kernel over the timed steps");
 
@@ -79,10 +79,10 @@ absl::Status run() {
   int64_t batch = absl::GetFlag(FLAGS_batch), res = absl::GetFlag(FLAGS_res);
   Device device = absl::GetFlag(FLAGS_device) == "cuda" ? Device::cuda() : Device::cpu();
   const std::string dtype = absl::GetFlag(FLAGS_dtype);
-  if (std::string problem = dtype_flag_problem(dtype, device.is_cuda()); !problem.empty()) {
+  if (std::string problem = dtype_flag_problem(dtype, device.type); !problem.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--dtype: ", problem));
   }
-  set_cuda_bf16_autocast_enabled(dtype == "bf16");
+  set_bf16_autocast_enabled(dtype == "bf16");
 
   BitConfig config = *parsed;
   config.head_size = absl::GetFlag(FLAGS_head);

@@ -63,6 +63,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.mode != "infer":
         parser.error("--mode: only inference (--mode=infer) is timed with ONNX runtimes")
+    if args.dtype != "fp32":
+        parser.error("--dtype: the exported model runs in float32 here (--dtype=fp32)")
     return args
 
 

@@ -50,9 +50,6 @@ def main():
     parser.add_argument("--memory_format", choices=sorted(MEMORY_FORMATS), default="contiguous",
                         help="layout of the input and the kernels")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
-                        help="bf16: torch.autocast to bfloat16 (on the CPU: oneDNN's bf16 kernels, "
-                             "AMX or AVX512-BF16 where the CPU has them); fp32 weights")
     parser.add_argument("--profile", action="store_true",
                         help="print PyTorch's per-op time over the timed steps")
     args = parser.parse_args()

@@ -17,6 +17,8 @@ bitgrad is reported against the fastest baseline of each group (by median img/s)
   /usr/bin/python3 tools/bench/compare.py --mode=infer --batch=32 --res=128 --rounds=3 \
       --torch_python=/usr/bin/python3,/work/.venv-bench/bin/python \
       --onnx_python=/work/.venv-bench/bin/python
+  /usr/bin/python3 tools/bench/compare.py --mode=infer --batch=32 --res=128 --rounds=3 \
+      --dtype=bf16 --torch_python=/work/.venv-bench/bin/python
 
 Prints a line per run, a summary table, and last one JSON object with every result and, per
 group, the ratios against its fastest baseline (img/s bitgrad / baseline; peak RSS bitgrad /
@@ -118,6 +120,9 @@ def main():
     if args.onnx_python and args.mode != "infer":
         raise SystemExit("--onnx_python: ONNX Runtime and OpenVINO are inference baselines; "
                          "use --mode=infer")
+    if args.onnx_python and args.dtype != "fp32":
+        raise SystemExit("--onnx_python: ONNX Runtime and OpenVINO run the float32 model here; "
+                         "use --dtype=fp32")
 
     entrants = contestants(args)
     width = max(len(c.name) for c in entrants)
@@ -142,8 +147,9 @@ def main():
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         }
 
-    print(f"\n{args.model} {args.mode}, batch {args.batch} at {args.res}x{args.res}, "
-          f"{args.threads} threads, median of {args.rounds} runs of {args.steps} steps")
+    print(f"\n{args.model} {args.mode} in {args.dtype}, batch {args.batch} at "
+          f"{args.res}x{args.res}, {args.threads} threads, median of {args.rounds} runs of "
+          f"{args.steps} steps")
     kernels = results["bitgrad"][0].get("kernels", "not reported")
     print(f"  bitgrad's kernels: {kernels}")
     bitgrad = summary["bitgrad"]
@@ -172,7 +178,8 @@ def main():
                           "round_ratios": [round(r, 3) for r in round_ratios],
                           "memory_ratio": round(memory, 3)}
     print(json.dumps({"model": args.model, "mode": args.mode, "batch": args.batch,
-                      "res": args.res, "threads": args.threads, "kernels": kernels,
+                      "res": args.res, "threads": args.threads, "dtype": args.dtype,
+                      "kernels": kernels,
                       "results": summary,
                       **{k: v for k, v in against["pytorch"].items() if k != "fastest"},
                       "against": against}))

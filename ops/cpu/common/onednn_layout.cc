@@ -182,14 +182,32 @@ Tensor empty_with_desc(const Shape& shape, DType dtype, const memory::desc& desc
   return Tensor(std::move(impl));
 }
 
-void reorder(const memory& source, const memory& destination) {
+namespace {
+
+void run_reorder(const memory& source, const memory& destination, bool add) {
   memory::desc from = source.get_desc(), to = destination.get_desc();
-  CacheKey key("reorder");
+  CacheKey key(add ? "reorder_add" : "reorder");
   key.add(from).add(to);
   auto cached = cached_primitive<dnnl::reorder::primitive_desc>(key, [&] {
-    return dnnl::reorder::primitive_desc(engine(), from, engine(), to, default_attr());
+    dnnl::primitive_attr attr = default_attr();
+    if (add) {
+      dnnl::post_ops sum;
+      sum.append_sum(1.0f);
+      attr.set_post_ops(sum);
+    }
+    return dnnl::reorder::primitive_desc(engine(), from, engine(), to, attr);
   });
-  execute("reorder", cached, {{DNNL_ARG_FROM, source}, {DNNL_ARG_TO, destination}});
+  execute(key.op(), cached, {{DNNL_ARG_FROM, source}, {DNNL_ARG_TO, destination}});
+}
+
+}  // namespace
+
+void reorder(const memory& source, const memory& destination) {
+  run_reorder(source, destination, /*add=*/false);
+}
+
+void reorder_add(const memory& source, const memory& destination) {
+  run_reorder(source, destination, /*add=*/true);
 }
 
 }  // namespace bitgrad::onednn

@@ -82,8 +82,10 @@ Buffer allocate(const dnnl::memory::desc& desc);
 // A new tensor of logical `shape` stored as `desc`: plain when desc is row-major, otherwise
 // with an OnednnLayout. The bytes come from bitgrad's caching allocator.
 Tensor empty_with_desc(const Shape& shape, DType dtype, const dnnl::memory::desc& desc);
-// Copies between two memories of the same logical dims (layouts may differ), via a cached
-// reorder primitive.
+// Copies between two memories of the same logical dims (layouts and data types may differ), via
+// a cached reorder primitive.
 void reorder(const dnnl::memory& source, const dnnl::memory& destination);
+// The same, adding source to what destination holds instead of overwriting it.
+void reorder_add(const dnnl::memory& source, const dnnl::memory& destination);
 
 }  // namespace bitgrad::onednn

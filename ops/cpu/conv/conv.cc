@@ -11,16 +11,20 @@
 // (conv/bwd_weight_3x3_kernel.h), and the forward of stride-1 3x3 convs and the backward-data of
 // 1x1 convs run as the other pass of the dual conv (conv/dual.h); on AVX-512, stride-1 3x3
 // convs ask oneDNN for its Winograd kernels instead (conv/direct.h); conv/algo.h says which.
+// Under bf16 autocast (ops/math_mode.h) the forward and backward-data passes run oneDNN's bf16
+// kernels (conv/bf16.h).
 #include "ops/conv.h"
 #include "ops/cpu/common/onednn_context.h"
 #include "ops/cpu/common/onednn_layout.h"
 #include "ops/cpu/conv/algo.h"
+#include "ops/cpu/conv/bf16.h"
 #include "ops/cpu/conv/bwd_weight_3x3_kernel.h"
 #include "ops/cpu/conv/direct.h"
 #include "ops/cpu/conv/dual.h"
 #include "ops/cpu/conv/gemm.h"
 #include "ops/cpu/conv/winograd.h"
 #include "ops/elementwise.h"
+#include "ops/math_mode.h"
 #include "ops/pad.h"
 
 namespace bitgrad::onednn {
@@ -33,11 +37,6 @@ void check_dy_shape(const char* pass, const Tensor& dy, const Shape& x_shape,
                     const Shape& w_shape, const ConvGeometry& g) {
   BG_CHECK(dy.shape() == g.dst_shape(), pass, ": dy has shape ", dy.shape(),
            " but the convolution of ", x_shape, " with ", w_shape, " gives ", g.dst_shape());
-}
-
-// The plain OIHW weights (or bias) as oneDNN sees them, converted to plain if they are not.
-Buffer plain_view(const Tensor& t, const memory::dims& dims) {
-  return view(t.to_plain(), plain_desc(dims, memory::data_type::f32));
 }
 
 // Whether oneDNN takes these tensors: float32 and not empty (an empty batch goes to ref).
@@ -54,6 +53,7 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
                          const Conv2dAttrs& attrs) {
   if (!onednn_can_run({&x, &w, &bias})) return run_reference<Conv2dFwd>(x, w, bias, attrs);
   return translate_errors("conv2d", [&] {
+    if (bf16_autocast_enabled()) return conv2d_fwd_bf16(x, w, bias, attrs);
     ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
     BG_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d: expected bias of ",
              "shape (", w.size(0), "), got ", bias.shape());
@@ -90,23 +90,25 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
 // the addend. dst is the addend's own memory when the caller gave it up (reuse_addend) and no
 // other handle or view shares it, already in the conv's output layout: the residual addition
 // then costs no pass over memory of its own. Otherwise dst is a copy of the addend. Where another
-// algorithm runs this forward (Winograd, the dual, GEMM: 3x3 convs), a conv and an add. Returns
-// y in the conv's layout.
+// algorithm runs this forward (Winograd, the dual, GEMM: 3x3 convs), a conv and an add. Under
+// bf16 autocast the bf16 result is added to dst as it is converted back. Returns y in the conv's
+// layout.
 Tensor conv2d_add_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& addend,
                              const Conv2dAttrs& attrs, bool reuse_addend) {
   if (!onednn_can_run({&x, &w, &addend})) {
     return run_reference<Conv2dAddFwd>(x, w, addend, attrs, reuse_addend);
   }
-  if (use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs) ||
-      use_onednn_winograd(x.shape(), w.shape(), attrs) ||
-      use_dual_for_forward(x.shape(), w.shape(), attrs) ||
-      use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
+  const bool bf16 = bf16_autocast_enabled();
+  if (!bf16 && (use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs) ||
+                use_onednn_winograd(x.shape(), w.shape(), attrs) ||
+                use_dual_for_forward(x.shape(), w.shape(), attrs) ||
+                use_gemm(ConvPass::kForward, x.shape(), w.shape(), attrs))) {
     return call<BinaryFwd>(conv2d_fwd_onednn(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
   }
   return translate_errors("conv2d_add", [&] {
     ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
-    auto conv = forward_add_primitive(g);
-    const memory::desc& dst_desc = conv.pd.dst_desc();
+    // The add primitive's dst layout is the plain forward's, which the bf16 path writes too.
+    const memory::desc dst_desc = forward_primitive(g, /*with_bias=*/false).pd.dst_desc();
     Tensor y;
     if (may_write_into_addend(addend, reuse_addend) && desc_of(addend) == dst_desc) {
       y = addend.detach();  // the addend's memory becomes y's
@@ -114,6 +116,11 @@ Tensor conv2d_add_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& add
       y = empty_with_desc(g.dst_shape(), x.dtype(), dst_desc);
       reorder(view(addend).memory, view(y).memory);
     }
+    if (bf16) {
+      conv2d_add_into_bf16(x, w, attrs, y);
+      return y;
+    }
+    auto conv = forward_add_primitive(g);
     Buffer src = in_layout(view(x), conv.pd.src_desc());
     Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
     execute("conv2d_add", conv,
@@ -131,6 +138,7 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
   return translate_errors("conv2d backward data", [&] {
     ConvGeometry g = conv_geometry(x_shape, w.shape(), attrs);
     check_dy_shape("conv2d backward data", dy, x_shape, w.shape(), g);
+    if (bf16_autocast_enabled()) return conv2d_bwd_data_bf16(dy, w, x_shape, attrs);
     // Before the direct primitive is looked up, so that no unused one is created.
     if (use_winograd(ConvPass::kBackwardData, x_shape, w.shape(), attrs)) {
       if (Tensor dx = conv2d_bwd_data_winograd(dy, w, x_shape, attrs); dx.defined()) return dx;

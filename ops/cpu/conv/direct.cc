@@ -66,6 +66,10 @@ ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& at
   return g;
 }
 
+Buffer plain_view(const Tensor& t, const memory::dims& dims) {
+  return view(t.to_plain(), plain_desc(dims, memory::data_type::f32));
+}
+
 CachedPrimitive<Fwd::primitive_desc> forward_primitive(const ConvGeometry& g, bool with_bias,
                                                        bool winograd) {
   CacheKey key = conv_key("conv2d", g, winograd);

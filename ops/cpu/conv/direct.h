@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "ops/conv.h"
 #include "ops/cpu/common/onednn_context.h"
+#include "ops/cpu/common/onednn_layout.h"
 
 namespace bitgrad::onednn {
 
@@ -28,6 +29,10 @@ struct ConvGeometry {
 };
 
 ConvGeometry conv_geometry(const Shape& x, const Shape& w, const Conv2dAttrs& attrs);
+
+// The plain OIHW weights (or bias) as oneDNN sees them (`dims`: the 5-d grouped weights of a
+// ConvGeometry, say), converted to plain if they are not.
+Buffer plain_view(const Tensor& t, const dnnl::memory::dims& dims);
 
 // The forward primitive; without bias it is also the hint the backward primitives need.
 CachedPrimitive<dnnl::convolution_forward::primitive_desc> forward_primitive(

@@ -15,6 +15,7 @@
 #include "ops/cuda/common/gpu_check.h"
 #include "ops/cuda/common/gpu_context.h"
 #include "ops/cuda/math_mode.h"
+#include "ops/math_mode.h"
 
 namespace bitgrad::cuda_ops {
 namespace {
@@ -164,9 +165,9 @@ void convolution_forward(const char* op, const GpuContext& gpu, const Tensor& x,
                       accumulate ? s.one() : s.zero(), d.y(), y.mutable_raw_data()));
 }
 
-// bf16 autocast (ops/cuda/math_mode.h): whether this float32 convolution runs in bf16.
+// bf16 autocast (ops/math_mode.h): whether this float32 convolution runs in bf16.
 bool autocast(const Tensor& t) {
-  return t.dtype() == DType::kFloat32 && cuda_bf16_autocast_enabled();
+  return t.dtype() == DType::kFloat32 && bf16_autocast_enabled();
 }
 
 Tensor cast(const char* op, const Tensor& t, DType to) {
@@ -284,5 +285,9 @@ BG_REGISTER_KERNEL(Conv2dFwd, kCuda, conv2d_fwd_cuda);
 BG_REGISTER_KERNEL(Conv2dAddFwd, kCuda, conv2d_add_fwd_cuda);
 BG_REGISTER_KERNEL(Conv2dBwdData, kCuda, conv2d_bwd_data_cuda);
 BG_REGISTER_KERNEL(Conv2dBwdWeight, kCuda, conv2d_bwd_weight_cuda);
+
+// cuDNN runs bf16 convolutions on every GPU it supports.
+static const bool bf16_check_registered =
+    register_bf16_autocast_check(DeviceType::kCUDA, [] { return std::string(); });
 
 }  // namespace bitgrad::cuda_ops
