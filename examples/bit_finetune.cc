@@ -68,8 +68,7 @@ ABSL_FLAG(double, bucket_mb, 25,
 ABSL_FLAG(std::string, device, "cpu",
           "cpu, or cuda (the GPU of this process's local rank under mpirun, else the first)");
 ABSL_FLAG(std::string, dtype, "fp32",
-          "fp32, or bf16: bf16 autocast of the convolutions (a GPU, or a CPU with AVX512-BF16 or "
-          "AMX)");
+          "fp32, or bf16: bf16 autocast of the convolutions (a GPU, or a CPU with AMX)");
 ABSL_FLAG(int64_t, eval_every, 0, "evaluate and checkpoint every N updates; 0: at the end");
 ABSL_FLAG(int64_t, eval_batch, 0, "images per evaluation batch; 0: --batch");
 ABSL_FLAG(std::string, out, "", "run directory for metrics.jsonl and checkpoint.ckpt");

@@ -56,8 +56,7 @@ ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
 ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
 ABSL_FLAG(std::string, dtype, "fp32",
-          "fp32, or bf16: bf16 autocast of the convolutions (a GPU, or a CPU with AVX512-BF16 or "
-          "AMX)");
+          "fp32, or bf16: bf16 autocast of the convolutions (a GPU, or a CPU with AMX)");
 ABSL_FLAG(int64_t, base_width, 64,
           "the base width of a narrowed model's .npz (bit_finetune --base_width); a checkpoint "
           "records its own");

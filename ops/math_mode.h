@@ -17,9 +17,9 @@ bool bf16_autocast_enabled();
 void set_bf16_autocast_enabled(bool enabled);
 
 // What keeps bf16 autocast from running on a device type: "" when it can run there. Each backend
-// that has bf16 convolutions registers its check at startup (the CPU's needs AVX512-BF16 or
-// AMX); a device type no linked backend registered cannot run it. Registering returns true, for
-// the static initialiser that calls it.
+// that has bf16 convolutions registers its check at startup (the CPU's needs AMX); a device
+// type no linked backend registered cannot run it. Registering returns true, for the static
+// initialiser that calls it.
 using Bf16AutocastCheck = std::string (*)();
 bool register_bf16_autocast_check(DeviceType device, Bf16AutocastCheck check);
 std::string bf16_autocast_problem(DeviceType device);

@@ -19,6 +19,7 @@
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "models/checkpoint.h"
+#include "ops/math_mode.h"
 #include "train/finetune.h"
 #include "tests/train/finetune_binary.h"
 #include "train/model_init.h"
@@ -72,10 +73,12 @@ RunConfig tiny_run(const std::string& out, bool resume) {
   return c;
 }
 
-// Runs the loop in a child process; returns its pid. The child exits 0 on success.
-pid_t start_run(const std::string& out, bool resume) {
+// Runs the loop in a child process, under bf16 autocast when asked (ops/math_mode.h); returns
+// its pid. The child exits 0 on success.
+pid_t start_run(const std::string& out, bool resume, bool bf16 = false) {
   const pid_t pid = fork();
   if (pid != 0) return pid;
+  set_bf16_autocast_enabled(bf16);
   const Dataset data = tiny_data();
   const RunConfig config = tiny_run(out, resume);
   absl::StatusOr<LoadedBitModel> model = initial_model(config, 3);
@@ -103,18 +106,18 @@ size_t updates_logged(const std::string& out) {
   return count;
 }
 
-TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
-  const std::string dir = ::testing::TempDir() + "/resume_test";
+// The uninterrupted run, in `dir`/whole, and the killed and resumed one, in `dir`/killed.
+void expect_resumed_run_repeats_the_losses(const std::string& dir, bool bf16) {
   std::filesystem::remove_all(dir);
   const std::string whole = dir + "/whole", killed = dir + "/killed";
 
-  ASSERT_EQ(wait_for(start_run(whole, false)), 0);
+  ASSERT_EQ(wait_for(start_run(whole, false, bf16)), 0);
   const std::vector<double> expected = testing::train_losses(whole);
   ASSERT_EQ(expected.size(), static_cast<size_t>(kSteps));
 
   // Kill the run once it is past its second checkpoint (the line of step 2 * kEvalEvery + 1
   // comes after the checkpoint of step 2 * kEvalEvery was written).
-  const pid_t pid = start_run(killed, false);
+  const pid_t pid = start_run(killed, false, bf16);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
   while (updates_logged(killed) <= 2 * kEvalEvery && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -126,7 +129,7 @@ TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
   const size_t done_when_killed = testing::train_losses(killed).size();
   EXPECT_LT(done_when_killed, static_cast<size_t>(kSteps));
 
-  ASSERT_EQ(wait_for(start_run(killed, true)), 0);
+  ASSERT_EQ(wait_for(start_run(killed, true, bf16)), 0);
   const std::vector<double> resumed = testing::train_losses(killed);
   ASSERT_EQ(resumed.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -140,6 +143,21 @@ TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
     EXPECT_EQ(saved->class_names, std::vector<std::string>({"a", "b", "c"})) << run;
     EXPECT_EQ(saved->input_resolution, 16) << run;  // --resolution
   }
+}
+
+TEST(ResumeTest, AResumedRunRepeatsTheUninterruptedLossesBitForBit) {
+  expect_resumed_run_repeats_the_losses(::testing::TempDir() + "/resume_test", false);
+}
+
+// The bf16 convolutions (ops/cpu/conv/bf16.h) compute the same bits every run too; the run is
+// a bf16 one (its losses are not the float32 run's).
+TEST(ResumeTest, SoDoesARunUnderBf16Autocast) {
+  if (!bf16_autocast_problem(DeviceType::kCPU).empty()) GTEST_SKIP() << "no bf16 on this CPU";
+  const std::string dir = ::testing::TempDir() + "/resume_test_bf16";
+  expect_resumed_run_repeats_the_losses(dir, true);
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(wait_for(start_run(dir + "/float32", false)), 0);
+  EXPECT_NE(testing::train_losses(dir + "/float32"), testing::train_losses(dir + "/whole"));
 }
 
 TEST(ResumeTest, ResumingWithOtherSettingsIsRefused) {

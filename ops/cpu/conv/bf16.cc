@@ -25,7 +25,8 @@ const char* isa_name(dnnl::cpu_isa isa) {
     case dnnl::cpu_isa::avx2_vnni: return "AVX2-VNNI";
     case dnnl::cpu_isa::avx512_core: return "AVX-512";
     case dnnl::cpu_isa::avx512_core_vnni: return "AVX-512 with VNNI";
-    default: return "an ISA without bf16";
+    case dnnl::cpu_isa::avx512_core_bf16: return "AVX512-BF16 but no AMX";
+    default: return "an ISA without AMX";
   }
 }
 
@@ -59,7 +60,8 @@ CachedPrimitive<Fwd::primitive_desc> forward_primitive_bf16(const ConvGeometry& 
 // The bf16 result of a primitive, in a temporary buffer of the layout it chose.
 template <typename Pd>
 Buffer execute_into_buffer(const char* op, const CachedPrimitive<Pd>& conv, int result_arg,
-           const memory::desc& result_desc, std::unordered_map<int, memory> args) {
+                           const memory::desc& result_desc,
+                           std::unordered_map<int, memory> args) {
   Buffer result = allocate(result_desc);
   args[result_arg] = result.memory;
   execute(op, conv, std::move(args));
@@ -69,11 +71,14 @@ Buffer execute_into_buffer(const char* op, const CachedPrimitive<Pd>& conv, int 
 }  // namespace
 
 std::string cpu_bf16_problem() {
+  // oneDNN's ISA values are bit sets, each holding the bits of the ISAs it extends.
   const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
   const auto bits = static_cast<unsigned>(isa);
-  const auto bf16_bits = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-  if ((bits & bf16_bits) == bf16_bits) return "";
-  return std::string("needs a CPU with AVX512-BF16 or AMX, and oneDNN runs this one with ") +
+  const auto amx_bits = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+  if ((bits & amx_bits) == amx_bits) return "";
+  return std::string("needs a CPU with AMX (Intel Xeon Sapphire Rapids or later; oneDNN 2.6's "
+                     "other bf16 convolutions run slower than float32), and oneDNN runs this "
+                     "one with ") +
          isa_name(isa);
 }
 
@@ -91,7 +96,8 @@ Tensor conv2d_fwd_bf16(const Tensor& x, const Tensor& w, const Tensor& bias,
     bias_buffer = plain_view(bias, {g.dst[1]});
     args[DNNL_ARG_BIAS] = bias_buffer.memory;
   }
-  Buffer result = execute_into_buffer("conv2d", conv, DNNL_ARG_DST, conv.pd.dst_desc(), std::move(args));
+  Buffer result =
+      execute_into_buffer("conv2d", conv, DNNL_ARG_DST, conv.pd.dst_desc(), std::move(args));
   Tensor y = empty_with_desc(g.dst_shape(), DType::kFloat32,
                              forward_primitive(g, /*with_bias=*/false).pd.dst_desc());
   reorder(result.memory, view(y).memory);
@@ -106,8 +112,9 @@ void conv2d_add_into_bf16(const Tensor& x, const Tensor& w, const Conv2dAttrs& a
   auto conv = forward_primitive_bf16(g, /*with_bias=*/false);
   Buffer src = in_layout(view(x), conv.pd.src_desc());
   Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
-  Buffer result = execute_into_buffer("conv2d_add", conv, DNNL_ARG_DST, conv.pd.dst_desc(),
-                      {{DNNL_ARG_SRC, src.memory}, {DNNL_ARG_WEIGHTS, weights.memory}});
+  Buffer result =
+      execute_into_buffer("conv2d_add", conv, DNNL_ARG_DST, conv.pd.dst_desc(),
+                          {{DNNL_ARG_SRC, src.memory}, {DNNL_ARG_WEIGHTS, weights.memory}});
   reorder_add(result.memory, view(y).memory);
 }
 
@@ -125,7 +132,7 @@ Tensor conv2d_bwd_data_bf16(const Tensor& dy, const Tensor& w, const Shape& x_sh
   Buffer weights = in_layout(plain_view(w, g.weights), conv.pd.weights_desc());
   Buffer result = execute_into_buffer(
       "conv2d backward data", conv, DNNL_ARG_DIFF_SRC, conv.pd.diff_src_desc(),
-          {{DNNL_ARG_DIFF_DST, diff_dst.memory}, {DNNL_ARG_WEIGHTS, weights.memory}});
+      {{DNNL_ARG_DIFF_DST, diff_dst.memory}, {DNNL_ARG_WEIGHTS, weights.memory}});
   Tensor dx = empty_with_desc(x_shape, DType::kFloat32,
                               backward_data_primitive(g).pd.diff_src_desc());
   reorder(result.memory, view(dx).memory);
