@@ -5,6 +5,7 @@
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/elementwise.h"
+#include "ops/math_mode.h"
 #include "ops/pad.h"
 #include "tests/testing/assertions.h"
 #include "tests/testing/gradcheck.h"
@@ -200,6 +201,54 @@ TEST_F(Conv2dTest, GroupsEqualSeparateConvsConcatenated) {
   }
   EXPECT_TRUE(all_close(conv2d(x, w, Tensor(), make_attrs(1, 1, 1, groups)), expected, 1e-12,
                         1e-12));
+}
+
+// bf16 autocast (ops/math_mode.h), as the reference kernels specify it: float32 operands
+// rounded to bf16, an exact sum, the bias added, the result rounded to bf16; the weight gradient
+// is the float32 one; float64 is never cast.
+float to_bf16(float v) { return static_cast<float>(BFloat16(v)); }
+
+Tensor rounded_to_bf16(const Tensor& t) {
+  std::vector<float> values = t.to_vector<float>();
+  for (float& v : values) v = to_bf16(v);
+  return from_vector(values, t.shape());
+}
+
+class Bf16Autocast {
+ public:
+  Bf16Autocast() { set_bf16_autocast_enabled(true); }
+  ~Bf16Autocast() { set_bf16_autocast_enabled(false); }
+};
+
+TEST_F(Conv2dTest, Bf16AutocastRoundsTheOperandsAndTheResult) {
+  const Conv2dAttrs attrs = make_attrs(2, 1);
+  const Tensor x = randn({2, 5, 9, 7}), w = randn({6, 5, 3, 3}), bias = randn({6});
+  const Tensor dy = randn(conv2d_output_shape(x.shape(), w.shape(), attrs));
+  const Tensor x64 = x.to(DType::kFloat64), w64 = w.to(DType::kFloat64);
+  Tensor y, dx, dw, y64;
+  {
+    Bf16Autocast bf16;
+    y = conv2d(x, w, bias, attrs);
+    dx = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
+    dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
+    y64 = conv2d(x64, w64, Tensor(), attrs);
+  }
+  // The forward against the independent im2col formulation, in double on the rounded operands.
+  const std::vector<double> exact =
+      conv2d_by_im2col(rounded_to_bf16(x).to(DType::kFloat64),
+                       rounded_to_bf16(w).to(DType::kFloat64), bias.to(DType::kFloat64), attrs)
+          .to_vector<double>();
+  const std::vector<float> got = y.to_vector<float>();
+  ASSERT_EQ(got.size(), exact.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i], to_bf16(got[i])) << "element " << i << " is not a bf16 value";
+    ASSERT_NEAR(got[i], exact[i], std::abs(exact[i]) / 256) << "element " << i;
+  }
+  EXPECT_TRUE(testing::same_bits(
+      dx, rounded_to_bf16(call<Conv2dBwdData>(rounded_to_bf16(dy), rounded_to_bf16(w),
+                                              x.shape(), attrs))));
+  EXPECT_TRUE(testing::same_bits(dw, call<Conv2dBwdWeight>(dy, x, w.shape(), attrs)));
+  EXPECT_TRUE(testing::same_bits(y64, conv2d(x64, w64, Tensor(), attrs)));
 }
 
 // ---------------------------------------------------------------------------------------------
