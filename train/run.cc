@@ -125,7 +125,8 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   model->model->to(run_device(config));
   set_bf16_autocast_enabled(config.dtype() == "bf16");
   out << "model: " << model->message
-      << (config.device() == "cuda" ? " on " + model->model->device().str() : "") << "\n";
+      << (config.device() == "cuda" ? " on " + model->model->device().str() : "")
+      << (config.dtype() == "bf16" ? "; convolutions in bf16 (autocast)" : "") << "\n";
   if (config.eval_only()) {
     if (absl::Status status = check_same_held_out_images(config, *spec, model->run_config);
         !status.ok()) {
