@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "ops/math_mode.h"
+#include "tests/train/finetune_binary.h"
 #include "train/run.h"
 #include "train/run_config.pb.h"
 
@@ -15,21 +16,8 @@ namespace bitgrad {
 namespace {
 
 RunConfig tiny_run(const std::string& dtype) {
-  RunConfig c;
-  c.set_weights("random");
-  c.set_model("R50x1");
-  c.set_base_width(4);
-  c.set_num_groups(2);
-  c.set_dataset("npz:tests/train/testdata/finetune_golden_data.npz");
-  c.set_batch(4);
-  c.set_batch_split(1);
+  RunConfig c = testing::tiny_golden_run();
   c.set_steps(3);
-  c.set_base_lr(0.003);
-  c.set_schedule("constant");
-  c.set_mixup_alpha(0);
-  c.set_augment("none");
-  c.set_resolution(32);
-  c.set_workers(1);
   c.set_dtype(dtype);
   return c;
 }

@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "models/predict.h"
 #include "tests/data/temp_files.h"
+#include "tests/train/finetune_binary.h"
 #include "tests/testing/assertions.h"
 #include "train/evaluate.h"
 #include "train/model_init.h"
@@ -23,20 +24,11 @@ namespace {
 constexpr char kData[] = "npz:tests/train/testdata/finetune_golden_data.npz";  // 3 classes, 32 px
 
 RunConfig tiny_run(const std::string& out) {
-  RunConfig c;
-  c.set_weights("random");
-  c.set_model("R50x1");
-  c.set_base_width(4);
-  c.set_num_groups(2);
+  RunConfig c = testing::tiny_golden_run();
   c.set_dataset(kData);
-  c.set_batch(4);
-  c.set_batch_split(1);
   c.set_steps(2);
   c.set_base_lr(0.1);
-  c.set_schedule("constant");
-  c.set_mixup_alpha(0);
   c.set_augment("bit");
-  c.set_resolution(32);
   c.set_workers(2);
   c.set_eval_batch(5);
   c.set_out(out);

@@ -39,6 +39,25 @@ void write_tiny_dataset(const std::string& path) {
   if (!written.ok()) std::abort();  // the test's own temporary directory
 }
 
+RunConfig tiny_golden_run() {
+  RunConfig c;
+  c.set_weights("random");
+  c.set_model("R50x1");
+  c.set_base_width(4);
+  c.set_num_groups(2);
+  c.set_dataset("npz:tests/train/testdata/finetune_golden_data.npz");  // classes "0", "1", "2"
+  c.set_batch(4);
+  c.set_batch_split(1);
+  c.set_steps(1);
+  c.set_base_lr(0.003);
+  c.set_schedule("constant");
+  c.set_mixup_alpha(0);
+  c.set_augment("none");
+  c.set_resolution(32);
+  c.set_workers(1);
+  return c;
+}
+
 std::vector<std::string> tiny_run_flags(const std::string& dataset, const std::string& out,
                                         int64_t steps, int64_t eval_every) {
   return {"--weights=random",  "--model=R50x1",    "--base_width=4",

@@ -9,12 +9,20 @@
 #include <string>
 #include <vector>
 
+#include "train/run_config.pb.h"
+
 namespace bitgrad {
 namespace testing {
 
 // A keras-style .npz (data/keras_npz.h) at `path`: 24 random 8x8 RGB training images of 3
 // classes, and the first 6 again as the test split.
 void write_tiny_dataset(const std::string& path);
+
+// For run_finetune in the test's own process: a random-init BiT R50 of base width 4 on the
+// committed 3-class golden data (tests/train/testdata/finetune_golden_data.npz, 32 px), one
+// update of 4 images at a constant lr of 0.003, no augmentation or mixup, one loader thread.
+// Tests change what they test.
+RunConfig tiny_golden_run();
 
 // Flags for a random-init BiT R50 of base width 4 on `dataset` writing to `out`: `steps`
 // updates of 8 images in 2 micro-batches, with shuffling, BiT augmentation and mixup, a

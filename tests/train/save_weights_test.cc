@@ -8,6 +8,7 @@
 #include "data/labels.h"
 #include "gtest/gtest.h"
 #include "io/npz.h"
+#include "tests/train/finetune_binary.h"
 #include "train/run.h"
 #include "train/run_config.pb.h"
 
@@ -17,21 +18,7 @@ namespace {
 TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
   const std::string out = ::testing::TempDir() + "/save_weights_test";
   std::filesystem::remove_all(out);
-  RunConfig c;
-  c.set_weights("random");
-  c.set_model("R50x1");
-  c.set_base_width(4);
-  c.set_num_groups(2);
-  c.set_dataset("npz:tests/train/testdata/finetune_golden_data.npz");  // classes "0", "1", "2"
-  c.set_batch(4);
-  c.set_batch_split(1);
-  c.set_steps(1);
-  c.set_base_lr(0.003);
-  c.set_schedule("constant");
-  c.set_mixup_alpha(0);
-  c.set_augment("none");
-  c.set_resolution(32);
-  c.set_workers(1);
+  RunConfig c = testing::tiny_golden_run();  // classes "0", "1", "2"
   c.set_out(out);
   c.set_save_weights(out + "/final.npz");
   std::ostringstream log;
