@@ -53,10 +53,10 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
                          const Conv2dAttrs& attrs) {
   if (!onednn_can_run({&x, &w, &bias})) return run_reference<Conv2dFwd>(x, w, bias, attrs);
   return translate_errors("conv2d", [&] {
-    if (bf16_autocast_enabled()) return conv2d_fwd_bf16(x, w, bias, attrs);
     ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
     BG_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d: expected bias of ",
              "shape (", w.size(0), "), got ", bias.shape());
+    if (bf16_autocast_enabled()) return conv2d_fwd_bf16(x, w, bias, attrs);
     // Before the direct primitive is looked up, so that no unused one is created.
     if (!bias.defined() && use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
       if (Tensor y = conv2d_fwd_winograd(x, w, attrs); y.defined()) return y;
