@@ -16,6 +16,20 @@ namespace bitgrad {
 bool bf16_autocast_enabled();
 void set_bf16_autocast_enabled(bool enabled);
 
+// Sets bf16 autocast for a scope, then restores what it was (tests). Not for concurrent use.
+class ScopedBf16Autocast {
+ public:
+  explicit ScopedBf16Autocast(bool enabled = true) : previous_(bf16_autocast_enabled()) {
+    set_bf16_autocast_enabled(enabled);
+  }
+  ~ScopedBf16Autocast() { set_bf16_autocast_enabled(previous_); }
+  ScopedBf16Autocast(const ScopedBf16Autocast&) = delete;
+  ScopedBf16Autocast& operator=(const ScopedBf16Autocast&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // What keeps bf16 autocast from running on a device type: "" when it can run there. Each backend
 // that has bf16 convolutions registers its check at startup (the CPU's needs AMX); a device
 // type no linked backend registered cannot run it. Registering returns true, for the static

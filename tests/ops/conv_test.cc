@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/elementwise.h"
@@ -214,12 +215,6 @@ Tensor rounded_to_bf16(const Tensor& t) {
   return from_vector(values, t.shape());
 }
 
-class Bf16Autocast {
- public:
-  Bf16Autocast() { set_bf16_autocast_enabled(true); }
-  ~Bf16Autocast() { set_bf16_autocast_enabled(false); }
-};
-
 TEST_F(Conv2dTest, Bf16AutocastRoundsTheOperandsAndTheResult) {
   const Conv2dAttrs attrs = make_attrs(2, 1);
   const Tensor x = randn({2, 5, 9, 7}), w = randn({6, 5, 3, 3}), bias = randn({6});
@@ -227,7 +222,7 @@ TEST_F(Conv2dTest, Bf16AutocastRoundsTheOperandsAndTheResult) {
   const Tensor x64 = x.to(DType::kFloat64), w64 = w.to(DType::kFloat64);
   Tensor y, dx, dw, y64;
   {
-    Bf16Autocast bf16;
+    ScopedBf16Autocast bf16;
     y = conv2d(x, w, bias, attrs);
     dx = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
     dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);

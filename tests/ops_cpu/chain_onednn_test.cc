@@ -113,9 +113,8 @@ TEST(ChainOnednnTest, TinyBitUnderBf16Autocast) {
   testing::ParityOptions options;
   options.rtol = 2e-2;
   options.atol = 2e-3;
-  set_bf16_autocast_enabled(true);
+  ScopedBf16Autocast bf16;
   EXPECT_TRUE(matches_reference(tiny_bit, inputs, options));
-  set_bf16_autocast_enabled(false);
 }
 
 }  // namespace

@@ -4,10 +4,10 @@
 // is the float32 one; where it has none
 // (AVX2, as the AVX2-capped run of this test sees it), a conv under autocast fails saying why.
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "core/dispatch.h"
+#include "core/dtype.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
 #include "ops/cpu/common/onednn_layout.h"
@@ -21,22 +21,10 @@ namespace {
 
 using testing::random_input;
 
-class ScopedBf16Autocast {
- public:
-  ScopedBf16Autocast() { set_bf16_autocast_enabled(true); }
-  ~ScopedBf16Autocast() { set_bf16_autocast_enabled(false); }
-};
-
 bool cpu_has_bf16() { return bf16_autocast_problem(DeviceType::kCPU).empty(); }
 
 // v rounded to the nearest bf16 (ties to even), as the kernels' reorders round.
-float round_to_bf16(float v) {
-  uint32_t bits;
-  std::memcpy(&bits, &v, sizeof bits);
-  bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000u;
-  std::memcpy(&v, &bits, sizeof v);
-  return v;
-}
+float round_to_bf16(float v) { return static_cast<float>(BFloat16(v)); }
 
 // t's values (any layout), as float64; rounded to bf16 first when asked; their absolute values
 // when asked.

@@ -89,7 +89,7 @@ TEST(ConvTf32CudaTest, Tf32StaysWithinItsRounding) {
 // reference.
 TEST(ConvBf16CudaTest, AutocastStaysWithinBf16Rounding) {
   BG_REQUIRE_GPU();
-  set_bf16_autocast_enabled(true);
+  ScopedBf16Autocast bf16;
   ParityOptions loose = on_gpu();
   loose.rtol = 5e-2;
   loose.atol = 2e-2;  // ~2^-8 relative per product, summed over up to 576 of them
@@ -104,7 +104,6 @@ TEST(ConvBf16CudaTest, AutocastStaysWithinBf16Rounding) {
   }
   Tensor y = conv2d(randn({1, 8, 5, 5}).to(Device::cuda()), randn({8, 8, 3, 3}).to(Device::cuda()));
   EXPECT_EQ(y.dtype(), DType::kFloat32);
-  set_bf16_autocast_enabled(false);
 }
 
 using MatmulCudaTest = Tf32Off;
