@@ -210,7 +210,8 @@ std::string skipped_files_note(const ImageSet& set) {
                         n > kShown ? ", ..." : "", "\n");
   };
   return line(misnamed_count, misnamed, absl::StrCat(" not ", kImageFileNames, ": ")) +
-         line(mislabeled_count, mislabeled, " named as images but hold no PNG, JPEG or WebP: ");
+         line(mislabeled_count, mislabeled,
+              absl::StrCat(" named as images but hold no ", kDecodableFormats, ": "));
 }
 
 absl::Status check_test_fraction(double test_fraction) {

@@ -3,7 +3,7 @@
 //   root/cat/001.jpg, root/cat/002.png, root/cat/2019/a.jpeg, root/dog/b.jpeg, ...
 //
 // Classes are the sub-folder names in sorted (byte) order, class i being the i-th; the images are
-// the .jpg, .jpeg and .png files (any letter case) in each and in the folders below it, in
+// the .jpg, .jpeg, .png and .webp files (any letter case) in each and in the folders below it, in
 // torchvision's order: folders sorted by path, each one's files by name; decoded on demand.
 // Hidden files and folders (".DS_Store", ".ipynb_checkpoints/") are left out, and so are the
 // folders that links point to inside a class folder (a link can make a cycle). Other files, and
@@ -22,7 +22,7 @@ namespace bitgrad {
 // The file names read as images (any letter case), for messages.
 inline constexpr char kImageFileNames[] = ".jpg, .jpeg, .png or .webp";
 
-// The .jpg, .jpeg and .png files (any letter case) directly in `dir`, hidden ones aside (macOS
+// The .jpg, .jpeg, .png and .webp files (any letter case) directly in `dir`, hidden ones aside (macOS
 // leaves "._name.jpg" files that are no images), sorted by name, as paths under `dir`: the
 // images bit_predict takes from a folder.
 std::vector<std::string> image_files_in(const std::string& dir);

@@ -52,6 +52,9 @@ absl::StatusOr<Image> read_image(const std::string& path, DecodeSize at_least = 
 absl::StatusOr<Image> decode_image(const std::string& bytes, const std::string& name,
                                    DecodeSize at_least = {});
 
+// The formats decode_image reads, for messages.
+inline constexpr char kDecodableFormats[] = "PNG, JPEG or WebP";
+
 // From a file's first bytes: "" when it starts as PNG, JPEG and WebP files do (read_image may
 // still find it truncated or corrupt), else what it holds instead, for messages: "a HEIF
 // image", "an empty file", "unreadable (Permission denied)", "not an image (first bytes 00 01

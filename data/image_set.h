@@ -16,8 +16,9 @@ namespace bitgrad {
 // A file an image-folder reader passed over.
 struct SkippedFile {
   std::string path;
-  // For a file named as an image (.jpg, .jpeg, .png), what it holds instead ("a WebP image",
-  // "an empty file"; data/image_io.h not_png_or_jpeg); "" for a file named otherwise.
+  // For a file named as an image (.jpg, .jpeg, .png, .webp), what it holds instead ("a HEIF
+  // image", "an empty file"; data/image_io.h not_a_decodable_image); "" for a file named
+  // otherwise.
   std::string holds;
 
   bool operator==(const SkippedFile& other) const {
@@ -28,7 +29,7 @@ struct SkippedFile {
 struct ImageSet {
   std::string source;                   // the file or folder it came from, for messages
   Tensor pixels;                        // uint8 (N, H, W, C), C = 1 (gray) or 3 (RGB); or undefined
-  std::vector<std::string> files;       // PNG/JPEG files, when `pixels` is undefined
+  std::vector<std::string> files;       // image files, when `pixels` is undefined
   std::vector<int64_t> labels;          // N class indices in [0, class_names.size())
   std::vector<std::string> class_names;
   std::vector<SkippedFile> skipped_files;  // files of `source` a reader passed over (an image

@@ -72,7 +72,7 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
     }
     if (paths.size() == before) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": none of its ", images.size(), " image files holds a PNG, JPEG or WebP (",
+          path, ": none of its ", images.size(), " image files holds a ", kDecodableFormats, " (",
           inputs.warnings_.back(), ")"));
     }
   }
