@@ -16,7 +16,7 @@ namespace bitgrad {
 bool bf16_autocast_enabled();
 void set_bf16_autocast_enabled(bool enabled);
 
-// Sets bf16 autocast for a scope, then restores what it was (tests). Not for concurrent use.
+// Sets bf16 autocast for a scope (a run, a test), then restores what it was; scopes must nest.
 class ScopedBf16Autocast {
  public:
   explicit ScopedBf16Autocast(bool enabled = true) : previous_(bf16_autocast_enabled()) {

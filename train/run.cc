@@ -123,7 +123,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.num_classes());
   if (!model.ok()) return model.status();
   model->model->to(run_device(config));
-  set_bf16_autocast_enabled(config.dtype() == "bf16");
+  const ScopedBf16Autocast autocast(config.dtype() == "bf16");  // off again when the run ends
   out << "model: " << model->message
       << (config.device() == "cuda" ? " on " + model->model->device().str() : "")
       << (config.dtype() == "bf16" ? "; convolutions in bf16 (autocast)" : "") << "\n";

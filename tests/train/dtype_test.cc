@@ -27,7 +27,7 @@ TEST(DtypeTest, ABf16RunSaysSoAndEndsNearFloat32OrStopsSayingWhy) {
   absl::StatusOr<FinetuneResult> float32 = run_finetune(tiny_run("fp32"), float32_log);
   ASSERT_TRUE(float32.ok()) << float32.status();
   absl::StatusOr<FinetuneResult> bf16 = run_finetune(tiny_run("bf16"), bf16_log);
-  set_bf16_autocast_enabled(false);
+  EXPECT_FALSE(bf16_autocast_enabled()) << "run_finetune left the process-wide switch on";
   if (!bf16_autocast_problem(DeviceType::kCPU).empty()) {
     ASSERT_FALSE(bf16.ok());
     EXPECT_NE(bf16.status().message().find("--dtype"), std::string::npos) << bf16.status();
