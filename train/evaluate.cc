@@ -79,6 +79,7 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
   NoGradGuard no_grad;
   model.eval();
   EvalResult result;
+  result.head_classes = model.config().head_size;
   const int64_t num_classes = set.num_classes();
   result.class_examples.assign(num_classes, 0);
   result.class_top1.assign(num_classes, 0);
@@ -146,6 +147,12 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
     result.loss = loss_sum / result.examples;
   }
   return result;
+}
+
+std::string accuracy_text(const EvalResult& result) {
+  std::string text = absl::StrFormat("top-1 %.2f%%", 100 * result.top1);
+  if (result.head_classes > 5) absl::StrAppendFormat(&text, ", top-5 %.2f%%", 100 * result.top5);
+  return text;
 }
 
 std::string per_class_report(const EvalResult& result, const std::vector<std::string>& class_names,

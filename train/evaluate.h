@@ -17,9 +17,10 @@
 namespace bitgrad {
 
 struct EvalResult {
-  double top1 = 0, top5 = 0;  // fractions in [0, 1]; top-5 is top-1 when there are <= 5 classes
+  double top1 = 0, top5 = 0;  // fractions in [0, 1]; top-5 is 1 when the head has <= 5 classes
   double loss = 0;            // cross-entropy, mean over the examples
   int64_t examples = 0;
+  int64_t head_classes = 0;  // logits per example
   // By label (one entry per class of the set): its examples, and how many of them were top-1.
   std::vector<int64_t> class_examples, class_top1;
   // confusion[label * K + c]: how many examples of `label` had class c top-1, for the K classes
@@ -29,6 +30,10 @@ struct EvalResult {
 };
 
 inline constexpr int64_t kMaxConfusionClasses = 1000;  // a table of 8 MB
+
+// "top-1 81.20%, top-5 99.10%"; just "top-1 81.20%" when the head has 5 classes or fewer, where
+// top-5 is 100% whatever the model does.
+std::string accuracy_text(const EvalResult& result);
 
 // Top-1 of each class, weakest first, at most `most` of them: where a model falls short, and,
 // with a confusion table, the two classes it most often took each one for.

@@ -269,8 +269,8 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     if (!test.ok()) return test.status();
     result.test = *test;
     last_eval = step;
-    out << absl::StrFormat("step %d: test top-1 %.2f%%  top-5 %.2f%%  loss %.4f  (%d images)\n",
-                           step, 100 * test->top1, 100 * test->top5, test->loss, test->examples);
+    out << absl::StrFormat("step %d: test %s, loss %.4f (%d images)\n", step,
+                           accuracy_text(*test), test->loss, test->examples);
     if (!record) return absl::OkStatus();
     absl::Status logged = metrics->log(
         step, {{"test/top1", test->top1}, {"test/top5", test->top5}, {"test/loss", test->loss}});

@@ -43,8 +43,8 @@ absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& conf
 
 std::string summary_line(const FinetuneResult& result) {
   return absl::StrFormat(
-      "test top-1 %.2f%%, top-5 %.2f%% on %d images; %d updates, %s training, %.1f images/s",
-      100 * result.test.top1, 100 * result.test.top5, result.test.examples, result.steps,
+      "test %s on %d images; %d updates, %s training, %.1f images/s",
+      accuracy_text(result.test), result.test.examples, result.steps,
       format_duration(result.train_seconds), result.images_per_second);
 }
 
@@ -89,8 +89,8 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
                {world == nullptr || world->is_root() ? &out : nullptr}, loss_function(config));
   if (!test.ok()) return test.status();
   out << absl::StrFormat(
-      "eval: test top-1 %.2f%%, top-5 %.2f%%, loss %.4f on %d images of %s at %dx%d, %s\n",
-      100 * test->top1, 100 * test->top5, test->loss, test->examples, data.test.source,
+      "eval: test %s, loss %.4f on %d images of %s at %dx%d, %s\n", accuracy_text(*test),
+      test->loss, test->examples, data.test.source,
       resolution, resolution, format_duration(seconds_since(start)));
   out << per_class_report(*test, data.test.class_names);
   FinetuneResult result;

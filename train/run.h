@@ -28,7 +28,7 @@ Device run_device(const RunConfig& config);
 // The few-shot draw of config.examples_per_class (none when 0) from `data`'s train split.
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config);
 
-// "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates in 2:03, 260.1 images/s".
+// "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates, 2:03 training, 260.1 images/s".
 std::string summary_line(const FinetuneResult& result);
 
 }  // namespace bitgrad

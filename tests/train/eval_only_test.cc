@@ -85,6 +85,8 @@ TEST_F(EvalOnlyTest, TheCheckpointGivesTheRunsFinalNumbersAtItsResolution) {
   EXPECT_EQ(result->test.class_examples, trained_.class_examples);
   EXPECT_EQ(result->test.class_top1, trained_.class_top1);
   EXPECT_NE(log.find("eval: test top-1 "), std::string::npos) << log;
+  EXPECT_EQ(result->test.head_classes, 3);
+  EXPECT_EQ(log.find("top-5"), std::string::npos) << "100% for any 3-way head:\n" << log;
   EXPECT_NE(log.find("top-1 by class, weakest first:\n"), std::string::npos) << log;
   EXPECT_NE(log.find(" at 32x32"), std::string::npos) << log;
 }
@@ -110,6 +112,17 @@ TEST_F(EvalOnlyTest, TheCountsByClassAddUpToTheTotals) {
     EXPECT_EQ(std::accumulate(row, row + k, int64_t{0}), trained_.class_examples[label]);
     EXPECT_EQ(row[label], trained_.class_top1[label]);
   }
+}
+
+TEST(AccuracyTextTest, LeavesOutTopFiveWhereEveryModelScoresAHundredPercent) {
+  EvalResult result;
+  result.top1 = 0.8125;
+  result.top5 = 0.99;
+  result.head_classes = 6;
+  EXPECT_EQ(accuracy_text(result), "top-1 81.25%, top-5 99.00%");
+  result.top5 = 1;
+  result.head_classes = 5;
+  EXPECT_EQ(accuracy_text(result), "top-1 81.25%");
 }
 
 TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
