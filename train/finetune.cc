@@ -226,11 +226,13 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     shard = DataParallelShard{&world, &*reducer, micro->first, micro->per_update};
   }
 
+  const std::string micro_batches =
+      micro->per_update > 1 ? absl::StrFormat(" in %d micro-batches", micro->per_update) : "";
   out << absl::StrFormat(
-      "fine-tuning: %d training images, %d classes, %dx%d inputs (train path %s), batch %d in "
-      "%d micro-batch(es), %d updates, base lr %g (%s), mixup alpha %g, weight decay %g%s\n",
+      "training: %d images, %d classes, %dx%d inputs (train path %s), batch %d%s, %d updates, "
+      "base lr %g (%s), mixup alpha %g, weight decay %g%s\n",
       data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
-      config.augment(), config.batch(), micro->per_update, plan->steps, config.base_lr(),
+      config.augment(), config.batch(), micro_batches, plan->steps, config.base_lr(),
       config.schedule(), plan->mixup_alpha, config.weight_decay(),
       loss_name(config) == kSigmoidLoss ? ", sigmoid loss" : "");
   if (files) {
