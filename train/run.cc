@@ -42,10 +42,9 @@ absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& conf
 }
 
 std::string summary_line(const FinetuneResult& result) {
-  return absl::StrFormat(
-      "test %s on %d images; %d updates, %s training, %.1f images/s",
-      accuracy_text(result.test), result.test.examples, result.steps,
-      format_duration(result.train_seconds), result.images_per_second);
+  return absl::StrFormat("test %s on %d images; %d updates, %s training, %.1f images/s",
+                         accuracy_text(result.test), result.test.examples, result.steps,
+                         format_duration(result.train_seconds), result.images_per_second);
 }
 
 namespace {
@@ -90,8 +89,8 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
   if (!test.ok()) return test.status();
   out << absl::StrFormat(
       "eval: test %s, loss %.4f on %d images of %s at %dx%d, %s\n", accuracy_text(*test),
-      test->loss, test->examples, data.test.source,
-      resolution, resolution, format_duration(seconds_since(start)));
+      test->loss, test->examples, data.test.source, resolution, resolution,
+      format_duration(seconds_since(start)));
   out << per_class_report(*test, data.test.class_names);
   FinetuneResult result;
   result.test = *test;
