@@ -32,6 +32,10 @@ Bf16Checks& bf16_checks() {
 bool bf16_autocast_enabled() { return bf16_flag().load(); }
 void set_bf16_autocast_enabled(bool enabled) { bf16_flag().store(enabled); }
 
+bool bf16_autocast_applies(const Tensor& t) {
+  return t.dtype() == DType::kFloat32 && bf16_autocast_enabled();
+}
+
 bool register_bf16_autocast_check(DeviceType device, Bf16AutocastCheck check) {
   std::lock_guard<std::mutex> lock(bf16_checks().mutex);
   bf16_checks().of(device) = check;

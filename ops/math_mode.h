@@ -10,11 +10,16 @@
 #include <string>
 
 #include "core/device.h"
+#include "core/tensor.h"
 
 namespace bitgrad {
 
 bool bf16_autocast_enabled();
 void set_bf16_autocast_enabled(bool enabled);
+
+// Whether a convolution whose input is `t` runs in bf16: autocast is on and t is float32 (the
+// rule every backend's kernels, the reference ones included, follow).
+bool bf16_autocast_applies(const Tensor& t);
 
 // Sets bf16 autocast for a scope (a run, a test), then restores what it was; scopes must nest.
 class ScopedBf16Autocast {

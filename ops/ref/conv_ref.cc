@@ -188,9 +188,6 @@ Tensor conv2d_bwd_weight_ref(const Tensor& dy, const Tensor& x, const Shape& w_s
 // bf16 autocast (ops/math_mode.h) of a float32 forward or backward-data pass: its operands
 // rounded to bf16, the sum exact, a bias added, the result rounded to bf16. The weight gradient
 // is the float32 one, as the CPU computes it (the GPU's, rounded to bf16, is within a rounding).
-bool autocast(const Tensor& t) {
-  return t.dtype() == DType::kFloat32 && bf16_autocast_enabled();
-}
 
 // t (plain float32 or undefined) with each value rounded to the nearest bf16.
 Tensor rounded_to_bf16(const Tensor& t) {
@@ -204,13 +201,13 @@ Tensor rounded_to_bf16(const Tensor& t) {
 
 Tensor conv2d_fwd_ref(const Tensor& x, const Tensor& w, const Tensor& bias,
                       const Conv2dAttrs& attrs) {
-  if (!autocast(x)) return conv2d_fwd_exact(x, w, bias, attrs);
+  if (!bf16_autocast_applies(x)) return conv2d_fwd_exact(x, w, bias, attrs);
   return rounded_to_bf16(conv2d_fwd_exact(rounded_to_bf16(x), rounded_to_bf16(w), bias, attrs));
 }
 
 Tensor conv2d_bwd_data_ref(const Tensor& dy, const Tensor& w, const Shape& x_shape,
                            const Conv2dAttrs& attrs) {
-  if (!autocast(dy)) return conv2d_bwd_data_exact(dy, w, x_shape, attrs);
+  if (!bf16_autocast_applies(dy)) return conv2d_bwd_data_exact(dy, w, x_shape, attrs);
   return rounded_to_bf16(
       conv2d_bwd_data_exact(rounded_to_bf16(dy), rounded_to_bf16(w), x_shape, attrs));
 }

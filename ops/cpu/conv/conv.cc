@@ -56,7 +56,7 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
     ConvGeometry g = conv_geometry(x.shape(), w.shape(), attrs);
     BG_CHECK(!bias.defined() || bias.shape() == Shape{w.size(0)}, "conv2d: expected bias of ",
              "shape (", w.size(0), "), got ", bias.shape());
-    if (bf16_autocast_enabled()) return conv2d_fwd_bf16(x, w, bias, attrs);
+    if (bf16_autocast_applies(x)) return conv2d_fwd_bf16(x, w, bias, attrs);
     // Before the direct primitive is looked up, so that no unused one is created.
     if (!bias.defined() && use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs)) {
       if (Tensor y = conv2d_fwd_winograd(x, w, attrs); y.defined()) return y;
@@ -98,7 +98,7 @@ Tensor conv2d_add_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& add
   if (!onednn_can_run({&x, &w, &addend})) {
     return run_reference<Conv2dAddFwd>(x, w, addend, attrs, reuse_addend);
   }
-  const bool bf16 = bf16_autocast_enabled();
+  const bool bf16 = bf16_autocast_applies(x);
   if (!bf16 && (use_winograd(ConvPass::kForward, x.shape(), w.shape(), attrs) ||
                 use_onednn_winograd(x.shape(), w.shape(), attrs) ||
                 use_dual_for_forward(x.shape(), w.shape(), attrs) ||
@@ -138,7 +138,7 @@ Tensor conv2d_bwd_data_onednn(const Tensor& dy, const Tensor& w, const Shape& x_
   return translate_errors("conv2d backward data", [&] {
     ConvGeometry g = conv_geometry(x_shape, w.shape(), attrs);
     check_dy_shape("conv2d backward data", dy, x_shape, w.shape(), g);
-    if (bf16_autocast_enabled()) return conv2d_bwd_data_bf16(dy, w, x_shape, attrs);
+    if (bf16_autocast_applies(dy)) return conv2d_bwd_data_bf16(dy, w, x_shape, attrs);
     // Before the direct primitive is looked up, so that no unused one is created.
     if (use_winograd(ConvPass::kBackwardData, x_shape, w.shape(), attrs)) {
       if (Tensor dx = conv2d_bwd_data_winograd(dy, w, x_shape, attrs); dx.defined()) return dx;

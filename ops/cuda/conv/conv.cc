@@ -165,11 +165,6 @@ void convolution_forward(const char* op, const GpuContext& gpu, const Tensor& x,
                       accumulate ? s.one() : s.zero(), d.y(), y.mutable_raw_data()));
 }
 
-// bf16 autocast (ops/math_mode.h): whether this float32 convolution runs in bf16.
-bool autocast(const Tensor& t) {
-  return t.dtype() == DType::kFloat32 && bf16_autocast_enabled();
-}
-
 Tensor cast(const char* op, const Tensor& t, DType to) {
   Tensor out = empty(t.shape(), to, t.device());
   cudaStream_t stream = cuda_stream(t.device().index);
@@ -195,7 +190,7 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
   Shape y_shape = conv2d_output_shape(x.shape(), w.shape(), attrs);
   if (y_shape.numel() == 0 || x.numel() == 0) return zeros(y_shape, x.dtype(), x.device());
   Tensor y;
-  if (autocast(x)) {  // in bf16, then back to float32
+  if (bf16_autocast_applies(x)) {  // in bf16, then back to float32
     y = to_float(kOp, conv2d_fwd_cuda(to_bf16(kOp, x), to_bf16(kOp, w), Tensor(), attrs));
   } else {
     y = empty(y_shape, x.dtype(), x.device());
@@ -210,7 +205,7 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
 Tensor conv2d_add_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& addend,
                            const Conv2dAttrs& attrs, bool reuse_addend) {
   constexpr const char* kOp = "Conv2dAddFwd";
-  if (autocast(x)) {  // the bf16 result is added in float32
+  if (bf16_autocast_applies(x)) {  // the bf16 result is added in float32
     return call<BinaryFwd>(conv2d_fwd_cuda(x, w, Tensor(), attrs), addend, BinaryOp::kAdd);
   }
   Tensor y = may_write_into_addend(addend, reuse_addend) ? addend.detach() : addend.clone();
@@ -223,7 +218,7 @@ Tensor conv2d_add_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& adden
 Tensor conv2d_bwd_data_cuda(const Tensor& dy, const Tensor& w, const Shape& x_shape,
                             const Conv2dAttrs& attrs) {
   constexpr const char* kOp = "Conv2dBwdData";
-  if (autocast(dy)) {
+  if (bf16_autocast_applies(dy)) {
     return to_float(kOp, conv2d_bwd_data_cuda(to_bf16(kOp, dy), to_bf16(kOp, w), x_shape, attrs));
   }
   if (dy.numel() == 0 || Shape(x_shape).numel() == 0) {
@@ -254,7 +249,7 @@ Tensor conv2d_bwd_data_cuda(const Tensor& dy, const Tensor& w, const Shape& x_sh
 Tensor conv2d_bwd_weight_cuda(const Tensor& dy, const Tensor& x, const Shape& w_shape,
                               const Conv2dAttrs& attrs) {
   constexpr const char* kOp = "Conv2dBwdWeight";
-  if (autocast(dy)) {
+  if (bf16_autocast_applies(dy)) {
     return to_float(kOp, conv2d_bwd_weight_cuda(to_bf16(kOp, dy), to_bf16(kOp, x), w_shape, attrs));
   }
   if (dy.numel() == 0 || x.numel() == 0) return zeros(w_shape, dy.dtype(), dy.device());
