@@ -15,6 +15,11 @@ struct Device {
 
   static Device cpu() { return {DeviceType::kCPU, 0}; }
   static Device cuda(int index = 0) { return {DeviceType::kCUDA, index}; }
+  // What a --device value names once check_device_name (core/storage.h) accepted it: "cuda" is
+  // GPU `cuda_index`; "cpu", or "" where a config leaves it out, is the CPU.
+  static Device from_flag(const std::string& value, int cuda_index = 0) {
+    return value == "cuda" ? cuda(cuda_index) : cpu();
+  }
   bool is_cpu() const { return type == DeviceType::kCPU; }
   bool is_cuda() const { return type == DeviceType::kCUDA; }
   bool operator==(const Device& other) const { return type == other.type && index == other.index; }

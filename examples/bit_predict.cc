@@ -190,19 +190,19 @@ void run() {
     throw Failure{absl::InvalidArgumentError("--csv writes the top-k: it needs --top_k >= 1"),
                   "leave --top_k out (5), or drop --csv and keep every logit with --output"};
   }
-  const std::string device = absl::GetFlag(FLAGS_device);
-  if (absl::Status status = check_device_flag(device); !status.ok()) {
+  const std::string device_flag = absl::GetFlag(FLAGS_device);
+  if (absl::Status status = check_device_flag(device_flag); !status.ok()) {
     throw Failure{status, "--device takes cpu, or cuda on a machine with a GPU"};
   }
   const std::string dtype = absl::GetFlag(FLAGS_dtype);
-  const DeviceType device_type = device == "cuda" ? DeviceType::kCUDA : DeviceType::kCPU;
-  if (std::string problem = dtype_flag_problem(dtype, device_type); !problem.empty()) {
+  const Device device = Device::from_flag(device_flag);
+  if (std::string problem = dtype_flag_problem(dtype, device.type); !problem.empty()) {
     throw Failure{absl::InvalidArgumentError(absl::StrCat("--dtype: ", problem)),
                   "leave --dtype out (fp32), which runs anywhere"};
   }
   set_bf16_autocast_enabled(dtype == "bf16");
   LoadedBitModel loaded = load_model();
-  if (device == "cuda") loaded.model->to(Device::cuda());
+  loaded.model->to(device);
   std::cerr << kProgram << ": " << loaded.message << " on " << loaded.model->device() << "\n";
   absl::StatusOr<PredictionInputs> inputs =
       PredictionInputs::open(absl::GetFlag(FLAGS_input), input_resolution(loaded));

@@ -27,7 +27,7 @@ absl::Status check_device(const RunConfig& config) {
 
 Device run_device(const RunConfig& config) {
   // Under a launcher, each process of a machine takes its own GPU.
-  return config.device() == "cuda" ? Device::cuda(local_rank()) : Device::cpu();
+  return Device::from_flag(config.device(), local_rank());
 }
 
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config) {

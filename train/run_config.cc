@@ -201,7 +201,7 @@ absl::Status check_run_config(const RunConfig& c) {
   if (!c.device().empty()) {  // empty is the CPU
     if (absl::Status status = check_device_name(c.device()); !status.ok()) return status;
   }
-  const DeviceType device = c.device() == "cuda" ? DeviceType::kCUDA : DeviceType::kCPU;
+  const DeviceType device = Device::from_flag(c.device()).type;
   if (std::string problem = dtype_flag_problem(c.dtype(), device); !problem.empty()) {
     return invalid("dtype", problem);
   }

@@ -27,6 +27,16 @@ TEST(DeviceFlagTest, TheNameCheckDoesNotLookAtTheMachine) {
   EXPECT_TRUE(check_device_name("cuda").ok());
 }
 
+// What an accepted value names: a config's "" is the CPU; under a launcher each process names
+// its own GPU.
+TEST(DeviceFlagTest, AnAcceptedValueNamesItsDevice) {
+  EXPECT_EQ(Device::from_flag("cpu"), Device::cpu());
+  EXPECT_EQ(Device::from_flag(""), Device::cpu());
+  EXPECT_EQ(Device::from_flag("cpu", 3), Device::cpu());
+  EXPECT_EQ(Device::from_flag("cuda"), Device::cuda(0));
+  EXPECT_EQ(Device::from_flag("cuda", 3), Device::cuda(3));
+}
+
 // This test binary links no CUDA runtime, as on a machine built without CUDA.
 TEST(DeviceFlagTest, CudaWithoutTheRuntimeSaysWhyAndWhatToUse) {
   absl::Status status = check_device_flag("cuda");

@@ -77,7 +77,7 @@ absl::Status run() {
   if (absl::GetFlag(FLAGS_threads) > 0) omp_set_num_threads(absl::GetFlag(FLAGS_threads));
   bool train = mode == "train";
   int64_t batch = absl::GetFlag(FLAGS_batch), res = absl::GetFlag(FLAGS_res);
-  Device device = absl::GetFlag(FLAGS_device) == "cuda" ? Device::cuda() : Device::cpu();
+  const Device device = Device::from_flag(absl::GetFlag(FLAGS_device));
   const std::string dtype = absl::GetFlag(FLAGS_dtype);
   if (std::string problem = dtype_flag_problem(dtype, device.type); !problem.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("--dtype: ", problem));

@@ -106,7 +106,7 @@ absl::Status run() {
   }
   config->head_size = set->num_classes();
   config->zero_head = true;
-  const Device device = absl::GetFlag(FLAGS_device) == "cuda" ? Device::cuda() : Device::cpu();
+  const Device device = Device::from_flag(absl::GetFlag(FLAGS_device));
   BitResNetV2 model(*config);
   model.to(device);
   Sgd sgd(model.named_parameters(), SgdOptions{.lr = 0.003, .momentum = 0.9});
