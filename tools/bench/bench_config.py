@@ -4,7 +4,8 @@ compare.py stays a plain driver."""
 import os
 
 # The flags compare.py hands to both benchmarks, in this order.
-CONFIG_FLAGS = ("model", "mode", "batch", "res", "steps", "threads", "dtype")
+CONFIG_FLAGS = ("model", "mode", "batch", "res", "steps", "threads", "dtype", "head",
+                "base_width", "num_groups")
 
 
 def add_config_flags(parser, steps, steps_help=None):
@@ -18,6 +19,12 @@ def add_config_flags(parser, steps, steps_help=None):
     parser.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: autocast of the convolutions to bfloat16 (bitgrad) or of the "
                              "model (PyTorch), weights float32")
+    parser.add_argument("--head", type=int, default=1000, help="classes of the head")
+    parser.add_argument("--base_width", type=int, default=0,
+                        help="root width before the width factor (0: the official 64); 8 with "
+                             "--num_groups=4 is bit_finetune's default experiment")
+    parser.add_argument("--num_groups", type=int, default=0,
+                        help="GroupNorm groups (0: the official 32)")
 
 
 def config_args(args):

@@ -39,6 +39,10 @@ ABSL_FLAG(int64_t, res, 128, "input resolution (square)");
 ABSL_FLAG(int64_t, steps, 10, "timed steps");
 ABSL_FLAG(int64_t, warmup, 2, "untimed steps first (primitive creation, allocator warm-up)");
 ABSL_FLAG(int64_t, head, 1000, "classes of the head");
+ABSL_FLAG(int64_t, base_width, 0,
+          "root width before the width factor (0: the official 64); 8 with --num_groups=4 is "
+          "bit_finetune's default experiment");
+ABSL_FLAG(int64_t, num_groups, 0, "GroupNorm groups (0: the official 32)");
 ABSL_FLAG(std::string, device, "cpu", "cpu or cuda");
 ABSL_FLAG(std::string, dtype, "fp32",
           "fp32, or bf16: bf16 autocast of the convolutions (ops/math_mode.h)");
@@ -86,6 +90,8 @@ absl::Status run() {
 
   BitConfig config = *parsed;
   config.head_size = absl::GetFlag(FLAGS_head);
+  if (absl::GetFlag(FLAGS_base_width) > 0) config.base_width = absl::GetFlag(FLAGS_base_width);
+  if (absl::GetFlag(FLAGS_num_groups) > 0) config.num_groups = absl::GetFlag(FLAGS_num_groups);
   BitResNetV2 model(config);
   model.to(device);
   if (!train) model.eval();
@@ -111,8 +117,14 @@ absl::Status run() {
   };
 
   double flops_per_step = static_cast<double>(bit_forward_flops(config, res)) * batch * (train ? 3 : 1);
+  std::string arch = bit_arch_name(config);
+  if (config.base_width != BitConfig::kOfficialBaseWidth ||
+      config.num_groups != BitConfig::kOfficialNumGroups) {
+    absl::StrAppendFormat(&arch, " (base width %d, %d groups)", config.base_width,
+                          config.num_groups);
+  }
   std::cout << absl::StrFormat("%s %s, batch %d at %dx%d on %s, %d OpenMP threads, %.1f GFLOP/step\n",
-                               bit_arch_name(config), mode, batch, res, res, device.str(),
+                               arch, mode, batch, res, res, device.str(),
                                omp_get_max_threads(), flops_per_step / 1e9);
   const std::string kernels = device.is_cuda() ? "cuda" : cpu_kernels();
   std::cout << "kernels: " << kernels << "\n";

@@ -53,7 +53,6 @@ def parse_args(argv=None):
     parser.add_argument("--openvino_hint", choices=["LATENCY", "THROUGHPUT"], default="LATENCY",
                         help="OpenVINO's PERFORMANCE_HINT")
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--head", type=int, default=1000)
     parser.add_argument("--tolerance", type=float, default=1e-3,
                         help="largest |runtime - PyTorch| logit difference allowed, relative to "
                              "the largest |logit|")
@@ -77,12 +76,11 @@ def export(args, directory):
     sys.path.insert(0, GOLDEN)
     import torch
     import bit_torch
-    from bit_bench_torch import bit_torch_flops, parse_model
+    from bit_bench_torch import bit_torch_flops, model_config
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    depth, width = parse_model(args.model)
-    cfg = bit_torch.BitConfig(depth=depth, width_factor=width, head_size=args.head)
+    cfg = model_config(args)
     model = bit_torch.BitModel.random(cfg, seed=0)
     x = torch.rand(args.batch, 3, args.res, args.res) * 2 - 1  # as bit_bench_torch.py draws it
 
@@ -119,7 +117,8 @@ def cached_export(args):
     """The directory of this configuration's export, exporting it first if it is missing."""
     sources = b"".join(open(os.path.join(d, f), "rb").read() for d, f in (
         (GOLDEN, "bit_torch.py"), (HERE, "bit_bench_torch.py"), (HERE, "bit_bench_onnx.py")))
-    key = hashlib.sha256(repr((args.model, args.batch, args.res, args.head, OPSET)).encode()
+    key = hashlib.sha256(repr((args.model, args.batch, args.res, args.head, args.base_width,
+                               args.num_groups, OPSET)).encode()
                          + sources).hexdigest()[:16]
     directory = os.path.join(args.cache_dir, f"{args.model}_b{args.batch}_r{args.res}_{key}")
     if not os.path.exists(os.path.join(directory, "meta.json")):

@@ -42,11 +42,19 @@ def parse_model(name):
     return int(match.group(1)), int(match.group(2))
 
 
+def model_config(args):
+    """The bit_torch.BitConfig of the shared flags (bench_config.py): --model, --head, and
+    --base_width and --num_groups where they are set."""
+    depth, width = parse_model(args.model)
+    sizes = {"base_width": args.base_width, "num_groups": args.num_groups}
+    return bit_torch.BitConfig(depth=depth, width_factor=width, head_size=args.head,
+                               **{name: value for name, value in sizes.items() if value > 0})
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_config_flags(parser, steps=10)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--head", type=int, default=1000)
     parser.add_argument("--memory_format", choices=sorted(MEMORY_FORMATS), default="contiguous",
                         help="layout of the input and the kernels")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -60,8 +68,7 @@ def main():
     torch.backends.cudnn.allow_tf32 = True
     torch.backends.cudnn.benchmark = True  # algorithms chosen once per shape, as bitgrad does
     torch.manual_seed(0)
-    depth, width = parse_model(args.model)
-    cfg = bit_torch.BitConfig(depth=depth, width_factor=width, head_size=args.head)
+    cfg = model_config(args)
     model = bit_torch.BitModel.random(cfg, seed=0)
     x = (torch.rand(args.batch, 3, args.res, args.res) * 2 - 1).to(device)
     memory_format = MEMORY_FORMATS[args.memory_format]
