@@ -4,6 +4,7 @@
 // points, the registered kCpu kernel on tensors, and, with --portable, the non-AVX2 path.
 //
 //   bazel run //tools/bench/kernels:gn_bench [-- --portable --cpu_time]
+//   bazel run //tools/bench/kernels:gn_bench -- --narrow   # bit_finetune's default's shapes
 //   python3 tools/bench/kernels/gn_torch_bench.py   # the PyTorch baseline, same shapes
 //
 // GB/s counts compulsory traffic only: forward reads x and writes y; backward reads dy and x and
@@ -26,11 +27,15 @@
 #include "core/dispatch.h"
 #include "core/random.h"
 #include "ops/cpu/common/cpu_isa.h"
+#include "ops/cpu/conv/direct.h"
 #include "ops/cpu/norm/group_norm_kernel.h"
 #include "ops/norm.h"
 #include "tools/bench/bench_clock.h"
 
 ABSL_FLAG(bool, portable, false, "also time the portable (non-AVX2) kernels");
+ABSL_FLAG(bool, narrow, false,
+          "bit_finetune's default experiment's shapes instead: N = 64, 4 groups, C from 8 to 256 "
+          "at 8x8 down to 1x1 (base width 8, 32x32 inputs), in the active ISA's channel blocks");
 ABSL_FLAG(bool, cpu_time, false,
           "report process CPU time divided by the thread count instead of wall time");
 
@@ -105,6 +110,25 @@ void print_row(const char* path, int64_t n, int64_t c, int64_t hw, const Timing&
       t.fwd_ms, 2 * mb / t.fwd_ms, t.bwd_ms, 3 * mb / t.bwd_ms);
 }
 
+// The default experiment's GroupNorms: each block's widths at its map size (docs/performance.md,
+// "The main job's model"), where a call is tens of microseconds and its fixed costs show.
+int run_narrow() {
+  GroupNormAttrs attrs;
+  attrs.groups = 4;
+  attrs.relu = true;
+  const int64_t n = 64, block = onednn::activation_channel_block();
+  std::printf("GroupNorm(4)+ReLU float32, N=%lld, nChw%lldc, %d OpenMP threads, ISA %s, %s\n",
+              static_cast<long long>(n), static_cast<long long>(block), omp_get_max_threads(),
+              cpu::cpu_isa_name(cpu::active_cpu_isa()),
+              use_cpu_time ? "CPU time / threads" : "wall time");
+  const std::pair<int64_t, int64_t> shapes[] = {{8, 8},  {32, 8},  {16, 4}, {64, 4},
+                                                {32, 2}, {128, 2}, {64, 1}, {256, 1}};
+  for (auto [c, hw] : shapes) {
+    print_row("blocked (raw)", n, c, hw, time_raw({n, c, hw * hw, block}, attrs));
+  }
+  return 0;
+}
+
 int run(bool with_portable) {
   GroupNormAttrs attrs;  // 32 groups
   attrs.relu = true;
@@ -135,5 +159,6 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("gn_bench [--portable] [--cpu_time]");
   absl::ParseCommandLine(argc, argv);
   bitgrad::bench::use_cpu_time = absl::GetFlag(FLAGS_cpu_time);
+  if (absl::GetFlag(FLAGS_narrow)) return bitgrad::run_narrow();
   return bitgrad::run(absl::GetFlag(FLAGS_portable));
 }
