@@ -147,7 +147,10 @@ def main():
             "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         }
 
-    print(f"\n{args.model} {args.mode} in {args.dtype}, batch {args.batch} at "
+    narrowed = ", ".join(f"{name} {value}" for name, value in (
+        ("base width", args.base_width), ("groups", args.num_groups)) if value > 0)
+    model = f"{args.model} ({narrowed}, head {args.head})" if narrowed else args.model
+    print(f"\n{model} {args.mode} in {args.dtype}, batch {args.batch} at "
           f"{args.res}x{args.res}, {args.threads} threads, median of {args.rounds} runs of "
           f"{args.steps} steps")
     kernels = results["bitgrad"][0].get("kernels", "not reported")
@@ -177,7 +180,8 @@ def main():
                           "paired_speed_ratio": round(paired, 3),
                           "round_ratios": [round(r, 3) for r in round_ratios],
                           "memory_ratio": round(memory, 3)}
-    print(json.dumps({"model": args.model, "mode": args.mode, "batch": args.batch,
+    print(json.dumps({"model": args.model, "head": args.head, "base_width": args.base_width,
+                      "num_groups": args.num_groups, "mode": args.mode, "batch": args.batch,
                       "res": args.res, "threads": args.threads, "dtype": args.dtype,
                       "kernels": kernels,
                       "results": summary,
