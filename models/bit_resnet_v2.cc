@@ -309,4 +309,9 @@ void BitResNetV2::reset_head(int64_t head_size, bool zero) {
   config_.zero_head = zero;
 }
 
+std::string bit_arch_description(const BitConfig& config) {
+  return absl::StrCat(bit_arch_name(config), " (base width ", config.base_width, ", ",
+                      config.num_groups, " groups)");
+}
+
 }  // namespace bitgrad

@@ -64,6 +64,8 @@ void check_bit_config(const BitConfig& config);
 
 // "R50x1" etc.
 std::string bit_arch_name(const BitConfig& config);
+// "R50x1 (base width 4, 2 groups)": the name with what else decides the body's shapes.
+std::string bit_arch_description(const BitConfig& config);
 
 // Empty when `class_names` is empty or names each of a head's `head_size` outputs; otherwise
 // what is wrong, for an error message: "2 class names for a head of 5".

@@ -14,13 +14,6 @@ namespace {
 
 constexpr char kSgdKind[] = "sgd";
 
-// "R50x1 (base width 4, 2 groups)": what decides the body's shapes (a head of another size is
-// reported tensor by tensor, it is two of them).
-std::string architecture(const BitConfig& config) {
-  return absl::StrCat(bit_arch_name(config), " (base width ", config.base_width, ", ",
-                      config.num_groups, " groups)");
-}
-
 std::string describe(const Tensor& tensor) {
   return absl::StrCat(dtype_name(tensor.dtype()), " ", tensor.shape().str());
 }
@@ -275,10 +268,13 @@ absl::Status restore_train_state(const std::string& path, TrainState& state) {
 
   // Check everything first.
   absl::StatusOr<BitConfig> saved_config = bit_config_from_checkpoint(*checkpoint, path);
-  if (saved_config.ok() && architecture(*saved_config) != architecture(state.model->config())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint ", path, " holds a BiT-", architecture(*saved_config), ", the model is a BiT-",
-        architecture(state.model->config())));
+  if (saved_config.ok()) {
+    const std::string saved = bit_arch_description(*saved_config);
+    const std::string wanted = bit_arch_description(state.model->config());
+    if (saved != wanted) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "checkpoint ", path, " holds a BiT-", saved, ", the model is a BiT-", wanted));
+    }
   }
   if (auto s = check_module_state(*state.model, *checkpoint, path); !s.ok()) return s;
   if (state.optimizer != nullptr) {
@@ -340,8 +336,8 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
   const int64_t saved_count = count_elements(checkpoint->parameters);
   if (const int64_t count = bit_param_count(*config); count != saved_count) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint ", path, ": its bit_config describes a BiT-", architecture(*config), " of ",
-        count, " parameter elements, but the file holds ", saved_count));
+        "checkpoint ", path, ": its bit_config describes a BiT-", bit_arch_description(*config),
+        " of ", count, " parameter elements, but the file holds ", saved_count));
   }
   LoadedBitModel loaded;
   loaded.model = std::make_shared<BitResNetV2>(*config);  // the config was checked

@@ -45,8 +45,7 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t nu
     check_bit_config(*bit);
     LoadedBitModel random{
         std::make_shared<BitResNetV2>(*bit),
-        absl::StrFormat("random %s (base width %d, %d groups), zero %d-way head",
-                        bit_arch_name(*bit), base_width, num_groups, num_classes)};
+        absl::StrFormat("random %s, zero %d-way head", bit_arch_description(*bit), num_classes)};
     start_sigmoid_at_one_in_k(config, random);
     return random;
   }

@@ -124,7 +124,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   model->model->to(run_device(config));
   const ScopedBf16Autocast autocast(config.dtype() == "bf16");  // off again when the run ends
   out << "model: " << model->message
-      << (config.device() == "cuda" ? " on " + model->model->device().str() : "")
+      << (model->model->device().is_cuda() ? " on " + model->model->device().str() : "")
       << (config.dtype() == "bf16" ? "; convolutions in bf16 (autocast)" : "") << "\n";
   if (config.eval_only()) {
     if (absl::Status status = check_same_held_out_images(config, *spec, model->run_config);

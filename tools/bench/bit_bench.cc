@@ -117,12 +117,9 @@ absl::Status run() {
   };
 
   double flops_per_step = static_cast<double>(bit_forward_flops(config, res)) * batch * (train ? 3 : 1);
-  std::string arch = bit_arch_name(config);
-  if (config.base_width != BitConfig::kOfficialBaseWidth ||
-      config.num_groups != BitConfig::kOfficialNumGroups) {
-    absl::StrAppendFormat(&arch, " (base width %d, %d groups)", config.base_width,
-                          config.num_groups);
-  }
+  const bool narrowed = config.base_width != BitConfig::kOfficialBaseWidth ||
+                        config.num_groups != BitConfig::kOfficialNumGroups;
+  const std::string arch = narrowed ? bit_arch_description(config) : bit_arch_name(config);
   std::cout << absl::StrFormat("%s %s, batch %d at %dx%d on %s, %d OpenMP threads, %.1f GFLOP/step\n",
                                arch, mode, batch, res, res, device.str(),
                                omp_get_max_threads(), flops_per_step / 1e9);
