@@ -1,5 +1,6 @@
 // The CPU SGD update against the reference kernel: bit-identical, for every option, on sizes
-// below and above the threading threshold, on the portable and the AVX2 path.
+// below and above the threading threshold, one parameter or many in one call, on the portable
+// and the AVX2 path.
 #include "ops/sgd_update.h"
 
 #include "ops/cpu/common/cpu_isa.h"
@@ -54,6 +55,42 @@ TEST_P(SgdUpdateKernelTest, MatchesTheReferenceKernelExactly) {
       call<SgdUpdate>(std::vector<Tensor>{q}, std::vector<Tensor>{start.grad},
                       std::vector<Tensor>{}, plain);
       EXPECT_TRUE(testing::all_close(p, q, 0, 0));
+    }
+  }
+}
+
+// One call over parameters of mixed sizes and dtypes, which the threads split across parameter
+// boundaries, against the reference kernel. With two threads the split falls at element 32768,
+// just after the one-element parameter 2.
+TEST_P(SgdUpdateKernelTest, ManyParametersInOneCallMatchTheReferenceKernelExactly) {
+  cpu::ScopedCpuIsaCap isa(GetParam());
+  Generator g(11);
+  std::vector<Tensor> params, grads, buffers;
+  const std::vector<int64_t> sizes = {5, 32762, 1, 17, 32748, 3};
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const DType dtype = i % 2 == 0 ? DType::kFloat32 : DType::kFloat64;
+    params.push_back(randn({sizes[i]}, dtype, Device::cpu(), g));
+    grads.push_back(randn({sizes[i]}, dtype, Device::cpu(), g));
+    buffers.push_back(randn({sizes[i]}, dtype, Device::cpu(), g));
+  }
+  for (SgdUpdateAttrs attrs : {SgdUpdateAttrs{{0.1, 0.9, 0, 0, false}, true},
+                               SgdUpdateAttrs{{0.05, 0.9, 0, 1e-4, true}, false}}) {
+    std::vector<Tensor> expected, expected_buffers, actual, actual_buffers;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      expected.push_back(params[i].clone());
+      expected_buffers.push_back(buffers[i].clone());
+      actual.push_back(params[i].clone());
+      actual_buffers.push_back(buffers[i].clone());
+    }
+    {
+      BackendOverride ref(Backend::kRef);
+      call<SgdUpdate>(expected, grads, expected_buffers, attrs);
+    }
+    BackendOverride cpu(Backend::kCpu);
+    call<SgdUpdate>(actual, grads, actual_buffers, attrs);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      EXPECT_TRUE(testing::all_close(actual[i], expected[i], 0, 0)) << "parameter " << i;
+      EXPECT_TRUE(testing::all_close(actual_buffers[i], expected_buffers[i], 0, 0)) << i;
     }
   }
 }

@@ -1,6 +1,7 @@
 // The SGD-with-momentum update on the CPU (contract: ops/sgd_update.h). A memory-bound stream
-// over param, grad and the momentum buffer, split across threads; each element is computed
-// exactly as the reference kernel does, in double, so results match it bit for bit.
+// over every parameter, its gradient and its momentum buffer, laid end to end and split across
+// threads; each element is computed exactly as the reference kernel does, in double, so results
+// match it bit for bit.
 //
 // The options are template parameters, so the loop has no branches and vectorizes. The AVX2
 // copy is compiled without FMA: a fused multiply-add rounds once where the reference kernel
@@ -8,6 +9,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "ops/cpu/common/cpu_isa.h"
 #include "ops/cpu/common/parallel.h"
@@ -34,66 +36,94 @@ BG_ALWAYS_INLINE void update_range(T* p, const T* g, T* buf, int64_t begin, int6
   }
 }
 
+// update_range on one parameter's untyped pointers; the copy for the active ISA.
+using RangeFn = void (*)(void* p, const void* g, void* buf, int64_t begin, int64_t end,
+                         const SgdUpdateAttrs& attrs);
+
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
-void range_portable(T* p, const T* g, T* buf, int64_t begin, int64_t end,
+void range_portable(void* p, const void* g, void* buf, int64_t begin, int64_t end,
                     const SgdUpdateAttrs& attrs) {
-  update_range<T, kMomentum, kFirst, kNesterov>(p, g, buf, begin, end, attrs);
+  update_range<T, kMomentum, kFirst, kNesterov>(static_cast<T*>(p), static_cast<const T*>(g),
+                                                static_cast<T*>(buf), begin, end, attrs);
 }
 
 #if BG_HAVE_AVX2_CLONES
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
-__attribute__((target("avx2"))) void range_avx2(T* p, const T* g, T* buf, int64_t begin,
+__attribute__((target("avx2"))) void range_avx2(void* p, const void* g, void* buf, int64_t begin,
                                                 int64_t end, const SgdUpdateAttrs& attrs) {
-  update_range<T, kMomentum, kFirst, kNesterov>(p, g, buf, begin, end, attrs);
+  update_range<T, kMomentum, kFirst, kNesterov>(static_cast<T*>(p), static_cast<const T*>(g),
+                                                static_cast<T*>(buf), begin, end, attrs);
 }
 #endif
 
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
-void update(T* p, const T* g, T* buf, int64_t n, const SgdUpdateAttrs& attrs) {
-  auto range = &range_portable<T, kMomentum, kFirst, kNesterov>;
+RangeFn range_for_active_isa() {
 #if BG_HAVE_AVX2_CLONES
-  if (active_cpu_isa() == CpuIsa::kAvx2Fma) range = &range_avx2<T, kMomentum, kFirst, kNesterov>;
+  if (active_cpu_isa() == CpuIsa::kAvx2Fma) return &range_avx2<T, kMomentum, kFirst, kNesterov>;
 #endif
-  if (n < kParallelMinElements) return range(p, g, buf, 0, n, attrs);
-#pragma omp parallel
-  {
-    // Contiguous slices, 64-byte aligned where the tensor is, one per thread.
-    const int64_t threads = omp_get_num_threads(), align = 64 / sizeof(T);
-    const int64_t slice = (n + threads * align - 1) / (threads * align) * align;
-    const int64_t begin = std::min(n, omp_get_thread_num() * slice);
-    range(p, g, buf, begin, std::min(n, begin + slice), attrs);
-  }
+  return &range_portable<T, kMomentum, kFirst, kNesterov>;
 }
 
-// The instantiation for the options in attrs.
+// The instantiation for dtype T and the options in attrs (no buffer: no momentum).
 template <typename T>
-void update(T* p, const T* g, T* buf, int64_t n, const SgdUpdateAttrs& attrs) {
-  if (buf == nullptr) return update<T, false, false, false>(p, g, buf, n, attrs);
+RangeFn range_for(bool has_buffer, const SgdUpdateAttrs& attrs) {
+  const bool nesterov = attrs.options.nesterov;
+  if (!has_buffer) return range_for_active_isa<T, false, false, false>();
   if (attrs.first_step) {
-    return attrs.options.nesterov ? update<T, true, true, true>(p, g, buf, n, attrs)
-                                  : update<T, true, true, false>(p, g, buf, n, attrs);
+    return nesterov ? range_for_active_isa<T, true, true, true>()
+                    : range_for_active_isa<T, true, true, false>();
   }
-  return attrs.options.nesterov ? update<T, true, false, true>(p, g, buf, n, attrs)
-                                : update<T, true, false, false>(p, g, buf, n, attrs);
+  return nesterov ? range_for_active_isa<T, true, false, true>()
+                  : range_for_active_isa<T, true, false, false>();
 }
 
-// Updates param and momentum_buffer in place.
-void update_one(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
-                const SgdUpdateAttrs& attrs) {
-  Tensor p = param, buf = momentum_buffer;
-  BG_DISPATCH_FLOAT(param.dtype(), "sgd_update", [&] {
-    update(p.mutable_data<scalar_t>(), grad.data<scalar_t>(), mutable_data_or_null<scalar_t>(buf),
-           param.numel(), attrs);
-  });
+// One parameter's memory and the loop that updates it.
+struct ParamSpan {
+  void* param;
+  const void* grad;
+  void* buffer;  // null without momentum
+  int64_t numel;
+  RangeFn range;
+};
+
+// Elements [begin, end) of the parameters laid end to end.
+void update_slice(const std::vector<ParamSpan>& spans, int64_t begin, int64_t end,
+                  const SgdUpdateAttrs& attrs) {
+  int64_t offset = 0;  // of the current parameter's first element
+  for (const ParamSpan& s : spans) {
+    const int64_t lo = std::max<int64_t>(begin - offset, 0);
+    const int64_t hi = std::min(end - offset, s.numel);
+    if (lo < hi) s.range(s.param, s.grad, s.buffer, lo, hi, attrs);
+    offset += s.numel;
+    if (offset >= end) break;
+  }
 }
 
-// Each parameter in turn: one parallel pass each (a parameter is large enough to split).
+// All the parameters in one parallel pass: each thread updates a contiguous slice of them laid
+// end to end, so a model of many small parameters wakes the threads once, not once each.
 void sgd_update_cpu(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                     const std::vector<Tensor>& momentum_buffers, const SgdUpdateAttrs& attrs) {
+  std::vector<ParamSpan> spans;
+  int64_t total = 0;
   for_each_sgd_update(params, grads, momentum_buffers, attrs,
                       [&](const Tensor& p, const Tensor& g, const Tensor& b) {
-                        update_one(p, g, b, attrs);
+                        Tensor param = p, buffer = b;
+                        BG_DISPATCH_FLOAT(p.dtype(), "sgd_update", [&] {
+                          spans.push_back({param.mutable_data<scalar_t>(), g.data<scalar_t>(),
+                                           mutable_data_or_null<scalar_t>(buffer), p.numel(),
+                                           range_for<scalar_t>(b.defined(), attrs)});
+                        });
+                        total += p.numel();
                       });
+  if (total < kParallelMinElements) return update_slice(spans, 0, total, attrs);
+#pragma omp parallel
+  {
+    // Slices of whole 64-byte lines of float32, so that no two threads write to one line.
+    const int64_t threads = omp_get_num_threads(), align = 16;
+    const int64_t slice = (total + threads * align - 1) / (threads * align) * align;
+    const int64_t begin = std::min(total, omp_get_thread_num() * slice);
+    update_slice(spans, begin, std::min(total, begin + slice), attrs);
+  }
 }
 
 }  // namespace
