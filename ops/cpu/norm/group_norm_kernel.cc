@@ -8,7 +8,7 @@
 //               channel's first value. Backward: g and g * (x - mean), g = dy gated under a
 //               fused ReLU by the pre-activation, recomputed from x (so y is never read).
 //   group step: group statistics (Chan's formula combines the shifted channel moments), then
-//               per-channel coefficients.
+//               per-channel coefficients; four channels at a time, in double.
 //   pass 2:     a per-channel affine map. Forward: y = a * (x - mean) + b, ReLU fused.
 //               Backward: dx = a * g + b * (x - mean) + c.
 // Centring on the mean inside pass 2 keeps float32 results accurate when |mean| >> std.
@@ -69,18 +69,25 @@ BG_ALWAYS_INLINE void row_shifted_sums(const T* x, int64_t spatial, const T* shi
       sum, sum_sq);
 }
 
-// Forward pass 2, one chunk: y = relu?(a * (x - m) + b).
+// Forward pass 2, one vector: y = relu?(a * (x - m) + b), a, m and b per channel.
+template <typename T, bool kRelu>
+BG_ALWAYS_INLINE void affine_vec(const T* x, T* y, const Vec<T>& a, const Vec<T>& m,
+                                 const Vec<T>& b) {
+  Vec<T> value;
+  load(value, x);
+  value = a * (value - m) + b;
+  if constexpr (kRelu) value = value > Vec<T>{} ? value : Vec<T>{};
+  store(y, value);
+}
+
+// Forward pass 2, one chunk.
 template <typename T, int kBlock, bool kRelu>
 BG_ALWAYS_INLINE void affine_chunk(const T* x, T* y, const Vec<T>* a, const Vec<T>* m,
                                    const Vec<T>* b) {
 #pragma GCC unroll 4
   for (int v = 0; v < kVecsPerChunk; ++v) {
     const int k = v % kDistinctVecs<T, kBlock>;
-    Vec<T> value;
-    load(value, x + v * kWidth<T>);
-    value = a[k] * (value - m[k]) + b[k];
-    if constexpr (kRelu) value = value > Vec<T>{} ? value : Vec<T>{};
-    store(y + v * kWidth<T>, value);
+    affine_vec<T, kRelu>(x + v * kWidth<T>, y + v * kWidth<T>, a[k], m[k], b[k]);
   }
 }
 
@@ -97,10 +104,17 @@ BG_ALWAYS_INLINE void row_affine(const T* x, T* y, int64_t spatial, const T* sca
   for (int64_t chunk = 0; chunk < chunks; ++chunk) {
     affine_chunk<T, kBlock, kRelu>(x + chunk * kChunk<T>, y + chunk * kChunk<T>, a, m, b);
   }
-  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
-    PaddedChunk<T, kBlock> tail(x + chunks * kChunk<T>, rest, nullptr);
+  // Whole vectors after the last whole chunk (all of a short row's, as on 1x1 maps) need no
+  // padding; only a plain row (block 1) can end inside a vector.
+  int64_t offset = chunks * kChunk<T>;
+  constexpr int kDistinct = kDistinctVecs<T, kBlock>;
+  for (int k = 0; offset + kWidth<T> <= length; offset += kWidth<T>, k = (k + 1) % kDistinct) {
+    affine_vec<T, kRelu>(x + offset, y + offset, a[k], m[k], b[k]);
+  }
+  if (const int64_t rest = length - offset; rest > 0) {
+    PaddedChunk<T, kBlock> tail(x + offset, rest, nullptr);
     affine_chunk<T, kBlock, kRelu>(tail.values, tail.values, a, m, b);
-    std::memcpy(y + chunks * kChunk<T>, tail.values, rest * sizeof(T));
+    std::memcpy(y + offset, tail.values, rest * sizeof(T));
   }
 }
 
@@ -125,6 +139,22 @@ BG_ALWAYS_INLINE void load_gated(Vec<T>& g, const T* dy, int64_t offset, const V
   if constexpr (kRelu) {
     const Vec<T> pre = gate.scale[k] * (xv - m) + gate.bias[k];
     g = pre > Vec<T>{} ? g : Vec<T>{};
+  }
+}
+
+// Stores the values of vector v as doubles at p.
+template <typename T>
+BG_ALWAYS_INLINE void store_as_doubles(double* p, const Vec<T>& v) {
+  if constexpr (std::is_same_v<T, double>) {
+    std::memcpy(p, &v, sizeof v);
+  } else {
+    typedef float Vec4f __attribute__((vector_size(16)));
+    const Vec4f low = __builtin_shufflevector(v, v, 0, 1, 2, 3);
+    const Vec4f high = __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    const VecD low_d = __builtin_convertvector(low, VecD);
+    const VecD high_d = __builtin_convertvector(high, VecD);
+    std::memcpy(p, &low_d, sizeof low_d);
+    std::memcpy(p + 4, &high_d, sizeof high_d);
   }
 }
 
@@ -168,7 +198,42 @@ BG_ALWAYS_INLINE void row_grad_sums(const T* dy, const T* x, int64_t spatial, co
       sum_g, sum_gx);
 }
 
-// Backward pass 2, one chunk: dx = a * g + b * (x - m) + c, plus the addend when there is one.
+// Backward pass 1 over a blocked row (kBlock > 1) of one value per channel (1x1 maps): the sums
+// are the terms, g and g * (x - m), one vector of channels at a time.
+template <typename T, int kBlock, bool kRelu>
+BG_ALWAYS_INLINE void row_grad_terms(const T* dy, const T* x, const T* center,
+                                     const ReluGate<T, kBlock>& gate, double* sum_g,
+                                     double* sum_gx) {
+  Vec<T> m[kDistinctVecs<T, kBlock>];
+  spread<T, kBlock>(center, m);
+  for (int k = 0; k < kDistinctVecs<T, kBlock>; ++k) {
+    const int64_t offset = k * kWidth<T>;
+    Vec<T> g, xv;
+    load(xv, x + offset);
+    load_gated<T, kBlock, kRelu>(g, dy, offset, xv, m[k], gate, k);
+    store_as_doubles<T>(sum_g + offset, g);
+    store_as_doubles<T>(sum_gx + offset, g * (xv - m[k]));
+  }
+}
+
+// Backward pass 2, one vector: dx = a * g + b * (x - m) + c, plus the addend when there is one.
+template <typename T, int kBlock, bool kRelu, bool kAddend>
+BG_ALWAYS_INLINE void grad_apply_vec(const T* dy, const T* x, const T* addend, T* dx,
+                                     const Vec<T>& a, const Vec<T>& b, const Vec<T>& c,
+                                     const Vec<T>& m, const ReluGate<T, kBlock>& gate, int k) {
+  Vec<T> g, xv;
+  load(xv, x);
+  load_gated<T, kBlock, kRelu>(g, dy, 0, xv, m, gate, k);
+  Vec<T> result = a * g + b * (xv - m) + c;
+  if constexpr (kAddend) {
+    Vec<T> addend_v;
+    load(addend_v, addend);
+    result += addend_v;
+  }
+  store(dx, result);
+}
+
+// Backward pass 2, one chunk.
 template <typename T, int kBlock, bool kRelu, bool kAddend>
 BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* x, const T* addend, T* dx,
                                        const Vec<T>* a, const Vec<T>* b, const Vec<T>* c,
@@ -177,16 +242,9 @@ BG_ALWAYS_INLINE void grad_apply_chunk(const T* dy, const T* x, const T* addend,
   for (int v = 0; v < kVecsPerChunk; ++v) {
     const int64_t offset = v * kWidth<T>;
     const int k = v % kDistinctVecs<T, kBlock>;
-    Vec<T> g, xv;
-    load(xv, x + offset);
-    load_gated<T, kBlock, kRelu>(g, dy, offset, xv, m[k], gate, k);
-    Vec<T> result = a[k] * g + b[k] * (xv - m[k]) + c[k];
-    if constexpr (kAddend) {
-      Vec<T> addend_v;
-      load(addend_v, addend + offset);
-      result += addend_v;
-    }
-    store(dx + offset, result);
+    grad_apply_vec<T, kBlock, kRelu, kAddend>(dy + offset, x + offset,
+                                              kAddend ? addend + offset : nullptr, dx + offset,
+                                              a[k], b[k], c[k], m[k], gate, k);
   }
 }
 
@@ -210,8 +268,14 @@ BG_ALWAYS_INLINE void row_grad_apply(const T* dy, const T* x, const T* addend, T
                                                 kAddend ? addend + offset : nullptr, dx + offset, a,
                                                 b, c, m, gate);
   }
-  if (const int64_t rest = length - chunks * kChunk<T>; rest > 0) {
-    const int64_t offset = chunks * kChunk<T>;
+  // Whole vectors after the last whole chunk, then a plain row's partial vector (as row_affine).
+  int64_t offset = chunks * kChunk<T>;
+  for (int k = 0; offset + kWidth<T> <= length; offset += kWidth<T>, k = (k + 1) % kDistinct) {
+    grad_apply_vec<T, kBlock, kRelu, kAddend>(dy + offset, x + offset,
+                                              kAddend ? addend + offset : nullptr, dx + offset,
+                                              a[k], b[k], c[k], m[k], gate, k);
+  }
+  if (const int64_t rest = length - offset; rest > 0) {
     const PaddedChunk<T, kBlock> dy_tail(dy + offset, rest, nullptr),
         x_tail(x + offset, rest, nullptr);
     const PaddedChunk<T, kBlock> addend_tail(kAddend ? addend + offset : dy, kAddend ? rest : 0,
@@ -232,18 +296,77 @@ BG_ALWAYS_INLINE void zero_padding(T* row, int64_t spatial, int64_t first) {
   }
 }
 
-// The sum of term(c) over the channels [first, last) of a group, in four interleaved partial
-// sums added in a fixed order: four independent chains of double adds instead of one. On small
-// maps (1x1, 2x2) these per-channel sums cost more than the rows' arithmetic.
+// The group step works on per-channel arrays four channels at a time, in double: on small maps
+// (1x1, 2x2) it costs more than the rows' arithmetic. A step of `count` < 4 channels (a group's
+// last) loads and stores only those; the other lanes are zero.
+typedef int64_t VecLane __attribute__((vector_size(32)));
+constexpr VecLane kLanes = {0, 1, 2, 3};
+
+template <typename T>
+BG_ALWAYS_INLINE void load_doubles(VecD& v, const T* p, int64_t count) {
+  if (count < 4) {  // lane by lane: a vector load of values just stored would stall
+    v = VecD{};
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; ++i) {
+      if (i < count) v[i] = double(p[i]);
+    }
+  } else if constexpr (std::is_same_v<T, double>) {
+    std::memcpy(&v, p, sizeof v);
+  } else {
+    typedef float Vec4f __attribute__((vector_size(16)));
+    Vec4f f;
+    std::memcpy(&f, p, sizeof f);
+    v = __builtin_convertvector(f, VecD);
+  }
+}
+
+template <typename T>
+BG_ALWAYS_INLINE void store_doubles(T* p, const VecD& v, int64_t count) {
+  if (count < 4) {
+#pragma GCC unroll 3
+    for (int i = 0; i < 3; ++i) {
+      if (i < count) p[i] = static_cast<T>(v[i]);
+    }
+  } else if constexpr (std::is_same_v<T, double>) {
+    std::memcpy(p, &v, sizeof v);
+  } else {
+    typedef float Vec4f __attribute__((vector_size(16)));
+    const Vec4f f = __builtin_convertvector(v, Vec4f);
+    std::memcpy(p, &f, sizeof f);
+  }
+}
+
+// Channels c to c + count of an optional per-channel parameter (gamma, beta), or `absent` in
+// every lane when there is none.
+template <typename T>
+BG_ALWAYS_INLINE void load_param(VecD& v, const T* param, int64_t c, int64_t count,
+                                 double absent) {
+  if (param == nullptr) {
+    v = VecD{} + absent;
+  } else {
+    load_doubles(v, param + c, count);
+  }
+}
+
+// Calls body(c, count) for the channels [first, last), four at a time (count 4), then the rest.
+template <typename Body>
+BG_ALWAYS_INLINE void for_channels(int64_t first, int64_t last, Body&& body) {
+  int64_t c = first;
+  for (; c + 4 <= last; c += 4) body(c, 4);
+  if (c < last) body(c, last - c);
+}
+
+// The sum of the terms of the channels [first, last) of a group: term(c, count, t) sets t to
+// those of channels c to c + count. Lane k sums the channels first + k, first + k + 4, ..., and
+// the four lanes are added in a fixed order: four independent chains of double adds.
 template <typename Term>
 BG_ALWAYS_INLINE double sum_over_channels(int64_t first, int64_t last, Term&& term) {
-  double part[4] = {0, 0, 0, 0};
-  int64_t c = first;
-  for (; c + 4 <= last; c += 4) {
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) part[k] += term(c + k);
-  }
-  for (int k = 0; c < last; ++c, ++k) part[k] += term(c);
+  VecD part = {};
+  for_channels(first, last, [&](int64_t c, int64_t count) BG_INLINE_LAMBDA {
+    VecD t;
+    term(c, count, t);
+    part += kLanes < count ? t : VecD{};
+  });
   return (part[0] + part[1]) + (part[2] + part[3]);
 }
 
@@ -332,7 +455,8 @@ BG_ALWAYS_INLINE void fwd_unit(const FwdArgs<T>& a, int64_t n, int64_t unit) {
       shift[c + l] = S > 0 ? row[l] : T(0);
       sum[c + l] = sum_sq[c + l] = 0;
     }
-    row_shifted_sums<T, kBlock>(row, S, shift + c, sum + c, sum_sq + c);
+    // With one value per channel (1x1 maps) the shifted sums are 0.
+    if (S > 1) row_shifted_sums<T, kBlock>(row, S, shift + c, sum + c, sum_sq + c);
   }
 
   const double count = p.group_count();
@@ -342,14 +466,22 @@ BG_ALWAYS_INLINE void fwd_unit(const FwdArgs<T>& a, int64_t n, int64_t unit) {
     const int64_t first = g * p.group_channels, last = first + p.group_channels;
     double mean = 0, variance = 0;
     if (count > 0) {
-      mean = sum_over_channels(first, last, [&](int64_t c) {
-               return double(shift[c]) * S + sum[c];
+      mean = sum_over_channels(first, last, [&](int64_t c, int64_t k, VecD& t) BG_INLINE_LAMBDA {
+               VecD channel_shift, channel_sum;
+               load_doubles(channel_shift, shift + c, k);
+               load_doubles(channel_sum, sum + c, k);
+               t = channel_shift * double(S) + channel_sum;
              }) / count;
       // The sum of squared deviations from the group mean.
-      const double m2 = sum_over_channels(first, last, [&](int64_t c) {
-        const double channel_mean = sum[c] * inv_spatial;  // of x - shift
-        const double deviation = double(shift[c]) + channel_mean - mean;
-        return (sum_sq[c] - sum[c] * channel_mean) + S * deviation * deviation;
+      const double m2 = sum_over_channels(first, last, [&](int64_t c, int64_t k, VecD& t)
+                                                           BG_INLINE_LAMBDA {
+        VecD channel_shift, channel_sum, channel_sum_sq;
+        load_doubles(channel_shift, shift + c, k);
+        load_doubles(channel_sum, sum + c, k);
+        load_doubles(channel_sum_sq, sum_sq + c, k);
+        const VecD channel_mean = channel_sum * inv_spatial;  // of x - shift
+        const VecD deviation = channel_shift + channel_mean - mean;
+        t = (channel_sum_sq - channel_sum * channel_mean) + double(S) * deviation * deviation;
       });
       variance = std::max(m2 / count, 0.0);
     }
@@ -357,14 +489,16 @@ BG_ALWAYS_INLINE void fwd_unit(const FwdArgs<T>& a, int64_t n, int64_t unit) {
     const T saved_mean = static_cast<T>(mean);
     a.mean[n * p.groups + g] = saved_mean;
     a.rstd[n * p.groups + g] = static_cast<T>(rstd);
-    for (int64_t c = first; c < last; ++c) {
-      const double factor = (a.gamma ? double(a.gamma[c]) : 1.0) * rstd;
-      scale[c] = static_cast<T>(factor);
-      center[c] = saved_mean;
+    for_channels(first, last, [&](int64_t c, int64_t k) BG_INLINE_LAMBDA {
+      VecD gamma, beta;
+      load_param(gamma, a.gamma, c, k, 1.0);
+      load_param(beta, a.beta, c, k, 0.0);
+      const VecD factor = gamma * rstd;
+      store_doubles(scale + c, factor, k);
+      store_doubles(center + c, VecD{} + double(saved_mean), k);
       // Pass 2 centres on the rounded mean; the bias absorbs the rounding.
-      bias[c] =
-          static_cast<T>((a.beta ? double(a.beta[c]) : 0.0) + factor * (double(saved_mean) - mean));
-    }
+      store_doubles(bias + c, beta + factor * (double(saved_mean) - mean), k);
+    });
   }
   for (int64_t c = std::max(p.channels, c_begin); c < c_end; ++c) {
     scale[c] = center[c] = bias[c] = T(0);
@@ -401,46 +535,70 @@ BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
   T *center = a.center + nc, *coef_a = a.coef_a + nc, *coef_b = a.coef_b + nc,
     *coef_c = a.coef_c + nc, *relu_scale = a.relu_scale + nc, *relu_bias = a.relu_bias + nc;
 
-  for (int64_t c = c_begin; c < c_end; c += kBlock) {
-    for (int64_t l = 0; l < kBlock; ++l) {
-      const int64_t channel = c + l;
-      const bool real = channel < p.channels;  // not a padding lane
-      const int64_t group = n * p.groups + channel / p.group_channels;
-      center[channel] = real ? a.mean[group] : T(0);
+  const int64_t g_begin = c_begin / p.group_channels;
+  const int64_t g_end = std::min(c_end, p.channels) / p.group_channels;
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    const int64_t first = g * p.group_channels, last = first + p.group_channels;
+    const T group_mean = a.mean[n * p.groups + g];
+    const double group_rstd = a.rstd[n * p.groups + g];
+    for_channels(first, last, [&](int64_t c, int64_t k) BG_INLINE_LAMBDA {
+      store_doubles(center + c, VecD{} + double(group_mean), k);
       if constexpr (kRelu) {  // without the ReLU the gate is never read
-        relu_scale[channel] = static_cast<T>(
-            real ? (a.gamma ? double(a.gamma[channel]) : 1.0) * double(a.rstd[group]) : 0.0);
-        relu_bias[channel] = real && a.beta ? a.beta[channel] : T(0);
+        VecD gamma, beta;
+        load_param(gamma, a.gamma, c, k, 1.0);
+        load_param(beta, a.beta, c, k, 0.0);
+        store_doubles(relu_scale + c, gamma * group_rstd, k);
+        store_doubles(relu_bias + c, beta, k);
       }
-      sum_g[channel] = sum_gx[channel] = 0;
-    }
+    });
+  }
+  for (int64_t c = std::max(p.channels, c_begin); c < c_end; ++c) {  // padding lanes
+    center[c] = relu_scale[c] = relu_bias[c] = T(0);
+  }
+
+  for (int64_t c = c_begin; c < c_end; c += kBlock) {
+    std::fill(sum_g + c, sum_g + c + kBlock, 0.0);
+    std::fill(sum_gx + c, sum_gx + c + kBlock, 0.0);
     const int64_t offset = p.row_offset(n, c);
     const ReluGate<T, kBlock> gate(relu_scale + c, relu_bias + c);
-    row_grad_sums<T, kBlock, kRelu>(a.dy + offset, a.x + offset, S, center + c, gate, sum_g + c,
-                                    sum_gx + c);
+    if (kBlock > 1 && S == 1) {  // a blocked row of one value per channel
+      row_grad_terms<T, kBlock, kRelu>(a.dy + offset, a.x + offset, center + c, gate, sum_g + c,
+                                       sum_gx + c);
+    } else {
+      row_grad_sums<T, kBlock, kRelu>(a.dy + offset, a.x + offset, S, center + c, gate, sum_g + c,
+                                      sum_gx + c);
+    }
   }
 
   // dx = rstd * (gamma * g - mean(gamma * g) - xhat * mean(gamma * g * xhat)), xhat = (x - mean)
   // * rstd, means over the group; written as a * g + b * (x - mean) + c.
   const double count = p.group_count();
-  for (int64_t g = c_begin / p.group_channels; g < std::min(c_end, p.channels) / p.group_channels;
-       ++g) {
+  for (int64_t g = g_begin; g < g_end; ++g) {
     const int64_t first = g * p.group_channels, last = first + p.group_channels;
     const double rstd = a.rstd[n * p.groups + g];
     double mean_dxhat = 0, mean_dxhat_xhat = 0;
+    // The term gamma * per_channel of sum_over_channels.
+    auto gamma_times = [&](const double* per_channel) {
+      return [&a, per_channel](int64_t c, int64_t k, VecD& t) BG_INLINE_LAMBDA {
+        VecD gamma;
+        load_param(gamma, a.gamma, c, k, 1.0);
+        load_doubles(t, per_channel + c, k);
+        t *= gamma;
+      };
+    };
     if (count > 0) {
-      auto gamma = [&](int64_t c) { return a.gamma ? double(a.gamma[c]) : 1.0; };
-      mean_dxhat =
-          sum_over_channels(first, last, [&](int64_t c) { return gamma(c) * sum_g[c]; }) / count;
-      mean_dxhat_xhat =
-          sum_over_channels(first, last, [&](int64_t c) { return gamma(c) * sum_gx[c]; }) *
-          (rstd / count);
+      mean_dxhat = sum_over_channels(first, last, gamma_times(sum_g)) / count;
+      mean_dxhat_xhat = sum_over_channels(first, last, gamma_times(sum_gx)) * (rstd / count);
     }
-    for (int64_t c = first; c < last; ++c) {
-      coef_a[c] = static_cast<T>(rstd * (a.gamma ? double(a.gamma[c]) : 1.0));
-      coef_b[c] = static_cast<T>(-rstd * rstd * mean_dxhat_xhat);
-      coef_c[c] = static_cast<T>(-rstd * mean_dxhat);
-    }
+    const VecD b = VecD{} + (-rstd * rstd * mean_dxhat_xhat);
+    const VecD c_term = VecD{} + (-rstd * mean_dxhat);
+    for_channels(first, last, [&](int64_t c, int64_t k) BG_INLINE_LAMBDA {
+      VecD gamma;
+      load_param(gamma, a.gamma, c, k, 1.0);
+      store_doubles(coef_a + c, rstd * gamma, k);
+      store_doubles(coef_b + c, b, k);
+      store_doubles(coef_c + c, c_term, k);
+    });
   }
   for (int64_t c = std::max(p.channels, c_begin); c < c_end; ++c) {
     coef_a[c] = coef_b[c] = coef_c[c] = T(0);
