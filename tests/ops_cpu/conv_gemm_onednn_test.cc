@@ -147,8 +147,9 @@ TEST(ConvGemmTest, AlgorithmChoiceKeepsResults) {
   }
 }
 
-// The rule of conv/algo.h: GEMM only on output maps of at most 4x4 pixels, for
-// backward-weights and for the forward of convs larger than 1x1; never for backward-data.
+// The rule of conv/algo.h: GEMM only on output maps of at most 4x4 pixels (of wide convs; the
+// next test has the narrow ones), for backward-weights and for the forward of convs larger than
+// 1x1; for backward-data only when strided.
 TEST(ConvGemmTest, AutoPicksGemmOnlyOnSmallMaps) {
   const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   using onednn::ConvPass;
@@ -167,6 +168,29 @@ TEST(ConvGemmTest, AutoPicksGemmOnlyOnSmallMaps) {
   EXPECT_TRUE(use_gemm(ConvPass::kBackwardWeight, {16, 512, 8, 8}, w3, {{2, 2}, {1, 1}}));
   ScopedConvAlgo direct(ConvAlgo::kDirect);
   EXPECT_FALSE(use_gemm(ConvPass::kBackwardWeight, b4_x, w3, same));
+}
+
+// Narrow convs on 2x2 to 4x4 maps (bit_finetune's default model) stay on oneDNN's direct
+// kernels; on a 1x1 output map a conv of any width takes the GEMM, and on 4x4 one with 256
+// channels in and out.
+TEST(ConvGemmTest, NarrowConvsTakeTheGemmOnlyOnOnePixelMaps) {
+  using onednn::ConvPass;
+  using onednn::use_gemm;
+  for (onednn::ConvRules rules : {onednn::ConvRules::kAvx2, onednn::ConvRules::kAvx512}) {
+    const onednn::ScopedConvRules scoped_rules(rules);
+    ScopedConvAlgo scoped(ConvAlgo::kAuto);
+    const Conv2dAttrs same{{1, 1}, {1, 1}}, strided{{2, 2}, {1, 1}}, pointwise;
+    EXPECT_FALSE(use_gemm(ConvPass::kBackwardWeight, {64, 16, 4, 4}, {16, 16, 3, 3}, same));
+    EXPECT_FALSE(use_gemm(ConvPass::kBackwardWeight, {64, 128, 2, 2}, {32, 128, 1, 1}, pointwise));
+    EXPECT_FALSE(use_gemm(ConvPass::kBackwardData, {64, 16, 8, 8}, {16, 16, 3, 3}, strided));
+    EXPECT_FALSE(use_gemm(ConvPass::kForward, {64, 32, 2, 2}, {32, 32, 3, 3}, same));
+    EXPECT_FALSE(use_gemm(ConvPass::kBackwardWeight, {16, 128, 4, 4}, {128, 128, 3, 3}, same));
+    EXPECT_TRUE(use_gemm(ConvPass::kBackwardWeight, {16, 256, 4, 4}, {256, 256, 3, 3}, same));
+    EXPECT_TRUE(use_gemm(ConvPass::kBackwardWeight, {64, 256, 1, 1}, {64, 256, 1, 1}, pointwise));
+    EXPECT_TRUE(use_gemm(ConvPass::kBackwardData, {64, 64, 2, 2}, {64, 64, 3, 3}, strided));
+    EXPECT_EQ(use_gemm(ConvPass::kForward, {64, 64, 1, 1}, {64, 64, 3, 3}, same),
+              rules == onednn::ConvRules::kAvx2);  // AVX-512 runs every forward direct
+  }
 }
 
 // On AVX-512 oneDNN's kernels win everywhere but the small-map GEMM backward passes

@@ -1,5 +1,6 @@
 #include "ops/cpu/conv/algo.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +21,8 @@ constexpr int64_t kMediumMapPixels = 64;
 // was measured; narrower convs keep the direct kernels).
 constexpr int64_t kMinWinogradChannels = 128;
 constexpr int64_t kMinOnednnWinogradChannels = 64;
+// The fewest input and output channels of a conv on a 2x2 to 4x4 map that runs the GEMM path.
+constexpr int64_t kMinGemmChannels = 256;
 
 ConvAlgo algo_from_environment() {
   const char* env = std::getenv("BITGRAD_CONV_ALGO");
@@ -57,10 +60,16 @@ bool is_dense_stride1_3x3(const Shape& w_shape, const Conv2dAttrs& attrs) {
          attrs.dilation[0] == 1 && attrs.dilation[1] == 1 && !is_strided(attrs);
 }
 
+// The GEMM path wins on small maps where oneDNN's direct kernels have too little spatial work
+// for their channels: on 1x1 output maps, and on 2x2 to 4x4 maps with 256+ channels in and out
+// (R50x1's last blocks). Narrower convs on those maps (bit_finetune's default model) run faster
+// direct (op_bench --shapes=tools/bench/bit_narrow_convs.csv --versus=direct).
 bool gemm_is_faster(ConvPass pass, const Shape& x_shape, const Shape& w_shape,
                     const Conv2dAttrs& attrs) {
-  bool small_map = output_pixels(x_shape, w_shape, attrs) <= kSmallMapPixels;
-  bool pointwise = w_shape[2] == 1 && w_shape[3] == 1;
+  const int64_t pixels = output_pixels(x_shape, w_shape, attrs);
+  const bool wide = std::min(w_shape[0], w_shape[1]) >= kMinGemmChannels;
+  const bool small_map = pixels == 1 || (pixels <= kSmallMapPixels && wide);
+  const bool pointwise = w_shape[2] == 1 && w_shape[3] == 1;
   switch (pass) {
     case ConvPass::kForward: return small_map && !pointwise && !avx512_rules();
     case ConvPass::kBackwardWeight: return small_map;

@@ -6,7 +6,10 @@
 // pixels (the last block of BiT at 128x128) they have too little spatial work to block over, and
 // there the GEMMs win: for backward-weights by 1.2-1.7x, for the forward of convs larger than
 // 1x1 by 15-30%, and for the backward-data of the strided 3x3 conv into a 4x4 map by 5-15%
-// (BiT-R50x1, batch 16, 2 AVX2 cores; docs/performance.md). Stride-1 3x3 convs run Winograd on
+// (BiT-R50x1, batch 16, 2 AVX2 cores; docs/performance.md). That holds for convs with 256+
+// channels in and out, and on 1x1 maps for any width; narrower convs on 2x2 to 4x4 maps
+// (bit_finetune's default model, 8-128 channels) run up to 4x faster direct on both ISAs
+// (op_bench --shapes=tools/bench/bit_narrow_convs.csv). Stride-1 3x3 convs run Winograd on
 // 8x8 maps (every pass, ~9% faster inside a training step) and for their backward-data on 4x4
 // maps (~20%); larger maps keep the direct kernels, which beat it there. Above 8x8 the
 // backward-weights of stride-1 3x3 convs runs the hand-written kernel, 1.1-1.5x faster than
