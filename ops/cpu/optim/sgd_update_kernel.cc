@@ -118,7 +118,7 @@ void sgd_update_cpu(const std::vector<Tensor>& params, const std::vector<Tensor>
   if (total < kParallelMinElements) return update_slice(spans, 0, total, attrs);
 #pragma omp parallel
   {
-    // Slices of whole 64-byte lines of float32, so that no two threads write to one line.
+    // Equal slices, in multiples of 16 elements (a 64-byte cache line of float32).
     const int64_t threads = omp_get_num_threads(), align = 16;
     const int64_t slice = (total + threads * align - 1) / (threads * align) * align;
     const int64_t begin = std::min(total, omp_get_thread_num() * slice);
