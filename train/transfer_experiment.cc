@@ -1,5 +1,7 @@
 #include "train/transfer_experiment.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -12,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "core/stopwatch.h"
 #include "data/datasets.h"
 #include "models/checkpoint.h"
@@ -140,6 +143,14 @@ absl::StatusOr<FinetuneResult> train(const RunConfig& config, const Dataset& dat
   return result;
 }
 
+// When the file at path was last written, in local time ("2026-12-06 12:01").
+std::string modification_time(const std::string& path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) != 0) return "at an unknown time";
+  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromTimeT(info.st_mtime),
+                          absl::LocalTimeZone());
+}
+
 // The cached upstream model, trained first when absent. The file name carries a hash of the
 // upstream settings and classes (which the RunConfig does not hold), so changing either trains
 // a new one.
@@ -154,7 +165,9 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
     // A cache: a damaged file (a full disk when it was copied, say) is trained again.
     const absl::Status readable = load_checkpoint(path).status();
     if (readable.ok()) {
-      out << "== upstream: cached " << path << "\n";
+      // The name does not follow bitgrad's code: say when the model was made.
+      out << "== upstream: cached " << path << ", written " << modification_time(path)
+          << " (delete it to train it again, as after an update that changes the arithmetic)\n";
       return path;
     }
     out << "== upstream: the cached model is unreadable (" << readable.message()

@@ -137,8 +137,10 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
   // The second run loads the cached upstream model and repeats every result.
   absl::StatusOr<TransferResult> second = run("", &log);
   ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_NE(log.find("== upstream: cached " + first->upstream_checkpoint), std::string::npos)
+  EXPECT_NE(log.find("== upstream: cached " + first->upstream_checkpoint + ", written 20"),
+            std::string::npos)
       << log;
+  EXPECT_NE(log.find("(delete it to train it again"), std::string::npos) << log;
   for (size_t k = 0; k < 2; ++k) {
     EXPECT_EQ(second->transfer[k].test.loss, first->transfer[k].test.loss);
     EXPECT_EQ(second->scratch[k].test.loss, first->scratch[k].test.loss);
