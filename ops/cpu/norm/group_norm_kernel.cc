@@ -145,17 +145,9 @@ BG_ALWAYS_INLINE void load_gated(Vec<T>& g, const T* dy, int64_t offset, const V
 // Stores the values of vector v as doubles at p.
 template <typename T>
 BG_ALWAYS_INLINE void store_as_doubles(double* p, const Vec<T>& v) {
-  if constexpr (std::is_same_v<T, double>) {
-    std::memcpy(p, &v, sizeof v);
-  } else {
-    typedef float Vec4f __attribute__((vector_size(16)));
-    const Vec4f low = __builtin_shufflevector(v, v, 0, 1, 2, 3);
-    const Vec4f high = __builtin_shufflevector(v, v, 4, 5, 6, 7);
-    const VecD low_d = __builtin_convertvector(low, VecD);
-    const VecD high_d = __builtin_convertvector(high, VecD);
-    std::memcpy(p, &low_d, sizeof low_d);
-    std::memcpy(p + 4, &high_d, sizeof high_d);
-  }
+  VecD doubles[kDoublesPerVec<T>];
+  to_doubles<T>(v, doubles);
+  std::memcpy(p, doubles, sizeof doubles);
 }
 
 // Backward pass 1, one chunk: part_g += g, part_gx += g * (x - m).
@@ -313,7 +305,6 @@ BG_ALWAYS_INLINE void load_doubles(VecD& v, const T* p, int64_t count) {
   } else if constexpr (std::is_same_v<T, double>) {
     std::memcpy(&v, p, sizeof v);
   } else {
-    typedef float Vec4f __attribute__((vector_size(16)));
     Vec4f f;
     std::memcpy(&f, p, sizeof f);
     v = __builtin_convertvector(f, VecD);
@@ -330,7 +321,6 @@ BG_ALWAYS_INLINE void store_doubles(T* p, const VecD& v, int64_t count) {
   } else if constexpr (std::is_same_v<T, double>) {
     std::memcpy(p, &v, sizeof v);
   } else {
-    typedef float Vec4f __attribute__((vector_size(16)));
     const Vec4f f = __builtin_convertvector(v, Vec4f);
     std::memcpy(p, &f, sizeof f);
   }

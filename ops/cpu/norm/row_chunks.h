@@ -69,20 +69,32 @@ using VecD = Vec<double>;
 template <typename T>
 constexpr int kDoubleVecs = kChunk<T> / 4;
 
+typedef float Vec4f __attribute__((vector_size(16)));  // half a float vector
+template <typename T>
+constexpr int kDoublesPerVec = kWidth<T> / 4;  // VecD per Vec<T>: 2 for float, 1 for double
+
+// The values of v as doubles, in order: out[0, kDoublesPerVec<T>).
+template <typename T>
+BG_ALWAYS_INLINE void to_doubles(const Vec<T>& v, VecD* out) {
+  if constexpr (std::is_same_v<T, double>) {
+    out[0] = v;
+  } else {
+    const Vec4f low = __builtin_shufflevector(v, v, 0, 1, 2, 3);
+    const Vec4f high = __builtin_shufflevector(v, v, 4, 5, 6, 7);
+    out[0] = __builtin_convertvector(low, VecD);
+    out[1] = __builtin_convertvector(high, VecD);
+  }
+}
+
 // Adds a chunk's partial sums (four vectors of T) into the double totals, lane by lane.
 template <typename T>
 BG_ALWAYS_INLINE void flush(const Vec<T>* part, VecD* total) {
 #pragma GCC unroll 4
   for (int v = 0; v < kVecsPerChunk; ++v) {
-    if constexpr (std::is_same_v<T, double>) {
-      total[v] += part[v];
-    } else {
-      typedef float Vec4f __attribute__((vector_size(16)));
-      Vec4f low = __builtin_shufflevector(part[v], part[v], 0, 1, 2, 3);
-      Vec4f high = __builtin_shufflevector(part[v], part[v], 4, 5, 6, 7);
-      total[2 * v] += __builtin_convertvector(low, VecD);
-      total[2 * v + 1] += __builtin_convertvector(high, VecD);
-    }
+    VecD doubles[kDoublesPerVec<T>];
+    to_doubles<T>(part[v], doubles);
+#pragma GCC unroll 2
+    for (int i = 0; i < kDoublesPerVec<T>; ++i) total[v * kDoublesPerVec<T> + i] += doubles[i];
   }
 }
 
