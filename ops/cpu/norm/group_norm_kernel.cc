@@ -144,6 +144,11 @@ struct Plan {
   int64_t unit_end(int64_t unit) const {
     return std::min(unit_begin(unit) + unit_channels, padded_channels);
   }
+  // The groups of a unit, [first_group, end_group): whole groups of its real channels.
+  int64_t first_group(int64_t unit) const { return unit_begin(unit) / group_channels; }
+  int64_t end_group(int64_t unit) const {
+    return std::min(unit_end(unit), channels) / group_channels;
+  }
   // Row (n, first channel c of a block): where it starts in a blocked buffer.
   int64_t row_offset(int64_t n, int64_t c) const { return (n * padded_channels + c) * spatial; }
   double group_count() const { return static_cast<double>(group_channels * spatial); }
@@ -201,8 +206,7 @@ BG_ALWAYS_INLINE void fwd_unit(const FwdArgs<T>& a, int64_t n, int64_t unit) {
 
   const double count = p.group_count();
   const double inv_spatial = S > 0 ? 1.0 / S : 0.0;
-  for (int64_t g = c_begin / p.group_channels; g < std::min(c_end, p.channels) / p.group_channels;
-       ++g) {
+  for (int64_t g = p.first_group(unit); g < p.end_group(unit); ++g) {
     const int64_t first = g * p.group_channels, last = first + p.group_channels;
     double mean = 0, variance = 0;
     if (count > 0) {
@@ -275,8 +279,7 @@ BG_ALWAYS_INLINE void bwd_unit(const BwdArgs<T>& a, int64_t n, int64_t unit) {
   T *center = a.center + nc, *coef_a = a.coef_a + nc, *coef_b = a.coef_b + nc,
     *coef_c = a.coef_c + nc, *relu_scale = a.relu_scale + nc, *relu_bias = a.relu_bias + nc;
 
-  const int64_t g_begin = c_begin / p.group_channels;
-  const int64_t g_end = std::min(c_end, p.channels) / p.group_channels;
+  const int64_t g_begin = p.first_group(unit), g_end = p.end_group(unit);
   for (int64_t g = g_begin; g < g_end; ++g) {
     const int64_t first = g * p.group_channels, last = first + p.group_channels;
     const T group_mean = a.mean[n * p.groups + g];
