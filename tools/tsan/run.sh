@@ -17,9 +17,5 @@ if ((${#targets[@]} == 0)); then
   targets=(//tests/core/... //tests/io/... //tests/data/... //tests/dist/... //tests/train/...)
 fi
 options=halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tools/tsan/suppressions.txt
-# oneDNN capped below AMX, so the bf16 tests skip themselves: building an AMX bf16 convolution,
-# oneDNN 2.6.3 reads one entry past the end of a vector of its own, which TSan's allocator may
-# end on an unmapped page (docs/reliability.md, "ThreadSanitizer"). No effect without AMX.
 bazel --output_base="$output_base" test --config=tsan --test_tag_filters=-gpu,-no_tsan \
-  --test_env=TSAN_OPTIONS="$options" --test_env=DNNL_MAX_CPU_ISA=AVX512_CORE_BF16 \
-  -- "${targets[@]}"
+  --test_env=TSAN_OPTIONS="$options" -- "${targets[@]}"
