@@ -1,6 +1,7 @@
 #include "io/file_limits.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 
 #include "absl/strings/numbers.h"
@@ -37,14 +38,21 @@ absl::Status check_file_tensor_bytes(uint64_t nbytes, const std::string& where) 
 }
 
 bool checked_array_bytes(const int64_t* extents, int rank, uint64_t item_size, uint64_t* nbytes) {
+  // As numpy does, an empty array's other extents must still multiply without overflow: code that
+  // forms strides or per-item sizes from them then never overflows either.
   uint64_t total = item_size;
+  bool empty = false;
   for (int i = 0; i < rank; ++i) {
     if (extents[i] < 0) return false;
     const auto extent = static_cast<uint64_t>(extents[i]);
-    if (extent != 0 && total > UINT64_MAX / extent) return false;
+    if (extent == 0) {
+      empty = true;
+      continue;
+    }
+    if (total > uint64_t{INT64_MAX} / extent) return false;
     total *= extent;
   }
-  *nbytes = total;
+  *nbytes = empty ? 0 : total;
   return true;
 }
 

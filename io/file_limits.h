@@ -22,7 +22,8 @@ void set_max_file_tensor_bytes(uint64_t bytes);
 // `where`, the size and the limit (and how to raise it).
 absl::Status check_file_tensor_bytes(uint64_t nbytes, const std::string& where);
 
-// elements * item_size, or false when it overflows 64 bits (then it is over any limit too).
+// elements * item_size, or false when an extent is negative or the product of the non-zero
+// extents and item_size is over INT64_MAX (then it is over any limit too).
 bool checked_array_bytes(const int64_t* extents, int rank, uint64_t item_size, uint64_t* nbytes);
 
 }  // namespace bitgrad
