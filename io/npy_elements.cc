@@ -154,7 +154,8 @@ Tensor fortran_to_c_order(const Tensor& reversed) {
     shape.push_back(extents[k]);
   }
   Tensor out = empty(shape, reversed.dtype());
-  // An empty array may still have huge extents, whose partial products overflow: nothing to copy.
+  // Nothing to copy; and an empty array's strides need not fit int64 (its extents beside the zero
+  // may be huge).
   if (out.numel() == 0) return out;
   int64_t stride = 1;
   for (int64_t k = 0; k < rank; ++k) {
