@@ -149,19 +149,14 @@ Tensor fortran_to_c_order(const Tensor& reversed) {
   const int64_t rank = reversed.dim();
   std::vector<int64_t> extents(rank), in_strides(rank);
   Shape shape;
+  int64_t stride = 1;
   for (int64_t k = 0; k < rank; ++k) {
     extents[k] = reversed.size(rank - 1 - k);
     shape.push_back(extents[k]);
-  }
-  Tensor out = empty(shape, reversed.dtype());
-  // Nothing to copy; and an empty array's strides need not fit int64 (its extents beside the zero
-  // may be huge).
-  if (out.numel() == 0) return out;
-  int64_t stride = 1;
-  for (int64_t k = 0; k < rank; ++k) {
     in_strides[k] = stride;  // column-major: the first index moves fastest in the file
     stride *= extents[k];
   }
+  Tensor out = empty(shape, reversed.dtype());
   const size_t item = dtype_size(reversed.dtype());
   const auto* in = static_cast<const char*>(reversed.raw_data());
   auto* dst = static_cast<char*>(out.mutable_raw_data());
