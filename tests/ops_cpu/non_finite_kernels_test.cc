@@ -1,6 +1,7 @@
 // The CPU FirstNonFinite against the reference kernel, on random lists of tensors with NaNs and
 // infinities at random places: sizes below and above a chunk (65536 elements) and the threading
-// threshold, odd ones, empty ones, both dtypes, and bad values on and next to chunk edges.
+// threshold, odd ones, empty ones, both dtypes, and bad values on and next to chunk edges; on
+// every ISA path this CPU has.
 #include "ops/non_finite.h"
 
 #include <cmath>
@@ -8,6 +9,7 @@
 
 #include "core/random.h"
 #include "gtest/gtest.h"
+#include "tests/ops_cpu/cpu_kernel_testing.h"
 
 namespace bitgrad {
 namespace {
@@ -50,7 +52,11 @@ TEST(FirstNonFiniteKernelTest, MatchesTheReferenceKernel) {
       tensors.push_back(t);
     }
     const int64_t expected = first_non_finite_on(Backend::kRef, tensors);
-    EXPECT_EQ(first_non_finite_on(Backend::kCpu, tensors), expected) << "trial " << trial;
+    for (cpu::CpuIsa isa : testing::isas_to_test()) {
+      cpu::ScopedCpuIsaCap cap(isa);
+      EXPECT_EQ(first_non_finite_on(Backend::kCpu, tensors), expected)
+          << "trial " << trial << ", " << cpu::cpu_isa_name(isa);
+    }
     found_bad += expected >= 0;
   }
   EXPECT_GT(found_bad, 50);  // the trials hold both answers

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "ops/cpu/common/cpu_isa.h"
 #include "ops/cpu/common/parallel.h"
 #include "ops/non_finite.h"
 
@@ -19,7 +20,7 @@ constexpr int64_t kChunkElements = 1 << 16;
 
 // Whether x[0, n) holds a NaN or an infinity.
 template <typename T>
-bool any_non_finite(const void* data, int64_t n) {
+BG_ALWAYS_INLINE bool any_non_finite(const void* data, int64_t n) {
   using Bits = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
   constexpr Bits kExponent = static_cast<Bits>(sizeof(T) == 4 ? 0x7f800000u : 0x7ff0000000000000u);
   const T* x = static_cast<const T*>(data);
@@ -48,7 +49,7 @@ int64_t first_non_finite_cpu(const std::vector<Tensor>& tensors) {
     const Tensor& t = tensors[i];
     const auto [data, check] = BG_DISPATCH_FLOAT(t.dtype(), "first_non_finite", [&] {
       return std::make_pair(static_cast<const void*>(t.data<scalar_t>()),
-                            &any_non_finite<scalar_t>);
+                            for_active_isa<&any_non_finite<scalar_t>>());
     });
     const char* bytes = static_cast<const char*>(data);
     const int64_t item_bytes = static_cast<int64_t>(t.itemsize());
