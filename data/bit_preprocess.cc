@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace bitgrad {
 namespace {
@@ -66,15 +67,20 @@ Image cut(const Image& image, int64_t top, int64_t left, int64_t height, int64_t
 // The crop x crop window at (top, left) of `big`, mirrored if asked; black outside `big`.
 Image window_of(const Image& big, int64_t top, int64_t left, int64_t crop, bool flip) {
   Image window{crop, crop, std::vector<uint8_t>(static_cast<size_t>(crop * crop * 3), 0)};
+  // The columns u of the unflipped window that read inside `big` (source column left + u); a
+  // flip puts column u at crop - 1 - u.
+  const int64_t first = std::max<int64_t>(0, -left), end = std::min(crop, big.width - left);
   for (int64_t y = 0; y < crop; ++y) {
     const int64_t source_y = top + y;
-    if (source_y < 0 || source_y >= big.height) continue;  // black
-    for (int64_t x = 0; x < crop; ++x) {
-      const int64_t source_x = left + (flip ? crop - 1 - x : x);
-      if (source_x < 0 || source_x >= big.width) continue;
-      for (int64_t c = 0; c < 3; ++c) {
-        window.pixels[(y * crop + x) * 3 + c] = big.at(source_y, source_x, c);
-      }
+    if (source_y < 0 || source_y >= big.height || first >= end) continue;  // black
+    const uint8_t* source = big.pixels.data() + source_y * big.width * 3;
+    uint8_t* row = window.pixels.data() + y * crop * 3;
+    if (!flip) {
+      std::memcpy(row + first * 3, source + (left + first) * 3, (end - first) * 3);
+      continue;
+    }
+    for (int64_t u = first; u < end; ++u) {
+      std::memcpy(row + (crop - 1 - u) * 3, source + (left + u) * 3, 3);
     }
   }
   return window;

@@ -1,6 +1,7 @@
 #include "data/bit_preprocess.h"
 
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -121,6 +122,35 @@ TEST(PreprocessForTrainTest, AShiftedWindowReadsBlackOutsideTheImage) {
   EXPECT_FLOAT_EQ(flipped.at<float>({0, 0, 1}), scaled(3));
   EXPECT_TRUE(testing::throws_error(
       [&] { preprocess_for_train(grid4(), resolution, {0, 2, false}); }, {"(0, 2)", "shift 1"}));
+}
+
+// Every window the train path can take of random images, flipped or not and reaching past the
+// edges, against its definition pixel by pixel: channel c of window pixel (y, x) is the image's
+// pixel (top + y, left + x) (left + crop - 1 - x when flipped), black outside the image.
+TEST(PreprocessForTrainTest, WindowsMatchTheirDefinitionPixelByPixel) {
+  Generator generator(5);
+  for (const auto& [size, crop, shift] :
+       std::vector<std::tuple<int64_t, int64_t, int64_t>>{{7, 5, 0}, {9, 9, 3}, {6, 3, 4}}) {
+    Image image{size, size, std::vector<uint8_t>(static_cast<size_t>(size * size * 3))};
+    for (uint8_t& v : image.pixels) v = static_cast<uint8_t>(generator.randint(256));
+    const Resolution resolution{.precrop = size, .crop = crop, .shift = shift};
+    for (int64_t top = -shift; top <= size - crop + shift; ++top) {
+      for (int64_t left = -shift; left <= size - crop + shift; ++left) {
+        for (bool flip : {false, true}) {
+          const Tensor t = preprocess_for_train(image, resolution, {top, left, flip});
+          for (int64_t c = 0; c < 3; ++c)
+            for (int64_t y = 0; y < crop; ++y)
+              for (int64_t x = 0; x < crop; ++x) {
+                const int64_t sy = top + y, sx = left + (flip ? crop - 1 - x : x);
+                const bool inside = 0 <= sy && sy < size && 0 <= sx && sx < size;
+                ASSERT_EQ(t.at<float>({c, y, x}), scaled(inside ? image.at(sy, sx, c) : 0))
+                    << "window at (" << top << ", " << left << "), flip " << flip << ", pixel ("
+                    << y << ", " << x << "), channel " << c;
+              }
+        }
+      }
+    }
+  }
 }
 
 TEST(DrawAugmentationTest, InceptionBoxesStayInsideWithTheirAreaAndRatioInBounds) {

@@ -1,6 +1,8 @@
 #include "data/image_io.h"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -12,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "core/random.h"
 #include "gtest/gtest.h"
 #include "io/file_limits.h"
 #include "tests/testing/assertions.h"
@@ -202,6 +205,40 @@ TEST(ImageIoTest, ResizeMatchesTorchBilinearWithoutAntialias) {
     const std::string name =
         "rgb8_resized_" + std::to_string(h) + "x" + std::to_string(w) + ".ppm";
     EXPECT_TRUE(same_pixels(resize_bilinear(source, h, w), read_ppm(testdata(name)))) << name;
+  }
+}
+
+// Random images, up and down and to odd sizes, against bilinear resizing's definition pixel by
+// pixel (the row taps' blend of the column taps' blends, rounded half to even), byte for byte.
+TEST(ImageIoTest, ResizeMatchesItsDefinitionOnRandomImages) {
+  // For each output index: its two source indices and the weight of the second.
+  auto taps = [](int64_t in_size, int64_t out_size, int64_t i) {
+    const double scale = static_cast<double>(in_size) / out_size;
+    const double source = std::max(0.0, (i + 0.5) * scale - 0.5);
+    const int64_t low = std::min(static_cast<int64_t>(source), in_size - 1);
+    return std::make_tuple(low, std::min(low + 1, in_size - 1), source - low);
+  };
+  Generator generator(9);
+  for (const auto& [in_h, in_w, out_h, out_w] : std::vector<std::array<int64_t, 4>>{
+           {28, 28, 32, 32}, {28, 28, 40, 40}, {5, 7, 11, 13}, {13, 11, 4, 3}, {9, 2, 1, 9},
+           {1, 1, 3, 2}, {31, 17, 31, 18}, {64, 48, 7, 29}}) {
+    Image image{in_h, in_w, std::vector<uint8_t>(static_cast<size_t>(in_h * in_w * 3))};
+    for (uint8_t& v : image.pixels) v = static_cast<uint8_t>(generator.randint(256));
+    const Image out = resize_bilinear(image, out_h, out_w);
+    ASSERT_EQ(out.height, out_h);
+    ASSERT_EQ(out.width, out_w);
+    for (int64_t y = 0; y < out_h; ++y)
+      for (int64_t x = 0; x < out_w; ++x)
+        for (int64_t c = 0; c < 3; ++c) {
+          const auto [y0, y1, fy] = taps(in_h, out_h, y);
+          const auto [x0, x1, fx] = taps(in_w, out_w, x);
+          const double top = (1 - fx) * image.at(y0, x0, c) + fx * image.at(y0, x1, c);
+          const double bottom = (1 - fx) * image.at(y1, x0, c) + fx * image.at(y1, x1, c);
+          const double value = std::nearbyint((1 - fy) * top + fy * bottom);
+          ASSERT_EQ(out.at(y, x, c), std::clamp(value, 0.0, 255.0))
+              << in_h << "x" << in_w << " -> " << out_h << "x" << out_w << ", pixel (" << y
+              << ", " << x << "), channel " << c;
+        }
   }
 }
 
