@@ -25,8 +25,8 @@ BG_ALWAYS_INLINE void update_range(T* p, const T* g, T* buf, int64_t begin, int6
   const SgdOptions& options = attrs.options;
   const double lr = options.lr, momentum = options.momentum, wd = options.weight_decay;
   const double keep = 1 - options.dampening;
-  // At -O2 GCC vectorizes a loop only when it need not check that p, g and buf do not overlap,
-  // which this one would; `omp simd` says the iterations are independent.
+  // GCC at -O2 leaves a loop scalar, silently, where vectorizing it needs a run-time check that
+  // p, g and buf do not overlap; `omp simd` says the iterations are independent.
 #pragma omp simd
   for (int64_t i = begin; i < end; ++i) {
     double step = g[i] + wd * p[i];
