@@ -1,7 +1,8 @@
 // Weight Standardization forward + backward over every conv weight of BiT-R50 (53 kernels,
-// 23.5M weights), once per training step. Compares the kCpu kernels with the reference kernels.
+// 23.5M weights at R50x1's root width of 64, 0.37M at bit_finetune's default of 8), once per
+// training step. Compares the kCpu kernels with the reference kernels.
 //
-//   bazel run //tools/bench/kernels:ws_bench [-- --cpu_time]
+//   bazel run //tools/bench/kernels:ws_bench [-- --cpu_time] [--base_width=8]
 //   python3 tools/bench/kernels/ws_torch_bench.py   # BiT's StdConv2d standardization in PyTorch
 #include <omp.h>
 
@@ -21,6 +22,8 @@
 #include "ops/norm.h"
 #include "tools/bench/bench_clock.h"
 
+ABSL_FLAG(int64_t, base_width, 64,
+          "the root width: 64 is BiT-R50x1, 8 the model of bit_finetune's default");
 ABSL_FLAG(bool, cpu_time, false,
           "report process CPU time divided by the thread count instead of wall time");
 
@@ -32,12 +35,12 @@ using bench::use_cpu_time;
 
 // OIHW shapes of BiT-R50's convolutions: the 7x7 root, then per bottleneck block 1x1, 3x3, 1x1
 // and, in each stage's first block, the 1x1 projection.
-std::vector<Shape> bit_r50_weights() {
-  std::vector<Shape> shapes{{64, 3, 7, 7}};
-  int64_t in = 64;
-  const int64_t mids[] = {64, 128, 256, 512}, blocks[] = {3, 4, 6, 3};
+std::vector<Shape> bit_r50_weights(int64_t base_width) {
+  std::vector<Shape> shapes{{base_width, 3, 7, 7}};
+  int64_t in = base_width;
+  const int64_t blocks[] = {3, 4, 6, 3};
   for (int stage = 0; stage < 4; ++stage) {
-    const int64_t mid = mids[stage], out = 4 * mid;
+    const int64_t mid = base_width << stage, out = 4 * mid;
     for (int64_t b = 0; b < blocks[stage]; ++b) {
       if (b == 0) shapes.push_back({out, in, 1, 1});
       shapes.push_back({mid, b == 0 ? in : out, 1, 1});
@@ -67,7 +70,7 @@ double best_step_ms(Backend backend, const std::vector<Tensor>& weights,
 int run() {
   std::vector<Tensor> weights, grads;
   int64_t total = 0;
-  for (const Shape& shape : bit_r50_weights()) {
+  for (const Shape& shape : bit_r50_weights(absl::GetFlag(FLAGS_base_width))) {
     weights.push_back(randn(shape) * 0.05);
     grads.push_back(randn(shape));
     total += shape.numel();
