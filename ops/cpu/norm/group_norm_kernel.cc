@@ -196,10 +196,14 @@ BG_ALWAYS_INLINE void fwd_unit(const FwdArgs<T>& a, int64_t n, int64_t unit) {
 
   for (int64_t c = c_begin; c < c_end; c += kBlock) {
     const T* row = a.x + p.row_offset(n, c);
-    for (int l = 0; l < kBlock; ++l) {
-      shift[c + l] = S > 0 ? row[l] : T(0);
-      sum[c + l] = sum_sq[c + l] = 0;
+    // Whole-vector copies and fills, which the group step's vector loads can forward from.
+    if (S > 0) {
+      std::memcpy(shift + c, row, kBlock * sizeof(T));
+    } else {
+      std::fill(shift + c, shift + c + kBlock, T(0));
     }
+    std::fill(sum + c, sum + c + kBlock, 0.0);
+    std::fill(sum_sq + c, sum_sq + c + kBlock, 0.0);
     // With one value per channel (1x1 maps) the shifted sums are 0.
     if (S > 1) row_shifted_sums<T, kBlock>(row, S, shift + c, sum + c, sum_sq + c);
   }

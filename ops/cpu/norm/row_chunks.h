@@ -42,6 +42,10 @@ constexpr int64_t kFlushEvery = 16;
 template <typename T, int kBlock>
 constexpr int kDistinctVecs = kBlock > kWidth<T> ? kBlock / kWidth<T> : 1;
 
+// The per-channel arrays were just written by the group step, 16 bytes at a time
+// (group_norm_kernel.cc), so each vector is loaded in two 16-byte halves: a 32-byte load that
+// spans two recent stores cannot take its data from the store buffer, and waits for both to
+// reach the cache. On 1x1 and 2x2 maps those stalls cost more than the rows' arithmetic.
 template <typename T, int kBlock>
 BG_ALWAYS_INLINE void spread(const T* per_channel, Vec<T>* vecs) {
   static_assert(kBlock == 1 || kBlock % kWidth<T> == 0, "blocks are 1 or whole vectors");
@@ -50,7 +54,15 @@ BG_ALWAYS_INLINE void spread(const T* per_channel, Vec<T>* vecs) {
   } else {
 #pragma GCC unroll 4
     for (int v = 0; v < kDistinctVecs<T, kBlock>; ++v) {
-      std::memcpy(&vecs[v], per_channel + v * kWidth<T>, sizeof(Vec<T>));
+      typedef T Half __attribute__((vector_size(16)));
+      Half low, high;
+      std::memcpy(&low, per_channel + v * kWidth<T>, sizeof low);
+      std::memcpy(&high, per_channel + v * kWidth<T> + kWidth<T> / 2, sizeof high);
+      if constexpr (std::is_same_v<T, float>) {
+        vecs[v] = __builtin_shufflevector(low, high, 0, 1, 2, 3, 4, 5, 6, 7);
+      } else {
+        vecs[v] = __builtin_shufflevector(low, high, 0, 1, 2, 3);
+      }
     }
   }
 }
@@ -106,10 +118,19 @@ BG_ALWAYS_INLINE void fold(VecD* total, double* per_channel) {
   constexpr int kPatterns = kBlock >= 4 ? kBlock / 4 : 1;
 #pragma GCC unroll 8
   for (int u = kPatterns; u < kDoubleVecs<T>; ++u) total[u % kPatterns] += total[u];
+  if constexpr (kBlock == 1) {
 #pragma GCC unroll 4
-  for (int u = 0; u < kPatterns; ++u) {
+    for (int l = 0; l < 4; ++l) per_channel[0] += total[0][l];
+  } else {
+    // Lane by lane as above, in whole vectors: the group step loads these sums as vectors, and
+    // a vector load of four scalar stores would wait for them to reach the cache (see spread).
 #pragma GCC unroll 4
-    for (int l = 0; l < 4; ++l) per_channel[(u * 4 + l) % kBlock] += total[u][l];
+    for (int u = 0; u < kPatterns; ++u) {
+      VecD sums;
+      std::memcpy(&sums, per_channel + u * 4, sizeof sums);
+      sums += total[u];
+      std::memcpy(per_channel + u * 4, &sums, sizeof sums);
+    }
   }
 }
 
