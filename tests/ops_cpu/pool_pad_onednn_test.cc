@@ -180,7 +180,10 @@ TEST(PadOnednnTest, PadsAndCropsMatchReference) {
                                          {{2, 5, 5, 6}, {-1, -1, -2, 0}, 0.0},
                                          {{2, 16, 5, 6}, {1, 1, 1, 1}, -2.5},
                                          {{2, 16, 5, 6}, {0, 0, 0, 0, 1, 2}, 0.0},
-                                         {{2, 16, 5, 6}, {0, 0, 0, 0, -3, 0}, 0.0}}) {
+                                         {{2, 16, 5, 6}, {0, 0, 0, 0, -3, 0}, 0.0},
+                                         // x's columns all cropped, or all pushed out.
+                                         {{2, 16, 5, 6}, {-6, 2, 0, -1}, 0.0},
+                                         {{2, 16, 5, 6}, {3, -7, -1, 1}, 0.0}}) {
     SCOPED_TRACE(c.x.str());
     std::vector<int64_t> pads = c.pads;
     double value = c.value;
