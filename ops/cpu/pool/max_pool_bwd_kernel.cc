@@ -34,7 +34,8 @@ inline bool wins(float v, float best) {
   return v > best || (std::isnan(v) && !std::isnan(best));
 }
 
-void plane_bwd(const MaxPoolShape& s, const float* x, const float* dy, float* dx) {
+// One plane, lanes [0, live) of each pixel; the others (padding channels) are left 0.
+void plane_bwd(const MaxPoolShape& s, int64_t live, const float* x, const float* dy, float* dx) {
   const int64_t lanes = s.block;
   std::memset(dx, 0, sizeof(float) * s.in_h * s.in_w * lanes);
   for (int64_t oh = 0; oh < s.out_h; ++oh) {
@@ -47,7 +48,7 @@ void plane_bwd(const MaxPoolShape& s, const float* x, const float* dy, float* dx
         for (int64_t kw = w.kw_begin; kw < w.kw_end; ++kw) {
           const int64_t at = ((w.top + kh) * s.in_w + w.left + kw) * lanes;
           const float* pixel = x + at;
-          for (int64_t l = 0; l < lanes; ++l) {
+          for (int64_t l = 0; l < live; ++l) {
             if (first || wins(pixel[l], best[l])) {
               best[l] = pixel[l];
               best_at[l] = at + l;
@@ -57,24 +58,25 @@ void plane_bwd(const MaxPoolShape& s, const float* x, const float* dy, float* dx
         }
       }
       const float* grad = dy + (oh * s.out_w + ow) * lanes;
-      for (int64_t l = 0; l < lanes; ++l) dx[best_at[l]] += grad[l];
+      for (int64_t l = 0; l < live; ++l) dx[best_at[l]] += grad[l];
     }
   }
 }
 
 #if BG_HAVE_AVX2_CLONES
 
-// plane_bwd with 8 lanes of a pixel as one vector (a 16-channel block is two): the window's
-// maximum and its position kept by blends, no branches per lane.
-BG_TARGET_AVX2_FMA void plane_bwd_avx2(const MaxPoolShape& s, const float* x, const float* dy,
-                                       float* dx) {
+// plane_bwd with 8 lanes of a pixel as one vector (a 16-channel block is two, the second
+// skipped when it holds only padding): the window's maximum and its position kept by blends, no
+// branches per lane.
+BG_TARGET_AVX2_FMA void plane_bwd_avx2(const MaxPoolShape& s, int64_t live, const float* x,
+                                       const float* dy, float* dx) {
   const int64_t lanes = s.block;
   std::memset(dx, 0, sizeof(float) * s.in_h * s.in_w * lanes);
   const __m256i lane_offsets = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   for (int64_t oh = 0; oh < s.out_h; ++oh) {
     for (int64_t ow = 0; ow < s.out_w; ++ow) {
       const Window w = window_of(s, oh, ow);
-      for (int64_t first_lane = 0; first_lane < lanes; first_lane += kVectorLanes) {
+      for (int64_t first_lane = 0; first_lane < live; first_lane += kVectorLanes) {
         __m256 best = _mm256_setzero_ps();
         __m256i best_at = _mm256_setzero_si256();
         bool first = true;
@@ -118,6 +120,9 @@ bool max_pool_bwd_supports_block(int64_t block) { return block == 8 || block == 
 void max_pool_bwd_blocked(const MaxPoolShape& s, const float* x, const float* dy, float* dx) {
   BG_CHECK(max_pool_bwd_supports_block(s.block), "max_pool2d backward: channel block ", s.block,
            " is not 8 or 16");
+  BG_CHECK(s.channels >= 1 && s.planes % ((s.channels + s.block - 1) / s.block) == 0,
+           "max_pool2d backward: ", s.planes, " planes do not hold whole samples of ", s.channels,
+           " channels in blocks of ", s.block);
   const int64_t in_plane = s.in_h * s.in_w * s.block, out_plane = s.out_h * s.out_w * s.block;
   BG_CHECK(in_plane < (int64_t{1} << 31), "max_pool2d backward: a plane of ", in_plane,
            " values is too large for the kernel's 32-bit positions");
@@ -125,9 +130,11 @@ void max_pool_bwd_blocked(const MaxPoolShape& s, const float* x, const float* dy
 #if BG_HAVE_AVX2_CLONES
   if (active_cpu_isa() == CpuIsa::kAvx2Fma) plane = &plane_bwd_avx2;
 #endif
+  const int64_t blocks = (s.channels + s.block - 1) / s.block;  // per sample
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < s.planes; ++p) {
-    plane(s, x + p * in_plane, dy + p * out_plane, dx + p * in_plane);
+    const int64_t live = std::min(s.block, s.channels - p % blocks * s.block);
+    plane(s, live, x + p * in_plane, dy + p * out_plane, dx + p * in_plane);
   }
 }
 
