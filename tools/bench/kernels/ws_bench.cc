@@ -87,8 +87,13 @@ int run() {
 }  // namespace bitgrad
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("ws_bench [--cpu_time]");
+  absl::SetProgramUsageMessage("ws_bench [--cpu_time] [--base_width=N]");
   absl::ParseCommandLine(argc, argv);
+  if (const int64_t width = absl::GetFlag(FLAGS_base_width); width < 1 || width > 1024) {
+    std::fprintf(stderr, "ws_bench: --base_width=%lld must be from 1 to 1024\n",
+                 static_cast<long long>(width));
+    return 2;
+  }
   bitgrad::bench::use_cpu_time = absl::GetFlag(FLAGS_cpu_time);
   return bitgrad::run();
 }
