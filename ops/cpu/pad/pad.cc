@@ -66,8 +66,7 @@ void pad_spatial_rows(const float* x, float* y, int64_t planes, const Shape& x_s
   const int64_t top = attrs.before[2], left = attrs.before[3];
   // Output columns [col_begin, col_begin + copied) come from x's, from column first_in_col.
   const int64_t col_begin = std::max<int64_t>(0, left), first_in_col = std::max<int64_t>(0, -left);
-  const int64_t copied = std::max<int64_t>(
-      0, std::min(in_w - first_in_col, out_w - col_begin - std::max<int64_t>(0, attrs.after[3])));
+  const int64_t copied = std::max<int64_t>(0, std::min(out_w, left + in_w) - col_begin);
   auto fill_span = [&](float* p, int64_t columns) { std::fill(p, p + columns * block, value); };
 #pragma omp parallel for schedule(static)
   for (int64_t plane = 0; plane < planes; ++plane) {

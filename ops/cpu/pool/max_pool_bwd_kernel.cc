@@ -120,9 +120,6 @@ bool max_pool_bwd_supports_block(int64_t block) { return block == 8 || block == 
 void max_pool_bwd_blocked(const MaxPoolShape& s, const float* x, const float* dy, float* dx) {
   BG_CHECK(max_pool_bwd_supports_block(s.block), "max_pool2d backward: channel block ", s.block,
            " is not 8 or 16");
-  BG_CHECK(s.channels >= 1 && s.planes % ((s.channels + s.block - 1) / s.block) == 0,
-           "max_pool2d backward: ", s.planes, " planes do not hold whole samples of ", s.channels,
-           " channels in blocks of ", s.block);
   const int64_t in_plane = s.in_h * s.in_w * s.block, out_plane = s.out_h * s.out_w * s.block;
   BG_CHECK(in_plane < (int64_t{1} << 31), "max_pool2d backward: a plane of ", in_plane,
            " values is too large for the kernel's 32-bit positions");
@@ -132,7 +129,7 @@ void max_pool_bwd_blocked(const MaxPoolShape& s, const float* x, const float* dy
 #endif
   const int64_t blocks = (s.channels + s.block - 1) / s.block;  // per sample
 #pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < s.planes; ++p) {
+  for (int64_t p = 0; p < s.batch * blocks; ++p) {
     const int64_t live = std::min(s.block, s.channels - p % blocks * s.block);
     plane(s, live, x + p * in_plane, dy + p * out_plane, dx + p * in_plane);
   }

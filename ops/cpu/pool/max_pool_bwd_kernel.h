@@ -18,8 +18,8 @@ namespace bitgrad::cpu {
 
 struct MaxPoolShape {
   int64_t block = 8;     // channels per pixel of a plane: 8 or 16
+  int64_t batch = 0;     // N: the planes are N * ceil(C / block)
   int64_t channels = 0;  // C; a vector of only padding lanes (past C) is skipped, its dx left 0
-  int64_t planes = 0;    // N * ceil(C / block)
   int64_t in_h = 0, in_w = 0, out_h = 0, out_w = 0;
   int64_t kernel_h = 0, kernel_w = 0, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
 };

@@ -100,8 +100,8 @@ Tensor max_pool2d_bwd_recomputing(const Tensor& dy, const Tensor& x, const Pool2
   cpu::MaxPoolShape shape;
   shape.block = channel_block(x);
   Buffer dy_blocked = in_layout(view(dy), desc_with_channel_block(y_shape, shape.block));
+  shape.batch = x.size(0);
   shape.channels = x.size(1);
-  shape.planes = x.size(0) * ((x.size(1) + shape.block - 1) / shape.block);
   shape.in_h = x.size(2);
   shape.in_w = x.size(3);
   shape.out_h = y_shape[2];
