@@ -71,6 +71,9 @@ ABSL_FLAG(std::string, dtype, "fp32",
           "fp32, or bf16: bf16 autocast of the convolutions (a GPU, or a CPU with AMX)");
 ABSL_FLAG(int64_t, eval_every, 0, "evaluate and checkpoint every N updates; 0: at the end");
 ABSL_FLAG(int64_t, eval_batch, 0, "images per evaluation batch; 0: --batch");
+ABSL_FLAG(bool, eval_flip, false,
+          "evaluations also run each image mirrored left-right and average the two logits "
+          "(test-time augmentation; twice the evaluation time)");
 ABSL_FLAG(std::string, out, "", "run directory for metrics.jsonl and checkpoint.ckpt");
 ABSL_FLAG(bool, resume, false, "continue the run in --out from its checkpoint");
 ABSL_FLAG(std::string, save_weights, "", "write the final model as an official-layout .npz");

@@ -11,6 +11,7 @@
 #include "autograd/grad_mode.h"
 #include "core/stopwatch.h"
 #include "data/loader.h"
+#include "ops/elementwise.h"
 #include "ops/loss.h"
 #include "train/progress.h"
 
@@ -31,6 +32,18 @@ LoaderOptions eval_loader_options(int64_t resolution, int64_t batch, int workers
   options.single_pass = true;
   options.workers = workers;
   return options;
+}
+
+// `images` (B, C, H, W), each row reversed: every image mirrored left-right.
+Tensor mirrored(const Tensor& images) {
+  Tensor mirror = empty_like(images);
+  const int64_t width = images.shape()[3];
+  const float* in = images.data<float>();
+  float* out = mirror.mutable_data<float>();
+  for (int64_t row = 0; row < images.numel() / width; ++row) {
+    std::reverse_copy(in + row * width, in + (row + 1) * width, out + row * width);
+  }
+  return mirror;
 }
 
 // "  (as Pullover 21.30%, Coat 14.10%)": the two classes `label`'s examples were most often
@@ -63,23 +76,23 @@ std::unique_ptr<DecodedImageCache> eval_image_cache(const ImageSet& set, int64_t
                                              options.decoded_cache_bytes);
 }
 
-absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
-                                    int64_t batch, int workers, Communicator* world,
-                                    const EvalProgress& progress, LossFunction loss_of,
-                                    DecodedImageCache* decoded) {
-  LoaderOptions options = eval_loader_options(resolution, batch, workers);
-  options.shared_decoded = decoded;
+absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
+                                    const EvalOptions& options) {
+  LoaderOptions loading = eval_loader_options(options.resolution, options.batch, options.workers);
+  loading.shared_decoded = options.decoded;
+  Communicator* const world = options.world;
   if (world != nullptr) {
-    options.shard = {world->size(), world->rank(), 1};
-    options.first_step = world->rank();
+    loading.shard = {world->size(), world->rank(), 1};
+    loading.first_step = world->rank();
   }
-  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, options);
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, loading);
   if (!loader.ok()) return loader.status();
 
   NoGradGuard no_grad;
   model.eval();
   EvalResult result;
   result.head_classes = model.config().head_size;
+  result.flip = options.flip;
   const int64_t num_classes = set.num_classes();
   result.class_examples.assign(num_classes, 0);
   result.class_top1.assign(num_classes, 0);
@@ -95,9 +108,10 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
       model.train();
       return b.status();
     }
-    const Tensor logits = model(b->images.to(model.device()));
+    Tensor logits = model(b->images.to(model.device()));
+    if (options.flip) logits = (logits + model(mirrored(b->images).to(model.device()))) * 0.5;
     const int64_t n = logits.shape()[0], k = logits.shape()[1];
-    loss_sum += loss_of(logits, b->labels.to(logits.device())).item<double>() * n;
+    loss_sum += options.loss_of(logits, b->labels.to(logits.device())).item<double>() * n;
     const std::vector<float> values = logits.to_vector<float>();
     const std::vector<int64_t> labels = b->labels.to_vector<int64_t>();
     for (int64_t i = 0; i < n; ++i) {
@@ -112,10 +126,10 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
       }
     }
     seen += n;
-    if (progress.out != nullptr && step + 1 < steps &&
-        seconds_since(last_line) >= progress.every_seconds) {
+    if (options.progress.out != nullptr && step + 1 < steps &&
+        seconds_since(last_line) >= options.progress.every_seconds) {
       const double elapsed = seconds_since(start);
-      *progress.out << absl::StrFormat(
+      *options.progress.out << absl::StrFormat(
           "eval: batch %d/%d, %.1f images/s, ETA %s\n", step + 1, steps,
           seen / elapsed, format_duration(seconds_left(elapsed, step + 1, steps)));
       last_line = SteadyClock::now();
@@ -152,6 +166,7 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int
 std::string accuracy_text(const EvalResult& result) {
   std::string text = absl::StrFormat("top-1 %.2f%%", 100 * result.top1);
   if (result.head_classes > 5) absl::StrAppendFormat(&text, ", top-5 %.2f%%", 100 * result.top5);
+  if (result.flip) text += " (flip-averaged)";
   return text;
 }
 

@@ -21,6 +21,7 @@ struct EvalResult {
   double loss = 0;            // cross-entropy, mean over the examples
   int64_t examples = 0;
   int64_t head_classes = 0;  // logits per example
+  bool flip = false;         // each image's logits averaged with its mirror image's
   // By label (one entry per class of the set): its examples, and how many of them were top-1.
   std::vector<int64_t> class_examples, class_top1;
   // confusion[label * K + c]: how many examples of `label` had class c top-1, for the K classes
@@ -32,7 +33,7 @@ struct EvalResult {
 inline constexpr int64_t kMaxConfusionClasses = 1000;  // a table of 8 MB
 
 // "top-1 81.20%, top-5 99.10%"; just "top-1 81.20%" when the head has 5 classes or fewer, where
-// top-5 is 100% whatever the model does.
+// top-5 is 100% whatever the model does; " (flip-averaged)" after them for EvalOptions::flip.
 std::string accuracy_text(const EvalResult& result);
 
 // Top-1 of each class, weakest first, at most `most` of them: where a model falls short, and,
@@ -51,17 +52,26 @@ struct EvalProgress {
   double every_seconds = 10;
 };
 
-// Every example of `set` once, resized to `resolution`, `batch` at a time, in eval mode (the
-// model is back in train mode afterwards) and without gradients. Errors name a bad image.
-// With a `world` of several processes, process r takes batches r, r + N, ... and every process
-// returns the totals (the progress lines count this process's batches). The loss is `loss_of`
-// the logits and labels, averaged over the examples. With `decoded` (eval_image_cache), image
-// files are decoded once for all the evaluations that share it, not once per evaluation.
-absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set, int64_t resolution,
-                                    int64_t batch, int workers, Communicator* world = nullptr,
-                                    const EvalProgress& progress = {},
-                                    LossFunction loss_of = cross_entropy,
-                                    DecodedImageCache* decoded = nullptr);
+struct EvalOptions {
+  int64_t resolution = 0;  // images are resized to resolution x resolution
+  int64_t batch = 1;       // images per forward pass
+  int workers = 1;         // loader threads
+  // Several processes: process r takes batches r, r + N, ... and every process returns the
+  // totals (the progress lines count this process's batches).
+  Communicator* world = nullptr;
+  EvalProgress progress;
+  LossFunction loss_of = cross_entropy;  // of the logits and labels, averaged over the examples
+  // eval_image_cache: image files decoded once for all the evaluations that share it.
+  DecodedImageCache* decoded = nullptr;
+  // Test-time augmentation: each image also mirrored left-right, and the two logits averaged
+  // (twice the work). Top-1, top-5 and the loss are those of the averaged logits.
+  bool flip = false;
+};
+
+// Every example of `set` once, in eval mode (the model is back in train mode afterwards) and
+// without gradients. Errors name a bad image.
+absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
+                                    const EvalOptions& options);
 
 // A cache of `set`'s decoded image files for evaluations at `resolution` (a run evaluates its
 // test split every --eval_every updates), up to the loader's default budget; it refers to `set`,

@@ -140,6 +140,16 @@ absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageS
   return FinetunePlan{steps, alpha, *resolution, schedule};
 }
 
+EvalOptions eval_options(const RunConfig& config, int64_t resolution) {
+  EvalOptions options;
+  options.resolution = resolution;
+  options.batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
+  options.workers = config.workers();
+  options.loss_of = loss_function(config);
+  options.flip = config.eval_flip();
+  return options;
+}
+
 absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
                                         const RunConfig& config, std::ostream& out,
                                         Communicator* world_or_null) {
@@ -264,10 +274,11 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   // `record`: log the results and checkpoint; false when they are on disk already.
   auto evaluate_and_save = [&](int64_t step, bool record) -> absl::Status {
     progress.end_line();
-    const int64_t eval_batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
-    absl::StatusOr<EvalResult> test =
-        evaluate(model, data.test, plan->resolution.crop, eval_batch, config.workers(), &world,
-                 {world.is_root() ? &out : nullptr}, loss_function(config), test_images.get());
+    EvalOptions options = eval_options(config, plan->resolution.crop);
+    options.world = &world;
+    options.progress.out = world.is_root() ? &out : nullptr;
+    options.decoded = test_images.get();
+    absl::StatusOr<EvalResult> test = evaluate(model, data.test, options);
     if (!test.ok()) return test.status();
     result.test = *test;
     last_eval = step;

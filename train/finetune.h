@@ -48,6 +48,10 @@ struct FinetunePlan {
 //   none   the eval path.
 absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageSet& train);
 
+// The evaluations of a run at `resolution`: config.eval_batch (0: config.batch), workers, loss
+// and eval_flip.
+EvalOptions eval_options(const RunConfig& config, int64_t resolution);
+
 struct FinetuneResult {
   EvalResult test;                 // the final evaluation
   int64_t steps = 0;               // updates done, in this process and before a resume

@@ -81,11 +81,11 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
       data.train, config.resolution() > 0 ? config.resolution() : model.input_resolution);
   if (!chosen.ok()) return chosen.status();
   const int64_t resolution = chosen->crop;
-  const int64_t batch = config.eval_batch() > 0 ? config.eval_batch() : config.batch();
+  EvalOptions options = eval_options(config, resolution);
+  options.world = world;
+  options.progress.out = world == nullptr || world->is_root() ? &out : nullptr;
   const SteadyClock::time_point start = SteadyClock::now();
-  absl::StatusOr<EvalResult> test =
-      evaluate(*model.model, data.test, resolution, batch, config.workers(), world,
-               {world == nullptr || world->is_root() ? &out : nullptr}, loss_function(config));
+  absl::StatusOr<EvalResult> test = evaluate(*model.model, data.test, options);
   if (!test.ok()) return test.status();
   out << absl::StrFormat(
       "eval: test %s, loss %.4f on %d images of %s at %dx%d, %s\n", accuracy_text(*test),

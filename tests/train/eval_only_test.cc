@@ -1,5 +1,7 @@
 // --eval_only: a trained model evaluated as it is, with the numbers its run reported.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <numeric>
 #include <sstream>
@@ -44,6 +46,33 @@ RunConfig eval_only_run(const std::string& weights, const std::string& dataset) 
   c.set_dataset(dataset);
   c.set_eval_only(true);
   return c;
+}
+
+// The test set's 32x32 images as they are, `batch` at a time, by two loader threads.
+EvalOptions at_32_px(int64_t batch) {
+  EvalOptions options;
+  options.resolution = 32;
+  options.batch = batch;
+  options.workers = 2;
+  return options;
+}
+
+// `set`'s in-memory images mirrored left-right; with `symmetric`, each image's left half
+// mirrored onto its right half instead, so that it is its own mirror image.
+ImageSet mirrored(const ImageSet& set, bool symmetric = false) {
+  ImageSet copy = set;
+  const int64_t n = set.pixels.shape()[0], h = set.pixels.shape()[1];
+  const int64_t w = set.pixels.shape()[2], c = set.pixels.shape()[3];
+  copy.pixels = empty_like(set.pixels);
+  const uint8_t* in = set.pixels.data<uint8_t>();
+  uint8_t* out = copy.pixels.mutable_data<uint8_t>();
+  for (int64_t row = 0; row < n * h; ++row) {
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t from = symmetric ? std::min(x, w - 1 - x) : w - 1 - x;
+      std::copy_n(in + (row * w + from) * c, c, out + (row * w + x) * c);
+    }
+  }
+  return copy;
 }
 
 class EvalOnlyTest : public ::testing::Test {
@@ -123,6 +152,8 @@ TEST(AccuracyTextTest, LeavesOutTopFiveWhereEveryModelScoresAHundredPercent) {
   result.top5 = 1;
   result.head_classes = 5;
   EXPECT_EQ(accuracy_text(result), "top-1 81.25%");
+  result.flip = true;
+  EXPECT_EQ(accuracy_text(result), "top-1 81.25% (flip-averaged)");
 }
 
 TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
@@ -185,8 +216,9 @@ TEST_F(EvalOnlyTest, ALongEvaluationShowsProgressBeforeItsLastBatch) {
   ASSERT_GE(batches, 2);
   std::ostringstream lines;
   // every_seconds = 0: a line after every batch but the last.
-  absl::StatusOr<EvalResult> result =
-      evaluate(*model->model, data->test, 32, 2, 2, nullptr, {&lines, 0});
+  EvalOptions options = at_32_px(2);
+  options.progress = {&lines, 0};
+  absl::StatusOr<EvalResult> result = evaluate(*model->model, data->test, options);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_NEAR(result->loss, trained_.loss, 1e-5 * trained_.loss);  // batches of 2, not 5
   EXPECT_NE(lines.str().find(absl::StrCat("eval: batch 1/", batches, ", ")), std::string::npos)
@@ -196,7 +228,8 @@ TEST_F(EvalOnlyTest, ALongEvaluationShowsProgressBeforeItsLastBatch) {
       << lines.str();
   // The default interval: a fast evaluation says nothing.
   std::ostringstream quiet;
-  ASSERT_TRUE(evaluate(*model->model, data->test, 32, 2, 2, nullptr, {&quiet}).ok());
+  options.progress = {&quiet};
+  ASSERT_TRUE(evaluate(*model->model, data->test, options).ok());
   EXPECT_EQ(quiet.str(), "");
 }
 
@@ -211,10 +244,11 @@ TEST_F(EvalOnlyTest, TheLossIsTheOneTheRunTrainedWith) {
   }
   absl::StatusOr<Dataset> data = load_dataset_spec(*parse_dataset_spec(kData));
   ASSERT_TRUE(data.ok()) << data.status();
-  absl::StatusOr<EvalResult> softmax =
-      evaluate(*model->model, data->test, 32, 5, 2, nullptr, {}, cross_entropy);
-  absl::StatusOr<EvalResult> sigmoid =
-      evaluate(*model->model, data->test, 32, 5, 2, nullptr, {}, sigmoid_cross_entropy);
+  EvalOptions options = at_32_px(5);
+  options.loss_of = cross_entropy;
+  absl::StatusOr<EvalResult> softmax = evaluate(*model->model, data->test, options);
+  options.loss_of = sigmoid_cross_entropy;
+  absl::StatusOr<EvalResult> sigmoid = evaluate(*model->model, data->test, options);
   ASSERT_TRUE(softmax.ok() && sigmoid.ok());
   EXPECT_NEAR(softmax->loss, std::log(3.0), 1e-6);
   EXPECT_NEAR(sigmoid->loss, 3 * std::log(2.0), 1e-6);
@@ -343,6 +377,43 @@ TEST_F(EvalOnlyTest, ACheckpointIsTestedOnTheImagesItsRunHeldOut) {
   absl::StatusOr<FinetuneResult> same = run_finetune(evaluation, ignored);
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_EQ(same->test.examples, 3);
+}
+
+// --eval_flip averages each image's logits with its mirror image's: a test set and its mirror
+// image score the same, to the bit, and images that are their own mirror score as without it.
+TEST_F(EvalOnlyTest, TheFlipEvaluationAveragesEachImageWithItsMirror) {
+  absl::StatusOr<LoadedBitModel> model =
+      load_bit_model_for_inference(out_ + "/checkpoint.ckpt", InferenceModelOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<Dataset> data = load_dataset_spec(*parse_dataset_spec(kData));
+  ASSERT_TRUE(data.ok()) << data.status();
+  const auto evaluated = [&](const ImageSet& set, bool flip) {
+    EvalOptions options = at_32_px(5);
+    options.flip = flip;
+    absl::StatusOr<EvalResult> result = evaluate(*model->model, set, options);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : EvalResult{};
+  };
+  const ImageSet mirror = mirrored(data->test);
+  const EvalResult plain = evaluated(data->test, false), flipped = evaluated(data->test, true);
+  ASSERT_NE(evaluated(mirror, false).loss, plain.loss) << "the mirror images must matter";
+  EXPECT_NE(flipped.loss, plain.loss);
+  const EvalResult mirror_flipped = evaluated(mirror, true);
+  EXPECT_EQ(mirror_flipped.loss, flipped.loss);
+  EXPECT_EQ(mirror_flipped.class_top1, flipped.class_top1);
+  EXPECT_EQ(mirror_flipped.confusion, flipped.confusion);
+
+  const ImageSet symmetric = mirrored(data->test, true);
+  EXPECT_EQ(evaluated(symmetric, true).loss, evaluated(symmetric, false).loss);
+
+  // The flag reaches the evaluation.
+  RunConfig c = eval_only_run(out_ + "/checkpoint.ckpt", kData);
+  c.set_eval_flip(true);
+  std::ostringstream log;
+  absl::StatusOr<FinetuneResult> run = run_finetune(c, log);
+  ASSERT_TRUE(run.ok()) << run.status() << "\n" << log.str();
+  EXPECT_EQ(run->test.loss, flipped.loss);
+  EXPECT_NE(log.str().find("% (flip-averaged), loss "), std::string::npos) << log.str();
 }
 
 TEST_F(EvalOnlyTest, RefusesWhatCannotBeEvaluated) {
