@@ -53,6 +53,9 @@ ABSL_FLAG(int64_t, resolution, 0,
           "such as CIFAR, 480 for larger ones); 0: the one a bitgrad checkpoint's run evaluated "
           "at, else 128; ignored for a .npy batch");
 ABSL_FLAG(int64_t, batch, 16, "inputs per forward pass");
+ABSL_FLAG(bool, flip, false,
+          "test-time augmentation: also run each input mirrored left-right and average the two "
+          "logits (twice the work)");
 ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
 ABSL_FLAG(std::string, dtype, "fp32",
@@ -214,6 +217,7 @@ void run() {
 
   PredictOptions options;
   options.batch_size = absl::GetFlag(FLAGS_batch);
+  options.flip = absl::GetFlag(FLAGS_flip);
   if (inputs->size() > options.batch_size) options.progress = show_progress;
   std::cerr << kProgram << ": " << inputs->description() << "\n";
   absl::StatusOr<Tensor> logits = predict_logits(

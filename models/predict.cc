@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "autograd/grad_mode.h"
 #include "models/checkpoint.h"
+#include "ops/elementwise.h"
 #include "models/train_state.h"
 
 namespace bitgrad {
@@ -22,6 +23,27 @@ absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& p
   return load_bit_model(path, npz_options);
 }
 
+Tensor mirror_images(const Tensor& images) {
+  BG_CHECK(images.dim() == 4 && images.dtype() == DType::kFloat32 && images.device().is_cpu(),
+           "mirror_images: expected (N, C, H, W) float32 CPU images, got ", images.shape());
+  Tensor mirror = empty_like(images);
+  const int64_t width = images.shape()[3];
+  const float* in = images.data<float>();
+  float* out = mirror.mutable_data<float>();
+  for (int64_t row = 0; width > 0 && row < images.numel() / width; ++row) {
+    std::reverse_copy(in + row * width, in + (row + 1) * width, out + row * width);
+  }
+  return mirror;
+}
+
+Tensor batch_logits(BitResNetV2& model, const Tensor& images, bool flip) {
+  const DType dtype = model.parameters().front().dtype();
+  const auto logits_of = [&](const Tensor& x) { return model(x.to(dtype).to(model.device())); };
+  Tensor logits = logits_of(images);
+  if (flip) logits = (logits + logits_of(mirror_images(images))) * 0.5;
+  return logits;
+}
+
 absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
                                       const BatchLoader& load_batch,
                                       const PredictOptions& options) {
@@ -30,7 +52,6 @@ absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
                                                    options.batch_size));
   }
   const int64_t classes = model.config().head_size;
-  const DType dtype = model.parameters().front().dtype();
   Tensor logits = empty({count, classes});
   model.eval();
   NoGradGuard no_grad;
@@ -41,7 +62,7 @@ absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
     if (!batch.ok()) return batch.status();
     Tensor out;
     try {
-      out = model.forward(batch->to(dtype).to(model.device()))
+      out = batch_logits(model, *batch, options.flip)
                 .to(DType::kFloat32)
                 .to(Device::cpu())
                 .to_plain();

@@ -32,8 +32,18 @@ absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& p
 // Returns inputs [begin, end) as an (end - begin, 3, H, W) float batch.
 using BatchLoader = std::function<absl::StatusOr<Tensor>(int64_t begin, int64_t end)>;
 
+// `images` (N, C, H, W), float32 on the CPU, each mirrored left-right: the flip of test-time
+// augmentation.
+Tensor mirror_images(const Tensor& images);
+
+// The model's logits for (N, 3, H, W) float32 CPU `images`, converted to its parameters' dtype
+// and device; with `flip`, averaged with the logits of the mirror images (test-time
+// augmentation, twice the work). Call it in eval mode, without gradients.
+Tensor batch_logits(BitResNetV2& model, const Tensor& images, bool flip);
+
 struct PredictOptions {
   int64_t batch_size = 16;
+  bool flip = false;  // batch_logits's test-time augmentation
   // Called after each batch with the inputs done so far, the total and the seconds elapsed.
   std::function<void(int64_t done, int64_t total, double seconds)> progress;
 };

@@ -11,7 +11,7 @@
 #include "autograd/grad_mode.h"
 #include "core/stopwatch.h"
 #include "data/loader.h"
-#include "ops/elementwise.h"
+#include "models/predict.h"
 #include "ops/loss.h"
 #include "train/progress.h"
 
@@ -32,18 +32,6 @@ LoaderOptions eval_loader_options(int64_t resolution, int64_t batch, int workers
   options.single_pass = true;
   options.workers = workers;
   return options;
-}
-
-// `images` (B, C, H, W), each row reversed: every image mirrored left-right.
-Tensor mirrored(const Tensor& images) {
-  Tensor mirror = empty_like(images);
-  const int64_t width = images.shape()[3];
-  const float* in = images.data<float>();
-  float* out = mirror.mutable_data<float>();
-  for (int64_t row = 0; row < images.numel() / width; ++row) {
-    std::reverse_copy(in + row * width, in + (row + 1) * width, out + row * width);
-  }
-  return mirror;
 }
 
 // "  (as Pullover 21.30%, Coat 14.10%)": the two classes `label`'s examples were most often
@@ -108,8 +96,7 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
       model.train();
       return b.status();
     }
-    Tensor logits = model(b->images.to(model.device()));
-    if (options.flip) logits = (logits + model(mirrored(b->images).to(model.device()))) * 0.5;
+    const Tensor logits = batch_logits(model, b->images, options.flip);
     const int64_t n = logits.shape()[0], k = logits.shape()[1];
     loss_sum += options.loss_of(logits, b->labels.to(logits.device())).item<double>() * n;
     const std::vector<float> values = logits.to_vector<float>();

@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "models/train_state.h"
+#include "ops/elementwise.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {
@@ -118,6 +119,43 @@ TEST_F(PredictLogitsTest, AFloat64ModelTakesFloat32InputsAndGivesFloat32Logits) 
   EXPECT_EQ(logits->dtype(), DType::kFloat32);
   model_->eval();
   EXPECT_TRUE(same_bits(*logits, model_->forward(inputs_.to(DType::kFloat64)).to(DType::kFloat32)));
+}
+
+TEST(MirrorImagesTest, ReversesEveryRowOfEveryChannel) {
+  Generator g(5);
+  const Tensor images = randn({2, 3, 4, 7}, DType::kFloat32, Device::cpu(), g);
+  const Tensor mirror = mirror_images(images);
+  ASSERT_EQ(mirror.shape(), images.shape());
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t c = 0; c < 3; ++c) {
+      for (int64_t h = 0; h < 4; ++h) {
+        for (int64_t w = 0; w < 7; ++w) {
+          ASSERT_EQ(mirror.at<float>({n, c, h, w}), images.at<float>({n, c, h, 6 - w}));
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(same_bits(mirror_images(mirror), images));
+  EXPECT_THROW(mirror_images(images.to(DType::kFloat64)), Error);
+}
+
+// PredictOptions::flip: each input's logits averaged with its mirror image's, so that an input
+// and its mirror image get the same logits, to the bit.
+TEST_F(PredictLogitsTest, FlipAveragesTheLogitsOfEachInputAndItsMirror) {
+  PredictOptions options;
+  options.batch_size = 3;
+  options.flip = true;
+  auto flipped = predict_logits(*model_, 7, loader(), options);
+  ASSERT_TRUE(flipped.ok()) << flipped.status();
+  model_->eval();
+  const Tensor plain = model_->forward(inputs_);
+  const Tensor expected = (plain + model_->forward(mirror_images(inputs_))) * 0.5;
+  EXPECT_TRUE(testing::close_relative(*flipped, expected, 1e-5));
+  EXPECT_FALSE(testing::close_relative(*flipped, plain, 1e-3));
+  inputs_ = mirror_images(inputs_);
+  auto of_mirrors = predict_logits(*model_, 7, loader(), options);
+  ASSERT_TRUE(of_mirrors.ok()) << of_mirrors.status();
+  EXPECT_TRUE(same_bits(*of_mirrors, *flipped));
 }
 
 TEST_F(PredictLogitsTest, LoaderErrorsAndBadBatchesComeBackAsStatuses) {
