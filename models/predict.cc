@@ -8,8 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "autograd/grad_mode.h"
 #include "models/checkpoint.h"
-#include "ops/elementwise.h"
 #include "models/train_state.h"
+#include "ops/elementwise.h"
 
 namespace bitgrad {
 
