@@ -188,6 +188,11 @@ Device Module::device() const {
   return first != nullptr ? first->device() : Device::cpu();
 }
 
+DType Module::dtype() const {
+  const Tensor* first = first_parameter();
+  return first != nullptr ? first->dtype() : DType::kFloat32;
+}
+
 // named_parameters()'s first entry without building the list (the training loop asks every
 // micro-batch): this module's own first, then its children's, depth first.
 const Tensor* Module::first_parameter() const {

@@ -85,6 +85,8 @@ class Module {
   void to(Device device);
   // Where the parameters live: the first parameter's device (the CPU for a module without any).
   Device device() const;
+  // The parameters' dtype: the first parameter's (float32 for a module without any).
+  DType dtype() const;
   // Converts every floating parameter, buffer and gradient to `dtype`, in place.
   void to(DType dtype);
 

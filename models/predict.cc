@@ -37,8 +37,9 @@ Tensor mirror_images(const Tensor& images) {
 }
 
 Tensor batch_logits(BitResNetV2& model, const Tensor& images, bool flip) {
-  const DType dtype = model.parameters().front().dtype();
-  const auto logits_of = [&](const Tensor& x) { return model(x.to(dtype).to(model.device())); };
+  const auto logits_of = [&](const Tensor& x) {
+    return model(x.to(model.dtype()).to(model.device()));
+  };
   Tensor logits = logits_of(images);
   if (flip) logits = (logits + logits_of(mirror_images(images))) * 0.5;
   return logits;

@@ -138,7 +138,9 @@ TEST(ModuleTest, ToDTypeConvertsInPlaceSoHeldHandlesFollow) {
   Tree tree;
   Tensor held = tree.a->weight;  // e.g. an optimizer's handle
   held.set_grad(full({2, 3}, 0.5));
+  EXPECT_EQ(tree.dtype(), DType::kFloat32);
   tree.to(DType::kFloat64);
+  EXPECT_EQ(tree.dtype(), DType::kFloat64);
   EXPECT_TRUE(held.is_same(tree.a->weight));
   EXPECT_EQ(held.dtype(), DType::kFloat64);
   EXPECT_TRUE(held.requires_grad());
