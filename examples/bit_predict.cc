@@ -220,6 +220,10 @@ void run() {
   options.flip = absl::GetFlag(FLAGS_flip);
   if (inputs->size() > options.batch_size) options.progress = show_progress;
   std::cerr << kProgram << ": " << inputs->description() << "\n";
+  if (options.flip) {
+    std::cerr << kProgram << ": logits are flip-averaged (--flip): each input's mean with its "
+              << "left-right mirror image's\n";
+  }
   absl::StatusOr<Tensor> logits = predict_logits(
       *loaded.model, inputs->size(),
       [&](int64_t begin, int64_t end) { return inputs->batch(begin, end); }, options);
@@ -256,7 +260,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "bit_predict --weights=MODEL.npz|CHECKPOINT --input=IMAGES|BATCH.npy "
       "[--output=logits.npy] [--csv=top5.csv] [--labels=FILE] [--model=NAME] [--resolution=480] "
-      "[--batch=16] [--top_k=5] [--device=cpu|cuda] [--dtype=fp32|bf16]");
+      "[--batch=16] [--top_k=5] [--flip] [--device=cpu|cuda] [--dtype=fp32|bf16]");
   absl::ParseCommandLine(argc, argv);
   bitgrad::run_from_invocation_directory();
   try {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -21,6 +22,7 @@
 #include "io/npy.h"
 #include "models/bit_weights.h"
 #include "models/train_state.h"
+#include "ops/elementwise.h"
 #include "tests/golden/golden.h"
 
 namespace bitgrad {
@@ -307,6 +309,40 @@ TEST(BitPredictTest, CsvHoldsTheTopKOfEveryInput) {
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + images +
                      " --top_k=0 --csv=" + csv),
                  {"--csv", "--top_k >= 1"}, "leave --top_k out");
+}
+
+// --flip: each input's logits are the mean of its own and those of its left-right mirror.
+TEST(BitPredictTest, FlipAveragesTheLogitsOfEachInputAndItsMirrorImage) {
+  golden::Fixture io("tests/golden/bit_tiny_r50_io.npz");
+  const Tensor& x = io["x"];
+  Tensor mirrored = x.clone();
+  const int64_t width = x.shape()[3];
+  const float* in = x.data<float>();
+  float* out = mirrored.mutable_data<float>();
+  for (int64_t row = 0; row < x.numel() / width; ++row) {
+    for (int64_t col = 0; col < width; ++col) {
+      out[row * width + col] = in[row * width + width - 1 - col];
+    }
+  }
+  const std::string input = golden_input(), mirror_input = temp_path("mirrored.npy");
+  ASSERT_TRUE(write_npy(mirror_input, mirrored).ok());
+  const auto logits_of = [&](const std::string& npy, const std::string& flags) {
+    const std::string output = temp_path("flip_logits.npy");
+    Result result = run("--weights=" + kWeights + kTinyFlags + " --input=" + npy +
+                        " --top_k=0 --output=" + output + flags);
+    EXPECT_EQ(result.exit_code, 0) << result.err;
+    auto logits = read_npy(output);
+    EXPECT_TRUE(logits.ok()) << logits.status();
+    return std::make_pair(logits.ok() ? *logits : Tensor(), result.err);
+  };
+  const auto [plain, plain_err] = logits_of(input, "");
+  const auto [of_mirror, mirror_err] = logits_of(mirror_input, "");
+  const auto [flipped, flip_err] = logits_of(input, " --flip");
+  ASSERT_EQ(flipped.shape(), Shape({2, 5}));
+  EXPECT_FALSE(golden::close(plain, of_mirror, 1e-4));  // the mirror image is another input
+  EXPECT_TRUE(golden::close(flipped, (plain + of_mirror) * 0.5, 1e-6));
+  EXPECT_TRUE(contains(flip_err, {"--flip"}));
+  EXPECT_FALSE(contains(plain_err, {"--flip"}));
 }
 
 TEST(BitPredictTest, ShowsProgressOverSeveralBatches) {
