@@ -1,6 +1,8 @@
 #include "train/evaluate.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <numeric>
 #include <vector>
@@ -18,9 +20,20 @@
 namespace bitgrad {
 namespace {
 
-// How many of `row`'s K logits beat the label's, ties going to the label: its rank, 0 = top.
+// The label's rank among `row`'s K logits, 0 = top. Equal logits rank in class order, as argmax
+// takes the first maximum: a constant row (a zeroed head) is right for class 0 alone, not for
+// every label. A row holding a NaN has no rank (kUnranked), wrong at every k, even k > K: a
+// diverged model scores 0%.
+constexpr int64_t kUnranked = std::numeric_limits<int64_t>::max();
 int64_t rank_of_label(const float* row, int64_t num_classes, int64_t label) {
-  return std::count_if(row, row + num_classes, [&](float v) { return v > row[label]; });
+  if (std::any_of(row, row + num_classes, [](float v) { return std::isnan(v); })) {
+    return kUnranked;
+  }
+  int64_t rank = 0;
+  for (int64_t c = 0; c < num_classes; ++c) {
+    rank += row[c] > row[label] || (row[c] == row[label] && c < label);
+  }
+  return rank;
 }
 
 // The eval path over `set` once, in file order.
@@ -106,9 +119,9 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
       top5 += rank < 5;
       result.class_examples[labels[i]] += 1;
       result.class_top1[labels[i]] += rank < 1;
-      if (!result.confusion.empty()) {
-        const float* row = values.data() + i * k;  // ties go to the label, as in its rank
-        const int64_t top = rank < 1 ? labels[i] : std::max_element(row, row + k) - row;
+      if (!result.confusion.empty() && rank != kUnranked) {  // a NaN row predicts no class
+        const float* row = values.data() + i * k;  // the first maximum, as in the rank
+        const int64_t top = std::max_element(row, row + k) - row;
         if (top < num_classes) ++result.confusion[labels[i] * num_classes + top];
       }
     }

@@ -17,7 +17,10 @@
 namespace bitgrad {
 
 struct EvalResult {
-  double top1 = 0, top5 = 0;  // fractions in [0, 1]; top-5 is 1 when the head has <= 5 classes
+  // Fractions in [0, 1]. Equal logits rank in class order (argmax's first maximum), and an
+  // example whose logits hold a NaN is wrong at every k; otherwise top-5 is 1 when the head has
+  // <= 5 classes.
+  double top1 = 0, top5 = 0;
   double loss = 0;            // cross-entropy, mean over the examples
   int64_t examples = 0;
   int64_t head_classes = 0;  // logits per example
@@ -26,7 +29,7 @@ struct EvalResult {
   std::vector<int64_t> class_examples, class_top1;
   // confusion[label * K + c]: how many examples of `label` had class c top-1, for the K classes
   // of the set when K <= kMaxConfusionClasses (else empty); a wider head's other classes are
-  // not counted.
+  // not counted, nor are examples whose logits hold a NaN.
   std::vector<int64_t> confusion;
 };
 

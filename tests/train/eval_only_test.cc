@@ -143,6 +143,42 @@ TEST_F(EvalOnlyTest, TheCountsByClassAddUpToTheTotals) {
   }
 }
 
+// A zeroed head gives every class the same logit: argmax's first maximum, class 0, is each
+// example's top-1, so top-1 is class 0's share of the set, not 100%. A NaN scores nothing.
+TEST_F(EvalOnlyTest, EqualLogitsRankInClassOrderAndANanIsNeverRight) {
+  absl::StatusOr<LoadedBitModel> model =
+      load_bit_model_for_inference(out_ + "/checkpoint.ckpt", InferenceModelOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  const auto set_head = [&](float weight, float bias) {
+    for (auto& [name, parameter] : model->model->named_parameters()) {
+      if (name != "head.conv.weight" && name != "head.conv.bias") continue;
+      float* values = parameter.mutable_data<float>();
+      std::fill(values, values + parameter.numel(), name == "head.conv.bias" ? bias : weight);
+    }
+  };
+  absl::StatusOr<Dataset> data = load_dataset_spec(*parse_dataset_spec(kData));
+  ASSERT_TRUE(data.ok()) << data.status();
+
+  set_head(0, 0);
+  absl::StatusOr<EvalResult> zero_head = evaluate(*model->model, data->test, at_32_px(5));
+  ASSERT_TRUE(zero_head.ok()) << zero_head.status();
+  const std::vector<int64_t>& examples = zero_head->class_examples;
+  ASSERT_EQ(examples.size(), 3u);
+  ASSERT_GT(examples[1] + examples[2], 0) << "the set must hold classes other than 0";
+  EXPECT_DOUBLE_EQ(zero_head->top1, static_cast<double>(examples[0]) / zero_head->examples);
+  EXPECT_EQ(zero_head->class_top1, std::vector<int64_t>({examples[0], 0, 0}));
+  EXPECT_EQ(zero_head->confusion,
+            std::vector<int64_t>({examples[0], 0, 0, examples[1], 0, 0, examples[2], 0, 0}));
+
+  set_head(0, std::nanf(""));
+  absl::StatusOr<EvalResult> diverged = evaluate(*model->model, data->test, at_32_px(5));
+  ASSERT_TRUE(diverged.ok()) << diverged.status();
+  EXPECT_EQ(diverged->top1, 0);
+  EXPECT_EQ(diverged->top5, 0);
+  EXPECT_EQ(diverged->class_top1, std::vector<int64_t>(3, 0));
+  EXPECT_EQ(diverged->confusion, std::vector<int64_t>(9, 0));
+}
+
 TEST(AccuracyTextTest, LeavesOutTopFiveWhereEveryModelScoresAHundredPercent) {
   EvalResult result;
   result.top1 = 0.8125;
