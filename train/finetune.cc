@@ -6,9 +6,11 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/stopwatch.h"
@@ -36,11 +38,11 @@ std::string differing_settings(const RunConfig& saved, const RunConfig& now) {
   const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field = descriptor->field(i);
-    // How and where the work is done, not what is computed.
-    if (field->name() == "resume" || field->name() == "workers" || field->name() == "bucket_mb" ||
-        field->name() == "device") {
-      continue;
-    }
+    // How and where the work is done, not what is computed: a run directory may be moved, or
+    // named by another path, between the kill and the resume.
+    static const absl::flat_hash_set<std::string> kFreeToChange = {
+        "resume", "workers", "bucket_mb", "device", "out", "save_weights"};
+    if (kFreeToChange.contains(field->name())) continue;
     std::string there, here;
     google::protobuf::TextFormat::PrintFieldValueToString(saved, field, -1, &there);
     google::protobuf::TextFormat::PrintFieldValueToString(now, field, -1, &here);

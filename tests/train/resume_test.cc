@@ -187,5 +187,26 @@ TEST(ResumeTest, ResumingWithOtherSettingsIsRefused) {
   EXPECT_TRUE(result.ok()) << result.status();
 }
 
+// Where the run lives is not what it computes: a run directory moved after the kill resumes
+// from its new path, and so does one that names another --save_weights file.
+TEST(ResumeTest, AMovedRunDirectoryResumes) {
+  const std::string out = ::testing::TempDir() + "/resume_moved", moved = out + "_elsewhere";
+  std::filesystem::remove_all(out);
+  std::filesystem::remove_all(moved);
+  // In this process: a child forked after the tests before had run threads here could hang.
+  const auto run = [](const RunConfig& config) {
+    absl::StatusOr<LoadedBitModel> model = initial_model(config, 3);
+    std::ostringstream log;
+    return model.ok() ? finetune(*model->model, tiny_data(), config, log).status()
+                      : model.status();
+  };
+  ASSERT_TRUE(run(tiny_run(out, false)).ok());
+  std::filesystem::rename(out, moved);
+  RunConfig config = tiny_run(moved, true);
+  config.set_save_weights(moved + "/final.npz");
+  const absl::Status resumed = run(config);
+  EXPECT_TRUE(resumed.ok()) << resumed;
+}
+
 }  // namespace
 }  // namespace bitgrad

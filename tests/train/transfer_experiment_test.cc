@@ -134,7 +134,9 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
     EXPECT_TRUE(fs::exists(root_ / "run" / dir / "metrics.jsonl")) << dir;
   }
 
-  // The second run loads the cached upstream model and repeats every result.
+  // The second run loads the cached upstream model and repeats every result, with another
+  // number of loader threads too.
+  config_.set_workers(1);
   absl::StatusOr<TransferResult> second = run("", &log);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_NE(log.find("== upstream: cached " + first->upstream_checkpoint + ", written 20"),
