@@ -29,7 +29,8 @@ ABSL_FLAG(std::string, config, "", "a RunConfig textproto (train/run_config.prot
 ABSL_FLAG(std::string, weights, "",
           "official BiT .npz, bitgrad checkpoint, or \"random\"; empty: the embedded transfer "
           "experiment on Fashion-MNIST");
-ABSL_FLAG(std::string, model, "R50x1", "architecture for --weights=random");
+ABSL_FLAG(std::string, model, bitgrad::kDefaultModel,
+          "architecture for --weights=random; with a file, a check that it holds this one");
 ABSL_FLAG(int64_t, base_width, 0,
           "root width before the width factor, for --weights=random or a narrowed model's .npz; "
           "0: the official 64");
@@ -87,6 +88,7 @@ absl::Status run_in(Communicator& world) {
   absl::StatusOr<RunConfig> config = run_config_from_flags(absl::GetFlag(FLAGS_config));
   if (!config.ok()) return config.status();
   if (absl::Status status = check_device(*config); !status.ok()) return status;
+  if (absl::Status status = check_eval_only_flags(*config); !status.ok()) return status;
   if (config->weights().empty()) {
     if (world.size() > 1) {
       return absl::InvalidArgumentError(

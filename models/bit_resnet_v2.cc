@@ -52,6 +52,11 @@ std::string bit_arch_name(const BitConfig& config) {
   return absl::StrCat("R", config.depth, "x", config.width_factor);
 }
 
+std::string requested_arch(const std::string& name, const BitConfig& parsed) {
+  const std::string arch = bit_arch_name(parsed);
+  return name == arch ? name : absl::StrCat(name, " (", arch, ")");
+}
+
 std::string class_names_mismatch(const std::vector<std::string>& class_names, int64_t head_size) {
   if (class_names.empty() || static_cast<int64_t>(class_names.size()) == head_size) return "";
   return absl::StrCat(class_names.size(), " class names for a head of ", head_size);

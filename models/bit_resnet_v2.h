@@ -76,6 +76,10 @@ std::string class_names_mismatch(const std::vector<std::string>& class_names, in
 // keep their defaults.
 absl::StatusOr<BitConfig> bit_config_from_name(const std::string& name);
 
+// A model name as the user gave it, for errors: "R101x1", or "BiT-M-R101x1 (R101x1)" when it
+// is not the bare architecture name of `parsed` (its bit_config_from_name).
+std::string requested_arch(const std::string& name, const BitConfig& parsed);
+
 // One residual unit of the body.
 struct BitUnitSpec {
   int block = 1;  // 1..4

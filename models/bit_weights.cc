@@ -246,7 +246,7 @@ absl::StatusOr<LoadedBitModel> load_bit_model(const std::string& path,
       if (from_file->depth != config.depth || from_file->width_factor != config.width_factor) {
         return absl::InvalidArgumentError(absl::StrCat(
             path, ": the file holds a BiT ", bit_arch_name(*from_file), ", not the requested ",
-            options.model_name, " (", bit_arch_name(config), ")"));
+            requested_arch(options.model_name, config)));
       }
       config.head_size = from_file->head_size;
     }

@@ -314,7 +314,7 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
     if (bit_arch_name(*named) != bit_arch_name(*config)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "checkpoint ", path, " holds a BiT-", bit_arch_name(*config), ", not the requested ",
-          model_name, " (", bit_arch_name(*named), ")"));
+          requested_arch(model_name, *named)));
     }
   }
   if (checkpoint->parameters.empty()) {

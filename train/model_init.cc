@@ -50,6 +50,7 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t nu
     return random;
   }
   InferenceModelOptions options;
+  if (config.model() != kDefaultModel) options.model_name = config.model();
   options.base_width = base_width;
   options.num_groups = num_groups;
   absl::StatusOr<LoadedBitModel> loaded = load_bit_model_for_inference(config.weights(), options);

@@ -1,11 +1,14 @@
 #include "train/run_config.h"
 
+#include <array>
 #include <fstream>
 #include <sstream>
 
+#include "absl/algorithm/container.h"
 #include "absl/flags/commandlineflag.h"
 #include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "core/storage.h"
 #include "data/idx_dataset.h"
 #include "ops/math_mode.h"
@@ -144,6 +147,22 @@ absl::StatusOr<std::vector<std::string>> fields_off_their_defaults(const RunConf
     if (value != default_value) names.push_back(field->name());
   }
   return names;
+}
+
+absl::Status check_eval_only_flags(const RunConfig& config) {
+  if (!config.eval_only()) return absl::OkStatus();
+  static constexpr std::array<const char*, 10> kTrainingOnly = {
+      "examples_per_class", "batch_split", "steps",   "base_lr", "schedule",
+      "mixup_alpha",        "weight_decay", "augment", "shuffle", "eval_every"};
+  absl::StatusOr<std::vector<std::string>> changed = fields_off_their_defaults(config);
+  if (!changed.ok()) return changed.status();
+  for (const std::string& field : *changed) {
+    if (absl::c_linear_search(kTrainingOnly, absl::string_view(field))) {
+      return invalid(field, "--eval_only trains nothing, so it would ignore this training "
+                            "setting; leave it out");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status check_run_config(const RunConfig& c) {

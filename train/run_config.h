@@ -25,6 +25,16 @@ absl::StatusOr<std::vector<std::string>> fields_off_their_defaults(const RunConf
 // Errors name the flag and say what was expected.
 absl::Status check_run_config(const RunConfig& config);
 
+// With --eval_only, refuses the training settings (--steps, --base_lr, ...) that the command
+// line or the config file changed, rather than ignore them. Reads the flags' defaults, so only
+// for configs made by run_config_from_flags.
+absl::Status check_eval_only_flags(const RunConfig& config);
+
+// --model's default. With --weights=random it is the architecture; with a file, any other value
+// must name the file's architecture (like the flags, the default cannot tell "given" from "left
+// out", so it checks nothing).
+inline constexpr char kDefaultModel[] = "R50x1";
+
 // --loss's two values.
 inline constexpr char kSoftmaxLoss[] = "softmax";
 inline constexpr char kSigmoidLoss[] = "sigmoid";

@@ -190,6 +190,11 @@ std::vector<Row> rows() {
       {"files", "`--resume` where the checkpoint holds a model of base width 8, the run has 4",
        [] { return error_line(run_with({"--resume"}, "wider_run")); },
        {"checkpoint.ckpt", "base width 8", "base width 4"}},
+      {"files", "`--weights=$TMP/good.ckpt --model=R101x1` (the checkpoint holds an R50x1)",
+       [] {
+         return error_line(run_with({"--weights=" + path("good.ckpt"), "--model=R101x1"}));
+       },
+       {"--weights", "good.ckpt", "R50x1", "R101x1"}},
       {"files", "`--dataset=npz:` a file without x_test and y_test",
        [] { return error_line(run_with({"--dataset=npz:" + path("no_test.npz")})); },
        {"--dataset", "no_test.npz", "x_test"}},
@@ -283,9 +288,15 @@ std::vector<Row> rows() {
       {"flags", "`--eval_only --weights=random`",
        [] {
          return error_line(
-             run_with({"--out=", "--save_weights=", "--eval_only", "--weights=random"}));
+             {"--eval_only", "--weights=random", "--dataset=npz:" + path("tiny.npz")});
        },
        {"--eval_only", "trained --weights"}},
+      {"flags", "`--eval_only --weights=$TMP/good.ckpt --steps=100` (a training setting)",
+       [] {
+         return error_line({"--eval_only", "--weights=" + path("good.ckpt"),
+                            "--dataset=npz:" + path("tiny.npz"), "--steps=100"});
+       },
+       {"--steps", "--eval_only trains nothing"}},
       {"run directory", "`--out=$TMP/a_file/run` (under a regular file)",
        [] { return error_line(run_with({"--out=" + path("a_file/run")})); },
        {"--out", "a_file/run"}},
