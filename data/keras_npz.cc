@@ -57,6 +57,11 @@ absl::StatusOr<std::vector<int64_t>> as_labels(const Tensor& y, int64_t count,
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": label ", labels[i], " at index ", i, " is negative"));
     }
+    if (labels[i] >= kMaxKerasClasses) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": label ", labels[i], " at index ", i, " is not a class index: labels are 0 .. "
+          "K-1, with K at most ", kMaxKerasClasses, " (ImageNet-21k has 21843)"));
+    }
   }
   return labels;
 }

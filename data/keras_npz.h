@@ -9,6 +9,7 @@
 // This is the only data/ file that reads .npz, so moving the npz API touches one file.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -16,8 +17,12 @@
 
 namespace bitgrad {
 
+// The most classes a Keras .npz may have: a larger label is a stray value (a sentinel, an id),
+// not a class index, and would make a head (and class names) of that many classes.
+inline constexpr int64_t kMaxKerasClasses = 1000000;
+
 // Errors name the file and the array: missing, wrong dtype or shape, mismatched counts,
-// negative labels.
+// negative labels or labels of kMaxKerasClasses and up.
 absl::StatusOr<Dataset> read_keras_npz(const std::string& path);
 
 }  // namespace bitgrad

@@ -121,6 +121,20 @@ TEST(KerasNpzTest, BadArraysAreNamed) {
                                    {"y_test", from_vector<int64_t>({0, -3}, {2})}}))
           .status(),
       {"negative.npz:y_test", "label -3 at index 1"}));
+  // A stray huge label (a sentinel, an id) is not taken for the last of 2^40 classes.
+  EXPECT_TRUE(fails_naming(
+      read_keras_npz(write_arrays("huge.npz",
+                                  {{"x_train", x},
+                                   {"y_train", from_vector<int64_t>({int64_t{1} << 40, 0}, {2})},
+                                   {"x_test", x}, {"y_test", y}}))
+          .status(),
+      {"huge.npz:y_train", "label 1099511627776 at index 0", "at most 1000000"}));
+  const std::vector<int64_t> largest = {kMaxKerasClasses - 1, 0};
+  EXPECT_TRUE(read_keras_npz(write_arrays("largest.npz",
+                                          {{"x_train", x},
+                                           {"y_train", from_vector<int64_t>(largest, {2})},
+                                           {"x_test", x}, {"y_test", y}}))
+                  .ok());
   EXPECT_TRUE(
       fails_naming(read_keras_npz("/nonexistent/data.npz").status(), {"/nonexistent/data.npz"}));
 }
