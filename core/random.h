@@ -35,6 +35,8 @@ void manual_seed(uint64_t seed);
 // Random tensors, sampled on the host in row-major order and moved to `device`.
 Tensor randn(const Shape& shape, DType dtype = DType::kFloat32, Device device = Device::cpu(),
              Generator& generator = default_generator());
+// rand: uniform in [low, high) in float64, then rounded to `dtype`, which can round a value just
+// below `high` up to it: [low, high] in float32 (about once in 2^25 draws for [0, 1)).
 Tensor rand(const Shape& shape, double low = 0.0, double high = 1.0, DType dtype = DType::kFloat32,
             Device device = Device::cpu(), Generator& generator = default_generator());
 // A random permutation of 0..n-1 (int64), Fisher-Yates.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "core/check.h"
 
 namespace bitgrad {
 
@@ -29,7 +30,10 @@ class Shape {
       if (d == 0) return 0;
     }
     int64_t n = 1;
-    for (int64_t d : dims_) n *= d;
+    for (int64_t d : dims_) {
+      BG_CHECK(!__builtin_mul_overflow(n, d, &n), "shape ", str(), " has more than 2^63 "
+               "elements");
+    }
     return n;
   }
   // Negative indices count from the back, as in Python: shape[-1] is the last extent.

@@ -9,8 +9,11 @@ namespace {
 
 std::shared_ptr<TensorImpl> make_impl(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape) BG_CHECK(d >= 0, "tensor shape ", shape, " has a negative extent");
+  int64_t bytes = 0;
+  BG_CHECK(!__builtin_mul_overflow(shape.numel(), dtype_size(dtype), &bytes), "tensor shape ",
+           shape, " of ", dtype_name(dtype), " needs more than 2^63 bytes");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape.numel() * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(bytes, device);
   impl->shape = shape;
   impl->dtype = dtype;
   return impl;

@@ -154,7 +154,8 @@ absl::StatusOr<std::unique_ptr<Loader>> Loader::open(const ImageSet& set, Loader
                            " in every ", shard.period, ": it must fit in the period");
   } else if (options.first_step < 0) {
     problem = absl::StrCat("first step ", options.first_step, " < 0");
-  } else if (shard.step(index_of_step(shard, options.first_step)) != options.first_step) {
+  } else if (const int64_t phase = options.first_step % shard.period;
+             phase < shard.offset || phase >= shard.offset + shard.count) {
     problem = absl::StrCat("first step ", options.first_step, " is not one of the shard's (",
                            shard.count, " at offset ", shard.offset, " in every ", shard.period,
                            ")");

@@ -35,7 +35,8 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
       inferred = static_cast<int64_t>(i);
     } else {
       BG_CHECK(shape[i] >= 0, "reshape: invalid extent ", shape[i], " in ", Shape(shape));
-      known *= shape[i];
+      BG_CHECK(!__builtin_mul_overflow(known, shape[i], &known), "reshape: ", Shape(shape),
+               " has more than 2^63 elements");
     }
     target.push_back(shape[i]);
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/random.h"
+#include "ops/reshape.h"
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
 
@@ -122,6 +123,21 @@ TEST(TensorTest, PrintsLikePyTorch) {
 
 TEST(TensorTest, NegativeExtentsAreRejected) {
   EXPECT_TRUE(throws_error([] { empty({2, -1}); }, {"(2, -1)", "negative"}));
+}
+
+// Extents whose product passes 2^63 are refused; wrapped, they would size a tiny buffer that
+// later indexing runs far past.
+TEST(TensorTest, ShapesOfMoreThanTwoToTheSixtyThreeElementsAreRejected) {
+  const int64_t huge = int64_t{1} << 62;
+  EXPECT_TRUE(throws_error([&] { Shape({huge, 4}).numel(); }, {"(4611686018427387904, 4)",
+                                                              "more than 2^63 elements"}));
+  EXPECT_TRUE(throws_error([&] { empty({huge, 4}); }, {"more than 2^63 elements"}));
+  EXPECT_TRUE(throws_error([&] { empty({huge}, DType::kFloat32); }, {"more than 2^63 bytes"}));
+  Tensor x = ones({16});
+  EXPECT_TRUE(throws_error([&] { reshape(x, {huge + 4, 4}); }, {"more than 2^63 elements"}));
+  EXPECT_TRUE(throws_error([&] { reshape(x, {huge, 4, -1}); }, {"more than 2^63 elements"}));
+  EXPECT_EQ(Shape({0, huge, huge}).numel(), 0);  // empty: the product is never formed
+  EXPECT_EQ(Shape({huge, 1}).numel(), huge);
 }
 
 TEST(TensorTest, CpuCacheReusesFreedBuffers) {

@@ -141,6 +141,8 @@ TEST(LoaderTest, AShardYieldsItsStepsOfTheStreamAndResumesInsideIt) {
   expect_same(run(set, sharded, 3), {all[4], all[5], all[7]});
   sharded.first_step = 3;  // not one of the shard's steps
   EXPECT_TRUE(fails_naming(Loader::open(set, sharded).status(), {"first step 3"}));
+  sharded.first_step = 0;  // before the shard's offset in its period
+  EXPECT_TRUE(fails_naming(Loader::open(set, sharded).status(), {"first step 0"}));
   sharded.shard = {.period = 2, .offset = 1, .count = 2};
   EXPECT_TRUE(fails_naming(Loader::open(set, sharded).status(), {"must fit in the period"}));
 }
