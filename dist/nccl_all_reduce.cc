@@ -3,6 +3,7 @@
 #include <nccl.h>
 
 #include <climits>
+#include <cstdint>
 
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
@@ -27,19 +28,37 @@ absl::Status nccl_status(ncclResult_t result, const char* call) {
 
 absl::StatusOr<std::unique_ptr<NcclAllReduce>> NcclAllReduce::open(Communicator& world,
                                                                     int device_index) {
-  ncclUniqueId id{};
+  // Each step is collective, so a failure on one process must reach the others before they
+  // wait for it: the root's id comes with its status, and the devices' problems are counted.
+  struct {
+    int32_t root_failed = 0;
+    ncclUniqueId id{};
+  } from_root;
+  absl::Status status;
   if (world.is_root()) {
-    if (absl::Status s = nccl_status(ncclGetUniqueId(&id), "ncclGetUniqueId"); !s.ok()) return s;
+    status = nccl_status(ncclGetUniqueId(&from_root.id), "ncclGetUniqueId");
+    from_root.root_failed = !status.ok();
   }
-  world.broadcast(&id, sizeof(id), 0);
+  world.broadcast(&from_root, sizeof(from_root), 0);
+  if (from_root.root_failed) {
+    return status.ok() ? absl::UnavailableError("NCCL: ncclGetUniqueId failed on rank 0") : status;
+  }
   try {
     cuda_stream(device_index);  // makes the device current, with a clear Error without one
   } catch (const Error& error) {
-    return absl::FailedPreconditionError(error.what());
+    status = absl::FailedPreconditionError(error.what());
+  }
+  double failures = status.ok() ? 0 : 1;
+  world.all_reduce_sum(&failures, 1);
+  if (!status.ok()) return status;
+  if (failures > 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("NCCL: ", failures, " other process(es) could not use their GPU"));
   }
   auto comm = std::make_unique<Comm>();
-  if (absl::Status s = nccl_status(ncclCommInitRank(&comm->handle, world.size(), id, world.rank()),
-                                   "ncclCommInitRank");
+  if (absl::Status s = nccl_status(
+          ncclCommInitRank(&comm->handle, world.size(), from_root.id, world.rank()),
+          "ncclCommInitRank");
       !s.ok()) {
     return s;
   }

@@ -90,6 +90,9 @@ class CudaRuntime final : public DeviceRuntime {
         CUDA_CHECK(cudaStreamSynchronize(cuda_stream(src_device.index)));  // src is written
         CUDA_CHECK(cudaMemcpyPeerAsync(dst, dst_device.index, src, src_device.index, nbytes,
                                        stream));
+        // The source's block may go back to its GPU's cache as soon as this returns, and that
+        // cache hands it out again in the order of the source's stream, not this one.
+        CUDA_CHECK(cudaStreamSynchronize(stream));
       }
     } else if (dst_device.is_cuda()) {
       copy_host_to_device_async(dst, dst_device.index, src, nbytes);

@@ -65,7 +65,11 @@ class PinnedStaging {
     b.capacity = BlockCache::size_class(nbytes);
     b.device_index = device_index;
     CUDA_CHECK(cudaHostAlloc(&b.host, b.capacity, cudaHostAllocDefault));
-    CUDA_CHECK(cudaEventCreateWithFlags(&b.copied, cudaEventDisableTiming));
+    if (const cudaError_t error = cudaEventCreateWithFlags(&b.copied, cudaEventDisableTiming);
+        error != cudaSuccess) {
+      cudaFreeHost(b.host);  // not yet in buffers_, so nothing else would free it
+      detail::throw_cuda_error(error, "cudaEventCreateWithFlags", __FILE__, __LINE__);
+    }
     total_ += b.capacity;
     buffers_.push_back(b);
     return buffers_.back();

@@ -81,6 +81,20 @@ TEST_F(Conv2dTest, HandComputedCrossCorrelation) {
                                                                {1, 1, 2, 2})));
 }
 
+// No input channels: every output is the bias, with the reference kernels and with oneDNN.
+TEST(Conv2dEmptyInputTest, EveryOutputIsTheBias) {
+  const Tensor bias = from_vector<float>({0.5f, -1, 2}, {3});
+  for (const Backend backend : {Backend::kRef, Backend::kCpu}) {
+    BackendOverride use{backend};
+    const Tensor y = conv2d(zeros({2, 0, 4, 4}), zeros({3, 0, 3, 3}), bias);
+    ASSERT_EQ(y.shape(), Shape({2, 3, 2, 2}));
+    const std::vector<float> values = y.to_vector<float>();
+    for (int64_t i = 0; i < y.numel(); ++i) {
+      EXPECT_EQ(values[i], bias.to_vector<float>()[i / 4 % 3]) << "output " << i;
+    }
+  }
+}
+
 TEST_F(Conv2dTest, HandComputedStridePaddingDilation) {
   Tensor x = from_vector<double>({1, 2, 0, 4, -1, 3, 2, 5, 1}, {1, 1, 3, 3});
   // 3x3 of ones, stride 2, padding 1: each output sums the 2x2 corner of x it overlaps.

@@ -48,6 +48,18 @@ TEST_F(ConvCudaTest, ForwardAndBothBackwardsMatchTheReference) {
   }
 }
 
+// No input channels: every output is the bias, as in the reference (not zeros).
+TEST_F(ConvCudaTest, AnEmptyInputGivesTheBias) {
+  BG_REQUIRE_GPU();
+  const Tensor bias = random_input({4});
+  const Tensor y = conv2d(zeros({1, 0, 4, 4}).to(Device::cuda(0)),
+                          zeros({4, 0, 3, 3}).to(Device::cuda(0)), bias.to(Device::cuda(0)), {})
+                       .to(Device::cpu());
+  ASSERT_EQ(y.shape(), Shape({1, 4, 2, 2}));
+  const std::vector<float> b = bias.to_vector<float>(), values = y.to_vector<float>();
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(values[i], b[i / 4]) << "output " << i;
+}
+
 TEST_F(ConvCudaTest, ConvAddMatchesTheReference) {
   BG_REQUIRE_GPU();
   EXPECT_TRUE(matches_reference(

@@ -20,10 +20,16 @@ const GpuContext& gpu_context(const char* op, Device device) {
   GpuContext& context = (*contexts)[device.index];
   if (context.cudnn == nullptr) {
     GpuContext created{device.index, stream, nullptr, nullptr};
-    CUDNN_CHECK(op, cudnnCreate(&created.cudnn));
-    CUDNN_CHECK(op, cudnnSetStream(created.cudnn, stream));
-    CUBLAS_CHECK(op, cublasCreate(&created.cublas));
-    CUBLAS_CHECK(op, cublasSetStream(created.cublas, stream));
+    try {
+      CUDNN_CHECK(op, cudnnCreate(&created.cudnn));
+      CUDNN_CHECK(op, cudnnSetStream(created.cudnn, stream));
+      CUBLAS_CHECK(op, cublasCreate(&created.cublas));
+      CUBLAS_CHECK(op, cublasSetStream(created.cublas, stream));
+    } catch (...) {  // the next call tries again from nothing
+      if (created.cublas != nullptr) cublasDestroy(created.cublas);
+      if (created.cudnn != nullptr) cudnnDestroy(created.cudnn);
+      throw;
+    }
     context = created;
   }
   return context;

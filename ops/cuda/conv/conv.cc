@@ -29,6 +29,30 @@ class ConvDescriptors {
   ConvDescriptors(const char* op, const Shape& x, const Shape& w, const Shape& y,
                   const Conv2dAttrs& attrs, DType dtype)
       : op_(op) {
+    try {
+      create(x, w, y, attrs, dtype);
+    } catch (...) {  // a constructor that throws runs no destructor
+      destroy();
+      throw;
+    }
+  }
+  ~ConvDescriptors() { destroy(); }
+  ConvDescriptors(const ConvDescriptors&) = delete;
+  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
+
+  void set_math(cudnnMathType_t math) {
+    CUDNN_CHECK(op_, cudnnSetConvolutionMathType(conv_, math));
+  }
+
+  cudnnTensorDescriptor_t x() const { return x_; }
+  cudnnTensorDescriptor_t y() const { return y_; }
+  cudnnFilterDescriptor_t w() const { return w_; }
+  cudnnConvolutionDescriptor_t conv() const { return conv_; }
+
+ private:
+  void create(const Shape& x, const Shape& w, const Shape& y, const Conv2dAttrs& attrs,
+              DType dtype) {
+    const char* op = op_;
     BG_CHECK(dtype == DType::kFloat32 || dtype == DType::kFloat64 || dtype == DType::kBFloat16,
              op, ": expected a float32 or float64 tensor, got ", dtype_name(dtype));
     // bf16 data (autocast) accumulates in float32.
@@ -52,25 +76,12 @@ class ConvDescriptors {
     bool fp32_exact = dtype == DType::kFloat32 && !cuda_tf32_enabled();
     set_math(fp32_exact ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH);
   }
-  ~ConvDescriptors() {  // destroy never fails for valid descriptors; nothing to report
-    cudnnDestroyConvolutionDescriptor(conv_);
-    cudnnDestroyFilterDescriptor(w_);
-    cudnnDestroyTensorDescriptor(y_);
-    cudnnDestroyTensorDescriptor(x_);
+  void destroy() {  // destroy never fails for valid descriptors; nothing to report
+    if (conv_ != nullptr) cudnnDestroyConvolutionDescriptor(conv_);
+    if (w_ != nullptr) cudnnDestroyFilterDescriptor(w_);
+    if (y_ != nullptr) cudnnDestroyTensorDescriptor(y_);
+    if (x_ != nullptr) cudnnDestroyTensorDescriptor(x_);
   }
-  ConvDescriptors(const ConvDescriptors&) = delete;
-  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
-
-  void set_math(cudnnMathType_t math) {
-    CUDNN_CHECK(op_, cudnnSetConvolutionMathType(conv_, math));
-  }
-
-  cudnnTensorDescriptor_t x() const { return x_; }
-  cudnnTensorDescriptor_t y() const { return y_; }
-  cudnnFilterDescriptor_t w() const { return w_; }
-  cudnnConvolutionDescriptor_t conv() const { return conv_; }
-
- private:
   int dim(const Shape& s, int d) const { return checked_int(op_, s[d], "a dimension"); }
   int dim64(int64_t v) const { return checked_int(op_, v, "a convolution attribute"); }
   void set_tensor(cudnnTensorDescriptor_t desc, const Shape& s, cudnnDataType_t type) {
@@ -188,9 +199,11 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
                        const Conv2dAttrs& attrs) {
   constexpr const char* kOp = "Conv2dFwd";
   Shape y_shape = conv2d_output_shape(x.shape(), w.shape(), attrs);
-  if (y_shape.numel() == 0 || x.numel() == 0) return zeros(y_shape, x.dtype(), x.device());
+  if (y_shape.numel() == 0) return zeros(y_shape, x.dtype(), x.device());
   Tensor y;
-  if (bf16_autocast_applies(x)) {  // in bf16, then back to float32
+  if (x.numel() == 0) {  // no input channels (or padding alone): the bias alone, as on the CPU
+    y = zeros(y_shape, x.dtype(), x.device());
+  } else if (bf16_autocast_applies(x)) {  // in bf16, then back to float32
     y = to_float(kOp, conv2d_fwd_cuda(to_bf16(kOp, x), to_bf16(kOp, w), Tensor(), attrs));
   } else {
     y = empty(y_shape, x.dtype(), x.device());

@@ -110,12 +110,12 @@ __global__ void sigmoid_cross_entropy_bwd_kernel(const T* __restrict__ dloss,
                                                  const int64_t* __restrict__ labels,
                                                  const T* __restrict__ soft, int64_t rows,
                                                  int64_t classes, T* __restrict__ dlogits) {
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (i >= rows * classes) return;
-  const int64_t n = i / classes, k = i % classes;
-  const double sigmoid = 1 / (1 + exp(-double(logits[i])));
-  dlogits[i] = static_cast<T>(double(*dloss) / rows *
-                              (sigmoid - target_at(labels, soft, classes, n, k)));
+  BG_GRID_STRIDE_LOOP(i, rows * classes) {
+    const int64_t n = i / classes, k = i % classes;
+    const double sigmoid = 1 / (1 + exp(-double(logits[i])));
+    dlogits[i] = static_cast<T>(double(*dloss) / rows *
+                                (sigmoid - target_at(labels, soft, classes, n, k)));
+  }
 }
 
 }  // namespace
@@ -140,8 +140,7 @@ cudaError_t launch_sigmoid_cross_entropy_bwd(const T* dloss, const T* logits,
                                              int64_t classes, T* dlogits, cudaStream_t stream) {
   const int64_t total = rows * classes;
   if (total == 0) return cudaSuccess;
-  const int64_t blocks = (total + kRowThreads - 1) / kRowThreads;
-  sigmoid_cross_entropy_bwd_kernel<T><<<blocks, kRowThreads, 0, stream>>>(
+  sigmoid_cross_entropy_bwd_kernel<T><<<blocks_for(total), kThreads, 0, stream>>>(
       dloss, logits, labels, soft, rows, classes, dlogits);
   return cudaGetLastError();
 }
