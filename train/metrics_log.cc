@@ -54,7 +54,7 @@ absl::StatusOr<MetricsLog> MetricsLog::open(const std::string& path, int64_t kee
   const size_t slash = path.rfind('/');
   const std::string run_dir = slash == std::string::npos ? "." : path.substr(0, slash);
   absl::StatusOr<std::unique_ptr<TensorBoardWriter>> tensorboard =
-      TensorBoardWriter::open(run_dir + "/tensorboard");
+      TensorBoardWriter::open(run_dir + "/tensorboard", keep_up_to_step + 1);
   if (!tensorboard.ok()) {
     ::close(fd);
     return tensorboard.status();

@@ -87,7 +87,7 @@ uint32_t crc32c(absl::string_view data) {
 uint32_t mask_crc32c(uint32_t crc) { return ((crc >> 15) | (crc << 17)) + 0xa282ead8u; }
 
 absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::open(
-    const std::string& log_dir) {
+    const std::string& log_dir, int64_t start_step) {
   if (log_dir.empty()) return absl::InvalidArgumentError("TensorBoard log directory is empty");
   if (absl::Status made = make_directories(log_dir); !made.ok()) return made;
 
@@ -111,9 +111,16 @@ absl::StatusOr<std::unique_ptr<TensorBoardWriter>> TensorBoardWriter::open(
   tensorboard::Event header;
   header.set_wall_time(unix_seconds(now));
   header.set_file_version("brain.Event:2");
-  std::string record;
-  append_event(record, header);
-  if (absl::Status written = writer->write_records(record); !written.ok()) return written;
+  std::string records;
+  append_event(records, header);
+  if (start_step >= 0) {
+    tensorboard::Event start;
+    start.set_wall_time(unix_seconds(now));
+    start.set_step(start_step);
+    start.mutable_session_log()->set_status(tensorboard::SessionLog::START);
+    append_event(records, start);
+  }
+  if (absl::Status written = writer->write_records(records); !written.ok()) return written;
   return writer;
 }
 

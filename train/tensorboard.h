@@ -9,8 +9,9 @@
 //   byte   data[length]        the serialized Event
 //   uint32 masked_crc32c(data)
 //
-// The first record is an Event with file_version "brain.Event:2"; every scalar after it is an
-// Event with a Summary holding one tagged value.
+// The first record is an Event with file_version "brain.Event:2", the second may mark a
+// (re)start (SessionLog START); every scalar after them is an Event with a Summary holding one
+// tagged value.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +40,12 @@ class TensorBoardWriter {
  public:
   // Creates `log_dir` (and missing parents) if needed and a new file in it named
   // events.out.tfevents.<unix seconds>.<hostname> (".1", ".2", ... appended if another writer
-  // made that name in the same second). Errors name the directory or file.
-  static absl::StatusOr<std::unique_ptr<TensorBoardWriter>> open(const std::string& log_dir);
+  // made that name in the same second). Errors name the directory or file. With
+  // `start_step` >= 0, the file's second record marks a start at that step (SessionLog START):
+  // TensorBoard then drops what earlier files logged from that step on, as a resumed run (or a
+  // new one in the same directory) logs those steps again.
+  static absl::StatusOr<std::unique_ptr<TensorBoardWriter>> open(const std::string& log_dir,
+                                                                 int64_t start_step = -1);
 
   ~TensorBoardWriter();
   TensorBoardWriter(const TensorBoardWriter&) = delete;

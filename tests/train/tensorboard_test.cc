@@ -6,11 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "train/metrics_log.h"
 #include "train/tensorboard_event.pb.h"
 
 namespace bitgrad {
@@ -165,6 +168,60 @@ TEST(TensorBoardWriterTest, AKilledRunKeepsWhatItLogged) {
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[3].step(), 2);
   EXPECT_EQ(events[3].summary().value(0).simple_value(), 1.0f / 3);
+}
+
+// TensorBoard reads these numbers from the wire (tensorflow/core/util/event.proto); our message
+// names differ, the numbers must not.
+TEST(TensorBoardWriterTest, FieldNumbersAreTensorFlows) {
+  EXPECT_EQ(Event::kWallTimeFieldNumber, 1);
+  EXPECT_EQ(Event::kStepFieldNumber, 2);
+  EXPECT_EQ(Event::kFileVersionFieldNumber, 3);
+  EXPECT_EQ(Event::kSummaryFieldNumber, 5);
+  EXPECT_EQ(Event::kSessionLogFieldNumber, 7);  // 6 is the deprecated log_message
+  EXPECT_EQ(tensorboard::SessionLog::kStatusFieldNumber, 1);
+  EXPECT_EQ(tensorboard::SessionLog::START, 1);
+  EXPECT_EQ(tensorboard::Summary::kValueFieldNumber, 1);
+  EXPECT_EQ(tensorboard::Summary::Value::kTagFieldNumber, 1);
+  EXPECT_EQ(tensorboard::Summary::Value::kSimpleValueFieldNumber, 2);
+}
+
+// A start step: the second record is a SessionLog START at it, before any scalar.
+TEST(TensorBoardWriterTest, AStartStepIsMarkedAfterTheHeader) {
+  auto writer = TensorBoardWriter::open(fresh_dir("tb_start"), 7);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->add_scalar("loss", 1.0, 7).ok());
+  std::vector<Event> events = read_events((*writer)->path());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].file_version(), "brain.Event:2");
+  ASSERT_TRUE(events[1].has_session_log());
+  EXPECT_EQ(events[1].session_log().status(), tensorboard::SessionLog::START);
+  EXPECT_EQ(events[1].step(), 7);
+  EXPECT_TRUE(events[2].has_summary());
+}
+
+// The run's log: each opening starts a new events file marked as a start at the first step it
+// will log, so that TensorBoard drops what a killed run logged past its checkpoint.
+TEST(TensorBoardWriterTest, EachMetricsLogMarksWhereItsRunStarts) {
+  const std::string run_dir = fresh_dir("tb_metrics_starts");
+  for (int64_t keep_up_to_step : {-1, 3}) {  // a fresh run, then one resumed after step 3
+    absl::StatusOr<MetricsLog> log = MetricsLog::open(run_dir + "/metrics.jsonl",
+                                                      keep_up_to_step);
+    ASSERT_TRUE(log.ok()) << log.status();
+  }
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(run_dir + "/tensorboard")) {
+    files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());  // by name: the later file second
+  ASSERT_EQ(files.size(), 2u);
+  std::vector<int64_t> starts;
+  for (const std::string& file : files) {
+    std::vector<Event> events = read_events(file);
+    ASSERT_EQ(events.size(), 2u) << file;
+    ASSERT_EQ(events[1].session_log().status(), tensorboard::SessionLog::START) << file;
+    starts.push_back(events[1].step());
+  }
+  EXPECT_EQ(starts, std::vector<int64_t>({0, 4}));
 }
 
 TEST(TensorBoardWriterTest, UnwritableDirectoryGivesAnErrorNamingIt) {
