@@ -8,9 +8,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace bitgrad {
 namespace {
@@ -47,6 +51,10 @@ std::string directory_of(const std::string& path) {
 std::string temporary_path_for(const std::string& path) {
   static std::atomic<int> counter{0};
   return absl::StrCat(path, ".tmp-", ::getpid(), "-", counter++);
+}
+
+bool all_digits(absl::string_view text) {
+  return !text.empty() && absl::c_all_of(text, [](char c) { return absl::ascii_isdigit(c); });
 }
 
 absl::Status flush_to_disk(const std::string& temporary, const std::string& path) {
@@ -106,6 +114,15 @@ absl::Status write_file_atomically(const std::string& path,
     }
     return status;
   });
+}
+
+bool is_atomic_write_temporary(const std::string& file_name) {
+  const size_t marker = file_name.rfind(".tmp-");
+  if (marker == std::string::npos || marker == 0) return false;
+  const absl::string_view counters = absl::string_view(file_name).substr(marker + 5);
+  const size_t dash = counters.find('-');
+  return dash != absl::string_view::npos && all_digits(counters.substr(0, dash)) &&
+         all_digits(counters.substr(dash + 1));
 }
 
 }  // namespace bitgrad

@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "io/atomic_file.h"
 
 namespace bitgrad {
 namespace {
@@ -30,7 +31,7 @@ std::string lock_holder(const std::string& lock_path) {
 void remove_stale_temporaries(const std::string& dir) {
   std::error_code ignored;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
-    if (entry.path().filename().string().find(".tmp-") != std::string::npos) {
+    if (is_atomic_write_temporary(entry.path().filename().string())) {
       std::filesystem::remove(entry.path(), ignored);
     }
   }

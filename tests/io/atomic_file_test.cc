@@ -53,6 +53,25 @@ TEST(AtomicFileTest, AFailedFillLeavesTheOldFileAndNoTemporary) {
   EXPECT_EQ(files_in(dir), 1);
 }
 
+// The temporaries a killed writer leaves are told apart from a user's files of similar names.
+TEST(AtomicFileTest, ItsTemporariesAreRecognisedByName) {
+  const std::string dir = ::testing::TempDir() + "/atomic_names";
+  mkdir(dir.c_str(), 0755);
+  std::string temporary;
+  ASSERT_TRUE(write_file_atomically_via(dir + "/model.ckpt", [&](const std::string& path) {
+                temporary = path;
+                std::ofstream(path) << "x";
+                return absl::OkStatus();
+              }).ok());
+  const std::string name = temporary.substr(temporary.rfind('/') + 1);
+  EXPECT_TRUE(is_atomic_write_temporary(name)) << name;
+  EXPECT_TRUE(is_atomic_write_temporary("checkpoint.ckpt.tmp-4242-0"));
+  for (const char* other : {"notes.tmp-1.txt", "final.tmp-backup.npz", "model.ckpt.tmp-12-3.bak",
+                            ".tmp-1-2", "model.ckpt.tmp--1", "model.ckpt", "a.tmp-x-1"}) {
+    EXPECT_FALSE(is_atomic_write_temporary(other)) << other;
+  }
+}
+
 TEST(AtomicFileTest, UnwritableDirectoryNamesThePath) {
   absl::Status status = write_file_atomically("/nonexistent_dir/x.ckpt", [](FileSink& s) {
     return write_text(s, "x");
