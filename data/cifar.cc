@@ -158,7 +158,7 @@ absl::StatusOr<Dataset> load_cifar(CifarKind kind, const std::string& given_dir)
   data.train = *std::move(train);
   data.test = *std::move(test);
   const std::string names_path = absl::StrCat(dir, "/", layout(kind).names_file);
-  if (std::filesystem::exists(names_path)) {
+  if (std::error_code ignored; std::filesystem::exists(names_path, ignored)) {
     absl::StatusOr<std::vector<std::string>> names = read_label_names(names_path);
     if (!names.ok()) return names.status();
     // The distributed files end in blank lines.

@@ -19,7 +19,7 @@ std::string idx_path(const std::string& dir, const std::string& stem) {
   const std::string site = absl::StrCat(dir, "/", stem);
   const std::string mirror = absl::StrCat(dir, "/", absl::StrReplaceAll(stem, {{"-idx", ".idx"}}));
   for (const std::string& path : {site + ".gz", site, mirror + ".gz", mirror}) {
-    if (std::filesystem::exists(path)) return path;
+    if (std::error_code ignored; std::filesystem::exists(path, ignored)) return path;
   }
   return site;
 }

@@ -16,11 +16,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool is_image_file(const fs::directory_entry& entry) {
-  if (!entry.is_regular_file()) return false;
-  const std::string extension = absl::AsciiStrToLower(entry.path().extension().string());
+// Entry types without exceptions: a link loop or a file that cannot be examined is neither a
+// folder nor a regular file, where the throwing overloads would end the process.
+bool is_folder(const fs::directory_entry& entry) {
+  std::error_code ignored;
+  return entry.is_directory(ignored);
+}
+
+bool has_image_name(const fs::path& path) {
+  const std::string extension = absl::AsciiStrToLower(path.extension().string());
   return extension == ".jpg" || extension == ".jpeg" || extension == ".png" ||
          extension == ".webp";
+}
+
+bool is_image_file(const fs::directory_entry& entry) {
+  std::error_code ignored;
+  return entry.is_regular_file(ignored) && has_image_name(entry.path());
 }
 
 bool is_hidden(const fs::path& path) { return path.filename().string().front() == '.'; }
@@ -58,7 +69,8 @@ absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
     absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folders[next].path);
     if (!entries.ok()) return entries.status();
     for (const fs::directory_entry& entry : *entries) {
-      if (entry.is_directory() && !entry.is_symlink() && !is_hidden(entry.path())) {
+      std::error_code ignored;
+      if (is_folder(entry) && !entry.is_symlink(ignored) && !is_hidden(entry.path())) {
         folders.push_back({entry.path(), {}});
       }
     }
@@ -82,8 +94,15 @@ absl::Status list_class_folder(const fs::path& class_dir, std::vector<std::strin
     for (const fs::directory_entry& entry : folder.entries) {
       if (is_hidden(entry.path())) continue;
       const std::string path = entry.path().string();
-      if (!is_image_file(entry)) {
-        if (!entry.is_directory()) others.push_back({path, ""});
+      std::error_code error;
+      const bool regular = entry.is_regular_file(error);
+      if (!has_image_name(entry.path())) {
+        if (!is_folder(entry)) others.push_back({path, ""});
+      } else if (!regular) {  // a broken link, a link loop, a device named x.jpg
+        if (!is_folder(entry)) {
+          others.push_back({path, error ? absl::StrCat("unreadable: ", error.message())
+                                        : std::string("not a regular file")});
+        }
       } else if (std::string holds = not_a_decodable_image(path); !holds.empty()) {
         others.push_back({path, std::move(holds)});
       } else {
@@ -100,7 +119,7 @@ std::string sub_folder_list(const fs::path& dir) {
   std::vector<std::string> names;
   size_t count = 0;
   for (const fs::directory_entry& entry : sorted_entries(dir)) {
-    if (!entry.is_directory()) continue;
+    if (!is_folder(entry)) continue;
     if (++count <= kShown) names.push_back(entry.path().filename().string());
   }
   if (count == 0) return "no sub-folders";
@@ -170,7 +189,7 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
   ImageSet set;
   set.source = root;
   for (const fs::directory_entry& class_dir : *class_dirs) {
-    if (!class_dir.is_directory() || is_hidden(class_dir.path())) continue;
+    if (!is_folder(class_dir) || is_hidden(class_dir.path())) continue;
     const int64_t label = set.num_classes();
     set.class_names.push_back(class_dir.path().filename().string());
     const size_t before = set.files.size();
@@ -203,15 +222,19 @@ std::string skipped_files_note(const ImageSet& set) {
       mislabeled.push_back(absl::StrCat(name, " (", file.holds, ")"));
     }
   }
-  auto line = [&](size_t n, const std::vector<std::string>& shown, const std::string& what) {
+  // `one` and `many`: what the file is, or the files are.
+  auto line = [&](size_t n, const std::vector<std::string>& shown, const std::string& one,
+                  const std::string& many) {
     if (n == 0) return std::string();
     return absl::StrCat("note: ", set.source, ": passed over ", n, n == 1 ? " file" : " files",
-                        " that ", n == 1 ? "is" : "are", what, absl::StrJoin(shown, ", "),
+                        " that ", n == 1 ? one : many, ": ", absl::StrJoin(shown, ", "),
                         n > kShown ? ", ..." : "", "\n");
   };
-  return line(misnamed_count, misnamed, absl::StrCat(" not ", kImageFileNames, ": ")) +
+  return line(misnamed_count, misnamed, absl::StrCat("is not ", kImageFileNames),
+              absl::StrCat("are not ", kImageFileNames)) +
          line(mislabeled_count, mislabeled,
-              absl::StrCat(" named as images but hold no ", kDecodableFormats, ": "));
+              absl::StrCat("is named as an image but holds no ", kDecodableFormats),
+              absl::StrCat("are named as images but hold no ", kDecodableFormats));
 }
 
 absl::Status check_test_fraction(double test_fraction) {

@@ -116,6 +116,25 @@ TEST(ImageFolderTest, FilesNamedAsImagesThatHoldNoneAreNoted) {
             "empty file), dog/3.png (not an image (first bytes 70 6c 61 69 6e 20 74 65))\n");
 }
 
+// Links that lead nowhere are passed over and named, not examined with a throwing call that
+// would end the process (a link loop's stat fails with ELOOP).
+TEST(ImageFolderTest, BrokenLinksAndLinkLoopsAreNotedNotFatal) {
+  const std::string root = fresh_temp_dir("folder_links");
+  copy_image("rgb8.png", root + "/cat/1.png");
+  copy_image("rgb8.png", root + "/dog/1.png");
+  std::filesystem::create_symlink("loop.jpg", root + "/cat/loop.jpg");
+  std::filesystem::create_symlink("missing.png", root + "/dog/gone.png");
+  std::filesystem::create_symlink("nowhere", root + "/mouse");  // not a class folder
+  absl::StatusOr<ImageSet> set = read_image_folder(root);
+  ASSERT_TRUE(set.ok()) << set.status();
+  EXPECT_EQ(set->class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(set->files, (std::vector<std::string>{root + "/cat/1.png", root + "/dog/1.png"}));
+  EXPECT_EQ(skipped_files_note(*set),
+            "note: " + root + ": passed over 2 files that are named as images but hold no PNG, "
+            "JPEG or WebP: cat/loop.jpg (unreadable: Too many levels of symbolic links), "
+            "dog/gone.png (unreadable: No such file or directory)\n");
+}
+
 TEST(ImageFolderTest, TrainAndTestMustListTheSameClasses) {
   const std::string root = fresh_temp_dir("folder_split");
   copy_image("rgb8.png", root + "/train/cat/1.png");
