@@ -40,9 +40,14 @@ class CudaMalloc final : public RawMemory {
     return ptr;
   }
 
+  // Leaves the thread's current device as it was: a tensor freed in the middle of an op on
+  // another GPU must not move that op's later calls to this one.
   void free(void* ptr) override {
+    int previous = -1;
+    if (cudaGetDevice(&previous) != cudaSuccess) previous = -1;
     cudaError_t status = cudaSetDevice(device_index_);
     if (status == cudaSuccess) status = cudaFree(ptr);
+    if (previous >= 0 && previous != device_index_) cudaSetDevice(previous);
     if (status != cudaSuccess) {
       cudaGetLastError();
       std::fprintf(stderr, "bitgrad: cudaFree on cuda:%d failed: %s (%s)\n", device_index_,
