@@ -95,8 +95,13 @@ std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k, Prob
     double denominator = 0;
     for (int64_t c = 0; c < classes; ++c) denominator += std::exp(double(row[c]) - max);
     std::iota(order.begin(), order.end(), 0);
+    // Highest first, equal logits in class order, NaNs last: a strict weak order even with
+    // NaNs, which partial_sort needs.
     std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
-      return row[a] > row[b] || (row[a] == row[b] && a < b);
+      const bool a_nan = std::isnan(row[a]), b_nan = std::isnan(row[b]);
+      if (a_nan != b_nan) return b_nan;
+      if (!a_nan && row[a] != row[b]) return row[a] > row[b];
+      return a < b;
     });
     for (int64_t i = 0; i < k; ++i) {
       const int64_t c = order[i];

@@ -63,6 +63,15 @@ TEST(TopKTest, LargeLogitsDoNotOverflow) {
   EXPECT_NEAR(best[0][0].probability, 1 / (1 + std::exp(-1.0)), 1e-12);
 }
 
+// A diverged model's NaNs rank last, in class order, and do not upset the sort.
+TEST(TopKTest, NansRankLast) {
+  const float nan = std::nanf("");
+  const auto best = top_k(from_vector<float>({nan, 2, nan, 1, 2, -5}, {1, 6}), 6);
+  std::vector<int64_t> order;
+  for (const ClassScore& score : best[0]) order.push_back(score.index);
+  EXPECT_EQ(order, std::vector<int64_t>({1, 4, 3, 5, 0, 2}));
+}
+
 TEST(TopKTest, BadArguments) {
   EXPECT_THROW(top_k(zeros({4}), 1), Error);
   EXPECT_THROW(top_k(zeros({1, 4}), 0), Error);
