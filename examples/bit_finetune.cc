@@ -54,9 +54,10 @@ ABSL_FLAG(std::string, schedule, "hyperrule",
 ABSL_FLAG(double, mixup_alpha, -1, "mixup Beta(alpha, alpha); negative: the HyperRule's");
 ABSL_FLAG(double, weight_decay, 0,
           "L2 added to every gradient; 0 as in BiT fine-tuning (its upstream training: 1e-4)");
-ABSL_FLAG(std::string, loss, "softmax",
+ABSL_FLAG(std::string, loss, "",
           "softmax cross-entropy, or sigmoid (one binary classifier per class, as BiT-M's upstream "
-          "training)");
+          "training); empty: softmax, or with --eval_only the loss a checkpoint's run trained "
+          "with");
 ABSL_FLAG(std::string, augment, "bit",
           "bit (resize, random crop, flip), shift (translate by up to 1/8, flip), flip, inception "
           "(BiT's upstream crops: 8-100% of the area, resized; flip), or none (the eval path)");

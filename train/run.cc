@@ -14,6 +14,7 @@
 #include "dist/world.h"
 #include "ops/math_mode.h"
 #include "models/bit_weights.h"
+#include "ops/loss.h"
 #include "train/evaluate.h"
 #include "train/model_init.h"
 #include "train/progress.h"
@@ -82,6 +83,10 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
   if (!chosen.ok()) return chosen.status();
   const int64_t resolution = chosen->crop;
   EvalOptions options = eval_options(config, resolution);
+  if (config.loss().empty() && run_loss(model.run_config) == kSigmoidLoss) {
+    options.loss_of = sigmoid_cross_entropy;  // the loss its run trained with and reported
+    out << "eval: the loss is the sigmoid one, as the checkpoint's run trained (--loss)\n";
+  }
   options.world = world;
   options.progress.out = world == nullptr || world->is_root() ? &out : nullptr;
   const SteadyClock::time_point start = SteadyClock::now();

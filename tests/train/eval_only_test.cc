@@ -289,8 +289,8 @@ TEST_F(EvalOnlyTest, TheLossIsTheOneTheRunTrainedWith) {
   EXPECT_NEAR(softmax->loss, std::log(3.0), 1e-6);
   EXPECT_NEAR(sigmoid->loss, 3 * std::log(2.0), 1e-6);
 
-  // A run with --loss=sigmoid says so, and --eval_only of its checkpoint with the same
-  // setting repeats its loss; evaluated with softmax, it does not.
+  // A run with --loss=sigmoid says so, and --eval_only of its checkpoint repeats its loss, with
+  // --loss left out or the same; evaluated with softmax, it does not.
   const std::string out = out_ + "_sigmoid";
   std::filesystem::remove_all(out);
   RunConfig c = tiny_run(out);
@@ -303,9 +303,14 @@ TEST_F(EvalOnlyTest, TheLossIsTheOneTheRunTrainedWith) {
   evaluation.set_save_weights("");
   evaluation.set_weights(out + "/checkpoint.ckpt");
   evaluation.set_eval_only(true);
-  evaluation.set_loss("sigmoid");
+  evaluation.clear_loss();
   std::ostringstream quiet;
   absl::StatusOr<FinetuneResult> again = run_finetune(evaluation, quiet);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->test.loss, trained->test.loss);
+  EXPECT_NE(quiet.str().find("the loss is the sigmoid one"), std::string::npos) << quiet.str();
+  evaluation.set_loss("sigmoid");
+  again = run_finetune(evaluation, quiet);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->test.loss, trained->test.loss);
   evaluation.set_loss("softmax");
