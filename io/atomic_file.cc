@@ -119,7 +119,18 @@ absl::Status write_file_atomically(const std::string& path,
 bool is_atomic_write_temporary(const std::string& file_name) {
   const size_t marker = file_name.rfind(".tmp-");
   if (marker == std::string::npos || marker == 0) return false;
-  const absl::string_view counters = absl::string_view(file_name).substr(marker + 5);
+  absl::string_view counters = absl::string_view(file_name).substr(marker + 5);
+  // libzip writes our temporary through one of its own: TEMPORARY.XXXXXX (mkstemp, 1.7), or
+  // eight random hex digits in later versions.
+  if (const size_t dot = counters.find('.'); dot != absl::string_view::npos) {
+    const absl::string_view suffix = counters.substr(dot + 1);
+    if ((suffix.size() != 6 && suffix.size() != 8) || !absl::c_all_of(suffix, [](char c) {
+          return absl::ascii_isalnum(c);
+        })) {
+      return false;
+    }
+    counters = counters.substr(0, dot);
+  }
   const size_t dash = counters.find('-');
   return dash != absl::string_view::npos && all_digits(counters.substr(0, dash)) &&
          all_digits(counters.substr(dash + 1));

@@ -66,6 +66,7 @@ TEST(AtomicFileTest, ItsTemporariesAreRecognisedByName) {
   const std::string name = temporary.substr(temporary.rfind('/') + 1);
   EXPECT_TRUE(is_atomic_write_temporary(name)) << name;
   EXPECT_TRUE(is_atomic_write_temporary("checkpoint.ckpt.tmp-4242-0"));
+  EXPECT_TRUE(is_atomic_write_temporary("final.npz.tmp-4242-1.a1B2c3"));  // libzip's
   for (const char* other : {"notes.tmp-1.txt", "final.tmp-backup.npz", "model.ckpt.tmp-12-3.bak",
                             ".tmp-1-2", "model.ckpt.tmp--1", "model.ckpt", "a.tmp-x-1"}) {
     EXPECT_FALSE(is_atomic_write_temporary(other)) << other;
