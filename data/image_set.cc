@@ -31,7 +31,7 @@ absl::StatusOr<Image> ImageSet::image(int64_t i, DecodeSize at_least) const {
 absl::StatusOr<std::pair<int64_t, int64_t>> ImageSet::first_image_size() const {
   if (size() == 0) return absl::InvalidArgumentError(absl::StrCat(source, ": no images"));
   if (files.empty()) return std::make_pair(pixels.size(1), pixels.size(2));
-  absl::StatusOr<Image> first = read_image(files[0]);
+  absl::StatusOr<Image> first = read_image(size_file.empty() ? files[0] : size_file);
   if (!first.ok()) return first.status();
   return std::make_pair(first->height, first->width);
 }
@@ -40,6 +40,7 @@ ImageSet ImageSet::subset(const std::vector<int64_t>& indices) const {
   ImageSet out;
   out.source = source;
   out.class_names = class_names;
+  if (!files.empty()) out.size_file = size_file.empty() ? files[0] : size_file;
   for (int64_t i : indices) {
     BG_CHECK(0 <= i && i < size(), "ImageSet::subset: index ", i, " outside [0, ", size(), ")");
     out.labels.push_back(labels[i]);

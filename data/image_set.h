@@ -34,6 +34,10 @@ struct ImageSet {
   std::vector<std::string> class_names;
   std::vector<SkippedFile> skipped_files;  // files of `source` a reader passed over (an image
                                            // folder's non-images); not carried by subset()
+  // For files: the one whose size stands for the set's, the first file of the set a reader
+  // made; a subset keeps its parent's, so that the HyperRule sees the same size whatever a
+  // seed drew. Empty: files[0].
+  std::string size_file;
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
@@ -42,10 +46,11 @@ struct ImageSet {
   // Example i as 8-bit RGB; gray is replicated to R = G = B. Errors name the file. A JPEG file
   // may be decoded smaller, down to `at_least` (image_io.h DecodeSize).
   absl::StatusOr<Image> image(int64_t i, DecodeSize at_least = {}) const;
-  // (height, width) of example 0, decoding it when the set is files: the size the HyperRule
-  // looks at. Image folders may mix sizes; the first image stands for all of them.
+  // (height, width) of the images, decoding size_file's header when the set is files: the size
+  // the HyperRule looks at. Image folders may mix sizes; their first image stands for all of
+  // them, in every subset too.
   absl::StatusOr<std::pair<int64_t, int64_t>> first_image_size() const;
-  // The examples at `indices`, in that order (a few-shot subset).
+  // The examples at `indices`, in that order (a few-shot subset), with this set's size_file.
   ImageSet subset(const std::vector<int64_t>& indices) const;
 };
 

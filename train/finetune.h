@@ -33,7 +33,8 @@ struct FinetunePlan {
   WarmupStaircase schedule;
 };
 
-// The HyperRule for `train` (its size after any few-shot draw, its first image's size),
+// The HyperRule for `train` (its size after any few-shot draw, its image size: that of the
+// first image of the set it was drawn from, ImageSet::first_image_size),
 // overridden by config.steps, mixup_alpha (>= 0), resolution and schedule = "constant".
 //
 // config.augment picks the train path:

@@ -60,5 +60,25 @@ TEST(ImageSetTest, FilesAreDecodedOnDemand) {
   EXPECT_TRUE(fails_naming(set.image(1).status(), {"/nonexistent.png"}));
 }
 
+// A subset's images have the size of its parent's first image, whichever examples it holds:
+// the HyperRule's resolution of a few-shot draw from a folder of mixed sizes does not depend on
+// the seed that drew it.
+TEST(ImageSetTest, ASubsetHasItsParentsImageSize) {
+  ImageSet set;
+  set.source = "folder";
+  set.files = {"tests/data/testdata/gray8.png", "tests/data/testdata/smooth32.png"};
+  set.labels = {0, 0};
+  set.class_names = {"x"};
+  const auto size_of = [](const ImageSet& s) {
+    absl::StatusOr<std::pair<int64_t, int64_t>> size = s.first_image_size();
+    EXPECT_TRUE(size.ok()) << size.status();
+    return size.ok() ? *size : std::make_pair(int64_t{0}, int64_t{0});
+  };
+  const std::pair<int64_t, int64_t> first = size_of(set);
+  ASSERT_NE(first, std::make_pair(int64_t{32}, int64_t{32}));  // the files differ in size
+  EXPECT_EQ(size_of(set.subset({1})), first);
+  EXPECT_EQ(size_of(set.subset({1, 0}).subset({0})), first);  // a subset of a subset too
+}
+
 }  // namespace
 }  // namespace bitgrad
