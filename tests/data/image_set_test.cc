@@ -1,5 +1,10 @@
 #include "data/image_set.h"
 
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
 
@@ -48,12 +53,18 @@ TEST(ImageSetTest, CheckNamesTheSourceAndTheProblem) {
   EXPECT_TRUE(fails_naming(check_image_set(two_channels), {"gray.bin", "(3, 1, 1, 2)"}));
 }
 
-TEST(ImageSetTest, FilesAreDecodedOnDemand) {
+// A set of image files of one class.
+ImageSet files_of_one_class(const std::vector<std::string>& files) {
   ImageSet set;
   set.source = "folder";
-  set.files = {"tests/data/testdata/gray8.png", "/nonexistent.png"};
-  set.labels = {0, 0};
+  set.files = files;
+  set.labels.assign(files.size(), 0);
   set.class_names = {"x"};
+  return set;
+}
+
+TEST(ImageSetTest, FilesAreDecodedOnDemand) {
+  const ImageSet set = files_of_one_class({"tests/data/testdata/gray8.png", "/nonexistent.png"});
   absl::StatusOr<std::pair<int64_t, int64_t>> size = set.first_image_size();
   ASSERT_TRUE(size.ok()) << size.status();
   EXPECT_GT(size->first, 0);
@@ -64,11 +75,8 @@ TEST(ImageSetTest, FilesAreDecodedOnDemand) {
 // the HyperRule's resolution of a few-shot draw from a folder of mixed sizes does not depend on
 // the seed that drew it.
 TEST(ImageSetTest, ASubsetHasItsParentsImageSize) {
-  ImageSet set;
-  set.source = "folder";
-  set.files = {"tests/data/testdata/gray8.png", "tests/data/testdata/smooth32.png"};
-  set.labels = {0, 0};
-  set.class_names = {"x"};
+  const ImageSet set = files_of_one_class(
+      {"tests/data/testdata/gray8.png", "tests/data/testdata/smooth32.png"});
   const auto size_of = [](const ImageSet& s) {
     absl::StatusOr<std::pair<int64_t, int64_t>> size = s.first_image_size();
     EXPECT_TRUE(size.ok()) << size.status();
