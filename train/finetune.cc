@@ -6,11 +6,9 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/stopwatch.h"
@@ -32,17 +30,12 @@ namespace {
 
 using Clock = SteadyClock;
 
-// "--base_lr=0.1 there, 0.2 here; ..." for the settings that may not change on resume.
+// "--base_lr=0.1 there, 0.2 here; ..." for the fields in which two configs differ.
 std::string differing_settings(const RunConfig& saved, const RunConfig& now) {
   std::string differences;
   const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const google::protobuf::FieldDescriptor* field = descriptor->field(i);
-    // How and where the work is done, not what is computed: a run directory may be moved, or
-    // named by another path, between the kill and the resume.
-    static const absl::flat_hash_set<std::string> kFreeToChange = {
-        "resume", "workers", "bucket_mb", "device", "out", "save_weights"};
-    if (kFreeToChange.contains(field->name())) continue;
     std::string there, here;
     google::protobuf::TextFormat::PrintFieldValueToString(saved, field, -1, &there);
     google::protobuf::TextFormat::PrintFieldValueToString(now, field, -1, &here);
@@ -79,7 +72,8 @@ absl::Status resume_from(const std::string& path, const RunConfig& config, Train
   absl::StatusOr<RunConfig> saved = parse_run_config(state.config, path);
   if (!saved.ok()) return saved.status();
   if (std::string differences =
-          differing_settings(with_loss_named(*saved), with_loss_named(config));
+          differing_settings(computed_settings(with_loss_named(*saved)),
+                             computed_settings(with_loss_named(config)));
       !differences.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--resume: ", path, " was written by a run with other settings: ", differences));

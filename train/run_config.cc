@@ -103,6 +103,16 @@ std::string run_config_text(const RunConfig& config) {
   return text;
 }
 
+RunConfig computed_settings(RunConfig config) {
+  config.clear_resume();
+  config.clear_workers();
+  config.clear_bucket_mb();
+  config.clear_device();
+  config.clear_out();
+  config.clear_save_weights();
+  return config;
+}
+
 absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) {
   RunConfig from_file;
   TextFormat::ParseInfoTree in_file;  // which fields the file sets

@@ -51,6 +51,11 @@ LossFunction loss_function(const RunConfig& config);
 std::string run_loss(const std::string& run_config_text);
 
 std::string run_config_text(const RunConfig& config);  // textproto
+
+// `config` without the settings that say how and where a run works, not what it computes:
+// resume, workers, bucket_mb, device, out and save_weights (a run directory may be moved
+// between a kill and its resume). What --resume compares, and what names a cached model.
+RunConfig computed_settings(RunConfig config);
 absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source);
 
 // --dataset: "FORMAT:PATH", or "fashion_mnist" alone for Debian's copy.

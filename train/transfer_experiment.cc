@@ -153,16 +153,15 @@ std::string modification_time(const std::string& path) {
 
 // The cached upstream model, trained first when absent. The file name carries a hash of the
 // upstream settings and classes (which the RunConfig does not hold), so changing either trains
-// a new one; the loader's thread count changes neither the batches nor the model.
+// a new one; settings that change how it is trained, not what, do not (computed_settings).
 absl::StatusOr<std::string> upstream_model(const RunConfig& user,
                                            const TransferSchedule& schedule,
                                            const Dataset& fashion, std::ostream& out) {
   RunConfig config = upstream_config(user, schedule);
-  RunConfig settings = config;
-  settings.clear_workers();
   const std::string path = absl::StrFormat(
       "%s/fashion_mnist_upstream_%016x.ckpt", bitgrad_cache_dir(),
-      std::hash<std::string>()(run_config_text(settings) + class_list(kUpstreamClasses)));
+      std::hash<std::string>()(run_config_text(computed_settings(config)) +
+                               class_list(kUpstreamClasses)));
   if (std::filesystem::exists(path)) {
     // A cache: a damaged file (a full disk when it was copied, say) is trained again.
     const absl::Status readable = load_checkpoint(path).status();
