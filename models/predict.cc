@@ -81,6 +81,13 @@ absl::StatusOr<Tensor> predict_logits(BitResNetV2& model, int64_t count,
   return logits;
 }
 
+bool ranks_before(const float* logits, int64_t a, int64_t b) {
+  const bool a_nan = std::isnan(logits[a]), b_nan = std::isnan(logits[b]);
+  if (a_nan != b_nan) return b_nan;
+  if (!a_nan && logits[a] != logits[b]) return logits[a] > logits[b];
+  return a < b;
+}
+
 std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k, Probabilities kind) {
   BG_CHECK(logits.dim() == 2, "top_k: expected (N, K) logits, got ", logits.shape());
   BG_CHECK(k >= 1, "top_k: k must be >= 1, got ", k);
@@ -95,14 +102,8 @@ std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k, Prob
     double denominator = 0;
     for (int64_t c = 0; c < classes; ++c) denominator += std::exp(double(row[c]) - max);
     std::iota(order.begin(), order.end(), 0);
-    // Highest first, equal logits in class order, NaNs last: a strict weak order even with
-    // NaNs, which partial_sort needs.
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
-      const bool a_nan = std::isnan(row[a]), b_nan = std::isnan(row[b]);
-      if (a_nan != b_nan) return b_nan;
-      if (!a_nan && row[a] != row[b]) return row[a] > row[b];
-      return a < b;
-    });
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int64_t a, int64_t b) { return ranks_before(row, a, b); });
     for (int64_t i = 0; i < k; ++i) {
       const int64_t c = order[i];
       const double probability = kind == Probabilities::kSigmoid

@@ -66,6 +66,11 @@ struct ClassScore {
   double probability = 0;
 };
 
+// The order in which top_k lists classes and an evaluation ranks a label: the higher logit of
+// `logits` first, equal ones in class order (argmax's first maximum), NaNs last. A strict weak
+// order even with NaNs, as std::partial_sort needs.
+bool ranks_before(const float* logits, int64_t a, int64_t b);
+
 // The min(k, K) best classes of each row of (N, K) logits, best first; equal logits keep the
 // lower index first. Both kinds of probability rank the classes alike.
 std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k,

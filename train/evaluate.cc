@@ -20,9 +20,9 @@
 namespace bitgrad {
 namespace {
 
-// The label's rank among `row`'s K logits, 0 = top. Equal logits rank in class order, as argmax
-// takes the first maximum: a constant row (a zeroed head) is right for class 0 alone, not for
-// every label. A row holding a NaN has no rank (kUnranked), wrong at every k, even k > K: a
+// The label's rank among `row`'s K logits in top_k's order (ranks_before), 0 = top: equal
+// logits rank in class order, so a constant row (a zeroed head) is right for class 0 alone, not
+// for every label. A row holding a NaN has no rank (kUnranked), wrong at every k, even k > K: a
 // diverged model scores 0%.
 constexpr int64_t kUnranked = std::numeric_limits<int64_t>::max();
 int64_t rank_of_label(const float* row, int64_t num_classes, int64_t label) {
@@ -30,9 +30,7 @@ int64_t rank_of_label(const float* row, int64_t num_classes, int64_t label) {
     return kUnranked;
   }
   int64_t rank = 0;
-  for (int64_t c = 0; c < num_classes; ++c) {
-    rank += row[c] > row[label] || (row[c] == row[label] && c < label);
-  }
+  for (int64_t c = 0; c < num_classes; ++c) rank += ranks_before(row, c, label);
   return rank;
 }
 
