@@ -28,19 +28,18 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
   BG_CHECK(x.defined(), "reshape: the input tensor is undefined");
   Shape target;
   int64_t inferred = -1;
-  int64_t known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
       BG_CHECK(inferred < 0, "reshape: only one extent may be -1, got ", Shape(shape));
       inferred = static_cast<int64_t>(i);
     } else {
       BG_CHECK(shape[i] >= 0, "reshape: invalid extent ", shape[i], " in ", Shape(shape));
-      BG_CHECK(!__builtin_mul_overflow(known, shape[i], &known), "reshape: ", Shape(shape),
-               " has more than 2^63 elements");
     }
     target.push_back(shape[i]);
   }
   if (inferred >= 0) {
+    target[inferred] = 1;
+    const int64_t known = target.numel();  // the other extents' product, checked for overflow
     BG_CHECK(known > 0 && x.numel() % known == 0, "reshape: cannot reshape ", x.shape(), " (",
              x.numel(), " elements) to ", Shape(shape));
     target[inferred] = x.numel() / known;

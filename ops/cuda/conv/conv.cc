@@ -52,27 +52,26 @@ class ConvDescriptors {
  private:
   void create(const Shape& x, const Shape& w, const Shape& y, const Conv2dAttrs& attrs,
               DType dtype) {
-    const char* op = op_;
     BG_CHECK(dtype == DType::kFloat32 || dtype == DType::kFloat64 || dtype == DType::kBFloat16,
-             op, ": expected a float32 or float64 tensor, got ", dtype_name(dtype));
+             op_, ": expected a float32 or float64 tensor, got ", dtype_name(dtype));
     // bf16 data (autocast) accumulates in float32.
     const cudnnDataType_t type = dtype == DType::kFloat32    ? CUDNN_DATA_FLOAT
                                  : dtype == DType::kFloat64  ? CUDNN_DATA_DOUBLE
                                                              : CUDNN_DATA_BFLOAT16;
     const cudnnDataType_t compute = dtype == DType::kFloat64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
-    CUDNN_CHECK(op, cudnnCreateTensorDescriptor(&x_));
-    CUDNN_CHECK(op, cudnnCreateTensorDescriptor(&y_));
-    CUDNN_CHECK(op, cudnnCreateFilterDescriptor(&w_));
-    CUDNN_CHECK(op, cudnnCreateConvolutionDescriptor(&conv_));
+    CUDNN_CHECK(op_, cudnnCreateTensorDescriptor(&x_));
+    CUDNN_CHECK(op_, cudnnCreateTensorDescriptor(&y_));
+    CUDNN_CHECK(op_, cudnnCreateFilterDescriptor(&w_));
+    CUDNN_CHECK(op_, cudnnCreateConvolutionDescriptor(&conv_));
     set_tensor(x_, x, type);
     set_tensor(y_, y, type);
-    CUDNN_CHECK(op, cudnnSetFilter4dDescriptor(w_, type, CUDNN_TENSOR_NCHW, dim(w, 0), dim(w, 1),
+    CUDNN_CHECK(op_, cudnnSetFilter4dDescriptor(w_, type, CUDNN_TENSOR_NCHW, dim(w, 0), dim(w, 1),
                                                dim(w, 2), dim(w, 3)));
-    CUDNN_CHECK(op, cudnnSetConvolution2dDescriptor(
+    CUDNN_CHECK(op_, cudnnSetConvolution2dDescriptor(
                         conv_, dim64(attrs.padding[0]), dim64(attrs.padding[1]),
                         dim64(attrs.stride[0]), dim64(attrs.stride[1]), dim64(attrs.dilation[0]),
                         dim64(attrs.dilation[1]), CUDNN_CROSS_CORRELATION, compute));
-    CUDNN_CHECK(op, cudnnSetConvolutionGroupCount(conv_, dim64(attrs.groups)));
+    CUDNN_CHECK(op_, cudnnSetConvolutionGroupCount(conv_, dim64(attrs.groups)));
     bool fp32_exact = dtype == DType::kFloat32 && !cuda_tf32_enabled();
     set_math(fp32_exact ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH);
   }
