@@ -20,6 +20,9 @@ namespace {
 constexpr char kData[] = "tests/train/testdata/finetune_golden_data.npz";
 constexpr char kModel[] = "tests/train/testdata/finetune_golden_model.npz";
 constexpr char kExpected[] = "tests/train/testdata/finetune_golden_expected.npz";
+// Each array's change over the 3 steps, scaled as in golden.h close(); measured: at most 9.9e-4
+// of its scale: the float32 rounding of weights up to 10^4 times larger than their change.
+constexpr double kChangeTol = 5e-3;
 
 RunConfig golden_run(int64_t batch_split, const std::string& out) {
   RunConfig c;
@@ -50,22 +53,17 @@ TEST_P(FinetuneGoldenTest, ThreeStepsMatchPyTorch) {
   absl::StatusOr<FinetuneResult> result = run_finetune(golden_run(GetParam(), out), std::cout);
   ASSERT_TRUE(result.ok()) << result.status();
 
-  const golden::Fixture expected(kExpected), initial(kModel), actual(out + "/final.npz");
-  int64_t arrays = 0;
-  for (const std::string& key : {std::string("resnet/root_block/standardized_conv2d/kernel"),
-                                 std::string("resnet/block2/unit01/b/group_norm/gamma"),
-                                 std::string("resnet/block4/unit03/c/standardized_conv2d/kernel"),
-                                 std::string("resnet/group_norm/beta"),
-                                 std::string("resnet/head/conv2d/kernel"),
-                                 std::string("resnet/head/conv2d/bias")}) {
+  absl::StatusOr<NamedArrays> actual = read_npz(out + "/final.npz");
+  ASSERT_TRUE(actual.ok()) << actual.status();
+  ASSERT_EQ(actual->size(), 153u);
+  const golden::Fixture expected(kExpected), initial(kModel);
+  for (const auto& [key, array] : *actual) {
     // The weights, as the issue asks; and the change over the 3 steps, which is small next to
     // the weights, so that a wrong update cannot hide under the 1e-3.
-    EXPECT_TRUE(golden::close(actual[key], expected[key], 1e-3)) << key;
-    EXPECT_TRUE(golden::close(actual[key] - initial[key], expected[key] - initial[key], 2e-2))
+    EXPECT_TRUE(golden::close(array, expected[key], 1e-3)) << key;
+    EXPECT_TRUE(golden::close(array - initial[key], expected[key] - initial[key], kChangeTol))
         << key << " (change over the 3 steps)";
-    ++arrays;
   }
-  EXPECT_EQ(arrays, 6);
 
   absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines =
       read_metrics(out + "/metrics.jsonl");
@@ -79,20 +77,6 @@ TEST_P(FinetuneGoldenTest, ThreeStepsMatchPyTorch) {
     ++step;
   }
   EXPECT_EQ(step, 3);
-}
-
-// Every array, not just the sample above.
-TEST_P(FinetuneGoldenTest, EveryArrayWithin1e3) {
-  const std::string out = ::testing::TempDir() + "/golden_all" + std::to_string(GetParam());
-  std::filesystem::remove_all(out);
-  ASSERT_TRUE(run_finetune(golden_run(GetParam(), out), std::cout).ok());
-  absl::StatusOr<NamedArrays> actual = read_npz(out + "/final.npz");
-  ASSERT_TRUE(actual.ok()) << actual.status();
-  const golden::Fixture expected(kExpected);
-  ASSERT_EQ(actual->size(), 153u);
-  for (const auto& [key, array] : *actual) {
-    EXPECT_TRUE(golden::close(array, expected[key], 1e-3)) << key;
-  }
 }
 
 INSTANTIATE_TEST_SUITE_P(BatchSplit, FinetuneGoldenTest, ::testing::Values(1, 2, 4),
