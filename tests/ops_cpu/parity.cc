@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/dispatch.h"
+#include "core/profiler.h"
 #include "core/random.h"
 #include "ops/conv.h"
 #include "ops/cpu/conv/direct.h"
@@ -55,7 +56,21 @@ Run run(const Computation& fn, const std::vector<Tensor>& inputs, uint64_t seed,
 ::testing::AssertionResult matches_reference(const Computation& fn,
                                              const std::vector<Tensor>& inputs,
                                              const ParityOptions& options) {
+  // The fast run must use a kernel of its backend: were none linked in, or did every kernel fall
+  // back, the comparison would hold the reference kernels to themselves.
+  const bool profiled = !detail::profiler_running;
+  Profiler profiler;
+  if (profiled) profiler.start();
   Run fast = run(fn, inputs, options.seed, options.device);
+  if (profiled) {
+    profiler.stop();
+    const std::vector<KernelTime> kernels = profiler.results();
+    if (std::none_of(kernels.begin(), kernels.end(),
+                     [](const KernelTime& k) { return k.backend != backend_name(Backend::kRef); })) {
+      return ::testing::AssertionFailure()
+             << "the fast run on " << options.device << " ran only reference kernels";
+    }
+  }
   Run ref;
   {
     BackendOverride reference(Backend::kRef);

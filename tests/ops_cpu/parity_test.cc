@@ -1,0 +1,54 @@
+// matches_reference is the oracle of every fast kernel, so it must fail when the fast run's
+// output or gradient differs from the reference run's, or when no fast kernel ran at all. The
+// computations here tell the two runs apart by their order: the fast run comes first.
+#include "tests/ops_cpu/parity.h"
+
+#include "core/dispatch.h"
+#include "gmock/gmock.h"
+#include "ops/elementwise.h"
+
+namespace bitgrad::testing {
+namespace {
+
+// relu, plus `fast_only(x)` on the first call (the fast run).
+Computation relu_plus_on_fast_run(std::function<Tensor(const Tensor&)> fast_only) {
+  auto calls = std::make_shared<int>(0);
+  return [calls, fast_only](const std::vector<Tensor>& in) {
+    const Tensor y = relu(in[0]);
+    return (*calls)++ == 0 ? y + fast_only(in[0]) : y;
+  };
+}
+
+TEST(ParityTest, PassesTheSameComputation) {
+  EXPECT_TRUE(matches_reference([](const std::vector<Tensor>& in) { return relu(in[0]); },
+                                {random_input({2, 5, 7, 3})}));
+}
+
+TEST(ParityTest, FailsAnOutputOffBy1e3) {
+  const ::testing::AssertionResult result = matches_reference(
+      relu_plus_on_fast_run([](const Tensor& x) { return x.detach() * 1e-3; }),
+      {random_input({2, 5, 7, 3})});
+  EXPECT_FALSE(result);
+  EXPECT_THAT(result.message(), ::testing::HasSubstr("output"));
+}
+
+TEST(ParityTest, FailsAGradientOffBy1e3WithTheSameOutput) {
+  // x - detach(x) is 0 with gradient 1: the fast run's output is right, its gradient not.
+  const ::testing::AssertionResult result = matches_reference(
+      relu_plus_on_fast_run([](const Tensor& x) { return (x - x.detach()) * 1e-3; }),
+      {random_input({2, 5, 7, 3})});
+  EXPECT_FALSE(result);
+  EXPECT_THAT(result.message(), ::testing::HasSubstr("gradient of input 0"));
+}
+
+TEST(ParityTest, FailsWhenOnlyReferenceKernelsRan) {
+  // As if no CPU kernel were linked in: the reference kernels compared with themselves.
+  BackendOverride reference(Backend::kRef);
+  const ::testing::AssertionResult result = matches_reference(
+      [](const std::vector<Tensor>& in) { return relu(in[0]); }, {random_input({2, 5, 7, 3})});
+  EXPECT_FALSE(result);
+  EXPECT_THAT(result.message(), ::testing::HasSubstr("only reference kernels"));
+}
+
+}  // namespace
+}  // namespace bitgrad::testing
