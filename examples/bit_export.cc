@@ -17,6 +17,7 @@
 #include "models/bit_weights.h"
 #include "models/onnx_export.h"
 #include "models/predict.h"
+#include "train/run.h"
 #include "train/run_config.h"
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz, a bitgrad checkpoint, or \"random\"");
@@ -76,8 +77,11 @@ absl::Status run() {
             << (loaded->class_names.empty() ? "" : ", named") << ") to " << output << "\n";
   const std::string npz = absl::GetFlag(FLAGS_save_weights);
   if (!npz.empty()) {
-    if (absl::Status s = save_bit_weights(*model, npz); !s.ok()) return s;
-    std::cerr << "bit_export: wrote its weights to " << npz << "\n";
+    absl::StatusOr<std::string> labels =
+        save_weights_and_class_names(*model, npz, loaded->class_names);
+    if (!labels.ok()) return labels.status();
+    std::cerr << "bit_export: wrote its weights to " << npz
+              << (labels->empty() ? "" : ", its class names to " + *labels) << "\n";
   }
   return absl::OkStatus();
 }

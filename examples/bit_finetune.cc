@@ -11,7 +11,9 @@
 // Data parallel over N processes (docs/scale_out.md): the same command under mpirun, e.g.
 //   mpirun -np 2 bazel-bin/examples/bit_finetune --weights=... --dataset=... --out=/tmp/run
 // Every process trains a replica on its share of each update; rank 0 prints and writes --out.
+#include <exception>
 #include <iostream>
+#include <new>
 #include <memory>
 #include <string>
 
@@ -113,7 +115,9 @@ absl::Status run() {
     status = run_in(**world);
   } catch (const OutOfMemoryError& error) {
     status = absl::ResourceExhaustedError(error.what());
-  } catch (const Error& error) {
+  } catch (const std::bad_alloc&) {
+    status = absl::ResourceExhaustedError("out of memory");
+  } catch (const std::exception& error) {  // bitgrad::Error and the standard library's
     status = absl::InternalError(error.what());
   }
   if (absl::IsResourceExhausted(status)) {

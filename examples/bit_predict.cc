@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 #include <iostream>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -193,6 +195,27 @@ void run() {
     throw Failure{absl::InvalidArgumentError("--csv writes the top-k: it needs --top_k >= 1"),
                   "leave --top_k out (5), or drop --csv and keep every logit with --output"};
   }
+  if (absl::GetFlag(FLAGS_batch) < 1) {
+    throw Failure{absl::InvalidArgumentError(absl::StrCat(
+                      "--batch=", absl::GetFlag(FLAGS_batch), ": expected 1 or more")),
+                  "leave --batch out (16)"};
+  }
+  if (absl::GetFlag(FLAGS_resolution) < 0) {
+    throw Failure{absl::InvalidArgumentError(absl::StrCat(
+                      "--resolution=", absl::GetFlag(FLAGS_resolution),
+                      ": expected a size in pixels, or 0 for the model's own")),
+                  "leave --resolution out"};
+  }
+  // Before the work, not after it.
+  const std::pair<const char*, std::string> outputs[] = {{"--output", absl::GetFlag(FLAGS_output)},
+                                                          {"--csv", absl::GetFlag(FLAGS_csv)}};
+  for (const auto& [flag, path] : outputs) {
+    if (path.empty()) continue;
+    if (absl::Status status = check_writable_path(path); !status.ok()) {
+      throw Failure{absl::Status(status.code(), absl::StrCat(flag, ": ", status.message())),
+                    absl::StrCat(flag, " must be a file in a folder you can write")};
+    }
+  }
   const std::string device_flag = absl::GetFlag(FLAGS_device);
   if (absl::Status status = check_device_flag(device_flag); !status.ok()) {
     throw Failure{status, "--device takes cpu, or cuda on a machine with a GPU"};
@@ -261,8 +284,8 @@ int main(int argc, char** argv) {
       "bit_predict --weights=MODEL.npz|CHECKPOINT --input=IMAGES|BATCH.npy "
       "[--output=logits.npy] [--csv=top5.csv] [--labels=FILE] [--model=NAME] [--resolution=480] "
       "[--batch=16] [--top_k=5] [--flip] [--device=cpu|cuda] [--dtype=fp32|bf16]");
+  bitgrad::run_from_invocation_directory();  // first, so that a relative --flagfile is found too
   absl::ParseCommandLine(argc, argv);
-  bitgrad::run_from_invocation_directory();
   try {
     bitgrad::run();
   } catch (const bitgrad::Failure& failure) {
@@ -273,7 +296,10 @@ int main(int argc, char** argv) {
     std::cerr << "bit_predict: error: " << error.what() << "\n"
               << "HINT: lower --batch or --resolution\n";
     return 1;
-  } catch (const bitgrad::Error& error) {
+  } catch (const std::bad_alloc&) {
+    std::cerr << "bit_predict: error: out of memory\nHINT: lower --batch or --resolution\n";
+    return 1;
+  } catch (const std::exception& error) {  // bitgrad::Error and the standard library's
     std::cerr << "bit_predict: error: " << error.what() << "\n"
               << "HINT: this is likely a bug in bitgrad; please report it with the command line\n";
     return 2;

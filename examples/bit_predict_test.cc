@@ -45,10 +45,10 @@ struct Result {
   std::string out, err;
 };
 
-Result run(const std::string& flags) {
+Result run(const std::string& flags, const std::string& environment = "") {
   const std::string out = temp_path("stdout.txt"), err = temp_path("stderr.txt");
-  const int status =
-      std::system(("examples/bit_predict " + flags + " > " + out + " 2> " + err).c_str());
+  const int status = std::system(
+      (environment + " examples/bit_predict " + flags + " > " + out + " 2> " + err).c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_file(out), read_file(err)};
 }
 
@@ -165,6 +165,26 @@ TEST(BitPredictTest, ACheckpointNamesItsClassesUnlessLabelsSaysOtherwise) {
   std::vector<std::string> expected;
   for (const std::string& name : from_checkpoint) expected.push_back(absl::AsciiStrToUpper(name));
   EXPECT_EQ(top1_names(relabeled.out), expected) << relabeled.out;
+}
+
+// bit_export --save_weights keeps a checkpoint's class names beside the .npz, as bit_finetune
+// --save_weights does: an .npz has no place for them.
+TEST(BitPredictTest, AnExportedCheckpointKeepsItsClassNamesBesideTheNpz) {
+  const std::vector<std::string> names = {"zero", "one", "two", "three", "four"};
+  const std::string checkpoint = tiny_checkpoint("export_me.ckpt", names);
+  const std::string npz = temp_path("exported.npz");
+  const int status = std::system(("examples/bit_export --weights=" + checkpoint + " --output=" +
+                                  temp_path("exported.onnx") + " --save_weights=" + npz)
+                                     .c_str());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(read_file(temp_path("exported.labels.txt")), "zero\none\ntwo\nthree\nfour\n");
+
+  Result named = run("--weights=" + npz + kTinyFlags + " --input=" + golden_input() +
+                     " --top_k=1 --labels=" + temp_path("exported.labels.txt"));
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  for (const std::string& name : top1_names(named.out)) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << named.out;
+  }
 }
 
 // (probability, logit) of each "  1. " line.
@@ -355,6 +375,18 @@ TEST(BitPredictTest, ShowsProgressOverSeveralBatches) {
   EXPECT_EQ(result.out, "");
 }
 
+// `bazel run` starts the program in its runfiles tree; relative paths, a --flagfile's too, are
+// relative to where it was invoked (BUILD_WORKING_DIRECTORY).
+TEST(BitPredictTest, RelativePathsAndFlagfileAreTheInvocationDirectorys) {
+  golden_input();  // x.npy in TempDir
+  const std::string weights = std::filesystem::absolute(kWeights).string();
+  std::ofstream(temp_path("predict.flags")) << "--weights=" << weights << "\n--input=x.npy\n";
+  const Result result = run("--flagfile=predict.flags --output=relative_logits.npy" + kTinyFlags,
+                            "BUILD_WORKING_DIRECTORY=" + ::testing::TempDir());
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_TRUE(std::filesystem::exists(temp_path("relative_logits.npy")));
+}
+
 TEST(BitPredictTest, Errors) {
   const std::string input = golden_input();
   expect_failure(run(""), {"--weights and --input are required"}, "run bit_predict --help");
@@ -393,9 +425,18 @@ TEST(BitPredictTest, Errors) {
                      " --labels=" + three_labels),
                  {three_labels, "has 3 names, the model has 5 classes"},
                  "BiT-S and the BiT-M-*-ILSVRC2012 models have 1000 classes");
-  expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + input +
+  // Output paths, --batch and --resolution are checked before the model is even read.
+  expect_failure(run("--weights=missing.npz --input=" + input +
                      " --output=" + temp_path("no/such/dir/logits.npy")),
-                 {"no/such/dir/logits.npy"}, "--output must be a writable path");
+                 {"--output: cannot write", "no/such/dir/logits.npy", "does not exist"},
+                 "--output must be a file in a folder you can write");
+  expect_failure(run("--weights=missing.npz --input=" + input + " --csv=" + temp_path("")),
+                 {"--csv: cannot write", "it is a folder"},
+                 "--csv must be a file in a folder you can write");
+  expect_failure(run("--weights=missing.npz --input=" + input + " --batch=0"),
+                 {"--batch=0: expected 1 or more"}, "leave --batch out (16)");
+  expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=-3"),
+                 {"--resolution=-3: expected a size in pixels"}, "leave --resolution out");
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "io/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -114,6 +115,25 @@ absl::Status write_file_atomically(const std::string& path,
     }
     return status;
   });
+}
+
+absl::Status check_writable_path(const std::string& path) {
+  const std::string folder = directory_of(path);
+  struct stat info;
+  if (::stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+    return absl::NotFoundError(absl::StrCat("cannot write ", path, ": its folder ", folder,
+                                            " does not exist (create it first)"));
+  }
+  if (::access(folder.c_str(), W_OK | X_OK) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot write ", path, ": its folder ", folder, " takes no new files: ",
+        std::strerror(errno)));
+  }
+  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write ", path, ": it is a folder; give a file name"));
+  }
+  return absl::OkStatus();
 }
 
 bool is_atomic_write_temporary(const std::string& file_name) {

@@ -34,6 +34,11 @@ absl::Status write_file_atomically_via(
     const std::string& path,
     const std::function<absl::Status(const std::string& temporary_path)>& write);
 
+// Whether a file can be written at `path` as above: its folder exists and takes new files, and
+// `path` is no folder. For an output flag, checked before the work that makes the output, not
+// after it. Errors name the path and what is wrong.
+absl::Status check_writable_path(const std::string& path);
+
 // Whether `file_name` (without its folder) has the form of the temporaries above,
 // NAME.tmp-PID-N, or that with libzip's suffix (.XXXXXX, its own temporary of one): what a writer
 // killed before publishing leaves behind, safe to delete once no writer can be running. Other

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/stopwatch.h"
@@ -12,6 +13,7 @@
 #include "data/image_folder.h"
 #include "data/labels.h"
 #include "dist/world.h"
+#include "io/atomic_file.h"
 #include "ops/math_mode.h"
 #include "models/bit_weights.h"
 #include "ops/loss.h"
@@ -40,6 +42,16 @@ absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& conf
                                                    train.status().message()));
   }
   return Dataset{*std::move(train), data.test};
+}
+
+absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& model,
+                                                         const std::string& path,
+                                                         const std::vector<std::string>& names) {
+  if (absl::Status status = save_bit_weights(model, path); !status.ok()) return status;
+  if (names.empty()) return std::string();
+  const std::string labels = labels_path_beside(path);
+  if (absl::Status status = write_label_names(labels, names); !status.ok()) return status;
+  return labels;
 }
 
 std::string summary_line(const FinetuneResult& result) {
@@ -71,6 +83,26 @@ absl::Status check_same_held_out_images(const RunConfig& config, const DatasetSp
       "--test_fraction=", config.test_fraction(), ": ", config.weights(), " was trained on ",
       spec.path, " with --test_fraction=", run->test_fraction(),
       "; evaluate it with that, so that it is tested on the images it did not train on"));
+}
+
+// --save_weights, checked before the training rather than after it: a file in a folder that
+// exists, or in --out (or a folder above it), which the run creates.
+absl::Status check_save_weights_path(const RunConfig& config) {
+  if (config.save_weights().empty()) return {};
+  if (!config.out().empty()) {
+    std::error_code ignored;
+    const std::string folder =
+        std::filesystem::weakly_canonical(
+            std::filesystem::absolute(config.save_weights()).parent_path(), ignored)
+            .string();
+    const std::string out =
+        std::filesystem::weakly_canonical(std::filesystem::absolute(config.out()), ignored)
+            .string();
+    if (out == folder || absl::StartsWith(out, folder + "/")) return {};
+  }
+  absl::Status status = check_writable_path(config.save_weights());
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat("--save_weights: ", status.message()));
 }
 
 // --eval_only: the model as loaded, on the test split, at --resolution, else the one the
@@ -111,6 +143,9 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   if (config.weights().empty()) {
     return absl::InvalidArgumentError("--weights: expected a .npz, a checkpoint or \"random\"");
   }
+  if (world == nullptr || world->is_root()) {  // the one process that writes them
+    if (absl::Status status = check_save_weights_path(config); !status.ok()) return status;
+  }
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(config.dataset());
   if (!spec.ok()) return spec.status();
   absl::StatusOr<Dataset> all = load_dataset_spec(*spec, config.test_fraction());
@@ -141,16 +176,13 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {
-    if (absl::Status status = save_bit_weights(*model->model, config.save_weights());
-        !status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--save_weights: ", status.message()));
+    absl::StatusOr<std::string> labels = save_weights_and_class_names(
+        *model->model, config.save_weights(), data->train.class_names);
+    if (!labels.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--save_weights: ", labels.status().message()));
     }
-    // An .npz has no place for them, so the class names go beside it.
-    const std::string labels = labels_path_beside(config.save_weights());
-    if (absl::Status status = write_label_names(labels, data->train.class_names); !status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("--save_weights: ", status.message()));
-    }
-    out << "weights: " << config.save_weights() << ", class names: " << labels
+    out << "weights: " << config.save_weights() << ", class names: " << *labels
         << " (bit_predict --labels)\n";
   }
   out << "done: " << summary_line(*result) << "\n"

@@ -5,6 +5,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "dist/communicator.h"
@@ -27,6 +28,13 @@ Device run_device(const RunConfig& config);
 
 // The few-shot draw of config.examples_per_class (none when 0) from `data`'s train split.
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config);
+
+// --save_weights: the model as an official-layout .npz at `path`, and, as an .npz has no place
+// for them, its class names beside it (labels_path_beside, for bit_predict --labels) when it has
+// any. Returns the names file's path ("" without names).
+absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& model,
+                                                         const std::string& path,
+                                                         const std::vector<std::string>& names);
 
 // "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates, 2:03 training, 260.1 images/s".
 std::string summary_line(const FinetuneResult& result);

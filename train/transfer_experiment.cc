@@ -178,7 +178,12 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
       << path << ")\n";
   config.set_out(subfolder(user, "upstream"));
   if (absl::Status s = check_run_config(config); !s.ok()) return s;
-  std::filesystem::create_directories(bitgrad_cache_dir());
+  if (std::error_code error; !std::filesystem::create_directories(bitgrad_cache_dir(), error) &&
+                             error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot create the cache folder ", bitgrad_cache_dir(), " for the upstream model: ",
+        error.message(), " (it is $XDG_CACHE_HOME/bitgrad, else ~/.cache/bitgrad)"));
+  }
   absl::Status saved;
   const Dataset upstream_data = class_subset(fashion, kUpstreamClasses);
   absl::StatusOr<FinetuneResult> result =

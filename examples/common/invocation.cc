@@ -4,7 +4,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <iostream>
+#include <new>
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -24,12 +26,14 @@ void run_from_invocation_directory() {
 int run_program(int argc, char** argv, const char* usage,
                 const std::function<absl::Status()>& run) {
   absl::SetProgramUsageMessage(usage);
+  run_from_invocation_directory();  // first, so that a relative --flagfile is found too
   absl::ParseCommandLine(argc, argv);
-  run_from_invocation_directory();
   absl::Status status;
   try {
     status = run();
-  } catch (const Error& error) {
+  } catch (const std::bad_alloc&) {
+    status = absl::ResourceExhaustedError("out of memory");
+  } catch (const std::exception& error) {  // bitgrad::Error and the standard library's
     status = absl::InternalError(error.what());
   }
   if (status.ok()) return 0;

@@ -12,9 +12,9 @@ namespace bitgrad {
 
 void run_from_invocation_directory();
 
-// The whole main() of a program: makes `usage` the first line of --help, parses the Abseil
-// flags, calls run_from_invocation_directory() and runs `run`. Returns 0 when it succeeds; a
-// failed status or a thrown bitgrad::Error is printed as "error: ..." and returns 1.
+// The whole main() of a program: makes `usage` the first line of --help, calls
+// run_from_invocation_directory(), parses the Abseil flags and runs `run`. Returns 0 when it
+// succeeds; a failed status or a thrown exception is printed as "error: ..." and returns 1.
 int run_program(int argc, char** argv, const char* usage,
                 const std::function<absl::Status()>& run);
 

@@ -228,7 +228,8 @@ TEST_F(DataParallelTest, AFailingRankStopsTheOthersWithItsMessage) {
   std::ofstream(dir_ + "/a_file") << "not a directory";
   const testing::ChildOptions two = mpi(2, dir_ + "/failed");
   const pid_t job = testing::start_finetune(
-      with(flags("unused", 100000, 0), "--out=" + dir_ + "/a_file/run"), two);
+      with(with(flags("unused", 100000, 0), "--out=" + dir_ + "/a_file/run"), "--save_weights="),
+      two);
   const testing::Finished finished = wait_at_most(job, 60, two);
   EXPECT_NE(finished.exit_code, 0);
   EXPECT_NE(finished.err.find("error: rank 0 of 2: --out"), std::string::npos) << finished.err;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -79,6 +80,33 @@ TEST(AtomicFileTest, UnwritableDirectoryNamesThePath) {
   });
   EXPECT_FALSE(status.ok());
   EXPECT_NE(status.message().find("/nonexistent_dir/x.ckpt"), std::string::npos) << status;
+}
+
+TEST(AtomicFileTest, CheckWritablePathNamesWhatIsWrong) {
+  const std::string dir = ::testing::TempDir() + "/writable_check";
+  mkdir(dir.c_str(), 0755);
+  EXPECT_TRUE(check_writable_path(dir + "/final.npz").ok());
+  EXPECT_TRUE(check_writable_path("relative_name.npz").ok());  // the working directory
+
+  const absl::Status missing = check_writable_path(dir + "/missing/final.npz");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(missing.message().find(dir + "/missing does not exist"), std::string::npos)
+      << missing;
+
+  std::ofstream(dir + "/a_file") << "x";
+  EXPECT_FALSE(check_writable_path(dir + "/a_file/final.npz").ok());  // a file, not a folder
+
+  const absl::Status folder = check_writable_path(dir);
+  EXPECT_EQ(folder.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(folder.message().find("it is a folder"), std::string::npos) << folder;
+
+  // A read-only folder; root may write anywhere, so only checked for other users.
+  if (geteuid() != 0) {
+    const std::string read_only = dir + "/read_only";
+    mkdir(read_only.c_str(), 0555);
+    const absl::Status denied = check_writable_path(read_only + "/final.npz");
+    EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied) << denied;
+  }
 }
 
 }  // namespace

@@ -152,6 +152,7 @@ void make_fixtures() {
   write_bytes(path("a_file"), "");
   write_bytes(path("bad.textproto"), "batch: \"many\"\n");
   write_bytes(path("batch.textproto"), "batch: 64\n");
+  write_bytes(path("batch0.flags"), "--batch=0\n");
 }
 
 // --- the table ---------------------------------------------------------------------------------
@@ -254,6 +255,12 @@ std::vector<Row> rows() {
        {"no memory for a batch", "3x134217728x134217728", "lower --batch", "--resolution"}},
       {"flags", "`--batch=0`", [] { return error_line(run_with({"--batch=0"})); },
        {"--batch", "positive"}},
+      {"flags", "`--flagfile=batch0.flags`, relative to where `bazel run` was invoked ($TMP)",
+       [] {
+         return error_line(run_with({"--flagfile=batch0.flags"}),
+                           {.env = {"BUILD_WORKING_DIRECTORY=" + dir()}});
+       },
+       {"--batch", "positive"}},
       {"flags", "`--schedule=cosine`", [] { return error_line(run_with({"--schedule=cosine"})); },
        {"--schedule", "cosine", "hyperrule"}},
       {"flags", "`--augment=heavy`", [] { return error_line(run_with({"--augment=heavy"})); },
@@ -282,6 +289,15 @@ std::vector<Row> rows() {
                             "--dataset=fashion_mnist:" + path("missing")});
        },
        {"--dataset", "missing"}},
+      {"flags", "`--save_weights=$TMP/missing/final.npz` (no such folder)",
+       [] {
+         const std::string line =
+             error_line(run_with({"--save_weights=" + path("missing/final.npz")}, "save_run"));
+         // Refused before the training, not after hours of it.
+         if (fs::exists(path("save_run/metrics.jsonl"))) return "(trained first) " + line;
+         return line;
+       },
+       {"--save_weights", "missing does not exist"}},
       {"flags", "`--resume` without `--out`",
        [] { return error_line(run_with({"--out=", "--resume", "--save_weights="})); },
        {"--resume", "--out"}},
@@ -401,6 +417,12 @@ std::vector<Row> rows() {
       {"environment", "`--dataset=fashion_mnist:$TMP/missing`",
        [] { return error_line(run_with({"--dataset=fashion_mnist:" + path("missing")})); },
        {"--dataset", "missing"}},
+      {"environment", "`XDG_CACHE_HOME=$TMP/a_file` (a file) without `--weights`",
+       [] {
+         return error_line({"--out=" + path("cache_experiment")},
+                           {.env = {"XDG_CACHE_HOME=" + path("a_file")}});
+       },
+       {"cache folder", "a_file/bitgrad", "XDG_CACHE_HOME"}},
       {"tensors", "`add(a, b)`, a on the CPU and b on cuda:0",
        [] {
          static HostMemoryAsCuda fake;
