@@ -15,6 +15,15 @@ steps="${1:-20}"
 binary=bazel-bin/examples/bit_finetune
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+run() {  # LOG COMMAND...: a failing run shows its log (the trap then removes it)
+  local log="$1"
+  shift
+  if ! "$@" >"$log" 2>&1; then
+    echo "failed: $*" >&2
+    tail -20 "$log" >&2
+    exit 1
+  fi
+}
 /usr/bin/python3 - "$work/data.npz" <<'PY'
 import sys
 import numpy as np
@@ -31,16 +40,17 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 report() {  # NAME LOG
   local images all_reduce
-  images="$(grep -o '[0-9.]* images/s' "$2" | tail -1)"
+  images="$(grep -o '[0-9.]* images/s' "$2" | tail -1 || true)"
   all_reduce="$(grep '^all-reduce:' "$2" | sed 's/^all-reduce: //' || true)"
   printf '%-40s %-16s %s\n' "$1" "$images" "${all_reduce:--}"
 }
 
-echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $steps updates"
-OMP_NUM_THREADS=2 "$binary" "${flags[@]}" "--out=$work/one" >"$work/one.log" 2>&1
+cpu="$(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2 | sed "s/^ //")"
+echo "$cpu, $(nproc) cores; $steps updates"
+run "$work/one.log" env OMP_NUM_THREADS=2 "$binary" "${flags[@]}" "--out=$work/one"
 report "1 process x 2 threads" "$work/one.log"
 for bucket in ${BUCKETS:-5 25 100 1000}; do
-  mpirun -np 2 -x OMP_NUM_THREADS=1 ${MPIRUN_ARGS:-} "$binary" "${flags[@]}" "--bucket_mb=$bucket" \
-    "--out=$work/two-$bucket" >"$work/two-$bucket.log" 2>&1
+  run "$work/two-$bucket.log" mpirun -np 2 -x OMP_NUM_THREADS=1 ${MPIRUN_ARGS:-} "$binary" \
+    "${flags[@]}" "--bucket_mb=$bucket" "--out=$work/two-$bucket"
   report "2 processes x 1 thread, ${bucket} MiB buckets" "$work/two-$bucket.log"
 done

@@ -24,6 +24,7 @@ The C++ model builder mirrors both knobs with the same names and defaults.
 import collections
 import dataclasses
 import os
+import tempfile
 
 import numpy as np
 import torch
@@ -235,8 +236,18 @@ class BitModel:
     def save_npz(self, path, compressed=False):
         """Writes the official layout: resnet/... keys in the official order, HWIO kernels,
         float32; stored uncompressed unless `compressed` (zip deflate)."""
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        (np.savez_compressed if compressed else np.savez)(path, **self.numpy_arrays())
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        # Through an open file, so that numpy adds no ".npz" to `path`; into place atomically.
+        fd, temporary = tempfile.mkstemp(dir=folder, prefix=os.path.basename(path) + ".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                (np.savez_compressed if compressed else np.savez)(file, **self.numpy_arrays())
+            os.replace(temporary, path)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
 
     def numpy_arrays(self, tensors=None):
         """tensors (default: the parameters) keyed by npz name, as float32 npz-layout arrays."""

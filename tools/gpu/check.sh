@@ -101,7 +101,15 @@ else
       0) echo "$name: no memcheck errors" ;;
       99) failed=1; echo "$name: MEMCHECK ERRORS"; grep -m20 -E 'Invalid|Address|at 0x|by thread' "$log" ;;
       124) echo "$name: memcheck out of time (60 s)" ;;
-      *) echo "$name: memcheck did not run (exit $status): $(grep -m1 -i 'error' "$log")" ;;
+      *)
+        # Without memcheck errors it returns the test's own status: a test failing only here
+        # (the caching allocator off) is a failure, not a sanitizer that could not start.
+        if grep -q '^\[  FAILED  \]' "$log"; then
+          failed=1
+          echo "$name: TEST FAILED under memcheck (exit $status)"; grep -m20 '^\[  FAILED  \]' "$log"
+        else
+          echo "$name: memcheck did not run (exit $status): $(grep -m1 -i 'error' "$log")"
+        fi ;;
     esac
   done
 fi
