@@ -41,11 +41,17 @@ TEST(ElementwiseTest, Relu) {
 }
 
 TEST(ElementwiseTest, GradcheckBinaryOpsWithBroadcasting) {
+  // Either operand broadcast, and both at once; divisors kept away from zero.
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{2, 3, 4}, {3, 1}}, {{3, 1}, {2, 3, 4}}, {{5, 1}, {1, 7}}};
   for (auto op : {add, sub, mul, div}) {
-    Tensor a = random64({2, 3, 4});
-    Tensor b = random64({3, 1});
-    EXPECT_TRUE(gradcheck([&](const std::vector<Tensor>& in) { return op(in[0], in[1]); },
-                          {a, b}));
+    for (const auto& [a_shape, b_shape] : shapes) {
+      Tensor a = random64(a_shape);
+      Tensor b = rand(b_shape, 1.0, 2.0, DType::kFloat64).set_requires_grad();
+      EXPECT_TRUE(gradcheck([&](const std::vector<Tensor>& in) { return op(in[0], in[1]); },
+                            {a, b}))
+          << a_shape.str() << " and " << b_shape.str();
+    }
   }
 }
 
@@ -65,6 +71,9 @@ TEST(ElementwiseTest, GradcheckAffineAndRelu) {
   x.set_requires_grad();
   EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return relu(3.0 * in[0] - 0.5 * in[0]); },
                         {x}));
+  // A shift must not reach the gradient.
+  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return 2.0 * in[0] + 1.0; }, {x}));
+  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return 1.0 - in[0]; }, {x}));
 }
 
 TEST(ElementwiseTest, ErrorsNameTheOpAndShapes) {

@@ -237,13 +237,22 @@ TEST(GroupNormTest, GradcheckWithAResidualAroundIt) {
 
 TEST(GroupNormTest, BackwardLeavesAbsentParametersWithoutGradient) {
   Generator generator(8);
-  Tensor x = random64({2, 4, 3}, generator);
+  Tensor x = random64({2, 4, 3}, generator), dy = random64({2, 4, 3}, generator);
   GroupNormResult forward = call<GroupNormFwd>(x, Tensor(), Tensor(), gn_attrs(2));
-  GroupNormGrads grads = call<GroupNormBwd>(ones_like(x), x, Tensor(), Tensor(), forward.mean,
+  GroupNormGrads grads = call<GroupNormBwd>(dy, x, Tensor(), Tensor(), forward.mean,
                                             forward.rstd, Tensor(), gn_attrs(2));
   EXPECT_FALSE(grads.dgamma.defined());
+  // dx as with gamma = 1 and beta = 0 given.
+  const Tensor gamma = ones({4}, DType::kFloat64), beta = zeros({4}, DType::kFloat64);
+  GroupNormResult identity = call<GroupNormFwd>(x, gamma, beta, gn_attrs(2));
+  GroupNormGrads expected = call<GroupNormBwd>(dy, x, gamma, beta, identity.mean, identity.rstd,
+                                               Tensor(), gn_attrs(2));
+  EXPECT_TRUE(all_close(grads.dx, expected.dx, 1e-12, 1e-12));
+  EXPECT_GT(testing::max_abs(grads.dx), 0.1);
   // With dy = 1, dx = rstd * (1 - mean(1) - xhat * mean(xhat)) = 0.
-  EXPECT_TRUE(all_close(grads.dx, zeros_like(x), 0, 1e-12));
+  GroupNormGrads constant = call<GroupNormBwd>(ones_like(x), x, Tensor(), Tensor(), forward.mean,
+                                               forward.rstd, Tensor(), gn_attrs(2));
+  EXPECT_TRUE(all_close(constant.dx, zeros_like(x), 0, 1e-12));
 }
 
 TEST(GroupNormTest, BackwardFloat32MatchesFloat64) {

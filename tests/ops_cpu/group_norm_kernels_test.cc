@@ -92,6 +92,10 @@ GroupNormResult fwd_on(Backend backend, const Tensor& x, const Params& p,
   return call<GroupNormFwd>(x, p.gamma, p.beta, attrs);
 }
 
+// Each ReLU setting with and without a dx addend: autograd passes one either way.
+constexpr std::pair<bool, bool> kReluAndAddend[] = {
+    {false, false}, {false, true}, {true, false}, {true, true}};
+
 GroupNormGrads bwd_on(Backend backend, const Tensor& dy, const Tensor& x,
                       const GroupNormResult& fwd, const Params& p, const GroupNormAttrs& attrs,
                       const Tensor& dx_addend = Tensor()) {
@@ -100,8 +104,8 @@ GroupNormGrads bwd_on(Backend backend, const Tensor& dy, const Tensor& x,
 }
 
 // The kCpu kernels agree with the reference on y, mean, rstd, dx, dgamma and dbeta, for every
-// case, with and without ReLU and affine parameters, in float32 and float64, on every ISA.
-// Backward with the ReLU also adds a dx addend (the residual gradient autograd folds in).
+// case, with and without ReLU, affine parameters and a dx addend (the residual gradient autograd
+// folds in), in float32 and float64, on every ISA.
 TEST(GroupNormKernelsTest, MatchesReferenceOnPlainTensors) {
   Generator gen(7);
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
@@ -111,10 +115,11 @@ TEST(GroupNormKernelsTest, MatchesReferenceOnPlainTensors) {
       Tensor dy = random_normal(c.x_shape(), dtype, gen);
       Tensor addend = random_normal(c.x_shape(), dtype, gen);
       for (const auto& [affine_name, params] : affine_variants(c.channels, dtype, gen)) {
-        for (bool relu : {false, true}) {
-          SCOPED_TRACE(c.name() + " " + affine_name + (relu ? " relu " : " ") + dtype_name(dtype));
+        for (const auto& [relu, with_addend] : kReluAndAddend) {
+          SCOPED_TRACE(c.name() + " " + affine_name + (relu ? " relu " : " ") +
+                       (with_addend ? "addend " : "") + dtype_name(dtype));
           const GroupNormAttrs attrs = attrs_for(c, relu);
-          const Tensor dx_addend = relu ? addend : Tensor();
+          const Tensor dx_addend = with_addend ? addend : Tensor();
           GroupNormResult ref = fwd_on(Backend::kRef, x, params, attrs);
           GroupNormGrads ref_grads = bwd_on(Backend::kRef, dy, x, ref, params, attrs, dx_addend);
           for (CpuIsa isa : testing::isas_to_test()) {
@@ -198,16 +203,17 @@ void check_blocked_matches_reference(int64_t block) {
     const ChannelBlockedShape shape{c.batch, c.channels, x.numel() / (c.batch * c.channels), block};
     const std::vector<T> x_blocked = pack_blocked<T>(x, block, garbage);
     const std::vector<T> dy_blocked = pack_blocked<T>(dy, block, garbage);
-    Tensor addend = random_normal(c.x_shape(), dtype, gen);  // added to dx under the ReLU
+    Tensor addend = random_normal(c.x_shape(), dtype, gen);  // added to dx
     const std::vector<T> addend_blocked = pack_blocked<T>(addend, block, garbage);
     for (const auto& [affine_name, params] : affine_variants(c.channels, dtype, gen)) {
-      for (bool relu : {false, true}) {
+      for (const auto& [relu, with_addend] : kReluAndAddend) {
         SCOPED_TRACE(c.name() + " block " + std::to_string(block) + " " + affine_name +
-                     (relu ? " relu " : " ") + dtype_name(dtype));
+                     (relu ? " relu " : " ") + (with_addend ? "addend " : "") +
+                     dtype_name(dtype));
         const GroupNormAttrs attrs = attrs_for(c, relu);
         GroupNormResult ref = fwd_on(Backend::kRef, x, params, attrs);
         GroupNormGrads ref_grads =
-            bwd_on(Backend::kRef, dy, x, ref, params, attrs, relu ? addend : Tensor());
+            bwd_on(Backend::kRef, dy, x, ref, params, attrs, with_addend ? addend : Tensor());
         for (CpuIsa isa : testing::isas_to_test()) {
           SCOPED_TRACE(cpu::cpu_isa_name(isa));
           ScopedCpuIsaCap cap(isa);
@@ -227,7 +233,7 @@ void check_blocked_matches_reference(int64_t block) {
           cpu::group_norm_bwd_blocked<T>(
               shape, attrs, dy_blocked.data(), x_blocked.data(), data_or_null<T>(params.gamma),
               data_or_null<T>(params.beta), ref.mean.data<T>(), ref.rstd.data<T>(),
-              relu ? addend_blocked.data() : nullptr, dx.data(),
+              with_addend ? addend_blocked.data() : nullptr, dx.data(),
               params.gamma.defined() ? dgamma.mutable_data<T>() : nullptr, dbeta.mutable_data<T>());
           EXPECT_TRUE(close_relative(unpack_blocked(dx, x.shape(), block, &dx_padding_zero),
                                      ref_grads.dx, tol));

@@ -91,7 +91,11 @@ Run run(const Computation& fn, const std::vector<Tensor>& inputs, uint64_t seed,
 }
 
 Tensor random_input(const Shape& shape, bool requires_grad) {
-  Tensor t = randn(shape);
+  return random_input(shape, DType::kFloat32, requires_grad);
+}
+
+Tensor random_input(const Shape& shape, DType dtype, bool requires_grad) {
+  Tensor t = randn(shape, dtype);
   if (requires_grad) t.set_requires_grad();
   return t;
 }

@@ -36,8 +36,9 @@ using Computation = std::function<Tensor(const std::vector<Tensor>& inputs)>;
 ::testing::AssertionResult close_to(const Tensor& actual, const Tensor& expected,
                                     const ParityOptions& options = {});
 
-// Random normal float32 values, requiring grad when asked.
+// Random normal float32 (or `dtype`) values, requiring grad when asked.
 Tensor random_input(const Shape& shape, bool requires_grad = true);
+Tensor random_input(const Shape& shape, DType dtype, bool requires_grad = true);
 
 // A plain (N, C, H, W) float32 tensor's values packed as nChw<block>c (C a multiple of block),
 // and back: the buffers the hand-written blocked kernels take.

@@ -40,11 +40,13 @@ TEST_F(ConvCudaTest, ForwardAndBothBackwardsMatchTheReference) {
            {{3, 16, 9, 9}, {24, 16, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 1}, true},
            {{2, 12, 10, 10}, {20, 12, 1, 1}, {{2, 2}, {0, 0}, {1, 1}, 1}, false},
            {{1, 8, 11, 7}, {8, 2, 3, 3}, {{1, 2}, {1, 0}, {2, 1}, 4}, true}}) {
-    SCOPED_TRACE(c.x.str() + " * " + c.w.str());
-    Tensor bias = c.bias ? random_input({c.w[0]}) : Tensor();
-    EXPECT_TRUE(matches_reference(
-        [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.attrs); },
-        {random_input(c.x), random_input(c.w), bias}, on_gpu()));
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      SCOPED_TRACE(c.x.str() + " * " + c.w.str() + " " + dtype_name(dtype));
+      Tensor bias = c.bias ? random_input({c.w[0]}, dtype) : Tensor();
+      EXPECT_TRUE(matches_reference(
+          [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.attrs); },
+          {random_input(c.x, dtype), random_input(c.w, dtype), bias}, on_gpu(dtype)));
+    }
   }
 }
 
@@ -60,12 +62,23 @@ TEST_F(ConvCudaTest, AnEmptyInputGivesTheBias) {
   for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(values[i], b[i / 4]) << "output " << i;
 }
 
+// A 1x1 shortcut, a strided 3x3 and a padded 3x3 with odd sizes, in both dtypes.
 TEST_F(ConvCudaTest, ConvAddMatchesTheReference) {
   BG_REQUIRE_GPU();
-  EXPECT_TRUE(matches_reference(
-      [](const std::vector<Tensor>& in) { return conv2d_add(in[0], in[1], in[2]); },
-      {random_input({2, 16, 7, 9}), random_input({24, 16, 1, 1}), random_input({2, 24, 7, 9})},
-      on_gpu()));
+  for (const auto& [x, w, attrs] : std::vector<std::tuple<Shape, Shape, Conv2dAttrs>>{
+           {{2, 16, 7, 9}, {24, 16, 1, 1}, {}},
+           {{2, 8, 9, 9}, {12, 8, 3, 3}, {{2, 2}, {1, 1}}},
+           {{1, 5, 6, 7}, {7, 5, 3, 3}, {{1, 1}, {1, 1}}}}) {
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      SCOPED_TRACE(x.str() + " * " + w.str() + " " + dtype_name(dtype));
+      const Conv2dAttrs a = attrs;
+      const Shape y = conv2d_output_shape(x, w, a);
+      EXPECT_TRUE(matches_reference(
+          [a](const std::vector<Tensor>& in) { return conv2d_add(in[0], in[1], in[2], a); },
+          {random_input(x, dtype), random_input(w, dtype), random_input(y, dtype)},
+          on_gpu(dtype)));
+    }
+  }
 }
 
 // cuDNN adds into the addend's memory only when it was given up and is not shared.
@@ -122,14 +135,18 @@ using MatmulCudaTest = Tf32Off;
 
 TEST_F(MatmulCudaTest, LinearAndMatmulMatchTheReference) {
   BG_REQUIRE_GPU();
-  for (const auto& [m, k, n] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 13, 5}, {33, 2048, 10}}) {
-    SCOPED_TRACE(::testing::Message() << m << "x" << k << "x" << n);
-    EXPECT_TRUE(matches_reference(
-        [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
-        {random_input({m, k}), random_input({n, k}), random_input({n})}, on_gpu()));
-    EXPECT_TRUE(matches_reference(
-        [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
-        {random_input({m, k}), random_input({k, n})}, on_gpu()));
+  for (const auto& [m, k, n] :
+       std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 13, 5}, {33, 2048, 10}}) {
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      SCOPED_TRACE(::testing::Message() << m << "x" << k << "x" << n << " " << dtype_name(dtype));
+      EXPECT_TRUE(matches_reference(
+          [](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+          {random_input({m, k}, dtype), random_input({n, k}, dtype), random_input({n}, dtype)},
+          on_gpu(dtype)));
+      EXPECT_TRUE(matches_reference(
+          [](const std::vector<Tensor>& in) { return matmul(in[0], in[1]); },
+          {random_input({m, k}, dtype), random_input({k, n}, dtype)}, on_gpu(dtype)));
+    }
   }
 }
 

@@ -66,13 +66,19 @@ TEST(MaxPoolCudaTest, ForwardBackwardAndInferenceMatchTheReference) {
   for (const Case& c : std::vector<Case>{{{2, 3, 9, 9}, {{3, 3}, {2, 2}, {1, 1}}},  // BiT's stem
                                          {{2, 5, 8, 8}, {{2, 2}, {2, 2}, {0, 0}}},
                                          {{1, 4, 7, 10}, {{3, 2}, {1, 2}, {1, 0}}}}) {
-    SCOPED_TRACE(c.x.str());
-    EXPECT_TRUE(matches_reference(
-        [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], c.attrs); },
-        {random_input(c.x)}, on_gpu()));
-    Tensor x = randn(c.x);
-    EXPECT_TRUE(all_close(call<MaxPool2dInference>(x.to(Device::cuda()), c.attrs),
-                          call<MaxPool2dInference>(x, c.attrs), 0, 0));
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      SCOPED_TRACE(c.x.str() + " " + dtype_name(dtype));
+      EXPECT_TRUE(matches_reference(
+          [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], c.attrs); },
+          {random_input(c.x, dtype)}, on_gpu(dtype)));
+      Tensor x = randn(c.x, dtype), expected;
+      {
+        BackendOverride reference(Backend::kRef);
+        expected = call<MaxPool2dInference>(x, c.attrs);
+      }
+      EXPECT_TRUE(
+          all_close(call<MaxPool2dInference>(x.to(Device::cuda()), c.attrs), expected, 0, 0));
+    }
   }
 }
 
@@ -109,10 +115,13 @@ TEST(PadCudaTest, PaddingAndCroppingMatchTheReference) {
   // BiT's stem pad, an asymmetric pad of every dim, and a crop (negative amounts).
   for (const std::vector<int64_t>& pads :
        {std::vector<int64_t>{1, 1, 1, 1}, {0, 2, 3, 1, 1, 0, 2, 2}, {-1, 2, 0, -2}}) {
-    SCOPED_TRACE(::testing::Message() << "pads of size " << pads.size() << " first " << pads[0]);
-    EXPECT_TRUE(matches_reference(
-        [&](const std::vector<Tensor>& in) { return pad(in[0], pads, 0.5); },
-        {random_input({2, 3, 5, 7})}, on_gpu()));
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      SCOPED_TRACE(::testing::Message() << "pads of size " << pads.size() << " first " << pads[0]
+                                        << " " << dtype_name(dtype));
+      EXPECT_TRUE(matches_reference(
+          [&](const std::vector<Tensor>& in) { return pad(in[0], pads, 0.5); },
+          {random_input({2, 3, 5, 7}, dtype)}, on_gpu(dtype)));
+    }
   }
 }
 
@@ -146,17 +155,20 @@ TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
         BackendOverride reference(Backend::kRef);
         call<SgdUpdate>(params, grads, buffers, attrs);
       }
+      // float64 as exactly as its rounding allows (a float32 computation would be 1e-7 off).
+      const double tol = dtype == DType::kFloat64 ? 1e-14 : 1e-6;
       for (size_t i = 0; i < params.size(); ++i) {
-        EXPECT_TRUE(all_close(params_gpu[i], params[i], 1e-6, 1e-7)) << "parameter " << i;
+        EXPECT_TRUE(all_close(params_gpu[i], params[i], tol, tol / 10)) << "parameter " << i;
         if (o.momentum != 0) {
-          EXPECT_TRUE(all_close(buffers_gpu[i], buffers[i], 1e-6, 1e-7)) << "buffer " << i;
+          EXPECT_TRUE(all_close(buffers_gpu[i], buffers[i], tol, tol / 10)) << "buffer " << i;
         }
       }
     }
   }
 }
 
-// The GPU's answer is the reference kernel's: each tensor in turn given one NaN or infinity, on
+// The GPU's answer is the reference kernel's for every set of tensors holding a NaN or an
+// infinity (several at once: the first must win), at the first, middle or last element, on
 // tensors of both dtypes, one of them longer than a chunk.
 TEST(FirstNonFiniteCudaTest, MatchesTheReferenceKernel) {
   BG_REQUIRE_GPU();
@@ -165,18 +177,23 @@ TEST(FirstNonFiniteCudaTest, MatchesTheReferenceKernel) {
                                                       {Shape{200003}, DType::kFloat32},
                                                       {Shape{0}, DType::kFloat32},
                                                       {Shape{64, 3, 7, 7}, DType::kFloat64}};
-  for (int bad = -1; bad < static_cast<int>(specs.size()); ++bad) {
-    for (double value : {std::nan(""), -static_cast<double>(INFINITY)}) {
+  const int count = static_cast<int>(specs.size());
+  for (int bad_set = 0; bad_set < (1 << count); ++bad_set) {
+    for (const char* where : {"first", "middle", "last"}) {
+      const double value = bad_set % 2 ? std::nan("") : -static_cast<double>(INFINITY);
       std::vector<Tensor> host, device;
-      for (int i = 0; i < static_cast<int>(specs.size()); ++i) {
+      for (int i = 0; i < count; ++i) {
         std::vector<double> values = randn(specs[i].first).to_vector<double>();
-        if (i == bad && !values.empty()) values[values.size() / 2] = value;
+        if ((bad_set >> i & 1) && !values.empty()) {
+          const size_t last = values.size() - 1;
+          values[where[0] == 'f' ? 0 : where[0] == 'm' ? last / 2 : last] = value;
+        }
         host.push_back(from_vector(values, specs[i].first).to(specs[i].second));
         device.push_back(host.back().to(Device::cuda()));
       }
       const int64_t on_gpu = first_non_finite(device);
       BackendOverride reference(Backend::kRef);
-      EXPECT_EQ(on_gpu, first_non_finite(host)) << "bad tensor " << bad << ", " << value;
+      EXPECT_EQ(on_gpu, first_non_finite(host)) << "bad tensors " << bad_set << ", " << where;
     }
   }
 }
