@@ -25,14 +25,17 @@ constexpr Tolerances kRefTol{3e-5, 3e-4};
 constexpr Tolerances kFastTol{3e-4, 1e-3};
 
 struct ModelCase {
-  std::string name;
+  std::string name;  // the weights file
+  std::string io;    // the fixture of its forward and backward
   int64_t base_width;
   int64_t num_groups;
   bool has_param_grads;
 };
 
-const ModelCase kR50{"bit_tiny_r50", 4, 2, true};
-const ModelCase kR101{"bit_tiny_r101", 2, 2, false};
+const ModelCase kR50{"bit_tiny_r50", "bit_tiny_r50_io", 4, 2, true};
+// At 64x64 the last two stages see 4x4 and 2x2 maps, not 2x2 and 1x1.
+const ModelCase kR50At64{"bit_tiny_r50", "bit_tiny_r50_io64", 4, 2, true};
+const ModelCase kR101{"bit_tiny_r101", "bit_tiny_r101_io", 2, 2, false};
 
 std::string fixture_path(const std::string& name) { return "tests/golden/" + name + ".npz"; }
 
@@ -69,10 +72,10 @@ class BitModelGoldenTest : public GoldenTest {
   const Tolerances& tol() const { return GetParam() == Kernels::kRef ? kRefTol : kFastTol; }
 
   void check_forward(const ModelCase& c) {
-    SCOPED_TRACE(c.name);
+    SCOPED_TRACE(c.io);
     auto model = load_model(c);
     ASSERT_NE(model, nullptr);
-    Fixture io(fixture_path(c.name + "_io"));
+    Fixture io(fixture_path(c.io));
     const Tensor x = io["x"];
     std::map<std::string, Tensor> staged = staged_forward(*model, x);
     for (const auto& [key, actual] : staged) {
@@ -88,10 +91,10 @@ class BitModelGoldenTest : public GoldenTest {
   }
 
   void check_backward(const ModelCase& c) {
-    SCOPED_TRACE(c.name);
+    SCOPED_TRACE(c.io);
     auto model = load_model(c);
     ASSERT_NE(model, nullptr);
-    Fixture io(fixture_path(c.name + "_io"));
+    Fixture io(fixture_path(c.io));
     Tensor x = io["x"].clone();
     x.set_requires_grad(true);
     cross_entropy(model->forward(x), io.integers("labels")).backward();
@@ -110,6 +113,8 @@ class BitModelGoldenTest : public GoldenTest {
 
 TEST_P(BitModelGoldenTest, R50Forward) { check_forward(kR50); }
 TEST_P(BitModelGoldenTest, R50Backward) { check_backward(kR50); }
+TEST_P(BitModelGoldenTest, R50At64Forward) { check_forward(kR50At64); }
+TEST_P(BitModelGoldenTest, R50At64Backward) { check_backward(kR50At64); }
 TEST_P(BitModelGoldenTest, R101Forward) { check_forward(kR101); }
 TEST_P(BitModelGoldenTest, R101InputGradient) { check_backward(kR101); }
 

@@ -95,6 +95,10 @@ def write_models(out):
     model, io = model_fixture(TINY_R50, seed=50, batch=2, size=32, with_param_grads=True)
     save_model(model, os.path.join(out, "bit_tiny_r50.npz"))
     save(os.path.join(out, "bit_tiny_r50_io.npz"), io)
+    # The same model at 64x64: its last two stages see 4x4 and 2x2 maps, where at 32x32 they see
+    # 2x2 and 1x1 (on which a 3x3 conv uses its centre tap alone).
+    _, io = model_fixture(TINY_R50, seed=50, batch=2, size=64, with_param_grads=True)
+    save(os.path.join(out, "bit_tiny_r50_io64.npz"), io)
     model, io = model_fixture(TINY_R101, seed=101, batch=2, size=32, with_param_grads=False)
     # Deflated, unlike the official files, so that the C++ loader's inflate path is tested too.
     save_model(model, os.path.join(out, "bit_tiny_r101.npz"), compressed=True)
