@@ -2,9 +2,9 @@
 //
 // A slot is a typed function signature with one entry per backend:
 //
-//   BG_KERNEL_SLOT(ReluFwd, Tensor(const Tensor& x));                   // ops/relu.h
-//   BG_REGISTER_KERNEL(ReluFwd, kRef, relu_fwd_ref);                    // ops/ref/relu_ref.cc
-//   Tensor y = call<ReluFwd>(x);                                        // ops/relu.cc
+//   BG_KERNEL_SLOT(ReluFwd, Tensor(const Tensor& x));       // ops/elementwise.h
+//   BG_REGISTER_KERNEL(ReluFwd, kRef, relu_fwd_ref);        // ops/ref/elementwise_ref.cc
+//   Tensor y = call<ReluFwd>(x);                            // ops/elementwise.cc
 //
 // call<Slot>() picks the backend from the tensors' device: CUDA tensors run the kCuda kernel;
 // CPU tensors run kCpu when registered and kRef otherwise. It never falls back from GPU to CPU,

@@ -25,7 +25,8 @@ class Shape {
   int64_t rank() const { return static_cast<int64_t>(dims_.size()); }
   int64_t numel() const {
     // A zero extent anywhere means no elements, and the product of the others must not be
-    // formed: it can overflow (a file's shape (0, 2^48, 2^48) is valid and empty).
+    // formed: it can overflow ((0, 2^48, 2^48) is empty; file readers refuse such a shape on
+    // their own, io/file_limits.h).
     for (int64_t d : dims_) {
       if (d == 0) return 0;
     }

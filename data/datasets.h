@@ -1,5 +1,5 @@
-// One entry point over every dataset reader, for a --dataset=<format> --data=<path> pair of
-// flags. Each format's own header says what the files look like.
+// One entry point over every dataset reader, for a --dataset=FORMAT:PATH flag (parse_dataset_spec
+// in train/run_config.h). Each format's own header says what the files look like.
 #pragma once
 
 #include <string>

@@ -34,7 +34,7 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root);
 // "" when the reader took every file of `set`; else a line for the files named otherwise than
 // as images and one for those named as images that hold none bitgrad reads, each counting them
 // and naming the first few (relative to set.source), so that images in a format bitgrad does
-// not read (.webp, .bmp, a HEIF photo saved as .jpg, ...) do not drop out unseen.
+// not read (.bmp, .gif, a HEIF photo saved as .jpg, ...) do not drop out unseen.
 std::string skipped_files_note(const ImageSet& set);
 
 // root/train and root/test (or root/val when there is no root/test). Both must list the same

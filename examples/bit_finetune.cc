@@ -6,7 +6,7 @@
 //   (one command line)
 //
 // Every flag but --config is a field of train/run_config.proto; a --config textproto may set
-// any of them, and flags on the command line win.
+// any of them, and flags set to other values than their defaults win.
 //
 // Data parallel over N processes (docs/scale_out.md): the same command under mpirun, e.g.
 //   mpirun -np 2 bazel-bin/examples/bit_finetune --weights=... --dataset=... --out=/tmp/run

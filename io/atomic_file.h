@@ -40,9 +40,10 @@ absl::Status write_file_atomically_via(
 absl::Status check_writable_path(const std::string& path);
 
 // Whether `file_name` (without its folder) has the form of the temporaries above,
-// NAME.tmp-PID-N, or that with libzip's suffix (.XXXXXX, its own temporary of one): what a writer
-// killed before publishing leaves behind, safe to delete once no writer can be running. Other
-// names, a user's "notes.tmp-1.txt" say, are not.
+// NAME.tmp-PID-N, or that with libzip's suffix for its own temporary of one (.XXXXXX, six
+// letters and digits, or eight in later libzip): what a writer killed before publishing leaves
+// behind, safe to delete once no writer can be running. Other names, a user's "notes.tmp-1.txt"
+// say, are not.
 bool is_atomic_write_temporary(const std::string& file_name);
 
 }  // namespace bitgrad

@@ -4,7 +4,8 @@
 //   root   StdConv 7x7/s2/p3 (3 -> C0), no GN/ReLU; zero pad 1; max-pool 3x3/s2/p0
 //   body   block1..block4 of pre-activation bottleneck units (3,4,6,3 / 3,4,23,3 / 3,8,36,3);
 //          stage s has mid = C0 * 2^s and out = 4 * mid channels; unit01 of every stage has a
-//          strided 1x1 projection of the pre-activation; the stride sits on the 3x3 conv2
+//          1x1 projection of the pre-activation, strided in stages 2-4, where the stride sits
+//          on the 3x3 conv2
 //   head   GroupNorm + ReLU (fused), global mean over (H, W), 1x1 conv with bias (not WS)
 //
 // C0 = base_width * width_factor (base_width = 64 in every real BiT model). Every conv but the
@@ -127,10 +128,10 @@ class PreActBottleneck : public Module {
   std::shared_ptr<nn::GroupNorm> gn1;
   std::shared_ptr<nn::StdConv2d> conv1;  // 1x1
   std::shared_ptr<nn::GroupNorm> gn2;
-  std::shared_ptr<nn::StdConv2d> conv2;  // 3x3, strided
+  std::shared_ptr<nn::StdConv2d> conv2;  // 3x3, stride 2 in unit01 of blocks 2-4
   std::shared_ptr<nn::GroupNorm> gn3;
   std::shared_ptr<nn::StdConv2d> conv3;  // 1x1
-  std::shared_ptr<nn::StdConv2d> downsample;  // strided 1x1 projection; null without one
+  std::shared_ptr<nn::StdConv2d> downsample;  // 1x1 projection (strided with conv2); or null
 };
 
 class BitHead : public Module {

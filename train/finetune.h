@@ -35,7 +35,8 @@ struct FinetunePlan {
 
 // The HyperRule for `train` (its size after any few-shot draw, its image size: that of the
 // first image of the set it was drawn from, ImageSet::first_image_size),
-// overridden by config.steps, mixup_alpha (>= 0), resolution and schedule = "constant".
+// overridden by config.steps, mixup_alpha (>= 0), resolution and schedule ("constant", or
+// "upstream": optim/lr_schedule.h).
 //
 // config.augment picks the train path:
 //   bit    BiT's: resize to the precrop size (x 1.25 the crop for small images), random crop,

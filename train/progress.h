@@ -1,5 +1,5 @@
 // One status line every few seconds for long loops:
-//   step 120/1000  loss 0.4321  lr 0.1000  412.3 img/s  elapsed 0:17  ETA 2:05
+//   step 120/1000  loss 0.4321  lr 1.00e-01  412.3 img/s  elapsed 0:17  ETA 2:05
 // On a terminal (set_one_line) the line is redrawn in place instead; other output then calls
 // end_line() first, so a log file gets plain lines and a terminal one moving line.
 #pragma once

@@ -13,8 +13,10 @@
 
 namespace bitgrad {
 
-// The run's configuration, by precedence: flags given on the command line, then the fields
-// the textproto `config_file` sets (none when empty), then the flags' defaults. Every RunConfig
+// The run's configuration, by precedence: flags whose value differs from their default (Abseil
+// cannot tell a flag given on the command line, so --batch=512, the default, does not override
+// the file), then the fields the textproto `config_file` sets (none when empty), then the flags'
+// defaults. Every RunConfig
 // field needs an Abseil flag of the same name; a missing one is an internal error.
 absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file);
 

@@ -10,7 +10,7 @@
 //   auto relu = cached_primitive<dnnl::eltwise_forward::primitive_desc>(key, [&] {
 //     return dnnl::eltwise_forward::primitive_desc(desc, default_attr(), engine());
 //   });
-//   execute(relu, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
+//   execute("relu", relu, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
 #pragma once
 
 #include <cstdint>

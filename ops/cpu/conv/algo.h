@@ -9,11 +9,11 @@
 // (BiT-R50x1, batch 16, 2 AVX2 cores; docs/performance.md). That holds for convs with 256+
 // channels in and out, and on 1x1 maps for any width; narrower convs on 2x2 to 4x4 maps
 // (bit_finetune's default model, 8-128 channels) run up to 4x faster direct on both ISAs
-// (op_bench --shapes=tools/bench/bit_narrow_convs.csv). Stride-1 3x3 convs run Winograd on
-// 8x8 maps (every pass, ~9% faster inside a training step) and for their backward-data on 4x4
-// maps (~20%); larger maps keep the direct kernels, which beat it there. Above 8x8 the
-// backward-weights of stride-1 3x3 convs runs the hand-written kernel, 1.1-1.5x faster than
-// oneDNN's on BiT's shapes. The rule is fixed rather than timed at run time, so a run, and a run
+// (op_bench --shapes=tools/bench/bit_narrow_convs.csv). Stride-1 3x3 convs with 128+ channels
+// in and out run Winograd F(2x2, 3x3): the forward and backward-data on every map, the
+// backward-weights on 8x8 maps. The backward-weights of the other stride-1 3x3 convs, where
+// neither GEMM nor Winograd runs it, is the hand-written kernel's, 1.1-1.5x faster than oneDNN's
+// on BiT's shapes. The rule is fixed rather than timed at run time, so a run, and a run
 // resumed from a checkpoint, computes the same bits every time.
 //
 // Two passes run as the other pass of the dual conv (conv/dual.h), whose oneDNN 2.6
@@ -24,7 +24,8 @@
 // That rule was measured on AVX2 (8-channel blocks). On AVX-512 (16-channel blocks) oneDNN's
 // direct kernels beat our Winograd, the dual forward, the hand-written 3x3 backward-weights and
 // the small-map GEMM forward, by 1.2-2.4x (op_bench on a 2-core AVX-512 Xeon,
-// docs/performance.md); only the small-map GEMM backward passes still win there. oneDNN's own
+// docs/performance.md); only the small-map GEMM backward passes still win there (the dual 1x1
+// backward-data, not measured again there, runs on both). oneDNN's own
 // AVX-512 Winograd F(4x4, 3x3) beats its direct kernels on stride-1 3x3 convs above 4x4 maps,
 // by 1.1-2.3x per pass. So the rule comes in two sets, picked by the channel block oneDNN's
 // convs choose on this CPU (set_conv_rules() overrides it, for tests).

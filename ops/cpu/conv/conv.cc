@@ -5,9 +5,9 @@
 // blocked weight layout than forward and backward-weights, and SGD updates the plain weights
 // between steps.
 //
-// On small feature maps some passes run as whole-batch GEMMs instead (conv/gemm.h) or, for
-// stride-1 3x3 convs, by Winograd's algorithm (conv/winograd.h), which read and write the same
-// layouts; backward-weights of 3x3 convs runs a hand-written kernel
+// On small feature maps some passes run as whole-batch GEMMs instead (conv/gemm.h), and stride-1
+// 3x3 convs with 128+ channels by Winograd's algorithm (conv/winograd.h), both reading and
+// writing the same layouts; backward-weights of 3x3 convs runs a hand-written kernel
 // (conv/bwd_weight_3x3_kernel.h), and the forward of stride-1 3x3 convs and the backward-data of
 // 1x1 convs run as the other pass of the dual conv (conv/dual.h); on AVX-512, stride-1 3x3
 // convs ask oneDNN for its Winograd kernels instead (conv/direct.h); conv/algo.h says which.
@@ -90,7 +90,7 @@ Tensor conv2d_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& bias,
 // the addend. dst is the addend's own memory when the caller gave it up (reuse_addend) and no
 // other handle or view shares it, already in the conv's output layout: the residual addition
 // then costs no pass over memory of its own. Otherwise dst is a copy of the addend. Where another
-// algorithm runs this forward (Winograd, the dual, GEMM: 3x3 convs), a conv and an add. Under
+// algorithm runs this forward (our or oneDNN's Winograd, the dual, GEMM), a conv and an add. Under
 // bf16 autocast the bf16 result is added to dst as it is converted back. Returns y in the conv's
 // layout.
 Tensor conv2d_add_fwd_onednn(const Tensor& x, const Tensor& w, const Tensor& addend,

@@ -33,8 +33,8 @@ bool gemm_conv_supported(const Shape& x_shape, const Shape& w_shape, const Conv2
 bool gemm_conv_can_write(const dnnl::memory::desc& desc);
 
 // y = conv(x, w), y stored as y_desc. x: (N, C, H, W) plain or channel-blocked; w: plain
-// (O, C, KH, KW). Saves nothing; overwrites y. (No bias: BiT's only conv with a bias is the
-// head, a 1x1 conv on 1x1 maps, which the direct kernel does well.)
+// (O, C, KH, KW). Saves nothing; overwrites y. (No bias: BiT's only conv with a bias, the head,
+// runs as a matmul, BitHead::logits.)
 Tensor conv2d_fwd_gemm(const Tensor& x, const Tensor& w, const Conv2dAttrs& attrs,
                        const dnnl::memory::desc& y_desc);
 // dx (x_shape, stored as dx_desc) from dy (N, O, OH, OW; any layout) and w.

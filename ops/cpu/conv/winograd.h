@@ -1,6 +1,7 @@
 // The conv kernels' entry to the Winograd F(2x2, 3x3) kernels (conv/winograd_kernel.h): each pass
-// of a stride-1 3x3 conv on nChw8c activations, or undefined where the kernels cannot run it
-// (another layout, channels not a multiple of 8, no AVX2), so that the caller falls back.
+// of a stride-1 3x3 conv on nChw8c or nChw16c activations, or undefined where the kernels cannot
+// run it (another layout, channels not a multiple of the block, no AVX2), so that the caller
+// falls back.
 #pragma once
 
 #include "core/tensor.h"
@@ -8,10 +9,10 @@
 
 namespace bitgrad::onednn {
 
-// y = conv(x, w); y in nChw8c. w plain (O, C, 3, 3).
+// y = conv(x, w); y in x's nChw8c or nChw16c. w plain (O, C, 3, 3).
 Tensor conv2d_fwd_winograd(const Tensor& x, const Tensor& w, const Conv2dAttrs& attrs);
 
-// dx (x_shape, nChw8c) from dy, as the forward of the dual conv.
+// dx (x_shape, in dy's nChw8c or nChw16c) from dy, as the forward of the dual conv.
 Tensor conv2d_bwd_data_winograd(const Tensor& dy, const Tensor& w, const Shape& x_shape,
                                 const Conv2dAttrs& attrs);
 
