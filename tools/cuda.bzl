@@ -5,10 +5,14 @@ nvcc (found at configure time) on each .cu file, with the headers, include paths
 C++ deps, and hands the objects to a cc_library so the rest of the build sees plain C++.
 
     cuda_library(
-        name = "relu_cuda",
-        srcs = ["relu.cu"],
-        deps = ["//ops:dispatch"],
+        name = "silu_cuda_launch",
+        srcs = ["silu_cuda.cu"],
+        hdrs = ["silu_cuda.h"],
     )
+
+The .cu files hold device code and plain launch functions only (no bitgrad headers), so they
+need no deps; the .cc that unpacks tensors and registers the kernels is a cc_library that
+depends on this target (examples/custom_op, docs/custom_ops.md step 3c).
 """
 
 load("@local_cuda//:defs.bzl", "CUDA_FOUND", "CUDA_PATH")

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "autograd/engine.h"
-#include "core/cuda/cuda_device.h"
 #include "core/dispatch.h"
+#include "core/storage.h"
 #include "core/tensor.h"
 #include "examples/custom_op/silu.h"
 #include "ops/reduce.h"
@@ -25,7 +25,7 @@ int main() {
               << bitgrad::registry_dump() << "\n";
 
     std::string why_not;
-    if (bitgrad::cuda_available(&why_not)) {
+    if (bitgrad::device_available(bitgrad::DeviceType::kCUDA, &why_not)) {
       Tensor x_gpu = x.detach().to(Device::cuda()).set_requires_grad();
       Tensor y_gpu = custom_op::silu(x_gpu);
       y_gpu.backward(bitgrad::ones_like(y_gpu));

@@ -21,7 +21,7 @@ TESTS=(
   //tests/train:cuda_finetune_test
   //tests/dist:nccl_all_reduce_test
   //tests/dist:gpu_gradient_reducer_test
-  //examples/custom_op:silu_test
+  //examples/custom_op:silu_cuda_test
 )
 TOOLS=(//tools/bench:bit_bench //examples:bit_finetune)
 
