@@ -173,8 +173,12 @@ absl::StatusOr<Dataset> hold_out_test_split(const ImageSet& all, const std::stri
 
 std::vector<std::string> image_files_in(const std::string& dir) {
   std::vector<std::string> files;
-  for (const fs::directory_entry& entry : sorted_entries(dir)) {
-    if (is_image_file(entry) && !is_hidden(entry.path())) files.push_back(entry.path().string());
+  absl::StatusOr<std::vector<ListedFolder>> folders = walk(dir);
+  if (!folders.ok()) return files;
+  for (const ListedFolder& folder : *folders) {
+    for (const fs::directory_entry& entry : folder.entries) {
+      if (is_image_file(entry) && !is_hidden(entry.path())) files.push_back(entry.path().string());
+    }
   }
   return files;
 }
@@ -192,12 +196,30 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
     if (!is_folder(class_dir) || is_hidden(class_dir.path())) continue;
     const int64_t label = set.num_classes();
     set.class_names.push_back(class_dir.path().filename().string());
-    const size_t before = set.files.size();
+    const size_t before = set.files.size(), skipped_before = set.skipped_files.size();
     if (absl::Status s = list_class_folder(class_dir.path(), set.files, set.skipped_files);
         !s.ok()) {
       return s;
     }
     if (set.files.size() == before) {
+      // Files named as images that hold none (a HEIF photo saved as .jpg) say so here: the
+      // note that lists them comes after the folder is read, which this class stops.
+      std::vector<std::string> named_as_images;
+      for (size_t i = skipped_before; i < set.skipped_files.size(); ++i) {
+        const SkippedFile& file = set.skipped_files[i];
+        if (!file.holds.empty()) {
+          named_as_images.push_back(absl::StrCat(
+              fs::path(file.path).filename().string(), ": ", file.holds));
+        }
+      }
+      if (!named_as_images.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            class_dir.path().string(), ": class folder whose files named as images hold none (",
+            absl::StrJoin(named_as_images.begin(),
+                          named_as_images.begin() + std::min<size_t>(3, named_as_images.size()),
+                          "; "),
+            named_as_images.size() > 3 ? "; ..." : "", ")"));
+      }
       return absl::InvalidArgumentError(absl::StrCat(
           class_dir.path().string(), ": class folder without ", kImageFileNames, " files"));
     }

@@ -22,9 +22,10 @@ namespace bitgrad {
 // The file names read as images (any letter case), for messages.
 inline constexpr char kImageFileNames[] = ".jpg, .jpeg, .png or .webp";
 
-// The .jpg, .jpeg, .png and .webp files (any letter case) directly in `dir`, hidden ones aside (macOS
-// leaves "._name.jpg" files that are no images), sorted by name, as paths under `dir`: the
-// images bit_predict takes from a folder.
+// The .jpg, .jpeg, .png and .webp files (any letter case) in `dir` and the folders below it that
+// are neither hidden nor reached through a link, hidden files aside (macOS leaves "._name.jpg"
+// files that are no images), in the order a class folder's are read (torchvision's walk), as
+// paths under `dir`: the images bit_predict takes from a folder, a test/CLASS/ tree included.
 std::vector<std::string> image_files_in(const std::string& dir);
 
 // Errors name the folder: missing, unreadable, no class sub-folders, a class sub-folder without

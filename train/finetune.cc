@@ -66,7 +66,9 @@ RunConfig with_loss_named(RunConfig config) {
 // Restores `state` from `path`, refusing a checkpoint of a different run.
 absl::Status resume_from(const std::string& path, const RunConfig& config, TrainState& state) {
   if (!std::filesystem::exists(path)) {
-    return absl::NotFoundError(absl::StrCat("--resume: no checkpoint ", path));
+    return absl::NotFoundError(absl::StrCat(
+        "--resume: no checkpoint ", path, ": the run wrote none (the first comes at the first "
+        "evaluation, --eval_every); run again without --resume"));
   }
   if (absl::Status status = restore_train_state(path, state); !status.ok()) return status;
   absl::StatusOr<RunConfig> saved = parse_run_config(state.config, path);
@@ -184,11 +186,15 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   state.input_resolution = plan->resolution.crop;
   // What a failure leaves behind, for its message.
   int64_t saved_step = config.resume() ? state.step : -1;
-  auto stopped = [&](const absl::Status& status) {
+  // `diverged`: --resume would repeat the failure, which only other settings avoid.
+  auto stopped = [&](const absl::Status& status, bool diverged = false) {
+    const std::string next = diverged ? ", but the same settings would diverge again from it: "
+                                        "start a new run (another --out) with a lower --base_lr"
+                                      : ", --resume continues from it";
     const std::string kept =
         !files ? "" : saved_step < 0 ? "; no checkpoint was written yet"
                                      : absl::StrCat("; ", checkpoint, " (step ", saved_step,
-                                                    ") is intact, --resume continues from it");
+                                                    ") is intact", next);
     return absl::Status(status.code(), absl::StrCat(status.message(), kept));
   };
   absl::StatusOr<MetricsLog> metrics =
@@ -257,6 +263,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
         reducer->stats().bytes_per_update / double(1 << 20));
   }
 
+  out << std::flush;  // a log file shows what the run is before its first progress line
   // mpirun hands its processes a terminal even when its own output goes to a file: lines then.
   const bool terminal = &out == &std::cout && stdout_is_terminal() && world.size() == 1;
   ProgressMeter progress(plan->steps, config.batch(), terminal ? 0.5 : 10.0, out);
@@ -279,7 +286,8 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     result.test = *test;
     last_eval = step;
     out << absl::StrFormat("step %d: test %s, loss %.4f (%d images)\n", step,
-                           accuracy_text(*test), test->loss, test->examples);
+                           accuracy_text(*test), test->loss, test->examples)
+        << std::flush;  // in a log before the process can be killed, as the checkpoint is
     if (!record) return absl::OkStatus();
     absl::Status logged = metrics->log(
         step, {{"test/top1", test->top1}, {"test/top5", test->top5}, {"test/loss", test->loss}});
@@ -308,8 +316,10 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     ++step;
     if (!loss.ok()) {
       progress.end_line();
+      // InvalidArgument: non-finite values (train/update.h); else out of memory, say.
       return stopped(absl::Status(loss.status().code(),
-                                  absl::StrCat("step ", step, ": ", loss.status().message())));
+                                  absl::StrCat("step ", step, ": ", loss.status().message())),
+                     absl::IsInvalidArgument(loss.status()));
     }
     result.train_seconds += seconds_since(start);
     if (absl::Status s = metrics->log(step, {{"train/loss", *loss}, {"train/lr", lr}}); !s.ok()) {
@@ -325,6 +335,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     if (absl::Status status = evaluate_and_save(plan->steps, false); !status.ok()) return status;
   }
   result.steps = plan->steps;
+  result.resolution = plan->resolution.crop;
   const int64_t images = (plan->steps - first_step) * config.batch();
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
   if (reducer) {

@@ -1,5 +1,6 @@
 #include "train/model_init.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
@@ -27,9 +28,25 @@ void start_sigmoid_at_one_in_k(const RunConfig& config, LoadedBitModel& loaded) 
                                                    bias, classes));
 }
 
+// "" when `file` names no classes or the same ones as `dataset`, in order; else the first
+// difference: "class 2 is \"cat\" there and \"kitten\" here".
+std::string first_difference(const std::vector<std::string>& file,
+                             const std::vector<std::string>& dataset) {
+  if (file.empty() || file == dataset) return "";
+  for (size_t i = 0; i < std::min(file.size(), dataset.size()); ++i) {
+    if (file[i] != dataset[i]) {
+      return absl::StrFormat("class %d is \"%s\" there and \"%s\" here", i, file[i],
+                             dataset[i]);
+    }
+  }
+  return absl::StrFormat("%d classes there, %d here", file.size(), dataset.size());
+}
+
 }  // namespace
 
-absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t num_classes) {
+absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
+                                             const std::vector<std::string>& class_names) {
+  const int64_t num_classes = static_cast<int64_t>(class_names.size());
   const int64_t base_width = or_official(config.base_width(), BitConfig::kOfficialBaseWidth);
   const int64_t num_groups = or_official(config.num_groups(), BitConfig::kOfficialNumGroups);
   if (config.weights() == "random") {
@@ -64,12 +81,24 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config, int64_t nu
         "head the model was trained with",
         config.weights(), file_head, num_classes));
   }
-  if (config.zero_head() || file_head != num_classes) {
+  // A checkpoint's head of as many classes but other ones (a renamed folder reorders them)
+  // would score each class with another's row.
+  const std::string other_classes = first_difference(loaded->class_names, class_names);
+  if (config.eval_only() && !other_classes.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--eval_only: ", config.weights(), " was trained on other classes than --dataset's (",
+        other_classes, "); evaluation needs the classes the model was trained with, in order"));
+  }
+  if (config.zero_head() || file_head != num_classes || !other_classes.empty()) {
     loaded->model->reset_head(num_classes, /*zero=*/true);
     loaded->class_names.clear();
     absl::StrAppend(&loaded->message, absl::StrFormat("; head: %d-way from the file replaced "
                                                       "by a zero %d-way one",
                                                       file_head, num_classes));
+    if (!config.zero_head() && file_head == num_classes) {
+      absl::StrAppend(&loaded->message, " (the file's classes are other ones: ", other_classes,
+                      ")");
+    }
     start_sigmoid_at_one_in_k(config, *loaded);
   }
   return loaded;

@@ -105,6 +105,17 @@ absl::Status check_save_weights_path(const RunConfig& config) {
   return absl::Status(status.code(), absl::StrCat("--save_weights: ", status.message()));
 }
 
+// --out without --resume must not overwrite a run: forgetting --resume after a kill would
+// empty its metrics and replace its checkpoint at the first evaluation.
+absl::Status check_out_holds_no_run(const RunConfig& config) {
+  if (config.out().empty() || config.resume() || config.eval_only()) return {};
+  const std::string checkpoint = config.out() + "/checkpoint.ckpt";
+  if (!std::filesystem::exists(checkpoint)) return {};
+  return absl::AlreadyExistsError(absl::StrCat(
+      "--out=", config.out(), " holds a run already (", checkpoint, "): --resume continues it; "
+      "to start again, give another --out or delete that folder"));
+}
+
 // --eval_only: the model as loaded, on the test split, at --resolution, else the one the
 // checkpoint's run evaluated at, else the HyperRule's for the training images.
 absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const Dataset& data,
@@ -145,6 +156,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   }
   if (world == nullptr || world->is_root()) {  // the one process that writes them
     if (absl::Status status = check_save_weights_path(config); !status.ok()) return status;
+    if (absl::Status status = check_out_holds_no_run(config); !status.ok()) return status;
   }
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(config.dataset());
   if (!spec.ok()) return spec.status();
@@ -159,7 +171,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
   absl::StatusOr<Dataset> data = few_shot_data(*all, config);
   if (!data.ok()) return data.status();
 
-  absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.num_classes());
+  absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.class_names);
   if (!model.ok()) return model.status();
   model->model->to(run_device(config));
   const ScopedBf16Autocast autocast(config.dtype() == "bf16");  // off again when the run ends
@@ -182,8 +194,16 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostrea
       return absl::InvalidArgumentError(
           absl::StrCat("--save_weights: ", labels.status().message()));
     }
+    // An .npz records neither the input size nor a narrowed model's width: say them.
+    const BitConfig& bit = model->model->config();
+    const std::string narrowed =
+        bit.base_width == BitConfig::kOfficialBaseWidth &&
+                bit.num_groups == BitConfig::kOfficialNumGroups
+            ? ""
+            : absl::StrFormat(" --base_width=%d --num_groups=%d", bit.base_width, bit.num_groups);
     out << "weights: " << config.save_weights() << ", class names: " << *labels
-        << " (bit_predict --labels)\n";
+        << "; predict with bit_predict --weights=" << config.save_weights() << " --labels="
+        << *labels << " --resolution=" << result->resolution << narrowed << "\n";
   }
   out << "done: " << summary_line(*result) << "\n"
       << per_class_report(result->test, data->test.class_names);

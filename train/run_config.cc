@@ -1,6 +1,7 @@
 #include "train/run_config.h"
 
 #include <array>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -243,7 +244,16 @@ absl::StatusOr<DatasetSpec> parse_dataset_spec(const std::string& spec) {
   const size_t colon = spec.find(':');
   const std::string name = spec.substr(0, colon);
   absl::StatusOr<DatasetFormat> format = parse_dataset_format(name);
-  if (!format.ok()) return invalid("dataset", std::string(format.status().message()));
+  if (!format.ok()) {
+    // A path given alone: the format names what to read it as.
+    std::error_code ignored;
+    const std::string meant = std::filesystem::is_directory(spec, ignored) ? "folder:"
+                              : std::filesystem::exists(spec, ignored)    ? "npz:"
+                                                                          : "";
+    return invalid("dataset", absl::StrCat(format.status().message(),
+                                           meant.empty() ? "" : "; did you mean --dataset=",
+                                           meant.empty() ? "" : meant + spec + "?"));
+  }
   if (colon != std::string::npos && colon + 1 < spec.size()) {
     return DatasetSpec{*format, spec.substr(colon + 1)};
   }

@@ -135,7 +135,7 @@ std::string subfolder(const RunConfig& user, const std::string& name) {
 absl::StatusOr<FinetuneResult> train(const RunConfig& config, const Dataset& data,
                                      std::ostream& out, const std::function<void(BitResNetV2&)>&
                                                             after = nullptr) {
-  absl::StatusOr<LoadedBitModel> model = initial_model(config, data.train.num_classes());
+  absl::StatusOr<LoadedBitModel> model = initial_model(config, data.train.class_names);
   if (!model.ok()) return model.status();
   out << "model: " << model->message << "\n";
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, data, config, out);

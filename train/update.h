@@ -41,8 +41,8 @@ struct DataParallelShard {
 
 // Returns the update's loss (`loss_of` the logits and targets): the mean of the micro-batches'
 // (mixed) losses, before the step.
-// Fails, without stepping, when the loss or a gradient is not finite; the message names the
-// first parameter (in model order) whose gradient is not finite.
+// Fails with InvalidArgument, without stepping, when the loss or a gradient is not finite; the
+// message names the first parameter (in model order) whose gradient is not finite.
 // With `shard`, the micro-batches are this process's, and the loss is the whole update's.
 absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
                                     const std::vector<Batch>& micro_batches, Mixup& mixup,

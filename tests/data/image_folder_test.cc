@@ -116,6 +116,23 @@ TEST(ImageFolderTest, FilesNamedAsImagesThatHoldNoneAreNoted) {
             "empty file), dog/3.png (not an image (first bytes 70 6c 61 69 6e 20 74 65))\n");
 }
 
+// A class whose every file named as an image holds none says so, rather than that it has no
+// such files (the note above comes only after a folder has been read).
+TEST(ImageFolderTest, AClassOfOnlyFilesNamedAsImagesThatHoldNoneSaysSo) {
+  const std::string root = fresh_temp_dir("folder_all_mislabeled");
+  copy_image("rgb.jpg", root + "/cat/1.jpg");
+  write_file(root + "/dog/a.jpg", "plain text, not an image");
+  write_file(root + "/dog/b.JPEG", std::string("\0\0\0\x18" "ftypheic\0\0\0\0", 16));
+  write_file(root + "/dog/notes.txt", "x");
+  EXPECT_TRUE(fails_naming(read_image_folder(root).status(),
+                           {root + "/dog: class folder whose files named as images hold none",
+                            "a.jpg: not an image", "b.JPEG: a HEIF image"}));
+  write_file(root + "/bird/notes.txt", "x");  // and one with no such files at all
+  std::filesystem::remove_all(root + "/dog");
+  EXPECT_TRUE(fails_naming(read_image_folder(root).status(),
+                           {root + "/bird: class folder without .jpg, .jpeg, .png or .webp"}));
+}
+
 // Links that lead nowhere are passed over and named, not examined with a throwing call that
 // would end the process (a link loop's stat fails with ELOOP).
 TEST(ImageFolderTest, BrokenLinksAndLinkLoopsAreNotedNotFatal) {

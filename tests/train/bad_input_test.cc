@@ -241,6 +241,12 @@ std::vector<Row> rows() {
       {"flags", "`--dataset=imagenet:/data`",
        [] { return error_line(run_with({"--dataset=imagenet:/data"})); },
        {"--dataset", "imagenet", "expected"}},
+      {"flags", "`--dataset=$TMP/unsplit` (a folder, without `folder:`)",
+       [] {
+         fs::create_directories(path("unsplit/cat"));
+         return error_line(run_with({"--dataset=" + path("unsplit")}));
+       },
+       {"--dataset", "did you mean --dataset=folder:", "unsplit"}},
       {"flags", "`--batch=10 --batch_split=3`",
        [] { return error_line(run_with({"--batch=10", "--batch_split=3"})); },
        {"--batch_split", "divide", "10"}},
@@ -337,6 +343,12 @@ std::vector<Row> rows() {
       {"run directory", "`--resume` with no checkpoint in `--out`",
        [] { return error_line(run_with({"--resume"}, "empty_run")); },
        {"--resume", "no checkpoint"}},
+      {"run directory", "`--out` of a finished run again, without `--resume`",
+       [] {
+         error_line(run_with({}, "done_run"));  // a whole run: it writes the checkpoint
+         return error_line(run_with({}, "done_run"));
+       },
+       {"--out", "holds a run already", "--resume continues it"}},
       {"run directory", "`--resume` with `--base_lr=0.2`, the checkpoint has 0.1",
        [] {
          error_line(run_with({}, "lr_run"));  // a whole run: it writes the checkpoint

@@ -327,7 +327,7 @@ TEST_F(EvalOnlyTest, ANewHeadUnderTheSigmoidLossStartsEachClassAtOneInK) {
       c.set_weights(weights);
       c.set_zero_head(true);
       c.set_loss(loss);
-      absl::StatusOr<LoadedBitModel> model = initial_model(c, 3);
+      absl::StatusOr<LoadedBitModel> model = initial_model(c, {"0", "1", "2"});
       ASSERT_TRUE(model.ok()) << model.status();
       const double want = loss == "sigmoid" ? -std::log(2.0) : 0.0;  // -log(K - 1)
       for (float bias : model->model->head->conv->bias.to_vector<float>()) {
@@ -337,6 +337,34 @@ TEST_F(EvalOnlyTest, ANewHeadUnderTheSigmoidLossStartsEachClassAtOneInK) {
           << model->message;
     }
   }
+}
+
+// A checkpoint names its classes: as many classes under other names (a renamed folder reorders
+// them) would score each class with another's head row. Evaluating refuses them; fine-tuning
+// starts a zero head, as for another class count.
+TEST_F(EvalOnlyTest, OtherClassesOfTheSameCountAreNotTheCheckpointsHead) {
+  RunConfig c = tiny_run("");
+  c.set_weights(out_ + "/checkpoint.ckpt");
+  c.set_eval_only(true);
+  absl::StatusOr<LoadedBitModel> same = initial_model(c, {"0", "1", "2"});
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->message.find("zero"), std::string::npos) << same->message;
+
+  absl::StatusOr<LoadedBitModel> renamed = initial_model(c, {"0", "1", "kitten"});
+  ASSERT_FALSE(renamed.ok());
+  EXPECT_NE(renamed.status().message().find(
+                "other classes than --dataset's (class 2 is \"2\" there and \"kitten\" here)"),
+            std::string::npos)
+      << renamed.status();
+
+  c.set_eval_only(false);
+  absl::StatusOr<LoadedBitModel> fine_tuned = initial_model(c, {"0", "1", "kitten"});
+  ASSERT_TRUE(fine_tuned.ok()) << fine_tuned.status();
+  EXPECT_NE(fine_tuned->message.find("replaced by a zero 3-way one (the file's classes are "
+                                     "other ones: class 2"),
+            std::string::npos)
+      << fine_tuned->message;
+  for (float w : fine_tuned->model->head->conv->weight.to_vector<float>()) ASSERT_EQ(w, 0.0f);
 }
 
 // A folder dataset says which of its files it passed over, before it is used.

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "models/checkpoint.h"
 #include "tests/train/finetune_binary.h"
@@ -89,6 +90,7 @@ TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
   for (int64_t kill = 0; kill < kKills; ++kill) {
     std::vector<std::string> flags = testing::tiny_run_flags(dataset, killed, kSteps, kEvalEvery);
     if (fs::exists(checkpoint)) flags.push_back("--resume");
+    const int64_t resumed_at = fs::exists(checkpoint) ? checkpoint_step(checkpoint) : 0;
     const bool in_a_write = kill % 3 == 0;
     const pid_t pid = testing::start_finetune(flags, in_a_write ? paused : plain);
     if (in_a_write) {
@@ -113,6 +115,13 @@ TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
       absl::StatusOr<Checkpoint> loaded = load_checkpoint(checkpoint);
       ASSERT_TRUE(loaded.ok()) << "kill " << kill << ": " << loaded.status();
       furthest = std::max(furthest, loaded->step);
+      // Its log (a file, so block-buffered) shows the evaluation of every checkpoint it wrote.
+      if (loaded->step > resumed_at) {
+        EXPECT_NE(killed_run.out.find(absl::StrCat("step ", loaded->step, ": test")),
+                  std::string::npos)
+            << "kill " << kill << ": the log lacks the step-" << loaded->step
+            << " evaluation:\n" << killed_run.out;
+      }
     }
     if (fs::exists(killed + "/metrics.jsonl")) {
       ASSERT_TRUE(read_metrics(killed + "/metrics.jsonl").ok()) << "kill " << kill;

@@ -81,7 +81,7 @@ pid_t start_run(const std::string& out, bool resume, bool bf16 = false) {
   set_bf16_autocast_enabled(bf16);
   const Dataset data = tiny_data();
   const RunConfig config = tiny_run(out, resume);
-  absl::StatusOr<LoadedBitModel> model = initial_model(config, 3);
+  absl::StatusOr<LoadedBitModel> model = initial_model(config, {"0", "1", "2"});
   std::ostringstream log;  // quiet
   const bool ok = model.ok() && finetune(*model->model, data, config, log).ok();
   std::_Exit(ok ? 0 : 1);
@@ -167,7 +167,7 @@ TEST(ResumeTest, ResumingWithOtherSettingsIsRefused) {
   const Dataset data = tiny_data();
   RunConfig config = tiny_run(out, true);
   config.set_base_lr(0.2);
-  absl::StatusOr<LoadedBitModel> model = initial_model(config, 3);
+  absl::StatusOr<LoadedBitModel> model = initial_model(config, {"0", "1", "2"});
   ASSERT_TRUE(model.ok());
   std::ostringstream log;
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, data, config, log);
@@ -195,7 +195,7 @@ TEST(ResumeTest, AMovedRunDirectoryResumes) {
   std::filesystem::remove_all(moved);
   // In this process: a child forked after the tests before had run threads here could hang.
   const auto run = [](const RunConfig& config) {
-    absl::StatusOr<LoadedBitModel> model = initial_model(config, 3);
+    absl::StatusOr<LoadedBitModel> model = initial_model(config, {"0", "1", "2"});
     std::ostringstream log;
     return model.ok() ? finetune(*model->model, tiny_data(), config, log).status()
                       : model.status();

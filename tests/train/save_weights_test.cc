@@ -33,6 +33,12 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
   EXPECT_EQ(*names, std::vector<std::string>({"0", "1", "2"}));
   EXPECT_NE(log.str().find("class names: " + out + "/final.labels.txt"), std::string::npos)
       << log.str();
+  // What an .npz does not record, the input size and the narrowed width, the run says.
+  EXPECT_NE(log.str().find("predict with bit_predict --weights=" + out + "/final.npz --labels=" +
+                           out + "/final.labels.txt --resolution=32 --base_width=4 "
+                           "--num_groups=2\n"),
+            std::string::npos)
+      << log.str();
   // Without --eval_every the one checkpoint is the last, and the run says so up front.
   EXPECT_NE(log.str().find("checkpoint: " + out + "/checkpoint.ckpt at the end only"),
             std::string::npos)
