@@ -211,7 +211,7 @@ absl::StatusOr<BitConfig> infer_bit_config(const NpzReader& reader, int64_t base
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": the root kernel's ", root_channels, " output channels are not a multiple of "
         "base_width ", base_width, " (every official model's is 64; an .npz does not record a "
-        "narrowed model's)"));
+        "narrowed model's: give its --base_width and --num_groups)"));
   }
   config.width_factor = root_channels / base_width;
   config.head_size = head->shape[0];

@@ -74,7 +74,18 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
   if (!loaded.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--weights: ", loaded.status().message()));
   }
-  const int64_t file_head = loaded->model->config().head_size;
+  // A checkpoint records its width and groups (and an .npz was read with these): a value given
+  // that is not the file's would be silently ignored.
+  const BitConfig& file_config = loaded->model->config();
+  if ((config.base_width() > 0 && config.base_width() != file_config.base_width) ||
+      (config.num_groups() > 0 && config.num_groups() != file_config.num_groups)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--base_width=%d --num_groups=%d: %s holds a model of base width %d with %d groups; "
+        "leave them out for a checkpoint, which records its own",
+        config.base_width(), config.num_groups(), config.weights(), file_config.base_width,
+        file_config.num_groups));
+  }
+  const int64_t file_head = file_config.head_size;
   if (config.eval_only() && file_head != num_classes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--eval_only: %s has a %d-way head and the dataset %d classes; evaluation needs the "

@@ -38,8 +38,12 @@ absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& conf
   absl::StatusOr<ImageSet> train =
       few_shot_subset(data.train, config.examples_per_class(), config.seed());
   if (!train.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("--examples_per_class: ",
-                                                   train.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--examples_per_class: ", train.status().message(),
+        config.test_fraction() > 0
+            ? absl::StrCat(" (after --test_fraction=", config.test_fraction(),
+                           " held out part of each class for testing)")
+            : ""));
   }
   return Dataset{*std::move(train), data.test};
 }

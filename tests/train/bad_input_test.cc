@@ -196,6 +196,11 @@ std::vector<Row> rows() {
          return error_line(run_with({"--weights=" + path("good.ckpt"), "--model=R101x1"}));
        },
        {"--weights", "good.ckpt", "R50x1", "R101x1"}},
+      {"files", "`--weights=$TMP/good.ckpt --base_width=8` (the checkpoint holds base width 4)",
+       [] {
+         return error_line(run_with({"--weights=" + path("good.ckpt"), "--base_width=8"}));
+       },
+       {"--base_width=8", "good.ckpt", "base width 4", "leave them out"}},
       {"files", "`--dataset=npz:` a file without x_test and y_test",
        [] { return error_line(run_with({"--dataset=npz:" + path("no_test.npz")})); },
        {"--dataset", "no_test.npz", "x_test"}},
