@@ -16,6 +16,7 @@
 #include "io/atomic_file.h"
 #include "ops/math_mode.h"
 #include "models/bit_weights.h"
+#include "models/checkpoint.h"
 #include "ops/loss.h"
 #include "train/evaluate.h"
 #include "train/model_init.h"
@@ -68,19 +69,44 @@ namespace {
 
 // --eval_only of a run's checkpoint on the folder that run split with --test_fraction must hold
 // out the same images: with another fraction, some of those tested would be ones it trained on.
+// Whether `run` (a checkpoint's RunConfig) trained on the image folder `spec` names.
+bool trained_on_folder(const RunConfig& run, const DatasetSpec& spec) {
+  absl::StatusOr<DatasetSpec> trained_on = parse_dataset_spec(run.dataset());
+  if (spec.format != DatasetFormat::kImageFolder || !trained_on.ok() ||
+      trained_on->format != DatasetFormat::kImageFolder) {
+    return false;
+  }
+  std::error_code ignored;
+  return std::filesystem::weakly_canonical(trained_on->path, ignored) ==
+         std::filesystem::weakly_canonical(spec.path, ignored);
+}
+
+// --eval_only of a run's checkpoint on the folder that run split with --test_fraction, the flag
+// left out: the run's fraction, so that it is tested on the images it held out. (It reads the
+// checkpoint once more, a small cost beside an evaluation.)
+RunConfig with_the_runs_test_fraction(const RunConfig& config, const DatasetSpec& spec,
+                                      std::ostream& out) {
+  if (!config.eval_only() || config.test_fraction() != 0 ||
+      spec.format != DatasetFormat::kImageFolder || !is_checkpoint_file(config.weights())) {
+    return config;
+  }
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(config.weights());
+  if (!checkpoint.ok()) return config;  // loading the model reports it
+  absl::StatusOr<RunConfig> run = parse_run_config(checkpoint->config, config.weights());
+  if (!run.ok() || run->test_fraction() == 0 || !trained_on_folder(*run, spec)) return config;
+  RunConfig adopted = config;
+  adopted.set_test_fraction(run->test_fraction());
+  out << "eval: --test_fraction=" << run->test_fraction() << ", as " << config.weights()
+      << "'s run split " << spec.path << "\n";
+  return adopted;
+}
+
 absl::Status check_same_held_out_images(const RunConfig& config, const DatasetSpec& spec,
                                         const std::string& run_config_text) {
   if (spec.format != DatasetFormat::kImageFolder || run_config_text.empty()) return {};
   absl::StatusOr<RunConfig> run = parse_run_config(run_config_text, config.weights());
   if (!run.ok()) return {};  // nothing to compare with
-  absl::StatusOr<DatasetSpec> trained_on = parse_dataset_spec(run->dataset());
-  if (!trained_on.ok() || trained_on->format != DatasetFormat::kImageFolder ||
-      run->test_fraction() == config.test_fraction()) {
-    return {};
-  }
-  std::error_code ignored;
-  if (std::filesystem::weakly_canonical(trained_on->path, ignored) !=
-      std::filesystem::weakly_canonical(spec.path, ignored)) {
+  if (run->test_fraction() == config.test_fraction() || !trained_on_folder(*run, spec)) {
     return {};
   }
   return absl::InvalidArgumentError(absl::StrCat(
@@ -151,19 +177,20 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
 
 }  // namespace
 
-absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& config, std::ostream& out,
+absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream& out,
                                             Communicator* world) {
-  if (absl::Status status = check_run_config(config); !status.ok()) return status;
-  if (absl::Status status = check_device(config); !status.ok()) return status;
-  if (config.weights().empty()) {
+  if (absl::Status status = check_run_config(given); !status.ok()) return status;
+  if (absl::Status status = check_device(given); !status.ok()) return status;
+  if (given.weights().empty()) {
     return absl::InvalidArgumentError("--weights: expected a .npz, a checkpoint or \"random\"");
   }
   if (world == nullptr || world->is_root()) {  // the one process that writes them
-    if (absl::Status status = check_save_weights_path(config); !status.ok()) return status;
-    if (absl::Status status = check_out_holds_no_run(config); !status.ok()) return status;
+    if (absl::Status status = check_save_weights_path(given); !status.ok()) return status;
+    if (absl::Status status = check_out_holds_no_run(given); !status.ok()) return status;
   }
-  absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(config.dataset());
+  absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(given.dataset());
   if (!spec.ok()) return spec.status();
+  const RunConfig config = with_the_runs_test_fraction(given, *spec, out);
   absl::StatusOr<Dataset> all = load_dataset_spec(*spec, config.test_fraction());
   if (!all.ok()) return all.status();
   out << skipped_files_note(all->train) << skipped_files_note(all->test);

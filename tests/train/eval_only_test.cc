@@ -446,6 +446,17 @@ TEST_F(EvalOnlyTest, ACheckpointIsTestedOnTheImagesItsRunHeldOut) {
   absl::StatusOr<FinetuneResult> same = run_finetune(evaluation, ignored);
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_EQ(same->test.examples, 3);
+  // Left out, the fraction is the run's (a folder without train/ and test/ needs one).
+  evaluation.set_test_fraction(0);
+  std::ostringstream adopted_log;
+  absl::StatusOr<FinetuneResult> adopted = run_finetune(evaluation, adopted_log);
+  ASSERT_TRUE(adopted.ok()) << adopted.status();
+  EXPECT_EQ(adopted->test.examples, 3);
+  EXPECT_EQ(adopted->test.top1, same->test.top1);
+  EXPECT_NE(adopted_log.str().find("eval: --test_fraction=0.25, as " + out +
+                                   "/checkpoint.ckpt's run split " + root),
+            std::string::npos)
+      << adopted_log.str();
 }
 
 // --eval_flip averages each image's logits with its mirror image's: a test set and its mirror
