@@ -335,6 +335,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     if (absl::Status status = evaluate_and_save(plan->steps, false); !status.ok()) return status;
   }
   result.steps = plan->steps;
+  result.resumed_at = first_step;
   result.resolution = plan->resolution.crop;
   const int64_t images = (plan->steps - first_step) * config.batch();
   result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;

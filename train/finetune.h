@@ -57,6 +57,7 @@ EvalOptions eval_options(const RunConfig& config, int64_t resolution);
 struct FinetuneResult {
   EvalResult test;                 // the final evaluation
   int64_t steps = 0;               // updates done, in this process and before a resume
+  int64_t resumed_at = 0;          // the step this process started from (0 without --resume)
   int64_t resolution = 0;          // the input size it trained and evaluated at
   double train_seconds = 0;        // in updates, this process, evaluations excluded
   double images_per_second = 0;    // training images (all processes') per train second

@@ -60,8 +60,14 @@ absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& mode
 }
 
 std::string summary_line(const FinetuneResult& result) {
-  return absl::StrFormat("test %s on %d images; %d updates, %s training, %.1f images/s",
-                         accuracy_text(result.test), result.test.examples, result.steps,
+  // The time and speed are this process's: after --resume, of the updates it made.
+  const std::string resumed =
+      result.resumed_at == 0
+          ? ""
+          : absl::StrFormat(" (%d after resuming at %d)", result.steps - result.resumed_at,
+                            result.resumed_at);
+  return absl::StrFormat("test %s on %d images; %d updates%s, %s training, %.1f images/s",
+                         accuracy_text(result.test), result.test.examples, result.steps, resumed,
                          format_duration(result.train_seconds), result.images_per_second);
 }
 

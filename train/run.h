@@ -36,7 +36,9 @@ absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& mode
                                                          const std::string& path,
                                                          const std::vector<std::string>& names);
 
-// "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates, 2:03 training, 260.1 images/s".
+// "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates, 2:03 training, 260.1 images/s";
+// after --resume "500 updates (380 after resuming at 120), ...": the time and speed are this
+// process's.
 std::string summary_line(const FinetuneResult& result);
 
 }  // namespace bitgrad

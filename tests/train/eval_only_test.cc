@@ -192,6 +192,23 @@ TEST(AccuracyTextTest, LeavesOutTopFiveWhereEveryModelScoresAHundredPercent) {
   EXPECT_EQ(accuracy_text(result), "top-1 81.25% (flip-averaged)");
 }
 
+// After --resume the time and speed are of the updates this process made, and the line says so.
+TEST(SummaryLineTest, SaysWhichUpdatesItsTimeCovers) {
+  FinetuneResult result;
+  result.test.top1 = 0.5;
+  result.test.top5 = 1;
+  result.test.head_classes = 3;
+  result.test.examples = 60;
+  result.steps = 400;
+  result.train_seconds = 47;
+  result.images_per_second = 47.9;
+  EXPECT_EQ(summary_line(result),
+            "test top-1 50.00% on 60 images; 400 updates, 0:47 training, 47.9 images/s");
+  result.resumed_at = 120;
+  EXPECT_EQ(summary_line(result), "test top-1 50.00% on 60 images; 400 updates (280 after "
+                                  "resuming at 120), 0:47 training, 47.9 images/s");
+}
+
 TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
   EvalResult result;
   result.class_examples = {10, 0, 4, 5, 8};
