@@ -171,10 +171,10 @@ absl::StatusOr<Dataset> hold_out_test_split(const ImageSet& all, const std::stri
 
 }  // namespace
 
-std::vector<std::string> image_files_in(const std::string& dir) {
+absl::StatusOr<std::vector<std::string>> image_files_in(const std::string& dir) {
   std::vector<std::string> files;
   absl::StatusOr<std::vector<ListedFolder>> folders = walk(dir);
-  if (!folders.ok()) return files;
+  if (!folders.ok()) return folders.status();
   for (const ListedFolder& folder : *folders) {
     for (const fs::directory_entry& entry : folder.entries) {
       if (is_image_file(entry) && !is_hidden(entry.path())) files.push_back(entry.path().string());

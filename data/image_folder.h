@@ -24,9 +24,11 @@ inline constexpr char kImageFileNames[] = ".jpg, .jpeg, .png or .webp";
 
 // The .jpg, .jpeg, .png and .webp files (any letter case) in `dir` and the folders below it that
 // are neither hidden nor reached through a link, hidden files aside (macOS leaves "._name.jpg"
-// files that are no images), in the order a class folder's are read (torchvision's walk), as
+// files that are no images), in the order a class folder's are read (torchvision's walk: a
+// folder's files by name, then each sub-folder's, the folders sorted by path), as
 // paths under `dir`: the images bit_predict takes from a folder, a test/CLASS/ tree included.
-std::vector<std::string> image_files_in(const std::string& dir);
+// Fails naming a folder that cannot be listed.
+absl::StatusOr<std::vector<std::string>> image_files_in(const std::string& dir);
 
 // Errors name the folder: missing, unreadable, no class sub-folders, a class sub-folder without
 // images.

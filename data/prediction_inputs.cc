@@ -55,7 +55,9 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
       paths.push_back(path);
       continue;
     }
-    const std::vector<std::string> images = image_files_in(path);
+    absl::StatusOr<std::vector<std::string>> listed = image_files_in(path);
+    if (!listed.ok()) return listed.status();
+    const std::vector<std::string>& images = *listed;
     if (images.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": a folder without ", kImageFileNames, " files"));

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "examples/common/invocation.h"
+#include "io/atomic_file.h"
 #include "models/bit_weights.h"
 #include "models/onnx_export.h"
 #include "models/predict.h"
@@ -27,11 +28,12 @@ ABSL_FLAG(std::string, model, "",
 ABSL_FLAG(uint64_t, seed, 0, "initialisation of a --weights=random model");
 ABSL_FLAG(std::string, output, "", "the .onnx file to write");
 ABSL_FLAG(std::string, save_weights, "", "also write the model as an official-layout .npz");
-ABSL_FLAG(int64_t, base_width, 64,
-          "the base width of a narrowed model (random, or its .npz); a checkpoint records its own");
-ABSL_FLAG(int64_t, num_groups, 32,
-          "the GroupNorm groups of a narrowed model (random, or its .npz); a checkpoint records "
-          "its own");
+ABSL_FLAG(int64_t, base_width, 0,
+          "the base width of a narrowed model (random, or its .npz); 0: the official 64; a "
+          "checkpoint records its own");
+ABSL_FLAG(int64_t, num_groups, 0,
+          "the GroupNorm groups of a narrowed model (random, or its .npz); 0: the official 32; a "
+          "checkpoint records its own");
 
 namespace bitgrad {
 namespace {
@@ -52,14 +54,24 @@ absl::StatusOr<LoadedBitModel> make_model() {
   absl::StatusOr<BitConfig> config = bit_config_from_name(absl::GetFlag(FLAGS_model));
   if (!config.ok()) return config.status();
   config->seed = absl::GetFlag(FLAGS_seed);
-  config->base_width = absl::GetFlag(FLAGS_base_width);
-  config->num_groups = absl::GetFlag(FLAGS_num_groups);
+  if (absl::GetFlag(FLAGS_base_width) > 0) config->base_width = absl::GetFlag(FLAGS_base_width);
+  if (absl::GetFlag(FLAGS_num_groups) > 0) config->num_groups = absl::GetFlag(FLAGS_num_groups);
   return LoadedBitModel{std::make_shared<BitResNetV2>(*config), "random"};
 }
 
 absl::Status run() {
   if (absl::GetFlag(FLAGS_weights).empty() || absl::GetFlag(FLAGS_output).empty()) {
     return absl::InvalidArgumentError("--weights and --output are required (--help: the flags)");
+  }
+  // Both outputs' folders before either file is written.
+  const std::pair<const char*, std::string> outputs[] = {
+      {"--output", absl::GetFlag(FLAGS_output)},
+      {"--save_weights", absl::GetFlag(FLAGS_save_weights)}};
+  for (const auto& [flag, path] : outputs) {
+    if (path.empty()) continue;
+    if (absl::Status status = check_writable_path(path); !status.ok()) {
+      return absl::Status(status.code(), absl::StrCat(flag, ": ", status.message()));
+    }
   }
   absl::StatusOr<LoadedBitModel> loaded = make_model();
   if (!loaded.ok()) return loaded.status();

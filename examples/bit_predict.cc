@@ -62,12 +62,12 @@ ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
 ABSL_FLAG(std::string, dtype, "fp32",
           "fp32, or bf16: bf16 autocast of the convolutions (a GPU, or a CPU with AMX)");
-ABSL_FLAG(int64_t, base_width, 64,
-          "the base width of a narrowed model's .npz (bit_finetune --base_width); a checkpoint "
-          "records its own");
-ABSL_FLAG(int64_t, num_groups, 32,
-          "the GroupNorm groups of a narrowed model's .npz (bit_finetune --num_groups); a "
-          "checkpoint records its own");
+ABSL_FLAG(int64_t, base_width, 0,
+          "the base width of a narrowed model's .npz (bit_finetune --base_width); 0: the "
+          "official 64; a checkpoint records its own");
+ABSL_FLAG(int64_t, num_groups, 0,
+          "the GroupNorm groups of a narrowed model's .npz (bit_finetune --num_groups); 0: the "
+          "official 32; a checkpoint records its own");
 
 namespace bitgrad {
 namespace {
@@ -93,8 +93,8 @@ std::string weights_hint(const absl::Status& status) {
 }
 
 constexpr char kInputHint[] =
-    "--input takes comma-separated .jpg/.png/.webp files and folders of them, or one .npy file "
-    "holding a float32 (N, 3, H, W) batch already scaled to [-1, 1]";
+    "--input takes comma-separated .jpg/.png/.webp files and folders of them (sub-folders too), "
+    "or one .npy file holding a float32 (N, 3, H, W) batch already scaled to [-1, 1]";
 
 LoadedBitModel load_model() {
   InferenceModelOptions options;

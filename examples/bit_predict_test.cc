@@ -425,6 +425,11 @@ TEST(BitPredictTest, Errors) {
                      " --labels=" + three_labels),
                  {three_labels, "has 3 names, the model has 5 classes"},
                  "BiT-S and the BiT-M-*-ILSVRC2012 models have 1000 classes");
+  // A checkpoint records its width and groups: others given are refused, not ignored.
+  expect_failure(run("--weights=" + tiny_checkpoint("width.ckpt") + " --base_width=8 --input=" +
+                     input),
+                 {"--base_width=8 given", "holds a model of base width 4 with 2 groups"},
+                 "--weights takes");
   // Output paths, --batch and --resolution are checked before the model is even read.
   expect_failure(run("--weights=missing.npz --input=" + input +
                      " --output=" + temp_path("no/such/dir/logits.npy")),

@@ -55,6 +55,9 @@ struct BitConfig {
   int64_t base_width = kOfficialBaseWidth;  // C0 = base_width * width_factor
   int64_t num_groups = kOfficialNumGroups;  // GroupNorm groups; must divide C0
 
+  bool is_narrowed() const {
+    return base_width != kOfficialBaseWidth || num_groups != kOfficialNumGroups;
+  }
   int64_t root_channels() const { return base_width * width_factor; }
   int64_t feature_channels() const { return 32 * root_channels(); }  // 2048 * wf officially
   std::array<int, 4> units_per_block() const;

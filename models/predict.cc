@@ -15,11 +15,31 @@ namespace bitgrad {
 
 absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& path,
                                                             const InferenceModelOptions& options) {
-  if (is_checkpoint_file(path)) return load_bit_model_from_checkpoint(path, options.model_name);
+  if (is_checkpoint_file(path)) {
+    absl::StatusOr<LoadedBitModel> loaded =
+        load_bit_model_from_checkpoint(path, options.model_name);
+    if (!loaded.ok()) return loaded.status();
+    const BitConfig& recorded = loaded->model->config();
+    std::string given;
+    if (options.base_width > 0 && options.base_width != recorded.base_width) {
+      absl::StrAppend(&given, "--base_width=", options.base_width, " ");
+    }
+    if (options.num_groups > 0 && options.num_groups != recorded.num_groups) {
+      absl::StrAppend(&given, "--num_groups=", options.num_groups, " ");
+    }
+    if (!given.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          given, "given, but ", path, " holds a model of base width ", recorded.base_width,
+          " with ", recorded.num_groups, " groups; leave them out: a checkpoint records its own"));
+    }
+    return loaded;
+  }
   BitModelOptions npz_options;
   npz_options.model_name = options.model_name;
-  npz_options.base_width = options.base_width;
-  npz_options.num_groups = options.num_groups;
+  npz_options.base_width =
+      options.base_width > 0 ? options.base_width : BitConfig::kOfficialBaseWidth;
+  npz_options.num_groups =
+      options.num_groups > 0 ? options.num_groups : BitConfig::kOfficialNumGroups;
   return load_bit_model(path, npz_options);
 }
 

@@ -18,10 +18,11 @@ struct InferenceModelOptions {
   // "BiT-M-R50x1", "R101x3", ...; empty: the architecture the file holds. Otherwise it must be
   // the file's architecture.
   std::string model_name;
-  // Test-only knobs (BitConfig) for official-layout .npz files of shrunken models; a checkpoint
-  // records its own.
-  int64_t base_width = BitConfig::kOfficialBaseWidth;
-  int64_t num_groups = BitConfig::kOfficialNumGroups;
+  // A narrowed model's width and groups (BitConfig), which an .npz does not record; 0: not
+  // given, the official 64 and 32 for an .npz. A checkpoint records its own, and a value given
+  // must be it (a program would otherwise ignore a flag without a word).
+  int64_t base_width = 0;
+  int64_t num_groups = 0;
 };
 
 // Loads an official BiT .npz or a bitgrad checkpoint (models/train_state.h), told apart by the

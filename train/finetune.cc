@@ -170,7 +170,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   TrainState state{&model, &sgd, &generator, 0, run_config_text(config)};
 
   const bool files = !config.out().empty() && world.is_root();
-  const std::string checkpoint = absl::StrCat(config.out(), "/checkpoint.ckpt");
+  const std::string checkpoint = checkpoint_path(config.out());
   std::optional<RunDirectory> run_dir;  // held, and so locked, until the run ends
   if (files) {
     absl::StatusOr<RunDirectory> opened = RunDirectory::open(config.out());

@@ -58,7 +58,7 @@ struct FinetuneResult {
   EvalResult test;                 // the final evaluation
   int64_t steps = 0;               // updates done, in this process and before a resume
   int64_t resumed_at = 0;          // the step this process started from (0 without --resume)
-  int64_t resolution = 0;          // the input size it trained and evaluated at
+  int64_t resolution = 0;          // the input size it trained and evaluated at (0: no training)
   double train_seconds = 0;        // in updates, this process, evaluations excluded
   double images_per_second = 0;    // training images (all processes') per train second
   ReducerStats all_reduce;         // data parallelism only: the gradient all-reduce's cost

@@ -28,11 +28,20 @@ void start_sigmoid_at_one_in_k(const RunConfig& config, LoadedBitModel& loaded) 
                                                    bias, classes));
 }
 
-// "" when `file` names no classes or the same ones as `dataset`, in order; else the first
-// difference: "class 2 is \"cat\" there and \"kitten\" here".
+// Names that are the class indices, "0" .. "K-1": what a reader gives classes it has no names
+// for (an npz without FILE.labels.txt, CIFAR without its meta file), which tells nothing.
+bool index_names(const std::vector<std::string>& names) {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] != std::to_string(i)) return false;
+  }
+  return true;
+}
+
+// "" when `file` names no classes or the same ones as `dataset`, in order (or either side has
+// only index names); else the first difference: "class 2 is \"cat\" there and \"kitten\" here".
 std::string first_difference(const std::vector<std::string>& file,
                              const std::vector<std::string>& dataset) {
-  if (file.empty() || file == dataset) return "";
+  if (file == dataset || index_names(file) || index_names(dataset)) return "";
   for (size_t i = 0; i < std::min(file.size(), dataset.size()); ++i) {
     if (file[i] != dataset[i]) {
       return absl::StrFormat("class %d is \"%s\" there and \"%s\" here", i, file[i],
@@ -47,8 +56,6 @@ std::string first_difference(const std::vector<std::string>& file,
 absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
                                              const std::vector<std::string>& class_names) {
   const int64_t num_classes = static_cast<int64_t>(class_names.size());
-  const int64_t base_width = or_official(config.base_width(), BitConfig::kOfficialBaseWidth);
-  const int64_t num_groups = or_official(config.num_groups(), BitConfig::kOfficialNumGroups);
   if (config.weights() == "random") {
     absl::StatusOr<BitConfig> bit = bit_config_from_name(config.model());
     if (!bit.ok()) {
@@ -57,8 +64,8 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
     bit->head_size = num_classes;
     bit->zero_head = true;
     bit->seed = config.seed();
-    bit->base_width = base_width;
-    bit->num_groups = num_groups;
+    bit->base_width = or_official(config.base_width(), BitConfig::kOfficialBaseWidth);
+    bit->num_groups = or_official(config.num_groups(), BitConfig::kOfficialNumGroups);
     check_bit_config(*bit);
     LoadedBitModel random{
         std::make_shared<BitResNetV2>(*bit),
@@ -68,24 +75,13 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
   }
   InferenceModelOptions options;
   if (config.model() != kDefaultModel) options.model_name = config.model();
-  options.base_width = base_width;
-  options.num_groups = num_groups;
+  options.base_width = config.base_width();  // 0: not given
+  options.num_groups = config.num_groups();
   absl::StatusOr<LoadedBitModel> loaded = load_bit_model_for_inference(config.weights(), options);
   if (!loaded.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--weights: ", loaded.status().message()));
   }
-  // A checkpoint records its width and groups (and an .npz was read with these): a value given
-  // that is not the file's would be silently ignored.
-  const BitConfig& file_config = loaded->model->config();
-  if ((config.base_width() > 0 && config.base_width() != file_config.base_width) ||
-      (config.num_groups() > 0 && config.num_groups() != file_config.num_groups)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--base_width=%d --num_groups=%d: %s holds a model of base width %d with %d groups; "
-        "leave them out for a checkpoint, which records its own",
-        config.base_width(), config.num_groups(), config.weights(), file_config.base_width,
-        file_config.num_groups));
-  }
-  const int64_t file_head = file_config.head_size;
+  const int64_t file_head = loaded->model->config().head_size;
   if (config.eval_only() && file_head != num_classes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--eval_only: %s has a %d-way head and the dataset %d classes; evaluation needs the "

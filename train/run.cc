@@ -22,6 +22,7 @@
 #include "train/model_init.h"
 #include "train/progress.h"
 #include "train/run_config.h"
+#include "train/run_dir.h"
 
 namespace bitgrad {
 
@@ -73,8 +74,6 @@ std::string summary_line(const FinetuneResult& result) {
 
 namespace {
 
-// --eval_only of a run's checkpoint on the folder that run split with --test_fraction must hold
-// out the same images: with another fraction, some of those tested would be ones it trained on.
 // Whether `run` (a checkpoint's RunConfig) trained on the image folder `spec` names.
 bool trained_on_folder(const RunConfig& run, const DatasetSpec& spec) {
   absl::StatusOr<DatasetSpec> trained_on = parse_dataset_spec(run.dataset());
@@ -87,19 +86,23 @@ bool trained_on_folder(const RunConfig& run, const DatasetSpec& spec) {
          std::filesystem::weakly_canonical(spec.path, ignored);
 }
 
-// --eval_only of a run's checkpoint on the folder that run split with --test_fraction, the flag
-// left out: the run's fraction, so that it is tested on the images it held out. (It reads the
-// checkpoint once more, a small cost beside an evaluation.)
+// --eval_only of a checkpoint on a folder of class folders (no train/, so a split is needed),
+// --test_fraction left out: the fraction of the checkpoint's run, which held out the same images
+// of this folder or of a copy of it (the split goes by path below the folder). Only then is the
+// checkpoint read a second time: otherwise the folder could not be loaded at all.
 RunConfig with_the_runs_test_fraction(const RunConfig& config, const DatasetSpec& spec,
                                       std::ostream& out) {
+  std::error_code ignored;
   if (!config.eval_only() || config.test_fraction() != 0 ||
-      spec.format != DatasetFormat::kImageFolder || !is_checkpoint_file(config.weights())) {
+      spec.format != DatasetFormat::kImageFolder ||
+      std::filesystem::exists(spec.path + "/train", ignored) ||
+      !is_checkpoint_file(config.weights())) {
     return config;
   }
   absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(config.weights());
   if (!checkpoint.ok()) return config;  // loading the model reports it
   absl::StatusOr<RunConfig> run = parse_run_config(checkpoint->config, config.weights());
-  if (!run.ok() || run->test_fraction() == 0 || !trained_on_folder(*run, spec)) return config;
+  if (!run.ok() || run->test_fraction() == 0) return config;
   RunConfig adopted = config;
   adopted.set_test_fraction(run->test_fraction());
   out << "eval: --test_fraction=" << run->test_fraction() << ", as " << config.weights()
@@ -107,6 +110,8 @@ RunConfig with_the_runs_test_fraction(const RunConfig& config, const DatasetSpec
   return adopted;
 }
 
+// --eval_only of a run's checkpoint on the folder that run split with --test_fraction must hold
+// out the same images: with another fraction, some of those tested would be ones it trained on.
 absl::Status check_same_held_out_images(const RunConfig& config, const DatasetSpec& spec,
                                         const std::string& run_config_text) {
   if (spec.format != DatasetFormat::kImageFolder || run_config_text.empty()) return {};
@@ -122,19 +127,16 @@ absl::Status check_same_held_out_images(const RunConfig& config, const DatasetSp
 }
 
 // --save_weights, checked before the training rather than after it: a file in a folder that
-// exists, or in --out (or a folder above it), which the run creates.
+// exists and takes new files, or in a --out (or a folder above one) that the run will create.
 absl::Status check_save_weights_path(const RunConfig& config) {
   if (config.save_weights().empty()) return {};
-  if (!config.out().empty()) {
-    std::error_code ignored;
-    const std::string folder =
-        std::filesystem::weakly_canonical(
-            std::filesystem::absolute(config.save_weights()).parent_path(), ignored)
-            .string();
+  const std::filesystem::path folder =
+      std::filesystem::absolute(config.save_weights()).parent_path().lexically_normal();
+  std::error_code ignored;
+  if (!config.out().empty() && !std::filesystem::exists(folder, ignored)) {
     const std::string out =
-        std::filesystem::weakly_canonical(std::filesystem::absolute(config.out()), ignored)
-            .string();
-    if (out == folder || absl::StartsWith(out, folder + "/")) return {};
+        std::filesystem::absolute(config.out()).lexically_normal().string();
+    if (out == folder.string() || absl::StartsWith(out, folder.string() + "/")) return {};
   }
   absl::Status status = check_writable_path(config.save_weights());
   if (status.ok()) return status;
@@ -144,8 +146,8 @@ absl::Status check_save_weights_path(const RunConfig& config) {
 // --out without --resume must not overwrite a run: forgetting --resume after a kill would
 // empty its metrics and replace its checkpoint at the first evaluation.
 absl::Status check_out_holds_no_run(const RunConfig& config) {
-  if (config.out().empty() || config.resume() || config.eval_only()) return {};
-  const std::string checkpoint = config.out() + "/checkpoint.ckpt";
+  if (config.out().empty() || config.resume()) return {};  // (--eval_only refuses --out)
+  const std::string checkpoint = checkpoint_path(config.out());
   if (!std::filesystem::exists(checkpoint)) return {};
   return absl::AlreadyExistsError(absl::StrCat(
       "--out=", config.out(), " holds a run already (", checkpoint, "): --resume continues it; "
@@ -234,10 +236,9 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
     // An .npz records neither the input size nor a narrowed model's width: say them.
     const BitConfig& bit = model->model->config();
     const std::string narrowed =
-        bit.base_width == BitConfig::kOfficialBaseWidth &&
-                bit.num_groups == BitConfig::kOfficialNumGroups
-            ? ""
-            : absl::StrFormat(" --base_width=%d --num_groups=%d", bit.base_width, bit.num_groups);
+        bit.is_narrowed()
+            ? absl::StrFormat(" --base_width=%d --num_groups=%d", bit.base_width, bit.num_groups)
+            : "";
     out << "weights: " << config.save_weights() << ", class names: " << *labels
         << "; predict with bit_predict --weights=" << config.save_weights() << " --labels="
         << *labels << " --resolution=" << result->resolution << narrowed << "\n";

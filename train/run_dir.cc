@@ -14,6 +14,8 @@
 #include "io/atomic_file.h"
 
 namespace bitgrad {
+
+std::string checkpoint_path(const std::string& out) { return out + "/checkpoint.ckpt"; }
 namespace {
 
 absl::Status out_error(const std::string& path, const std::string& what) {

@@ -12,6 +12,9 @@
 
 namespace bitgrad {
 
+// OUT/checkpoint.ckpt: the run's checkpoint, written at each evaluation.
+std::string checkpoint_path(const std::string& out);
+
 class RunDirectory {
  public:
   // Errors name --out and the directory: not creatable, not writable, or in use by another

@@ -1,6 +1,7 @@
 // bazel run //examples/custom_op:demo
 // Uses the SiLU custom op like any built-in one: forward, backward, and the kernel registry,
 // which shows the ref, cpu and cuda kernels this binary linked in.
+#include <exception>
 #include <iostream>
 #include <string>
 
@@ -33,7 +34,7 @@ int main() {
     } else {
       std::cout << "CUDA part skipped: " << why_not << "\n";
     }
-  } catch (const bitgrad::Error& error) {
+  } catch (const std::exception& error) {  // bitgrad::Error and the standard library's
     std::cerr << "demo: " << error.what() << "\n";
     return 1;
   }

@@ -70,8 +70,9 @@ TEST(PredictionInputsTest, JpegsAreDecodedNoLargerThanTheResolution) {
   EXPECT_NE(batch->to_vector<float>(), preprocess_for_eval(*full, 4).to_vector<float>());
 }
 
-// A folder's images and those of the folders below it (a test/CLASS/ tree), by path.
-TEST(PredictionInputsTest, AFolderStandsForItsImagesAndThoseBelowItSortedByPath) {
+// A folder's images, then those of the folders below it (a test/CLASS/ tree), as a class
+// folder's are read: z.png before nested/deeper/c.png.
+TEST(PredictionInputsTest, AFolderStandsForItsImagesThenThoseBelowIt) {
   const std::string dir = temp_path("photos");
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir + "/nested/deeper");
@@ -80,17 +81,19 @@ TEST(PredictionInputsTest, AFolderStandsForItsImagesAndThoseBelowItSortedByPath)
   std::filesystem::copy_file(testdata("rgb.jpg"), dir + "/b.JPG");
   std::filesystem::copy_file(testdata("rgb8.png"), dir + "/a.png");
   std::filesystem::copy_file(testdata("rgb8.png"), dir + "/nested/deeper/c.png");
+  std::filesystem::copy_file(testdata("rgb8.png"), dir + "/z.png");
   std::filesystem::copy_file(testdata("rgb8.png"), dir + "/.hidden/d.png");  // left out
   write_temp("photos/notes.txt", "not an image");
   write_temp("photos/._a.png", "macOS metadata, no image");  // hidden: left out
   auto inputs = PredictionInputs::open(dir + "," + testdata("gray.jpg"), 8);
   ASSERT_TRUE(inputs.ok()) << inputs.status();
-  ASSERT_EQ(inputs->size(), 4);
+  ASSERT_EQ(inputs->size(), 5);
   EXPECT_EQ(inputs->name(0), dir + "/a.png");
   EXPECT_EQ(inputs->name(1), dir + "/b.JPG");
-  EXPECT_EQ(inputs->name(2), dir + "/nested/deeper/c.png");
-  EXPECT_EQ(inputs->name(3), testdata("gray.jpg"));
-  EXPECT_TRUE(inputs->batch(0, 4).ok());
+  EXPECT_EQ(inputs->name(2), dir + "/z.png");
+  EXPECT_EQ(inputs->name(3), dir + "/nested/deeper/c.png");
+  EXPECT_EQ(inputs->name(4), testdata("gray.jpg"));
+  EXPECT_TRUE(inputs->batch(0, 5).ok());
   EXPECT_TRUE(fails_naming(PredictionInputs::open(dir + "/empty", 8).status(),
                            {dir + "/empty", "without .jpg, .jpeg, .png or .webp files"}));
 }

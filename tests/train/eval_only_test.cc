@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "models/checkpoint.h"
 #include "models/predict.h"
 #include "tests/data/temp_files.h"
 #include "tests/train/finetune_binary.h"
@@ -360,22 +361,30 @@ TEST_F(EvalOnlyTest, ANewHeadUnderTheSigmoidLossStartsEachClassAtOneInK) {
 // them) would score each class with another's head row. Evaluating refuses them; fine-tuning
 // starts a zero head, as for another class count.
 TEST_F(EvalOnlyTest, OtherClassesOfTheSameCountAreNotTheCheckpointsHead) {
+  // The run's checkpoint, its classes named (its npz dataset has index names only: "0" .. "2").
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(out_ + "/checkpoint.ckpt");
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  checkpoint->class_names = {"bird", "cat", "dog"};
+  const std::string named = out_ + "/named.ckpt";
+  ASSERT_TRUE(save_checkpoint(named, *checkpoint).ok());
   RunConfig c = tiny_run("");
-  c.set_weights(out_ + "/checkpoint.ckpt");
+  c.set_weights(named);
   c.set_eval_only(true);
-  absl::StatusOr<LoadedBitModel> same = initial_model(c, {"0", "1", "2"});
+  absl::StatusOr<LoadedBitModel> same = initial_model(c, {"bird", "cat", "dog"});
   ASSERT_TRUE(same.ok()) << same.status();
   EXPECT_EQ(same->message.find("zero"), std::string::npos) << same->message;
+  // Index names tell nothing: a copy of the data without its names file.
+  EXPECT_TRUE(initial_model(c, {"0", "1", "2"}).ok());
 
-  absl::StatusOr<LoadedBitModel> renamed = initial_model(c, {"0", "1", "kitten"});
+  absl::StatusOr<LoadedBitModel> renamed = initial_model(c, {"bird", "cat", "kitten"});
   ASSERT_FALSE(renamed.ok());
-  EXPECT_NE(renamed.status().message().find(
-                "other classes than --dataset's (class 2 is \"2\" there and \"kitten\" here)"),
+  EXPECT_NE(renamed.status().message().find("other classes than --dataset's (class 2 is "
+                                            "\"dog\" there and \"kitten\" here)"),
             std::string::npos)
       << renamed.status();
 
   c.set_eval_only(false);
-  absl::StatusOr<LoadedBitModel> fine_tuned = initial_model(c, {"0", "1", "kitten"});
+  absl::StatusOr<LoadedBitModel> fine_tuned = initial_model(c, {"bird", "cat", "kitten"});
   ASSERT_TRUE(fine_tuned.ok()) << fine_tuned.status();
   EXPECT_NE(fine_tuned->message.find("replaced by a zero 3-way one (the file's classes are "
                                      "other ones: class 2"),

@@ -117,9 +117,8 @@ absl::Status run() {
   };
 
   double flops_per_step = static_cast<double>(bit_forward_flops(config, res)) * batch * (train ? 3 : 1);
-  const bool narrowed = config.base_width != BitConfig::kOfficialBaseWidth ||
-                        config.num_groups != BitConfig::kOfficialNumGroups;
-  const std::string arch = narrowed ? bit_arch_description(config) : bit_arch_name(config);
+  const std::string arch =
+      config.is_narrowed() ? bit_arch_description(config) : bit_arch_name(config);
   std::cout << absl::StrFormat("%s %s, batch %d at %dx%d on %s, %d OpenMP threads, %.1f GFLOP/step\n",
                                arch, mode, batch, res, res, device.str(),
                                omp_get_max_threads(), flops_per_step / 1e9);
