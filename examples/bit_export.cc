@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "examples/common/invocation.h"
+#include "examples/common/narrowed_model_flags.h"
 #include "io/atomic_file.h"
 #include "models/bit_weights.h"
 #include "models/onnx_export.h"
@@ -28,12 +29,6 @@ ABSL_FLAG(std::string, model, "",
 ABSL_FLAG(uint64_t, seed, 0, "initialisation of a --weights=random model");
 ABSL_FLAG(std::string, output, "", "the .onnx file to write");
 ABSL_FLAG(std::string, save_weights, "", "also write the model as an official-layout .npz");
-ABSL_FLAG(int64_t, base_width, 0,
-          "the base width of a narrowed model (random, or its .npz); 0: the official 64; a "
-          "checkpoint records its own");
-ABSL_FLAG(int64_t, num_groups, 0,
-          "the GroupNorm groups of a narrowed model (random, or its .npz); 0: the official 32; a "
-          "checkpoint records its own");
 
 namespace bitgrad {
 namespace {
@@ -44,8 +39,7 @@ absl::StatusOr<LoadedBitModel> make_model() {
   if (weights != "random") {
     InferenceModelOptions options;
     options.model_name = absl::GetFlag(FLAGS_model);
-    options.base_width = absl::GetFlag(FLAGS_base_width);
-    options.num_groups = absl::GetFlag(FLAGS_num_groups);
+    set_narrowed_model_options(options);
     return load_bit_model_for_inference(weights, options);
   }
   if (absl::GetFlag(FLAGS_model).empty()) {
@@ -64,14 +58,12 @@ absl::Status run() {
     return absl::InvalidArgumentError("--weights and --output are required (--help: the flags)");
   }
   // Both outputs' folders before either file is written.
-  const std::pair<const char*, std::string> outputs[] = {
-      {"--output", absl::GetFlag(FLAGS_output)},
-      {"--save_weights", absl::GetFlag(FLAGS_save_weights)}};
-  for (const auto& [flag, path] : outputs) {
-    if (path.empty()) continue;
-    if (absl::Status status = check_writable_path(path); !status.ok()) {
-      return absl::Status(status.code(), absl::StrCat(flag, ": ", status.message()));
-    }
+  if (absl::Status s = check_output_flag("--output", absl::GetFlag(FLAGS_output)); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = check_output_flag("--save_weights", absl::GetFlag(FLAGS_save_weights));
+      !s.ok()) {
+    return s;
   }
   absl::StatusOr<LoadedBitModel> loaded = make_model();
   if (!loaded.ok()) return loaded.status();

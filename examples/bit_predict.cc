@@ -29,6 +29,7 @@
 #include "data/labels.h"
 #include "data/prediction_inputs.h"
 #include "examples/common/invocation.h"
+#include "examples/common/narrowed_model_flags.h"
 #include "core/storage.h"
 #include "io/atomic_file.h"
 #include "io/npy.h"
@@ -62,12 +63,6 @@ ABSL_FLAG(int64_t, top_k, 5, "classes to print per input (0: none)");
 ABSL_FLAG(std::string, device, "cpu", "cpu, or cuda (the first GPU)");
 ABSL_FLAG(std::string, dtype, "fp32",
           "fp32, or bf16: bf16 autocast of the convolutions (a GPU, or a CPU with AMX)");
-ABSL_FLAG(int64_t, base_width, 0,
-          "the base width of a narrowed model's .npz (bit_finetune --base_width); 0: the "
-          "official 64; a checkpoint records its own");
-ABSL_FLAG(int64_t, num_groups, 0,
-          "the GroupNorm groups of a narrowed model's .npz (bit_finetune --num_groups); 0: the "
-          "official 32; a checkpoint records its own");
 
 namespace bitgrad {
 namespace {
@@ -99,8 +94,7 @@ constexpr char kInputHint[] =
 LoadedBitModel load_model() {
   InferenceModelOptions options;
   options.model_name = absl::GetFlag(FLAGS_model);
-  options.base_width = absl::GetFlag(FLAGS_base_width);
-  options.num_groups = absl::GetFlag(FLAGS_num_groups);
+  set_narrowed_model_options(options);
   absl::StatusOr<LoadedBitModel> loaded =
       load_bit_model_for_inference(absl::GetFlag(FLAGS_weights), options);
   if (!loaded.ok()) throw Failure{loaded.status(), weights_hint(loaded.status())};
@@ -207,15 +201,13 @@ void run() {
                   "leave --resolution out"};
   }
   // Before the work, not after it.
-  const std::pair<const char*, std::string> outputs[] = {{"--output", absl::GetFlag(FLAGS_output)},
-                                                          {"--csv", absl::GetFlag(FLAGS_csv)}};
-  for (const auto& [flag, path] : outputs) {
-    if (path.empty()) continue;
-    if (absl::Status status = check_writable_path(path); !status.ok()) {
-      throw Failure{absl::Status(status.code(), absl::StrCat(flag, ": ", status.message())),
-                    absl::StrCat(flag, " must be a file in a folder you can write")};
+  const auto check_output = [](const char* flag, const std::string& path) {
+    if (absl::Status status = check_output_flag(flag, path); !status.ok()) {
+      throw Failure{status, absl::StrCat(flag, " must be a file in a folder you can write")};
     }
-  }
+  };
+  check_output("--output", absl::GetFlag(FLAGS_output));
+  check_output("--csv", absl::GetFlag(FLAGS_csv));
   const std::string device_flag = absl::GetFlag(FLAGS_device);
   if (absl::Status status = check_device_flag(device_flag); !status.ok()) {
     throw Failure{status, "--device takes cpu, or cuda on a machine with a GPU"};

@@ -136,6 +136,13 @@ absl::Status check_writable_path(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status check_output_flag(const std::string& flag, const std::string& path) {
+  if (path.empty()) return absl::OkStatus();
+  absl::Status status = check_writable_path(path);
+  if (status.ok()) return status;
+  return absl::Status(status.code(), absl::StrCat(flag, ": ", status.message()));
+}
+
 bool is_atomic_write_temporary(const std::string& file_name) {
   const size_t marker = file_name.rfind(".tmp-");
   if (marker == std::string::npos || marker == 0) return false;

@@ -38,6 +38,9 @@ absl::Status write_file_atomically_via(
 // `path` is no folder. For an output flag, checked before the work that makes the output, not
 // after it. Errors name the path and what is wrong.
 absl::Status check_writable_path(const std::string& path);
+// The same for an output flag's value: OK when `path` is empty (no output asked for); an error
+// starts with the flag ("--save_weights: cannot write ...").
+absl::Status check_output_flag(const std::string& flag, const std::string& path);
 
 // Whether `file_name` (without its folder) has the form of the temporaries above,
 // NAME.tmp-PID-N, or that with libzip's suffix for its own temporary of one (.XXXXXX, six

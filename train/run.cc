@@ -138,9 +138,7 @@ absl::Status check_save_weights_path(const RunConfig& config) {
         std::filesystem::absolute(config.out()).lexically_normal().string();
     if (out == folder.string() || absl::StartsWith(out, folder.string() + "/")) return {};
   }
-  absl::Status status = check_writable_path(config.save_weights());
-  if (status.ok()) return status;
-  return absl::Status(status.code(), absl::StrCat("--save_weights: ", status.message()));
+  return check_output_flag("--save_weights", config.save_weights());
 }
 
 // --out without --resume must not overwrite a run: forgetting --resume after a kill would

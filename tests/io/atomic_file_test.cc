@@ -100,6 +100,13 @@ TEST(AtomicFileTest, CheckWritablePathNamesWhatIsWrong) {
   EXPECT_EQ(folder.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(folder.message().find("it is a folder"), std::string::npos) << folder;
 
+  // For a flag: no path is no output; an error starts with the flag.
+  EXPECT_TRUE(check_output_flag("--csv", "").ok());
+  const absl::Status flagged = check_output_flag("--csv", dir + "/missing/top5.csv");
+  EXPECT_EQ(flagged.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(flagged.message().rfind("--csv: cannot write " + dir + "/missing/top5.csv", 0), 0u)
+      << flagged;
+
   // A read-only folder; root may write anywhere, so only checked for other users.
   if (geteuid() != 0) {
     const std::string read_only = dir + "/read_only";
