@@ -21,6 +21,11 @@ struct ParityOptions {
   // Where the fast run happens: the inputs are copied there (Device::cuda() tests the CUDA
   // kernels); the reference run is always on the CPU.
   Device device = Device::cpu();
+  // Slots whose fast kernel may hand these inputs to the reference kernel, as it does for what
+  // its backend lacks (float64, a broadcast pattern oneDNN has no primitive for). The fast run
+  // sending any other slot to kRef fails: a kernel that stops taking the case it was written for
+  // is caught, not compared with itself.
+  std::vector<std::string> reference_fallbacks;
 };
 
 using Computation = std::function<Tensor(const std::vector<Tensor>& inputs)>;
@@ -31,6 +36,9 @@ using Computation = std::function<Tensor(const std::vector<Tensor>& inputs)>;
 ::testing::AssertionResult matches_reference(const Computation& fn,
                                              const std::vector<Tensor>& inputs,
                                              const ParityOptions& options = {});
+
+// The default ParityOptions with `slots` as reference_fallbacks.
+ParityOptions allowing_reference_kernels(std::vector<std::string> slots);
 
 // all_close with the tolerance of ParityOptions.
 ::testing::AssertionResult close_to(const Tensor& actual, const Tensor& expected,

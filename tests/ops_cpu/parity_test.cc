@@ -1,6 +1,6 @@
 // matches_reference is the oracle of every fast kernel, so it must fail when the fast run's
-// output or gradient differs from the reference run's, or when no fast kernel ran at all. The
-// computations here tell the two runs apart by their order: the fast run comes first.
+// output or gradient differs from the reference run's, or when a slot's fast kernel did not run.
+// The computations here tell the two runs apart by their order: the fast run comes first.
 #include "tests/ops_cpu/parity.h"
 
 #include "core/dispatch.h"
@@ -48,6 +48,21 @@ TEST(ParityTest, FailsWhenOnlyReferenceKernelsRan) {
       [](const std::vector<Tensor>& in) { return relu(in[0]); }, {random_input({2, 5, 7, 3})});
   EXPECT_FALSE(result);
   EXPECT_THAT(result.message(), ::testing::HasSubstr("only reference kernels"));
+}
+
+TEST(ParityTest, FailsWhenASlotFellBackUnlessAllowed) {
+  // The fast run's affine runs the reference kernel, as a CPU kernel declining its inputs would;
+  // it adds 0 with no gradient, so only the fallback tells the runs apart.
+  const Computation one_fallback = relu_plus_on_fast_run([](const Tensor& x) {
+    BackendOverride reference(Backend::kRef);
+    return x.detach() * 0.0;
+  });
+  const ::testing::AssertionResult result =
+      matches_reference(one_fallback, {random_input({2, 5, 7, 3})});
+  EXPECT_FALSE(result);
+  EXPECT_THAT(result.message(), ::testing::HasSubstr("sent AffineFwd to the reference kernels"));
+  EXPECT_TRUE(matches_reference(one_fallback, {random_input({2, 5, 7, 3})},
+                                allowing_reference_kernels({"AffineFwd"})));
 }
 
 }  // namespace
