@@ -115,6 +115,24 @@ std::string all_reduce_line(const ReducerStats& stats, double train_seconds) {
       stats.exposed_seconds, 100 * std::max(0.0, hidden));
 }
 
+// Whether rank 0's metrics file `path` holds test results for `step`, told to every rank: a run
+// stopped by a test image that did not decode checkpointed that step without them. Unreadable or
+// absent counts as held (nothing to redo).
+bool test_results_logged(Communicator& world, const std::string& path, int64_t step) {
+  uint8_t logged = 1;
+  if (world.is_root()) {
+    absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines = read_metrics(path);
+    logged = !lines.ok() ||
+             std::any_of(lines->begin(), lines->end(), [step](const auto& line) {
+               return line.first == step &&
+                      std::any_of(line.second.begin(), line.second.end(),
+                                  [](const auto& scalar) { return scalar.first == "test/top1"; });
+             });
+  }
+  world.broadcast(&logged, 1, 0);
+  return logged != 0;
+}
+
 }  // namespace
 
 absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageSet& train) {
@@ -197,9 +215,9 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
                                                     ") is intact", next);
     return absl::Status(status.code(), absl::StrCat(status.message(), kept));
   };
+  const std::string metrics_path = config.out() + "/metrics.jsonl";
   absl::StatusOr<MetricsLog> metrics =
-      MetricsLog::open(files ? config.out() + "/metrics.jsonl" : "",
-                       config.resume() ? state.step : -1);
+      MetricsLog::open(files ? metrics_path : "", config.resume() ? state.step : -1);
   if (!metrics.ok()) return metrics.status();
 
   // The loader's steps are micro-batches; this process takes its run of each update's.
@@ -272,6 +290,10 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   FinetuneResult result;
   const int64_t first_step = state.step;
   int64_t last_eval = -1;
+  const auto is_eval_step = [&](int64_t step) {
+    return step == plan->steps || (config.eval_every() > 0 && step > 0 &&
+                                   step % config.eval_every() == 0);
+  };
   const std::unique_ptr<DecodedImageCache> test_images =
       eval_image_cache(data.test, plan->resolution.crop);
   // `record`: log the results and checkpoint; false when they are on disk already.
@@ -282,7 +304,15 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     options.progress.out = world.is_root() ? &out : nullptr;
     options.decoded = test_images.get();
     absl::StatusOr<EvalResult> test = evaluate(model, data.test, options);
-    if (!test.ok()) return test.status();
+    if (!test.ok()) {
+      // A test image that does not decode is met here first: keep the updates made, so that the
+      // run resumes from them once it is fixed (and evaluates this step then).
+      if (record && files) {
+        state.step = step;
+        if (save_train_state(checkpoint, state).ok()) saved_step = step;
+      }
+      return test.status();
+    }
     result.test = *test;
     last_eval = step;
     out << absl::StrFormat("step %d: test %s, loss %.4f (%d images)\n", step,
@@ -298,6 +328,13 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     return absl::OkStatus();
   };
 
+  if (config.resume() && is_eval_step(state.step) &&
+      !test_results_logged(world, files ? metrics_path : "", state.step)) {
+    // The run stopped in that evaluation (a test image that did not decode, say).
+    if (absl::Status status = evaluate_and_save(state.step, true); !status.ok()) {
+      return stopped(status);
+    }
+  }
   for (int64_t step = state.step; step < plan->steps;) {
     const Clock::time_point start = Clock::now();
     std::vector<Batch> micro_batches;
@@ -326,7 +363,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
       return stopped(s);
     }
     progress.update(step, *loss, lr);
-    if (step == plan->steps || (config.eval_every() > 0 && step % config.eval_every() == 0)) {
+    if (is_eval_step(step)) {
       if (absl::Status status = evaluate_and_save(step, true); !status.ok()) return stopped(status);
       progress.restart(step);
     }

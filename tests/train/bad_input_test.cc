@@ -423,6 +423,38 @@ std::vector<Row> rows() {
        },
        {"cut/train/b/2.jpg", "truncated JPEG", "checkpoint.ckpt (step 1) is intact",
         "--resume continues"}},
+      {"training", "a JPEG cut short among the test images, met at the first evaluation (update "
+                   "2): the updates made are kept; with the file removed, `--resume` evaluates "
+                   "update 2 and finishes the run",
+       [] {
+         for (const char* image : {"cut_test/train/a/1.png", "cut_test/train/b/1.png",
+                                   "cut_test/test/a/1.png", "cut_test/test/b/1.png"}) {
+           fs::create_directories(fs::path(path(image)).parent_path());
+           fs::copy_file("tests/data/testdata/rgb8.png", path(image));
+         }
+         const std::string jpeg = testing::read_file("tests/data/testdata/rgb.jpg");
+         std::ofstream(path("cut_test/test/b/2.jpg"), std::ios::binary) << jpeg.substr(0, 300);
+         const auto flags = run_with({"--dataset=folder:" + path("cut_test"), "--batch=2",
+                                      "--batch_split=1", "--steps=3", "--eval_every=2"},
+                                     "cut_test_run");
+         const std::string line = error_line(flags);
+         fs::remove(path("cut_test/test/b/2.jpg"));
+         std::vector<std::string> resumed = flags;
+         resumed.push_back("--resume");
+         const testing::Finished done =
+             testing::run_finetune_binary(resumed, {.log_prefix = path("cut_test_resume")});
+         if (done.exit_code != 0) return "(the resumed run failed) " + done.err;
+         const auto metrics = read_metrics(path("cut_test_run/metrics.jsonl"));
+         if (!metrics.ok()) return "(metrics unreadable) " + line;
+         std::vector<int64_t> evaluated;
+         for (const auto& [step, scalars] : *metrics) {
+           if (scalars.front().first == "test/top1") evaluated.push_back(step);
+         }
+         if (evaluated != std::vector<int64_t>{2, 3}) return "(not evaluated at 2 and 3) " + line;
+         return line;
+       },
+       {"cut_test/test/b/2.jpg", "truncated JPEG", "checkpoint.ckpt (step 2) is intact",
+        "--resume continues"}},
       {"environment", "`--device=cuda` on a machine without a GPU",
        [] { return error_line(run_with({"--device=cuda"})); },
        {"--device=cuda"}, true},
