@@ -13,6 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "data/labels.h"
 #include "examples/common/invocation.h"
 #include "examples/common/narrowed_model_flags.h"
 #include "io/atomic_file.h"
@@ -62,6 +63,16 @@ absl::Status run() {
     return s;
   }
   if (absl::Status s = check_output_flag("--save_weights", absl::GetFlag(FLAGS_save_weights));
+      !s.ok()) {
+    return s;
+  }
+  const std::string save_weights = absl::GetFlag(FLAGS_save_weights);
+  if (absl::Status s = check_outputs_overwrite_nothing(
+          {{"--weights", absl::GetFlag(FLAGS_weights)}},
+          {{"--output", absl::GetFlag(FLAGS_output)},
+           {"--save_weights", save_weights},
+           {"--save_weights's class names",
+            save_weights.empty() ? "" : labels_path_beside(save_weights)}});
       !s.ok()) {
     return s;
   }

@@ -25,7 +25,9 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "data/labels.h"
 #include "data/prediction_inputs.h"
 #include "examples/common/invocation.h"
@@ -208,6 +210,17 @@ void run() {
   };
   check_output("--output", absl::GetFlag(FLAGS_output));
   check_output("--csv", absl::GetFlag(FLAGS_csv));
+  std::vector<FlagPath> read = {{"--weights", absl::GetFlag(FLAGS_weights)},
+                                {"--labels", absl::GetFlag(FLAGS_labels)}};
+  for (absl::string_view input :
+       absl::StrSplit(absl::GetFlag(FLAGS_input), ',', absl::SkipWhitespace())) {
+    read.push_back({"--input", std::string(absl::StripAsciiWhitespace(input))});
+  }
+  if (absl::Status status = check_outputs_overwrite_nothing(
+          read, {{"--output", absl::GetFlag(FLAGS_output)}, {"--csv", absl::GetFlag(FLAGS_csv)}});
+      !status.ok()) {
+    throw Failure{status, "--output and --csv each take a new file of their own"};
+  }
   const std::string device_flag = absl::GetFlag(FLAGS_device);
   if (absl::Status status = check_device_flag(device_flag); !status.ok()) {
     throw Failure{status, "--device takes cpu, or cuda on a machine with a GPU"};

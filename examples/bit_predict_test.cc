@@ -178,6 +178,15 @@ TEST(BitPredictTest, AnExportedCheckpointKeepsItsClassNamesBesideTheNpz) {
                                      .c_str());
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(read_file(temp_path("exported.labels.txt")), "zero\none\ntwo\nthree\nfour\n");
+  // Its outputs may not be its input, nor one file twice.
+  for (const std::string& outputs : {" --output=" + checkpoint, " --output=" + npz +
+                                                                    " --save_weights=" + npz}) {
+    const std::string before = read_file(checkpoint);
+    const int refused = std::system(
+        ("examples/bit_export --weights=" + checkpoint + outputs + " 2>/dev/null").c_str());
+    EXPECT_TRUE(WIFEXITED(refused) && WEXITSTATUS(refused) == 1) << outputs;
+    EXPECT_EQ(read_file(checkpoint), before);
+  }
 
   Result named = run("--weights=" + npz + kTinyFlags + " --input=" + golden_input() +
                      " --top_k=1 --labels=" + temp_path("exported.labels.txt"));
@@ -438,6 +447,16 @@ TEST(BitPredictTest, Errors) {
   expect_failure(run("--weights=missing.npz --input=" + input + " --csv=" + temp_path("")),
                  {"--csv: cannot write", "it is a folder"},
                  "--csv must be a file in a folder you can write");
+  // An output over an input: the weights, or an input image, would be replaced by logits.
+  const std::string weights = tiny_checkpoint("keep_me.ckpt");
+  const std::string weights_before = read_file(weights);
+  expect_failure(run("--weights=" + weights + " --input=" + input + " --output=" + weights),
+                 {"--output: " + weights + " is the file --weights reads"},
+                 "--output and --csv each take a new file of their own");
+  EXPECT_EQ(read_file(weights), weights_before);
+  expect_failure(run("--weights=" + weights + " --input=" + input + " --csv=" + input),
+                 {"--csv: " + input + " is the file --input reads"},
+                 "--output and --csv each take a new file of their own");
   expect_failure(run("--weights=missing.npz --input=" + input + " --batch=0"),
                  {"--batch=0: expected 1 or more"}, "leave --batch out (16)");
   expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=-3"),

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -141,6 +142,40 @@ absl::Status check_output_flag(const std::string& flag, const std::string& path)
   absl::Status status = check_writable_path(path);
   if (status.ok()) return status;
   return absl::Status(status.code(), absl::StrCat(flag, ": ", status.message()));
+}
+
+namespace {
+
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::equivalent(a, b, error)) return true;  // both exist: links and hard links too
+  const fs::path resolved_a = fs::weakly_canonical(fs::absolute(a, error), error);
+  const fs::path resolved_b = fs::weakly_canonical(fs::absolute(b, error), error);
+  return !error && resolved_a == resolved_b;
+}
+
+}  // namespace
+
+absl::Status check_outputs_overwrite_nothing(const std::vector<FlagPath>& inputs,
+                                             const std::vector<FlagPath>& outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const FlagPath& output = outputs[i];
+    if (output.path.empty()) continue;
+    for (const FlagPath& input : inputs) {
+      if (input.path.empty() || !same_file(output.path, input.path)) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          output.flag, ": ", output.path, " is the file ", input.flag, " reads (", input.path,
+          "); writing it would destroy that: give another path"));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (outputs[j].path.empty() || !same_file(output.path, outputs[j].path)) continue;
+      return absl::InvalidArgumentError(absl::StrCat(
+          output.flag, ": ", output.path, " is also ", outputs[j].flag, " (", outputs[j].path,
+          "); one would replace the other: give each its own file"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 bool is_atomic_write_temporary(const std::string& file_name) {

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -41,6 +42,19 @@ absl::Status check_writable_path(const std::string& path);
 // The same for an output flag's value: OK when `path` is empty (no output asked for); an error
 // starts with the flag ("--save_weights: cannot write ...").
 absl::Status check_output_flag(const std::string& flag, const std::string& path);
+
+// A file a program reads or writes, named for messages by the flag that gives it ("--weights",
+// "--out's checkpoint").
+struct FlagPath {
+  std::string flag;
+  std::string path;  // empty: none
+};
+
+// Refuses an output that names the same file as an input or another output (after `..`, links
+// and hard links), before anything is written: --save_weights=RUN/checkpoint.ckpt replaced the
+// run's checkpoint, and --output=WEIGHTS the weights, without a word.
+absl::Status check_outputs_overwrite_nothing(const std::vector<FlagPath>& inputs,
+                                             const std::vector<FlagPath>& outputs);
 
 // Whether `file_name` (without its folder) has the form of the temporaries above,
 // NAME.tmp-PID-N, or that with libzip's suffix for its own temporary of one (.XXXXXX, six

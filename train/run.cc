@@ -141,6 +141,22 @@ absl::Status check_save_weights_path(const RunConfig& config) {
   return check_output_flag("--save_weights", config.save_weights());
 }
 
+// Nothing the run writes may be a file it reads or another of its outputs.
+absl::Status check_outputs_apart(const RunConfig& config, const DatasetSpec& spec) {
+  const std::string& weights = config.save_weights();
+  std::vector<FlagPath> outputs = {
+      {"--save_weights", weights},
+      {"--save_weights's class names", weights.empty() ? "" : labels_path_beside(weights)}};
+  if (!config.out().empty()) {
+    outputs.push_back({"--out's checkpoint", checkpoint_path(config.out())});
+    outputs.push_back({"--out's metrics.jsonl", config.out() + "/metrics.jsonl"});
+  }
+  return check_outputs_overwrite_nothing(
+      {{"--weights", config.weights() == "random" ? "" : config.weights()},
+       {"--dataset", spec.path}},
+      outputs);
+}
+
 // --out without --resume must not overwrite a run: forgetting --resume after a kill would
 // empty its metrics and replace its checkpoint at the first evaluation.
 absl::Status check_out_holds_no_run(const RunConfig& config) {
@@ -196,6 +212,9 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   }
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(given.dataset());
   if (!spec.ok()) return spec.status();
+  if (world == nullptr || world->is_root()) {
+    if (absl::Status status = check_outputs_apart(given, *spec); !status.ok()) return status;
+  }
   const RunConfig config = with_the_runs_test_fraction(given, *spec, out);
   absl::StatusOr<Dataset> all = load_dataset_spec(*spec, config.test_fraction());
   if (!all.ok()) return all.status();

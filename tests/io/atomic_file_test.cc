@@ -116,5 +116,36 @@ TEST(AtomicFileTest, CheckWritablePathNamesWhatIsWrong) {
   }
 }
 
+TEST(AtomicFileTest, OutputsMayNotOverwriteInputsOrEachOther) {
+  const std::string dir = ::testing::TempDir() + "/overwrite_check";
+  mkdir(dir.c_str(), 0755);
+  mkdir((dir + "/sub").c_str(), 0755);
+  std::ofstream(dir + "/weights.ckpt") << "x";
+  ASSERT_EQ(link((dir + "/weights.ckpt").c_str(), (dir + "/hard_link.ckpt").c_str()), 0);
+  symlink((dir + "/weights.ckpt").c_str(), (dir + "/soft_link.ckpt").c_str());
+  const std::vector<FlagPath> inputs = {{"--weights", dir + "/weights.ckpt"}, {"--labels", ""}};
+  const auto refused = [&](const std::string& output) {
+    const absl::Status status = check_outputs_overwrite_nothing(inputs, {{"--output", output}});
+    return status.code() == absl::StatusCode::kInvalidArgument &&
+           status.message().find("--output: " + output + " is the file --weights reads") == 0;
+  };
+  EXPECT_TRUE(refused(dir + "/weights.ckpt"));
+  EXPECT_TRUE(refused(dir + "/sub/../weights.ckpt"));
+  EXPECT_TRUE(refused(dir + "/hard_link.ckpt"));
+  EXPECT_TRUE(refused(dir + "/soft_link.ckpt"));
+  EXPECT_FALSE(refused(dir + "/other.ckpt"));  // a new file
+  EXPECT_TRUE(check_outputs_overwrite_nothing(inputs, {{"--output", dir + "/other.ckpt"},
+                                                       {"--csv", ""}, {"--save_weights", ""}})
+                  .ok());
+
+  // Two outputs naming one new file: the second is refused, naming the first.
+  const absl::Status twice = check_outputs_overwrite_nothing(
+      inputs, {{"--output", dir + "/new.npz"}, {"--save_weights", dir + "/sub/../new.npz"}});
+  EXPECT_EQ(twice.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(twice.message().find("--save_weights: " + dir + "/sub/../new.npz is also --output"),
+            0u)
+      << twice;
+}
+
 }  // namespace
 }  // namespace bitgrad

@@ -309,6 +309,20 @@ std::vector<Row> rows() {
          return line;
        },
        {"--save_weights", "missing does not exist"}},
+      {"flags", "`--weights=$TMP/good.ckpt --save_weights=$TMP/good.ckpt` (an output over an input)",
+       [] {
+         const std::string before = testing::read_file(path("good.ckpt"));
+         const std::string line = error_line(run_with(
+             {"--weights=" + path("good.ckpt"), "--save_weights=" + path("good.ckpt")}));
+         if (testing::read_file(path("good.ckpt")) != before) return "(overwritten) " + line;
+         return line;
+       },
+       {"--save_weights", "good.ckpt", "is the file --weights reads"}},
+      {"flags", "`--out=$TMP/self --save_weights=$TMP/self/checkpoint.ckpt` (two outputs, one file)",
+       [] {
+         return error_line(run_with({"--save_weights=" + path("self/checkpoint.ckpt")}, "self"));
+       },
+       {"--out's checkpoint", "is also --save_weights"}},
       {"flags", "`--resume` without `--out`",
        [] { return error_line(run_with({"--out=", "--resume", "--save_weights="})); },
        {"--resume", "--out"}},
