@@ -7,9 +7,11 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "data/image_io.h"
+#include "data/labels.h"
 
 namespace bitgrad {
 namespace {
@@ -127,6 +129,38 @@ std::string sub_folder_list(const fs::path& dir) {
                       "]");
 }
 
+// Whether a folder name reads as a split rather than a class: "Train", "validation", ...
+bool names_a_split(const std::string& name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  for (const char* split : {"train", "training", "test", "testing", "val", "valid", "validation"}) {
+    if (lower == split) return true;
+  }
+  return false;
+}
+
+// A classifier needs two classes. One class folder is most often a level of nesting too many
+// (DIR/train/images/CLASS/ from a zip), and classes that all read as splits are a split.
+absl::Status check_classes(const ImageSet& set) {
+  if (set.num_classes() == 1) {
+    const fs::path only = fs::path(set.source) / set.class_names[0];
+    const std::string below = sub_folder_list(only);
+    return absl::InvalidArgumentError(absl::StrCat(
+        set.source, ": one class folder (", set.class_names[0],
+        "); a classifier needs two or more",
+        below == "no sub-folders"
+            ? ""
+            : absl::StrCat("; its ", below, " look like the classes: move them up into ",
+                           set.source)));
+  }
+  if (std::all_of(set.class_names.begin(), set.class_names.end(), names_a_split)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        set.source, ": its class folders [", absl::StrJoin(set.class_names, ", "),
+        "] name splits, not classes; a split's folders are spelt train/ and test/ (or val/), "
+        "in lower case, each with one sub-folder per class"));
+  }
+  return absl::OkStatus();
+}
+
 // FNV-1a (64 bits): the same on every machine, compiler and run, unlike std::hash.
 uint64_t stable_hash(const std::string& text) {
   uint64_t hash = 0xcbf29ce484222325ull;
@@ -195,7 +229,14 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
   for (const fs::directory_entry& class_dir : *class_dirs) {
     if (!is_folder(class_dir) || is_hidden(class_dir.path())) continue;
     const int64_t label = set.num_classes();
-    set.class_names.push_back(class_dir.path().filename().string());
+    const std::string name = class_dir.path().filename().string();
+    if (std::string problem = class_name_problem(name); !problem.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          root, "/", absl::CHexEscape(name), ": this folder's name cannot name a class: it ",
+          problem, " (checkpoints and labels files hold class names as lines of UTF-8); "
+          "rename the folder"));
+    }
+    set.class_names.push_back(name);
     const size_t before = set.files.size(), skipped_before = set.skipped_files.size();
     if (absl::Status s = list_class_folder(class_dir.path(), set.files, set.skipped_files);
         !s.ok()) {
@@ -280,6 +321,7 @@ absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_
     }
     absl::StatusOr<ImageSet> all = read_image_folder(root);
     if (!all.ok()) return all.status();
+    if (absl::Status status = check_classes(*all); !status.ok()) return status;
     return hold_out_test_split(*all, root, test_fraction);
   }
   if (!has_train) {
@@ -298,6 +340,7 @@ absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_
   const std::string test_dir = root + (has_test ? "/test" : "/val");
   absl::StatusOr<ImageSet> train = read_image_folder(root + "/train");
   if (!train.ok()) return train.status();
+  if (absl::Status status = check_classes(*train); !status.ok()) return status;
   absl::StatusOr<ImageSet> test = read_image_folder(test_dir);
   if (!test.ok()) return test.status();
   if (train->class_names != test->class_names) {

@@ -5,8 +5,10 @@
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "io/atomic_file.h"
+#include "io/utf8.h"
 
 namespace bitgrad {
 
@@ -15,6 +17,12 @@ std::string labels_path_beside(const std::string& npz_path) {
                                ? npz_path.substr(0, npz_path.size() - 4)
                                : npz_path;
   return stem + ".labels.txt";
+}
+
+std::string class_name_problem(absl::string_view name) {
+  if (!is_utf8(name)) return "is not UTF-8 text";
+  if (name.find_first_of("\r\n") != absl::string_view::npos) return "holds a line break";
+  return "";
 }
 
 absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& path) {
@@ -29,6 +37,11 @@ absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& pat
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!is_utf8(line)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": line ", names.size() + 1, " ('", absl::CHexEscape(line),
+          "') is not UTF-8 text; save the file as UTF-8"));
+    }
     names.push_back(line);
   }
   if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": reading the labels failed"));
@@ -44,9 +57,9 @@ absl::Status write_label_names(const std::string& path, const std::vector<std::s
   }
   std::string text;
   for (const std::string& name : names) {
-    if (name.find_first_of("\r\n") != std::string::npos) {
+    if (std::string problem = class_name_problem(name); !problem.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ": class name '", name, "' holds a line break"));
+          absl::StrCat(path, ": class name '", absl::CHexEscape(name), "' ", problem));
     }
     absl::StrAppend(&text, name, "\n");
   }

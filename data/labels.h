@@ -6,11 +6,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace bitgrad {
 
 // Reads the names; a final newline does not add an empty name, and "\r\n" line ends are
-// accepted. Errors name the file: missing, unreadable, or empty.
+// accepted. Errors name the file: missing, unreadable, empty, or a line that is no UTF-8.
 absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& path);
 
 // The class-name file that goes with an .npz: PATH without ".npz", plus ".labels.txt"
@@ -18,8 +19,13 @@ absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& pat
 // weights, and a dataset .npz may have one beside it (data/keras_npz.h).
 std::string labels_path_beside(const std::string& npz_path);
 
-// Writes the names, one per line, atomically; read_label_names gives them back. A name with a
-// line break is refused (it would read back as two).
+// Why `name` cannot name a class, or "" when it can: it must be UTF-8 text (a checkpoint, a
+// labels file, JSON and ONNX hold it as such) without a line break (a labels file would read it
+// back as two names).
+std::string class_name_problem(absl::string_view name);
+
+// Writes the names, one per line, atomically; read_label_names gives them back. A name
+// class_name_problem refuses is refused.
 absl::Status write_label_names(const std::string& path, const std::vector<std::string>& names);
 
 }  // namespace bitgrad

@@ -7,12 +7,14 @@
 #include <fstream>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/logging.h"
 #include "io/atomic_file.h"
 #include "io/file_limits.h"
+#include "io/utf8.h"
 
 namespace bitgrad {
 namespace {
@@ -94,7 +96,14 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
   header.set_config(checkpoint.config);
   for (const auto& [key, value] : checkpoint.metadata) (*header.mutable_metadata())[key] = value;
   if (checkpoint.bit_config) *header.mutable_bit_config() = *checkpoint.bit_config;
-  for (const std::string& name : checkpoint.class_names) header.add_class_names(name);
+  for (const std::string& name : checkpoint.class_names) {
+    if (!is_utf8(name)) {  // protobuf would write it, and then not read the checkpoint back
+      return absl::InvalidArgumentError(absl::StrCat(
+          "writing ", path, ": class name '", absl::CHexEscape(name),
+          "' is not UTF-8 text, which a checkpoint holds"));
+    }
+    header.add_class_names(name);
+  }
   header.set_input_resolution(checkpoint.input_resolution);
   std::vector<PendingTensor> pending;
   add_records(checkpoint.parameters, header.mutable_parameters(), &pending);

@@ -227,6 +227,34 @@ TEST(ImageFolderTest, ATestFractionNeedsAFolderOfClassFoldersWithTwoImagesEach) 
                            {root + ": has a train/ folder", "its own split"}));
 }
 
+// One class trains a classifier that is always right: refused, and a level of nesting too many
+// (DIR/train/images/CLASS/, as zips have) is named. Classes that all read as splits are a split.
+TEST(ImageFolderTest, OneClassOrClassesNamedAsSplitsAreRefused) {
+  const std::string nested = fresh_temp_dir("folder_nested");
+  for (const char* image : {"train/images/cat/1.png", "train/images/dog/1.png",
+                            "test/images/cat/1.png", "test/images/dog/1.png"}) {
+    copy_image("rgb8.png", nested + "/" + image);
+  }
+  EXPECT_TRUE(fails_naming(load_image_folders(nested).status(),
+                           {nested + "/train: one class folder (images)", "needs two or more",
+                            "its sub-folders [cat, dog] look like the classes"}));
+  const std::string lone = fresh_temp_dir("folder_lone_class");
+  copy_image("rgb8.png", lone + "/cat/1.png");
+  copy_image("rgb8.png", lone + "/cat/2.png");
+  const absl::Status one = load_image_folders(lone, 0.5).status();
+  EXPECT_TRUE(fails_naming(one, {lone + ": one class folder (cat); a classifier needs two"}));
+  EXPECT_EQ(std::string(one.message()).find("look like"), std::string::npos) << one;
+
+  const std::string capitalised = fresh_temp_dir("folder_capitalised");
+  copy_image("rgb8.png", capitalised + "/Train/cat/1.png");
+  copy_image("rgb8.png", capitalised + "/Train/cat/2.png");
+  copy_image("rgb8.png", capitalised + "/Test/cat/1.png");
+  copy_image("rgb8.png", capitalised + "/Test/cat/2.png");
+  EXPECT_TRUE(fails_naming(load_image_folders(capitalised, 0.5).status(),
+                           {capitalised, "class folders [Test, Train] name splits",
+                            "train/ and test/ (or val/), in lower case"}));
+}
+
 TEST(ImageFolderTest, BadFoldersAreNamed) {
   EXPECT_TRUE(fails_naming(read_image_folder("/nonexistent/images").status(),
                            {"/nonexistent/images", "no such image folder"}));
@@ -249,6 +277,17 @@ TEST(ImageFolderTest, BadFoldersAreNamed) {
   write_file(empty_class + "/b/readme.txt", "x");
   EXPECT_TRUE(fails_naming(read_image_folder(empty_class).status(),
                            {empty_class + "/b", "without .jpg, .jpeg, .png or .webp"}));
+  // Folder names a class name cannot be (a Latin-1 name from an old zip; a line break): named,
+  // escaped, before any training, not in the checkpoint a run would fail to read back.
+  for (const auto& [name, shown] : std::vector<std::pair<std::string, std::string>>{
+           {"caf\xE9", "caf\\xe9: this folder's name cannot name a class: it is not UTF-8 text"},
+           {"two\nlines", "two\\nlines: this folder's name cannot name a class: it holds a line "
+                          "break"}}) {
+    const std::string root = fresh_temp_dir("folder_bad_name");
+    copy_image("rgb8.png", root + "/a/1.png");
+    copy_image("rgb8.png", root + "/" + name + "/1.png");
+    EXPECT_TRUE(fails_naming(read_image_folder(root).status(), {root + "/" + shown}));
+  }
 }
 
 }  // namespace

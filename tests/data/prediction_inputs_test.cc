@@ -220,10 +220,20 @@ TEST(LabelsTest, WrittenNamesReadBack) {
 TEST(LabelsTest, NamesThatCannotReadBackAreRefused) {
   const std::string path = temp_path("refused.labels.txt");
   EXPECT_TRUE(fails_naming(write_label_names(path, {"cat", "two\nlines"}),
-                           {path, "'two\nlines' holds a line break"}));
+                           {path, "'two\\nlines' holds a line break"}));
   EXPECT_TRUE(fails_naming(write_label_names(path, {"cat", "dos\r"}), {path, "line break"}));
+  // Not UTF-8 (Latin-1): a checkpoint could not hold it, nor could JSON or ONNX.
+  EXPECT_TRUE(fails_naming(write_label_names(path, {"caf\xE9"}),
+                           {path, "'caf\\xe9' is not UTF-8 text"}));
   EXPECT_TRUE(fails_naming(write_label_names(path, {}), {path, "no class names"}));
   EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(LabelsTest, ALineThatIsNotUtf8IsRefusedByNumber) {
+  const std::string path = temp_path("latin1.labels.txt");
+  std::ofstream(path, std::ios::binary) << "cat\ncaf\xE9\n";
+  EXPECT_TRUE(fails_naming(read_label_names(path).status(),
+                           {path, "line 2 ('caf\\xe9') is not UTF-8 text"}));
 }
 
 }  // namespace

@@ -140,6 +140,20 @@ TEST(CheckpointTest, AFailedSaveKeepsThePreviousCheckpoint) {
   EXPECT_EQ(read_bytes(path), before);
 }
 
+// Protobuf writes a string field that is not UTF-8 and then refuses to read it: such a class
+// name must stop the save, not make a checkpoint that can never be read back.
+TEST(CheckpointTest, AClassNameThatIsNotUtf8IsRefusedNotWritten) {
+  std::string path = temp_path("latin1.ckpt");
+  ASSERT_TRUE(save_checkpoint(path, sample_checkpoint()).ok());
+  std::string before = read_bytes(path);
+  Checkpoint latin1 = sample_checkpoint();
+  latin1.class_names = {"cat", "caf\xE9"};
+  const absl::Status status = save_checkpoint(path, latin1);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find("'caf\\xe9' is not UTF-8 text"), std::string::npos) << status;
+  EXPECT_EQ(read_bytes(path), before);
+}
+
 // Many tensors shrink the header by far more than one alignment unit once their real offsets
 // replace the maximal ones it was sized with; the gap before the data must be plain zeros
 // (an out-of-bounds read of the zero buffer once filled it with whatever followed).
