@@ -259,12 +259,17 @@ absl::Status save_train_state(const std::string& path, const TrainState& state) 
   return save_checkpoint(path, checkpoint);
 }
 
-absl::Status restore_train_state(const std::string& path, TrainState& state) {
+absl::Status restore_train_state(
+    const std::string& path, TrainState& state,
+    const std::function<absl::Status(const Checkpoint&)>& check_first) {
   if (state.model == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("restore_train_state(", path, "): no model"));
   }
   absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(path);
   if (!checkpoint.ok()) return checkpoint.status();
+  if (check_first) {
+    if (absl::Status status = check_first(*checkpoint); !status.ok()) return status;
+  }
 
   // Check everything first.
   absl::StatusOr<BitConfig> saved_config = bit_config_from_checkpoint(*checkpoint, path);

@@ -18,6 +18,7 @@
 // the checkpoint file and the tensor or field at fault.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,7 +56,11 @@ absl::Status save_train_state(const std::string& path, const TrainState& state);
 // Restores the run saved at `path` into the live objects of `state`, which must match it (build
 // them with bit_config_from_checkpoint and saved_sgd_options). The optimizer's lr is taken from
 // the checkpoint; its other hyperparameters must be equal. On error nothing is changed.
-absl::Status restore_train_state(const std::string& path, TrainState& state);
+// `check_first`, when given, sees the checkpoint before anything else is checked: a caller's
+// own refusal (another run's settings) comes before the objects' mismatches it explains.
+absl::Status restore_train_state(
+    const std::string& path, TrainState& state,
+    const std::function<absl::Status(const Checkpoint&)>& check_first = nullptr);
 
 // ------------------------------------------------------------------------------------------------
 // The pieces, for tools that handle a Checkpoint themselves. `path` labels error messages.

@@ -20,6 +20,7 @@
 #include "models/train_state.h"
 #include "optim/sgd.h"
 #include "train/metrics_log.h"
+#include "train/model_init.h"
 #include "train/progress.h"
 #include "train/run_config.h"
 #include "train/run_dir.h"
@@ -63,22 +64,36 @@ RunConfig with_loss_named(RunConfig config) {
   return config;
 }
 
-// Restores `state` from `path`, refusing a checkpoint of a different run.
-absl::Status resume_from(const std::string& path, const RunConfig& config, TrainState& state) {
+// Restores `state` from `path`, refusing a checkpoint of a different run: other settings, or
+// other classes under the same --dataset (a file replaced, a relative path run elsewhere).
+absl::Status resume_from(const std::string& path, const RunConfig& config,
+                         const std::vector<std::string>& class_names, TrainState& state) {
   if (!std::filesystem::exists(path)) {
     return absl::NotFoundError(absl::StrCat(
         "--resume: no checkpoint ", path, ": the run wrote none (the first comes at the first "
         "evaluation, --eval_every); run again without --resume"));
   }
-  if (absl::Status status = restore_train_state(path, state); !status.ok()) return status;
-  absl::StatusOr<RunConfig> saved = parse_run_config(state.config, path);
-  if (!saved.ok()) return saved.status();
-  if (std::string differences =
-          differing_settings(computed_settings(with_loss_named(*saved)),
-                             computed_settings(with_loss_named(config)));
-      !differences.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--resume: ", path, " was written by a run with other settings: ", differences));
+  const auto same_run = [&](const Checkpoint& checkpoint) -> absl::Status {
+    absl::StatusOr<RunConfig> saved = parse_run_config(checkpoint.config, path);
+    if (!saved.ok()) return saved.status();
+    if (std::string differences =
+            differing_settings(computed_settings(with_loss_named(*saved)),
+                               computed_settings(with_loss_named(config)));
+        !differences.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--resume: ", path, " was written by a run with other settings: ", differences));
+    }
+    if (std::string other = class_names_difference(checkpoint.class_names, class_names);
+        !other.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--resume: ", path, " was trained on other classes than --dataset=", config.dataset(),
+          " holds now (", other, "); resume it on the data it trained on, or start a new run "
+          "(another --out) from it with --weights"));
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status status = restore_train_state(path, state, same_run); !status.ok()) {
+    return status;
   }
   state.config = run_config_text(config);
   return absl::OkStatus();
@@ -196,7 +211,10 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
     run_dir.emplace(*std::move(opened));
   }
   if (config.resume()) {
-    if (absl::Status status = resume_from(checkpoint, config, state); !status.ok()) return status;
+    if (absl::Status status = resume_from(checkpoint, config, data.train.class_names, state);
+        !status.ok()) {
+      return status;
+    }
     out << "resumed " << checkpoint << " at step " << state.step << "\n";
   }
   // Also after --resume: older checkpoints lack them.

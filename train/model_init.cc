@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "autograd/grad_mode.h"
+#include "data/labels.h"
 #include "models/predict.h"
 #include "train/run_config.h"
 
@@ -37,10 +40,10 @@ bool index_names(const std::vector<std::string>& names) {
   return true;
 }
 
-// "" when `file` names no classes or the same ones as `dataset`, in order (or either side has
-// only index names); else the first difference: "class 2 is \"cat\" there and \"kitten\" here".
-std::string first_difference(const std::vector<std::string>& file,
-                             const std::vector<std::string>& dataset) {
+}  // namespace
+
+std::string class_names_difference(const std::vector<std::string>& file,
+                                   const std::vector<std::string>& dataset) {
   if (file == dataset || index_names(file) || index_names(dataset)) return "";
   for (size_t i = 0; i < std::min(file.size(), dataset.size()); ++i) {
     if (file[i] != dataset[i]) {
@@ -50,8 +53,6 @@ std::string first_difference(const std::vector<std::string>& file,
   }
   return absl::StrFormat("%d classes there, %d here", file.size(), dataset.size());
 }
-
-}  // namespace
 
 absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
                                              const std::vector<std::string>& class_names) {
@@ -82,6 +83,20 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
     return absl::InvalidArgumentError(absl::StrCat("--weights: ", loaded.status().message()));
   }
   const int64_t file_head = loaded->model->config().head_size;
+  // An .npz names no classes; bit_finetune and bit_export --save_weights write them beside it.
+  const std::string labels = labels_path_beside(config.weights());
+  if (loaded->class_names.empty() && absl::EndsWith(config.weights(), ".npz") &&
+      std::filesystem::exists(labels)) {
+    absl::StatusOr<std::vector<std::string>> names = read_label_names(labels);
+    if (!names.ok()) return names.status();
+    if (static_cast<int64_t>(names->size()) != file_head) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--weights: %s beside it names %d classes, its head has %d outputs", labels,
+          names->size(), file_head));
+    }
+    loaded->class_names = *std::move(names);
+    absl::StrAppend(&loaded->message, "; its classes from ", labels);
+  }
   if (config.eval_only() && file_head != num_classes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--eval_only: %s has a %d-way head and the dataset %d classes; evaluation needs the "
@@ -90,7 +105,7 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
   }
   // A checkpoint's head of as many classes but other ones (a renamed folder reorders them)
   // would score each class with another's row.
-  const std::string other_classes = first_difference(loaded->class_names, class_names);
+  const std::string other_classes = class_names_difference(loaded->class_names, class_names);
   if (config.eval_only() && !other_classes.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--eval_only: ", config.weights(), " was trained on other classes than --dataset's (",

@@ -140,10 +140,6 @@ void make_fixtures() {
   state.model = &model;
   ASSERT_TRUE(save_train_state(path("good.ckpt"), state).ok());
   truncate_copy(path("good.ckpt"), path("truncated.ckpt"));
-  BitResNetV2 wider(tiny_bit(8));
-  state.model = &wider;
-  fs::create_directories(path("wider_run"));
-  ASSERT_TRUE(save_train_state(path("wider_run/checkpoint.ckpt"), state).ok());
   edited_npz(path("tiny.npz"), "no_test.npz", [](NamedArrays& arrays) { arrays.pop_back(); arrays.pop_back(); });
   edited_npz(path("tiny.npz"), "float_images.npz", [](NamedArrays& arrays) {
     arrays[0].second = arrays[0].second.to(DType::kFloat32);
@@ -188,9 +184,12 @@ std::vector<Row> rows() {
       {"files", "`--weights=$TMP/truncated.ckpt` (the first half of a checkpoint)",
        [] { return error_line(run_with({"--weights=" + path("truncated.ckpt")})); },
        {"--weights", "truncated.ckpt"}},
-      {"files", "`--resume` where the checkpoint holds a model of base width 8, the run has 4",
-       [] { return error_line(run_with({"--resume"}, "wider_run")); },
-       {"checkpoint.ckpt", "base width 8", "base width 4"}},
+      {"files", "`--resume` of a run of base width 8 with `--base_width=4`",
+       [] {
+         error_line(run_with({"--base_width=8"}, "wider_run"));  // writes the checkpoint
+         return error_line(run_with({"--resume", "--base_width=4"}, "wider_run"));
+       },
+       {"--resume", "wider_run/checkpoint.ckpt", "other settings", "--base_width=8 there, 4 here"}},
       {"files", "`--weights=$TMP/good.ckpt --model=R101x1` (the checkpoint holds an R50x1)",
        [] {
          return error_line(run_with({"--weights=" + path("good.ckpt"), "--model=R101x1"}));
@@ -374,6 +373,26 @@ std::vector<Row> rows() {
          return error_line(run_with({"--resume", "--base_lr=0.2"}, "lr_run"));
        },
        {"--resume", "other settings", "--base_lr=0.1 there, 0.2 here"}},
+      {"run directory", "`--resume` with `--weight_decay=0.0001`, the checkpoint has 0",
+       [] {
+         error_line(run_with({}, "decay_run"));
+         return error_line(run_with({"--resume", "--weight_decay=0.0001"}, "decay_run"));
+       },
+       {"--resume", "other settings", "--weight_decay=0 there, 0.0001 here"}},
+      {"run directory", "`--resume` after the file under `--dataset` was replaced by one of "
+                        "other classes (its labels file names them in another order)",
+       [] {
+         fs::copy_file(path("tiny.npz"), path("named.npz"));
+         std::ofstream(path("named.labels.txt")) << "ant\nbee\ncat\n";
+         const auto flags = run_with({"--dataset=npz:" + path("named.npz")}, "named_run");
+         error_line(flags);
+         std::ofstream(path("named.labels.txt")) << "cat\nbee\nant\n";
+         std::vector<std::string> resumed = flags;
+         resumed.push_back("--resume");
+         return error_line(resumed);
+       },
+       {"--resume", "named_run/checkpoint.ckpt", "other classes", "class 0 is \"ant\" there and "
+        "\"cat\" here"}},
       {"training", "`--base_lr=1e30 --schedule=constant` (diverges)",
        [] {
          const auto flags = run_with({"--base_lr=1e30", "--schedule=constant", "--steps=20"}, "nan_run");

@@ -45,5 +45,52 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
       << log.str();
 }
 
+// Fine-tuning from an .npz reads its class names from the labels file beside it, as from a
+// checkpoint: the head is kept for the same classes and replaced for others of the same count.
+TEST(SaveWeightsTest, AnNpzsClassesComeFromTheLabelsFileBesideIt) {
+  const std::string dir = ::testing::TempDir() + "/npz_classes_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file("tests/train/testdata/finetune_golden_data.npz", dir + "/data.npz");
+  ASSERT_TRUE(write_label_names(dir + "/data.labels.txt", {"ant", "bee", "cat"}).ok());
+  RunConfig c = testing::tiny_golden_run();
+  c.set_dataset("npz:" + dir + "/data.npz");
+  c.set_save_weights(dir + "/final.npz");
+  std::ostringstream log;
+  ASSERT_TRUE(run_finetune(c, log).ok()) << log.str();
+
+  c.set_weights(dir + "/final.npz");
+  c.set_save_weights("");
+  const auto model_line = [&](const RunConfig& run) {
+    std::ostringstream out;
+    absl::StatusOr<FinetuneResult> result = run_finetune(run, out);
+    if (!result.ok()) return std::string(result.status().message());
+    const std::string text = out.str();
+    const size_t start = text.find("model: ");
+    return text.substr(start, text.find('\n', start) - start);
+  };
+  std::string line = model_line(c);
+  EXPECT_NE(line.find("its classes from " + dir + "/final.labels.txt"), std::string::npos) << line;
+  EXPECT_EQ(line.find("replaced"), std::string::npos) << line;
+
+  ASSERT_TRUE(write_label_names(dir + "/final.labels.txt", {"cat", "bee", "ant"}).ok());
+  line = model_line(c);
+  EXPECT_NE(line.find("replaced by a zero 3-way one (the file's classes are other ones: class 0 "
+                      "is \"cat\" there and \"ant\" here)"),
+            std::string::npos)
+      << line;
+  RunConfig eval = c;
+  eval.set_eval_only(true);
+  line = model_line(eval);
+  EXPECT_NE(line.find("was trained on other classes than --dataset's"), std::string::npos)
+      << line;
+
+  ASSERT_TRUE(write_label_names(dir + "/final.labels.txt", {"ant", "bee"}).ok());
+  line = model_line(c);
+  EXPECT_NE(line.find(dir + "/final.labels.txt beside it names 2 classes, its head has 3"),
+            std::string::npos)
+      << line;
+}
+
 }  // namespace
 }  // namespace bitgrad
