@@ -77,10 +77,22 @@ void pause_before_publishing() {
   if (milliseconds > 0) std::this_thread::sleep_for(std::chrono::milliseconds(milliseconds));
 }
 
+// Why `path` cannot be replaced by a file, or "": a folder, or a device, pipe or socket (the
+// rename would put a plain file where /dev/null was).
+std::string not_replaceable(const std::string& path) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0 || S_ISREG(info.st_mode)) return "";
+  if (S_ISDIR(info.st_mode)) return "it is a folder; give a file name";
+  return "it is a device, pipe or socket, not a file; give a file name";
+}
+
 }  // namespace
 
 absl::Status write_file_atomically_via(
     const std::string& path, const std::function<absl::Status(const std::string&)>& write) {
+  if (std::string why = not_replaceable(path); !why.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot write ", path, ": ", why));
+  }
   const std::string temporary = temporary_path_for(path);
   absl::Status status = write(temporary);
   if (status.ok()) pause_before_publishing();
@@ -119,6 +131,9 @@ absl::Status write_file_atomically(const std::string& path,
 }
 
 absl::Status check_writable_path(const std::string& path) {
+  if (std::string why = not_replaceable(path); !why.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot write ", path, ": ", why));
+  }
   const std::string folder = directory_of(path);
   struct stat info;
   if (::stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
@@ -129,10 +144,6 @@ absl::Status check_writable_path(const std::string& path) {
     return absl::PermissionDeniedError(absl::StrCat(
         "cannot write ", path, ": its folder ", folder, " takes no new files: ",
         std::strerror(errno)));
-  }
-  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot write ", path, ": it is a folder; give a file name"));
   }
   return absl::OkStatus();
 }

@@ -25,7 +25,8 @@ class FileSink {
 };
 
 // Calls `fill` with a sink for the new contents of `path`; publishes them only if `fill` and
-// every write succeed. Errors name the path.
+// every write succeed. Errors name the path. A `path` that is a folder, device, pipe or socket
+// is refused, not replaced.
 absl::Status write_file_atomically(const std::string& path,
                                    const std::function<absl::Status(FileSink&)>& fill);
 
@@ -36,7 +37,7 @@ absl::Status write_file_atomically_via(
     const std::function<absl::Status(const std::string& temporary_path)>& write);
 
 // Whether a file can be written at `path` as above: its folder exists and takes new files, and
-// `path` is no folder. For an output flag, checked before the work that makes the output, not
+// `path` is no folder, device, pipe or socket (a rename would replace /dev/null). For an output flag, checked before the work that makes the output, not
 // after it. Errors name the path and what is wrong.
 absl::Status check_writable_path(const std::string& path);
 // The same for an output flag's value: OK when `path` is empty (no output asked for); an error

@@ -100,6 +100,21 @@ TEST(AtomicFileTest, CheckWritablePathNamesWhatIsWrong) {
   EXPECT_EQ(folder.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(folder.message().find("it is a folder"), std::string::npos) << folder;
 
+  // A device or a pipe: the rename that publishes a file would replace it (as root, /dev/null).
+  const absl::Status device = check_writable_path("/dev/null");
+  EXPECT_NE(device.message().find("/dev/null: it is a device, pipe or socket"), std::string::npos)
+      << device;
+  const std::string pipe = dir + "/pipe";
+  ASSERT_EQ(mkfifo(pipe.c_str(), 0644), 0);
+  EXPECT_FALSE(check_writable_path(pipe).ok());
+  const absl::Status written =
+      write_file_atomically(pipe, [](FileSink& sink) { return write_text(sink, "x"); });
+  EXPECT_NE(written.message().find(pipe + ": it is a device, pipe or socket"), std::string::npos)
+      << written;
+  struct stat info;
+  ASSERT_EQ(stat(pipe.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISFIFO(info.st_mode));
+
   // For a flag: no path is no output; an error starts with the flag.
   EXPECT_TRUE(check_output_flag("--csv", "").ok());
   const absl::Status flagged = check_output_flag("--csv", dir + "/missing/top5.csv");
