@@ -43,6 +43,9 @@ absl::StatusOr<Batch> allocate_batch(const ImageSet& set, const LoaderOptions& o
     return absl::ResourceExhaustedError(absl::StrCat(
         "no memory for a batch of ", count, " images of 3x", crop, "x", crop, " floats (",
         absl::StrFormat("%.1f", count * 3.0 * crop * crop * 4 / 1e9), " GB): ", error.what()));
+  } catch (const std::exception& error) {  // a shape past int64 (bitgrad::Error), say
+    return absl::InvalidArgumentError(absl::StrCat("a batch of ", count, " images of 3x", crop,
+                                                   "x", crop, " floats: ", error.what()));
   }
   batch.labels = empty({count}, DType::kInt64);
   batch.examples.resize(count);

@@ -37,20 +37,18 @@ namespace {
 // The model, and with a checkpoint its class names and input size.
 absl::StatusOr<LoadedBitModel> make_model() {
   const std::string weights = absl::GetFlag(FLAGS_weights);
-  if (weights != "random") {
-    InferenceModelOptions options;
-    options.model_name = absl::GetFlag(FLAGS_model);
-    set_narrowed_model_options(options);
-    return load_bit_model_for_inference(weights, options);
-  }
+  InferenceModelOptions options;
+  options.model_name = absl::GetFlag(FLAGS_model);
+  if (absl::Status status = set_narrowed_model_options(options); !status.ok()) return status;
+  if (weights != "random") return load_bit_model_for_inference(weights, options);
   if (absl::GetFlag(FLAGS_model).empty()) {
     return absl::InvalidArgumentError("--weights=random needs --model, e.g. BiT-S-R50x1");
   }
   absl::StatusOr<BitConfig> config = bit_config_from_name(absl::GetFlag(FLAGS_model));
   if (!config.ok()) return config.status();
   config->seed = absl::GetFlag(FLAGS_seed);
-  if (absl::GetFlag(FLAGS_base_width) > 0) config->base_width = absl::GetFlag(FLAGS_base_width);
-  if (absl::GetFlag(FLAGS_num_groups) > 0) config->num_groups = absl::GetFlag(FLAGS_num_groups);
+  if (options.base_width > 0) config->base_width = options.base_width;
+  if (options.num_groups > 0) config->num_groups = options.num_groups;
   return LoadedBitModel{std::make_shared<BitResNetV2>(*config), "random"};
 }
 

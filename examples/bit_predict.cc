@@ -96,7 +96,9 @@ constexpr char kInputHint[] =
 LoadedBitModel load_model() {
   InferenceModelOptions options;
   options.model_name = absl::GetFlag(FLAGS_model);
-  set_narrowed_model_options(options);
+  if (absl::Status status = set_narrowed_model_options(options); !status.ok()) {
+    throw Failure{status, "leave --base_width and --num_groups out for an official model"};
+  }
   absl::StatusOr<LoadedBitModel> loaded =
       load_bit_model_for_inference(absl::GetFlag(FLAGS_weights), options);
   if (!loaded.ok()) throw Failure{loaded.status(), weights_hint(loaded.status())};
@@ -191,15 +193,20 @@ void run() {
     throw Failure{absl::InvalidArgumentError("--csv writes the top-k: it needs --top_k >= 1"),
                   "leave --top_k out (5), or drop --csv and keep every logit with --output"};
   }
-  if (absl::GetFlag(FLAGS_batch) < 1) {
+  if (absl::GetFlag(FLAGS_top_k) < 0) {
     throw Failure{absl::InvalidArgumentError(absl::StrCat(
-                      "--batch=", absl::GetFlag(FLAGS_batch), ": expected 1 or more")),
+                      "--top_k=", absl::GetFlag(FLAGS_top_k), ": expected 0 (none) or more")),
+                  "leave --top_k out (5)"};
+  }
+  if (absl::GetFlag(FLAGS_batch) < 1 || absl::GetFlag(FLAGS_batch) > kMaxBatch) {
+    throw Failure{absl::InvalidArgumentError(absl::StrCat(
+                      "--batch=", absl::GetFlag(FLAGS_batch), ": expected 1 to ", kMaxBatch)),
                   "leave --batch out (16)"};
   }
-  if (absl::GetFlag(FLAGS_resolution) < 0) {
+  if (absl::GetFlag(FLAGS_resolution) < 0 || absl::GetFlag(FLAGS_resolution) > kMaxResolution) {
     throw Failure{absl::InvalidArgumentError(absl::StrCat(
-                      "--resolution=", absl::GetFlag(FLAGS_resolution),
-                      ": expected a size in pixels, or 0 for the model's own")),
+                      "--resolution=", absl::GetFlag(FLAGS_resolution), ": expected a size in "
+                      "pixels up to ", kMaxResolution, ", or 0 for the model's own")),
                   "leave --resolution out"};
   }
   // Before the work, not after it.

@@ -412,10 +412,20 @@ TEST(BitPredictTest, Errors) {
                  {"R101x1"}, "--weights takes an official BiT .npz");
   expect_failure(run("--weights=" + kWeights + " --input=" + input),
                  {"not a multiple of base_width 64"}, "--weights takes");
-  // Images resized to 2^27 x 2^27: more memory than any address space, a user error to shrink.
-  expect_failure(run("--weights=" + kWeights + kTinyFlags +
-                     " --input=tests/data/testdata/rgb8.png --resolution=134217728"),
+  // Four images resized to 2^16 x 2^16, the largest size taken: 206 GB, a user error to shrink.
+  const std::string rgb8 = "tests/data/testdata/rgb8.png";
+  expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + rgb8 + "," + rgb8 +
+                     "," + rgb8 + "," + rgb8 + " --resolution=65536"),
                  {"out of CPU memory allocating"}, "lower --batch or --resolution");
+  expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + rgb8 +
+                     " --resolution=65537"),
+                 {"--resolution=65537: expected a size in pixels up to 65536"},
+                 "leave --resolution out");
+  expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + rgb8 + " --top_k=-1"),
+                 {"--top_k=-1: expected 0 (none) or more"}, "leave --top_k out (5)");
+  expect_failure(run("--weights=" + kWeights + " --base_width=-1 --input=" + rgb8),
+                 {"--base_width=-1: must be >= 0 (0: the official 64)"},
+                 "leave --base_width and --num_groups out");
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=missing.png"),
                  {"missing.png: no such file"},
                  "--input takes comma-separated .jpg/.png/.webp files");
@@ -458,7 +468,7 @@ TEST(BitPredictTest, Errors) {
                  {"--csv: " + input + " is the file --input reads"},
                  "--output and --csv each take a new file of their own");
   expect_failure(run("--weights=missing.npz --input=" + input + " --batch=0"),
-                 {"--batch=0: expected 1 or more"}, "leave --batch out (16)");
+                 {"--batch=0: expected 1 to 1048576"}, "leave --batch out (16)");
   expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=-3"),
                  {"--resolution=-3: expected a size in pixels"}, "leave --resolution out");
 }

@@ -1,6 +1,7 @@
 #include "train/run_config.h"
 
 #include <array>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,6 +23,7 @@ namespace {
 constexpr int64_t kMinResolution = 32;  // the network's total stride: 2^5
 // Far more loader threads than any machine's cores; more would only exhaust the process ids.
 constexpr int64_t kMaxWorkers = 1024;
+constexpr int64_t kMaxBucketMb = int64_t{1} << 20;  // a terabyte
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::TextFormat;
@@ -178,13 +180,24 @@ absl::Status check_eval_only_flags(const RunConfig& config) {
 
 absl::Status check_run_config(const RunConfig& c) {
   if (c.batch() <= 0) return invalid("batch", "must be positive");
+  if (c.batch() > kMaxBatch) {
+    return invalid("batch", absl::StrCat("at most ", kMaxBatch, " images, got ", c.batch()));
+  }
   if (c.batch_split() <= 0 || c.batch() % c.batch_split() != 0) {
     return invalid("batch_split", absl::StrCat("must be positive and divide --batch=", c.batch(),
                                                ", got ", c.batch_split()));
   }
   if (c.steps() < 0) return invalid("steps", "must be >= 0 (0: the HyperRule's)");
-  if (c.base_lr() < 0) return invalid("base_lr", "must be >= 0");
-  if (c.weight_decay() < 0) return invalid("weight_decay", "must be >= 0");
+  // Written so that nan fails too.
+  if (!(c.base_lr() >= 0 && std::isfinite(c.base_lr()))) {
+    return invalid("base_lr", "must be a finite number >= 0");
+  }
+  if (!(c.weight_decay() >= 0 && std::isfinite(c.weight_decay()))) {
+    return invalid("weight_decay", "must be a finite number >= 0");
+  }
+  if (!std::isfinite(c.mixup_alpha())) {
+    return invalid("mixup_alpha", "must be a finite number (negative: the HyperRule's)");
+  }
   if (c.schedule() != "hyperrule" && c.schedule() != "upstream" && c.schedule() != "constant") {
     return invalid("schedule", absl::StrCat("expected hyperrule, upstream or constant, got \"",
                                             c.schedule(), "\""));
@@ -204,6 +217,12 @@ absl::Status check_run_config(const RunConfig& c) {
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
   if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");
+  if (c.resolution() > kMaxResolution) {
+    return invalid("resolution", absl::StrCat("at most ", kMaxResolution, " pixels, got ",
+                                              c.resolution()));
+  }
+  if (c.base_width() < 0) return invalid("base_width", "must be >= 0 (0: the official 64)");
+  if (c.num_groups() < 0) return invalid("num_groups", "must be >= 0 (0: the official 32)");
   if (c.resolution() > 0 && c.resolution() < kMinResolution) {
     return invalid("resolution", absl::StrCat(c.resolution(), " is too small: BiT ResNet-v2 "
                                               "halves its input 5 times, so it needs at least ",
@@ -214,8 +233,15 @@ absl::Status check_run_config(const RunConfig& c) {
     return invalid("workers", absl::StrCat("at most ", kMaxWorkers, " loader threads, got ",
                                            c.workers()));
   }
-  if (c.bucket_mb() < 0) return invalid("bucket_mb", "must be >= 0 (0: 25)");
+  if (!(c.bucket_mb() == 0 || (c.bucket_mb() >= 1e-3 && c.bucket_mb() <= kMaxBucketMb))) {
+    return invalid("bucket_mb", absl::StrCat("must be 0 (25) or from 0.001 to ", kMaxBucketMb,
+                                             " MiB, got ", c.bucket_mb()));
+  }
   if (c.eval_batch() < 0) return invalid("eval_batch", "must be >= 0 (0: --batch)");
+  if (c.eval_batch() > kMaxBatch) {
+    return invalid("eval_batch", absl::StrCat("at most ", kMaxBatch, " images, got ",
+                                              c.eval_batch()));
+  }
   if (c.eval_every() < 0) return invalid("eval_every", "must be >= 0 (0: only at the end)");
   if (c.resume() && c.out().empty()) return invalid("resume", "needs --out, the run directory");
   if (c.eval_only() && c.weights() == "random") {

@@ -37,6 +37,12 @@ absl::Status check_eval_only_flags(const RunConfig& config);
 // out", so it checks nothing).
 inline constexpr char kDefaultModel[] = "R50x1";
 
+// The largest batch and input size the programs take: far above any real run, far below where
+// a batch's element count or a crop's arithmetic overflows int64 (2^20 images of 2^16 x 2^16
+// pixels are 2^54 floats).
+inline constexpr int64_t kMaxBatch = int64_t{1} << 20;
+inline constexpr int64_t kMaxResolution = int64_t{1} << 16;
+
 // --loss's two values.
 inline constexpr char kSoftmaxLoss[] = "softmax";
 inline constexpr char kSigmoidLoss[] = "sigmoid";

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "absl/flags/declare.h"
+#include "absl/status/status.h"
 #include "models/predict.h"
 
 ABSL_DECLARE_FLAG(int64_t, base_width);
@@ -13,7 +14,8 @@ ABSL_DECLARE_FLAG(int64_t, num_groups);
 
 namespace bitgrad {
 
-// The two flags in `options` (0, the official width and groups, when left out).
-void set_narrowed_model_options(InferenceModelOptions& options);
+// The two flags in `options` (0, the official width and groups, when left out); a negative one
+// is an error naming it.
+absl::Status set_narrowed_model_options(InferenceModelOptions& options);
 
 }  // namespace bitgrad

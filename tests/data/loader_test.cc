@@ -293,6 +293,13 @@ TEST(LoaderTest, ABatchTooLargeForMemoryIsAnErrorFromNext) {
   EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
   EXPECT_TRUE(fails_naming(status, {"step 0", "no memory for a batch of 2 images of "
                                     "3x134217728x134217728 floats", "out of CPU memory"}));
+  // Past int64 elements, the shape itself is refused: an error too, not std::terminate.
+  options.resolution = {int64_t{1} << 31, int64_t{1} << 31};
+  loader = Loader::open(numbered(3), options);
+  ASSERT_TRUE(loader.ok()) << loader.status();
+  EXPECT_TRUE(fails_naming((*loader)->next().status(),
+                           {"a batch of 2 images of 3x2147483648x2147483648 floats",
+                            "more than 2^63 elements"}));
 }
 
 #if defined(__has_feature)

@@ -1,10 +1,13 @@
 #include "train/run_config.h"
 
+#include <cmath>
+#include <cstdint>
+
 #include "data/idx_dataset.h"
-#include "ops/math_mode.h"
-#include "train/finetune.h"
 #include "gtest/gtest.h"
+#include "ops/math_mode.h"
 #include "tests/testing/assertions.h"
+#include "train/finetune.h"
 
 namespace bitgrad {
 namespace {
@@ -46,9 +49,44 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   c = valid();
   c.set_weight_decay(-1e-4);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--weight_decay", ">= 0"}));
+  // Not a finite number in range: nan passes every comparison, inf hung the mixup sampler, and
+  // an int64 overflow evaluated 0 images and called it a result.
+  const double nan = std::nan(""), inf = INFINITY;
+  for (double bad : {-1.0, 1e-9, 1e307, nan, inf}) {
+    c = valid();
+    c.set_bucket_mb(bad);
+    EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--bucket_mb", "from 0.001 to 1048576"}))
+        << bad;
+  }
+  for (double bad : {nan, inf, -inf}) {
+    c = valid();
+    c.set_base_lr(bad);
+    EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--base_lr", "finite"})) << bad;
+    c = valid();
+    c.set_weight_decay(bad);
+    EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--weight_decay", "finite"})) << bad;
+    c = valid();
+    c.set_mixup_alpha(bad);
+    EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--mixup_alpha", "finite"})) << bad;
+  }
   c = valid();
-  c.set_bucket_mb(-1);
-  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--bucket_mb", ">= 0"}));
+  c.set_batch(kMaxBatch + 1);
+  c.set_batch_split(1);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--batch", "at most 1048576"}));
+  c = valid();
+  c.set_eval_batch(INT64_MAX);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--eval_batch", "at most 1048576"}));
+  c = valid();
+  c.set_resolution(kMaxResolution + 1);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--resolution", "at most 65536"}));
+  c.set_resolution(kMaxResolution);
+  EXPECT_TRUE(check_run_config(c).ok());
+  c = valid();
+  c.set_base_width(-1);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--base_width", ">= 0"}));
+  c = valid();
+  c.set_num_groups(-1);
+  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--num_groups", ">= 0"}));
   c = valid();
   c.set_dtype("fp16");
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--dtype", "fp32 or bf16", "fp16"}));
