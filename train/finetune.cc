@@ -31,22 +31,6 @@ namespace {
 
 using Clock = SteadyClock;
 
-// "--base_lr=0.1 there, 0.2 here; ..." for the fields in which two configs differ.
-std::string differing_settings(const RunConfig& saved, const RunConfig& now) {
-  std::string differences;
-  const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
-  for (int i = 0; i < descriptor->field_count(); ++i) {
-    const google::protobuf::FieldDescriptor* field = descriptor->field(i);
-    std::string there, here;
-    google::protobuf::TextFormat::PrintFieldValueToString(saved, field, -1, &there);
-    google::protobuf::TextFormat::PrintFieldValueToString(now, field, -1, &here);
-    if (there == here) continue;
-    absl::StrAppend(&differences, differences.empty() ? "" : "; ", "--", field->name(), "=",
-                    there, " there, ", here, " here");
-  }
-  return differences;
-}
-
 // A test hook: BITGRAD_TEST_MIN_UPDATE_MS=N makes every update take at least N ms, so that a test
 // that kills a run after a given number of updates (tests/train/kill_test.cc) lands where it
 // means to on a fast machine too, where the tiny test model's updates take a millisecond.

@@ -141,6 +141,31 @@ absl::Status check_save_weights_path(const RunConfig& config) {
   return check_output_flag("--save_weights", config.save_weights());
 }
 
+// Every process must run rank 0's settings: one started with another --steps left the others
+// waiting in an all-reduce, another --eval_every corrupted memory, another --seed trained the
+// replicas apart without a word. What only rank 0 uses, and the loader threads, may differ.
+absl::Status check_rank_0s_settings(const RunConfig& config, Communicator& world) {
+  RunConfig compared = config;
+  compared.clear_out();
+  compared.clear_save_weights();
+  compared.clear_workers();
+  std::string text = compared.SerializeAsString();
+  int64_t size = static_cast<int64_t>(text.size());
+  world.broadcast(&size, sizeof(size), 0);
+  std::string rank_0s = world.is_root() ? text : std::string(size, '\0');
+  world.broadcast(rank_0s.data(), size, 0);
+  RunConfig rank_0;
+  if (!rank_0.ParseFromString(rank_0s)) {
+    return absl::InternalError("the settings rank 0 sent do not parse");
+  }
+  if (std::string differences = differing_settings(rank_0, compared); !differences.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "process ", world.rank(), " of ", world.size(), " was started with other settings than "
+        "process 0 (", differences, "); give every process the same flags"));
+  }
+  return absl::OkStatus();
+}
+
 // Nothing the run writes may be a file it reads or another of its outputs.
 absl::Status check_outputs_apart(const RunConfig& config, const DatasetSpec& spec) {
   const std::string& weights = config.save_weights();
@@ -202,6 +227,9 @@ absl::StatusOr<FinetuneResult> evaluate_weights(const RunConfig& config, const D
 absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream& out,
                                             Communicator* world) {
   if (absl::Status status = check_run_config(given); !status.ok()) return status;
+  if (world != nullptr && world->size() > 1) {
+    if (absl::Status status = check_rank_0s_settings(given, *world); !status.ok()) return status;
+  }
   if (absl::Status status = check_device(given); !status.ok()) return status;
   if (given.weights().empty()) {
     return absl::InvalidArgumentError("--weights: expected a .npz, a checkpoint or \"random\"");

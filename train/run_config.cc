@@ -106,6 +106,21 @@ std::string run_config_text(const RunConfig& config) {
   return text;
 }
 
+std::string differing_settings(const RunConfig& there, const RunConfig& here) {
+  std::string differences;
+  const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    std::string there_value, here_value;
+    TextFormat::PrintFieldValueToString(there, field, -1, &there_value);
+    TextFormat::PrintFieldValueToString(here, field, -1, &here_value);
+    if (there_value == here_value) continue;
+    absl::StrAppend(&differences, differences.empty() ? "" : "; ", "--", field->name(), "=",
+                    there_value, " there, ", here_value, " here");
+  }
+  return differences;
+}
+
 RunConfig computed_settings(RunConfig config) {
   config.clear_resume();
   config.clear_workers();

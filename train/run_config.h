@@ -64,6 +64,9 @@ std::string run_config_text(const RunConfig& config);  // textproto
 // resume, workers, bucket_mb, device, out and save_weights (a run directory may be moved
 // between a kill and its resume). What --resume compares, and what names a cached model.
 RunConfig computed_settings(RunConfig config);
+
+// "--base_lr=0.1 there, 0.2 here; ..." for the fields in which two configs differ; "" for none.
+std::string differing_settings(const RunConfig& there, const RunConfig& here);
 absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source);
 
 // --dataset: "FORMAT:PATH", or "fashion_mnist" alone for Debian's copy.

@@ -236,5 +236,22 @@ TEST_F(DataParallelTest, AFailingRankStopsTheOthersWithItsMessage) {
   EXPECT_NE(finished.err.find("a_file/run"), std::string::npos) << finished.err;
 }
 
+// Processes started with other flags (mpirun's "A : B" form) are refused before any collective:
+// another --steps left rank 0 waiting in an all-reduce forever.
+TEST_F(DataParallelTest, ProcessesStartedWithOtherSettingsAreRefused) {
+  testing::ChildOptions two = mpi(1, dir_ + "/mismatch");
+  const std::vector<std::string> rank_0 = flags("mismatch", 6, 0);
+  two.launcher.push_back("examples/bit_finetune");
+  two.launcher.insert(two.launcher.end(), rank_0.begin(), rank_0.end());
+  for (const char* part : {":", "-np", "1"}) two.launcher.push_back(part);
+  const pid_t job = testing::start_finetune(with(flags("mismatch", 6, 0), "--steps=3"), two);
+  const testing::Finished finished = wait_at_most(job, 60, two);
+  EXPECT_NE(finished.exit_code, 0);
+  EXPECT_NE(finished.err.find("process 1 of 2 was started with other settings than process 0 "
+                              "(--steps=6 there, 3 here)"),
+            std::string::npos)
+      << finished.err;
+}
+
 }  // namespace
 }  // namespace bitgrad
