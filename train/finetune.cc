@@ -57,12 +57,15 @@ absl::Status resume_from(const std::string& path, const RunConfig& config,
         "--resume: no checkpoint ", path, ": the run wrote none (the first comes at the first "
         "evaluation, --eval_every); run again without --resume"));
   }
+  // --weights aside: the run's model is in its checkpoint, wherever it started from.
+  const auto compared = [](RunConfig settings) {
+    settings.clear_weights();
+    return computed_settings(with_loss_named(settings));
+  };
   const auto same_run = [&](const Checkpoint& checkpoint) -> absl::Status {
     absl::StatusOr<RunConfig> saved = parse_run_config(checkpoint.config, path);
     if (!saved.ok()) return saved.status();
-    if (std::string differences =
-            differing_settings(computed_settings(with_loss_named(*saved)),
-                               computed_settings(with_loss_named(config)));
+    if (std::string differences = differing_settings(compared(*saved), compared(config));
         !differences.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--resume: ", path, " was written by a run with other settings: ", differences));

@@ -17,6 +17,7 @@
 #include "ops/math_mode.h"
 #include "models/bit_weights.h"
 #include "models/checkpoint.h"
+#include "models/train_state.h"
 #include "ops/loss.h"
 #include "train/evaluate.h"
 #include "train/model_init.h"
@@ -255,7 +256,13 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   absl::StatusOr<Dataset> data = few_shot_data(*all, config);
   if (!data.ok()) return data.status();
 
-  absl::StatusOr<LoadedBitModel> model = initial_model(config, data->train.class_names);
+  // A resumed run's model is its checkpoint's: --weights, where it started, is not read again
+  // (it may have moved since).
+  const std::string checkpoint = checkpoint_path(config.out());
+  absl::StatusOr<LoadedBitModel> model =
+      config.resume() && std::filesystem::exists(checkpoint)
+          ? load_bit_model_from_checkpoint(checkpoint)
+          : initial_model(config, data->train.class_names);
   if (!model.ok()) return model.status();
   model->model->to(run_device(config));
   const ScopedBf16Autocast autocast(config.dtype() == "bf16");  // off again when the run ends

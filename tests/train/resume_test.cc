@@ -23,6 +23,7 @@
 #include "train/finetune.h"
 #include "tests/train/finetune_binary.h"
 #include "train/model_init.h"
+#include "train/run.h"
 
 namespace bitgrad {
 namespace {
@@ -206,6 +207,32 @@ TEST(ResumeTest, AMovedRunDirectoryResumes) {
   config.set_save_weights(moved + "/final.npz");
   const absl::Status resumed = run(config);
   EXPECT_TRUE(resumed.ok()) << resumed;
+}
+
+// A resumed run's model is its checkpoint's: the --weights file it started from may have moved
+// (or gone) since, and is neither read nor compared.
+TEST(ResumeTest, ARunResumesAfterTheWeightsItStartedFromMoved) {
+  const std::string dir = ::testing::TempDir() + "/resume_weights_moved";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  RunConfig upstream = testing::tiny_golden_run();
+  upstream.set_save_weights(dir + "/upstream.npz");
+  std::ostringstream log;
+  ASSERT_TRUE(run_finetune(upstream, log).ok()) << log.str();
+
+  RunConfig run = testing::tiny_golden_run();
+  run.set_weights(dir + "/upstream.npz");
+  run.set_steps(2);
+  run.set_out(dir + "/run");
+  ASSERT_TRUE(run_finetune(run, log).ok()) << log.str();
+  std::filesystem::rename(dir + "/upstream.npz", dir + "/moved.npz");
+  for (const std::string weights : {dir + "/upstream.npz", dir + "/moved.npz"}) {
+    run.set_weights(weights);
+    run.set_resume(true);
+    absl::StatusOr<FinetuneResult> resumed = run_finetune(run, log);
+    ASSERT_TRUE(resumed.ok()) << resumed.status();
+    EXPECT_EQ(resumed->steps, 2);
+  }
 }
 
 }  // namespace
