@@ -237,6 +237,11 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   }
   if (world == nullptr || world->is_root()) {  // the one process that writes them
     if (absl::Status status = check_save_weights_path(given); !status.ok()) return status;
+    if (!given.out().empty()) {
+      if (absl::Status status = check_run_directory_free(given.out()); !status.ok()) {
+        return status;
+      }
+    }
     if (absl::Status status = check_out_holds_no_run(given); !status.ok()) return status;
   }
   absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(given.dataset());

@@ -30,6 +30,11 @@ std::string lock_holder(const std::string& lock_path) {
   return pid.empty() ? "another process" : absl::StrCat("process ", pid);
 }
 
+absl::Status in_use(const std::string& path, const std::string& lock_path) {
+  return out_error(path, absl::StrCat("in use by another run (", lock_holder(lock_path), " holds ",
+                                      lock_path, "); wait for it or choose another --out"));
+}
+
 void remove_stale_temporaries(const std::string& dir) {
   std::error_code ignored;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
@@ -60,9 +65,7 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
       return out_error(path, absl::StrCat("cannot lock ", lock_path, ": ",
                                           std::strerror(flock_errno)));
     }
-    return out_error(path, absl::StrCat("in use by another run (", lock_holder(lock_path),
-                                        " holds ", lock_path, "); wait for it or choose another "
-                                        "--out"));
+    return in_use(path, lock_path);
   }
   const std::string pid = absl::StrCat(::getpid(), "\n");
   if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
@@ -73,6 +76,15 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
   }
   remove_stale_temporaries(path);
   return RunDirectory(path, fd);
+}
+
+absl::Status check_run_directory_free(const std::string& path) {
+  const std::string lock_path = path + "/lock";
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::OkStatus();  // no run ever held it (or one RunDirectory::open names)
+  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // releases the shared lock, if taken
+  return held ? in_use(path, lock_path) : absl::OkStatus();
 }
 
 RunDirectory::RunDirectory(RunDirectory&& other) noexcept

@@ -15,6 +15,11 @@ namespace bitgrad {
 // OUT/checkpoint.ckpt: the run's checkpoint, written at each evaluation.
 std::string checkpoint_path(const std::string& out);
 
+// OK unless a live run holds `path` (--out): checked before what a run does with a directory's
+// contents, so that a busy one is named as such, not as a finished run to delete. The same
+// error as RunDirectory::open's.
+absl::Status check_run_directory_free(const std::string& path);
+
 class RunDirectory {
  public:
   // Errors name --out and the directory: not creatable, not writable, or in use by another

@@ -352,12 +352,14 @@ std::vector<Row> rows() {
       {"run directory", "`--out=$TMP/a_file/run` (under a regular file)",
        [] { return error_line(run_with({"--out=" + path("a_file/run")})); },
        {"--out", "a_file/run"}},
-      {"run directory", "`--out` of a run that is still going",
+      {"run directory", "`--out` of a run that is still going, and has written a checkpoint",
        [] {
          testing::ChildOptions options{.log_prefix = path("busy")};
          const pid_t busy = testing::start_finetune(
-             testing::tiny_run_flags(path("tiny.npz"), path("busy"), 100000, 0), options);
-         while (testing::read_file(path("busy/lock")).empty()) {
+             testing::tiny_run_flags(path("tiny.npz"), path("busy"), 100000, 1), options);
+         // Not "holds a run already ... delete that folder": a live run's folder is busy.
+         while (testing::read_file(path("busy/lock")).empty() ||
+                !fs::exists(path("busy/checkpoint.ckpt"))) {
            std::this_thread::sleep_for(std::chrono::milliseconds(5));
          }
          const std::string line = error_line(run_with({}, "busy"));
