@@ -135,6 +135,19 @@ absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) 
   RunConfig from_file;
   TextFormat::ParseInfoTree in_file;  // which fields the file sets
   if (!config_file.empty()) {
+    // A folder read as an empty config; /dev/zero or a pipe was read until memory ran out.
+    constexpr uintmax_t kMaxConfigBytes = 1 << 20;
+    std::error_code error;
+    const std::filesystem::file_status status = std::filesystem::status(config_file, error);
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      return invalid("config", absl::StrCat(config_file, " is not a file; expected a RunConfig "
+                                            "textproto (train/run_config.proto)"));
+    }
+    if (std::filesystem::exists(status) &&
+        std::filesystem::file_size(config_file, error) > kMaxConfigBytes) {
+      return invalid("config", absl::StrCat(config_file, " is over 1 MiB; a RunConfig textproto "
+                                            "is a few lines (train/run_config.proto)"));
+    }
     std::ifstream in(config_file);
     if (!in) return invalid("config", absl::StrCat("cannot read ", config_file));
     std::stringstream text;

@@ -242,6 +242,16 @@ std::vector<Row> rows() {
       {"files", "`--config=$TMP/missing.textproto`",
        [] { return error_line({"--config=" + path("missing.textproto")}); },
        {"--config", "missing.textproto"}},
+      {"files", "`--config=$TMP` (a folder), a 2 MiB file, and `--config=/dev/zero`",
+       [] {
+         const std::string folder = error_line({"--config=" + dir()});
+         if (folder.find("is not a file") == std::string::npos) return "(folder) " + folder;
+         write_bytes(path("big.textproto"), std::string(2 << 20, '#'));
+         const std::string big = error_line({"--config=" + path("big.textproto")});
+         if (big.find("is over 1 MiB") == std::string::npos) return "(big) " + big;
+         return error_line({"--config=/dev/zero"});
+       },
+       {"--config", "/dev/zero is not a file"}},
       {"flags", "`--dataset=imagenet:/data`",
        [] { return error_line(run_with({"--dataset=imagenet:/data"})); },
        {"--dataset", "imagenet", "expected"}},
