@@ -52,6 +52,10 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
     }
     std::error_code error;
     if (!std::filesystem::is_directory(path, error)) {
+      if (!std::filesystem::is_regular_file(path, error)) {  // a pipe would block, /dev/zero fill
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": not a file or folder (a device, pipe or socket)"));
+      }
       paths.push_back(path);
       continue;
     }

@@ -403,6 +403,9 @@ TEST(BitPredictTest, Errors) {
                  {"missing/BiT-M-R50x1.npz: no such file"},
                  "download an official model, e.g. "
                  "https://storage.googleapis.com/bit_models/BiT-M-R50x1.npz");
+  expect_failure(run("--weights=" + temp_path("") + " --input=" + input),
+                 {"a folder; expected an official BiT .npz or a bitgrad checkpoint"},
+                 "--weights takes");
   const std::string text = temp_path("not_a_model.txt");
   std::ofstream(text) << "hello\n";
   expect_failure(run("--weights=" + text + " --input=" + input),

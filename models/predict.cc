@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +16,13 @@ namespace bitgrad {
 
 absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& path,
                                                             const InferenceModelOptions& options) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": a folder; expected an official BiT .npz or a bitgrad checkpoint (a bit_finetune "
+        "run's is in its --out folder: ", (std::filesystem::path(path) / "checkpoint.ckpt").string(),
+        ")"));
+  }
   if (is_checkpoint_file(path)) {
     absl::StatusOr<LoadedBitModel> loaded =
         load_bit_model_from_checkpoint(path, options.model_name);

@@ -281,6 +281,9 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
     }
     return evaluate_weights(config, *data, *model, out, world);
   }
+  if (config.out().empty() && config.save_weights().empty()) {
+    out << "note: without --out or --save_weights the trained model is not kept\n";
+  }
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {

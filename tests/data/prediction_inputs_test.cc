@@ -1,5 +1,7 @@
 #include "data/prediction_inputs.h"
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -155,6 +157,14 @@ TEST(PredictionInputsTest, BadInputs) {
   EXPECT_TRUE(fails_naming(result.status(), {missing, "no such file"}));
   EXPECT_TRUE(fails_naming(PredictionInputs::open(testdata("rgb8.png"), 0).status(),
                            {"resolution must be positive, got 0"}));
+  // A pipe named as an input blocked forever, /dev/zero filled the memory.
+  const std::string pipe = temp_path("pipe.jpg");
+  std::filesystem::remove(pipe);
+  ASSERT_EQ(mkfifo(pipe.c_str(), 0644), 0);
+  for (const std::string& device : {pipe, std::string("/dev/zero")}) {
+    EXPECT_TRUE(fails_naming(PredictionInputs::open(device, 128).status(),
+                             {device, "not a file or folder"}));
+  }
 
   const std::string npy = temp_path("ok.npy");
   ASSERT_TRUE(write_npy(npy, zeros({1, 3, 2, 2})).ok());

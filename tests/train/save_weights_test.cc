@@ -39,10 +39,21 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
                            "--num_groups=2\n"),
             std::string::npos)
       << log.str();
+  EXPECT_EQ(log.str().find("is not kept"), std::string::npos) << log.str();
   // Without --eval_every the one checkpoint is the last, and the run says so up front.
   EXPECT_NE(log.str().find("checkpoint: " + out + "/checkpoint.ckpt at the end only"),
             std::string::npos)
       << log.str();
+}
+
+// A run that keeps nothing says so before it trains.
+TEST(SaveWeightsTest, ARunWithoutOutOrSaveWeightsSaysItKeepsNothing) {
+  std::ostringstream log;
+  ASSERT_TRUE(run_finetune(testing::tiny_golden_run(), log).ok()) << log.str();
+  const size_t note = log.str().find("note: without --out or --save_weights the trained model "
+                                     "is not kept\n");
+  ASSERT_NE(note, std::string::npos) << log.str();
+  EXPECT_LT(note, log.str().find("training: ")) << log.str();
 }
 
 // Fine-tuning from an .npz reads its class names from the labels file beside it, as from a
