@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -63,16 +64,19 @@ struct ListedFolder {
   std::vector<fs::directory_entry> entries;  // sorted by name
 };
 
-// `folder` and every folder below it that is neither hidden nor reached through a link, with
-// their entries, sorted by path as a string (torchvision's walk: "a" < "a b" < "a/x").
+// `folder` and every folder below it that is not hidden, links followed as torchvision follows
+// them, each folder once (a link back up would make a cycle), with their entries, sorted by path
+// as a string (torchvision's walk: "a" < "a b" < "a/x").
 absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
   std::vector<ListedFolder> folders = {{folder, {}}};
+  std::error_code ignored;
+  std::set<fs::path> seen = {fs::weakly_canonical(folder, ignored)};
   for (size_t next = 0; next < folders.size(); ++next) {
     absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folders[next].path);
     if (!entries.ok()) return entries.status();
     for (const fs::directory_entry& entry : *entries) {
-      std::error_code ignored;
-      if (is_folder(entry) && !entry.is_symlink(ignored) && !is_hidden(entry.path())) {
+      if (is_folder(entry) && !is_hidden(entry.path()) &&
+          seen.insert(fs::weakly_canonical(entry.path(), ignored)).second) {
         folders.push_back({entry.path(), {}});
       }
     }
@@ -227,7 +231,11 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
   ImageSet set;
   set.source = root;
   for (const fs::directory_entry& class_dir : *class_dirs) {
-    if (!is_folder(class_dir) || is_hidden(class_dir.path())) continue;
+    if (is_hidden(class_dir.path())) continue;
+    if (!is_folder(class_dir)) {
+      set.skipped_files.push_back({class_dir.path().string(), "", true});
+      continue;
+    }
     const int64_t label = set.num_classes();
     const std::string name = class_dir.path().filename().string();
     if (std::string problem = class_name_problem(name); !problem.empty()) {
@@ -275,11 +283,13 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
 
 std::string skipped_files_note(const ImageSet& set) {
   constexpr size_t kShown = 5;
-  std::vector<std::string> misnamed, mislabeled;  // the first few of each, for the notes
-  size_t misnamed_count = 0, mislabeled_count = 0;
+  std::vector<std::string> misnamed, mislabeled, outside;  // the first few of each, for the notes
+  size_t misnamed_count = 0, mislabeled_count = 0, outside_count = 0;
   for (const SkippedFile& file : set.skipped_files) {
     const std::string name = fs::path(file.path).lexically_relative(set.source).string();
-    if (file.holds.empty()) {
+    if (file.outside_class_folders) {
+      if (++outside_count <= kShown) outside.push_back(name);
+    } else if (file.holds.empty()) {
       if (++misnamed_count <= kShown) misnamed.push_back(name);
     } else if (++mislabeled_count <= kShown) {
       mislabeled.push_back(absl::StrCat(name, " (", file.holds, ")"));
@@ -293,7 +303,9 @@ std::string skipped_files_note(const ImageSet& set) {
                         " that ", n == 1 ? one : many, ": ", absl::StrJoin(shown, ", "),
                         n > kShown ? ", ..." : "", "\n");
   };
-  return line(misnamed_count, misnamed, absl::StrCat("is not ", kImageFileNames),
+  return line(outside_count, outside, "is in no class folder (a class is a sub-folder)",
+              "are in no class folder (a class is a sub-folder)") +
+         line(misnamed_count, misnamed, absl::StrCat("is not ", kImageFileNames),
               absl::StrCat("are not ", kImageFileNames)) +
          line(mislabeled_count, mislabeled,
               absl::StrCat("is named as an image but holds no ", kDecodableFormats),
@@ -338,6 +350,10 @@ absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_
         "sub-folders as train/'s)"));
   }
   const std::string test_dir = root + (has_test ? "/test" : "/val");
+  std::vector<std::string> notes;
+  if (has_test && fs::is_directory(root + "/val", error)) {
+    notes.push_back(absl::StrCat(root, "/val: passed over; ", root, "/test holds the test split"));
+  }
   absl::StatusOr<ImageSet> train = read_image_folder(root + "/train");
   if (!train.ok()) return train.status();
   if (absl::Status status = check_classes(*train); !status.ok()) return status;
@@ -348,7 +364,7 @@ absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_
         test_dir, ": classes [", absl::StrJoin(test->class_names, ", "), "] differ from ",
         root, "/train's [", absl::StrJoin(train->class_names, ", "), "]"));
   }
-  return Dataset{*std::move(train), *std::move(test)};
+  return Dataset{*std::move(train), *std::move(test), std::move(notes)};
 }
 
 }  // namespace bitgrad

@@ -5,8 +5,9 @@
 // Classes are the sub-folder names in sorted (byte) order, class i being the i-th; the images are
 // the .jpg, .jpeg, .png and .webp files (any letter case) in each and in the folders below it, in
 // torchvision's order: folders sorted by path, each one's files by name; decoded on demand.
-// Hidden files and folders (".DS_Store", ".ipynb_checkpoints/") are left out, and so are the
-// folders that links point to inside a class folder (a link can make a cycle). Other files, and
+// Hidden files and folders (".DS_Store", ".ipynb_checkpoints/") are left out; links to folders
+// are followed, as torchvision follows them, each folder read once (a link back up would make a
+// cycle). Files in the root itself, in no class folder, are passed over. Other files, and
 // files named as images whose first bytes are no PNG, JPEG or WebP (a HEIF photo saved as
 // .jpg), are passed over and listed in ImageSet::skipped_files, which skipped_files_note reports.
 #pragma once
@@ -23,7 +24,7 @@ namespace bitgrad {
 inline constexpr char kImageFileNames[] = ".jpg, .jpeg, .png or .webp";
 
 // The .jpg, .jpeg, .png and .webp files (any letter case) in `dir` and the folders below it that
-// are neither hidden nor reached through a link, hidden files aside (macOS leaves "._name.jpg"
+// are not hidden (links followed, each folder once), hidden files aside (macOS leaves "._name.jpg"
 // files that are no images), in the order a class folder's are read (torchvision's walk: a
 // folder's files by name, then each sub-folder's, the folders sorted by path), as
 // paths under `dir`: the images bit_predict takes from a folder, a test/CLASS/ tree included.

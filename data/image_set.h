@@ -20,9 +20,12 @@ struct SkippedFile {
   // image", "an empty file"; data/image_io.h not_a_decodable_image); "" for a file named
   // otherwise.
   std::string holds;
+  // In the folder of class folders itself, not in a class (a loose photo, a broken link).
+  bool outside_class_folders = false;
 
   bool operator==(const SkippedFile& other) const {
-    return path == other.path && holds == other.holds;
+    return path == other.path && holds == other.holds &&
+           outside_class_folders == other.outside_class_folders;
   }
 };
 
@@ -60,6 +63,7 @@ absl::Status check_image_set(const ImageSet& set);
 
 struct Dataset {
   ImageSet train, test;
+  std::vector<std::string> notes;  // what a reader chose that a user should hear of, one a line
 };
 
 }  // namespace bitgrad

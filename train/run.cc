@@ -252,6 +252,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   const RunConfig config = with_the_runs_test_fraction(given, *spec, out);
   absl::StatusOr<Dataset> all = load_dataset_spec(*spec, config.test_fraction());
   if (!all.ok()) return all.status();
+  for (const std::string& note : all->notes) out << "note: " << note << "\n";
   out << skipped_files_note(all->train) << skipped_files_note(all->test);
   if (config.test_fraction() > 0) {
     out << "test split: " << all->test.size() << " of the " << all->train.size() + all->test.size()

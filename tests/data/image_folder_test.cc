@@ -64,7 +64,7 @@ TEST(ImageFolderTest, ImagesInFoldersBelowAClassComeInTorchvisionsOrder) {
 // Hidden files and folders are no classes and no images (Jupyter's .ipynb_checkpoints/ would
 // otherwise be a class); links to folders inside a class are not followed (no cycles). Other
 // files are listed, so that a user sees images in formats bitgrad does not read.
-TEST(ImageFolderTest, HiddenEntriesAndLinkedFoldersAreLeftOutAndOtherFilesAreNoted) {
+TEST(ImageFolderTest, HiddenEntriesAreLeftOutLinksFollowedOnceAndOtherFilesNoted) {
   const std::string root = fresh_temp_dir("folder_skipped");
   copy_image("rgb8.png", root + "/cat/1.png");
   copy_image("rgb8.png", root + "/cat/.hidden/2.png");
@@ -73,21 +73,30 @@ TEST(ImageFolderTest, HiddenEntriesAndLinkedFoldersAreLeftOutAndOtherFilesAreNot
   write_file(root + "/cat/.DS_Store", "x");
   write_file(root + "/cat/notes.txt", "x");
   write_file(root + "/dog/old/x.gif", "x");
-  std::filesystem::create_directory_symlink(root + "/cat", root + "/dog/loop");
+  // A link to a folder is read as torchvision reads it; one back up (a cycle) is not read again.
+  std::filesystem::create_directory_symlink(root + "/cat", root + "/dog/linked");
+  std::filesystem::create_directory_symlink(root + "/cat", root + "/cat/up");
   absl::StatusOr<ImageSet> set = read_image_folder(root);
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(set->class_names, (std::vector<std::string>{"cat", "dog"}));
-  EXPECT_EQ(set->files, (std::vector<std::string>{root + "/cat/1.png", root + "/dog/1.png"}));
+  EXPECT_EQ(set->files, (std::vector<std::string>{root + "/cat/1.png", root + "/dog/1.png",
+                                                  root + "/dog/linked/1.png"}));
   EXPECT_EQ(set->skipped_files, (std::vector<SkippedFile>{{root + "/cat/notes.txt", ""},
+                                                           {root + "/dog/linked/notes.txt", ""},
                                                            {root + "/dog/old/x.gif", ""}}));
   EXPECT_EQ(skipped_files_note(*set),
-            "note: " + root + ": passed over 2 files that are not .jpg, .jpeg, .png or .webp: "
-            "cat/notes.txt, dog/old/x.gif\n");
+            "note: " + root + ": passed over 3 files that are not .jpg, .jpeg, .png or .webp: "
+            "cat/notes.txt, dog/linked/notes.txt, dog/old/x.gif\n");
   for (int i = 0; i < 6; ++i) write_file(root + "/dog/" + std::to_string(i) + ".bmp", "x");
+  // Files in the root, in no class folder (a loose photo, a broken link), are named too.
+  copy_image("rgb8.png", root + "/loose.png");
+  std::filesystem::create_directory_symlink("/nonexistent/drive", root + "/unmounted");
   set = read_image_folder(root);
   ASSERT_TRUE(set.ok()) << set.status();
   EXPECT_EQ(skipped_files_note(*set),
-            "note: " + root + ": passed over 8 files that are not .jpg, .jpeg, .png or .webp: "
+            "note: " + root + ": passed over 2 files that are in no class folder (a class is a "
+            "sub-folder): loose.png, unmounted\n"
+            "note: " + root + ": passed over 9 files that are not .jpg, .jpeg, .png or .webp: "
             "cat/notes.txt, dog/0.bmp, dog/1.bmp, dog/2.bmp, dog/3.bmp, ...\n");
 }
 
@@ -147,6 +156,8 @@ TEST(ImageFolderTest, BrokenLinksAndLinkLoopsAreNotedNotFatal) {
   EXPECT_EQ(set->class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(set->files, (std::vector<std::string>{root + "/cat/1.png", root + "/dog/1.png"}));
   EXPECT_EQ(skipped_files_note(*set),
+            "note: " + root + ": passed over 1 file that is in no class folder (a class is a "
+            "sub-folder): mouse\n"
             "note: " + root + ": passed over 2 files that are named as images but hold no PNG, "
             "JPEG or WebP: cat/loop.jpg (unreadable: Too many levels of symbolic links), "
             "dog/gone.png (unreadable: No such file or directory)\n");
@@ -162,9 +173,15 @@ TEST(ImageFolderTest, TrainAndTestMustListTheSameClasses) {
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->test.source, root + "/val");
   EXPECT_EQ(data->test.labels, (std::vector<int64_t>{0, 1}));
-  copy_image("rgb8.png", root + "/test/cat/1.png");  // test/ wins over val/
+  copy_image("rgb8.png", root + "/test/cat/1.png");  // test/ wins over val/, which a note names
   EXPECT_TRUE(fails_naming(load_image_folders(root).status(),
                            {root + "/test", "classes [cat]", "[cat, dog]"}));
+  copy_image("rgb8.png", root + "/test/dog/1.png");
+  data = load_image_folders(root);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->test.source, root + "/test");
+  EXPECT_EQ(data->notes, std::vector<std::string>{root + "/val: passed over; " + root +
+                                                  "/test holds the test split"});
 }
 
 // A folder of class folders, with no train/ and test/ of its own: part of each class is held
