@@ -360,9 +360,21 @@ absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_
   absl::StatusOr<ImageSet> test = read_image_folder(test_dir);
   if (!test.ok()) return test.status();
   if (train->class_names != test->class_names) {
+    // Names that print alike can differ in their bytes: a folder copied from macOS spells é as
+    // e and a combining accent (Unicode NFD).
+    std::string same_looking;
+    for (size_t i = 0; i < std::min(train->class_names.size(), test->class_names.size()); ++i) {
+      const std::string &here = test->class_names[i], &there = train->class_names[i];
+      if (here != there && absl::CHexEscape(here) != here) {
+        same_looking = absl::StrCat("; class ", i, " is '", absl::CHexEscape(here), "' here and '",
+                                    absl::CHexEscape(there), "' there, byte for byte (macOS "
+                                    "writes accents apart from their letters, Unicode NFD)");
+        break;
+      }
+    }
     return absl::InvalidArgumentError(absl::StrCat(
         test_dir, ": classes [", absl::StrJoin(test->class_names, ", "), "] differ from ",
-        root, "/train's [", absl::StrJoin(train->class_names, ", "), "]"));
+        root, "/train's [", absl::StrJoin(train->class_names, ", "), "]", same_looking));
   }
   return Dataset{*std::move(train), *std::move(test), std::move(notes)};
 }

@@ -176,6 +176,14 @@ TEST(ImageFolderTest, TrainAndTestMustListTheSameClasses) {
   copy_image("rgb8.png", root + "/test/cat/1.png");  // test/ wins over val/, which a note names
   EXPECT_TRUE(fails_naming(load_image_folders(root).status(),
                            {root + "/test", "classes [cat]", "[cat, dog]"}));
+  // The same-looking name, spelt as macOS spells it (NFD: e, then a combining acute accent).
+  copy_image("rgb8.png", root + "/train/caf\xC3\xA9/1.png");
+  copy_image("rgb8.png", root + "/test/cafe\xCC\x81/1.png");
+  EXPECT_TRUE(fails_naming(load_image_folders(root).status(),
+                           {"class 0 is 'cafe\\xcc\\x81' here and 'caf\\xc3\\xa9' there",
+                            "Unicode NFD"}));
+  std::filesystem::remove_all(root + "/train/caf\xC3\xA9");
+  std::filesystem::remove_all(root + "/test/cafe\xCC\x81");
   copy_image("rgb8.png", root + "/test/dog/1.png");
   data = load_image_folders(root);
   ASSERT_TRUE(data.ok()) << data.status();
