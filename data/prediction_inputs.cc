@@ -41,12 +41,19 @@ absl::Status check_npy_batch(const Tensor& batch, const std::string& path) {
 
 }  // namespace
 
+std::vector<std::string> input_paths(const std::string& spec) {
+  std::vector<std::string> paths;
+  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
+    paths.emplace_back(absl::StripAsciiWhitespace(part));
+  }
+  return paths;
+}
+
 absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
                                                         int64_t resolution) {
   PredictionInputs inputs;
   std::vector<std::string> paths;
-  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
-    const std::string path(absl::StripAsciiWhitespace(part));
+  for (const std::string& path : input_paths(spec)) {
     if (access(path.c_str(), F_OK) != 0) {
       return absl::NotFoundError(absl::StrCat(path, ": no such file"));
     }

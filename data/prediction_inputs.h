@@ -14,6 +14,9 @@
 
 namespace bitgrad {
 
+// The paths of an --input spec: its comma-separated parts, whitespace trimmed, empty ones left out.
+std::vector<std::string> input_paths(const std::string& spec);
+
 class PredictionInputs {
  public:
   // `spec`: one .npy file holding a float32 (N, 3, H, W) batch already in [-1, 1] (it is used as

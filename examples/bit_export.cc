@@ -64,9 +64,10 @@ absl::Status run() {
       !s.ok()) {
     return s;
   }
+  const std::string weights = absl::GetFlag(FLAGS_weights);
   const std::string save_weights = absl::GetFlag(FLAGS_save_weights);
   if (absl::Status s = check_outputs_overwrite_nothing(
-          {{"--weights", absl::GetFlag(FLAGS_weights)}},
+          {{"--weights", weights == "random" ? "" : weights}},
           {{"--output", absl::GetFlag(FLAGS_output)},
            {"--save_weights", save_weights},
            {"--save_weights's class names",

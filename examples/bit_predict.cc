@@ -25,9 +25,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "data/labels.h"
 #include "data/prediction_inputs.h"
 #include "examples/common/invocation.h"
@@ -219,9 +217,8 @@ void run() {
   check_output("--csv", absl::GetFlag(FLAGS_csv));
   std::vector<FlagPath> read = {{"--weights", absl::GetFlag(FLAGS_weights)},
                                 {"--labels", absl::GetFlag(FLAGS_labels)}};
-  for (absl::string_view input :
-       absl::StrSplit(absl::GetFlag(FLAGS_input), ',', absl::SkipWhitespace())) {
-    read.push_back({"--input", std::string(absl::StripAsciiWhitespace(input))});
+  for (const std::string& input : input_paths(absl::GetFlag(FLAGS_input))) {
+    read.push_back({"--input", input});
   }
   if (absl::Status status = check_outputs_overwrite_nothing(
           read, {{"--output", absl::GetFlag(FLAGS_output)}, {"--csv", absl::GetFlag(FLAGS_csv)}});

@@ -415,10 +415,13 @@ TEST(BitPredictTest, Errors) {
                  {"R101x1"}, "--weights takes an official BiT .npz");
   expect_failure(run("--weights=" + kWeights + " --input=" + input),
                  {"not a multiple of base_width 64"}, "--weights takes");
-  // Four images resized to 2^16 x 2^16, the largest size taken: 206 GB, a user error to shrink.
+  // A batch of 3000 images resized to 2^16 x 2^16, the largest size taken: 154 TB, more than
+  // the 128 TB a process can address on any machine, a user error to shrink.
   const std::string rgb8 = "tests/data/testdata/rgb8.png";
-  expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + rgb8 + "," + rgb8 +
-                     "," + rgb8 + "," + rgb8 + " --resolution=65536"),
+  std::string many = rgb8;
+  for (int i = 1; i < 3000; ++i) many += "," + rgb8;
+  expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + many +
+                     " --batch=4096 --resolution=65536"),
                  {"out of CPU memory allocating"}, "lower --batch or --resolution");
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + rgb8 +
                      " --resolution=65537"),

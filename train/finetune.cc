@@ -52,10 +52,8 @@ RunConfig with_loss_named(RunConfig config) {
 // other classes under the same --dataset (a file replaced, a relative path run elsewhere).
 absl::Status resume_from(const std::string& path, const RunConfig& config,
                          const std::vector<std::string>& class_names, TrainState& state) {
-  if (!std::filesystem::exists(path)) {
-    return absl::NotFoundError(absl::StrCat(
-        "--resume: no checkpoint ", path, ": the run wrote none (the first comes at the first "
-        "evaluation, --eval_every); run again without --resume"));
+  if (absl::Status status = check_checkpoint_to_resume(config.out()); !status.ok()) {
+    return status;
   }
   // --weights aside: the run's model is in its checkpoint, wherever it started from.
   const auto compared = [](RunConfig settings) {
@@ -174,10 +172,13 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
   if (!plan.ok()) return plan.status();
   if (model.config().head_size != data.train.num_classes()) {
-    return absl::InvalidArgumentError(absl::StrCat("the model's head has ",
-                                                   model.config().head_size, " outputs, ",
-                                                   data.train.source, " has ",
-                                                   data.train.num_classes(), " classes"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        config.resume() ? absl::StrCat("--resume: ", checkpoint_path(config.out()),
+                                       " was trained on other classes than --dataset=",
+                                       config.dataset(), " holds now: its model's head has ")
+                        : "the model's head has ",
+        model.config().head_size, " outputs, ", data.train.source, " has ",
+        data.train.num_classes(), " classes"));
   }
   SingleProcess one_process;
   Communicator& world = world_or_null != nullptr ? *world_or_null : one_process;

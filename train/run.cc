@@ -144,10 +144,11 @@ absl::Status check_save_weights_path(const RunConfig& config) {
 
 // Every process must run rank 0's settings: one started with another --steps left the others
 // waiting in an all-reduce, another --eval_every corrupted memory, another --seed trained the
-// replicas apart without a word. What only rank 0 uses, and the loader threads, may differ.
+// replicas apart without a word. What only rank 0 uses, and the loader threads, may differ;
+// --out only without --resume (every process reads the checkpoint it resumes from).
 absl::Status check_rank_0s_settings(const RunConfig& config, Communicator& world) {
   RunConfig compared = config;
-  compared.clear_out();
+  if (!compared.resume()) compared.clear_out();
   compared.clear_save_weights();
   compared.clear_workers();
   std::string text = compared.SerializeAsString();
@@ -159,7 +160,9 @@ absl::Status check_rank_0s_settings(const RunConfig& config, Communicator& world
   if (!rank_0.ParseFromString(rank_0s)) {
     return absl::InternalError("the settings rank 0 sent do not parse");
   }
-  if (std::string differences = differing_settings(rank_0, compared); !differences.empty()) {
+  if (std::string differences =
+          differing_settings(rank_0, compared, "on process 0", "on this one");
+      !differences.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "process ", world.rank(), " of ", world.size(), " was started with other settings than "
         "process 0 (", differences, "); give every process the same flags"));
@@ -177,10 +180,10 @@ absl::Status check_outputs_apart(const RunConfig& config, const DatasetSpec& spe
     outputs.push_back({"--out's checkpoint", checkpoint_path(config.out())});
     outputs.push_back({"--out's metrics.jsonl", config.out() + "/metrics.jsonl"});
   }
+  // A resumed run does not read --weights (its model is its checkpoint's).
+  const bool reads_weights = config.weights() != "random" && !config.resume();
   return check_outputs_overwrite_nothing(
-      {{"--weights", config.weights() == "random" ? "" : config.weights()},
-       {"--dataset", spec.path}},
-      outputs);
+      {{"--weights", reads_weights ? config.weights() : ""}, {"--dataset", spec.path}}, outputs);
 }
 
 // --out without --resume must not overwrite a run: forgetting --resume after a kill would
@@ -235,19 +238,17 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   if (given.weights().empty()) {
     return absl::InvalidArgumentError("--weights: expected a .npz, a checkpoint or \"random\"");
   }
+  absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(given.dataset());
+  if (!spec.ok()) return spec.status();
   if (world == nullptr || world->is_root()) {  // the one process that writes them
     if (absl::Status status = check_save_weights_path(given); !status.ok()) return status;
+    if (absl::Status status = check_outputs_apart(given, *spec); !status.ok()) return status;
     if (!given.out().empty()) {
       if (absl::Status status = check_run_directory_free(given.out()); !status.ok()) {
         return status;
       }
     }
     if (absl::Status status = check_out_holds_no_run(given); !status.ok()) return status;
-  }
-  absl::StatusOr<DatasetSpec> spec = parse_dataset_spec(given.dataset());
-  if (!spec.ok()) return spec.status();
-  if (world == nullptr || world->is_root()) {
-    if (absl::Status status = check_outputs_apart(given, *spec); !status.ok()) return status;
   }
   const RunConfig config = with_the_runs_test_fraction(given, *spec, out);
   absl::StatusOr<Dataset> all = load_dataset_spec(*spec, config.test_fraction());
@@ -264,11 +265,14 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
 
   // A resumed run's model is its checkpoint's: --weights, where it started, is not read again
   // (it may have moved since).
-  const std::string checkpoint = checkpoint_path(config.out());
+  if (config.resume()) {
+    if (absl::Status status = check_checkpoint_to_resume(config.out()); !status.ok()) {
+      return status;
+    }
+  }
   absl::StatusOr<LoadedBitModel> model =
-      config.resume() && std::filesystem::exists(checkpoint)
-          ? load_bit_model_from_checkpoint(checkpoint)
-          : initial_model(config, data->train.class_names);
+      config.resume() ? load_bit_model_from_checkpoint(checkpoint_path(config.out()))
+                      : initial_model(config, data->train.class_names);
   if (!model.ok()) return model.status();
   model->model->to(run_device(config));
   const ScopedBf16Autocast autocast(config.dtype() == "bf16");  // off again when the run ends

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "absl/algorithm/container.h"
 #include "absl/flags/commandlineflag.h"
@@ -106,7 +105,8 @@ std::string run_config_text(const RunConfig& config) {
   return text;
 }
 
-std::string differing_settings(const RunConfig& there, const RunConfig& here) {
+std::string differing_settings(const RunConfig& there, const RunConfig& here,
+                               const std::string& there_label, const std::string& here_label) {
   std::string differences;
   const google::protobuf::Descriptor* descriptor = RunConfig::descriptor();
   for (int i = 0; i < descriptor->field_count(); ++i) {
@@ -116,7 +116,7 @@ std::string differing_settings(const RunConfig& there, const RunConfig& here) {
     TextFormat::PrintFieldValueToString(here, field, -1, &here_value);
     if (there_value == here_value) continue;
     absl::StrAppend(&differences, differences.empty() ? "" : "; ", "--", field->name(), "=",
-                    there_value, " there, ", here_value, " here");
+                    there_value, " ", there_label, ", ", here_value, " ", here_label);
   }
   return differences;
 }
@@ -135,24 +135,25 @@ absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) 
   RunConfig from_file;
   TextFormat::ParseInfoTree in_file;  // which fields the file sets
   if (!config_file.empty()) {
-    // A folder read as an empty config; /dev/zero or a pipe was read until memory ran out.
-    constexpr uintmax_t kMaxConfigBytes = 1 << 20;
+    // A folder read as an empty config, and /dev/zero until memory ran out. Pipes are fine
+    // (--config=<(...)), read up to the same limit.
+    constexpr std::streamsize kMaxConfigBytes = 1 << 20;
     std::error_code error;
-    const std::filesystem::file_status status = std::filesystem::status(config_file, error);
-    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
-      return invalid("config", absl::StrCat(config_file, " is not a file; expected a RunConfig "
+    if (std::filesystem::is_directory(config_file, error)) {
+      return invalid("config", absl::StrCat(config_file, " is a folder; expected a RunConfig "
                                             "textproto (train/run_config.proto)"));
     }
-    if (std::filesystem::exists(status) &&
-        std::filesystem::file_size(config_file, error) > kMaxConfigBytes) {
-      return invalid("config", absl::StrCat(config_file, " is over 1 MiB; a RunConfig textproto "
-                                            "is a few lines (train/run_config.proto)"));
-    }
-    std::ifstream in(config_file);
+    std::ifstream in(config_file, std::ios::binary);
     if (!in) return invalid("config", absl::StrCat("cannot read ", config_file));
-    std::stringstream text;
-    text << in.rdbuf();
-    absl::Status parsed = parse_textproto(text.str(), config_file, &from_file, &in_file);
+    std::string text(kMaxConfigBytes + 1, '\0');
+    in.read(text.data(), kMaxConfigBytes + 1);
+    if (in.bad()) return invalid("config", absl::StrCat("cannot read ", config_file));
+    if (in.gcount() > kMaxConfigBytes) {
+      return invalid("config", absl::StrCat(config_file, " holds over 1 MiB; a RunConfig "
+                                            "textproto is a few lines (train/run_config.proto)"));
+    }
+    text.resize(in.gcount());
+    absl::Status parsed = parse_textproto(text, config_file, &from_file, &in_file);
     if (!parsed.ok()) return invalid("config", std::string(parsed.message()));
   }
   RunConfig config = from_file;

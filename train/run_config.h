@@ -66,7 +66,9 @@ std::string run_config_text(const RunConfig& config);  // textproto
 RunConfig computed_settings(RunConfig config);
 
 // "--base_lr=0.1 there, 0.2 here; ..." for the fields in which two configs differ; "" for none.
-std::string differing_settings(const RunConfig& there, const RunConfig& here);
+std::string differing_settings(const RunConfig& there, const RunConfig& here,
+                               const std::string& there_label = "there",
+                               const std::string& here_label = "here");
 absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source);
 
 // --dataset: "FORMAT:PATH", or "fashion_mnist" alone for Debian's copy.

@@ -78,6 +78,14 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
   return RunDirectory(path, fd);
 }
 
+absl::Status check_checkpoint_to_resume(const std::string& out) {
+  const std::string path = checkpoint_path(out);
+  if (std::filesystem::exists(path)) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat(
+      "--resume: no checkpoint ", path, ": the run wrote none (the first comes at the first "
+      "evaluation, --eval_every); run again without --resume"));
+}
+
 absl::Status check_run_directory_free(const std::string& path) {
   const std::string lock_path = path + "/lock";
   const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -15,6 +15,9 @@ namespace bitgrad {
 // OUT/checkpoint.ckpt: the run's checkpoint, written at each evaluation.
 std::string checkpoint_path(const std::string& out);
 
+// OK when `out` holds a checkpoint to resume; else the error --resume gives.
+absl::Status check_checkpoint_to_resume(const std::string& out);
+
 // OK unless a live run holds `path` (--out): checked before what a run does with a directory's
 // contents, so that a busy one is named as such, not as a finished run to delete. The same
 // error as RunDirectory::open's.

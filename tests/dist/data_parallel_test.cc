@@ -248,7 +248,7 @@ TEST_F(DataParallelTest, ProcessesStartedWithOtherSettingsAreRefused) {
   const testing::Finished finished = wait_at_most(job, 60, two);
   EXPECT_NE(finished.exit_code, 0);
   EXPECT_NE(finished.err.find("process 1 of 2 was started with other settings than process 0 "
-                              "(--steps=6 there, 3 here)"),
+                              "(--steps=6 on process 0, 3 on this one)"),
             std::string::npos)
       << finished.err;
 }

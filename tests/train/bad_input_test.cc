@@ -245,13 +245,13 @@ std::vector<Row> rows() {
       {"files", "`--config=$TMP` (a folder), a 2 MiB file, and `--config=/dev/zero`",
        [] {
          const std::string folder = error_line({"--config=" + dir()});
-         if (folder.find("is not a file") == std::string::npos) return "(folder) " + folder;
+         if (folder.find("is a folder") == std::string::npos) return "(folder) " + folder;
          write_bytes(path("big.textproto"), std::string(2 << 20, '#'));
          const std::string big = error_line({"--config=" + path("big.textproto")});
-         if (big.find("is over 1 MiB") == std::string::npos) return "(big) " + big;
+         if (big.find("holds over 1 MiB") == std::string::npos) return "(big) " + big;
          return error_line({"--config=/dev/zero"});
        },
-       {"--config", "/dev/zero is not a file"}},
+       {"--config", "/dev/zero holds over 1 MiB"}},
       {"flags", "`--dataset=imagenet:/data`",
        [] { return error_line(run_with({"--dataset=imagenet:/data"})); },
        {"--dataset", "imagenet", "expected"}},
@@ -270,8 +270,12 @@ std::vector<Row> rows() {
       {"flags", "`--resolution=16` (the network halves its input 5 times)",
        [] { return error_line(run_with({"--resolution=16"})); },
        {"--resolution", "16", "at least 32"}},
-      {"flags", "`--resolution=65536`, the largest taken (3 x 2^32 floats an image)",
-       [] { return error_line(run_with({"--resolution=65536"})); },
+      {"flags", "`--resolution=65536 --batch=1048576 --batch_split=1`, the largest taken (54 PB, "
+                "past any machine's address space)",
+       [] {
+         return error_line(
+             run_with({"--resolution=65536", "--batch=1048576", "--batch_split=1"}));
+       },
        {"no memory for a batch", "3x65536x65536", "lower --batch", "--resolution"}},
       {"flags", "`--resolution=65537`",
        [] { return error_line(run_with({"--resolution=65537"})); },
@@ -339,6 +343,13 @@ std::vector<Row> rows() {
          return line;
        },
        {"--save_weights", "good.ckpt", "is the file --weights reads"}},
+      {"flags", "`--weights=$TMP/up_run/checkpoint.ckpt --out=$TMP/up_run`: fine-tuning into the "
+                "folder of the run it starts from",
+       [] {
+         error_line(run_with({}, "up_run"));
+         return error_line(run_with({"--weights=" + path("up_run/checkpoint.ckpt")}, "up_run"));
+       },
+       {"--out's checkpoint", "up_run/checkpoint.ckpt is the file --weights reads"}},
       {"flags", "`--out=$TMP/self --save_weights=$TMP/self/checkpoint.ckpt` (two outputs, one file)",
        [] {
          return error_line(run_with({"--save_weights=" + path("self/checkpoint.ckpt")}, "self"));
@@ -417,6 +428,27 @@ std::vector<Row> rows() {
        },
        {"--resume", "named_run/checkpoint.ckpt", "other classes", "class 0 is \"ant\" there and "
         "\"cat\" here"}},
+      {"run directory", "`--resume` after a class folder was added to the `--dataset`",
+       [] {
+         const auto add_class = [](const std::string& name) {
+           for (const char* image : {"train/CLASS/1.png", "train/CLASS/2.png", "test/CLASS/1.png"}) {
+             const std::string file =
+                 path("grown/" + absl::StrReplaceAll(image, {{"CLASS", name}}));
+             fs::create_directories(fs::path(file).parent_path());
+             fs::copy_file("tests/data/testdata/rgb8.png", file);
+           }
+         };
+         add_class("ant");
+         add_class("bee");
+         const auto flags = run_with({"--dataset=folder:" + path("grown"), "--batch=2",
+                                      "--batch_split=1"}, "grown_run");
+         error_line(flags);
+         add_class("cat");
+         std::vector<std::string> resumed = flags;
+         resumed.push_back("--resume");
+         return error_line(resumed);
+       },
+       {"--resume", "grown_run/checkpoint.ckpt", "other classes", "3 classes"}},
       {"training", "`--base_lr=1e30 --schedule=constant` (diverges)",
        [] {
          const auto flags = run_with({"--base_lr=1e30", "--schedule=constant", "--steps=20"}, "nan_run");
