@@ -101,11 +101,12 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
   const int64_t steps = (*loader)->num_steps();
   const SteadyClock::time_point start = SteadyClock::now();
   SteadyClock::time_point last_line = start;
+  absl::Status failed;  // a test image that does not decode, say
   for (int64_t step = 0; step < steps; ++step) {
     absl::StatusOr<Batch> b = (*loader)->next();
     if (!b.ok()) {
-      model.train();
-      return b.status();
+      failed = b.status();
+      break;
     }
     const Tensor logits = batch_logits(model, b->images, options.flip);
     const int64_t n = logits.shape()[0], k = logits.shape()[1];
@@ -134,17 +135,26 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
     }
   }
   model.train();
-  if (world != nullptr) {  // the totals over the processes
-    std::vector<double> sums = {loss_sum, static_cast<double>(top5)};
+  if (world == nullptr && !failed.ok()) return failed;
+  if (world != nullptr) {  // the totals over the processes, and whether any process failed
+    std::vector<double> sums = {failed.ok() ? 0.0 : 1.0, loss_sum, static_cast<double>(top5)};
     std::vector<int64_t>* const counts[] = {&result.class_examples, &result.class_top1,
                                             &result.confusion};
     for (const std::vector<int64_t>* count : counts) {
       sums.insert(sums.end(), count->begin(), count->end());
     }
     world->all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
-    loss_sum = sums[0];
-    top5 = static_cast<int64_t>(sums[1]);
-    size_t next = 2;
+    // Every process returns an error when one failed, so that none waits for it in a collective
+    // and rank 0 can checkpoint first (train/finetune.cc).
+    if (!failed.ok()) return failed;
+    if (sums[0] > 0) {
+      return absl::DataLossError(
+          "the evaluation stopped: another process could not read its share of the test images "
+          "(its message names the file)");
+    }
+    loss_sum = sums[1];
+    top5 = static_cast<int64_t>(sums[2]);
+    size_t next = 3;
     for (std::vector<int64_t>* count : counts) {
       for (int64_t& value : *count) value = static_cast<int64_t>(sums[next++]);
     }

@@ -317,6 +317,10 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
         state.step = step;
         if (save_train_state(checkpoint, state).ok()) saved_step = step;
       }
+      if (world.size() > 1) {  // every process failed (evaluate): none aborts before the save
+        double saved = 0;
+        world.all_reduce_sum(&saved, 1);
+      }
       return test.status();
     }
     result.test = *test;

@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "io/npz.h"
+#include "models/checkpoint.h"
 #include "tests/train/finetune_binary.h"
 
 namespace bitgrad {
@@ -234,6 +235,36 @@ TEST_F(DataParallelTest, AFailingRankStopsTheOthersWithItsMessage) {
   EXPECT_NE(finished.exit_code, 0);
   EXPECT_NE(finished.err.find("error: rank 0 of 2: --out"), std::string::npos) << finished.err;
   EXPECT_NE(finished.err.find("a_file/run"), std::string::npos) << finished.err;
+}
+
+// A test image that process 1 cannot decode stops the job in the evaluation with the updates
+// kept: every process returns the error after rank 0 has checkpointed (before, rank 1's abort
+// killed rank 0 waiting in the evaluation's all-reduce, and the updates were lost).
+TEST_F(DataParallelTest, ATestImageOnlyRank1ReadsKeepsTheUpdatesWhenItFails) {
+  const std::string data = dir_ + "/images";
+  for (const char* image : {"train/a/1.png", "train/a/2.png", "train/b/1.png", "train/b/2.png",
+                            "test/a/1.png"}) {
+    fs::create_directories(fs::path(data + "/" + image).parent_path());
+    fs::copy_file("tests/data/testdata/rgb8.png", data + "/" + image);
+  }
+  fs::create_directories(data + "/test/b");
+  const std::string jpeg = testing::read_file("tests/data/testdata/rgb.jpg");
+  std::ofstream(data + "/test/b/cut.jpg", std::ios::binary) << jpeg.substr(0, 300);
+  // Test batches of one: batch 0 (test/a/1.png) is rank 0's, batch 1 (the cut JPEG) rank 1's.
+  std::vector<std::string> run = flags("cut", 3, 2);
+  for (const std::string& flag : std::vector<std::string>{
+           "--dataset=folder:" + data, "--batch=2", "--batch_split=2", "--eval_batch=1"}) {
+    run = with(run, flag);
+  }
+  const testing::ChildOptions two = mpi(2, dir_ + "/cut");
+  const testing::Finished finished = wait_at_most(testing::start_finetune(run, two), 60, two);
+  EXPECT_NE(finished.exit_code, 0);
+  EXPECT_NE(finished.err.find("test/b/cut.jpg: truncated JPEG"), std::string::npos)
+      << finished.err;
+  // (Rank 0's own line may not come out: rank 1's abort can end it first.)
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(dir_ + "/cut/checkpoint.ckpt");
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status() << "\n" << finished.err;
+  EXPECT_EQ(checkpoint->step, 2);
 }
 
 // Processes started with other flags (mpirun's "A : B" form) are refused before any collective:
