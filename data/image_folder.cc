@@ -88,36 +88,6 @@ absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
   return folders;
 }
 
-// Appends the images of a class folder (and of the folders below it) to `images`, its other
-// files, hidden ones aside, to `others`: those named otherwise, and those named as images whose
-// first bytes are no PNG, JPEG or WebP (a HEIF photo saved as .jpg), so that they are noted
-// before a run rather than stop it when the loader reaches them.
-absl::Status list_class_folder(const fs::path& class_dir, std::vector<std::string>& images,
-                               std::vector<SkippedFile>& others) {
-  absl::StatusOr<std::vector<ListedFolder>> folders = walk(class_dir);
-  if (!folders.ok()) return folders.status();
-  for (const ListedFolder& folder : *folders) {
-    for (const fs::directory_entry& entry : folder.entries) {
-      if (is_hidden(entry.path())) continue;
-      const std::string path = entry.path().string();
-      std::error_code error;
-      const bool regular = entry.is_regular_file(error);
-      if (!has_image_name(entry.path())) {
-        if (!is_folder(entry)) others.push_back({path, ""});
-      } else if (!regular) {  // a broken link, a link loop, a device named x.jpg
-        if (!is_folder(entry)) {
-          others.push_back({path, error ? absl::StrCat("unreadable: ", error.message())
-                                        : std::string("not a regular file")});
-        }
-      } else if (std::string holds = not_a_decodable_image(path); !holds.empty()) {
-        others.push_back({path, std::move(holds)});
-      } else {
-        images.push_back(path);
-      }
-    }
-  }
-  return absl::OkStatus();
-}
 
 // "sub-folders [a, b, c]" of `dir`, the first few, for messages.
 std::string sub_folder_list(const fs::path& dir) {
@@ -209,16 +179,31 @@ absl::StatusOr<Dataset> hold_out_test_split(const ImageSet& all, const std::stri
 
 }  // namespace
 
-absl::StatusOr<std::vector<std::string>> image_files_in(const std::string& dir) {
-  std::vector<std::string> files;
+absl::Status list_image_files(const std::string& dir, std::vector<std::string>& images,
+                              std::vector<SkippedFile>& others) {
   absl::StatusOr<std::vector<ListedFolder>> folders = walk(dir);
   if (!folders.ok()) return folders.status();
   for (const ListedFolder& folder : *folders) {
     for (const fs::directory_entry& entry : folder.entries) {
-      if (is_image_file(entry) && !is_hidden(entry.path())) files.push_back(entry.path().string());
+      if (is_hidden(entry.path())) continue;
+      const std::string path = entry.path().string();
+      std::error_code error;
+      const bool regular = entry.is_regular_file(error);
+      if (!has_image_name(entry.path())) {
+        if (!is_folder(entry)) others.push_back({path, ""});
+      } else if (!regular) {  // a broken link, a link loop, a device named x.jpg
+        if (!is_folder(entry)) {
+          others.push_back({path, error ? absl::StrCat("unreadable: ", error.message())
+                                        : std::string("not a regular file")});
+        }
+      } else if (std::string holds = not_a_decodable_image(path); !holds.empty()) {
+        others.push_back({path, std::move(holds)});
+      } else {
+        images.push_back(path);
+      }
     }
   }
-  return files;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
@@ -246,7 +231,7 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
     }
     set.class_names.push_back(name);
     const size_t before = set.files.size(), skipped_before = set.skipped_files.size();
-    if (absl::Status s = list_class_folder(class_dir.path(), set.files, set.skipped_files);
+    if (absl::Status s = list_image_files(class_dir.path().string(), set.files, set.skipped_files);
         !s.ok()) {
       return s;
     }

@@ -23,13 +23,16 @@ namespace bitgrad {
 // The file names read as images (any letter case), for messages.
 inline constexpr char kImageFileNames[] = ".jpg, .jpeg, .png or .webp";
 
-// The .jpg, .jpeg, .png and .webp files (any letter case) in `dir` and the folders below it that
-// are not hidden (links followed, each folder once), hidden files aside (macOS leaves "._name.jpg"
-// files that are no images), in the order a class folder's are read (torchvision's walk: a
-// folder's files by name, then each sub-folder's, the folders sorted by path), as
-// paths under `dir`: the images bit_predict takes from a folder, a test/CLASS/ tree included.
-// Fails naming a folder that cannot be listed.
-absl::StatusOr<std::vector<std::string>> image_files_in(const std::string& dir);
+// Appends to `images` the .jpg, .jpeg, .png and .webp files (any letter case) in `dir` and the
+// folders below it that are not hidden (links followed, each folder once), in the order a class
+// folder's are read (torchvision's walk: a folder's files by name, then each sub-folder's, the
+// folders sorted by path), as paths under `dir`; and to `others` the files passed over, hidden
+// ones aside (macOS leaves "._name.jpg" files that are no images): those named otherwise, and
+// those named as images whose first bytes are no PNG, JPEG or WebP (a HEIF photo saved as .jpg),
+// so that they are noted before the work rather than stop it. A class folder's images, and
+// those bit_predict takes from a folder. Fails naming a folder that cannot be listed.
+absl::Status list_image_files(const std::string& dir, std::vector<std::string>& images,
+                              std::vector<SkippedFile>& others);
 
 // Errors name the folder: missing, unreadable, no class sub-folders, a class sub-folder without
 // images.

@@ -66,28 +66,29 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
       paths.push_back(path);
       continue;
     }
-    absl::StatusOr<std::vector<std::string>> listed = image_files_in(path);
-    if (!listed.ok()) return listed.status();
-    const std::vector<std::string>& images = *listed;
+    // A file a folder holds under another name, or under an image's name but that is none (a
+    // HEIF photo saved as .jpg), is passed over with a warning; one named on the command line
+    // stays an error.
+    std::vector<std::string> images;
+    std::vector<SkippedFile> others;
+    if (absl::Status status = list_image_files(path, images, others); !status.ok()) return status;
+    std::vector<std::string> named_as_images;
+    for (const SkippedFile& other : others) {
+      inputs.warnings_.push_back(absl::StrCat(
+          other.path, ": passed over: ",
+          other.holds.empty() ? absl::StrCat("not ", kImageFileNames) : other.holds));
+      if (!other.holds.empty()) named_as_images.push_back(inputs.warnings_.back());
+    }
+    if (images.empty() && !named_as_images.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": none of its ", named_as_images.size(), " image files holds a ",
+          kDecodableFormats, " (", named_as_images.back(), ")"));
+    }
     if (images.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": a folder without ", kImageFileNames, " files"));
     }
-    // A file a folder holds under an image's name but that is none (a HEIF photo saved as
-    // .jpg) is passed over with a warning; one named on the command line stays an error.
-    const size_t before = paths.size();
-    for (const std::string& image : images) {
-      if (std::string holds = not_a_decodable_image(image); !holds.empty()) {
-        inputs.warnings_.push_back(absl::StrCat(image, ": passed over: ", holds));
-      } else {
-        paths.push_back(image);
-      }
-    }
-    if (paths.size() == before) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": none of its ", images.size(), " image files holds a ", kDecodableFormats, " (",
-          inputs.warnings_.back(), ")"));
-    }
+    paths.insert(paths.end(), images.begin(), images.end());
   }
   if (paths.empty()) {
     return absl::InvalidArgumentError("no input given: expected image files or one .npy batch");

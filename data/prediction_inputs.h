@@ -22,7 +22,7 @@ class PredictionInputs {
   // `spec`: one .npy file holding a float32 (N, 3, H, W) batch already in [-1, 1] (it is used as
   // it is: `resolution` does not apply), or comma-separated PNG/JPEG/WebP files and folders, a
   // folder standing for its image files and then those of the folders below it, in the order
-  // of image_files_in, hidden ones aside (decoded lazily by batch()). Checks now that every file
+  // of list_image_files, hidden ones aside (decoded lazily by batch()). Checks now that every file
   // exists, that every folder holds images, and that the .npy batch has the right shape and
   // dtype; errors name the file.
   static absl::StatusOr<PredictionInputs> open(const std::string& spec, int64_t resolution);

@@ -96,6 +96,9 @@ TEST(PredictionInputsTest, AFolderStandsForItsImagesThenThoseBelowIt) {
   EXPECT_EQ(inputs->name(3), dir + "/nested/deeper/c.png");
   EXPECT_EQ(inputs->name(4), testdata("gray.jpg"));
   EXPECT_TRUE(inputs->batch(0, 5).ok());
+  // The other files are named, as bit_finetune names a class folder's (they dropped unseen).
+  EXPECT_EQ(inputs->warnings(), std::vector<std::string>{
+                                    dir + "/notes.txt: passed over: not .jpg, .jpeg, .png or .webp"});
   EXPECT_TRUE(fails_naming(PredictionInputs::open(dir + "/empty", 8).status(),
                            {dir + "/empty", "without .jpg, .jpeg, .png or .webp files"}));
 }
