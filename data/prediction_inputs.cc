@@ -134,7 +134,8 @@ std::string PredictionInputs::name(int64_t index) const {
   return absl::StrCat(npy_path_, "[", index, "]");
 }
 
-absl::StatusOr<Tensor> PredictionInputs::batch(int64_t begin, int64_t end) const {
+absl::StatusOr<Tensor> PredictionInputs::batch(
+    int64_t begin, int64_t end, std::vector<std::pair<int64_t, std::string>>* unreadable) const {
   BG_CHECK(0 <= begin && begin < end && end <= count_, "PredictionInputs::batch: [", begin, ", ",
            end, ") is not a range of the ", count_, " inputs");
   if (image_paths_.empty()) {
@@ -145,10 +146,14 @@ absl::StatusOr<Tensor> PredictionInputs::batch(int64_t begin, int64_t end) const
                 (end - begin) * per_item * sizeof(float));
     return out;
   }
-  Tensor out = empty({end - begin, 3, resolution_, resolution_});
+  Tensor out = zeros({end - begin, 3, resolution_, resolution_});
   const int64_t per_item = 3 * resolution_ * resolution_;
   for (int64_t i = begin; i < end; ++i) {
     absl::StatusOr<Image> image = read_image(image_paths_[i], {resolution_, resolution_});
+    if (!image.ok() && unreadable != nullptr) {
+      unreadable->push_back({i, std::string(image.status().message())});
+      continue;
+    }
     if (!image.ok()) return image.status();
     const Tensor chw = preprocess_for_eval(*image, resolution_);
     std::memcpy(out.mutable_data<float>() + (i - begin) * per_item, chw.data<float>(),

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -35,8 +36,12 @@ class PredictionInputs {
   // Notes worth printing that are not errors, e.g. a .npy batch whose values leave [-1, 1].
   const std::vector<std::string>& warnings() const { return warnings_; }
 
-  // Inputs [begin, end) as a float32 (end - begin, 3, H, W) tensor.
-  absl::StatusOr<Tensor> batch(int64_t begin, int64_t end) const;
+  // Inputs [begin, end) as a float32 (end - begin, 3, H, W) tensor. With `unreadable`, an image
+  // that does not decode (a file cut short) is left at zeros and added there as (index, why)
+  // instead of failing the batch, so that one bad photo does not cost the others' predictions.
+  absl::StatusOr<Tensor> batch(
+      int64_t begin, int64_t end,
+      std::vector<std::pair<int64_t, std::string>>* unreadable = nullptr) const;
 
  private:
   PredictionInputs() = default;

@@ -14,9 +14,11 @@
 // flags, printing and error messages.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <limits>
 #include <new>
 #include <string>
 #include <vector>
@@ -141,12 +143,13 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
+// `read[n]`: whether input n was read (an unreadable one has no rows).
 void write_csv(const std::string& path, const PredictionInputs& inputs,
                const std::vector<std::vector<ClassScore>>& best,
-               const std::vector<std::string>& labels) {
+               const std::vector<std::string>& labels, const std::vector<bool>& read) {
   std::string text = "input,rank,class,name,probability,logit\n";
   for (int64_t n = 0; n < inputs.size(); ++n) {
-    for (size_t rank = 0; rank < best[n].size(); ++rank) {
+    for (size_t rank = 0; read[n] && rank < best[n].size(); ++rank) {
       const ClassScore& score = best[n][rank];
       absl::StrAppend(&text, csv_field(inputs.name(n)), ",", rank + 1, ",", score.index, ",",
                       csv_field(labels.empty() ? "" : labels[score.index]), ",",
@@ -161,10 +164,10 @@ void write_csv(const std::string& path, const PredictionInputs& inputs,
 }
 
 void print_top_k(const PredictionInputs& inputs, const std::vector<std::vector<ClassScore>>& best,
-                 const std::vector<std::string>& labels) {
+                 const std::vector<std::string>& labels, const std::vector<bool>& read) {
   for (int64_t n = 0; n < inputs.size(); ++n) {
-    std::cout << inputs.name(n) << ":\n";
-    for (size_t rank = 0; rank < best[n].size(); ++rank) {
+    std::cout << inputs.name(n) << (read[n] ? ":" : ": unreadable (see the warnings)") << "\n";
+    for (size_t rank = 0; read[n] && rank < best[n].size(); ++rank) {
       const ClassScore& score = best[n][rank];
       std::cout << absl::StrFormat("  %zu. %6.2f%%  logit %8.4f  class %d%s\n", rank + 1,
                                    100 * score.probability, score.logit, score.index,
@@ -256,10 +259,22 @@ void run() {
     std::cerr << kProgram << ": logits are flip-averaged (--flip): each input's mean with its "
               << "left-right mirror image's\n";
   }
+  std::vector<std::pair<int64_t, std::string>> unreadable;  // (input, why): no logits of theirs
   absl::StatusOr<Tensor> logits = predict_logits(
       *loaded.model, inputs->size(),
-      [&](int64_t begin, int64_t end) { return inputs->batch(begin, end); }, options);
+      [&](int64_t begin, int64_t end) { return inputs->batch(begin, end, &unreadable); },
+      options);
   if (!logits.ok()) throw Failure{logits.status(), kInputHint};
+  if (unreadable.size() == static_cast<size_t>(inputs->size())) {
+    throw Failure{absl::InvalidArgumentError(unreadable.front().second), kInputHint};
+  }
+  std::vector<bool> was_read(inputs->size(), true);
+  for (const auto& [index, why] : unreadable) {
+    was_read[index] = false;
+    std::cerr << kProgram << ": warning: " << why << "; its logits are NaN\n";
+    float* row = logits->mutable_data<float>() + index * logits->shape()[1];
+    std::fill(row, row + logits->shape()[1], std::numeric_limits<float>::quiet_NaN());
+  }
 
   const std::string output = absl::GetFlag(FLAGS_output);
   if (!output.empty()) {
@@ -279,9 +294,16 @@ void run() {
     }
     const auto best = top_k(*logits, absl::GetFlag(FLAGS_top_k), kind);
     if (const std::string csv = absl::GetFlag(FLAGS_csv); !csv.empty()) {
-      write_csv(csv, *inputs, best, labels);
+      write_csv(csv, *inputs, best, labels, was_read);
     }
-    print_top_k(*inputs, best, labels);
+    print_top_k(*inputs, best, labels, was_read);
+  }
+  if (!unreadable.empty()) {  // after writing what the others gave
+    throw Failure{absl::DataLossError(absl::StrCat(
+                      unreadable.size(), " of ", inputs->size(), " inputs could not be read (",
+                      unreadable.front().second, unreadable.size() > 1 ? "; ..." : "",
+                      "); the others' predictions are above and in the outputs")),
+                  "fix or remove the files named in the warnings"};
   }
 }
 

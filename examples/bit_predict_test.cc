@@ -278,6 +278,36 @@ TEST(BitPredictTest, ImagesWithLabels) {
   EXPECT_EQ(named, 4);  // 2 images x top 2
 }
 
+// One photo that does not decode costs its own prediction, not the others': they are printed
+// and written (its logits NaN, no CSV rows), then the run fails naming it.
+TEST(BitPredictTest, AnUnreadableImageCostsOnlyItsOwnPrediction) {
+  const std::string folder = temp_path("one_cut");
+  std::filesystem::create_directories(folder);
+  std::filesystem::copy_file("tests/data/testdata/rgb8.png", folder + "/a.png",
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string jpeg = read_file("tests/data/testdata/rgb.jpg");
+  std::ofstream(folder + "/b.jpg", std::ios::binary) << jpeg.substr(0, 300);
+  std::filesystem::copy_file("tests/data/testdata/rgb8.png", folder + "/c.png",
+                             std::filesystem::copy_options::overwrite_existing);
+  const std::string csv = temp_path("one_cut.csv"), output = temp_path("one_cut.npy");
+  Result result = run("--weights=" + kWeights + kTinyFlags + " --input=" + folder +
+                      " --resolution=32 --batch=2 --top_k=1 --csv=" + csv + " --output=" + output);
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_TRUE(contains(result.err, {folder + "/b.jpg: truncated JPEG", "its logits are NaN",
+                                    "1 of 3 inputs could not be read"}));
+  EXPECT_TRUE(contains(result.out, {folder + "/a.png:\n  1. ", folder + "/b.jpg: unreadable",
+                                    folder + "/c.png:\n  1. "}));
+  auto logits = read_npy(output);
+  ASSERT_TRUE(logits.ok()) << logits.status();
+  ASSERT_EQ(logits->shape(), (Shape{3, 5}));
+  const std::vector<float> values = logits->to_vector<float>();
+  for (int64_t i = 0; i < 15; ++i) EXPECT_EQ(std::isnan(values[i]), i / 5 == 1) << i;
+  const std::string rows = read_file(csv);
+  EXPECT_NE(rows.find("a.png"), std::string::npos) << rows;
+  EXPECT_EQ(rows.find("b.jpg"), std::string::npos) << rows;
+  EXPECT_NE(rows.find("c.png"), std::string::npos) << rows;
+}
+
 // --csv: one row per input and rank, in the order of the logits (which --output keeps), with the
 // softmax probability and the class name; a file name with a comma and quotes is quoted.
 TEST(BitPredictTest, CsvHoldsTheTopKOfEveryInput) {

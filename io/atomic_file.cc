@@ -136,9 +136,13 @@ absl::Status check_writable_path(const std::string& path) {
   }
   const std::string folder = directory_of(path);
   struct stat info;
-  if (::stat(folder.c_str(), &info) != 0 || !S_ISDIR(info.st_mode)) {
+  if (::stat(folder.c_str(), &info) != 0) {
     return absl::NotFoundError(absl::StrCat("cannot write ", path, ": its folder ", folder,
                                             " does not exist (create it first)"));
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot write ", path, ": ", folder, " is a file, not a folder"));
   }
   if (::access(folder.c_str(), W_OK | X_OK) != 0) {
     return absl::PermissionDeniedError(absl::StrCat(

@@ -94,7 +94,10 @@ TEST(AtomicFileTest, CheckWritablePathNamesWhatIsWrong) {
       << missing;
 
   std::ofstream(dir + "/a_file") << "x";
-  EXPECT_FALSE(check_writable_path(dir + "/a_file/final.npz").ok());  // a file, not a folder
+  const absl::Status under_a_file = check_writable_path(dir + "/a_file/final.npz");
+  EXPECT_NE(under_a_file.message().find(dir + "/a_file is a file, not a folder"),
+            std::string::npos)
+      << under_a_file;
 
   const absl::Status folder = check_writable_path(dir);
   EXPECT_EQ(folder.code(), absl::StatusCode::kInvalidArgument);
