@@ -43,8 +43,10 @@ class MpiWorld final : public Communicator {
   }
 
   void abort(const std::string& message) override {
-    std::cerr << "error: " << name() << ": " << message << "\n"
-              << "error: " << name() << " is stopping all " << size_ << " processes\n";
+    // One write, so that the lines of processes failing at once do not interleave.
+    const std::string lines = absl::StrCat("error: ", name(), ": ", message, "\nerror: ", name(),
+                                           " is stopping all ", size_, " processes\n");
+    std::cerr.write(lines.data(), static_cast<std::streamsize>(lines.size()));
     std::cerr.flush();
     MPI_Abort(MPI_COMM_WORLD, 1);
     std::_Exit(1);  // MPI_Abort does not return; this is for the compiler

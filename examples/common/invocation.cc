@@ -10,6 +10,7 @@
 
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "core/check.h"
 
 namespace bitgrad {
@@ -37,7 +38,8 @@ int run_program(int argc, char** argv, const char* usage,
     status = absl::InternalError(error.what());
   }
   if (status.ok()) return 0;
-  std::cerr << "error: " << status.message() << "\n";
+  const std::string line = absl::StrCat("error: ", status.message(), "\n");  // one write
+  std::cerr.write(line.data(), static_cast<std::streamsize>(line.size()));
   return 1;
 }
 
