@@ -63,14 +63,18 @@ absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& mode
 
 std::string summary_line(const FinetuneResult& result) {
   // The time and speed are this process's: after --resume, of the updates it made.
+  const int64_t made = result.steps - result.resumed_at;
   const std::string resumed =
-      result.resumed_at == 0
-          ? ""
-          : absl::StrFormat(" (%d after resuming at %d)", result.steps - result.resumed_at,
-                            result.resumed_at);
-  return absl::StrFormat("test %s on %d images; %d updates%s, %s training, %.1f images/s",
-                         accuracy_text(result.test), result.test.examples, result.steps, resumed,
-                         format_duration(result.train_seconds), result.images_per_second);
+      result.resumed_at == 0 ? ""
+                             : absl::StrFormat(" (%d after resuming at %d)", made,
+                                               result.resumed_at);
+  const std::string speed =
+      made == 0 ? "none left to make"
+                : absl::StrFormat("%s training, %.1f images/s",
+                                  format_duration(result.train_seconds), result.images_per_second);
+  return absl::StrFormat("test %s on %d images; %d update%s%s, %s", accuracy_text(result.test),
+                         result.test.examples, result.steps, result.steps == 1 ? "" : "s",
+                         resumed, speed);
 }
 
 namespace {

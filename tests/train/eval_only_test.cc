@@ -208,6 +208,16 @@ TEST(SummaryLineTest, SaysWhichUpdatesItsTimeCovers) {
   result.resumed_at = 120;
   EXPECT_EQ(summary_line(result), "test top-1 50.00% on 60 images; 400 updates (280 after "
                                   "resuming at 120), 0:47 training, 47.9 images/s");
+  // Resumed from the final checkpoint: no time or speed to report (it said 0.0 images/s).
+  result.resumed_at = 400;
+  result.train_seconds = 0;
+  result.images_per_second = 0;
+  EXPECT_EQ(summary_line(result), "test top-1 50.00% on 60 images; 400 updates (0 after "
+                                  "resuming at 400), none left to make");
+  result.steps = 1;
+  result.resumed_at = 0;
+  EXPECT_EQ(summary_line(result),
+            "test top-1 50.00% on 60 images; 1 update, 0:00 training, 0.0 images/s");
 }
 
 TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
