@@ -95,7 +95,9 @@ absl::Status run() {
         save_weights_and_class_names(*model, npz, loaded->class_names);
     if (!labels.ok()) return labels.status();
     std::cerr << "bit_export: wrote its weights to " << npz
-              << (labels->empty() ? "" : ", its class names to " + *labels) << "\n";
+              << (labels->empty() ? "" : ", its class names to " + *labels) << "; predict with "
+              << bit_predict_command(npz, *labels, loaded->input_resolution, model->config())
+              << "\n";
   }
   return absl::OkStatus();
 }
@@ -106,6 +108,7 @@ absl::Status run() {
 int main(int argc, char** argv) {
   return bitgrad::run_program(
       argc, argv,
-      "bit_export --weights=BiT-M-R50x1.npz|checkpoint|random [--model=...] --output=model.onnx",
+      "bit_export --weights=BiT-M-R50x1.npz|checkpoint|random [--model=...] --output=model.onnx "
+      "[--save_weights=model.npz] [--base_width=N --num_groups=N for a narrowed model]",
       bitgrad::run);
 }

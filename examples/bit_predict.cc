@@ -314,7 +314,8 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "bit_predict --weights=MODEL.npz|CHECKPOINT --input=IMAGES|BATCH.npy "
       "[--output=logits.npy] [--csv=top5.csv] [--labels=FILE] [--model=NAME] [--resolution=480] "
-      "[--batch=16] [--top_k=5] [--flip] [--device=cpu|cuda] [--dtype=fp32|bf16]");
+      "[--batch=16] [--top_k=5] [--flip] [--device=cpu|cuda] [--dtype=fp32|bf16] "
+      "[--base_width=N --num_groups=N for a narrowed model's .npz]");
   bitgrad::run_from_invocation_directory();  // first, so that a relative --flagfile is found too
   absl::ParseCommandLine(argc, argv);
   try {

@@ -173,11 +173,17 @@ TEST(BitPredictTest, AnExportedCheckpointKeepsItsClassNamesBesideTheNpz) {
   const std::vector<std::string> names = {"zero", "one", "two", "three", "four"};
   const std::string checkpoint = tiny_checkpoint("export_me.ckpt", names);
   const std::string npz = temp_path("exported.npz");
+  const std::string said = temp_path("export.err");
   const int status = std::system(("examples/bit_export --weights=" + checkpoint + " --output=" +
-                                  temp_path("exported.onnx") + " --save_weights=" + npz)
+                                  temp_path("exported.onnx") + " --save_weights=" + npz +
+                                  " 2> " + said)
                                      .c_str());
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(said);
   EXPECT_EQ(read_file(temp_path("exported.labels.txt")), "zero\none\ntwo\nthree\nfour\n");
+  // An .npz records no width or groups: the narrowed model's are in the command it prints.
+  EXPECT_TRUE(contains(read_file(said),
+                       {"predict with bit_predict --weights=" + npz + " --labels=" +
+                        temp_path("exported.labels.txt"), "--base_width=4 --num_groups=2\n"}));
   // Its outputs may not be its input, nor one file twice.
   for (const std::string& outputs : {" --output=" + checkpoint, " --output=" + npz +
                                                                     " --save_weights=" + npz}) {

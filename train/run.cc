@@ -61,6 +61,18 @@ absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& mode
   return labels;
 }
 
+std::string bit_predict_command(const std::string& npz, const std::string& labels,
+                                int64_t resolution, const BitConfig& config) {
+  std::string command = absl::StrCat("bit_predict --weights=", npz);
+  if (!labels.empty()) absl::StrAppend(&command, " --labels=", labels);
+  if (resolution > 0) absl::StrAppend(&command, " --resolution=", resolution);
+  if (config.is_narrowed()) {
+    absl::StrAppend(&command, " --base_width=", config.base_width, " --num_groups=",
+                    config.num_groups);
+  }
+  return command;
+}
+
 std::string summary_line(const FinetuneResult& result) {
   // The time and speed are this process's: after --resume, of the updates it made.
   const int64_t made = result.steps - result.resumed_at;
@@ -302,15 +314,11 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
       return absl::InvalidArgumentError(
           absl::StrCat("--save_weights: ", labels.status().message()));
     }
-    // An .npz records neither the input size nor a narrowed model's width: say them.
-    const BitConfig& bit = model->model->config();
-    const std::string narrowed =
-        bit.is_narrowed()
-            ? absl::StrFormat(" --base_width=%d --num_groups=%d", bit.base_width, bit.num_groups)
-            : "";
     out << "weights: " << config.save_weights() << ", class names: " << *labels
-        << "; predict with bit_predict --weights=" << config.save_weights() << " --labels="
-        << *labels << " --resolution=" << result->resolution << narrowed << "\n";
+        << "; predict with "
+        << bit_predict_command(config.save_weights(), *labels, result->resolution,
+                               model->model->config())
+        << "\n";
   }
   out << "done: " << summary_line(*result) << "\n"
       << per_class_report(result->test, data->test.class_names);

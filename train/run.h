@@ -36,6 +36,13 @@ absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& mode
                                                          const std::string& path,
                                                          const std::vector<std::string>& names);
 
+// The bit_predict command for an .npz that save_weights_and_class_names wrote: an .npz records
+// neither the input size nor a narrowed model's width and groups (read with others, it gives
+// another model without a word), so the command says them. `labels` and `resolution` (0) may
+// be unknown.
+std::string bit_predict_command(const std::string& npz, const std::string& labels,
+                                int64_t resolution, const BitConfig& config);
+
 // "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates, 2:03 training, 260.1 images/s";
 // after --resume "500 updates (380 after resuming at 120), ...": the time and speed are this
 // process's.
