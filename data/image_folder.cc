@@ -32,11 +32,6 @@ bool has_image_name(const fs::path& path) {
          extension == ".webp";
 }
 
-bool is_image_file(const fs::directory_entry& entry) {
-  std::error_code ignored;
-  return entry.is_regular_file(ignored) && has_image_name(entry.path());
-}
-
 bool is_hidden(const fs::path& path) { return path.filename().string().front() == '.'; }
 
 // The entries of `dir` sorted by name; an error names a folder that cannot be listed.
@@ -69,14 +64,20 @@ struct ListedFolder {
 // as a string (torchvision's walk: "a" < "a b" < "a/x").
 absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
   std::vector<ListedFolder> folders = {{folder, {}}};
-  std::error_code ignored;
-  std::set<fs::path> seen = {fs::weakly_canonical(folder, ignored)};
+  // A folder's path with links resolved, or as given where that fails (then never equal to
+  // another, so read).
+  const auto resolved = [](const fs::path& path) {
+    std::error_code error;
+    fs::path real = fs::weakly_canonical(path, error);
+    return error ? path : real;
+  };
+  std::set<fs::path> seen = {resolved(folder)};
   for (size_t next = 0; next < folders.size(); ++next) {
     absl::StatusOr<std::vector<fs::directory_entry>> entries = list_dir(folders[next].path);
     if (!entries.ok()) return entries.status();
     for (const fs::directory_entry& entry : *entries) {
       if (is_folder(entry) && !is_hidden(entry.path()) &&
-          seen.insert(fs::weakly_canonical(entry.path(), ignored)).second) {
+          seen.insert(resolved(entry.path())).second) {
         folders.push_back({entry.path(), {}});
       }
     }
@@ -87,7 +88,6 @@ absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
   });
   return folders;
 }
-
 
 // "sub-folders [a, b, c]" of `dir`, the first few, for messages.
 std::string sub_folder_list(const fs::path& dir) {

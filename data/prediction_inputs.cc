@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "data/image_folder.h"
 #include "data/image_io.h"
 #include "io/npy.h"
@@ -72,17 +73,20 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
     std::vector<std::string> images;
     std::vector<SkippedFile> others;
     if (absl::Status status = list_image_files(path, images, others); !status.ok()) return status;
-    std::vector<std::string> named_as_images;
-    for (const SkippedFile& other : others) {
-      inputs.warnings_.push_back(absl::StrCat(
-          other.path, ": passed over: ",
-          other.holds.empty() ? absl::StrCat("not ", kImageFileNames) : other.holds));
-      if (!other.holds.empty()) named_as_images.push_back(inputs.warnings_.back());
+    ImageSet listed;  // for the notes bit_finetune gives a class folder's: a few of each kind
+    listed.source = path;
+    listed.skipped_files = others;
+    for (absl::string_view line : absl::StrSplit(skipped_files_note(listed), '\n',
+                                                 absl::SkipEmpty())) {
+      inputs.warnings_.emplace_back(absl::StripPrefix(line, "note: "));
     }
-    if (images.empty() && !named_as_images.empty()) {
+    const auto named_as_image = std::find_if(others.rbegin(), others.rend(), [](const auto& o) {
+      return !o.holds.empty();
+    });
+    if (images.empty() && named_as_image != others.rend()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          path, ": none of its ", named_as_images.size(), " image files holds a ",
-          kDecodableFormats, " (", named_as_images.back(), ")"));
+          path, ": no file named as an image holds a ", kDecodableFormats, " (",
+          named_as_image->path, ": ", named_as_image->holds, ")"));
     }
     if (images.empty()) {
       return absl::InvalidArgumentError(

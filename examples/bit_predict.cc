@@ -265,13 +265,18 @@ void run() {
       [&](int64_t begin, int64_t end) { return inputs->batch(begin, end, &unreadable); },
       options);
   if (!logits.ok()) throw Failure{logits.status(), kInputHint};
+  for (const auto& [index, why] : unreadable) {
+    std::cerr << kProgram << ": warning: " << why << "; its logits are NaN\n";
+  }
   if (unreadable.size() == static_cast<size_t>(inputs->size())) {
-    throw Failure{absl::InvalidArgumentError(unreadable.front().second), kInputHint};
+    throw Failure{absl::InvalidArgumentError(absl::StrCat(
+                      "none of the ", inputs->size(), " inputs could be read (",
+                      unreadable.front().second, ")")),
+                  kInputHint};
   }
   std::vector<bool> was_read(inputs->size(), true);
   for (const auto& [index, why] : unreadable) {
     was_read[index] = false;
-    std::cerr << kProgram << ": warning: " << why << "; its logits are NaN\n";
     float* row = logits->mutable_data<float>() + index * logits->shape()[1];
     std::fill(row, row + logits->shape()[1], std::numeric_limits<float>::quiet_NaN());
   }
@@ -302,7 +307,10 @@ void run() {
     throw Failure{absl::DataLossError(absl::StrCat(
                       unreadable.size(), " of ", inputs->size(), " inputs could not be read (",
                       unreadable.front().second, unreadable.size() > 1 ? "; ..." : "",
-                      "); the others' predictions are above and in the outputs")),
+                      "); the others' predictions are ",
+                      absl::GetFlag(FLAGS_top_k) > 0 ? "above"
+                      : !output.empty()              ? "in " + output
+                                                     : "not shown (--top_k=0, no --output)")),
                   "fix or remove the files named in the warnings"};
   }
 }

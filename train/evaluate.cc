@@ -67,6 +67,16 @@ std::string mistaken_for(int64_t label, const EvalResult& result, const NameOf& 
   return parts.empty() ? "" : absl::StrCat("  (as ", absl::StrJoin(parts, ", "), ")");
 }
 
+// `status` of process `root`, as every process gets it.
+absl::Status shared_status(Communicator& world, int root, const absl::Status& status) {
+  std::string message(status.message());
+  int64_t header[2] = {static_cast<int64_t>(status.code()), static_cast<int64_t>(message.size())};
+  world.broadcast(header, sizeof(header), root);
+  message.resize(header[1]);
+  world.broadcast(message.data(), header[1], root);
+  return absl::Status(static_cast<absl::StatusCode>(header[0]), message);
+}
+
 }  // namespace
 
 std::unique_ptr<DecodedImageCache> eval_image_cache(const ImageSet& set, int64_t resolution) {
@@ -85,7 +95,7 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
     loading.first_step = world->rank();
   }
   absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(set, loading);
-  if (!loader.ok()) return loader.status();
+  absl::Status failed = loader.status();  // or a test image that does not decode, below
 
   NoGradGuard no_grad;
   model.eval();
@@ -98,10 +108,9 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
   if (num_classes <= kMaxConfusionClasses) result.confusion.assign(num_classes * num_classes, 0);
   double loss_sum = 0;
   int64_t top5 = 0, seen = 0;  // top-1 and the totals follow from the counts by class
-  const int64_t steps = (*loader)->num_steps();
+  const int64_t steps = loader.ok() ? (*loader)->num_steps() : 0;
   const SteadyClock::time_point start = SteadyClock::now();
   SteadyClock::time_point last_line = start;
-  absl::Status failed;  // a test image that does not decode, say
   for (int64_t step = 0; step < steps; ++step) {
     absl::StatusOr<Batch> b = (*loader)->next();
     if (!b.ok()) {
@@ -136,25 +145,26 @@ absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
   }
   model.train();
   if (world == nullptr && !failed.ok()) return failed;
-  if (world != nullptr) {  // the totals over the processes, and whether any process failed
-    std::vector<double> sums = {failed.ok() ? 0.0 : 1.0, loss_sum, static_cast<double>(top5)};
+  if (world != nullptr) {  // the totals over the processes, and which processes failed
+    std::vector<double> sums(world->size(), 0.0);
+    if (!failed.ok()) sums[world->rank()] = 1;
+    sums.insert(sums.end(), {loss_sum, static_cast<double>(top5)});
     std::vector<int64_t>* const counts[] = {&result.class_examples, &result.class_top1,
                                             &result.confusion};
     for (const std::vector<int64_t>* count : counts) {
       sums.insert(sums.end(), count->begin(), count->end());
     }
     world->all_reduce_sum(sums.data(), static_cast<int64_t>(sums.size()));
-    // Every process returns an error when one failed, so that none waits for it in a collective
-    // and rank 0 can checkpoint first (train/finetune.cc).
-    if (!failed.ok()) return failed;
-    if (sums[0] > 0) {
-      return absl::DataLossError(
-          "the evaluation stopped: another process could not read its share of the test images "
-          "(its message names the file)");
+    // Every process returns the first failing one's error, so that none waits for another in a
+    // collective, rank 0 can checkpoint first (train/finetune.cc), and whichever process's
+    // message ends the job names the file.
+    const auto first_failed = std::find(sums.begin(), sums.begin() + world->size(), 1.0);
+    if (first_failed != sums.begin() + world->size()) {
+      return shared_status(*world, static_cast<int>(first_failed - sums.begin()), failed);
     }
-    loss_sum = sums[1];
-    top5 = static_cast<int64_t>(sums[2]);
-    size_t next = 3;
+    loss_sum = sums[world->size()];
+    top5 = static_cast<int64_t>(sums[world->size() + 1]);
+    size_t next = world->size() + 2;
     for (std::vector<int64_t>* count : counts) {
       for (int64_t& value : *count) value = static_cast<int64_t>(sums[next++]);
     }

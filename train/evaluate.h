@@ -72,7 +72,8 @@ struct EvalOptions {
 };
 
 // Every example of `set` once, in eval mode (the model is back in train mode afterwards) and
-// without gradients. Errors name a bad image.
+// without gradients. Errors name a bad image; with several processes, when one fails every one
+// returns its error (none is left waiting in a collective).
 absl::StatusOr<EvalResult> evaluate(BitResNetV2& model, const ImageSet& set,
                                     const EvalOptions& options);
 

@@ -208,15 +208,17 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   // Also after --resume: older checkpoints lack them.
   state.class_names = data.train.class_names;
   state.input_resolution = plan->resolution.crop;
-  // What a failure leaves behind, for its message.
+  // What a failure leaves behind, for its message: rank 0's, which writes the checkpoints (the
+  // others learn it only where they wait for it).
   int64_t saved_step = config.resume() ? state.step : -1;
+  bool knows_checkpoint = files;
   // `diverged`: --resume would repeat the failure, which only other settings avoid.
   auto stopped = [&](const absl::Status& status, bool diverged = false) {
     const std::string next = diverged ? ", but the same settings would diverge again from it: "
                                         "start a new run (another --out) with a lower --base_lr"
                                       : ", --resume continues from it";
     const std::string kept =
-        !files ? "" : saved_step < 0 ? "; no checkpoint was written yet"
+        !knows_checkpoint ? "" : saved_step < 0 ? "; no checkpoint was written yet"
                                      : absl::StrCat("; ", checkpoint, " (step ", saved_step,
                                                     ") is intact", next);
     return absl::Status(status.code(), absl::StrCat(status.message(), kept));
@@ -318,8 +320,10 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
         if (save_train_state(checkpoint, state).ok()) saved_step = step;
       }
       if (world.size() > 1) {  // every process failed (evaluate): none aborts before the save
-        double saved = 0;
+        double saved = world.is_root() ? static_cast<double>(saved_step + 1) : 0.0;
         world.all_reduce_sum(&saved, 1);
+        saved_step = static_cast<int64_t>(saved) - 1;  // so that each one's message says it
+        knows_checkpoint = !config.out().empty();
       }
       return test.status();
     }

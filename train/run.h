@@ -45,7 +45,7 @@ std::string bit_predict_command(const std::string& npz, const std::string& label
 
 // "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates, 2:03 training, 260.1 images/s";
 // after --resume "500 updates (380 after resuming at 120), ...": the time and speed are this
-// process's.
+// process's ("500 updates (0 after resuming at 500), none left to make" when none were).
 std::string summary_line(const FinetuneResult& result);
 
 }  // namespace bitgrad

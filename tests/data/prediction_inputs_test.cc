@@ -97,8 +97,17 @@ TEST(PredictionInputsTest, AFolderStandsForItsImagesThenThoseBelowIt) {
   EXPECT_EQ(inputs->name(4), testdata("gray.jpg"));
   EXPECT_TRUE(inputs->batch(0, 5).ok());
   // The other files are named, as bit_finetune names a class folder's (they dropped unseen).
-  EXPECT_EQ(inputs->warnings(), std::vector<std::string>{
-                                    dir + "/notes.txt: passed over: not .jpg, .jpeg, .png or .webp"});
+  EXPECT_EQ(inputs->warnings(),
+            std::vector<std::string>{dir + ": passed over 1 file that is not .jpg, .jpeg, .png or "
+                                           ".webp: notes.txt"});
+  // As bit_finetune's notes: a few named, the rest counted (a folder of photos with a sidecar
+  // file each printed a line per sidecar).
+  for (int i = 0; i < 7; ++i) write_temp("photos/" + std::to_string(i) + ".json", "{}");
+  inputs = PredictionInputs::open(dir, 8);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  EXPECT_EQ(inputs->warnings(),
+            std::vector<std::string>{dir + ": passed over 8 files that are not .jpg, .jpeg, .png "
+                                           "or .webp: 0.json, 1.json, 2.json, 3.json, 4.json, ..."});
   EXPECT_TRUE(fails_naming(PredictionInputs::open(dir + "/empty", 8).status(),
                            {dir + "/empty", "without .jpg, .jpeg, .png or .webp files"}));
 }
@@ -117,13 +126,15 @@ TEST(PredictionInputsTest, AFolderPassesOverFilesThatAreNoImages) {
   ASSERT_EQ(inputs->size(), 1);
   EXPECT_EQ(inputs->name(0), dir + "/a.png");
   EXPECT_EQ(inputs->warnings(),
-            std::vector<std::string>{dir + "/b.jpg: passed over: a HEIF image"});
+            std::vector<std::string>{dir + ": passed over 1 file that is named as an image but "
+                                           "holds no PNG, JPEG or WebP: b.jpg (a HEIF image)"});
   auto alone = PredictionInputs::open(dir + "/b.jpg", 8);
   ASSERT_TRUE(alone.ok()) << alone.status();
   EXPECT_TRUE(fails_naming(alone->batch(0, 1).status(), {dir + "/b.jpg", "HEIF"}));
   std::filesystem::remove(dir + "/a.png");
   EXPECT_TRUE(fails_naming(PredictionInputs::open(dir, 8).status(),
-                           {dir, "none of its 1 image files", "b.jpg: passed over: a HEIF image"}));
+                           {dir, "no file named as an image holds a PNG, JPEG or WebP",
+                            "b.jpg: a HEIF image"}));
 }
 
 TEST(PredictionInputsTest, NpyBatchIsUsedAsItIs) {

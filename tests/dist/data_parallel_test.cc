@@ -238,8 +238,8 @@ TEST_F(DataParallelTest, AFailingRankStopsTheOthersWithItsMessage) {
 }
 
 // A test image that process 1 cannot decode stops the job in the evaluation with the updates
-// kept: every process returns the error after rank 0 has checkpointed (before, rank 1's abort
-// killed rank 0 waiting in the evaluation's all-reduce, and the updates were lost).
+// kept: every process returns process 1's error after rank 0 has checkpointed (before, rank 1's
+// abort killed rank 0 waiting in the evaluation's all-reduce, and the updates were lost).
 TEST_F(DataParallelTest, ATestImageOnlyRank1ReadsKeepsTheUpdatesWhenItFails) {
   const std::string data = dir_ + "/images";
   for (const char* image : {"train/a/1.png", "train/a/2.png", "train/b/1.png", "train/b/2.png",
@@ -261,7 +261,10 @@ TEST_F(DataParallelTest, ATestImageOnlyRank1ReadsKeepsTheUpdatesWhenItFails) {
   EXPECT_NE(finished.exit_code, 0);
   EXPECT_NE(finished.err.find("test/b/cut.jpg: truncated JPEG"), std::string::npos)
       << finished.err;
-  // (Rank 0's own line may not come out: rank 1's abort can end it first.)
+  // Every process's line names the file and the checkpoint, so the first abort's says both.
+  EXPECT_NE(finished.err.find("checkpoint.ckpt (step 2) is intact, --resume continues"),
+            std::string::npos)
+      << finished.err;
   absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(dir_ + "/cut/checkpoint.ckpt");
   ASSERT_TRUE(checkpoint.ok()) << checkpoint.status() << "\n" << finished.err;
   EXPECT_EQ(checkpoint->step, 2);
