@@ -112,6 +112,26 @@ void truncate_copy(const std::string& from, const std::string& to) {
   write_bytes(to, bytes.substr(0, bytes.size() / 2));
 }
 
+// Copies of a small PNG at `images` (paths below $TMP), and at `cut` the first 300 bytes of a
+// JPEG: an image folder with one file that does not decode.
+void image_folder_with_a_cut_jpeg(const std::vector<std::string>& images, const std::string& cut) {
+  for (const std::string& image : images) {
+    fs::create_directories(fs::path(path(image)).parent_path());
+    fs::copy_file("tests/data/testdata/rgb8.png", path(image));
+  }
+  const std::string jpeg = testing::read_file("tests/data/testdata/rgb.jpg");
+  std::ofstream(path(cut), std::ios::binary) << jpeg.substr(0, 300);
+}
+
+// Removes `cut` and resumes the run of `flags`: "" when it finishes, else what went wrong.
+std::string resume_without(const std::string& cut, std::vector<std::string> flags,
+                           const std::string& log) {
+  fs::remove(path(cut));
+  flags.push_back("--resume");
+  const testing::Finished done = testing::run_finetune_binary(flags, {.log_prefix = path(log)});
+  return done.exit_code == 0 ? "" : "(the resumed run failed) " + done.err;
+}
+
 // good.npz's arrays with `change` applied, written to `name`.
 void edited_npz(const std::string& from, const std::string& name,
                 const std::function<void(NamedArrays&)>& change) {
@@ -490,25 +510,16 @@ std::vector<Row> rows() {
       {"training", "a JPEG cut short among the training images, met at update 2 (file order, "
                    "batch 2); with the file removed, `--resume` finishes the run",
        [] {
-         for (const char* image : {"cut/train/a/1.png", "cut/train/a/2.png", "cut/train/b/1.png",
-                                   "cut/test/a/1.png", "cut/test/b/1.png"}) {
-           fs::create_directories(fs::path(path(image)).parent_path());
-           fs::copy_file("tests/data/testdata/rgb8.png", path(image));
-         }
-         const std::string jpeg = testing::read_file("tests/data/testdata/rgb.jpg");
-         std::ofstream(path("cut/train/b/2.jpg"), std::ios::binary) << jpeg.substr(0, 300);
+         image_folder_with_a_cut_jpeg({"cut/train/a/1.png", "cut/train/a/2.png",
+                                       "cut/train/b/1.png", "cut/test/a/1.png", "cut/test/b/1.png"},
+                                      "cut/train/b/2.jpg");
          const auto flags = run_with({"--dataset=folder:" + path("cut"), "--batch=2",
                                       "--batch_split=1", "--shuffle=false", "--augment=none",
                                       "--mixup_alpha=0", "--steps=3", "--eval_every=1"},
                                      "cut_run");
          const std::string line = error_line(flags);
-         fs::remove(path("cut/train/b/2.jpg"));
-         std::vector<std::string> resumed = flags;
-         resumed.push_back("--resume");
-         const testing::Finished done =
-             testing::run_finetune_binary(resumed, {.log_prefix = path("cut_resume")});
-         if (done.exit_code != 0) return "(the resumed run failed) " + done.err;
-         return line;
+         const std::string resumed = resume_without("cut/train/b/2.jpg", flags, "cut_resume");
+         return resumed.empty() ? line : resumed;
        },
        {"cut/train/b/2.jpg", "truncated JPEG", "checkpoint.ckpt (step 1) is intact",
         "--resume continues"}},
@@ -516,23 +527,16 @@ std::vector<Row> rows() {
                    "2): the updates made are kept; with the file removed, `--resume` evaluates "
                    "update 2 and finishes the run",
        [] {
-         for (const char* image : {"cut_test/train/a/1.png", "cut_test/train/b/1.png",
-                                   "cut_test/test/a/1.png", "cut_test/test/b/1.png"}) {
-           fs::create_directories(fs::path(path(image)).parent_path());
-           fs::copy_file("tests/data/testdata/rgb8.png", path(image));
-         }
-         const std::string jpeg = testing::read_file("tests/data/testdata/rgb.jpg");
-         std::ofstream(path("cut_test/test/b/2.jpg"), std::ios::binary) << jpeg.substr(0, 300);
+         image_folder_with_a_cut_jpeg({"cut_test/train/a/1.png", "cut_test/train/b/1.png",
+                                       "cut_test/test/a/1.png", "cut_test/test/b/1.png"},
+                                      "cut_test/test/b/2.jpg");
          const auto flags = run_with({"--dataset=folder:" + path("cut_test"), "--batch=2",
                                       "--batch_split=1", "--steps=3", "--eval_every=2"},
                                      "cut_test_run");
          const std::string line = error_line(flags);
-         fs::remove(path("cut_test/test/b/2.jpg"));
-         std::vector<std::string> resumed = flags;
-         resumed.push_back("--resume");
-         const testing::Finished done =
-             testing::run_finetune_binary(resumed, {.log_prefix = path("cut_test_resume")});
-         if (done.exit_code != 0) return "(the resumed run failed) " + done.err;
+         const std::string resumed =
+             resume_without("cut_test/test/b/2.jpg", flags, "cut_test_resume");
+         if (!resumed.empty()) return resumed;
          const auto metrics = read_metrics(path("cut_test_run/metrics.jsonl"));
          if (!metrics.ok()) return "(metrics unreadable) " + line;
          std::vector<int64_t> evaluated;
