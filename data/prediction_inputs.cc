@@ -43,10 +43,24 @@ absl::Status check_npy_batch(const Tensor& batch, const std::string& path) {
 }  // namespace
 
 std::vector<std::string> input_paths(const std::string& spec) {
+  const std::string whole(absl::StripAsciiWhitespace(spec));
+  if (!whole.empty() && access(whole.c_str(), F_OK) == 0) return {whole};  // "photo, 2020.jpg"
   std::vector<std::string> paths;
-  for (absl::string_view part : absl::StrSplit(spec, ',', absl::SkipWhitespace())) {
-    paths.emplace_back(absl::StripAsciiWhitespace(part));
+  std::string part;
+  const auto finish_part = [&] {
+    if (std::string path(absl::StripAsciiWhitespace(part)); !path.empty()) paths.push_back(path);
+    part.clear();
+  };
+  for (size_t i = 0; i < spec.size(); ++i) {
+    if (spec[i] == '\\' && i + 1 < spec.size() && spec[i + 1] == ',') {
+      part += spec[++i];  // "\," is a comma inside a name
+    } else if (spec[i] == ',') {
+      finish_part();
+    } else {
+      part += spec[i];
+    }
   }
+  finish_part();
   return paths;
 }
 

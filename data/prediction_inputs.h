@@ -15,7 +15,8 @@
 
 namespace bitgrad {
 
-// The paths of an --input spec: its comma-separated parts, whitespace trimmed, empty ones left out.
+// The paths of an --input spec: its comma-separated parts, whitespace trimmed, empty ones left
+// out; \, is a comma inside a name, and a spec that names an existing file is that one file.
 std::vector<std::string> input_paths(const std::string& spec);
 
 class PredictionInputs {

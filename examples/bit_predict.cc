@@ -41,8 +41,8 @@
 
 ABSL_FLAG(std::string, weights, "", "an official BiT .npz or a bitgrad checkpoint");
 ABSL_FLAG(std::string, input, "",
-          "comma-separated .jpg/.png/.webp files and folders of them (sub-folders included), "
-          "or one .npy float32 (N, 3, H, W) batch in [-1, 1]");
+          "comma-separated .jpg/.png/.webp files and folders of them (sub-folders included; "
+          "\\, is a comma in a name), or one .npy float32 (N, 3, H, W) batch in [-1, 1]");
 ABSL_FLAG(std::string, output, "", "write the (N, classes) float32 logits to this .npy file");
 ABSL_FLAG(std::string, csv, "",
           "write the top-k of every input to this CSV file, one row per input and rank: "

@@ -137,6 +137,21 @@ TEST(PredictionInputsTest, AFolderPassesOverFilesThatAreNoImages) {
                             "b.jpg: a HEIF image"}));
 }
 
+// A file name with commas ("photo, 2020.jpg") is given whole, or with \, among others.
+TEST(PredictionInputsTest, ANameWithACommaIsGivenWholeOrEscaped) {
+  const std::string odd = temp_path("photo, 2020.png");
+  std::filesystem::copy_file(testdata("rgb8.png"), odd,
+                             std::filesystem::copy_options::overwrite_existing);
+  EXPECT_EQ(input_paths(" " + odd + " "), std::vector<std::string>{odd});
+  const std::string escaped = temp_path("photo\\, 2020.png");
+  EXPECT_EQ(input_paths(escaped + "," + testdata("rgb8.png") + ", ,"),
+            (std::vector<std::string>{odd, testdata("rgb8.png")}));
+  auto inputs = PredictionInputs::open(escaped + "," + testdata("rgb8.png"), 8);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  EXPECT_EQ(inputs->name(0), odd);
+  EXPECT_EQ(input_paths("a.png,b.png"), (std::vector<std::string>{"a.png", "b.png"}));
+}
+
 TEST(PredictionInputsTest, NpyBatchIsUsedAsItIs) {
   std::vector<float> values;
   for (int i = 0; i < 3 * 3 * 2 * 2; ++i) values.push_back(std::sin(i * 0.7f));
