@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/internal/parse.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
@@ -88,7 +89,12 @@ namespace bitgrad {
 namespace {
 
 absl::Status run_in(Communicator& world) {
-  absl::StatusOr<RunConfig> config = run_config_from_flags(absl::GetFlag(FLAGS_config));
+  // Abseil 20220623 tells "given on the command line" (a --flagfile's lines included) only
+  // through this internal function, valid once ParseCommandLine has run, as it has here.
+  absl::StatusOr<RunConfig> config = run_config_from_flags(
+      absl::GetFlag(FLAGS_config), [](const std::string& flag) {
+        return absl::flags_internal::WasPresentOnCommandLine(flag);
+      });
   if (!config.ok()) return config.status();
   if (absl::Status status = check_device(*config); !status.ok()) return status;
   if (absl::Status status = check_eval_only_flags(*config); !status.ok()) return status;

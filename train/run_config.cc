@@ -131,7 +131,9 @@ RunConfig computed_settings(RunConfig config) {
   return config;
 }
 
-absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) {
+absl::StatusOr<RunConfig> run_config_from_flags(
+    const std::string& config_file,
+    const std::function<bool(const std::string& flag)>& given_on_command_line) {
   RunConfig from_file;
   TextFormat::ParseInfoTree in_file;  // which fields the file sets
   if (!config_file.empty()) {
@@ -162,10 +164,11 @@ absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file) 
     const FieldDescriptor* field = descriptor->field(i);
     absl::StatusOr<absl::CommandLineFlag*> flag = flag_of(field);
     if (!flag.ok()) return flag.status();
-    // Abseil's public API cannot tell "given on the command line" (IsSpecifiedOnCommandLine is
-    // private in Debian's 20220623), so a flag overrides the file when it differs from its
-    // default: --batch=512 (the default) does not override the file's batch.
-    const bool set_by_flag = (*flag)->CurrentValue() != (*flag)->DefaultValue();
+    // Without `given_on_command_line`, a flag overrides the file when it differs from its
+    // default: --batch=512 (the default) would not override the file's batch.
+    const bool set_by_flag =
+        (given_on_command_line && given_on_command_line(field->name())) ||
+        (*flag)->CurrentValue() != (*flag)->DefaultValue();
     if (in_file.GetLocation(field, -1).line >= 0 && !set_by_flag) continue;
     if (absl::Status status = set_field(field, (*flag)->CurrentValue(), &config); !status.ok()) {
       return status;

@@ -2,6 +2,7 @@
 // and the --dataset spec.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,13 @@
 
 namespace bitgrad {
 
-// The run's configuration, by precedence: flags whose value differs from their default (Abseil
-// cannot tell a flag given on the command line, so --batch=512, the default, does not override
-// the file), then the fields the textproto `config_file` sets (none when empty), then the flags'
-// defaults. Every RunConfig
-// field needs an Abseil flag of the same name; a missing one is an internal error.
-absl::StatusOr<RunConfig> run_config_from_flags(const std::string& config_file);
+// The run's configuration, by precedence: flags given on the command line (`given_on_command_line`,
+// where the program can tell; else those whose value differs from their default), then the
+// fields the textproto `config_file` sets (none when empty), then the flags' defaults. Every
+// RunConfig field needs an Abseil flag of the same name; a missing one is an internal error.
+absl::StatusOr<RunConfig> run_config_from_flags(
+    const std::string& config_file,
+    const std::function<bool(const std::string& flag)>& given_on_command_line = nullptr);
 
 // The names of the fields whose value differs from their flag's default, in .proto order: what
 // the command line and the config file changed.

@@ -615,6 +615,34 @@ std::string doc_table(const std::string& doc) {
   return doc.substr(begin + kBegin.size() + 1, end - begin - kBegin.size() - 1);
 }
 
+// Not a bad input: a flag given on the command line, or in a --flagfile, overrides --config's
+// file even at the flag's default value (--weight_decay=0 after an upstream config's 1e-4).
+TEST(ConfigFileTest, FlagsGivenAtTheirDefaultOverrideTheFile) {
+  make_fixtures();
+  write_bytes(path("upstream.textproto"), "weight_decay: 0.0001 augment: \"inception\"\n");
+  write_bytes(path("defaults.flags"), "--weight_decay=0\n--augment=bit\n");
+  int run = 0;
+  for (const std::vector<std::string>& given :
+       {std::vector<std::string>{"--weight_decay=0", "--augment=bit"},
+        std::vector<std::string>{"--flagfile=" + path("defaults.flags")}}) {
+    std::vector<std::string> flags = run_with({"--config=" + path("upstream.textproto")},
+                                              absl::StrCat("config_run", run++));
+    flags.insert(flags.end(), given.begin(), given.end());
+    const testing::Finished done =
+        testing::run_finetune_binary(flags, {.log_prefix = path("config_run")});
+    ASSERT_EQ(done.exit_code, 0) << done.err;
+    EXPECT_NE(done.out.find("(train path bit)"), std::string::npos) << done.out;
+    EXPECT_NE(done.out.find("weight decay 0\n"), std::string::npos) << done.out;
+  }
+  // Left out, the file's values stand.
+  const testing::Finished done = testing::run_finetune_binary(
+      run_with({"--config=" + path("upstream.textproto")}, "config_run"),
+      {.log_prefix = path("config_run")});
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.out.find("(train path inception)"), std::string::npos) << done.out;
+  EXPECT_NE(done.out.find("weight decay 0.0001"), std::string::npos) << done.out;
+}
+
 TEST(BadInputTest, EachBadInputGivesOneClearLineAndTheDocShowsIt) {
   make_fixtures();
   const std::vector<Row> table = rows();
