@@ -267,10 +267,11 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   const std::string micro_batches =
       micro->per_update > 1 ? absl::StrFormat(" in %d micro-batches", micro->per_update) : "";
   out << absl::StrFormat(
-      "training: %d images, %d classes, %dx%d inputs (train path %s), batch %d%s, %d updates, "
+      "training: %d images, %d classes, %dx%d inputs (train path %s), batch %d%s, %d update%s, "
       "base lr %g (%s), mixup alpha %g, weight decay %g%s\n",
       data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
-      config.augment(), config.batch(), micro_batches, plan->steps, config.base_lr(),
+      config.augment(), config.batch(), micro_batches, plan->steps, plan->steps == 1 ? "" : "s",
+      config.base_lr(),
       config.schedule(), plan->mixup_alpha, config.weight_decay(),
       loss_name(config) == kSigmoidLoss ? ", sigmoid loss" : "");
   if (files) {
