@@ -206,6 +206,29 @@ absl::Status list_image_files(const std::string& dir, std::vector<std::string>& 
   return absl::OkStatus();
 }
 
+absl::Status no_images_error(const std::string& dir, const std::string& what,
+                             const std::vector<SkippedFile>& others) {
+  // Files named as images that hold none (a HEIF photo saved as .jpg) say so here: the note
+  // that lists them comes after the folder is read, which this error stops.
+  std::vector<std::string> named_as_images;
+  for (const SkippedFile& file : others) {
+    if (!file.holds.empty()) {
+      named_as_images.push_back(
+          absl::StrCat(fs::path(file.path).filename().string(), ": ", file.holds));
+    }
+  }
+  if (!named_as_images.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir, ": ", what, " whose files named as images hold none (",
+        absl::StrJoin(named_as_images.begin(),
+                      named_as_images.begin() + std::min<size_t>(3, named_as_images.size()),
+                      "; "),
+        named_as_images.size() > 3 ? "; ..." : "", ")"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(dir, ": ", what, " without ", kImageFileNames, " files"));
+}
+
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
   std::error_code error;
   if (!fs::is_directory(root, error)) {
@@ -236,26 +259,10 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
       return s;
     }
     if (set.files.size() == before) {
-      // Files named as images that hold none (a HEIF photo saved as .jpg) say so here: the
-      // note that lists them comes after the folder is read, which this class stops.
-      std::vector<std::string> named_as_images;
-      for (size_t i = skipped_before; i < set.skipped_files.size(); ++i) {
-        const SkippedFile& file = set.skipped_files[i];
-        if (!file.holds.empty()) {
-          named_as_images.push_back(absl::StrCat(
-              fs::path(file.path).filename().string(), ": ", file.holds));
-        }
-      }
-      if (!named_as_images.empty()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            class_dir.path().string(), ": class folder whose files named as images hold none (",
-            absl::StrJoin(named_as_images.begin(),
-                          named_as_images.begin() + std::min<size_t>(3, named_as_images.size()),
-                          "; "),
-            named_as_images.size() > 3 ? "; ..." : "", ")"));
-      }
-      return absl::InvalidArgumentError(absl::StrCat(
-          class_dir.path().string(), ": class folder without ", kImageFileNames, " files"));
+      return no_images_error(
+          class_dir.path().string(), "class folder",
+          std::vector<SkippedFile>(set.skipped_files.begin() + skipped_before,
+                                   set.skipped_files.end()));
     }
     set.labels.resize(set.files.size(), label);
   }
@@ -266,12 +273,13 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
   return set;
 }
 
-std::string skipped_files_note(const ImageSet& set) {
+std::vector<std::string> skipped_files_lines(const std::string& source,
+                                             const std::vector<SkippedFile>& skipped) {
   constexpr size_t kShown = 5;
   std::vector<std::string> misnamed, mislabeled, outside;  // the first few of each, for the notes
   size_t misnamed_count = 0, mislabeled_count = 0, outside_count = 0;
-  for (const SkippedFile& file : set.skipped_files) {
-    const std::string name = fs::path(file.path).lexically_relative(set.source).string();
+  for (const SkippedFile& file : skipped) {
+    const std::string name = fs::path(file.path).lexically_relative(source).string();
     if (file.outside_class_folders) {
       if (++outside_count <= kShown) outside.push_back(name);
     } else if (file.holds.empty()) {
@@ -280,21 +288,31 @@ std::string skipped_files_note(const ImageSet& set) {
       mislabeled.push_back(absl::StrCat(name, " (", file.holds, ")"));
     }
   }
+  std::vector<std::string> lines;
   // `one` and `many`: what the file is, or the files are.
-  auto line = [&](size_t n, const std::vector<std::string>& shown, const std::string& one,
-                  const std::string& many) {
-    if (n == 0) return std::string();
-    return absl::StrCat("note: ", set.source, ": passed over ", n, n == 1 ? " file" : " files",
-                        " that ", n == 1 ? one : many, ": ", absl::StrJoin(shown, ", "),
-                        n > kShown ? ", ..." : "", "\n");
+  auto add_line = [&](size_t n, const std::vector<std::string>& shown, const std::string& one,
+                      const std::string& many) {
+    if (n == 0) return;
+    lines.push_back(absl::StrCat(source, ": passed over ", n, n == 1 ? " file" : " files",
+                                 " that ", n == 1 ? one : many, ": ", absl::StrJoin(shown, ", "),
+                                 n > kShown ? ", ..." : ""));
   };
-  return line(outside_count, outside, "is in no class folder (a class is a sub-folder)",
-              "are in no class folder (a class is a sub-folder)") +
-         line(misnamed_count, misnamed, absl::StrCat("is not ", kImageFileNames),
-              absl::StrCat("are not ", kImageFileNames)) +
-         line(mislabeled_count, mislabeled,
-              absl::StrCat("is named as an image but holds no ", kDecodableFormats),
-              absl::StrCat("are named as images but hold no ", kDecodableFormats));
+  add_line(outside_count, outside, "is in no class folder (a class is a sub-folder)",
+           "are in no class folder (a class is a sub-folder)");
+  add_line(misnamed_count, misnamed, absl::StrCat("is not ", kImageFileNames),
+           absl::StrCat("are not ", kImageFileNames));
+  add_line(mislabeled_count, mislabeled,
+           absl::StrCat("is named as an image but holds no ", kDecodableFormats),
+           absl::StrCat("are named as images but hold no ", kDecodableFormats));
+  return lines;
+}
+
+std::string skipped_files_note(const ImageSet& set) {
+  std::string note;
+  for (const std::string& line : skipped_files_lines(set.source, set.skipped_files)) {
+    absl::StrAppend(&note, "note: ", line, "\n");
+  }
+  return note;
 }
 
 absl::Status check_test_fraction(double test_fraction) {

@@ -34,14 +34,24 @@ inline constexpr char kImageFileNames[] = ".jpg, .jpeg, .png or .webp";
 absl::Status list_image_files(const std::string& dir, std::vector<std::string>& images,
                               std::vector<SkippedFile>& others);
 
+// The error for folder `dir` (`what`: "class folder", "a folder") when list_image_files found
+// no images in it: up to three of `others` (its files passed over) that are named as images but
+// hold none, else that it has no image files.
+absl::Status no_images_error(const std::string& dir, const std::string& what,
+                             const std::vector<SkippedFile>& others);
+
 // Errors name the folder: missing, unreadable, no class sub-folders, a class sub-folder without
 // images.
 absl::StatusOr<ImageSet> read_image_folder(const std::string& root);
 
-// "" when the reader took every file of `set`; else a line for the files named otherwise than
-// as images and one for those named as images that hold none bitgrad reads, each counting them
-// and naming the first few (relative to set.source), so that images in a format bitgrad does
-// not read (.bmp, .gif, a HEIF photo saved as .jpg, ...) do not drop out unseen.
+// None when nothing was passed over in `source`; else a line for the files in no class folder,
+// one for those named otherwise than as images and one for those named as images that hold none
+// bitgrad reads, each counting them and naming the first few (relative to `source`), so that
+// images in a format bitgrad does not read (.bmp, .gif, a HEIF photo saved as .jpg, ...) do not
+// drop out unseen.
+std::vector<std::string> skipped_files_lines(const std::string& source,
+                                             const std::vector<SkippedFile>& skipped);
+// The same for `set`, each line as "note: ...\n" ("" when there is none).
 std::string skipped_files_note(const ImageSet& set);
 
 // root/train and root/test (or root/val when there is no root/test). Both must list the same

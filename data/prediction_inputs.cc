@@ -11,8 +11,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "data/image_folder.h"
 #include "data/image_io.h"
 #include "io/npy.h"
@@ -87,25 +85,11 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
     std::vector<std::string> images;
     std::vector<SkippedFile> others;
     if (absl::Status status = list_image_files(path, images, others); !status.ok()) return status;
-    ImageSet listed;  // for the notes bit_finetune gives a class folder's: a few of each kind
-    listed.source = path;
-    listed.skipped_files = others;
-    for (absl::string_view line : absl::StrSplit(skipped_files_note(listed), '\n',
-                                                 absl::SkipEmpty())) {
-      inputs.warnings_.emplace_back(absl::StripPrefix(line, "note: "));
+    // The notes bit_finetune gives a class folder's: a few of each kind.
+    for (std::string& line : skipped_files_lines(path, others)) {
+      inputs.warnings_.push_back(std::move(line));
     }
-    const auto named_as_image = std::find_if(others.rbegin(), others.rend(), [](const auto& o) {
-      return !o.holds.empty();
-    });
-    if (images.empty() && named_as_image != others.rend()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, ": no file named as an image holds a ", kDecodableFormats, " (",
-          named_as_image->path, ": ", named_as_image->holds, ")"));
-    }
-    if (images.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": a folder without ", kImageFileNames, " files"));
-    }
+    if (images.empty()) return no_images_error(path, "a folder", others);
     paths.insert(paths.end(), images.begin(), images.end());
   }
   if (paths.empty()) {

@@ -28,6 +28,9 @@ class Communicator {
   // Copies `bytes` bytes at `data` from process `root` to every other process (NCCL's unique id
   // goes out this way).
   virtual void broadcast(void* data, int64_t bytes, int root) = 0;
+  // Process `root`'s `text` on every process (its size, then its bytes; the others' `text` is
+  // not read).
+  std::string broadcast_text(const std::string& text, int root);
 
   // Takes the whole job down from this process, after printing `message` to stderr with this
   // rank's name, so that no other process waits forever on a collective. Returns only in a

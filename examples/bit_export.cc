@@ -13,7 +13,6 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "data/labels.h"
 #include "examples/common/invocation.h"
 #include "examples/common/narrowed_model_flags.h"
 #include "io/atomic_file.h"
@@ -65,13 +64,10 @@ absl::Status run() {
     return s;
   }
   const std::string weights = absl::GetFlag(FLAGS_weights);
-  const std::string save_weights = absl::GetFlag(FLAGS_save_weights);
+  std::vector<FlagPath> outputs = save_weights_outputs(absl::GetFlag(FLAGS_save_weights));
+  outputs.insert(outputs.begin(), {"--output", absl::GetFlag(FLAGS_output)});
   if (absl::Status s = check_outputs_overwrite_nothing(
-          {{"--weights", weights == "random" ? "" : weights}},
-          {{"--output", absl::GetFlag(FLAGS_output)},
-           {"--save_weights", save_weights},
-           {"--save_weights's class names",
-            save_weights.empty() ? "" : labels_path_beside(save_weights)}});
+          {{"--weights", weights == "random" ? "" : weights}}, outputs);
       !s.ok()) {
     return s;
   }

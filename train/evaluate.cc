@@ -69,12 +69,10 @@ std::string mistaken_for(int64_t label, const EvalResult& result, const NameOf& 
 
 // `status` of process `root`, as every process gets it.
 absl::Status shared_status(Communicator& world, int root, const absl::Status& status) {
-  std::string message(status.message());
-  int64_t header[2] = {static_cast<int64_t>(status.code()), static_cast<int64_t>(message.size())};
-  world.broadcast(header, sizeof(header), root);
-  message.resize(header[1]);
-  world.broadcast(message.data(), header[1], root);
-  return absl::Status(static_cast<absl::StatusCode>(header[0]), message);
+  int64_t code = static_cast<int64_t>(status.code());
+  world.broadcast(&code, sizeof(code), root);
+  return absl::Status(static_cast<absl::StatusCode>(code),
+                      world.broadcast_text(std::string(status.message()), root));
 }
 
 }  // namespace

@@ -48,6 +48,13 @@ RunConfig with_loss_named(RunConfig config) {
   return config;
 }
 
+// The start of --resume's refusal of a checkpoint trained on other classes than the dataset's.
+std::string resumed_on_other_classes(const RunConfig& config) {
+  return absl::StrCat("--resume: ", checkpoint_path(config.out()),
+                      " was trained on other classes than --dataset=", config.dataset(),
+                      " holds now");
+}
+
 // Restores `state` from `path`, refusing a checkpoint of a different run: other settings, or
 // other classes under the same --dataset (a file replaced, a relative path run elsewhere).
 absl::Status resume_from(const std::string& path, const RunConfig& config,
@@ -71,9 +78,8 @@ absl::Status resume_from(const std::string& path, const RunConfig& config,
     if (std::string other = class_names_difference(checkpoint.class_names, class_names);
         !other.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--resume: ", path, " was trained on other classes than --dataset=", config.dataset(),
-          " holds now (", other, "); resume it on the data it trained on, or start a new run "
-          "(another --out) from it with --weights"));
+          resumed_on_other_classes(config), " (", other, "); resume it on the data it trained "
+          "on, or start a new run (another --out) from it with --weights"));
     }
     return absl::OkStatus();
   };
@@ -173,9 +179,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   if (!plan.ok()) return plan.status();
   if (model.config().head_size != data.train.num_classes()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        config.resume() ? absl::StrCat("--resume: ", checkpoint_path(config.out()),
-                                       " was trained on other classes than --dataset=",
-                                       config.dataset(), " holds now: its model's head has ")
+        config.resume() ? resumed_on_other_classes(config) + ": its model's head has "
                         : "the model's head has ",
         model.config().head_size, " outputs, ", data.train.source, " has ",
         data.train.num_classes(), " classes"));
@@ -223,9 +227,9 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
                                                     ") is intact", next);
     return absl::Status(status.code(), absl::StrCat(status.message(), kept));
   };
-  const std::string metrics_path = config.out() + "/metrics.jsonl";
+  const std::string metrics_file = metrics_path(config.out());
   absl::StatusOr<MetricsLog> metrics =
-      MetricsLog::open(files ? metrics_path : "", config.resume() ? state.step : -1);
+      MetricsLog::open(files ? metrics_file : "", config.resume() ? state.step : -1);
   if (!metrics.ok()) return metrics.status();
 
   // The loader's steps are micro-batches; this process takes its run of each update's.
@@ -344,7 +348,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   };
 
   if (config.resume() && is_eval_step(state.step) &&
-      !test_results_logged(world, files ? metrics_path : "", state.step)) {
+      !test_results_logged(world, files ? metrics_file : "", state.step)) {
     // The run stopped in that evaluation (a test image that did not decode, say).
     if (absl::Status status = evaluate_and_save(state.step, true); !status.ok()) {
       return stopped(status);

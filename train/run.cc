@@ -61,6 +61,11 @@ absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& mode
   return labels;
 }
 
+std::vector<FlagPath> save_weights_outputs(const std::string& path) {
+  return {{"--save_weights", path},
+          {"--save_weights's class names", path.empty() ? "" : labels_path_beside(path)}};
+}
+
 std::string bit_predict_command(const std::string& npz, const std::string& labels,
                                 int64_t resolution, const BitConfig& config) {
   std::string command = absl::StrCat("bit_predict --weights=", npz);
@@ -167,13 +172,8 @@ absl::Status check_rank_0s_settings(const RunConfig& config, Communicator& world
   if (!compared.resume()) compared.clear_out();
   compared.clear_save_weights();
   compared.clear_workers();
-  std::string text = compared.SerializeAsString();
-  int64_t size = static_cast<int64_t>(text.size());
-  world.broadcast(&size, sizeof(size), 0);
-  std::string rank_0s = world.is_root() ? text : std::string(size, '\0');
-  world.broadcast(rank_0s.data(), size, 0);
   RunConfig rank_0;
-  if (!rank_0.ParseFromString(rank_0s)) {
+  if (!rank_0.ParseFromString(world.broadcast_text(compared.SerializeAsString(), 0))) {
     return absl::InternalError("the settings rank 0 sent do not parse");
   }
   if (std::string differences =
@@ -188,13 +188,10 @@ absl::Status check_rank_0s_settings(const RunConfig& config, Communicator& world
 
 // Nothing the run writes may be a file it reads or another of its outputs.
 absl::Status check_outputs_apart(const RunConfig& config, const DatasetSpec& spec) {
-  const std::string& weights = config.save_weights();
-  std::vector<FlagPath> outputs = {
-      {"--save_weights", weights},
-      {"--save_weights's class names", weights.empty() ? "" : labels_path_beside(weights)}};
+  std::vector<FlagPath> outputs = save_weights_outputs(config.save_weights());
   if (!config.out().empty()) {
     outputs.push_back({"--out's checkpoint", checkpoint_path(config.out())});
-    outputs.push_back({"--out's metrics.jsonl", config.out() + "/metrics.jsonl"});
+    outputs.push_back({"--out's metrics.jsonl", metrics_path(config.out())});
   }
   // A resumed run does not read --weights (its model is its checkpoint's).
   const bool reads_weights = config.weights() != "random" && !config.resume();

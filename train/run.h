@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "dist/communicator.h"
+#include "io/atomic_file.h"
 #include "train/finetune.h"
 #include "train/run_config.pb.h"
 
@@ -35,6 +36,10 @@ absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& conf
 absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& model,
                                                          const std::string& path,
                                                          const std::vector<std::string>& names);
+
+// The files save_weights_and_class_names writes for `path` (none when empty), named for
+// check_outputs_overwrite_nothing (io/atomic_file.h).
+std::vector<FlagPath> save_weights_outputs(const std::string& path);
 
 // The bit_predict command for an .npz that save_weights_and_class_names wrote: an .npz records
 // neither the input size nor a narrowed model's width and groups (read with others, it gives

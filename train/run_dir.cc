@@ -16,6 +16,7 @@
 namespace bitgrad {
 
 std::string checkpoint_path(const std::string& out) { return out + "/checkpoint.ckpt"; }
+std::string metrics_path(const std::string& out) { return out + "/metrics.jsonl"; }
 namespace {
 
 absl::Status out_error(const std::string& path, const std::string& what) {

@@ -14,6 +14,8 @@ namespace bitgrad {
 
 // OUT/checkpoint.ckpt: the run's checkpoint, written at each evaluation.
 std::string checkpoint_path(const std::string& out);
+// OUT/metrics.jsonl: the run's scalars (train/metrics_log.h).
+std::string metrics_path(const std::string& out);
 
 // OK when `out` holds a checkpoint to resume; else the error --resume gives.
 absl::Status check_checkpoint_to_resume(const std::string& out);

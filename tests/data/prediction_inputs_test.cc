@@ -133,7 +133,7 @@ TEST(PredictionInputsTest, AFolderPassesOverFilesThatAreNoImages) {
   EXPECT_TRUE(fails_naming(alone->batch(0, 1).status(), {dir + "/b.jpg", "HEIF"}));
   std::filesystem::remove(dir + "/a.png");
   EXPECT_TRUE(fails_naming(PredictionInputs::open(dir, 8).status(),
-                           {dir, "no file named as an image holds a PNG, JPEG or WebP",
+                           {dir + ": a folder whose files named as images hold none",
                             "b.jpg: a HEIF image"}));
 }
 
