@@ -1,10 +1,14 @@
 #include "data/image_folder.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -177,6 +181,68 @@ absl::StatusOr<Dataset> hold_out_test_split(const ImageSet& all, const std::stri
   return split;
 }
 
+// Notes for images that are one file reached under two paths (a folder linked into a
+// second class or split, a hard link): listed twice, such an image weighs double in training,
+// holds two labels when the paths are in two classes, or is tested on when it was trained on.
+std::vector<std::string> same_file_notes(const Dataset& data) {
+  struct FileId {
+    dev_t device;
+    ino_t inode;
+    bool operator<(const FileId& other) const {
+      return std::tie(device, inode) < std::tie(other.device, other.inode);
+    }
+  };
+  struct Listed {
+    const ImageSet* set;
+    int64_t index;
+  };
+  constexpr size_t kShown = 5;
+  std::map<FileId, Listed> first_listing;
+  std::vector<std::string> lines;
+  for (const ImageSet* set : {&data.train, &data.test}) {
+    std::vector<std::string> twice, trained_on;  // the first few of each
+    size_t twice_count = 0, trained_on_count = 0;
+    for (int64_t i = 0; i < set->size(); ++i) {
+      struct stat file;
+      if (::stat(set->files[i].c_str(), &file) != 0) continue;  // its decoding will say why
+      const auto [first, is_new] = first_listing.insert({{file.st_dev, file.st_ino}, {set, i}});
+      if (is_new) continue;
+      const ImageSet& earlier = *first->second.set;
+      const int64_t j = first->second.index;
+      const std::string here = fs::path(set->files[i]).lexically_relative(set->source).string();
+      if (&earlier != set) {
+        if (++trained_on_count <= kShown) {
+          trained_on.push_back(absl::StrCat(here, " is ", earlier.files[j]));
+        }
+      } else if (++twice_count <= kShown) {
+        twice.push_back(absl::StrCat(
+            here, " is ", fs::path(earlier.files[j]).lexically_relative(set->source).string(),
+            earlier.labels[j] == set->labels[i] ? "" : " (another class)"));
+      }
+    }
+    const auto shown = [](const std::vector<std::string>& names, size_t count) {
+      return absl::StrCat(absl::StrJoin(names, ", "), count > names.size() ? ", ..." : "");
+    };
+    if (twice_count > 0) {
+      lines.push_back(absl::StrCat(
+          set->source, ": ", twice_count,
+          twice_count == 1 ? " image is a file" : " images are files",
+          " listed before under another path (links, or hard links, to one file), read as often "
+          "as listed, and with two labels where the paths are in two classes: ",
+          shown(twice, twice_count)));
+    }
+    if (trained_on_count > 0) {
+      lines.push_back(absl::StrCat(
+          set->source, ": ", trained_on_count,
+          trained_on_count == 1 ? " test image is a training image"
+                                : " test images are training images",
+          " too (links, or hard links, to one file), so the test accuracy counts them: ",
+          shown(trained_on, trained_on_count)));
+    }
+  }
+  return lines;
+}
+
 }  // namespace
 
 absl::Status list_image_files(const std::string& dir, std::vector<std::string>& images,
@@ -337,7 +403,9 @@ absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_
     absl::StatusOr<ImageSet> all = read_image_folder(root);
     if (!all.ok()) return all.status();
     if (absl::Status status = check_classes(*all); !status.ok()) return status;
-    return hold_out_test_split(*all, root, test_fraction);
+    absl::StatusOr<Dataset> split = hold_out_test_split(*all, root, test_fraction);
+    if (split.ok()) split->notes = same_file_notes(*split);
+    return split;
   }
   if (!has_train) {
     return absl::NotFoundError(absl::StrCat(
@@ -379,7 +447,9 @@ absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_
         test_dir, ": classes [", absl::StrJoin(test->class_names, ", "), "] differ from ",
         root, "/train's [", absl::StrJoin(train->class_names, ", "), "]", same_looking));
   }
-  return Dataset{*std::move(train), *std::move(test), std::move(notes)};
+  Dataset data{*std::move(train), *std::move(test), std::move(notes)};
+  for (std::string& line : same_file_notes(data)) data.notes.push_back(std::move(line));
+  return data;
 }
 
 }  // namespace bitgrad

@@ -60,7 +60,9 @@ std::string skipped_files_note(const ImageSet& set);
 // folders itself, and that fraction of each class's images (rounded; at least one, never all)
 // is held out as the test split. Which ones depends only on their paths below root (lowest
 // FNV-1a hash first), not on a seed, so a later run (--eval_only, --resume) with any --seed
-// holds out the same images.
+// holds out the same images. Dataset::notes names images that are one file under two paths
+// (links, hard links): read under each, they weigh double, hold two labels, or are tested on
+// after training.
 absl::StatusOr<Dataset> load_image_folders(const std::string& root, double test_fraction = 0);
 
 // OK for load_image_folders' `test_fraction`: a fraction in [0, 1); else an error naming the flag.

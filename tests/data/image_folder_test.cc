@@ -192,6 +192,34 @@ TEST(ImageFolderTest, TrainAndTestMustListTheSameClasses) {
                                                   "/test holds the test split"});
 }
 
+// A folder linked into another class, and a test image hard-linked to a training one: each
+// image is read under every path, as torchvision reads it, and a note says so.
+TEST(ImageFolderTest, OneFileUnderTwoPathsIsNoted) {
+  const std::string root = fresh_temp_dir("folder_same_file");
+  copy_image("rgb8.png", root + "/train/cat/1.png");
+  copy_image("rgb8.png", root + "/train/cat/2.png");
+  copy_image("rgb8.png", root + "/train/dog/1.png");
+  copy_image("rgb8.png", root + "/test/cat/2.png");
+  copy_image("rgb8.png", root + "/test/dog/1.png");
+  absl::StatusOr<Dataset> data = load_image_folders(root);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_TRUE(data->notes.empty());  // copies are files of their own
+  std::filesystem::create_directory_symlink(root + "/train/cat", root + "/train/dog/cats");
+  std::filesystem::create_hard_link(root + "/train/cat/1.png", root + "/test/cat/1.png");
+  data = load_image_folders(root);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.size(), 5);
+  EXPECT_EQ(data->notes,
+            (std::vector<std::string>{
+                root + "/train: 2 images are files listed before under another path (links, or "
+                       "hard links, to one file), read as often as listed, and with two labels "
+                       "where the paths are in two classes: dog/cats/1.png is cat/1.png (another "
+                       "class), dog/cats/2.png is cat/2.png (another class)",
+                root + "/test: 1 test image is a training image too (links, or hard links, to "
+                       "one file), so the test accuracy counts them: cat/1.png is " +
+                    root + "/train/cat/1.png"}));
+}
+
 // A folder of class folders, with no train/ and test/ of its own: part of each class is held
 // out, picked by the FNV-1a hashes of the paths below the root (the expected names come from
 // an independent Python FNV-1a), so the split survives a copy of the folder and any seed.
