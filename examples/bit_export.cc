@@ -65,7 +65,9 @@ absl::Status run() {
   }
   const std::string weights = absl::GetFlag(FLAGS_weights);
   std::vector<FlagPath> outputs = save_weights_outputs(absl::GetFlag(FLAGS_save_weights));
-  outputs.insert(outputs.begin(), {"--output", absl::GetFlag(FLAGS_output)});
+  outputs.insert(outputs.begin(),
+                 {{"--output", absl::GetFlag(FLAGS_output)},
+                  {"--output's weights", onnx_external_data_path(absl::GetFlag(FLAGS_output))}});
   if (absl::Status s = check_outputs_overwrite_nothing(
           {{"--weights", weights == "random" ? "" : weights}}, outputs);
       !s.ok()) {
@@ -76,15 +78,16 @@ absl::Status run() {
   const std::shared_ptr<BitResNetV2>& model = loaded->model;
   model->eval();
   const std::string output = absl::GetFlag(FLAGS_output);
-  if (absl::Status s = export_bit_onnx(
-          *model, output,
-          {loaded->class_names, loaded->input_resolution, run_loss(loaded->run_config)});
-      !s.ok()) {
-    return s;
-  }
+  absl::StatusOr<std::string> weights_file = export_bit_onnx(
+      *model, output, {loaded->class_names, loaded->input_resolution, run_loss(loaded->run_config)});
+  if (!weights_file.ok()) return weights_file.status();
   std::cerr << "bit_export: wrote BiT-" << bit_arch_name(model->config()) << " ("
             << model->config().head_size << " classes"
-            << (loaded->class_names.empty() ? "" : ", named") << ") to " << output << "\n";
+            << (loaded->class_names.empty() ? "" : ", named") << ") to " << output
+            << (*weights_file == output
+                    ? ""
+                    : ", its weights beside it in " + *weights_file + " (keep the two together)")
+            << "\n";
   const std::string npz = absl::GetFlag(FLAGS_save_weights);
   if (!npz.empty()) {
     absl::StatusOr<std::string> labels =

@@ -1,5 +1,8 @@
 #include "models/onnx_export.h"
 
+#include <cstdint>
+#include <filesystem>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -189,10 +192,54 @@ onnx::ModelProto build_model(const BitResNetV2& model) {
   return proto;
 }
 
+// Moves the initializers' raw data to `data_path`, each at an offset that is a multiple of 4096
+// (so that a runtime may map it), and leaves in `proto` where each lies.
+absl::Status move_weights_to_external_data(onnx::ModelProto& proto, const std::string& data_path) {
+  constexpr uint64_t kAlignment = 4096;
+  std::vector<std::pair<onnx::TensorProto*, uint64_t>> placed;  // an initializer, its offset
+  uint64_t end = 0;
+  for (onnx::TensorProto& tensor : *proto.mutable_graph()->mutable_initializer()) {
+    if (tensor.raw_data().empty()) continue;
+    const uint64_t offset = (end + kAlignment - 1) / kAlignment * kAlignment;
+    placed.emplace_back(&tensor, offset);
+    end = offset + tensor.raw_data().size();
+  }
+  absl::Status written = write_file_atomically(data_path, [&](FileSink& sink) {
+    const std::vector<char> zeros(kAlignment, 0);
+    uint64_t at = 0;
+    for (const auto& [tensor, offset] : placed) {
+      if (absl::Status s = sink.write(zeros.data(), offset - at); !s.ok()) return s;
+      if (absl::Status s = sink.write(tensor->raw_data().data(), tensor->raw_data().size());
+          !s.ok()) {
+        return s;
+      }
+      at = offset + tensor->raw_data().size();
+    }
+    return absl::OkStatus();
+  });
+  if (!written.ok()) return written;
+  const std::string location = std::filesystem::path(data_path).filename().string();
+  for (const auto& [tensor, offset] : placed) {
+    const auto add = [tensor = tensor](const std::string& key, const std::string& value) {
+      onnx::StringStringEntryProto* entry = tensor->add_external_data();
+      entry->set_key(key);
+      entry->set_value(value);
+    };
+    add("location", location);
+    add("offset", absl::StrCat(offset));
+    add("length", absl::StrCat(tensor->raw_data().size()));
+    tensor->set_data_location(onnx::TensorProto::EXTERNAL);
+    tensor->clear_raw_data();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path,
-                             const OnnxModelInfo& info) {
+std::string onnx_external_data_path(const std::string& path) { return path + ".data"; }
+
+absl::StatusOr<std::string> export_bit_onnx(const BitResNetV2& model, const std::string& path,
+                                            const OnnxModelInfo& info, size_t max_embedded_bytes) {
   if (std::string mismatch = class_names_mismatch(info.class_names, model.config().head_size);
       !mismatch.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("ONNX export to ", path, ": ", mismatch));
@@ -214,12 +261,19 @@ absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path,
     return absl::InternalError(
         absl::StrCat("ONNX export to ", path, ": the checker rejects the model: ", error.what()));
   }
+  std::string weights_file = path;
+  if (proto.ByteSizeLong() > max_embedded_bytes) {
+    weights_file = onnx_external_data_path(path);
+    if (absl::Status s = move_weights_to_external_data(proto, weights_file); !s.ok()) return s;
+  }
   std::string bytes;
   if (!proto.SerializeToString(&bytes)) {
     return absl::InternalError(absl::StrCat("ONNX export to ", path, ": cannot serialize"));
   }
-  return write_file_atomically(
+  absl::Status written = write_file_atomically(
       path, [&](FileSink& sink) { return sink.write(bytes.data(), bytes.size()); });
+  if (!written.ok()) return written;
+  return weights_file;
 }
 
 }  // namespace bitgrad

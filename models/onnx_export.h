@@ -8,11 +8,13 @@
 // with batch and resolution left free; the output "logits" is (batch, head_size).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "models/bit_resnet_v2.h"
 
 namespace bitgrad {
@@ -27,9 +29,19 @@ struct OnnxModelInfo {
   std::string probabilities;             // empty: unknown
 };
 
-// Writes `model` (any device; its parameters are read, not changed) to `path` atomically.
-// Errors name the path, or the checker's complaint, or class names that do not fit the head.
-absl::Status export_bit_onnx(const BitResNetV2& model, const std::string& path,
-                             const OnnxModelInfo& info = {});
+// Protobuf serializes no message of 2 GiB or more, and BiT-M-R152x4's weights are 3.7 GB.
+inline constexpr size_t kMaxEmbeddedOnnxBytes = (size_t{1} << 31) - 1;
+
+// Where a model too large for one file keeps its weights, beside `path`: PATH.data.
+std::string onnx_external_data_path(const std::string& path);
+
+// Writes `model` (any device; its parameters are read, not changed) to `path` atomically. A
+// model of more than `max_embedded_bytes` keeps its weights in onnx_external_data_path(path)
+// instead, as ONNX's external data (written first, also atomically): keep the two files
+// together. Returns the file that holds the weights, `path` or that one. Errors name the path,
+// or the checker's complaint, or class names that do not fit the head.
+absl::StatusOr<std::string> export_bit_onnx(const BitResNetV2& model, const std::string& path,
+                             const OnnxModelInfo& info = {},
+                             size_t max_embedded_bytes = kMaxEmbeddedOnnxBytes);
 
 }  // namespace bitgrad

@@ -2,11 +2,13 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "gtest/gtest.h"
+#include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
 #include "ops/norm.h"
 #include "tests/testing/assertions.h"
@@ -97,7 +99,8 @@ TEST(OnnxExportTest, ClassNamesInputSizeAndProbabilitiesGoIntoTheMetadata) {
   // None of them when unknown; names that do not fit the head are refused.
   ASSERT_TRUE(export_bit_onnx(model, path).ok());
   EXPECT_EQ(read_model(path).metadata_props_size(), 0);
-  const absl::Status status = export_bit_onnx(model, temp_path("bad.onnx"), {{"a", "b"}, 0});
+  const absl::Status status =
+      export_bit_onnx(model, temp_path("bad.onnx"), {{"a", "b"}, 0}).status();
   EXPECT_NE(status.message().find("2 class names for a head of 7"), std::string::npos) << status;
 }
 
@@ -111,10 +114,53 @@ TEST(OnnxExportTest, R101HasItsTwentyThreeThirdBlockUnits) {
   EXPECT_EQ(convs, 1 + 3 * 33 + 4 + 1);  // 3 + 4 + 23 + 3 units
 }
 
+// Above the size protobuf can serialize (here a small one, as 2 GiB of weights would take the
+// test minutes), the weights go beside the .onnx file as ONNX external data.
+TEST(OnnxExportTest, ALargeModelKeepsItsWeightsInAFileBesideIt) {
+  BitResNetV2 model(tiny_config(50));
+  const std::string embedded_path = temp_path("embedded.onnx");
+  const std::string path = temp_path("external.onnx");
+  absl::StatusOr<std::string> weights_file = export_bit_onnx(model, embedded_path);
+  ASSERT_TRUE(weights_file.ok()) << weights_file.status();
+  EXPECT_EQ(*weights_file, embedded_path);
+  weights_file = export_bit_onnx(model, path, {}, 100000);
+  ASSERT_TRUE(weights_file.ok()) << weights_file.status();
+  EXPECT_EQ(*weights_file, path + ".data");
+  EXPECT_NO_THROW(onnx::checker::check_model(path));  // it finds the data beside the model
+
+  const onnx::ModelProto embedded = read_model(embedded_path), external = read_model(path);
+  std::ifstream data_file(*weights_file, std::ios::binary);
+  std::stringstream data;
+  data << data_file.rdbuf();
+  ASSERT_EQ(external.graph().initializer_size(), embedded.graph().initializer_size());
+  int moved = 0;
+  for (int i = 0; i < external.graph().initializer_size(); ++i) {
+    const onnx::TensorProto &here = external.graph().initializer(i),
+                            &there = embedded.graph().initializer(i);
+    if (there.raw_data().empty()) {  // the int64 shapes of Reshape stay in the model
+      EXPECT_EQ(here.data_location(), onnx::TensorProto::DEFAULT) << here.name();
+      continue;
+    }
+    ++moved;
+    EXPECT_EQ(here.data_location(), onnx::TensorProto::EXTERNAL) << here.name();
+    EXPECT_TRUE(here.raw_data().empty()) << here.name();
+    std::map<std::string, std::string> where;
+    for (const auto& entry : here.external_data()) where[entry.key()] = entry.value();
+    EXPECT_EQ(where["location"], "external.onnx.data");
+    const size_t offset = std::stoull(where["offset"]), length = std::stoull(where["length"]);
+    EXPECT_EQ(offset % 4096, 0u) << here.name();
+    ASSERT_EQ(length, there.raw_data().size()) << here.name();
+    ASSERT_LE(offset + length, data.str().size()) << here.name();
+    EXPECT_EQ(data.str().compare(offset, length, there.raw_data()), 0) << here.name();
+  }
+  EXPECT_GE(moved, 1 + 3 * 16 + 4 + 1);  // every conv's weight at least
+  EXPECT_LT(std::filesystem::file_size(path), std::filesystem::file_size(embedded_path) / 2);
+}
+
 TEST(OnnxExportTest, AnUnwritablePathIsNamedAndNothingIsLeft) {
   BitResNetV2 model(tiny_config(50));
   const std::string path = temp_path("no_such_dir/model.onnx");
-  absl::Status status = export_bit_onnx(model, path);
+  absl::Status status = export_bit_onnx(model, path).status();
   EXPECT_TRUE(testing::fails_naming(status, {path}));
 }
 
