@@ -13,7 +13,8 @@ thread_local int backend_override = kNoOverride;
 // slot name -> which backends registered a kernel (ordered, for a stable dump).
 struct Registry {
   std::mutex mutex;
-  std::map<std::string, std::array<bool, kNumBackends>> slots;
+  // Per slot, the source file of each backend's kernel; nullptr where there is none.
+  std::map<std::string, std::array<const char*, kNumBackends>> slots;
 };
 
 Registry& registry() {
@@ -86,12 +87,19 @@ bool note_slot(const char* slot_name) {
 void note_kernel(const char* slot_name, Backend backend, const char* source_file) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);
-  r.slots[slot_name][static_cast<int>(backend)] = true;
+  r.slots[slot_name][static_cast<int>(backend)] = source_file;
 }
 
-void throw_duplicate_kernel(const char* slot_name, Backend backend) {
+void throw_duplicate_kernel(const char* slot_name, Backend backend, const char* source_file) {
+  const char* first = nullptr;
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    first = r.slots[slot_name][static_cast<int>(backend)];
+  }
   throw Error(str_cat("two ", backend_name(backend), " kernels were registered for ", slot_name,
-                      "; each backend may register one kernel per slot"));
+                      " (in ", first ? first : "?", " and ", source_file,
+                      "); each backend may register one kernel per slot"));
 }
 
 Backend select_backend(const char* slot_name, Device device,

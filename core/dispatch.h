@@ -8,7 +8,8 @@
 //
 // call<Slot>() picks the backend from the tensors' device: CUDA tensors run the kCuda kernel;
 // CPU tensors run kCpu when registered and kRef otherwise. It never falls back from GPU to CPU,
-// and rejects tensors on different devices. A BackendOverride forces kRef (tests, teaching).
+// and rejects tensors on different devices. A BackendOverride forces a backend, kRef in tests and
+// teaching.
 //
 // Kernels see plain (row-major) tensors unless registered with BG_REGISTER_LAYOUT_AWARE_KERNEL;
 // the dispatcher converts opaque-layout inputs for plain-only kernels (core/layout.h).
@@ -55,7 +56,8 @@ namespace detail {
 
 bool note_slot(const char* slot_name);
 void note_kernel(const char* slot_name, Backend backend, const char* source_file);
-[[noreturn]] void throw_duplicate_kernel(const char* slot_name, Backend backend);
+[[noreturn]] void throw_duplicate_kernel(const char* slot_name, Backend backend,
+                                         const char* source_file);
 // Chooses the backend for `device` given which backends `registered` has; throws a clear
 // Error if none fits.
 Backend select_backend(const char* slot_name, Device device,
@@ -113,7 +115,7 @@ class KernelSlot<Slot, Result(Params...)> {
 
   static bool register_kernel(Backend backend, Fn fn, LayoutSupport layouts, const char* file) {
     Entry& e = entry(backend);
-    if (e.fn != nullptr) detail::throw_duplicate_kernel(Slot::kName, backend);
+    if (e.fn != nullptr) detail::throw_duplicate_kernel(Slot::kName, backend, file);
     e = Entry{fn, layouts};
     detail::note_kernel(Slot::kName, backend, file);
     return true;

@@ -52,8 +52,11 @@ TEST(DispatchTest, VectorArgumentsTakePartAndUndefinedTensorsAreSkipped) {
 
 TEST(DispatchTest, DuplicateRegistrationIsAnError) {
   EXPECT_TRUE(throws_error(
-      [] { TestRefOnly::register_kernel(Backend::kRef, ref_kernel, LayoutSupport::kPlainOnly, ""); },
-      {"two ref kernels", "TestRefOnly"}));
+      [] {
+        TestRefOnly::register_kernel(Backend::kRef, ref_kernel, LayoutSupport::kPlainOnly,
+                                     "myops/second.cc");
+      },
+      {"two ref kernels", "TestRefOnly", "tests/core/dispatch_test.cc and myops/second.cc"}));
 }
 
 TEST(DispatchTest, RegistryDumpListsSlotsAndBackends) {
