@@ -1,5 +1,5 @@
-// Fast CPU SiLU kernels (step 3 of docs/custom_ops.md): the reference loops, spread over OpenMP
-// threads and SIMD lanes, and aware of oneDNN's blocked layouts. Registered as kCpu, so CPU
+// Fast CPU SiLU kernels (steps 3a-3b of docs/custom_ops.md): the reference loops, spread over
+// OpenMP threads and SIMD lanes, and aware of oneDNN's blocked layouts. Registered as kCpu, so CPU
 // tensors use them whenever this library is linked.
 //
 // Layout-aware: SiLU is elementwise and silu(0) = 0, so the kernels run over a tensor's physical

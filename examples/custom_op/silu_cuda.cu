@@ -1,4 +1,4 @@
-// SiLU CUDA kernels (step 3 of docs/custom_ops.md). Elementwise and memory-bound: one grid-stride loop
+// SiLU CUDA kernels (step 3c of docs/custom_ops.md). Elementwise and memory-bound: one grid-stride loop
 // per kernel, coalesced loads and stores. Plain pointers only (see silu_cuda.h).
 #include <algorithm>
 

@@ -12,7 +12,7 @@
 #include "ops/pool.h"
 #include "ops/reduce.h"
 #include "ops/reshape.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 
 namespace bitgrad {
 namespace {

@@ -14,7 +14,7 @@
 #include "ops/conv.h"
 #include "ops/cpu/conv/algo.h"
 #include "ops/cpu/common/cpu_isa.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 
 namespace bitgrad {
 namespace {

@@ -15,7 +15,7 @@
 #include "ops/cpu/common/cpu_isa.h"
 #include "ops/cpu/conv/algo.h"
 #include "ops/cpu/common/onednn_layout.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 
 namespace bitgrad {
 namespace {

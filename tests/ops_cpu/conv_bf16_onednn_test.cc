@@ -13,7 +13,7 @@
 #include "ops/cpu/common/onednn_layout.h"
 #include "ops/elementwise.h"
 #include "ops/math_mode.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

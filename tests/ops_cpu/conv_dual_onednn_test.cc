@@ -7,7 +7,7 @@
 #include "ops/conv.h"
 #include "ops/cpu/common/onednn_layout.h"
 #include "ops/cpu/conv/algo.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

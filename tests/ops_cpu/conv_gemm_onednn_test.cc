@@ -10,7 +10,7 @@
 #include "ops/cpu/conv/algo.h"
 #include "ops/cpu/conv/direct.h"
 #include "ops/cpu/conv/gemm.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

@@ -5,7 +5,7 @@
 #include "gtest/gtest.h"
 #include "ops/cpu/common/onednn_layout.h"
 #include "ops/elementwise.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

@@ -10,7 +10,7 @@
 #include "ops/conv.h"
 #include "ops/cpu/conv/algo.h"
 #include "ops/cpu/conv/direct.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

@@ -10,7 +10,7 @@
 #include "ops/pad.h"
 #include "ops/pool.h"
 #include "tests/ops_cpu/cpu_kernel_testing.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

@@ -4,7 +4,7 @@
 #include "ops/conv.h"
 #include "ops/linear.h"
 #include "ops/reduce.h"
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {

@@ -1,8 +1,8 @@
-// ParityOptions for comparing the CUDA kernels with the reference kernels (tests/ops_cpu/parity.h):
+// ParityOptions for comparing the CUDA kernels with the reference kernels (tests/testing/parity.h):
 // the fast run on cuda:0, float32 at parity's default tolerance, float64 at 1e-12.
 #pragma once
 
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 
 namespace bitgrad::testing {
 

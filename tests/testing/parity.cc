@@ -1,4 +1,4 @@
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,7 +1,7 @@
 // matches_reference is the oracle of every fast kernel, so it must fail when the fast run's
 // output or gradient differs from the reference run's, or when a slot's fast kernel did not run.
 // The computations here tell the two runs apart by their order: the fast run comes first.
-#include "tests/ops_cpu/parity.h"
+#include "tests/testing/parity.h"
 
 #include "core/dispatch.h"
 #include "gmock/gmock.h"
