@@ -1,8 +1,9 @@
 // apply<Op>(): runs an op's forward and, when gradients are wanted, records it in the graph.
 //
 // An op is a struct with a name, a forward over tensors and a backward that maps the output's
-// gradient to the inputs' gradients. Attributes and the tensors backward needs are plain
-// members, set by forward: the struct is its own "ctx", so what is saved is typed and named
+// gradient to the inputs' gradients. Attributes are plain members given when the struct is made
+// (apply(LeakyRelu{slope}, x)); the tensors backward needs are plain members that forward sets:
+// the struct is its own "ctx", so what is saved is typed and named
 // rather than indexed (ctx.saved(2)). The graph node owns the struct and destroys it after
 // backward, which frees everything it saved.
 //

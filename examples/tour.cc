@@ -6,9 +6,10 @@
 //
 // The data are random images, so the program needs no files; the model is BiT-R50x1 at 1/16 of
 // its width (base width 4, 2 GroupNorm groups) on 32x32 inputs, so the step takes a fraction of a
-// second. Everything else is what bit_finetune does for one update (train_update,
-// train/update.cc), which first runs one untraced step: oneDNN creates each primitive on its
-// first use and caches it (ops/cpu/common/onednn_context.h), and the tour shows the steady state.
+// second. The stages make the calls bit_finetune's train_update (train/update.cc) makes for one
+// update of one micro-batch, less its loss scaling and non-finite check. The tour first runs one
+// untraced train_update: oneDNN creates each primitive on its first use and caches it
+// (ops/cpu/common/onednn_context.h), and the tour shows the steady state.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
