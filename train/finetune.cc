@@ -172,83 +172,41 @@ EvalOptions eval_options(const RunConfig& config, int64_t resolution) {
   return options;
 }
 
-absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
-                                        const RunConfig& config, std::ostream& out,
-                                        Communicator* world_or_null) {
-  absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
-  if (!plan.ok()) return plan.status();
-  if (model.config().head_size != data.train.num_classes()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        config.resume() ? resumed_on_other_classes(config) + ": its model's head has "
-                        : "the model's head has ",
-        model.config().head_size, " outputs, ", data.train.source, " has ",
-        data.train.num_classes(), " classes"));
-  }
-  SingleProcess one_process;
-  Communicator& world = world_or_null != nullptr ? *world_or_null : one_process;
-  absl::StatusOr<MicroBatching> micro = micro_batching(config, world);
-  if (!micro.ok()) return micro.status();
-  Sgd sgd(model.named_parameters(),
-          SgdOptions{.lr = 0.0, .momentum = 0.9, .weight_decay = config.weight_decay()});
-  Generator generator(derive_seed(config.seed(), SeedPurpose::kMixup, 0));
-  Mixup mixup(plan->mixup_alpha);
-  TrainState state{&model, &sgd, &generator, 0, run_config_text(config)};
+namespace {
 
-  const bool files = !config.out().empty() && world.is_root();
-  const std::string checkpoint = checkpoint_path(config.out());
-  std::optional<RunDirectory> run_dir;  // held, and so locked, until the run ends
-  if (files) {
-    absl::StatusOr<RunDirectory> opened = RunDirectory::open(config.out());
-    if (!opened.ok()) return opened.status();
-    run_dir.emplace(*std::move(opened));
-  }
-  if (config.resume()) {
-    if (absl::Status status = resume_from(checkpoint, config, data.train.class_names, state);
-        !status.ok()) {
-      return status;
-    }
-    out << "resumed " << checkpoint << " at step " << state.step << "\n";
-  }
-  // Also after --resume: older checkpoints lack them.
-  state.class_names = data.train.class_names;
-  state.input_resolution = plan->resolution.crop;
-  // What a failure leaves behind, for its message: rank 0's, which writes the checkpoints (the
-  // others learn it only where they wait for it).
-  int64_t saved_step = config.resume() ? state.step : -1;
-  bool knows_checkpoint = files;
-  // `diverged`: --resume would repeat the failure, which only other settings avoid.
-  auto stopped = [&](const absl::Status& status, bool diverged = false) {
-    const std::string next = diverged ? ", but the same settings would diverge again from it: "
-                                        "start a new run (another --out) with a lower --base_lr"
-                                      : ", --resume continues from it";
-    const std::string kept =
-        !knows_checkpoint ? "" : saved_step < 0 ? "; no checkpoint was written yet"
-                                     : absl::StrCat("; ", checkpoint, " (step ", saved_step,
-                                                    ") is intact", next);
-    return absl::Status(status.code(), absl::StrCat(status.message(), kept));
-  };
-  const std::string metrics_file = metrics_path(config.out());
-  absl::StatusOr<MetricsLog> metrics =
-      MetricsLog::open(files ? metrics_file : "", config.resume() ? state.step : -1);
-  if (!metrics.ok()) return metrics.status();
-
-  // The loader's steps are micro-batches; this process takes its run of each update's.
+// The loader of this process's micro-batches: the loader's steps are micro-batches, and this
+// process takes its run of each update's, from the update `first_update` on.
+absl::StatusOr<std::unique_ptr<Loader>> open_train_loader(const ImageSet& train,
+                                                          const RunConfig& config,
+                                                          const FinetunePlan& plan,
+                                                          const MicroBatching& micro,
+                                                          int64_t first_update) {
   LoaderOptions options;
-  options.batch_size = config.batch() / micro->per_update;
-  options.resolution = plan->resolution;
+  options.batch_size = config.batch() / micro.per_update;
+  options.resolution = plan.resolution;
   options.augment = config.augment() != "none";
   options.shuffle = config.shuffle();
   options.seed = config.seed();
-  options.shard = {micro->per_update, micro->first, micro->per_process};
-  options.first_step = state.step * micro->per_update + micro->first;
+  options.shard = {micro.per_update, micro.first, micro.per_process};
+  options.first_step = first_update * micro.per_update + micro.first;
   options.workers = config.workers();
-  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(data.train, options);
-  if (!loader.ok()) return loader.status();
+  return Loader::open(train, options);
+}
 
-  std::unique_ptr<DeviceAllReduce> gpu_sum;  // NCCL, for parameters on a GPU
+// What data parallelism adds to a run of several processes: the gradient all-reduce (through
+// NCCL for a model on a GPU) and this process's part of each update. Not moved once started
+// (the shard points at the reducer).
+struct DataParallel {
+  std::unique_ptr<DeviceAllReduce> gpu_sum;
   std::optional<GradientReducer> reducer;
   std::optional<DataParallelShard> shard;
-  if (world.size() > 1) {
+
+  DataParallel() = default;
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
+
+  absl::Status start(BitResNetV2& model, Communicator& world, const RunConfig& config,
+                     const MicroBatching& micro) {
     if (model.device().is_cuda()) {
       absl::StatusOr<std::unique_ptr<DeviceAllReduce>> nccl =
           open_gpu_all_reduce(world, model.device().index);
@@ -265,141 +223,275 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
                                      ? static_cast<int64_t>(config.bucket_mb() * (1 << 20))
                                      : kDefaultBucketBytes;
     reducer.emplace(std::move(parameters), world, bucket_bytes, gpu_sum.get());
-    shard = DataParallelShard{&world, &*reducer, micro->first, micro->per_update};
+    shard = DataParallelShard{&world, &*reducer, micro.first, micro.per_update};
+    return absl::OkStatus();
+  }
+};
+
+// One run of finetune(), from its setup to its result: what the training loop and the
+// evaluations share. open() sets it up (the run directory, --resume, the metrics, the loader,
+// data parallelism), then train() runs the loop.
+class FinetuneRun {
+ public:
+  FinetuneRun(BitResNetV2& model, const Dataset& data, const RunConfig& config,
+              const FinetunePlan& plan, const MicroBatching& micro, Communicator& world,
+              std::ostream& out)
+      : model_(model),
+        data_(data),
+        config_(config),
+        plan_(plan),
+        micro_(micro),
+        world_(world),
+        out_(out),
+        sgd_(model.named_parameters(),
+             SgdOptions{.lr = 0.0, .momentum = 0.9, .weight_decay = config.weight_decay()}),
+        generator_(derive_seed(config.seed(), SeedPurpose::kMixup, 0)),
+        mixup_(plan.mixup_alpha),
+        state_{&model, &sgd_, &generator_, 0, run_config_text(config)},
+        files_(!config.out().empty() && world.is_root()),
+        checkpoint_(checkpoint_path(config.out())),
+        metrics_file_(metrics_path(config.out())),
+        knows_checkpoint_(files_) {}
+
+  absl::Status open() {
+    if (files_) {
+      absl::StatusOr<RunDirectory> opened = RunDirectory::open(config_.out());
+      if (!opened.ok()) return opened.status();
+      run_dir_.emplace(*std::move(opened));
+    }
+    if (config_.resume()) {
+      if (absl::Status status =
+              resume_from(checkpoint_, config_, data_.train.class_names, state_);
+          !status.ok()) {
+        return status;
+      }
+      out_ << "resumed " << checkpoint_ << " at step " << state_.step << "\n";
+      saved_step_ = state_.step;
+    }
+    // Also after --resume: older checkpoints lack them.
+    state_.class_names = data_.train.class_names;
+    state_.input_resolution = plan_.resolution.crop;
+    absl::StatusOr<MetricsLog> metrics =
+        MetricsLog::open(files_ ? metrics_file_ : "", config_.resume() ? state_.step : -1);
+    if (!metrics.ok()) return metrics.status();
+    metrics_.emplace(*std::move(metrics));
+    absl::StatusOr<std::unique_ptr<Loader>> loader =
+        open_train_loader(data_.train, config_, plan_, micro_, state_.step);
+    if (!loader.ok()) return loader.status();
+    loader_ = *std::move(loader);
+    if (world_.size() > 1) return data_parallel_.start(model_, world_, config_, micro_);
+    return absl::OkStatus();
   }
 
-  const std::string micro_batches =
-      micro->per_update > 1 ? absl::StrFormat(" in %d micro-batches", micro->per_update) : "";
-  out << absl::StrFormat(
-      "training: %d images, %d classes, %dx%d inputs (train path %s), batch %d%s, %d update%s, "
-      "base lr %g (%s), mixup alpha %g, weight decay %g%s\n",
-      data.train.size(), data.train.num_classes(), plan->resolution.crop, plan->resolution.crop,
-      config.augment(), config.batch(), micro_batches, plan->steps, plan->steps == 1 ? "" : "s",
-      config.base_lr(),
-      config.schedule(), plan->mixup_alpha, config.weight_decay(),
-      loss_name(config) == kSigmoidLoss ? ", sigmoid loss" : "");
-  if (files) {
-    out << (config.eval_every() > 0
-                ? absl::StrFormat("checkpoint: %s every %d updates and at the end\n", checkpoint,
-                                  config.eval_every())
-                : absl::StrFormat("checkpoint: %s at the end only (--eval_every=N also writes "
-                                  "one every N updates, for --resume)\n",
-                                  checkpoint));
-  }
-  if (reducer) {
-    out << absl::StrFormat(
-        "data parallel: %d processes, %d micro-batch(es) of %d images each; gradients "
-        "all-reduced in %d buckets (%.1f MiB per update)\n",
-        world.size(), micro->per_process, options.batch_size, reducer->num_buckets(),
-        reducer->stats().bytes_per_update / double(1 << 20));
+  // What the run is, before its first progress line.
+  void print_header() {
+    const std::string micro_batches =
+        micro_.per_update > 1 ? absl::StrFormat(" in %d micro-batches", micro_.per_update) : "";
+    out_ << absl::StrFormat(
+        "training: %d images, %d classes, %dx%d inputs (train path %s), batch %d%s, %d update%s, "
+        "base lr %g (%s), mixup alpha %g, weight decay %g%s\n",
+        data_.train.size(), data_.train.num_classes(), plan_.resolution.crop,
+        plan_.resolution.crop, config_.augment(), config_.batch(), micro_batches, plan_.steps,
+        plan_.steps == 1 ? "" : "s", config_.base_lr(), config_.schedule(), plan_.mixup_alpha,
+        config_.weight_decay(), loss_name(config_) == kSigmoidLoss ? ", sigmoid loss" : "");
+    if (files_) {
+      out_ << (config_.eval_every() > 0
+                   ? absl::StrFormat("checkpoint: %s every %d updates and at the end\n",
+                                     checkpoint_, config_.eval_every())
+                   : absl::StrFormat("checkpoint: %s at the end only (--eval_every=N also writes "
+                                     "one every N updates, for --resume)\n",
+                                     checkpoint_));
+    }
+    if (data_parallel_.reducer) {
+      out_ << absl::StrFormat(
+          "data parallel: %d processes, %d micro-batch(es) of %d images each; gradients "
+          "all-reduced in %d buckets (%.1f MiB per update)\n",
+          world_.size(), micro_.per_process, config_.batch() / micro_.per_update,
+          data_parallel_.reducer->num_buckets(),
+          data_parallel_.reducer->stats().bytes_per_update / double(1 << 20));
+    }
+    out_ << std::flush;  // a log file shows what the run is before its first progress line
   }
 
-  out << std::flush;  // a log file shows what the run is before its first progress line
-  // mpirun hands its processes a terminal even when its own output goes to a file: lines then.
-  const bool terminal = &out == &std::cout && stdout_is_terminal() && world.size() == 1;
-  ProgressMeter progress(plan->steps, config.batch(), terminal ? 0.5 : 10.0, out);
-  progress.set_one_line(terminal);
-  progress.restart(state.step);
-  FinetuneResult result;
-  const int64_t first_step = state.step;
-  int64_t last_eval = -1;
-  const auto is_eval_step = [&](int64_t step) {
-    return step == plan->steps || (config.eval_every() > 0 && step > 0 &&
-                                   step % config.eval_every() == 0);
-  };
-  const std::unique_ptr<DecodedImageCache> test_images =
-      eval_image_cache(data.test, plan->resolution.crop);
-  // `record`: log the results and checkpoint; false when they are on disk already.
-  auto evaluate_and_save = [&](int64_t step, bool record) -> absl::Status {
-    progress.end_line();
-    EvalOptions options = eval_options(config, plan->resolution.crop);
-    options.world = &world;
-    options.progress.out = world.is_root() ? &out : nullptr;
-    options.decoded = test_images.get();
-    absl::StatusOr<EvalResult> test = evaluate(model, data.test, options);
+  // The training loop: plan_.steps updates from the step the run starts at, evaluating and
+  // checkpointing at each eval step.
+  absl::StatusOr<FinetuneResult> train() {
+    // mpirun hands its processes a terminal even when its own output goes to a file: lines then.
+    const bool terminal = &out_ == &std::cout && stdout_is_terminal() && world_.size() == 1;
+    ProgressMeter progress(plan_.steps, config_.batch(), terminal ? 0.5 : 10.0, out_);
+    progress.set_one_line(terminal);
+    progress.restart(state_.step);
+    progress_ = &progress;
+    test_images_ = eval_image_cache(data_.test, plan_.resolution.crop);
+    const int64_t first_step = state_.step;
+    if (config_.resume() && is_eval_step(state_.step) &&
+        !test_results_logged(world_, files_ ? metrics_file_ : "", state_.step)) {
+      // The run stopped in that evaluation (a test image that did not decode, say).
+      if (absl::Status status = evaluate_and_save(state_.step, true); !status.ok()) {
+        return stopped(status);
+      }
+    }
+    DataParallelShard* shard = data_parallel_.shard ? &*data_parallel_.shard : nullptr;
+    for (int64_t step = state_.step; step < plan_.steps;) {
+      const Clock::time_point start = Clock::now();
+      std::vector<Batch> micro_batches;
+      for (int64_t m = 0; m < micro_.per_process; ++m) {
+        absl::StatusOr<Batch> batch = loader_->next();
+        if (!batch.ok()) {  // an image that does not decode, say: fix it, then --resume
+          progress.end_line();
+          return stopped(batch.status());
+        }
+        micro_batches.push_back(*std::move(batch));
+      }
+      const double lr = *plan_.schedule.lr(step);
+      absl::StatusOr<double> loss = train_update(model_, sgd_, lr, micro_batches, mixup_,
+                                                 generator_, shard, loss_function(config_));
+      pace_update_for_tests(start);
+      ++step;
+      if (!loss.ok()) {
+        progress.end_line();
+        // InvalidArgument: non-finite values (train/update.h); else out of memory, say.
+        return stopped(absl::Status(loss.status().code(),
+                                    absl::StrCat("step ", step, ": ", loss.status().message())),
+                       absl::IsInvalidArgument(loss.status()));
+      }
+      result_.train_seconds += seconds_since(start);
+      if (absl::Status s = metrics_->log(step, {{"train/loss", *loss}, {"train/lr", lr}});
+          !s.ok()) {
+        return stopped(s);
+      }
+      progress.update(step, *loss, lr);
+      if (is_eval_step(step)) {
+        if (absl::Status status = evaluate_and_save(step, true); !status.ok()) {
+          return stopped(status);
+        }
+        progress.restart(step);
+      }
+    }
+    if (last_eval_ != plan_.steps) {  // resumed from the final checkpoint: its results are logged
+      if (absl::Status status = evaluate_and_save(plan_.steps, false); !status.ok()) {
+        return status;
+      }
+    }
+    result_.steps = plan_.steps;
+    result_.resumed_at = first_step;
+    result_.resolution = plan_.resolution.crop;
+    const int64_t images = (plan_.steps - first_step) * config_.batch();
+    result_.images_per_second = result_.train_seconds > 0 ? images / result_.train_seconds : 0;
+    if (data_parallel_.reducer) {
+      result_.all_reduce = data_parallel_.reducer->stats();
+      out_ << all_reduce_line(result_.all_reduce, result_.train_seconds) << "\n";
+    }
+    return result_;
+  }
+
+ private:
+  bool is_eval_step(int64_t step) const {
+    return step == plan_.steps ||
+           (config_.eval_every() > 0 && step > 0 && step % config_.eval_every() == 0);
+  }
+
+  // `status`, with what the failure leaves behind: rank 0's checkpoint, which it writes (the
+  // others learn of it only where they wait for it). `diverged`: --resume would repeat the
+  // failure, which only other settings avoid.
+  absl::Status stopped(const absl::Status& status, bool diverged = false) const {
+    const std::string next = diverged ? ", but the same settings would diverge again from it: "
+                                        "start a new run (another --out) with a lower --base_lr"
+                                      : ", --resume continues from it";
+    const std::string kept =
+        !knows_checkpoint_ ? "" : saved_step_ < 0 ? "; no checkpoint was written yet"
+                                      : absl::StrCat("; ", checkpoint_, " (step ", saved_step_,
+                                                     ") is intact", next);
+    return absl::Status(status.code(), absl::StrCat(status.message(), kept));
+  }
+
+  // Evaluates at `step`; with `record`, logs the results and checkpoints (false when they are on
+  // disk already).
+  absl::Status evaluate_and_save(int64_t step, bool record) {
+    progress_->end_line();
+    EvalOptions options = eval_options(config_, plan_.resolution.crop);
+    options.world = &world_;
+    options.progress.out = world_.is_root() ? &out_ : nullptr;
+    options.decoded = test_images_.get();
+    absl::StatusOr<EvalResult> test = evaluate(model_, data_.test, options);
     if (!test.ok()) {
       // A test image that does not decode is met here first: keep the updates made, so that the
       // run resumes from them once it is fixed (and evaluates this step then).
-      if (record && files) {
-        state.step = step;
-        if (save_train_state(checkpoint, state).ok()) saved_step = step;
+      if (record && files_) {
+        state_.step = step;
+        if (save_train_state(checkpoint_, state_).ok()) saved_step_ = step;
       }
-      if (world.size() > 1) {  // every process failed (evaluate): none aborts before the save
-        double saved = world.is_root() ? static_cast<double>(saved_step + 1) : 0.0;
-        world.all_reduce_sum(&saved, 1);
-        saved_step = static_cast<int64_t>(saved) - 1;  // so that each one's message says it
-        knows_checkpoint = !config.out().empty();
+      if (world_.size() > 1) {  // every process failed (evaluate): none aborts before the save
+        double saved = world_.is_root() ? static_cast<double>(saved_step_ + 1) : 0.0;
+        world_.all_reduce_sum(&saved, 1);
+        saved_step_ = static_cast<int64_t>(saved) - 1;  // so that each one's message says it
+        knows_checkpoint_ = !config_.out().empty();
       }
       return test.status();
     }
-    result.test = *test;
-    last_eval = step;
-    out << absl::StrFormat("step %d: test %s, loss %.4f (%d images)\n", step,
-                           accuracy_text(*test), test->loss, test->examples)
-        << std::flush;  // in a log before the process can be killed, as the checkpoint is
+    result_.test = *test;
+    last_eval_ = step;
+    out_ << absl::StrFormat("step %d: test %s, loss %.4f (%d images)\n", step,
+                            accuracy_text(*test), test->loss, test->examples)
+         << std::flush;  // in a log before the process can be killed, as the checkpoint is
     if (!record) return absl::OkStatus();
-    absl::Status logged = metrics->log(
+    absl::Status logged = metrics_->log(
         step, {{"test/top1", test->top1}, {"test/top5", test->top5}, {"test/loss", test->loss}});
-    if (!logged.ok() || !files) return logged;
-    state.step = step;
-    if (absl::Status saved = save_train_state(checkpoint, state); !saved.ok()) return saved;
-    saved_step = step;
+    if (!logged.ok() || !files_) return logged;
+    state_.step = step;
+    if (absl::Status saved = save_train_state(checkpoint_, state_); !saved.ok()) return saved;
+    saved_step_ = step;
     return absl::OkStatus();
-  };
+  }
 
-  if (config.resume() && is_eval_step(state.step) &&
-      !test_results_logged(world, files ? metrics_file : "", state.step)) {
-    // The run stopped in that evaluation (a test image that did not decode, say).
-    if (absl::Status status = evaluate_and_save(state.step, true); !status.ok()) {
-      return stopped(status);
-    }
+  BitResNetV2& model_;
+  const Dataset& data_;
+  const RunConfig& config_;
+  const FinetunePlan& plan_;
+  const MicroBatching micro_;
+  Communicator& world_;
+  std::ostream& out_;
+  Sgd sgd_;
+  Generator generator_;
+  Mixup mixup_;
+  TrainState state_;
+  const bool files_;  // this process writes config.out: rank 0, when there is one
+  const std::string checkpoint_, metrics_file_;
+  std::optional<RunDirectory> run_dir_;  // held, and so locked, until the run ends
+  std::optional<MetricsLog> metrics_;
+  std::unique_ptr<Loader> loader_;
+  DataParallel data_parallel_;
+  ProgressMeter* progress_ = nullptr;  // train()'s
+  std::unique_ptr<DecodedImageCache> test_images_;
+  // What a failure leaves behind, for its message: rank 0's last checkpoint step (-1: none).
+  int64_t saved_step_ = -1;
+  bool knows_checkpoint_;
+  int64_t last_eval_ = -1;
+  FinetuneResult result_;
+};
+
+}  // namespace
+
+absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
+                                        const RunConfig& config, std::ostream& out,
+                                        Communicator* world_or_null) {
+  absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
+  if (!plan.ok()) return plan.status();
+  if (model.config().head_size != data.train.num_classes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        config.resume() ? resumed_on_other_classes(config) + ": its model's head has "
+                        : "the model's head has ",
+        model.config().head_size, " outputs, ", data.train.source, " has ",
+        data.train.num_classes(), " classes"));
   }
-  for (int64_t step = state.step; step < plan->steps;) {
-    const Clock::time_point start = Clock::now();
-    std::vector<Batch> micro_batches;
-    for (int64_t m = 0; m < micro->per_process; ++m) {
-      absl::StatusOr<Batch> batch = (*loader)->next();
-      if (!batch.ok()) {  // an image that does not decode, say: fix it, then --resume
-        progress.end_line();
-        return stopped(batch.status());
-      }
-      micro_batches.push_back(*std::move(batch));
-    }
-    const double lr = *plan->schedule.lr(step);
-    absl::StatusOr<double> loss = train_update(model, sgd, lr, micro_batches, mixup, generator,
-                                               shard ? &*shard : nullptr, loss_function(config));
-    pace_update_for_tests(start);
-    ++step;
-    if (!loss.ok()) {
-      progress.end_line();
-      // InvalidArgument: non-finite values (train/update.h); else out of memory, say.
-      return stopped(absl::Status(loss.status().code(),
-                                  absl::StrCat("step ", step, ": ", loss.status().message())),
-                     absl::IsInvalidArgument(loss.status()));
-    }
-    result.train_seconds += seconds_since(start);
-    if (absl::Status s = metrics->log(step, {{"train/loss", *loss}, {"train/lr", lr}}); !s.ok()) {
-      return stopped(s);
-    }
-    progress.update(step, *loss, lr);
-    if (is_eval_step(step)) {
-      if (absl::Status status = evaluate_and_save(step, true); !status.ok()) return stopped(status);
-      progress.restart(step);
-    }
-  }
-  if (last_eval != plan->steps) {  // resumed from the final checkpoint: its results are logged
-    if (absl::Status status = evaluate_and_save(plan->steps, false); !status.ok()) return status;
-  }
-  result.steps = plan->steps;
-  result.resumed_at = first_step;
-  result.resolution = plan->resolution.crop;
-  const int64_t images = (plan->steps - first_step) * config.batch();
-  result.images_per_second = result.train_seconds > 0 ? images / result.train_seconds : 0;
-  if (reducer) {
-    result.all_reduce = reducer->stats();
-    out << all_reduce_line(result.all_reduce, result.train_seconds) << "\n";
-  }
-  return result;
+  SingleProcess one_process;
+  Communicator& world = world_or_null != nullptr ? *world_or_null : one_process;
+  absl::StatusOr<MicroBatching> micro = micro_batching(config, world);
+  if (!micro.ok()) return micro.status();
+  FinetuneRun run(model, data, config, *plan, *micro, world, out);
+  if (absl::Status status = run.open(); !status.ok()) return status;
+  run.print_header();
+  return run.train();
 }
 
 }  // namespace bitgrad
