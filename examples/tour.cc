@@ -147,7 +147,7 @@ int main() {
   print_calls(profiler.calls());
   std::printf("   -> %s (%.3f ms)\n", describe(h).c_str(), root_ms);
 
-  heading(4, "The first residual unit: GroupNorm+ReLU, three convs, the shortcut",
+  heading(4, "The first residual unit: GroupNorm+ReLU, the shortcut, three convs",
           "models/bit_resnet_v2.cc");
   profiler.start(true);
   start = Clock::now();

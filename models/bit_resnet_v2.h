@@ -3,7 +3,7 @@
 //
 //   root   StdConv 7x7/s2/p3 (3 -> C0), no GN/ReLU; zero pad 1; max-pool 3x3/s2/p0
 //   body   block1..block4 of pre-activation bottleneck units (3,4,6,3 / 3,4,23,3 / 3,8,36,3);
-//          stage s has mid = C0 * 2^s and out = 4 * mid channels; unit01 of every stage has a
+//          stage s (1-4) has mid = C0 * 2^(s-1) and out = 4 * mid channels; unit01 of every stage has a
 //          1x1 projection of the pre-activation, strided in stages 2-4, where the stride sits
 //          on the 3x3 conv2
 //   head   GroupNorm + ReLU (fused), global mean over (H, W), 1x1 conv with bias (not WS)

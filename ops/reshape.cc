@@ -7,7 +7,8 @@
 namespace bitgrad {
 namespace {
 
-// No kernel: a reshape is a view on every backend (Tensor::view).
+// No kernel: a reshape is a view of a plain tensor on every backend (Tensor::view); a blocked
+// one is made plain first, a copy.
 struct Reshape {
   static constexpr const char* kName = "reshape";
   Shape shape;

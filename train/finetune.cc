@@ -275,6 +275,7 @@ class FinetuneRun {
         MetricsLog::open(files_ ? metrics_file_ : "", config_.resume() ? state_.step : -1);
     if (!metrics.ok()) return metrics.status();
     metrics_.emplace(*std::move(metrics));
+    for (const std::string& note : metrics_->notes()) out_ << "note: " << note << "\n";
     absl::StatusOr<std::unique_ptr<Loader>> loader =
         open_train_loader(data_.train, config_, plan_, micro_, state_.step);
     if (!loader.ok()) return loader.status();
@@ -419,7 +420,9 @@ class FinetuneRun {
       // run resumes from them once it is fixed (and evaluates this step then).
       if (record && files_) {
         state_.step = step;
-        if (save_train_state(checkpoint_, state_).ok()) saved_step_ = step;
+        if (metrics_->sync().ok() && save_train_state(checkpoint_, state_).ok()) {
+          saved_step_ = step;
+        }
       }
       if (world_.size() > 1) {  // every process failed (evaluate): none aborts before the save
         double saved = world_.is_root() ? static_cast<double>(saved_step_ + 1) : 0.0;
@@ -438,6 +441,7 @@ class FinetuneRun {
     absl::Status logged = metrics_->log(
         step, {{"test/top1", test->top1}, {"test/top5", test->top5}, {"test/loss", test->loss}});
     if (!logged.ok() || !files_) return logged;
+    if (absl::Status synced = metrics_->sync(); !synced.ok()) return synced;
     state_.step = step;
     if (absl::Status saved = save_train_state(checkpoint_, state_); !saved.ok()) return saved;
     saved_step_ = step;

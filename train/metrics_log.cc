@@ -6,8 +6,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -20,19 +22,62 @@ absl::Status io_error(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
-// "step" of a line written by log(); -1 for anything else.
-int64_t line_step(const std::string& line) {
+// A line as log() writes it, parsed; nullopt for anything else (a line cut short, garbage).
+std::optional<std::pair<int64_t, Scalars>> parse_line(const std::string& line) {
   long long step = -1;
-  return std::sscanf(line.c_str(), "{\"step\": %lld", &step) == 1 ? step : -1;
+  if (std::sscanf(line.c_str(), "{\"step\": %lld", &step) != 1 || step < 0 || line.size() < 2 ||
+      line.back() != '}') {
+    return std::nullopt;
+  }
+  Scalars scalars;
+  // Fields after "step": `, "name": value` (names never hold commas or quotes).
+  std::vector<std::string> fields = absl::StrSplit(line.substr(1, line.size() - 2), ", \"");
+  for (size_t i = 1; i < fields.size(); ++i) {
+    const size_t quote = fields[i].find("\": ");
+    double value = 0;
+    if (quote == std::string::npos || !absl::SimpleAtod(fields[i].substr(quote + 3), &value)) {
+      return std::nullopt;
+    }
+    scalars.emplace_back(fields[i].substr(0, quote), value);
+  }
+  return std::make_pair(static_cast<int64_t>(step), std::move(scalars));
 }
 
-// Rewrites `path` (atomically) without the lines of steps after `step`.
-absl::Status truncate_after(const std::string& path, int64_t step) {
-  std::ifstream in(path);
-  if (!in) return absl::OkStatus();  // nothing logged yet
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    if (line_step(line) >= 0 && line_step(line) <= step) kept += line + "\n";
+// Rewrites `path` (atomically) as a resumed run from `step` needs it: the whole lines of steps up
+// to `step`, in step order. A crash of the machine can leave a line cut short or bytes of zeros
+// at the end, and lose lines the checkpoint came after: `notes` says what was dropped or lost.
+absl::Status keep_lines_up_to(const std::string& path, int64_t step,
+                              std::vector<std::string>& notes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (step > 0) notes.push_back(absl::StrCat(path, ": missing; steps 1-", step, " are not in it"));
+    return absl::OkStatus();
+  }
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  std::vector<std::string> lines = absl::StrSplit(bytes.str(), '\n');
+  lines.pop_back();  // after the last newline: "" or a line cut short
+  const bool cut_short = !bytes.str().empty() && bytes.str().back() != '\n';
+  std::string kept;
+  int64_t last_step = 0, dropped = cut_short ? 1 : 0;
+  for (const std::string& line : lines) {
+    const std::optional<std::pair<int64_t, Scalars>> parsed = parse_line(line);
+    if (parsed && parsed->first > step) continue;  // logged after the checkpoint: redone
+    if (!parsed || parsed->first < last_step) {
+      ++dropped;
+      continue;
+    }
+    last_step = parsed->first;
+    kept += line + "\n";
+  }
+  if (dropped > 0) {
+    notes.push_back(absl::StrCat(path, ": dropped ", dropped, dropped == 1 ? " line" : " lines",
+                                 " cut short, unreadable or out of step order"));
+  }
+  if (last_step < step) {
+    notes.push_back(absl::StrCat(path, ": its lines end at step ", last_step,
+                                 ", before the checkpoint's step ", step, "; steps ",
+                                 last_step + 1, "-", step, " are not in it"));
   }
   return write_file_atomically(path, [&](FileSink& sink) {
     return sink.write(kept.data(), kept.size());
@@ -44,9 +89,11 @@ absl::Status truncate_after(const std::string& path, int64_t step) {
 absl::StatusOr<MetricsLog> MetricsLog::open(const std::string& path, int64_t keep_up_to_step) {
   if (path.empty()) return MetricsLog("", -1, nullptr);
   int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
+  std::vector<std::string> notes;
   if (keep_up_to_step < 0) {
     flags |= O_TRUNC;
-  } else if (absl::Status status = truncate_after(path, keep_up_to_step); !status.ok()) {
+  } else if (absl::Status status = keep_lines_up_to(path, keep_up_to_step, notes);
+             !status.ok()) {
     return status;
   }
   const int fd = ::open(path.c_str(), flags, 0644);
@@ -59,12 +106,23 @@ absl::StatusOr<MetricsLog> MetricsLog::open(const std::string& path, int64_t kee
     ::close(fd);
     return tensorboard.status();
   }
-  return MetricsLog(path, fd, std::move(*tensorboard));
+  MetricsLog log(path, fd, std::move(*tensorboard));
+  log.notes_ = std::move(notes);
+  return log;
 }
 
 MetricsLog::MetricsLog(MetricsLog&& other) noexcept
-    : path_(other.path_), fd_(other.fd_), tensorboard_(std::move(other.tensorboard_)) {
+    : path_(other.path_),
+      fd_(other.fd_),
+      tensorboard_(std::move(other.tensorboard_)),
+      notes_(std::move(other.notes_)) {
   other.fd_ = -1;
+}
+
+absl::Status MetricsLog::sync() {
+  if (fd_ < 0) return absl::OkStatus();
+  if (::fdatasync(fd_) != 0) return io_error("cannot flush the metrics log", path_);
+  return tensorboard_->sync();
 }
 
 MetricsLog::~MetricsLog() {
@@ -98,21 +156,11 @@ absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> read_metrics(const std:
   std::vector<std::pair<int64_t, Scalars>> lines;
   std::string line;
   while (std::getline(in, line)) {
-    const int64_t step = line_step(line);
-    if (step < 0 || line.size() < 2 || line.back() != '}') {
+    std::optional<std::pair<int64_t, Scalars>> parsed = parse_line(line);
+    if (!parsed) {
       return absl::InvalidArgumentError(absl::StrCat(path, ": not a metrics line: ", line));
     }
-    Scalars scalars;
-    // Fields after "step": `, "name": value` (names never hold commas or quotes).
-    std::vector<std::string> fields = absl::StrSplit(line.substr(1, line.size() - 2), ", \"");
-    for (size_t i = 1; i < fields.size(); ++i) {
-      const size_t quote = fields[i].find("\": ");
-      if (quote == std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(path, ": bad field in ", line));
-      }
-      scalars.emplace_back(fields[i].substr(0, quote), std::stod(fields[i].substr(quote + 3)));
-    }
-    lines.emplace_back(step, std::move(scalars));
+    lines.push_back(*std::move(parsed));
   }
   return lines;
 }

@@ -25,7 +25,7 @@ class MetricsLog {
  public:
   // Opens `path` for appending. A resumed run passes the step it resumes from: lines of later
   // steps (written after that checkpoint by the run that was killed) are dropped first, so the
-  // file reads as if the run had never stopped. A fresh run (keep_up_to_step < 0) starts an
+  // file reads as if the run had never stopped; so are lines a crash cut short (notes()). A fresh run (keep_up_to_step < 0) starts an
   // empty file. The TensorBoard events go to a new file in the run directory's tensorboard/,
   // marked as a start at keep_up_to_step + 1 (step 0 for a fresh run), so that TensorBoard
   // drops what earlier files logged from there on, as this file drops from metrics.jsonl. An
@@ -38,12 +38,21 @@ class MetricsLog {
   // The one place where a run's scalars are recorded: a JSON line and TensorBoard events.
   absl::Status log(int64_t step, const Scalars& scalars);
 
+  // Puts what was logged on the disk (fdatasync), so that a checkpoint published after it never
+  // comes after lines a crash of the machine lost.
+  absl::Status sync();
+
+  // What open() mended in a resumed run's file, one line each: lines cut short, unreadable or
+  // out of step order (a crash of the machine), dropped; lines missing before the checkpoint.
+  const std::vector<std::string>& notes() const { return notes_; }
+
  private:
   MetricsLog(std::string path, int fd, std::unique_ptr<TensorBoardWriter> tensorboard)
       : path_(std::move(path)), fd_(fd), tensorboard_(std::move(tensorboard)) {}
   std::string path_;
   int fd_ = -1;
   std::unique_ptr<TensorBoardWriter> tensorboard_;
+  std::vector<std::string> notes_;
 };
 
 // The lines of a metrics file, parsed: (step, scalars) in file order. For tests and tools.

@@ -192,6 +192,13 @@ absl::Status check_outputs_apart(const RunConfig& config, const DatasetSpec& spe
   if (!config.out().empty()) {
     outputs.push_back({"--out's checkpoint", checkpoint_path(config.out())});
     outputs.push_back({"--out's metrics.jsonl", metrics_path(config.out())});
+    outputs.push_back({"--out's lock", lock_path(config.out())});
+  }
+  for (const FlagPath& output : save_weights_outputs(config.save_weights())) {
+    if (absl::Status s = check_not_a_run_temporary(output.flag, output.path, config.out());
+        !s.ok()) {
+      return s;
+    }
   }
   // A resumed run does not read --weights (its model is its checkpoint's).
   const bool reads_weights = config.weights() != "random" && !config.resume();

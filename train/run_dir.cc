@@ -17,6 +17,7 @@ namespace bitgrad {
 
 std::string checkpoint_path(const std::string& out) { return out + "/checkpoint.ckpt"; }
 std::string metrics_path(const std::string& out) { return out + "/metrics.jsonl"; }
+std::string lock_path(const std::string& out) { return out + "/lock"; }
 namespace {
 
 absl::Status out_error(const std::string& path, const std::string& what) {
@@ -54,10 +55,14 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
   if (::access(path.c_str(), W_OK) != 0) {
     return out_error(path, absl::StrCat("the run directory is not writable: ", std::strerror(errno)));
   }
-  const std::string lock_path = path + "/lock";
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const std::string lock_path = bitgrad::lock_path(path);
+  // Not through a link: as root, a link planted there would have the pid written over its target.
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return out_error(path, absl::StrCat("cannot create ", lock_path, ": ", std::strerror(errno)));
+    const int open_errno = errno;
+    return out_error(path, absl::StrCat("cannot create ", lock_path, ": ",
+                                        open_errno == ELOOP ? "it is a symbolic link; remove it"
+                                                            : std::strerror(open_errno)));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int flock_errno = errno;
@@ -87,8 +92,24 @@ absl::Status check_checkpoint_to_resume(const std::string& out) {
       "evaluation, --eval_every); run again without --resume"));
 }
 
+absl::Status check_not_a_run_temporary(const std::string& flag, const std::string& path,
+                                       const std::string& out) {
+  if (out.empty() || !is_atomic_write_temporary(std::filesystem::path(path).filename().string())) {
+    return absl::OkStatus();
+  }
+  std::error_code error;
+  const auto folder = std::filesystem::weakly_canonical(
+      std::filesystem::absolute(path).parent_path(), error);
+  if (error || folder != std::filesystem::weakly_canonical(std::filesystem::absolute(out), error)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      flag, ": ", path, " is named as the temporary of a write (NAME.tmp-PID-N), which a run in ",
+      out, " deletes when it starts: give another name"));
+}
+
 absl::Status check_run_directory_free(const std::string& path) {
-  const std::string lock_path = path + "/lock";
+  const std::string lock_path = bitgrad::lock_path(path);
   const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::OkStatus();  // no run ever held it (or one RunDirectory::open names)
   const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;

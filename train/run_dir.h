@@ -1,7 +1,9 @@
 // The run directory (--out) of a training run, held for the run's lifetime: created if needed,
 // checked writable before any work starts, and locked so that two runs never write one
 // directory. The lock is flock() on OUT/lock, which the kernel releases when the process dies,
-// so a run killed with SIGKILL never leaves it stuck. Opening also deletes the temporaries
+// so a run killed with SIGKILL never leaves it stuck (deleting OUT/lock while a run holds it
+// would let a second run in: never delete it by hand). A link at OUT/lock is refused, not
+// followed. Opening also deletes the temporaries
 // (NAME.tmp-PID-N, io/atomic_file.h) that a killed run left mid-write; holding the lock, no
 // other process can be writing them.
 #pragma once
@@ -16,6 +18,13 @@ namespace bitgrad {
 std::string checkpoint_path(const std::string& out);
 // OUT/metrics.jsonl: the run's scalars (train/metrics_log.h).
 std::string metrics_path(const std::string& out);
+// OUT/lock: the file a live run locks, holding its pid.
+std::string lock_path(const std::string& out);
+
+// OK unless `path` is a file name a run in `out` deletes when it starts, a temporary of an
+// atomic write (NAME.tmp-PID-N); else an error naming `flag`.
+absl::Status check_not_a_run_temporary(const std::string& flag, const std::string& path,
+                                       const std::string& out);
 
 // OK when `out` holds a checkpoint to resume; else the error --resume gives.
 absl::Status check_checkpoint_to_resume(const std::string& out);

@@ -146,17 +146,29 @@ absl::Status TensorBoardWriter::add_scalars(
   return write_records(records);
 }
 
+absl::Status TensorBoardWriter::sync() {
+  if (::fdatasync(fd_) == 0) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrCat("flushing TensorBoard events file ", path_, ": ", std::strerror(errno)));
+}
+
 absl::Status TensorBoardWriter::write_records(const std::string& records) {
   // Straight to the kernel with write(2): once it returns, the records outlive this process.
-  // No fsync per step; a machine crash may lose the last few seconds, a killed run loses nothing.
+  // No fsync per step (sync() comes before each checkpoint); a killed run loses nothing.
   const char* bytes = records.data();
   size_t left = records.size();
+  const off_t size_before = ::lseek(fd_, 0, SEEK_END);
   while (left > 0) {
     ssize_t written = ::write(fd_, bytes, left);
     if (written < 0 && errno == EINTR) continue;
-    if (written < 0) {
+    if (written <= 0) {
+      const int error = written < 0 ? errno : ENOSPC;
+      // A record cut short (a full disk) is taken back, so the file keeps whole records.
+      if (size_before >= 0 && ::ftruncate(fd_, size_before) == 0) {
+        ::lseek(fd_, size_before, SEEK_SET);
+      }
       return absl::InternalError(
-          absl::StrCat("writing TensorBoard events file ", path_, ": ", std::strerror(errno)));
+          absl::StrCat("writing TensorBoard events file ", path_, ": ", std::strerror(error)));
     }
     bytes += written;
     left -= static_cast<size_t>(written);

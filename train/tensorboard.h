@@ -61,6 +61,9 @@ class TensorBoardWriter {
   // The events file being written.
   const std::string& path() const { return path_; }
 
+  // Puts the records written on the disk (fdatasync).
+  absl::Status sync();
+
  private:
   TensorBoardWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   // Writes already-framed records; an error names the file.

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -26,6 +27,9 @@ void run_from_invocation_directory() {
 
 int run_program(int argc, char** argv, const char* usage,
                 const std::function<absl::Status()>& run) {
+  // Past a file-size limit (ulimit -f) a write fails with EFBIG, which the writers report and
+  // undo, instead of the signal that kills the process with a temporary file left behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   absl::SetProgramUsageMessage(usage);
   run_from_invocation_directory();  // first, so that a relative --flagfile is found too
   absl::ParseCommandLine(argc, argv);

@@ -375,6 +375,15 @@ std::vector<Row> rows() {
          return error_line(run_with({"--save_weights=" + path("self/checkpoint.ckpt")}, "self"));
        },
        {"--out's checkpoint", "is also --save_weights"}},
+      {"flags", "`--out=$TMP/locked --save_weights=$TMP/locked/lock` (the file a run locks)",
+       [] { return error_line(run_with({"--save_weights=" + path("locked/lock")}, "locked")); },
+       {"--out's lock", "is also --save_weights"}},
+      {"flags", "`--out=$TMP/temp --save_weights=$TMP/temp/final.npz.tmp-1-1` (named as a "
+                "temporary, which a run deletes)",
+       [] {
+         return error_line(run_with({"--save_weights=" + path("temp/final.npz.tmp-1-1")}, "temp"));
+       },
+       {"--save_weights", "final.npz.tmp-1-1", "deletes when it starts"}},
       {"flags", "`--resume` without `--out`",
        [] { return error_line(run_with({"--out=", "--resume", "--save_weights="})); },
        {"--resume", "--out"}},
@@ -393,6 +402,17 @@ std::vector<Row> rows() {
       {"run directory", "`--out=$TMP/a_file/run` (under a regular file)",
        [] { return error_line(run_with({"--out=" + path("a_file/run")})); },
        {"--out", "a_file/run"}},
+      {"run directory", "`--out=$TMP/linked` whose `lock` is a symbolic link (to a file the pid "
+                        "would overwrite)",
+       [] {
+         fs::create_directories(path("linked"));
+         write_bytes(path("victim.txt"), "keep me");
+         fs::create_symlink(path("victim.txt"), path("linked/lock"));
+         const std::string line = error_line(run_with({}, "linked"));
+         if (testing::read_file(path("victim.txt")) != "keep me") return "(overwritten) " + line;
+         return line;
+       },
+       {"--out", "linked/lock", "symbolic link"}},
       {"run directory", "`--out` of a run that is still going, and has written a checkpoint",
        [] {
          testing::ChildOptions options{.log_prefix = path("busy")};
@@ -483,8 +503,8 @@ std::vector<Row> rows() {
          return line;
        },
        {"step", "non-finite", "parameter '", "is intact"}},
-      {"training", "`--resume` under a 20 KB file-size limit (`ulimit -f`, SIGXFSZ "
-                   "ignored): the next checkpoint cannot be written",
+      {"training", "`--resume` under a 20 KB file-size limit (`ulimit -f`): the next "
+                   "checkpoint cannot be written",
        [] {
          // A run killed while writing its second checkpoint, resumed under the limit.
          const auto flags = run_with({"--steps=4"}, "full_disk");

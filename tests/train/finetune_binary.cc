@@ -75,7 +75,7 @@ pid_t start_finetune(const std::vector<std::string>& flags, const ChildOptions& 
   const int err = ::open((options.log_prefix + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) std::_Exit(127);
   if (options.file_size_limit >= 0) {
-    signal(SIGXFSZ, SIG_IGN);
+    signal(SIGXFSZ, SIG_DFL);  // as a shell leaves it: the program must not die of it
     const rlimit limit{static_cast<rlim_t>(options.file_size_limit),
                        static_cast<rlim_t>(options.file_size_limit)};
     if (setrlimit(RLIMIT_FSIZE, &limit) != 0) std::_Exit(127);

@@ -31,7 +31,7 @@ std::vector<std::string> tiny_run_flags(const std::string& dataset, const std::s
                                         int64_t steps, int64_t eval_every);
 
 struct ChildOptions {
-  int64_t file_size_limit = -1;  // RLIMIT_FSIZE in bytes (SIGXFSZ ignored: write() fails EFBIG)
+  int64_t file_size_limit = -1;  // RLIMIT_FSIZE in bytes (SIGXFSZ as a shell leaves it)
   std::vector<std::string> env;  // "NAME=value" added to the environment
   std::string log_prefix;        // stdout and stderr go to <log_prefix>.out and .err
   // Runs "LAUNCHER... examples/bit_finetune FLAGS...": {"/usr/bin/mpirun", "-np", "2"}.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -77,6 +78,48 @@ TEST(MetricsLogTest, ResumingDropsTheStepsAfterTheCheckpoint) {
   EXPECT_EQ((*lines)[2].first, 3);
   EXPECT_EQ((*lines)[3].first, 4);
   EXPECT_EQ((*lines)[3].second[0].second, 2.0);
+}
+
+void append(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::app) << bytes;
+}
+
+// What a crash of the machine can leave (the checkpoint is on the disk, the file's last bytes
+// not): a line cut short, zeros, a line out of step order, lines lost. A resumed run keeps the
+// whole lines in step order and says what it dropped and what is missing.
+TEST(MetricsLogTest, ResumingMendsWhatACrashOfTheMachineLeft) {
+  const std::string path = fresh_path("crash.jsonl");
+  {
+    absl::StatusOr<MetricsLog> log = MetricsLog::open(path);
+    ASSERT_TRUE(log.ok());
+    for (int64_t step = 1; step <= 4; ++step) ASSERT_TRUE(log->log(step, {{"x", 1.0}}).ok());
+    ASSERT_TRUE(log->sync().ok());
+  }
+  append(path, "{\"step\": 2, \"x\": 9}\n");            // out of step order
+  append(path, std::string(8, '\0') + "\n");            // zeros
+  append(path, "{\"step\": 5, \"x\": 0.12");              // cut short
+  absl::StatusOr<MetricsLog> log = MetricsLog::open(path, /*keep_up_to_step=*/6);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(log->notes(), (std::vector<std::string>{
+                              path + ": dropped 3 lines cut short, unreadable or out of step order",
+                              path + ": its lines end at step 4, before the checkpoint's step 6; "
+                                     "steps 5-6 are not in it"}));
+  ASSERT_TRUE(log->log(7, {{"x", 2.0}}).ok());
+  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines = read_metrics(path);
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  std::vector<int64_t> steps;
+  for (const auto& line : *lines) steps.push_back(line.first);
+  EXPECT_EQ(steps, (std::vector<int64_t>{1, 2, 3, 4, 7}));
+
+  // A whole file up to the checkpoint needs no note; lines after it go without one.
+  absl::StatusOr<MetricsLog> again = MetricsLog::open(path, /*keep_up_to_step=*/4);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->notes().empty());
+  const std::string missing = fresh_path("missing.jsonl");
+  absl::StatusOr<MetricsLog> none = MetricsLog::open(missing, /*keep_up_to_step=*/3);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->notes(),
+            std::vector<std::string>{missing + ": missing; steps 1-3 are not in it"});
 }
 
 TEST(MetricsLogTest, AFreshRunStartsAnEmptyFile) {

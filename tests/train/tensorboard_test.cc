@@ -2,11 +2,13 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -168,6 +170,32 @@ TEST(TensorBoardWriterTest, AKilledRunKeepsWhatItLogged) {
   ASSERT_EQ(events.size(), 4u);
   EXPECT_EQ(events[3].step(), 2);
   EXPECT_EQ(events[3].summary().value(0).simple_value(), 1.0f / 3);
+}
+
+// A file-size limit just past the first records stands in for a full disk: the record cut short
+// is taken back, so the file keeps whole records, as metrics.jsonl keeps whole lines.
+TEST(TensorBoardWriterTest, ARecordCutShortIsTakenBack) {
+  std::string dir = fresh_dir("tb_short");
+  auto writer = TensorBoardWriter::open(dir);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ASSERT_TRUE((*writer)->add_scalar("loss", 1.0, 1).ok());
+  const auto size = std::filesystem::file_size((*writer)->path());
+  rlimit previous_limit;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &previous_limit), 0);
+  rlimit tight = previous_limit;
+  tight.rlim_cur = size + 8;
+  const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // else the write kills us
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
+  const absl::Status status = (*writer)->add_scalar("loss", 0.5, 2);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &previous_limit), 0);
+  std::signal(SIGXFSZ, previous_handler);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find((*writer)->path()), std::string::npos) << status;
+  EXPECT_EQ(std::filesystem::file_size((*writer)->path()), size);
+  ASSERT_TRUE((*writer)->add_scalar("loss", 0.25, 3).ok());  // and goes on after it
+  std::vector<Event> events = read_events((*writer)->path());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[2].step(), 3);
 }
 
 // TensorBoard reads these numbers from the wire (tensorflow/core/util/event.proto); our message
