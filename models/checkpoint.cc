@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -19,7 +21,10 @@
 namespace bitgrad {
 namespace {
 
-constexpr char kMagic[8] = {'B', 'G', 'C', 'K', 'P', 'T', '0', '1'};
+// BGCKPT02: the header's CRC-32 follows its length. BGCKPT01 (still read): no header CRC, so a
+// flipped bit in the step or the RNG state loaded as if sound.
+constexpr char kMagic[8] = {'B', 'G', 'C', 'K', 'P', 'T', '0', '2'};
+constexpr char kMagicWithoutHeaderCrc[8] = {'B', 'G', 'C', 'K', 'P', 'T', '0', '1'};
 // 2: BitConfig and SgdOptions as messages. 1: as string and double maps (still read).
 constexpr uint32_t kFormatVersion = 2;
 constexpr uint64_t kDataAlignment = 64;
@@ -119,13 +124,15 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
   // Offsets depend on the header's size, which depends on the offsets' varint lengths: fix the
   // header size first with maximal offsets, then lay the data out after it.
   for (PendingTensor& p : pending) p.record->set_offset(UINT64_MAX);
-  uint64_t data_start = align_up(sizeof kMagic + sizeof(uint64_t) + header.ByteSizeLong());
+  uint64_t data_start =
+      align_up(sizeof kMagic + sizeof(uint64_t) + sizeof(uint32_t) + header.ByteSizeLong());
   uint64_t offset = data_start;
   for (PendingTensor& p : pending) {
     p.record->set_offset(offset);
     offset = align_up(offset + p.record->nbytes());
   }
   std::string header_bytes = header.SerializeAsString();
+  const uint32_t header_crc = crc32_of(header_bytes.data(), header_bytes.size());
 
   return write_file_atomically(path, [&](FileSink& sink) -> absl::Status {
     uint64_t header_length = header_bytes.size();
@@ -147,6 +154,7 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
     };
     if (auto s = write(kMagic, sizeof kMagic); !s.ok()) return s;
     if (auto s = write(&header_length, sizeof header_length); !s.ok()) return s;
+    if (auto s = write(&header_crc, sizeof header_crc); !s.ok()) return s;
     if (auto s = write(header_bytes.data(), header_bytes.size()); !s.ok()) return s;
     for (const PendingTensor& p : pending) {
       if (auto s = pad_to(p.record->offset()); !s.ok()) return s;
@@ -235,24 +243,40 @@ class CheckpointReader {
   explicit CheckpointReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {}
 
   absl::StatusOr<Checkpoint> read() {
+    std::error_code error;
+    if (std::filesystem::is_directory(path_, error)) {
+      return corrupt("it is a folder, not a checkpoint file");
+    }
     if (!in_) return absl::NotFoundError(absl::StrCat("cannot open checkpoint ", path_));
     in_.seekg(0, std::ios::end);
     file_size_ = static_cast<uint64_t>(in_.tellg());
     in_.seekg(0);
+    if (file_size_ == 0) return corrupt("it is empty (0 bytes)");
     char magic[sizeof kMagic];
-    uint64_t header_length = 0;
-    if (!in_.read(magic, sizeof magic) || std::memcmp(magic, kMagic, sizeof kMagic) != 0) {
-      return corrupt("it does not start with the bitgrad checkpoint magic \"BGCKPT01\"");
+    if (!in_.read(magic, sizeof magic) || (std::memcmp(magic, kMagic, sizeof kMagic) != 0 &&
+                                           std::memcmp(magic, kMagicWithoutHeaderCrc,
+                                                       sizeof kMagicWithoutHeaderCrc) != 0)) {
+      return corrupt("it does not start with the bitgrad checkpoint magic \"BGCKPT02\" (or 01)");
     }
+    const bool has_header_crc = std::memcmp(magic, kMagic, sizeof kMagic) == 0;
+    uint64_t header_length = 0;
+    uint32_t header_crc = 0;
+    const uint64_t header_start = sizeof magic + sizeof header_length +
+                                  (has_header_crc ? sizeof header_crc : 0);
     if (!in_.read(reinterpret_cast<char*>(&header_length), sizeof header_length) ||
-        header_length > file_size_ - 16) {
+        (has_header_crc && !in_.read(reinterpret_cast<char*>(&header_crc), sizeof header_crc)) ||
+        file_size_ < header_start || header_length > file_size_ - header_start) {
       return corrupt("the header length is past the end of the file (truncated?)");
     }
     std::string header_bytes(header_length, '\0');
-    proto::Checkpoint header;
-    if (!in_.read(header_bytes.data(), header_length) || !parse_quietly(header_bytes, &header)) {
-      return corrupt("the header does not parse");
+    if (!in_.read(header_bytes.data(), header_length)) {
+      return corrupt("the header length is past the end of the file (truncated?)");
     }
+    if (has_header_crc && crc32_of(header_bytes.data(), header_length) != header_crc) {
+      return corrupt("the header fails its checksum (the file was damaged after it was written)");
+    }
+    proto::Checkpoint header;
+    if (!parse_quietly(header_bytes, &header)) return corrupt("the header does not parse");
     if (header.format_version() == 1) {
       if (auto s = upgrade_from_format_1(header, path_); !s.ok()) return s;
     } else if (header.format_version() != kFormatVersion) {
@@ -356,7 +380,9 @@ absl::StatusOr<Checkpoint> load_checkpoint(const std::string& path) {
 bool is_checkpoint_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[sizeof kMagic];
-  return in.read(magic, sizeof magic) && std::memcmp(magic, kMagic, sizeof kMagic) == 0;
+  return in.read(magic, sizeof magic) &&
+         (std::memcmp(magic, kMagic, sizeof kMagic) == 0 ||
+          std::memcmp(magic, kMagicWithoutHeaderCrc, sizeof kMagicWithoutHeaderCrc) == 0);
 }
 
 }  // namespace bitgrad

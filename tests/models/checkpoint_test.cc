@@ -106,6 +106,15 @@ TEST(CheckpointTest, CorruptionIsDetectedAndNamed) {
   EXPECT_NE(bad_sum.status().message().find("checksum"), std::string::npos) << bad_sum.status();
   EXPECT_NE(bad_sum.status().message().find("root.conv.weight"), std::string::npos);
 
+  std::string header_flipped = bytes;
+  header_flipped[30] ^= 0x01;  // inside the header: the step, the RNG state, a class name, ...
+  write_bytes(path, header_flipped);
+  EXPECT_TRUE(fails_naming(load_checkpoint(path).status(), {path, "header fails its checksum"}));
+
+  write_bytes(path, "");
+  EXPECT_TRUE(fails_naming(load_checkpoint(path).status(), {path, "empty (0 bytes)"}));
+  EXPECT_TRUE(fails_naming(load_checkpoint(::testing::TempDir()).status(), {"a folder"}));
+
   write_bytes(path, "PK\x03\x04 this is a zip, not a checkpoint");
   EXPECT_FALSE(is_checkpoint_file(path));
   EXPECT_NE(load_checkpoint(path).status().message().find("magic"), std::string::npos);
@@ -165,11 +174,13 @@ TEST(CheckpointTest, ManyTensorsLeaveAZeroFilledGapAfterTheHeader) {
   const std::string bytes = read_bytes(path);
   uint64_t header_length = 0;
   std::memcpy(&header_length, bytes.data() + 8, sizeof header_length);
+  constexpr uint64_t kHeaderStart = 20;  // magic, length, the header's CRC
   proto::Checkpoint header;
-  ASSERT_TRUE(header.ParseFromString(bytes.substr(16, header_length)));
+  ASSERT_TRUE(header.ParseFromString(bytes.substr(kHeaderStart, header_length)));
   const uint64_t data_start = header.parameters(0).offset();
-  ASSERT_GT(data_start, 16 + header_length + 64) << "the case must need more than one pad write";
-  for (uint64_t i = 16 + header_length; i < data_start; ++i) {
+  ASSERT_GT(data_start, kHeaderStart + header_length + 64)
+      << "the case must need more than one pad write";
+  for (uint64_t i = kHeaderStart + header_length; i < data_start; ++i) {
     ASSERT_EQ(bytes[i], '\0') << "byte " << i << " of the gap";
   }
   auto loaded = load_checkpoint(path);
