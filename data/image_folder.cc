@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/fnv1a.h"
 #include "data/image_io.h"
 #include "data/labels.h"
 
@@ -139,13 +140,6 @@ absl::Status check_classes(const ImageSet& set) {
   return absl::OkStatus();
 }
 
-// FNV-1a (64 bits): the same on every machine, compiler and run, unlike std::hash.
-uint64_t stable_hash(const std::string& text) {
-  uint64_t hash = 0xcbf29ce484222325ull;
-  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
-  return hash;
-}
-
 // Splits `all` (read from `root`) into train and test, holding out `test_fraction` of each
 // class's images: those whose paths below root hash lowest. Both keep the file order.
 absl::StatusOr<Dataset> hold_out_test_split(const ImageSet& all, const std::string& root,
@@ -165,7 +159,7 @@ absl::StatusOr<Dataset> hold_out_test_split(const ImageSet& all, const std::stri
     std::vector<std::pair<uint64_t, std::string>> keys;
     for (int64_t i : members) {
       std::string relative = fs::path(all.files[i]).lexically_relative(root).generic_string();
-      keys.emplace_back(stable_hash(relative), std::move(relative));
+      keys.emplace_back(fnv1a(relative), std::move(relative));
     }
     std::vector<int64_t> order(n);
     for (int64_t k = 0; k < n; ++k) order[k] = k;

@@ -1,8 +1,11 @@
 #include "data/image_set.h"
 
 #include <cstring>
+#include <filesystem>
+#include <string_view>
 
 #include "absl/strings/str_cat.h"
+#include "core/fnv1a.h"
 
 namespace bitgrad {
 
@@ -56,6 +59,20 @@ ImageSet ImageSet::subset(const std::vector<int64_t>& indices) const {
     }
   }
   return out;
+}
+
+uint64_t ImageSet::fingerprint() const {
+  uint64_t hash = fnv1a(std::string_view(reinterpret_cast<const char*>(labels.data()),
+                                         labels.size() * sizeof(int64_t)));
+  for (const std::string& file : files) {
+    hash = fnv1a(std::filesystem::path(file).lexically_relative(source).generic_string(), hash);
+    hash = fnv1a(std::string_view("\0", 1), hash);
+  }
+  if (files.empty() && pixels.defined()) {
+    hash = fnv1a(std::string_view(static_cast<const char*>(pixels.raw_data()), pixels.nbytes()),
+                 hash);
+  }
+  return hash;
 }
 
 absl::Status check_image_set(const ImageSet& set) {

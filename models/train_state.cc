@@ -248,6 +248,7 @@ absl::Status save_train_state(const std::string& path, const TrainState& state) 
   checkpoint.bit_config = bit_config_to_proto(config);
   checkpoint.class_names = state.class_names;
   checkpoint.input_resolution = state.input_resolution;
+  checkpoint.metadata = state.run_facts;
   save_module_state(*state.model, &checkpoint);
   if (state.optimizer != nullptr) {
     checkpoint.optimizer.kind = kSgdKind;
@@ -304,6 +305,7 @@ absl::Status restore_train_state(
   state.model_name = checkpoint->model_name;
   state.class_names = checkpoint->class_names;
   state.input_resolution = checkpoint->input_resolution;
+  state.run_facts = checkpoint->metadata;
   return absl::OkStatus();
 }
 

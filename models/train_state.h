@@ -19,6 +19,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ struct TrainState {
   std::vector<std::string> class_names;
   // The square input size the run evaluates at (0: unknown). Restore sets it.
   int64_t input_resolution = 0;
+  // What the run computed with that its numbers depend on, by name ("threads", the training
+  // set's fingerprint), kept in the checkpoint's metadata for a resumed run to compare. Restore
+  // sets it (empty from older checkpoints).
+  std::map<std::string, std::string> run_facts;
 };
 
 // Writes the run atomically (an existing file survives any failure).

@@ -1,9 +1,12 @@
 #include "train/finetune.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -88,6 +91,43 @@ absl::Status resume_from(const std::string& path, const RunConfig& config,
   }
   state.config = run_config_text(config);
   return absl::OkStatus();
+}
+
+// What a run's numbers depend on besides its settings and checkpoint (TrainState::run_facts):
+// the threads the kernels split their sums among, and the training set.
+std::map<std::string, std::string> run_facts(const ImageSet& train) {
+  return {{"threads", absl::StrCat(omp_get_max_threads())},
+          {"train_examples", absl::StrCat(train.size())},
+          {"train_fingerprint", absl::StrCat(absl::Hex(train.fingerprint()))}};
+}
+
+// Notes for a resumed run whose run_facts differ from its checkpoint's (`saved`; empty from
+// older checkpoints): its losses then follow the uninterrupted run's only so far.
+std::vector<std::string> resumed_run_differences(const std::map<std::string, std::string>& saved,
+                                                 const std::map<std::string, std::string>& now) {
+  const auto differs = [&](const std::string& key) {
+    return saved.count(key) > 0 && saved.at(key) != now.at(key);
+  };
+  std::vector<std::string> notes;
+  if (differs("threads")) {
+    notes.push_back(absl::StrCat(
+        "--resume: this run computes with ", now.at("threads"), " threads, the checkpoint's run "
+        "used ", saved.at("threads"), " (OMP_NUM_THREADS, or the CPUs it may use): sums split "
+        "among threads round differently, so the losses follow an uninterrupted run's only to "
+        "rounding"));
+  }
+  if (differs("train_examples")) {
+    notes.push_back(absl::StrCat(
+        "--resume: the training set has ", now.at("train_examples"), " images, the checkpoint's "
+        "run had ", saved.at("train_examples"), ": the batches from here on are not an "
+        "uninterrupted run's"));
+  } else if (differs("train_fingerprint")) {
+    notes.push_back(absl::StrCat(
+        "--resume: the training set's images or labels are not the checkpoint's run's (the same "
+        "count, ", now.at("train_examples"), "): the batches from here on are not an "
+        "uninterrupted run's"));
+  }
+  return notes;
 }
 
 // How an update's batch is cut: into `per_update` micro-batches, `per_process` of them for each
@@ -259,6 +299,7 @@ class FinetuneRun {
       if (!opened.ok()) return opened.status();
       run_dir_.emplace(*std::move(opened));
     }
+    const std::map<std::string, std::string> facts = run_facts(data_.train);
     if (config_.resume()) {
       if (absl::Status status =
               resume_from(checkpoint_, config_, data_.train.class_names, state_);
@@ -266,8 +307,12 @@ class FinetuneRun {
         return status;
       }
       out_ << "resumed " << checkpoint_ << " at step " << state_.step << "\n";
+      for (const std::string& note : resumed_run_differences(state_.run_facts, facts)) {
+        out_ << "note: " << note << "\n";
+      }
       saved_step_ = state_.step;
     }
+    state_.run_facts = facts;
     // Also after --resume: older checkpoints lack them.
     state_.class_names = data_.train.class_names;
     state_.input_resolution = plan_.resolution.crop;

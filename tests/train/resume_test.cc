@@ -3,6 +3,7 @@
 // a checkpoint; a second child resumes it; the losses in its metrics.jsonl must equal, bit for
 // bit, those of an uninterrupted run. Everything random is on: shuffling, BiT augmentation,
 // mixup, and two micro-batches per update.
+#include <omp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "models/checkpoint.h"
@@ -207,6 +209,52 @@ TEST(ResumeTest, AMovedRunDirectoryResumes) {
   config.set_save_weights(moved + "/final.npz");
   const absl::Status resumed = run(config);
   EXPECT_TRUE(resumed.ok()) << resumed;
+}
+
+// A resumed run notes what makes its losses leave an uninterrupted run's: another thread count
+// (sums split among threads round differently), other training images.
+TEST(ResumeTest, ANewThreadCountOrOtherTrainingImagesAreNoted) {
+  const std::string out = ::testing::TempDir() + "/resume_noted";
+  std::filesystem::remove_all(out);
+  const auto run = [](const RunConfig& config, const Dataset& data, std::string& log) {
+    absl::StatusOr<LoadedBitModel> model = initial_model(config, {"0", "1", "2"});
+    std::ostringstream text;
+    const absl::Status status =
+        model.ok() ? finetune(*model->model, data, config, text).status() : model.status();
+    log = text.str();
+    return status;
+  };
+  std::string log;
+  ASSERT_TRUE(run(tiny_run(out, false), tiny_data(), log).ok()) << log;
+  ASSERT_TRUE(run(tiny_run(out, true), tiny_data(), log).ok()) << log;
+  EXPECT_EQ(log.find("note: --resume"), std::string::npos) << log;
+
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(threads + 1);
+  const absl::Status more_threads = run(tiny_run(out, true), tiny_data(), log);
+  omp_set_num_threads(threads);
+  ASSERT_TRUE(more_threads.ok()) << more_threads;
+  EXPECT_NE(log.find(absl::StrCat("note: --resume: this run computes with ", threads + 1,
+                                  " threads, the checkpoint's run used ", threads)),
+            std::string::npos)
+      << log;
+
+  Dataset relabelled = tiny_data();
+  relabelled.train.labels[7] = (relabelled.train.labels[7] + 1) % 3;
+  ASSERT_TRUE(run(tiny_run(out, true), relabelled, log).ok()) << log;
+  EXPECT_NE(log.find("note: --resume: the training set's images or labels are not the "
+                     "checkpoint's run's (the same count, 24)"),
+            std::string::npos)
+      << log;
+  Dataset smaller = tiny_data();
+  std::vector<int64_t> all_but_last(23);
+  for (int64_t i = 0; i < 23; ++i) all_but_last[i] = i;
+  smaller.train = smaller.train.subset(all_but_last);
+  ASSERT_TRUE(run(tiny_run(out, true), smaller, log).ok()) << log;
+  EXPECT_NE(log.find("note: --resume: the training set has 23 images, the checkpoint's run had "
+                     "24"),
+            std::string::npos)
+      << log;
 }
 
 // A resumed run's model is its checkpoint's: the --weights file it started from may have moved
