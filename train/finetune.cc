@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -92,6 +93,43 @@ absl::Status resume_from(const std::string& path, const RunConfig& config,
   state.config = run_config_text(config);
   return absl::OkStatus();
 }
+
+// SIGINT and SIGTERM while a run of one process trains (Ctrl-C; a batch system's notice before
+// it kills a job): the run finishes the update in flight, checkpoints it and stops, so that
+// --resume loses nothing. A second signal ends the process as the first would have. Runs of
+// several processes keep the default action: each would stop after another update.
+class StopOnSignals {
+ public:
+  explicit StopOnSignals(bool install) : installed_(install) {
+    received_ = 0;
+    if (!installed_) return;
+    struct sigaction action = {};
+    action.sa_handler = &StopOnSignals::note;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &previous_int_);
+    ::sigaction(SIGTERM, &action, &previous_term_);
+  }
+  ~StopOnSignals() {
+    if (!installed_) return;
+    ::sigaction(SIGINT, &previous_int_, nullptr);
+    ::sigaction(SIGTERM, &previous_term_, nullptr);
+  }
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+
+  // The signal received (0: none), by name.
+  int received() const { return received_; }
+  static const char* name(int signal) { return signal == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM"; }
+
+ private:
+  static void note(int signal) {
+    received_ = signal;
+    std::signal(signal, SIG_DFL);  // the second one ends the process
+  }
+  static inline volatile std::sig_atomic_t received_ = 0;
+  const bool installed_;
+  struct sigaction previous_int_ = {}, previous_term_ = {};
+};
 
 // What a run's numbers depend on besides its settings and checkpoint (TrainState::run_facts):
 // the threads the kernels split their sums among, and the training set.
@@ -378,6 +416,7 @@ class FinetuneRun {
       }
     }
     DataParallelShard* shard = data_parallel_.shard ? &*data_parallel_.shard : nullptr;
+    const StopOnSignals signals(world_.size() == 1);
     for (int64_t step = state_.step; step < plan_.steps;) {
       const Clock::time_point start = Clock::now();
       std::vector<Batch> micro_batches;
@@ -412,6 +451,12 @@ class FinetuneRun {
           return stopped(status);
         }
         progress.restart(step);
+      }
+      if (const int signal = signals.received(); signal != 0) {
+        progress.end_line();
+        if (absl::Status saved = save(step); !saved.ok()) return stopped(saved);
+        return stopped(absl::CancelledError(
+            absl::StrCat("stopped by ", StopOnSignals::name(signal), " after update ", step)));
       }
     }
     if (last_eval_ != plan_.steps) {  // resumed from the final checkpoint: its results are logged
@@ -463,12 +508,7 @@ class FinetuneRun {
     if (!test.ok()) {
       // A test image that does not decode is met here first: keep the updates made, so that the
       // run resumes from them once it is fixed (and evaluates this step then).
-      if (record && files_) {
-        state_.step = step;
-        if (metrics_->sync().ok() && save_train_state(checkpoint_, state_).ok()) {
-          saved_step_ = step;
-        }
-      }
+      if (record) save(step).IgnoreError();  // the evaluation's error is the one to report
       if (world_.size() > 1) {  // every process failed (evaluate): none aborts before the save
         double saved = world_.is_root() ? static_cast<double>(saved_step_ + 1) : 0.0;
         world_.all_reduce_sum(&saved, 1);
@@ -485,7 +525,13 @@ class FinetuneRun {
     if (!record) return absl::OkStatus();
     absl::Status logged = metrics_->log(
         step, {{"test/top1", test->top1}, {"test/top5", test->top5}, {"test/loss", test->loss}});
-    if (!logged.ok() || !files_) return logged;
+    if (!logged.ok()) return logged;
+    return save(step);
+  }
+
+  // Checkpoints the run after update `step`, once the lines logged before it are on the disk.
+  absl::Status save(int64_t step) {
+    if (!files_ || saved_step_ == step) return absl::OkStatus();
     if (absl::Status synced = metrics_->sync(); !synced.ok()) return synced;
     state_.step = step;
     if (absl::Status saved = save_train_state(checkpoint_, state_); !saved.ok()) return saved;

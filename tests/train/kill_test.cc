@@ -142,5 +142,52 @@ TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
             << "; the uninterrupted run took " << whole_seconds << " s\n";
 }
 
+// Ctrl-C (SIGINT) or a batch system's SIGTERM: the run finishes the update in flight,
+// checkpoints it, says so and exits 1; resumed after each, it ends where an uninterrupted run
+// does, byte for byte.
+TEST(KillTest, ASignalledRunCheckpointsItsLastUpdateAndResumesExactly) {
+  const std::string dir = ::testing::TempDir() + "/signal_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string dataset = dir + "/tiny.npz", whole = dir + "/whole", stopped = dir + "/run";
+  testing::write_tiny_dataset(dataset);
+  constexpr int64_t kRunSteps = 12, kRunEvalEvery = 6;
+  const std::string paced = "BITGRAD_TEST_MIN_UPDATE_MS=" + std::to_string(kUpdateMs);
+  const testing::ChildOptions options{.env = {paced}, .log_prefix = dir + "/log"};
+  testing::Finished done = testing::run_finetune_binary(
+      testing::tiny_run_flags(dataset, whole, kRunSteps, kRunEvalEvery), options);
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+
+  int64_t stopped_at = 0;
+  for (const int signal : {SIGTERM, SIGINT}) {
+    std::vector<std::string> flags =
+        testing::tiny_run_flags(dataset, stopped, kRunSteps, kRunEvalEvery);
+    if (stopped_at > 0) flags.push_back("--resume");
+    const pid_t pid = testing::start_finetune(flags, options);
+    while (updates_logged(stopped) < stopped_at + 4 && !testing::has_exited(pid)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ::kill(pid, signal);
+    const testing::Finished run = testing::wait_finetune(pid, options);
+    ASSERT_EQ(run.exit_code, 1) << run.err;
+    stopped_at = checkpoint_step(stopped + "/checkpoint.ckpt");
+    EXPECT_EQ(stopped_at, updates_logged(stopped)) << "the checkpoint is the last update's";
+    EXPECT_NE(run.err.find(absl::StrCat("stopped by ", signal == SIGINT ? "SIGINT" : "SIGTERM")),
+              std::string::npos)
+        << run.err;
+    EXPECT_NE(run.err.find(absl::StrCat("(step ", stopped_at, ") is intact, --resume continues")),
+              std::string::npos)
+        << run.err;
+  }
+  std::vector<std::string> flags =
+      testing::tiny_run_flags(dataset, stopped, kRunSteps, kRunEvalEvery);
+  flags.push_back("--resume");
+  done = testing::run_finetune_binary(flags, options);
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(testing::read_file(stopped + "/metrics.jsonl"),
+            testing::read_file(whole + "/metrics.jsonl"));
+  EXPECT_EQ(testing::read_file(stopped + "/final.npz"), testing::read_file(whole + "/final.npz"));
+}
+
 }  // namespace
 }  // namespace bitgrad
