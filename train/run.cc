@@ -211,7 +211,8 @@ absl::Status check_outputs_apart(const RunConfig& config, const DatasetSpec& spe
 absl::Status check_out_holds_no_run(const RunConfig& config) {
   if (config.out().empty() || config.resume()) return {};  // (--eval_only refuses --out)
   const std::string checkpoint = checkpoint_path(config.out());
-  if (!std::filesystem::exists(checkpoint)) return {};
+  std::error_code ignored;
+  if (!std::filesystem::exists(checkpoint, ignored)) return {};
   return absl::AlreadyExistsError(absl::StrCat(
       "--out=", config.out(), " holds a run already (", checkpoint, "): --resume continues it; "
       "to start again, give another --out or delete that folder"));
@@ -264,7 +265,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
     if (absl::Status status = check_save_weights_path(given); !status.ok()) return status;
     if (absl::Status status = check_outputs_apart(given, *spec); !status.ok()) return status;
     if (!given.out().empty()) {
-      if (absl::Status status = check_run_directory_free(given.out()); !status.ok()) {
+      if (absl::Status status = check_run_directory_usable(given.out()); !status.ok()) {
         return status;
       }
     }

@@ -86,7 +86,8 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
 
 absl::Status check_checkpoint_to_resume(const std::string& out) {
   const std::string path = checkpoint_path(out);
-  if (std::filesystem::exists(path)) return absl::OkStatus();
+  std::error_code error;
+  if (std::filesystem::exists(path, error)) return absl::OkStatus();
   return absl::NotFoundError(absl::StrCat(
       "--resume: no checkpoint ", path, ": the run wrote none (the first comes at the first "
       "evaluation, --eval_every); run again without --resume"));
@@ -108,13 +109,26 @@ absl::Status check_not_a_run_temporary(const std::string& flag, const std::strin
       out, " deletes when it starts: give another name"));
 }
 
-absl::Status check_run_directory_free(const std::string& path) {
+absl::Status check_run_directory_usable(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::exists(path, error) && !std::filesystem::is_directory(path, error)) {
+    return out_error(path, "it is a file, not a folder");
+  }
+  if (error && error != std::errc::no_such_file_or_directory) {
+    return out_error(path, absl::StrCat("cannot look at it: ", error.message()));
+  }
   const std::string lock_path = bitgrad::lock_path(path);
   const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::OkStatus();  // no run ever held it (or one RunDirectory::open names)
-  const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-  ::close(fd);  // releases the shared lock, if taken
-  return held ? in_use(path, lock_path) : absl::OkStatus();
+  if (fd >= 0) {
+    const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);  // releases the shared lock, if taken
+    if (held) return in_use(path, lock_path);
+  }
+  if (std::filesystem::is_directory(path, error) && ::access(path.c_str(), W_OK) != 0) {
+    return out_error(path,
+                     absl::StrCat("the run directory is not writable: ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 RunDirectory::RunDirectory(RunDirectory&& other) noexcept

@@ -29,10 +29,11 @@ absl::Status check_not_a_run_temporary(const std::string& flag, const std::strin
 // OK when `out` holds a checkpoint to resume; else the error --resume gives.
 absl::Status check_checkpoint_to_resume(const std::string& out);
 
-// OK unless a live run holds `path` (--out): checked before what a run does with a directory's
-// contents, so that a busy one is named as such, not as a finished run to delete. The same
-// error as RunDirectory::open's.
-absl::Status check_run_directory_free(const std::string& path);
+// OK unless `path` (--out) is a file, cannot be looked at, is held by a live run, or exists and
+// cannot be written: checked before a run loads anything, and before what it does with a
+// directory's contents, so that a busy one is named as such, not as a finished run to delete.
+// The same errors as RunDirectory::open's.
+absl::Status check_run_directory_usable(const std::string& path);
 
 class RunDirectory {
  public:

@@ -402,6 +402,9 @@ std::vector<Row> rows() {
       {"run directory", "`--out=$TMP/a_file/run` (under a regular file)",
        [] { return error_line(run_with({"--out=" + path("a_file/run")})); },
        {"--out", "a_file/run"}},
+      {"run directory", "`--out=$TMP/a_file` (a regular file)",
+       [] { return error_line(run_with({"--out=" + path("a_file")})); },
+       {"--out", "a_file", "a file, not a folder"}},
       {"run directory", "`--out=$TMP/linked` whose `lock` is a symbolic link (to a file the pid "
                         "would overwrite)",
        [] {
