@@ -90,13 +90,14 @@ absl::Status run() {
             << "\n";
   const std::string npz = absl::GetFlag(FLAGS_save_weights);
   if (!npz.empty()) {
-    absl::StatusOr<std::string> labels =
-        save_weights_and_class_names(*model, npz, loaded->class_names);
-    if (!labels.ok()) return labels.status();
+    absl::StatusOr<SavedWeights> saved =
+        save_weights_and_class_names(*model, npz, loaded->class_names,
+                                     run_loss(loaded->run_config), loaded->input_resolution);
+    if (!saved.ok()) return saved.status();
     std::cerr << "bit_export: wrote its weights to " << npz
-              << (labels->empty() ? "" : ", its class names to " + *labels) << "; predict with "
-              << bit_predict_command(npz, *labels, loaded->input_resolution, model->config())
-              << "\n";
+              << (saved->labels.empty() ? "" : ", its class names to " + saved->labels)
+              << (saved->model_info.empty() ? "" : ", its model info to " + saved->model_info)
+              << "; predict with " << bit_predict_command(npz, saved->labels) << "\n";
   }
   return absl::OkStatus();
 }

@@ -169,39 +169,6 @@ TEST(BitPredictTest, ACheckpointNamesItsClassesUnlessLabelsSaysOtherwise) {
 
 // bit_export --save_weights keeps a checkpoint's class names beside the .npz, as bit_finetune
 // --save_weights does: an .npz has no place for them.
-TEST(BitPredictTest, AnExportedCheckpointKeepsItsClassNamesBesideTheNpz) {
-  const std::vector<std::string> names = {"zero", "one", "two", "three", "four"};
-  const std::string checkpoint = tiny_checkpoint("export_me.ckpt", names);
-  const std::string npz = temp_path("exported.npz");
-  const std::string said = temp_path("export.err");
-  const int status = std::system(("examples/bit_export --weights=" + checkpoint + " --output=" +
-                                  temp_path("exported.onnx") + " --save_weights=" + npz +
-                                  " 2> " + said)
-                                     .c_str());
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(said);
-  EXPECT_EQ(read_file(temp_path("exported.labels.txt")), "zero\none\ntwo\nthree\nfour\n");
-  // An .npz records no width or groups: the narrowed model's are in the command it prints.
-  EXPECT_TRUE(contains(read_file(said),
-                       {"predict with bit_predict --weights=" + npz + " --labels=" +
-                        temp_path("exported.labels.txt"), "--base_width=4 --num_groups=2\n"}));
-  // Its outputs may not be its input, nor one file twice.
-  for (const std::string& outputs : {" --output=" + checkpoint, " --output=" + npz +
-                                                                    " --save_weights=" + npz}) {
-    const std::string before = read_file(checkpoint);
-    const int refused = std::system(
-        ("examples/bit_export --weights=" + checkpoint + outputs + " 2>/dev/null").c_str());
-    EXPECT_TRUE(WIFEXITED(refused) && WEXITSTATUS(refused) == 1) << outputs;
-    EXPECT_EQ(read_file(checkpoint), before);
-  }
-
-  Result named = run("--weights=" + npz + kTinyFlags + " --input=" + golden_input() +
-                     " --top_k=1 --labels=" + temp_path("exported.labels.txt"));
-  ASSERT_EQ(named.exit_code, 0) << named.err;
-  for (const std::string& name : top1_names(named.out)) {
-    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << named.out;
-  }
-}
-
 // (probability, logit) of each "  1. " line.
 std::vector<std::pair<double, double>> top1_scores(const std::string& out) {
   std::vector<std::pair<double, double>> scores;
@@ -213,6 +180,55 @@ std::vector<std::pair<double, double>> top1_scores(const std::string& out) {
     }
   }
   return scores;
+}
+
+// What an .npz has no place for goes beside it: the class names, and the model info (the
+// narrowed width and groups, the sigmoid loss, the input size), which bit_predict then reads.
+TEST(BitPredictTest, AnExportedCheckpointKeepsWhatItRecordsBesideTheNpz) {
+  const std::vector<std::string> names = {"zero", "one", "two", "three", "four"};
+  const std::string checkpoint =
+      tiny_checkpoint("export_me.ckpt", names, 48, "loss: \"sigmoid\"");
+  const std::string npz = temp_path("exported.npz");
+  const std::string said = temp_path("export.err");
+  const int status = std::system(("examples/bit_export --weights=" + checkpoint + " --output=" +
+                                  temp_path("exported.onnx") + " --save_weights=" + npz +
+                                  " 2> " + said)
+                                     .c_str());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(said);
+  EXPECT_EQ(read_file(temp_path("exported.labels.txt")), "zero\none\ntwo\nthree\nfour\n");
+  EXPECT_EQ(read_file(temp_path("exported.model.textproto")),
+            "base_width: 4\nnum_groups: 2\nloss: \"sigmoid\"\ninput_resolution: 48\n");
+  EXPECT_TRUE(contains(read_file(said),
+                       {"its model info to " + temp_path("exported.model.textproto"),
+                        "predict with bit_predict --weights=" + npz + " --labels=" +
+                            temp_path("exported.labels.txt") + "\n"}));
+  // Its outputs may not be its input, nor one file twice.
+  for (const std::string& outputs : {" --output=" + checkpoint, " --output=" + npz +
+                                                                    " --save_weights=" + npz}) {
+    const std::string before = read_file(checkpoint);
+    const int refused = std::system(
+        ("examples/bit_export --weights=" + checkpoint + outputs + " 2>/dev/null").c_str());
+    EXPECT_TRUE(WIFEXITED(refused) && WEXITSTATUS(refused) == 1) << outputs;
+    EXPECT_EQ(read_file(checkpoint), before);
+  }
+
+  // No --base_width, --num_groups or --resolution: the model info gives them, and the loss.
+  Result named = run("--weights=" + npz + " --input=tests/data/testdata/rgb8.png --top_k=1 " +
+                     "--labels=" + temp_path("exported.labels.txt"));
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_TRUE(contains(named.err, {"resized to 48x48", "per-class sigmoids"})) << named.err;
+  for (const std::string& name : top1_names(named.out)) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << named.out;
+  }
+  for (const auto& [probability, logit] : top1_scores(named.out)) {
+    EXPECT_NEAR(probability, 1 / (1 + std::exp(-logit)), 1e-4) << named.out;
+  }
+  Result other_width = run("--weights=" + npz + " --input=tests/data/testdata/rgb8.png " +
+                           "--base_width=8");
+  EXPECT_EQ(other_width.exit_code, 1);
+  EXPECT_TRUE(contains(other_width.err, {"--base_width=8 given, but ",
+                                         "exported.model.textproto beside ", "base width 4"}))
+      << other_width.err;
 }
 
 TEST(BitPredictTest, ARunTrainedWithTheSigmoidLossGivesSigmoidProbabilities) {

@@ -4,15 +4,91 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
+#include <optional>
+#include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
+#include "io/atomic_file.h"
 #include "autograd/grad_mode.h"
 #include "models/checkpoint.h"
 #include "models/train_state.h"
 #include "ops/elementwise.h"
 
 namespace bitgrad {
+
+namespace {
+
+// The error for --base_width or --num_groups given other than `where` records, or OK.
+absl::Status widths_given_differ(const InferenceModelOptions& options, int64_t base_width,
+                                 int64_t num_groups, const std::string& where) {
+  std::string given;
+  if (options.base_width > 0 && options.base_width != base_width) {
+    absl::StrAppend(&given, "--base_width=", options.base_width, " ");
+  }
+  if (options.num_groups > 0 && options.num_groups != num_groups) {
+    absl::StrAppend(&given, "--num_groups=", options.num_groups, " ");
+  }
+  if (given.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      given, "given, but ", where, " a model of base width ", base_width, " with ", num_groups,
+      " groups; leave them out: it records its own"));
+}
+
+// The model info beside `npz_path`, or nullopt when there is none.
+absl::StatusOr<std::optional<proto::NpzModelInfo>> read_npz_model_info(
+    const std::string& npz_path) {
+  const std::string path = npz_model_info_path(npz_path);
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) return std::nullopt;
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  proto::NpzModelInfo info;
+  if (!in || !google::protobuf::TextFormat::ParseFromString(text.str(), &info)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " (beside ", npz_path, "): not an NpzModelInfo textproto (models/checkpoint.proto)"));
+  }
+  if (info.base_width() < 0 || info.num_groups() < 0 || info.input_resolution() < 0 ||
+      (!info.loss().empty() && info.loss() != "softmax" && info.loss() != "sigmoid")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": expected base_width, num_groups and input_resolution >= 0 and loss softmax or "
+        "sigmoid, got ", info.ShortDebugString()));
+  }
+  return info;
+}
+
+}  // namespace
+
+std::string npz_model_info_path(const std::string& npz_path) {
+  const std::string stem = absl::EndsWith(npz_path, ".npz")
+                               ? npz_path.substr(0, npz_path.size() - 4)
+                               : npz_path;
+  return stem + ".model.textproto";
+}
+
+absl::StatusOr<std::string> save_npz_model_info(const std::string& npz_path,
+                                                const BitConfig& config, const std::string& loss,
+                                                int64_t input_resolution) {
+  proto::NpzModelInfo info;
+  if (config.is_narrowed()) {
+    info.set_base_width(config.base_width);
+    info.set_num_groups(config.num_groups);
+  }
+  if (loss == "sigmoid") info.set_loss(loss);
+  info.set_input_resolution(input_resolution);
+  if (info.ByteSizeLong() == 0) return std::string();
+  std::string text;
+  google::protobuf::TextFormat::PrintToString(info, &text);
+  const std::string path = npz_model_info_path(npz_path);
+  absl::Status written = write_file_atomically(
+      path, [&](FileSink& sink) { return sink.write(text.data(), text.size()); });
+  if (!written.ok()) return written;
+  return path;
+}
 
 absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& path,
                                                             const InferenceModelOptions& options) {
@@ -28,27 +104,43 @@ absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& p
         load_bit_model_from_checkpoint(path, options.model_name);
     if (!loaded.ok()) return loaded.status();
     const BitConfig& recorded = loaded->model->config();
-    std::string given;
-    if (options.base_width > 0 && options.base_width != recorded.base_width) {
-      absl::StrAppend(&given, "--base_width=", options.base_width, " ");
-    }
-    if (options.num_groups > 0 && options.num_groups != recorded.num_groups) {
-      absl::StrAppend(&given, "--num_groups=", options.num_groups, " ");
-    }
-    if (!given.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          given, "given, but ", path, " holds a model of base width ", recorded.base_width,
-          " with ", recorded.num_groups, " groups; leave them out: a checkpoint records its own"));
+    if (absl::Status s = widths_given_differ(options, recorded.base_width, recorded.num_groups,
+                                             absl::StrCat(path, " holds"));
+        !s.ok()) {
+      return s;
     }
     return loaded;
   }
+  absl::StatusOr<std::optional<proto::NpzModelInfo>> info = read_npz_model_info(path);
+  if (!info.ok()) return info.status();
   BitModelOptions npz_options;
   npz_options.model_name = options.model_name;
   npz_options.base_width =
       options.base_width > 0 ? options.base_width : BitConfig::kOfficialBaseWidth;
   npz_options.num_groups =
       options.num_groups > 0 ? options.num_groups : BitConfig::kOfficialNumGroups;
-  return load_bit_model(path, npz_options);
+  if (*info) {
+    const int64_t base_width = (*info)->base_width() > 0 ? (*info)->base_width()
+                                                         : BitConfig::kOfficialBaseWidth;
+    const int64_t num_groups = (*info)->num_groups() > 0 ? (*info)->num_groups()
+                                                         : BitConfig::kOfficialNumGroups;
+    if (absl::Status s = widths_given_differ(
+            options, base_width, num_groups,
+            absl::StrCat(npz_model_info_path(path), " beside ", path, " records"));
+        !s.ok()) {
+      return s;
+    }
+    npz_options.base_width = base_width;
+    npz_options.num_groups = num_groups;
+  }
+  absl::StatusOr<LoadedBitModel> loaded = load_bit_model(path, npz_options);
+  if (!loaded.ok() || !*info) return loaded;
+  loaded->input_resolution = (*info)->input_resolution();
+  if (!(*info)->loss().empty()) {
+    loaded->run_config = absl::StrCat("loss: \"", (*info)->loss(), "\"\n");
+  }
+  absl::StrAppend(&loaded->message, "; as ", npz_model_info_path(path), " records it");
+  return loaded;
 }
 
 Tensor mirror_images(const Tensor& images) {

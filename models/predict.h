@@ -26,9 +26,23 @@ struct InferenceModelOptions {
 };
 
 // Loads an official BiT .npz or a bitgrad checkpoint (models/train_state.h), told apart by the
-// file's first bytes (is_checkpoint_file), keeping the file's head.
+// file's first bytes (is_checkpoint_file), keeping the file's head. An .npz with a model info
+// file beside it (below) is built with its width and groups, and comes with its input size and
+// loss (LoadedBitModel::run_config then holds only the loss).
 absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& path,
                                                             const InferenceModelOptions& options);
+
+// NAME.model.textproto beside NAME.npz (run/final.npz -> run/final.model.textproto): what an
+// official-layout .npz has no place for (proto::NpzModelInfo, models/checkpoint.proto).
+std::string npz_model_info_path(const std::string& npz_path);
+
+// Writes the model info of `config`'s model, trained with `loss` ("sigmoid" or "softmax"),
+// evaluated at `input_resolution` (0: unknown), beside `npz_path`, atomically. Writes nothing
+// and returns "" when all is as an official BiT .npz has it (width 64, 32 groups, softmax, no
+// input size); else returns its path.
+absl::StatusOr<std::string> save_npz_model_info(const std::string& npz_path,
+                                                const BitConfig& config, const std::string& loss,
+                                                int64_t input_resolution);
 
 // Returns inputs [begin, end) as an (end - begin, 3, H, W) float batch.
 using BatchLoader = std::function<absl::StatusOr<Tensor>(int64_t begin, int64_t end)>;

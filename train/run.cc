@@ -17,6 +17,7 @@
 #include "ops/math_mode.h"
 #include "models/bit_weights.h"
 #include "models/checkpoint.h"
+#include "models/predict.h"
 #include "models/train_state.h"
 #include "ops/loss.h"
 #include "train/evaluate.h"
@@ -51,30 +52,33 @@ absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& conf
   return Dataset{*std::move(train), data.test};
 }
 
-absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& model,
-                                                         const std::string& path,
-                                                         const std::vector<std::string>& names) {
+absl::StatusOr<SavedWeights> save_weights_and_class_names(const BitResNetV2& model,
+                                                          const std::string& path,
+                                                          const std::vector<std::string>& names,
+                                                          const std::string& loss,
+                                                          int64_t input_resolution) {
   if (absl::Status status = save_bit_weights(model, path); !status.ok()) return status;
-  if (names.empty()) return std::string();
-  const std::string labels = labels_path_beside(path);
-  if (absl::Status status = write_label_names(labels, names); !status.ok()) return status;
-  return labels;
+  SavedWeights saved;
+  if (!names.empty()) {
+    saved.labels = labels_path_beside(path);
+    if (absl::Status status = write_label_names(saved.labels, names); !status.ok()) return status;
+  }
+  absl::StatusOr<std::string> info =
+      save_npz_model_info(path, model.config(), loss, input_resolution);
+  if (!info.ok()) return info.status();
+  saved.model_info = *info;
+  return saved;
 }
 
 std::vector<FlagPath> save_weights_outputs(const std::string& path) {
   return {{"--save_weights", path},
-          {"--save_weights's class names", path.empty() ? "" : labels_path_beside(path)}};
+          {"--save_weights's class names", path.empty() ? "" : labels_path_beside(path)},
+          {"--save_weights's model info", path.empty() ? "" : npz_model_info_path(path)}};
 }
 
-std::string bit_predict_command(const std::string& npz, const std::string& labels,
-                                int64_t resolution, const BitConfig& config) {
+std::string bit_predict_command(const std::string& npz, const std::string& labels) {
   std::string command = absl::StrCat("bit_predict --weights=", npz);
   if (!labels.empty()) absl::StrAppend(&command, " --labels=", labels);
-  if (resolution > 0) absl::StrAppend(&command, " --resolution=", resolution);
-  if (config.is_narrowed()) {
-    absl::StrAppend(&command, " --base_width=", config.base_width, " --num_groups=",
-                    config.num_groups);
-  }
   return command;
 }
 
@@ -313,16 +317,16 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {
-    absl::StatusOr<std::string> labels = save_weights_and_class_names(
-        *model->model, config.save_weights(), data->train.class_names);
-    if (!labels.ok()) {
+    absl::StatusOr<SavedWeights> saved =
+        save_weights_and_class_names(*model->model, config.save_weights(),
+                                     data->train.class_names, loss_name(config), result->resolution);
+    if (!saved.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("--save_weights: ", labels.status().message()));
+          absl::StrCat("--save_weights: ", saved.status().message()));
     }
-    out << "weights: " << config.save_weights() << ", class names: " << *labels
-        << "; predict with "
-        << bit_predict_command(config.save_weights(), *labels, result->resolution,
-                               model->model->config())
+    out << "weights: " << config.save_weights() << ", class names: " << saved->labels
+        << (saved->model_info.empty() ? "" : ", model info: " + saved->model_info)
+        << "; predict with " << bit_predict_command(config.save_weights(), saved->labels)
         << "\n";
   }
   out << "done: " << summary_line(*result) << "\n"

@@ -30,23 +30,30 @@ Device run_device(const RunConfig& config);
 // The few-shot draw of config.examples_per_class (none when 0) from `data`'s train split.
 absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& config);
 
-// --save_weights: the model as an official-layout .npz at `path`, and, as an .npz has no place
-// for them, its class names beside it (labels_path_beside, for bit_predict --labels) when it has
-// any. Returns the names file's path ("" without names).
-absl::StatusOr<std::string> save_weights_and_class_names(const BitResNetV2& model,
-                                                         const std::string& path,
-                                                         const std::vector<std::string>& names);
+// What --save_weights writes beside the .npz, as an .npz has no place for it ("" where nothing
+// was written): the class names (labels_path_beside, for bit_predict --labels), and the model
+// info (npz_model_info_path, models/predict.h): a narrowed model's width and groups, its loss,
+// its input size.
+struct SavedWeights {
+  std::string labels, model_info;
+};
+
+// --save_weights: the model as an official-layout .npz at `path`, with its class names `names`
+// (none: no labels file), the `loss` its head was trained with and the `input_resolution` its
+// run evaluated at (0: unknown) beside it.
+absl::StatusOr<SavedWeights> save_weights_and_class_names(const BitResNetV2& model,
+                                                          const std::string& path,
+                                                          const std::vector<std::string>& names,
+                                                          const std::string& loss,
+                                                          int64_t input_resolution);
 
 // The files save_weights_and_class_names writes for `path` (none when empty), named for
 // check_outputs_overwrite_nothing (io/atomic_file.h).
 std::vector<FlagPath> save_weights_outputs(const std::string& path);
 
-// The bit_predict command for an .npz that save_weights_and_class_names wrote: an .npz records
-// neither the input size nor a narrowed model's width and groups (read with others, it gives
-// another model without a word), so the command says them. `labels` and `resolution` (0) may
-// be unknown.
-std::string bit_predict_command(const std::string& npz, const std::string& labels,
-                                int64_t resolution, const BitConfig& config);
+// The bit_predict command for an .npz that save_weights_and_class_names wrote (`labels`: its
+// labels file, or "").
+std::string bit_predict_command(const std::string& npz, const std::string& labels);
 
 // "test top-1 81.20%, top-5 99.10% on 5000 images; 500 updates, 2:03 training, 260.1 images/s";
 // after --resume "500 updates (380 after resuming at 120), ...": the time and speed are this

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -75,6 +77,35 @@ TEST(TopKTest, NansRankLast) {
 TEST(TopKTest, BadArguments) {
   EXPECT_THROW(top_k(zeros({4}), 1), Error);
   EXPECT_THROW(top_k(zeros({1, 4}), 0), Error);
+}
+
+// An .npz's model info beside it: written only where the model is no official one, read back
+// into the model's width and groups, input size and loss; a damaged one is named.
+TEST(NpzModelInfoTest, WhatAnNpzHasNoPlaceForGoesBesideIt) {
+  BitResNetV2 model(tiny_config());
+  const std::string npz = temp_path("info.npz"), info = temp_path("info.model.textproto");
+  ASSERT_TRUE(save_bit_weights(model, npz).ok());
+  absl::StatusOr<std::string> written = save_npz_model_info(npz, model.config(), "sigmoid", 48);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, info);
+  absl::StatusOr<LoadedBitModel> loaded = load_bit_model_for_inference(npz, {});
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->model->config().base_width, 4);
+  EXPECT_EQ(loaded->model->config().num_groups, 2);
+  EXPECT_EQ(loaded->input_resolution, 48);
+  EXPECT_EQ(loaded->run_config, "loss: \"sigmoid\"\n");
+
+  BitConfig official;
+  official.head_size = 6;
+  EXPECT_EQ(*save_npz_model_info(temp_path("official.npz"), official, "softmax", 0), "");
+  EXPECT_FALSE(std::filesystem::exists(temp_path("official.model.textproto")));
+
+  std::ofstream(info) << "loss: \"hinge\"";
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(),
+                           {info, "loss softmax or sigmoid", "hinge"}));
+  std::ofstream(info) << "no such field: 1";
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(),
+                           {info, "not an NpzModelInfo textproto"}));
 }
 
 class PredictLogitsTest : public ::testing::Test {

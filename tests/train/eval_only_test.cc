@@ -257,12 +257,18 @@ TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
             "  bird   100.00%  of 5\n");
 }
 
-TEST_F(EvalOnlyTest, AnNpzNeedsItsResolutionGiven) {
+// --save_weights' model info beside the .npz records the input size the run evaluated at;
+// without it, an .npz records none, and the HyperRule's for the images is taken.
+TEST_F(EvalOnlyTest, AnNpzEvaluatesAtTheSizeItsModelInfoRecords) {
   std::string log;
+  absl::StatusOr<FinetuneResult> recorded = eval_only(out_ + "/final.npz", 0, &log);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
+  EXPECT_EQ(recorded->test.loss, trained_.loss);
+  EXPECT_NE(log.find(" at 32x32"), std::string::npos) << log;
+  std::filesystem::remove(out_ + "/final.model.textproto");
   absl::StatusOr<FinetuneResult> at_32 = eval_only(out_ + "/final.npz", 32, &log);
   ASSERT_TRUE(at_32.ok()) << at_32.status();
   EXPECT_EQ(at_32->test.loss, trained_.loss);
-  // An .npz does not record it: the HyperRule's for 32x32 images.
   absl::StatusOr<FinetuneResult> hyperrule = eval_only(out_ + "/final.npz", 0, &log);
   ASSERT_TRUE(hyperrule.ok()) << hyperrule.status();
   EXPECT_NE(log.find(" at 128x128"), std::string::npos) << log;

@@ -1,4 +1,5 @@
-// --save_weights: the official-layout .npz, and beside it the class names an .npz cannot hold;
+// --save_weights: the official-layout .npz, and beside it the class names and model info an
+// .npz cannot hold;
 // and what the run says about its checkpoints.
 #include <filesystem>
 #include <sstream>
@@ -33,10 +34,12 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
   EXPECT_EQ(*names, std::vector<std::string>({"0", "1", "2"}));
   EXPECT_NE(log.str().find("class names: " + out + "/final.labels.txt"), std::string::npos)
       << log.str();
-  // What an .npz does not record, the input size and the narrowed width, the run says.
-  EXPECT_NE(log.str().find("predict with bit_predict --weights=" + out + "/final.npz --labels=" +
-                           out + "/final.labels.txt --resolution=32 --base_width=4 "
-                           "--num_groups=2\n"),
+  // What an .npz has no place for, the input size and the narrowed width, goes beside it too.
+  EXPECT_EQ(testing::read_file(out + "/final.model.textproto"),
+            "base_width: 4\nnum_groups: 2\ninput_resolution: 32\n");
+  EXPECT_NE(log.str().find(", model info: " + out + "/final.model.textproto; predict with "
+                           "bit_predict --weights=" + out + "/final.npz --labels=" + out +
+                           "/final.labels.txt\n"),
             std::string::npos)
       << log.str();
   EXPECT_EQ(log.str().find("is not kept"), std::string::npos) << log.str();
