@@ -38,8 +38,7 @@ void accumulate(Tensor& total, const Tensor& gradient) {
 // with another tensor; a gradient that nobody else holds is kept as it is.
 Tensor owned_plain(Tensor grad) {
   if (!grad.is_plain()) return grad.to_plain();
-  bool sole_owner = grad.use_count() == 1 && grad.storage_use_count() == 1;
-  return sole_owner ? grad : grad.clone();
+  return grad.is_sole_owner() ? grad : grad.clone();
 }
 
 // What each input of `node` has received so far from its other consumers (Node::backward's

@@ -121,6 +121,9 @@ class Tensor {
   // How many handles share this tensor, and how many tensors (views included) share its memory.
   long use_count() const { return impl_.use_count(); }
   long storage_use_count() const { return checked().storage.use_count(); }
+  // Whether this handle is the only one to this tensor and to its memory, so that writing it in
+  // place changes nothing anyone else can see.
+  bool is_sole_owner() const { return use_count() == 1 && storage_use_count() == 1; }
 
   AutogradMeta& autograd_meta();  // created on first use; for autograd/ internals
 

@@ -90,7 +90,7 @@ struct Conv2dAdd {
 }  // namespace
 
 bool may_write_into_addend(const Tensor& addend, bool reuse_addend) {
-  return reuse_addend && addend.use_count() == 1 && addend.storage_use_count() == 1;
+  return reuse_addend && addend.is_sole_owner();
 }
 
 Tensor conv2d_add(const Tensor& x, const Tensor& w, const Tensor& addend,

@@ -28,6 +28,7 @@
 #include "train/progress.h"
 #include "train/run_config.h"
 #include "train/run_dir.h"
+#include "train/stop_signals.h"
 #include "train/update.h"
 
 namespace bitgrad {
@@ -94,49 +95,14 @@ absl::Status resume_from(const std::string& path, const RunConfig& config,
   return absl::OkStatus();
 }
 
-// SIGINT and SIGTERM while a run of one process trains (Ctrl-C; a batch system's notice before
-// it kills a job): the run finishes the update in flight, checkpoints it and stops, so that
-// --resume loses nothing. A second signal ends the process as the first would have. Runs of
-// several processes keep the default action: each would stop after another update.
-class StopOnSignals {
- public:
-  explicit StopOnSignals(bool install) : installed_(install) {
-    received_ = 0;
-    if (!installed_) return;
-    struct sigaction action = {};
-    action.sa_handler = &StopOnSignals::note;
-    sigemptyset(&action.sa_mask);
-    ::sigaction(SIGINT, &action, &previous_int_);
-    ::sigaction(SIGTERM, &action, &previous_term_);
-  }
-  ~StopOnSignals() {
-    if (!installed_) return;
-    ::sigaction(SIGINT, &previous_int_, nullptr);
-    ::sigaction(SIGTERM, &previous_term_, nullptr);
-  }
-  StopOnSignals(const StopOnSignals&) = delete;
-  StopOnSignals& operator=(const StopOnSignals&) = delete;
-
-  // The signal received (0: none), by name.
-  int received() const { return received_; }
-  static const char* name(int signal) { return signal == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM"; }
-
- private:
-  static void note(int signal) {
-    received_ = signal;
-    std::signal(signal, SIG_DFL);  // the second one ends the process
-  }
-  static inline volatile std::sig_atomic_t received_ = 0;
-  const bool installed_;
-  struct sigaction previous_int_ = {}, previous_term_ = {};
-};
-
 // What a run's numbers depend on besides its settings and checkpoint (TrainState::run_facts):
 // the threads the kernels split their sums among, and the training set.
-std::map<std::string, std::string> run_facts(const ImageSet& train) {
-  return {{"threads", absl::StrCat(omp_get_max_threads())},
-          {"train_examples", absl::StrCat(train.size())},
-          {"train_fingerprint", absl::StrCat(absl::Hex(train.fingerprint()))}};
+std::map<std::string, std::string> run_facts(const ImageSet& train, const Device& device) {
+  std::map<std::string, std::string> facts = {
+      {"train_examples", absl::StrCat(train.size())},
+      {"train_fingerprint", absl::StrCat(absl::Hex(train.fingerprint()))}};
+  if (device.is_cpu()) facts["threads"] = absl::StrCat(omp_get_max_threads());
+  return facts;
 }
 
 // Notes for a resumed run whose run_facts differ from its checkpoint's (`saved`; empty from
@@ -147,7 +113,7 @@ std::vector<std::string> resumed_run_differences(const std::map<std::string, std
     return saved.count(key) > 0 && saved.at(key) != now.at(key);
   };
   std::vector<std::string> notes;
-  if (differs("threads")) {
+  if (differs("threads") && now.count("threads") > 0) {
     notes.push_back(absl::StrCat(
         "--resume: this run computes with ", now.at("threads"), " threads, the checkpoint's run "
         "used ", saved.at("threads"), " (OMP_NUM_THREADS, or the CPUs it may use): sums split "
@@ -337,7 +303,7 @@ class FinetuneRun {
       if (!opened.ok()) return opened.status();
       run_dir_.emplace(*std::move(opened));
     }
-    const std::map<std::string, std::string> facts = run_facts(data_.train);
+    const std::map<std::string, std::string> facts = run_facts(data_.train, model_.device());
     if (config_.resume()) {
       if (absl::Status status =
               resume_from(checkpoint_, config_, data_.train.class_names, state_);
@@ -416,7 +382,9 @@ class FinetuneRun {
       }
     }
     DataParallelShard* shard = data_parallel_.shard ? &*data_parallel_.shard : nullptr;
-    const StopOnSignals signals(world_.size() == 1);
+    // Only around the updates: a signal in the final evaluation ends the process as before.
+    std::optional<StopOnSignals> signals;
+    if (world_.size() == 1) signals.emplace();
     for (int64_t step = state_.step; step < plan_.steps;) {
       const Clock::time_point start = Clock::now();
       std::vector<Batch> micro_batches;
@@ -452,13 +420,17 @@ class FinetuneRun {
         }
         progress.restart(step);
       }
-      if (const int signal = signals.received(); signal != 0) {
+      if (const int signal = signals ? signals->received() : 0;
+          signal != 0 && step < plan_.steps) {  // at the last, it has finished: let it end so
         progress.end_line();
-        if (absl::Status saved = save(step); !saved.ok()) return stopped(saved);
-        return stopped(absl::CancelledError(
-            absl::StrCat("stopped by ", StopOnSignals::name(signal), " after update ", step)));
+        if (saved_step_ != step) {
+          if (absl::Status saved = save(step); !saved.ok()) return stopped(saved);
+        }
+        return stopped(stopped_by_signal(
+            signal, absl::StrCat("stopped by ", signal_name(signal), " after update ", step)));
       }
     }
+    signals.reset();
     if (last_eval_ != plan_.steps) {  // resumed from the final checkpoint: its results are logged
       if (absl::Status status = evaluate_and_save(plan_.steps, false); !status.ok()) {
         return status;
@@ -493,7 +465,11 @@ class FinetuneRun {
         !knows_checkpoint_ ? "" : saved_step_ < 0 ? "; no checkpoint was written yet"
                                       : absl::StrCat("; ", checkpoint_, " (step ", saved_step_,
                                                      ") is intact", next);
-    return absl::Status(status.code(), absl::StrCat(status.message(), kept));
+    absl::Status with_kept(status.code(), absl::StrCat(status.message(), kept));
+    status.ForEachPayload([&](absl::string_view url, const absl::Cord& payload) {
+      with_kept.SetPayload(url, payload);  // the signal that stopped the run (stop_signals.h)
+    });
+    return with_kept;
   }
 
   // Evaluates at `step`; with `record`, logs the results and checkpoints (false when they are on
@@ -531,7 +507,7 @@ class FinetuneRun {
 
   // Checkpoints the run after update `step`, once the lines logged before it are on the disk.
   absl::Status save(int64_t step) {
-    if (!files_ || saved_step_ == step) return absl::OkStatus();
+    if (!files_) return absl::OkStatus();
     if (absl::Status synced = metrics_->sync(); !synced.ok()) return synced;
     state_.step = step;
     if (absl::Status saved = save_train_state(checkpoint_, state_); !saved.ok()) return saved;

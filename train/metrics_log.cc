@@ -50,14 +50,21 @@ absl::Status keep_lines_up_to(const std::string& path, int64_t step,
                               std::vector<std::string>& notes) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (step > 0) notes.push_back(absl::StrCat(path, ": missing; steps 1-", step, " are not in it"));
+    if (step > 0) {
+      notes.push_back(absl::StrCat(path, ": missing; steps 1-", step, " are not in it"));
+    }
     return absl::OkStatus();
   }
   std::stringstream bytes;
   bytes << in.rdbuf();
   std::vector<std::string> lines = absl::StrSplit(bytes.str(), '\n');
-  lines.pop_back();  // after the last newline: "" or a line cut short
-  const bool cut_short = !bytes.str().empty() && bytes.str().back() != '\n';
+  // After the last newline: "" or a line cut short, which counts as dropped unless it was of a
+  // step after the checkpoint (redone anyway).
+  long long cut_step = -1;
+  const bool cut_short = !lines.back().empty() &&
+                         !(std::sscanf(lines.back().c_str(), "{\"step\": %lld", &cut_step) == 1 &&
+                           cut_step > step);
+  lines.pop_back();
   std::string kept;
   int64_t last_step = 0, dropped = cut_short ? 1 : 0;
   for (const std::string& line : lines) {

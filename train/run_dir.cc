@@ -98,12 +98,15 @@ absl::Status check_not_a_run_temporary(const std::string& flag, const std::strin
   if (out.empty() || !is_atomic_write_temporary(std::filesystem::path(path).filename().string())) {
     return absl::OkStatus();
   }
-  std::error_code error;
-  const auto folder = std::filesystem::weakly_canonical(
-      std::filesystem::absolute(path).parent_path(), error);
-  if (error || folder != std::filesystem::weakly_canonical(std::filesystem::absolute(out), error)) {
-    return absl::OkStatus();
-  }
+  // Both as absolute, normal paths without a trailing slash ("OUT/" names OUT).
+  const auto normal = [](const std::filesystem::path& folder) {
+    std::error_code ignored;
+    std::filesystem::path p =
+        std::filesystem::weakly_canonical(std::filesystem::absolute(folder), ignored)
+            .lexically_normal();
+    return p.has_filename() ? p : p.parent_path();
+  };
+  if (normal(std::filesystem::path(path).parent_path()) != normal(out)) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       flag, ": ", path, " is named as the temporary of a write (NAME.tmp-PID-N), which a run in ",
       out, " deletes when it starts: give another name"));
@@ -118,7 +121,8 @@ absl::Status check_run_directory_usable(const std::string& path) {
     return out_error(path, absl::StrCat("cannot look at it: ", error.message()));
   }
   const std::string lock_path = bitgrad::lock_path(path);
-  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Neither through a link nor waiting on a FIFO planted there: RunDirectory::open refuses them.
+  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd >= 0) {
     const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
     ::close(fd);  // releases the shared lock, if taken

@@ -23,6 +23,7 @@
 #include "train/progress.h"
 #include "train/run.h"
 #include "train/run_config.h"
+#include "train/stop_signals.h"
 
 namespace bitgrad {
 namespace {
@@ -139,6 +140,13 @@ absl::StatusOr<FinetuneResult> train(const RunConfig& config, const Dataset& dat
   if (!model.ok()) return model.status();
   out << "model: " << model->message << "\n";
   absl::StatusOr<FinetuneResult> result = finetune(*model->model, data, config, out);
+  if (const int signal = stopping_signal(result.status()); signal != 0) {
+    // The experiment takes no --resume: its stages start over, from the cached upstream model.
+    return stopped_by_signal(
+        signal, absl::StrCat("the transfer experiment was stopped by ", signal_name(signal),
+                             "; run it again to start over (an upstream model it finished is "
+                             "cached)"));
+  }
   if (result.ok() && after) after(*model->model);
   return result;
 }

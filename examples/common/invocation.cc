@@ -13,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "core/check.h"
+#include "train/stop_signals.h"
 
 namespace bitgrad {
 
@@ -44,6 +45,12 @@ int run_program(int argc, char** argv, const char* usage,
   if (status.ok()) return 0;
   const std::string line = absl::StrCat("error: ", status.message(), "\n");  // one write
   std::cerr.write(line.data(), static_cast<std::streamsize>(line.size()));
+  if (const int signal = stopping_signal(status); signal != 0) {
+    // End by the signal that stopped the run, so that the shell knows (a loop stops at Ctrl-C).
+    std::cerr.flush();
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
   return 1;
 }
 

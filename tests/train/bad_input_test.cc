@@ -378,10 +378,11 @@ std::vector<Row> rows() {
       {"flags", "`--out=$TMP/locked --save_weights=$TMP/locked/lock` (the file a run locks)",
        [] { return error_line(run_with({"--save_weights=" + path("locked/lock")}, "locked")); },
        {"--out's lock", "is also --save_weights"}},
-      {"flags", "`--out=$TMP/temp --save_weights=$TMP/temp/final.npz.tmp-1-1` (named as a "
+      {"flags", "`--out=$TMP/temp/ --save_weights=$TMP/temp/final.npz.tmp-1-1` (named as a "
                 "temporary, which a run deletes)",
        [] {
-         return error_line(run_with({"--save_weights=" + path("temp/final.npz.tmp-1-1")}, "temp"));
+         return error_line(run_with(
+             {"--out=" + path("temp/"), "--save_weights=" + path("temp/final.npz.tmp-1-1")}));
        },
        {"--save_weights", "final.npz.tmp-1-1", "deletes when it starts"}},
       {"flags", "`--resume` without `--out`",

@@ -80,6 +80,7 @@ pid_t start_finetune(const std::vector<std::string>& flags, const ChildOptions& 
                        static_cast<rlim_t>(options.file_size_limit)};
     if (setrlimit(RLIMIT_FSIZE, &limit) != 0) std::_Exit(127);
   }
+  signal(SIGINT, options.ignore_sigint ? SIG_IGN : SIG_DFL);
   for (const std::string& variable : options.env) putenv(const_cast<char*>(variable.c_str()));
   std::vector<std::string> args = options.launcher;
   args.push_back("examples/bit_finetune");

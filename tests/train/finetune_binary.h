@@ -34,6 +34,7 @@ struct ChildOptions {
   int64_t file_size_limit = -1;  // RLIMIT_FSIZE in bytes (SIGXFSZ as a shell leaves it)
   std::vector<std::string> env;  // "NAME=value" added to the environment
   std::string log_prefix;        // stdout and stderr go to <log_prefix>.out and .err
+  bool ignore_sigint = false;    // as a script's background job (`cmd &`) starts
   // Runs "LAUNCHER... examples/bit_finetune FLAGS...": {"/usr/bin/mpirun", "-np", "2"}.
   std::vector<std::string> launcher;
 };
