@@ -1,8 +1,6 @@
 #include "train/metrics_log.h"
 
-#include <sys/resource.h>
 
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/data/temp_files.h"
 
 namespace bitgrad {
 namespace {
@@ -142,16 +141,8 @@ TEST(MetricsLogTest, AWriteCutShortIsUndoneSoTheFileKeepsWholeLines) {
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_TRUE(log->log(1, {{"train/loss", 1.0}}).ok());
   const auto size = std::filesystem::file_size(path);
-
-  rlimit previous_limit;
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &previous_limit), 0);
-  rlimit tight = previous_limit;
-  tight.rlim_cur = size + 8;
-  const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // else the write kills us
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
-  const absl::Status status = log->log(2, {{"train/loss", 0.5}});
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &previous_limit), 0);
-  std::signal(SIGXFSZ, previous_handler);
+  const absl::Status status = testing::with_file_size_limit<absl::Status>(
+      size + 8, [&] { return log->log(2, {{"train/loss", 0.5}}); });
 
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.message().find(path), std::string::npos) << status;

@@ -2,19 +2,18 @@
 
 #include <dirent.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "tests/data/temp_files.h"
 #include "train/metrics_log.h"
 #include "train/tensorboard_event.pb.h"
 
@@ -180,15 +179,8 @@ TEST(TensorBoardWriterTest, ARecordCutShortIsTakenBack) {
   ASSERT_TRUE(writer.ok()) << writer.status();
   ASSERT_TRUE((*writer)->add_scalar("loss", 1.0, 1).ok());
   const auto size = std::filesystem::file_size((*writer)->path());
-  rlimit previous_limit;
-  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &previous_limit), 0);
-  rlimit tight = previous_limit;
-  tight.rlim_cur = size + 8;
-  const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // else the write kills us
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
-  const absl::Status status = (*writer)->add_scalar("loss", 0.5, 2);
-  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &previous_limit), 0);
-  std::signal(SIGXFSZ, previous_handler);
+  const absl::Status status = testing::with_file_size_limit<absl::Status>(
+      size + 8, [&] { return (*writer)->add_scalar("loss", 0.5, 2); });
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.message().find((*writer)->path()), std::string::npos) << status;
   EXPECT_EQ(std::filesystem::file_size((*writer)->path()), size);
