@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -326,6 +327,7 @@ int main(int argc, char** argv) {
       "[--base_width=N --num_groups=N for a narrowed model's .npz]");
   bitgrad::run_from_invocation_directory();  // first, so that a relative --flagfile is found too
   absl::ParseCommandLine(argc, argv);
+  std::signal(SIGXFSZ, SIG_IGN);  // as run_program (examples/common/invocation.h) does
   try {
     bitgrad::run();
   } catch (const bitgrad::Failure& failure) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
 #include "io/atomic_file.h"
+#include "io/textproto.h"
 #include "autograd/grad_mode.h"
 #include "models/checkpoint.h"
 #include "models/train_state.h"
@@ -41,22 +42,36 @@ absl::Status widths_given_differ(const InferenceModelOptions& options, int64_t b
 // The model info beside `npz_path`, or nullopt when there is none.
 absl::StatusOr<std::optional<proto::NpzModelInfo>> read_npz_model_info(
     const std::string& npz_path) {
+  constexpr int64_t kMaxResolution = 1 << 16;  // bit_finetune's --resolution bound
   const std::string path = npz_model_info_path(npz_path);
   std::error_code error;
-  if (!std::filesystem::exists(path, error)) return std::nullopt;
+  const std::filesystem::file_status entry = std::filesystem::symlink_status(path, error);
+  if (!std::filesystem::exists(entry)) return std::nullopt;
+  if (!std::filesystem::is_regular_file(path, error)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " (beside ", npz_path, ") is no file (a folder, or a broken link): move it away"));
+  }
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
   proto::NpzModelInfo info;
-  if (!in || !google::protobuf::TextFormat::ParseFromString(text.str(), &info)) {
+  if (absl::Status parsed = parse_textproto(text.str(), path, &info); !parsed.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, " (beside ", npz_path, "): not an NpzModelInfo textproto (models/checkpoint.proto)"));
+        parsed.message(), " (beside ", npz_path, ": its model info, an NpzModelInfo textproto, "
+        "models/checkpoint.proto)"));
   }
   if (info.base_width() < 0 || info.num_groups() < 0 || info.input_resolution() < 0 ||
+      info.input_resolution() > kMaxResolution ||
       (!info.loss().empty() && info.loss() != "softmax" && info.loss() != "sigmoid")) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": expected base_width, num_groups and input_resolution >= 0 and loss softmax or "
-        "sigmoid, got ", info.ShortDebugString()));
+        path, ": expected base_width and num_groups >= 0, input_resolution in [0, ",
+        kMaxResolution, "] and loss softmax or sigmoid, got ", info.ShortDebugString()));
+  }
+  const auto npz_bytes = std::filesystem::file_size(npz_path, error);
+  if (info.npz_bytes() > 0 && !error && static_cast<int64_t>(npz_bytes) != info.npz_bytes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " was written for another ", npz_path, " (of ", info.npz_bytes(), " bytes; this one "
+        "has ", npz_bytes, "): move it away, or give the .npz that came with it"));
   }
   return info;
 }
@@ -80,10 +95,21 @@ absl::StatusOr<std::string> save_npz_model_info(const std::string& npz_path,
   }
   if (loss == "sigmoid") info.set_loss(loss);
   info.set_input_resolution(input_resolution);
-  if (info.ByteSizeLong() == 0) return std::string();
+  const std::string path = npz_model_info_path(npz_path);
+  std::error_code error;
+  if (info.ByteSizeLong() == 0) {
+    // An official model's .npz needs none; one left from an earlier model would misread it.
+    std::filesystem::remove(path, error);
+    if (error) {
+      return absl::InternalError(absl::StrCat("cannot remove the model info ", path,
+                                              " of an earlier model: ", error.message()));
+    }
+    return std::string();
+  }
+  const auto npz_bytes = std::filesystem::file_size(npz_path, error);
+  if (!error) info.set_npz_bytes(static_cast<int64_t>(npz_bytes));
   std::string text;
   google::protobuf::TextFormat::PrintToString(info, &text);
-  const std::string path = npz_model_info_path(npz_path);
   absl::Status written = write_file_atomically(
       path, [&](FileSink& sink) { return sink.write(text.data(), text.size()); });
   if (!written.ok()) return written;
@@ -120,18 +146,22 @@ absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& p
   npz_options.num_groups =
       options.num_groups > 0 ? options.num_groups : BitConfig::kOfficialNumGroups;
   if (*info) {
-    const int64_t base_width = (*info)->base_width() > 0 ? (*info)->base_width()
-                                                         : BitConfig::kOfficialBaseWidth;
-    const int64_t num_groups = (*info)->num_groups() > 0 ? (*info)->num_groups()
-                                                         : BitConfig::kOfficialNumGroups;
-    if (absl::Status s = widths_given_differ(
-            options, base_width, num_groups,
-            absl::StrCat(npz_model_info_path(path), " beside ", path, " records"));
-        !s.ok()) {
-      return s;
+    // A model info without widths (an official width's sigmoid model, say) leaves them to the
+    // flags; one with them decides.
+    if ((*info)->base_width() > 0 || (*info)->num_groups() > 0) {
+      const int64_t base_width = (*info)->base_width() > 0 ? (*info)->base_width()
+                                                           : BitConfig::kOfficialBaseWidth;
+      const int64_t num_groups = (*info)->num_groups() > 0 ? (*info)->num_groups()
+                                                           : BitConfig::kOfficialNumGroups;
+      if (absl::Status s = widths_given_differ(
+              options, base_width, num_groups,
+              absl::StrCat(npz_model_info_path(path), " beside ", path, " records"));
+          !s.ok()) {
+        return s;
+      }
+      npz_options.base_width = base_width;
+      npz_options.num_groups = num_groups;
     }
-    npz_options.base_width = base_width;
-    npz_options.num_groups = num_groups;
   }
   absl::StatusOr<LoadedBitModel> loaded = load_bit_model(path, npz_options);
   if (!loaded.ok() || !*info) return loaded;

@@ -420,8 +420,8 @@ class FinetuneRun {
         }
         progress.restart(step);
       }
-      if (const int signal = signals ? signals->received() : 0;
-          signal != 0 && step < plan_.steps) {  // at the last, it has finished: let it end so
+      if (const int signal = signals ? signals->received() : 0; signal != 0) {
+        // After the last update too: its checkpoint has everything, and --resume finishes.
         progress.end_line();
         if (saved_step_ != step) {
           if (absl::Status saved = save(step); !saved.ok()) return stopped(saved);

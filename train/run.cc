@@ -62,6 +62,11 @@ absl::StatusOr<SavedWeights> save_weights_and_class_names(const BitResNetV2& mod
   if (!names.empty()) {
     saved.labels = labels_path_beside(path);
     if (absl::Status status = write_label_names(saved.labels, names); !status.ok()) return status;
+  } else if (std::error_code error; std::filesystem::remove(labels_path_beside(path), error),
+             error) {  // an earlier model's names would be read as this one's
+    return absl::InternalError(absl::StrCat("cannot remove ", labels_path_beside(path),
+                                            ", an earlier model's class names: ",
+                                            error.message()));
   }
   absl::StatusOr<std::string> info =
       save_npz_model_info(path, model.config(), loss, input_resolution);

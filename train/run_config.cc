@@ -12,9 +12,9 @@
 #include "absl/strings/string_view.h"
 #include "core/storage.h"
 #include "data/idx_dataset.h"
-#include "ops/math_mode.h"
-#include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "io/textproto.h"
+#include "ops/math_mode.h"
 
 namespace bitgrad {
 namespace {
@@ -26,15 +26,6 @@ constexpr int64_t kMaxBucketMb = int64_t{1} << 20;  // a terabyte
 
 using google::protobuf::FieldDescriptor;
 using google::protobuf::TextFormat;
-
-// Keeps the parser's first error ("1:8: Expected integer, got: \"many\"") for one message,
-// instead of protobuf's own log line.
-struct FirstParseError : google::protobuf::io::ErrorCollector {
-  std::string text;
-  void AddError(int line, int column, const std::string& message) override {
-    if (text.empty()) text = absl::StrCat(line + 1, ":", column + 1, ": ", message);
-  }
-};
 
 absl::Status invalid(const std::string& flag, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", what));
@@ -63,22 +54,19 @@ absl::StatusOr<absl::CommandLineFlag*> flag_of(const FieldDescriptor* field) {
 
 // Parses `text` into `config`, recording where each field was set into `locations` (if given).
 // The error names `source`, the line and column of the parser's first complaint.
-absl::Status parse_textproto(const std::string& text, const std::string& source, RunConfig* config,
-                             TextFormat::ParseInfoTree* locations) {
-  TextFormat::Parser parser;
-  if (locations != nullptr) parser.WriteLocationsTo(locations);
-  FirstParseError error;
-  parser.RecordErrorsTo(&error);
-  if (parser.ParseFromString(text, config)) return absl::OkStatus();
+absl::Status parse_run_config_text(const std::string& text, const std::string& source,
+                                   RunConfig* config, TextFormat::ParseInfoTree* locations) {
+  absl::Status parsed = parse_textproto(text, source, config, locations);
+  if (parsed.ok()) return parsed;
   return absl::InvalidArgumentError(
-      absl::StrCat(source, ":", error.text, " (a RunConfig textproto, train/run_config.proto)"));
+      absl::StrCat(parsed.message(), " (a RunConfig textproto, train/run_config.proto)"));
 }
 
 }  // namespace
 
 absl::StatusOr<RunConfig> parse_run_config(const std::string& text, const std::string& source) {
   RunConfig config;
-  if (absl::Status parsed = parse_textproto(text, source, &config, nullptr); !parsed.ok()) {
+  if (absl::Status parsed = parse_run_config_text(text, source, &config, nullptr); !parsed.ok()) {
     return parsed;
   }
   return config;
@@ -155,7 +143,7 @@ absl::StatusOr<RunConfig> run_config_from_flags(
                                             "textproto is a few lines (train/run_config.proto)"));
     }
     text.resize(in.gcount());
-    absl::Status parsed = parse_textproto(text, config_file, &from_file, &in_file);
+    absl::Status parsed = parse_run_config_text(text, config_file, &from_file, &in_file);
     if (!parsed.ok()) return invalid("config", std::string(parsed.message()));
   }
   RunConfig config = from_file;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -63,6 +64,11 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
     return out_error(path, absl::StrCat("cannot create ", lock_path, ": ",
                                         open_errno == ELOOP ? "it is a symbolic link; remove it"
                                                             : std::strerror(open_errno)));
+  }
+  if (struct stat file; ::fstat(fd, &file) == 0 && !S_ISREG(file.st_mode)) {
+    ::close(fd);
+    return out_error(path, absl::StrCat(lock_path, " is not a regular file (a pipe, a device?); "
+                                        "remove it"));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int flock_errno = errno;

@@ -14,8 +14,8 @@ constexpr absl::string_view kSignalPayload = "bitgrad/stopping_signal";
 
 // Lock-free, so safe to set from a signal handler and read on another thread.
 std::atomic<int> received_signal{0};
-struct sigaction previous_int = {}, previous_term = {};
-bool installed_int = false, installed_term = false;
+struct sigaction previous_int = {}, previous_term = {}, previous_pipe = {};
+bool installed_int = false, installed_term = false, ignoring_pipe = false;
 
 void restore_previous_handlers() {
   if (installed_int) ::sigaction(SIGINT, &previous_int, nullptr);
@@ -45,11 +45,18 @@ StopOnSignals::StopOnSignals() {
   received_signal.store(0);
   installed_int = install(SIGINT, &previous_int);
   installed_term = install(SIGTERM, &previous_term);
+  // `bit_finetune | tee log`: Ctrl-C ends tee too, and the next progress line would kill the run
+  // by SIGPIPE before its checkpoint. Ignored, the write fails instead, and the run goes on.
+  struct sigaction ignore = {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  ignoring_pipe = ::sigaction(SIGPIPE, &ignore, &previous_pipe) == 0;
 }
 
 StopOnSignals::~StopOnSignals() {
   restore_previous_handlers();
-  installed_int = installed_term = false;
+  if (ignoring_pipe) ::sigaction(SIGPIPE, &previous_pipe, nullptr);
+  installed_int = installed_term = ignoring_pipe = false;
 }
 
 int StopOnSignals::received() const { return received_signal.load(); }

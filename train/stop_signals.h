@@ -15,6 +15,8 @@ namespace bitgrad {
 // Catches SIGINT and SIGTERM while it lives, unless the process ignores them (a background job
 // of a script ignores SIGINT on purpose). The first one is only noted (received()); the handlers
 // in place before come back with it, so a second signal does what it did before this existed.
+// SIGPIPE is ignored meanwhile: under `| tee log`, Ctrl-C ends tee as well, and a write to it
+// must not kill the run before its checkpoint.
 class StopOnSignals {
  public:
   StopOnSignals();

@@ -95,17 +95,32 @@ TEST(NpzModelInfoTest, WhatAnNpzHasNoPlaceForGoesBesideIt) {
   EXPECT_EQ(loaded->input_resolution, 48);
   EXPECT_EQ(loaded->run_config, "loss: \"sigmoid\"\n");
 
+  // A model info without widths leaves them to the flags.
+  std::ofstream(info) << "loss: \"sigmoid\"";
+  InferenceModelOptions narrowed;
+  narrowed.base_width = 4;
+  narrowed.num_groups = 2;
+  ASSERT_TRUE(load_bit_model_for_inference(npz, narrowed).ok());
+  // An .npz of another size than the one it was written with: a stale model info.
+  std::ofstream(info) << "base_width: 4 num_groups: 2 npz_bytes: 123";
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(),
+                           {info, "was written for another", "of 123 bytes"}));
+  // Rewritten for an official model, the .npz gets no model info: an earlier one goes.
   BitConfig official;
   official.head_size = 6;
-  EXPECT_EQ(*save_npz_model_info(temp_path("official.npz"), official, "softmax", 0), "");
-  EXPECT_FALSE(std::filesystem::exists(temp_path("official.model.textproto")));
+  EXPECT_EQ(*save_npz_model_info(npz, official, "softmax", 0), "");
+  EXPECT_FALSE(std::filesystem::exists(info));
 
   std::ofstream(info) << "loss: \"hinge\"";
   EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(),
                            {info, "loss softmax or sigmoid", "hinge"}));
   std::ofstream(info) << "no such field: 1";
   EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(),
-                           {info, "not an NpzModelInfo textproto"}));
+                           {info + ":1:4:", "no field named", "an NpzModelInfo textproto"}));
+  std::filesystem::remove(info);
+  std::filesystem::create_directory(info);
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(), {info, "is no file"}));
+  std::filesystem::remove(info);
 }
 
 class PredictLogitsTest : public ::testing::Test {

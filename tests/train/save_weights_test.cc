@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "data/labels.h"
 #include "gtest/gtest.h"
 #include "io/npz.h"
@@ -36,7 +37,8 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
       << log.str();
   // What an .npz has no place for, the input size and the narrowed width, goes beside it too.
   EXPECT_EQ(testing::read_file(out + "/final.model.textproto"),
-            "base_width: 4\nnum_groups: 2\ninput_resolution: 32\n");
+            absl::StrCat("base_width: 4\nnum_groups: 2\ninput_resolution: 32\nnpz_bytes: ",
+                         std::filesystem::file_size(out + "/final.npz"), "\n"));
   EXPECT_NE(log.str().find(", model info: " + out + "/final.model.textproto; predict with "
                            "bit_predict --weights=" + out + "/final.npz --labels=" + out +
                            "/final.labels.txt\n"),
