@@ -48,8 +48,9 @@ absl::StatusOr<std::optional<proto::NpzModelInfo>> read_npz_model_info(
   const std::filesystem::file_status entry = std::filesystem::symlink_status(path, error);
   if (!std::filesystem::exists(entry)) return std::nullopt;
   if (!std::filesystem::is_regular_file(path, error)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, " (beside ", npz_path, ") is no file (a folder, or a broken link): move it away"));
+    return absl::InvalidArgumentError(absl::StrCat(path, " (beside ", npz_path,
+                                                   ") is not a regular file (a folder, or a "
+                                                   "broken link): move it away"));
   }
   std::ifstream in(path);
   std::stringstream text;

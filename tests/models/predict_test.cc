@@ -119,7 +119,8 @@ TEST(NpzModelInfoTest, WhatAnNpzHasNoPlaceForGoesBesideIt) {
                            {info + ":1:4:", "no field named", "an NpzModelInfo textproto"}));
   std::filesystem::remove(info);
   std::filesystem::create_directory(info);
-  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(), {info, "is no file"}));
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(),
+                           {info, "is not a regular file"}));
   std::filesystem::remove(info);
 }
 
