@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <system_error>
 
 #include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
@@ -17,6 +19,23 @@ std::string labels_path_beside(const std::string& npz_path) {
                                ? npz_path.substr(0, npz_path.size() - 4)
                                : npz_path;
   return stem + ".labels.txt";
+}
+
+absl::StatusOr<std::vector<std::string>> class_names_beside(const std::string& npz_path,
+                                                            int64_t classes) {
+  const std::string labels = labels_path_beside(npz_path);
+  std::error_code error;
+  if (!absl::EndsWith(npz_path, ".npz") || !std::filesystem::exists(labels, error)) {
+    return std::vector<std::string>();
+  }
+  absl::StatusOr<std::vector<std::string>> names = read_label_names(labels);
+  if (!names.ok()) return names.status();
+  if (static_cast<int64_t>(names->size()) != classes) {
+    return absl::InvalidArgumentError(absl::StrCat(labels, " beside ", npz_path, " names ",
+                                                   names->size(), " classes, its head has ",
+                                                   classes, " outputs"));
+  }
+  return names;
 }
 
 std::string class_name_problem(absl::string_view name) {

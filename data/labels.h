@@ -19,6 +19,12 @@ absl::StatusOr<std::vector<std::string>> read_label_names(const std::string& pat
 // weights, and a dataset .npz may have one beside it (data/keras_npz.h).
 std::string labels_path_beside(const std::string& npz_path);
 
+// The class names in the labels file beside the weights file `npz_path` of a model with
+// `classes` outputs, or none when it is no .npz or has no such file. A file naming another count
+// of classes is an error naming it.
+absl::StatusOr<std::vector<std::string>> class_names_beside(const std::string& npz_path,
+                                                            int64_t classes);
+
 // Why `name` cannot name a class, or "" when it can: it must be UTF-8 text (a checkpoint, a
 // labels file, JSON and ONNX hold it as such) without a line break (a labels file would read it
 // back as two names).

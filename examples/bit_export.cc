@@ -13,6 +13,7 @@
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "data/labels.h"
 #include "examples/common/invocation.h"
 #include "examples/common/narrowed_model_flags.h"
 #include "io/atomic_file.h"
@@ -39,7 +40,16 @@ absl::StatusOr<LoadedBitModel> make_model() {
   InferenceModelOptions options;
   options.model_name = absl::GetFlag(FLAGS_model);
   if (absl::Status status = set_narrowed_model_options(options); !status.ok()) return status;
-  if (weights != "random") return load_bit_model_for_inference(weights, options);
+  if (weights != "random") {
+    absl::StatusOr<LoadedBitModel> loaded = load_bit_model_for_inference(weights, options);
+    if (!loaded.ok() || !loaded->class_names.empty()) return loaded;
+    // An .npz's class names are in the labels file --save_weights wrote beside it.
+    absl::StatusOr<std::vector<std::string>> names =
+        class_names_beside(weights, loaded->model->config().head_size);
+    if (!names.ok()) return names.status();
+    loaded->class_names = *std::move(names);
+    return loaded;
+  }
   if (absl::GetFlag(FLAGS_model).empty()) {
     return absl::InvalidArgumentError("--weights=random needs --model, e.g. BiT-S-R50x1");
   }

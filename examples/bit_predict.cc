@@ -49,9 +49,9 @@ ABSL_FLAG(std::string, csv, "",
           "write the top-k of every input to this CSV file, one row per input and rank: "
           "input,rank,class,name,probability,logit");
 ABSL_FLAG(std::string, labels, "",
-          "class names, one per line (e.g. ilsvrc2012_wordnet_lemmas.txt, or the .labels.txt "
-          "bit_finetune --save_weights writes); prints them in the top-k list. A bitgrad "
-          "checkpoint brings its own");
+          "class names, one per line (e.g. ilsvrc2012_wordnet_lemmas.txt); prints them in the "
+          "top-k list. A bitgrad checkpoint brings its own, and so does an .npz with the "
+          ".labels.txt bit_finetune --save_weights writes beside it");
 ABSL_FLAG(std::string, model, "",
           "BiT model name (BiT-M-R50x1, R101x3, ...); default: the architecture in the file");
 ABSL_FLAG(int64_t, resolution, 0,
@@ -100,9 +100,15 @@ LoadedBitModel load_model() {
   if (absl::Status status = set_narrowed_model_options(options); !status.ok()) {
     throw Failure{status, "leave --base_width and --num_groups out for an official model"};
   }
-  absl::StatusOr<LoadedBitModel> loaded =
-      load_bit_model_for_inference(absl::GetFlag(FLAGS_weights), options);
+  const std::string weights = absl::GetFlag(FLAGS_weights);
+  absl::StatusOr<LoadedBitModel> loaded = load_bit_model_for_inference(weights, options);
   if (!loaded.ok()) throw Failure{loaded.status(), weights_hint(loaded.status())};
+  if (loaded->class_names.empty()) {  // an .npz's, in the labels file --save_weights wrote
+    absl::StatusOr<std::vector<std::string>> names =
+        class_names_beside(weights, loaded->model->config().head_size);
+    if (!names.ok()) throw Failure{names.status(), "--labels=FILE names the classes instead"};
+    loaded->class_names = *std::move(names);
+  }
   return *std::move(loaded);
 }
 
@@ -115,7 +121,8 @@ int64_t input_resolution(const LoadedBitModel& loaded) {
   return loaded.input_resolution > 0 ? loaded.input_resolution : kDefault;
 }
 
-// --labels, else the class names the weights file brought (a checkpoint's), else none.
+// --labels, else the class names the weights file brought (a checkpoint's, or an .npz's labels
+// file beside it), else none.
 std::vector<std::string> class_labels(const LoadedBitModel& loaded) {
   const std::string path = absl::GetFlag(FLAGS_labels);
   if (path.empty()) return loaded.class_names;

@@ -215,11 +215,12 @@ TEST(BitPredictTest, AnExportedCheckpointKeepsWhatItRecordsBesideTheNpz) {
     EXPECT_EQ(read_file(checkpoint), before);
   }
 
-  // No --base_width, --num_groups or --resolution: the model info gives them, and the loss.
-  Result named = run("--weights=" + npz + " --input=tests/data/testdata/rgb8.png --top_k=1 " +
-                     "--labels=" + temp_path("exported.labels.txt"));
+  // No --base_width, --num_groups, --resolution or --labels: the model info gives the first
+  // three and the loss, the labels file beside it the class names.
+  Result named = run("--weights=" + npz + " --input=tests/data/testdata/rgb8.png --top_k=1");
   ASSERT_EQ(named.exit_code, 0) << named.err;
   EXPECT_TRUE(contains(named.err, {"resized to 48x48", "per-class sigmoids"})) << named.err;
+  ASSERT_EQ(top1_names(named.out).size(), 1u) << named.out;
   for (const std::string& name : top1_names(named.out)) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << named.out;
   }
@@ -232,6 +233,13 @@ TEST(BitPredictTest, AnExportedCheckpointKeepsWhatItRecordsBesideTheNpz) {
   EXPECT_TRUE(contains(other_width.err, {"--base_width=8 given, but ",
                                          "exported.model.textproto beside ", "base width 4"}))
       << other_width.err;
+
+  // bit_export of the .npz keeps its class names: the ONNX model's metadata holds them.
+  const int again = std::system(("examples/bit_export --weights=" + npz + " --output=" +
+                                 temp_path("again.onnx") + " 2> " + said)
+                                    .c_str());
+  ASSERT_TRUE(WIFEXITED(again) && WEXITSTATUS(again) == 0) << read_file(said);
+  EXPECT_TRUE(contains(read_file(said), {"(5 classes, named)"})) << read_file(said);
 
   // Written again with an official model of unnamed classes, the .npz keeps nothing of the
   // last one beside it, which would misread it.

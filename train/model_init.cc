@@ -84,18 +84,17 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
   }
   const int64_t file_head = loaded->model->config().head_size;
   // An .npz names no classes; bit_finetune and bit_export --save_weights write them beside it.
-  const std::string labels = labels_path_beside(config.weights());
-  if (loaded->class_names.empty() && absl::EndsWith(config.weights(), ".npz") &&
-      std::filesystem::exists(labels)) {
-    absl::StatusOr<std::vector<std::string>> names = read_label_names(labels);
-    if (!names.ok()) return names.status();
-    if (static_cast<int64_t>(names->size()) != file_head) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "--weights: %s beside it names %d classes, its head has %d outputs", labels,
-          names->size(), file_head));
+  if (loaded->class_names.empty()) {
+    absl::StatusOr<std::vector<std::string>> names =
+        class_names_beside(config.weights(), file_head);
+    if (!names.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--weights: ", names.status().message()));
     }
-    loaded->class_names = *std::move(names);
-    absl::StrAppend(&loaded->message, "; its classes from ", labels);
+    if (!names->empty()) {
+      loaded->class_names = *std::move(names);
+      absl::StrAppend(&loaded->message, "; its classes from ",
+                      labels_path_beside(config.weights()));
+    }
   }
   if (config.eval_only() && file_head != num_classes) {
     return absl::InvalidArgumentError(absl::StrFormat(
