@@ -24,6 +24,24 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The names of a list too long to print whole, for messages: the first few, and how many.
+class FirstFew {
+ public:
+  void add(std::string name) {
+    if (++count_ <= kShown) names_.push_back(std::move(name));
+  }
+  size_t count() const { return count_; }
+  // "a, b, c, d, e, ..." (the dots when some are left out).
+  std::string joined() const {
+    return absl::StrCat(absl::StrJoin(names_, ", "), count_ > kShown ? ", ..." : "");
+  }
+
+ private:
+  static constexpr size_t kShown = 5;
+  std::vector<std::string> names_;
+  size_t count_ = 0;
+};
+
 // Entry types without exceptions: a link loop or a file that cannot be examined is neither a
 // folder nor a regular file, where the throwing overloads would end the process.
 bool is_folder(const fs::directory_entry& entry) {
@@ -96,16 +114,12 @@ absl::StatusOr<std::vector<ListedFolder>> walk(const fs::path& folder) {
 
 // "sub-folders [a, b, c]" of `dir`, the first few, for messages.
 std::string sub_folder_list(const fs::path& dir) {
-  constexpr size_t kShown = 5;
-  std::vector<std::string> names;
-  size_t count = 0;
+  FirstFew folders;
   for (const fs::directory_entry& entry : sorted_entries(dir)) {
-    if (!is_folder(entry)) continue;
-    if (++count <= kShown) names.push_back(entry.path().filename().string());
+    if (is_folder(entry)) folders.add(entry.path().filename().string());
   }
-  if (count == 0) return "no sub-folders";
-  return absl::StrCat("sub-folders [", absl::StrJoin(names, ", "), count > kShown ? ", ..." : "",
-                      "]");
+  if (folders.count() == 0) return "no sub-folders";
+  return absl::StrCat("sub-folders [", folders.joined(), "]");
 }
 
 // Whether a folder name reads as a split rather than a class: "Train", "validation", ...
@@ -190,12 +204,10 @@ std::vector<std::string> same_file_notes(const Dataset& data) {
     const ImageSet* set;
     int64_t index;
   };
-  constexpr size_t kShown = 5;
   std::map<FileId, Listed> first_listing;
   std::vector<std::string> lines;
   for (const ImageSet* set : {&data.train, &data.test}) {
-    std::vector<std::string> twice, trained_on;  // the first few of each
-    size_t twice_count = 0, trained_on_count = 0;
+    FirstFew twice, trained_on;
     for (int64_t i = 0; i < set->size(); ++i) {
       struct stat file;
       if (::stat(set->files[i].c_str(), &file) != 0) continue;  // its decoding will say why
@@ -205,33 +217,28 @@ std::vector<std::string> same_file_notes(const Dataset& data) {
       const int64_t j = first->second.index;
       const std::string here = fs::path(set->files[i]).lexically_relative(set->source).string();
       if (&earlier != set) {
-        if (++trained_on_count <= kShown) {
-          trained_on.push_back(absl::StrCat(here, " is ", earlier.files[j]));
-        }
-      } else if (++twice_count <= kShown) {
-        twice.push_back(absl::StrCat(
+        trained_on.add(absl::StrCat(here, " is ", earlier.files[j]));
+      } else {
+        twice.add(absl::StrCat(
             here, " is ", fs::path(earlier.files[j]).lexically_relative(set->source).string(),
             earlier.labels[j] == set->labels[i] ? "" : " (another class)"));
       }
     }
-    const auto shown = [](const std::vector<std::string>& names, size_t count) {
-      return absl::StrCat(absl::StrJoin(names, ", "), count > names.size() ? ", ..." : "");
-    };
-    if (twice_count > 0) {
+    if (twice.count() > 0) {
       lines.push_back(absl::StrCat(
-          set->source, ": ", twice_count,
-          twice_count == 1 ? " image is a file" : " images are files",
+          set->source, ": ", twice.count(),
+          twice.count() == 1 ? " image is a file" : " images are files",
           " listed before under another path (links, or hard links, to one file), read as often "
           "as listed, and with two labels where the paths are in two classes: ",
-          shown(twice, twice_count)));
+          twice.joined()));
     }
-    if (trained_on_count > 0) {
+    if (trained_on.count() > 0) {
       lines.push_back(absl::StrCat(
-          set->source, ": ", trained_on_count,
-          trained_on_count == 1 ? " test image is a training image"
-                                : " test images are training images",
+          set->source, ": ", trained_on.count(),
+          trained_on.count() == 1 ? " test image is a training image"
+                                  : " test images are training images",
           " too (links, or hard links, to one file), so the test accuracy counts them: ",
-          shown(trained_on, trained_on_count)));
+          trained_on.joined()));
     }
   }
   return lines;
@@ -335,33 +342,30 @@ absl::StatusOr<ImageSet> read_image_folder(const std::string& root) {
 
 std::vector<std::string> skipped_files_lines(const std::string& source,
                                              const std::vector<SkippedFile>& skipped) {
-  constexpr size_t kShown = 5;
-  std::vector<std::string> misnamed, mislabeled, outside;  // the first few of each, for the notes
-  size_t misnamed_count = 0, mislabeled_count = 0, outside_count = 0;
+  FirstFew misnamed, mislabeled, outside;
   for (const SkippedFile& file : skipped) {
     const std::string name = fs::path(file.path).lexically_relative(source).string();
     if (file.outside_class_folders) {
-      if (++outside_count <= kShown) outside.push_back(name);
+      outside.add(name);
     } else if (file.holds.empty()) {
-      if (++misnamed_count <= kShown) misnamed.push_back(name);
-    } else if (++mislabeled_count <= kShown) {
-      mislabeled.push_back(absl::StrCat(name, " (", file.holds, ")"));
+      misnamed.add(name);
+    } else {
+      mislabeled.add(absl::StrCat(name, " (", file.holds, ")"));
     }
   }
   std::vector<std::string> lines;
   // `one` and `many`: what the file is, or the files are.
-  auto add_line = [&](size_t n, const std::vector<std::string>& shown, const std::string& one,
-                      const std::string& many) {
+  auto add_line = [&](const FirstFew& files, const std::string& one, const std::string& many) {
+    const size_t n = files.count();
     if (n == 0) return;
     lines.push_back(absl::StrCat(source, ": passed over ", n, n == 1 ? " file" : " files",
-                                 " that ", n == 1 ? one : many, ": ", absl::StrJoin(shown, ", "),
-                                 n > kShown ? ", ..." : ""));
+                                 " that ", n == 1 ? one : many, ": ", files.joined()));
   };
-  add_line(outside_count, outside, "is in no class folder (a class is a sub-folder)",
+  add_line(outside, "is in no class folder (a class is a sub-folder)",
            "are in no class folder (a class is a sub-folder)");
-  add_line(misnamed_count, misnamed, absl::StrCat("is not ", kImageFileNames),
+  add_line(misnamed, absl::StrCat("is not ", kImageFileNames),
            absl::StrCat("are not ", kImageFileNames));
-  add_line(mislabeled_count, mislabeled,
+  add_line(mislabeled,
            absl::StrCat("is named as an image but holds no ", kDecodableFormats),
            absl::StrCat("are named as images but hold no ", kDecodableFormats));
   return lines;
