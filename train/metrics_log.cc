@@ -22,13 +22,16 @@ absl::Status io_error(const std::string& what, const std::string& path) {
   return absl::InternalError(absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
 }
 
+// The step a line of log() begins with, even one cut short; -1 for anything else.
+int64_t line_step(const std::string& line) {
+  long long step = -1;
+  return std::sscanf(line.c_str(), "{\"step\": %lld", &step) == 1 && step >= 0 ? step : -1;
+}
+
 // A line as log() writes it, parsed; nullopt for anything else (a line cut short, garbage).
 std::optional<std::pair<int64_t, Scalars>> parse_line(const std::string& line) {
-  long long step = -1;
-  if (std::sscanf(line.c_str(), "{\"step\": %lld", &step) != 1 || step < 0 || line.size() < 2 ||
-      line.back() != '}') {
-    return std::nullopt;
-  }
+  const int64_t step = line_step(line);
+  if (step < 0 || line.size() < 2 || line.back() != '}') return std::nullopt;
   Scalars scalars;
   // Fields after "step": `, "name": value` (names never hold commas or quotes).
   std::vector<std::string> fields = absl::StrSplit(line.substr(1, line.size() - 2), ", \"");
@@ -40,7 +43,7 @@ std::optional<std::pair<int64_t, Scalars>> parse_line(const std::string& line) {
     }
     scalars.emplace_back(fields[i].substr(0, quote), value);
   }
-  return std::make_pair(static_cast<int64_t>(step), std::move(scalars));
+  return std::make_pair(step, std::move(scalars));
 }
 
 // Rewrites `path` (atomically) as a resumed run from `step` needs it: the whole lines of steps up
@@ -60,10 +63,7 @@ absl::Status keep_lines_up_to(const std::string& path, int64_t step,
   std::vector<std::string> lines = absl::StrSplit(bytes.str(), '\n');
   // After the last newline: "" or a line cut short, which counts as dropped unless it was of a
   // step after the checkpoint (redone anyway).
-  long long cut_step = -1;
-  const bool cut_short = !lines.back().empty() &&
-                         !(std::sscanf(lines.back().c_str(), "{\"step\": %lld", &cut_step) == 1 &&
-                           cut_step > step);
+  const bool cut_short = !lines.back().empty() && line_step(lines.back()) <= step;
   lines.pop_back();
   std::string kept;
   int64_t last_step = 0, dropped = cut_short ? 1 : 0;
