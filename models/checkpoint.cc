@@ -25,6 +25,12 @@ namespace {
 // flipped bit in the step or the RNG state loaded as if sound.
 constexpr char kMagic[8] = {'B', 'G', 'C', 'K', 'P', 'T', '0', '2'};
 constexpr char kMagicWithoutHeaderCrc[8] = {'B', 'G', 'C', 'K', 'P', 'T', '0', '1'};
+
+// Whether the 8 bytes at `magic` are either format's magic.
+bool is_checkpoint_magic(const char* magic) {
+  return std::memcmp(magic, kMagic, sizeof kMagic) == 0 ||
+         std::memcmp(magic, kMagicWithoutHeaderCrc, sizeof kMagicWithoutHeaderCrc) == 0;
+}
 // 2: BitConfig and SgdOptions as messages. 1: as string and double maps (still read).
 constexpr uint32_t kFormatVersion = 2;
 constexpr uint64_t kDataAlignment = 64;
@@ -253,9 +259,7 @@ class CheckpointReader {
     in_.seekg(0);
     if (file_size_ == 0) return corrupt("it is empty (0 bytes)");
     char magic[sizeof kMagic];
-    if (!in_.read(magic, sizeof magic) || (std::memcmp(magic, kMagic, sizeof kMagic) != 0 &&
-                                           std::memcmp(magic, kMagicWithoutHeaderCrc,
-                                                       sizeof kMagicWithoutHeaderCrc) != 0)) {
+    if (!in_.read(magic, sizeof magic) || !is_checkpoint_magic(magic)) {
       return corrupt("it does not start with the bitgrad checkpoint magic \"BGCKPT02\" (or 01)");
     }
     const bool has_header_crc = std::memcmp(magic, kMagic, sizeof kMagic) == 0;
@@ -380,9 +384,7 @@ absl::StatusOr<Checkpoint> load_checkpoint(const std::string& path) {
 bool is_checkpoint_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[sizeof kMagic];
-  return in.read(magic, sizeof magic) &&
-         (std::memcmp(magic, kMagic, sizeof kMagic) == 0 ||
-          std::memcmp(magic, kMagicWithoutHeaderCrc, sizeof kMagicWithoutHeaderCrc) == 0);
+  return in.read(magic, sizeof magic) && is_checkpoint_magic(magic);
 }
 
 }  // namespace bitgrad

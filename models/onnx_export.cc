@@ -192,6 +192,14 @@ onnx::ModelProto build_model(const BitResNetV2& model) {
   return proto;
 }
 
+// Appends key = value to a list of ONNX's string pairs (metadata_props, external_data).
+void add_entry(google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto>* entries,
+               const std::string& key, const std::string& value) {
+  onnx::StringStringEntryProto* entry = entries->Add();
+  entry->set_key(key);
+  entry->set_value(value);
+}
+
 // Moves the initializers' raw data to `data_path`, each at an offset that is a multiple of 4096
 // (so that a runtime may map it), and leaves in `proto` where each lies.
 absl::Status move_weights_to_external_data(onnx::ModelProto& proto, const std::string& data_path) {
@@ -220,14 +228,9 @@ absl::Status move_weights_to_external_data(onnx::ModelProto& proto, const std::s
   if (!written.ok()) return written;
   const std::string location = std::filesystem::path(data_path).filename().string();
   for (const auto& [tensor, offset] : placed) {
-    const auto add = [tensor = tensor](const std::string& key, const std::string& value) {
-      onnx::StringStringEntryProto* entry = tensor->add_external_data();
-      entry->set_key(key);
-      entry->set_value(value);
-    };
-    add("location", location);
-    add("offset", absl::StrCat(offset));
-    add("length", absl::StrCat(tensor->raw_data().size()));
+    add_entry(tensor->mutable_external_data(), "location", location);
+    add_entry(tensor->mutable_external_data(), "offset", absl::StrCat(offset));
+    add_entry(tensor->mutable_external_data(), "length", absl::StrCat(tensor->raw_data().size()));
     tensor->set_data_location(onnx::TensorProto::EXTERNAL);
     tensor->clear_raw_data();
   }
@@ -245,16 +248,14 @@ absl::StatusOr<std::string> export_bit_onnx(const BitResNetV2& model, const std:
     return absl::InvalidArgumentError(absl::StrCat("ONNX export to ", path, ": ", mismatch));
   }
   onnx::ModelProto proto = build_model(model);
-  auto add_metadata = [&](const std::string& key, const std::string& value) {
-    onnx::StringStringEntryProto* entry = proto.add_metadata_props();
-    entry->set_key(key);
-    entry->set_value(value);
-  };
-  if (!info.class_names.empty()) add_metadata("class_names", absl::StrJoin(info.class_names, "\n"));
-  if (info.input_resolution > 0) {
-    add_metadata("input_resolution", absl::StrCat(info.input_resolution));
+  auto* metadata = proto.mutable_metadata_props();
+  if (!info.class_names.empty()) {
+    add_entry(metadata, "class_names", absl::StrJoin(info.class_names, "\n"));
   }
-  if (!info.probabilities.empty()) add_metadata("probabilities", info.probabilities);
+  if (info.input_resolution > 0) {
+    add_entry(metadata, "input_resolution", absl::StrCat(info.input_resolution));
+  }
+  if (!info.probabilities.empty()) add_entry(metadata, "probabilities", info.probabilities);
   try {
     onnx::checker::check_model(proto);
   } catch (const std::exception& error) {
