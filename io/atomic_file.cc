@@ -159,18 +159,19 @@ absl::Status check_output_flag(const std::string& flag, const std::string& path)
   return absl::Status(status.code(), absl::StrCat(flag, ": ", status.message()));
 }
 
-namespace {
-
 bool same_file(const std::string& a, const std::string& b) {
   namespace fs = std::filesystem;
   std::error_code error;
   if (fs::equivalent(a, b, error)) return true;  // both exist: links and hard links too
-  const fs::path resolved_a = fs::weakly_canonical(fs::absolute(a, error), error);
-  const fs::path resolved_b = fs::weakly_canonical(fs::absolute(b, error), error);
+  // Absolute, `..` and links resolved as far as the path exists, a trailing '/' dropped.
+  const auto resolved = [&error](const std::string& path) {
+    fs::path real = fs::weakly_canonical(fs::absolute(path, error), error);
+    return real.has_filename() ? real : real.parent_path();
+  };
+  const fs::path resolved_a = resolved(a);
+  const fs::path resolved_b = resolved(b);
   return !error && resolved_a == resolved_b;
 }
-
-}  // namespace
 
 absl::Status check_outputs_overwrite_nothing(const std::vector<FlagPath>& inputs,
                                              const std::vector<FlagPath>& outputs) {

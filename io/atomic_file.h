@@ -51,6 +51,10 @@ struct FlagPath {
   std::string path;  // empty: none
 };
 
+// Whether `a` and `b` name one file or folder, whether or not it exists yet: after `..`, links
+// and hard links, and a trailing '/' ("OUT/" names OUT).
+bool same_file(const std::string& a, const std::string& b);
+
 // Refuses an output that names the same file as an input or another output (after `..`, links
 // and hard links), before anything is written: --save_weights=RUN/checkpoint.ckpt replaced the
 // run's checkpoint, and --output=WEIGHTS the weights, without a word.

@@ -62,11 +62,14 @@ absl::StatusOr<SavedWeights> save_weights_and_class_names(const BitResNetV2& mod
   if (!names.empty()) {
     saved.labels = labels_path_beside(path);
     if (absl::Status status = write_label_names(saved.labels, names); !status.ok()) return status;
-  } else if (std::error_code error; std::filesystem::remove(labels_path_beside(path), error),
-             error) {  // an earlier model's names would be read as this one's
-    return absl::InternalError(absl::StrCat("cannot remove ", labels_path_beside(path),
-                                            ", an earlier model's class names: ",
-                                            error.message()));
+  } else {  // an earlier model's names would be read as this one's
+    std::error_code error;
+    std::filesystem::remove(labels_path_beside(path), error);
+    if (error) {
+      return absl::InternalError(absl::StrCat("cannot remove ", labels_path_beside(path),
+                                              ", an earlier model's class names: ",
+                                              error.message()));
+    }
   }
   absl::StatusOr<std::string> info =
       save_npz_model_info(path, model.config(), loss, input_resolution);
@@ -198,16 +201,16 @@ absl::Status check_rank_0s_settings(const RunConfig& config, Communicator& world
 // Nothing the run writes may be a file it reads or another of its outputs.
 absl::Status check_outputs_apart(const RunConfig& config, const DatasetSpec& spec) {
   std::vector<FlagPath> outputs = save_weights_outputs(config.save_weights());
-  if (!config.out().empty()) {
-    outputs.push_back({"--out's checkpoint", checkpoint_path(config.out())});
-    outputs.push_back({"--out's metrics.jsonl", metrics_path(config.out())});
-    outputs.push_back({"--out's lock", lock_path(config.out())});
-  }
-  for (const FlagPath& output : save_weights_outputs(config.save_weights())) {
+  for (const FlagPath& output : outputs) {
     if (absl::Status s = check_not_a_run_temporary(output.flag, output.path, config.out());
         !s.ok()) {
       return s;
     }
+  }
+  if (!config.out().empty()) {
+    outputs.push_back({"--out's checkpoint", checkpoint_path(config.out())});
+    outputs.push_back({"--out's metrics.jsonl", metrics_path(config.out())});
+    outputs.push_back({"--out's lock", lock_path(config.out())});
   }
   // A resumed run does not read --weights (its model is its checkpoint's).
   const bool reads_weights = config.weights() != "random" && !config.resume();

@@ -104,15 +104,9 @@ absl::Status check_not_a_run_temporary(const std::string& flag, const std::strin
   if (out.empty() || !is_atomic_write_temporary(std::filesystem::path(path).filename().string())) {
     return absl::OkStatus();
   }
-  // Both as absolute, normal paths without a trailing slash ("OUT/" names OUT).
-  const auto normal = [](const std::filesystem::path& folder) {
-    std::error_code ignored;
-    std::filesystem::path p =
-        std::filesystem::weakly_canonical(std::filesystem::absolute(folder), ignored)
-            .lexically_normal();
-    return p.has_filename() ? p : p.parent_path();
-  };
-  if (normal(std::filesystem::path(path).parent_path()) != normal(out)) return absl::OkStatus();
+  std::error_code error;
+  const std::string folder = std::filesystem::absolute(path, error).parent_path().string();
+  if (!same_file(folder, out)) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       flag, ": ", path, " is named as the temporary of a write (NAME.tmp-PID-N), which a run in ",
       out, " deletes when it starts: give another name"));
