@@ -302,7 +302,10 @@ class FinetuneRun {
       if (!opened.ok()) return opened.status();
       run_dir_.emplace(*std::move(opened));
     }
-    const std::map<std::string, std::string> facts = run_facts(data_.train, model_.device());
+    // Only the process that writes the checkpoints records them (a pass over every image for
+    // the fingerprint), and it alone compares them with its checkpoint's.
+    const std::map<std::string, std::string> facts =
+        files_ ? run_facts(data_.train, model_.device()) : std::map<std::string, std::string>();
     if (config_.resume()) {
       if (absl::Status status =
               resume_from(checkpoint_, config_, data_.train.class_names, state_);
@@ -310,8 +313,10 @@ class FinetuneRun {
         return status;
       }
       out_ << "resumed " << checkpoint_ << " at step " << state_.step << "\n";
-      for (const std::string& note : resumed_run_differences(state_.run_facts, facts)) {
-        out_ << "note: " << note << "\n";
+      if (files_) {
+        for (const std::string& note : resumed_run_differences(state_.run_facts, facts)) {
+          out_ << "note: " << note << "\n";
+        }
       }
       saved_step_ = state_.step;
     }
