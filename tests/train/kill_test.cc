@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "models/checkpoint.h"
+#include "tests/data/temp_files.h"
 #include "tests/train/finetune_binary.h"
 #include "train/metrics_log.h"
 
@@ -58,9 +59,7 @@ int64_t checkpoint_step(const std::string& path) {
 }
 
 TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
-  const std::string dir = ::testing::TempDir() + "/kill_test";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const std::string dir = testing::fresh_temp_dir("kill_test");
   const std::string dataset = dir + "/tiny.npz", whole = dir + "/whole", killed = dir + "/killed";
   testing::write_tiny_dataset(dataset);
 
@@ -147,9 +146,7 @@ TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
 // each, it ends where an uninterrupted run does, byte for byte. A run that ignores SIGINT, as a
 // script's background job does, goes on.
 TEST(KillTest, ASignalledRunCheckpointsItsLastUpdateAndResumesExactly) {
-  const std::string dir = ::testing::TempDir() + "/signal_test";
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const std::string dir = testing::fresh_temp_dir("signal_test");
   const std::string dataset = dir + "/tiny.npz", whole = dir + "/whole", stopped = dir + "/run";
   testing::write_tiny_dataset(dataset);
   constexpr int64_t kRunSteps = 12, kRunEvalEvery = 6;
