@@ -69,8 +69,8 @@ uint64_t ImageSet::fingerprint() const {
     hash = fnv1a(std::string_view("\0", 1), hash);
   }
   if (files.empty() && pixels.defined()) {
-    hash = fnv1a(std::string_view(static_cast<const char*>(pixels.raw_data()), pixels.nbytes()),
-                 hash);
+    hash = fnv1a_words(
+        std::string_view(static_cast<const char*>(pixels.raw_data()), pixels.nbytes()), hash);
   }
   return hash;
 }

@@ -55,9 +55,9 @@ struct ImageSet {
   absl::StatusOr<std::pair<int64_t, int64_t>> first_image_size() const;
   // The examples at `indices`, in that order (a few-shot subset), with this set's size_file.
   ImageSet subset(const std::vector<int64_t>& indices) const;
-  // FNV-1a over the labels and the images (the files' paths below `source`, or the pixels), the
-  // same on every machine: a resumed run compares it with its checkpoint's, as its batches
-  // follow the uninterrupted run's only on the same data.
+  // FNV-1a over the labels and the images (the files' paths below `source`, or the pixels by
+  // 8-byte words), the same on every machine: a resumed run compares it with its checkpoint's,
+  // as its batches follow the uninterrupted run's only on the same data.
   uint64_t fingerprint() const;
 };
 

@@ -94,12 +94,16 @@ absl::Status resume_from(const std::string& path, const RunConfig& config,
   return absl::OkStatus();
 }
 
+// The run fact of ImageSet::fingerprint. "_v2": it hashes pixels by words now, so the values
+// of earlier checkpoints' "train_fingerprint" are not compared.
+constexpr char kTrainFingerprint[] = "train_fingerprint_v2";
+
 // What a run's numbers depend on besides its settings and checkpoint (TrainState::run_facts):
 // the threads the kernels split their sums among, and the training set.
 std::map<std::string, std::string> run_facts(const ImageSet& train, const Device& device) {
   std::map<std::string, std::string> facts = {
       {"train_examples", absl::StrCat(train.size())},
-      {"train_fingerprint", absl::StrCat(absl::Hex(train.fingerprint()))}};
+      {kTrainFingerprint, absl::StrCat(absl::Hex(train.fingerprint()))}};
   if (device.is_cpu()) facts["threads"] = absl::StrCat(omp_get_max_threads());
   return facts;
 }
@@ -124,7 +128,7 @@ std::vector<std::string> resumed_run_differences(const std::map<std::string, std
         "--resume: the training set has ", now.at("train_examples"), " images, the checkpoint's "
         "run had ", saved.at("train_examples"), ": the batches from here on are not an "
         "uninterrupted run's"));
-  } else if (differs("train_fingerprint")) {
+  } else if (differs(kTrainFingerprint)) {
     notes.push_back(absl::StrCat(
         "--resume: the training set's images or labels are not the checkpoint's run's (the same "
         "count, ", now.at("train_examples"), "): the batches from here on are not an "

@@ -23,6 +23,39 @@ ImageSet gray_set() {
   return set;
 }
 
+// What a resumed run compares with its checkpoint's: any pixel, label or file name changed
+// changes it, including a pixel past the last whole 8-byte word.
+TEST(ImageSetTest, TheFingerprintSeesEveryPixelLabelAndFileName) {
+  ImageSet pixels;
+  pixels.source = "pixels.npz";
+  pixels.pixels = empty({3, 3, 3, 1}, DType::kUInt8);  // 27 bytes: 3 words and 3 bytes
+  for (int64_t i = 0; i < 27; ++i) pixels.pixels.mutable_data<uint8_t>()[i] = 3 * i;
+  pixels.labels = {0, 1, 0};
+  const uint64_t original = pixels.fingerprint();
+  EXPECT_EQ(pixels.subset({0, 1, 2}).fingerprint(), original);
+  for (int64_t i = 0; i < 27; ++i) {
+    ImageSet changed = pixels.subset({0, 1, 2});
+    changed.pixels.mutable_data<uint8_t>()[i] ^= 0x80;
+    EXPECT_NE(changed.fingerprint(), original) << "byte " << i;
+  }
+  ImageSet relabelled = pixels.subset({0, 1, 2});
+  relabelled.labels[2] = 1;
+  EXPECT_NE(relabelled.fingerprint(), original);
+  EXPECT_NE(pixels.subset({1, 0, 2}).fingerprint(), original);
+
+  ImageSet files;
+  files.source = "/data/set";
+  files.files = {"/data/set/a/1.png", "/data/set/b/2.png"};
+  files.labels = {0, 1};
+  ImageSet moved = files;  // the same folder elsewhere
+  moved.source = "/elsewhere/set";
+  moved.files = {"/elsewhere/set/a/1.png", "/elsewhere/set/b/2.png"};
+  EXPECT_EQ(moved.fingerprint(), files.fingerprint());
+  ImageSet renamed = files;
+  renamed.files[1] = "/data/set/b/3.png";
+  EXPECT_NE(renamed.fingerprint(), files.fingerprint());
+}
+
 TEST(ImageSetTest, GrayIsReplicatedToRgb) {
   absl::StatusOr<Image> image = gray_set().image(1);
   ASSERT_TRUE(image.ok()) << image.status();
