@@ -248,7 +248,9 @@ class CheckpointReader {
 
   explicit CheckpointReader(const std::string& path) : path_(path), in_(path, std::ios::binary) {}
 
-  absl::StatusOr<Checkpoint> read() {
+  enum class Contents { kAll, kHeaderOnly };
+
+  absl::StatusOr<Checkpoint> read(Contents contents) {
     std::error_code error;
     if (std::filesystem::is_directory(path_, error)) {
       return corrupt("it is a folder, not a checkpoint file");
@@ -298,16 +300,17 @@ class CheckpointReader {
     if (header.has_bit_config()) checkpoint.bit_config = header.bit_config();
     checkpoint.class_names.assign(header.class_names().begin(), header.class_names().end());
     checkpoint.input_resolution = header.input_resolution();
-    if (auto s = read_tensors(header.parameters(), &checkpoint.parameters); !s.ok()) return s;
-    if (auto s = read_tensors(header.buffers(), &checkpoint.buffers); !s.ok()) return s;
+    const proto::OptimizerState& optimizer = header.optimizer();
     if (header.has_optimizer()) {
-      const proto::OptimizerState& optimizer = header.optimizer();
       checkpoint.optimizer.kind = optimizer.kind();
       checkpoint.optimizer.steps_taken = optimizer.steps_taken();
       if (optimizer.has_sgd()) checkpoint.optimizer.sgd = optimizer.sgd();
-      if (auto s = read_tensors(optimizer.tensors(), &checkpoint.optimizer.tensors); !s.ok()) {
-        return s;
-      }
+    }
+    if (contents == Contents::kHeaderOnly) return checkpoint;
+    if (auto s = read_tensors(header.parameters(), &checkpoint.parameters); !s.ok()) return s;
+    if (auto s = read_tensors(header.buffers(), &checkpoint.buffers); !s.ok()) return s;
+    if (auto s = read_tensors(optimizer.tensors(), &checkpoint.optimizer.tensors); !s.ok()) {
+      return s;
     }
     return checkpoint;
   }
@@ -378,7 +381,11 @@ class CheckpointReader {
 }  // namespace
 
 absl::StatusOr<Checkpoint> load_checkpoint(const std::string& path) {
-  return CheckpointReader(path).read();
+  return CheckpointReader(path).read(CheckpointReader::Contents::kAll);
+}
+
+absl::StatusOr<Checkpoint> load_checkpoint_header(const std::string& path) {
+  return CheckpointReader(path).read(CheckpointReader::Contents::kHeaderOnly);
 }
 
 bool is_checkpoint_file(const std::string& path) {

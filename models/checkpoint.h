@@ -48,6 +48,10 @@ absl::Status save_checkpoint(const std::string& path, const Checkpoint& checkpoi
 // fault, the tensor or field.
 absl::StatusOr<Checkpoint> load_checkpoint(const std::string& path);
 
+// The same without the tensors (their lists stay empty and their bytes unread): a checkpoint's
+// settings, step and classes at the cost of its header alone.
+absl::StatusOr<Checkpoint> load_checkpoint_header(const std::string& path);
+
 // Whether the file starts with the checkpoint magic (as opposed to, say, an .npz zip).
 bool is_checkpoint_file(const std::string& path);
 

@@ -263,17 +263,23 @@ absl::Status save_train_state(const std::string& path, const TrainState& state) 
 absl::Status restore_train_state(
     const std::string& path, TrainState& state,
     const std::function<absl::Status(const Checkpoint&)>& check_first) {
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(path);
+  if (!checkpoint.ok()) return checkpoint.status();
+  return restore_train_state(*checkpoint, path, state, check_first);
+}
+
+absl::Status restore_train_state(
+    const Checkpoint& checkpoint, const std::string& path, TrainState& state,
+    const std::function<absl::Status(const Checkpoint&)>& check_first) {
   if (state.model == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("restore_train_state(", path, "): no model"));
   }
-  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(path);
-  if (!checkpoint.ok()) return checkpoint.status();
   if (check_first) {
-    if (absl::Status status = check_first(*checkpoint); !status.ok()) return status;
+    if (absl::Status status = check_first(checkpoint); !status.ok()) return status;
   }
 
   // Check everything first.
-  absl::StatusOr<BitConfig> saved_config = bit_config_from_checkpoint(*checkpoint, path);
+  absl::StatusOr<BitConfig> saved_config = bit_config_from_checkpoint(checkpoint, path);
   if (saved_config.ok()) {
     const std::string saved = bit_arch_description(*saved_config);
     const std::string wanted = bit_arch_description(state.model->config());
@@ -282,30 +288,30 @@ absl::Status restore_train_state(
           "checkpoint ", path, " holds a BiT-", saved, ", the model is a BiT-", wanted));
     }
   }
-  if (auto s = check_module_state(*state.model, *checkpoint, path); !s.ok()) return s;
+  if (auto s = check_module_state(*state.model, checkpoint, path); !s.ok()) return s;
   if (state.optimizer != nullptr) {
-    auto s = check_optimizer_state(*state.optimizer, *state.model, *checkpoint, path);
+    auto s = check_optimizer_state(*state.optimizer, *state.model, checkpoint, path);
     if (!s.ok()) return s;
   }
   if (state.generator != nullptr) {
-    if (auto s = check_rng_state(*checkpoint, path); !s.ok()) return s;
+    if (auto s = check_rng_state(checkpoint, path); !s.ok()) return s;
   }
 
   // Then change things; only the optimizer can still refuse (a buffer for a parameter it does
   // not hold), and it is first, so a refusal leaves everything as it was.
   if (state.optimizer != nullptr) {
-    if (auto s = load_optimizer_state(*state.optimizer, *checkpoint, path); !s.ok()) return s;
+    if (auto s = load_optimizer_state(*state.optimizer, checkpoint, path); !s.ok()) return s;
   }
-  copy_named(state.model->named_parameters(), checkpoint->parameters);
-  copy_named(state.model->named_buffers(), checkpoint->buffers);
+  copy_named(state.model->named_parameters(), checkpoint.parameters);
+  copy_named(state.model->named_buffers(), checkpoint.buffers);
   state.model->invalidate_caches();
-  if (state.generator != nullptr) state.generator->set_state(checkpoint->rng_state);
-  state.step = checkpoint->step;
-  state.config = checkpoint->config;
-  state.model_name = checkpoint->model_name;
-  state.class_names = checkpoint->class_names;
-  state.input_resolution = checkpoint->input_resolution;
-  state.run_facts = checkpoint->metadata;
+  if (state.generator != nullptr) state.generator->set_state(checkpoint.rng_state);
+  state.step = checkpoint.step;
+  state.config = checkpoint.config;
+  state.model_name = checkpoint.model_name;
+  state.class_names = checkpoint.class_names;
+  state.input_resolution = checkpoint.input_resolution;
+  state.run_facts = checkpoint.metadata;
   return absl::OkStatus();
 }
 
@@ -313,7 +319,13 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
                                                               const std::string& model_name) {
   absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(path);
   if (!checkpoint.ok()) return checkpoint.status();
-  absl::StatusOr<BitConfig> config = bit_config_from_checkpoint(*checkpoint, path);
+  return bit_model_from_checkpoint(*checkpoint, path, model_name);
+}
+
+absl::StatusOr<LoadedBitModel> bit_model_from_checkpoint(const Checkpoint& checkpoint,
+                                                         const std::string& path,
+                                                         const std::string& model_name) {
+  absl::StatusOr<BitConfig> config = bit_config_from_checkpoint(checkpoint, path);
   if (!config.ok()) return config.status();
   if (!model_name.empty()) {
     absl::StatusOr<BitConfig> named = bit_config_from_name(model_name);
@@ -324,23 +336,23 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
           requested_arch(model_name, *named)));
     }
   }
-  if (checkpoint->parameters.empty()) {
+  if (checkpoint.parameters.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds no parameters"));
   }
-  if (std::string mismatch = class_names_mismatch(checkpoint->class_names, config->head_size);
+  if (std::string mismatch = class_names_mismatch(checkpoint.class_names, config->head_size);
       !mismatch.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " holds ", mismatch));
   }
-  const DType dtype = checkpoint->parameters.front().second.dtype();
+  const DType dtype = checkpoint.parameters.front().second.dtype();
   if (!is_floating(dtype)) {
     return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, ": parameter '",
-                                                   checkpoint->parameters.front().first,
+                                                   checkpoint.parameters.front().first,
                                                    "' is ", dtype_name(dtype),
                                                    ", not a floating dtype"));
   }
   // The file's tensors were read, so they exist; a bit_config that claims more than they hold
   // would have the model allocate that much before the shapes are compared.
-  const int64_t saved_count = count_elements(checkpoint->parameters);
+  const int64_t saved_count = count_elements(checkpoint.parameters);
   if (const int64_t count = bit_param_count(*config); count != saved_count) {
     return absl::InvalidArgumentError(absl::StrCat(
         "checkpoint ", path, ": its bit_config describes a BiT-", bit_arch_description(*config),
@@ -349,13 +361,13 @@ absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string&
   LoadedBitModel loaded;
   loaded.model = std::make_shared<BitResNetV2>(*config);  // the config was checked
   loaded.model->to(dtype);
-  if (auto s = restore_module_state(*loaded.model, *checkpoint, path); !s.ok()) return s;
-  loaded.class_names = checkpoint->class_names;
-  loaded.input_resolution = checkpoint->input_resolution;
-  loaded.run_config = checkpoint->config;
+  if (auto s = restore_module_state(*loaded.model, checkpoint, path); !s.ok()) return s;
+  loaded.class_names = checkpoint.class_names;
+  loaded.input_resolution = checkpoint.input_resolution;
+  loaded.run_config = checkpoint.config;
   loaded.message = absl::StrCat(
-      "loaded ", checkpoint->parameters.size(), " parameters from checkpoint ", path, " (",
-      checkpoint->model_name, ", step ", checkpoint->step, ") into BiT-", bit_arch_name(*config),
+      "loaded ", checkpoint.parameters.size(), " parameters from checkpoint ", path, " (",
+      checkpoint.model_name, ", step ", checkpoint.step, ") into BiT-", bit_arch_name(*config),
       " (head ", config->head_size, ")");
   return loaded;
 }

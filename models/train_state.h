@@ -66,6 +66,11 @@ absl::Status save_train_state(const std::string& path, const TrainState& state);
 absl::Status restore_train_state(
     const std::string& path, TrainState& state,
     const std::function<absl::Status(const Checkpoint&)>& check_first = nullptr);
+// The same from a checkpoint already read (`path` labels messages): a caller that built the model
+// from it need not read the file again.
+absl::Status restore_train_state(
+    const Checkpoint& checkpoint, const std::string& path, TrainState& state,
+    const std::function<absl::Status(const Checkpoint&)>& check_first = nullptr);
 
 // ------------------------------------------------------------------------------------------------
 // The pieces, for tools that handle a Checkpoint themselves. `path` labels error messages.
@@ -91,5 +96,9 @@ absl::Status restore_module_state(Module& module, const Checkpoint& checkpoint,
 // architecture.
 absl::StatusOr<LoadedBitModel> load_bit_model_from_checkpoint(const std::string& path,
                                                               const std::string& model_name = "");
+// The same from a checkpoint already read; `path` labels messages.
+absl::StatusOr<LoadedBitModel> bit_model_from_checkpoint(const Checkpoint& checkpoint,
+                                                         const std::string& path,
+                                                         const std::string& model_name = "");
 
 }  // namespace bitgrad

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -59,12 +60,20 @@ std::string resumed_on_other_classes(const RunConfig& config) {
                       " holds now");
 }
 
-// Restores `state` from `path`, refusing a checkpoint of a different run: other settings, or
-// other classes under the same --dataset (a file replaced, a relative path run elsewhere).
-absl::Status resume_from(const std::string& path, const RunConfig& config,
-                         const std::vector<std::string>& class_names, TrainState& state) {
+// Restores `state` from `checkpoint`, config.out's as already read (read from `path` here when
+// not given), refusing a checkpoint of a different run: other settings, or other classes under
+// the same --dataset (a file replaced, a relative path run elsewhere). Taken by value, so that
+// its tensors are freed once copied.
+absl::Status resume_from(std::optional<Checkpoint> checkpoint, const std::string& path,
+                         const RunConfig& config, const std::vector<std::string>& class_names,
+                         TrainState& state) {
   if (absl::Status status = check_checkpoint_to_resume(config.out()); !status.ok()) {
     return status;
+  }
+  if (!checkpoint.has_value()) {
+    absl::StatusOr<Checkpoint> read = load_checkpoint(path);
+    if (!read.ok()) return read.status();
+    checkpoint = *std::move(read);
   }
   // --weights aside: the run's model is in its checkpoint, wherever it started from.
   const auto compared = [](RunConfig settings) {
@@ -87,7 +96,8 @@ absl::Status resume_from(const std::string& path, const RunConfig& config,
     }
     return absl::OkStatus();
   };
-  if (absl::Status status = restore_train_state(path, state, same_run); !status.ok()) {
+  if (absl::Status status = restore_train_state(*checkpoint, path, state, same_run);
+      !status.ok()) {
     return status;
   }
   state.config = run_config_text(config);
@@ -282,7 +292,7 @@ class FinetuneRun {
  public:
   FinetuneRun(BitResNetV2& model, const Dataset& data, const RunConfig& config,
               const FinetunePlan& plan, const MicroBatching& micro, Communicator& world,
-              std::ostream& out)
+              std::ostream& out, std::optional<Checkpoint> resumed)
       : model_(model),
         data_(data),
         config_(config),
@@ -298,7 +308,8 @@ class FinetuneRun {
         files_(!config.out().empty() && world.is_root()),
         checkpoint_(checkpoint_path(config.out())),
         metrics_file_(metrics_path(config.out())),
-        knows_checkpoint_(files_) {}
+        knows_checkpoint_(files_),
+        resumed_(std::move(resumed)) {}
 
   absl::Status open() {
     if (files_) {
@@ -311,8 +322,8 @@ class FinetuneRun {
     const std::map<std::string, std::string> facts =
         files_ ? run_facts(data_.train, model_.device()) : std::map<std::string, std::string>();
     if (config_.resume()) {
-      if (absl::Status status =
-              resume_from(checkpoint_, config_, data_.train.class_names, state_);
+      if (absl::Status status = resume_from(std::exchange(resumed_, std::nullopt), checkpoint_,
+                                            config_, data_.train.class_names, state_);
           !status.ok()) {
         return status;
       }
@@ -542,6 +553,7 @@ class FinetuneRun {
   DataParallel data_parallel_;
   ProgressMeter* progress_ = nullptr;  // train()'s
   std::unique_ptr<DecodedImageCache> test_images_;
+  std::optional<Checkpoint> resumed_;  // --resume's checkpoint as given, until open() restores it
   // What a failure leaves behind, for its message: rank 0's last checkpoint step (-1: none).
   int64_t saved_step_ = -1;
   bool knows_checkpoint_;
@@ -553,7 +565,8 @@ class FinetuneRun {
 
 absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
                                         const RunConfig& config, std::ostream& out,
-                                        Communicator* world_or_null) {
+                                        Communicator* world_or_null,
+                                        std::optional<Checkpoint> resumed) {
   absl::StatusOr<FinetunePlan> plan = plan_finetune(config, data.train);
   if (!plan.ok()) return plan.status();
   if (model.config().head_size != data.train.num_classes()) {
@@ -567,7 +580,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   Communicator& world = world_or_null != nullptr ? *world_or_null : one_process;
   absl::StatusOr<MicroBatching> micro = micro_batching(config, world);
   if (!micro.ok()) return micro.status();
-  FinetuneRun run(model, data, config, *plan, *micro, world, out);
+  FinetuneRun run(model, data, config, *plan, *micro, world, out, std::move(resumed));
   if (absl::Status status = run.open(); !status.ok()) return status;
   run.print_header();
   return run.train();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <ostream>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,7 @@
 #include "dist/communicator.h"
 #include "dist/gradient_reducer.h"
 #include "models/bit_resnet_v2.h"
+#include "models/checkpoint.h"
 #include "optim/lr_schedule.h"
 #include "train/evaluate.h"
 #include "train/run_config.pb.h"
@@ -72,8 +74,12 @@ struct FinetuneResult {
 // multiple of N, and each process takes a run of them, so N processes make the updates of one
 // process with that many micro-batches (train/update.h). Only rank 0 writes config.out;
 // evaluation is split over the processes too.
+//
+// With config.resume, `resumed` is config.out's checkpoint as the caller read it to build the
+// model (empty: finetune reads it); it is freed once restored.
 absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
                                         const RunConfig& config, std::ostream& out,
-                                        Communicator* world = nullptr);
+                                        Communicator* world = nullptr,
+                                        std::optional<Checkpoint> resumed = std::nullopt);
 
 }  // namespace bitgrad

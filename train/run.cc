@@ -1,6 +1,8 @@
 #include "train/run.h"
 
 #include <filesystem>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -133,7 +135,7 @@ RunConfig with_the_runs_test_fraction(const RunConfig& config, const DatasetSpec
       !is_checkpoint_file(config.weights())) {
     return config;
   }
-  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(config.weights());
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint_header(config.weights());
   if (!checkpoint.ok()) return config;  // loading the model reports it
   absl::StatusOr<RunConfig> run = parse_run_config(checkpoint->config, config.weights());
   if (!run.ok() || run->test_fraction() == 0) return config;
@@ -297,15 +299,20 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   if (!data.ok()) return data.status();
 
   // A resumed run's model is its checkpoint's: --weights, where it started, is not read again
-  // (it may have moved since).
+  // (it may have moved since). The checkpoint is read once, for the model and then the rest.
+  std::optional<Checkpoint> resumed;
   if (config.resume()) {
     if (absl::Status status = check_checkpoint_to_resume(config.out()); !status.ok()) {
       return status;
     }
+    absl::StatusOr<Checkpoint> read = load_checkpoint(checkpoint_path(config.out()));
+    if (!read.ok()) return read.status();
+    resumed = *std::move(read);
   }
   absl::StatusOr<LoadedBitModel> model =
-      config.resume() ? load_bit_model_from_checkpoint(checkpoint_path(config.out()))
-                      : initial_model(config, data->train.class_names);
+      resumed.has_value()
+          ? bit_model_from_checkpoint(*resumed, checkpoint_path(config.out()))
+          : initial_model(config, data->train.class_names);
   if (!model.ok()) return model.status();
   model->model->to(run_device(config));
   const ScopedBf16Autocast autocast(config.dtype() == "bf16");  // off again when the run ends
@@ -322,7 +329,8 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   if (config.out().empty() && config.save_weights().empty()) {
     out << "note: without --out or --save_weights the trained model is not kept\n";
   }
-  absl::StatusOr<FinetuneResult> result = finetune(*model->model, *data, config, out, world);
+  absl::StatusOr<FinetuneResult> result =
+      finetune(*model->model, *data, config, out, world, std::move(resumed));
   if (!result.ok()) return result.status();
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {
     absl::StatusOr<SavedWeights> saved =

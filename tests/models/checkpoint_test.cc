@@ -86,6 +86,37 @@ void write_bytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary) << bytes;
 }
 
+// What --eval_only reads to adopt a run's --test_fraction: the settings, not the tensors, which
+// are left unread (a damaged tensor does not fail it).
+TEST(CheckpointTest, TheHeaderAloneHoldsEverythingButTheTensors) {
+  const Checkpoint saved = sample_checkpoint();
+  const std::string path = temp_path("header_only.ckpt");
+  ASSERT_TRUE(save_checkpoint(path, saved).ok());
+  std::string bytes = read_bytes(path);
+  bytes[bytes.size() - 8] ^= 0x40;  // inside the last tensor's data
+  write_bytes(path, bytes);
+  ASSERT_FALSE(load_checkpoint(path).ok());
+
+  absl::StatusOr<Checkpoint> header = load_checkpoint_header(path);
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_EQ(header->model_name, saved.model_name);
+  EXPECT_EQ(header->step, saved.step);
+  EXPECT_EQ(header->config, saved.config);
+  EXPECT_EQ(header->metadata, saved.metadata);
+  EXPECT_EQ(header->optimizer.kind, "sgd");
+  EXPECT_EQ(header->optimizer.steps_taken, saved.optimizer.steps_taken);
+  ASSERT_TRUE(header->bit_config.has_value());
+  EXPECT_EQ(header->bit_config->depth(), 101);
+  EXPECT_TRUE(header->parameters.empty());
+  EXPECT_TRUE(header->buffers.empty());
+  EXPECT_TRUE(header->optimizer.tensors.empty());
+
+  bytes[30] ^= 0x01;  // inside the header
+  write_bytes(path, bytes);
+  EXPECT_TRUE(fails_naming(load_checkpoint_header(path).status(),
+                           {path, "header fails its checksum"}));
+}
+
 TEST(CheckpointTest, CorruptionIsDetectedAndNamed) {
   std::string path = temp_path("corrupt.ckpt");
   ASSERT_TRUE(save_checkpoint(path, sample_checkpoint()).ok());
