@@ -1,6 +1,7 @@
 #include "io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 
 #include "absl/algorithm/container.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 
@@ -57,6 +60,24 @@ std::string temporary_path_for(const std::string& path) {
 
 bool all_digits(absl::string_view text) {
   return !text.empty() && absl::c_all_of(text, [](char c) { return absl::ascii_isdigit(c); });
+}
+
+// What writes of `path` killed before publishing left beside it (PATH.tmp-PID-N, and libzip's
+// temporaries of those) whose process is gone: no one will publish or delete them. Those of a
+// running process stay, as it may be writing them still.
+void remove_temporaries_of_killed_writes(const std::string& path) {
+  const std::filesystem::path published(path);
+  const std::string prefix = published.filename().string() + ".tmp-";
+  std::error_code ignored;
+  const std::filesystem::path folder = published.has_parent_path() ? published.parent_path() : ".";
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ignored)) {
+    const std::string name = entry.path().filename().string();
+    if (!absl::StartsWith(name, prefix) || !is_atomic_write_temporary(name)) continue;
+    int pid = 0;
+    const absl::string_view counters = absl::string_view(name).substr(prefix.size());
+    if (!absl::SimpleAtoi(counters.substr(0, counters.find('-')), &pid) || pid <= 0) continue;
+    if (::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ignored);
+  }
 }
 
 absl::Status flush_to_disk(const std::string& temporary, const std::string& path) {
@@ -110,6 +131,7 @@ absl::Status write_file_atomically_via(
     ::fsync(dir);
     ::close(dir);
   }
+  remove_temporaries_of_killed_writes(path);
   return absl::OkStatus();
 }
 

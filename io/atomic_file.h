@@ -1,7 +1,10 @@
 // Writing files so that a crash or a full disk never leaves a half-written file behind: the
 // data goes to a temporary file in the same directory, is flushed to disk, and only then
 // renamed over the destination (an atomic replace on POSIX). An existing file at `path` stays
-// intact until the new one is complete.
+// intact until the new one is complete. A write that succeeds also deletes the temporaries that
+// earlier writes of `path` left when they were killed, those of processes no longer running here
+// (a writer on another machine sharing the folder would look gone: write one output from one
+// machine at a time).
 //
 // For tests that kill a writer mid-write: the environment variable
 // BITGRAD_TEST_PAUSE_BEFORE_PUBLISH_MS=N makes every write wait N ms after the temporary file

@@ -2,10 +2,14 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -72,6 +76,42 @@ TEST(AtomicFileTest, ItsTemporariesAreRecognisedByName) {
                             ".tmp-1-2", "model.ckpt.tmp--1", "model.ckpt", "a.tmp-x-1"}) {
     EXPECT_FALSE(is_atomic_write_temporary(other)) << other;
   }
+}
+
+// A pid no process has: a child's, once it has exited and been reaped.
+pid_t pid_of_a_process_that_is_gone() {
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  return child;
+}
+
+// What a bit_export or --save_weights killed before publishing left beside its output: the next
+// write of that output deletes it, and leaves a running writer's temporaries and other files.
+TEST(AtomicFileTest, AWriteDeletesTheTemporariesOfKilledWritesOfItsPath) {
+  const std::string dir = ::testing::TempDir() + "/atomic_killed";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string gone = std::to_string(pid_of_a_process_that_is_gone());
+  const std::string running = std::to_string(getpid());
+  const std::vector<std::string> left = {"model.npz.tmp-" + gone + "-0",
+                                         "model.npz.tmp-" + gone + "-3.a1B2c3"};
+  const std::vector<std::string> kept = {"model.npz.tmp-" + running + "-9",
+                                         "other.npz.tmp-" + gone + "-0",
+                                         "model.npz.tmp-" + gone + "-0.bak", "notes.tmp-1.txt"};
+  for (const std::vector<std::string>& names : {left, kept}) {
+    for (const std::string& name : names) std::ofstream(dir + "/" + name) << "x";
+  }
+  ASSERT_TRUE(write_file_atomically(dir + "/model.npz", [](FileSink& s) {
+                return write_text(s, "new");
+              }).ok());
+  for (const std::string& name : left) {
+    EXPECT_FALSE(std::filesystem::exists(dir + "/" + name)) << name;
+  }
+  for (const std::string& name : kept) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/" + name)) << name;
+  }
+  EXPECT_EQ(read_all(dir + "/model.npz"), "new");
 }
 
 TEST(AtomicFileTest, UnwritableDirectoryNamesThePath) {
