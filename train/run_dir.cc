@@ -38,6 +38,35 @@ absl::Status in_use(const std::string& path, const std::string& lock_path) {
                                       lock_path, "); wait for it or choose another --out"));
 }
 
+// The run directory's own lock, beside OUT/lock's: deleting that file by hand (a lock that looks
+// stale) would otherwise let a second run in. Returns the locked descriptor, or -1 where folders
+// cannot be flocked (NFS emulates flock with write locks, which a folder cannot take): there
+// OUT/lock's lock alone holds.
+absl::StatusOr<int> lock_folder(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  const bool held = errno == EWOULDBLOCK;
+  ::close(fd);
+  if (held) return in_use(path, lock_path(path));
+  return -1;
+}
+
+// Whether a live run holds the run directory `path`, by either of its locks. Neither is taken.
+bool held_by_a_run(const std::string& path) {
+  const auto held = [](const std::string& file, int flags) {
+    const int fd = ::open(file.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool busy = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(fd);  // releases the shared lock, if taken
+    return busy;
+  };
+  // Neither through a link nor waiting on a FIFO planted at OUT/lock: RunDirectory::open refuses
+  // them.
+  return held(path, O_RDONLY | O_DIRECTORY) ||
+         held(lock_path(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+}
+
 void remove_stale_temporaries(const std::string& dir) {
   std::error_code ignored;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ignored)) {
@@ -57,6 +86,9 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
     return out_error(path, absl::StrCat("the run directory is not writable: ", std::strerror(errno)));
   }
   const std::string lock_path = bitgrad::lock_path(path);
+  absl::StatusOr<int> folder_fd = lock_folder(path);
+  if (!folder_fd.ok()) return folder_fd.status();
+  RunDirectory opened(path, -1, *folder_fd);  // its destructor releases what is taken
   // Not through a link: as root, a link planted there would have the pid written over its target.
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -65,29 +97,21 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
                                         open_errno == ELOOP ? "it is a symbolic link; remove it"
                                                             : std::strerror(open_errno)));
   }
+  opened.lock_fd_ = fd;
   if (struct stat file; ::fstat(fd, &file) == 0 && !S_ISREG(file.st_mode)) {
-    ::close(fd);
     return out_error(path, absl::StrCat(lock_path, " is not a regular file (a pipe, a device?); "
                                         "remove it"));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int flock_errno = errno;
-    ::close(fd);
-    if (flock_errno != EWOULDBLOCK) {
-      return out_error(path, absl::StrCat("cannot lock ", lock_path, ": ",
-                                          std::strerror(flock_errno)));
-    }
-    return in_use(path, lock_path);
+    if (errno == EWOULDBLOCK) return in_use(path, lock_path);
+    return out_error(path, absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(errno)));
   }
   const std::string pid = absl::StrCat(::getpid(), "\n");
   if (::ftruncate(fd, 0) != 0 || ::write(fd, pid.data(), pid.size()) < 0) {
-    const int write_errno = errno;
-    ::close(fd);
-    return out_error(path, absl::StrCat("cannot write ", lock_path, ": ",
-                                        std::strerror(write_errno)));
+    return out_error(path, absl::StrCat("cannot write ", lock_path, ": ", std::strerror(errno)));
   }
   remove_stale_temporaries(path);
-  return RunDirectory(path, fd);
+  return opened;
 }
 
 absl::Status check_checkpoint_to_resume(const std::string& out) {
@@ -120,14 +144,7 @@ absl::Status check_run_directory_usable(const std::string& path) {
   if (error && error != std::errc::no_such_file_or_directory) {
     return out_error(path, absl::StrCat("cannot look at it: ", error.message()));
   }
-  const std::string lock_path = bitgrad::lock_path(path);
-  // Neither through a link nor waiting on a FIFO planted there: RunDirectory::open refuses them.
-  const int fd = ::open(lock_path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd >= 0) {
-    const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    ::close(fd);  // releases the shared lock, if taken
-    if (held) return in_use(path, lock_path);
-  }
+  if (held_by_a_run(path)) return in_use(path, lock_path(path));
   if (std::filesystem::is_directory(path, error) && ::access(path.c_str(), W_OK) != 0) {
     return out_error(path,
                      absl::StrCat("the run directory is not writable: ", std::strerror(errno)));
@@ -136,12 +153,15 @@ absl::Status check_run_directory_usable(const std::string& path) {
 }
 
 RunDirectory::RunDirectory(RunDirectory&& other) noexcept
-    : path_(std::move(other.path_)), lock_fd_(other.lock_fd_) {
+    : path_(std::move(other.path_)), lock_fd_(other.lock_fd_), folder_fd_(other.folder_fd_) {
   other.lock_fd_ = -1;
+  other.folder_fd_ = -1;
 }
 
 RunDirectory::~RunDirectory() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);  // closing the last descriptor releases the flock
+  // Closing the last descriptor releases its flock.
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  if (folder_fd_ >= 0) ::close(folder_fd_);
 }
 
 }  // namespace bitgrad

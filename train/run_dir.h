@@ -1,9 +1,10 @@
 // The run directory (--out) of a training run, held for the run's lifetime: created if needed,
 // checked writable before any work starts, and locked so that two runs never write one
-// directory. The lock is flock() on OUT/lock, which the kernel releases when the process dies,
-// so a run killed with SIGKILL never leaves it stuck (deleting OUT/lock while a run holds it
-// would let a second run in: never delete it by hand). A link at OUT/lock is refused, not
-// followed. Opening also deletes the temporaries
+// directory. The locks are flock() on OUT/lock and on the folder itself, which the kernel
+// releases when the process dies, so a run killed with SIGKILL never leaves them stuck; the
+// folder's keeps a second run out when OUT/lock was deleted by hand (except where folders cannot
+// be locked, on NFS). A link at OUT/lock is refused, not followed. Opening also deletes the
+// temporaries
 // (NAME.tmp-PID-N, io/atomic_file.h) that a killed run left mid-write; holding the lock, no
 // other process can be writing them.
 #pragma once
@@ -47,9 +48,11 @@ class RunDirectory {
   const std::string& path() const { return path_; }
 
  private:
-  RunDirectory(std::string path, int lock_fd) : path_(std::move(path)), lock_fd_(lock_fd) {}
+  RunDirectory(std::string path, int lock_fd, int folder_fd)
+      : path_(std::move(path)), lock_fd_(lock_fd), folder_fd_(folder_fd) {}
   std::string path_;
-  int lock_fd_ = -1;
+  int lock_fd_ = -1;    // OUT/lock, flocked
+  int folder_fd_ = -1;  // OUT itself, flocked (-1 where folders cannot be)
 };
 
 }  // namespace bitgrad
