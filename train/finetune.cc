@@ -23,6 +23,7 @@
 #include "google/protobuf/text_format.h"
 #include "models/train_state.h"
 #include "optim/sgd.h"
+#include "train/cpu_contention.h"
 #include "train/metrics_log.h"
 #include "train/model_init.h"
 #include "train/progress.h"
@@ -404,6 +405,8 @@ class FinetuneRun {
     // Only around the updates: a signal in the final evaluation ends the process as before.
     std::optional<StopOnSignals> signals;
     if (world_.size() == 1) signals.emplace();
+    std::optional<CpuContentionWatch> contention;
+    if (model_.device().is_cpu() && world_.is_root()) contention.emplace(omp_get_max_threads());
     for (int64_t step = state_.step; step < plan_.steps;) {
       const Clock::time_point start = Clock::now();
       std::vector<Batch> micro_batches;
@@ -433,6 +436,10 @@ class FinetuneRun {
         return stopped(s);
       }
       progress.update(step, *loss, lr);
+      if (const std::string note = contention ? contention->poll() : ""; !note.empty()) {
+        progress.end_line();
+        out_ << "note: " << note << "\n";
+      }
       if (is_eval_step(step)) {
         if (absl::Status status = evaluate_and_save(step, true); !status.ok()) {
           return stopped(status);

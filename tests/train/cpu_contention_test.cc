@@ -1,0 +1,71 @@
+#include "train/cpu_contention.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace bitgrad {
+namespace {
+
+constexpr char kProcStat[] =
+    "cpu  900 0 300 5000 20 0 10 40 0 0\n"
+    "cpu0 400 0 100 2500 10 0 5 20 0 0\n"
+    "cpu1 500 0 200 2500 10 0 5 20 0 0\n"
+    "intr 12345\n";
+
+TEST(CpuContentionTest, BusyTimeCountsTheGivenCpusWithoutIdleOrIowait) {
+  EXPECT_DOUBLE_EQ(*busy_seconds_of(kProcStat, {0}, 100), (400 + 100 + 5 + 20) / 100.0);
+  EXPECT_DOUBLE_EQ(*busy_seconds_of(kProcStat, {0, 1}, 100), (525 + 725) / 100.0);
+  EXPECT_FALSE(busy_seconds_of(kProcStat, {0, 2}, 100).has_value());  // no cpu2 line
+  EXPECT_FALSE(busy_seconds_of("cpu0 1 2\n", {0}, 100).has_value());
+  EXPECT_FALSE(busy_seconds_of(kProcStat, {}, 100).has_value());
+}
+
+TEST(CpuContentionTest, ANoteOnlyWhenOthersLeaveFewerCoresThanTheThreads) {
+  EXPECT_EQ(contention_note(0.1, 2, 2), "");  // daemons
+  EXPECT_EQ(contention_note(1.0, 1, 2), "");  // one thread, one free core
+  EXPECT_EQ(contention_note(1.5, 2, 4), "");
+  EXPECT_EQ(contention_note(3.0, 1, 2), "");  // one thread has no barrier to wait at
+  const std::string note = contention_note(1.0, 2, 2);
+  EXPECT_NE(note.find("other work used 1.0 of the 2 cores this run's 2 threads"),
+            std::string::npos)
+      << note;
+  EXPECT_NE(note.find("OMP_NUM_THREADS"), std::string::npos) << note;
+  EXPECT_NE(contention_note(0.6, 8, 8), "");
+}
+
+// Children spinning on every core this process may use are other work, which the watch notes once.
+TEST(CpuContentionTest, TheWatchSeesOtherProcessesSpinning) {
+  const unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 8) GTEST_SKIP() << "not " << cores << " spinning processes";
+  std::vector<pid_t> spinners;
+  for (unsigned i = 0; i < cores; ++i) {
+    const pid_t child = fork();
+    if (child == 0) {
+      for (volatile unsigned long n = 0;; n = n + 1) {
+      }
+    }
+    spinners.push_back(child);
+  }
+  CpuContentionWatch watch(/*threads=*/2, /*every_seconds=*/1.0);
+  std::string note;
+  for (int i = 0; i < 30 && note.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    note = watch.poll();
+  }
+  for (pid_t child : spinners) {
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+  }
+  EXPECT_NE(note.find("other work used"), std::string::npos) << note;
+  EXPECT_EQ(watch.poll(), "");  // once
+}
+
+}  // namespace
+}  // namespace bitgrad
