@@ -126,11 +126,14 @@ std::vector<std::string> resumed_run_differences(const std::map<std::string, std
   const auto differs = [&](const std::string& key) {
     return saved.count(key) > 0 && saved.at(key) != now.at(key);
   };
+  const auto threads = [](const std::string& count) {
+    return absl::StrCat(count, count == "1" ? " thread" : " threads");
+  };
   std::vector<std::string> notes;
   if (differs("threads") && now.count("threads") > 0) {
     notes.push_back(absl::StrCat(
-        "--resume: this run computes with ", now.at("threads"), " threads, the checkpoint's run "
-        "used ", saved.at("threads"), " (OMP_NUM_THREADS, or the CPUs it may use): sums split "
+        "--resume: this run computes with ", threads(now.at("threads")), ", the checkpoint's "
+        "run used ", saved.at("threads"), " (OMP_NUM_THREADS, or the CPUs it may use): sums split "
         "among threads round differently, so the losses follow an uninterrupted run's only to "
         "rounding"));
   }
@@ -390,7 +393,6 @@ class FinetuneRun {
     const bool terminal = &out_ == &std::cout && stdout_is_terminal() && world_.size() == 1;
     ProgressMeter progress(plan_.steps, config_.batch(), terminal ? 0.5 : 10.0, out_);
     progress.set_one_line(terminal);
-    progress.restart(state_.step);
     progress_ = &progress;
     test_images_ = eval_image_cache(data_.test, plan_.resolution.crop);
     const int64_t first_step = state_.step;
@@ -401,6 +403,8 @@ class FinetuneRun {
         return stopped(status);
       }
     }
+    progress.restart(state_.step);
+    progress.set_pauses_left(evaluations_after(state_.step));
     DataParallelShard* shard = data_parallel_.shard ? &*data_parallel_.shard : nullptr;
     // Only around the updates: a signal in the final evaluation ends the process as before.
     std::optional<StopOnSignals> signals;
@@ -444,7 +448,7 @@ class FinetuneRun {
         if (absl::Status status = evaluate_and_save(step, true); !status.ok()) {
           return stopped(status);
         }
-        progress.restart(step);
+        progress.end_pause();
       }
       if (const int signal = signals ? signals->received() : 0; signal != 0) {
         // After the last update too: its checkpoint has everything, and --resume finishes.
@@ -478,6 +482,14 @@ class FinetuneRun {
   bool is_eval_step(int64_t step) const {
     return step == plan_.steps ||
            (config_.eval_every() > 0 && step > 0 && step % config_.eval_every() == 0);
+  }
+
+  // The evaluations after update `step`: every eval_every-th update's, and the last update's.
+  int64_t evaluations_after(int64_t step) const {
+    if (step >= plan_.steps) return 0;
+    const int64_t every = config_.eval_every();
+    if (every <= 0) return 1;
+    return plan_.steps / every - step / every + (plan_.steps % every != 0 ? 1 : 0);
   }
 
   // `status`, with what the failure leaves behind: rank 0's checkpoint, which it writes (the

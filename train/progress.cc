@@ -3,35 +3,52 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <utility>
 
 namespace bitgrad {
 
 ProgressMeter::ProgressMeter(int64_t total_steps, int64_t images_per_step,
                              double print_every_seconds, std::ostream& out)
     : total_steps_(total_steps), images_per_step_(images_per_step),
-      print_every_(print_every_seconds), out_(out), began_(Clock::now()), start_(began_),
-      last_print_(began_) {}
+      print_every_(print_every_seconds), out_(out), began_(Clock::now()), last_print_(began_),
+      stretch_start_(began_), last_update_(began_) {}
 
-void ProgressMeter::restart(int64_t step) {
-  start_ = Clock::now();
-  start_step_ = step;
-  last_step_ = step;
+void ProgressMeter::set_clock(std::function<Clock::time_point()> now) {
+  now_ = std::move(now);
+  began_ = last_print_ = stretch_start_ = last_update_ = now_();
 }
 
-double ProgressMeter::images_per_second() const {
-  double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
-  return seconds > 0 ? (last_step_ - start_step_) * images_per_step_ / seconds : 0.0;
+void ProgressMeter::restart(int64_t step) {
+  timed_seconds_ = 0;
+  timed_steps_ = 0;
+  stretch_start_ = last_update_ = now_();
+  stretch_start_step_ = last_step_ = step;
+}
+
+void ProgressMeter::end_pause() {
+  const Clock::time_point now = now_();
+  pause_seconds_ += std::chrono::duration<double>(now - last_update_).count();
+  ++pauses_;
+  if (pauses_left_ > 0) --pauses_left_;
+  timed_seconds_ += std::chrono::duration<double>(last_update_ - stretch_start_).count();
+  timed_steps_ += last_step_ - stretch_start_step_;
+  stretch_start_ = last_update_ = now;
+  stretch_start_step_ = last_step_;
 }
 
 void ProgressMeter::update(int64_t step, double loss, double lr, const std::string& extra) {
+  const Clock::time_point now = now_();
   last_step_ = step;
-  Clock::time_point now = Clock::now();
+  last_update_ = now;
   bool due = std::chrono::duration<double>(now - last_print_).count() >= print_every_;
   if (!due && step != total_steps_) return;
   last_print_ = now;
-  double elapsed = std::chrono::duration<double>(now - start_).count();
-  double steps_per_second = elapsed > 0 ? (step - start_step_) / elapsed : 0.0;
-  double eta = seconds_left(elapsed, step - start_step_, total_steps_ - start_step_);
+  const double seconds =
+      timed_seconds_ + std::chrono::duration<double>(now - stretch_start_).count();
+  const int64_t steps = timed_steps_ + (step - stretch_start_step_);
+  const double steps_per_second = seconds > 0 ? steps / seconds : 0.0;
+  const double pauses = pauses_ > 0 ? pause_seconds_ / pauses_ * pauses_left_ : 0.0;
+  const double eta = seconds_left(seconds, steps, steps + total_steps_ - step) + pauses;
   char line[256];
   const double total_elapsed = std::chrono::duration<double>(now - began_).count();
   std::snprintf(line, sizeof line,

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <string>
 
@@ -20,25 +21,39 @@ class ProgressMeter {
   // has passed, and always at the last step. `extra` is appended to the line.
   void update(int64_t step, double loss, double lr, const std::string& extra = "");
 
-  // Throughput since the last restart(), over steps actually timed.
-  double images_per_second() const;
   // Redraw one line ("\r") instead of printing a new one each time: for terminals.
   void set_one_line(bool one_line) { one_line_ = one_line; }
   // Ends a line being redrawn, so that other output starts on a fresh line.
   void end_line();
 
-  // Forget timing so far (after warm-up or an evaluation pause), keeping the step count.
+  // Starts the pace at `step` (a resumed run's first), forgetting any timing before.
   void restart(int64_t step);
+  // The pauses in the updates still to come (the evaluations), which the ETA adds at the
+  // average length of those so far.
+  void set_pauses_left(int64_t pauses) { pauses_left_ = pauses; }
+  // Call when a pause (an evaluation) ends: its time since the last update counts in the ETA's
+  // pauses, not in the pace, which goes on over the updates before and after it.
+  void end_pause();
+
+  using Clock = std::chrono::steady_clock;
+  // For tests: the time, instead of the steady clock's (set it before anything else).
+  void set_clock(std::function<Clock::time_point()> now);
 
  private:
-  using Clock = std::chrono::steady_clock;
   int64_t total_steps_, images_per_step_;
   double print_every_;
   std::ostream& out_;
-  Clock::time_point began_;              // construction: the elapsed time
-  Clock::time_point start_, last_print_;  // last restart(): the throughput
-  int64_t start_step_ = 0, last_step_ = 0;
+  Clock::time_point began_;       // construction: the elapsed time
+  Clock::time_point last_print_;
+  // The pace: updates timed in earlier stretches between pauses, then the current stretch.
+  double timed_seconds_ = 0;
+  int64_t timed_steps_ = 0;
+  Clock::time_point stretch_start_, last_update_;
+  int64_t stretch_start_step_ = 0, last_step_ = 0;
+  double pause_seconds_ = 0;
+  int64_t pauses_ = 0, pauses_left_ = 0;
   bool one_line_ = false, line_open_ = false;
+  std::function<Clock::time_point()> now_ = Clock::now;
 };
 
 // Whether standard output is a terminal (not a pipe or a file).

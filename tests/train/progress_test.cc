@@ -1,5 +1,6 @@
 #include "train/progress.h"
 
+#include <chrono>
 #include <sstream>
 
 #include "gtest/gtest.h"
@@ -28,6 +29,36 @@ TEST(ProgressTest, TheLastStepIsAlwaysShown) {
   meter.update(4, 0.25, 0.1);
   EXPECT_NE(out.str().find("step 4/4  loss 0.2500  lr 1.00e-01"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("ETA 0:00\n"), std::string::npos) << out.str();
+}
+
+// The pace goes on over the updates on both sides of an evaluation, and the ETA adds the
+// evaluations to come at the length of those so far.
+TEST(ProgressTest, EvaluationsAreLeftOutOfThePaceAndCountedInTheEta) {
+  std::ostringstream out;
+  ProgressMeter meter(10, 4, /*print_every_seconds=*/0, out);
+  ProgressMeter::Clock::time_point now{};
+  meter.set_clock([&now] { return now; });
+  meter.restart(0);
+  meter.set_pauses_left(2);  // after updates 5 and 10
+  for (int64_t step = 1; step <= 5; ++step) {
+    now += std::chrono::seconds(2);
+    meter.update(step, 0.5, 0.1);
+  }
+  // 5 updates left at 2 s; no evaluation measured yet.
+  EXPECT_NE(out.str().find("step 5/10  loss 0.5000  lr 1.00e-01  2.0 img/s  elapsed 0:10  "
+                           "ETA 0:10\n"),
+            std::string::npos)
+      << out.str();
+  now += std::chrono::seconds(10);
+  meter.end_pause();
+  now += std::chrono::seconds(4);
+  meter.update(6, 0.5, 0.1);
+  // The pace of all six updates, 24 images in 14 s; 4 updates at 14/6 s, and the last
+  // evaluation at 10 s.
+  EXPECT_NE(out.str().find("step 6/10  loss 0.5000  lr 1.00e-01  1.7 img/s  elapsed 0:24  "
+                           "ETA 0:19\n"),
+            std::string::npos)
+      << out.str();
 }
 
 }  // namespace

@@ -241,7 +241,8 @@ TEST(ResumeTest, ANewThreadCountOrOtherTrainingImagesAreNoted) {
   ASSERT_TRUE(save_checkpoint(checkpoint, other_threads).ok());
   ASSERT_TRUE(run(tiny_run(out, true), tiny_data(), log).ok()) << log;
   EXPECT_NE(log.find(absl::StrCat("note: --resume: this run computes with ", threads,
-                                  " threads, the checkpoint's run used ", threads + 1)),
+                                  threads == 1 ? " thread" : " threads",
+                                  ", the checkpoint's run used ", threads + 1)),
             std::string::npos)
       << log;
   ASSERT_TRUE(save_checkpoint(checkpoint, *saved).ok());
