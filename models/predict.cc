@@ -167,9 +167,9 @@ absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& p
   absl::StatusOr<LoadedBitModel> loaded = load_bit_model(path, npz_options);
   if (!loaded.ok() || !*info) return loaded;
   loaded->input_resolution = (*info)->input_resolution();
-  if (!(*info)->loss().empty()) {
-    loaded->run_config = absl::StrCat("loss: \"", (*info)->loss(), "\"\n");
-  }
+  // The info names only the sigmoid loss: without it, the model bitgrad wrote is a softmax one.
+  loaded->run_config = absl::StrCat(
+      "loss: \"", (*info)->loss().empty() ? "softmax" : (*info)->loss(), "\"\n");
   absl::StrAppend(&loaded->message, "; as ", npz_model_info_path(path), " records it");
   return loaded;
 }

@@ -101,6 +101,11 @@ TEST(NpzModelInfoTest, WhatAnNpzHasNoPlaceForGoesBesideIt) {
   narrowed.base_width = 4;
   narrowed.num_groups = 2;
   ASSERT_TRUE(load_bit_model_for_inference(npz, narrowed).ok());
+  // Without a loss it records a softmax head (bit_export's ONNX metadata says so).
+  std::ofstream(info) << "input_resolution: 32";
+  loaded = load_bit_model_for_inference(npz, narrowed);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->run_config, "loss: \"softmax\"\n");
   // An .npz of another size than the one it was written with: a stale model info.
   std::ofstream(info) << "base_width: 4 num_groups: 2 npz_bytes: 123";
   EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(),
