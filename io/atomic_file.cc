@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -62,20 +63,46 @@ bool all_digits(absl::string_view text) {
   return !text.empty() && absl::c_all_of(text, [](char c) { return absl::ascii_isdigit(c); });
 }
 
+// The PID of a temporary's name (NAME.tmp-PID-N, or that with libzip's suffix: see
+// is_atomic_write_temporary), as written; nullopt for other names.
+std::optional<absl::string_view> temporary_pid_digits(absl::string_view file_name) {
+  const size_t marker = file_name.rfind(".tmp-");
+  if (marker == absl::string_view::npos || marker == 0) return std::nullopt;
+  absl::string_view counters = file_name.substr(marker + 5);
+  // libzip writes our temporary through one of its own: TEMPORARY.XXXXXX (mkstemp, 1.7), or
+  // eight random hex digits in later versions.
+  if (const size_t dot = counters.find('.'); dot != absl::string_view::npos) {
+    const absl::string_view suffix = counters.substr(dot + 1);
+    if ((suffix.size() != 6 && suffix.size() != 8) || !absl::c_all_of(suffix, [](char c) {
+          return absl::ascii_isalnum(c);
+        })) {
+      return std::nullopt;
+    }
+    counters = counters.substr(0, dot);
+  }
+  const size_t dash = counters.find('-');
+  if (dash == absl::string_view::npos || !all_digits(counters.substr(0, dash)) ||
+      !all_digits(counters.substr(dash + 1))) {
+    return std::nullopt;
+  }
+  return counters.substr(0, dash);
+}
+
 // What writes of `path` killed before publishing left beside it (PATH.tmp-PID-N, and libzip's
 // temporaries of those) whose process is gone: no one will publish or delete them. Those of a
 // running process stay, as it may be writing them still.
 void remove_temporaries_of_killed_writes(const std::string& path) {
-  const std::filesystem::path published(path);
-  const std::string prefix = published.filename().string() + ".tmp-";
+  const std::string prefix = std::filesystem::path(path).filename().string() + ".tmp-";
   std::error_code ignored;
-  const std::filesystem::path folder = published.has_parent_path() ? published.parent_path() : ".";
-  for (const auto& entry : std::filesystem::directory_iterator(folder, ignored)) {
+  for (const auto& entry : std::filesystem::directory_iterator(directory_of(path), ignored)) {
     const std::string name = entry.path().filename().string();
-    if (!absl::StartsWith(name, prefix) || !is_atomic_write_temporary(name)) continue;
+    const std::optional<absl::string_view> pid_digits = temporary_pid_digits(name);
     int pid = 0;
-    const absl::string_view counters = absl::string_view(name).substr(prefix.size());
-    if (!absl::SimpleAtoi(counters.substr(0, counters.find('-')), &pid) || pid <= 0) continue;
+    if (!absl::StartsWith(name, prefix) || !pid_digits ||
+        pid_digits->data() != name.data() + prefix.size() ||  // NAME is `path`'s whole name
+        !absl::SimpleAtoi(*pid_digits, &pid) || pid <= 0) {
+      continue;
+    }
     if (::kill(pid, 0) != 0 && errno == ESRCH) std::filesystem::remove(entry.path(), ignored);
   }
 }
@@ -217,23 +244,7 @@ absl::Status check_outputs_overwrite_nothing(const std::vector<FlagPath>& inputs
 }
 
 bool is_atomic_write_temporary(const std::string& file_name) {
-  const size_t marker = file_name.rfind(".tmp-");
-  if (marker == std::string::npos || marker == 0) return false;
-  absl::string_view counters = absl::string_view(file_name).substr(marker + 5);
-  // libzip writes our temporary through one of its own: TEMPORARY.XXXXXX (mkstemp, 1.7), or
-  // eight random hex digits in later versions.
-  if (const size_t dot = counters.find('.'); dot != absl::string_view::npos) {
-    const absl::string_view suffix = counters.substr(dot + 1);
-    if ((suffix.size() != 6 && suffix.size() != 8) || !absl::c_all_of(suffix, [](char c) {
-          return absl::ascii_isalnum(c);
-        })) {
-      return false;
-    }
-    counters = counters.substr(0, dot);
-  }
-  const size_t dash = counters.find('-');
-  return dash != absl::string_view::npos && all_digits(counters.substr(0, dash)) &&
-         all_digits(counters.substr(dash + 1));
+  return temporary_pid_digits(file_name).has_value();
 }
 
 }  // namespace bitgrad

@@ -3,8 +3,8 @@
 // renamed over the destination (an atomic replace on POSIX). An existing file at `path` stays
 // intact until the new one is complete. A write that succeeds also deletes the temporaries that
 // earlier writes of `path` left when they were killed, those of processes no longer running here
-// (a writer on another machine sharing the folder would look gone: write one output from one
-// machine at a time).
+// (a writer on another machine, or in another container's PID namespace, sharing the folder
+// would look gone: write one output from one of them at a time).
 //
 // For tests that kill a writer mid-write: the environment variable
 // BITGRAD_TEST_PAUSE_BEFORE_PUBLISH_MS=N makes every write wait N ms after the temporary file

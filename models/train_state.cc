@@ -260,9 +260,18 @@ absl::Status save_train_state(const std::string& path, const TrainState& state) 
   return save_checkpoint(path, checkpoint);
 }
 
+namespace {
+
+absl::Status no_model_error(const std::string& path) {
+  return absl::InvalidArgumentError(absl::StrCat("restore_train_state(", path, "): no model"));
+}
+
+}  // namespace
+
 absl::Status restore_train_state(
     const std::string& path, TrainState& state,
     const std::function<absl::Status(const Checkpoint&)>& check_first) {
+  if (state.model == nullptr) return no_model_error(path);  // before reading the file
   absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(path);
   if (!checkpoint.ok()) return checkpoint.status();
   return restore_train_state(*checkpoint, path, state, check_first);
@@ -271,9 +280,7 @@ absl::Status restore_train_state(
 absl::Status restore_train_state(
     const Checkpoint& checkpoint, const std::string& path, TrainState& state,
     const std::function<absl::Status(const Checkpoint&)>& check_first) {
-  if (state.model == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat("restore_train_state(", path, "): no model"));
-  }
+  if (state.model == nullptr) return no_model_error(path);
   if (check_first) {
     if (absl::Status status = check_first(checkpoint); !status.ok()) return status;
   }

@@ -43,7 +43,8 @@ std::optional<double> busy_seconds_of(absl::string_view proc_stat, const std::ve
         std::find(cpus.begin(), cpus.end(), cpu) == cpus.end()) {
       continue;
     }
-    for (int busy : {1, 2, 3, 6, 7, 8}) {  // user nice system, irq softirq steal
+    // Not irq and softirq: the interrupts of this process's own I/O are not in its rusage.
+    for (int busy : {1, 2, 3, 8}) {  // user nice system, steal
       double value = 0;
       if (!absl::SimpleAtod(fields[busy], &value)) return std::nullopt;
       ticks += value;
@@ -55,6 +56,13 @@ std::optional<double> busy_seconds_of(absl::string_view proc_stat, const std::ve
 }
 
 std::string contention_note(double others, int threads, int cores) {
+  if (threads > cores && threads >= 2) {
+    return absl::StrFormat(
+        "this run computes with %d threads on the %d cores it may use: threads that wait for a "
+        "core at each barrier can make it 10 or more times slower (its images/s and ETA with "
+        "it). Set OMP_NUM_THREADS to at most %d (docs/performance.md, \"Threads\")",
+        threads, cores, cores);
+  }
   // Half a core of others' work already stalls a thread that needs it at every barrier.
   if (threads < 2 || others < 0.5 || cores - others >= threads) return "";
   return absl::StrFormat(

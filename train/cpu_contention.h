@@ -1,8 +1,10 @@
 // Whether other work takes the cores a run's threads need. Two OpenMP threads on two cores that
 // something else also wants wait on each other at every barrier, spinning (libgomp's barriers and
-// oneDNN's own), so a run goes many times slower than the share it gives up: 16-29x beside one
-// busy loop (docs/performance.md, "Threads: never more than the cores"). A run says so once,
-// rather than leaving its images/s and ETA to explain it.
+// oneDNN's own), so a run goes many times slower than the share it gives up: 4 to 30 times
+// beside one busy loop (docs/performance.md, "Threads: never more than the cores"). A run says
+// so once, rather than leaving its images/s and ETA to explain it. The CPUs it may use are the
+// main thread's (sched_getaffinity): under OMP_PROC_BIND, which pins that thread to one, it
+// would see other work only there.
 #pragma once
 
 #include <chrono>
@@ -14,13 +16,14 @@
 
 namespace bitgrad {
 
-// CPU time spent on the CPUs in `cpus` (user, nice, system, irq, softirq and steal: not idle or
-// iowait), from the text of /proc/stat; nullopt when a CPU's line is missing or malformed.
+// CPU time spent on the CPUs in `cpus` (user, nice, system and steal: not idle, iowait or
+// interrupts), from the text of /proc/stat; nullopt when a CPU's line is missing or malformed.
 std::optional<double> busy_seconds_of(absl::string_view proc_stat, const std::vector<int>& cpus,
                                       double ticks_per_second);
 
 // The note for a process whose `threads` compute on `cores` CPUs, of which the rest of the
-// machine used `others` on average; "" when the threads had the cores they need.
+// machine used `others` on average; "" when the threads had the cores they need. More threads
+// than cores get a note of their own.
 std::string contention_note(double others, int threads, int cores);
 
 class CpuContentionWatch {

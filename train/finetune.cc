@@ -599,6 +599,7 @@ absl::StatusOr<FinetuneResult> finetune(BitResNetV2& model, const Dataset& data,
   Communicator& world = world_or_null != nullptr ? *world_or_null : one_process;
   absl::StatusOr<MicroBatching> micro = micro_batching(config, world);
   if (!micro.ok()) return micro.status();
+  if (!config.resume()) resumed.reset();  // not held through a run that does not resume
   FinetuneRun run(model, data, config, *plan, *micro, world, out, std::move(resumed));
   if (absl::Status status = run.open(); !status.ok()) return status;
   run.print_header();

@@ -27,8 +27,7 @@ void ProgressMeter::restart(int64_t step) {
 
 void ProgressMeter::end_pause() {
   const Clock::time_point now = now_();
-  pause_seconds_ += std::chrono::duration<double>(now - last_update_).count();
-  ++pauses_;
+  last_pause_seconds_ = std::chrono::duration<double>(now - last_update_).count();
   if (pauses_left_ > 0) --pauses_left_;
   timed_seconds_ += std::chrono::duration<double>(last_update_ - stretch_start_).count();
   timed_steps_ += last_step_ - stretch_start_step_;
@@ -47,8 +46,8 @@ void ProgressMeter::update(int64_t step, double loss, double lr, const std::stri
       timed_seconds_ + std::chrono::duration<double>(now - stretch_start_).count();
   const int64_t steps = timed_steps_ + (step - stretch_start_step_);
   const double steps_per_second = seconds > 0 ? steps / seconds : 0.0;
-  const double pauses = pauses_ > 0 ? pause_seconds_ / pauses_ * pauses_left_ : 0.0;
-  const double eta = seconds_left(seconds, steps, steps + total_steps_ - step) + pauses;
+  const double eta = seconds_left(seconds, steps, steps + total_steps_ - step) +
+                     last_pause_seconds_ * pauses_left_;
   char line[256];
   const double total_elapsed = std::chrono::duration<double>(now - began_).count();
   std::snprintf(line, sizeof line,

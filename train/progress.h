@@ -26,10 +26,10 @@ class ProgressMeter {
   // Ends a line being redrawn, so that other output starts on a fresh line.
   void end_line();
 
-  // Starts the pace at `step` (a resumed run's first), forgetting any timing before.
+  // Starts the pace at `step` (a resumed run's first), forgetting the updates timed before.
   void restart(int64_t step);
-  // The pauses in the updates still to come (the evaluations), which the ETA adds at the
-  // average length of those so far.
+  // The pauses in the updates still to come (the evaluations), which the ETA adds at the length
+  // of the last one (the first evaluation also decodes the test images for the rest).
   void set_pauses_left(int64_t pauses) { pauses_left_ = pauses; }
   // Call when a pause (an evaluation) ends: its time since the last update counts in the ETA's
   // pauses, not in the pace, which goes on over the updates before and after it.
@@ -50,8 +50,8 @@ class ProgressMeter {
   int64_t timed_steps_ = 0;
   Clock::time_point stretch_start_, last_update_;
   int64_t stretch_start_step_ = 0, last_step_ = 0;
-  double pause_seconds_ = 0;
-  int64_t pauses_ = 0, pauses_left_ = 0;
+  double last_pause_seconds_ = 0;  // 0: none yet
+  int64_t pauses_left_ = 0;
   bool one_line_ = false, line_open_ = false;
   std::function<Clock::time_point()> now_ = Clock::now;
 };

@@ -34,8 +34,13 @@ std::string lock_holder(const std::string& lock_path) {
 }
 
 absl::Status in_use(const std::string& path, const std::string& lock_path) {
-  return out_error(path, absl::StrCat("in use by another run (", lock_holder(lock_path), " holds ",
-                                      lock_path, "); wait for it or choose another --out"));
+  std::error_code ignored;
+  const std::string holder =
+      std::filesystem::exists(lock_path, ignored)
+          ? absl::StrCat(lock_holder(lock_path), " holds ", lock_path)
+          : absl::StrCat("which holds the folder; its ", lock_path, " was deleted");
+  return out_error(path, absl::StrCat("in use by another run (", holder,
+                                      "); wait for it or choose another --out"));
 }
 
 // The run directory's own lock, beside OUT/lock's: deleting that file by hand (a lock that looks

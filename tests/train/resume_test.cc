@@ -247,6 +247,16 @@ TEST(ResumeTest, ANewThreadCountOrOtherTrainingImagesAreNoted) {
       << log;
   ASSERT_TRUE(save_checkpoint(checkpoint, *saved).ok());
 
+  // A checkpoint of the code that hashed pixels byte by byte: its fingerprint is not compared.
+  ASSERT_EQ(saved->metadata.count("train_fingerprint_v2"), 1u);
+  Checkpoint older = *saved;
+  older.metadata.erase("train_fingerprint_v2");
+  older.metadata["train_fingerprint"] = "deadbeef";
+  ASSERT_TRUE(save_checkpoint(checkpoint, older).ok());
+  ASSERT_TRUE(run(tiny_run(out, true), tiny_data(), log).ok()) << log;
+  EXPECT_EQ(log.find("note: --resume"), std::string::npos) << log;
+  ASSERT_TRUE(save_checkpoint(checkpoint, *saved).ok());
+
   Dataset relabelled = tiny_data();
   relabelled.train.labels[7] = (relabelled.train.labels[7] + 1) % 3;
   ASSERT_TRUE(run(tiny_run(out, true), relabelled, log).ok()) << log;

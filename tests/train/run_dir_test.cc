@@ -23,8 +23,10 @@ TEST(RunDirTest, ASecondRunIsKeptOutEvenWhenTheLockFileWasDeleted) {
   EXPECT_TRUE(fails_naming(RunDirectory::open(out).status(), {out, "in use by another run"}));
 
   ASSERT_TRUE(std::filesystem::remove(lock_path(out)));
+  EXPECT_TRUE(fails_naming(check_run_directory_usable(out),
+                           {out, "in use by another run (which holds the folder; its " +
+                                     lock_path(out) + " was deleted)"}));
   EXPECT_TRUE(fails_naming(RunDirectory::open(out).status(), {out, "in use by another run"}));
-  EXPECT_TRUE(fails_naming(check_run_directory_usable(out), {out, "in use by another run"}));
 
   first.reset();  // the first run ends
   EXPECT_TRUE(check_run_directory_usable(out).ok());
