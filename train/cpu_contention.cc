@@ -97,9 +97,9 @@ std::string CpuContentionWatch::poll() {
   if (wall < every_seconds_) return "";
   const std::optional<Sample> current = sample();
   if (!current) return "";
-  const double others =
-      ((current->busy_seconds - last_->busy_seconds) - (current->own_seconds - last_->own_seconds)) /
-      wall;
+  const double busy = current->busy_seconds - last_->busy_seconds;
+  const double own = current->own_seconds - last_->own_seconds;
+  const double others = (busy - own) / wall;
   last_ = current;
   std::string note = contention_note(others, threads_, static_cast<int>(cpus_.size()));
   noted_ = !note.empty();

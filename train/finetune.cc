@@ -572,10 +572,10 @@ class FinetuneRun {
   DataParallel data_parallel_;
   ProgressMeter* progress_ = nullptr;  // train()'s
   std::unique_ptr<DecodedImageCache> test_images_;
-  std::optional<Checkpoint> resumed_;  // --resume's checkpoint as given, until open() restores it
   // What a failure leaves behind, for its message: rank 0's last checkpoint step (-1: none).
   int64_t saved_step_ = -1;
   bool knows_checkpoint_;
+  std::optional<Checkpoint> resumed_;  // --resume's checkpoint as given, until open() restores it
   int64_t last_eval_ = -1;
   FinetuneResult result_;
 };

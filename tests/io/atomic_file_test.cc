@@ -180,7 +180,7 @@ TEST(AtomicFileTest, OutputsMayNotOverwriteInputsOrEachOther) {
   mkdir((dir + "/sub").c_str(), 0755);
   std::ofstream(dir + "/weights.ckpt") << "x";
   ASSERT_EQ(link((dir + "/weights.ckpt").c_str(), (dir + "/hard_link.ckpt").c_str()), 0);
-  symlink((dir + "/weights.ckpt").c_str(), (dir + "/soft_link.ckpt").c_str());
+  ASSERT_EQ(symlink((dir + "/weights.ckpt").c_str(), (dir + "/soft_link.ckpt").c_str()), 0);
   const std::vector<FlagPath> inputs = {{"--weights", dir + "/weights.ckpt"}, {"--labels", ""}};
   const auto refused = [&](const std::string& output) {
     const absl::Status status = check_outputs_overwrite_nothing(inputs, {{"--output", output}});

@@ -292,7 +292,7 @@ TEST(ResumeTest, ARunResumesAfterTheWeightsItStartedFromMoved) {
   run.set_out(dir + "/run");
   ASSERT_TRUE(run_finetune(run, log).ok()) << log.str();
   std::filesystem::rename(dir + "/upstream.npz", dir + "/moved.npz");
-  for (const std::string weights : {dir + "/upstream.npz", dir + "/moved.npz"}) {
+  for (const std::string& weights : {dir + "/upstream.npz", dir + "/moved.npz"}) {
     run.set_weights(weights);
     run.set_resume(true);
     absl::StatusOr<FinetuneResult> resumed = run_finetune(run, log);
