@@ -68,10 +68,10 @@ std::string resumed_on_other_classes(const RunConfig& config) {
 absl::Status resume_from(std::optional<Checkpoint> checkpoint, const std::string& path,
                          const RunConfig& config, const std::vector<std::string>& class_names,
                          TrainState& state) {
-  if (absl::Status status = check_checkpoint_to_resume(config.out()); !status.ok()) {
-    return status;
-  }
   if (!checkpoint.has_value()) {
+    if (absl::Status status = check_checkpoint_to_resume(config.out()); !status.ok()) {
+      return status;
+    }
     absl::StatusOr<Checkpoint> read = load_checkpoint(path);
     if (!read.ok()) return read.status();
     checkpoint = *std::move(read);

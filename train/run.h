@@ -32,9 +32,8 @@ absl::StatusOr<Dataset> few_shot_data(const Dataset& data, const RunConfig& conf
 
 // What --save_weights writes beside the .npz, as an .npz has no place for it ("" where nothing
 // was written): the class names (labels_path_beside; data/labels.h class_names_beside reads
-// them back), and the model
-// info (npz_model_info_path, models/predict.h): a narrowed model's width and groups, its loss,
-// its input size.
+// them back), and the model info (npz_model_info_path, models/predict.h): a narrowed model's
+// width and groups, its loss, its input size.
 struct SavedWeights {
   std::string labels, model_info;
 };
