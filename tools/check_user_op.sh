@@ -1,19 +1,56 @@
 #!/usr/bin/env bash
-# A user's own op builds outside bitgrad's layers (docs/custom_ops.md): copies examples/custom_op
-# to a package of its own at the top of the workspace, as a user would, renames the paths, and
-# builds and tests it there. A layer's visibility that shut out packages outside tools/layers.bzl
-# fails this ("target ... is not visible"). .ci/run calls it; it leaves nothing behind.
+# A user's own op builds outside bitgrad's layers (docs/custom_ops.md) and outside bitgrad's
+# workspace (docs/build.md, "bitgrad in your own workspace"). Copies examples/custom_op as a user
+# would, renames its paths, and builds and tests it twice:
+#   1. as a package of its own at the top of bitgrad's workspace: a layer's visibility that shut
+#      out packages outside tools/layers.bzl fails this ("target ... is not visible");
+#   2. in a workspace of its own that reaches bitgrad as @bitgrad: a macro that names bitgrad's
+#      targets or paths as if it were the main workspace fails this. That workspace also builds
+#      bitgrad's generated protos and, where CUDA was found, its nvcc-compiled kernels.
+# .ci/run calls it; it leaves nothing behind.
 #
 #   tools/check_user_op.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bitgrad=$PWD
 package=user_op_check
-if [[ -e $package ]]; then
+if [[ -e $bitgrad/$package ]]; then
   echo "check_user_op: $package/ exists already; remove it first" >&2
   exit 1
 fi
-trap 'rm -rf "$package"' EXIT
+workspace=$(mktemp -d)
+cleanup() {
+  rm -rf "${bitgrad:?}/$package"
+  if [[ -e $workspace/output_base ]]; then
+    (cd "$workspace" && bazel --output_base="$workspace/output_base" shutdown) || true
+  fi
+  rm -rf "$workspace"
+}
+trap cleanup EXIT
+
+echo "check_user_op: 1. //$package in bitgrad's workspace"
 cp -r examples/custom_op "$package"
 sed -i "s|examples/custom_op|$package|g" "$package"/*
 # //... rather than the targets by name: the CUDA test is skipped, not an error, without CUDA.
 bazel test "//$package/..."
+
+echo "check_user_op: 2. //my_op in a workspace of its own ($workspace)"
+mkdir "$workspace/my_op"
+cp examples/custom_op/* "$workspace/my_op/"
+sed -i "s|examples/custom_op|my_op|g" "$workspace/my_op"/*
+# Every absolute label in the op's BUILD file is bitgrad's.
+sed -i 's|"//|"@bitgrad//|g' "$workspace/my_op/BUILD.bazel"
+cat > "$workspace/WORKSPACE" <<WORKSPACE
+workspace(name = "my_project")
+
+local_repository(name = "bitgrad", path = "$bitgrad")
+
+load("@bitgrad//tools:workspace.bzl", "bitgrad_dependencies")
+
+bitgrad_dependencies()
+WORKSPACE
+echo "import $bitgrad/.bazelrc" > "$workspace/.bazelrc"
+touch "$workspace/BUILD.bazel"
+cd "$workspace"
+bazel --output_base="$workspace/output_base" test --symlink_prefix=/ \
+  //my_op/... @bitgrad//models:checkpoint_proto @bitgrad//ops/cuda/...

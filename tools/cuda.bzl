@@ -42,7 +42,9 @@ def _cuda_objects_impl(ctx):
         ctx.files.hdrs,
         transitive = [info.compilation_context.headers for info in cc_infos],
     )
-    include_flags = ["-I."]
+    # The root of the target's repository: "." here, external/bitgrad in a user's workspace.
+    root = ctx.label.workspace_root or "."
+    include_flags = ["-I" + root, "-I" + ctx.bin_dir.path + "/" + ctx.label.workspace_root]
     for info in cc_infos:
         cc = info.compilation_context
         include_flags += ["-I" + d for d in cc.includes.to_list()]
@@ -78,20 +80,23 @@ _cuda_objects = rule(
     },
 )
 
+# Label(): resolved in bitgrad's repository even when a user's workspace calls the macro.
+_CUDA_RUNTIME = Label("//third_party:cuda_runtime")
+
 def cuda_library(name, srcs, hdrs = [], deps = [], copts = [], alwayslink = False, **kwargs):
     """A cc_library whose .cu sources are compiled by nvcc (see the module docstring)."""
     _cuda_objects(
         name = name + "_nvcc",
         srcs = srcs,
         hdrs = hdrs,
-        deps = deps + ["//third_party:cuda_runtime"],
+        deps = deps + [_CUDA_RUNTIME],
         copts = copts,
     )
     native.cc_library(
         name = name,
         srcs = [":" + name + "_nvcc"],
         hdrs = hdrs,
-        deps = deps + ["//third_party:cuda_runtime"],
+        deps = deps + [_CUDA_RUNTIME],
         alwayslink = alwayslink,
         **kwargs
     )
