@@ -1,10 +1,7 @@
 #include "data/loader.h"
 
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -13,6 +10,7 @@
 #include "data/image_io.h"
 #include "data/stream_order.h"
 #include "gtest/gtest.h"
+#include "tests/testing/address_space.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {
@@ -302,23 +300,10 @@ TEST(LoaderTest, ABatchTooLargeForMemoryIsAnErrorFromNext) {
                             "more than 2^63 elements"}));
 }
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BITGRAD_TEST_UNDER_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define BITGRAD_TEST_UNDER_ASAN 1
-#endif
-
 // Opens a loader of 1000 workers with only 512 MiB of address space left (8 MiB of stack
 // each), prints open()'s status and exits 0 when it is Unavailable.
 [[noreturn]] void open_loader_without_room_for_its_threads() {
-  int64_t pages = 0;
-  std::ifstream("/proc/self/statm") >> pages;  // the address space in use, in pages
-  const rlim_t room = static_cast<rlim_t>(pages) * 4096 + (rlim_t{512} << 20);
-  const rlimit limit{room, room};
-  if (setrlimit(RLIMIT_AS, &limit) != 0) std::_Exit(2);
+  if (!testing::limit_address_space_to_current_plus(size_t{512} << 20)) std::_Exit(2);
   LoaderOptions options = train_options();
   options.workers = 1000;
   const absl::Status status = Loader::open(numbered(2), options).status();
@@ -329,9 +314,7 @@ TEST(LoaderTest, ABatchTooLargeForMemoryIsAnErrorFromNext) {
 // Threads that cannot all start make open() return an error, not end the process through
 // std::terminate.
 TEST(LoaderTest, WorkerThreadsThatCannotStartAreAnError) {
-#ifdef BITGRAD_TEST_UNDER_ASAN
-  GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: no limit fits";
-#endif
+  if (!testing::address_space_limits_work()) GTEST_SKIP() << "no address-space limit fits";
   EXPECT_EXIT(open_loader_without_room_for_its_threads(), ::testing::ExitedWithCode(0),
               "numbered.bin: could not start 1000 worker threads");
 }

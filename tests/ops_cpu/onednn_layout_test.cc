@@ -1,13 +1,17 @@
 // OnednnLayout tensors, the primitive cache, error translation and the implementation check.
 #include "ops/cpu/common/onednn_layout.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
 #include "ops/cpu/common/onednn_context.h"
 #include "ops/cpu/conv/direct.h"
-#include "tests/testing/parity.h"
+#include "tests/testing/address_space.h"
 #include "tests/testing/assertions.h"
+#include "tests/testing/parity.h"
 
 namespace bitgrad {
 namespace {
@@ -131,6 +135,28 @@ TEST(OnednnLayoutTest, PrimitivesAreCached) {
   EXPECT_GT(after.hits, before.hits);
   conv2d(randn({3, 8, 6, 6}), w);  // a new batch size is a new primitive
   EXPECT_GT(onednn::cache_stats().misses, after.misses);
+}
+
+// Warms oneDNN up, leaves 4 MB of address space, creates a primitive of a new shape, prints the
+// error and exits 0 when it is an OutOfMemoryError.
+[[noreturn]] void create_a_primitive_without_room() {
+  conv2d(randn({1, 3, 6, 6}), randn({5, 3, 3, 3}));
+  if (!testing::limit_address_space_to_current_plus(size_t{4} << 20)) std::_Exit(2);
+  try {
+    conv2d(randn({1, 3, 7, 5}), randn({5, 3, 3, 3}));
+  } catch (const OutOfMemoryError& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    std::_Exit(0);
+  }
+  std::_Exit(1);
+}
+
+// Without the room for its JIT code, oneDNN 2.6 would die creating the primitive (SIGSEGV).
+TEST(OnednnLayoutTest, APrimitiveWithoutRoomIsAnOutOfMemoryError) {
+  if (!testing::address_space_limits_work()) GTEST_SKIP() << "no address-space limit fits";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process: no OpenMP pool forked
+  EXPECT_EXIT(create_a_primitive_without_room(), ::testing::ExitedWithCode(0),
+              "out of memory creating its oneDNN primitive");
 }
 
 TEST(OnednnLayoutTest, CacheKeysSeeEveryPartOfADesc) {

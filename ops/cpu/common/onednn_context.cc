@@ -1,13 +1,16 @@
 #include "ops/cpu/common/onednn_context.h"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include <oneapi/dnnl/dnnl_debug.h>
 
+#include "core/storage.h"
 #include "core/tensor.h"
 
 namespace bitgrad::onednn {
@@ -124,6 +127,28 @@ CacheStats cache_stats() { return {cache_hits.load(), cache_misses.load()}; }
 
 namespace detail {
 void count_cache_lookup(bool hit) { ++(hit ? cache_hits : cache_misses); }
+
+// oneDNN 2.6 builds its code generator without exceptions and does not check that the buffer for
+// a kernel's machine code was mapped: under an address-space or commit limit (ulimit -v,
+// vm.overcommit_memory=2), creating a primitive died with SIGSEGV. A mapping that is never
+// touched costs no memory, only the room, and a few microseconds once per new primitive.
+void ensure_room_for_primitive(const char* op) {
+  constexpr size_t kRoom = size_t{16} << 20;  // many times the code of the largest primitive
+  auto map_room = [] {
+    return mmap(nullptr, kRoom, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  };
+  void* room = map_room();
+  if (room == MAP_FAILED) {
+    cpu_empty_cache();  // try once more with the tensors' cached memory handed back
+    room = map_room();
+  }
+  if (room == MAP_FAILED) {
+    throw OutOfMemoryError(::bitgrad::detail::str_cat(
+        op, ": out of memory creating its oneDNN primitive (no room for ", kRoom >> 20,
+        " MB of address space: ", std::strerror(errno), ")"));
+  }
+  munmap(room, kRoom);
+}
 }  // namespace detail
 
 void execute(const char* op, const dnnl::primitive& primitive,

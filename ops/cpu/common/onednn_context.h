@@ -107,6 +107,9 @@ CacheStats cache_stats();
 
 namespace detail {
 void count_cache_lookup(bool hit);
+// Throws OutOfMemoryError naming `op` unless the address space has room for creating a
+// primitive: oneDNN 2.6 writes its JIT code through a null pointer when it cannot map memory.
+void ensure_room_for_primitive(const char* op);
 // Above this many entries per primitive type the cache is dropped and refilled: a safety valve
 // for programs that see endless new shapes; training sees the same few hundred every step.
 constexpr size_t kMaxCachedPrimitives = 4096;
@@ -137,6 +140,7 @@ CachedPrimitive<Pd> cached_primitive(const CacheKey& key, MakePd&& make_pd) {
   CachedPrimitive<Pd> entry = translate_errors(key.op(), [&] {
     Pd pd = make_pd();
     check_implementation(key.op(), pd);
+    detail::ensure_room_for_primitive(key.op());
     return CachedPrimitive<Pd>{pd, dnnl::primitive(pd.get()), pd.scratchpad_desc()};
   });
   std::lock_guard<std::mutex> lock(cache.mutex);
