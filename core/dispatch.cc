@@ -121,7 +121,9 @@ Backend select_backend(const char* slot_name, Device device,
   }
   if (has(Backend::kCpu)) return Backend::kCpu;
   BG_CHECK(has(Backend::kRef), slot_name, " has no CPU kernel (registered: ",
-           registered_list(registered), "); is its kernel library linked with alwayslink = True?");
+           registered_list(registered), "); link the kernel libraries: //:bitgrad (from another ",
+           "workspace @bitgrad//:bitgrad) brings every built-in op's, and a custom op's need ",
+           "alwayslink = True");
   return Backend::kRef;
 }
 

@@ -249,7 +249,7 @@ void run() {
   set_bf16_autocast_enabled(dtype == "bf16");
   LoadedBitModel loaded = load_model();
   loaded.model->to(device);
-  std::cerr << kProgram << ": " << loaded.message << " on " << loaded.model->device() << "\n";
+  std::cerr << kProgram << ": " << loaded.model->device() << ": " << loaded.message << "\n";
   absl::StatusOr<PredictionInputs> inputs =
       PredictionInputs::open(absl::GetFlag(FLAGS_input), input_resolution(loaded));
   if (!inputs.ok()) throw Failure{inputs.status(), kInputHint};

@@ -30,6 +30,13 @@ TEST(DispatchTest, FallsBackToReferenceWhenNoCpuKernel) {
   EXPECT_EQ(call<TestRefOnly>(zeros({1})), "ref");
 }
 
+// As for a slot whose kernel libraries were not linked.
+TEST(DispatchTest, ASlotWithoutKernelsSaysWhichLibrariesToLink) {
+  EXPECT_TRUE(throws_error(
+      [] { detail::select_backend("TestNoKernels", Device::cpu(), {}); },
+      {"TestNoKernels has no CPU kernel (registered: none)", "//:bitgrad", "alwayslink = True"}));
+}
+
 TEST(DispatchTest, OverrideForcesTheReferenceKernelAndNests) {
   {
     BackendOverride outer(Backend::kRef);
