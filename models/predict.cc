@@ -170,8 +170,7 @@ absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& p
   // The info names only the sigmoid loss: without it, the model bitgrad wrote is a softmax one.
   loaded->run_config = absl::StrCat(
       "loss: \"", (*info)->loss().empty() ? "softmax" : (*info)->loss(), "\"\n");
-  absl::StrAppend(&loaded->message, "; width, groups and input size from ",
-                  npz_model_info_path(path));
+  absl::StrAppend(&loaded->message, "; model info from ", npz_model_info_path(path));
   return loaded;
 }
 

@@ -18,13 +18,16 @@ if [[ -e $bitgrad/$package ]]; then
   echo "check_user_op: $package/ exists already; remove it first" >&2
   exit 1
 fi
-workspace=$(mktemp -d)
+scratch=$(mktemp -d)
+workspace=$scratch/workspace
+output_base=$scratch/output_base  # outside the workspace, where no package pattern walks into it
 cleanup() {
-  rm -rf "${bitgrad:?}/$package"
-  if [[ -e $workspace/output_base ]]; then
-    (cd "$workspace" && bazel --output_base="$workspace/output_base" shutdown) || true
+  rm -rf "${bitgrad:?}/$package" || true
+  if [[ -e $output_base ]]; then
+    (cd "$workspace" && bazel --output_base="$output_base" shutdown) || true
   fi
-  rm -rf "$workspace"
+  chmod -R u+w "$scratch" 2>/dev/null || true  # Bazel leaves read-only outputs
+  rm -rf "$scratch" || true
 }
 trap cleanup EXIT
 
@@ -35,7 +38,7 @@ sed -i "s|examples/custom_op|$package|g" "$package"/*
 bazel test "//$package/..."
 
 echo "check_user_op: 2. //my_op in a workspace of its own ($workspace)"
-mkdir "$workspace/my_op"
+mkdir -p "$workspace/my_op"
 cp examples/custom_op/* "$workspace/my_op/"
 sed -i "s|examples/custom_op|my_op|g" "$workspace/my_op"/*
 # Every absolute label in the op's BUILD file is bitgrad's.
@@ -52,5 +55,5 @@ WORKSPACE
 echo "import $bitgrad/.bazelrc" > "$workspace/.bazelrc"
 touch "$workspace/BUILD.bazel"
 cd "$workspace"
-bazel --output_base="$workspace/output_base" test --symlink_prefix=/ \
+bazel --output_base="$output_base" test --symlink_prefix=/ \
   //my_op/... @bitgrad//models:checkpoint_proto @bitgrad//ops/cuda/...

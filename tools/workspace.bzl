@@ -25,8 +25,12 @@ _offline_stand_in = repository_rule(implementation = _offline_stand_in_impl)
 
 def bitgrad_dependencies():
     """The offline stand-ins, @local_cuda and @local_mpi (each found at configure time, never
-    required). The names are fixed: bitgrad's BUILD files refer to them."""
+    required), each unless the WORKSPACE declared a repository of its name before. The names are
+    fixed: bitgrad's BUILD files refer to them."""
     for name in ["rules_cc", "rules_java", "remote_coverage_tools"]:
-        _offline_stand_in(name = name)
-    cuda_configure(name = "local_cuda")
-    mpi_configure(name = "local_mpi")
+        if not native.existing_rule(name):
+            _offline_stand_in(name = name)
+    if not native.existing_rule("local_cuda"):
+        cuda_configure(name = "local_cuda")
+    if not native.existing_rule("local_mpi"):
+        mpi_configure(name = "local_mpi")

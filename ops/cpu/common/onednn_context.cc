@@ -57,9 +57,15 @@ void throw_dnnl_error(const char* op, dnnl_status_t status, const char* what) {
 
 void sgemm(const char* op_name, bool transpose_a, bool transpose_b, int64_t m, int64_t n,
            int64_t k, const float* a, const float* b, float* c) {
+  // dnnl_sgemm generates its JIT kernels on its first call, as unchecked as a primitive's.
+  static std::atomic<bool> kernels_generated{false};
+  if (!kernels_generated.load(std::memory_order_relaxed)) {
+    detail::ensure_room_for_primitive(op_name);
+  }
   BG_DNNL_CHECK(op_name,
                 dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', m, n, k, 1.0f, a,
                            transpose_a ? m : k, b, transpose_b ? k : n, 0.0f, c, n));
+  kernels_generated.store(true, std::memory_order_relaxed);
 }
 
 dnnl::primitive_attr default_attr() {
