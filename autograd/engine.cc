@@ -87,7 +87,8 @@ void check_gradient(const Node& node, size_t input, const Edge& edge, const Tens
 
 void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions& options) {
   BG_CHECK(root.defined() && root.requires_grad(), "backward: the tensor does not require grad ",
-           "(no input of the computation had requires_grad set, or it ran under NoGradGuard)");
+           "(no input of the computation had requires_grad set, it ran under NoGradGuard, or its ",
+           "path from them went through clone(), view() or to(), which autograd does not record)");
   Tensor seed = gradient;
   if (!seed.defined()) {
     BG_CHECK(root.numel() == 1, "backward: a gradient argument is needed for a tensor of shape ",

@@ -211,6 +211,8 @@ Tensor Tensor::grad() const {
 void Tensor::set_grad(const Tensor& grad) {
   BG_CHECK(!grad.defined() || grad.shape() == shape(), "set_grad: gradient shape ",
            grad.defined() ? grad.shape().str() : "", " differs from tensor shape ", shape());
+  BG_CHECK(!grad.defined() || grad.dtype() == dtype(), "set_grad: a ", dtype_name(grad.dtype()),
+           " gradient for a ", dtype_name(dtype()), " tensor of shape ", shape());
   autograd_meta().grad = grad;
 }
 

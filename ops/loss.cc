@@ -10,7 +10,7 @@ void check_loss_arguments(const char* op, const Tensor& logits, const Tensor& ta
   BG_CHECK(logits.defined() && targets.defined(), op, ": logits and target must be defined");
   BG_CHECK(!targets.requires_grad(), op, ": targets receive no gradient; detach() them");
   BG_CHECK(logits.dim() == 2 && logits.size(0) > 0 && logits.size(1) > 0, op,
-           ": expected logits of shape (N, K), got ", logits.shape());
+           ": expected logits of shape (N, K) with N, K > 0, got ", logits.shape());
   if (targets.dtype() == DType::kInt64) {
     BG_CHECK(targets.shape() == Shape{logits.size(0)}, op, ": class-index targets ",
              "must have shape (N) = (", logits.size(0), "), got ", targets.shape());

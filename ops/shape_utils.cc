@@ -34,7 +34,9 @@ std::vector<int64_t> normalize_dims(const char* op_name, const std::vector<int64
     out.push_back(d < 0 ? d + rank : d);
   }
   std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  const auto repeated = std::adjacent_find(out.begin(), out.end());
+  BG_CHECK(repeated == out.end(), op_name, ": dimension ", repeated == out.end() ? 0 : *repeated,
+           " is given twice for a tensor of rank ", rank);
   return out;
 }
 

@@ -17,6 +17,10 @@ Sgd::Sgd(std::vector<NamedTensor> parameters, SgdOptions options) : options_(opt
     BG_CHECK(param.defined() && param.is_leaf(), "Sgd: parameter '", name,
              "' must be a defined leaf tensor");
     BG_CHECK(names.insert(name).second, "Sgd: parameter name '", name, "' appears twice");
+    for (const Slot& earlier : slots_) {
+      BG_CHECK(!earlier.param.is_same(param), "Sgd: parameters '", earlier.name, "' and '", name,
+               "' are one tensor, which each step would update twice");
+    }
     slots_.push_back({name, param, Tensor()});
   }
 }

@@ -89,6 +89,13 @@ TEST(EngineTest, NoGradGuardRecordsNothing) {
   EXPECT_TRUE(throws_error([&] { y.backward(); }, {"does not require grad"}));
 }
 
+// clone() is a copy outside the graph: the error says so rather than blaming the leaf.
+TEST(EngineTest, APathOnlyThroughCloneNamesIt) {
+  Tensor a = leaf({1, 2});
+  Tensor y = a.clone() * 2.0;
+  EXPECT_TRUE(throws_error([&] { y.backward(); }, {"does not require grad", "clone()"}));
+}
+
 TEST(EngineTest, SavedTensorsAreReleasedAfterBackward) {
   Tensor a = leaf({1, 2});
   Tensor b = leaf({3, 4});

@@ -105,6 +105,15 @@ TEST(TensorTest, RequiresGradOnlyForFloatingTensors) {
                            {"requires_grad", "int64"}));
 }
 
+TEST(TensorTest, AGradientMustMatchItsTensorsShapeAndDtype) {
+  Tensor w = zeros({2}).set_requires_grad();
+  EXPECT_TRUE(throws_error([&] { w.set_grad(zeros({3})); }, {"set_grad", "(3)", "(2)"}));
+  EXPECT_TRUE(throws_error([&] { w.set_grad(zeros({2}, DType::kFloat64)); },
+                           {"set_grad: a float64 gradient for a float32 tensor of shape (2)"}));
+  w.set_grad(ones({2}));
+  EXPECT_EQ(w.grad().to_vector<float>(), std::vector<float>({1, 1}));
+}
+
 TEST(TensorTest, UndefinedTensorUseIsAnError) {
   Tensor undefined;
   EXPECT_FALSE(undefined.defined());

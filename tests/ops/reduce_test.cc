@@ -42,7 +42,7 @@ TEST(SumTest, HandComputedSumsOverEachDimSet) {
   EXPECT_EQ(total.item<double>(), 276.0);
 }
 
-TEST(SumTest, KeepdimNegativeAndRepeatedDims) {
+TEST(SumTest, KeepdimAndNegativeDimsWorkAndRepeatedOnesAreRefused) {
   Tensor x = iota({2, 3, 4});
   Tensor kept = sum(x, {1}, /*keepdim=*/true);
   EXPECT_EQ(kept.shape(), Shape({2, 1, 4}));
@@ -50,7 +50,9 @@ TEST(SumTest, KeepdimNegativeAndRepeatedDims) {
   EXPECT_TRUE(all_close(sum(x, {-1}), sum(x, {2})));
   EXPECT_TRUE(all_close(sum(x, {-3, -1}, true), sum(x, {0, 2}, true)));
   EXPECT_EQ(sum(x, {-3, -1}, true).shape(), Shape({1, 3, 1}));
-  EXPECT_TRUE(all_close(sum(x, {1, -2}), sum(x, {1})));  // one dim named twice counts once
+  // One dim named twice is refused, as numpy and PyTorch refuse it.
+  EXPECT_TRUE(throws_error([&] { sum(x, {1, -2}); }, {"sum: dimension 1 is given twice"}));
+  EXPECT_TRUE(throws_error([&] { mean(x, {0, 0}); }, {"mean: dimension 0 is given twice"}));
   EXPECT_TRUE(all_close(sum(x, {2, 0}), sum(x, {0, 2})));
   Tensor all_kept = sum(x, {}, true);
   EXPECT_EQ(all_kept.shape(), Shape({1, 1, 1}));

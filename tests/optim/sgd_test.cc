@@ -89,6 +89,8 @@ TEST(SgdTest, StateRoundTripResumesExactly) {
 TEST(SgdTest, BadArgumentsAreReported) {
   Tensor p = ones({2}).set_requires_grad();
   EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}, {"p", p}}, {}); }, {"'p'", "twice"}));
+  EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}, {"alias", p}}, {}); },
+                           {"'p' and 'alias' are one tensor"}));
   EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}}, {-1.0}); }, {"lr"}));
   Sgd sgd({{"p", p}}, {});
   EXPECT_TRUE(throws_error([&] { sgd.load_state({{"q", zeros({2})}}, 0); }, {"'q'"}));
