@@ -32,6 +32,8 @@ Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 // scale * x + shift, the one scalar op; the scalar forms below are spelled with it.
 Tensor affine(const Tensor& x, double scale, double shift);
+// max(x, 0), with NaN mapped to 0 on every backend, as oneDNN's relu does (PyTorch keeps NaN);
+// so does group_norm's fused relu.
 Tensor relu(const Tensor& x);
 
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
