@@ -12,8 +12,8 @@ namespace bitgrad {
 // are incompatible.
 Shape broadcast_shapes(const char* op_name, const Shape& a, const Shape& b);
 
-// Turns possibly negative, unordered dims into sorted unique dims in [0, rank); an empty list
-// means all dims. Throws an Error naming `op_name` on an out-of-range dim.
+// Turns possibly negative, unordered dims into sorted dims in [0, rank); an empty list means all
+// dims. Throws an Error naming `op_name` on an out-of-range dim or one given twice.
 std::vector<int64_t> normalize_dims(const char* op_name, const std::vector<int64_t>& dims,
                                     int64_t rank);
 
