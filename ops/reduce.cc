@@ -47,6 +47,8 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   BG_CHECK(x.defined(), "mean: the input tensor is undefined");
+  BG_CHECK(is_floating(x.dtype()), "mean: expected a floating-point tensor, got ",
+           dtype_name(x.dtype()), " of shape ", x.shape());
   std::vector<int64_t> normalized = normalize_dims("mean", dims, x.dim());
   int64_t count = 1;
   for (int64_t d : normalized) count *= x.size(d);

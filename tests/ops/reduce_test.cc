@@ -122,6 +122,7 @@ TEST(ReduceTest, ErrorsNameTheOpAndShapes) {
   EXPECT_TRUE(throws_error([&] { expand(zeros({3, 2}), {2, 3}); }, {"expand", "(3, 2)", "(2, 3)"}));
   EXPECT_TRUE(throws_error([&] { expand(zeros({2, 3}), {3}); }, {"expand", "(2, 3)", "(3)"}));
   EXPECT_TRUE(throws_error([&] { sum(zeros({2}, DType::kInt64)); }, {"sum", "int64"}));
+  EXPECT_TRUE(throws_error([&] { mean(zeros({2}, DType::kInt64)); }, {"mean: expected", "int64"}));
 }
 
 }  // namespace
