@@ -61,18 +61,15 @@ std::string resumed_on_other_classes(const RunConfig& config) {
                       " holds now");
 }
 
-// Restores `state` from `checkpoint`, config.out's as already read (read from `path` here when
-// not given), refusing a checkpoint of a different run: other settings, or other classes under
+// Restores `state` from `checkpoint`, config.out's as already read (read here when not given;
+// `path` labels messages), refusing a checkpoint of a different run: other settings, or other classes under
 // the same --dataset (a file replaced, a relative path run elsewhere). Taken by value, so that
 // its tensors are freed once copied.
 absl::Status resume_from(std::optional<Checkpoint> checkpoint, const std::string& path,
                          const RunConfig& config, const std::vector<std::string>& class_names,
                          TrainState& state) {
   if (!checkpoint.has_value()) {
-    if (absl::Status status = check_checkpoint_to_resume(config.out()); !status.ok()) {
-      return status;
-    }
-    absl::StatusOr<Checkpoint> read = load_checkpoint(path);
+    absl::StatusOr<Checkpoint> read = read_checkpoint_to_resume(config.out());
     if (!read.ok()) return read.status();
     checkpoint = *std::move(read);
   }

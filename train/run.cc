@@ -302,10 +302,7 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   // (it may have moved since). The checkpoint is read once, for the model and then the rest.
   std::optional<Checkpoint> resumed;
   if (config.resume()) {
-    if (absl::Status status = check_checkpoint_to_resume(config.out()); !status.ok()) {
-      return status;
-    }
-    absl::StatusOr<Checkpoint> read = load_checkpoint(checkpoint_path(config.out()));
+    absl::StatusOr<Checkpoint> read = read_checkpoint_to_resume(config.out());
     if (!read.ok()) return read.status();
     resumed = *std::move(read);
   }

@@ -119,10 +119,10 @@ absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
   return opened;
 }
 
-absl::Status check_checkpoint_to_resume(const std::string& out) {
+absl::StatusOr<Checkpoint> read_checkpoint_to_resume(const std::string& out) {
   const std::string path = checkpoint_path(out);
   std::error_code error;
-  if (std::filesystem::exists(path, error)) return absl::OkStatus();
+  if (std::filesystem::exists(path, error)) return load_checkpoint(path);
   return absl::NotFoundError(absl::StrCat(
       "--resume: no checkpoint ", path, ": the run wrote none (the first comes at the first "
       "evaluation, --eval_every); run again without --resume"));

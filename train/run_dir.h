@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "models/checkpoint.h"
 
 namespace bitgrad {
 
@@ -27,8 +28,9 @@ std::string lock_path(const std::string& out);
 absl::Status check_not_a_run_temporary(const std::string& flag, const std::string& path,
                                        const std::string& out);
 
-// OK when `out` holds a checkpoint to resume; else the error --resume gives.
-absl::Status check_checkpoint_to_resume(const std::string& out);
+// The checkpoint in `out` to resume, read; else the error --resume gives (none written yet, or
+// load_checkpoint's).
+absl::StatusOr<Checkpoint> read_checkpoint_to_resume(const std::string& out);
 
 // OK unless `path` (--out) is a file, cannot be looked at, is held by a live run, or exists and
 // cannot be written: checked before a run loads anything, and before what it does with a
