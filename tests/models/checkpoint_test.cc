@@ -54,6 +54,21 @@ void expect_same_tensors(const NamedTensors& a, const NamedTensors& b) {
 
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
 
+// Everything in a checkpoint's header: all but the tensors.
+void expect_same_settings(const Checkpoint& loaded, const Checkpoint& saved) {
+  EXPECT_EQ(loaded.model_name, saved.model_name);
+  EXPECT_EQ(loaded.step, saved.step);
+  EXPECT_EQ(loaded.rng_state, saved.rng_state);
+  EXPECT_EQ(loaded.config, saved.config);
+  EXPECT_EQ(loaded.metadata, saved.metadata);
+  EXPECT_EQ(loaded.optimizer.kind, "sgd");
+  EXPECT_EQ(loaded.optimizer.steps_taken, saved.optimizer.steps_taken);
+  ASSERT_TRUE(loaded.optimizer.sgd.has_value());
+  EXPECT_EQ(loaded.optimizer.sgd->SerializeAsString(), saved.optimizer.sgd->SerializeAsString());
+  ASSERT_TRUE(loaded.bit_config.has_value());
+  EXPECT_EQ(loaded.bit_config->SerializeAsString(), saved.bit_config->SerializeAsString());
+}
+
 TEST(CheckpointTest, RoundTripsEverything) {
   Checkpoint saved = sample_checkpoint();
   std::string path = temp_path("round_trip.ckpt");
@@ -61,17 +76,8 @@ TEST(CheckpointTest, RoundTripsEverything) {
   EXPECT_TRUE(is_checkpoint_file(path));
   absl::StatusOr<Checkpoint> loaded = load_checkpoint(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
-  EXPECT_EQ(loaded->model_name, saved.model_name);
-  EXPECT_EQ(loaded->step, saved.step);
-  EXPECT_EQ(loaded->rng_state, saved.rng_state);
-  EXPECT_EQ(loaded->config, saved.config);
-  EXPECT_EQ(loaded->metadata, saved.metadata);
-  EXPECT_EQ(loaded->optimizer.kind, "sgd");
+  expect_same_settings(*loaded, saved);
   EXPECT_EQ(loaded->optimizer.steps_taken, 1234);
-  ASSERT_TRUE(loaded->optimizer.sgd.has_value());
-  EXPECT_EQ(loaded->optimizer.sgd->SerializeAsString(), saved.optimizer.sgd->SerializeAsString());
-  ASSERT_TRUE(loaded->bit_config.has_value());
-  EXPECT_EQ(loaded->bit_config->SerializeAsString(), saved.bit_config->SerializeAsString());
   expect_same_tensors(loaded->parameters, saved.parameters);
   expect_same_tensors(loaded->buffers, saved.buffers);
   expect_same_tensors(loaded->optimizer.tensors, saved.optimizer.tensors);
@@ -99,12 +105,7 @@ TEST(CheckpointTest, TheHeaderAloneHoldsEverythingButTheTensors) {
 
   absl::StatusOr<Checkpoint> header = load_checkpoint_header(path);
   ASSERT_TRUE(header.ok()) << header.status();
-  EXPECT_EQ(header->model_name, saved.model_name);
-  EXPECT_EQ(header->step, saved.step);
-  EXPECT_EQ(header->config, saved.config);
-  EXPECT_EQ(header->metadata, saved.metadata);
-  EXPECT_EQ(header->optimizer.kind, "sgd");
-  EXPECT_EQ(header->optimizer.steps_taken, saved.optimizer.steps_taken);
+  expect_same_settings(*header, saved);
   ASSERT_TRUE(header->bit_config.has_value());
   EXPECT_EQ(header->bit_config->depth(), 101);
   EXPECT_TRUE(header->parameters.empty());
