@@ -2,14 +2,14 @@
 //
 // An op is a struct with a name, a forward over tensors and a backward that maps the output's
 // gradient to the inputs' gradients. Attributes are plain members given when the struct is made
-// (apply(LeakyRelu{slope}, x)); the tensors backward needs are plain members that forward sets:
-// the struct is its own "ctx", so what is saved is typed and named
-// rather than indexed (ctx.saved(2)). The graph node owns the struct and destroys it after
-// backward, which frees everything it saved.
+// (apply(LeakyRelu{slope}, x)); the tensors backward needs are SavedTensor members that forward
+// sets: the struct is its own "ctx", so what is saved is typed and named rather than indexed
+// (ctx.saved(2)), and backward refuses one changed in place since (autograd/saved_tensor.h).
+// The graph node owns the struct and destroys it after backward, which frees what it saved.
 //
 //   struct Relu {
 //     static constexpr const char* kName = "relu";
-//     Tensor y;                                        // saved for backward
+//     SavedTensor y;                                   // saved for backward
 //     Tensor forward(const Tensor& x) { return y = call<ReluFwd>(x); }
 //     std::vector<Tensor> backward(const Tensor& gy, const std::vector<bool>& needs_grad) {
 //       return {call<ReluBwd>(gy, y)};
@@ -32,6 +32,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "autograd/saved_tensor.h"
 #include "core/check.h"
 #include "core/tensor.h"
 
@@ -50,10 +51,14 @@ class OpNode final : public Node {
     BG_CHECK(op_.has_value(), Op::kName, ": backward through this part of the graph a second ",
              "time, but its saved tensors were freed; pass retain_graph = true to the first ",
              "backward()");
-    if constexpr (kFoldsPartialGradients) {
-      return op_->backward(grad_output, needs_grad_, partial, folded);
-    } else {
-      return op_->backward(grad_output, needs_grad_);
+    try {
+      if constexpr (kFoldsPartialGradients) {
+        return op_->backward(grad_output, needs_grad_, partial, folded);
+      } else {
+        return op_->backward(grad_output, needs_grad_);
+      }
+    } catch (const SavedTensorChangedError& changed) {
+      throw SavedTensorChangedError(detail::str_cat(Op::kName, ": ", changed.what()));
     }
   }
 

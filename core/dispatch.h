@@ -82,7 +82,12 @@ struct DeviceScan {
     for (const Tensor& t : ts) visit(t);
   }
   template <typename T>
-  void visit(const T&) {}
+  void visit(const T& value) {
+    // What converts to a Tensor (autograd's SavedTensor) is one; other arguments are not.
+    if constexpr (std::is_convertible_v<const T&, const Tensor&>) {
+      visit(static_cast<const Tensor&>(value));
+    }
+  }
 };
 
 inline Tensor plain(const Tensor& t) { return t.defined() ? t.to_plain() : t; }

@@ -6,7 +6,9 @@
 // tests without CUDA never load the CUDA libraries.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -55,10 +57,17 @@ class Storage {
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
+  // How many in-place writes (Tensor::copy_, fill_, zero_, an optimizer step) the memory has
+  // had: autograd compares it with the count a saved tensor was saved at
+  // (autograd/saved_tensor.h), and caches of derived values with the count they were made at.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  std::atomic<uint64_t> version_{0};
 };
 
 // CPU memory is cached by size and reused: a training step allocates the same buffers every

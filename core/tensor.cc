@@ -156,6 +156,7 @@ Tensor& Tensor::copy_(const Tensor& source) {
   BG_CHECK(is_plain(), "copy_: the destination is in an opaque layout");
   Tensor converted = source.to(dtype()).to_plain();
   copy_bytes(mutable_raw_data(), device(), converted.raw_data(), converted.device(), nbytes());
+  bump_version();
   return *this;
 }
 
@@ -170,18 +171,34 @@ void Tensor::set_data(const Tensor& source) {
   impl.layout = source.impl_->layout;
 }
 
+namespace {
+
+// Fills a plain tensor without counting the write: for the factories, whose tensors nobody has
+// seen yet, and for fill_, which counts it itself.
+void write_value(Tensor& t, double value) {
+  if (value == 0.0) {
+    device_runtime(t.device().type).fill_zero(t.mutable_raw_data(), t.nbytes(), t.device().index);
+    return;
+  }
+  Tensor host = empty(t.shape(), t.dtype(), Device::cpu());
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    store_from_double(host.mutable_raw_data(), t.dtype(), i, value);
+  }
+  copy_bytes(t.mutable_raw_data(), t.device(), host.raw_data(), Device::cpu(), t.nbytes());
+}
+
+}  // namespace
+
 Tensor& Tensor::fill_(double value) {
   BG_CHECK(is_plain(), "fill_: the tensor is in an opaque layout");
-  if (value == 0.0) return zero_();
-  Tensor host = empty(shape(), dtype(), Device::cpu());
-  for (int64_t i = 0; i < numel(); ++i) store_from_double(host.mutable_raw_data(), dtype(), i, value);
-  return copy_(host);
+  write_value(*this, value);
+  bump_version();
+  return *this;
 }
 
 Tensor& Tensor::zero_() {
   BG_CHECK(is_plain(), "zero_: the tensor is in an opaque layout");
-  device_runtime(device().type).fill_zero(mutable_raw_data(), nbytes(), device().index);
-  return *this;
+  return fill_(0.0);
 }
 
 AutogradMeta& Tensor::autograd_meta() {
@@ -269,16 +286,14 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
 }
 
 Tensor zeros(const Shape& shape, DType dtype, Device device) {
-  Tensor t = empty(shape, dtype, device);
-  t.zero_();
-  return t;
+  return full(shape, 0.0, dtype, device);
 }
 
 Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  t.fill_(value);
+  write_value(t, value);
   return t;
 }
 

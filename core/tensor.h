@@ -99,10 +99,16 @@ class Tensor {
   // parameters without invalidating handles held by optimizers.
   void set_data(const Tensor& source);
 
-  // In-place writes, for initialisation and optimizers (never recorded by autograd).
+  // In-place writes, for initialisation and optimizers (never recorded by autograd). Each one
+  // bumps the memory's version, so that backward refuses to use a saved tensor they changed.
   Tensor& copy_(const Tensor& source);  // same shape; converts dtype and device
   Tensor& fill_(double value);
   Tensor& zero_();
+  // The count of in-place writes to this tensor's memory, shared with its views (Storage).
+  // Writes through mutable_data() or at() are not counted (like PyTorch's .data): code that
+  // writes a tensor in place that way calls bump_version() itself, as Sgd::step does.
+  uint64_t version() const { return checked().storage->version(); }
+  void bump_version() { checked().storage->bump_version(); }
 
   // Autograd. Only floating tensors can require grad.
   bool requires_grad() const;

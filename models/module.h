@@ -95,7 +95,8 @@ class Module {
 
   // Drops cached tensors derived from the weights (e.g. StdConv2d's standardized kernel) in this
   // module and all descendants. train(), eval() and to() call it; so must anyone who writes into
-  // parameters in place while in eval mode (the weight loaders do).
+  // parameters through raw pointers while in eval mode (the weight loaders call it too); writes
+  // by copy_, fill_ or an optimizer step are seen without it (Tensor::version).
   void invalidate_caches();
 
  protected:

@@ -34,7 +34,7 @@ namespace {
 struct Conv2d {
   static constexpr const char* kName = "conv2d";
   Conv2dAttrs attrs;
-  Tensor x, w;
+  SavedTensor x, w;
 
   Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     BG_CHECK(input.dtype() == weight.dtype(), "conv2d: input is ", dtype_name(input.dtype()),
@@ -53,8 +53,8 @@ struct Conv2d {
 
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>& needs_grad) {
     Tensor dx, dw, db;
-    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
-    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
+    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x.get().shape(), attrs);
+    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w.get().shape(), attrs);
     if (needs_grad[2]) db = call<SumFwd>(dy, std::vector<int64_t>{0, 2, 3}, false);
     return {dx, dw, db};
   }
@@ -64,7 +64,7 @@ struct Conv2dAdd {
   static constexpr const char* kName = "conv2d_add";
   Conv2dAttrs attrs;
   bool reuse_addend;
-  Tensor x, w;
+  SavedTensor x, w;
 
   Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& addend) {
     BG_CHECK(input.dtype() == weight.dtype() && addend.dtype() == input.dtype(), "conv2d_add: ",
@@ -81,8 +81,8 @@ struct Conv2dAdd {
 
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>& needs_grad) {
     Tensor dx, dw;
-    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
-    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
+    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x.get().shape(), attrs);
+    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w.get().shape(), attrs);
     return {dx, dw, needs_grad[2] ? dy : Tensor()};
   }
 };

@@ -11,7 +11,7 @@ namespace {
 template <BinaryOp op>
 struct Binary {
   static constexpr const char* kName = binary_op_name(op);
-  Tensor a, b;  // saved only where the gradient needs them (mul, div)
+  SavedTensor a, b;  // saved only where the gradient needs them (mul, div)
   Shape a_shape, b_shape;
 
   Tensor forward(const Tensor& lhs, const Tensor& rhs) {
@@ -77,7 +77,7 @@ struct Affine {
 
 struct Relu {
   static constexpr const char* kName = "relu";
-  Tensor y;
+  SavedTensor y;
 
   Tensor forward(const Tensor& x) { return y = call<ReluFwd>(x); }
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {

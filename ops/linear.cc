@@ -15,7 +15,7 @@ void check_same_dtype(const char* op, const Tensor& a, const char* a_name, const
 
 struct Matmul {
   static constexpr const char* kName = "matmul";
-  Tensor a, b;
+  SavedTensor a, b;
 
   Tensor forward(const Tensor& lhs, const Tensor& rhs) {
     BG_CHECK(lhs.dim() == 2 && rhs.dim() == 2 && lhs.size(1) == rhs.size(0), "matmul: expected ",
@@ -35,7 +35,7 @@ struct Matmul {
 
 struct Linear {
   static constexpr const char* kName = "linear";
-  Tensor x, w;
+  SavedTensor x, w;
 
   Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     BG_CHECK(input.dim() == 2 && weight.dim() == 2 && input.size(1) == weight.size(1),

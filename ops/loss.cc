@@ -25,7 +25,7 @@ void check_loss_arguments(const char* op, const Tensor& logits, const Tensor& ta
 
 struct CrossEntropy {
   static constexpr const char* kName = "cross_entropy";
-  Tensor probs, target;
+  SavedTensor probs, target;
 
   Tensor forward(const Tensor& logits, const Tensor& targets) {
     CrossEntropyResult result = call<CrossEntropyFwd>(logits, targets);
@@ -40,7 +40,7 @@ struct CrossEntropy {
 
 struct SigmoidCrossEntropy {
   static constexpr const char* kName = "sigmoid_cross_entropy";
-  Tensor logits, target;
+  SavedTensor logits, target;
 
   Tensor forward(const Tensor& logits_in, const Tensor& targets) {
     logits = logits_in;

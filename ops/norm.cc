@@ -16,7 +16,7 @@ void check_affine_param(const char* what, const Tensor& param, const Tensor& x) 
 struct GroupNorm {
   static constexpr const char* kName = "group_norm";
   GroupNormAttrs attrs;
-  Tensor x, gamma, beta, mean, rstd;
+  SavedTensor x, gamma, beta, mean, rstd;
 
   Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     BG_CHECK(input.dim() >= 2, "group_norm: expected input of shape (N, C, ...), got ",
@@ -48,7 +48,7 @@ struct GroupNorm {
 struct WeightStandardize {
   static constexpr const char* kName = "weight_standardize";
   double eps;
-  Tensor w;
+  SavedTensor w;
 
   Tensor forward(const Tensor& weight) {
     BG_CHECK(weight.dim() >= 2 && weight.numel() > 0, "weight_standardize: expected a weight of ",

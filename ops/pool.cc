@@ -44,7 +44,7 @@ namespace {
 struct MaxPool2d {
   static constexpr const char* kName = "max_pool2d";
   Pool2dAttrs attrs;
-  Tensor x, workspace;
+  SavedTensor x, workspace;
 
   Tensor forward(const Tensor& input) {
     max_pool2d_output_shape(input.shape(), attrs);

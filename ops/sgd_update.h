@@ -32,7 +32,8 @@ struct SgdUpdateAttrs {
 //   param -= lr * g
 // One call updates every parameter, so that a backend can do it in one pass (the GPU in one
 // kernel launch). params[i], grads[i] and momentum_buffers[i] share shape and dtype;
-// momentum_buffers is empty when momentum == 0.
+// momentum_buffers is empty when momentum == 0. Kernels write through raw pointers, so the
+// caller bumps each parameter's version afterwards (Tensor::bump_version; Sgd::step does).
 BG_KERNEL_SLOT(SgdUpdate, void(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                                const std::vector<Tensor>& momentum_buffers,
                                const SgdUpdateAttrs& attrs));

@@ -46,6 +46,7 @@ void Sgd::step() {
     const Group& group = groups[first_step];
     if (group.params.empty()) continue;
     call<SgdUpdate>(group.params, group.grads, group.buffers, SgdUpdateAttrs{options_, first_step});
+    for (Tensor param : group.params) param.bump_version();
   }
   ++steps_taken_;
 }

@@ -7,11 +7,12 @@
 namespace custom_op {
 namespace {
 
+using bitgrad::SavedTensor;
 using bitgrad::Tensor;
 
 struct Silu {
   static constexpr const char* kName = "silu";
-  Tensor x;  // saved: the derivative depends on the input
+  SavedTensor x;  // the derivative depends on the input; checked against in-place changes
 
   Tensor forward(const Tensor& input) {
     x = input;

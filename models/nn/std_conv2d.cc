@@ -18,7 +18,7 @@ Tensor StdConv2d::effective_weight() {
   }
   const TensorImpl& current = *weight.impl();
   if (cached_weight_.defined() && cached_from_ == current.storage &&
-      cached_offset_ == current.byte_offset) {
+      cached_offset_ == current.byte_offset && cached_version_ == weight.version()) {
     return cached_weight_;
   }
   {
@@ -27,6 +27,7 @@ Tensor StdConv2d::effective_weight() {
   }
   cached_from_ = current.storage;
   cached_offset_ = current.byte_offset;
+  cached_version_ = weight.version();
   return cached_weight_;
 }
 

@@ -11,12 +11,14 @@
 //   - Module::to(), and Module::invalidate_caches() (which the weight loaders call),
 //   - any change of the weight's memory (Tensor::set_data, e.g. a loader swapping arrays in):
 //     the cache remembers the Storage it was computed from and holds it, so a new array can
-//     never reuse its address.
-// Writing into the weight in place (copy_, an optimizer step) while in eval mode without calling
-// invalidate_caches() is the one change it cannot see; optimizers run in train mode, where
-// nothing is cached.
+//     never reuse its address;
+//   - any counted in-place write to the weight (copy_, fill_, an optimizer step), which moves
+//     the memory's version (Tensor::version).
+// Writing into the weight through raw pointers (mutable_data, at) while in eval mode without
+// calling invalidate_caches() is the one change it cannot see.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "models/nn/conv2d.h"
@@ -44,6 +46,7 @@ class StdConv2d : public Conv2d {
   // Where the weight's memory was when the cache was filled.
   std::shared_ptr<Storage> cached_from_;
   size_t cached_offset_ = 0;
+  uint64_t cached_version_ = 0;
 };
 
 }  // namespace bitgrad::nn

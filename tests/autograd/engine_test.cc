@@ -99,11 +99,11 @@ TEST(EngineTest, APathOnlyThroughCloneNamesIt) {
 TEST(EngineTest, SavedTensorsAreReleasedAfterBackward) {
   Tensor a = leaf({1, 2});
   Tensor b = leaf({3, 4});
-  long before = b.use_count();
-  Tensor y = sum(a * b);  // mul saves a and b
-  EXPECT_GT(b.use_count(), before);
+  long before = b.storage_use_count();
+  Tensor y = sum(a * b);  // mul saves a and b, each as a handle of its own to the memory
+  EXPECT_GT(b.storage_use_count(), before);
   y.backward();
-  EXPECT_EQ(b.use_count(), before);
+  EXPECT_EQ(b.storage_use_count(), before);
   EXPECT_TRUE(throws_error([&] { y.backward(); }, {"sum", "second time", "retain_graph"}));
 }
 

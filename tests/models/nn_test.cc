@@ -139,9 +139,16 @@ TEST(NnTest, StdConv2dCachesTheKernelOnlyForGradientFreeEval) {
     conv.weight.set_data(randn({4, 3, 1, 1}));
     EXPECT_TRUE(all_close(conv(x), by_hand(), 1e-4, 1e-4));
 
-    // In-place writes are not noticed until invalidate_caches() (documented; loaders call it).
-    const Tensor before = conv(x);
+    // Counted in-place writes (copy_, an optimizer step) move the weight's version: noticed.
     conv.weight.copy_(randn({4, 3, 1, 1}));
+    EXPECT_TRUE(all_close(conv(x), by_hand(), 1e-4, 1e-4));
+
+    // Raw writes are not noticed until invalidate_caches() (documented; loaders call it).
+    const Tensor before = conv(x);
+    float* raw = conv.weight.mutable_data<float>();
+    for (int64_t i = 0; i < conv.weight.numel(); ++i) {
+      raw[i] = -raw[i] + 0.5f * static_cast<float>(i);
+    }
     EXPECT_TRUE(all_close(conv(x), before));  // stale
     EXPECT_FALSE(all_close(by_hand(), before, 1e-4, 1e-4));
     conv.invalidate_caches();

@@ -1,0 +1,123 @@
+// The version counter: in-place writes are counted per memory, and backward refuses a saved
+// tensor whose memory was written in place after the forward pass (autograd/saved_tensor.h).
+#include "autograd/saved_tensor.h"
+
+#include <vector>
+
+#include "core/random.h"
+#include "gtest/gtest.h"
+#include "ops/conv.h"
+#include "ops/elementwise.h"
+#include "ops/reduce.h"
+#include "optim/sgd.h"
+#include "tests/testing/assertions.h"
+
+namespace bitgrad {
+namespace {
+
+using testing::all_close;
+using testing::throws_error;
+
+Tensor leaf(std::vector<double> values) {
+  return from_vector<double>(values, {static_cast<int64_t>(values.size())}).set_requires_grad();
+}
+
+const char kChanged[] = "saved for backward was changed in place after the forward pass";
+
+TEST(SavedTensorTest, InPlaceWritesCountPerMemoryAndViewsShareTheCount) {
+  Tensor t = zeros({2, 3});
+  EXPECT_EQ(t.version(), 0u);
+  t.fill_(1.0);
+  t.zero_();
+  t.copy_(ones({2, 3}));
+  EXPECT_EQ(t.version(), 3u);
+  t.view({6}).fill_(2.0);                // a view writes the same memory
+  EXPECT_EQ(t.version(), 4u);
+  EXPECT_EQ(t.detach().version(), 4u);   // so does a detached handle
+  EXPECT_EQ(t.clone().version(), 0u);    // a copy is memory of its own
+  t.mutable_data<float>()[0] = 5.0f;     // raw writes are not counted (as PyTorch's .data)
+  EXPECT_EQ(t.version(), 4u);
+}
+
+TEST(SavedTensorTest, AnOptimizerStepBeforeBackwardIsAnErrorNamingTheOp) {
+  // The mistake the counter exists for: stepping between forward and backward would compute
+  // the weight's gradient from the input and the *updated* weight.
+  Tensor x = randn({1, 2, 3, 3});
+  Tensor w = randn({4, 2, 1, 1}).set_requires_grad();
+  Tensor loss = sum(conv2d(x, w));
+  Sgd sgd({{"w", w}}, SgdOptions{.lr = 0.1});
+  w.set_grad(ones_like(w));
+  sgd.step();
+  EXPECT_EQ(w.version(), 1u);
+  EXPECT_TRUE(throws_error([&] { loss.backward(); },
+                           {"conv2d: a tensor of shape (4, 2, 1, 1) ", kChanged,
+                            "at version 1 but was saved at version 0", "clone()"}));
+}
+
+TEST(SavedTensorTest, TheErrorHasItsOwnTypeAndNamesAnOutputChangedInPlace) {
+  Tensor x = leaf({-1, 2, 3});
+  Tensor y = relu(x);  // relu saves its output
+  y.fill_(7.0);
+  try {
+    sum(y).backward();
+    ADD_FAILURE() << "backward through a changed output did not throw";
+  } catch (const SavedTensorChangedError& error) {
+    EXPECT_NE(std::string(error.what()).find(std::string("relu: a tensor of shape (3) ") +
+                                             kChanged),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+TEST(SavedTensorTest, AWriteThroughAViewIsSeen) {
+  Tensor a = leaf({1, 2, 3, 4});
+  Tensor b = from_vector<double>({5, 6, 7, 8}, {4});
+  Tensor loss = sum(a * b);  // mul saves both inputs
+  b.view({2, 2}).zero_();
+  EXPECT_TRUE(throws_error([&] { loss.backward(); }, {"mul: ", kChanged}));
+}
+
+TEST(SavedTensorTest, AnInputTheOpDoesNotSaveMayChange) {
+  // add's gradient does not depend on its inputs, so it keeps none (as in PyTorch).
+  Tensor a = leaf({1, 2, 3});
+  Tensor b = from_vector<double>({4, 5, 6}, {3});
+  Tensor loss = sum(a + b);
+  b.fill_(100.0);
+  loss.backward();
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({1, 1, 1}, {3})));
+}
+
+TEST(SavedTensorTest, ASecondBackwardSeesAChangeMadeAfterTheFirst) {
+  Tensor a = leaf({1, 2, 3});
+  Tensor b = from_vector<double>({4, 5, 6}, {3});
+  Tensor loss = sum(a * b);
+  loss.backward(Tensor(), /*retain_graph=*/true);
+  EXPECT_TRUE(all_close(a.grad(), b));
+  b.copy_(from_vector<double>({0, 0, 1}, {3}));
+  EXPECT_TRUE(throws_error([&] { loss.backward(); }, {"mul: ", kChanged}));
+}
+
+TEST(SavedTensorTest, SetDataAfterForwardLeavesBackwardWithWhatForwardSaw) {
+  // set_data gives the tensor new memory (Module::to does it); the saved handle keeps the old.
+  Tensor a = leaf({1, 2, 3});
+  Tensor b = leaf({4, 5, 6});
+  Tensor loss = sum(a * b);
+  b.set_data(from_vector<double>({7, 8, 9}, {3}));
+  loss.backward();
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({4, 5, 6}, {3})));
+  EXPECT_TRUE(all_close(b.grad(), from_vector<double>({1, 2, 3}, {3})));
+}
+
+TEST(SavedTensorTest, AnUndefinedTensorSavesNothing) {
+  SavedTensor saved;
+  EXPECT_FALSE(saved.defined());
+  saved = Tensor();
+  EXPECT_FALSE(saved.get().defined());
+  Tensor t = ones({2});
+  saved = t;
+  t.zero_();
+  EXPECT_TRUE(throws_error([&] { saved.get(); }, {"shape (2)", kChanged}));
+}
+
+}  // namespace
+}  // namespace bitgrad
