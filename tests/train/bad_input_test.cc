@@ -30,6 +30,8 @@
 #include "ops/elementwise.h"
 #include "ops/linear.h"
 #include "ops/loss.h"
+#include "ops/reduce.h"
+#include "optim/sgd.h"
 #include "tests/train/finetune_binary.h"
 #include "train/metrics_log.h"
 
@@ -612,6 +614,18 @@ std::vector<Row> rows() {
       {"tensors", "`matmul(a, b)` of shapes (2, 3) and (4, 5)",
        [] { return thrown([] { matmul(zeros({2, 3}), zeros({4, 5})); }); },
        {"matmul", "(2, 3)", "(4, 5)"}},
+      {"tensors", "an optimizer step between `loss = sum(conv2d(x, w))` and `loss.backward()`",
+       [] {
+         return thrown([] {
+           Tensor w = zeros({4, 3, 1, 1}).set_requires_grad();
+           Tensor loss = sum(conv2d(zeros({1, 3, 2, 2}), w));
+           Sgd sgd({{"w", w}}, SgdOptions{});
+           w.set_grad(ones_like(w));
+           sgd.step();
+           loss.backward();
+         });
+       },
+       {"conv2d", "changed in place", "version 1"}},
   };
 }
 
