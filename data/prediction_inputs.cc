@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -34,6 +35,17 @@ absl::Status check_npy_batch(const Tensor& batch, const std::string& path) {
   if (batch.numel() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": the batch ", batch.shape().str(),
                                                    " is empty"));
+  }
+  // A NaN would not show in the range check below, and a ReLU maps it to 0 (ops/elementwise.h):
+  // the image would get probabilities computed from nothing.
+  const float* values = batch.data<float>();
+  const float* bad = std::find_if(values, values + batch.numel(),
+                                  [](float value) { return !std::isfinite(value); });
+  if (bad != values + batch.numel()) {
+    const int64_t index = bad - values, per_image = batch.numel() / batch.size(0);
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": value ", index, " (image ", index / per_image, ") is ", *bad,
+        "; expected finite preprocessed pixels"));
   }
   return absl::OkStatus();
 }

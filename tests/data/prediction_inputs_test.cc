@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -214,6 +215,16 @@ TEST(PredictionInputsTest, BadInputs) {
   ASSERT_TRUE(write_npy(empty_batch, zeros({0, 3, 2, 2})).ok());
   EXPECT_TRUE(fails_naming(PredictionInputs::open(empty_batch, 128).status(),
                            {empty_batch, "empty"}));
+  const std::pair<float, std::string> not_finite_values[] = {
+      {std::nanf(""), "nan"}, {-std::numeric_limits<float>::infinity(), "-inf"}};
+  for (const auto& [bad, shown] : not_finite_values) {
+    const std::string not_finite = temp_path("not_finite.npy");
+    std::vector<float> values(2 * 3 * 2 * 2, 0.5f);
+    values[13] = bad;  // image 1
+    ASSERT_TRUE(write_npy(not_finite, from_vector(values, {2, 3, 2, 2})).ok());
+    EXPECT_TRUE(fails_naming(PredictionInputs::open(not_finite, 128).status(),
+                             {not_finite, "value 13 (image 1) is " + shown, "expected finite"}));
+  }
 
   // A broken image is found when its batch is decoded.
   const std::string png = read_bytes(testdata("rgb8.png"));
