@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "autograd/grad_mode.h"
 #include "models/name_mismatch.h"
+#include "ops/non_finite.h"
 
 namespace bitgrad {
 namespace {
@@ -130,11 +131,23 @@ absl::StatusOr<std::string> load_into(BitResNetV2& model, const NpzReader& reade
 
   // Read and convert every array; the model is untouched until all have been read.
   std::vector<std::pair<Tensor, Tensor>> staged;  // (parameter, value in the model's layout)
+  std::vector<std::string> keys;
+  std::vector<Tensor> arrays;  // as the file holds them
   for (const BitParamSpec& spec : specs) {
     if (spec.head && !load_head) continue;
     absl::StatusOr<Tensor> array = reader.read(spec.npz_key);
     if (!array.ok()) return array.status();
+    keys.push_back(spec.npz_key);
+    arrays.push_back(*array);
     staged.emplace_back(model.parameter(spec.name), hwio_to_oihw(*array));
+  }
+  // A NaN weight would not stop a forward pass: the ReLUs after it map NaN to 0.
+  if (const int64_t bad = first_non_finite(arrays); bad >= 0) {
+    const NonFiniteElement where = locate_non_finite(arrays[bad]);
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": array ", keys[bad], " holds ", where.value, " (element ", where.element,
+        " of ", arrays[bad].shape().str(), "); expected finite weights (was it saved by a run "
+        "that diverged?)"));
   }
   {
     NoGradGuard no_grad;

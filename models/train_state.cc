@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "autograd/grad_mode.h"
 #include "models/name_mismatch.h"
+#include "ops/non_finite.h"
 
 namespace bitgrad {
 namespace {
@@ -47,12 +48,30 @@ void compare_tensors(const char* what, const NamedTensors& live, const NamedTens
   for (std::string& line : mismatch.describe(what)) problems->push_back(std::move(line));
 }
 
+// A NaN weight would not stop a forward pass (the ReLUs after it map NaN to 0), so a checkpoint
+// holding one is refused rather than used.
+absl::Status check_finite_parameters(const Checkpoint& checkpoint, const std::string& path) {
+  std::vector<Tensor> floating;
+  std::vector<const std::string*> names;
+  for (const auto& [name, tensor] : checkpoint.parameters) {
+    if (tensor.dtype() != DType::kFloat32 && tensor.dtype() != DType::kFloat64) continue;
+    floating.push_back(tensor);
+    names.push_back(&name);
+  }
+  const int64_t bad = first_non_finite(floating);
+  if (bad < 0) return absl::OkStatus();
+  const NonFiniteElement where = locate_non_finite(floating[bad]);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "checkpoint ", path, ": parameter '", *names[bad], "' holds ", where.value, " (element ",
+      where.element, " of ", floating[bad].shape().str(), "); expected finite weights"));
+}
+
 absl::Status check_module_state(const Module& module, const Checkpoint& checkpoint,
                                 const std::string& path) {
   std::vector<std::string> problems;
   compare_tensors("parameter", module.named_parameters(), checkpoint.parameters, &problems);
   compare_tensors("buffer", module.named_buffers(), checkpoint.buffers, &problems);
-  if (problems.empty()) return absl::OkStatus();
+  if (problems.empty()) return check_finite_parameters(checkpoint, path);
   return absl::InvalidArgumentError(absl::StrCat("checkpoint ", path, " does not fit the ",
                                                  module.type_name(), ": ",
                                                  absl::StrJoin(problems, ". ")));

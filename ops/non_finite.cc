@@ -1,5 +1,7 @@
 #include "ops/non_finite.h"
 
+#include <cmath>
+
 namespace bitgrad {
 
 int64_t first_non_finite(const std::vector<Tensor>& tensors) {
@@ -12,6 +14,14 @@ int64_t first_non_finite(const std::vector<Tensor>& tensors) {
   }
   if (tensors.empty()) return -1;
   return call<FirstNonFinite>(tensors);
+}
+
+NonFiniteElement locate_non_finite(const Tensor& tensor) {
+  const std::vector<double> values = tensor.to_vector<double>();
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) return {static_cast<int64_t>(i), values[i]};
+  }
+  return {};
 }
 
 }  // namespace bitgrad

@@ -19,4 +19,13 @@ BG_KERNEL_SLOT(FirstNonFinite, int64_t(const std::vector<Tensor>& tensors));
 // Checks the tensors (defined, floating-point), then runs the kernel of their device.
 int64_t first_non_finite(const std::vector<Tensor>& tensors);
 
+// Where the first NaN or infinity of `tensor` is, for a message: its row-major element index and
+// value (element -1 when there is none). Reads the tensor on the host: for the one tensor
+// first_non_finite named, not for a search.
+struct NonFiniteElement {
+  int64_t element = -1;
+  double value = 0;
+};
+NonFiniteElement locate_non_finite(const Tensor& tensor);
+
 }  // namespace bitgrad

@@ -12,14 +12,6 @@
 namespace bitgrad {
 namespace {
 
-// The first NaN or Inf in `tensor` (which holds one), for the message.
-double first_non_finite_value(const Tensor& tensor) {
-  for (double value : tensor.to_vector<double>()) {
-    if (!std::isfinite(value)) return value;
-  }
-  return 0;
-}
-
 // OK when the loss and every gradient are finite; otherwise says which went wrong first. The
 // gradients are checked where they live, in one pass (ops/non_finite.h).
 absl::Status check_finite(const BitResNetV2& model, double loss) {
@@ -36,7 +28,7 @@ absl::Status check_finite(const BitResNetV2& model, double loss) {
       "non-finite training values: the loss is ", loss, ", ",
       bad < 0 ? "every gradient is finite"
               : absl::StrCat("parameter '", names[bad], "' is the first whose gradient holds ",
-                             first_non_finite_value(grads[bad]))));
+                             locate_non_finite(grads[bad]).value)));
 }
 
 }  // namespace

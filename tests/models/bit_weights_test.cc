@@ -1,5 +1,6 @@
 #include "models/bit_weights.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -230,6 +231,19 @@ TEST(BitWeightsTest, WrongDtype) {
   const std::string path = tiny_variant("dtype.npz", {{key, zeros({4}, DType::kInt64)}});
   EXPECT_TRUE(fails_naming(load_bit_model(path, tiny_options()).status(),
                            {"dtype.npz", key, "dtype int64", "expected float32"}));
+}
+
+TEST(BitWeightsTest, ANonFiniteWeightIsRefusedAndLeavesTheModelUnchanged) {
+  const std::string key = "resnet/block2/unit01/a/group_norm/gamma";
+  Tensor gamma = tiny_arrays().at(key).clone();
+  gamma.mutable_data<float>()[1] = std::nanf("");
+  const std::string path = tiny_variant("nan.npz", {{key, gamma}});
+  BitResNetV2 model(tiny_config());
+  const std::vector<float> before = model.parameter("root.conv.weight").to_vector<float>();
+  EXPECT_TRUE(fails_naming(load_bit_weights(model, path).status(),
+                           {"nan.npz", "array " + key + " holds nan (element 1 of (4))",
+                            "expected finite weights"}));
+  EXPECT_EQ(model.parameter("root.conv.weight").to_vector<float>(), before);
 }
 
 TEST(BitWeightsTest, TruncatedAndNonZipFiles) {

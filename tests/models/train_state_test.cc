@@ -1,5 +1,6 @@
 #include "models/train_state.h"
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -326,6 +327,25 @@ TEST_F(SavedRunTest, WrongDtype) {
   EXPECT_TRUE(fails_naming(restore_train_state(path_, state),
                            {path_, "root.conv.weight", "float32 (4, 3, 7, 7) in the checkpoint",
                             "the model has float64 (4, 3, 7, 7)"}));
+}
+
+TEST_F(SavedRunTest, ANonFiniteParameterIsRefusedAndChangesNothing) {
+  const std::string path = tampered("inf.ckpt", [](Checkpoint& c) {
+    for (auto& [name, tensor] : c.parameters) {
+      if (name != "body.block2.unit01.conv1.weight") continue;
+      tensor = tensor.clone();
+      tensor.mutable_data<float>()[5] = -std::numeric_limits<float>::infinity();
+    }
+  });
+  const std::vector<std::string> fragments = {
+      path, "parameter 'body.block2.unit01.conv1.weight' holds -inf (element 5 of (",
+      "expected finite weights"};
+  TrainingRun run(tiny_config(1), 7);
+  const NamedTensors before = snapshot(run.model->named_parameters());
+  TrainState state = run.state();
+  EXPECT_TRUE(fails_naming(restore_train_state(path, state), fragments));
+  EXPECT_TRUE(same_named_bits(run.model->named_parameters(), before));
+  EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(path).status(), fragments));
 }
 
 TEST_F(SavedRunTest, WrongArchitecture) {
