@@ -18,10 +18,6 @@ namespace {
 using testing::all_close;
 using testing::throws_error;
 
-Tensor leaf(std::vector<double> values) {
-  return from_vector<double>(values, {static_cast<int64_t>(values.size())}).set_requires_grad();
-}
-
 const char kChanged[] = "saved for backward was changed in place after the forward pass";
 
 TEST(SavedTensorTest, InPlaceWritesCountPerMemoryAndViewsShareTheCount) {
@@ -55,7 +51,7 @@ TEST(SavedTensorTest, AnOptimizerStepBeforeBackwardIsAnErrorNamingTheOp) {
 }
 
 TEST(SavedTensorTest, TheErrorHasItsOwnTypeAndNamesAnOutputChangedInPlace) {
-  Tensor x = leaf({-1, 2, 3});
+  Tensor x = from_vector<double>({-1, 2, 3}, {3}).set_requires_grad();
   Tensor y = relu(x);  // relu saves its output
   y.fill_(7.0);
   try {
@@ -70,7 +66,7 @@ TEST(SavedTensorTest, TheErrorHasItsOwnTypeAndNamesAnOutputChangedInPlace) {
 }
 
 TEST(SavedTensorTest, AWriteThroughAViewIsSeen) {
-  Tensor a = leaf({1, 2, 3, 4});
+  Tensor a = from_vector<double>({1, 2, 3, 4}, {4}).set_requires_grad();
   Tensor b = from_vector<double>({5, 6, 7, 8}, {4});
   Tensor loss = sum(a * b);  // mul saves both inputs
   b.view({2, 2}).zero_();
@@ -79,7 +75,7 @@ TEST(SavedTensorTest, AWriteThroughAViewIsSeen) {
 
 TEST(SavedTensorTest, AnInputTheOpDoesNotSaveMayChange) {
   // add's gradient does not depend on its inputs, so it keeps none (as in PyTorch).
-  Tensor a = leaf({1, 2, 3});
+  Tensor a = from_vector<double>({1, 2, 3}, {3}).set_requires_grad();
   Tensor b = from_vector<double>({4, 5, 6}, {3});
   Tensor loss = sum(a + b);
   b.fill_(100.0);
@@ -88,7 +84,7 @@ TEST(SavedTensorTest, AnInputTheOpDoesNotSaveMayChange) {
 }
 
 TEST(SavedTensorTest, ASecondBackwardSeesAChangeMadeAfterTheFirst) {
-  Tensor a = leaf({1, 2, 3});
+  Tensor a = from_vector<double>({1, 2, 3}, {3}).set_requires_grad();
   Tensor b = from_vector<double>({4, 5, 6}, {3});
   Tensor loss = sum(a * b);
   loss.backward(Tensor(), /*retain_graph=*/true);
@@ -99,8 +95,8 @@ TEST(SavedTensorTest, ASecondBackwardSeesAChangeMadeAfterTheFirst) {
 
 TEST(SavedTensorTest, SetDataAfterForwardLeavesBackwardWithWhatForwardSaw) {
   // set_data gives the tensor new memory (Module::to does it); the saved handle keeps the old.
-  Tensor a = leaf({1, 2, 3});
-  Tensor b = leaf({4, 5, 6});
+  Tensor a = from_vector<double>({1, 2, 3}, {3}).set_requires_grad();
+  Tensor b = from_vector<double>({4, 5, 6}, {3}).set_requires_grad();
   Tensor loss = sum(a * b);
   b.set_data(from_vector<double>({7, 8, 9}, {3}));
   loss.backward();
