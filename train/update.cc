@@ -31,6 +31,22 @@ absl::Status check_finite(const BitResNetV2& model, double loss) {
                              locate_non_finite(grads[bad]).value)));
 }
 
+// OK when every parameter is finite after a step; otherwise names the first that is not. A
+// finite gradient times a large lr can still overflow a weight.
+absl::Status check_finite_after_step(const BitResNetV2& model, double lr) {
+  std::vector<std::string> names;
+  std::vector<Tensor> parameters;
+  for (const auto& [name, parameter] : model.named_parameters()) {
+    names.push_back(name);
+    parameters.push_back(parameter);
+  }
+  const int64_t bad = first_non_finite(parameters);
+  if (bad < 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "non-finite training values: the update at lr ", lr, " made parameter '", names[bad],
+      "' hold ", locate_non_finite(parameters[bad]).value, " from finite gradients"));
+}
+
 }  // namespace
 
 absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
@@ -73,6 +89,7 @@ absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
   sgd.set_lr(lr);
   sgd.step();
   sgd.zero_grad();
+  if (absl::Status status = check_finite_after_step(model, lr); !status.ok()) return status;
   return loss_sum;
 }
 

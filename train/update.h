@@ -6,7 +6,8 @@
 //   nothing but float summation order, and mixup's pairs stay inside a micro-batch);
 //   then one Sgd step at `lr`, and the gradients are dropped.
 // A NaN or Inf in the loss or in a gradient stops the update before the step, so the model and
-// the optimizer keep their last finite state.
+// the optimizer keep their last finite state. A step that leaves a parameter non-finite (a
+// finite gradient times a too large lr) is reported after it: that model must not be saved.
 //
 // Data parallelism: the update's micro-batches are spread over the processes, each taking a run
 // of consecutive ones. A process's loss is divided by the micro-batch count of the whole update,
@@ -42,7 +43,8 @@ struct DataParallelShard {
 // Returns the update's loss (`loss_of` the logits and targets): the mean of the micro-batches'
 // (mixed) losses, before the step.
 // Fails with InvalidArgument, without stepping, when the loss or a gradient is not finite; the
-// message names the first parameter (in model order) whose gradient is not finite.
+// message names the first parameter (in model order) whose gradient is not finite. Fails with
+// InvalidArgument after stepping when a parameter is not finite, naming the first.
 // With `shard`, the micro-batches are this process's, and the loss is the whole update's.
 absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
                                     const std::vector<Batch>& micro_batches, Mixup& mixup,

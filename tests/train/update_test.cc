@@ -122,6 +122,25 @@ TEST_P(TrainUpdateTest, ANonFiniteLossOrGradientStopsTheUpdate) {
   }
 }
 
+// Finite gradients times a huge lr overflow the weights: the update reports it, naming the
+// first parameter, so that the run stops before anything saves that model.
+TEST_P(TrainUpdateTest, AStepThatOverflowsAParameterIsReported) {
+  std::unique_ptr<BitResNetV2> model = tiny_model();
+  Generator data(3);
+  Batch batch;
+  batch.images = randn({kBatch, 3, kSide, kSide}, DType::kFloat64, Device::cpu(), data);
+  batch.labels = from_vector<int64_t>({0, 1, 2, 0, 1, 2, 2, 1}, {kBatch});
+  Sgd sgd(model->named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
+  Mixup off(0.0);
+  Generator generator(11);
+  absl::StatusOr<double> loss = train_update(*model, sgd, 1e308, {batch}, off, generator);
+  const std::string first = model->named_parameters().front().first;
+  EXPECT_TRUE(testing::fails_naming(
+      loss.status(), {"the update at lr 1e+308 made parameter '" + first + "' hold ",
+                      "from finite gradients"}));
+  EXPECT_FALSE(sgd.state().empty()) << "the optimizer did not step";
+}
+
 TEST_P(TrainUpdateTest, TheLossIsTheFunctionGiven) {
   std::unique_ptr<BitResNetV2> model = tiny_model();
   Generator data(3);
