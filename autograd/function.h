@@ -22,6 +22,10 @@
 // defines instead
 //   std::vector<Tensor> backward(const Tensor& gy, const std::vector<bool>& needs_grad,
 //                                const std::vector<Tensor>& partial, std::vector<bool>& folded);
+//
+// An op over a list of tensors of any length (cat) defines Tensor forward(const
+// std::vector<Tensor>&) and is applied as apply_list(Cat{dim}, tensors); its backward returns
+// one gradient per tensor of the list.
 #pragma once
 
 #include <optional>
@@ -84,13 +88,12 @@ Edge make_edge(const Tensor& input);
 // Checks that the defined inputs share one device; names the op and the shapes if not.
 void check_same_device(const char* op_name, const std::vector<const Tensor*>& inputs);
 
-}  // namespace detail
-
-template <typename Op, typename... Inputs>
-Tensor apply(Op op, const Inputs&... inputs) {
-  static_assert((std::is_same_v<Inputs, Tensor> && ...), "apply(): inputs must be Tensors");
-  std::vector<const Tensor*> input_list = {&inputs...};
-  detail::check_same_device(Op::kName, input_list);
+// Runs forward (run_forward(op)) without recording it, then, when an input requires a gradient,
+// gives the output a graph node over `input_list`. apply() and apply_list() differ only in how
+// they hand forward its inputs.
+template <typename Op, typename Forward>
+Tensor record_op(Op op, const std::vector<const Tensor*>& input_list, Forward run_forward) {
+  check_same_device(Op::kName, input_list);
 
   std::vector<bool> needs_grad;
   bool record = false;
@@ -104,13 +107,13 @@ Tensor apply(Op op, const Inputs&... inputs) {
   Tensor output;
   {
     NoGradGuard forward_is_not_recorded;
-    output = op.forward(inputs...);
+    output = run_forward(op);
   }
   if (!record) return output;
 
   std::vector<Edge> edges;
   for (size_t i = 0; i < input_list.size(); ++i) {
-    edges.push_back(needs_grad[i] ? detail::make_edge(*input_list[i]) : Edge{});
+    edges.push_back(needs_grad[i] ? make_edge(*input_list[i]) : Edge{});
   }
   // The history goes on a new handle to the output's memory: an op that saved its own output
   // (relu keeps y) must not hold the node that holds it, or a graph that never runs backward
@@ -120,6 +123,27 @@ Tensor apply(Op op, const Inputs&... inputs) {
   meta.requires_grad = true;
   meta.grad_fn = std::make_shared<OpNode<Op>>(std::move(op), std::move(edges), std::move(needs_grad));
   return result;
+}
+
+}  // namespace detail
+
+template <typename Op, typename... Inputs>
+Tensor apply(Op op, const Inputs&... inputs) {
+  static_assert((std::is_same_v<Inputs, Tensor> && ...), "apply(): inputs must be Tensors");
+  return detail::record_op(std::move(op), {&inputs...},
+                           [&](Op& op_struct) { return op_struct.forward(inputs...); });
+}
+
+// An op over a list of tensors whose length only the caller knows (cat): forward takes the list,
+// and backward returns one gradient per tensor in it. Not an overload of apply(): a
+// std::vector argument brings std::apply into overload resolution (argument-dependent lookup),
+// which beats it for a non-const or temporary vector.
+template <typename Op>
+Tensor apply_list(Op op, const std::vector<Tensor>& inputs) {
+  std::vector<const Tensor*> input_list;
+  for (const Tensor& input : inputs) input_list.push_back(&input);
+  return detail::record_op(std::move(op), input_list,
+                           [&](Op& op_struct) { return op_struct.forward(inputs); });
 }
 
 }  // namespace bitgrad

@@ -11,11 +11,8 @@ namespace {
 
 using testing::matches_reference;
 using testing::on_gpu;
+using testing::random_float32_input_as;
 using testing::random_input;
-
-Tensor random_of(const Shape& shape, DType dtype) {
-  return random_input(shape, /*requires_grad=*/false).to(dtype).set_requires_grad();
-}
 
 TEST(ElementwiseCudaTest, BinaryOpsBroadcastLikeTheReference) {
   BG_REQUIRE_GPU();
@@ -26,13 +23,15 @@ TEST(ElementwiseCudaTest, BinaryOpsBroadcastLikeTheReference) {
     for (const auto& [a, b] : shapes) {
       SCOPED_TRACE(a.str() + " with " + b.str() + " " + dtype_name(dtype));
       for (auto op : {add, sub, mul}) {
-        EXPECT_TRUE(matches_reference([&](const std::vector<Tensor>& in) { return op(in[0], in[1]); },
-                                      {random_of(a, dtype), random_of(b, dtype)}, on_gpu(dtype)));
+        EXPECT_TRUE(matches_reference(
+            [&](const std::vector<Tensor>& in) { return op(in[0], in[1]); },
+            {random_float32_input_as(a, dtype), random_float32_input_as(b, dtype)},
+            on_gpu(dtype)));
       }
       // Divisors kept away from 0, so the comparison is about the kernel, not conditioning.
       EXPECT_TRUE(matches_reference(
           [&](const std::vector<Tensor>& in) { return div(in[0], in[1] * in[1] + 0.5); },
-          {random_of(a, dtype), random_of(b, dtype)}, on_gpu(dtype)));
+          {random_float32_input_as(a, dtype), random_float32_input_as(b, dtype)}, on_gpu(dtype)));
     }
   }
 }
@@ -61,10 +60,10 @@ TEST(ReduceCudaTest, SumsAndMeansOverAnyDimsMatchTheReference) {
         // sum's backward is expand, so both kernels are covered.
         EXPECT_TRUE(matches_reference(
             [&](const std::vector<Tensor>& in) { return sum(in[0], dims, keepdim); },
-            {random_of(shape, dtype)}, on_gpu(dtype)));
+            {random_float32_input_as(shape, dtype)}, on_gpu(dtype)));
         EXPECT_TRUE(matches_reference(
             [&](const std::vector<Tensor>& in) { return mean(in[0], dims, keepdim); },
-            {random_of(shape, dtype)}, on_gpu(dtype)));
+            {random_float32_input_as(shape, dtype)}, on_gpu(dtype)));
       }
     }
   }

@@ -124,6 +124,10 @@ Tensor random_input(const Shape& shape, DType dtype, bool requires_grad) {
   return t;
 }
 
+Tensor random_float32_input_as(const Shape& shape, DType dtype) {
+  return random_input(shape, /*requires_grad=*/false).to(dtype).set_requires_grad();
+}
+
 namespace {
 
 // Element (i, ch, p) of an (N, C, H*W) tensor in nChw<k>c.

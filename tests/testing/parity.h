@@ -47,6 +47,9 @@ ParityOptions allowing_reference_kernels(std::vector<std::string> slots);
 // Random normal float32 (or `dtype`) values, requiring grad when asked.
 Tensor random_input(const Shape& shape, bool requires_grad = true);
 Tensor random_input(const Shape& shape, DType dtype, bool requires_grad = true);
+// Random normal float32 values converted to `dtype`, requiring grad: the same numbers whichever
+// float type a test runs in.
+Tensor random_float32_input_as(const Shape& shape, DType dtype);
 
 // A plain (N, C, H, W) float32 tensor's values packed as nChw<block>c (C a multiple of block),
 // and back: the buffers the hand-written blocked kernels take.

@@ -2,11 +2,10 @@
 // keep the inputs' layout. Operands of a binary op are brought to one layout first: oneDNN falls
 // back to its slow reference code when operand layouts differ.
 //
-// Same-layout operands are processed as one flat array over the whole buffer, which is exact for
-// dense layouts and keeps the jit kernels for blocked layouts with padded channels (nChw8c with
-// C % 8 != 0), where oneDNN's own eltwise picks "ref:any". The padding must stay zero (a conv
-// multiplies it by zero weights), so the flat path is only taken where op(0, 0) == 0.
+// Same-layout operands are processed as one flat array over the whole buffer
+// (common/flat_eltwise.h), so the flat path is only taken where op(0, 0) == 0.
 #include "autograd/accumulate_grad.h"
+#include "ops/cpu/common/flat_eltwise.h"
 #include "ops/cpu/common/onednn_context.h"
 #include "ops/cpu/common/onednn_layout.h"
 #include "ops/elementwise.h"
@@ -17,35 +16,6 @@ namespace {
 
 using dnnl::memory;
 using dnnl::algorithm;
-
-// The whole buffer of `desc` as one 1-d float array.
-memory::desc flat_desc(const memory::desc& desc) {
-  auto n = static_cast<memory::dim>(desc.get_size() / sizeof(float));
-  return memory::desc({n}, memory::data_type::f32, memory::format_tag::a);
-}
-
-memory flat(const Buffer& buffer) {
-  return memory(flat_desc(buffer.desc()), engine(), buffer.memory.get_data_handle());
-}
-
-CachedPrimitive<dnnl::eltwise_forward::primitive_desc> eltwise_primitive(
-    const char* op, dnnl::prop_kind prop, algorithm alg, const memory::desc& desc, float alpha,
-    float beta) {
-  CacheKey key(op);
-  key.add(static_cast<int64_t>(prop)).add(static_cast<int64_t>(alg)).add(desc);
-  key.add(static_cast<double>(alpha)).add(static_cast<double>(beta));
-  return cached_primitive<dnnl::eltwise_forward::primitive_desc>(key, [&] {
-    dnnl::eltwise_forward::desc d(prop, alg, desc, alpha, beta);
-    return dnnl::eltwise_forward::primitive_desc(d, default_attr(), engine());
-  });
-}
-
-// The layout two same-shape operands are brought to: the first oneDNN-blocked one, else plain.
-memory::desc common_desc(const Tensor& a, const Tensor& b) {
-  if (has_onednn_layout(a)) return desc_of(a);
-  if (has_onednn_layout(b)) return desc_of(b);
-  return plain_desc(a.shape(), a.dtype());
-}
 
 // y = max(x, 0), x in any layout; y has x's layout. Overwrites y.
 Tensor relu_fwd_onednn(const Tensor& x) {
