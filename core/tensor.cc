@@ -155,8 +155,8 @@ Tensor& Tensor::copy_(const Tensor& source) {
            " differs from destination shape ", shape());
   BG_CHECK(is_plain(), "copy_: the destination is in an opaque layout");
   Tensor converted = source.to(dtype()).to_plain();
+  bump_version();  // first: a write that fails half way has still changed the memory
   copy_bytes(mutable_raw_data(), device(), converted.raw_data(), converted.device(), nbytes());
-  bump_version();
   return *this;
 }
 
@@ -175,8 +175,8 @@ namespace {
 
 // Fills a plain tensor without counting the write: for the factories, whose tensors nobody has
 // seen yet, and for fill_, which counts it itself.
-void write_value(Tensor& t, double value) {
-  if (value == 0.0) {
+void fill_uncounted(Tensor& t, double value) {
+  if (value == 0.0 && !std::signbit(value)) {
     device_runtime(t.device().type).fill_zero(t.mutable_raw_data(), t.nbytes(), t.device().index);
     return;
   }
@@ -191,8 +191,8 @@ void write_value(Tensor& t, double value) {
 
 Tensor& Tensor::fill_(double value) {
   BG_CHECK(is_plain(), "fill_: the tensor is in an opaque layout");
-  write_value(*this, value);
-  bump_version();
+  bump_version();  // first, as in copy_
+  fill_uncounted(*this, value);
   return *this;
 }
 
@@ -293,7 +293,7 @@ Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape,
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  write_value(t, value);
+  fill_uncounted(t, value);
   return t;
 }
 

@@ -36,7 +36,7 @@ absl::Status check_npy_batch(const Tensor& batch, const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": the batch ", batch.shape().str(),
                                                    " is empty"));
   }
-  // A NaN would not show in the range check below, and a ReLU maps it to 0 (ops/elementwise.h):
+  // A NaN would not show in open()'s range check, and a ReLU maps it to 0 (ops/elementwise.h):
   // the image would get probabilities computed from nothing.
   const float* values = batch.data<float>();
   const float* bad = std::find_if(values, values + batch.numel(),

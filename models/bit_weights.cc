@@ -142,12 +142,11 @@ absl::StatusOr<std::string> load_into(BitResNetV2& model, const NpzReader& reade
     staged.emplace_back(model.parameter(spec.name), hwio_to_oihw(*array));
   }
   // A NaN weight would not stop a forward pass: the ReLUs after it map NaN to 0.
-  if (const int64_t bad = first_non_finite(arrays); bad >= 0) {
-    const NonFiniteElement where = locate_non_finite(arrays[bad]);
+  if (const std::optional<NonFinite> bad = find_non_finite(arrays)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": array ", keys[bad], " holds ", where.value, " (element ", where.element,
-        " of ", arrays[bad].shape().str(), "); expected finite weights (was it saved by a run "
-        "that diverged?)"));
+        path, ": array ", keys[bad->tensor], " holds ", bad->value, " (element ", bad->element,
+        " of ", arrays[bad->tensor].shape().str(), "); expected finite weights (was it saved "
+        "by a run that diverged?)"));
   }
   {
     NoGradGuard no_grad;

@@ -58,12 +58,12 @@ absl::Status check_finite_parameters(const Checkpoint& checkpoint, const std::st
     floating.push_back(tensor);
     names.push_back(&name);
   }
-  const int64_t bad = first_non_finite(floating);
-  if (bad < 0) return absl::OkStatus();
-  const NonFiniteElement where = locate_non_finite(floating[bad]);
+  const std::optional<NonFinite> bad = find_non_finite(floating);
+  if (!bad) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "checkpoint ", path, ": parameter '", *names[bad], "' holds ", where.value, " (element ",
-      where.element, " of ", floating[bad].shape().str(), "); expected finite weights"));
+      "checkpoint ", path, ": parameter '", *names[bad->tensor], "' holds ", bad->value,
+      " (element ", bad->element, " of ", floating[bad->tensor].shape().str(),
+      "); expected finite weights"));
 }
 
 absl::Status check_module_state(const Module& module, const Checkpoint& checkpoint,

@@ -16,12 +16,17 @@ int64_t first_non_finite(const std::vector<Tensor>& tensors) {
   return call<FirstNonFinite>(tensors);
 }
 
-NonFiniteElement locate_non_finite(const Tensor& tensor) {
-  const std::vector<double> values = tensor.to_vector<double>();
+std::optional<NonFinite> find_non_finite(const std::vector<Tensor>& tensors) {
+  const int64_t bad = first_non_finite(tensors);
+  if (bad < 0) return std::nullopt;
+  const std::vector<double> values = tensors[bad].to_vector<double>();
   for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) return {static_cast<int64_t>(i), values[i]};
+    if (!std::isfinite(values[i])) {
+      return NonFinite{static_cast<size_t>(bad), static_cast<int64_t>(i), values[i]};
+    }
   }
-  return {};
+  BG_ASSERT(false, "find_non_finite: the kernel named tensor ", bad, ", which is finite");
+  return std::nullopt;
 }
 
 }  // namespace bitgrad

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "core/dispatch.h"
@@ -19,13 +20,14 @@ BG_KERNEL_SLOT(FirstNonFinite, int64_t(const std::vector<Tensor>& tensors));
 // Checks the tensors (defined, floating-point), then runs the kernel of their device.
 int64_t first_non_finite(const std::vector<Tensor>& tensors);
 
-// Where the first NaN or infinity of `tensor` is, for a message: its row-major element index and
-// value (element -1 when there is none). Reads the tensor on the host: for the one tensor
-// first_non_finite named, not for a search.
-struct NonFiniteElement {
-  int64_t element = -1;
+// The first NaN or infinity among `tensors`, for a message: which tensor, its element
+// (row-major) and value; nullopt when every element is finite. One first_non_finite pass finds
+// the tensor, and only that one is read on the host.
+struct NonFinite {
+  size_t tensor = 0;
+  int64_t element = 0;
   double value = 0;
 };
-NonFiniteElement locate_non_finite(const Tensor& tensor);
+std::optional<NonFinite> find_non_finite(const std::vector<Tensor>& tensors);
 
 }  // namespace bitgrad

@@ -33,7 +33,7 @@ struct SgdUpdateAttrs {
 // One call updates every parameter, so that a backend can do it in one pass (the GPU in one
 // kernel launch). params[i], grads[i] and momentum_buffers[i] share shape and dtype;
 // momentum_buffers is empty when momentum == 0. Kernels write through raw pointers, so the
-// caller bumps each parameter's version afterwards (Tensor::bump_version; Sgd::step does).
+// caller bumps each parameter's version (Tensor::bump_version; Sgd::step does).
 BG_KERNEL_SLOT(SgdUpdate, void(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                                const std::vector<Tensor>& momentum_buffers,
                                const SgdUpdateAttrs& attrs));

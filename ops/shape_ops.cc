@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "autograd/function.h"
-#include "ops/pad.h"
 #include "ops/shape_utils.h"
 
 namespace bitgrad {
@@ -51,16 +50,18 @@ struct Cat {
 struct Narrow {
   static constexpr const char* kName = "narrow";
   int64_t dim, start, length;  // non-negative
-  int64_t after;               // the elements of x along dim after the slice
+  int64_t elements_after;      // of x along dim, after the slice
 
   Tensor forward(const Tensor& x) { return call<NarrowFwd>(x, dim, start, length); }
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
-    // dy at its place in zeros of x's shape: dy padded along dim by what narrow left out, which
-    // reuses pad's kernels on every backend.
-    PadAttrs attrs{std::vector<int64_t>(dy.dim(), 0), std::vector<int64_t>(dy.dim(), 0), 0.0};
-    attrs.before[dim] = start;
-    attrs.after[dim] = after;
-    return {call<ConstantPadFwd>(dy, attrs)};
+    // dy at its place in zeros of x's shape: zeros, dy and zeros joined along dim, which works
+    // for every dtype and rank cat does.
+    Shape before_shape = dy.shape(), after_shape = dy.shape();
+    before_shape[dim] = start;
+    after_shape[dim] = elements_after;
+    return {call<CatFwd>(std::vector<Tensor>{zeros(before_shape, dy.dtype(), dy.device()), dy,
+                                             zeros(after_shape, dy.dtype(), dy.device())},
+                         dim)};
   }
 };
 
@@ -218,7 +219,9 @@ Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
            " is out of range for dimension ", d, " of shape ", x.shape(), " (expected ", -size,
            " to ", size, ")");
   const int64_t first = start < 0 ? start + size : start;
-  narrow_output_shape(x.shape(), d, first, length);
+  BG_CHECK(length >= 0 && length <= size - first, "narrow: length ", length, " from start ", start,
+           " is out of range for dimension ", d, " of shape ", x.shape(), " (expected 0 to ",
+           size - first, ")");
   return apply(Narrow{d, first, length, size - first - length}, x);
 }
 

@@ -45,8 +45,8 @@ void Sgd::step() {
   for (bool first_step : {false, true}) {
     const Group& group = groups[first_step];
     if (group.params.empty()) continue;
+    for (Tensor param : group.params) param.bump_version();  // first, as copy_ does
     call<SgdUpdate>(group.params, group.grads, group.buffers, SgdUpdateAttrs{options_, first_step});
-    for (Tensor param : group.params) param.bump_version();
   }
   ++steps_taken_;
 }

@@ -12,39 +12,43 @@
 namespace bitgrad {
 namespace {
 
-// OK when the loss and every gradient are finite; otherwise says which went wrong first. The
-// gradients are checked where they live, in one pass (ops/non_finite.h).
-absl::Status check_finite(const BitResNetV2& model, double loss) {
+// The parameters an update steps (those with a gradient), in model order.
+struct SteppedParameters {
   std::vector<std::string> names;
-  std::vector<Tensor> grads;
+  std::vector<Tensor> parameters, grads;
+};
+
+SteppedParameters stepped_parameters(const BitResNetV2& model) {
+  SteppedParameters stepped;
   for (const auto& [name, parameter] : model.named_parameters()) {
     if (!parameter.grad().defined()) continue;
-    names.push_back(name);
-    grads.push_back(parameter.grad());
+    stepped.names.push_back(name);
+    stepped.parameters.push_back(parameter);
+    stepped.grads.push_back(parameter.grad());
   }
-  const int64_t bad = first_non_finite(grads);
-  if (std::isfinite(loss) && bad < 0) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "non-finite training values: the loss is ", loss, ", ",
-      bad < 0 ? "every gradient is finite"
-              : absl::StrCat("parameter '", names[bad], "' is the first whose gradient holds ",
-                             locate_non_finite(grads[bad]).value)));
+  return stepped;
 }
 
-// OK when every parameter is finite after a step; otherwise names the first that is not. A
-// finite gradient times a large lr can still overflow a weight.
-absl::Status check_finite_after_step(const BitResNetV2& model, double lr) {
-  std::vector<std::string> names;
-  std::vector<Tensor> parameters;
-  for (const auto& [name, parameter] : model.named_parameters()) {
-    names.push_back(name);
-    parameters.push_back(parameter);
-  }
-  const int64_t bad = first_non_finite(parameters);
-  if (bad < 0) return absl::OkStatus();
+// OK when the loss and every gradient are finite; otherwise says which went wrong first. The
+// gradients are checked where they live, in one pass (ops/non_finite.h).
+absl::Status check_finite(const SteppedParameters& stepped, double loss) {
+  const std::optional<NonFinite> bad = find_non_finite(stepped.grads);
+  if (std::isfinite(loss) && !bad) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "non-finite training values: the update at lr ", lr, " made parameter '", names[bad],
-      "' hold ", locate_non_finite(parameters[bad]).value, " from finite gradients"));
+      "non-finite training values: the loss is ", loss, ", ",
+      !bad ? "every gradient is finite"
+           : absl::StrCat("parameter '", stepped.names[bad->tensor],
+                          "' is the first whose gradient holds ", bad->value)));
+}
+
+// OK when every stepped parameter is finite after the step; otherwise names the first that is
+// not. A finite gradient times a large lr can still overflow a weight.
+absl::Status check_finite_after_step(const SteppedParameters& stepped, double lr) {
+  const std::optional<NonFinite> bad = find_non_finite(stepped.parameters);
+  if (!bad) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "non-finite training values: the update at lr ", lr, " made parameter '",
+      stepped.names[bad->tensor], "' hold ", bad->value, " from finite gradients"));
 }
 
 }  // namespace
@@ -82,14 +86,15 @@ absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
     shard->reducer->finish();
     shard->world->all_reduce_sum(&loss_sum, 1);
   }
-  if (absl::Status status = check_finite(model, loss_sum); !status.ok()) {
+  const SteppedParameters stepped = stepped_parameters(model);
+  if (absl::Status status = check_finite(stepped, loss_sum); !status.ok()) {
     sgd.zero_grad();
     return status;
   }
   sgd.set_lr(lr);
   sgd.step();
   sgd.zero_grad();
-  if (absl::Status status = check_finite_after_step(model, lr); !status.ok()) return status;
+  if (absl::Status status = check_finite_after_step(stepped, lr); !status.ok()) return status;
   return loss_sum;
 }
 

@@ -37,8 +37,8 @@ TEST(SavedTensorTest, InPlaceWritesCountPerMemoryAndViewsShareTheCount) {
 
 TEST(SavedTensorTest, AnOptimizerStepBeforeBackwardIsAnErrorNamingTheOp) {
   // The mistake the counter exists for: stepping between forward and backward would compute
-  // the weight's gradient from the input and the *updated* weight.
-  Tensor x = randn({1, 2, 3, 3});
+  // the input's gradient from the *updated* weight.
+  Tensor x = randn({1, 2, 3, 3}).set_requires_grad();
   Tensor w = randn({4, 2, 1, 1}).set_requires_grad();
   Tensor loss = sum(conv2d(x, w));
   Sgd sgd({{"w", w}}, SgdOptions{.lr = 0.1});
@@ -48,6 +48,22 @@ TEST(SavedTensorTest, AnOptimizerStepBeforeBackwardIsAnErrorNamingTheOp) {
   EXPECT_TRUE(throws_error([&] { loss.backward(); },
                            {"conv2d: a tensor of shape (4, 2, 1, 1) ", kChanged,
                             "at version 1 but was saved at version 0", "clone()"}));
+}
+
+TEST(SavedTensorTest, ASavedTensorNoGradientNeedsIsNotChecked) {
+  // Only the weight needs a gradient, and dw reads x and dy alone: stepping w changes nothing
+  // backward uses.
+  Tensor x = randn({1, 2, 3, 3});
+  Tensor w = randn({4, 2, 1, 1}).set_requires_grad();
+  Tensor loss = sum(conv2d(x, w));
+  w.copy_(randn({4, 2, 1, 1}));
+  loss.backward();
+  const Tensor per_channel = sum(x, {0, 2, 3});  // dw[o, c] = the sum of x's channel c
+  for (int64_t o = 0; o < 4; ++o) {
+    for (int64_t c = 0; c < 2; ++c) {
+      EXPECT_NEAR(w.grad().at<float>({o, c, 0, 0}), per_channel.at<float>({c}), 1e-4);
+    }
+  }
 }
 
 TEST(SavedTensorTest, TheErrorHasItsOwnTypeAndNamesAnOutputChangedInPlace) {

@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <cmath>
 #include <random>
 #include <utility>
 #include <vector>
@@ -88,6 +89,9 @@ TEST(TensorTest, CopyFillAndZeroWriteInPlace) {
   EXPECT_EQ(t.to_vector<float>(), std::vector<float>({-3, -3, -3, -3}));
   t.zero_();
   EXPECT_EQ(t.to_vector<float>(), std::vector<float>({0, 0, 0, 0}));
+  t.fill_(-0.0);  // keeps its sign, as torch.fill_ does
+  EXPECT_TRUE(std::signbit(t.to_vector<float>()[3]));
+  EXPECT_TRUE(std::signbit(full({1}, -0.0).item<float>()));
   EXPECT_TRUE(throws_error([&] { t.copy_(zeros({4})); }, {"copy_", "(4)", "(2, 2)"}));
 }
 

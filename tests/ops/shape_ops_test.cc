@@ -289,8 +289,11 @@ TEST_F(ShapeOpsTest, CatErrorsNameTheOpAndTheTensors) {
 TEST_F(ShapeOpsTest, NarrowErrorsNameTheOpTheRangeAndTheShape) {
   Tensor x = zeros({2, 5});
   EXPECT_TRUE(throws_error([&] { narrow(x, 1, 3, 3); },
-                           {"narrow", "start 3 and length 3", "dimension 1", "(2, 5)",
-                            "start + length <= 5"}));
+                           {"narrow", "length 3 from start 3", "dimension 1", "(2, 5)",
+                            "expected 0 to 2"}));
+  // The start as given, not normalised.
+  EXPECT_TRUE(throws_error([&] { narrow(x, 1, -2, 3); },
+                           {"narrow", "length 3 from start -2", "expected 0 to 2"}));
   EXPECT_TRUE(throws_error([&] { narrow(x, 1, 6, 0); }, {"narrow", "start 6", "-5 to 5"}));
   EXPECT_TRUE(throws_error([&] { narrow(x, 1, -6, 1); }, {"narrow", "start -6", "(2, 5)"}));
   EXPECT_TRUE(throws_error([&] { narrow(x, 0, 0, -1); }, {"narrow", "length -1"}));

@@ -618,7 +618,7 @@ std::vector<Row> rows() {
        [] {
          return thrown([] {
            Tensor w = zeros({4, 3, 1, 1}).set_requires_grad();
-           Tensor loss = sum(conv2d(zeros({1, 3, 2, 2}), w));
+           Tensor loss = sum(conv2d(zeros({1, 3, 2, 2}).set_requires_grad(), w));
            Sgd sgd({{"w", w}}, SgdOptions{});
            w.set_grad(ones_like(w));
            sgd.step();

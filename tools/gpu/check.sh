@@ -92,7 +92,7 @@ if ((SECONDS > 400)); then
 elif [[ -z $sanitizer ]]; then
   echo "compute-sanitizer not found: skipped"
 else
-  for name in elementwise_reduce_cuda_test unary_cuda_test norm_cuda_test \
+  for name in elementwise_reduce_cuda_test unary_cuda_test shape_ops_cuda_test norm_cuda_test \
       loss_pool_pad_optim_cuda_test; do
     log="$work/$name.memcheck.log"
     (cd "$root" && BITGRAD_CUDA_CACHE=0 TEST_TMPDIR="$work/tmp" timeout 60 "$sanitizer" \

@@ -12,11 +12,11 @@ namespace {
 // Copies `copy` of `n` elements from `src` into `dst`. `op` names the op in errors.
 void run_copy(const char* op, const StridedCopy& copy, int64_t n, const Tensor& src,
               Tensor& dst) {
+  if (n == 0) return;
   const int rank = static_cast<int>(copy.extent.size());
   BG_CHECK(rank <= kMaxDims, op, ": the CUDA kernel handles copies over up to ", kMaxDims,
            " dims (after merging the dims that stay together), got ", rank, " for a tensor of ",
            "shape ", src.shape());
-  if (n == 0) return;
   CopyGeometry geometry;
   geometry.rank = rank;
   for (int d = 0; d < rank; ++d) {
