@@ -38,6 +38,8 @@ class SavedTensor {
   const Tensor& get() const;
   operator const Tensor&() const { return get(); }  // NOLINT: used as the Tensor it holds
   bool defined() const { return tensor_.defined(); }
+  // The saved tensor's shape, unchecked: in-place writes change values, never the shape.
+  const Shape& shape() const { return tensor_.shape(); }
 
  private:
   Tensor tensor_;

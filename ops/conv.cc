@@ -35,7 +35,6 @@ struct Conv2d {
   static constexpr const char* kName = "conv2d";
   Conv2dAttrs attrs;
   SavedTensor x, w;  // dx needs w, dw needs x: each is read only when its gradient is wanted
-  Shape x_shape, w_shape;
 
   Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     BG_CHECK(input.dtype() == weight.dtype(), "conv2d: input is ", dtype_name(input.dtype()),
@@ -49,15 +48,13 @@ struct Conv2d {
     }
     x = input;
     w = weight;
-    x_shape = input.shape();
-    w_shape = weight.shape();
     return call<Conv2dFwd>(input, weight, bias, attrs);
   }
 
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>& needs_grad) {
     Tensor dx, dw, db;
-    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x_shape, attrs);
-    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w_shape, attrs);
+    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
+    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
     if (needs_grad[2]) db = call<SumFwd>(dy, std::vector<int64_t>{0, 2, 3}, false);
     return {dx, dw, db};
   }
@@ -68,7 +65,6 @@ struct Conv2dAdd {
   Conv2dAttrs attrs;
   bool reuse_addend;
   SavedTensor x, w;  // dx needs w, dw needs x: each is read only when its gradient is wanted
-  Shape x_shape, w_shape;
 
   Tensor forward(const Tensor& input, const Tensor& weight, const Tensor& addend) {
     BG_CHECK(input.dtype() == weight.dtype() && addend.dtype() == input.dtype(), "conv2d_add: ",
@@ -80,15 +76,13 @@ struct Conv2dAdd {
              y_shape);
     x = input;
     w = weight;
-    x_shape = input.shape();
-    w_shape = weight.shape();
     return call<Conv2dAddFwd>(input, weight, addend, attrs, reuse_addend);
   }
 
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>& needs_grad) {
     Tensor dx, dw;
-    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x_shape, attrs);
-    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w_shape, attrs);
+    if (needs_grad[0]) dx = call<Conv2dBwdData>(dy, w, x.shape(), attrs);
+    if (needs_grad[1]) dw = call<Conv2dBwdWeight>(dy, x, w.shape(), attrs);
     return {dx, dw, needs_grad[2] ? dy : Tensor()};
   }
 };
