@@ -52,6 +52,14 @@ Shape reduced_shape(const Shape& shape, const std::vector<int64_t>& dims, bool k
   return out;
 }
 
+DimSplit split_at_dim(const Shape& shape, int64_t dim) {
+  BG_ASSERT(dim >= 0 && dim < shape.rank(), "split_at_dim: dim ", dim, " of shape ", shape);
+  DimSplit split{1, shape[dim], 1};
+  for (int64_t d = 0; d < dim; ++d) split.outer *= shape[d];
+  for (int64_t d = dim + 1; d < shape.rank(); ++d) split.inner *= shape[d];
+  return split;
+}
+
 std::vector<int64_t> contiguous_strides(const Shape& shape) {
   std::vector<int64_t> strides(shape.rank());
   int64_t stride = 1;

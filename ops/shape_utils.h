@@ -30,4 +30,12 @@ MatmulDims matmul_dims(const Shape& a, const Shape& b, bool transpose_a, bool tr
 // Row-major strides, in elements, of a plain tensor of `shape`.
 std::vector<int64_t> contiguous_strides(const Shape& shape);
 
+// A plain tensor of `shape` seen as an (outer, size, inner) array around `dim` (0 <= dim <
+// rank): outer and inner are the products of the extents before and after dim, so consecutive
+// elements along dim lie `inner` apart. How softmax and the shape ops walk one dim.
+struct DimSplit {
+  int64_t outer, size, inner;
+};
+DimSplit split_at_dim(const Shape& shape, int64_t dim);
+
 }  // namespace bitgrad

@@ -63,14 +63,6 @@ Tensor softmax_along(const Tensor& x, int64_t dim) {
 
 }  // namespace
 
-SoftmaxGeometry softmax_geometry(const Shape& shape, int64_t dim) {
-  BG_ASSERT(dim >= 0 && dim < shape.rank(), "softmax: dim ", dim, " of shape ", shape);
-  SoftmaxGeometry g{1, shape[dim], 1};
-  for (int64_t d = 0; d < dim; ++d) g.outer *= shape[d];
-  for (int64_t d = dim + 1; d < shape.rank(); ++d) g.inner *= shape[d];
-  return g;
-}
-
 Tensor exp(const Tensor& x) { return unary<UnaryOp::kExp>(x); }
 Tensor log(const Tensor& x) { return unary<UnaryOp::kLog>(x); }
 Tensor sigmoid(const Tensor& x) { return unary<UnaryOp::kSigmoid>(x); }

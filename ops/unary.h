@@ -44,12 +44,6 @@ BG_KERNEL_SLOT(SoftmaxFwd, Tensor(const Tensor& x, int64_t dim, SoftmaxOp op));
 BG_KERNEL_SLOT(SoftmaxBwd,
                Tensor(const Tensor& dy, const Tensor& y, int64_t dim, SoftmaxOp op));
 
-// x seen as (outer, size, inner) around `dim` (0 <= dim < rank): the softmaxes run along `size`,
-// whose consecutive elements lie `inner` apart. For the kernels.
-struct SoftmaxGeometry {
-  int64_t outer, size, inner;
-};
-SoftmaxGeometry softmax_geometry(const Shape& shape, int64_t dim);
 
 // Elementwise, float32 or float64. log(0) = -inf and log(x < 0) = NaN, as in PyTorch.
 Tensor exp(const Tensor& x);

@@ -22,19 +22,6 @@ void for_element_type(DType dtype, Fn&& fn) {
   BG_ASSERT(false, "unknown dtype ", static_cast<int>(dtype));
 }
 
-// The product of the extents before and after `dim`: a plain tensor is then an
-// (outer, shape[dim], inner) array.
-int64_t outer_size(const Shape& shape, int64_t dim) {
-  int64_t n = 1;
-  for (int64_t d = 0; d < dim; ++d) n *= shape[d];
-  return n;
-}
-int64_t inner_size(const Shape& shape, int64_t dim) {
-  int64_t n = 1;
-  for (int64_t d = dim + 1; d < shape.rank(); ++d) n *= shape[d];
-  return n;
-}
-
 // y with y.size(d) = x.size(dims[d]): y[i] = x[j] where j[dims[d]] = i[d]. Overwrites y.
 Tensor permute_fwd_ref(const Tensor& x, const std::vector<int64_t>& dims) {
   const int64_t rank = x.dim();
@@ -65,7 +52,8 @@ Tensor permute_fwd_ref(const Tensor& x, const std::vector<int64_t>& dims) {
 Tensor cat_fwd_ref(const std::vector<Tensor>& tensors, int64_t dim) {
   const Shape out_shape = cat_output_shape(tensors, dim);
   Tensor y = empty(out_shape, tensors[0].dtype());
-  const int64_t outer = outer_size(out_shape, dim), inner = inner_size(out_shape, dim);
+  const DimSplit split = split_at_dim(out_shape, dim);
+  const int64_t outer = split.outer, inner = split.inner;
   for_element_type(y.dtype(), [&](auto type) {
     using T = decltype(type);
     T* py = y.mutable_data<T>();
@@ -91,7 +79,8 @@ Tensor cat_fwd_ref(const std::vector<Tensor>& tensors, int64_t dim) {
 Tensor narrow_fwd_ref(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
   const Shape out_shape = narrow_output_shape(x.shape(), dim, start, length);
   Tensor y = empty(out_shape, x.dtype());
-  const int64_t outer = outer_size(x.shape(), dim), inner = inner_size(x.shape(), dim);
+  const DimSplit split = split_at_dim(x.shape(), dim);
+  const int64_t outer = split.outer, inner = split.inner;
   const int64_t extent = x.size(dim);
   for_element_type(x.dtype(), [&](auto type) {
     using T = decltype(type);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/shape_utils.h"
 #include "ops/unary.h"
 
 namespace bitgrad::ref {
@@ -61,7 +62,7 @@ Tensor unary_bwd_ref(const Tensor& dy, const Tensor& saved, UnaryOp op) {
 // x: any shape, plain; 0 <= dim < rank. Each softmax runs over the `size` elements
 // start, start + inner, ... of one (outer, inner) pair. Returns y; overwrites y.
 Tensor softmax_fwd_ref(const Tensor& x, int64_t dim, SoftmaxOp op) {
-  const SoftmaxGeometry g = softmax_geometry(x.shape(), dim);
+  const DimSplit g = split_at_dim(x.shape(), dim);
   Tensor y = empty_like(x);
   BG_DISPATCH_FLOAT(x.dtype(), softmax_op_name(op), [&] {
     const scalar_t* px = x.data<scalar_t>();
@@ -93,7 +94,7 @@ Tensor softmax_bwd_ref(const Tensor& dy, const Tensor& y, int64_t dim, SoftmaxOp
   BG_CHECK(dy.shape() == y.shape() && dy.dtype() == y.dtype(), softmax_op_name(op),
            " backward: dy is ", dtype_name(dy.dtype()), " ", dy.shape(), " but y is ",
            dtype_name(y.dtype()), " ", y.shape());
-  const SoftmaxGeometry g = softmax_geometry(y.shape(), dim);
+  const DimSplit g = split_at_dim(y.shape(), dim);
   Tensor dx = empty_like(dy);
   BG_DISPATCH_FLOAT(dy.dtype(), softmax_op_name(op), [&] {
     const scalar_t* pdy = dy.data<scalar_t>();

@@ -25,6 +25,18 @@ CachedPrimitive<dnnl::eltwise_forward::primitive_desc> eltwise_primitive(
   });
 }
 
+CachedPrimitive<dnnl::eltwise_backward::primitive_desc> eltwise_backward_primitive(
+    const char* op, dnnl::algorithm alg, const memory::desc& desc) {
+  auto hint = eltwise_primitive(op, dnnl::prop_kind::forward_training, alg, desc, 0.f, 0.f);
+  CacheKey key(op);
+  key.add(static_cast<int64_t>(dnnl::prop_kind::backward_data)).add(static_cast<int64_t>(alg));
+  key.add(desc);
+  return cached_primitive<dnnl::eltwise_backward::primitive_desc>(key, [&] {
+    dnnl::eltwise_backward::desc d(alg, desc, desc, 0.f, 0.f);
+    return dnnl::eltwise_backward::primitive_desc(d, default_attr(), engine(), hint.pd);
+  });
+}
+
 memory::desc common_desc(const Tensor& a, const Tensor& b) {
   if (has_onednn_layout(a)) return desc_of(a);
   if (has_onednn_layout(b)) return desc_of(b);

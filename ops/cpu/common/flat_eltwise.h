@@ -21,6 +21,11 @@ CachedPrimitive<dnnl::eltwise_forward::primitive_desc> eltwise_primitive(
     const char* op, dnnl::prop_kind prop, dnnl::algorithm alg, const dnnl::memory::desc& desc,
     float alpha, float beta);
 
+// The cached eltwise backward primitive of `alg` over `desc` (a flat one), hinted by the forward
+// one; `op` names both in the cache.
+CachedPrimitive<dnnl::eltwise_backward::primitive_desc> eltwise_backward_primitive(
+    const char* op, dnnl::algorithm alg, const dnnl::memory::desc& desc);
+
 // The layout two same-shape operands are brought to: the first oneDNN-blocked one, else plain.
 dnnl::memory::desc common_desc(const Tensor& a, const Tensor& b);
 

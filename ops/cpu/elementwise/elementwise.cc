@@ -42,16 +42,8 @@ Tensor relu_bwd_onednn(const Tensor& dy, const Tensor& y) {
     memory::desc desc = common_desc(y, dy);
     Buffer diff_dst = in_layout(view(dy), desc);
     Buffer dst = in_layout(view(y), desc);
-    memory::desc flat_layout = flat_desc(desc);
-    auto hint = eltwise_primitive("relu", dnnl::prop_kind::forward_training,
-                                  algorithm::eltwise_relu_use_dst_for_bwd, flat_layout, 0.f, 0.f);
-    CacheKey key("relu_bwd");
-    key.add(flat_layout);
-    auto relu = cached_primitive<dnnl::eltwise_backward::primitive_desc>(key, [&] {
-      dnnl::eltwise_backward::desc d(algorithm::eltwise_relu_use_dst_for_bwd, flat_layout,
-                                     flat_layout, 0.f, 0.f);
-      return dnnl::eltwise_backward::primitive_desc(d, default_attr(), engine(), hint.pd);
-    });
+    auto relu = eltwise_backward_primitive("relu", algorithm::eltwise_relu_use_dst_for_bwd,
+                                           flat_desc(desc));
     Tensor dx = empty_with_desc(dy.shape(), dy.dtype(), desc);
     execute("relu backward", relu,
             {{DNNL_ARG_DIFF_DST, flat(diff_dst)},

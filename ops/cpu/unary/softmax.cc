@@ -17,6 +17,7 @@
 #include "ops/cpu/common/onednn_context.h"
 #include "ops/cpu/common/onednn_layout.h"
 #include "ops/cpu/common/parallel.h"
+#include "ops/shape_utils.h"
 #include "ops/unary.h"
 
 namespace bitgrad::onednn {
@@ -27,13 +28,13 @@ using dnnl::memory;
 // --- the layout the kernels work in ---
 
 // A plain tensor as (outer, size, inner), row-major.
-memory::desc plain_rows(const SoftmaxGeometry& g) {
+memory::desc plain_rows(const DimSplit& g) {
   return memory::desc({g.outer, g.size, g.inner}, memory::data_type::f32,
                       memory::format_tag::abc);
 }
 
 // The same dims with each softmax's `size` elements adjacent: (outer * inner) rows of `size`.
-memory::desc adjacent_rows(const SoftmaxGeometry& g) {
+memory::desc adjacent_rows(const DimSplit& g) {
   return memory::desc({g.outer, g.size, g.inner}, memory::data_type::f32,
                       memory::dims{g.size * g.inner, 1, g.size});
 }
@@ -42,7 +43,7 @@ memory::desc adjacent_rows(const SoftmaxGeometry& g) {
 // plain tensors themselves when inner == 1, else on transposed copies (oneDNN reorders), the
 // output transposed back. Returns the output, plain.
 template <typename RowsFn>
-Tensor over_rows(const SoftmaxGeometry& g, const std::vector<Tensor>& inputs,
+Tensor over_rows(const DimSplit& g, const std::vector<Tensor>& inputs,
                  const RowsFn& rows_fn) {
   Tensor out = empty(inputs[0].shape(), DType::kFloat32);
   const int64_t rows = g.outer * g.inner;
@@ -135,7 +136,7 @@ Tensor softmax_fwd_cpu(const Tensor& x, int64_t dim, SoftmaxOp op) {
   if (x.dtype() != DType::kFloat32 || x.numel() == 0) {
     return run_reference<SoftmaxFwd>(x, dim, op);
   }
-  const SoftmaxGeometry g = softmax_geometry(x.shape(), dim);
+  const DimSplit g = split_at_dim(x.shape(), dim);
   return translate_errors(softmax_op_name(op), [&] {
     return over_rows(g, {x}, [&](int64_t rows, const std::vector<const float*>& in, float* y) {
       if (op == SoftmaxOp::kSoftmax) {
@@ -154,7 +155,7 @@ Tensor softmax_bwd_cpu(const Tensor& dy, const Tensor& y, int64_t dim, SoftmaxOp
   }
   BG_CHECK(dy.shape() == y.shape(), softmax_op_name(op), " backward: dy has shape ", dy.shape(),
            " but y has ", y.shape());
-  const SoftmaxGeometry g = softmax_geometry(y.shape(), dim);
+  const DimSplit g = split_at_dim(y.shape(), dim);
   return translate_errors(softmax_op_name(op), [&] {
     return over_rows(g, {dy, y},
                      [&](int64_t rows, const std::vector<const float*>& in, float* dx) {

@@ -70,16 +70,7 @@ Tensor unary_bwd_onednn(const Tensor& dy, const Tensor& saved, UnaryOp op) {
     if (op == UnaryOp::kLog && has_padding(desc)) desc = plain_desc(dy.shape(), dy.dtype());
     Buffer diff_dst = in_layout(view(dy), desc);
     Buffer kept = in_layout(view(saved), desc);
-    const memory::desc flat_layout = flat_desc(desc);
-    const algorithm alg = eltwise_algorithm(op);
-    auto hint = eltwise_primitive(name, dnnl::prop_kind::forward_training, alg, flat_layout, 0.f,
-                                  0.f);
-    CacheKey key("unary_bwd");
-    key.add(static_cast<int64_t>(alg)).add(flat_layout);
-    auto eltwise = cached_primitive<dnnl::eltwise_backward::primitive_desc>(key, [&] {
-      dnnl::eltwise_backward::desc d(alg, flat_layout, flat_layout, 0.f, 0.f);
-      return dnnl::eltwise_backward::primitive_desc(d, default_attr(), engine(), hint.pd);
-    });
+    auto eltwise = eltwise_backward_primitive(name, eltwise_algorithm(op), flat_desc(desc));
     Tensor dx = empty_with_desc(dy.shape(), dy.dtype(), desc);
     const int saved_arg = unary_grad_uses_output(op) ? DNNL_ARG_DST : DNNL_ARG_SRC;
     execute(name, eltwise,

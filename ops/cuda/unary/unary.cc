@@ -3,6 +3,7 @@
 #include "core/cuda/cuda_stream.h"
 #include "ops/cuda/common/gpu_check.h"
 #include "ops/cuda/unary/unary_kernels.h"
+#include "ops/shape_utils.h"
 #include "ops/unary.h"
 
 namespace bitgrad::cuda_ops {
@@ -47,7 +48,7 @@ Tensor unary_bwd_cuda(const Tensor& dy, const Tensor& saved, UnaryOp op) {
 // x: plain on a CUDA device; 0 <= dim < rank. Returns y; overwrites y.
 Tensor softmax_fwd_cuda(const Tensor& x, int64_t dim, SoftmaxOp op) {
   const char* name = softmax_op_name(op);
-  const SoftmaxGeometry g = softmax_geometry(x.shape(), dim);
+  const DimSplit g = split_at_dim(x.shape(), dim);
   Tensor y = empty_like(x);
   BG_DISPATCH_FLOAT(x.dtype(), name, [&] {
     CUDA_OP_CHECK(name, launch_softmax(op == SoftmaxOp::kLogSoftmax, x.data<scalar_t>(),
@@ -63,7 +64,7 @@ Tensor softmax_bwd_cuda(const Tensor& dy, const Tensor& y, int64_t dim, SoftmaxO
   BG_CHECK(dy.shape() == y.shape() && dy.dtype() == y.dtype(), name, " backward: dy is ",
            dtype_name(dy.dtype()), " ", dy.shape(), " but y is ", dtype_name(y.dtype()), " ",
            y.shape());
-  const SoftmaxGeometry g = softmax_geometry(y.shape(), dim);
+  const DimSplit g = split_at_dim(y.shape(), dim);
   Tensor dx = empty_like(dy);
   BG_DISPATCH_FLOAT(dy.dtype(), name, [&] {
     CUDA_OP_CHECK(name, launch_softmax_bwd(op == SoftmaxOp::kLogSoftmax, dy.data<scalar_t>(),
