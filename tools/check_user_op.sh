@@ -6,7 +6,8 @@
 #      out packages outside tools/layers.bzl fails this ("target ... is not visible");
 #   2. in a workspace of its own that reaches bitgrad as @bitgrad: a macro that names bitgrad's
 #      targets or paths as if it were the main workspace fails this. That workspace also builds
-#      bitgrad's generated protos and, where CUDA was found, its nvcc-compiled kernels.
+#      bitgrad's generated protos, a proto of its own that imports one of bitgrad's, and, where
+#      CUDA was found, bitgrad's nvcc-compiled kernels.
 # .ci/run calls it; it leaves nothing behind.
 #
 #   tools/check_user_op.sh
@@ -43,6 +44,57 @@ cp examples/custom_op/* "$workspace/my_op/"
 sed -i "s|examples/custom_op|my_op|g" "$workspace/my_op"/*
 # Every absolute label in the op's BUILD file is bitgrad's.
 sed -i 's|"//|"@bitgrad//|g' "$workspace/my_op/BUILD.bazel"
+# The user's protos: one imports bitgrad's RunConfig, the other imports that one, so protoc must
+# find bitgrad's proto through a dep's dep too.
+mkdir -p "$workspace/my_protos"
+cat > "$workspace/my_protos/experiment.proto" <<'PROTO'
+syntax = "proto3";
+package my_project;
+import "train/run_config.proto";
+message Experiment { bitgrad.RunConfig run = 1; }
+PROTO
+cat > "$workspace/my_protos/sweep.proto" <<'PROTO'
+syntax = "proto3";
+package my_project;
+import "my_protos/experiment.proto";
+message Sweep { repeated Experiment experiments = 1; }
+PROTO
+cat > "$workspace/my_protos/sweep_test.cc" <<'CC'
+#include "my_protos/sweep.pb.h"
+#include "gtest/gtest.h"
+
+TEST(UserProto, CarriesBitgradRunConfig) {
+  my_project::Sweep sweep;
+  sweep.add_experiments()->mutable_run()->set_batch(64);
+  my_project::Sweep parsed;
+  ASSERT_TRUE(parsed.ParseFromString(sweep.SerializeAsString()));
+  EXPECT_EQ(parsed.experiments(0).run().batch(), 64);
+}
+CC
+cat > "$workspace/my_protos/BUILD.bazel" <<'BUILD'
+load("@bitgrad//tools:proto.bzl", "cc_proto")
+
+cc_proto(
+    name = "experiment_proto",
+    srcs = ["experiment.proto"],
+    deps = ["@bitgrad//train:run_config_proto"],
+)
+
+cc_proto(
+    name = "sweep_proto",
+    srcs = ["sweep.proto"],
+    deps = [":experiment_proto"],
+)
+
+cc_test(
+    name = "sweep_test",
+    srcs = ["sweep_test.cc"],
+    deps = [
+        ":sweep_proto",
+        "@bitgrad//third_party:gtest_main",
+    ],
+)
+BUILD
 cat > "$workspace/WORKSPACE" <<WORKSPACE
 workspace(name = "my_project")
 
@@ -56,4 +108,4 @@ echo "import $bitgrad/.bazelrc" > "$workspace/.bazelrc"
 touch "$workspace/BUILD.bazel"
 cd "$workspace"
 bazel --output_base="$output_base" test --symlink_prefix=/ \
-  //my_op/... @bitgrad//models:checkpoint_proto @bitgrad//ops/cuda/...
+  //my_op/... //my_protos/... @bitgrad//models:checkpoint_proto @bitgrad//ops/cuda/...

@@ -1,11 +1,15 @@
 """cc_proto: generates C++ from .proto files with the system protoc (Debian protobuf-compiler 3.21).
 
 proto_library needs @com_google_protobuf, which cannot be fetched offline; protoc from Debian and
-the matching libprotobuf runtime do the same job. Imports resolve from the root of the repository
-that calls cc_proto (bitgrad's own protos build so from a user's workspace too; a user's proto
-cannot import bitgrad's).
+the matching libprotobuf runtime do the same job. Imports resolve from the root of each repository
+that the protos and their deps come from, so a user's proto can import bitgrad's (docs/build.md):
 
     cc_proto(name = "checkpoint_proto", srcs = ["checkpoint.proto"])
+    cc_proto(
+        name = "sweep_proto",
+        srcs = ["sweep.proto"],  # import "train/run_config.proto";
+        deps = ["@bitgrad//train:run_config_proto"],
+    )
 """
 
 def _path_in_package(package, file):
@@ -14,22 +18,38 @@ def _path_in_package(package, file):
 
 def cc_proto(name, srcs, deps = [], **kwargs):
     """A cc_library with the generated .pb.h/.pb.cc of `srcs` (file names in this package);
-    `deps` are other cc_proto targets."""
+    `deps` are other cc_proto targets, each by a label that names its target ("//x:y_proto")."""
+    for dep in deps:
+        if ":" not in dep:
+            fail(("cc_proto {}: dep \"{}\": expected a cc_proto's full label, with \":\" and " +
+                  "the target name, such as \"//train:run_config_proto\"").format(name, dep))
+
     # The root of the calling repository: "." for the main one, external/NAME for another (bitgrad
     # when a user's workspace builds it).
     repository = native.repository_name()[1:]
     root = "external/" + repository if repository else "."
     outs_h = [s[:-len(".proto")] + ".pb.h" for s in srcs]
     outs_cc = [s[:-len(".proto")] + ".pb.cc" for s in srcs]
+
+    # The protos and every dep's, transitively: protoc reads each file that they import.
+    native.filegroup(name = name + "_srcs", srcs = srcs + [dep + "_srcs" for dep in deps])
     native.genrule(
         name = name + "_protoc",
-        srcs = srcs + [d + "_srcs" for d in deps],
+        srcs = [":" + name + "_srcs"],
         outs = outs_h + outs_cc,
-        cmd = "protoc --proto_path={} --cpp_out=$(GENDIR)/{} ".format(root, root) + " ".join(
-            [_path_in_package(native.package_name(), s) for s in srcs],
+        # One --proto_path per repository that the protos come from, so that imports resolve
+        # across repositories: a file is at external/NAME/... in repository NAME and under "."
+        # in the main one.
+        cmd = """
+            roots=$$(for f in $(SRCS); do
+                if [[ $$f == external/* ]]; then cut -d/ -f1,2 <<< "$$f"; else echo .; fi
+            done | sort -u)
+            protoc $$(printf -- "--proto_path=%s " $$roots) --cpp_out=$(GENDIR)/{root} {protos}
+        """.format(
+            root = root,
+            protos = " ".join([_path_in_package(native.package_name(), s) for s in srcs]),
         ),
     )
-    native.filegroup(name = name + "_srcs", srcs = srcs)
     native.cc_library(
         name = name,
         srcs = outs_cc,
