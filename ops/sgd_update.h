@@ -34,9 +34,13 @@ struct SgdUpdateAttrs {
 // kernel launch). params[i], grads[i] and momentum_buffers[i] share shape and dtype;
 // momentum_buffers is empty when momentum == 0. Kernels write through raw pointers, so the
 // caller bumps each parameter's version (Tensor::bump_version; Sgd::step does).
-BG_KERNEL_SLOT(SgdUpdate, void(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-                               const std::vector<Tensor>& momentum_buffers,
-                               const SgdUpdateAttrs& attrs));
+//
+// Returns the index of the first of params that holds a NaN or an infinity after the update, or
+// -1 when all are finite. A finite gradient times a large lr can overflow a weight; the kernel
+// sees each new value as it writes it, so training needs no second pass to catch that.
+BG_KERNEL_SLOT(SgdUpdate,
+               int64_t(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                       const std::vector<Tensor>& momentum_buffers, const SgdUpdateAttrs& attrs));
 
 // For every backend's kernel: checks that the lists match (the same length, each gradient and
 // buffer with its parameter's shape and dtype), then calls update(param, grad, buffer) for each

@@ -1,5 +1,6 @@
 #include "optim/sgd.h"
 
+#include <algorithm>
 #include <set>
 
 #include "autograd/grad_mode.h"
@@ -25,14 +26,16 @@ Sgd::Sgd(std::vector<NamedTensor> parameters, SgdOptions options) : options_(opt
   }
 }
 
-void Sgd::step() {
+std::optional<NamedTensor> Sgd::step() {
   NoGradGuard no_grad;
   // One SgdUpdate call for the parameters whose momentum buffer exists, one for those that get
   // theirs now (first_step): a backend updates each group in one pass.
   struct Group {
     std::vector<Tensor> params, grads, buffers;
+    std::vector<size_t> slot_indices;  // in slots_, of each of params
   } groups[2];
-  for (Slot& slot : slots_) {
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    Slot& slot = slots_[s];
     Tensor grad = slot.param.grad();
     if (!grad.defined()) continue;
     const bool first_step = !slot.momentum_buffer.defined();
@@ -41,14 +44,21 @@ void Sgd::step() {
     group.params.push_back(slot.param);
     group.grads.push_back(grad);
     if (options_.momentum != 0) group.buffers.push_back(slot.momentum_buffer);
+    group.slot_indices.push_back(s);
   }
+  size_t first_non_finite = slots_.size();
   for (bool first_step : {false, true}) {
     const Group& group = groups[first_step];
     if (group.params.empty()) continue;
     for (Tensor param : group.params) param.bump_version();  // first, as copy_ does
-    call<SgdUpdate>(group.params, group.grads, group.buffers, SgdUpdateAttrs{options_, first_step});
+    const int64_t bad = call<SgdUpdate>(group.params, group.grads, group.buffers,
+                                        SgdUpdateAttrs{options_, first_step});
+    if (bad >= 0) first_non_finite = std::min(first_non_finite, group.slot_indices[bad]);
   }
   ++steps_taken_;
+  if (first_non_finite == slots_.size()) return std::nullopt;
+  const Slot& bad = slots_[first_non_finite];
+  return NamedTensor{bad.name, bad.param};
 }
 
 void Sgd::zero_grad() {

@@ -2,6 +2,7 @@
 // is what the BiT fine-tuning recipe uses: buf = momentum * buf + g; p -= lr * buf.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,8 +19,10 @@ class Sgd {
   // `parameters` are updated in place; names key the optimizer state in checkpoints.
   Sgd(std::vector<NamedTensor> parameters, SgdOptions options);
 
-  // One update from the parameters' .grad; parameters without a gradient are skipped.
-  void step();
+  // One update from the parameters' .grad; parameters without a gradient are skipped. Returns the
+  // first updated parameter (in the order given) that holds a NaN or an infinity afterwards, or
+  // nullopt: the update kernel sees each value as it writes it, so the check needs no extra pass.
+  std::optional<NamedTensor> step();
   // Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)).
   void zero_grad();
 

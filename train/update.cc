@@ -12,10 +12,10 @@
 namespace bitgrad {
 namespace {
 
-// The parameters an update steps (those with a gradient), in model order.
+// The gradients an update steps with, in model order, and their parameters' names.
 struct SteppedParameters {
   std::vector<std::string> names;
-  std::vector<Tensor> parameters, grads;
+  std::vector<Tensor> grads;
 };
 
 SteppedParameters stepped_parameters(const BitResNetV2& model) {
@@ -23,7 +23,6 @@ SteppedParameters stepped_parameters(const BitResNetV2& model) {
   for (const auto& [name, parameter] : model.named_parameters()) {
     if (!parameter.grad().defined()) continue;
     stepped.names.push_back(name);
-    stepped.parameters.push_back(parameter);
     stepped.grads.push_back(parameter.grad());
   }
   return stepped;
@@ -41,14 +40,13 @@ absl::Status check_finite(const SteppedParameters& stepped, double loss) {
                           "' is the first whose gradient holds ", bad->value)));
 }
 
-// OK when every stepped parameter is finite after the step; otherwise names the first that is
-// not. A finite gradient times a large lr can still overflow a weight.
-absl::Status check_finite_after_step(const SteppedParameters& stepped, double lr) {
-  const std::optional<NonFinite> bad = find_non_finite(stepped.parameters);
-  if (!bad) return absl::OkStatus();
+// The error for a step that left `parameter` non-finite (Sgd::step finds it). A finite gradient
+// times a large lr can still overflow a weight.
+absl::Status non_finite_after_step(const NamedTensor& parameter, double lr) {
+  const std::optional<NonFinite> bad = find_non_finite({parameter.second});
   return absl::InvalidArgumentError(absl::StrCat(
-      "non-finite training values: the update at lr ", lr, " made parameter '",
-      stepped.names[bad->tensor], "' hold ", bad->value, " from finite gradients"));
+      "non-finite training values: the update at lr ", lr, " made parameter '", parameter.first,
+      "' hold ", bad ? bad->value : NAN, " from finite gradients"));
 }
 
 }  // namespace
@@ -92,9 +90,9 @@ absl::StatusOr<double> train_update(BitResNetV2& model, Sgd& sgd, double lr,
     return status;
   }
   sgd.set_lr(lr);
-  sgd.step();
+  const std::optional<NamedTensor> non_finite = sgd.step();
   sgd.zero_grad();
-  if (absl::Status status = check_finite_after_step(stepped, lr); !status.ok()) return status;
+  if (non_finite) return non_finite_after_step(*non_finite, lr);
   return loss_sum;
 }
 

@@ -3,6 +3,8 @@
 // and the AVX2 path.
 #include "ops/sgd_update.h"
 
+#include <cmath>
+
 #include "ops/cpu/common/cpu_isa.h"
 
 #include "core/random.h"
@@ -91,6 +93,41 @@ TEST_P(SgdUpdateKernelTest, ManyParametersInOneCallMatchTheReferenceKernelExactl
     for (size_t i = 0; i < sizes.size(); ++i) {
       EXPECT_TRUE(testing::all_close(actual[i], expected[i], 0, 0)) << "parameter " << i;
       EXPECT_TRUE(testing::all_close(actual_buffers[i], expected_buffers[i], 0, 0)) << i;
+    }
+  }
+}
+
+// The update reports the first parameter it left holding a NaN or an infinity, wherever the
+// threads' slices fall: parameters 0-2 are the first thread's slice, 3-5 the second's.
+TEST_P(SgdUpdateKernelTest, ReportsTheFirstParameterLeftNonFinite) {
+  cpu::ScopedCpuIsaCap isa(GetParam());
+  const std::vector<int64_t> sizes = {5, 32762, 1, 17, 32748, 3};
+  // Each planted parameter gets a finite gradient whose step overflows its last element to -inf,
+  // or a NaN one.
+  auto first_non_finite = [&](Backend backend, const std::vector<size_t>& planted, bool nan) {
+    Generator g(13);
+    std::vector<Tensor> params, grads, buffers;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const DType dtype = i % 2 == 0 ? DType::kFloat32 : DType::kFloat64;
+      params.push_back(randn({sizes[i]}, dtype, Device::cpu(), g));
+      grads.push_back(randn({sizes[i]}, dtype, Device::cpu(), g));
+      buffers.push_back(randn({sizes[i]}, dtype, Device::cpu(), g));
+    }
+    for (size_t i : planted) {
+      Tensor grad = grads[i].to(DType::kFloat64);
+      const double overflows = grads[i].dtype() == DType::kFloat32 ? 1e30 : 1e300;
+      grad.at<double>({sizes[i] - 1}) = nan ? std::nan("") : overflows;
+      grads[i] = grad.to(grads[i].dtype());
+    }
+    BackendOverride force(backend);
+    return call<SgdUpdate>(params, grads, buffers, SgdUpdateAttrs{{1e10, 0.9, 0, 0, false}, true});
+  };
+  const std::vector<std::pair<std::vector<size_t>, int64_t>> cases = {
+      {{}, -1}, {{4}, 4}, {{0}, 0}, {{4, 1}, 1}, {{5, 3}, 3}, {{2, 3}, 2}};
+  for (const auto& [planted, expected] : cases) {
+    for (bool nan : {false, true}) {
+      EXPECT_EQ(first_non_finite(Backend::kCpu, planted, nan), expected) << expected << nan;
+      EXPECT_EQ(first_non_finite(Backend::kRef, planted, nan), expected) << expected << nan;
     }
   }
 }

@@ -1,5 +1,6 @@
 // The CUDA softmax and sigmoid cross-entropy, max-pool, pad and SGD-update kernels against the
 // reference kernels.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -150,10 +151,10 @@ TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
           buffers_gpu.push_back(buffers.back().to(Device::cuda()));
         }
       }
-      call<SgdUpdate>(params_gpu, grads_gpu, buffers_gpu, attrs);
+      EXPECT_EQ(call<SgdUpdate>(params_gpu, grads_gpu, buffers_gpu, attrs), -1);
       {
         BackendOverride reference(Backend::kRef);
-        call<SgdUpdate>(params, grads, buffers, attrs);
+        EXPECT_EQ(call<SgdUpdate>(params, grads, buffers, attrs), -1);
       }
       // float64 as exactly as its rounding allows (a float32 computation would be 1e-7 off).
       const double tol = dtype == DType::kFloat64 ? 1e-14 : 1e-6;
@@ -164,6 +165,37 @@ TEST(SgdUpdateCudaTest, EveryOptionMatchesTheReference) {
         }
       }
     }
+  }
+}
+
+// The update reports the first parameter it left non-finite, as the reference kernel does: an
+// overflow from a finite gradient (float32) or a NaN gradient, in the last element of a tensor
+// longer than a chunk, in a block other than the first.
+TEST(SgdUpdateCudaTest, ReportsTheFirstParameterLeftNonFinite) {
+  BG_REQUIRE_GPU();
+  const std::vector<Shape> shapes = {Shape{1031, 3}, Shape{1}, Shape{200003}, Shape{5}};
+  const SgdUpdateAttrs attrs{{1e10, 0.9, 0.0, 0.0, false}, true};
+  for (const std::vector<size_t>& planted :
+       std::vector<std::vector<size_t>>{{}, {2}, {3, 2}, {2, 0}, {1}}) {
+    std::vector<Tensor> params, grads, buffers, params_gpu, grads_gpu, buffers_gpu;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      params.push_back(randn(shapes[i]));
+      Tensor grad = randn(shapes[i]);
+      const bool nan = i == 3;
+      if (std::count(planted.begin(), planted.end(), i) > 0) {
+        grad.mutable_data<float>()[grad.numel() - 1] = nan ? NAN : 1e30f;  // 1e40: -inf
+      }
+      grads.push_back(grad);
+      buffers.push_back(zeros(shapes[i]));
+      params_gpu.push_back(params.back().to(Device::cuda()));
+      grads_gpu.push_back(grad.to(Device::cuda()));
+      buffers_gpu.push_back(buffers.back().to(Device::cuda()));
+    }
+    const int64_t expected =
+        planted.empty() ? -1 : *std::min_element(planted.begin(), planted.end());
+    EXPECT_EQ(call<SgdUpdate>(params_gpu, grads_gpu, buffers_gpu, attrs), expected);
+    BackendOverride reference(Backend::kRef);
+    EXPECT_EQ(call<SgdUpdate>(params, grads, buffers, attrs), expected);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "optim/sgd.h"
 
+#include <cmath>
 #include <map>
 
 #include "core/random.h"
@@ -61,6 +62,33 @@ TEST(SgdTest, SkipsParametersWithoutGradientAndZeroGradDropsThem) {
   sgd.zero_grad();
   EXPECT_FALSE(a.grad().defined());
   EXPECT_EQ(sgd.steps_taken(), 1);
+}
+
+// step() names the first parameter, in the order the optimizer was given them, that the update
+// left holding a NaN or an infinity, though the parameters that get their momentum buffer now
+// ("a" below, in its first update) are updated in a call of their own after the others.
+TEST(SgdTest, StepReportsTheFirstParameterItLeftNonFinite) {
+  Tensor a = ones({2}).set_requires_grad();
+  Tensor b = ones({3}).set_requires_grad();
+  Tensor c = ones({2}).set_requires_grad();
+  Sgd sgd({{"a", a}, {"b", b}, {"c", c}}, {1e30, 0.9});
+  b.set_grad(full({3}, 1e-30));
+  c.set_grad(full({2}, 1e-30));
+  EXPECT_FALSE(sgd.step().has_value());  // the weights move by 1: finite
+  sgd.zero_grad();
+  a.set_grad(from_vector<float>({0, 1e10}, {2}));  // 1e40 overflows float32
+  b.set_grad(full({3}, 1e-30));
+  c.set_grad(from_vector<float>({NAN, 0}, {2}));
+  const std::optional<NamedTensor> first = sgd.step();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->first, "a");
+  EXPECT_TRUE(first->second.is_same(a));
+  EXPECT_TRUE(std::isinf(a.to_vector<float>()[1]));
+  sgd.zero_grad();
+  c.set_grad(full({2}, 1e-30));  // a is left alone; c is NaN already
+  const std::optional<NamedTensor> still = sgd.step();
+  ASSERT_TRUE(still.has_value());
+  EXPECT_EQ(still->first, "c");
 }
 
 TEST(SgdTest, StateRoundTripResumesExactly) {

@@ -1,7 +1,7 @@
 // The SGD-with-momentum update on the CPU (contract: ops/sgd_update.h). A memory-bound stream
 // over every parameter, its gradient and its momentum buffer, laid end to end and split across
 // threads; each element is computed exactly as the reference kernel does, in double, so results
-// match it bit for bit.
+// match it bit for bit. The same pass notes which parameters came out non-finite.
 //
 // The options are template parameters, so the loop has no branches and vectorizes. The AVX2
 // copy is compiled without FMA: a fused multiply-add rounds once where the reference kernel
@@ -18,16 +18,20 @@
 namespace bitgrad::cpu {
 namespace {
 
-// Elements [begin, end) of the update; kMomentum false means no buffer.
+// Elements [begin, end) of the update; kMomentum false means no buffer. Returns whether every
+// new value is finite.
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
-BG_ALWAYS_INLINE void update_range(T* p, const T* g, T* buf, int64_t begin, int64_t end,
+BG_ALWAYS_INLINE bool update_range(T* p, const T* g, T* buf, int64_t begin, int64_t end,
                                    const SgdUpdateAttrs& attrs) {
   const SgdOptions& options = attrs.options;
   const double lr = options.lr, momentum = options.momentum, wd = options.weight_decay;
   const double keep = 1 - options.dampening;
   // GCC at -O2 leaves a loop scalar, silently, where vectorizing it needs a run-time check that
   // p, g and buf do not overlap; `omp simd` says the iterations are independent.
-#pragma omp simd
+  // value * 0 is 0 for a finite value and NaN for a NaN or an infinity, so the sum of them is 0
+  // exactly when all are finite: one add per element, hidden in a loop bound by memory.
+  T non_finite_sum = 0;
+#pragma omp simd reduction(+ : non_finite_sum)
   for (int64_t i = begin; i < end; ++i) {
     double step = g[i] + wd * p[i];
     if constexpr (kMomentum) {
@@ -35,26 +39,29 @@ BG_ALWAYS_INLINE void update_range(T* p, const T* g, T* buf, int64_t begin, int6
       buf[i] = static_cast<T>(b);
       step = kNesterov ? step + momentum * b : b;
     }
-    p[i] = static_cast<T>(p[i] - lr * step);
+    const T updated = static_cast<T>(p[i] - lr * step);
+    p[i] = updated;
+    non_finite_sum += updated * T(0);
   }
+  return non_finite_sum == 0;
 }
 
 // update_range on one parameter's untyped pointers; the copy for the active ISA.
-using RangeFn = void (*)(void* p, const void* g, void* buf, int64_t begin, int64_t end,
+using RangeFn = bool (*)(void* p, const void* g, void* buf, int64_t begin, int64_t end,
                          const SgdUpdateAttrs& attrs);
 
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
-void range_portable(void* p, const void* g, void* buf, int64_t begin, int64_t end,
+bool range_portable(void* p, const void* g, void* buf, int64_t begin, int64_t end,
                     const SgdUpdateAttrs& attrs) {
-  update_range<T, kMomentum, kFirst, kNesterov>(static_cast<T*>(p), static_cast<const T*>(g),
+  return update_range<T, kMomentum, kFirst, kNesterov>(static_cast<T*>(p), static_cast<const T*>(g),
                                                 static_cast<T*>(buf), begin, end, attrs);
 }
 
 #if BG_HAVE_AVX2_CLONES
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
-__attribute__((target("avx2"))) void range_avx2(void* p, const void* g, void* buf, int64_t begin,
+__attribute__((target("avx2"))) bool range_avx2(void* p, const void* g, void* buf, int64_t begin,
                                                 int64_t end, const SgdUpdateAttrs& attrs) {
-  update_range<T, kMomentum, kFirst, kNesterov>(static_cast<T*>(p), static_cast<const T*>(g),
+  return update_range<T, kMomentum, kFirst, kNesterov>(static_cast<T*>(p), static_cast<const T*>(g),
                                                 static_cast<T*>(buf), begin, end, attrs);
 }
 #endif
@@ -89,23 +96,30 @@ struct ParamSpan {
   RangeFn range;
 };
 
-// Elements [begin, end) of the parameters laid end to end.
-void update_slice(const std::vector<ParamSpan>& spans, int64_t begin, int64_t end,
-                  const SgdUpdateAttrs& attrs) {
+// Elements [begin, end) of the parameters laid end to end. Returns the index of the first
+// parameter with a non-finite new value in the slice, or spans.size() when there is none.
+int64_t update_slice(const std::vector<ParamSpan>& spans, int64_t begin, int64_t end,
+                     const SgdUpdateAttrs& attrs) {
+  int64_t first_non_finite = static_cast<int64_t>(spans.size());
   int64_t offset = 0;  // of the current parameter's first element
-  for (const ParamSpan& s : spans) {
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const ParamSpan& s = spans[i];
     const int64_t lo = std::max<int64_t>(begin - offset, 0);
     const int64_t hi = std::min(end - offset, s.numel);
-    if (lo < hi) s.range(s.param, s.grad, s.buffer, lo, hi, attrs);
+    if (lo < hi && !s.range(s.param, s.grad, s.buffer, lo, hi, attrs)) {
+      first_non_finite = std::min(first_non_finite, static_cast<int64_t>(i));
+    }
     offset += s.numel;
     if (offset >= end) break;
   }
+  return first_non_finite;
 }
 
 // All the parameters in one parallel pass: each thread updates a contiguous slice of them laid
 // end to end, so a model of many small parameters wakes the threads once, not once each.
-void sgd_update_cpu(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-                    const std::vector<Tensor>& momentum_buffers, const SgdUpdateAttrs& attrs) {
+int64_t sgd_update_cpu(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                       const std::vector<Tensor>& momentum_buffers,
+                       const SgdUpdateAttrs& attrs) {
   std::vector<ParamSpan> spans;
   int64_t total = 0;
   for_each_sgd_update(params, grads, momentum_buffers, attrs,
@@ -118,15 +132,21 @@ void sgd_update_cpu(const std::vector<Tensor>& params, const std::vector<Tensor>
                         });
                         total += p.numel();
                       });
-  if (total < kParallelMinElements) return update_slice(spans, 0, total, attrs);
-#pragma omp parallel
-  {
-    // Equal slices, in multiples of 16 elements (a 64-byte cache line of float32).
-    const int64_t threads = omp_get_num_threads(), align = 16;
-    const int64_t slice = (total + threads * align - 1) / (threads * align) * align;
-    const int64_t begin = std::min(total, omp_get_thread_num() * slice);
-    update_slice(spans, begin, std::min(total, begin + slice), attrs);
+  const int64_t none = static_cast<int64_t>(spans.size());
+  int64_t first_non_finite = none;
+  if (total < kParallelMinElements) {
+    first_non_finite = update_slice(spans, 0, total, attrs);
+  } else {
+#pragma omp parallel reduction(min : first_non_finite)
+    {
+      // Equal slices, in multiples of 16 elements (a 64-byte cache line of float32).
+      const int64_t threads = omp_get_num_threads(), align = 16;
+      const int64_t slice = (total + threads * align - 1) / (threads * align) * align;
+      const int64_t begin = std::min(total, omp_get_thread_num() * slice);
+      first_non_finite = update_slice(spans, begin, std::min(total, begin + slice), attrs);
+    }
   }
+  return first_non_finite == none ? -1 : first_non_finite;
 }
 
 }  // namespace

@@ -25,10 +25,12 @@ struct SgdTensor {
 };
 
 // Updates every tensor of `tensors` (device memory, num_tensors entries) in one launch, a block
-// per chunk of `chunks` (device memory, num_chunks entries), as ops/sgd_update.h says.
+// per chunk of `chunks` (device memory, num_chunks entries), as ops/sgd_update.h says. Lowers
+// *first_non_finite (device memory) to the index of each tensor whose new values are not all
+// finite.
 template <typename T>
 cudaError_t launch_sgd_update(const SgdTensor<T>* tensors, const TensorChunk* chunks,
                               int64_t num_chunks, SgdCoefficients coefficients,
-                              cudaStream_t stream);
+                              unsigned long long* first_non_finite, cudaStream_t stream);
 
 }  // namespace bitgrad::cuda_ops
