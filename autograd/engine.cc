@@ -76,11 +76,15 @@ void release_leaves(const Node& node, std::unordered_map<AutogradMeta*, int>& ed
   }
 }
 
+// A gradient the engine would add to another, or hand to a kernel, with the wrong shape, dtype
+// or device gives a wrong result or a crash far from the backward that made it.
 void check_gradient(const Node& node, size_t input, const Edge& edge, const Tensor& gradient) {
-  BG_CHECK(gradient.shape() == edge.shape && gradient.dtype() == edge.dtype, "backward of ",
-           node.name(), " returned a gradient of shape ", gradient.shape(), " and dtype ",
-           dtype_name(gradient.dtype()), " for input ", input, ", which has shape ", edge.shape,
-           " and dtype ", dtype_name(edge.dtype));
+  BG_CHECK(gradient.shape() == edge.shape && gradient.dtype() == edge.dtype &&
+               gradient.device() == edge.device,
+           "backward of ", node.name(), " returned a gradient of shape ", gradient.shape(),
+           ", dtype ", dtype_name(gradient.dtype()), " on ", gradient.device(), " for input ",
+           input, ", which has shape ", edge.shape, ", dtype ", dtype_name(edge.dtype), " on ",
+           edge.device);
 }
 
 }  // namespace
@@ -88,7 +92,8 @@ void check_gradient(const Node& node, size_t input, const Edge& edge, const Tens
 void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions& options) {
   BG_CHECK(root.defined() && root.requires_grad(), "backward: the tensor does not require grad ",
            "(no input of the computation had requires_grad set, it ran under NoGradGuard, or its ",
-           "path from them went through clone(), view() or to(), which autograd does not record)");
+           "path went through Tensor::clone(), view() or to(), which autograd does not record; ",
+           "bitgrad::clone(), reshape() and to() are recorded)");
   Tensor seed = gradient;
   if (!seed.defined()) {
     BG_CHECK(root.numel() == 1, "backward: a gradient argument is needed for a tensor of shape ",

@@ -12,6 +12,7 @@ Edge make_edge(const Tensor& input) {
   }
   edge.shape = input.shape();
   edge.dtype = input.dtype();
+  edge.device = input.device();
   return edge;
 }
 

@@ -14,8 +14,9 @@ namespace bitgrad {
 struct Edge {
   std::shared_ptr<Node> node;
   std::shared_ptr<AutogradMeta> leaf;
-  Shape shape;  // the input's shape, to check what backward returns
+  Shape shape;  // the input's shape, dtype and device, to check what backward returns
   DType dtype = DType::kFloat32;
+  Device device;
   bool needs_grad() const { return node != nullptr || leaf != nullptr; }
 };
 

@@ -87,10 +87,10 @@ class Tensor {
   Tensor view(const Shape& shape) const;
   // A new handle to the same memory with no autograd history.
   Tensor detach() const;
-  // A deep copy with no autograd history.
+  // A deep copy with no autograd history; bitgrad::clone() (ops/copy.h) is the recorded one.
   Tensor clone() const;
   // Copies to another device or converts to another dtype. Returns *this when nothing changes.
-  // Not recorded by autograd.
+  // Not recorded by autograd: use bitgrad::to() (ops/copy.h) for that.
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
 

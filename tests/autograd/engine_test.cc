@@ -89,11 +89,37 @@ TEST(EngineTest, NoGradGuardRecordsNothing) {
   EXPECT_TRUE(throws_error([&] { y.backward(); }, {"does not require grad"}));
 }
 
-// clone() is a copy outside the graph: the error says so rather than blaming the leaf.
+// Tensor::clone() is a copy outside the graph: the error says so rather than blaming the leaf,
+// and names the recorded bitgrad::clone().
 TEST(EngineTest, APathOnlyThroughCloneNamesIt) {
   Tensor a = leaf({1, 2});
   Tensor y = a.clone() * 2.0;
-  EXPECT_TRUE(throws_error([&] { y.backward(); }, {"does not require grad", "clone()"}));
+  EXPECT_TRUE(throws_error([&] { y.backward(); },
+                          {"does not require grad", "Tensor::clone()", "bitgrad::clone()"}));
+}
+
+// An op whose backward returns a gradient unlike its input: the engine refuses it, naming the op
+// and both, before anything adds it up. (A gradient on the wrong device: copy_cuda_test.)
+struct WrongGradient {
+  static constexpr const char* kName = "wrong_gradient";
+  Shape shape;
+  DType dtype;
+  Tensor forward(const Tensor& x) { return x.clone(); }
+  std::vector<Tensor> backward(const Tensor&, const std::vector<bool>&) {
+    return {zeros(shape, dtype)};
+  }
+};
+
+TEST(EngineTest, AGradientUnlikeItsInputIsRefused) {
+  Tensor a = leaf({1, 2});
+  EXPECT_TRUE(throws_error(
+      [&] { sum(apply(WrongGradient{{3}, DType::kFloat64}, a)).backward(); },
+      {"backward of wrong_gradient", "shape (3), dtype float64 on cpu for input 0",
+       "which has shape (2), dtype float64 on cpu"}));
+  EXPECT_TRUE(throws_error(
+      [&] { sum(apply(WrongGradient{{2}, DType::kFloat32}, a)).backward(); },
+      {"backward of wrong_gradient", "dtype float32", "which has shape (2), dtype float64"}));
+  EXPECT_FALSE(a.grad().defined());
 }
 
 TEST(EngineTest, SavedTensorsAreReleasedAfterBackward) {

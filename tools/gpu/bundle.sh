@@ -14,6 +14,7 @@ TESTS=(
   //tests/ops_cuda:elementwise_reduce_cuda_test
   //tests/ops_cuda:unary_cuda_test
   //tests/ops_cuda:shape_ops_cuda_test
+  //tests/ops_cuda:copy_cuda_test
   //tests/ops_cuda:norm_cuda_test
   //tests/ops_cuda:loss_pool_pad_optim_cuda_test
   //tests/ops_cuda:conv_matmul_cuda_test
