@@ -22,7 +22,10 @@ namespace {
 // Values this far outside [-1, 1] suggest the batch was not preprocessed.
 constexpr double kRangeSlack = 1e-3;
 
-absl::Status check_npy_batch(const Tensor& batch, const std::string& path) {
+// OK, with a note when the values lie outside [-1, 1], or an error for a batch that is not N
+// RGB float32 images of finite values.
+absl::StatusOr<std::vector<std::string>> check_npy_batch(const Tensor& batch,
+                                                         const std::string& path) {
   if (batch.dim() != 4 || batch.size(1) != 3) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": shape ", batch.shape().str(), ", expected (N, 3, H, W): RGB images in NCHW"));
@@ -36,18 +39,24 @@ absl::Status check_npy_batch(const Tensor& batch, const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": the batch ", batch.shape().str(),
                                                    " is empty"));
   }
-  // A NaN would not show in open()'s range check, and a ReLU maps it to 0 (ops/elementwise.h):
-  // the image would get probabilities computed from nothing.
+  // A NaN would not show in the range, and a ReLU maps it to 0 (ops/elementwise.h): the image
+  // would get probabilities computed from nothing.
   const float* values = batch.data<float>();
-  const float* bad = std::find_if(values, values + batch.numel(),
-                                  [](float value) { return !std::isfinite(value); });
-  if (bad != values + batch.numel()) {
-    const int64_t index = bad - values, per_image = batch.numel() / batch.size(0);
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": value ", index, " (image ", index / per_image, ") is ", *bad,
-        "; expected finite preprocessed pixels"));
+  float low = values[0], high = values[0];
+  for (int64_t i = 0; i < batch.numel(); ++i) {
+    if (!std::isfinite(values[i])) {
+      const int64_t per_image = batch.numel() / batch.size(0);
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": value ", i, " (image ", i / per_image, ") is ", values[i],
+          "; expected finite preprocessed pixels"));
+    }
+    low = std::min(low, values[i]);
+    high = std::max(high, values[i]);
   }
-  return absl::OkStatus();
+  if (low >= -1 - kRangeSlack && high <= 1 + kRangeSlack) return std::vector<std::string>{};
+  return std::vector<std::string>{absl::StrCat(
+      path, ": values span [", low, ", ", high, "], not [-1, 1]; BiT expects preprocessed pixels ",
+      "(value / 127.5 - 1)")};
 }
 
 }  // namespace
@@ -117,14 +126,9 @@ absl::StatusOr<PredictionInputs> PredictionInputs::open(const std::string& spec,
     }
     absl::StatusOr<Tensor> batch = read_npy(paths[0]);
     if (!batch.ok()) return batch.status();
-    if (auto status = check_npy_batch(*batch, paths[0]); !status.ok()) return status;
-    const float* values = batch->data<float>();
-    const auto [low, high] = std::minmax_element(values, values + batch->numel());
-    if (*low < -1 - kRangeSlack || *high > 1 + kRangeSlack) {
-      inputs.warnings_.push_back(absl::StrCat(
-          paths[0], ": values span [", *low, ", ", *high, "], not [-1, 1]; BiT expects "
-          "preprocessed pixels (value / 127.5 - 1)"));
-    }
+    absl::StatusOr<std::vector<std::string>> notes = check_npy_batch(*batch, paths[0]);
+    if (!notes.ok()) return notes.status();
+    inputs.warnings_.insert(inputs.warnings_.end(), notes->begin(), notes->end());
     inputs.npy_path_ = paths[0];
     inputs.npy_batch_ = *std::move(batch);
     inputs.count_ = inputs.npy_batch_.size(0);
