@@ -39,14 +39,17 @@ TEST(UnaryCudaTest, ElementwiseOpsMatchTheReference) {
 
 TEST(UnaryCudaTest, SoftmaxAlongEveryDimMatchesTheReference) {
   BG_REQUIRE_GPU();
-  // The last dim runs one block per row, the others one thread per softmax; (3, 1000) has rows
-  // longer than a block, (4, 21, 33, 17) along dim 1 many strided softmaxes.
+  // The last dim runs one block per row from 32 elements on, the others and shorter rows one
+  // thread per softmax; (3, 1000) has rows longer than a block, (4, 21, 33, 17) along dim 1 many
+  // strided softmaxes, (67, 31) and (67, 32) rows either side of the switch.
   const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
       {{1031}, {0}},
       {{5, 1}, {0, 1}},
       {{3, 5, 7}, {0, 1, 2}},
       {{3, 1000}, {0, 1}},
       {{4, 21, 33, 17}, {1, 3}},
+      {{67, 31}, {1}},
+      {{67, 32}, {1}},
       {{0, 4}, {0, 1}},
   };
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {

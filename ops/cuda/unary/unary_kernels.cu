@@ -1,7 +1,7 @@
 // Unary and softmax CUDA kernels. The elementwise ones are grid-stride loops in T; softmax
 // reduces in double, as the reference kernels do: one block per row where the softmax dim is
-// innermost (its elements adjacent), else one thread per softmax, neighbouring threads reading
-// neighbouring elements.
+// innermost (its elements adjacent) and at least a warp long, else one thread per softmax
+// (neighbouring threads reading neighbouring elements where it is not innermost).
 #include "ops/cuda/common/device_utils.cuh"
 #include "ops/cuda/unary/unary_kernels.h"
 
@@ -9,6 +9,9 @@ namespace bitgrad::cuda_ops {
 namespace {
 
 constexpr int kRowThreads = 256;
+// Rows shorter than this (a (N, 10) batch of logits) take a thread each: a block would leave
+// most of its threads idle and still pay for its reductions.
+constexpr int64_t kBlockRowMinSize = 32;
 
 // The float functions for float (expf, not exp through double), the double ones for double.
 __device__ inline float exp_of(float v) { return expf(v); }
@@ -103,7 +106,7 @@ __global__ void softmax_bwd_rows_kernel(bool take_log, const T* __restrict__ dy,
   }
 }
 
-// inner > 1: thread c takes the softmax of (outer, inner) pair c.
+// inner > 1, or short rows: thread c takes the softmax of (outer, inner) pair c.
 template <typename T>
 __global__ void softmax_columns_kernel(bool take_log, const T* __restrict__ x, T* __restrict__ y,
                                        int64_t outer, int64_t size, int64_t inner) {
@@ -146,7 +149,7 @@ template <typename T>
 cudaError_t launch_softmax(bool take_log, const T* x, T* y, int64_t outer, int64_t size,
                            int64_t inner, cudaStream_t stream) {
   if (outer * size * inner == 0) return cudaSuccess;
-  if (inner == 1) {
+  if (inner == 1 && size >= kBlockRowMinSize) {
     softmax_rows_kernel<T><<<row_blocks(outer), kRowThreads, 0, stream>>>(take_log, x, y, outer,
                                                                           size);
   } else {
@@ -160,7 +163,7 @@ template <typename T>
 cudaError_t launch_softmax_bwd(bool take_log, const T* dy, const T* y, T* dx, int64_t outer,
                                int64_t size, int64_t inner, cudaStream_t stream) {
   if (outer * size * inner == 0) return cudaSuccess;
-  if (inner == 1) {
+  if (inner == 1 && size >= kBlockRowMinSize) {
     softmax_bwd_rows_kernel<T><<<row_blocks(outer), kRowThreads, 0, stream>>>(take_log, dy, y, dx,
                                                                               outer, size);
   } else {
