@@ -16,6 +16,10 @@ class Shape {
  public:
   using Storage = absl::InlinedVector<int64_t, 6>;
 
+  // Moving a Shape copies its whole inline buffer, unset slots too (absl::InlinedVector's memcpy),
+  // so GCC -O2 falsely warns -Wmaybe-uninitialized where it sees an empty Shape moved, even one
+  // written `Shape s{}`. Op structs therefore get their inputs' shapes when made, not in
+  // forward: apply(Expand{shape, x.shape()}, x).
   Shape() = default;
   Shape(std::initializer_list<int64_t> dims) : dims_(dims) {}
   explicit Shape(const std::vector<int64_t>& dims) : dims_(dims.begin(), dims.end()) {}

@@ -11,8 +11,8 @@ namespace {
 template <BinaryOp op>
 struct Binary {
   static constexpr const char* kName = binary_op_name(op);
-  SavedTensor a, b;  // saved only where the gradient needs them (mul, div)
-  Shape a_shape, b_shape;
+  Shape a_shape, b_shape;  // given when the struct is made, not set by forward (core/shape.h)
+  SavedTensor a, b;        // saved only where the gradient needs them (mul, div)
 
   Tensor forward(const Tensor& lhs, const Tensor& rhs) {
     BG_CHECK(lhs.dtype() == rhs.dtype(), kName, ": expected tensors of one dtype, got ",
@@ -23,8 +23,6 @@ struct Binary {
       a = lhs;
       b = rhs;
     }
-    a_shape = lhs.shape();
-    b_shape = rhs.shape();
     return call<BinaryFwd>(lhs, rhs, op);
   }
 
@@ -62,7 +60,7 @@ struct Binary {
 template <BinaryOp op>
 Tensor binary(const Tensor& a, const Tensor& b) {
   BG_CHECK(a.defined() && b.defined(), binary_op_name(op), ": an input tensor is undefined");
-  return apply(Binary<op>{}, a, b);
+  return apply(Binary<op>{a.shape(), b.shape()}, a, b);
 }
 
 struct Affine {

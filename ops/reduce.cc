@@ -11,12 +11,9 @@ struct Sum {
   static constexpr const char* kName = "sum";
   std::vector<int64_t> dims;
   bool keepdim;
-  Shape x_shape;
+  Shape x_shape;  // given when the struct is made, not set by forward (core/shape.h)
 
-  Tensor forward(const Tensor& x) {
-    x_shape = x.shape();
-    return call<SumFwd>(x, dims, keepdim);
-  }
+  Tensor forward(const Tensor& x) { return call<SumFwd>(x, dims, keepdim); }
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
     // Put the reduced dims back as size 1, then broadcast.
     Tensor dy_kept = dy.view(reduced_shape(x_shape, dims, /*keepdim=*/true));
@@ -27,12 +24,9 @@ struct Sum {
 struct Expand {
   static constexpr const char* kName = "expand";
   Shape shape;
-  Shape x_shape;
+  Shape x_shape;  // given when the struct is made, not set by forward (core/shape.h)
 
-  Tensor forward(const Tensor& x) {
-    x_shape = x.shape();
-    return call<ExpandFwd>(x, shape);
-  }
+  Tensor forward(const Tensor& x) { return call<ExpandFwd>(x, shape); }
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
     return {sum_to(dy, x_shape)};
   }
@@ -42,7 +36,7 @@ struct Expand {
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   BG_CHECK(x.defined(), "sum: the input tensor is undefined");
-  return apply(Sum{normalize_dims("sum", dims, x.dim()), keepdim}, x);
+  return apply(Sum{normalize_dims("sum", dims, x.dim()), keepdim, x.shape()}, x);
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
@@ -60,7 +54,7 @@ Tensor expand(const Tensor& x, const Shape& shape) {
   BG_CHECK(x.defined(), "expand: the input tensor is undefined");
   Shape target = broadcast_shapes("expand", x.shape(), shape);
   BG_CHECK(target == shape, "expand: cannot broadcast shape ", x.shape(), " to ", shape);
-  return apply(Expand{shape}, x);
+  return apply(Expand{shape, x.shape()}, x);
 }
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {

@@ -12,12 +12,9 @@ namespace {
 struct Reshape {
   static constexpr const char* kName = "reshape";
   Shape shape;
-  Shape x_shape;
+  Shape x_shape;  // given when the struct is made, not set by forward (core/shape.h)
 
-  Tensor forward(const Tensor& x) {
-    x_shape = x.shape();
-    return x.view(shape);
-  }
+  Tensor forward(const Tensor& x) { return x.view(shape); }
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
     return {dy.view(x_shape)};
   }
@@ -47,7 +44,7 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& shape) {
   }
   BG_CHECK(target.numel() == x.numel(), "reshape: cannot reshape ", x.shape(), " (", x.numel(),
            " elements) to ", target, " (", target.numel(), " elements)");
-  return apply(Reshape{target}, x);
+  return apply(Reshape{target, x.shape()}, x);
 }
 
 Tensor flatten(const Tensor& x, int64_t start_dim, int64_t end_dim) {
