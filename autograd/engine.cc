@@ -100,10 +100,11 @@ void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions&
              root.shape(), "; only one-element tensors have an implicit gradient of 1");
     seed = ones(root.shape(), root.dtype(), root.device());
   }
-  BG_CHECK(seed.shape() == root.shape() && seed.dtype() == root.dtype(), "backward: gradient ",
-           "of shape ", seed.shape(), " and dtype ", dtype_name(seed.dtype()),
-           " does not match the tensor's shape ", root.shape(), " and dtype ",
-           dtype_name(root.dtype()));
+  BG_CHECK(seed.shape() == root.shape() && seed.dtype() == root.dtype() &&
+               seed.device() == root.device(),
+           "backward: gradient of shape ", seed.shape(), ", dtype ", dtype_name(seed.dtype()),
+           " on ", seed.device(), " does not match the tensor's shape ", root.shape(), ", dtype ",
+           dtype_name(root.dtype()), " on ", root.device());
   NoGradGuard backward_is_not_recorded;
 
   Tensor handle = root;

@@ -14,7 +14,7 @@ struct Clone {
 };
 
 struct ToDevice {
-  static constexpr const char* kName = "to";
+  static constexpr const char* kName = "to_device";
   Device device;
   Device x_device;  // set by forward
 
@@ -28,7 +28,7 @@ struct ToDevice {
 };
 
 struct ToDType {
-  static constexpr const char* kName = "to";
+  static constexpr const char* kName = "to_dtype";
   DType dtype;
   DType x_dtype = DType::kFloat32;  // set by forward
 

@@ -44,10 +44,11 @@ cp examples/custom_op/* "$workspace/my_op/"
 sed -i "s|examples/custom_op|my_op|g" "$workspace/my_op"/*
 # Every absolute label in the op's BUILD file is bitgrad's.
 sed -i 's|"//|"@bitgrad//|g' "$workspace/my_op/BUILD.bazel"
-# The user's protos: one imports bitgrad's RunConfig, the other imports that one, so protoc must
-# find bitgrad's proto through a dep's dep too.
-mkdir -p "$workspace/my_protos"
-cat > "$workspace/my_protos/experiment.proto" <<'PROTO'
+# The user's protos: one imports bitgrad's RunConfig, the other, in another package (private by
+# default, as a user's are), imports that one, so protoc must find bitgrad's proto through a
+# dep's dep too, and the dep's protos must be visible where its cc_proto is.
+mkdir -p "$workspace/my_config" "$workspace/my_protos"
+cat > "$workspace/my_config/experiment.proto" <<'PROTO'
 syntax = "proto3";
 package my_project;
 import "train/run_config.proto";
@@ -56,7 +57,7 @@ PROTO
 cat > "$workspace/my_protos/sweep.proto" <<'PROTO'
 syntax = "proto3";
 package my_project;
-import "my_protos/experiment.proto";
+import "my_config/experiment.proto";
 message Sweep { repeated Experiment experiments = 1; }
 PROTO
 cat > "$workspace/my_protos/sweep_test.cc" <<'CC'
@@ -71,19 +72,23 @@ TEST(UserProto, CarriesBitgradRunConfig) {
   EXPECT_EQ(parsed.experiments(0).run().batch(), 64);
 }
 CC
-cat > "$workspace/my_protos/BUILD.bazel" <<'BUILD'
+cat > "$workspace/my_config/BUILD.bazel" <<'BUILD'
 load("@bitgrad//tools:proto.bzl", "cc_proto")
 
 cc_proto(
     name = "experiment_proto",
     srcs = ["experiment.proto"],
+    visibility = ["//visibility:public"],
     deps = ["@bitgrad//train:run_config_proto"],
 )
+BUILD
+cat > "$workspace/my_protos/BUILD.bazel" <<'BUILD'
+load("@bitgrad//tools:proto.bzl", "cc_proto")
 
 cc_proto(
     name = "sweep_proto",
     srcs = ["sweep.proto"],
-    deps = [":experiment_proto"],
+    deps = ["//my_config:experiment_proto"],
 )
 
 cc_test(

@@ -18,11 +18,19 @@ def _path_in_package(package, file):
 
 def cc_proto(name, srcs, deps = [], **kwargs):
     """A cc_library with the generated .pb.h/.pb.cc of `srcs` (file names in this package);
-    `deps` are other cc_proto targets, each by a label that names its target ("//x:y_proto")."""
+    `deps` are other cc_proto targets, each by a label that names its target ("//x:y_proto",
+    ":y_proto" or "y_proto"). visibility and testonly apply to the protos too, which a cc_proto
+    that depends on this one reads."""
     for dep in deps:
-        if ":" not in dep:
+        if "/" in dep and ":" not in dep:
             fail(("cc_proto {}: dep \"{}\": expected a cc_proto's full label, with \":\" and " +
                   "the target name, such as \"//train:run_config_proto\"").format(name, dep))
+    for src in srcs:
+        if " " in src or not src.endswith(".proto"):
+            fail("cc_proto {}: src \"{}\": expected a .proto file name without spaces".format(
+                name,
+                src,
+            ))
 
     # The root of the calling repository: "." for the main one, external/NAME for another (bitgrad
     # when a user's workspace builds it).
@@ -32,9 +40,15 @@ def cc_proto(name, srcs, deps = [], **kwargs):
     outs_cc = [s[:-len(".proto")] + ".pb.cc" for s in srcs]
 
     # The protos and every dep's, transitively: protoc reads each file that they import.
-    native.filegroup(name = name + "_srcs", srcs = srcs + [dep + "_srcs" for dep in deps])
+    native.filegroup(
+        name = name + "_srcs",
+        srcs = srcs + [dep + "_srcs" for dep in deps],
+        visibility = kwargs.get("visibility"),
+        testonly = kwargs.get("testonly"),
+    )
     native.genrule(
         name = name + "_protoc",
+        testonly = kwargs.get("testonly"),
         srcs = [":" + name + "_srcs"],
         outs = outs_h + outs_cc,
         # One --proto_path per repository that the protos come from, so that imports resolve

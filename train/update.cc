@@ -44,9 +44,11 @@ absl::Status check_finite(const SteppedParameters& stepped, double loss) {
 // times a large lr can still overflow a weight.
 absl::Status non_finite_after_step(const NamedTensor& parameter, double lr) {
   const std::optional<NonFinite> bad = find_non_finite({parameter.second});
+  BG_CHECK(bad.has_value(), "train_update: SgdUpdate reported parameter '", parameter.first,
+           "' non-finite, but FirstNonFinite finds it finite");
   return absl::InvalidArgumentError(absl::StrCat(
       "non-finite training values: the update at lr ", lr, " made parameter '", parameter.first,
-      "' hold ", bad ? bad->value : NAN, " from finite gradients"));
+      "' hold ", bad->value, " from finite gradients"));
 }
 
 }  // namespace

@@ -99,7 +99,7 @@ TEST(EngineTest, APathOnlyThroughCloneNamesIt) {
 }
 
 // An op whose backward returns a gradient unlike its input: the engine refuses it, naming the op
-// and both, before anything adds it up. (A gradient on the wrong device: copy_cuda_test.)
+// and both, before anything adds it up.
 struct WrongGradient {
   static constexpr const char* kName = "wrong_gradient";
   Shape shape;
@@ -119,6 +119,38 @@ TEST(EngineTest, AGradientUnlikeItsInputIsRefused) {
   EXPECT_TRUE(throws_error(
       [&] { sum(apply(WrongGradient{{2}, DType::kFloat32}, a)).backward(); },
       {"backward of wrong_gradient", "dtype float32", "which has shape (2), dtype float64"}));
+  EXPECT_FALSE(a.grad().defined());
+}
+
+// A gradient on another device than its input, without a GPU: a node built by hand whose edge
+// says its input lives on cuda:0, as a to(x, Device::cuda()) node's backward returning dy
+// unmoved would see it (copy_cuda_test does that on a GPU).
+struct PassThrough {
+  static constexpr const char* kName = "pass_through";
+  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) { return {dy}; }
+};
+
+TEST(EngineTest, AGradientOnAnotherDeviceThanItsInputIsRefused) {
+  Tensor a = leaf({1, 2});
+  Edge edge = detail::make_edge(a);
+  edge.device = Device::cuda();
+  Tensor y = a.detach().clone();
+  y.autograd_meta().requires_grad = true;
+  y.autograd_meta().grad_fn = std::make_shared<OpNode<PassThrough>>(
+      PassThrough{}, std::vector<Edge>{edge}, std::vector<bool>{true});
+  EXPECT_TRUE(throws_error(
+      [&] { backward(y, ones({2}, DType::kFloat64)); },
+      {"backward of pass_through", "float64 on cpu for input 0", "float64 on cuda:0"}));
+  EXPECT_FALSE(a.grad().defined());
+}
+
+TEST(EngineTest, AGradientArgumentUnlikeTheTensorIsRefused) {
+  Tensor a = leaf({1, 2});
+  EXPECT_TRUE(throws_error([&] { backward(a * 3.0, ones({2})); },
+                           {"backward: gradient of shape (2), dtype float32 on cpu",
+                            "tensor's shape (2), dtype float64 on cpu"}));
+  EXPECT_TRUE(throws_error([&] { backward(a, ones({3}, DType::kFloat64)); },
+                           {"gradient of shape (3)", "tensor's shape (2)"}));
   EXPECT_FALSE(a.grad().defined());
 }
 

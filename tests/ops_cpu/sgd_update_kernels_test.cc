@@ -98,10 +98,12 @@ TEST_P(SgdUpdateKernelTest, ManyParametersInOneCallMatchTheReferenceKernelExactl
 }
 
 // The update reports the first parameter it left holding a NaN or an infinity, wherever the
-// threads' slices fall: parameters 0-2 are the first thread's slice, 3-5 the second's.
+// threads' slices fall. With the two threads the tests run (.bazelrc), the first thread's slice
+// ends 7 elements before the end of parameter 1, whose planted value, its last element, is the
+// second thread's.
 TEST_P(SgdUpdateKernelTest, ReportsTheFirstParameterLeftNonFinite) {
   cpu::ScopedCpuIsaCap isa(GetParam());
-  const std::vector<int64_t> sizes = {5, 32762, 1, 17, 32748, 3};
+  const std::vector<int64_t> sizes = {5, 32770, 1, 17, 32740, 3};
   // Each planted parameter gets a finite gradient whose step overflows its last element to -inf,
   // or a NaN one.
   auto first_non_finite = [&](Backend backend, const std::vector<size_t>& planted, bool nan) {
@@ -123,7 +125,7 @@ TEST_P(SgdUpdateKernelTest, ReportsTheFirstParameterLeftNonFinite) {
     return call<SgdUpdate>(params, grads, buffers, SgdUpdateAttrs{{1e10, 0.9, 0, 0, false}, true});
   };
   const std::vector<std::pair<std::vector<size_t>, int64_t>> cases = {
-      {{}, -1}, {{4}, 4}, {{0}, 0}, {{4, 1}, 1}, {{5, 3}, 3}, {{2, 3}, 2}};
+      {{}, -1}, {{4}, 4}, {{0}, 0}, {{4, 0}, 0}, {{1}, 1}, {{3, 1}, 1}, {{5, 3}, 3}, {{2, 3}, 2}};
   for (const auto& [planted, expected] : cases) {
     for (bool nan : {false, true}) {
       EXPECT_EQ(first_non_finite(Backend::kCpu, planted, nan), expected) << expected << nan;

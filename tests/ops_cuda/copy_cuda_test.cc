@@ -1,5 +1,6 @@
 // The recorded copies (ops/copy.h) between the CPU and the GPU: the gradient comes back to the
 // input's device and dtype.
+#include "autograd/engine.h"
 #include "autograd/function.h"
 #include "core/random.h"
 #include "ops/copy.h"
@@ -53,6 +54,18 @@ TEST(CopyCudaTest, AGradientOnTheWrongDeviceIsRefused) {
       {"backward of gradient_left_on_the_gpu", "float32 on cuda:0 for input 0",
        "float32 on cpu"}));
   EXPECT_FALSE(x.grad().defined());
+}
+
+TEST(CopyCudaTest, AGradientArgumentOnAnotherDeviceIsRefused) {
+  BG_REQUIRE_GPU();
+  Tensor x = randn({2, 3}).set_requires_grad();
+  Tensor y = to(x, Device::cuda()) * 2.0;
+  EXPECT_TRUE(testing::throws_error([&] { backward(y, ones({2, 3})); },
+                                    {"backward: gradient", "on cpu", "on cuda:0"}));
+  Tensor leaf_on_gpu = randn({2, 3}).to(Device::cuda()).set_requires_grad();
+  EXPECT_TRUE(testing::throws_error([&] { backward(leaf_on_gpu, ones({2, 3})); },
+                                    {"backward: gradient", "on cpu", "on cuda:0"}));
+  EXPECT_FALSE(leaf_on_gpu.grad().defined());
 }
 
 }  // namespace

@@ -26,11 +26,11 @@ BG_ALWAYS_INLINE bool update_range(T* p, const T* g, T* buf, int64_t begin, int6
   const SgdOptions& options = attrs.options;
   const double lr = options.lr, momentum = options.momentum, wd = options.weight_decay;
   const double keep = 1 - options.dampening;
-  // GCC at -O2 leaves a loop scalar, silently, where vectorizing it needs a run-time check that
-  // p, g and buf do not overlap; `omp simd` says the iterations are independent.
   // value * 0 is 0 for a finite value and NaN for a NaN or an infinity, so the sum of them is 0
   // exactly when all are finite: one add per element, hidden in a loop bound by memory.
   T non_finite_sum = 0;
+  // GCC at -O2 leaves a loop scalar, silently, where vectorizing it needs a run-time check that
+  // p, g and buf do not overlap; `omp simd` says the iterations are independent.
 #pragma omp simd reduction(+ : non_finite_sum)
   for (int64_t i = begin; i < end; ++i) {
     double step = g[i] + wd * p[i];
@@ -53,16 +53,16 @@ using RangeFn = bool (*)(void* p, const void* g, void* buf, int64_t begin, int64
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
 bool range_portable(void* p, const void* g, void* buf, int64_t begin, int64_t end,
                     const SgdUpdateAttrs& attrs) {
-  return update_range<T, kMomentum, kFirst, kNesterov>(static_cast<T*>(p), static_cast<const T*>(g),
-                                                static_cast<T*>(buf), begin, end, attrs);
+  return update_range<T, kMomentum, kFirst, kNesterov>(
+      static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(buf), begin, end, attrs);
 }
 
 #if BG_HAVE_AVX2_CLONES
 template <typename T, bool kMomentum, bool kFirst, bool kNesterov>
 __attribute__((target("avx2"))) bool range_avx2(void* p, const void* g, void* buf, int64_t begin,
                                                 int64_t end, const SgdUpdateAttrs& attrs) {
-  return update_range<T, kMomentum, kFirst, kNesterov>(static_cast<T*>(p), static_cast<const T*>(g),
-                                                static_cast<T*>(buf), begin, end, attrs);
+  return update_range<T, kMomentum, kFirst, kNesterov>(
+      static_cast<T*>(p), static_cast<const T*>(g), static_cast<T*>(buf), begin, end, attrs);
 }
 #endif
 
