@@ -15,13 +15,9 @@ struct Clone {
 
 struct ToDevice {
   static constexpr const char* kName = "to_device";
-  Device device;
-  Device x_device;  // set by forward
+  Device device, x_device;
 
-  Tensor forward(const Tensor& x) {
-    x_device = x.device();
-    return x.to(device);
-  }
+  Tensor forward(const Tensor& x) { return x.to(device); }
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
     return {dy.to(x_device)};
   }
@@ -29,13 +25,9 @@ struct ToDevice {
 
 struct ToDType {
   static constexpr const char* kName = "to_dtype";
-  DType dtype;
-  DType x_dtype = DType::kFloat32;  // set by forward
+  DType dtype, x_dtype;
 
-  Tensor forward(const Tensor& x) {
-    x_dtype = x.dtype();
-    return x.to(dtype);
-  }
+  Tensor forward(const Tensor& x) { return x.to(dtype); }
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) {
     return {dy.to(x_dtype)};
   }
@@ -51,7 +43,7 @@ Tensor clone(const Tensor& x) {
 Tensor to(const Tensor& x, Device device) {
   BG_CHECK(x.defined(), "to: the input tensor is undefined (moving it to ", device, ")");
   if (device == x.device()) return x;
-  return apply(ToDevice{device}, x);
+  return apply(ToDevice{device, x.device()}, x);
 }
 
 Tensor to(const Tensor& x, DType dtype) {
@@ -59,7 +51,7 @@ Tensor to(const Tensor& x, DType dtype) {
            dtype_name(dtype), ")");
   if (dtype == x.dtype()) return x;
   if (!is_floating(dtype)) return x.to(dtype);  // integers have no gradient
-  return apply(ToDType{dtype}, x);
+  return apply(ToDType{dtype, x.dtype()}, x);
 }
 
 }  // namespace bitgrad
