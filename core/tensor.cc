@@ -230,6 +230,8 @@ void Tensor::set_grad(const Tensor& grad) {
            grad.defined() ? grad.shape().str() : "", " differs from tensor shape ", shape());
   BG_CHECK(!grad.defined() || grad.dtype() == dtype(), "set_grad: a ", dtype_name(grad.dtype()),
            " gradient for a ", dtype_name(dtype()), " tensor of shape ", shape());
+  BG_CHECK(!grad.defined() || grad.device() == device(), "set_grad: a gradient on ",
+           grad.device(), " for a tensor of shape ", shape(), " on ", device());
   autograd_meta().grad = grad;
 }
 

@@ -147,6 +147,16 @@ TEST(CudaRuntimeTest, MixedDevicesNameTheOpAndBothDevices) {
                            {"BinaryFwd", "cpu", "cuda:0"}));
 }
 
+// A gradient lives where its tensor does: the optimizer's kernel reads both in one call.
+TEST(CudaRuntimeTest, AGradientOnAnotherDeviceIsRefused) {
+  BG_REQUIRE_GPU();
+  Tensor w = ones({2, 3}, DType::kFloat32, Device::cuda()).set_requires_grad();
+  EXPECT_TRUE(throws_error([&] { w.set_grad(zeros({2, 3})); },
+                           {"set_grad: a gradient on cpu", "(2, 3) on cuda:0"}));
+  w.set_grad(zeros({2, 3}, DType::kFloat32, Device::cuda()));
+  EXPECT_TRUE(w.grad().device().is_cuda());
+}
+
 TEST(CudaRuntimeTest, OpWithoutCudaKernelSaysSoInsteadOfCopying) {
   BG_REQUIRE_GPU();
   Tensor on_gpu = ones({4}, DType::kFloat32, Device::cuda());
