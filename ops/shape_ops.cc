@@ -29,12 +29,9 @@ struct Permute {
 struct Cat {
   static constexpr const char* kName = "cat";
   int64_t dim;                   // non-negative
-  std::vector<int64_t> extents;  // of each input along dim, set by forward
+  std::vector<int64_t> extents;  // of each input along dim
 
-  Tensor forward(const std::vector<Tensor>& tensors) {
-    for (const Tensor& t : tensors) extents.push_back(t.size(dim));
-    return call<CatFwd>(tensors, dim);
-  }
+  Tensor forward(const std::vector<Tensor>& tensors) { return call<CatFwd>(tensors, dim); }
   std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>& needs_grad) {
     // Each input's gradient is the slice of dy that its values filled.
     std::vector<Tensor> grads(extents.size());
@@ -208,7 +205,9 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   BG_CHECK(tensors[0].defined(), "cat: tensor 0 of ", tensors.size(), " is undefined");
   const int64_t d = normalize_dim("cat", dim, tensors[0].shape());
   cat_output_shape(tensors, d);  // the same checks and messages, before autograd
-  return apply_list(Cat{d}, tensors);
+  std::vector<int64_t> extents;
+  for (const Tensor& t : tensors) extents.push_back(t.size(d));
+  return apply_list(Cat{d, std::move(extents)}, tensors);
 }
 
 Tensor narrow(const Tensor& x, int64_t dim, int64_t start, int64_t length) {

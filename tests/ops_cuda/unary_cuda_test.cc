@@ -70,13 +70,15 @@ TEST(UnaryCudaTest, SoftmaxAlongEveryDimMatchesTheReference) {
 TEST(UnaryCudaTest, LargeAndExtremeInputs) {
   BG_REQUIRE_GPU();
   // Softmax of values near +-1000 stays finite; exp overflows to inf and log(0) is -inf, as on
-  // the CPU.
-  EXPECT_TRUE(matches_reference(
-      [](const std::vector<Tensor>& in) {
-        Tensor large = in[0] * 300.0;
-        return softmax(large, 1) + log_softmax(large, 0);
-      },
-      {random_input({6, 9})}, on_gpu()));
+  // the CPU. Rows of 9 take a thread each, rows of 40 a block.
+  for (const Shape& shape : {Shape{6, 9}, Shape{6, 40}}) {
+    EXPECT_TRUE(matches_reference(
+        [](const std::vector<Tensor>& in) {
+          Tensor large = in[0] * 300.0;
+          return softmax(large, 1) + log_softmax(large, 0);
+        },
+        {random_input(shape)}, on_gpu()));
+  }
   Tensor x = from_vector<float>({1000, 1001}, {2}).to(Device::cuda());
   std::vector<float> p = softmax(x, 0).to_vector<float>();
   EXPECT_NEAR(p[0], 0.2689414f, 1e-6);
