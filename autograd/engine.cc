@@ -87,6 +87,22 @@ void check_gradient(const Node& node, size_t input, const Edge& edge, const Tens
            edge.device);
 }
 
+// A leaf whose data set_data replaced after the forward pass (Module::to moves or converts a
+// model so) may no longer fit the gradient computed for it: refused, rather than a gradient of
+// another shape, dtype or device stored in its .grad.
+void check_leaf_gradient(const AutogradMeta& leaf, const Tensor& gradient) {
+  const std::shared_ptr<TensorImpl> impl = leaf.tensor.lock();
+  if (!impl) return;  // the leaf tensor is gone, and its gradient with it
+  const Tensor now(impl);
+  BG_CHECK(now.shape() == gradient.shape() && now.dtype() == gradient.dtype() &&
+               now.device() == gradient.device(),
+           "backward: a leaf tensor, now of shape ", now.shape(), ", dtype ",
+           dtype_name(now.dtype()), " on ", now.device(), ", had its data replaced (set_data, ",
+           "Module::to) after the forward pass, which computed its gradient for shape ",
+           gradient.shape(), ", dtype ", dtype_name(gradient.dtype()), " on ", gradient.device(),
+           "; run backward before moving or converting the model");
+}
+
 }  // namespace
 
 void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions& options) {
@@ -145,6 +161,7 @@ void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions&
       } else if (edge.node) {
         accumulate(pending[edge.node.get()], grad);
       } else {
+        check_leaf_gradient(*edge.leaf, grad);
         accumulate(edge.leaf->grad, owned_plain(std::move(grad)));
       }
     }

@@ -203,7 +203,10 @@ Tensor& Tensor::zero_() {
 
 AutogradMeta& Tensor::autograd_meta() {
   TensorImpl& impl = const_cast<TensorImpl&>(checked());
-  if (!impl.autograd) impl.autograd = std::make_shared<AutogradMeta>();
+  if (!impl.autograd) {
+    impl.autograd = std::make_shared<AutogradMeta>();
+    impl.autograd->tensor = impl_;
+  }
   return *impl.autograd;
 }
 

@@ -148,6 +148,9 @@ struct AutogradMeta {
   bool requires_grad = false;
   Tensor grad;                     // accumulated gradient, for leaves
   std::shared_ptr<Node> grad_fn;   // the op that produced this tensor; null for leaves
+  // The tensor this belongs to, so that backward can check a leaf's gradient against the data
+  // the leaf holds now: set_data (Module::to) may have replaced it after the forward pass.
+  std::weak_ptr<TensorImpl> tensor;
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& tensor);

@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "autograd/engine.h"
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "ops/conv.h"
@@ -118,6 +119,22 @@ TEST(SavedTensorTest, SetDataAfterForwardLeavesBackwardWithWhatForwardSaw) {
   loss.backward();
   EXPECT_TRUE(all_close(a.grad(), from_vector<double>({4, 5, 6}, {3})));
   EXPECT_TRUE(all_close(b.grad(), from_vector<double>({1, 2, 3}, {3})));
+}
+
+TEST(SavedTensorTest, SetDataOfAnotherDtypeOrShapeAfterForwardIsRefusedInBackward) {
+  // Module::to(DType) between forward and backward: the gradient computed for the float64
+  // leaf would not fit the float32 data it holds now.
+  Tensor a = from_vector<double>({1, 2, 3}, {3}).set_requires_grad();
+  Tensor b = from_vector<double>({4, 5, 6}, {3}).set_requires_grad();
+  Tensor loss = sum(a * b);
+  b.set_data(b.detach().to(DType::kFloat32));
+  EXPECT_TRUE(throws_error([&] { backward(loss, Tensor(), {.retain_graph = true}); },
+                           {"backward: a leaf tensor, now of shape (3), dtype float32 on cpu",
+                            "Module::to", "for shape (3), dtype float64 on cpu"}));
+  EXPECT_FALSE(b.grad().defined());
+  b.set_data(from_vector<double>({7, 8, 9, 10}, {4}));
+  EXPECT_TRUE(throws_error([&] { loss.backward(); }, {"now of shape (4)", "for shape (3)"}));
+  EXPECT_FALSE(b.grad().defined());
 }
 
 TEST(SavedTensorTest, AnUndefinedTensorSavesNothing) {
