@@ -33,11 +33,20 @@ std::unique_ptr<BitResNetV2> tiny_model() {
   return model;
 }
 
-// Examples [begin, end) of a batch, as the loader would give them.
-Batch slice(const Tensor& images, const std::vector<int64_t>& labels, int64_t begin,
-            int64_t end) {
+// The batch every test here trains on: kBatch random images and fixed labels.
+Batch whole_batch() {
+  Generator data(3);
+  Batch batch;
+  batch.images = randn({kBatch, 3, kSide, kSide}, DType::kFloat64, Device::cpu(), data);
+  batch.labels = from_vector<int64_t>({0, 1, 2, 0, 1, 2, 2, 1}, {kBatch});
+  return batch;
+}
+
+// Examples [begin, end) of `whole`, as the loader would give them.
+Batch slice(const Batch& whole, int64_t begin, int64_t end) {
   const int64_t per_image = 3 * kSide * kSide;
-  std::vector<double> pixels = images.to_vector<double>();
+  const std::vector<double> pixels = whole.images.to_vector<double>();
+  const std::vector<int64_t> labels = whole.labels.to_vector<int64_t>();
   Batch batch;
   batch.images = from_vector<double>(
       std::vector<double>(pixels.begin() + begin * per_image, pixels.begin() + end * per_image),
@@ -50,12 +59,10 @@ Batch slice(const Tensor& images, const std::vector<int64_t>& labels, int64_t be
 // Two updates (the second one uses momentum) on the same batch cut into `split` micro-batches.
 // Returns the losses; `model` holds the result.
 std::vector<double> two_updates(BitResNetV2& model, int64_t split) {
-  Generator data(3);
-  const Tensor images = randn({kBatch, 3, kSide, kSide}, DType::kFloat64, Device::cpu(), data);
-  const std::vector<int64_t> labels = {0, 1, 2, 0, 1, 2, 2, 1};
+  const Batch whole = whole_batch();
   std::vector<Batch> micro;
   for (int64_t m = 0; m < split; ++m) {
-    micro.push_back(slice(images, labels, m * kBatch / split, (m + 1) * kBatch / split));
+    micro.push_back(slice(whole, m * kBatch / split, (m + 1) * kBatch / split));
   }
   Sgd sgd(model.named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
   Mixup off(0.0);
@@ -102,12 +109,8 @@ TEST_P(TrainUpdateTest, GradientsAreDroppedAfterTheUpdate) {
 // parameters and the momentum as they were.
 TEST_P(TrainUpdateTest, ANonFiniteLossOrGradientStopsTheUpdate) {
   std::unique_ptr<BitResNetV2> model = tiny_model(), untouched = tiny_model();
-  Generator data(3);
-  Tensor images = randn({kBatch, 3, kSide, kSide}, DType::kFloat64, Device::cpu(), data);
-  images.mutable_data<double>()[5] = std::nan("");
-  Batch batch;
-  batch.images = images;
-  batch.labels = from_vector<int64_t>({0, 1, 2, 0, 1, 2, 2, 1}, {kBatch});
+  Batch batch = whole_batch();
+  batch.images.mutable_data<double>()[5] = std::nan("");
   Sgd sgd(model->named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
   Mixup off(0.0);
   Generator generator(11);
@@ -126,10 +129,7 @@ TEST_P(TrainUpdateTest, ANonFiniteLossOrGradientStopsTheUpdate) {
 // first parameter, so that the run stops before anything saves that model.
 TEST_P(TrainUpdateTest, AStepThatOverflowsAParameterIsReported) {
   std::unique_ptr<BitResNetV2> model = tiny_model();
-  Generator data(3);
-  Batch batch;
-  batch.images = randn({kBatch, 3, kSide, kSide}, DType::kFloat64, Device::cpu(), data);
-  batch.labels = from_vector<int64_t>({0, 1, 2, 0, 1, 2, 2, 1}, {kBatch});
+  const Batch batch = whole_batch();
   Sgd sgd(model->named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
   Mixup off(0.0);
   Generator generator(11);
@@ -143,10 +143,7 @@ TEST_P(TrainUpdateTest, AStepThatOverflowsAParameterIsReported) {
 
 TEST_P(TrainUpdateTest, TheLossIsTheFunctionGiven) {
   std::unique_ptr<BitResNetV2> model = tiny_model();
-  Generator data(3);
-  Batch batch;
-  batch.images = randn({kBatch, 3, kSide, kSide}, DType::kFloat64, Device::cpu(), data);
-  batch.labels = from_vector<int64_t>({0, 1, 2, 0, 1, 2, 2, 1}, {kBatch});
+  const Batch batch = whole_batch();
   const double softmax = cross_entropy((*model)(batch.images), batch.labels).item<double>();
   const double sigmoid =
       sigmoid_cross_entropy((*model)(batch.images), batch.labels).item<double>();
