@@ -1,5 +1,6 @@
 #include "autograd/engine.h"
 
+#include <ostream>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -76,15 +77,28 @@ void release_leaves(const Node& node, std::unordered_map<AutogradMeta*, int>& ed
   }
 }
 
+// What a gradient must share with the tensor it is for. Printed as "shape (2), dtype float64 on
+// cpu".
+struct Fit {
+  Shape shape;
+  DType dtype;
+  Device device;
+  bool operator==(const Fit& other) const {
+    return shape == other.shape && dtype == other.dtype && device == other.device;
+  }
+};
+Fit fit_of(const Tensor& t) { return {t.shape(), t.dtype(), t.device()}; }
+std::ostream& operator<<(std::ostream& out, const Fit& fit) {
+  return out << "shape " << fit.shape << ", dtype " << dtype_name(fit.dtype) << " on "
+             << fit.device;
+}
+
 // A gradient the engine would add to another, or hand to a kernel, with the wrong shape, dtype
 // or device gives a wrong result or a crash far from the backward that made it.
 void check_gradient(const Node& node, size_t input, const Edge& edge, const Tensor& gradient) {
-  BG_CHECK(gradient.shape() == edge.shape && gradient.dtype() == edge.dtype &&
-               gradient.device() == edge.device,
-           "backward of ", node.name(), " returned a gradient of shape ", gradient.shape(),
-           ", dtype ", dtype_name(gradient.dtype()), " on ", gradient.device(), " for input ",
-           input, ", which has shape ", edge.shape, ", dtype ", dtype_name(edge.dtype), " on ",
-           edge.device);
+  const Fit expected{edge.shape, edge.dtype, edge.device};
+  BG_CHECK(fit_of(gradient) == expected, "backward of ", node.name(), " returned a gradient of ",
+           fit_of(gradient), " for input ", input, ", which has ", expected);
 }
 
 // A leaf whose data set_data replaced after the forward pass (Module::to moves or converts a
@@ -93,13 +107,10 @@ void check_gradient(const Node& node, size_t input, const Edge& edge, const Tens
 void check_leaf_gradient(const AutogradMeta& leaf, const Tensor& gradient) {
   const std::shared_ptr<TensorImpl> impl = leaf.tensor.lock();
   if (!impl) return;  // the leaf tensor is gone, and its gradient with it
-  const Tensor now(impl);
-  BG_CHECK(now.shape() == gradient.shape() && now.dtype() == gradient.dtype() &&
-               now.device() == gradient.device(),
-           "backward: a leaf tensor, now of shape ", now.shape(), ", dtype ",
-           dtype_name(now.dtype()), " on ", now.device(), ", had its data replaced (set_data, ",
-           "Module::to) after the forward pass, which computed its gradient for shape ",
-           gradient.shape(), ", dtype ", dtype_name(gradient.dtype()), " on ", gradient.device(),
+  const Fit now = fit_of(Tensor(impl));
+  BG_CHECK(now == fit_of(gradient), "backward: a leaf tensor, now of ", now,
+           ", had its data replaced (set_data, Module::to) after the forward pass, which ",
+           "computed its gradient for ", fit_of(gradient),
            "; run backward before moving or converting the model");
 }
 
@@ -116,11 +127,8 @@ void backward(const Tensor& root, const Tensor& gradient, const BackwardOptions&
              root.shape(), "; only one-element tensors have an implicit gradient of 1");
     seed = ones(root.shape(), root.dtype(), root.device());
   }
-  BG_CHECK(seed.shape() == root.shape() && seed.dtype() == root.dtype() &&
-               seed.device() == root.device(),
-           "backward: gradient of shape ", seed.shape(), ", dtype ", dtype_name(seed.dtype()),
-           " on ", seed.device(), " does not match the tensor's shape ", root.shape(), ", dtype ",
-           dtype_name(root.dtype()), " on ", root.device());
+  BG_CHECK(fit_of(seed) == fit_of(root), "backward: gradient of ", fit_of(seed),
+           " does not match the tensor's ", fit_of(root));
   NoGradGuard backward_is_not_recorded;
 
   Tensor handle = root;
