@@ -13,6 +13,7 @@ using testing::matches_reference;
 using testing::on_gpu;
 using testing::random_float32_input_as;
 using testing::random_input;
+using testing::throws_error;
 
 TEST(ElementwiseCudaTest, BinaryOpsBroadcastLikeTheReference) {
   BG_REQUIRE_GPU();
@@ -47,6 +48,20 @@ TEST(ElementwiseCudaTest, AffineReluAndTheGradientSumMatchTheReference) {
         },
         {random_input(shape)}, on_gpu()));
   }
+}
+
+// Same shapes need no IndexMap, so they run past its 8 dims: x feeds two ops, and the engine's
+// gradient sum (AccumulateGrad, itself a same-shape add) adds the two. A broadcast at 9 dims
+// is refused by name.
+TEST(ElementwiseCudaTest, SameShapeOpsRunPastTheIndexMapRank) {
+  BG_REQUIRE_GPU();
+  const Shape shape{2, 1, 3, 1, 2, 1, 2, 1, 3};
+  EXPECT_TRUE(matches_reference(
+      [](const std::vector<Tensor>& in) { return in[0] * in[1] + in[0]; },
+      {random_input(shape), random_input(shape)}, on_gpu()));
+  Tensor x = randn(shape).to(Device::cuda());
+  Tensor row = randn({3}).to(Device::cuda());
+  EXPECT_TRUE(throws_error([&] { add(x, row); }, {"add", "up to 8 dims"}));
 }
 
 TEST(ReduceCudaTest, SumsAndMeansOverAnyDimsMatchTheReference) {

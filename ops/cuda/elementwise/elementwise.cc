@@ -29,9 +29,13 @@ Tensor binary_fwd_cuda(const Tensor& a, const Tensor& b, BinaryOp op) {
   const Shape shape = broadcast_shapes(name, a.shape(), b.shape());
   Tensor out = empty(shape, a.dtype(), a.device());
   cudaStream_t stream = cuda_stream(a.device().index);
+  // Same shapes need no IndexMap, so they run at any rank (the gradient sum of a 9-d tensor).
   const bool same_shape = a.shape() == shape && b.shape() == shape;
-  const IndexMap a_map = broadcast_map(name, a.shape(), shape);
-  const IndexMap b_map = broadcast_map(name, b.shape(), shape);
+  IndexMap a_map, b_map;
+  if (!same_shape) {
+    a_map = broadcast_map(name, a.shape(), shape);
+    b_map = broadcast_map(name, b.shape(), shape);
+  }
   BG_DISPATCH_FLOAT(a.dtype(), name, [&] {
     CUDA_OP_CHECK(name, launch_binary(kind_of(op), a.data<scalar_t>(), same_shape ? nullptr : &a_map,
                                       b.data<scalar_t>(), same_shape ? nullptr : &b_map,
