@@ -1,17 +1,13 @@
 // Unary and softmax CUDA kernels. The elementwise ones are grid-stride loops in T; softmax
 // reduces in double, as the reference kernels do: one block per row where the softmax dim is
-// innermost (its elements adjacent) and at least a warp long, else one thread per softmax
-// (neighbouring threads reading neighbouring elements where it is not innermost).
+// innermost (its elements adjacent) and at least kBlockRowMinSize long, else one thread per
+// softmax (neighbouring threads reading neighbouring elements where it is not innermost).
 #include "ops/cuda/common/device_utils.cuh"
+#include "ops/cuda/common/row_team.cuh"
 #include "ops/cuda/unary/unary_kernels.h"
 
 namespace bitgrad::cuda_ops {
 namespace {
-
-constexpr int kRowThreads = 256;
-// Rows shorter than this (a (N, 10) batch of logits) take a thread each: a block would leave
-// most of its threads idle and still pay for its reductions.
-constexpr int64_t kBlockRowMinSize = 32;
 
 // The float functions for float (expf, not exp through double), the double ones for double.
 __device__ inline float exp_of(float v) { return expf(v); }
@@ -59,15 +55,14 @@ __global__ void unary_bwd_kernel(UnaryKind op, const T* __restrict__ dy,
 // whole block (true).
 template <typename T, bool kBlock>
 __device__ void softmax_one(bool take_log, const T* x, T* y, int64_t size, int64_t stride) {
-  const int64_t first = kBlock ? threadIdx.x : 0, step = kBlock ? blockDim.x : 1;
   double max = -INFINITY;
-  for (int64_t k = first; k < size; k += step) max = fmax(max, double(x[k * stride]));
-  if constexpr (kBlock) max = block_max(max);
+  BG_FOR_ROW_ELEMENT(kBlock, k, size) max = fmax(max, double(x[k * stride]));
+  max = RowTeam<kBlock>::max(max);
   double sum = 0;
-  for (int64_t k = first; k < size; k += step) sum += ::exp(double(x[k * stride]) - max);
-  if constexpr (kBlock) sum = block_sum(sum);
+  BG_FOR_ROW_ELEMENT(kBlock, k, size) sum += ::exp(double(x[k * stride]) - max);
+  sum = RowTeam<kBlock>::sum(sum);
   const double log_sum = ::log(sum);
-  for (int64_t k = first; k < size; k += step) {
+  BG_FOR_ROW_ELEMENT(kBlock, k, size) {
     const double shifted = double(x[k * stride]) - max;
     y[k * stride] = static_cast<T>(take_log ? shifted - log_sum : ::exp(shifted) / sum);
   }
@@ -76,13 +71,12 @@ __device__ void softmax_one(bool take_log, const T* x, T* y, int64_t size, int64
 template <typename T, bool kBlock>
 __device__ void softmax_bwd_one(bool take_log, const T* dy, const T* y, T* dx, int64_t size,
                                 int64_t stride) {
-  const int64_t first = kBlock ? threadIdx.x : 0, step = kBlock ? blockDim.x : 1;
   double sum = 0;
-  for (int64_t k = first; k < size; k += step) {
+  BG_FOR_ROW_ELEMENT(kBlock, k, size) {
     sum += take_log ? double(dy[k * stride]) : double(dy[k * stride]) * y[k * stride];
   }
-  if constexpr (kBlock) sum = block_sum(sum);
-  for (int64_t k = first; k < size; k += step) {
+  sum = RowTeam<kBlock>::sum(sum);
+  BG_FOR_ROW_ELEMENT(kBlock, k, size) {
     const double g = dy[k * stride], out = y[k * stride];
     dx[k * stride] = static_cast<T>(take_log ? g - ::exp(out) * sum : out * (g - sum));
   }
@@ -92,7 +86,7 @@ __device__ void softmax_bwd_one(bool take_log, const T* dy, const T* y, T* dx, i
 template <typename T>
 __global__ void softmax_rows_kernel(bool take_log, const T* __restrict__ x, T* __restrict__ y,
                                     int64_t rows, int64_t size) {
-  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+  BG_FOR_EACH_ROW(true, r, rows) {
     softmax_one<T, true>(take_log, x + r * size, y + r * size, size, 1);
   }
 }
@@ -101,7 +95,7 @@ template <typename T>
 __global__ void softmax_bwd_rows_kernel(bool take_log, const T* __restrict__ dy,
                                         const T* __restrict__ y, T* __restrict__ dx, int64_t rows,
                                         int64_t size) {
-  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+  BG_FOR_EACH_ROW(true, r, rows) {
     softmax_bwd_one<T, true>(take_log, dy + r * size, y + r * size, dx + r * size, size, 1);
   }
 }
@@ -125,8 +119,6 @@ __global__ void softmax_bwd_columns_kernel(bool take_log, const T* __restrict__ 
     softmax_bwd_one<T, false>(take_log, dy + start, y + start, dx + start, size, inner);
   }
 }
-
-int row_blocks(int64_t rows) { return static_cast<int>(rows < kMaxBlocks ? rows : kMaxBlocks); }
 
 }  // namespace
 
