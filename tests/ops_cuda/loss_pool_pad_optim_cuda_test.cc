@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "core/random.h"
 #include "ops/elementwise.h"
@@ -24,25 +26,58 @@ using testing::on_gpu;
 using testing::random_input;
 using testing::throws_error;
 
+// The targets of a (N, K) batch: class indices, soft rows like mixup's (two classes blended,
+// the rest exactly 0) and multi-label rows (any values in [0, 1]).
+std::vector<Tensor> targets_of(const Shape& shape, DType dtype) {
+  std::vector<int64_t> labels;
+  for (int64_t n = 0; n < shape[0]; ++n) labels.push_back((n * 7 + 3) % shape[1]);
+  Tensor mixed = zeros(shape);
+  for (int64_t n = 0; n < shape[0]; ++n) {
+    mixed.at<float>({n, labels[n]}) += 0.7f;
+    mixed.at<float>({n, (labels[n] + 1) % shape[1]}) += 0.3f;
+  }
+  return {from_vector(labels, {shape[0]}), mixed.to(dtype), rand(shape, 0.0, 1.0).to(dtype)};
+}
+
+// Rows of fewer than 32 classes (kBlockRowMinSize) take a thread each on the GPU, longer ones a
+// block: 10 classes (CIFAR-10), 31 and 32 either side of the switch, and rows of 1000, longer
+// than a block.
+const std::vector<Shape> kLossShapes = {Shape{1, 1},   Shape{7, 5},   Shape{67, 10},
+                                        Shape{67, 31}, Shape{67, 32}, Shape{33, 1000}};
+
 TEST(LossCudaTest, HardSoftAndMultiLabelTargetsMatchTheReference) {
   BG_REQUIRE_GPU();
-  for (const Shape& shape : {Shape{1, 1}, Shape{7, 5}, Shape{33, 1000}}) {
-    SCOPED_TRACE(shape.str());
-    std::vector<int64_t> labels;
-    for (int64_t n = 0; n < shape[0]; ++n) labels.push_back((n * 7 + 3) % shape[1]);
-    Tensor hard = from_vector(labels, {shape[0]});
-    // Soft rows like mixup's: two classes blended, the rest exactly 0.
-    Tensor mixed = zeros(shape);
-    for (int64_t n = 0; n < shape[0]; ++n) {
-      mixed.at<float>({n, labels[n]}) += 0.7f;
-      mixed.at<float>({n, (labels[n] + 1) % shape[1]}) += 0.3f;
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (const Shape& shape : kLossShapes) {
+      SCOPED_TRACE(shape.str() + " " + dtype_name(dtype));
+      for (LossFunction loss : {cross_entropy, sigmoid_cross_entropy}) {
+        for (const Tensor& target : targets_of(shape, dtype)) {
+          EXPECT_TRUE(matches_reference(
+              [&](const std::vector<Tensor>& in) {
+                return loss(in[0], target.to(in[0].device()));
+              },
+              {random_input(shape, dtype) * 4.0}, on_gpu(dtype)));
+        }
+      }
     }
-    Tensor multi_label = rand(shape, 0.0, 1.0);
-    for (LossFunction loss : {cross_entropy, sigmoid_cross_entropy}) {
-      for (const Tensor& target : {hard, mixed, multi_label}) {
-        EXPECT_TRUE(matches_reference(
-            [&](const std::vector<Tensor>& in) { return loss(in[0], target.to(in[0].device())); },
-            {random_input(shape) * 4.0}, on_gpu()));
+  }
+}
+
+// Logits in the hundreds: most probabilities are exactly 0 and the losses large, yet finite, as
+// the log-sum-exp (softplus for the sigmoid) keeps them, on either side of the switch.
+TEST(LossCudaTest, ExtremeLogitsMatchTheReference) {
+  BG_REQUIRE_GPU();
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (const Shape& shape : kLossShapes) {
+      SCOPED_TRACE(shape.str() + " " + dtype_name(dtype));
+      for (LossFunction loss : {cross_entropy, sigmoid_cross_entropy}) {
+        for (const Tensor& target : targets_of(shape, dtype)) {
+          EXPECT_TRUE(matches_reference(
+              [&](const std::vector<Tensor>& in) {
+                return loss(in[0] * 300.0, target.to(in[0].device()));
+              },
+              {random_input(shape, dtype)}, on_gpu(dtype)));
+        }
       }
     }
   }
@@ -50,12 +85,17 @@ TEST(LossCudaTest, HardSoftAndMultiLabelTargetsMatchTheReference) {
 
 TEST(CrossEntropyCudaTest, ALabelOutOfRangeNamesItsRow) {
   BG_REQUIRE_GPU();
-  Tensor logits = randn({4, 3}).to(Device::cuda());
-  Tensor labels = from_vector<int64_t>({0, 2, 3, 1}, {4}).to(Device::cuda());
-  EXPECT_TRUE(throws_error([&] { cross_entropy(logits, labels); },
-                           {"cross_entropy", "label 3 in row 2", "K = 3"}));
-  EXPECT_TRUE(throws_error([&] { sigmoid_cross_entropy(logits, labels); },
-                           {"sigmoid_cross_entropy", "label 3 in row 2", "K = 3"}));
+  // 3 classes take a thread per row, 40 a block.
+  for (int64_t classes : {3, 40}) {
+    Tensor logits = randn({4, classes}).to(Device::cuda());
+    Tensor labels = from_vector<int64_t>({0, 2, classes, 1}, {4}).to(Device::cuda());
+    const std::string label = "label " + std::to_string(classes) + " in row 2";
+    const std::string k = "K = " + std::to_string(classes);
+    EXPECT_TRUE(throws_error([&] { cross_entropy(logits, labels); },
+                             {"cross_entropy", label, k}));
+    EXPECT_TRUE(throws_error([&] { sigmoid_cross_entropy(logits, labels); },
+                             {"sigmoid_cross_entropy", label, k}));
+  }
 }
 
 TEST(MaxPoolCudaTest, ForwardBackwardAndInferenceMatchTheReference) {
