@@ -1,7 +1,6 @@
 // The kCuda kernels of CrossEntropyFwd/Bwd and SigmoidCrossEntropyFwd/Bwd (ops/loss.h).
 #include "core/cuda/cuda_stream.h"
 #include "ops/cuda/common/gpu_check.h"
-#include "ops/cuda/common/gpu_context.h"
 #include "ops/cuda/loss/cross_entropy_kernels.h"
 #include "ops/loss.h"
 
@@ -23,9 +22,8 @@ const T* soft_rows_of(const Tensor& target) {
 // whose label is outside [0, K) (N when every label is valid).
 class RowLossScratch {
  public:
-  // Checks first that N fits the kernels' grid.
-  RowLossScratch(const char* kernel, const Tensor& logits)
-      : rows_(checked_int(kernel, logits.size(0), "the number of rows N")),
+  explicit RowLossScratch(const Tensor& logits)
+      : rows_(logits.size(0)),
         classes_(logits.size(1)),
         row_losses_(empty({rows_}, DType::kFloat64, logits.device())),
         first_bad_row_(from_vector<int64_t>({rows_}, {1}, logits.device())) {}
@@ -51,7 +49,7 @@ class RowLossScratch {
 // logits (N, K) plain on a CUDA device; target int64 (N) or soft (N, K). As cross_entropy_fwd_ref,
 // including its error for a label outside [0, K).
 CrossEntropyResult cross_entropy_fwd_cuda(const Tensor& logits, const Tensor& target) {
-  RowLossScratch scratch("CrossEntropyFwd", logits);
+  RowLossScratch scratch(logits);
   CrossEntropyResult result{empty({}, logits.dtype(), logits.device()), empty_like(logits)};
   BG_DISPATCH_FLOAT(logits.dtype(), "cross_entropy", [&] {
     CUDA_OP_CHECK("CrossEntropyFwd",
@@ -81,7 +79,7 @@ Tensor cross_entropy_bwd_cuda(const Tensor& dloss, const Tensor& probs, const Te
 
 // As sigmoid_cross_entropy_fwd_ref, on a CUDA device.
 Tensor sigmoid_cross_entropy_fwd_cuda(const Tensor& logits, const Tensor& target) {
-  RowLossScratch scratch("SigmoidCrossEntropyFwd", logits);
+  RowLossScratch scratch(logits);
   Tensor loss = empty({}, logits.dtype(), logits.device());
   BG_DISPATCH_FLOAT(logits.dtype(), "sigmoid_cross_entropy", [&] {
     CUDA_OP_CHECK("SigmoidCrossEntropyFwd",
