@@ -53,7 +53,7 @@ class ConvDescriptors {
   void create(const Shape& x, const Shape& w, const Shape& y, const Conv2dAttrs& attrs,
               DType dtype) {
     BG_CHECK(dtype == DType::kFloat32 || dtype == DType::kFloat64 || dtype == DType::kBFloat16,
-             op_, ": expected a float32 or float64 tensor, got ", dtype_name(dtype));
+             op_, ": expected a float32, float64 or bfloat16 tensor, got ", dtype_name(dtype));
     // bf16 data (autocast) accumulates in float32.
     const cudnnDataType_t type = dtype == DType::kFloat32    ? CUDNN_DATA_FLOAT
                                  : dtype == DType::kFloat64  ? CUDNN_DATA_DOUBLE
