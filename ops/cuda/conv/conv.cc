@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/check.h"
+#include "core/cuda/cuda_memory.h"
 #include "core/cuda/cuda_stream.h"
 #include "ops/conv.h"
 #include "ops/cuda/common/cast_kernels.h"
@@ -120,7 +121,11 @@ AlgoChoice choose_algorithm(const char* op, const std::string& key, Device devic
   }
   size_t free_bytes = 0, total_bytes = 0;
   CUDA_OP_CHECK(op, cudaMemGetInfo(&free_bytes, &total_bytes));
-  size_t limit = std::min(kWorkspaceLimit, free_bytes / 2);
+  // Blocks parked in the caching allocator count as free: an allocation that needs them gets
+  // them back. Without them, a choice made while the cache holds most of the memory would be
+  // cached for the shape with a needlessly small workspace.
+  const size_t available = free_bytes + cuda_memory_stats(device.index).bytes_cached;
+  const size_t limit = std::min(kWorkspaceLimit, available / 2);
   Tensor workspace = gpu_workspace(limit, device);
   Perf perf[16];
   int count = 0;
