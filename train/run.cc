@@ -162,8 +162,9 @@ absl::Status check_same_held_out_images(const RunConfig& config, const DatasetSp
       "; evaluate it with that, so that it is tested on the images it did not train on"));
 }
 
-// --save_weights, checked before the training rather than after it: a file in a folder that
-// exists and takes new files, or in a --out (or a folder above one) that the run will create.
+// --save_weights and the files beside it, checked before the training rather than after it:
+// files in a folder that exists and takes new files, or in a --out (or a folder above one) that
+// the run will create.
 absl::Status check_save_weights_path(const RunConfig& config) {
   if (config.save_weights().empty()) return {};
   const std::filesystem::path folder =
@@ -174,7 +175,12 @@ absl::Status check_save_weights_path(const RunConfig& config) {
         std::filesystem::absolute(config.out()).lexically_normal().string();
     if (out == folder.string() || absl::StartsWith(out, folder.string() + "/")) return {};
   }
-  return check_output_flag("--save_weights", config.save_weights());
+  for (const FlagPath& output : save_weights_outputs(config.save_weights())) {
+    if (absl::Status status = check_output_flag(output.flag, output.path); !status.ok()) {
+      return status;
+    }
+  }
+  return {};
 }
 
 // Every process must run rank 0's settings: one started with another --steps left the others

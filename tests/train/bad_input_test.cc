@@ -356,6 +356,16 @@ std::vector<Row> rows() {
          return line;
        },
        {"--save_weights", "missing does not exist"}},
+      {"flags", "`--save_weights=$TMP/side/final.npz` where `final.labels.txt`, the file beside "
+                "it for the class names, is a folder",
+       [] {
+         fs::create_directories(path("side/final.labels.txt"));
+         const std::string line =
+             error_line(run_with({"--save_weights=" + path("side/final.npz")}, "side_run"));
+         if (fs::exists(path("side_run/metrics.jsonl"))) return "(trained first) " + line;
+         return line;
+       },
+       {"--save_weights's class names", "final.labels.txt", "is a folder"}},
       {"flags", "`--weights=$TMP/good.ckpt --save_weights=$TMP/good.ckpt` (an output over an input)",
        [] {
          const std::string before = testing::read_file(path("good.ckpt"));
