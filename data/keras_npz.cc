@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "data/labels.h"
@@ -105,6 +107,27 @@ absl::StatusOr<std::vector<std::string>> class_names_for(const std::string& path
   return names;
 }
 
+// A note naming the test labels no training image has: the model cannot learn those classes, so
+// their test images all count as errors (y_test counted from 1 beside a y_train from 0 does it).
+std::vector<std::string> untrained_test_labels_note(const std::string& path,
+                                                    const ImageSet& train, const ImageSet& test) {
+  const std::set<int64_t> trained(train.labels.begin(), train.labels.end());
+  std::map<int64_t, int64_t> untrained;  // label -> test images
+  for (int64_t label : test.labels) {
+    if (trained.count(label) == 0) ++untrained[label];
+  }
+  if (untrained.empty()) return {};
+  std::string labels;
+  int64_t images = 0;
+  for (const auto& [label, count] : untrained) {
+    absl::StrAppend(&labels, labels.empty() ? "" : ", ", label);
+    images += count;
+  }
+  return {absl::StrCat(path, ":y_test: label(s) ", labels, " (", images, " test images) never "
+                       "occur in y_train, so the model cannot learn them; are the labels of "
+                       "both splits counted from 0?")};
+}
+
 }  // namespace
 
 absl::StatusOr<Dataset> read_keras_npz(const std::string& path) {
@@ -121,7 +144,8 @@ absl::StatusOr<Dataset> read_keras_npz(const std::string& path) {
   absl::StatusOr<std::vector<std::string>> names = class_names_for(path, max_label);
   if (!names.ok()) return names.status();
   train->class_names = test->class_names = *std::move(names);
-  return Dataset{*std::move(train), *std::move(test)};
+  std::vector<std::string> notes = untrained_test_labels_note(path, *train, *test);
+  return Dataset{*std::move(train), *std::move(test), std::move(notes)};
 }
 
 }  // namespace bitgrad

@@ -64,6 +64,31 @@ TEST(KerasNpzTest, ALabelsFileBesideItNamesTheClasses) {
   EXPECT_EQ(data->train.class_names, (std::vector<std::string>{"0", "1"}));
 }
 
+// y_test counted from 1 beside a y_train counted from 0: the class the model never sees is
+// named in a note, as is its test images' count; labels of both splits in y_train give none.
+TEST(KerasNpzTest, ANoteNamesTestLabelsThatNoTrainingImageHas) {
+  const std::string path = write_arrays(
+      "shifted.npz", {{"x_train", images({3, 2, 2})},
+                      {"y_train", from_vector<uint8_t>({0, 1, 0}, {3})},
+                      {"x_test", images({3, 2, 2})},
+                      {"y_test", from_vector<uint8_t>({1, 2, 2}, {3})}});
+  absl::StatusOr<Dataset> data = read_keras_npz(path);
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_EQ(data->notes.size(), 1u);
+  EXPECT_NE(data->notes[0].find("shifted.npz:y_test: label(s) 2 (2 test images) never occur in "
+                                "y_train"),
+            std::string::npos)
+      << data->notes[0];
+  const std::string covered = write_arrays(
+      "covered.npz", {{"x_train", images({3, 2, 2})},
+                      {"y_train", from_vector<uint8_t>({0, 2, 1}, {3})},
+                      {"x_test", images({3, 2, 2})},
+                      {"y_test", from_vector<uint8_t>({1, 2, 2}, {3})}});
+  data = read_keras_npz(covered);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_TRUE(data->notes.empty()) << data->notes[0];
+}
+
 TEST(KerasNpzTest, ReadsRgbNhwcWithInt64ColumnLabels) {
   const std::string path = write_arrays(
       "cifar_like.npz", {{"x_train", images({2, 2, 2, 3})},
