@@ -218,6 +218,12 @@ void run() {
                       "pixels up to ", kMaxResolution, ", or 0 for the model's own")),
                   "leave --resolution out"};
   }
+  if (absl::GetFlag(FLAGS_resolution) > 0 && absl::GetFlag(FLAGS_resolution) < kMinResolution) {
+    throw Failure{absl::InvalidArgumentError(absl::StrCat(
+                      "--resolution=", absl::GetFlag(FLAGS_resolution), ": too small: BiT "
+                      "ResNet-v2 halves its input 5 times, so it needs at least ", kMinResolution)),
+                  "leave --resolution out"};
+  }
   // Before the work, not after it.
   const auto check_output = [](const char* flag, const std::string& path) {
     if (absl::Status status = check_output_flag(flag, path); !status.ok()) {

@@ -550,6 +550,9 @@ TEST(BitPredictTest, Errors) {
                  {"--batch=0: expected 1 to 1048576"}, "leave --batch out (16)");
   expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=-3"),
                  {"--resolution=-3: expected a size in pixels"}, "leave --resolution out");
+  // As bit_finetune refuses to train at it: 7 px would give a prediction, from a 1x1 map.
+  expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=7"),
+                 {"--resolution=7: too small", "at least 32"}, "leave --resolution out");
 }
 
 }  // namespace

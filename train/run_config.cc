@@ -19,7 +19,6 @@
 namespace bitgrad {
 namespace {
 
-constexpr int64_t kMinResolution = 32;  // the network's total stride: 2^5
 // Far more loader threads than any machine's cores; more would only exhaust the process ids.
 constexpr int64_t kMaxWorkers = 1024;
 constexpr int64_t kMaxBucketMb = int64_t{1} << 20;  // a terabyte

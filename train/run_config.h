@@ -44,6 +44,8 @@ inline constexpr char kDefaultModel[] = "R50x1";
 // pixels are 2^54 floats).
 inline constexpr int64_t kMaxBatch = int64_t{1} << 20;
 inline constexpr int64_t kMaxResolution = int64_t{1} << 16;
+// The smallest input size the programs take: the network's total stride, 2^5.
+inline constexpr int64_t kMinResolution = 32;
 
 // --loss's two values.
 inline constexpr char kSoftmaxLoss[] = "softmax";
