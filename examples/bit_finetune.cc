@@ -24,6 +24,7 @@
 #include "core/check.h"
 #include "dist/world.h"
 #include "examples/common/invocation.h"
+#include "io/atomic_file.h"
 #include "train/run.h"
 #include "train/run_config.h"
 #include "train/transfer_experiment.h"
@@ -96,6 +97,13 @@ absl::Status run_in(Communicator& world) {
         return absl::flags_internal::WasPresentOnCommandLine(flag);
       });
   if (!config.ok()) return config.status();
+  // The one file read that RunConfig does not name (run_finetune checks the others).
+  if (absl::Status status =
+          check_outputs_overwrite_nothing({{"--config", absl::GetFlag(FLAGS_config)}},
+                                          save_weights_outputs(config->save_weights()));
+      !status.ok()) {
+    return status;
+  }
   if (absl::Status status = check_device(*config); !status.ok()) return status;
   if (absl::Status status = check_eval_only_flags(*config); !status.ok()) return status;
   if (config->weights().empty()) {

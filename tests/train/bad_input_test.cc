@@ -261,6 +261,18 @@ std::vector<Row> rows() {
       {"files", "`--config=$TMP/batch.textproto` holding `batch: 64`, without `--weights`",
        [] { return error_line({"--config=" + path("batch.textproto")}); },
        {"--batch", "--weights"}},
+      {"files", "`--config=$TMP/keep.textproto --save_weights=$TMP/keep.textproto` (an output "
+                "over the config)",
+       [] {
+         write_bytes(path("keep.textproto"), "batch: 2\n");
+         const std::string line = error_line(run_with(
+             {"--config=" + path("keep.textproto"), "--save_weights=" + path("keep.textproto")}));
+         if (testing::read_file(path("keep.textproto")) != "batch: 2\n") {
+           return "(overwritten) " + line;
+         }
+         return line;
+       },
+       {"--save_weights", "keep.textproto", "is the file --config reads"}},
       {"files", "`--config=$TMP/missing.textproto`",
        [] { return error_line({"--config=" + path("missing.textproto")}); },
        {"--config", "missing.textproto"}},
