@@ -75,6 +75,11 @@ absl::Status shared_status(Communicator& world, int root, const absl::Status& st
                       world.broadcast_text(std::string(status.message()), root));
 }
 
+// Characters, not bytes, so that a UTF-8 name ("café") lines up with the others.
+size_t characters(const std::string& text) {
+  return std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
+}
+
 }  // namespace
 
 std::unique_ptr<DecodedImageCache> eval_image_cache(const ImageSet& set, int64_t resolution) {
@@ -204,7 +209,7 @@ std::string per_class_report(const EvalResult& result, const std::vector<std::st
     return named ? class_names[c] : absl::StrCat("class ", c);
   };
   size_t width = 0;
-  for (size_t i = 0; i < shown; ++i) width = std::max(width, name(classes[i]).size());
+  for (size_t i = 0; i < shown; ++i) width = std::max(width, characters(name(classes[i])));
   std::string report = "top-1 by class, weakest first";
   if (shown < classes.size()) {
     absl::StrAppend(&report, " (", shown, " of ", classes.size(), " shown)");
@@ -213,8 +218,9 @@ std::string per_class_report(const EvalResult& result, const std::vector<std::st
   const int64_t k = static_cast<int64_t>(result.class_examples.size());
   for (size_t i = 0; i < shown; ++i) {
     const int64_t c = classes[i];
-    absl::StrAppendFormat(&report, "  %-*s  %6.2f%%  of %d", static_cast<int>(width), name(c),
-                          100 * accuracy(c), result.class_examples[c]);
+    absl::StrAppendFormat(&report, "  %s%s  %6.2f%%  of %d", name(c),
+                          std::string(width - characters(name(c)), ' '), 100 * accuracy(c),
+                          result.class_examples[c]);
     if (result.confusion.size() == static_cast<size_t>(k * k)) {
       report += mistaken_for(c, result, name);
     }

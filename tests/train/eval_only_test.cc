@@ -241,6 +241,11 @@ TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
   EXPECT_EQ(per_class_report(result, {"cat"}, 1),
             "top-1 by class, weakest first (1 of 4 shown):\n  class 2   25.00%  of 4\n");
   EXPECT_EQ(per_class_report(EvalResult{}, names), "");
+  // A name's characters, not its bytes, set the column: "é" is two bytes of UTF-8.
+  EXPECT_EQ(per_class_report(result, {"cat", "", "café", "bird", "ours"}, 2),
+            "top-1 by class, weakest first (2 of 4 shown):\n"
+            "  café   25.00%  of 4\n"
+            "  ours   25.00%  of 8\n");
 
   // With a confusion table: the (at most) two classes each was most often taken for.
   result.confusion.assign(25, 0);
