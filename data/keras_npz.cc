@@ -143,6 +143,11 @@ absl::StatusOr<Dataset> read_keras_npz(const std::string& path) {
   }
   absl::StatusOr<std::vector<std::string>> names = class_names_for(path, max_label);
   if (!names.ok()) return names.status();
+  if (names->size() < 2) {  // as load_image_folders refuses one class folder
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": every label in y_train and y_test is 0, so one class; a classifier needs two or "
+        "more"));
+  }
   train->class_names = test->class_names = *std::move(names);
   std::vector<std::string> notes = untrained_test_labels_note(path, *train, *test);
   return Dataset{*std::move(train), *std::move(test), std::move(notes)};

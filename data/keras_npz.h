@@ -23,7 +23,7 @@ namespace bitgrad {
 inline constexpr int64_t kMaxKerasClasses = 1000000;
 
 // Errors name the file and the array: missing, wrong dtype or shape, mismatched counts,
-// negative labels or labels of kMaxKerasClasses and up.
+// negative labels or labels of kMaxKerasClasses and up, one class only.
 absl::StatusOr<Dataset> read_keras_npz(const std::string& path);
 
 }  // namespace bitgrad

@@ -121,6 +121,13 @@ TEST(KerasNpzTest, ReadsWhatNumpyCodeSaves) {
 TEST(KerasNpzTest, BadArraysAreNamed) {
   const Tensor x = images({2, 2, 2});
   const Tensor y = from_vector<int64_t>({0, 1}, {2});
+  const Tensor class_0 = from_vector<int64_t>({0, 0}, {2});
+  EXPECT_TRUE(fails_naming(read_keras_npz(write_arrays("one_class.npz", {{"x_train", x},
+                                                                        {"y_train", class_0},
+                                                                        {"x_test", x},
+                                                                        {"y_test", class_0}}))
+                               .status(),
+                           {"one_class.npz", "every label", "is 0", "two or more"}));
   EXPECT_TRUE(fails_naming(
       read_keras_npz(write_arrays("no_test.npz", {{"x_train", x}, {"y_train", y}})).status(),
       {"no_test.npz", "no array 'x_test'"}));
