@@ -212,16 +212,13 @@ void run() {
                       "--batch=", absl::GetFlag(FLAGS_batch), ": expected 1 to ", kMaxBatch)),
                   "leave --batch out (16)"};
   }
-  if (absl::GetFlag(FLAGS_resolution) < 0 || absl::GetFlag(FLAGS_resolution) > kMaxResolution) {
+  // As bit_finetune's: 7 px would still give a prediction, from a 1x1 map.
+  if (const int64_t resolution = absl::GetFlag(FLAGS_resolution);
+      resolution != 0 && (resolution < kMinResolution || resolution > kMaxResolution)) {
     throw Failure{absl::InvalidArgumentError(absl::StrCat(
-                      "--resolution=", absl::GetFlag(FLAGS_resolution), ": expected a size in "
-                      "pixels up to ", kMaxResolution, ", or 0 for the model's own")),
-                  "leave --resolution out"};
-  }
-  if (absl::GetFlag(FLAGS_resolution) > 0 && absl::GetFlag(FLAGS_resolution) < kMinResolution) {
-    throw Failure{absl::InvalidArgumentError(absl::StrCat(
-                      "--resolution=", absl::GetFlag(FLAGS_resolution), ": too small: BiT "
-                      "ResNet-v2 halves its input 5 times, so it needs at least ", kMinResolution)),
+                      "--resolution=", resolution, ": expected a size in pixels from ",
+                      kMinResolution, " (BiT ResNet-v2 halves its input 5 times) to ",
+                      kMaxResolution, ", or 0 for the model's own")),
                   "leave --resolution out"};
   }
   // Before the work, not after it.

@@ -498,7 +498,7 @@ TEST(BitPredictTest, Errors) {
                  {"out of CPU memory allocating"}, "lower --batch or --resolution");
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + rgb8 +
                      " --resolution=65537"),
-                 {"--resolution=65537: expected a size in pixels up to 65536"},
+                 {"--resolution=65537: expected a size in pixels from 32", "to 65536"},
                  "leave --resolution out");
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + rgb8 + " --top_k=-1"),
                  {"--top_k=-1: expected 0 (none) or more"}, "leave --top_k out (5)");
@@ -549,10 +549,9 @@ TEST(BitPredictTest, Errors) {
   expect_failure(run("--weights=missing.npz --input=" + input + " --batch=0"),
                  {"--batch=0: expected 1 to 1048576"}, "leave --batch out (16)");
   expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=-3"),
-                 {"--resolution=-3: expected a size in pixels"}, "leave --resolution out");
-  // As bit_finetune refuses to train at it: 7 px would give a prediction, from a 1x1 map.
+                 {"--resolution=-3: expected a size in pixels from 32"}, "leave --resolution out");
   expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=7"),
-                 {"--resolution=7: too small", "at least 32"}, "leave --resolution out");
+                 {"--resolution=7: expected a size in pixels from 32"}, "leave --resolution out");
 }
 
 }  // namespace
