@@ -84,8 +84,8 @@ void* Tensor::mutable_raw_data() {
 }
 
 void Tensor::check_element_access(DType requested) const {
-  BG_CHECK(dtype() == requested, "tensor of dtype ", dtype_name(dtype()),
-           " accessed as ", dtype_name(requested));
+  BG_CHECK(dtype() == requested, "tensor of shape ", shape(), " and dtype ",
+           dtype_name(dtype()), " accessed as ", dtype_name(requested));
   BG_CHECK(is_plain(), "element access to a tensor in the opaque layout ",
            opaque_layout()->name(), "; call .to_plain() first");
 }

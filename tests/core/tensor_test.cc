@@ -40,6 +40,8 @@ TEST(TensorTest, ElementAccessIsRowMajorAndBoundsChecked) {
   EXPECT_TRUE(throws_error([&] { t.at<float>({2, 0}); }, {"index 2", "(2, 3)"}));
   EXPECT_TRUE(throws_error([&] { t.at<float>({0}); }, {"1 indices", "(2, 3)"}));
   EXPECT_TRUE(throws_error([&] { t.at<double>({0, 0}); }, {"float32", "float64"}));
+  // What a float32-only kernel handed float64 says: the shape helps find which tensor it was.
+  EXPECT_TRUE(throws_error([&] { t.data<double>(); }, {"(2, 3)", "float32", "as float64"}));
 }
 
 TEST(TensorTest, ViewSharesMemoryAndDetachDropsHistory) {
