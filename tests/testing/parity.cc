@@ -71,7 +71,8 @@ Run run(const Computation& fn, const std::vector<Tensor>& inputs, uint64_t seed,
     };
     if (std::all_of(kernels.begin(), kernels.end(), is_ref)) {
       return ::testing::AssertionFailure()
-             << "the fast run on " << options.device << " ran only reference kernels";
+             << "the fast run on " << options.device << " ran only reference kernels (are its "
+             << "kernel libraries linked, with alwayslink = True?)";
     }
     std::vector<std::string> unexpected;
     for (const KernelTime& k : kernels) {

@@ -48,6 +48,7 @@ TEST(ParityTest, FailsWhenOnlyReferenceKernelsRan) {
       [](const std::vector<Tensor>& in) { return relu(in[0]); }, {random_input({2, 5, 7, 3})});
   EXPECT_FALSE(result);
   EXPECT_THAT(result.message(), ::testing::HasSubstr("only reference kernels"));
+  EXPECT_THAT(result.message(), ::testing::HasSubstr("alwayslink = True"));
 }
 
 TEST(ParityTest, FailsWhenASlotFellBackUnlessAllowed) {
