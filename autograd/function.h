@@ -2,7 +2,7 @@
 //
 // An op is a struct with a name, a forward over tensors and a backward that maps the output's
 // gradient to the inputs' gradients. Attributes are plain members given when the struct is made
-// (apply(LeakyRelu{slope}, x)); the tensors backward needs are SavedTensor members that forward
+// (apply(Affine{scale, shift}, x)); the tensors backward needs are SavedTensor members that forward
 // sets: the struct is its own "ctx", so what is saved is typed and named rather than indexed
 // (ctx.saved(2)), and backward refuses one changed in place since (autograd/saved_tensor.h).
 // The graph node owns the struct and destroys it after backward, which frees what it saved.

@@ -3,9 +3,9 @@
 //
 //   root   StdConv 7x7/s2/p3 (3 -> C0), no GN/ReLU; zero pad 1; max-pool 3x3/s2/p0
 //   body   block1..block4 of pre-activation bottleneck units (3,4,6,3 / 3,4,23,3 / 3,8,36,3);
-//          stage s (1-4) has mid = C0 * 2^(s-1) and out = 4 * mid channels; unit01 of every stage has a
-//          1x1 projection of the pre-activation, strided in stages 2-4, where the stride sits
-//          on the 3x3 conv2
+//          stage s (1-4) has mid = C0 * 2^(s-1) and out = 4 * mid channels; unit01 of every
+//          stage has a 1x1 projection of the pre-activation, strided in stages 2-4, where the
+//          stride sits on the 3x3 conv2
 //   head   GroupNorm + ReLU (fused), global mean over (H, W), 1x1 conv with bias (not WS)
 //
 // C0 = base_width * width_factor (base_width = 64 in every real BiT model). Every conv but the
@@ -50,8 +50,9 @@ struct BitConfig {
   // weights and a zero bias. Other convs are Kaiming-normal, GroupNorms gamma 1 and beta 0.
   bool zero_head = false;
   uint64_t seed = 0;           // initialisation of every weight (models/nn/init.h)
-  // Test-only knobs that shrink the model without changing its wiring (the golden PyTorch model
-  // in tools/golden/bit_torch.py has the same two). Real BiT models use the defaults.
+  // Knobs that shrink the model without changing its wiring, for tests, examples/tour and
+  // bit_finetune's default experiment (--base_width, --num_groups; the golden PyTorch model in
+  // tools/golden/bit_torch.py has the same two). The official BiT models use the defaults.
   int64_t base_width = kOfficialBaseWidth;  // C0 = base_width * width_factor
   int64_t num_groups = kOfficialNumGroups;  // GroupNorm groups; must divide C0
 
