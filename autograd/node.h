@@ -27,7 +27,8 @@ class Node {
 
   virtual const char* name() const = 0;
   // The gradient of each input given the gradient of the output. An entry may be undefined when
-  // that input needs no gradient. Returns fresh tensors; the engine does the summing.
+  // that input needs no gradient. An entry may be grad_output itself, or one tensor may serve
+  // several inputs (add's backward does both): the engine sums out of place.
   //
   // partial[i], when defined, is the gradient input i has already received from its other
   // consumers. A node whose kernel can add it in a pass it makes anyway (GroupNorm's backward)
