@@ -58,6 +58,7 @@ absl::StatusOr<LoadedBitModel> make_model() {
   config->seed = absl::GetFlag(FLAGS_seed);
   if (options.base_width > 0) config->base_width = options.base_width;
   if (options.num_groups > 0) config->num_groups = options.num_groups;
+  if (absl::Status widths = check_width_flags(*config); !widths.ok()) return widths;
   return LoadedBitModel{std::make_shared<BitResNetV2>(*config), "random"};
 }
 

@@ -250,6 +250,17 @@ TEST(BitPredictTest, AnExportedCheckpointKeepsWhatItRecordsBesideTheNpz) {
   ASSERT_TRUE(WIFEXITED(official) && WEXITSTATUS(official) == 0) << read_file(said);
   EXPECT_FALSE(std::filesystem::exists(temp_path("exported.labels.txt")));
   EXPECT_FALSE(std::filesystem::exists(temp_path("exported.model.textproto")));
+
+  // A random model narrowed by --base_width alone keeps the official 32 groups, too many for
+  // its root width: the error names the flag to give, not an internal check's source line.
+  const int narrowed = std::system(("examples/bit_export --weights=random --model=R50x1 "
+                                    "--base_width=8 --output=" + temp_path("narrow.onnx") +
+                                    " 2> " + said)
+                                       .c_str());
+  EXPECT_TRUE(WIFEXITED(narrowed) && WEXITSTATUS(narrowed) == 1) << read_file(said);
+  EXPECT_TRUE(contains(read_file(said), {"error: --num_groups: 32 GroupNorm groups",
+                                         "e.g. --num_groups=4"}));
+  EXPECT_FALSE(contains(read_file(said), {".cc:"}));
 }
 
 TEST(BitPredictTest, ARunTrainedWithTheSigmoidLossGivesSigmoidProbabilities) {

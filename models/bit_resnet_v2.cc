@@ -48,6 +48,21 @@ void check_bit_config(const BitConfig& c) {
            c.base_width, " x width_factor ", c.width_factor, ")");
 }
 
+absl::Status check_width_flags(const BitConfig& c) {
+  if (c.base_width < 1 || c.base_width > BitConfig::kMaxBaseWidth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--base_width=", c.base_width, ": must be 1..", BitConfig::kMaxBaseWidth));
+  }
+  if (c.num_groups >= 1 && c.root_channels() % c.num_groups == 0) return absl::OkStatus();
+  // The official 2 channels per group, where the root width allows it.
+  const int64_t example = c.root_channels() % 2 == 0 ? c.root_channels() / 2 : 1;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--num_groups: ", c.num_groups, " GroupNorm groups (0: the official ",
+      BitConfig::kOfficialNumGroups, ") do not divide the root width ", c.root_channels(),
+      " (--base_width=", c.base_width, " x width factor ", c.width_factor,
+      "); give --num_groups that divides it, e.g. --num_groups=", example));
+}
+
 std::string bit_arch_name(const BitConfig& config) {
   return absl::StrCat("R", config.depth, "x", config.width_factor);
 }

@@ -66,6 +66,9 @@ struct BitConfig {
 
 // Throws an Error naming the bad field unless the config can be built.
 void check_bit_config(const BitConfig& config);
+// check_bit_config's rules for the widths, as an error naming the flags that set them
+// (--base_width, --num_groups), for a model built from a program's flags.
+absl::Status check_width_flags(const BitConfig& config);
 
 // "R50x1" etc.
 std::string bit_arch_name(const BitConfig& config);

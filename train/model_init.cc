@@ -67,7 +67,7 @@ absl::StatusOr<LoadedBitModel> initial_model(const RunConfig& config,
     bit->seed = config.seed();
     bit->base_width = or_official(config.base_width(), BitConfig::kOfficialBaseWidth);
     bit->num_groups = or_official(config.num_groups(), BitConfig::kOfficialNumGroups);
-    check_bit_config(*bit);
+    if (absl::Status widths = check_width_flags(*bit); !widths.ok()) return widths;
     LoadedBitModel random{
         std::make_shared<BitResNetV2>(*bit),
         absl::StrFormat("random %s, zero %d-way head", bit_arch_description(*bit), num_classes)};
