@@ -28,6 +28,7 @@
 #include "ops/cpu/conv/direct.h"
 #include "ops/math_mode.h"
 #include "optim/sgd.h"
+#include "train/run_config.h"
 #include "train/update.h"
 #include "tools/bench/bench_clock.h"
 #include "tools/bench/json_line.h"
@@ -68,10 +69,42 @@ std::string cpu_kernels() {
                          cpu::cpu_isa_name(cpu::active_cpu_isa()));
 }
 
+// The numeric flags' bounds, checked before any work: --steps=0 left no timing to report.
+absl::Status check_count_flags() {
+  struct Bound {
+    const char* flag;
+    int64_t value, min;
+    const char* meaning;
+  };
+  const Bound bounds[] = {
+      {"batch", absl::GetFlag(FLAGS_batch), 1, "images per step"},
+      {"res", absl::GetFlag(FLAGS_res), kMinResolution,
+       "BiT ResNet-v2 halves its input 5 times"},
+      {"steps", absl::GetFlag(FLAGS_steps), 1, "the timed steps give the result"},
+      {"warmup", absl::GetFlag(FLAGS_warmup), 0, "untimed steps"},
+      {"head", absl::GetFlag(FLAGS_head), 1, "classes"},
+      {"base_width", absl::GetFlag(FLAGS_base_width), 0, "0: the official 64"},
+      {"num_groups", absl::GetFlag(FLAGS_num_groups), 0, "0: the official 32"},
+      {"threads", absl::GetFlag(FLAGS_threads), 0, "0: OMP_NUM_THREADS, else all cores"},
+  };
+  for (const Bound& bound : bounds) {
+    if (bound.value < bound.min) {
+      return absl::InvalidArgumentError(absl::StrCat("--", bound.flag, "=", bound.value,
+                                                     ": must be >= ", bound.min, " (",
+                                                     bound.meaning, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status run() {
   std::string name = absl::GetFlag(FLAGS_model);
   std::string mode = absl::GetFlag(FLAGS_mode);
-  BG_CHECK(mode == "train" || mode == "infer", "--mode must be train or infer, got ", mode);
+  if (mode != "train" && mode != "infer") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mode: expected train or infer, got \"", mode, "\""));
+  }
+  if (absl::Status s = check_count_flags(); !s.ok()) return s;
   absl::StatusOr<BitConfig> parsed = bit_config_from_name(name.rfind("BiT-R", 0) == 0
                                                               ? name.substr(4)
                                                               : name);
@@ -92,6 +125,7 @@ absl::Status run() {
   config.head_size = absl::GetFlag(FLAGS_head);
   if (absl::GetFlag(FLAGS_base_width) > 0) config.base_width = absl::GetFlag(FLAGS_base_width);
   if (absl::GetFlag(FLAGS_num_groups) > 0) config.num_groups = absl::GetFlag(FLAGS_num_groups);
+  if (absl::Status s = check_width_flags(config); !s.ok()) return s;
   BitResNetV2 model(config);
   model.to(device);
   if (!train) model.eval();
