@@ -196,6 +196,11 @@ absl::Status check_rank_0s_settings(const RunConfig& config, Communicator& world
   if (!rank_0.ParseFromString(world.broadcast_text(compared.SerializeAsString(), 0))) {
     return absl::InternalError("the settings rank 0 sent do not parse");
   }
+  if (rank_0.resume() != compared.resume()) {
+    // Only the side without --resume left --out out: the difference is --resume's alone.
+    rank_0.clear_out();
+    compared.clear_out();
+  }
   if (std::string differences =
           differing_settings(rank_0, compared, "on process 0", "on this one");
       !differences.empty()) {

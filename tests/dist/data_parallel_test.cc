@@ -271,20 +271,29 @@ TEST_F(DataParallelTest, ATestImageOnlyRank1ReadsKeepsTheUpdatesWhenItFails) {
 }
 
 // Processes started with other flags (mpirun's "A : B" form) are refused before any collective:
-// another --steps left rank 0 waiting in an all-reduce forever.
+// another --steps left rank 0 waiting in an all-reduce forever. The message names the flags
+// that differ: --resume alone, not also the --out both were given (which the comparison leaves
+// out without --resume).
 TEST_F(DataParallelTest, ProcessesStartedWithOtherSettingsAreRefused) {
-  testing::ChildOptions two = mpi(1, dir_ + "/mismatch");
-  const std::vector<std::string> rank_0 = flags("mismatch", 6, 0);
-  two.launcher.push_back("examples/bit_finetune");
-  two.launcher.insert(two.launcher.end(), rank_0.begin(), rank_0.end());
-  for (const char* part : {":", "-np", "1"}) two.launcher.push_back(part);
-  const pid_t job = testing::start_finetune(with(flags("mismatch", 6, 0), "--steps=3"), two);
-  const testing::Finished finished = wait_at_most(job, 60, two);
-  EXPECT_NE(finished.exit_code, 0);
-  EXPECT_NE(finished.err.find("process 1 of 2 was started with other settings than process 0 "
-                              "(--steps=6 on process 0, 3 on this one)"),
-            std::string::npos)
-      << finished.err;
+  const struct {
+    std::string rank_1_flag, expected;
+  } cases[] = {{"--steps=3", "(--steps=6 on process 0, 3 on this one)"},
+               {"--resume", "(--resume=false on process 0, true on this one)"}};
+  for (const auto& c : cases) {
+    const std::string out = "mismatch" + c.rank_1_flag.substr(2, 5);
+    testing::ChildOptions two = mpi(1, dir_ + "/" + out);
+    const std::vector<std::string> rank_0 = flags(out, 6, 0);
+    two.launcher.push_back("examples/bit_finetune");
+    two.launcher.insert(two.launcher.end(), rank_0.begin(), rank_0.end());
+    for (const char* part : {":", "-np", "1"}) two.launcher.push_back(part);
+    const pid_t job = testing::start_finetune(with(flags(out, 6, 0), c.rank_1_flag), two);
+    const testing::Finished finished = wait_at_most(job, 60, two);
+    EXPECT_NE(finished.exit_code, 0);
+    EXPECT_NE(finished.err.find("process 1 of 2 was started with other settings than process 0 " +
+                                c.expected),
+              std::string::npos)
+        << finished.err;
+  }
 }
 
 }  // namespace
