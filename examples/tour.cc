@@ -99,7 +99,11 @@ ImageSet random_images(Generator& generator) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1) {  // the tour's model and batch are fixed: a flag would change nothing
+    return std::fprintf(stderr, "tour: takes no flags, got %s (it runs one fixed tiny model; "
+                        "tools/bench:bit_bench times other models and sizes)\n", argv[1]), 1;
+  }
   Generator generator(0);
   BitConfig config;
   config.head_size = kClasses;

@@ -1,6 +1,8 @@
 // Keeps docs/tour.md honest: every `name` ([path:line](../path#Lline)) it cites must name code on
 // that line, and the output it quotes must be what examples/tour prints now (numbers aside: times,
 // lambda and the AVX2/AVX-512 block size vary), from one machine.
+#include <sys/wait.h>
+
 #include <cstdio>
 #include <fstream>
 #include <regex>
@@ -68,13 +70,23 @@ std::string shape_of(const std::string& line) {
   return s;
 }
 
-TEST(TourTest, TheQuotedOutputIsWhatTheTourPrints) {
-  FILE* pipe = popen("examples/tour 2>&1", "r");
-  ASSERT_NE(pipe, nullptr);
+struct TourRun {
+  std::string output;  // stdout and stderr
+  int status;          // pclose's
+};
+
+TourRun run_tour(const std::string& flags) {
+  FILE* pipe = popen(("examples/tour " + flags + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {"popen failed", -1};
   std::string output;
   char buffer[4096];
   for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  ASSERT_EQ(pclose(pipe), 0) << output;
+  return {output, pclose(pipe)};
+}
+
+TEST(TourTest, TheQuotedOutputIsWhatTheTourPrints) {
+  const auto [output, status] = run_tour("");
+  ASSERT_EQ(status, 0) << output;
 
   std::vector<std::string> printed;
   for (const std::string& line : lines_of(output)) {
@@ -92,6 +104,15 @@ TEST(TourTest, TheQuotedOutputIsWhatTheTourPrints) {
   ASSERT_FALSE(quoted.empty());
   EXPECT_EQ(quoted, printed) << "docs/tour.md quotes other output than examples/tour prints; "
                                 "run bazel run //examples:tour and update the quotes";
+}
+
+// The tour has no flags: given one (--batch=1, say), it says so rather than print the same
+// step as if the flag had been taken.
+TEST(TourTest, RefusesFlags) {
+  const auto [output, status] = run_tour("--batch=1");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << output;
+  EXPECT_EQ(output, "tour: takes no flags, got --batch=1 (it runs one fixed tiny model; "
+                    "tools/bench:bit_bench times other models and sizes)\n");
 }
 
 // The numbers aside, the quote must come from one machine: every blocked layout in it has the
