@@ -12,6 +12,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "data/labels.h"
 #include "examples/common/invocation.h"
@@ -65,6 +66,17 @@ absl::StatusOr<LoadedBitModel> make_model() {
 absl::Status run() {
   if (absl::GetFlag(FLAGS_weights).empty() || absl::GetFlag(FLAGS_output).empty()) {
     return absl::InvalidArgumentError("--weights and --output are required (--help: the flags)");
+  }
+  // An .onnx named .npz would be read as an .npz, and fail there; a file has its own weights.
+  if (absl::EndsWith(absl::GetFlag(FLAGS_output), ".npz")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--output=", absl::GetFlag(FLAGS_output), ": is the ONNX model (NAME.onnx); the .npz "
+        "is --save_weights"));
+  }
+  if (absl::GetFlag(FLAGS_seed) != 0 && absl::GetFlag(FLAGS_weights) != "random") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--seed=", absl::GetFlag(FLAGS_seed), ": initialises --weights=random only; ",
+        absl::GetFlag(FLAGS_weights), " holds its own weights, so leave --seed out"));
   }
   // Both outputs' folders before either file is written.
   if (absl::Status s = check_output_flag("--output", absl::GetFlag(FLAGS_output)); !s.ok()) {

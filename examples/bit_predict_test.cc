@@ -263,6 +263,25 @@ TEST(BitPredictTest, AnExportedCheckpointKeepsWhatItRecordsBesideTheNpz) {
   EXPECT_FALSE(contains(read_file(said), {".cc:"}));
 }
 
+// bit_export refuses what it would misuse or ignore: an ONNX model named .npz (read as an .npz
+// later, it fails there), and --seed with a file, whose weights it does not initialise.
+TEST(BitExportTest, RefusesAnNpzOutputAndASeedForAFile) {
+  const std::string said = temp_path("export_flags.txt");
+  const std::string model = " --weights=" + kWeights + kTinyFlags;
+  const int npz = std::system(("examples/bit_export" + model + " --output=" +
+                               temp_path("model.npz") + " 2> " + said).c_str());
+  EXPECT_TRUE(WIFEXITED(npz) && WEXITSTATUS(npz) == 1) << read_file(said);
+  EXPECT_TRUE(contains(read_file(said), {"error: --output=", "model.npz: is the ONNX model",
+                                         "--save_weights"}));
+  EXPECT_FALSE(std::filesystem::exists(temp_path("model.npz")));
+  const int seed = std::system(("examples/bit_export" + model + " --seed=7 --output=" +
+                                temp_path("seeded.onnx") + " 2> " + said).c_str());
+  EXPECT_TRUE(WIFEXITED(seed) && WEXITSTATUS(seed) == 1) << read_file(said);
+  EXPECT_TRUE(contains(read_file(said), {"error: --seed=7: initialises --weights=random only",
+                                         "leave --seed out"}));
+  EXPECT_FALSE(std::filesystem::exists(temp_path("seeded.onnx")));
+}
+
 TEST(BitPredictTest, ARunTrainedWithTheSigmoidLossGivesSigmoidProbabilities) {
   const std::string input = golden_input();
   for (const std::string loss : {"softmax", "sigmoid"}) {
