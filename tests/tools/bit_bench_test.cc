@@ -48,6 +48,7 @@ TEST(BitBenchTest, RefusesFlagsItCannotRunWith) {
       {"--head=0", "error: --head=0: must be >= 1"},
       {"--threads=-1", "error: --threads=-1: must be >= 0"},
       {"--mode=eval", "error: --mode: expected train or infer, got \"eval\""},
+      {"--device=tpu", "error: --device: expected cpu or cuda, got \"tpu\""},
       {"--num_groups=0", "error: --num_groups: 32 GroupNorm groups (0: the official 32) do not "
                          "divide the root width 8 (--base_width=8 x width factor 1); give "
                          "--num_groups that divides it, e.g. --num_groups=4"},

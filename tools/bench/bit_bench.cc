@@ -21,6 +21,7 @@
 #include "autograd/grad_mode.h"
 #include "core/profiler.h"
 #include "core/random.h"
+#include "core/storage.h"
 #include "examples/common/invocation.h"
 #include "models/bit_resnet_v2.h"
 #include "ops/cpu/common/cpu_isa.h"
@@ -114,6 +115,7 @@ absl::Status run() {
   if (absl::GetFlag(FLAGS_threads) > 0) omp_set_num_threads(absl::GetFlag(FLAGS_threads));
   bool train = mode == "train";
   int64_t batch = absl::GetFlag(FLAGS_batch), res = absl::GetFlag(FLAGS_res);
+  if (absl::Status s = check_device_flag(absl::GetFlag(FLAGS_device)); !s.ok()) return s;
   const Device device = Device::from_flag(absl::GetFlag(FLAGS_device));
   const std::string dtype = absl::GetFlag(FLAGS_dtype);
   if (std::string problem = dtype_flag_problem(dtype, device.type); !problem.empty()) {
