@@ -101,8 +101,9 @@ ImageSet random_images(Generator& generator) {
 
 int main(int argc, char** argv) {
   if (argc > 1) {  // the tour's model and batch are fixed: a flag would change nothing
-    return std::fprintf(stderr, "tour: takes no flags, got %s (it runs one fixed tiny model; "
-                        "tools/bench:bit_bench times other models and sizes)\n", argv[1]), 1;
+    std::fprintf(stderr, "tour: takes no flags, got %s (it runs one fixed tiny model; "
+                 "tools/bench:bit_bench times other models and sizes)\n", argv[1]);
+    return 1;
   }
   Generator generator(0);
   BitConfig config;
