@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "core/stopwatch.h"
 #include "data/datasets.h"
+#include "io/atomic_file.h"
 #include "models/checkpoint.h"
 #include "models/train_state.h"
 #include "train/model_init.h"
@@ -159,6 +160,25 @@ std::string modification_time(const std::string& path) {
                           absl::LocalTimeZone());
 }
 
+// Why the cached file at `path` is not the upstream model of `config` on `classes`, or "" when
+// it is: unreadable (a full disk when it was copied, say), or trained on other classes or with
+// other settings (another file copied over it) than its name's hash stands for.
+std::string cached_model_problem(const std::string& path, const RunConfig& config,
+                                 const std::vector<std::string>& classes) {
+  absl::StatusOr<Checkpoint> cached = load_checkpoint(path);
+  if (!cached.ok()) return absl::StrCat("unreadable: ", cached.status().message());
+  if (cached->class_names != classes) {
+    return absl::StrCat("its classes are ", absl::StrJoin(cached->class_names, ", "),
+                        "; expected ", absl::StrJoin(classes, ", "));
+  }
+  absl::StatusOr<RunConfig> trained = parse_run_config(cached->config, path);
+  if (!trained.ok()) return absl::StrCat("its settings: ", trained.status().message());
+  const std::string differences =
+      differing_settings(computed_settings(*trained), computed_settings(config), "in the file",
+                         "expected");
+  return differences.empty() ? "" : absl::StrCat("trained with other settings: ", differences);
+}
+
 // The cached upstream model, trained first when absent. The file name carries a hash of the
 // upstream settings and classes (which the RunConfig does not hold), so changing either trains
 // a new one; settings that change how it is trained, not what, do not (computed_settings).
@@ -170,17 +190,17 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
       "%s/fashion_mnist_upstream_%016x.ckpt", bitgrad_cache_dir(),
       std::hash<std::string>()(run_config_text(computed_settings(config)) +
                                class_list(kUpstreamClasses)));
+  std::vector<std::string> upstream_classes;
+  for (int64_t c : kUpstreamClasses) upstream_classes.push_back(fashion.train.class_names[c]);
   if (std::filesystem::exists(path)) {
-    // A cache: a damaged file (a full disk when it was copied, say) is trained again.
-    const absl::Status readable = load_checkpoint(path).status();
-    if (readable.ok()) {
+    const std::string problem = cached_model_problem(path, config, upstream_classes);
+    if (problem.empty()) {
       // The name does not follow bitgrad's code: say when the model was made.
       out << "== upstream: cached " << path << ", written " << modification_time(path)
           << " (delete it to train it again, as after an update that changes the arithmetic)\n";
       return path;
     }
-    out << "== upstream: the cached model is unreadable (" << readable.message()
-        << "); training it again\n";
+    out << "== upstream: the cached model is not usable (" << problem << "); training it again\n";
   }
   out << "== upstream: training on " << class_list(kUpstreamClasses) << " (cached afterwards in "
       << path << ")\n";
@@ -191,6 +211,11 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
     return absl::FailedPreconditionError(absl::StrCat(
         "cannot create the cache folder ", bitgrad_cache_dir(), " for the upstream model: ",
         error.message(), " (it is $XDG_CACHE_HOME/bitgrad, else ~/.cache/bitgrad)"));
+  }
+  // Before the training, not after it.
+  if (absl::Status writable = check_writable_path(path); !writable.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the upstream model's cache: ", writable.message()));
   }
   absl::Status saved;
   const Dataset upstream_data = class_subset(fashion, kUpstreamClasses);

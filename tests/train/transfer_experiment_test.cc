@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/random.h"
 #include "gtest/gtest.h"
 #include "models/checkpoint.h"
+#include "train/run_config.h"
 #include "tests/data/idx_bytes.h"
 #include "tests/data/temp_files.h"
 
@@ -155,12 +157,65 @@ TEST_F(TransferExperimentTest, TrainsCachesAndComparesTransferWithScratch) {
   fs::resize_file(first->upstream_checkpoint, fs::file_size(first->upstream_checkpoint) / 2);
   absl::StatusOr<TransferResult> third = run("", &log);
   ASSERT_TRUE(third.ok()) << third.status();
-  EXPECT_NE(log.find("== upstream: the cached model is unreadable ("), std::string::npos) << log;
+  EXPECT_NE(log.find("== upstream: the cached model is not usable (unreadable: "),
+            std::string::npos)
+      << log;
   EXPECT_NE(log.find("); training it again"), std::string::npos) << log;
   for (size_t k = 0; k < 2; ++k) {
     EXPECT_EQ(third->transfer[k].test.loss, first->transfer[k].test.loss);
   }
   EXPECT_TRUE(load_checkpoint(first->upstream_checkpoint).ok());
+}
+
+// Another checkpoint copied over the cached file, readable but trained on other classes or with
+// other settings than its name stands for, is named and trained again, to the same model.
+TEST_F(TransferExperimentTest, ACachedModelOfOtherClassesOrSettingsIsTrainedAgain) {
+  std::string log;
+  absl::StatusOr<TransferResult> first = run("", &log);
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string path = first->upstream_checkpoint;
+  const auto replace_cached = [&](const std::function<void(Checkpoint&)>& change) {
+    absl::StatusOr<Checkpoint> cached = load_checkpoint(path);
+    ASSERT_TRUE(cached.ok()) << cached.status();
+    change(*cached);
+    ASSERT_TRUE(save_checkpoint(path, *cached).ok());
+  };
+  replace_cached([](Checkpoint& c) { c.class_names[1] = "Sandal"; });
+  absl::StatusOr<TransferResult> again = run("", &log);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_NE(log.find("== upstream: the cached model is not usable (its classes are T-shirt/top, "
+                     "Sandal, Dress, Bag, Ankle boot; expected T-shirt/top, Trouser, "),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(again->transfer[0].test.loss, first->transfer[0].test.loss);
+
+  replace_cached([](Checkpoint& c) {
+    absl::StatusOr<RunConfig> config = parse_run_config(c.config, "the test");
+    ASSERT_TRUE(config.ok()) << config.status();
+    config->set_base_lr(config->base_lr() / 2);
+    c.config = run_config_text(*config);
+  });
+  again = run("", &log);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_NE(log.find("not usable (trained with other settings: --base_lr="), std::string::npos)
+      << log;
+  EXPECT_EQ(again->transfer[0].test.loss, first->transfer[0].test.loss);
+  EXPECT_NE(log.find("); training it again"), std::string::npos) << log;
+}
+
+// A cache file that could not be written is found before the upstream training, not after it.
+TEST_F(TransferExperimentTest, AnUnwritableCacheFailsBeforeTheTraining) {
+  std::string log;
+  absl::StatusOr<TransferResult> first = run("", &log);
+  ASSERT_TRUE(first.ok()) << first.status();
+  fs::remove(first->upstream_checkpoint);
+  fs::create_directory(first->upstream_checkpoint);  // a folder where the file goes
+  absl::StatusOr<TransferResult> again = run("", &log);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(std::string(again.status().message()).find("the upstream model's cache: "),
+            std::string::npos)
+      << again.status();
+  EXPECT_EQ(log.find("step "), std::string::npos) << log;
 }
 
 TEST_F(TransferExperimentTest, OtherDatasetsNeedWeights) {
