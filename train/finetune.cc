@@ -365,12 +365,12 @@ class FinetuneRun {
         plan_.steps == 1 ? "" : "s", config_.base_lr(), config_.schedule(), plan_.mixup_alpha,
         config_.weight_decay(), loss_name(config_) == kSigmoidLoss ? ", sigmoid loss" : "");
     if (files_) {
-      out_ << (config_.eval_every() > 0
-                   ? absl::StrFormat("checkpoint: %s every %d updates and at the end\n",
-                                     checkpoint_, config_.eval_every())
-                   : absl::StrFormat("checkpoint: %s at the end only (--eval_every=N also writes "
-                                     "one every N updates, for --resume)\n",
-                                     checkpoint_));
+      const int64_t every = config_.eval_every();
+      out_ << "checkpoint: " << checkpoint_
+           << (every > 1    ? absl::StrFormat(" every %d updates and at the end\n", every)
+               : every == 1 ? " after every update\n"
+                            : " at the end only (--eval_every=N also writes one every N updates, "
+                              "for --resume)\n");
     }
     if (data_parallel_.reducer) {
       out_ << absl::StrFormat(

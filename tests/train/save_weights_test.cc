@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,22 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
   EXPECT_NE(log.str().find("checkpoint: " + out + "/checkpoint.ckpt at the end only"),
             std::string::npos)
       << log.str();
+}
+
+// The start-up line says how often the run writes its checkpoint.
+TEST(SaveWeightsTest, TheRunSaysWhenItWritesItsCheckpoint) {
+  const std::string out = ::testing::TempDir() + "/checkpoint_line_test";
+  for (const auto& [every, line] : std::vector<std::pair<int, std::string>>{
+           {1, "/checkpoint.ckpt after every update\n"},
+           {2, "/checkpoint.ckpt every 2 updates and at the end\n"}}) {
+    std::filesystem::remove_all(out);
+    RunConfig c = testing::tiny_golden_run();
+    c.set_out(out);
+    c.set_eval_every(every);
+    std::ostringstream log;
+    ASSERT_TRUE(run_finetune(c, log).ok()) << log.str();
+    EXPECT_NE(log.str().find("checkpoint: " + out + line), std::string::npos) << log.str();
+  }
 }
 
 // A run that keeps nothing says so before it trains.
