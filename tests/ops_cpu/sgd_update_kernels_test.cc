@@ -158,6 +158,19 @@ TEST(SgdUpdateKernelErrorTest, MismatchedListsAreErrors) {
                           std::vector<Tensor>{}, momentum);
         },
         {"sgd_update", "1 parameters", "0 momentum buffers"}));
+    EXPECT_TRUE(testing::throws_error(
+        [&] {
+          call<SgdUpdate>(std::vector<Tensor>{zeros({3})},
+                          std::vector<Tensor>{zeros({3}, DType::kFloat64)},
+                          std::vector<Tensor>{zeros({3})}, momentum);
+        },
+        {"sgd_update", "parameter 0", "float32", "gradient", "float64"}));
+    EXPECT_TRUE(testing::throws_error(
+        [&] {
+          call<SgdUpdate>(std::vector<Tensor>{zeros({3})}, std::vector<Tensor>{zeros({3})},
+                          std::vector<Tensor>{Tensor()}, momentum);
+        },
+        {"sgd_update", "parameter 0", "momentum buffer", "undefined"}));
   }
 }
 

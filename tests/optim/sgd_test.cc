@@ -91,6 +91,21 @@ TEST(SgdTest, StepReportsTheFirstParameterItLeftNonFinite) {
   EXPECT_EQ(still->first, "c");
 }
 
+// The converse order: the parameter that already has its buffer ("a") comes first and the one
+// that gets its buffer now ("c") last; both go non-finite, and "a" is named.
+TEST(SgdTest, StepNamesTheEarlierParameterWhenBothCallsLeaveOneNonFinite) {
+  Tensor a = ones({2}).set_requires_grad();
+  Tensor c = ones({2}).set_requires_grad();
+  Sgd sgd({{"a", a}, {"c", c}}, {0.1, 0.9});
+  a.set_grad(ones({2}));
+  EXPECT_FALSE(sgd.step().has_value());
+  a.set_grad(from_vector<float>({NAN, 0}, {2}));
+  c.set_grad(from_vector<float>({0, NAN}, {2}));
+  const std::optional<NamedTensor> first = sgd.step();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->first, "a");
+}
+
 TEST(SgdTest, StateRoundTripResumesExactly) {
   auto run = [](Sgd& sgd, Tensor& p, int steps, Generator& g) {
     for (int i = 0; i < steps; ++i) {
@@ -114,12 +129,42 @@ TEST(SgdTest, StateRoundTripResumesExactly) {
   EXPECT_EQ(resumed.steps_taken(), 6);
 }
 
+// Loading a state replaces the optimizer's: a parameter the state has no buffer for starts
+// afresh (its next update is a first step, buf = g), and the buffers are copies, converted to the
+// parameter's dtype, so that the updates leave the given state alone.
+TEST(SgdTest, LoadStateReplacesEveryBufferWithACopy) {
+  Tensor p = zeros({1}).set_requires_grad();
+  Sgd sgd({{"p", p}}, {1.0, 0.9});
+  p.set_grad(ones({1}));
+  sgd.step();  // buf = 1, p = -1
+  sgd.load_state({}, 0);
+  EXPECT_TRUE(sgd.state().empty());
+  sgd.step();  // buf = 1 again, not 0.9 * 1 + 1
+  EXPECT_EQ(p.to_vector<float>(), std::vector<float>{-2});
+
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    const Tensor saved = full({1}, 2.0, dtype);
+    p.copy_(zeros({1}));
+    sgd.load_state({{"p", saved}}, 1);
+    sgd.step();  // buf = 0.9 * 2 + 1 in float32
+    EXPECT_TRUE(all_close(p, full({1}, -2.8), 0, 1e-6)) << dtype_name(dtype);
+    EXPECT_EQ(sgd.state().at(0).second.dtype(), DType::kFloat32);
+    EXPECT_EQ(saved.to_vector<double>(), std::vector<double>{2.0}) << dtype_name(dtype);
+  }
+}
+
 TEST(SgdTest, BadArgumentsAreReported) {
   Tensor p = ones({2}).set_requires_grad();
   EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}, {"p", p}}, {}); }, {"'p'", "twice"}));
   EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}, {"alias", p}}, {}); },
                            {"'p' and 'alias' are one tensor"}));
   EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}}, {-1.0}); }, {"lr"}));
+  EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}}, {0.1, -0.9}); }, {"momentum", ">= 0"}));
+  EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}}, {0.1, 0.9, 0, -1e-4}); }, {"weight_decay"}));
+  EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}}, {0.1, 0.0, 0, 0, true}); },
+                           {"nesterov needs momentum > 0"}));
+  EXPECT_TRUE(throws_error([&] { Sgd({{"p", p}}, {0.1, 0.9, 0.1, 0, true}); },
+                           {"nesterov", "dampening 0"}));
   Sgd sgd({{"p", p}}, {});
   EXPECT_TRUE(throws_error([&] { sgd.load_state({{"q", zeros({2})}}, 0); }, {"'q'"}));
   EXPECT_TRUE(throws_error([&] { sgd.load_state({{"p", zeros({3})}}, 0); }, {"'p'", "(3)", "(2)"}));
