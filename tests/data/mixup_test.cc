@@ -78,6 +78,29 @@ TEST(MixBatchTest, SoftTargetLossIsTheLambdaWeightedSumOfTwoCrossEntropies) {
   EXPECT_NEAR(cross_entropy(logits, mixed.targets).item<double>(), expected, 1e-5);
 }
 
+TEST(MixBatchTest, BadInputsAreNamed) {
+  const Tensor x = zeros({3, 1, 1, 2});
+  const Tensor y = from_vector<int64_t>({0, 2, 1}, {3});
+  const Tensor perm = from_vector<int64_t>({2, 0, 1}, {3});
+  auto mix = [](const Tensor& images, const Tensor& labels, const Tensor& permutation) {
+    return [=] { mix_batch(images, labels, permutation, 0.5, 3); };
+  };
+  using testing::throws_error;
+  EXPECT_TRUE(throws_error(mix(x, y, from_vector<int64_t>({2, 3, 1}, {3})),
+                           {"permutation entry 3", "outside [0, 3)"}));
+  EXPECT_TRUE(throws_error(mix(x, y, from_vector<int64_t>({-1, 0, 1}, {3})),
+                           {"permutation entry -1"}));
+  EXPECT_TRUE(throws_error(mix(x, from_vector<int64_t>({0, 3, 1}, {3}), perm),
+                           {"label 3", "outside [0, 3)"}));
+  EXPECT_TRUE(throws_error(mix(x, from_vector<int64_t>({0, -1, 1}, {3}), perm), {"label -1"}));
+  EXPECT_TRUE(throws_error(mix(x.to(DType::kFloat64), y, perm), {"float32", "float64"}));
+  EXPECT_TRUE(throws_error(mix(zeros({3, 2}), y, perm), {"(N, C, H, W)", "(3, 2)"}));
+  EXPECT_TRUE(throws_error(mix(x, from_vector<int64_t>({0, 2}, {2}), perm),
+                           {"int64 (3)", "(2) and (3)"}));
+  EXPECT_TRUE(throws_error(mix(x, y, from_vector<int64_t>({0, 1}, {2})), {"(3) and (2)"}));
+  EXPECT_TRUE(throws_error(mix(x, y.to(DType::kFloat32), perm), {"int64 (3)"}));
+}
+
 TEST(MixupTest, AlphaZeroIsOffAndDrawsNothing) {
   Mixup off(0);
   EXPECT_FALSE(off.enabled());

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "tests/testing/assertions.h"
 
 namespace bitgrad {
 namespace {
@@ -46,6 +47,14 @@ TEST(StreamOrderTest, APositionDependsOnlyOnSeedAndPosition) {
   const StreamOrder backward(7, true, 11);  // asked far ahead first, then from the start
   for (int64_t p = 69; p >= 0; --p) EXPECT_EQ(backward.example(p), expected[p]) << p;
   EXPECT_NE(positions(StreamOrder(7, true, 12), 0, 70), expected);
+}
+
+TEST(StreamOrderTest, AnEmptySetAndANegativePositionAreErrors) {
+  EXPECT_TRUE(testing::throws_error([] { StreamOrder(0, true, 1); }, {"data set is empty"}));
+  for (bool shuffle : {false, true}) {
+    const StreamOrder order(5, shuffle, 1);
+    EXPECT_TRUE(testing::throws_error([&] { order.example(-1); }, {"negative position -1"}));
+  }
 }
 
 }  // namespace
