@@ -104,6 +104,18 @@ TEST(NpyTest, ConvertsToTheAskedDtypeOnlyWhenExact) {
   EXPECT_EQ(bytes->to_vector<int64_t>(), iota(120));
 }
 
+// numpy reads any nonzero byte of a bool array as True; so does read_npy, as 1.
+TEST(NpyTest, NonzeroBoolBytesReadAsOne) {
+  const std::string path = ::testing::TempDir() + "/bools.npy";
+  std::ofstream(path, std::ios::binary)
+      << npy_with_dict("{'descr': '|b1', 'fortran_order': False, 'shape': (4,), }\n")
+      << std::string("\x00\x01\x02\xff", 4);
+  auto bools = read_npy(path);
+  ASSERT_TRUE(bools.ok()) << bools.status();
+  EXPECT_EQ(bools->dtype(), DType::kUInt8);
+  EXPECT_EQ(bools->to_vector<uint8_t>(), (std::vector<uint8_t>{0, 1, 1, 1}));
+}
+
 TEST(NpyTest, DeclaredSizesAreCheckedBeforeAllocating) {
   const std::string path = ::testing::TempDir() + "/huge.npy";
   std::ofstream(path, std::ios::binary)
@@ -247,6 +259,14 @@ TEST(NpyHeaderTest, RejectsMalformedDicts) {
   EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,)}", "True or False"));
   EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}", "non-negative"));
   EXPECT_TRUE(bad("['descr']", "not a dict"));
+  EXPECT_TRUE(bad("{'descr' '<f4', 'fortran_order': False, 'shape': (2,)}",
+                  "expected ':' after 'descr'"));
+  EXPECT_TRUE(bad("{'descr': '<f4' 'fortran_order': False, 'shape': (2,)}",
+                  "expected ',' or '}' in the dict"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x",
+                  "unexpected text after the dict"));
+  EXPECT_TRUE(bad("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}",
+                  "a shape extent is too large"));
   for (const char* descr : {"<U3", "|O", "<c16", "<f16", "<i3", "|V8", "!f4", "<M8"}) {
     EXPECT_TRUE(bad(absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (2,)}"),
                     absl::StrCat("unsupported dtype '", descr, "'")))
@@ -254,6 +274,9 @@ TEST(NpyHeaderTest, RejectsMalformedDicts) {
   }
   EXPECT_TRUE(fails_naming(parse_npy_header(std::string("\x93NUMPY\x04\x00", 8), "f").status(),
                            {"version 4.0"}));
+  std::string minor_one = npy_with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': ()}");
+  minor_one[7] = 1;
+  EXPECT_TRUE(fails_naming(parse_npy_header(minor_one, "f").status(), {"version 1.1"}));
   EXPECT_TRUE(fails_naming(parse_npy_header(npy_with_dict("{'descr'").substr(0, 12), "f").status(),
                            {"truncated .npy header"}));
 }

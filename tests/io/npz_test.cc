@@ -324,6 +324,12 @@ TEST(NpzTest, EveryDtypeInBothByteOrders) {
                            {"dtypes.npz", "'le_i4'", "'<i4'", "float32"}));
   EXPECT_TRUE(fails_naming(status_of((*reader)->read("be_f8", DType::kFloat32)),
                            {"dtypes.npz", "'be_f8'", "'>f8'", "float32"}));
+  // Bytes convert where their values do: bools to a float, but not signed bytes to uint8.
+  auto bools = (*reader)->read("b1", DType::kFloat32);
+  ASSERT_TRUE(bools.ok()) << bools.status();
+  EXPECT_EQ(bools->to_vector<float>(), (std::vector<float>{0, 1, 1, 0, 1}));
+  EXPECT_TRUE(fails_naming(status_of((*reader)->read("i1", DType::kUInt8)),
+                           {"dtypes.npz", "'i1'", "'|i1'", "uint8"}));
 }
 
 }  // namespace
