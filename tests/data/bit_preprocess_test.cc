@@ -24,6 +24,11 @@ TEST(HyperRuleTest, ResolutionFlagKeepsThePrecropRatio) {
   EXPECT_EQ(small.precrop, 80);  // 64 * 160 / 128
   const Resolution large = resolution_with_crop(300, 300, 240);
   EXPECT_EQ(large.precrop, 256);  // 240 * 512 / 480
+  // Rounded to nearest, not down.
+  EXPECT_EQ(resolution_with_crop(300, 300, 100).precrop, 107);  // 106.67
+  EXPECT_EQ(resolution_with_crop(32, 32, 30).precrop, 38);       // 37.5
+  EXPECT_TRUE(testing::throws_error([] { resolution_with_crop(32, 32, 0); },
+                                    {"resolution must be positive, got 0"}));
 }
 
 TEST(HyperRuleTest, ResolutionForATrainingSetLooksAtItsFirstImage) {
@@ -158,6 +163,7 @@ TEST(DrawAugmentationTest, InceptionBoxesStayInsideWithTheirAreaAndRatioInBounds
   const Resolution resolution{.precrop = 16, .crop = 16, .min_box_area = kInceptionMinBoxArea};
   constexpr int64_t kHeight = 40, kWidth = 30, kDraws = 3000;
   double smallest = 1, largest = 0;
+  int64_t widest = 0;
   std::set<int64_t> tops;
   int flips = 0;
   for (int i = 0; i < kDraws; ++i) {
@@ -174,11 +180,13 @@ TEST(DrawAugmentationTest, InceptionBoxesStayInsideWithTheirAreaAndRatioInBounds
     ASSERT_LE(ratio, 4.0 / 3 / 0.85) << a.box_height << "x" << a.box_width;
     smallest = std::min(smallest, area);
     largest = std::max(largest, area);
+    widest = std::max(widest, a.box_width);
     tops.insert(a.top);
     flips += a.flip;
   }
   EXPECT_LT(smallest, 0.1);
   EXPECT_GT(largest, 0.7);  // a square box of all 30 columns is 0.75 of the image
+  EXPECT_EQ(widest, kWidth);  // a box may span every column
   EXPECT_GE(tops.size(), 30u);  // the smallest boxes, 8 or 9 rows, may start at rows 0 to 32
   EXPECT_NEAR(flips, kDraws / 2, 200);  // about 7 standard deviations
 }
@@ -193,6 +201,31 @@ TEST(DrawAugmentationTest, InceptionFallsBackToTheLargestCentredBoxInBounds) {
   EXPECT_EQ(a.box_width, 13);
   EXPECT_EQ(a.top, 0);
   EXPECT_EQ(a.left, 13);
+  // And a 40 x 10 image: the full width, 4/3 of it tall, centred.
+  const Augmentation tall =
+      draw_augmentation({.precrop = 8, .crop = 8, .min_box_area = 1.0}, 40, 10, generator);
+  EXPECT_EQ(tall.box_height, 13);
+  EXPECT_EQ(tall.box_width, 10);
+  EXPECT_EQ(tall.top, 13);
+  EXPECT_EQ(tall.left, 0);
+}
+
+TEST(DrawAugmentationTest, BadResolutionsAndImagesAreNamed) {
+  Generator generator(1);
+  auto draw = [&](const Resolution& resolution, int64_t height, int64_t width) {
+    return [=, &generator] { draw_augmentation(resolution, height, width, generator); };
+  };
+  using testing::throws_error;
+  EXPECT_TRUE(throws_error(draw({8, 9}, 4, 4), {"crop 9", "[1, precrop 8]"}));
+  EXPECT_TRUE(throws_error(draw({8, 0}, 4, 4), {"crop 0", "[1, precrop 8]"}));
+  EXPECT_TRUE(throws_error(draw({.precrop = 8, .crop = 8, .shift = -1}, 4, 4),
+                           {"negative shift -1"}));
+  EXPECT_TRUE(throws_error(draw({.precrop = 8, .crop = 8, .min_box_area = 1.5}, 4, 4),
+                           {"minimum box area 1.5", "[0, 1]"}));
+  EXPECT_TRUE(throws_error(draw({.precrop = 8, .crop = 8, .min_box_area = -0.5}, 4, 4),
+                           {"minimum box area -0.5"}));
+  EXPECT_TRUE(throws_error(draw({8, 8}, 0, 4), {"empty image 0x4"}));
+  EXPECT_TRUE(throws_error(draw({8, 8}, 4, 0), {"empty image 4x0"}));
 }
 
 TEST(PreprocessForTrainTest, AnInceptionBoxIsResizedToTheCropAndFlipped) {
