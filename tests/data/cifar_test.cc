@@ -35,6 +35,27 @@ TEST(CifarTest, ReadsCifar10RecordsIntoHwcPixels) {
   EXPECT_EQ(set->num_classes(), 10);
 }
 
+// A CIFAR-10 folder: the train set is data_batch_1.bin to data_batch_5.bin in that order, the
+// names are batches.meta.txt's.
+TEST(CifarTest, Cifar10ReadsAllFiveTrainBatchesAndItsNames) {
+  const std::string dir = fresh_temp_dir("cifar10_folder");
+  for (int i = 1; i <= 5; ++i) {
+    write_file(dir + "/data_batch_" + std::to_string(i) + ".bin",
+               record(std::string(1, static_cast<char>(i))));
+  }
+  write_file(dir + "/test_batch.bin", record(std::string(1, '\0')) + record("\x08"));
+  std::string names;
+  for (int i = 0; i < 10; ++i) names += "name" + std::to_string(i) + "\n";
+  write_file(dir + "/batches.meta.txt", names + "\n");
+  absl::StatusOr<Dataset> data = load_cifar(CifarKind::kCifar10, dir);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(data->test.labels, (std::vector<int64_t>{0, 8}));
+  ASSERT_EQ(data->train.num_classes(), 10);
+  EXPECT_EQ(data->train.class_names[3], "name3");
+  EXPECT_EQ(data->test.class_names[9], "name9");
+}
+
 TEST(CifarTest, Cifar100UsesTheFineLabelAndItsNames) {
   const std::string dir = fresh_temp_dir("cifar100");
   write_file(dir + "/train.bin", record(std::string("\x03\x63", 2)) + record("\x01\x05"));
@@ -55,6 +76,9 @@ TEST(CifarTest, BadFilesAreNamed) {
   const std::string cut = write_file(dir + "/cut.bin", record("\x01").substr(0, 3000));
   EXPECT_TRUE(fails_naming(read_cifar_files(CifarKind::kCifar10, {cut}).status(),
                            {"cut.bin", "3000 bytes", "3073-byte CIFAR-10 records"}));
+  const std::string empty = write_file(dir + "/empty.bin", "");
+  EXPECT_TRUE(fails_naming(read_cifar_files(CifarKind::kCifar10, {empty}).status(),
+                           {"empty.bin", "0 bytes is not a whole number"}));
   const std::string label = write_file(dir + "/label.bin", record("\x01") + record("\x0a"));
   EXPECT_TRUE(fails_naming(read_cifar_files(CifarKind::kCifar10, {label}).status(),
                            {"label.bin", "record 1", "label 10", "0 to 9"}));

@@ -48,6 +48,24 @@ TEST(IdxDatasetTest, BadFilesAreNamed) {
             std::string::npos);
 }
 
+// gzread reads uncompressed files too; their declared size is checked against the file's before
+// allocating.
+TEST(IdxDatasetTest, ReadsUncompressedFilesAndChecksTheirSize) {
+  const std::string dir = testing::fresh_temp_dir("idx_plain");
+  const std::string labels = testing::write_file(dir + "/labels", idx_labels_file("\x04"));
+  const std::string images =
+      testing::write_file(dir + "/images", idx_images_file(1, 2, 2, "\x01\x02\x03\x04"));
+  absl::StatusOr<LabeledImages> data = read_idx_dataset(images, labels);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->images.to_vector<uint8_t>(), (std::vector<uint8_t>{1, 2, 3, 4}));
+  EXPECT_EQ(data->labels.to_vector<int64_t>(), std::vector<int64_t>({4}));
+  const std::string cut = testing::write_file(dir + "/cut", idx_images_file(1, 2, 2, "\x01\x02"));
+  absl::StatusOr<LabeledImages> truncated = read_idx_dataset(cut, labels);
+  EXPECT_NE(truncated.status().message().find("header declares 4 bytes of data, the file holds 2"),
+            std::string::npos)
+      << truncated.status();
+}
+
 // Debian's dataset-fashion-mnist, installed by setup.sh: 60000 + 10000 images, balanced classes.
 TEST(IdxDatasetTest, FashionMnistFromDebian) {
   absl::StatusOr<LabeledImages> train = load_fashion_mnist("train");
