@@ -181,6 +181,9 @@ TEST_F(SavedRunTest, RebuildsTheModelFromTheCheckpointAlone) {
   auto loaded = load_bit_model_from_checkpoint(path_);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_NE(loaded->message.find(path_), std::string::npos) << loaded->message;
+  EXPECT_NE(loaded->message.find("into BiT-R50x1 (base width 4, 2 groups) (head "),
+            std::string::npos)
+      << loaded->message;
   EXPECT_EQ(loaded->class_names, kClassNames);
   EXPECT_EQ(loaded->input_resolution, kSize);
   EXPECT_TRUE(same_named_bits(loaded->model->named_parameters(), run_->model->named_parameters()));
