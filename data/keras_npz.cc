@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <map>
-#include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "data/labels.h"
 #include "io/npz.h"
 
@@ -107,25 +106,32 @@ absl::StatusOr<std::vector<std::string>> class_names_for(const std::string& path
   return names;
 }
 
-// A note naming the test labels no training image has: the model cannot learn those classes, so
-// their test images all count as errors (y_test counted from 1 beside a y_train from 0 does it).
-std::vector<std::string> untrained_test_labels_note(const std::string& path,
-                                                    const ImageSet& train, const ImageSet& test) {
-  const std::set<int64_t> trained(train.labels.begin(), train.labels.end());
-  std::map<int64_t, int64_t> untrained;  // label -> test images
-  for (int64_t label : test.labels) {
-    if (trained.count(label) == 0) ++untrained[label];
+// A note naming the labels up to the largest that no training image has: the model cannot
+// learn those classes, and their test images all count as errors (a y_test counted from 1 beside
+// a y_train from 0, or labels with gaps, do it). The names a labels file may add past the
+// largest label are not counted: naming more classes than the labels use is allowed.
+std::vector<std::string> untrained_labels_note(const std::string& path, const ImageSet& train,
+                                               const ImageSet& test, int64_t max_label) {
+  constexpr size_t kNamed = 10;  // labels named in full; gaps can be a million wide
+  std::vector<int64_t> train_images(max_label + 1, 0), test_images(max_label + 1, 0);
+  for (int64_t label : train.labels) ++train_images[label];
+  for (int64_t label : test.labels) ++test_images[label];
+  std::vector<int64_t> untrained;
+  int64_t tested = 0;
+  for (int64_t label = 0; label <= max_label; ++label) {
+    if (train_images[label] > 0) continue;
+    untrained.push_back(label);
+    tested += test_images[label];
   }
   if (untrained.empty()) return {};
-  std::string labels;
-  int64_t images = 0;
-  for (const auto& [label, count] : untrained) {
-    absl::StrAppend(&labels, labels.empty() ? "" : ", ", label);
-    images += count;
+  std::string labels = absl::StrJoin(untrained.begin(),
+                                     untrained.begin() + std::min(untrained.size(), kNamed), ", ");
+  if (untrained.size() > kNamed) {
+    absl::StrAppend(&labels, " and ", untrained.size() - kNamed, " more");
   }
-  return {absl::StrCat(path, ":y_test: label(s) ", labels, " (", images, " test images) never "
-                       "occur in y_train, so the model cannot learn them; are the labels of "
-                       "both splits counted from 0?")};
+  return {absl::StrCat(path, ":y_train: no image of label(s) ", labels, ", so the model cannot "
+                       "learn them (y_test has ", tested, tested == 1 ? " image" : " images",
+                       " of them); are the labels of both splits counted from 0, without gaps?")};
 }
 
 }  // namespace
@@ -149,7 +155,7 @@ absl::StatusOr<Dataset> read_keras_npz(const std::string& path) {
         "more"));
   }
   train->class_names = test->class_names = *std::move(names);
-  std::vector<std::string> notes = untrained_test_labels_note(path, *train, *test);
+  std::vector<std::string> notes = untrained_labels_note(path, *train, *test, max_label);
   return Dataset{*std::move(train), *std::move(test), std::move(notes)};
 }
 

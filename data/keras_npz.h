@@ -1,8 +1,8 @@
 // Keras-style .npz datasets (keras.datasets.mnist's mnist.npz and the like): four arrays,
 //   x_train, x_test: uint8 images (N, H, W) gray or (N, H, W, C) with C = 1 or 3;
 //   y_train, y_test: labels (N) or (N, 1) of any integer dtype, values 0 .. K-1.
-// K is the largest label + 1 over both splits (Dataset::notes names the test labels no training
-// image has: the model cannot learn them); the classes are named "0" .. "K-1", or by the
+// K is the largest label + 1 over both splits (Dataset::notes names the labels below K that no
+// training image has: the model cannot learn them); the classes are named "0" .. "K-1", or by the
 // labels file beside the .npz when there is one (FILE.labels.txt for FILE.npz, one name per
 // line, data/labels.h; it may name more classes than the labels use). Either byte order and
 // Fortran-order arrays are fine (io/npy.h).

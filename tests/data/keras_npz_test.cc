@@ -66,7 +66,7 @@ TEST(KerasNpzTest, ALabelsFileBesideItNamesTheClasses) {
 
 // y_test counted from 1 beside a y_train counted from 0: the class the model never sees is
 // named in a note, as is its test images' count; labels of both splits in y_train give none.
-TEST(KerasNpzTest, ANoteNamesTestLabelsThatNoTrainingImageHas) {
+TEST(KerasNpzTest, ANoteNamesTheLabelsThatNoTrainingImageHas) {
   const std::string path = write_arrays(
       "shifted.npz", {{"x_train", images({3, 2, 2})},
                       {"y_train", from_vector<uint8_t>({0, 1, 0}, {3})},
@@ -75,8 +75,22 @@ TEST(KerasNpzTest, ANoteNamesTestLabelsThatNoTrainingImageHas) {
   absl::StatusOr<Dataset> data = read_keras_npz(path);
   ASSERT_TRUE(data.ok()) << data.status();
   ASSERT_EQ(data->notes.size(), 1u);
-  EXPECT_NE(data->notes[0].find("shifted.npz:y_test: label(s) 2 (2 test images) never occur in "
-                                "y_train"),
+  EXPECT_NE(data->notes[0].find("shifted.npz:y_train: no image of label(s) 2, so the model "
+                                "cannot learn them (y_test has 2 images of them)"),
+            std::string::npos)
+      << data->notes[0];
+  // Gaps: labels no image of either split has, named ten at the most.
+  const std::string gaps = write_arrays(
+      "gaps.npz", {{"x_train", images({3, 2, 2})},
+                   {"y_train", from_vector<uint8_t>({0, 2, 30}, {3})},
+                   {"x_test", images({3, 2, 2})},
+                   {"y_test", from_vector<uint8_t>({1, 2, 2}, {3})}});
+  data = read_keras_npz(gaps);
+  ASSERT_TRUE(data.ok()) << data.status();
+  ASSERT_EQ(data->notes.size(), 1u);
+  EXPECT_NE(data->notes[0].find("gaps.npz:y_train: no image of label(s) 1, 3, 4, 5, 6, 7, 8, 9, "
+                                "10, 11 and 18 more, so the model cannot learn them (y_test has 1 "
+                                "image of them)"),
             std::string::npos)
       << data->notes[0];
   const std::string covered = write_arrays(
