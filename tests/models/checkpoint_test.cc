@@ -54,6 +54,8 @@ void expect_same_tensors(const NamedTensors& a, const NamedTensors& b) {
 
 std::string temp_path(const std::string& name) { return ::testing::TempDir() + "/" + name; }
 
+constexpr uint64_t kHeaderStart = 20;  // magic, the header's length, its CRC
+
 // Everything in a checkpoint's header: all but the tensors.
 void expect_same_settings(const Checkpoint& loaded, const Checkpoint& saved) {
   EXPECT_EQ(loaded.model_name, saved.model_name);
@@ -206,7 +208,6 @@ TEST(CheckpointTest, ManyTensorsLeaveAZeroFilledGapAfterTheHeader) {
   const std::string bytes = read_bytes(path);
   uint64_t header_length = 0;
   std::memcpy(&header_length, bytes.data() + 8, sizeof header_length);
-  constexpr uint64_t kHeaderStart = 20;  // magic, length, the header's CRC
   proto::Checkpoint header;
   ASSERT_TRUE(header.ParseFromString(bytes.substr(kHeaderStart, header_length)));
   const uint64_t data_start = header.parameters(0).offset();
@@ -215,10 +216,81 @@ TEST(CheckpointTest, ManyTensorsLeaveAZeroFilledGapAfterTheHeader) {
   for (uint64_t i = kHeaderStart + header_length; i < data_start; ++i) {
     ASSERT_EQ(bytes[i], '\0') << "byte " << i << " of the gap";
   }
+  for (const proto::TensorRecord& record : header.parameters()) {
+    EXPECT_EQ(record.offset() % 64, 0u) << record.name() << "'s data is not 64-byte aligned";
+  }
   auto loaded = load_checkpoint(path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ(loaded->parameters.size(), 300u);
   EXPECT_EQ(loaded->parameters[299].second.to_vector<float>(), std::vector<float>(3, 1.0f));
+}
+
+// Each dtype keeps its own tag in the file: bfloat16 and float16 are both 2 bytes, so a mixed-up
+// tag would load the other's bits under the wrong type.
+TEST(CheckpointTest, EveryDtypeRoundTrips) {
+  Checkpoint saved;
+  const Tensor values = from_vector<float>({0.5f, -2.0f, 3.0f}, {3});
+  for (DType dtype : {DType::kFloat32, DType::kFloat64, DType::kInt64, DType::kUInt8,
+                      DType::kBFloat16, DType::kFloat16}) {
+    saved.parameters.emplace_back(dtype_name(dtype), values.to(dtype));
+  }
+  const std::string path = temp_path("dtypes.ckpt");
+  ASSERT_TRUE(save_checkpoint(path, saved).ok());
+  absl::StatusOr<Checkpoint> loaded = load_checkpoint(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->parameters.size(), saved.parameters.size());
+  for (size_t i = 0; i < saved.parameters.size(); ++i) {
+    const Tensor& tensor = loaded->parameters[i].second;
+    EXPECT_EQ(tensor.dtype(), saved.parameters[i].second.dtype()) << saved.parameters[i].first;
+    EXPECT_TRUE(testing::same_bits(tensor, saved.parameters[i].second))
+        << saved.parameters[i].first;
+  }
+}
+
+// `path` with `change` made to its header, which it then holds without a checksum (as
+// BGCKPT01), the tensor data left in place: damage that no checksum catches.
+using HeaderChange = void (*)(proto::Checkpoint&);
+void change_header(const std::string& path, HeaderChange change) {
+  const std::string bytes = read_bytes(path);
+  uint64_t length = 0;
+  std::memcpy(&length, bytes.data() + 8, sizeof length);
+  proto::Checkpoint header;
+  ASSERT_TRUE(header.ParseFromString(bytes.substr(kHeaderStart, length)));
+  change(header);
+  const std::string changed = header.SerializeAsString();
+  const uint64_t changed_length = changed.size();
+  std::string out = "BGCKPT01";
+  out.append(reinterpret_cast<const char*>(&changed_length), sizeof changed_length);
+  out += changed;
+  ASSERT_LE(out.size(), kHeaderStart + length) << "the changed header overlaps the data";
+  out.resize(kHeaderStart + length, '\0');
+  write_bytes(path, out + bytes.substr(kHeaderStart + length));
+}
+
+// A header that disagrees with itself or the file (a writer's bug, a fuzzer's input) is named,
+// never read as if sound.
+TEST(CheckpointTest, HeaderRecordsThatDoNotFitTheirTensorAreNamed) {
+  const std::string path = temp_path("bad_record.ckpt");
+  ASSERT_TRUE(save_checkpoint(path, sample_checkpoint()).ok());
+  const std::string good = read_bytes(path);
+  change_header(path, [](proto::Checkpoint&) {});
+  ASSERT_TRUE(load_checkpoint(path).ok()) << "rewriting the header alone broke the file";
+
+  for (const auto& [why, change] : std::vector<std::pair<std::string, HeaderChange>>{
+           {"tensor 'head.conv.bias' of shape (10) records 36 bytes",
+            [](proto::Checkpoint& h) { h.mutable_parameters(1)->set_nbytes(36); }},
+           {"tensor 'head.conv.bias' has an unknown dtype",
+            [](proto::Checkpoint& h) {
+              h.mutable_parameters(1)->set_dtype(static_cast<proto::DType>(99));
+            }},
+           {"tensor 'head.conv.bias' lies past the end of the file",
+            [](proto::Checkpoint& h) {
+              h.mutable_parameters(1)->set_offset(uint64_t{1} << 40);
+            }}}) {
+    write_bytes(path, good);
+    change_header(path, change);
+    EXPECT_TRUE(fails_naming(load_checkpoint(path).status(), {path, why}));
+  }
 }
 
 // A format 1 header (bitgrad before typed settings), written as that version wrote it: the
@@ -235,7 +307,8 @@ proto::Checkpoint format_1_header() {
   proto::OptimizerState* optimizer = header.mutable_optimizer();
   optimizer->set_kind("sgd");
   const std::map<std::string, double> hyperparameters = {
-      {"lr", 0.01}, {"momentum", 0.9}, {"dampening", 0.0}, {"weight_decay", 1e-4}, {"nesterov", 1}};
+      {"lr", 0.01},           {"momentum", 0.9}, {"dampening", 0.25},
+      {"weight_decay", 1e-4}, {"nesterov", 1}};
   optimizer->mutable_legacy_hyperparameters()->insert(hyperparameters.begin(),
                                                       hyperparameters.end());
   return header;
@@ -268,8 +341,15 @@ TEST(CheckpointTest, Format1SettingsLoadAsTypedMessages) {
   ASSERT_TRUE(loaded->optimizer.sgd.has_value());
   EXPECT_EQ(loaded->optimizer.sgd->lr(), 0.01);
   EXPECT_EQ(loaded->optimizer.sgd->momentum(), 0.9);
+  EXPECT_EQ(loaded->optimizer.sgd->dampening(), 0.25);
   EXPECT_EQ(loaded->optimizer.sgd->weight_decay(), 1e-4);
   EXPECT_TRUE(loaded->optimizer.sgd->nesterov());
+
+  proto::Checkpoint trained_head = format_1_header();
+  (*trained_head.mutable_metadata())["bit.zero_head"] = "false";
+  loaded = load_checkpoint(write_header_only("v1_trained_head.ckpt", trained_head));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FALSE(loaded->bit_config->zero_head());
 }
 
 TEST(CheckpointTest, BadFormat1SettingsNameTheField) {
@@ -288,6 +368,12 @@ TEST(CheckpointTest, BadFormat1SettingsNameTheField) {
   no_lr.mutable_optimizer()->mutable_legacy_hyperparameters()->erase("lr");
   path = write_header_only("v1_no_lr.ckpt", no_lr);
   EXPECT_TRUE(fails_naming(load_checkpoint(path).status(), {path, "hyperparameter 'lr'"}));
+
+  proto::Checkpoint bad_zero_head = format_1_header();
+  (*bad_zero_head.mutable_metadata())["bit.zero_head"] = "yes";
+  path = write_header_only("v1_bad_zero_head.ckpt", bad_zero_head);
+  EXPECT_TRUE(fails_naming(load_checkpoint(path).status(),
+                           {path, "'bit.zero_head' is 'yes'", "not true or false"}));
 }
 
 TEST(CheckpointTest, UnknownFormatVersionIsRefused) {
