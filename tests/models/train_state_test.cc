@@ -1,8 +1,11 @@
 #include "models/train_state.h"
 
+#include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -17,6 +20,7 @@ using testing::same_bits;
 
 constexpr int64_t kHeadSize = 5;
 const std::vector<std::string> kClassNames = {"cat", "dog", "", "sea lion", "ünïcode"};
+const std::map<std::string, std::string> kRunFacts = {{"dataset", "npz:tiny.npz"}};
 constexpr int64_t kBatch = 2;
 constexpr int64_t kSize = 32;
 
@@ -101,6 +105,7 @@ class SavedRunTest : public ::testing::Test {
     state.config = "batch: 2\nlr: 0.05\n";
     state.class_names = kClassNames;
     state.input_resolution = kSize;
+    state.run_facts = kRunFacts;
     ASSERT_TRUE(save_train_state(path_, state).ok());
     auto loaded = load_checkpoint(path_);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -138,6 +143,7 @@ TEST_F(SavedRunTest, ResumingIsBitIdenticalToAnUninterruptedRun) {
   EXPECT_EQ(state.model_name, "R50x1");
   EXPECT_EQ(state.class_names, kClassNames);
   EXPECT_EQ(state.input_resolution, kSize);
+  EXPECT_EQ(state.run_facts, kRunFacts);
   EXPECT_EQ(resumed.optimizer.steps_taken(), 3);
   EXPECT_EQ(resumed.optimizer.lr(), lr_at(2));
   EXPECT_EQ(resumed.generator.state(), run_->generator.state());
@@ -209,6 +215,15 @@ TEST_F(SavedRunTest, RebuildsAFloat64Model) {
   EXPECT_EQ(loaded->model->parameters().front().dtype(), DType::kFloat64);
   EXPECT_TRUE(same_named_bits(loaded->model->named_parameters(), run.model->named_parameters()));
   EXPECT_NE(loaded->message.find("BiT-M-R50x1"), std::string::npos) << loaded->message;
+
+  // Float64 weights are checked for NaN like float32 ones.
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(path);
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  Tensor& weight = checkpoint->parameters.front().second;
+  weight.mutable_data<double>()[2] = std::nan("");
+  ASSERT_TRUE(save_checkpoint(path, *checkpoint).ok());
+  EXPECT_TRUE(fails_naming(load_bit_model_from_checkpoint(path).status(),
+                           {path, "parameter 'root.conv.weight' holds nan (element 2 of ("}));
 }
 
 TEST_F(SavedRunTest, AFailedRestoreChangesNothing) {
@@ -357,13 +372,22 @@ TEST_F(SavedRunTest, WrongArchitecture) {
   EXPECT_TRUE(fails_naming(restore_train_state(path_, state), {path_, "R50x1", "R101x1"}));
 }
 
+// Each setting but lr (which a schedule sets at every step) must be the saved one.
 TEST_F(SavedRunTest, OptimizerHyperparameterDiffers) {
-  SgdOptions options = sgd_options();
-  options.momentum = 0.5;
-  TrainingRun run(tiny_config(1), 7, options);
-  TrainState state = run.state();
-  EXPECT_TRUE(fails_naming(restore_train_state(path_, state),
-                           {path_, "momentum = 0.9", "momentum = 0.5"}));
+  for (const auto& [change, fragments] :
+       std::vector<std::pair<void (*)(SgdOptions&), std::vector<std::string>>>{
+           {[](SgdOptions& o) { o.momentum = 0.5; }, {"momentum = 0.9", "momentum = 0.5"}},
+           {[](SgdOptions& o) { o.dampening = 0.5; }, {"dampening = 0,", "dampening = 0.5"}},
+           {[](SgdOptions& o) { o.weight_decay = 0; }, {"weight_decay = 0.0001", "= 0 "}},
+           {[](SgdOptions& o) { o.nesterov = true; }, {"nesterov = 0,", "nesterov = 1"}}}) {
+    SgdOptions options = sgd_options();
+    change(options);
+    TrainingRun run(tiny_config(1), 7, options);
+    TrainState state = run.state();
+    std::vector<std::string> expected = fragments;
+    expected.push_back(path_);
+    EXPECT_TRUE(fails_naming(restore_train_state(path_, state), expected));
+  }
 }
 
 TEST_F(SavedRunTest, OtherOptimizerKind) {
