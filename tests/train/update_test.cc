@@ -1,11 +1,13 @@
 #include "train/update.h"
 
 #include <cmath>
+#include <limits>
 #include <memory>
 #include <vector>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
+#include "ops/elementwise.h"
 #include "tests/golden/golden.h"
 #include "tests/testing/assertions.h"
 
@@ -155,6 +157,57 @@ TEST_P(TrainUpdateTest, TheLossIsTheFunctionGiven) {
       train_update(*model, sgd, kLr, {batch}, off, generator, nullptr, sigmoid_cross_entropy);
   ASSERT_TRUE(loss.ok()) << loss.status();
   EXPECT_NEAR(*loss, sigmoid, 1e-12 * sigmoid);  // the loss before the step
+}
+
+// The cross-entropy plus an infinity that has no gradient: a non-finite loss whose gradients are
+// all finite.
+Tensor infinite_loss(const Tensor& logits, const Tensor& labels) {
+  return cross_entropy(logits, labels) + std::numeric_limits<double>::infinity();
+}
+
+TEST_P(TrainUpdateTest, ANonFiniteLossWithFiniteGradientsStopsTheUpdate) {
+  std::unique_ptr<BitResNetV2> model = tiny_model(), untouched = tiny_model();
+  Sgd sgd(model->named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
+  Mixup off(0.0);
+  Generator generator(11);
+  absl::StatusOr<double> loss =
+      train_update(*model, sgd, kLr, {whole_batch()}, off, generator, nullptr, infinite_loss);
+  EXPECT_TRUE(testing::fails_naming(loss.status(),
+                                    {"the loss is inf", "every gradient is finite"}));
+  EXPECT_TRUE(sgd.state().empty()) << "the optimizer stepped";
+  const auto before = untouched->named_parameters(), after = model->named_parameters();
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_TRUE(testing::all_close(after[i].second, before[i].second, 0, 0)) << after[i].first;
+  }
+}
+
+// MixUp draws lam once per update and its micro-batches share it (bit.md §3.2): the loss is that
+// of the micro-batches as a twin Mixup mixes them after one start_update. In float32, as the
+// loader's batches are.
+TEST_P(TrainUpdateTest, MixupDrawsOneLamPerUpdateForAllItsMicroBatches) {
+  auto model = std::make_unique<BitResNetV2>(tiny_config());
+  const Batch whole = whole_batch();
+  std::vector<Batch> micro = {slice(whole, 0, kBatch / 2), slice(whole, kBatch / 2, kBatch)};
+  for (Batch& batch : micro) batch.images = batch.images.to(DType::kFloat32);
+
+  Mixup twin(0.5);
+  Generator twin_generator(11);
+  twin.start_update(twin_generator);
+  ASSERT_LT(twin.lam(), 0.99) << "a lam near 1 would mix nothing; pick another seed";
+  double expected = 0;
+  for (const Batch& batch : micro) {
+    const MixedBatch mixed = twin.apply(batch.images, batch.labels, kClasses, twin_generator);
+    expected += cross_entropy((*model)(mixed.images), mixed.targets).item<double>() / 2;
+  }
+
+  Sgd sgd(model->named_parameters(), SgdOptions{.lr = 0.0, .momentum = 0.9});
+  Mixup mixup(0.5);
+  Generator generator(11);
+  absl::StatusOr<double> loss = train_update(*model, sgd, kLr, micro, mixup, generator);
+  ASSERT_TRUE(loss.ok()) << loss.status();
+  EXPECT_EQ(mixup.lam(), twin.lam());
+  EXPECT_NEAR(*loss, expected, 1e-6 * expected);  // the loss before the step
+  EXPECT_EQ(generator.state(), twin_generator.state());
 }
 
 BG_GOLDEN_INSTANTIATE(TrainUpdateTest);
