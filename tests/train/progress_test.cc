@@ -61,5 +61,66 @@ TEST(ProgressTest, EvaluationsAreLeftOutOfThePaceAndCountedInTheEta) {
       << out.str();
 }
 
+// An hour and more shows the hours: 59:59 is followed by 1:00:00, never 60:00.
+TEST(ProgressTest, AnHourShowsItsHours) {
+  EXPECT_EQ(format_duration(3599.4), "59:59");
+  EXPECT_EQ(format_duration(3599.6), "1:00:00");
+  EXPECT_EQ(format_duration(3600), "1:00:00");
+}
+
+// On a terminal the line is redrawn in place, and closed once before other output.
+TEST(ProgressTest, OnATerminalTheLineIsRedrawnInPlace) {
+  std::ostringstream out;
+  ProgressMeter meter(4, 8, /*print_every_seconds=*/0, out);
+  meter.set_one_line(true);
+  meter.update(4, 0.25, 0.1, "top-1 0.50");
+  const std::string line = out.str();
+  EXPECT_EQ(line.rfind("\rstep 4/4  loss 0.2500  lr 1.00e-01  ", 0), 0u) << line;
+  const std::string end = "ETA 0:00  top-1 0.50\033[K";
+  EXPECT_EQ(line.substr(line.size() - end.size()), end) << line;
+  meter.end_line();
+  meter.end_line();
+  EXPECT_EQ(out.str(), line + "\n");
+}
+
+// A resumed run's pace counts the updates since it restarted, not since step 0.
+TEST(ProgressTest, AResumedRunsPaceCountsOnlyItsOwnUpdates) {
+  std::ostringstream out;
+  ProgressMeter meter(10, 4, /*print_every_seconds=*/0, out);
+  ProgressMeter::Clock::time_point now{};
+  meter.set_clock([&now] { return now; });
+  meter.restart(4);
+  for (int64_t step = 5; step <= 6; ++step) {
+    now += std::chrono::seconds(2);
+    meter.update(step, 0.5, 0.1);
+  }
+  // 2 updates in 4 s: 2.0 img/s, and 4 updates left at 2 s.
+  EXPECT_NE(out.str().find("step 6/10  loss 0.5000  lr 1.00e-01  2.0 img/s  elapsed 0:04  "
+                           "ETA 0:08\n"),
+            std::string::npos)
+      << out.str();
+}
+
+// An evaluation beyond those announced (the final one) adds nothing to the ETA, and takes
+// nothing away.
+TEST(ProgressTest, APauseBeyondThoseAnnouncedLeavesTheEtaAlone) {
+  std::ostringstream out;
+  ProgressMeter meter(10, 4, /*print_every_seconds=*/0, out);
+  ProgressMeter::Clock::time_point now{};
+  meter.set_clock([&now] { return now; });
+  meter.restart(0);
+  now += std::chrono::seconds(2);
+  meter.update(1, 0.5, 0.1);
+  now += std::chrono::seconds(30);
+  meter.end_pause();
+  now += std::chrono::seconds(2);
+  meter.update(2, 0.5, 0.1);
+  // 8 updates left at 2 s.
+  EXPECT_NE(out.str().find("step 2/10  loss 0.5000  lr 1.00e-01  2.0 img/s  elapsed 0:34  "
+                           "ETA 0:16\n"),
+            std::string::npos)
+      << out.str();
+}
+
 }  // namespace
 }  // namespace bitgrad
