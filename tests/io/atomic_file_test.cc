@@ -72,6 +72,7 @@ TEST(AtomicFileTest, ItsTemporariesAreRecognisedByName) {
   EXPECT_TRUE(is_atomic_write_temporary(name)) << name;
   EXPECT_TRUE(is_atomic_write_temporary("checkpoint.ckpt.tmp-4242-0"));
   EXPECT_TRUE(is_atomic_write_temporary("final.npz.tmp-4242-1.a1B2c3"));  // libzip's
+  EXPECT_TRUE(is_atomic_write_temporary("final.npz.tmp-4242-1.0a1b2c3d"));  // later libzip's
   for (const char* other : {"notes.tmp-1.txt", "final.tmp-backup.npz", "model.ckpt.tmp-12-3.bak",
                             ".tmp-1-2", "model.ckpt.tmp--1", "model.ckpt", "a.tmp-x-1"}) {
     EXPECT_FALSE(is_atomic_write_temporary(other)) << other;
@@ -98,7 +99,9 @@ TEST(AtomicFileTest, AWriteDeletesTheTemporariesOfKilledWritesOfItsPath) {
                                          "model.npz.tmp-" + gone + "-3.a1B2c3"};
   const std::vector<std::string> kept = {"model.npz.tmp-" + running + "-9",
                                          "other.npz.tmp-" + gone + "-0",
-                                         "model.npz.tmp-" + gone + "-0.bak", "notes.tmp-1.txt"};
+                                         "model.npz.tmp-" + gone + "-0.bak", "notes.tmp-1.txt",
+                                         // a temporary of "model.npz.tmp-old", not of model.npz
+                                         "model.npz.tmp-old.tmp-" + gone + "-0"};
   for (const std::vector<std::string>& names : {left, kept}) {
     for (const std::string& name : names) std::ofstream(dir + "/" + name) << "x";
   }
