@@ -128,6 +128,26 @@ TEST(RunConfigTest, DatasetSpecs) {
                                     {"--dataset", "folder:PATH"}));
 }
 
+// What --resume compares: the settings that change what a run computes, not where or how it runs
+// (a run directory may be moved between a kill and its resume).
+TEST(RunConfigTest, ComputedSettingsLeaveOutWhereAndHowARunWorks) {
+  RunConfig moved = valid();
+  moved.set_resume(true);
+  moved.set_workers(8);
+  moved.set_bucket_mb(4);
+  moved.set_device("cuda:1");
+  moved.set_out("/runs/moved");
+  moved.set_save_weights("/runs/moved/final.npz");
+  EXPECT_EQ(differing_settings(computed_settings(moved), computed_settings(valid())), "");
+
+  RunConfig changed = valid();
+  changed.set_steps(7);
+  changed.set_base_lr(0.01);
+  EXPECT_EQ(differing_settings(computed_settings(changed), computed_settings(valid()),
+                               "in the checkpoint", "given"),
+            "--steps=7 in the checkpoint, 0 given; --base_lr=0.01 in the checkpoint, 0.003 given");
+}
+
 TEST(RunConfigTest, TextRoundTrips) {
   const RunConfig c = valid();
   absl::StatusOr<RunConfig> back = parse_run_config(run_config_text(c), "test");
