@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
@@ -76,6 +77,24 @@ TEST(LossTest, OneHotSoftTargetsReproduceClassIndexLoss) {
   }
 }
 
+// A class a row rules out (logit -inf, as masking does) has log_softmax -inf there; its zero
+// soft target must add nothing, not 0 * -inf = NaN, so one-hot rows still give the class-index
+// loss. Row 0 is softmax (1/4, 0, 3/4) with label 2; row 1 is (1/(1+e), e/(1+e), 0), label 0.
+TEST(CrossEntropyTest, AZeroSoftTargetOnAMinusInfinityLogitAddsNothing) {
+  const double inf = std::numeric_limits<double>::infinity();
+  Tensor logits = from_vector<double>({0, -inf, std::log(3.0), 1, 2, -inf}, {2, 3});
+  const double expected = (std::log(4.0 / 3.0) + std::log1p(std::exp(1.0))) / 2;
+  for (Backend backend : {Backend::kRef, Backend::kCpu}) {
+    BackendOverride use(backend);
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      Tensor z = logits.to(dtype);
+      EXPECT_NEAR(cross_entropy(z, one_hot({2, 0}, 3, dtype)).item<double>(), expected, 1e-6)
+          << backend_name(backend) << " " << dtype_name(dtype);
+      EXPECT_NEAR(cross_entropy(z, labels_tensor({2, 0})).item<double>(), expected, 1e-6);
+    }
+  }
+}
+
 TEST(CrossEntropyTest, MixupBlendIsLinearInTheTargets) {
   // lambda * CE(y1) + (1 - lambda) * CE(y2) == CE(lambda * onehot(y1) + (1 - lambda) * onehot(y2))
   Tensor logits = randn({4, 5}, DType::kFloat64);
@@ -133,6 +152,10 @@ TEST(CrossEntropyTest, ErrorsNameTheOpLabelRowAndShapes) {
   EXPECT_TRUE(throws_error(
       [&] { cross_entropy(zeros({2, 3}, DType::kInt64), labels_tensor({0, 1})); },
       {"cross_entropy", "int64"}));
+  // Soft targets get no gradient: one that asks for it is refused, not silently left at zero.
+  Tensor learned = zeros({2, 3}).set_requires_grad();
+  EXPECT_TRUE(throws_error([&] { cross_entropy(logits, learned); },
+                           {"cross_entropy", "targets receive no gradient", "detach()"}));
 }
 
 TEST(SigmoidCrossEntropyTest, HandComputedLosses) {
@@ -187,6 +210,9 @@ TEST(SigmoidCrossEntropyTest, ErrorsNameTheOpLabelRowAndShapes) {
                            {"sigmoid_cross_entropy", "soft targets", "(2, 3)", "(2, 4)"}));
   EXPECT_TRUE(throws_error([&] { sigmoid_cross_entropy(zeros({6}), labels_tensor({0})); },
                            {"sigmoid_cross_entropy", "(N, K)", "(6)"}));
+  Tensor learned = zeros({2, 3}).set_requires_grad();
+  EXPECT_TRUE(throws_error([&] { sigmoid_cross_entropy(logits, learned); },
+                           {"sigmoid_cross_entropy", "targets receive no gradient"}));
 }
 
 }  // namespace
