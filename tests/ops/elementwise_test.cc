@@ -1,6 +1,7 @@
 #include "ops/elementwise.h"
 
 #include "core/random.h"
+#include "ops/reduce.h"
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
 #include "tests/testing/gradcheck.h"
@@ -22,6 +23,22 @@ TEST(ElementwiseTest, AddBroadcastsLikeNumPy) {
   EXPECT_TRUE(all_close(add(a, b), from_vector<float>({11, 22, 33, 14, 25, 36}, {2, 3})));
   Tensor column = from_vector<float>({100, 200}, {2, 1});
   EXPECT_TRUE(all_close(a + column, from_vector<float>({101, 102, 103, 204, 205, 206}, {2, 3})));
+}
+
+// Extent 1 broadcasts against extent 0 to 0, as in NumPy, from either side: the result is
+// empty, not of the larger extent 1. The gradient of the extent-1 side sums nothing: zeros.
+TEST(ElementwiseTest, ExtentOneBroadcastsAgainstZeroToAnEmptyResult) {
+  for (Backend backend : {Backend::kRef, Backend::kCpu}) {
+    BackendOverride use(backend);
+    Tensor column = ones({2, 1}, DType::kFloat64).set_requires_grad();
+    Tensor nothing = zeros({0}, DType::kFloat64).set_requires_grad();
+    EXPECT_EQ((nothing + column).shape(), Shape({2, 0})) << backend_name(backend);
+    Tensor product = column * nothing;
+    EXPECT_EQ(product.shape(), Shape({2, 0}));
+    sum(product).backward();
+    EXPECT_TRUE(all_close(column.grad(), zeros({2, 1}, DType::kFloat64)));
+    EXPECT_EQ(nothing.grad().shape(), Shape({0}));
+  }
 }
 
 TEST(ElementwiseTest, SubMulDivAndScalars) {
