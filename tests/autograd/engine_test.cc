@@ -63,6 +63,59 @@ TEST(EngineTest, ABackwardMayFoldInTheGradientItsInputAlreadyHas) {
   EXPECT_TRUE(all_close(a.grad(), from_vector<double>({9, 9}, {2})));
 }
 
+// z = 2x + 2y, whose backward folds in each input's partial gradient that it is offered.
+struct TwoInputsFoldingPartials {
+  static constexpr const char* kName = "two_inputs_folding_partials";
+  int* folds;
+  Tensor forward(const Tensor& x, const Tensor& y) {
+    return call<BinaryFwd>(call<AffineFwd>(x, 2.0, 0.0), call<AffineFwd>(y, 2.0, 0.0),
+                           BinaryOp::kAdd);
+  }
+  std::vector<Tensor> backward(const Tensor& dz, const std::vector<bool>&,
+                               const std::vector<Tensor>& partial, std::vector<bool>& folded) {
+    std::vector<Tensor> grads;
+    for (size_t i = 0; i < 2; ++i) {
+      grads.push_back(call<AffineFwd>(dz, 2.0, 0.0));
+      if (!partial[i].defined()) continue;
+      grads[i] = call<BinaryFwd>(grads[i], partial[i], BinaryOp::kAdd);
+      folded[i] = true;
+      ++*folds;
+    }
+    return grads;
+  }
+};
+
+TEST(EngineTest, APartialIsOfferedOnceToAnOpThatTakesOneTensorTwice) {
+  // y = sum(2h + 2h + h) with h = 3a: dy/da = 3 * 5. Were h's partial from the add offered to
+  // both inputs, it would be folded in twice and the second fold would drop the first gradient.
+  Tensor a = leaf({1, 2});
+  Tensor h = a * 3.0;
+  int folds = 0;
+  Tensor y = sum(apply(TwoInputsFoldingPartials{&folds}, h, h) + h);
+  y.backward();
+  EXPECT_EQ(folds, 1);
+  EXPECT_TRUE(all_close(a.grad(), from_vector<double>({15, 15}, {2})));
+}
+
+// A backward that claims to have folded in a partial gradient it was not given.
+struct FoldsWithoutAPartial {
+  static constexpr const char* kName = "folds_without_a_partial";
+  Tensor forward(const Tensor& x) { return x.clone(); }
+  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&,
+                               const std::vector<Tensor>&, std::vector<bool>& folded) {
+    folded[0] = true;
+    return {dy};
+  }
+};
+
+TEST(EngineTest, FoldingAPartialThatWasNotGivenIsRefused) {
+  Tensor h = leaf({1, 2}) * 3.0;
+  Tensor y = sum(apply(FoldsWithoutAPartial{}, h));
+  EXPECT_TRUE(throws_error([&] { y.backward(); },
+                           {"backward of folds_without_a_partial folded a partial gradient into "
+                            "input 0, which had none"}));
+}
+
 TEST(EngineTest, GradientsAccumulateAcrossBackwardCalls) {
   Tensor a = leaf({1, 2});
   sum(a * 3.0).backward();
@@ -219,6 +272,28 @@ TEST(EngineTest, LeafReadyReportsEachLeafOnceWhenItsGradientIsFinal) {
   }
   // Reported while backward still runs, not all at the end.
   EXPECT_NE(events.back(), "leaf");
+}
+
+// An op whose backward gives its input no gradient, as a stop-gradient does.
+struct StopsGradient {
+  static constexpr const char* kName = "stops_gradient";
+  Tensor forward(const Tensor& x) { return x.clone(); }
+  std::vector<Tensor> backward(const Tensor&, const std::vector<bool>&) { return {Tensor()}; }
+};
+
+TEST(EngineTest, LeafReadyReportsALeafBehindANodeThatNoGradientReached) {
+  // The node making a * 2 receives nothing and is skipped; `a` is still final, with no gradient.
+  Tensor a = leaf({1, 2});
+  Tensor b = leaf({3, 4});
+  Tensor y = sum(apply(StopsGradient{}, a * 2.0) + b);
+  std::map<AutogradMeta*, int> reports;
+  BackwardOptions options;
+  options.leaf_ready = [&](AutogradMeta& meta) { ++reports[&meta]; };
+  backward(y, Tensor(), options);
+  EXPECT_EQ(reports, (std::map<AutogradMeta*, int>{{&a.autograd_meta(), 1},
+                                                   {&b.autograd_meta(), 1}}));
+  EXPECT_FALSE(a.grad().defined());
+  EXPECT_TRUE(all_close(b.grad(), from_vector<double>({1, 1}, {2})));
 }
 
 TEST(EngineTest, LeafReadyReportsALeafRoot) {
