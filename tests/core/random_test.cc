@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
@@ -55,6 +57,22 @@ TEST(RandomTest, RandpermIsAPermutation) {
   std::vector<int64_t> identity(50);
   for (int64_t i = 0; i < 50; ++i) identity[i] = i;
   EXPECT_NE(p, identity);
+}
+
+// Fisher-Yates draws each of the n! orders alike. Drawing the swap partner from below i only
+// (Sattolo's algorithm) still gives permutations, but only the cyclic ones: never (0, 1, 2).
+TEST(RandomTest, RandpermDrawsEveryOrderAboutEquallyOften) {
+  Generator g(5);
+  std::map<std::vector<int64_t>, int> counts;
+  for (int i = 0; i < 6000; ++i) ++counts[randperm(3, g).to_vector<int64_t>()];
+  EXPECT_EQ(counts.size(), 6u);
+  for (const auto& [order, count] : counts) EXPECT_NEAR(count, 1000, 150);  // sd about 29
+}
+
+TEST(RandomTest, RandintRefusesAnEmptyRange) {
+  Generator g(1);
+  EXPECT_TRUE(testing::throws_error([&] { g.randint(0); }, {"randint", "positive, got 0"}));
+  EXPECT_TRUE(testing::throws_error([&] { g.randint(-3); }, {"randint", "positive, got -3"}));
 }
 
 TEST(RandomTest, ManualSeedResetsTheDefaultGenerator) {
