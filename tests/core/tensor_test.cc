@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <utility>
 #include <vector>
@@ -83,6 +84,28 @@ TEST(TensorTest, Float16RoundsToNearestEvenAndOverflowsToInfinity) {
   EXPECT_EQ(static_cast<float>(BFloat16(1.0f + 1.0f / 256)), 1.0f);  // tie -> even
 }
 
+// bf16 keeps 7 mantissa bits, so 1 + 3/256 lies halfway between 1 + 2/256 (odd last bit) and
+// 1 + 4/256 (even): a tie rounds to even, here up. Any NaN stays NaN, even one whose payload
+// would carry into the sign bit if it were rounded like a number.
+TEST(TensorTest, BFloat16RoundsTiesToEvenAndKeepsNaN) {
+  EXPECT_EQ(static_cast<float>(BFloat16(1.0f + 3.0f / 256)), 1.0f + 4.0f / 256);
+  EXPECT_EQ(static_cast<float>(BFloat16(-1.0f - 3.0f / 256)), -1.0f - 4.0f / 256);
+  const uint32_t all_ones_payload = 0x7fffffff;
+  float nan;
+  std::memcpy(&nan, &all_ones_payload, sizeof nan);
+  EXPECT_TRUE(std::isnan(static_cast<float>(BFloat16(nan))));
+  EXPECT_TRUE(std::isnan(static_cast<float>(BFloat16(NAN))));
+}
+
+// The sign survives every float16 path: normal numbers, overflow and infinities.
+TEST(TensorTest, Float16KeepsTheSignOfNormalsAndInfinities) {
+  EXPECT_EQ(static_cast<float>(Float16(-2.5f)), -2.5f);
+  EXPECT_EQ(static_cast<float>(Float16(-65504.0f)), -65504.0f);
+  EXPECT_EQ(static_cast<float>(Float16(-65520.0f)), -INFINITY);
+  EXPECT_EQ(static_cast<float>(Float16(-INFINITY)), -INFINITY);
+  EXPECT_EQ(static_cast<float>(Float16(INFINITY)), INFINITY);
+}
+
 TEST(TensorTest, CopyFillAndZeroWriteInPlace) {
   Tensor t = zeros({2, 2});
   t.copy_(from_vector<double>({1, 2, 3, 4}, {2, 2}));
@@ -134,6 +157,20 @@ TEST(TensorTest, PrintsLikePyTorch) {
   std::string big = zeros({100, 100}).str();
   EXPECT_NE(big.find("..."), std::string::npos);
   EXPECT_NE(big.find("shape=(100, 100)"), std::string::npos);
+}
+
+// Values at or above 1e5, or nonzero below 1e-4, print in scientific notation; 0 does not.
+TEST(TensorTest, PrintsVeryLargeAndSmallValuesInScientificNotation) {
+  EXPECT_EQ(from_vector<double>({1e-5, 1e-4, 99999, 1e5, 0}, {5}).str(),
+            "tensor([1.0000e-05, 0.0001, 99999.0000, 1.0000e+05, 0.0000], dtype=float64)");
+}
+
+// Over 1000 elements, a dim longer than six shows its first and last three entries.
+TEST(TensorTest, PrintsThreeEdgeItemsOfALongTensor) {
+  std::vector<int64_t> values(1001);
+  for (int64_t i = 0; i < 1001; ++i) values[i] = i;
+  EXPECT_EQ(from_vector(values, {1001}).str(),
+            "tensor([0, 1, 2, ..., 998, 999, 1000], shape=(1001), dtype=int64)");
 }
 
 TEST(TensorTest, NegativeExtentsAreRejected) {
