@@ -324,6 +324,14 @@ TEST(EngineTest, InputsWithoutRequiresGradGetNoGradient) {
   EXPECT_TRUE(all_close(a.grad(), c));
 }
 
+TEST(EngineTest, ALeafRootsGradientIsACopyOfTheGradientArgument) {
+  Tensor a = leaf({1, 2});
+  Tensor gradient = from_vector<double>({3, 4}, {2});
+  backward(a, gradient);
+  a.grad().zero_();  // as zero_grad does: the caller's tensor must not change with it
+  EXPECT_TRUE(all_close(gradient, from_vector<double>({3, 4}, {2})));
+}
+
 TEST(EngineTest, BackwardOfALeafAccumulatesIntoItsGrad) {
   Tensor a = leaf({1, 2});
   a.backward(from_vector<double>({7, 8}, {2}));
@@ -341,6 +349,19 @@ TEST(EngineTest, ABackwardReturningTheWrongShapeIsCaught) {
   Tensor a = leaf({1, 2});
   Tensor y = sum(apply(WrongShapeGrad{}, a));
   EXPECT_TRUE(throws_error([&] { y.backward(); }, {"wrong_shape_grad", "(5)", "(2)"}));
+}
+
+// An op of two inputs whose backward returns one gradient, as a buggy custom op might.
+struct TooFewGradients {
+  static constexpr const char* kName = "too_few_gradients";
+  Tensor forward(const Tensor& x, const Tensor&) { return x.clone(); }
+  std::vector<Tensor> backward(const Tensor& dy, const std::vector<bool>&) { return {dy}; }
+};
+
+TEST(EngineTest, ABackwardReturningTooFewGradientsIsCaught) {
+  Tensor y = sum(apply(TooFewGradients{}, leaf({1, 2}), leaf({3, 4})));
+  EXPECT_TRUE(throws_error([&] { y.backward(); },
+                           {"backward of too_few_gradients returned 1 gradients for 2 inputs"}));
 }
 
 TEST(EngineTest, LongChainsDoNotOverflowTheStack) {
