@@ -1,5 +1,10 @@
 #include "core/dispatch.h"
 
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "tests/testing/assertions.h"
 
@@ -70,6 +75,17 @@ TEST(DispatchTest, RegistryDumpListsSlotsAndBackends) {
   std::string dump = registry_dump();
   EXPECT_NE(dump.find("TestWhichBackend"), std::string::npos);
   EXPECT_NE(dump.find("Conv2dFwd"), std::string::npos);
+  // A slot's row names the backends it has and marks the others "-".
+  std::map<std::string, std::vector<std::string>> rows;
+  std::istringstream lines(dump);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string slot, word;
+    words >> slot;
+    while (words >> word) rows[slot].push_back(word);
+  }
+  EXPECT_EQ(rows["TestWhichBackend"], (std::vector<std::string>{"ref", "cpu", "-"}));
+  EXPECT_EQ(rows["TestRefOnly"], (std::vector<std::string>{"ref", "-", "-"}));
 }
 
 TEST(DispatchTest, EveryDeclaredSlotHasAReferenceKernel) {
