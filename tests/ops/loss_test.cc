@@ -149,6 +149,8 @@ TEST(CrossEntropyTest, ErrorsNameTheOpLabelRowAndShapes) {
                            {"cross_entropy", "(N, K)", "(6)"}));
   EXPECT_TRUE(throws_error([&] { cross_entropy(zeros({0, 3}), zeros({0}, DType::kInt64)); },
                            {"cross_entropy", "N, K > 0", "(0, 3)"}));
+  EXPECT_TRUE(throws_error([&] { cross_entropy(zeros({2, 0}), zeros({2, 0})); },
+                           {"cross_entropy", "N, K > 0", "(2, 0)"}));
   EXPECT_TRUE(throws_error(
       [&] { cross_entropy(zeros({2, 3}, DType::kInt64), labels_tensor({0, 1})); },
       {"cross_entropy", "int64"}));
