@@ -73,7 +73,8 @@ class OpNode final : public Node {
   struct FoldsPartial : std::false_type {};
   template <typename T>
   struct FoldsPartial<T, std::void_t<decltype(std::declval<T&>().backward(
-                             std::declval<const Tensor&>(), std::declval<const std::vector<bool>&>(),
+                             std::declval<const Tensor&>(),
+                             std::declval<const std::vector<bool>&>(),
                              std::declval<const std::vector<Tensor>&>(),
                              std::declval<std::vector<bool>&>()))>> : std::true_type {};
   static constexpr bool kFoldsPartialGradients = FoldsPartial<Op>::value;
@@ -121,7 +122,8 @@ Tensor record_op(Op op, const std::vector<const Tensor*>& input_list, Forward ru
   Tensor result = output.detach();
   AutogradMeta& meta = result.autograd_meta();
   meta.requires_grad = true;
-  meta.grad_fn = std::make_shared<OpNode<Op>>(std::move(op), std::move(edges), std::move(needs_grad));
+  meta.grad_fn =
+      std::make_shared<OpNode<Op>>(std::move(op), std::move(edges), std::move(needs_grad));
   return result;
 }
 

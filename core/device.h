@@ -27,6 +27,8 @@ struct Device {
   std::string str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 };
 
-inline std::ostream& operator<<(std::ostream& out, const Device& device) { return out << device.str(); }
+inline std::ostream& operator<<(std::ostream& out, const Device& device) {
+  return out << device.str();
+}
 
 }  // namespace bitgrad

@@ -63,6 +63,8 @@ class Shape {
   Storage dims_;
 };
 
-inline std::ostream& operator<<(std::ostream& out, const Shape& shape) { return out << shape.str(); }
+inline std::ostream& operator<<(std::ostream& out, const Shape& shape) {
+  return out << shape.str();
+}
 
 }  // namespace bitgrad

@@ -49,7 +49,9 @@ void store_from_double(void* data, DType dtype, int64_t i, double value) {
 
 // Element conversion on the host; int64 -> int64 etc. never reaches here (same dtype is a copy).
 void convert_on_host(const void* src, DType src_dtype, void* dst, DType dst_dtype, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) store_from_double(dst, dst_dtype, i, load_as_double(src, src_dtype, i));
+  for (int64_t i = 0; i < n; ++i) {
+    store_from_double(dst, dst_dtype, i, load_as_double(src, src_dtype, i));
+  }
 }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t nbytes) {
@@ -294,7 +296,9 @@ Tensor zeros(const Shape& shape, DType dtype, Device device) {
   return full(shape, 0.0, dtype, device);
 }
 
-Tensor ones(const Shape& shape, DType dtype, Device device) { return full(shape, 1.0, dtype, device); }
+Tensor ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
 
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);

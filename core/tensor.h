@@ -191,13 +191,15 @@ T* mutable_data_or_null(Tensor& t) {
 
 template <typename T>
 T& Tensor::at(std::initializer_list<int64_t> index) {
-  BG_CHECK(device().is_cpu(), "Tensor::at: the tensor is on ", device(), "; call .to(Device::cpu())");
+  BG_CHECK(device().is_cpu(), "Tensor::at: the tensor is on ", device(),
+           "; call .to(Device::cpu())");
   return mutable_data<T>()[flat_index(index)];
 }
 
 template <typename T>
 T Tensor::at(std::initializer_list<int64_t> index) const {
-  BG_CHECK(device().is_cpu(), "Tensor::at: the tensor is on ", device(), "; call .to(Device::cpu())");
+  BG_CHECK(device().is_cpu(), "Tensor::at: the tensor is on ", device(),
+           "; call .to(Device::cpu())");
   return data<T>()[flat_index(index)];
 }
 

@@ -102,7 +102,8 @@ absl::Status run() {
   model->eval();
   const std::string output = absl::GetFlag(FLAGS_output);
   absl::StatusOr<std::string> weights_file = export_bit_onnx(
-      *model, output, {loaded->class_names, loaded->input_resolution, run_loss(loaded->run_config)});
+      *model, output,
+      {loaded->class_names, loaded->input_resolution, run_loss(loaded->run_config)});
   if (!weights_file.ok()) return weights_file.status();
   std::cerr << "bit_export: wrote BiT-" << bit_arch_name(model->config()) << " ("
             << model->config().head_size << " classes"

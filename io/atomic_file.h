@@ -40,8 +40,9 @@ absl::Status write_file_atomically_via(
     const std::function<absl::Status(const std::string& temporary_path)>& write);
 
 // Whether a file can be written at `path` as above: its folder exists and takes new files, and
-// `path` is no folder, device, pipe or socket (a rename would replace /dev/null). For an output flag, checked before the work that makes the output, not
-// after it. Errors name the path and what is wrong.
+// `path` is no folder, device, pipe or socket (a rename would replace /dev/null). For an output
+// flag, checked before the work that makes the output, not after it. Errors name the path and
+// what is wrong.
 absl::Status check_writable_path(const std::string& path);
 // The same for an output flag's value: OK when `path` is empty (no output asked for); an error
 // starts with the flag ("--save_weights: cannot write ...").

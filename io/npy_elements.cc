@@ -30,7 +30,9 @@ bool casts_exactly(const NpyElement& from, DType to) {
   if (from.kind == 'b') return to != DType::kBFloat16;
   if (to == DType::kUInt8) return from.kind == 'u' && from.size == 1;
   if (to == DType::kInt64) return is_integer_kind(from.kind);
-  if (from.kind == 'f') return float_digits(to) > 0 && static_cast<int>(dtype_size(to)) >= from.size;
+  if (from.kind == 'f') {
+    return float_digits(to) > 0 && static_cast<int>(dtype_size(to)) >= from.size;
+  }
   const int magnitude_bits = 8 * from.size - (from.kind == 'i' ? 1 : 0);
   return magnitude_bits <= float_digits(to);
 }
@@ -117,7 +119,8 @@ absl::Status decode_npy_elements(const NpyElement& element, const char* raw, Ten
     const uint64_t bits = load_bits(bytes + i * size, size, element.big_endian);
     switch (out.dtype()) {
       case DType::kUInt8:
-        out.mutable_data<uint8_t>()[i] = element.kind == 'b' ? bits != 0 : static_cast<uint8_t>(bits);
+        out.mutable_data<uint8_t>()[i] =
+            element.kind == 'b' ? bits != 0 : static_cast<uint8_t>(bits);
         break;
       case DType::kInt64:
         if (element.kind == 'u' && bits > uint64_t{std::numeric_limits<int64_t>::max()}) {

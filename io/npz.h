@@ -4,8 +4,9 @@
 //
 // Every error is an absl::Status whose message names the file and, where there is one, the
 // array's key: not a zip, truncated, a missing array, a bad header, an unsupported dtype. Arrays
-// are read as io/npy.h reads them: any element order, numpy's bool/integer/float dtypes. Keys are the entry names without ".npy" ("resnet/group_norm/gamma"); entries
-// that are not .npy files (directories, stray files) are ignored, as np.load ignores them.
+// are read as io/npy.h reads them: any element order, numpy's bool/integer/float dtypes. Keys are
+// the entry names without ".npy" ("resnet/group_norm/gamma"); entries that are not .npy files
+// (directories, stray files) are ignored, as np.load ignores them.
 #pragma once
 
 #include <memory>

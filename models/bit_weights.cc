@@ -124,9 +124,9 @@ absl::StatusOr<std::string> load_into(BitResNetV2& model, const NpzReader& reade
     }
   }
   if (!mismatch.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": does not fit ", model_label(model),
-                                                   ": ",
-                                                   absl::StrJoin(mismatch.describe("array"), ". ")));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": does not fit ", model_label(model), ": ",
+                     absl::StrJoin(mismatch.describe("array"), ". ")));
   }
 
   // Read and convert every array; the model is untouched until all have been read.

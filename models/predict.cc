@@ -123,8 +123,8 @@ absl::StatusOr<LoadedBitModel> load_bit_model_for_inference(const std::string& p
   if (std::filesystem::is_directory(path, error)) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": a folder; expected an official BiT .npz or a bitgrad checkpoint (a bit_finetune "
-        "run's is in its --out folder: ", (std::filesystem::path(path) / "checkpoint.ckpt").string(),
-        ")"));
+        "run's is in its --out folder: ",
+        (std::filesystem::path(path) / "checkpoint.ckpt").string(), ")"));
   }
   if (is_checkpoint_file(path)) {
     absl::StatusOr<LoadedBitModel> loaded =

@@ -392,12 +392,10 @@ absl::StatusOr<LoadedBitModel> bit_model_from_checkpoint(const Checkpoint& check
   loaded.input_resolution = checkpoint.input_resolution;
   loaded.run_config = checkpoint.config;
   // A narrowed model (bit_finetune's default experiment's) says so: it is no R50x1 of BiT's.
-  const bool official_widths = config->base_width == BitConfig::kOfficialBaseWidth &&
-                               config->num_groups == BitConfig::kOfficialNumGroups;
   loaded.message = absl::StrCat(
       "loaded ", checkpoint.parameters.size(), " parameters from checkpoint ", path, " (",
       checkpoint.model_name, ", step ", checkpoint.step, ") into BiT-",
-      official_widths ? bit_arch_name(*config) : bit_arch_description(*config), " (head ",
+      config->is_narrowed() ? bit_arch_description(*config) : bit_arch_name(*config), " (head ",
       config->head_size, ")");
   return loaded;
 }

@@ -47,8 +47,8 @@ struct Binary {
         if (needs_grad[0]) da = sum_to(dy_over_b, a_shape);
         if (needs_grad[1]) {
           Tensor a_over_b = call<BinaryFwd>(a, b, BinaryOp::kDiv);
-          db = sum_to(call<AffineFwd>(call<BinaryFwd>(dy_over_b, a_over_b, BinaryOp::kMul), -1.0, 0.0),
-                      b_shape);
+          Tensor dy_a_over_b2 = call<BinaryFwd>(dy_over_b, a_over_b, BinaryOp::kMul);
+          db = sum_to(call<AffineFwd>(dy_a_over_b2, -1.0, 0.0), b_shape);
         }
         break;
       }

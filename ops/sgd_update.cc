@@ -18,8 +18,8 @@ void check_sgd_update_args(const std::vector<Tensor>& params, const std::vector<
     for (const Tensor* t : {&grads[i], buffers ? &momentum_buffers[i] : nullptr}) {
       if (t == nullptr) continue;
       BG_CHECK(t->defined() && t->shape() == p.shape() && t->dtype() == p.dtype(),
-               "sgd_update: parameter ", i, " is ", p.shape(), " ", dtype_name(p.dtype()), " but its ",
-               t == &grads[i] ? "gradient" : "momentum buffer", " is ",
+               "sgd_update: parameter ", i, " is ", p.shape(), " ", dtype_name(p.dtype()),
+               " but its ", t == &grads[i] ? "gradient" : "momentum buffer", " is ",
                t->defined() ? t->shape().str() + " " + dtype_name(t->dtype()) : "undefined");
     }
   }

@@ -45,7 +45,9 @@ void pace_update_for_tests(const Clock::time_point& start) {
     const char* value = std::getenv("BITGRAD_TEST_MIN_UPDATE_MS");
     return value == nullptr ? 0 : std::atoi(value);
   }();
-  if (milliseconds > 0) std::this_thread::sleep_until(start + std::chrono::milliseconds(milliseconds));
+  if (milliseconds > 0) {
+    std::this_thread::sleep_until(start + std::chrono::milliseconds(milliseconds));
+  }
 }
 
 // `config` with its loss_name spelt out, so that an empty loss and "softmax" compare equal.
@@ -62,8 +64,9 @@ std::string resumed_on_other_classes(const RunConfig& config) {
 }
 
 // Restores `state` from `checkpoint`, config.out's as already read (read here when not given;
-// `path` labels messages), refusing a checkpoint of a different run: other settings, or other classes under
-// the same --dataset (a file replaced, a relative path run elsewhere). Taken by value, so that
+// `path` labels messages), refusing a checkpoint of a different run: other settings, or other
+// classes under the same --dataset (a file replaced, a relative path run elsewhere). Taken by
+// value, so that
 // its tensors are freed once copied.
 absl::Status resume_from(std::optional<Checkpoint> checkpoint, const std::string& path,
                          const RunConfig& config, const std::vector<std::string>& class_names,
@@ -209,7 +212,8 @@ absl::StatusOr<FinetunePlan> plan_finetune(const RunConfig& config, const ImageS
     if (augment == "inception") resolution->min_box_area = kInceptionMinBoxArea;
   }
   const int64_t n = train.size();
-  const int64_t steps = config.steps() > 0 ? config.steps() : bit_hyperrule_schedule(n).total_steps();
+  const int64_t steps =
+      config.steps() > 0 ? config.steps() : bit_hyperrule_schedule(n).total_steps();
   WarmupStaircase schedule = config.schedule() == "constant"
                                  ? WarmupStaircase(config.base_lr(), 0, {}, steps)
                              : config.schedule() == "upstream"

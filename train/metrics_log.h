@@ -25,11 +25,11 @@ class MetricsLog {
  public:
   // Opens `path` for appending. A resumed run passes the step it resumes from: lines of later
   // steps (written after that checkpoint by the run that was killed) are dropped first, so the
-  // file reads as if the run had never stopped; so are lines a crash cut short (notes()). A fresh run (keep_up_to_step < 0) starts an
-  // empty file. The TensorBoard events go to a new file in the run directory's tensorboard/,
-  // marked as a start at keep_up_to_step + 1 (step 0 for a fresh run), so that TensorBoard
-  // drops what earlier files logged from there on, as this file drops from metrics.jsonl. An
-  // empty path logs nothing.
+  // file reads as if the run had never stopped; so are lines a crash cut short (notes()). A fresh
+  // run (keep_up_to_step < 0) starts an empty file. The TensorBoard events go to a new file in
+  // the run directory's tensorboard/, marked as a start at keep_up_to_step + 1 (step 0 for a
+  // fresh run), so that TensorBoard drops what earlier files logged from there on, as this file
+  // drops from metrics.jsonl. An empty path logs nothing.
   static absl::StatusOr<MetricsLog> open(const std::string& path, int64_t keep_up_to_step = -1);
   MetricsLog(MetricsLog&& other) noexcept;
   MetricsLog& operator=(MetricsLog&&) = delete;

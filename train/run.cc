@@ -343,7 +343,8 @@ absl::StatusOr<FinetuneResult> run_finetune(const RunConfig& given, std::ostream
   if (!config.save_weights().empty() && (world == nullptr || world->is_root())) {
     absl::StatusOr<SavedWeights> saved =
         save_weights_and_class_names(*model->model, config.save_weights(),
-                                     data->train.class_names, loss_name(config), result->resolution);
+                                     data->train.class_names, loss_name(config),
+                                     result->resolution);
     if (!saved.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--save_weights: ", saved.status().message()));

@@ -86,9 +86,12 @@ void remove_stale_temporaries(const std::string& dir) {
 absl::StatusOr<RunDirectory> RunDirectory::open(const std::string& path) {
   std::error_code error;
   std::filesystem::create_directories(path, error);
-  if (error) return out_error(path, absl::StrCat("cannot create the run directory: ", error.message()));
+  if (error) {
+    return out_error(path, absl::StrCat("cannot create the run directory: ", error.message()));
+  }
   if (::access(path.c_str(), W_OK) != 0) {
-    return out_error(path, absl::StrCat("the run directory is not writable: ", std::strerror(errno)));
+    return out_error(path,
+                     absl::StrCat("the run directory is not writable: ", std::strerror(errno)));
   }
   const std::string lock_path = bitgrad::lock_path(path);
   absl::StatusOr<int> folder_fd = lock_folder(path);

@@ -1,7 +1,7 @@
 // The CUDA allocator's statistics (the allocator is cuda_runtime.cc over block_cache.h).
 //
-// Device memory is cached by size class and reused, like CPU memory (core/storage.h): cudaMalloc and
-// cudaFree are slow and cudaFree synchronises the device, so a training step that frees and
+// Device memory is cached by size class and reused, like CPU memory (core/storage.h): cudaMalloc
+// and cudaFree are slow and cudaFree synchronises the device, so a training step that frees and
 // reallocates the same buffers every step must not call them. BITGRAD_CUDA_CACHE=0 turns caching
 // off (for compute-sanitizer).
 #pragma once

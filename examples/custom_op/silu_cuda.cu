@@ -1,5 +1,5 @@
-// SiLU CUDA kernels (step 3c of docs/custom_ops.md). Elementwise and memory-bound: one grid-stride loop
-// per kernel, coalesced loads and stores. Plain pointers only (see silu_cuda.h).
+// SiLU CUDA kernels (step 3c of docs/custom_ops.md). Elementwise and memory-bound: one grid-stride
+// loop per kernel, coalesced loads and stores. Plain pointers only (see silu_cuda.h).
 #include <algorithm>
 
 #include "examples/custom_op/silu_cuda.h"

@@ -4,8 +4,8 @@
 //   bazel run //tools/bench:bit_bench -- --model=BiT-R50x1 --mode=train --batch=16 --res=128
 //
 // Prints one line per step, a summary, an optional per-kernel breakdown (--profile), and last
-// one JSON object: {"img_per_s": ..., "gflops": ..., "peak_rss_mb": ..., ...} (json_line.h). Compare with
-// tools/bench/bit_bench_torch.py, which runs the same configuration in PyTorch.
+// one JSON object: {"img_per_s": ..., "gflops": ..., "peak_rss_mb": ..., ...} (json_line.h).
+// Compare with tools/bench/bit_bench_torch.py, which runs the same configuration in PyTorch.
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -152,12 +152,13 @@ absl::Status run() {
     return model(x).to_vector<float>()[0] * 0.0;
   };
 
-  double flops_per_step = static_cast<double>(bit_forward_flops(config, res)) * batch * (train ? 3 : 1);
+  const double flops_per_step =
+      static_cast<double>(bit_forward_flops(config, res)) * batch * (train ? 3 : 1);
   const std::string arch =
       config.is_narrowed() ? bit_arch_description(config) : bit_arch_name(config);
-  std::cout << absl::StrFormat("%s %s, batch %d at %dx%d on %s, %d OpenMP threads, %.1f GFLOP/step\n",
-                               arch, mode, batch, res, res, device.str(),
-                               omp_get_max_threads(), flops_per_step / 1e9);
+  std::cout << absl::StrFormat(
+      "%s %s, batch %d at %dx%d on %s, %d OpenMP threads, %.1f GFLOP/step\n", arch, mode, batch,
+      res, res, device.str(), omp_get_max_threads(), flops_per_step / 1e9);
   const std::string kernels = device.is_cuda() ? "cuda" : cpu_kernels();
   std::cout << "kernels: " << kernels << "\n";
   int64_t warmup = absl::GetFlag(FLAGS_warmup), steps = absl::GetFlag(FLAGS_steps);

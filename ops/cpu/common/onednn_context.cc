@@ -51,8 +51,8 @@ dnnl::stream& stream() {
 }
 
 void throw_dnnl_error(const char* op, dnnl_status_t status, const char* what) {
-  throw Error(::bitgrad::detail::str_cat(op, ": oneDNN failed with status ", dnnl_status2str(status), " (",
-                              what, ")"));
+  throw Error(::bitgrad::detail::str_cat(op, ": oneDNN failed with status ",
+                                         dnnl_status2str(status), " (", what, ")"));
 }
 
 void sgemm(const char* op_name, bool transpose_a, bool transpose_b, int64_t m, int64_t n,

@@ -86,7 +86,9 @@ class CacheKey {
   const std::string& bytes() const { return bytes_; }
 
  private:
-  void append(const void* data, size_t size) { bytes_.append(static_cast<const char*>(data), size); }
+  void append(const void* data, size_t size) {
+    bytes_.append(static_cast<const char*>(data), size);
+  }
   const char* op_;
   std::string bytes_;
 };

@@ -505,7 +505,8 @@ bool winograd3x3_supported(const Winograd3x3Shape& s) {
   return BG_HAVE_AVX2_CLONES && active_cpu_isa() == CpuIsa::kAvx2Fma && s.batch > 0 &&
          is_group_block(s.block) && s.in_channels > 0 && s.in_channels % s.block == 0 &&
          s.out_channels > 0 && s.out_channels % s.block == 0 && s.pad_h >= 0 &&
-         s.pad_h <= kMaxPadding && s.pad_w >= 0 && s.pad_w <= kMaxPadding && s.out_h() >= 1 && s.out_w() >= 1;
+         s.pad_h <= kMaxPadding && s.pad_w >= 0 && s.pad_w <= kMaxPadding && s.out_h() >= 1 &&
+         s.out_w() >= 1;
 }
 
 int64_t winograd3x3_scratch_floats(const Winograd3x3Shape& s) {

@@ -113,7 +113,9 @@ Tensor binary_broadcast(const Tensor& a, const Tensor& b, BinaryOp op) {
   memory::desc b_desc;
   if (has_onednn_layout(a) && !has_padding(desc_of(a))) {
     memory::format_tag tag = format_tag_of(desc_of(a));
-    if (tag != memory::format_tag::undef) b_desc = memory::desc(b_dims, memory::data_type::f32, tag);
+    if (tag != memory::format_tag::undef) {
+      b_desc = memory::desc(b_dims, memory::data_type::f32, tag);
+    }
     if (!b_desc.is_zero() && has_padding(b_desc)) b_desc = memory::desc();
   }
   if (b_desc.is_zero()) {

@@ -34,7 +34,9 @@ memory::desc blocked_output_desc(const Tensor& x, const memory::dims& out_dims,
                                  const PadAttrs& attrs) {
   if (!has_onednn_layout(x) || attrs.value != 0.0) return memory::desc();
   memory::desc src = desc_of(x);
-  if (src.data.format_kind != dnnl_blocked || changes_blocked_dim(src, attrs)) return memory::desc();
+  if (src.data.format_kind != dnnl_blocked || changes_blocked_dim(src, attrs)) {
+    return memory::desc();
+  }
   memory::format_tag tag = format_tag_of(src);
   if (tag == memory::format_tag::undef) return memory::desc();
   return memory::desc(out_dims, src.data_type(), tag);

@@ -1,5 +1,6 @@
-// CPU sums, and expand, their adjoint. Sums over the spatial dims of a blocked (N, C, H, W) tensor (global average pooling,
-// conv bias gradients) use oneDNN average pooling scaled by H * W, which keeps the blocked layout.
+// CPU sums, and expand, their adjoint. Sums over the spatial dims of a blocked (N, C, H, W) tensor
+// (global average pooling, conv bias gradients) use oneDNN average pooling scaled by H * W, which
+// keeps the blocked layout.
 // Plain sums whose reduced dims are consecutive use an OpenMP loop that accumulates in double:
 // oneDNN's reduction primitive accumulates in float (1e-4 relative error over 1e5 terms) and is
 // only jit-compiled for innermost dims. Other sums run the reference kernel. Expand (the

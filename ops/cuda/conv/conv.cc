@@ -214,7 +214,8 @@ Tensor conv2d_fwd_cuda(const Tensor& x, const Tensor& w, const Tensor& bias,
     convolution_forward(kOp, gpu_context(kOp, x.device()), x, w, y, attrs, /*accumulate=*/false);
   }
   if (!bias.defined()) return y;
-  return call<BinaryFwd>(y, bias.view({bias.numel(), 1, 1}), BinaryOp::kAdd);  // (O) over (N, O, H, W)
+  // (O) over (N, O, H, W)
+  return call<BinaryFwd>(y, bias.view({bias.numel(), 1, 1}), BinaryOp::kAdd);
 }
 
 // conv2d(x, w) + addend, cuDNN adding into y (beta = 1): y is the addend's memory when the

@@ -37,9 +37,10 @@ Tensor binary_fwd_cuda(const Tensor& a, const Tensor& b, BinaryOp op) {
     b_map = broadcast_map(name, b.shape(), shape);
   }
   BG_DISPATCH_FLOAT(a.dtype(), name, [&] {
-    CUDA_OP_CHECK(name, launch_binary(kind_of(op), a.data<scalar_t>(), same_shape ? nullptr : &a_map,
-                                      b.data<scalar_t>(), same_shape ? nullptr : &b_map,
-                                      out.mutable_data<scalar_t>(), out.numel(), stream));
+    CUDA_OP_CHECK(name, launch_binary(kind_of(op), a.data<scalar_t>(),
+                                      same_shape ? nullptr : &a_map, b.data<scalar_t>(),
+                                      same_shape ? nullptr : &b_map, out.mutable_data<scalar_t>(),
+                                      out.numel(), stream));
   });
   return out;
 }

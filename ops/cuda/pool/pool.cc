@@ -49,7 +49,8 @@ Tensor max_pool2d_bwd_cuda(const Tensor& dy, const Tensor& x, const Tensor& work
     CUDA_OP_CHECK("MaxPool2dBwd",
                   launch_max_pool2d_bwd(dy.data<scalar_t>(), workspace.data<int64_t>(),
                                         geometry_of(x.shape(), out_shape, attrs),
-                                        dx.mutable_data<scalar_t>(), cuda_stream(x.device().index)));
+                                        dx.mutable_data<scalar_t>(),
+                                        cuda_stream(x.device().index)));
   });
   return dx;
 }

@@ -43,9 +43,11 @@ __global__ void max_pool2d_bwd_kernel(const T* __restrict__ dy, const int64_t* _
     const int64_t plane = p / (g.width * g.height);
     const int64_t index = h * g.width + w;
     // Outputs i whose window rows i*s - pad .. i*s - pad + k - 1 contain h, likewise for j.
-    const int64_t i_first = max(int64_t(0), (h + g.padding[0] - g.kernel[0] + g.stride[0]) / g.stride[0]);
+    const int64_t i_first =
+        max(int64_t(0), (h + g.padding[0] - g.kernel[0] + g.stride[0]) / g.stride[0]);
     const int64_t i_last = min(g.out_height - 1, (h + g.padding[0]) / g.stride[0]);
-    const int64_t j_first = max(int64_t(0), (w + g.padding[1] - g.kernel[1] + g.stride[1]) / g.stride[1]);
+    const int64_t j_first =
+        max(int64_t(0), (w + g.padding[1] - g.kernel[1] + g.stride[1]) / g.stride[1]);
     const int64_t j_last = min(g.out_width - 1, (w + g.padding[1]) / g.stride[1]);
     double total = 0;
     for (int64_t i = i_first; i <= i_last; ++i) {

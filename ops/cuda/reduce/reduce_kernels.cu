@@ -12,7 +12,9 @@ __global__ void sum_kernel(const T* __restrict__ x, IndexMap kept, IndexMap summ
   for (int64_t o = blockIdx.x; o < out_count; o += gridDim.x) {
     const T* base = x + kept.offset(o);
     double total = 0;
-    for (int64_t r = threadIdx.x; r < summed_count; r += blockDim.x) total += base[summed.offset(r)];
+    for (int64_t r = threadIdx.x; r < summed_count; r += blockDim.x) {
+      total += base[summed.offset(r)];
+    }
     total = block_sum(total);
     if (threadIdx.x == 0) out[o] = static_cast<T>(total);
   }

@@ -98,7 +98,8 @@ Timing time_tensors(int64_t n, int64_t c, int64_t hw, const GroupNormAttrs& attr
   GroupNormResult fwd;
   Timing t;
   t.fwd_ms = best_ms([&] { fwd = call<GroupNormFwd>(x, gamma, beta, attrs); });
-  t.bwd_ms = best_ms([&] { call<GroupNormBwd>(dy, x, gamma, beta, fwd.mean, fwd.rstd, Tensor(), attrs); });
+  t.bwd_ms = best_ms(
+      [&] { call<GroupNormBwd>(dy, x, gamma, beta, fwd.mean, fwd.rstd, Tensor(), attrs); });
   return t;
 }
 
