@@ -200,8 +200,50 @@ TEST(BitWeightsTest, ModelNamesAreCheckedAgainstTheFile) {
                            {"unknown BiT model name 'R18x1'"}));
 }
 
+// numpy saves float64 by default: such arrays load, converted to the model's float32.
+TEST(BitWeightsTest, Float64ArraysLoadAsFloat32) {
+  const std::string key = "resnet/block1/unit01/a/group_norm/gamma";
+  const Tensor gamma = tiny_arrays().at(key);
+  const std::string path = tiny_variant("float64.npz", {{key, gamma.to(DType::kFloat64)}});
+  auto loaded = load_bit_model(path, tiny_options());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(same_bits(loaded->model->parameter("body.block1.unit01.gn1.weight"), gamma));
+}
+
 // ------------------------------------------------------------------------------------------------
 // Bad files: the message names the file, the key and what is wrong.
+
+// A wider file than the name says fails on the name, not on a list of shapes.
+TEST(BitWeightsTest, AModelNameOfAnotherWidthIsRefused) {
+  BitModelOptions options = tiny_options();
+  options.model_name = "BiT-M-R50x3";
+  EXPECT_TRUE(fails_naming(load_bit_model(kTiny, options).status(),
+                           {"bit_r50_tiny.npz", "holds a BiT R50x1", "BiT-M-R50x3"}));
+}
+
+TEST(BitWeightsTest, NumGroupsMustDivideTheRootWidth) {
+  auto reader = NpzReader::open(kTiny);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE(fails_naming(infer_bit_config(**reader, /*base_width=*/1, /*num_groups=*/2).status(),
+                           {"bit_r50_tiny.npz", "num_groups 2 does not divide the root width 1"}));
+}
+
+// Only a consistent head of another size is replaced by a zero head. A head that also reads
+// another number of features, or whose kernel and bias disagree, is a broken file: refused.
+TEST(BitWeightsTest, AHeadThatIsNotJustOfAnotherSizeIsRefused) {
+  const std::string kernel = "resnet/head/conv2d/kernel", bias = "resnet/head/conv2d/bias";
+  const std::string other_features =
+      tiny_variant("head_features.npz", {{kernel, zeros({1, 1, 5, 4})}, {bias, zeros({4})}});
+  BitResNetV2 model(tiny_config());
+  EXPECT_TRUE(fails_naming(load_bit_weights(model, other_features).status(),
+                           {"head_features.npz", kernel, "shape (1, 1, 5, 4) in the file",
+                            "expected (1, 1, 32, 3)"}));
+  const std::string disagreeing =
+      tiny_variant("head_disagrees.npz", {{kernel, zeros({1, 1, 32, 4})}, {bias, zeros({5})}});
+  EXPECT_TRUE(fails_naming(load_bit_weights(model, disagreeing).status(),
+                           {"head_disagrees.npz", kernel, "shape (1, 1, 32, 4) in the file",
+                            bias, "shape (5) in the file"}));
+}
 
 TEST(BitWeightsTest, MissingArray) {
   const std::string key = "resnet/block2/unit03/b/group_norm/beta";
