@@ -30,5 +30,12 @@ TEST(NameMismatchTest, LongListsShowTheFirstFiveAndCountTheRest) {
                 "12 unexpected parameter(s): k0; k1; k2; k3; k4; and 7 more"}));
 }
 
+TEST(NameMismatchTest, FiveEntriesAreAllShownWithNoCount) {
+  NameMismatch mismatch;
+  for (int i = 0; i < 5; ++i) mismatch.missing.push_back("k" + std::to_string(i));
+  EXPECT_EQ(mismatch.describe("array"),
+            std::vector<std::string>{"5 missing array(s): k0; k1; k2; k3; k4"});
+}
+
 }  // namespace
 }  // namespace bitgrad
