@@ -123,6 +123,51 @@ TEST(MetricsLogTest, ResumingMendsWhatACrashOfTheMachineLeft) {
             std::vector<std::string>{missing + ": missing; steps 1-3 are not in it"});
 }
 
+// A step's training line and its evaluation line share the step; resuming at it keeps both.
+TEST(MetricsLogTest, ResumingKeepsEveryLineOfTheCheckpointsStep) {
+  const std::string path = fresh_path("same_step.jsonl");
+  {
+    absl::StatusOr<MetricsLog> log = MetricsLog::open(path);
+    ASSERT_TRUE(log.ok());
+    ASSERT_TRUE(log->log(1, {{"train/loss", 1.0}}).ok());
+    ASSERT_TRUE(log->log(2, {{"train/loss", 0.5}}).ok());
+    ASSERT_TRUE(log->log(2, {{"test/top1", 0.25}}).ok());
+  }
+  absl::StatusOr<MetricsLog> log = MetricsLog::open(path, /*keep_up_to_step=*/2);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE(log->notes().empty()) << log->notes()[0];
+  absl::StatusOr<std::vector<std::pair<int64_t, Scalars>>> lines = read_metrics(path);
+  ASSERT_TRUE(lines.ok()) << lines.status();
+  ASSERT_EQ(lines->size(), 3u);
+  EXPECT_EQ((*lines)[2].second, (Scalars{{"test/top1", 0.25}}));
+}
+
+// A line cut short at the checkpoint's own step is lost, not redone: the note counts it.
+TEST(MetricsLogTest, ALineCutShortAtTheCheckpointsStepIsNoted) {
+  const std::string path = fresh_path("cut_at_checkpoint.jsonl");
+  append(path, "{\"step\": 1, \"x\": 1}\n{\"step\": 2, \"x\": 0.1");
+  absl::StatusOr<MetricsLog> log = MetricsLog::open(path, /*keep_up_to_step=*/2);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(log->notes(), (std::vector<std::string>{
+                              path + ": dropped 1 line cut short, unreadable or out of step order",
+                              path + ": its lines end at step 1, before the checkpoint's step 2; "
+                                     "steps 2-2 are not in it"}));
+}
+
+// Resumed at step 0 (before any update) a missing log loses nothing.
+TEST(MetricsLogTest, ResumingAtStepZeroWithoutALogNeedsNoNote) {
+  absl::StatusOr<MetricsLog> log = MetricsLog::open(fresh_path("zero.jsonl"), 0);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE(log->notes().empty()) << log->notes()[0];
+}
+
+// A line without its closing brace was cut short, even where what is left parses as a number.
+TEST(MetricsLogTest, ReadingRefusesALineCutShort) {
+  const std::string path = fresh_path("unclosed.jsonl");
+  append(path, "{\"step\": 1, \"x\": 0.12\n");
+  EXPECT_TRUE(absl::IsInvalidArgument(read_metrics(path).status())) << read_metrics(path).status();
+}
+
 TEST(MetricsLogTest, AFreshRunStartsAnEmptyFile) {
   const std::string path = fresh_path("fresh.jsonl");
   for (int run = 0; run < 2; ++run) {
