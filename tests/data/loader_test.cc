@@ -162,6 +162,16 @@ TEST(LoaderTest, ASinglePassShardCountsOnlyItsBatches) {
   EXPECT_EQ(take(**loader, 2)[1].examples, (std::vector<int64_t>{4}));
 }
 
+// Steps 0-4 of 9 images in batches of 2; the shard of one in every three takes steps 0 and 3.
+TEST(LoaderTest, ASinglePassShardCountsNoMoreThanItsShareOfTheLastPeriod) {
+  LoaderOptions options = single_pass_options();
+  options.shard = {.period = 3, .offset = 0, .count = 1};
+  absl::StatusOr<std::unique_ptr<Loader>> loader = Loader::open(numbered(9), options);
+  ASSERT_TRUE(loader.ok()) << loader.status();
+  EXPECT_EQ((*loader)->num_steps(), 2);
+  EXPECT_EQ(take(**loader, 2)[1].examples, (std::vector<int64_t>{6, 7}));
+}
+
 TEST(LoaderTest, TheSeedDecidesOrderAndAugmentation) {
   const ImageSet set = numbered(7);
   LoaderOptions other = train_options();
@@ -196,7 +206,7 @@ TEST(LoaderTest, JpegFilesAreDecodedNoLargerThanEachPathNeeds) {
   // Eval: resized to the crop, so decoded at 4x5 (1/4 scale) first.
   LoaderOptions eval = single_pass_options();
   eval.batch_size = 1;
-  eval.resolution = {4, 4};
+  eval.resolution = {16, 4};  // the precrop is the training path's
   const std::vector<Batch> evaluated = run(set, eval, 1);
   ASSERT_EQ(evaluated.size(), 1u);
   EXPECT_EQ(evaluated[0].images.to_vector<float>(),
@@ -237,6 +247,17 @@ ImageSet four_files() {
           {dir + "rgb.jpg", dir + "rgb8.png", dir + "gray.jpg", dir + "cmyk.jpg"},
           {0, 1, 0, 1},
           {"a", "b"}};
+}
+
+// Augmentation is drawn per position in the stream, not per place in a batch: an image seen
+// again in a later epoch, at the same place in its batch, is cropped and flipped anew.
+TEST(LoaderTest, EachEpochAugmentsTheSameImageAnew) {
+  LoaderOptions options = train_options();
+  options.shuffle = false;
+  const std::vector<Batch> epochs = run(four_files(), options, 2);
+  ASSERT_EQ(epochs.size(), 2u);
+  EXPECT_EQ(epochs[0].examples, epochs[1].examples);
+  EXPECT_NE(epochs[0].images.to_vector<float>(), epochs[1].images.to_vector<float>());
 }
 
 TEST(LoaderTest, CachedDecodesGiveTheSameBatches) {
@@ -334,6 +355,11 @@ TEST(LoaderTest, BadOptionsAreRefused) {
   options.resolution.min_box_area = 1.5;
   EXPECT_TRUE(fails_naming(Loader::open(numbered(2), options).status(),
                            {"minimum box area 1.5", "[0, 1]"}));
+  options = train_options();
+  options.prefetch = 0;  // no batch could ever be built
+  EXPECT_TRUE(fails_naming(Loader::open(numbered(2), options).status(), {"0 prefetched"}));
+  EXPECT_TRUE(fails_naming(Loader::open(numbered(0), train_options()).status(),
+                           {"numbered.bin holds no images"}));
 }
 
 }  // namespace
