@@ -173,6 +173,7 @@ TEST(ImageFolderTest, TrainAndTestMustListTheSameClasses) {
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->test.source, root + "/val");
   EXPECT_EQ(data->test.labels, (std::vector<int64_t>{0, 1}));
+  EXPECT_TRUE(data->notes.empty()) << data->notes[0];  // no test/ that val/ gives way to
   copy_image("rgb8.png", root + "/test/cat/1.png");  // test/ wins over val/, which a note names
   EXPECT_TRUE(fails_naming(load_image_folders(root).status(),
                            {root + "/test", "classes [cat]", "[cat, dog]"}));
@@ -306,6 +307,21 @@ TEST(ImageFolderTest, OneClassOrClassesNamedAsSplitsAreRefused) {
   EXPECT_TRUE(fails_naming(load_image_folders(capitalised, 0.5).status(),
                            {capitalised, "class folders [Test, Train] name splits",
                             "train/ and test/ (or val/), in lower case"}));
+  const std::string spelt_out = fresh_temp_dir("folder_spelt_out");
+  for (const char* image : {"Training/cat/1.png", "Training/cat/2.png", "Validation/cat/1.png",
+                            "Validation/cat/2.png"}) {
+    copy_image("rgb8.png", spelt_out + "/" + image);
+  }
+  EXPECT_TRUE(fails_naming(load_image_folders(spelt_out, 0.5).status(),
+                           {"class folders [Training, Validation] name splits"}));
+  // One class named like a split among others is a class.
+  const std::string mixed = fresh_temp_dir("folder_test_class");
+  for (const char* image : {"cat/1.png", "cat/2.png", "test/1.png", "test/2.png"}) {
+    copy_image("rgb8.png", mixed + "/" + image);
+  }
+  absl::StatusOr<Dataset> data = load_image_folders(mixed, 0.5);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.class_names, (std::vector<std::string>{"cat", "test"}));
 }
 
 TEST(ImageFolderTest, BadFoldersAreNamed) {
