@@ -258,6 +258,26 @@ TEST(LabelsTest, TheNamesOfAnNpzGoBesideIt) {
   EXPECT_EQ(labels_path_beside("final"), "final.labels.txt");
 }
 
+// A weights file's classes: its labels file when it is an .npz that has one, of as many classes
+// as its head has outputs.
+TEST(LabelsTest, ClassNamesAreReadBesideAnNpzOnly) {
+  const std::string npz = temp_path("beside.npz");
+  ASSERT_TRUE(write_label_names(labels_path_beside(npz), {"cat", "dog"}).ok());
+  auto names = class_names_beside(npz, 2);
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(*names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_TRUE(fails_naming(class_names_beside(npz, 3).status(),
+                           {labels_path_beside(npz), "names 2 classes, its head has 3 outputs"}));
+
+  const std::string checkpoint = temp_path("beside.ckpt");
+  ASSERT_TRUE(write_label_names(labels_path_beside(checkpoint), {"cat", "dog"}).ok());
+  for (const std::string& unnamed : {checkpoint, temp_path("no_labels_beside.npz")}) {
+    names = class_names_beside(unnamed, 2);
+    ASSERT_TRUE(names.ok()) << names.status();
+    EXPECT_TRUE(names->empty()) << unnamed;
+  }
+}
+
 TEST(LabelsTest, WrittenNamesReadBack) {
   const std::string path = temp_path("written.labels.txt");
   const std::vector<std::string> names = {"a", "", "sea lion", "ünïcode", ""};
