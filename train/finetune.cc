@@ -66,8 +66,7 @@ std::string resumed_on_other_classes(const RunConfig& config) {
 // Restores `state` from `checkpoint`, config.out's as already read (read here when not given;
 // `path` labels messages), refusing a checkpoint of a different run: other settings, or other
 // classes under the same --dataset (a file replaced, a relative path run elsewhere). Taken by
-// value, so that
-// its tensors are freed once copied.
+// value, so that its tensors are freed once copied.
 absl::Status resume_from(std::optional<Checkpoint> checkpoint, const std::string& path,
                          const RunConfig& config, const std::vector<std::string>& class_names,
                          TrainState& state) {
