@@ -4,6 +4,12 @@
 
 namespace bitgrad {
 
+size_t utf8_characters(absl::string_view text) {
+  size_t characters = 0;
+  for (char c : text) characters += (static_cast<uint8_t>(c) & 0xC0) != 0x80;
+  return characters;
+}
+
 bool is_utf8(absl::string_view bytes) {
   size_t i = 0;
   while (i < bytes.size()) {

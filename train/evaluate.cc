@@ -13,6 +13,7 @@
 #include "autograd/grad_mode.h"
 #include "core/stopwatch.h"
 #include "data/loader.h"
+#include "io/utf8.h"
 #include "models/predict.h"
 #include "ops/loss.h"
 #include "train/progress.h"
@@ -73,11 +74,6 @@ absl::Status shared_status(Communicator& world, int root, const absl::Status& st
   world.broadcast(&code, sizeof(code), root);
   return absl::Status(static_cast<absl::StatusCode>(code),
                       world.broadcast_text(std::string(status.message()), root));
-}
-
-// Characters, not bytes, so that a UTF-8 name ("café") lines up with the others.
-size_t characters(const std::string& text) {
-  return std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; });
 }
 
 }  // namespace
@@ -209,7 +205,7 @@ std::string per_class_report(const EvalResult& result, const std::vector<std::st
     return named ? class_names[c] : absl::StrCat("class ", c);
   };
   size_t width = 0;
-  for (size_t i = 0; i < shown; ++i) width = std::max(width, characters(name(classes[i])));
+  for (size_t i = 0; i < shown; ++i) width = std::max(width, utf8_characters(name(classes[i])));
   std::string report = "top-1 by class, weakest first";
   if (shown < classes.size()) {
     absl::StrAppend(&report, " (", shown, " of ", classes.size(), " shown)");
@@ -219,7 +215,7 @@ std::string per_class_report(const EvalResult& result, const std::vector<std::st
   for (size_t i = 0; i < shown; ++i) {
     const int64_t c = classes[i];
     absl::StrAppendFormat(&report, "  %s%s  %6.2f%%  of %d", name(c),
-                          std::string(width - characters(name(c)), ' '), 100 * accuracy(c),
+                          std::string(width - utf8_characters(name(c)), ' '), 100 * accuracy(c),
                           result.class_examples[c]);
     if (result.confusion.size() == static_cast<size_t>(k * k)) {
       report += mistaken_for(c, result, name);

@@ -15,6 +15,13 @@ TEST(Utf8Test, AcceptsWellFormedText) {
   }
 }
 
+TEST(Utf8Test, CountsCharactersNotBytes) {
+  EXPECT_EQ(utf8_characters(""), 0u);
+  EXPECT_EQ(utf8_characters("cat"), 3u);
+  EXPECT_EQ(utf8_characters("caf\xC3\xA9"), 4u);
+  EXPECT_EQ(utf8_characters("\xE2\x82\xAC \xF0\x9F\x90\x88"), 3u);  // euro, space, cat
+}
+
 TEST(Utf8Test, RefusesEveryKindOfMalformedByte) {
   for (const std::string text : {
            "caf\xE9",           // Latin-1
