@@ -35,6 +35,11 @@ void check_in_range(const char* field, int64_t value, int64_t max) {
            value);
 }
 
+// Every width is a multiple of the root width, so this covers every GroupNorm.
+bool groups_divide_root(const BitConfig& c) {
+  return c.num_groups >= 1 && c.root_channels() % c.num_groups == 0;
+}
+
 }  // namespace
 
 void check_bit_config(const BitConfig& c) {
@@ -42,10 +47,9 @@ void check_bit_config(const BitConfig& c) {
   check_in_range("width_factor", c.width_factor, BitConfig::kMaxWidthFactor);
   check_in_range("head_size", c.head_size, BitConfig::kMaxHeadSize);
   check_in_range("base_width", c.base_width, BitConfig::kMaxBaseWidth);
-  // Every width is a multiple of the root width, so this covers every GroupNorm.
-  BG_CHECK(c.num_groups >= 1 && c.root_channels() % c.num_groups == 0, "BitConfig: num_groups ",
-           c.num_groups, " must divide the root width ", c.root_channels(), " (base_width ",
-           c.base_width, " x width_factor ", c.width_factor, ")");
+  BG_CHECK(groups_divide_root(c), "BitConfig: num_groups ", c.num_groups,
+           " must divide the root width ", c.root_channels(), " (base_width ", c.base_width,
+           " x width_factor ", c.width_factor, ")");
 }
 
 absl::Status check_width_flags(const BitConfig& c) {
@@ -53,7 +57,7 @@ absl::Status check_width_flags(const BitConfig& c) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--base_width=", c.base_width, ": must be 1..", BitConfig::kMaxBaseWidth));
   }
-  if (c.num_groups >= 1 && c.root_channels() % c.num_groups == 0) return absl::OkStatus();
+  if (groups_divide_root(c)) return absl::OkStatus();
   // The official 2 channels per group, where the root width allows it.
   const int64_t example = c.root_channels() % 2 == 0 ? c.root_channels() / 2 : 1;
   return absl::InvalidArgumentError(absl::StrCat(
