@@ -212,13 +212,12 @@ void run() {
                       "--batch=", absl::GetFlag(FLAGS_batch), ": expected 1 to ", kMaxBatch)),
                   "leave --batch out (16)"};
   }
-  // As bit_finetune's: 7 px would still give a prediction, from a 1x1 map.
-  if (const int64_t resolution = absl::GetFlag(FLAGS_resolution);
-      resolution != 0 && (resolution < kMinResolution || resolution > kMaxResolution)) {
+  // 7 px would still give a prediction, from a 1x1 map.
+  if (const std::string problem =
+          resolution_problem(absl::GetFlag(FLAGS_resolution), "the model's own");
+      !problem.empty()) {
     throw Failure{absl::InvalidArgumentError(absl::StrCat(
-                      "--resolution=", resolution, ": expected a size in pixels from ",
-                      kMinResolution, " (BiT ResNet-v2 halves its input 5 times) to ",
-                      kMaxResolution, ", or 0 for the model's own")),
+                      "--resolution=", absl::GetFlag(FLAGS_resolution), ": ", problem)),
                   "leave --resolution out"};
   }
   // Before the work, not after it.

@@ -197,6 +197,13 @@ absl::Status check_eval_only_flags(const RunConfig& config) {
   return absl::OkStatus();
 }
 
+std::string resolution_problem(int64_t resolution, absl::string_view zero_means) {
+  if (resolution == 0 || (resolution >= kMinResolution && resolution <= kMaxResolution)) return "";
+  return absl::StrCat("expected a size in pixels from ", kMinResolution,
+                      " (BiT ResNet-v2 halves its input 5 times) to ", kMaxResolution,
+                      ", or 0 for ", zero_means);
+}
+
 absl::Status check_run_config(const RunConfig& c) {
   if (c.batch() <= 0) return invalid("batch", "must be positive");
   if (c.batch() > kMaxBatch) {
@@ -235,18 +242,12 @@ absl::Status check_run_config(const RunConfig& c) {
                                         c.loss(), "\""));
   }
   if (c.examples_per_class() < 0) return invalid("examples_per_class", "must be >= 0");
-  if (c.resolution() < 0) return invalid("resolution", "must be >= 0 (0: the HyperRule's)");
-  if (c.resolution() > kMaxResolution) {
-    return invalid("resolution", absl::StrCat("at most ", kMaxResolution, " pixels, got ",
-                                              c.resolution()));
+  if (const std::string problem = resolution_problem(c.resolution(), "the HyperRule's");
+      !problem.empty()) {
+    return invalid("resolution", absl::StrCat(problem, ", got ", c.resolution()));
   }
   if (c.base_width() < 0) return invalid("base_width", "must be >= 0 (0: the official 64)");
   if (c.num_groups() < 0) return invalid("num_groups", "must be >= 0 (0: the official 32)");
-  if (c.resolution() > 0 && c.resolution() < kMinResolution) {
-    return invalid("resolution", absl::StrCat(c.resolution(), " is too small: BiT ResNet-v2 "
-                                              "halves its input 5 times, so it needs at least ",
-                                              kMinResolution, " (0: the HyperRule's)"));
-  }
   if (c.workers() <= 0) return invalid("workers", "must be positive");
   if (c.workers() > kMaxWorkers) {
     return invalid("workers", absl::StrCat("at most ", kMaxWorkers, " loader threads, got ",

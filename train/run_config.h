@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "data/datasets.h"
 #include "ops/loss.h"
 #include "train/run_config.pb.h"
@@ -46,6 +47,11 @@ inline constexpr int64_t kMaxBatch = int64_t{1} << 20;
 inline constexpr int64_t kMaxResolution = int64_t{1} << 16;
 // The smallest input size the programs take: the network's total stride, 2^5.
 inline constexpr int64_t kMinResolution = 32;
+
+// What --resolution takes, "" when `resolution` is one of them: 0, which means `zero_means`
+// (the HyperRule's, the model's own), or kMinResolution to kMaxResolution pixels. One rule and
+// one wording for every program with the flag.
+std::string resolution_problem(int64_t resolution, absl::string_view zero_means);
 
 // --loss's two values.
 inline constexpr char kSoftmaxLoss[] = "softmax";

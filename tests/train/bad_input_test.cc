@@ -303,7 +303,7 @@ std::vector<Row> rows() {
        {"--examples_per_class", "100"}},
       {"flags", "`--resolution=16` (the network halves its input 5 times)",
        [] { return error_line(run_with({"--resolution=16"})); },
-       {"--resolution", "16", "at least 32"}},
+       {"--resolution", "from 32", "got 16"}},
       {"flags", "`--resolution=65536 --batch=1048576 --batch_split=1`, the largest taken (54 PB, "
                 "past any machine's address space)",
        [] {
@@ -313,7 +313,7 @@ std::vector<Row> rows() {
        {"no memory for a batch", "3x65536x65536", "lower --batch", "--resolution"}},
       {"flags", "`--resolution=65537`",
        [] { return error_line(run_with({"--resolution=65537"})); },
-       {"--resolution", "at most 65536"}},
+       {"--resolution", "to 65536", "got 65537"}},
       {"flags", "`--mixup_alpha=inf`",
        [] { return error_line(run_with({"--mixup_alpha=inf"})); },
        {"--mixup_alpha", "finite"}},

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "data/idx_dataset.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ops/math_mode.h"
 #include "tests/testing/assertions.h"
@@ -77,10 +78,18 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   c.set_eval_batch(INT64_MAX);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--eval_batch", "at most 1048576"}));
   c = valid();
-  c.set_resolution(kMaxResolution + 1);
-  EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--resolution", "at most 65536"}));
-  c.set_resolution(kMaxResolution);
-  EXPECT_TRUE(check_run_config(c).ok());
+  for (const int64_t bad : {int64_t{-1}, int64_t{16}, kMinResolution - 1, kMaxResolution + 1}) {
+    c.set_resolution(bad);
+    EXPECT_TRUE(testing::fails_naming(
+        check_run_config(c),
+        {"--resolution: expected a size in pixels from 32", "to 65536, or 0 for the HyperRule's",
+         absl::StrCat("got ", bad)}))
+        << bad;
+  }
+  for (const int64_t good : {int64_t{0}, kMinResolution, kMaxResolution}) {
+    c.set_resolution(good);
+    EXPECT_TRUE(check_run_config(c).ok()) << good;
+  }
   c = valid();
   c.set_base_width(-1);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--base_width", ">= 0"}));
