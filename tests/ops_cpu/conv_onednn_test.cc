@@ -36,6 +36,7 @@ std::vector<ConvCase> conv_cases() {
       {"head_with_bias", {2, 32, 1, 1}, {10, 32, 1, 1}, {}, true},
       {"bias_odd_output", {3, 8, 6, 5}, {5, 8, 3, 3}, {{1, 1}, {1, 1}}, true},
       {"asymmetric", {2, 8, 10, 7}, {16, 8, 3, 2}, {{2, 1}, {1, 0}}},
+      {"asymmetric_dilation", {2, 8, 9, 10}, {8, 8, 3, 3}, {{1, 1}, {1, 2}, {1, 2}}},
   };
 }
 
@@ -96,6 +97,21 @@ TEST(ConvOnednnTest, ConvAddReusesOnlyAnAddendGivenUpAndUnshared) {
   Tensor y = conv2d_add(x, w, std::move(alone));
   EXPECT_EQ(y.raw_data(), memory);  // computed in place
   EXPECT_TRUE(testing::all_close(y, expected_alone, 1e-5, 1e-5));
+}
+
+// Primitives are cached by geometry: a conv without bias must not hand its primitive (which
+// takes no bias) to a conv of the same geometry with one, nor the other way round. Strided, so
+// that oneDNN's direct convolution runs with and without bias under every ISA's rules.
+TEST(ConvOnednnTest, ConvsWithAndWithoutBiasOfOneGeometryStayApart) {
+  const Tensor x = random_input({2, 8, 6, 5}, false), w = random_input({6, 8, 3, 3}, false);
+  const Tensor bias = random_input({6}, false);
+  const Conv2dAttrs attrs{{2, 2}, {1, 1}};
+  const Tensor without = conv2d(x, w, Tensor(), attrs), with = conv2d(x, w, bias, attrs);
+  const Tensor without_again = conv2d(x, w, Tensor(), attrs);
+  BackendOverride reference(Backend::kRef);
+  EXPECT_TRUE(close_to(with, conv2d(x, w, bias, attrs)));
+  EXPECT_TRUE(close_to(without, conv2d(x, w, Tensor(), attrs)));
+  EXPECT_TRUE(close_to(without_again, conv2d(x, w, Tensor(), attrs)));
 }
 
 TEST(ConvOnednnTest, OutputIsBlockedAndRootReadsPlainImage) {
