@@ -1,7 +1,8 @@
 // The Winograd F(2x2, 3x3) kernels (ops/cpu/conv/winograd_kernel.h) against the reference kernels,
 // directly on nChw8c buffers: the forward, the forward as the backward-data of the dual conv,
 // and the weight gradient, on BiT's small-map shapes and odd ones (maps of odd size, smaller
-// than a tile, paddings 0 to 2, output channels not a whole panel of the forward's products).
+// than a tile, paddings 0 to 2 and unequal ones, output channels not a whole panel of the
+// forward's products).
 #include "ops/cpu/conv/winograd_kernel.h"
 
 #include <omp.h>
@@ -31,15 +32,16 @@ using testing::unpack_blocked;
 
 struct Case {
   const char* name;
-  int64_t batch, in_channels, out_channels, h, w, pad;
+  int64_t batch, in_channels, out_channels, h, w, pad_h, pad_w;
 };
 
 const Case kCases[] = {
-    {"bit_b3_8x8", 2, 256, 256, 8, 8, 1}, {"bit_b4_4x4", 3, 64, 128, 4, 4, 1},
-    {"odd_map_7x5", 2, 16, 24, 7, 5, 1},  {"unpadded_odd", 1, 8, 16, 9, 6, 0},
-    {"pad2", 2, 24, 8, 5, 7, 2},          {"map_1x1", 3, 16, 8, 1, 1, 1},
-    {"map_2x3", 1, 8, 8, 2, 3, 1},        {"odd_map_7x5_16c", 2, 32, 16, 7, 5, 1},
-    {"pad2_16c", 1, 16, 48, 5, 7, 2},     {"map_1x1_16c", 3, 16, 32, 1, 1, 1},
+    {"bit_b3_8x8", 2, 256, 256, 8, 8, 1, 1}, {"bit_b4_4x4", 3, 64, 128, 4, 4, 1, 1},
+    {"odd_map_7x5", 2, 16, 24, 7, 5, 1, 1},  {"unpadded_odd", 1, 8, 16, 9, 6, 0, 0},
+    {"pad2", 2, 24, 8, 5, 7, 2, 2},          {"map_1x1", 3, 16, 8, 1, 1, 1, 1},
+    {"map_2x3", 1, 8, 8, 2, 3, 1, 1},        {"odd_map_7x5_16c", 2, 32, 16, 7, 5, 1, 1},
+    {"pad2_16c", 1, 16, 48, 5, 7, 2, 2},     {"map_1x1_16c", 3, 16, 32, 1, 1, 1, 1},
+    {"pad_1x0", 2, 16, 16, 6, 7, 1, 0},      {"pad_0x2_16c", 1, 16, 32, 7, 5, 0, 2},
 };
 
 // The channel blocks of activations the kernels take: oneDNN's choice on AVX2 and on AVX-512.
@@ -57,11 +59,12 @@ Winograd3x3Shape shape_of(const Case& c, int64_t block = 8) {
   s.out_channels = c.out_channels;
   s.in_h = c.h;
   s.in_w = c.w;
-  s.pad_h = s.pad_w = c.pad;
+  s.pad_h = c.pad_h;
+  s.pad_w = c.pad_w;
   return s;
 }
 
-Conv2dAttrs attrs_of(const Case& c) { return Conv2dAttrs{{1, 1}, {c.pad, c.pad}}; }
+Conv2dAttrs attrs_of(const Case& c) { return Conv2dAttrs{{1, 1}, {c.pad_h, c.pad_w}}; }
 
 Shape y_shape(const Winograd3x3Shape& s) { return {s.batch, s.out_channels, s.out_h(), s.out_w()}; }
 
@@ -111,8 +114,10 @@ TEST(Winograd3x3Test, DualForwardIsTheBackwardData) {
     dual.out_channels = c.in_channels;
     dual.in_h = conv.out_h();
     dual.in_w = conv.out_w();
-    dual.pad_h = dual.pad_w = 2 - c.pad;
+    dual.pad_h = 2 - c.pad_h;
+    dual.pad_w = 2 - c.pad_w;
     ASSERT_EQ(dual.out_h(), c.h);
+    ASSERT_EQ(dual.out_w(), c.w);
     Tensor w = random_input({c.out_channels, c.in_channels, 3, 3}, false);
     Tensor dy = random_input(y_shape(conv), false);
     Tensor expected;
@@ -214,18 +219,28 @@ TEST(Winograd3x3Test, RuleTakesStride1ConvsWith128ChannelsOrMore) {
 // Through autograd, as in training: 1x1 conv -> 3x3 conv -> 1x1 conv, so the 3x3 conv reads a
 // channel-blocked x and gets a channel-blocked dy, and the rule sends its passes to the Winograd
 // kernels (every map: forward and backward-data; 8x8 and 7x6: backward-weights too). On the
-// portable ISA the other kernels run.
+// portable ISA the other kernels run. The last map's paddings differ, as the dual's then do.
 TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
   const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
+  struct MapCase {
+    Shape map;
+    Conv2dAttrs attrs;
+  };
+  const MapCase maps[] = {{{8, 8}, {{1, 1}, {1, 1}}},
+                          {{7, 6}, {{1, 1}, {1, 1}}},
+                          {{4, 4}, {{1, 1}, {1, 1}}},
+                          {{13, 10}, {{1, 1}, {1, 1}}},
+                          {{7, 6}, {{1, 1}, {2, 0}}}};
   for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
     cpu::ScopedCpuIsaCap cap(isa);
-    for (const Shape& map : {Shape{8, 8}, Shape{7, 6}, Shape{4, 4}, Shape{13, 10}}) {
+    for (const auto& [map, attrs] : maps) {
       SCOPED_TRACE(std::string(cpu::cpu_isa_name(isa)) + " map " + std::to_string(map[0]) + "x" +
-                   std::to_string(map[1]));
+                   std::to_string(map[1]) + " padding " + std::to_string(attrs.padding[0]) +
+                   "x" + std::to_string(attrs.padding[1]));
       EXPECT_TRUE(matches_reference(
           [&](const std::vector<Tensor>& t) {
             Tensor x = conv2d(t[0], t[1]);
-            return conv2d(conv2d(x, t[2], Tensor(), Conv2dAttrs{{1, 1}, {1, 1}}), t[3]);
+            return conv2d(conv2d(x, t[2], Tensor(), attrs), t[3]);
           },
           {random_input({2, 4, map[0], map[1]}), random_input({128, 4, 1, 1}),
            random_input({136, 128, 3, 3}), random_input({5, 136, 1, 1})}));
