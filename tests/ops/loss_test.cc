@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <vector>
 
 #include "core/random.h"
 #include "gtest/gtest.h"
@@ -47,14 +49,25 @@ TEST(CrossEntropyTest, HandComputedLosses) {
 }
 
 TEST(CrossEntropyTest, LargeLogitsDoNotOverflow) {
-  // exp(1000) overflows; with the row max subtracted the loss is exactly 1000 and 0.
-  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
-    Tensor logits = from_vector<double>({1000, 0}, {1, 2}).to(dtype);
-    EXPECT_NEAR(cross_entropy(logits, labels_tensor({1})).item<double>(), 1000.0, 1e-3);
-    EXPECT_NEAR(cross_entropy(logits, labels_tensor({0})).item<double>(), 0.0, 1e-6);
-    Tensor shifted = from_vector<double>({-1000, -1001}, {1, 2}).to(dtype);
-    EXPECT_NEAR(cross_entropy(shifted, labels_tensor({1})).item<double>(),
-                std::log(1 + std::exp(1.0)), 1e-5);
+  // exp(1000) overflows; with the row max subtracted the loss is exactly 1000 and 0, wherever
+  // in the row the large logit is (the max must be taken over every class).
+  for (Backend backend : {Backend::kRef, Backend::kCpu}) {
+    BackendOverride use(backend);
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      for (int64_t large : {0, 1, 2}) {
+        SCOPED_TRACE(std::string(backend_name(backend)) + " " + dtype_name(dtype) +
+                     " large logit at " + std::to_string(large));
+        std::vector<double> row(3, 0.0);
+        row[large] = 1000;
+        Tensor logits = from_vector<double>(row, {1, 3}).to(dtype);
+        const int64_t other = (large + 1) % 3;
+        EXPECT_NEAR(cross_entropy(logits, labels_tensor({other})).item<double>(), 1000.0, 1e-3);
+        EXPECT_NEAR(cross_entropy(logits, labels_tensor({large})).item<double>(), 0.0, 1e-6);
+      }
+      Tensor shifted = from_vector<double>({-1000, -1001}, {1, 2}).to(dtype);
+      EXPECT_NEAR(cross_entropy(shifted, labels_tensor({1})).item<double>(),
+                  std::log(1 + std::exp(1.0)), 1e-5);
+    }
   }
 }
 
