@@ -59,6 +59,15 @@ TEST(ElementwiseOnednnTest, AffineMatchesReference) {
                                 {random_input({7, 3})}));
 }
 
+// A shift would fill a blocked layout's padding lanes (C = 5) with itself; oneDNN's primitives
+// count on blocked inputs' padding being zero, so y keeps it zero (or is plain).
+TEST(ElementwiseOnednnTest, AffineWithAShiftKeepsThePaddingZero) {
+  Tensor x = blocked(randn({2, 8, 3, 3}), randn({5, 8, 1, 1}));
+  ASSERT_FALSE(x.is_plain());
+  Tensor y = affine(x, 2.0, 0.5);
+  if (!y.is_plain()) EXPECT_TRUE(testing::padding_channels_are_zero(y));
+}
+
 using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
 
 TEST(ElementwiseOnednnTest, BinaryOpsMatchReferenceForEveryLayoutMix) {
