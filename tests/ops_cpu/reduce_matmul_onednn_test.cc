@@ -113,6 +113,15 @@ TEST(MatmulOnednnTest, LinearForwardAndBackwardMatchReference) {
       {random_input({1, 17}), random_input({17, 1})}));
 }
 
+// An empty inner dimension sums nothing: every output is 0. The kernel hands it to the
+// reference one (oneDNN would run its slow reference matmul, which this test binary forbids).
+TEST(MatmulOnednnTest, EmptyInnerDimensionGivesZeros) {
+  EXPECT_TRUE(testing::all_close(call<MatmulFwd>(zeros({3, 0}), zeros({0, 4}), false, false),
+                                 zeros({3, 4}), 0, 0));
+  EXPECT_TRUE(testing::all_close(call<MatmulFwd>(zeros({0, 3}), zeros({4, 0}), true, true),
+                                 zeros({3, 4}), 0, 0));
+}
+
 TEST(MatmulOnednnTest, ErrorsNameTheOpAndShapes) {
   EXPECT_TRUE(throws_error([] { call<MatmulFwd>(zeros({2, 3}), zeros({4, 5}), false, false); },
                            {"matmul", "(2, 3)", "(4, 5)"}));
