@@ -175,11 +175,28 @@ TEST(ImageIoTest, JpegScaleIsTheSmallestThatKeepsTheSize) {
   EXPECT_EQ(size({5, 6}), Size(5, 7));     // 2/8 gives 4x5: too small
   EXPECT_EQ(size({1, 1}), Size(2, 3));     // 1/8 is the smallest there is
   EXPECT_EQ(size({13, 17}), Size(13, 17));
+  EXPECT_EQ(size({11, 14}), Size(12, 15));  // 7/8: the largest scale short of full size
   EXPECT_EQ(size({14, 5}), Size(13, 17));  // larger than the image: full size
   EXPECT_EQ(size({}), Size(13, 17));       // no hint
+  EXPECT_EQ(size({0, 10}), Size(13, 17));  // either side 0 is no hint either
+  EXPECT_EQ(size({10, 0}), Size(13, 17));
   // PNG has no such scaling.
   const Image png = decode_ok_at_least("rgb8.png", {1, 1});
   EXPECT_TRUE(same_pixels(png, read_ppm(testdata("rgb8.ppm"))));
+}
+
+// CMYK to RGB rounds (255 - C)(255 - K) / 255 to the nearest level, as PIL does. JpegMatchesPil
+// allows for a different IDCT build, which moves samples either way; a conversion that
+// truncated instead would make the image darker on average than PIL's.
+TEST(ImageIoTest, CmykConversionRoundsToNearest) {
+  const Image decoded = decode_ok("cmyk.jpg"), pil = read_ppm(testdata("cmyk.ppm"));
+  ASSERT_EQ(decoded.pixels.size(), pil.pixels.size());
+  double total_difference = 0;
+  for (size_t i = 0; i < pil.pixels.size(); ++i) {
+    total_difference += int{decoded.pixels[i]} - int{pil.pixels[i]};
+  }
+  const double mean_difference = total_difference / static_cast<double>(pil.pixels.size());
+  EXPECT_LT(std::abs(mean_difference), 0.1) << mean_difference;
 }
 
 TEST(ImageIoTest, GrayJpegIsReplicated) {
