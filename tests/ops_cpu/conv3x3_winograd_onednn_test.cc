@@ -217,9 +217,12 @@ TEST(Winograd3x3Test, RuleTakesStride1ConvsWith128ChannelsOrMore) {
 }
 
 // Through autograd, as in training: 1x1 conv -> 3x3 conv -> 1x1 conv, so the 3x3 conv reads a
-// channel-blocked x and gets a channel-blocked dy, and the rule sends its passes to the Winograd
-// kernels (every map: forward and backward-data; 8x8 and 7x6: backward-weights too). On the
-// portable ISA the other kernels run. The last map's paddings differ, as the dual's then do.
+// channel-blocked x and gets a channel-blocked dy. Where oneDNN blocks by 8 (AVX2, and this
+// test's _isa_avx2 variant) the rule sends its passes to the Winograd kernels (every map:
+// forward and backward-data; 8x8 and 7x6: backward-weights too); on AVX-512, 136 channels make
+// padded 16-blocks and oneDNN's kernels run (the next test has the hand-written ones on
+// 16-blocks). On the portable ISA the other kernels run. The last map's paddings differ, as the
+// dual's then do.
 TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
   const onednn::ScopedConvRules avx2_rules(onednn::ConvRules::kAvx2);  // these kernels' rule
   struct MapCase {
