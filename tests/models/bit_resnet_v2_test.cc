@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "autograd/grad_mode.h"
 #include "gtest/gtest.h"
 #include "ops/elementwise.h"
@@ -14,6 +15,7 @@ namespace bitgrad {
 namespace {
 
 using testing::all_close;
+using testing::fails_naming;
 using testing::throws_error;
 
 // The narrow model of the tests (and of tools/golden): base_width 4, num_groups 2 keep every
@@ -50,7 +52,8 @@ TEST(BitConfigTest, ParsesModelNames) {
 TEST(BitConfigTest, UnknownNamesAreClearErrors) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"BiT-L-R50x1", "upstream must be S"}, {"R34x1", "depth '34'"},
-      {"R50x5", "width '5' is not 1..4"},    {"R50x", "width ''"},
+      {"R50x5", "width '5' is not 1..4"},    {"R50x0", "width '0' is not 1..4"},
+      {"R50x", "width ''"},
       {"ResNet50", "no 'x<width>'"},        {"R50", "no 'x<width>'"},
       {"", "no 'R<depth>'"},                  {"BiT-M-r50x1", "no 'R<depth>'"},
   };
@@ -75,6 +78,73 @@ TEST(BitConfigTest, InvalidConfigsThrowNamingTheField) {
   config = narrow();
   config.head_size = 0;
   EXPECT_TRUE(throws_error([&] { BitResNetV2 model(config); }, {"head_size", "0"}));
+}
+
+// Each bound is inclusive, and a field one past it is named; check_bit_config builds nothing, so
+// the largest configs are cheap to check.
+TEST(BitConfigTest, FieldsAreCheckedAgainstInclusiveBounds) {
+  struct Field {
+    const char* name;
+    int64_t BitConfig::*value;
+    int64_t max;
+  };
+  for (const Field& field : {Field{"width_factor", &BitConfig::width_factor,
+                                   BitConfig::kMaxWidthFactor},
+                             Field{"base_width", &BitConfig::base_width, BitConfig::kMaxBaseWidth},
+                             Field{"head_size", &BitConfig::head_size, BitConfig::kMaxHeadSize}}) {
+    SCOPED_TRACE(field.name);
+    BitConfig config;
+    config.*field.value = field.max;
+    EXPECT_NO_THROW(check_bit_config(config));
+    for (int64_t bad : {field.max + 1, int64_t{0}, int64_t{-1}}) {
+      config.*field.value = bad;
+      EXPECT_TRUE(throws_error([&] { check_bit_config(config); },
+                               {field.name, absl::StrCat("1..", field.max, ", got ", bad)}));
+    }
+  }
+  // No group count divides the root width unless it is positive (0 would divide by zero).
+  for (int64_t groups : {0, -1, -2}) {
+    BitConfig config;
+    config.num_groups = groups;
+    EXPECT_TRUE(throws_error([&] { check_bit_config(config); },
+                             {absl::StrCat("num_groups ", groups), "root width 64"}));
+  }
+}
+
+// The program's form of the same rules names the flags, and suggests a group count that fits.
+TEST(BitConfigTest, WidthFlagErrorsNameTheFlags) {
+  EXPECT_TRUE(check_width_flags(narrow()).ok());
+  BitConfig config = narrow();
+  for (int64_t bad : {int64_t{0}, BitConfig::kMaxBaseWidth + 1}) {
+    config.base_width = bad;
+    EXPECT_TRUE(fails_naming(check_width_flags(config),
+                             {absl::StrCat("--base_width=", bad, ": must be 1..4096")}));
+  }
+  config.base_width = BitConfig::kMaxBaseWidth;
+  EXPECT_TRUE(check_width_flags(config).ok());
+  config = narrow();
+  config.base_width = 12;
+  config.num_groups = 8;
+  EXPECT_TRUE(fails_naming(check_width_flags(config),
+                           {"--num_groups: 8 GroupNorm groups", "root width 12",
+                            "--base_width=12", "e.g. --num_groups=6"}));
+  config.num_groups = 0;  // as a program passes "not given" on
+  EXPECT_TRUE(fails_naming(check_width_flags(config), {"--num_groups: 0 GroupNorm groups"}));
+  config.base_width = 5;  // an odd root width: only one group fits for sure
+  config.num_groups = 2;
+  EXPECT_TRUE(fails_naming(check_width_flags(config), {"e.g. --num_groups=1"}));
+}
+
+TEST(BitConfigTest, NamesOfTheArchitecture) {
+  BitConfig config = narrow(101);
+  config.width_factor = 3;
+  EXPECT_EQ(bit_arch_name(config), "R101x3");
+  EXPECT_EQ(bit_arch_description(config), "R101x3 (base width 4, 2 groups)");
+  EXPECT_EQ(requested_arch("R101x3", config), "R101x3");
+  EXPECT_EQ(requested_arch("BiT-M-R101x3", config), "BiT-M-R101x3 (R101x3)");
+  EXPECT_EQ(class_names_mismatch({}, 5), "");
+  EXPECT_EQ(class_names_mismatch({"a", "b"}, 2), "");
+  EXPECT_EQ(class_names_mismatch({"a", "b"}, 5), "2 class names for a head of 5");
 }
 
 // bit.md §1.1: parameter counts in millions, body (all but the head conv), + 21843 and + 1000.
@@ -117,6 +187,11 @@ TEST(BitFlopsTest, MatchesThePublishedResNet50Count) {
   double ratio = static_cast<double>(bit_forward_flops(r50x3, 224)) / bit_forward_flops(r50, 224);
   EXPECT_GT(ratio, 8.7);
   EXPECT_LT(ratio, 9.0);
+  // The head's 1x1 conv on the pooled 2048 features: 2 flops per weight, whatever the size.
+  BitConfig r50_21k = r50;
+  r50_21k.head_size = 21843;
+  EXPECT_EQ(bit_forward_flops(r50_21k, 224) - bit_forward_flops(r50, 224), 2 * 2048 * 20843);
+  EXPECT_EQ(bit_forward_flops(r50_21k, 448) - bit_forward_flops(r50, 448), 2 * 2048 * 20843);
 }
 
 TEST(BitParamCountTest, ArrayCounts) {
@@ -262,6 +337,7 @@ TEST(BitResNetV2Test, ResetHeadReplacesOnlyTheHeadConv) {
   const Tensor body_weight = model.parameter("body.block1.unit01.conv1.weight");
   model.reset_head(9, /*zero=*/true);
   EXPECT_EQ(model.config().head_size, 9);
+  EXPECT_TRUE(model.config().zero_head);
   const Tensor head = model.parameter("head.conv.weight");
   EXPECT_EQ(head.shape(), Shape({9, 128, 1, 1}));
   EXPECT_EQ(head.dtype(), DType::kFloat64);
