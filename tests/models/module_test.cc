@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ops/elementwise.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {
@@ -101,6 +102,26 @@ TEST(ModuleTest, ParametersMustBeDefinedFloatingLeaves) {
                            {"Custom", "'w'", "floating", "int64"}));
   EXPECT_TRUE(throws_error([&] { module.register_module("m", std::shared_ptr<Module>()); },
                            {"Custom", "'m'", "null"}));
+  // An op's result would be a parameter the optimizer cannot update in place.
+  const Tensor leaf = ones({2}).set_requires_grad();
+  EXPECT_TRUE(throws_error([&] { module.register_parameter("w", leaf * 2.0); },
+                           {"Custom", "'w'", "grad_fn", "x.detach()"}));
+  EXPECT_TRUE(throws_error([&] { module.register_buffer("b", Tensor()); },
+                           {"Custom", "register_buffer", "'b'", "undefined"}));
+  EXPECT_TRUE(module.named_parameters().empty());
+  EXPECT_TRUE(module.named_buffers().empty());
+}
+
+// A module among its own submodules would make every recursive walk endless.
+TEST(ModuleTest, AModuleCannotBeItsOwnSubmoduleNorReplacedByNothing) {
+  auto module = std::make_shared<Module>("Custom");
+  EXPECT_TRUE(throws_error([&] { module->register_module("me", module); },
+                           {"Custom", "'me'", "the module itself"}));
+  EXPECT_TRUE(module->named_children().empty());
+  Tree tree;
+  EXPECT_TRUE(throws_error([&] { tree.replace_module("a", std::shared_ptr<Leaf>()); },
+                           {"Tree", "replace_module", "'a'", "null"}));
+  EXPECT_NE(tree.submodule("a"), nullptr);
 }
 
 TEST(ModuleTest, LookupsOfMissingNamesThrowNamingThem) {
@@ -148,6 +169,7 @@ TEST(ModuleTest, ToDTypeConvertsInPlaceSoHeldHandlesFollow) {
   EXPECT_EQ(held.grad().to_vector<double>(), std::vector<double>(6, 0.5));
   EXPECT_EQ(held.to_vector<double>(), std::vector<double>(6, 1.0));
   EXPECT_EQ(tree.running.dtype(), DType::kFloat64);
+  EXPECT_EQ(tree.inner->dtype(), DType::kFloat64);  // it has no parameter of its own, b has
   EXPECT_EQ(tree.a->count.dtype(), DType::kInt64);  // integer buffers are left alone
   EXPECT_TRUE(throws_error([&] { tree.to(DType::kInt64); }, {"Tree", "floating"}));
 }

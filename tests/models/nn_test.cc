@@ -75,6 +75,11 @@ TEST(NnTest, Conv2dParametersAndForward) {
   EXPECT_EQ(no_bias.named_parameters().size(), 1u);
   EXPECT_TRUE(throws_error([&] { nn::Conv2d(nn::Conv2dOptions(4, 6, 3).groups(4)); },
                            {"Conv2d", "4 groups", "out 6"}));
+  EXPECT_TRUE(throws_error([&] { nn::Conv2d(nn::Conv2dOptions(6, 4, 3).groups(4)); },
+                           {"Conv2d", "4 groups", "in 6"}));
+  // conv + addend in one pass has no place for a bias.
+  EXPECT_TRUE(throws_error([&] { conv.forward_add(x, zeros({2, 6, 5, 5})); },
+                           {"Conv2d", "forward_add", "without a bias"}));
 }
 
 TEST(NnTest, StdConv2dConvolvesWithTheStandardizedKernel) {
@@ -157,6 +162,11 @@ TEST(NnTest, StdConv2dCachesTheKernelOnlyForGradientFreeEval) {
   }
   conv.train();
   EXPECT_FALSE(conv.has_cached_weight());
+  {
+    NoGradGuard no_grad;  // training mode without gradients: recomputed, not cached
+    EXPECT_TRUE(all_close(conv(x), by_hand(), 1e-4, 1e-4));
+    EXPECT_FALSE(conv.has_cached_weight());
+  }
   // In training the gradient reaches the raw weight.
   sum(conv(x) * conv(x)).backward();
   EXPECT_TRUE(conv.weight.grad().defined());
@@ -194,6 +204,9 @@ TEST(NnTest, LinearForward) {
   linear.bias.copy_(from_vector<float>({0.5, -0.5}, {2}));
   const Tensor y = linear(from_vector<float>({1, 1, 1, 2, 0, -1}, {2, 3}));
   EXPECT_TRUE(all_close(y, from_vector<float>({6.5, -0.5, -0.5, -3.5}, {2, 2})));
+  nn::Linear no_bias(3, 2, false, generator);
+  EXPECT_FALSE(no_bias.bias.defined());
+  EXPECT_EQ(no_bias.named_parameters().size(), 1u);
 }
 
 TEST(NnTest, ZeroPadMaxPoolPadsWithZerosNotMinusInfinity) {
