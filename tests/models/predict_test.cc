@@ -116,6 +116,15 @@ TEST(NpzModelInfoTest, WhatAnNpzHasNoPlaceForGoesBesideIt) {
   EXPECT_EQ(*save_npz_model_info(npz, official, "softmax", 0), "");
   EXPECT_FALSE(std::filesystem::exists(info));
 
+  // Out-of-range values are named, not read as another model.
+  for (const std::string& bad :
+       {"base_width: -4", "num_groups: -2", "input_resolution: -1", "input_resolution: 65537"}) {
+    std::ofstream(info) << bad;
+    EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, narrowed).status(),
+                             {info, "input_resolution in [0, 65536]", bad}));
+  }
+  std::ofstream(info) << "input_resolution: 65536";
+  EXPECT_TRUE(load_bit_model_for_inference(npz, narrowed).ok());
   std::ofstream(info) << "loss: \"hinge\"";
   EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, {}).status(),
                            {info, "loss softmax or sigmoid", "hinge"}));
@@ -258,6 +267,15 @@ TEST(LoadForInferenceTest, SniffsNpzAndCheckpointFiles) {
   EXPECT_TRUE(fails_naming(load_bit_model_for_inference(npz, options).status(), {npz, "R101x1"}));
   EXPECT_TRUE(fails_naming(load_bit_model_for_inference(checkpoint, options).status(),
                            {checkpoint, "R101x1"}));
+  // A checkpoint records its width and groups: either flag given otherwise is refused.
+  options.model_name = "";
+  options.num_groups = 4;
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(checkpoint, options).status(),
+                           {"--num_groups=4 given", "base width 4 with 2 groups"}));
+  options.num_groups = 2;
+  options.base_width = 8;
+  EXPECT_TRUE(fails_naming(load_bit_model_for_inference(checkpoint, options).status(),
+                           {"--base_width=8 given", "base width 4 with 2 groups"}));
   const std::string missing = temp_path("missing.npz");
   EXPECT_TRUE(absl::IsNotFound(load_bit_model_for_inference(missing, {}).status()));
 }
