@@ -1,5 +1,7 @@
 #include "models/onnx_export.h"
 
+#include <array>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -7,10 +9,18 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/match.h"
+#include "autograd/grad_mode.h"
 #include "gtest/gtest.h"
 #include "onnx/checker.h"
 #include "onnx/onnx_pb.h"
+#include "ops/conv.h"
+#include "ops/elementwise.h"
 #include "ops/norm.h"
+#include "ops/pad.h"
+#include "ops/pool.h"
+#include "ops/reduce.h"
+#include "ops/reshape.h"
 #include "tests/testing/assertions.h"
 
 namespace bitgrad {
@@ -42,14 +52,16 @@ onnx::ModelProto read_model(const std::string& path) {
   return model;
 }
 
+// A float32 initializer's values, from its raw data.
+Tensor float_tensor(const onnx::TensorProto& t) {
+  std::vector<float> values(t.raw_data().size() / sizeof(float));
+  std::memcpy(values.data(), t.raw_data().data(), t.raw_data().size());
+  return from_vector<float>(values, Shape(t.dims().begin(), t.dims().end()));
+}
+
 Tensor initializer(const onnx::ModelProto& model, const std::string& name) {
   for (const onnx::TensorProto& t : model.graph().initializer()) {
-    if (t.name() != name) continue;
-    Shape shape;
-    std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
-    std::vector<float> values(t.raw_data().size() / sizeof(float));
-    std::memcpy(values.data(), t.raw_data().data(), t.raw_data().size());
-    return from_vector<float>(values, Shape(dims));
+    if (t.name() == name) return float_tensor(t);
   }
   ADD_FAILURE() << "no initializer " << name;
   return Tensor();
@@ -83,6 +95,155 @@ TEST(OnnxExportTest, TheGraphFollowsTheModelWithWeightStandardizationFolded) {
   EXPECT_TRUE(all_close(root, weight_standardize(model.root->conv->weight, 1e-10), 1e-6, 1e-7));
   EXPECT_FALSE(all_close(root, model.root->conv->weight, 1e-3, 1e-3));
   EXPECT_TRUE(all_close(initializer(exported, "head.conv.bias"), model.head->conv->bias));
+}
+
+// Runs an exported graph on `images` by the ONNX operator definitions (opset 13), for the ops
+// export_bit_onnx writes; Conv, Pad and MaxPool through bitgrad's ops, the rest written out.
+// The wiring, attributes and initializers are the export's: only the arithmetic is borrowed.
+class OnnxInterpreter {
+ public:
+  explicit OnnxInterpreter(const onnx::GraphProto& graph) : graph_(graph) {
+    for (const onnx::TensorProto& t : graph.initializer()) {
+      if (t.data_type() == onnx::TensorProto::INT64) {
+        ints_[t.name()] = std::vector<int64_t>(t.int64_data().begin(), t.int64_data().end());
+      } else {
+        floats_[t.name()] = float_tensor(t);
+      }
+    }
+  }
+
+  Tensor run(const Tensor& images) {
+    floats_[graph_.input(0).name()] = images;
+    for (const onnx::NodeProto& node : graph_.node()) {
+      SCOPED_TRACE(node.name());
+      floats_[node.output(0)] = evaluate(node);
+    }
+    return floats_.at(graph_.output(0).name());
+  }
+
+ private:
+  // The export spells out every attribute, defaults too: a missing one is a failure.
+  static const onnx::AttributeProto& attribute(const onnx::NodeProto& node,
+                                               const std::string& name) {
+    for (const onnx::AttributeProto& a : node.attribute()) {
+      if (a.name() == name) return a;
+    }
+    ADD_FAILURE() << node.op_type() << " " << node.name() << " has no attribute " << name;
+    static const onnx::AttributeProto none;
+    return none;
+  }
+  static std::vector<int64_t> ints(const onnx::NodeProto& node, const std::string& name) {
+    const onnx::AttributeProto& a = attribute(node, name);
+    return std::vector<int64_t>(a.ints().begin(), a.ints().end());
+  }
+
+  // ONNX pads are all the begins, then all the ends; a conv's or pool's must be symmetric.
+  static std::array<int64_t, 2> symmetric_pads(const std::vector<int64_t>& pads) {
+    EXPECT_EQ(pads.size(), 4u);
+    EXPECT_TRUE(pads.size() == 4 && pads[0] == pads[2] && pads[1] == pads[3]);
+    return {pads.at(0), pads.at(1)};
+  }
+
+  // Reshape's target: 0 copies the input's extent, -1 is inferred (by reshape).
+  static std::vector<int64_t> target_shape(const Shape& in, std::vector<int64_t> shape) {
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (shape[d] == 0) shape[d] = in[d];
+    }
+    return shape;
+  }
+
+  // y = scale * (x - mean) / sqrt(var + epsilon) + bias over the trailing dims of each (n, c).
+  static Tensor instance_norm(const Tensor& x, const Tensor& scale, const Tensor& bias,
+                              double epsilon) {
+    const int64_t rows = x.size(0) * x.size(1), channels = x.size(1), length = x.numel() / rows;
+    std::vector<double> v = x.to_vector<double>();
+    const std::vector<double> g = scale.to_vector<double>(), b = bias.to_vector<double>();
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      for (int64_t i = 0; i < length; ++i) mean += v[r * length + i] / length;
+      for (int64_t i = 0; i < length; ++i) var += std::pow(v[r * length + i] - mean, 2) / length;
+      for (int64_t i = 0; i < length; ++i) {
+        double& y = v[r * length + i];
+        y = g[r % channels] * (y - mean) / std::sqrt(var + epsilon) + b[r % channels];
+      }
+    }
+    return from_vector(v, x.shape()).to(DType::kFloat32);
+  }
+
+  Tensor evaluate(const onnx::NodeProto& node) {
+    const std::string& op = node.op_type();
+    auto in = [&](int i) { return floats_.at(node.input(i)); };
+    if (op == "Conv") {
+      Conv2dAttrs attrs;
+      const std::vector<int64_t> strides = ints(node, "strides");
+      const std::vector<int64_t> dilations = ints(node, "dilations");
+      attrs.stride = {strides.at(0), strides.at(1)};
+      attrs.dilation = {dilations.at(0), dilations.at(1)};
+      attrs.padding = symmetric_pads(ints(node, "pads"));
+      attrs.groups = attribute(node, "group").i();
+      const Tensor w = in(1);
+      EXPECT_EQ(ints(node, "kernel_shape"), std::vector<int64_t>({w.size(2), w.size(3)}));
+      return conv2d(in(0), w, node.input_size() > 2 ? in(2) : Tensor(), attrs);
+    }
+    if (op == "Pad") {
+      const std::vector<int64_t> pads = ints_.at(node.input(1));  // N, C, H, W begins, then ends
+      EXPECT_EQ(pads.size(), 8u);
+      EXPECT_EQ(std::vector<int64_t>(pads.begin(), pads.begin() + 2), std::vector<int64_t>(2, 0));
+      return pad(in(0), {pads.at(3), pads.at(7), pads.at(2), pads.at(6)});
+    }
+    if (op == "MaxPool") {
+      Pool2dAttrs attrs;
+      const std::vector<int64_t> kernel = ints(node, "kernel_shape");
+      const std::vector<int64_t> strides = ints(node, "strides");
+      attrs.kernel = {kernel.at(0), kernel.at(1)};
+      attrs.stride = {strides.at(0), strides.at(1)};
+      attrs.padding = symmetric_pads(ints(node, "pads"));
+      return max_pool2d(in(0), attrs);
+    }
+    if (op == "Shape") {
+      ints_[node.output(0)] = in(0).shape().vec();
+      return Tensor();
+    }
+    if (op == "Reshape") {
+      return reshape(in(0), target_shape(in(0).shape(), ints_.at(node.input(1))));
+    }
+    if (op == "InstanceNormalization") {
+      return instance_norm(in(0), in(1), in(2), attribute(node, "epsilon").f());
+    }
+    if (op == "Mul") return in(0) * in(1);
+    if (op == "Add") return in(0) + in(1);
+    if (op == "Relu") return relu(in(0));
+    if (op == "ReduceMean") return mean(in(0), ints(node, "axes"), attribute(node, "keepdims").i());
+    if (op == "Flatten") return flatten(in(0), attribute(node, "axis").i());
+    ADD_FAILURE() << "no interpretation of " << op;
+    return Tensor();
+  }
+
+  const onnx::GraphProto& graph_;
+  std::map<std::string, Tensor> floats_;
+  std::map<std::string, std::vector<int64_t>> ints_;
+};
+
+// The exported graph computes the model's logits: every conv's stride and padding, every
+// GroupNorm's groups, epsilon and ReLU, and each shortcut's source are as the model has them.
+TEST(OnnxExportTest, TheGraphComputesTheModelsLogits) {
+  BitResNetV2 model(tiny_config(50));
+  model.eval();
+  NoGradGuard no_grad;
+  // Biases and GroupNorm affines away from their initial 0 and 1, so that an export that drops
+  // one, or swaps a weight for a bias, gives other logits.
+  Generator generator(5);
+  for (auto& [name, param] : model.named_parameters()) {
+    if (absl::EndsWith(name, ".bias") || absl::StrContains(name, "gn")) {
+      param.copy_(param + randn(param.shape(), DType::kFloat32, Device::cpu(), generator) * 0.1);
+    }
+  }
+  const std::string path = temp_path("evaluated.onnx");
+  ASSERT_TRUE(export_bit_onnx(model, path).ok());
+  const onnx::ModelProto exported = read_model(path);
+  const Tensor images = randn({2, 3, 40, 40}, DType::kFloat32, Device::cpu(), generator);
+  const Tensor logits = OnnxInterpreter(exported.graph()).run(images);
+  EXPECT_TRUE(testing::close_relative(logits, model(images), 1e-4));
 }
 
 TEST(OnnxExportTest, ClassNamesInputSizeAndProbabilitiesGoIntoTheMetadata) {
