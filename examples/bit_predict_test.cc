@@ -382,16 +382,18 @@ TEST(BitPredictTest, AnUnreadableImageCostsOnlyItsOwnPrediction) {
 }
 
 // --csv: one row per input and rank, in the order of the logits (which --output keeps), with the
-// softmax probability and the class name; a file name with a comma and quotes is quoted.
+// softmax probability and the class name; a file name with a comma or a quote is quoted.
 TEST(BitPredictTest, CsvHoldsTheTopKOfEveryInput) {
   const std::string labels = temp_path("csv_labels.txt");
   std::ofstream(labels) << "zero\none\ntwo\nthree\nfour\n";
-  // --input splits at commas, so the odd name comes from a folder.
+  // --input splits at commas, so the odd names come from a folder.
   const std::string folder = temp_path("csv_images");
   std::filesystem::create_directories(folder);
-  const std::string odd = folder + "/a,\"b\".png";
-  std::filesystem::copy_file("tests/data/testdata/rgb8.png", odd,
-                             std::filesystem::copy_options::overwrite_existing);
+  const std::vector<std::string> odd = {folder + "/a,\"b\".png", folder + "/c\"d\".png"};
+  for (const std::string& name : odd) {
+    std::filesystem::copy_file("tests/data/testdata/rgb8.png", name,
+                               std::filesystem::copy_options::overwrite_existing);
+  }
   const std::string images = "tests/data/testdata/rgb.jpg," + folder;
   const std::string csv = temp_path("top3.csv"), output = temp_path("csv_logits.npy");
   Result result = run("--weights=" + kWeights + kTinyFlags + " --input=" + images +
@@ -403,8 +405,10 @@ TEST(BitPredictTest, CsvHoldsTheTopKOfEveryInput) {
   const std::vector<float> values = logits->to_vector<float>();
   const std::vector<std::string> names = {"zero", "one", "two", "three", "four"};
   std::string expected = "input,rank,class,name,probability,logit\n";
-  const std::vector<std::string> inputs = {
-      "tests/data/testdata/rgb.jpg", "\"" + absl::StrReplaceAll(odd, {{"\"", "\"\""}}) + "\""};
+  std::vector<std::string> inputs = {"tests/data/testdata/rgb.jpg"};
+  for (const std::string& name : odd) {
+    inputs.push_back("\"" + absl::StrReplaceAll(name, {{"\"", "\"\""}}) + "\"");
+  }
   std::vector<double> probabilities;
   for (size_t n = 0; n < inputs.size(); ++n) {
     const float* row = values.data() + n * 5;
@@ -437,7 +441,7 @@ TEST(BitPredictTest, CsvHoldsTheTopKOfEveryInput) {
     masked += line.substr(0, cut + 1) + "P" + line.substr(line.rfind(',')) + "\n";
   }
   EXPECT_EQ(masked, expected);
-  EXPECT_TRUE(contains(result.err, {"wrote the top 3 of 2 inputs to " + csv}));
+  EXPECT_TRUE(contains(result.err, {"wrote the top 3 of 3 inputs to " + csv}));
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=" + images +
                      " --top_k=0 --csv=" + csv),
                  {"--csv", "--top_k >= 1"}, "leave --top_k out");
@@ -485,6 +489,11 @@ TEST(BitPredictTest, ShowsProgressOverSeveralBatches) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_TRUE(contains(result.err, {"2/5 inputs", "4/5 inputs", "5/5 inputs", "images/s"}));
   EXPECT_EQ(result.out, "");
+  // One batch: nothing to follow.
+  result = run("--weights=" + kWeights + kTinyFlags + " --input=" + input +
+               " --batch=5 --top_k=0");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_FALSE(contains(result.err, {"images/s"})) << result.err;
 }
 
 // `bazel run` starts the program in its runfiles tree; relative paths, a --flagfile's too, are
@@ -576,8 +585,10 @@ TEST(BitPredictTest, Errors) {
   expect_failure(run("--weights=" + weights + " --input=" + input + " --csv=" + input),
                  {"--csv: " + input + " is the file --input reads"},
                  "--output and --csv each take a new file of their own");
-  expect_failure(run("--weights=missing.npz --input=" + input + " --batch=0"),
-                 {"--batch=0: expected 1 to 1048576"}, "leave --batch out (16)");
+  for (const std::string batch : {"0", "1048577"}) {
+    expect_failure(run("--weights=missing.npz --input=" + input + " --batch=" + batch),
+                   {"--batch=" + batch + ": expected 1 to 1048576"}, "leave --batch out (16)");
+  }
   expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=-3"),
                  {"--resolution=-3: expected a size in pixels from 32"}, "leave --resolution out");
   expect_failure(run("--weights=missing.npz --input=" + input + " --resolution=7"),
