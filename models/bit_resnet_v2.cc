@@ -321,7 +321,9 @@ Tensor BitResNetV2::features(const Tensor& x) {
 }
 
 void BitResNetV2::reset_head(int64_t head_size, bool zero) {
-  BG_CHECK(head_size >= 1, "BitResNetV2::reset_head: head_size must be >= 1, got ", head_size);
+  BG_CHECK(head_size >= 1 && head_size <= BitConfig::kMaxHeadSize,  // as check_bit_config's
+           "BitResNetV2::reset_head: head_size must be 1 to ", BitConfig::kMaxHeadSize, ", got ",
+           head_size);
   Generator generator(config_.seed);
   auto conv = make_head_conv(config_.feature_channels(), head_size, zero, generator);
   const Tensor old_weight = head->conv->weight;

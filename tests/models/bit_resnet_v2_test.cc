@@ -335,6 +335,11 @@ TEST(BitResNetV2Test, ResetHeadReplacesOnlyTheHeadConv) {
   model.to(DType::kFloat64);
   model.eval();
   const Tensor body_weight = model.parameter("body.block1.unit01.conv1.weight");
+  for (const int64_t bad : {int64_t{0}, BitConfig::kMaxHeadSize + 1}) {
+    EXPECT_TRUE(throws_error([&] { model.reset_head(bad, /*zero=*/true); },
+                             {"reset_head", "must be 1 to 2147483648", std::to_string(bad)}))
+        << bad;
+  }
   model.reset_head(9, /*zero=*/true);
   EXPECT_EQ(model.config().head_size, 9);
   EXPECT_TRUE(model.config().zero_head);
