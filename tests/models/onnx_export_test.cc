@@ -137,6 +137,13 @@ class OnnxInterpreter {
     return std::vector<int64_t>(a.ints().begin(), a.ints().end());
   }
 
+  // An attribute of two ints, (height, width): a 2-D conv's or pool's strides, say.
+  static std::array<int64_t, 2> two_ints(const onnx::NodeProto& node, const std::string& name) {
+    const std::vector<int64_t> values = ints(node, name);
+    EXPECT_EQ(values.size(), 2u) << name;
+    return {values.at(0), values.at(1)};
+  }
+
   // ONNX pads are all the begins, then all the ends; a conv's or pool's must be symmetric.
   static std::array<int64_t, 2> symmetric_pads(const std::vector<int64_t>& pads) {
     EXPECT_EQ(pads.size(), 4u);
@@ -175,14 +182,12 @@ class OnnxInterpreter {
     auto in = [&](int i) { return floats_.at(node.input(i)); };
     if (op == "Conv") {
       Conv2dAttrs attrs;
-      const std::vector<int64_t> strides = ints(node, "strides");
-      const std::vector<int64_t> dilations = ints(node, "dilations");
-      attrs.stride = {strides.at(0), strides.at(1)};
-      attrs.dilation = {dilations.at(0), dilations.at(1)};
+      attrs.stride = two_ints(node, "strides");
+      attrs.dilation = two_ints(node, "dilations");
       attrs.padding = symmetric_pads(ints(node, "pads"));
       attrs.groups = attribute(node, "group").i();
       const Tensor w = in(1);
-      EXPECT_EQ(ints(node, "kernel_shape"), std::vector<int64_t>({w.size(2), w.size(3)}));
+      EXPECT_EQ(two_ints(node, "kernel_shape"), (std::array<int64_t, 2>{w.size(2), w.size(3)}));
       return conv2d(in(0), w, node.input_size() > 2 ? in(2) : Tensor(), attrs);
     }
     if (op == "Pad") {
@@ -193,10 +198,8 @@ class OnnxInterpreter {
     }
     if (op == "MaxPool") {
       Pool2dAttrs attrs;
-      const std::vector<int64_t> kernel = ints(node, "kernel_shape");
-      const std::vector<int64_t> strides = ints(node, "strides");
-      attrs.kernel = {kernel.at(0), kernel.at(1)};
-      attrs.stride = {strides.at(0), strides.at(1)};
+      attrs.kernel = two_ints(node, "kernel_shape");
+      attrs.stride = two_ints(node, "strides");
       attrs.padding = symmetric_pads(ints(node, "pads"));
       return max_pool2d(in(0), attrs);
     }
