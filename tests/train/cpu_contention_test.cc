@@ -27,6 +27,9 @@ TEST(CpuContentionTest, BusyTimeCountsTheGivenCpusWithoutIdleOrIowait) {
   EXPECT_FALSE(busy_seconds_of(kProcStat, {0, 2}, 100).has_value());  // no cpu2 line
   EXPECT_FALSE(busy_seconds_of("cpu0 1 2\n", {0}, 100).has_value());
   EXPECT_FALSE(busy_seconds_of(kProcStat, {}, 100).has_value());
+  // Kernels before 2.6.24 end the line at steal; without steal a line is no CPU's.
+  EXPECT_DOUBLE_EQ(*busy_seconds_of("cpu0 1 2 3 400 500 600 700 8\n", {0}, 1), 1 + 2 + 3 + 8);
+  EXPECT_FALSE(busy_seconds_of("cpu0 1 2 3 400 500 600 700\n", {0}, 1).has_value());
 }
 
 TEST(CpuContentionTest, ANoteOnlyWhenOthersLeaveFewerCoresThanTheThreads) {
@@ -34,6 +37,8 @@ TEST(CpuContentionTest, ANoteOnlyWhenOthersLeaveFewerCoresThanTheThreads) {
   EXPECT_EQ(contention_note(1.0, 1, 2), "");  // one thread, one free core
   EXPECT_EQ(contention_note(1.5, 2, 4), "");
   EXPECT_EQ(contention_note(3.0, 1, 2), "");  // one thread has no barrier to wait at
+  EXPECT_EQ(contention_note(2.0, 2, 4), "");  // exactly the cores the threads need are free
+  EXPECT_NE(contention_note(0.5, 2, 2), "");  // half a core of others' work already stalls one
   const std::string note = contention_note(1.0, 2, 2);
   EXPECT_NE(note.find("other work used 1.0 of the 2 cores this run's 2 threads"),
             std::string::npos)
@@ -68,10 +73,12 @@ TEST(CpuContentionTest, TheWatchSeesOtherProcessesSpinning) {
     spinners.push_back(child);
   }
   CpuContentionWatch watch(/*threads=*/2, /*every_seconds=*/1.0);
-  std::string note;
+  CpuContentionWatch hourly(/*threads=*/2, /*every_seconds=*/3600);  // measures nothing yet
+  std::string note, hourly_note;
   for (int i = 0; i < 30 && note.empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     note = watch.poll();
+    hourly_note += hourly.poll();
   }
   for (pid_t child : spinners) {
     kill(child, SIGKILL);
@@ -80,6 +87,7 @@ TEST(CpuContentionTest, TheWatchSeesOtherProcessesSpinning) {
   ASSERT_EQ(sched_setaffinity(0, sizeof allowed, &allowed), 0);
   EXPECT_NE(note.find("other work used"), std::string::npos) << note;
   EXPECT_EQ(watch.poll(), "");  // once
+  EXPECT_EQ(hourly_note, "");
 }
 
 }  // namespace
