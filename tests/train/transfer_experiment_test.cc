@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -226,6 +227,45 @@ TEST_F(TransferExperimentTest, OtherDatasetsNeedWeights) {
   EXPECT_NE(std::string(result.status().message()).find("--weights: needed with --dataset=cifar10"),
             std::string::npos)
       << result.status();
+}
+
+// The report's numbers, from the draws' top-1 alone.
+TEST(TransferResultTest, TheGainIsPairedByDrawWithTheStandardErrorOfItsMean) {
+  const auto runs = [](const std::vector<double>& top1) {
+    std::vector<FinetuneResult> results(top1.size());
+    for (size_t i = 0; i < top1.size(); ++i) results[i].test.top1 = top1[i];
+    return results;
+  };
+  TransferResult result;
+  result.transfer = runs({0.7, 0.6, 0.8});
+  result.scratch = runs({0.5, 0.5, 0.5});
+  const std::vector<double> gains = result.draw_gains();
+  ASSERT_EQ(gains.size(), 3u);
+  EXPECT_NEAR(gains[0], 0.2, 1e-12);
+  EXPECT_NEAR(gains[1], 0.1, 1e-12);
+  EXPECT_NEAR(gains[2], 0.3, 1e-12);
+  EXPECT_NEAR(result.mean_gain(), 0.2, 1e-12);
+  // The gains' sample variance is 0.01; the mean of 3 has a variance of 0.01 / 3.
+  EXPECT_NEAR(result.gain_standard_error(), std::sqrt(0.01 / 3), 1e-12);
+  // One draw has no spread to measure: 0, not the NaN of 0 / 0.
+  result.scratch.resize(1);
+  EXPECT_EQ(result.draw_gains().size(), 1u);  // a draw's gain needs both arms
+  EXPECT_EQ(result.gain_standard_error(), 0);
+}
+
+// $XDG_CACHE_HOME/bitgrad, else $HOME/.cache/bitgrad; an empty variable counts as unset.
+TEST(TransferCacheTest, TheCacheFolderFollowsXdgThenHome) {
+  const char* const home_before = std::getenv("HOME");
+  const std::optional<std::string> home =
+      home_before != nullptr ? std::optional<std::string>(home_before) : std::nullopt;
+  setenv("HOME", "/home/ada", 1);
+  setenv("XDG_CACHE_HOME", "/caches", 1);
+  EXPECT_EQ(bitgrad_cache_dir(), "/caches/bitgrad");
+  setenv("XDG_CACHE_HOME", "", 1);
+  EXPECT_EQ(bitgrad_cache_dir(), "/home/ada/.cache/bitgrad");
+  unsetenv("XDG_CACHE_HOME");
+  EXPECT_EQ(bitgrad_cache_dir(), "/home/ada/.cache/bitgrad");
+  home ? setenv("HOME", home->c_str(), 1) : unsetenv("HOME");
 }
 
 }  // namespace
