@@ -76,6 +76,21 @@ ImageSet mirrored(const ImageSet& set, bool symmetric = false) {
   return copy;
 }
 
+// A fresh folder split into train/ and test/, each with the dataset's 3 classes ("0", "1", "2")
+// of one image.
+std::string split_folders(const std::string& name) {
+  const std::string root = ::testing::TempDir() + "/" + name;
+  std::filesystem::remove_all(root);
+  for (const std::string split : {"train", "test"}) {
+    for (const std::string label : {"0", "1", "2"}) {
+      std::filesystem::create_directories(root + "/" + split + "/" + label);
+      std::filesystem::copy_file("tests/data/testdata/rgb8.png",
+                                 root + "/" + split + "/" + label + "/image.png");
+    }
+  }
+  return root;
+}
+
 class EvalOnlyTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -180,6 +195,46 @@ TEST_F(EvalOnlyTest, EqualLogitsRankInClassOrderAndANanIsNeverRight) {
   EXPECT_EQ(diverged->confusion, std::vector<int64_t>(9, 0));
 }
 
+// A head wider than the set's classes (an ImageNet model on a subset, say): top-5 ranks the
+// label among all of the head's logits, and a top-1 outside the set's classes is in no row of
+// the confusion table.
+TEST_F(EvalOnlyTest, AHeadWiderThanTheClassesRanksAllItsLogits) {
+  absl::StatusOr<LoadedBitModel> model =
+      load_bit_model_for_inference(out_ + "/checkpoint.ckpt", InferenceModelOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  model->model->reset_head(8, /*zero=*/true);
+  // The logits are the biases: classes 3, 4, 5, 6 rank first, then label 1 (5th), 0 and 2.
+  const std::vector<float> biases = {2, 3, 1, 7, 6, 5, 4, 0};
+  std::copy(biases.begin(), biases.end(), model->model->head->conv->bias.mutable_data<float>());
+  absl::StatusOr<Dataset> data = load_dataset_spec(*parse_dataset_spec(kData));
+  ASSERT_TRUE(data.ok()) << data.status();
+  absl::StatusOr<EvalResult> result = evaluate(*model->model, data->test, at_32_px(5));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_TRUE(model->model->is_training()) << "evaluate puts the model back in train mode";
+  EXPECT_EQ(result->head_classes, 8);
+  EXPECT_EQ(result->top1, 0);
+  EXPECT_DOUBLE_EQ(result->top5, static_cast<double>(result->class_examples[1]) /
+                                     result->examples);
+  EXPECT_EQ(result->class_top1, std::vector<int64_t>(3, 0));
+  EXPECT_EQ(result->confusion, std::vector<int64_t>(9, 0));
+}
+
+// A test image that does not decode (a JPEG cut short) fails the evaluation, naming it; no
+// partial numbers.
+TEST_F(EvalOnlyTest, AnImageThatDoesNotDecodeFailsTheEvaluation) {
+  const std::string root = split_folders("eval_only_cut_image");
+  testing::write_file(root + "/test/1/cut.jpg",
+                      testing::read_file("tests/data/testdata/rgb.jpg").substr(0, 300));
+  absl::StatusOr<LoadedBitModel> model =
+      load_bit_model_for_inference(out_ + "/checkpoint.ckpt", InferenceModelOptions{});
+  ASSERT_TRUE(model.ok()) << model.status();
+  absl::StatusOr<Dataset> data = load_dataset_spec(*parse_dataset_spec("folder:" + root));
+  ASSERT_TRUE(data.ok()) << data.status();
+  absl::StatusOr<EvalResult> result = evaluate(*model->model, data->test, at_32_px(1));
+  ASSERT_FALSE(result.ok()) << result->examples << " examples evaluated";
+  EXPECT_NE(result.status().message().find("cut.jpg"), std::string::npos) << result.status();
+}
+
 TEST(AccuracyTextTest, LeavesOutTopFiveWhereEveryModelScoresAHundredPercent) {
   EvalResult result;
   result.top1 = 0.8125;
@@ -246,6 +301,11 @@ TEST(PerClassReportTest, ListsTheWeakestClassesFirstAndSaysHowManyAreLeftOut) {
             "top-1 by class, weakest first (2 of 4 shown):\n"
             "  café   25.00%  of 4\n"
             "  ours   25.00%  of 8\n");
+  // Only the names shown set the column: a long one left out does not widen it.
+  EXPECT_EQ(per_class_report(result, {"cat", "", "dog", "the best-recognised class", "horse"}, 2),
+            "top-1 by class, weakest first (2 of 4 shown):\n"
+            "  dog     25.00%  of 4\n"
+            "  horse   25.00%  of 8\n");
 
   // With a confusion table: the (at most) two classes each was most often taken for.
   result.confusion.assign(25, 0);
@@ -416,15 +476,7 @@ TEST_F(EvalOnlyTest, OtherClassesOfTheSameCountAreNotTheCheckpointsHead) {
 
 // A folder dataset says which of its files it passed over, before it is used.
 TEST_F(EvalOnlyTest, AFolderDatasetNamesTheFilesItPassesOver) {
-  const std::string root = ::testing::TempDir() + "/eval_only_folder";
-  std::filesystem::remove_all(root);
-  for (const std::string split : {"train", "test"}) {
-    for (const std::string label : {"0", "1", "2"}) {
-      std::filesystem::create_directories(root + "/" + split + "/" + label);
-      std::filesystem::copy_file("tests/data/testdata/rgb8.png",
-                                 root + "/" + split + "/" + label + "/image.png");
-    }
-  }
+  const std::string root = split_folders("eval_only_folder");
   testing::write_file(root + "/train/1/photo.bmp", "not read");
   RunConfig c = eval_only_run(out_ + "/checkpoint.ckpt", "folder:" + root);
   std::ostringstream out;
