@@ -556,6 +556,14 @@ TEST_F(EvalOnlyTest, ACheckpointIsTestedOnTheImagesItsRunHeldOut) {
                                    "/checkpoint.ckpt's run split " + root),
             std::string::npos)
       << adopted_log.str();
+  // A folder split into train/ and test/ already says which images to test on.
+  const std::string split = split_folders("eval_only_held_out_split");
+  std::ostringstream split_log;
+  absl::StatusOr<FinetuneResult> on_split =
+      run_finetune(eval_only_run(out + "/checkpoint.ckpt", "folder:" + split), split_log);
+  ASSERT_TRUE(on_split.ok()) << on_split.status();
+  EXPECT_EQ(on_split->test.examples, 3);
+  EXPECT_EQ(split_log.str().find("--test_fraction"), std::string::npos) << split_log.str();
 }
 
 // --eval_flip averages each image's logits with its mirror image's: a test set and its mirror
