@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "io/npz.h"
 #include "tests/train/finetune_binary.h"
+#include "train/model_init.h"
 #include "train/run.h"
 #include "train/run_config.pb.h"
 
@@ -46,6 +47,9 @@ TEST(SaveWeightsTest, TheClassNamesGoBesideTheNpz) {
             std::string::npos)
       << log.str();
   EXPECT_EQ(log.str().find("is not kept"), std::string::npos) << log.str();
+  // The run ends with where it fell short, as --eval_only does.
+  EXPECT_NE(log.str().find("\ntop-1 by class, weakest first:\n"), std::string::npos)
+      << log.str();
   // Without --eval_every the one checkpoint is the last, and the run says so up front.
   EXPECT_NE(log.str().find("checkpoint: " + out + "/checkpoint.ckpt at the end only"),
             std::string::npos)
@@ -124,6 +128,30 @@ TEST(SaveWeightsTest, AnNpzsClassesComeFromTheLabelsFileBesideIt) {
                       "/final.npz names 2 classes, its head has 3 outputs"),
             std::string::npos)
       << line;
+}
+
+// A model whose classes are not known (bit_export of an .npz without a labels file) is saved
+// without names: an earlier model's labels file there would be read as this one's.
+TEST(SaveWeightsTest, AModelWithoutClassNamesLeavesNoLabelsFileBesideIt) {
+  const std::string dir = ::testing::TempDir() + "/unnamed_weights_test";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  absl::StatusOr<LoadedBitModel> model = initial_model(testing::tiny_golden_run(), {"a", "b", "c"});
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string npz = dir + "/model.npz";
+  absl::StatusOr<SavedWeights> named =
+      save_weights_and_class_names(*model->model, npz, {"a", "b", "c"}, "", 32);
+  ASSERT_TRUE(named.ok()) << named.status();
+  ASSERT_TRUE(std::filesystem::exists(named->labels)) << named->labels;
+  EXPECT_EQ(bit_predict_command(npz, named->labels),
+            "bit_predict --weights=" + npz + " --labels=" + named->labels);
+
+  absl::StatusOr<SavedWeights> unnamed =
+      save_weights_and_class_names(*model->model, npz, {}, "", 32);
+  ASSERT_TRUE(unnamed.ok()) << unnamed.status();
+  EXPECT_EQ(unnamed->labels, "");
+  EXPECT_FALSE(std::filesystem::exists(named->labels));
+  EXPECT_EQ(bit_predict_command(npz, unnamed->labels), "bit_predict --weights=" + npz);
 }
 
 }  // namespace
