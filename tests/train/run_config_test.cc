@@ -6,6 +6,7 @@
 #include "data/idx_dataset.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "ops/loss.h"
 #include "ops/math_mode.h"
 #include "tests/testing/assertions.h"
 #include "train/finetune.h"
@@ -225,6 +226,22 @@ TEST(PlanFinetuneTest, TheAugmentModeSetsTheTrainPathsWindow) {
     EXPECT_EQ(plan->resolution.shift, expected.shift) << expected.augment;
     EXPECT_EQ(plan->resolution.min_box_area, expected.min_box_area) << expected.augment;
   }
+}
+
+// The evaluations of a run: --eval_batch images at a time (--batch when 0), its loss, its flip.
+TEST(EvalOptionsTest, TheRunsEvalFlagsReachTheEvaluation) {
+  RunConfig c = valid();
+  c.set_eval_batch(250);
+  c.set_loss("sigmoid");
+  c.set_eval_flip(true);
+  const EvalOptions options = eval_options(c, 96);
+  EXPECT_EQ(options.resolution, 96);
+  EXPECT_EQ(options.batch, 250);
+  EXPECT_EQ(options.workers, 2);
+  EXPECT_EQ(options.loss_of, &sigmoid_cross_entropy);
+  EXPECT_TRUE(options.flip);
+  c.clear_eval_batch();
+  EXPECT_EQ(eval_options(c, 96).batch, 64);
 }
 
 }  // namespace
