@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include "tests/train/finetune_binary.h"
 #include "train/model_init.h"
 #include "train/run.h"
+#include "train/stop_signals.h"
 
 namespace bitgrad {
 namespace {
@@ -299,6 +301,51 @@ TEST(ResumeTest, ARunResumesAfterTheWeightsItStartedFromMoved) {
     ASSERT_TRUE(resumed.ok()) << resumed.status();
     EXPECT_EQ(resumed->steps, 2);
   }
+}
+
+// A run stopped by SIGTERM (here, in this process) and resumed: the resumed run's result says
+// where it resumed, and its speed is that of the updates it made, not of the whole run.
+TEST(ResumeTest, AResumedRunsSpeedIsOfTheUpdatesItMade) {
+  const std::string out = ::testing::TempDir() + "/resume_speed";
+  std::filesystem::remove_all(out);
+  const auto run = [](const RunConfig& config) -> absl::StatusOr<FinetuneResult> {
+    absl::StatusOr<LoadedBitModel> model = initial_model(config, {"0", "1", "2"});
+    if (!model.ok()) return model.status();
+    std::ostringstream log;  // quiet
+    return finetune(*model->model, tiny_data(), config, log);
+  };
+  // A SIGTERM that came after the run (a starved thread) must not end the test process.
+  struct sigaction ignore_late = {}, before = {};
+  ignore_late.sa_handler = [](int) {};
+  sigemptyset(&ignore_late.sa_mask);
+  sigaction(SIGTERM, &ignore_late, &before);
+  std::atomic<bool> finished{false};
+  std::thread terminate([&] {
+    while (updates_logged(out) < 2 && !finished) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!finished) kill(getpid(), SIGTERM);
+  });
+  const absl::StatusOr<FinetuneResult> stopped = run(tiny_run(out, false));
+  finished = true;
+  terminate.join();
+  sigaction(SIGTERM, &before, nullptr);
+  ASSERT_EQ(stopping_signal(stopped.status()), SIGTERM) << stopped.status();
+  absl::StatusOr<Checkpoint> checkpoint = load_checkpoint(out + "/checkpoint.ckpt");
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  const int64_t stopped_at = checkpoint->step;
+  ASSERT_GT(stopped_at, 0);
+  ASSERT_LT(stopped_at, kSteps);
+
+  const absl::StatusOr<FinetuneResult> resumed = run(tiny_run(out, true));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->steps, kSteps);
+  EXPECT_EQ(resumed->resumed_at, stopped_at);
+  // Every update takes 20 ms at least (kPacedUpdates), and all of them count.
+  EXPECT_GE(resumed->train_seconds, 0.020 * static_cast<double>(kSteps - stopped_at));
+  const double images_made = static_cast<double>((kSteps - stopped_at) * 8);  // --batch=8
+  EXPECT_NEAR(resumed->images_per_second * resumed->train_seconds, images_made,
+              1e-9 * images_made);
 }
 
 }  // namespace
