@@ -185,5 +185,30 @@ TEST(KerasNpzTest, BadArraysAreNamed) {
       fails_naming(read_keras_npz("/nonexistent/data.npz").status(), {"/nonexistent/data.npz"}));
 }
 
+// Just outside what Keras saves: images of 2 channels or of no width, labels in 2 columns, -1 (a
+// common "no label") and kMaxKerasClasses.
+TEST(KerasNpzTest, ArraysJustOutsideTheFormatAreNamed) {
+  const auto read_train = [](const std::string& name, const Tensor& x, const Tensor& y) {
+    return read_keras_npz(write_arrays(name, {{"x_train", x},
+                                              {"y_train", y},
+                                              {"x_test", images({2, 2, 2})},
+                                              {"y_test", from_vector<int64_t>({0, 1}, {2})}}))
+        .status();
+  };
+  const Tensor x = images({2, 2, 2});
+  const Tensor y = from_vector<int64_t>({0, 1}, {2});
+  EXPECT_TRUE(fails_naming(read_train("two_channels.npz", images({2, 2, 2, 2}), y),
+                           {"two_channels.npz:x_train", "shape (2, 2, 2, 2)", "C = 1 or 3"}));
+  EXPECT_TRUE(fails_naming(read_train("rows.npz", images({2, 4}), y),
+                           {"rows.npz:x_train", "shape (2, 4)", "expected uint8 images"}));
+  EXPECT_TRUE(fails_naming(read_train("columns.npz", x, from_vector<int64_t>({0, 1, 1, 0}, {2, 2})),
+                           {"columns.npz:y_train", "shape (2, 2)", "expected (2) or (2, 1)"}));
+  EXPECT_TRUE(fails_naming(read_train("minus_one.npz", x, from_vector<int64_t>({0, -1}, {2})),
+                           {"minus_one.npz:y_train", "label -1 at index 1", "negative"}));
+  EXPECT_TRUE(fails_naming(
+      read_train("max.npz", x, from_vector<int64_t>({kMaxKerasClasses, 0}, {2})),
+      {"max.npz:y_train", "label 1000000 at index 0", "at most 1000000"}));
+}
+
 }  // namespace
 }  // namespace bitgrad
