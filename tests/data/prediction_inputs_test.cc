@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "data/labels.h"
@@ -167,16 +168,27 @@ TEST(PredictionInputsTest, NpyBatchIsUsedAsItIs) {
   ASSERT_TRUE(middle.ok());
   EXPECT_EQ(middle->shape(), Shape({2, 3, 2, 2}));
   EXPECT_EQ(middle->to_vector<float>(), std::vector<float>(values.begin() + 12, values.end()));
+  // The extension's case does not matter (BATCH.NPY from a Windows tool).
+  const std::string upper = temp_path("BATCH.NPY");
+  ASSERT_TRUE(write_npy(upper, from_vector(values, {3, 3, 2, 2})).ok());
+  inputs = PredictionInputs::open(upper, 128);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  EXPECT_EQ(inputs->name(2), upper + "[2]");
 }
 
 TEST(PredictionInputsTest, WarnsAboutABatchOutsideMinusOneOne) {
-  const std::string path = temp_path("pixels.npy");  // raw pixel values, not preprocessed
-  ASSERT_TRUE(write_npy(path, from_vector<float>({0, 255, 17.5}, {1, 3, 1, 1})).ok());
-  auto inputs = PredictionInputs::open(path, 128);
-  ASSERT_TRUE(inputs.ok()) << inputs.status();
-  ASSERT_EQ(inputs->warnings().size(), 1u);
-  EXPECT_NE(inputs->warnings()[0].find("[0, 255], not [-1, 1]"), std::string::npos)
-      << inputs->warnings()[0];
+  // Raw pixel values, not preprocessed; values below -1 only (a mean subtracted twice).
+  const std::pair<std::vector<float>, std::string> cases[] = {{{0, 255, 17.5}, "[0, 255]"},
+                                                              {{-3, 0.5, -1}, "[-3, 0.5]"}};
+  for (const auto& [values, span] : cases) {
+    const std::string path = temp_path("pixels.npy");
+    ASSERT_TRUE(write_npy(path, from_vector<float>(values, {1, 3, 1, 1})).ok());
+    auto inputs = PredictionInputs::open(path, 128);
+    ASSERT_TRUE(inputs.ok()) << inputs.status();
+    ASSERT_EQ(inputs->warnings().size(), 1u) << span;
+    EXPECT_NE(inputs->warnings()[0].find(span + ", not [-1, 1]"), std::string::npos)
+        << inputs->warnings()[0];
+  }
 }
 
 TEST(PredictionInputsTest, BadInputs) {
@@ -215,15 +227,17 @@ TEST(PredictionInputsTest, BadInputs) {
   ASSERT_TRUE(write_npy(empty_batch, zeros({0, 3, 2, 2})).ok());
   EXPECT_TRUE(fails_naming(PredictionInputs::open(empty_batch, 128).status(),
                            {empty_batch, "empty"}));
-  const std::pair<float, std::string> not_finite_values[] = {
-      {std::nanf(""), "nan"}, {-std::numeric_limits<float>::infinity(), "-inf"}};
-  for (const auto& [bad, shown] : not_finite_values) {
+  // In image 1: inside it, and its last value (the batch's last).
+  const std::tuple<float, std::string, int> not_finite_values[] = {
+      {std::nanf(""), "nan", 13}, {-std::numeric_limits<float>::infinity(), "-inf", 23}};
+  for (const auto& [bad, shown, index] : not_finite_values) {
     const std::string not_finite = temp_path("not_finite.npy");
     std::vector<float> values(2 * 3 * 2 * 2, 0.5f);
-    values[13] = bad;  // image 1
+    values[index] = bad;
     ASSERT_TRUE(write_npy(not_finite, from_vector(values, {2, 3, 2, 2})).ok());
+    const std::string value = "value " + std::to_string(index) + " (image 1) is " + shown;
     EXPECT_TRUE(fails_naming(PredictionInputs::open(not_finite, 128).status(),
-                             {not_finite, "value 13 (image 1) is " + shown, "expected finite"}));
+                             {not_finite, value, "expected finite"}));
   }
 
   // A broken image is found when its batch is decoded.
@@ -232,6 +246,29 @@ TEST(PredictionInputsTest, BadInputs) {
   auto inputs = PredictionInputs::open(truncated, 8);
   ASSERT_TRUE(inputs.ok());
   EXPECT_TRUE(fails_naming(inputs->batch(0, 1).status(), {truncated}));
+}
+
+// Given a list for them, an image that does not decode is listed by its index among all the
+// inputs and left at zeros, and the others of its batch are decoded still.
+TEST(PredictionInputsTest, UnreadableImagesAreListedAndLeftAtZeros) {
+  const std::string png = read_bytes(testdata("rgb8.png"));
+  const std::string truncated = write_temp("cut.png", png.substr(0, png.size() / 2));
+  auto inputs = PredictionInputs::open(
+      testdata("rgb8.png") + "," + truncated + "," + testdata("rgb.jpg"), 4);
+  ASSERT_TRUE(inputs.ok()) << inputs.status();
+  std::vector<std::pair<int64_t, std::string>> unreadable;
+  auto batch = inputs->batch(1, 3, &unreadable);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(unreadable.size(), 1u);
+  EXPECT_EQ(unreadable[0].first, 1);
+  EXPECT_NE(unreadable[0].second.find(truncated), std::string::npos) << unreadable[0].second;
+  auto last = inputs->batch(2, 3);
+  ASSERT_TRUE(last.ok()) << last.status();
+  const std::vector<float> all = batch->to_vector<float>();
+  const size_t per_image = 3 * 4 * 4;
+  EXPECT_EQ(std::vector<float>(all.begin(), all.begin() + per_image),
+            std::vector<float>(per_image, 0.0f));
+  EXPECT_EQ(std::vector<float>(all.begin() + per_image, all.end()), last->to_vector<float>());
 }
 
 TEST(LabelsTest, OneNamePerLine) {
