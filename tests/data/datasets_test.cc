@@ -35,8 +35,15 @@ std::string mnist_dir(const std::string& name, const std::string& labels, bool g
 }
 
 TEST(DatasetsTest, FormatNames) {
-  EXPECT_EQ(*parse_dataset_format("cifar100"), DatasetFormat::kCifar100);
-  EXPECT_EQ(*parse_dataset_format("folder"), DatasetFormat::kImageFolder);
+  const std::pair<std::string, DatasetFormat> names[] = {
+      {"mnist", DatasetFormat::kMnist},     {"fashion_mnist", DatasetFormat::kFashionMnist},
+      {"cifar10", DatasetFormat::kCifar10}, {"cifar100", DatasetFormat::kCifar100},
+      {"folder", DatasetFormat::kImageFolder}, {"npz", DatasetFormat::kKerasNpz}};
+  for (const auto& [name, format] : names) {
+    absl::StatusOr<DatasetFormat> parsed = parse_dataset_format(name);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, format) << name;
+  }
   EXPECT_TRUE(fails_naming(parse_dataset_format("imagenet").status(),
                            {"\"imagenet\"", "mnist, fashion_mnist, cifar10"}));
 }
@@ -48,6 +55,35 @@ TEST(DatasetsTest, ReadsUncompressedIdxAsGrayImages) {
   EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 2, 1}));
   EXPECT_EQ(data->test.labels, (std::vector<int64_t>{9, 0, 3}));
   EXPECT_EQ(data->train.class_names[9], "Ankle boot");
+}
+
+// The test split is read from the t10k files, and checked as the train split is.
+TEST(DatasetsTest, TheTestSplitIsT10ksAndIsChecked) {
+  const std::string dir = mnist_dir("mnist_splits", "\x01\x02");
+  const std::string test_labels = dir + "/t10k-labels-idx1-ubyte";
+  write_file(test_labels, testing::idx_labels_file("\x03\x04"));
+  absl::StatusOr<Dataset> data = load_dataset(DatasetFormat::kMnist, dir);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_EQ(data->train.labels, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(data->test.labels, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(data->test.source, dir + "/t10k-images-idx3-ubyte");
+  write_file(test_labels, testing::idx_labels_file("\x03\x0c"));
+  EXPECT_TRUE(fails_naming(load_dataset(DatasetFormat::kMnist, dir).status(),
+                           {dir + "/t10k-images-idx3-ubyte[1]", "label 12", "[0, 10)"}));
+}
+
+// Each format has its own reader: an empty folder is refused in that reader's words.
+TEST(DatasetsTest, EachFormatIsReadByItsReader) {
+  const std::string dir = fresh_temp_dir("empty_dataset");
+  const std::pair<DatasetFormat, std::string> expected[] = {
+      {DatasetFormat::kMnist, "train-images-idx3-ubyte"},
+      {DatasetFormat::kCifar10, "no data_batch_1.bin"},
+      {DatasetFormat::kCifar100, "no train.bin"},
+      {DatasetFormat::kImageFolder, "expected train/ and test/"},
+      {DatasetFormat::kKerasNpz, "cannot open as .npz"}};
+  for (const auto& [format, words] : expected) {
+    EXPECT_TRUE(fails_naming(load_dataset(format, dir).status(), {dir, words})) << words;
+  }
 }
 
 TEST(DatasetsTest, ReadsGzippedIdx) {
