@@ -54,6 +54,10 @@ TEST(ImageSetTest, TheFingerprintSeesEveryPixelLabelAndFileName) {
   ImageSet renamed = files;
   renamed.files[1] = "/data/set/b/3.png";
   EXPECT_NE(renamed.fingerprint(), files.fingerprint());
+  // The names are hashed apart: "a/1.png", "b/2.png" is not "a/1.pngb/2", ".png".
+  ImageSet split_elsewhere = files;
+  split_elsewhere.files = {"/data/set/a/1.pngb/2", "/data/set/.png"};
+  EXPECT_NE(split_elsewhere.fingerprint(), files.fingerprint());
 }
 
 TEST(ImageSetTest, GrayIsReplicatedToRgb) {
@@ -84,6 +88,17 @@ TEST(ImageSetTest, CheckNamesTheSourceAndTheProblem) {
   ImageSet two_channels = gray_set();
   two_channels.pixels = zeros({3, 1, 1, 2}, DType::kUInt8);
   EXPECT_TRUE(fails_naming(check_image_set(two_channels), {"gray.bin", "(3, 1, 1, 2)"}));
+  ImageSet floats = gray_set();
+  floats.pixels = zeros({3, 1, 2, 1});
+  EXPECT_TRUE(fails_naming(check_image_set(floats), {"gray.bin", "expected uint8 images"}));
+  ImageSet negative_label = gray_set();
+  negative_label.labels[0] = -1;
+  EXPECT_TRUE(
+      fails_naming(check_image_set(negative_label), {"gray.bin[0]", "label -1", "[0, 2)"}));
+  ImageSet empty = gray_set();
+  empty.pixels = zeros({0, 1, 2, 1}, DType::kUInt8);
+  empty.labels.clear();
+  EXPECT_TRUE(fails_naming(check_image_set(empty), {"gray.bin", "no images"}));
 }
 
 // A set of image files of one class.
@@ -102,6 +117,11 @@ TEST(ImageSetTest, FilesAreDecodedOnDemand) {
   ASSERT_TRUE(size.ok()) << size.status();
   EXPECT_GT(size->first, 0);
   EXPECT_TRUE(fails_naming(set.image(1).status(), {"/nonexistent.png"}));
+  ImageSet short_labels = set;
+  short_labels.labels.pop_back();
+  EXPECT_TRUE(fails_naming(check_image_set(short_labels), {"folder", "2 files but 1 labels"}));
+  EXPECT_TRUE(fails_naming(files_of_one_class({}).first_image_size().status(),
+                           {"folder", "no images"}));
 }
 
 // A subset's images have the size of its parent's first image, whichever examples it holds:
