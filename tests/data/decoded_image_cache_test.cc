@@ -40,6 +40,11 @@ TEST(DecodedImageCacheTest, TheBudgetBoundsWhatIsKept) {
   ASSERT_TRUE(cache.image(0).ok());
   EXPECT_EQ(cache.bytes(), 5 * 7 * 3);
   EXPECT_EQ(cache.hits(), 0);
+  DecodedImageCache exact(set, {}, /*budget_bytes=*/5 * 7 * 3);  // the PNG fills it
+  ASSERT_TRUE(exact.image(1).ok());
+  ASSERT_TRUE(exact.image(1).ok());
+  EXPECT_EQ(exact.bytes(), 5 * 7 * 3);
+  EXPECT_EQ(exact.hits(), 1);
   DecodedImageCache none(set, {}, 0);
   ASSERT_TRUE(none.image(1).ok());
   ASSERT_TRUE(none.image(1).ok());
