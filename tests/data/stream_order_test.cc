@@ -23,6 +23,22 @@ TEST(DeriveSeedTest, EveryArgumentChangesTheSeed) {
   EXPECT_NE(base, derive_seed(1, SeedPurpose::kShuffle, 1));
 }
 
+// Over a grid of small arguments no two derived seeds are equal: seed 0's augmentation does not
+// replay seed 3's shuffle, as seed ^ purpose mixed only once would make it.
+TEST(DeriveSeedTest, SmallArgumentsNeverShareASeed) {
+  std::set<uint64_t> seeds;
+  size_t derived = 0;
+  for (uint64_t seed = 0; seed < 8; ++seed) {
+    for (SeedPurpose purpose : {SeedPurpose::kShuffle, SeedPurpose::kAugment,
+                                SeedPurpose::kFewShot, SeedPurpose::kMixup}) {
+      for (uint64_t index = 0; index < 8; ++index, ++derived) {
+        seeds.insert(derive_seed(seed, purpose, index));
+      }
+    }
+  }
+  EXPECT_EQ(seeds.size(), derived);
+}
+
 TEST(StreamOrderTest, WithoutShuffleItIsFileOrderModuloN) {
   const StreamOrder order(5, /*shuffle=*/false, 9);
   EXPECT_EQ(positions(order, 3, 9), (std::vector<int64_t>{3, 4, 0, 1, 2, 3}));
