@@ -1,5 +1,7 @@
 #include "data/image_io.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -328,7 +330,7 @@ TEST(ImageIoTest, DirectoryIsRefused) {
 
 TEST(ImageIoTest, EmptyAndUnsupportedFiles) {
   expect_error(read_image(write_temp("empty.jpg", "")), absl::StatusCode::kInvalidArgument,
-               {"empty.jpg", "empty"});
+               {"empty.jpg", "empty image file"});
   expect_error(read_image(write_temp("anim.gif", "GIF89a\x01\x00\x01\x00")),
                absl::StatusCode::kInvalidArgument,
                {"anim.gif", "unsupported image format: GIF", "47 49 46 38 39 61"});
@@ -348,6 +350,7 @@ TEST(ImageIoTest, NotADecodableImageNamesWhatAFileHolds) {
       {std::string("\0\0\0\x18" "ftypheic", 12), "a HEIF image"},
       {std::string("\0\0\0\x18" "ftypmif1", 12), "a HEIF image"},
       {std::string("\0\0\0\x1c" "ftypavif", 12), "an AVIF image"},
+      {std::string("\0\0\0\x1c" "ftypavis", 12), "an AVIF image"},  // an AVIF sequence
       {"GIF87a\x01\x00", "a GIF image"},
       {"BM\x36\x00\x00\x00", "a BMP image"},
       {std::string("II*\0\x08\0\0\0", 8), "a TIFF image"},
@@ -395,6 +398,9 @@ TEST(ImageIoTest, TruncatedFilesAreDataLoss) {
   const std::string webp = read_bytes(testdata("smooth32.webp"));
   expect_error(decode_image(webp.substr(0, webp.size() / 2), "half.webp"),
                absl::StatusCode::kDataLoss, {"half.webp", "WebP"});
+  // Cut inside the frame header: too short for libwebp to tell its size.
+  expect_error(decode_image(webp.substr(0, 20), "header.webp"), absl::StatusCode::kDataLoss,
+               {"header.webp", "truncated WebP file (20 bytes)"});
 }
 
 TEST(ImageIoTest, EveryProperPrefixFailsCleanly) {
@@ -431,13 +437,36 @@ TEST(ImageIoTest, CorruptPngIsDataLossNamingLibpngsReason) {
 TEST(ImageIoTest, ImagesOverTheFileLimitAreRefusedBeforeDecoding) {
   const uint64_t saved_limit = max_file_tensor_bytes();
   set_max_file_tensor_bytes(32 * 32 * 3 - 1);  // one byte short of smooth32's RGB pixels
-  for (const std::string name : {"smooth32.png", "smooth32.jpg"}) {
+  for (const std::string name : {"smooth32.png", "smooth32.jpg", "smooth32.webp"}) {
     expect_error(decode_image(read_bytes(testdata(name)), name),
                  absl::StatusCode::kInvalidArgument,
                  {name, "3072 bytes", "over the limit of 3071", "BITGRAD_MAX_FILE_TENSOR_BYTES"});
   }
   set_max_file_tensor_bytes(32 * 32 * 3);
   EXPECT_TRUE(decode_image(read_bytes(testdata("smooth32.png")), "smooth32.png").ok());
+  set_max_file_tensor_bytes(saved_limit);
+}
+
+// rgb8.png with an IHDR that claims `width` x `height`, its CRC made to match.
+std::string png_claiming(uint32_t width, uint32_t height) {
+  std::string png = read_bytes(testdata("rgb8.png"));
+  for (int i = 0; i < 4; ++i) {
+    png[16 + i] = static_cast<char>(width >> (24 - 8 * i));
+    png[20 + i] = static_cast<char>(height >> (24 - 8 * i));
+  }
+  const uint32_t crc = crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
+  for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<char>(crc >> (24 - 8 * i));
+  return png;
+}
+
+// Past kMaxPixels (2^28) an image is refused from its header however high the byte limit is: a
+// 16385 x 16385 photo would be 805 MB of pixels.
+TEST(ImageIoTest, ImagesOverThePixelLimitAreRefusedBeforeDecoding) {
+  const uint64_t saved_limit = max_file_tensor_bytes();
+  set_max_file_tensor_bytes(uint64_t{1} << 40);
+  expect_error(decode_image(png_claiming(16385, 16385), "huge.png"),
+               absl::StatusCode::kInvalidArgument,
+               {"huge.png", "PNG image of 16385x16385 is too large (over 268435456 pixels)"});
   set_max_file_tensor_bytes(saved_limit);
 }
 
