@@ -25,16 +25,17 @@ Tensor images(const Shape& shape) {
   return t;
 }
 
+// Images 2 high and 3 wide, so that height and width cannot be mistaken for each other.
 TEST(KerasNpzTest, ReadsGrayNhwWithUint8Labels) {
   const std::string path = write_arrays(
-      "mnist_like.npz", {{"x_train", images({3, 2, 2})},
+      "mnist_like.npz", {{"x_train", images({3, 2, 3})},
                          {"y_train", from_vector<uint8_t>({4, 0, 1}, {3})},
-                         {"x_test", images({1, 2, 2})},
+                         {"x_test", images({1, 2, 3})},
                          {"y_test", from_vector<uint8_t>({2}, {1})}});
   absl::StatusOr<Dataset> data = read_keras_npz(path);
   ASSERT_TRUE(data.ok()) << data.status();
-  EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 2, 1}));
-  EXPECT_EQ(data->train.pixels.at<uint8_t>({1, 1, 0, 0}), 6);
+  EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 3, 1}));
+  EXPECT_EQ(data->train.pixels.at<uint8_t>({1, 1, 2, 0}), 11);  // 6 per image, 3 per row
   EXPECT_EQ(data->train.labels, (std::vector<int64_t>{4, 0, 1}));
   EXPECT_EQ(data->test.labels, (std::vector<int64_t>{2}));
   EXPECT_EQ(data->train.class_names, (std::vector<std::string>{"0", "1", "2", "3", "4"}));
