@@ -13,13 +13,13 @@ using testing::fresh_temp_dir;
 using testing::write_file;
 
 // An MNIST-layout folder of idx files, gzipped (name.gz) or not, named as MNIST's site names
-// them ("-idx3") or as some mirrors do (".idx3"): n 2x2 images, labels as given.
+// them ("-idx3") or as some mirrors do (".idx3"): n images 2 high and 3 wide, labels as given.
 std::string mnist_dir(const std::string& name, const std::string& labels, bool gzipped = false,
                       const std::string& separator = "-") {
   const std::string dir = fresh_temp_dir(name);
   const uint32_t n = labels.size();
   for (const std::string prefix : {"train", "t10k"}) {
-    const std::string images = testing::idx_images_file(n, 2, 2, std::string(4 * n, '\x80'));
+    const std::string images = testing::idx_images_file(n, 2, 3, std::string(6 * n, '\x80'));
     const std::string label_file = testing::idx_labels_file(labels);
     const std::string image_path = dir + "/" + prefix + "-images" + separator + "idx3-ubyte";
     const std::string label_path = dir + "/" + prefix + "-labels" + separator + "idx1-ubyte";
@@ -52,7 +52,7 @@ TEST(DatasetsTest, ReadsUncompressedIdxAsGrayImages) {
   const std::string dir = mnist_dir("mnist_plain", std::string("\x09\x00\x03", 3));
   absl::StatusOr<Dataset> data = load_dataset(DatasetFormat::kFashionMnist, dir);
   ASSERT_TRUE(data.ok()) << data.status();
-  EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 2, 1}));
+  EXPECT_EQ(data->train.pixels.shape(), Shape({3, 2, 3, 1}));
   EXPECT_EQ(data->test.labels, (std::vector<int64_t>{9, 0, 3}));
   EXPECT_EQ(data->train.class_names[9], "Ankle boot");
 }
