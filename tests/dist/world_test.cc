@@ -32,5 +32,25 @@ TEST(WorldTest, EachLaunchersVariableMarksAnMpiStart) {
   EXPECT_FALSE(launched_by_mpi());
 }
 
+// The GPU a process takes: its index on its machine, from the launcher that started it.
+TEST(WorldTest, TheLocalRankComesFromTheLaunchersVariable) {
+  const char* const variables[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID",
+                                   "SLURM_LOCALID"};
+  for (const char* variable : variables) unsetenv(variable);
+  EXPECT_EQ(local_rank(), 0);
+  for (const char* variable : variables) {
+    setenv(variable, "3", 1);
+    EXPECT_EQ(local_rank(), 3) << variable;
+    unsetenv(variable);
+  }
+  // mpirun inside a Slurm batch job: its processes may inherit the batch step's SLURM_LOCALID,
+  // the same for all of them; mpirun's own variable says which is which.
+  setenv("SLURM_LOCALID", "0", 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1", 1);
+  EXPECT_EQ(local_rank(), 1);
+  unsetenv("SLURM_LOCALID");
+  unsetenv("OMPI_COMM_WORLD_LOCAL_RANK");
+}
+
 }  // namespace
 }  // namespace bitgrad
