@@ -1,7 +1,8 @@
 // Open MPI's collectives as MpiWorld makes them (dist/mpi_communicator.cc), under `mpirun -np 2`:
-// the float and double all-reduce and the broadcast (NCCL's unique id goes out with it). The test
-// starts its own binary under mpirun with MPI_COLLECTIVES_RANKS set; each rank checks what it
-// received and exits 1 on a mismatch, which mpirun's exit status carries back.
+// the float and double all-reduce and the broadcast (NCCL's unique id goes out with it), from
+// rank 0 and from rank 1. The test starts its own binary under mpirun with MPI_COLLECTIVES_RANKS
+// set; each rank checks what it received and exits 1 on a mismatch, which mpirun's exit status
+// carries back.
 #include <unistd.h>
 
 #include <cstdio>
@@ -33,6 +34,8 @@ int run_as_rank() {
   for (size_t i = 0; i < id.size(); ++i) id[i] = w.is_root() ? static_cast<unsigned char>(i * 7) : 0;
   w.broadcast(id.data(), static_cast<int64_t>(id.size()), 0);
   for (size_t i = 0; i < id.size(); ++i) ok = ok && id[i] == static_cast<unsigned char>(i * 7);
+  // From rank 1 (an evaluation error only it saw), longer than rank 0's own text.
+  ok = ok && w.broadcast_text(w.rank() == 1 ? "from rank 1" : "", 1) == "from rank 1";
   if (!ok) std::fprintf(stderr, "%s: a collective gave the wrong values\n", w.name().c_str());
   return ok ? 0 : 1;
 }
