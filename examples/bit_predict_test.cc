@@ -544,6 +544,9 @@ TEST(BitPredictTest, Errors) {
   expect_failure(run("--weights=" + kWeights + " --base_width=-1 --input=" + rgb8),
                  {"--base_width=-1: must be >= 0 (0: the official 64)"},
                  "leave --base_width and --num_groups out");
+  expect_failure(run("--weights=" + kWeights + " --num_groups=-2 --input=" + rgb8),
+                 {"--num_groups=-2: must be >= 0 (0: the official 32)"},
+                 "leave --base_width and --num_groups out");
   expect_failure(run("--weights=" + kWeights + kTinyFlags + " --input=missing.png"),
                  {"missing.png: no such file"},
                  "--input takes comma-separated .jpg/.png/.webp files");
