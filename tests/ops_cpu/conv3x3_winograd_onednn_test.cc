@@ -236,7 +236,10 @@ TEST(Winograd3x3Test, ConvGradientsMatchReferenceThroughAutograd) {
                           {{7, 6}, {{1, 1}, {2, 0}}}};
   for (cpu::CpuIsa isa : {cpu::CpuIsa::kPortable, cpu::CpuIsa::kAvx2Fma}) {
     cpu::ScopedCpuIsaCap cap(isa);
-    for (const auto& [map, attrs] : maps) {
+    for (const MapCase& map_case : maps) {
+      // Named, not a structured binding: a lambda may not capture one before C++20 (clang).
+      const Shape& map = map_case.map;
+      const Conv2dAttrs& attrs = map_case.attrs;
       SCOPED_TRACE(std::string(cpu::cpu_isa_name(isa)) + " map " + std::to_string(map[0]) + "x" +
                    std::to_string(map[1]) + " padding " + std::to_string(attrs.padding[0]) +
                    "x" + std::to_string(attrs.padding[1]));
