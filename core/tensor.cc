@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 
 namespace bitgrad {
 namespace {
@@ -31,12 +32,23 @@ double load_as_double(const void* data, DType dtype, int64_t i) {
   BG_ASSERT(false, "unknown dtype");
 }
 
+// `value` as the integer type T: truncated toward zero, as a C++ cast, but out-of-range values
+// saturate and NaN gives 0, where the cast is undefined behaviour (numpy and PyTorch wrap).
+template <typename T>
+T saturating_cast(double value) {
+  using Limits = std::numeric_limits<T>;
+  if (std::isnan(value)) return T(0);
+  if (value <= static_cast<double>(Limits::min())) return Limits::min();
+  if (value >= static_cast<double>(Limits::max())) return Limits::max();
+  return static_cast<T>(value);
+}
+
 void store_from_double(void* data, DType dtype, int64_t i, double value) {
   switch (dtype) {
     case DType::kFloat32: static_cast<float*>(data)[i] = static_cast<float>(value); return;
     case DType::kFloat64: static_cast<double*>(data)[i] = value; return;
-    case DType::kInt64: static_cast<int64_t*>(data)[i] = static_cast<int64_t>(value); return;
-    case DType::kUInt8: static_cast<uint8_t*>(data)[i] = static_cast<uint8_t>(value); return;
+    case DType::kInt64: static_cast<int64_t*>(data)[i] = saturating_cast<int64_t>(value); return;
+    case DType::kUInt8: static_cast<uint8_t*>(data)[i] = saturating_cast<uint8_t>(value); return;
     case DType::kBFloat16:
       static_cast<BFloat16*>(data)[i] = BFloat16(static_cast<float>(value));
       return;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <utility>
 #include <vector>
@@ -74,6 +75,20 @@ TEST(TensorTest, DtypeConversionRoundTrips) {
   EXPECT_EQ(fp16[1], 65504);
   EXPECT_NEAR(fp16[2], 1.19209e-7, 1e-10);  // nearest subnormal: 2 * 2^-24
   EXPECT_TRUE(std::signbit(fp16[3]));
+}
+
+// A C++ cast of an out-of-range double to an integer is undefined behaviour; the conversion
+// saturates instead, gives 0 for NaN, and truncates toward zero in range.
+TEST(TensorTest, IntegerConversionSaturatesAndMapsNaNToZero) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  const Tensor t = from_vector<double>({-2, 300, kNaN, 3.9, -0.5, 1e30, -1e30}, {7});
+  EXPECT_EQ(t.to(DType::kUInt8).to_vector<int64_t>(),
+            std::vector<int64_t>({0, 255, 0, 3, 0, 255, 0}));
+  EXPECT_EQ(t.to(DType::kInt64).to_vector<int64_t>(),
+            std::vector<int64_t>({-2, 300, 0, 3, 0, std::numeric_limits<int64_t>::max(),
+                                  std::numeric_limits<int64_t>::min()}));
+  const Tensor f = from_vector<float>({-1.0f, std::numeric_limits<float>::infinity()}, {2});
+  EXPECT_EQ(f.to(DType::kUInt8).to_vector<int64_t>(), std::vector<int64_t>({0, 255}));
 }
 
 TEST(TensorTest, Float16RoundsToNearestEvenAndOverflowsToInfinity) {
