@@ -106,6 +106,13 @@ RunConfig downstream_config(const RunConfig& user, const TransferSchedule& sched
   return c;
 }
 
+// The names of `classes` in `set`, in that order.
+std::vector<std::string> class_names_of(const ImageSet& set, const std::vector<int64_t>& classes) {
+  std::vector<std::string> names;
+  for (int64_t k : classes) names.push_back(set.class_names[k]);
+  return names;
+}
+
 // The examples of `classes`, relabeled 0 .. classes.size() - 1 in that order.
 ImageSet class_subset(const ImageSet& set, const std::vector<int64_t>& classes) {
   std::vector<int64_t> new_label(set.num_classes(), -1);
@@ -116,8 +123,7 @@ ImageSet class_subset(const ImageSet& set, const std::vector<int64_t>& classes) 
   }
   ImageSet part = set.subset(indices);
   for (int64_t& label : part.labels) label = new_label[label];
-  part.class_names.clear();
-  for (int64_t k : classes) part.class_names.push_back(set.class_names[k]);
+  part.class_names = class_names_of(set, classes);
   return part;
 }
 
@@ -190,10 +196,9 @@ absl::StatusOr<std::string> upstream_model(const RunConfig& user,
       "%s/fashion_mnist_upstream_%016x.ckpt", bitgrad_cache_dir(),
       std::hash<std::string>()(run_config_text(computed_settings(config)) +
                                class_list(kUpstreamClasses)));
-  std::vector<std::string> upstream_classes;
-  for (int64_t c : kUpstreamClasses) upstream_classes.push_back(fashion.train.class_names[c]);
   if (std::filesystem::exists(path)) {
-    const std::string problem = cached_model_problem(path, config, upstream_classes);
+    const std::string problem =
+        cached_model_problem(path, config, class_names_of(fashion.train, kUpstreamClasses));
     if (problem.empty()) {
       // The name does not follow bitgrad's code: say when the model was made.
       out << "== upstream: cached " << path << ", written " << modification_time(path)
