@@ -42,6 +42,10 @@ struct BitConfig {
   static constexpr int64_t kMaxWidthFactor = 64;
   static constexpr int64_t kMaxBaseWidth = 4096;
   static constexpr int64_t kMaxHeadSize = int64_t{1} << 31;
+  // Input sizes the programs take: from the network's total stride (2^5) up to far above any
+  // real run, far below where a batch's element count or a crop's arithmetic overflows int64.
+  static constexpr int64_t kMinResolution = 32;
+  static constexpr int64_t kMaxResolution = int64_t{1} << 16;
 
   int depth = 50;              // 50, 101 or 152
   int64_t width_factor = 1;    // multiplies every channel count

@@ -42,7 +42,6 @@ absl::Status widths_given_differ(const InferenceModelOptions& options, int64_t b
 // The model info beside `npz_path`, or nullopt when there is none.
 absl::StatusOr<std::optional<proto::NpzModelInfo>> read_npz_model_info(
     const std::string& npz_path) {
-  constexpr int64_t kMaxResolution = 1 << 16;  // bit_finetune's --resolution bound
   const std::string path = npz_model_info_path(npz_path);
   std::error_code error;
   const std::filesystem::file_status entry = std::filesystem::symlink_status(path, error);
@@ -62,11 +61,11 @@ absl::StatusOr<std::optional<proto::NpzModelInfo>> read_npz_model_info(
         "models/checkpoint.proto)"));
   }
   if (info.base_width() < 0 || info.num_groups() < 0 || info.input_resolution() < 0 ||
-      info.input_resolution() > kMaxResolution ||
+      info.input_resolution() > BitConfig::kMaxResolution ||
       (!info.loss().empty() && info.loss() != "softmax" && info.loss() != "sigmoid")) {
     return absl::InvalidArgumentError(absl::StrCat(
         path, ": expected base_width and num_groups >= 0, input_resolution in [0, ",
-        kMaxResolution, "] and loss softmax or sigmoid, got ", info.ShortDebugString()));
+        BitConfig::kMaxResolution, "] and loss softmax or sigmoid, got ", info.ShortDebugString()));
   }
   const auto npz_bytes = std::filesystem::file_size(npz_path, error);
   if (info.npz_bytes() > 0 && !error && static_cast<int64_t>(npz_bytes) != info.npz_bytes()) {

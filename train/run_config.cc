@@ -198,9 +198,12 @@ absl::Status check_eval_only_flags(const RunConfig& config) {
 }
 
 std::string resolution_problem(int64_t resolution, absl::string_view zero_means) {
-  if (resolution == 0 || (resolution >= kMinResolution && resolution <= kMaxResolution)) return "";
-  return absl::StrCat("expected a size in pixels from ", kMinResolution,
-                      " (BiT ResNet-v2 halves its input 5 times) to ", kMaxResolution,
+  if (resolution == 0 || (resolution >= BitConfig::kMinResolution &&
+                          resolution <= BitConfig::kMaxResolution)) {
+    return "";
+  }
+  return absl::StrCat("expected a size in pixels from ", BitConfig::kMinResolution,
+                      " (BiT ResNet-v2 halves its input 5 times) to ", BitConfig::kMaxResolution,
                       ", or 0 for ", zero_means);
 }
 

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "data/datasets.h"
+#include "models/bit_resnet_v2.h"
 #include "ops/loss.h"
 #include "train/run_config.pb.h"
 
@@ -40,17 +41,14 @@ absl::Status check_eval_only_flags(const RunConfig& config);
 // out", so it checks nothing).
 inline constexpr char kDefaultModel[] = "R50x1";
 
-// The largest batch and input size the programs take: far above any real run, far below where
-// a batch's element count or a crop's arithmetic overflows int64 (2^20 images of 2^16 x 2^16
-// pixels are 2^54 floats).
+// The largest batch the programs take: far above any real run, far below where a batch's
+// element count overflows int64 (2^20 images of BitConfig::kMaxResolution^2 pixels are 2^54
+// floats).
 inline constexpr int64_t kMaxBatch = int64_t{1} << 20;
-inline constexpr int64_t kMaxResolution = int64_t{1} << 16;
-// The smallest input size the programs take: the network's total stride, 2^5.
-inline constexpr int64_t kMinResolution = 32;
 
 // What --resolution takes, "" when `resolution` is one of them: 0, which means `zero_means`
-// (the HyperRule's, the model's own), or kMinResolution to kMaxResolution pixels. One rule and
-// one wording for every program with the flag.
+// (the HyperRule's, the model's own), or BitConfig::kMinResolution to kMaxResolution pixels.
+// One rule and one wording for every program with the flag.
 std::string resolution_problem(int64_t resolution, absl::string_view zero_means);
 
 // --loss's two values.

@@ -79,7 +79,8 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   c.set_eval_batch(INT64_MAX);
   EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--eval_batch", "at most 1048576"}));
   c = valid();
-  for (const int64_t bad : {int64_t{-1}, int64_t{16}, kMinResolution - 1, kMaxResolution + 1}) {
+  for (const int64_t bad : {int64_t{-1}, int64_t{16}, BitConfig::kMinResolution - 1,
+                            BitConfig::kMaxResolution + 1}) {
     c.set_resolution(bad);
     EXPECT_TRUE(testing::fails_naming(
         check_run_config(c),
@@ -87,7 +88,7 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
          absl::StrCat("got ", bad)}))
         << bad;
   }
-  for (const int64_t good : {int64_t{0}, kMinResolution, kMaxResolution}) {
+  for (const int64_t good : {int64_t{0}, BitConfig::kMinResolution, BitConfig::kMaxResolution}) {
     c.set_resolution(good);
     EXPECT_TRUE(check_run_config(c).ok()) << good;
   }

@@ -79,7 +79,7 @@ absl::Status check_count_flags() {
   };
   const Bound bounds[] = {
       {"batch", absl::GetFlag(FLAGS_batch), 1, "images per step"},
-      {"res", absl::GetFlag(FLAGS_res), kMinResolution,
+      {"res", absl::GetFlag(FLAGS_res), BitConfig::kMinResolution,
        "BiT ResNet-v2 halves its input 5 times"},
       {"steps", absl::GetFlag(FLAGS_steps), 1, "the timed steps give the result"},
       {"warmup", absl::GetFlag(FLAGS_warmup), 0, "untimed steps"},
