@@ -65,7 +65,9 @@ TEST(ElementwiseOnednnTest, AffineWithAShiftKeepsThePaddingZero) {
   Tensor x = blocked(randn({2, 8, 3, 3}), randn({5, 8, 1, 1}));
   ASSERT_FALSE(x.is_plain());
   Tensor y = affine(x, 2.0, 0.5);
-  if (!y.is_plain()) EXPECT_TRUE(testing::padding_channels_are_zero(y));
+  if (!y.is_plain()) {
+    EXPECT_TRUE(testing::padding_channels_are_zero(y));
+  }
 }
 
 using BinaryFn = Tensor (*)(const Tensor&, const Tensor&);
