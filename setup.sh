@@ -21,6 +21,7 @@ PACKAGES=(
   libpng-dev libjpeg-dev libwebp-dev   # image decoding
   libopenmpi-dev openmpi-bin      # multi-process training: mpirun and the CPU all-reduce (dist/)
   clang libclang-rt-14-dev        # fuzzing: clang's libFuzzer and ASan (tools/fuzz/run.sh)
+  valgrind                        # memcheck: uninitialised reads (tools/valgrind/run.sh)
   python3-numpy python3-torch     # tools only: golden fixtures, PyTorch baselines
   dataset-fashion-mnist           # a real dataset for the examples
 )
