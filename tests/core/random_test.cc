@@ -40,7 +40,8 @@ TEST(RandomTest, NormalAndUniformHaveTheRightMoments) {
   for (double v : n) var += (v - mean) * (v - mean) / n.size();
   EXPECT_NEAR(mean, 0.0, 0.03);
   EXPECT_NEAR(var, 1.0, 0.04);
-  std::vector<double> u = rand({20000}, -1, 3, DType::kFloat64, Device::cpu(), g).to_vector<double>();
+  std::vector<double> u =
+      rand({20000}, -1, 3, DType::kFloat64, Device::cpu(), g).to_vector<double>();
   EXPECT_GE(*std::min_element(u.begin(), u.end()), -1.0);
   EXPECT_LT(*std::max_element(u.begin(), u.end()), 3.0);
   double u_mean = 0;

@@ -61,7 +61,8 @@ TEST(TensorTest, ViewSharesMemoryAndDetachDropsHistory) {
 
 TEST(TensorTest, DtypeConversionRoundTrips) {
   Tensor t = from_vector<double>({1.5, -2.25, 3e6, 0.0}, {4});
-  EXPECT_EQ(t.to(DType::kFloat32).to_vector<float>(), std::vector<float>({1.5f, -2.25f, 3e6f, 0.0f}));
+  EXPECT_EQ(t.to(DType::kFloat32).to_vector<float>(),
+            std::vector<float>({1.5f, -2.25f, 3e6f, 0.0f}));
   EXPECT_EQ(t.to(DType::kInt64).to_vector<int64_t>(), std::vector<int64_t>({1, -2, 3000000, 0}));
   // bf16 keeps 8 bits of mantissa: 1.5 and -2.25 are exact, 3e6 rounds.
   std::vector<double> bf16 = t.to(DType::kBFloat16).to_vector<double>();

@@ -35,7 +35,8 @@ TEST(IdxDatasetTest, BadFilesAreNamed) {
 
   std::string swapped = write_gz("swapped.gz", idx_labels_file("\x01"));
   absl::StatusOr<LabeledImages> b = read_idx_dataset(swapped, labels);
-  EXPECT_NE(b.status().message().find("swapped.gz is not an IDX file"), std::string::npos) << b.status();
+  EXPECT_NE(b.status().message().find("swapped.gz is not an IDX file"), std::string::npos)
+      << b.status();
 
   std::string two = write_gz("two.gz", idx_images_file(2, 1, 1, "\x01\x02"));
   absl::StatusOr<LabeledImages> c = read_idx_dataset(two, labels);
@@ -44,7 +45,10 @@ TEST(IdxDatasetTest, BadFilesAreNamed) {
   absl::StatusOr<LabeledImages> d = read_idx_dataset("/nonexistent/x.gz", labels);
   EXPECT_TRUE(absl::IsNotFound(d.status()));
   EXPECT_NE(load_fashion_mnist("val").status().message().find("\"val\""), std::string::npos);
-  EXPECT_NE(load_fashion_mnist("test", "/nonexistent").status().message().find("dataset-fashion-mnist"),
+  EXPECT_NE(load_fashion_mnist("test", "/nonexistent")
+                .status()
+                .message()
+                .find("dataset-fashion-mnist"),
             std::string::npos);
 }
 

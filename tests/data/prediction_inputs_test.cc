@@ -108,8 +108,9 @@ TEST(PredictionInputsTest, AFolderStandsForItsImagesThenThoseBelowIt) {
   inputs = PredictionInputs::open(dir, 8);
   ASSERT_TRUE(inputs.ok()) << inputs.status();
   EXPECT_EQ(inputs->warnings(),
-            std::vector<std::string>{dir + ": passed over 8 files that are not .jpg, .jpeg, .png "
-                                           "or .webp: 0.json, 1.json, 2.json, 3.json, 4.json, ..."});
+            std::vector<std::string>{
+                dir + ": passed over 8 files that are not .jpg, .jpeg, .png "
+                      "or .webp: 0.json, 1.json, 2.json, 3.json, 4.json, ..."});
   EXPECT_TRUE(fails_naming(PredictionInputs::open(dir + "/empty", 8).status(),
                            {dir + "/empty", "without .jpg, .jpeg, .png or .webp files"}));
 }

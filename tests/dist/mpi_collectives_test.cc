@@ -31,7 +31,9 @@ int run_as_rank() {
   w.all_reduce_sum(d, 1);  // the count is honoured: d[1] stays
   ok = ok && d[0] == 0.75 && d[1] == 1e300;
   std::vector<unsigned char> id(128);
-  for (size_t i = 0; i < id.size(); ++i) id[i] = w.is_root() ? static_cast<unsigned char>(i * 7) : 0;
+  for (size_t i = 0; i < id.size(); ++i) {
+    id[i] = w.is_root() ? static_cast<unsigned char>(i * 7) : 0;
+  }
   w.broadcast(id.data(), static_cast<int64_t>(id.size()), 0);
   for (size_t i = 0; i < id.size(); ++i) ok = ok && id[i] == static_cast<unsigned char>(i * 7);
   // From rank 1 (an evaluation error only it saw), longer than rank 0's own text.

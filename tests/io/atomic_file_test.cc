@@ -40,7 +40,8 @@ TEST(AtomicFileTest, WritesAndReplaces) {
   std::string path = dir + "/atomic_replace.txt";
   ASSERT_TRUE(write_file_atomically(path, [](FileSink& s) { return write_text(s, "first"); }).ok());
   EXPECT_EQ(read_all(path), "first");
-  ASSERT_TRUE(write_file_atomically(path, [](FileSink& s) { return write_text(s, "second"); }).ok());
+  ASSERT_TRUE(
+      write_file_atomically(path, [](FileSink& s) { return write_text(s, "second"); }).ok());
   EXPECT_EQ(read_all(path), "second");
 }
 

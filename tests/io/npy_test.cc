@@ -146,8 +146,9 @@ TEST(NpyTest, EmptyArraysWithHugeExtents) {
   EXPECT_EQ(empty_array->numel(), 0);
   std::ofstream(path, std::ios::binary) << npy_with_dict(
       "{'descr': '<u1', 'fortran_order': True, 'shape': (1, 34032441, 423424014231, 0, 7), }\n");
-  EXPECT_TRUE(fails_naming(read_npy(path).status(),
-                           {"empty_fortran.npy", "(1, 34032441, 423424014231, 0, 7)", "too large"}));
+  EXPECT_TRUE(
+      fails_naming(read_npy(path).status(),
+                   {"empty_fortran.npy", "(1, 34032441, 423424014231, 0, 7)", "too large"}));
 }
 
 TEST(NpyTest, WritesTheBytesNumpyWrites) {

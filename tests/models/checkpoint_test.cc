@@ -32,7 +32,8 @@ Checkpoint sample_checkpoint() {
   c.optimizer.sgd->set_lr(0.003);
   c.optimizer.sgd->set_momentum(0.9);
   c.optimizer.sgd->set_nesterov(true);
-  c.optimizer.tensors = {{"root.conv.weight", randn({8, 3, 7, 7}, DType::kFloat64, Device::cpu(), g)}};
+  c.optimizer.tensors = {
+      {"root.conv.weight", randn({8, 3, 7, 7}, DType::kFloat64, Device::cpu(), g)}};
   c.rng_state = g.state();
   c.config = "base_lr: 0.003\nbatch: 512\n";
   c.bit_config.emplace();

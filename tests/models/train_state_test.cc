@@ -47,7 +47,8 @@ double lr_at(int64_t step) { return step == 0 ? 0.0 : 0.05 / static_cast<double>
 
 // A model, its optimizer and the generator that draws the data: what a training loop owns.
 struct TrainingRun {
-  explicit TrainingRun(const BitConfig& config, uint64_t data_seed, SgdOptions options = sgd_options())
+  explicit TrainingRun(const BitConfig& config, uint64_t data_seed,
+                       SgdOptions options = sgd_options())
       : model(std::make_shared<BitResNetV2>(config)),
         optimizer(model->named_parameters(), options),
         generator(data_seed) {}

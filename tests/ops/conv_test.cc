@@ -302,8 +302,9 @@ TEST_F(Conv2dTest, ConvAddIsTheConvPlusTheAddendAndGradchecks) {
         [attrs](const std::vector<Tensor>& in) { return conv2d_add(in[0], in[1], in[2], attrs); },
         {x, w, addend}));
   }
-  EXPECT_TRUE(throws_error([] { conv2d_add(randn({1, 2, 5, 5}), randn({3, 2, 3, 3}), randn({1, 3, 5, 5})); },
-                           {"conv2d_add", "(1, 3, 5, 5)", "(1, 3, 3, 3)"}));
+  EXPECT_TRUE(throws_error(
+      [] { conv2d_add(randn({1, 2, 5, 5}), randn({3, 2, 3, 3}), randn({1, 3, 5, 5})); },
+      {"conv2d_add", "(1, 3, 5, 5)", "(1, 3, 3, 3)"}));
 }
 
 TEST_F(Conv2dTest, Float32BackwardAgreesWithFloat64) {

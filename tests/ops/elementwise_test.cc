@@ -86,8 +86,8 @@ TEST(ElementwiseTest, GradcheckAffineAndRelu) {
     if (std::abs(v) < 0.05) v = 0.5;
   }
   x.set_requires_grad();
-  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return relu(3.0 * in[0] - 0.5 * in[0]); },
-                        {x}));
+  EXPECT_TRUE(gradcheck(
+      [](const std::vector<Tensor>& in) { return relu(3.0 * in[0] - 0.5 * in[0]); }, {x}));
   // A shift must not reach the gradient.
   EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return 2.0 * in[0] + 1.0; }, {x}));
   EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return 1.0 - in[0]; }, {x}));

@@ -31,8 +31,10 @@ TEST(ChainOnednnTest, ConvReluConvPoolAdd) {
     EXPECT_TRUE(in[0].requires_grad());
     return out;
   };
-  EXPECT_TRUE(matches_reference(chain, {random_input({2, 16, 10, 10}), random_input({16, 16, 3, 3}),
-                                        random_input({24, 16, 3, 3}), random_input({24, 16, 1, 1})}));
+  EXPECT_TRUE(matches_reference(chain, {random_input({2, 16, 10, 10}),
+                                        random_input({16, 16, 3, 3}),
+                                        random_input({24, 16, 3, 3}),
+                                        random_input({24, 16, 1, 1})}));
   // Odd channel counts and sizes.
   EXPECT_TRUE(matches_reference(chain, {random_input({2, 5, 9, 9}), random_input({7, 5, 3, 3}),
                                         random_input({6, 7, 3, 3}), random_input({6, 5, 1, 1})}));

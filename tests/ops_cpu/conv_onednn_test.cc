@@ -53,8 +53,9 @@ TEST(ConvOnednnTest, ForwardAndBackwardMatchReference) {
     EXPECT_TRUE(matches_reference(
         [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], attrs); },
         {x, w, b},
-        testing::allowing_reference_kernels(summed_in_two_blocks ? std::vector<std::string>{"SumFwd"}
-                                                                 : std::vector<std::string>{})));
+        testing::allowing_reference_kernels(
+            summed_in_two_blocks ? std::vector<std::string>{"SumFwd"}
+                                 : std::vector<std::string>{})));
   }
 }
 
@@ -158,16 +159,20 @@ TEST(ConvOnednnTest, EmptyBatchRunsTheReferenceKernel) {
 
 TEST(ConvOnednnTest, ErrorsNameTheOpAndShapes) {
   Tensor x = zeros({2, 4, 5, 5});
-  EXPECT_TRUE(throws_error([&] { call<Conv2dFwd>(x, zeros({3, 5, 3, 3}), Tensor(), Conv2dAttrs{}); },
-                           {"conv2d", "(3, 5, 3, 3)", "(2, 4, 5, 5)"}));
   EXPECT_TRUE(throws_error(
-      [&] { call<Conv2dBwdData>(zeros({2, 3, 4, 4}), zeros({3, 4, 3, 3}), x.shape(), Conv2dAttrs{}); },
+      [&] { call<Conv2dFwd>(x, zeros({3, 5, 3, 3}), Tensor(), Conv2dAttrs{}); },
+      {"conv2d", "(3, 5, 3, 3)", "(2, 4, 5, 5)"}));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        call<Conv2dBwdData>(zeros({2, 3, 4, 4}), zeros({3, 4, 3, 3}), x.shape(), Conv2dAttrs{});
+      },
       {"conv2d backward data", "(2, 3, 4, 4)", "(2, 3, 3, 3)"}));
   EXPECT_TRUE(throws_error(
       [&] { call<Conv2dBwdWeight>(zeros({2, 3, 4, 4}), x, Shape{3, 4, 3, 3}, Conv2dAttrs{}); },
       {"conv2d backward weight", "(2, 3, 4, 4)", "(2, 3, 3, 3)"}));
-  EXPECT_TRUE(throws_error([&] { call<Conv2dFwd>(x, zeros({3, 4, 3, 3}), zeros({4}), Conv2dAttrs{}); },
-                           {"conv2d", "bias", "(4)"}));
+  EXPECT_TRUE(throws_error(
+      [&] { call<Conv2dFwd>(x, zeros({3, 4, 3, 3}), zeros({4}), Conv2dAttrs{}); },
+      {"conv2d", "bias", "(4)"}));
 }
 
 }  // namespace

@@ -118,7 +118,8 @@ TEST(OnednnLayoutTest, ChannelBlockDescsAndChannelBlocksAgree) {
 }
 
 TEST(OnednnLayoutTest, PlainDescsGivePlainTensors) {
-  Tensor t = onednn::empty_with_desc({2, 3}, DType::kFloat32, onednn::plain_desc({2, 3}, DType::kFloat32));
+  Tensor t = onednn::empty_with_desc({2, 3}, DType::kFloat32,
+                                     onednn::plain_desc({2, 3}, DType::kFloat32));
   EXPECT_TRUE(t.is_plain());
   EXPECT_EQ(onednn::format_tag_of(onednn::plain_desc({2, 3, 4, 5}, DType::kFloat32)),
             dnnl::memory::format_tag::abcd);
@@ -166,7 +167,8 @@ TEST(OnednnLayoutTest, CacheKeysSeeEveryPartOfADesc) {
   memory::desc nhwc({2, 16, 3, 3}, memory::data_type::f32, memory::format_tag::nhwc);
   memory::desc blocked({2, 16, 3, 3}, memory::data_type::f32, memory::format_tag::nChw8c);
   memory::desc other({2, 16, 3, 4}, memory::data_type::f32, memory::format_tag::nchw);
-  EXPECT_EQ(key(nchw), key(memory::desc({2, 16, 3, 3}, memory::data_type::f32, memory::format_tag::nchw)));
+  EXPECT_EQ(key(nchw),
+            key(memory::desc({2, 16, 3, 3}, memory::data_type::f32, memory::format_tag::nchw)));
   EXPECT_NE(key(nchw), key(nhwc));
   EXPECT_NE(key(nchw), key(blocked));
   EXPECT_NE(key(nchw), key(other));

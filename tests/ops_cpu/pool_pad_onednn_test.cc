@@ -83,11 +83,13 @@ TEST(PoolOnednnTest, BackwardRejectsAnotherBackendsWorkspace) {
     BackendOverride reference(Backend::kRef);
     ref_result = call<MaxPool2dFwd>(x, attrs);
   }
-  EXPECT_TRUE(throws_error([&] { call<MaxPool2dBwd>(ref_result.y, x, ref_result.workspace, attrs); },
-                           {"max_pool2d backward", "workspace", "int64", "(1, 8, 2, 2)"}));
+  EXPECT_TRUE(
+      throws_error([&] { call<MaxPool2dBwd>(ref_result.y, x, ref_result.workspace, attrs); },
+                   {"max_pool2d backward", "workspace", "int64", "(1, 8, 2, 2)"}));
   MaxPool2dResult cpu_result = call<MaxPool2dFwd>(x, attrs);
-  EXPECT_TRUE(throws_error([&] { call<MaxPool2dBwd>(zeros({1, 8, 3, 3}), x, cpu_result.workspace, attrs); },
-                           {"max_pool2d backward", "(1, 8, 3, 3)", "(1, 8, 2, 2)"}));
+  EXPECT_TRUE(throws_error(
+      [&] { call<MaxPool2dBwd>(zeros({1, 8, 3, 3}), x, cpu_result.workspace, attrs); },
+      {"max_pool2d backward", "(1, 8, 3, 3)", "(1, 8, 2, 2)"}));
 }
 
 // On channel-blocked input the forward keeps no workspace and the backward recomputes each

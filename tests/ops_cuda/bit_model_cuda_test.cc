@@ -44,7 +44,8 @@ TEST_F(BitModelCudaTest, ThreeSgdStepsGiveTheCpuWeights) {
   BitResNetV2 cpu_model(r50x1()), gpu_model(r50x1());
   gpu_model.to(Device::cuda());
   const SgdOptions options{0.01, 0.9, 0.0, 1e-4, false};
-  Sgd cpu_sgd(cpu_model.named_parameters(), options), gpu_sgd(gpu_model.named_parameters(), options);
+  Sgd cpu_sgd(cpu_model.named_parameters(), options);
+  Sgd gpu_sgd(gpu_model.named_parameters(), options);
   Generator generator(5);
   for (int step = 0; step < 3; ++step) {
     Tensor images = randn({4, 3, 64, 64}, DType::kFloat32, Device::cpu(), generator);

@@ -105,7 +105,9 @@ TEST(ConvTf32CudaTest, Tf32StaysWithinItsRounding) {
   loose.rtol = 1e-2;
   loose.atol = 5e-3;  // TF32 keeps 10 mantissa bits: ~1e-3 relative per product
   EXPECT_TRUE(matches_reference(
-      [](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], Tensor(), {{1, 1}, {1, 1}}); },
+      [](const std::vector<Tensor>& in) {
+        return conv2d(in[0], in[1], Tensor(), {{1, 1}, {1, 1}});
+      },
       {random_input({2, 64, 8, 8}), random_input({64, 64, 3, 3})}, loose));
 }
 

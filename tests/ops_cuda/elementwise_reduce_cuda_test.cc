@@ -67,7 +67,8 @@ TEST(ElementwiseCudaTest, SameShapeOpsRunPastTheIndexMapRank) {
 TEST(ReduceCudaTest, SumsAndMeansOverAnyDimsMatchTheReference) {
   BG_REQUIRE_GPU();
   const Shape shape{3, 5, 7, 11};
-  const std::vector<std::vector<int64_t>> dim_sets = {{}, {0}, {1}, {3}, {0, 2}, {1, 2, 3}, {-1, 0}};
+  const std::vector<std::vector<int64_t>> dim_sets = {
+      {}, {0}, {1}, {3}, {0, 2}, {1, 2, 3}, {-1, 0}};
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
     for (const auto& dims : dim_sets) {
       for (bool keepdim : {false, true}) {

@@ -162,7 +162,10 @@ void make_fixtures() {
   state.model = &model;
   ASSERT_TRUE(save_train_state(path("good.ckpt"), state).ok());
   truncate_copy(path("good.ckpt"), path("truncated.ckpt"));
-  edited_npz(path("tiny.npz"), "no_test.npz", [](NamedArrays& arrays) { arrays.pop_back(); arrays.pop_back(); });
+  edited_npz(path("tiny.npz"), "no_test.npz", [](NamedArrays& arrays) {
+    arrays.pop_back();
+    arrays.pop_back();
+  });
   edited_npz(path("tiny.npz"), "float_images.npz", [](NamedArrays& arrays) {
     arrays[0].second = arrays[0].second.to(DType::kFloat32);
   });
@@ -381,7 +384,8 @@ std::vector<Row> rows() {
          return line;
        },
        {"--save_weights's class names", "final.labels.txt", "is a folder"}},
-      {"flags", "`--weights=$TMP/good.ckpt --save_weights=$TMP/good.ckpt` (an output over an input)",
+      {"flags",
+       "`--weights=$TMP/good.ckpt --save_weights=$TMP/good.ckpt` (an output over an input)",
        [] {
          const std::string before = testing::read_file(path("good.ckpt"));
          const std::string line = error_line(run_with(
@@ -397,7 +401,8 @@ std::vector<Row> rows() {
          return error_line(run_with({"--weights=" + path("up_run/checkpoint.ckpt")}, "up_run"));
        },
        {"--out's checkpoint", "up_run/checkpoint.ckpt is the file --weights reads"}},
-      {"flags", "`--out=$TMP/self --save_weights=$TMP/self/checkpoint.ckpt` (two outputs, one file)",
+      {"flags",
+       "`--out=$TMP/self --save_weights=$TMP/self/checkpoint.ckpt` (two outputs, one file)",
        [] {
          return error_line(run_with({"--save_weights=" + path("self/checkpoint.ckpt")}, "self"));
        },
@@ -502,7 +507,8 @@ std::vector<Row> rows() {
       {"run directory", "`--resume` after a class folder was added to the `--dataset`",
        [] {
          const auto add_class = [](const std::string& name) {
-           for (const char* image : {"train/CLASS/1.png", "train/CLASS/2.png", "test/CLASS/1.png"}) {
+           for (const char* image :
+                {"train/CLASS/1.png", "train/CLASS/2.png", "test/CLASS/1.png"}) {
              const std::string file =
                  path("grown/" + absl::StrReplaceAll(image, {{"CLASS", name}}));
              fs::create_directories(fs::path(file).parent_path());
@@ -522,7 +528,8 @@ std::vector<Row> rows() {
        {"--resume", "grown_run/checkpoint.ckpt", "other classes", "3 classes"}},
       {"training", "`--base_lr=1e30 --schedule=constant` (diverges)",
        [] {
-         const auto flags = run_with({"--base_lr=1e30", "--schedule=constant", "--steps=20"}, "nan_run");
+         const auto flags =
+             run_with({"--base_lr=1e30", "--schedule=constant", "--steps=20"}, "nan_run");
          const std::string line = error_line(flags);
          // The checkpoint is good: a resumed run reaches the same step and stops the same way.
          const std::string checkpoint = testing::read_file(path("nan_run/checkpoint.ckpt"));
@@ -530,7 +537,9 @@ std::vector<Row> rows() {
          resumed.push_back("--resume");
          const std::string again = error_line(resumed);
          if (again != line) return "(resume differs) " + again;
-         if (testing::read_file(path("nan_run/checkpoint.ckpt")) != checkpoint) return std::string("(checkpoint changed)");
+         if (testing::read_file(path("nan_run/checkpoint.ckpt")) != checkpoint) {
+           return std::string("(checkpoint changed)");
+         }
          return line;
        },
        {"step", "non-finite", "parameter '", "is intact"}},
@@ -543,8 +552,11 @@ std::vector<Row> rows() {
                                       .log_prefix = path("full_disk")};
          const pid_t first = testing::start_finetune(flags, paused);
          const std::string checkpoint = path("full_disk/checkpoint.ckpt");
-         while (!fs::exists(checkpoint) || testing::read_file(path("full_disk/metrics.jsonl"))
-                                                    .find("\"step\": 2, \"test") == std::string::npos) {
+         const auto second_eval_logged = [] {
+           return testing::read_file(path("full_disk/metrics.jsonl"))
+                      .find("\"step\": 2, \"test") != std::string::npos;
+         };
+         while (!fs::exists(checkpoint) || !second_eval_logged()) {
            std::this_thread::sleep_for(std::chrono::milliseconds(5));
          }
          kill(first, SIGKILL);
@@ -723,7 +735,10 @@ TEST(BadInputTest, EachBadInputGivesOneClearLineAndTheDocShowsIt) {
           << row.input << ": \"" << line << "\" lacks \"" << fragment << "\"";
     }
     rendered += doc_row(row, line);
-    if (row.machine_dependent) machine_dependent.push_back(doc_row(row, "").substr(0, 8 + row.kind.size() + row.input.size()));
+    if (row.machine_dependent) {
+      machine_dependent.push_back(
+          doc_row(row, "").substr(0, 8 + row.kind.size() + row.input.size()));
+    }
   }
   const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
   if (workspace != nullptr) {  // bazel run: rewrite the doc's table

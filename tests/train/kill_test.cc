@@ -70,7 +70,8 @@ TEST(KillTest, AKilledAndResumedRunEqualsAnUninterruptedOneByteForByte) {
   const Clock::time_point start = Clock::now();
   testing::ChildOptions quiet{.env = {paced}, .log_prefix = dir + "/whole"};
   testing::Finished done =
-      testing::run_finetune_binary(testing::tiny_run_flags(dataset, whole, kSteps, kEvalEvery), quiet);
+      testing::run_finetune_binary(
+          testing::tiny_run_flags(dataset, whole, kSteps, kEvalEvery), quiet);
   ASSERT_EQ(done.exit_code, 0) << done.err;
   const double whole_seconds = std::chrono::duration<double>(Clock::now() - start).count();
 

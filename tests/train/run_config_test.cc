@@ -57,7 +57,8 @@ TEST(RunConfigTest, ErrorsNameTheFlagAndWhatWasExpected) {
   for (double bad : {-1.0, 1e-9, 1e307, nan, inf}) {
     c = valid();
     c.set_bucket_mb(bad);
-    EXPECT_TRUE(testing::fails_naming(check_run_config(c), {"--bucket_mb", "from 0.001 to 1048576"}))
+    EXPECT_TRUE(
+        testing::fails_naming(check_run_config(c), {"--bucket_mb", "from 0.001 to 1048576"}))
         << bad;
   }
   for (double bad : {nan, inf, -inf}) {

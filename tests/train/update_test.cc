@@ -118,7 +118,8 @@ TEST_P(TrainUpdateTest, ANonFiniteLossOrGradientStopsTheUpdate) {
   Generator generator(11);
   absl::StatusOr<double> loss = train_update(*model, sgd, kLr, {batch}, off, generator);
   const std::string first = model->named_parameters().front().first;
-  EXPECT_TRUE(testing::fails_naming(loss.status(), {"parameter '" + first + "'", "gradient holds nan"}));
+  EXPECT_TRUE(
+      testing::fails_naming(loss.status(), {"parameter '" + first + "'", "gradient holds nan"}));
   EXPECT_TRUE(sgd.state().empty()) << "the optimizer stepped";
   const auto before = untouched->named_parameters(), after = model->named_parameters();
   for (size_t i = 0; i < after.size(); ++i) {

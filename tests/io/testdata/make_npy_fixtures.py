@@ -44,7 +44,8 @@ def main():
     # Fortran order (what np.save writes for a transposed array): element i (in C order) holds i.
     np.save(path("fortran_2d.npy"), np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3)))
     np.save(path("fortran_3d.npy"), np.asfortranarray(np.arange(24, dtype=">i2").reshape(2, 3, 4)))
-    np.save(path("fortran_4d.npy"), np.asfortranarray(np.arange(120, dtype=np.uint8).reshape(2, 3, 4, 5)))
+    np.save(path("fortran_4d.npy"),
+            np.asfortranarray(np.arange(120, dtype=np.uint8).reshape(2, 3, 4, 5)))
     assert np.load(path("fortran_4d.npy")).flags.f_contiguous
     np.save(path("complex.npy"), np.ones(2, dtype=np.complex64))
     np.savez(path("complex.npz"), z=np.ones(2, dtype=np.complex64))
