@@ -43,5 +43,6 @@ else
 fi
 
 if [[ ! -x /usr/local/cuda/bin/nvcc ]]; then
-  echo "setup.sh: warning: no CUDA toolkit at /usr/local/cuda; CUDA targets will be skipped (docs/build.md)" >&2
+  echo "setup.sh: warning: no CUDA toolkit at /usr/local/cuda;" \
+       "CUDA targets will be skipped (docs/build.md)" >&2
 fi

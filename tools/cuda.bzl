@@ -57,7 +57,8 @@ def _cuda_objects_impl(ctx):
     for src in ctx.files.srcs:
         obj = ctx.actions.declare_file("_objs/{}/{}.o".format(ctx.label.name, src.basename))
         args = ["-c", src.path, "-o", obj.path, "-std=c++17", "-O3", "-Xcompiler", "-fPIC",
-                "--expt-relaxed-constexpr", "-Werror=all-warnings"] + CUDA_GENCODE + include_flags + ctx.attr.copts
+                "--expt-relaxed-constexpr", "-Werror=all-warnings"]
+        args += CUDA_GENCODE + include_flags + ctx.attr.copts
         ctx.actions.run(
             executable = NVCC,
             arguments = args,

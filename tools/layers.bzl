@@ -1,4 +1,4 @@
-"""The layers of bitgrad, lowest first, and the Bazel visibility that keeps dependencies pointing down.
+"""The layers of bitgrad, lowest first, and the Bazel visibility that keeps dependencies down.
 
 A package may depend on packages in its own folder tree and in lower layers, never on a higher
 layer or on a sibling in its own layer (data and models are independent of each other). Each

@@ -38,7 +38,10 @@ def _cuda_configure_impl(repository_ctx):
     if found:
         repository_ctx.symlink(cuda_path + "/include", "include")
     else:
-        repository_ctx.file("include/README", "CUDA was not found when Bazel configured this workspace.\n")
+        repository_ctx.file(
+            "include/README",
+            "CUDA was not found when Bazel configured this workspace.\n",
+        )
     nccl = found and repository_ctx.path(cuda_path + "/include/nccl.h").exists
     repository_ctx.template("BUILD.bazel", repository_ctx.attr.build_template, {
         "%{cuda_lib_dir}": (cuda_path + "/lib64") if found else "/cuda-not-found",

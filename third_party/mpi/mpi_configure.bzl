@@ -34,7 +34,10 @@ def _mpi_configure_impl(repository_ctx):
         repository_ctx.symlink(incdirs[0], "include")
         link = ["-L" + d for d in libdirs] + ["-Wl,-rpath," + d for d in libdirs] + ["-lmpi"]
     else:
-        repository_ctx.file("include/README", "MPI was not found when Bazel configured this workspace.\n")
+        repository_ctx.file(
+            "include/README",
+            "MPI was not found when Bazel configured this workspace.\n",
+        )
         link = []
     repository_ctx.template("BUILD.bazel", repository_ctx.attr.build_template, {
         "%{linkopts}": repr(link),
