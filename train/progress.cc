@@ -1,11 +1,31 @@
 #include "train/progress.h"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <utility>
 
 namespace bitgrad {
+namespace {
+
+// The line `head + elapsed + tail` in fewer than `columns` characters (0: any length): a line
+// that fills the width wraps. The elapsed time goes first, as the ETA says more; then the end.
+std::string fitted_line(const std::string& head, const std::string& elapsed,
+                        const std::string& tail, int columns) {
+  std::string line = head + elapsed + tail;
+  if (columns <= 0 || line.size() < static_cast<size_t>(columns)) return line;
+  line = head + tail;
+  if (line.size() >= static_cast<size_t>(columns)) line.resize(columns - 1);
+  return line;
+}
+
+}  // namespace
+
+int terminal_columns() {
+  winsize size{};
+  return ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 ? size.ws_col : 0;
+}
 
 ProgressMeter::ProgressMeter(int64_t total_steps, int64_t images_per_step,
                              double print_every_seconds, std::ostream& out)
@@ -48,18 +68,18 @@ void ProgressMeter::update(int64_t step, double loss, double lr, const std::stri
   const double steps_per_second = seconds > 0 ? steps / seconds : 0.0;
   const double eta = seconds_left(seconds, steps, steps + total_steps_ - step) +
                      last_pause_seconds_ * pauses_left_;
-  char line[256];
-  const double total_elapsed = std::chrono::duration<double>(now - began_).count();
-  std::snprintf(line, sizeof line,
-                "step %lld/%lld  loss %.4f  lr %.2e  %.1f img/s  elapsed %s  ETA %s",
+  char head[160];
+  std::snprintf(head, sizeof head, "step %lld/%lld  loss %.4f  lr %.2e  %.1f img/s",
                 static_cast<long long>(step), static_cast<long long>(total_steps_), loss, lr,
-                steps_per_second * images_per_step_, format_duration(total_elapsed).c_str(),
-                format_duration(eta).c_str());
+                steps_per_second * images_per_step_);
+  const std::string elapsed =
+      "  elapsed " + format_duration(std::chrono::duration<double>(now - began_).count());
+  const std::string tail = "  ETA " + format_duration(eta) + (extra.empty() ? "" : "  " + extra);
   if (one_line_) {
-    out_ << "\r" << line << (extra.empty() ? "" : "  ") << extra << "\033[K" << std::flush;
+    out_ << "\r" << fitted_line(head, elapsed, tail, columns_()) << "\033[K" << std::flush;
     line_open_ = true;
   } else {
-    out_ << line << (extra.empty() ? "" : "  ") << extra << std::endl;
+    out_ << head << elapsed << tail << std::endl;
   }
 }
 

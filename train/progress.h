@@ -9,8 +9,12 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <utility>
 
 namespace bitgrad {
+
+// The width of the terminal on standard output, in columns; 0 when it is not a terminal.
+int terminal_columns();
 
 class ProgressMeter {
  public:
@@ -21,7 +25,8 @@ class ProgressMeter {
   // has passed, and always at the last step. `extra` is appended to the line.
   void update(int64_t step, double loss, double lr, const std::string& extra = "");
 
-  // Redraw one line ("\r") instead of printing a new one each time: for terminals.
+  // Redraw one line ("\r") instead of printing a new one each time: for terminals. The line is
+  // fitted to the terminal's width, since "\r" redraws only the last row of a wrapped one.
   void set_one_line(bool one_line) { one_line_ = one_line; }
   // Ends a line being redrawn, so that other output starts on a fresh line.
   void end_line();
@@ -38,6 +43,8 @@ class ProgressMeter {
   using Clock = std::chrono::steady_clock;
   // For tests: the time, instead of the steady clock's (set it before anything else).
   void set_clock(std::function<Clock::time_point()> now);
+  // For tests: the terminal's width, instead of terminal_columns().
+  void set_columns(std::function<int()> columns) { columns_ = std::move(columns); }
 
  private:
   int64_t total_steps_, images_per_step_;
@@ -54,6 +61,7 @@ class ProgressMeter {
   int64_t pauses_left_ = 0;
   bool one_line_ = false, line_open_ = false;
   std::function<Clock::time_point()> now_ = Clock::now;
+  std::function<int()> columns_ = terminal_columns;
 };
 
 // Whether standard output is a terminal (not a pipe or a file).

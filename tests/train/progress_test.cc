@@ -72,6 +72,7 @@ TEST(ProgressTest, AnHourShowsItsHours) {
 TEST(ProgressTest, OnATerminalTheLineIsRedrawnInPlace) {
   std::ostringstream out;
   ProgressMeter meter(4, 8, /*print_every_seconds=*/0, out);
+  meter.set_columns([] { return 0; });  // whatever terminal runs the test
   meter.set_one_line(true);
   meter.update(4, 0.25, 0.1, "top-1 0.50");
   const std::string line = out.str();
@@ -81,6 +82,30 @@ TEST(ProgressTest, OnATerminalTheLineIsRedrawnInPlace) {
   meter.end_line();
   meter.end_line();
   EXPECT_EQ(out.str(), line + "\n");
+}
+
+// A line as wide as the terminal would wrap, and "\r" would redraw only its last row: the line
+// drops the elapsed time first, then its end. Logs keep every field.
+TEST(ProgressTest, OnATerminalTheLineFitsItsWidth) {
+  const auto line_at = [](int columns, bool one_line) {
+    std::ostringstream out;
+    ProgressMeter meter(12000, 512, /*print_every_seconds=*/0, out);
+    ProgressMeter::Clock::time_point now{};
+    meter.set_clock([&] { return now; });
+    meter.set_columns([columns] { return columns; });
+    meter.set_one_line(one_line);
+    now += std::chrono::seconds(4000);
+    meter.update(10000, 0.25, 0.1);
+    return out.str();
+  };
+  const std::string full =
+      "step 10000/12000  loss 0.2500  lr 1.00e-01  1280.0 img/s  elapsed 1:06:40  ETA 13:20";
+  EXPECT_EQ(line_at(0, true), "\r" + full + "\033[K");    // width unknown: all of it
+  EXPECT_EQ(line_at(200, true), "\r" + full + "\033[K");
+  EXPECT_EQ(line_at(full.size(), true),
+            "\rstep 10000/12000  loss 0.2500  lr 1.00e-01  1280.0 img/s  ETA 13:20\033[K");
+  EXPECT_EQ(line_at(30, true), "\rstep 10000/12000  loss 0.2500\033[K");
+  EXPECT_EQ(line_at(30, false), full + "\n");
 }
 
 // A resumed run's pace counts the updates since it restarted, not since step 0.
